@@ -1,0 +1,125 @@
+"""Gateway configuration: one YAML file, overridable by OCPI_GATEWAY_* environment variables."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "gateway.yaml"
+
+
+class ConfigError(Exception):
+    """A configuration file is unreadable or invalid; the message names the file and the key."""
+
+
+class BusinessDetails(BaseModel):
+    name: str = Field(max_length=100)
+    website: str | None = None
+
+
+class CpoRole(BaseModel):
+    country_code: str = Field(min_length=2, max_length=2)
+    party_id: str = Field(min_length=3, max_length=3)
+    business_details: BusinessDetails
+
+    @field_validator("country_code", "party_id")
+    @classmethod
+    def _upper(cls, value: str) -> str:
+        return value.upper()
+
+
+class ListenSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+
+
+class CommandTimeouts(BaseModel):
+    charger_seconds: float = Field(default=30.0, gt=0, description="wait for a charger's answer")
+    ocpi_result_seconds: int = Field(
+        default=60, gt=0, description="timeout announced to the eMSP in CommandResponse"
+    )
+
+
+class GatewaySettings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="OCPI_GATEWAY_", env_nested_delimiter="__", extra="forbid"
+    )
+
+    listen: ListenSettings = ListenSettings()
+    public_url: str = "http://127.0.0.1:8080"
+    cpo_roles: list[CpoRole] = Field(min_length=1)
+    store_url: str = "sqlite:///var/gateway.db"
+    redis_url: str | None = None
+    locations_file: Path | None = None
+    policy_file: Path | None = None
+    chargers_file: Path | None = None
+    command_timeouts: CommandTimeouts = CommandTimeouts()
+    admin_token: str | None = Field(
+        default=None, description="bearer token for /admin endpoints; absent disables them"
+    )
+    instance_id: str | None = Field(
+        default=None, description="name of this process among several; random when absent"
+    )
+    log_level: str = "INFO"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The environment wins over the file, so a deployment can override one key.
+        return (env_settings, init_settings)
+
+
+def _resolve(base: Path, value: Any) -> Any:
+    if isinstance(value, str) and value and not os.path.isabs(value):
+        return str((base / value).resolve())
+    return value
+
+
+def _resolve_store_url(base: Path, url: str) -> str:
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and url != "sqlite:///:memory:":
+        return prefix + str((base / url[len(prefix):]).resolve())
+    return url
+
+
+def load_settings(path: Path | str | None = None) -> GatewaySettings:
+    """Read the YAML config; relative paths in it are relative to the file's folder."""
+    config_path = Path(path) if path else DEFAULT_CONFIG
+    try:
+        raw = yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}
+    except OSError as exc:
+        raise ConfigError(f"{config_path}: cannot read: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{config_path}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{config_path}: the top level must be a mapping")
+    base = config_path.resolve().parent
+    for key in ("locations_file", "policy_file", "chargers_file"):
+        if key in raw:
+            raw[key] = _resolve(base, raw[key])
+    if isinstance(raw.get("store_url"), str):
+        raw["store_url"] = _resolve_store_url(base, raw["store_url"])
+    try:
+        return GatewaySettings(**raw)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(config_path, exc)) from exc
+
+
+def format_validation_error(source: Path | str, exc: ValidationError) -> str:
+    """One line per problem: file, dotted key, message."""
+    lines = []
+    for error in exc.errors():
+        key = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        lines.append(f"{source}: {key}: {error['msg']}")
+    return "\n".join(lines)
