@@ -1,0 +1,195 @@
+"""The operator's locations read from YAML, indexed both ways between EVSEs and chargers.
+
+Other parts (Commands, the reservation policy) call this read model; it knows nothing of live
+status, which ``LocationsPublisher`` adds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from domain.ids import ChargerAddress
+from ocpi_gateway.locations.models import OperatorEvse, OperatorLocation, OperatorLocations
+
+
+class LocationsConfigError(Exception):
+    """The locations file is unreadable or invalid: each line names file, location and field."""
+
+
+def _describe(source: Path | str, raw: object, exc: ValidationError) -> str:
+    lines = []
+    locations = raw.get("locations") if isinstance(raw, dict) else None
+    for error in exc.errors():
+        loc = list(error["loc"])
+        where = "(top level)"
+        if len(loc) >= 2 and loc[0] == "locations" and isinstance(loc[1], int):
+            index = loc[1]
+            ident = None
+            if isinstance(locations, list) and index < len(locations):
+                entry = locations[index]
+                ident = entry.get("id") if isinstance(entry, dict) else None
+            where = f"location {ident!r}" if ident else f"location #{index + 1}"
+            loc = loc[2:]
+            # Name EVSEs by uid too: "evses[AMS-01].connectors.0.standard" beats "evses.0...".
+            if len(loc) >= 2 and loc[0] == "evses" and isinstance(loc[1], int):
+                try:
+                    uid = locations[index]["evses"][loc[1]]["uid"]  # type: ignore[index]
+                    loc = [f"evses[{uid}]", *loc[2:]]
+                except (KeyError, IndexError, TypeError):
+                    pass
+        field = ".".join(str(part) for part in loc) or "(whole object)"
+        lines.append(f"{source}: {where}: {field}: {error['msg']}")
+    return "\n".join(lines)
+
+
+def parse_locations(raw: object, source: Path | str = "<locations>") -> list[OperatorLocation]:
+    if raw is None:
+        raw = {}
+    try:
+        parsed = OperatorLocations.model_validate(raw)
+    except ValidationError as exc:
+        raise LocationsConfigError(_describe(source, raw, exc)) from exc
+    ids = [loc.id.upper() for loc in parsed.locations]
+    dupes = sorted({i for i in ids if ids.count(i) > 1})
+    if dupes:
+        raise LocationsConfigError(f"{source}: location {dupes[0]!r}: id: duplicate location id")
+    _check_charger_mapping(source, parsed.locations)
+    return list(parsed.locations)
+
+
+def _check_charger_mapping(source: Path | str, locations: Iterable[OperatorLocation]) -> None:
+    """Two EVSEs must never claim the same OCPP evse/connector of a charger."""
+    seen: dict[tuple[str, int | None, int | None], tuple[str, str]] = {}
+    for location in locations:
+        for evse in location.evses:
+            keys: list[tuple[str, int | None, int | None]]
+            if evse.ocpp_evse_id is not None:
+                keys = [(evse.charge_point_id, evse.ocpp_evse_id, None)]
+            else:
+                keys = [(evse.charge_point_id, None, c.ocpp_connector_id)
+                        for c in evse.connectors]
+            for key in keys:
+                if key in seen:
+                    other = seen[key]
+                    raise LocationsConfigError(
+                        f"{source}: location {location.id!r}: evses[{evse.uid}].charge_point_id:"
+                        f" {key[0]} evse {key[1]} connector {key[2]} is already EVSE"
+                        f" {other[1]!r} of location {other[0]!r}")
+                seen[key] = (location.id, evse.uid)
+
+
+def load_locations_file(path: Path | str) -> list[OperatorLocation]:
+    source = Path(path)
+    try:
+        raw = yaml.safe_load(source.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise LocationsConfigError(f"{source}: cannot read: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise LocationsConfigError(f"{source}: not valid YAML: {exc}") from exc
+    return parse_locations(raw, source)
+
+
+class LocationsCatalog:
+    """Immutable snapshot of the operator's locations; ``reload`` returns a new one."""
+
+    def __init__(self, locations: Iterable[OperatorLocation], source: Path | None = None) -> None:
+        self.source = source
+        self._locations: dict[str, OperatorLocation] = {}
+        self._evses: dict[tuple[str, str], OperatorEvse] = {}
+        self._by_ocpp201: dict[tuple[str, int], tuple[str, str]] = {}
+        self._by_ocpp16: dict[tuple[str, int], tuple[str, str]] = {}
+        self._by_charger: dict[str, list[tuple[str, str]]] = {}
+        for location in locations:
+            self._locations[location.id] = location
+            for evse in location.evses:
+                key = (location.id, evse.uid)
+                self._evses[key] = evse
+                self._by_charger.setdefault(evse.charge_point_id, []).append(key)
+                if evse.ocpp_evse_id is not None:
+                    self._by_ocpp201[(evse.charge_point_id, evse.ocpp_evse_id)] = key
+                else:
+                    for connector in evse.connectors:
+                        assert connector.ocpp_connector_id is not None  # model-validated
+                        self._by_ocpp16[(evse.charge_point_id, connector.ocpp_connector_id)] = key
+
+    @classmethod
+    def from_file(cls, path: Path | str) -> LocationsCatalog:
+        return cls(load_locations_file(path), Path(path))
+
+    def reload(self) -> LocationsCatalog:
+        """A fresh catalog from the same file; raises LocationsConfigError and keeps self."""
+        if self.source is None:
+            return self
+        return LocationsCatalog.from_file(self.source)
+
+    def locations(self) -> list[OperatorLocation]:
+        return list(self._locations.values())
+
+    def get(self, location_id: str) -> OperatorLocation | None:
+        return self._locations.get(location_id)
+
+    def evse(self, location_id: str, evse_uid: str) -> OperatorEvse | None:
+        return self._evses.get((location_id, evse_uid))
+
+    def reservable_evses(self, location_id: str) -> list[str]:
+        location = self._locations.get(location_id)
+        return [e.uid for e in location.evses if e.reservable] if location else []
+
+    def address_of(self, location_id: str, evse_uid: str) -> ChargerAddress | None:
+        """Charger and OCPP target of an EVSE: 2.0.1 evse id, or the 1.6 connector id when the
+        EVSE has exactly one connector (several 1.6 connectors in one EVSE: charger-wide)."""
+        evse = self._evses.get((location_id, evse_uid))
+        if evse is None:
+            return None
+        if evse.ocpp_evse_id is not None:
+            return ChargerAddress(evse.charge_point_id, evse.ocpp_evse_id, None)
+        connector_id = evse.connectors[0].ocpp_connector_id if len(evse.connectors) == 1 else None
+        return ChargerAddress(evse.charge_point_id, None, connector_id)
+
+    def connector_address(
+        self, location_id: str, evse_uid: str, connector_id: str
+    ) -> ChargerAddress | None:
+        """OCPP target of one OCPI connector (for StartSession/Unlock with connector_id)."""
+        evse = self._evses.get((location_id, evse_uid))
+        if evse is None:
+            return None
+        for connector in evse.connectors:
+            if connector.id == connector_id:
+                if evse.ocpp_evse_id is not None:
+                    return ChargerAddress(evse.charge_point_id, evse.ocpp_evse_id,
+                                          connector.ocpp_connector_id or 1)
+                return ChargerAddress(evse.charge_point_id, None, connector.ocpp_connector_id)
+        return None
+
+    def evse_at(
+        self, charge_point_id: str, evse_id: int | None, connector_id: int | None
+    ) -> tuple[str, str] | None:
+        """(location_id, evse_uid) of what a charger reports about; None if unpublished."""
+        if evse_id is not None:
+            return self._by_ocpp201.get((charge_point_id, evse_id))
+        if connector_id is not None:
+            return self._by_ocpp16.get((charge_point_id, connector_id))
+        return None
+
+    def connector_of(
+        self, charge_point_id: str, evse_id: int | None, connector_id: int | None
+    ) -> str | None:
+        """The OCPI connector id an OCPP (evse, connector) report is about."""
+        found = self.evse_at(charge_point_id, evse_id, connector_id)
+        if found is None:
+            return None
+        evse = self._evses[found]
+        for connector in evse.connectors:
+            if evse.ocpp_evse_id is None and connector.ocpp_connector_id == connector_id:
+                return connector.id
+            if evse.ocpp_evse_id is not None and (connector.ocpp_connector_id or 1) == (
+                    connector_id or 1):
+                return connector.id
+        return None
+
+    def evses_of_charger(self, charge_point_id: str) -> list[tuple[str, str]]:
+        return list(self._by_charger.get(charge_point_id, []))

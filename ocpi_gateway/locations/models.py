@@ -1,0 +1,404 @@
+"""OCPI 2.2.1 Location, EVSE and Connector with their enums, classes and string lengths.
+
+The operator's YAML is validated against these models; the gateway-only fields (which charger,
+which OCPP evse/connector) live on the ``Operator*`` subclasses and never reach a partner.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from reservation_policy.availability.base import EvseStatus
+
+# CiString: printable ASCII only; string: printable UTF-8 (no control characters).
+_CI = r"^[\x20-\x7e]*$"
+_PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
+
+
+CiString4 = Annotated[str, StringConstraints(min_length=1, max_length=4, pattern=_CI)]
+String4 = Annotated[str, StringConstraints(max_length=4, pattern=_PRINTABLE)]
+String16 = Annotated[str, StringConstraints(max_length=16, pattern=_PRINTABLE)]
+String45 = Annotated[str, StringConstraints(min_length=1, max_length=45, pattern=_PRINTABLE)]
+String64 = Annotated[str, StringConstraints(max_length=64, pattern=_PRINTABLE)]
+String100 = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=_PRINTABLE)]
+String255 = Annotated[str, StringConstraints(max_length=255, pattern=_PRINTABLE)]
+String512 = Annotated[str, StringConstraints(max_length=512, pattern=_PRINTABLE)]
+String10 = Annotated[str, StringConstraints(max_length=10, pattern=_PRINTABLE)]
+
+
+CiString2 = Annotated[str, StringConstraints(min_length=2, max_length=2, pattern=_CI)]
+CiString3 = Annotated[str, StringConstraints(min_length=3, max_length=3, pattern=_CI)]
+CiString36 = Annotated[str, StringConstraints(min_length=1, max_length=36, pattern=_CI)]
+CiString48 = Annotated[str, StringConstraints(max_length=48, pattern=_CI)]
+Url = Annotated[str, StringConstraints(max_length=255, pattern=r"^https?://\S+$")]
+Latitude = Annotated[str, StringConstraints(max_length=10, pattern=r"^-?[0-9]{1,2}\.[0-9]{5,7}$")]
+Longitude = Annotated[
+    str, StringConstraints(max_length=11, pattern=r"^-?[0-9]{1,3}\.[0-9]{5,7}$")
+]
+HourMinute = Annotated[str, StringConstraints(pattern=r"^([0-1][0-9]|2[0-3]):[0-5][0-9]$")]
+# eMI3 EVSE ID: <country><S><operator><S>E<id>, separator '*' optional (e.g. NL*EXA*E1234*1).
+EvseIdEmi3 = Annotated[
+    str,
+    StringConstraints(
+        max_length=48, pattern=r"^[A-Za-z]{2}\*?[A-Za-z0-9]{3}\*?E[A-Za-z0-9*]{1,30}$"
+    ),
+]
+
+
+class Capability(StrEnum):
+    CHARGING_PROFILE_CAPABLE = "CHARGING_PROFILE_CAPABLE"
+    CHARGING_PREFERENCES_CAPABLE = "CHARGING_PREFERENCES_CAPABLE"
+    CHIP_CARD_SUPPORT = "CHIP_CARD_SUPPORT"
+    CONTACTLESS_CARD_SUPPORT = "CONTACTLESS_CARD_SUPPORT"
+    CREDIT_CARD_PAYABLE = "CREDIT_CARD_PAYABLE"
+    DEBIT_CARD_PAYABLE = "DEBIT_CARD_PAYABLE"
+    PED_TERMINAL = "PED_TERMINAL"
+    REMOTE_START_STOP_CAPABLE = "REMOTE_START_STOP_CAPABLE"
+    RESERVABLE = "RESERVABLE"
+    RFID_READER = "RFID_READER"
+    START_SESSION_CONNECTOR_REQUIRED = "START_SESSION_CONNECTOR_REQUIRED"
+    TOKEN_GROUP_CAPABLE = "TOKEN_GROUP_CAPABLE"
+    UNLOCK_CAPABLE = "UNLOCK_CAPABLE"
+
+
+class ConnectorFormat(StrEnum):
+    SOCKET = "SOCKET"
+    CABLE = "CABLE"
+
+
+class ConnectorType(StrEnum):
+    CHADEMO = "CHADEMO"
+    CHAOJI = "CHAOJI"
+    DOMESTIC_A = "DOMESTIC_A"
+    DOMESTIC_B = "DOMESTIC_B"
+    DOMESTIC_C = "DOMESTIC_C"
+    DOMESTIC_D = "DOMESTIC_D"
+    DOMESTIC_E = "DOMESTIC_E"
+    DOMESTIC_F = "DOMESTIC_F"
+    DOMESTIC_G = "DOMESTIC_G"
+    DOMESTIC_H = "DOMESTIC_H"
+    DOMESTIC_I = "DOMESTIC_I"
+    DOMESTIC_J = "DOMESTIC_J"
+    DOMESTIC_K = "DOMESTIC_K"
+    DOMESTIC_L = "DOMESTIC_L"
+    DOMESTIC_M = "DOMESTIC_M"
+    DOMESTIC_N = "DOMESTIC_N"
+    DOMESTIC_O = "DOMESTIC_O"
+    GBT_AC = "GBT_AC"
+    GBT_DC = "GBT_DC"
+    IEC_60309_2_single_16 = "IEC_60309_2_single_16"
+    IEC_60309_2_three_16 = "IEC_60309_2_three_16"
+    IEC_60309_2_three_32 = "IEC_60309_2_three_32"
+    IEC_60309_2_three_64 = "IEC_60309_2_three_64"
+    IEC_62196_T1 = "IEC_62196_T1"
+    IEC_62196_T1_COMBO = "IEC_62196_T1_COMBO"
+    IEC_62196_T2 = "IEC_62196_T2"
+    IEC_62196_T2_COMBO = "IEC_62196_T2_COMBO"
+    IEC_62196_T3A = "IEC_62196_T3A"
+    IEC_62196_T3C = "IEC_62196_T3C"
+    NEMA_5_20 = "NEMA_5_20"
+    NEMA_6_30 = "NEMA_6_30"
+    NEMA_6_50 = "NEMA_6_50"
+    NEMA_10_30 = "NEMA_10_30"
+    NEMA_10_50 = "NEMA_10_50"
+    NEMA_14_30 = "NEMA_14_30"
+    NEMA_14_50 = "NEMA_14_50"
+    PANTOGRAPH_BOTTOM_UP = "PANTOGRAPH_BOTTOM_UP"
+    PANTOGRAPH_TOP_DOWN = "PANTOGRAPH_TOP_DOWN"
+    TESLA_R = "TESLA_R"
+    TESLA_S = "TESLA_S"
+
+
+class Facility(StrEnum):
+    HOTEL = "HOTEL"
+    RESTAURANT = "RESTAURANT"
+    CAFE = "CAFE"
+    MALL = "MALL"
+    SUPERMARKET = "SUPERMARKET"
+    SPORT = "SPORT"
+    RECREATION_AREA = "RECREATION_AREA"
+    NATURE = "NATURE"
+    MUSEUM = "MUSEUM"
+    BIKE_SHARING = "BIKE_SHARING"
+    BUS_STOP = "BUS_STOP"
+    TAXI_STAND = "TAXI_STAND"
+    TRAM_STOP = "TRAM_STOP"
+    METRO_STATION = "METRO_STATION"
+    TRAIN_STATION = "TRAIN_STATION"
+    AIRPORT = "AIRPORT"
+    PARKING_LOT = "PARKING_LOT"
+    CARPOOL_PARKING = "CARPOOL_PARKING"
+    FUEL_STATION = "FUEL_STATION"
+    WIFI = "WIFI"
+
+
+class ParkingRestriction(StrEnum):
+    EV_ONLY = "EV_ONLY"
+    PLUGGED = "PLUGGED"
+    DISABLED = "DISABLED"
+    CUSTOMERS = "CUSTOMERS"
+    MOTORCYCLES = "MOTORCYCLES"
+
+
+class ParkingType(StrEnum):
+    ALONG_MOTORWAY = "ALONG_MOTORWAY"
+    PARKING_GARAGE = "PARKING_GARAGE"
+    PARKING_LOT = "PARKING_LOT"
+    ON_DRIVEWAY = "ON_DRIVEWAY"
+    ON_STREET = "ON_STREET"
+    UNDERGROUND_GARAGE = "UNDERGROUND_GARAGE"
+
+
+class PowerType(StrEnum):
+    AC_1_PHASE = "AC_1_PHASE"
+    AC_2_PHASE = "AC_2_PHASE"
+    AC_2_PHASE_SPLIT = "AC_2_PHASE_SPLIT"
+    AC_3_PHASE = "AC_3_PHASE"
+    DC = "DC"
+
+
+class ImageCategory(StrEnum):
+    CHARGER = "CHARGER"
+    ENTRANCE = "ENTRANCE"
+    LOCATION = "LOCATION"
+    NETWORK = "NETWORK"
+    OPERATOR = "OPERATOR"
+    OTHER = "OTHER"
+    OWNER = "OWNER"
+
+
+class EnergySourceCategory(StrEnum):
+    NUCLEAR = "NUCLEAR"
+    GENERAL_FOSSIL = "GENERAL_FOSSIL"
+    COAL = "COAL"
+    GAS = "GAS"
+    GENERAL_GREEN = "GENERAL_GREEN"
+    SOLAR = "SOLAR"
+    WIND = "WIND"
+    WATER = "WATER"
+
+
+class EnvironmentalImpactCategory(StrEnum):
+    NUCLEAR_WASTE = "NUCLEAR_WASTE"
+    CARBON_DIOXIDE = "CARBON_DIOXIDE"
+
+
+class TokenType(StrEnum):
+    AD_HOC_USER = "AD_HOC_USER"
+    APP_USER = "APP_USER"
+    OTHER = "OTHER"
+    RFID = "RFID"
+
+
+class _Model(BaseModel):
+    # Unknown keys are an error: a typo in the operator's YAML must not be silently dropped.
+    model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
+
+
+class DisplayText(_Model):
+    language: Annotated[str, StringConstraints(min_length=2, max_length=2)]
+    text: String512
+
+
+class GeoLocation(_Model):
+    latitude: Latitude
+    longitude: Longitude
+
+
+class AdditionalGeoLocation(GeoLocation):
+    name: DisplayText | None = None
+
+
+class Image(_Model):
+    url: Url
+    thumbnail: Url | None = None
+    category: ImageCategory
+    type: CiString4
+    width: int | None = Field(default=None, ge=0, le=99999)
+    height: int | None = Field(default=None, ge=0, le=99999)
+
+
+class BusinessDetails(_Model):
+    name: String100
+    website: Url | None = None
+    logo: Image | None = None
+
+
+class RegularHours(_Model):
+    weekday: int = Field(ge=1, le=7)
+    period_begin: HourMinute
+    period_end: HourMinute
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RegularHours:
+        if self.period_end <= self.period_begin:
+            raise ValueError("period_end must be later than period_begin")
+        return self
+
+
+class ExceptionalPeriod(_Model):
+    period_begin: datetime
+    period_end: datetime
+
+
+class Hours(_Model):
+    twentyfourseven: bool
+    regular_hours: list[RegularHours] = []
+    exceptional_openings: list[ExceptionalPeriod] = []
+    exceptional_closings: list[ExceptionalPeriod] = []
+
+    @model_validator(mode="after")
+    def _regular_when_not_247(self) -> Hours:
+        if not self.twentyfourseven and not self.regular_hours:
+            raise ValueError("regular_hours is required when twentyfourseven is false")
+        if self.twentyfourseven and self.regular_hours:
+            raise ValueError("regular_hours may only be used when twentyfourseven is false")
+        return self
+
+
+class EnergySource(_Model):
+    source: EnergySourceCategory
+    percentage: float = Field(ge=0, le=100)
+
+
+class EnvironmentalImpact(_Model):
+    category: EnvironmentalImpactCategory
+    amount: float = Field(ge=0)
+
+
+class EnergyMix(_Model):
+    is_green_energy: bool
+    energy_sources: list[EnergySource] = []
+    environ_impact: list[EnvironmentalImpact] = []
+    supplier_name: String64 | None = None
+    energy_product_name: String64 | None = None
+
+
+class PublishTokenType(_Model):
+    uid: CiString36 | None = None
+    type: TokenType | None = None
+    visual_number: String64 | None = None
+    issuer: String64 | None = None
+    group_id: CiString36 | None = None
+
+    @model_validator(mode="after")
+    def _identifies(self) -> PublishTokenType:
+        if not (self.uid or self.visual_number or self.group_id):
+            raise ValueError("one of uid, visual_number or group_id is required")
+        if self.uid and self.type is None:
+            raise ValueError("type is required when uid is set")
+        if self.visual_number and not self.issuer:
+            raise ValueError("issuer is required when visual_number is set")
+        return self
+
+
+class StatusSchedule(_Model):
+    period_begin: datetime
+    period_end: datetime | None = None
+    status: EvseStatus
+
+
+class OperatorConnector(_Model):
+    """An OCPI Connector as the operator describes it, plus its OCPP connector id."""
+
+    id: CiString36
+    standard: ConnectorType
+    format: ConnectorFormat
+    power_type: PowerType
+    max_voltage: int = Field(gt=0)
+    max_amperage: int = Field(gt=0)
+    max_electric_power: int | None = Field(default=None, gt=0)
+    tariff_ids: list[CiString36] = []
+    terms_and_conditions: Url | None = None
+    ocpp_connector_id: int | None = Field(
+        default=None, ge=1,
+        description="1.6 connectorId, or the 2.0.1 connectorId within the EVSE (default 1)",
+    )
+
+
+class OperatorEvse(_Model):
+    """An OCPI EVSE (without status and last_updated, which are live) plus its charger."""
+
+    uid: CiString36
+    evse_id: EvseIdEmi3 | None = None
+    status_schedule: list[StatusSchedule] = []
+    capabilities: list[Capability] = []
+    connectors: list[OperatorConnector] = Field(min_length=1)
+    floor_level: String4 | None = None
+    coordinates: GeoLocation | None = None
+    physical_reference: String16 | None = None
+    directions: list[DisplayText] = []
+    parking_restrictions: list[ParkingRestriction] = []
+    images: list[Image] = []
+    charge_point_id: Annotated[str, StringConstraints(min_length=1, max_length=48)]
+    ocpp_evse_id: int | None = Field(
+        default=None, ge=1, description="2.0.1 evseId; absent for an OCPP 1.6 charger"
+    )
+
+    @model_validator(mode="after")
+    def _mapping(self) -> OperatorEvse:
+        ids = [c.id for c in self.connectors]
+        if len(set(ids)) != len(ids):
+            raise ValueError("connector ids must be unique within an EVSE")
+        if self.ocpp_evse_id is None and any(c.ocpp_connector_id is None
+                                             for c in self.connectors):
+            raise ValueError("an OCPP 1.6 EVSE (no ocpp_evse_id) needs ocpp_connector_id "
+                             "on every connector")
+        return self
+
+    @property
+    def reservable(self) -> bool:
+        return Capability.RESERVABLE in self.capabilities
+
+
+class OperatorLocation(_Model):
+    country_code: CiString2
+    party_id: CiString3
+    id: CiString36
+    publish: bool = True
+    publish_allowed_to: list[PublishTokenType] = []
+    name: String255 | None = None
+    address: String255
+    city: String45
+    postal_code: String10 | None = None
+    state: String45 | None = None
+    country: Annotated[str, StringConstraints(min_length=3, max_length=3, pattern=r"^[A-Z]{3}$")]
+    coordinates: GeoLocation
+    related_locations: list[AdditionalGeoLocation] = []
+    parking_type: ParkingType | None = None
+    evses: list[OperatorEvse] = []
+    directions: list[DisplayText] = []
+    operator: BusinessDetails | None = None
+    suboperator: BusinessDetails | None = None
+    owner: BusinessDetails | None = None
+    facilities: list[Facility] = []
+    time_zone: Annotated[str, StringConstraints(min_length=1, max_length=255,
+                                                pattern=r"^[A-Za-z_]+(/[A-Za-z0-9_+\-]+)*$")]
+    opening_times: Hours | None = None
+    charging_when_closed: bool | None = None
+    images: list[Image] = []
+    energy_mix: EnergyMix | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> OperatorLocation:
+        uids = [e.uid for e in self.evses]
+        if len(set(uids)) != len(uids):
+            raise ValueError("EVSE uids must be unique within a location")
+        if self.publish and self.publish_allowed_to:
+            raise ValueError("publish_allowed_to may only be used when publish is false")
+        return self
+
+
+class OperatorLocations(_Model):
+    """The root of ``locations.yaml``."""
+
+    locations: list[OperatorLocation] = []
+
+
+# Fields that exist only for the gateway; stripped from every object sent to a partner.
+GATEWAY_ONLY_EVSE_FIELDS = frozenset({"charge_point_id", "ocpp_evse_id"})
+GATEWAY_ONLY_CONNECTOR_FIELDS = frozenset({"ocpp_connector_id"})

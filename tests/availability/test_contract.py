@@ -1,0 +1,156 @@
+"""One contract, two implementations: in-process and Redis (a real redis-server)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from reservation_policy.availability.base import AvailabilityStore, EvseStatus
+from reservation_policy.availability.memory import MemoryAvailability
+from reservation_policy.availability.redis import RedisAvailability, open_availability
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def store(request: pytest.FixtureRequest) -> AsyncIterator[AvailabilityStore]:
+    if request.param == "memory":
+        impl: AvailabilityStore = MemoryAvailability()
+    else:
+        url = request.getfixturevalue("redis_server")
+        impl = RedisAvailability.from_url(url)
+        await impl._redis.flushall()
+    yield impl
+    await impl.close()
+
+
+def later(seconds: float = 600) -> datetime:
+    return datetime.now(UTC) + timedelta(seconds=seconds)
+
+
+async def _seed(store: AvailabilityStore, loc: str, statuses: dict[str, EvseStatus]) -> None:
+    for uid, status in statuses.items():
+        await store.set_status(loc, uid, status, NOW)
+
+
+async def test_set_status_reports_change_only(store: AvailabilityStore) -> None:
+    assert await store.set_status("L1", "E1", EvseStatus.AVAILABLE, NOW) is True
+    assert await store.set_status("L1", "E1", EvseStatus.AVAILABLE, NOW) is False
+    assert await store.set_status("L1", "E1", EvseStatus.CHARGING, NOW) is True
+    got = await store.get("L1", "E1")
+    assert got is not None and got.status is EvseStatus.CHARGING
+    assert await store.get("L1", "nope") is None
+    assert await store.get("L-other", "E1") is None
+
+
+async def test_location_lists_its_evses_only(store: AvailabilityStore) -> None:
+    await _seed(store, "L1", {"E1": EvseStatus.AVAILABLE, "E2": EvseStatus.OUTOFORDER})
+    await _seed(store, "L2", {"E9": EvseStatus.AVAILABLE})
+    view = await store.location("L1")
+    assert {uid: e.status for uid, e in view.items()} == {
+        "E1": EvseStatus.AVAILABLE, "E2": EvseStatus.OUTOFORDER}
+    assert view["E1"].is_free and not view["E2"].is_free
+
+
+async def test_pick_and_hold_in_order_and_skips_unfree(store: AvailabilityStore) -> None:
+    await _seed(store, "L1", {"E1": EvseStatus.CHARGING, "E2": EvseStatus.AVAILABLE,
+                              "E3": EvseStatus.AVAILABLE})
+    assert await store.pick_and_hold("L1", ["E1", "E3", "E2"], holder="r1", until=later()) == "E3"
+    held = await store.get("L1", "E3")
+    assert held is not None and held.holder == "r1" and not held.is_free
+    assert held.last_reserved_at is not None
+    assert await store.pick_and_hold("L1", ["E3", "E2"], holder="r2", until=later()) == "E2"
+    assert await store.pick_and_hold("L1", ["E1", "E2", "E3"], holder="r3", until=later()) is None
+
+
+async def test_keep_free_reserve(store: AvailabilityStore) -> None:
+    await _seed(store, "L1", {"E1": EvseStatus.AVAILABLE, "E2": EvseStatus.AVAILABLE,
+                              "E3": EvseStatus.AVAILABLE})
+    assert await store.pick_and_hold("L1", ["E1"], holder="a", until=later(), keep_free=1) == "E1"
+    # two free left; holding one leaves 1 >= keep_free 1
+    assert await store.pick_and_hold("L1", ["E2"], holder="b", until=later(), keep_free=1) == "E2"
+    # one free left; holding it would leave 0 < 1
+    assert await store.pick_and_hold("L1", ["E3"], holder="c", until=later(), keep_free=1) is None
+    assert await store.pick_and_hold("L1", ["E3"], holder="c", until=later(), keep_free=0) == "E3"
+
+
+async def test_release_only_by_holder(store: AvailabilityStore) -> None:
+    await _seed(store, "L1", {"E1": EvseStatus.AVAILABLE})
+    assert await store.pick_and_hold("L1", ["E1"], holder="r1", until=later()) == "E1"
+    assert await store.release("L1", "E1", holder="someone-else") is False
+    assert (await store.get("L1", "E1")).holder == "r1"  # type: ignore[union-attr]
+    assert await store.release("L1", "E1", holder="r1") is True
+    got = await store.get("L1", "E1")
+    assert got is not None and got.holder is None and got.is_free
+    assert await store.release("L1", "E1", holder="r1") is False
+
+
+async def test_expired_hold_is_free_again(store: AvailabilityStore) -> None:
+    await _seed(store, "L1", {"E1": EvseStatus.AVAILABLE})
+    assert await store.pick_and_hold("L1", ["E1"], holder="r1", until=later(0.05)) == "E1"
+    assert await store.pick_and_hold("L1", ["E1"], holder="r2", until=later()) is None
+    await asyncio.sleep(0.08)
+    assert (await store.get("L1", "E1")).holder is None  # type: ignore[union-attr]
+    assert await store.pick_and_hold("L1", ["E1"], holder="r2", until=later()) == "E1"
+
+
+@pytest.mark.parametrize(("evses", "holders"), [(4, 25), (10, 6), (0, 5)])
+async def test_concurrent_holders_get_each_evse_once(
+    store: AvailabilityStore, evses: int, holders: int
+) -> None:
+    uids = [f"E{i}" for i in range(evses)]
+    await _seed(store, "L1", dict.fromkeys(uids, EvseStatus.AVAILABLE))
+    await _seed(store, "L1", {"BUSY": EvseStatus.CHARGING})
+    results = await asyncio.gather(*(
+        store.pick_and_hold("L1", [*uids, "BUSY"], holder=f"h{i}", until=later())
+        for i in range(holders)))
+    won = [r for r in results if r is not None]
+    assert len(won) == min(evses, holders)
+    assert len(set(won)) == len(won)  # no EVSE held twice
+    view = await store.location("L1")
+    holders_seen = {e.holder for e in view.values() if e.holder is not None}
+    assert len(holders_seen) == len(won)
+
+
+async def test_status_of_other_location_is_untouched_by_hold(store: AvailabilityStore) -> None:
+    await _seed(store, "L1", {"E1": EvseStatus.AVAILABLE})
+    await _seed(store, "L2", {"E1": EvseStatus.AVAILABLE})
+    assert await store.pick_and_hold("L1", ["E1"], holder="r", until=later()) == "E1"
+    assert (await store.get("L2", "E1")).is_free  # type: ignore[union-attr]
+
+
+async def test_hold_listener_is_told(store: AvailabilityStore) -> None:
+    seen: list[tuple[str, str]] = []
+    store.add_hold_listener(lambda loc, uid: seen.append((loc, uid)))  # type: ignore[attr-defined]
+    await _seed(store, "L1", {"E1": EvseStatus.AVAILABLE})
+    await store.pick_and_hold("L1", ["E1"], holder="r", until=later())
+    await store.release("L1", "E1", holder="r")
+    assert seen == [("L1", "E1"), ("L1", "E1")]
+
+
+async def test_ping(store: AvailabilityStore) -> None:
+    assert await store.ping() is True
+
+
+async def test_redis_keys_are_hash_tagged(redis_url: str) -> None:
+    import redis.asyncio as aioredis
+
+    store = RedisAvailability.from_url(redis_url)
+    await store.set_status("LOC-7", "E1", EvseStatus.AVAILABLE, NOW)
+    await store.pick_and_hold("LOC-7", ["E1"], holder="r", until=later())
+    client = aioredis.from_url(redis_url)
+    keys = [k.decode() for k in await client.keys("*")]
+    await client.aclose()
+    await store.close()
+    assert keys and all("{LOC-7}" in k for k in keys)
+
+
+async def test_open_availability_picks_backend(redis_url: str) -> None:
+    memory = open_availability(None)
+    assert isinstance(memory, MemoryAvailability)
+    remote = open_availability(redis_url)
+    assert isinstance(remote, RedisAvailability) and await remote.ping()
+    await remote.close()
