@@ -1,0 +1,371 @@
+"""Prometheus metrics of the gateway: the series, the functions that record them, `/metrics`.
+
+Every series lives in one dedicated ``REGISTRY`` (not the client library's global default), so
+that importing a third-party library that registers its own collectors never changes what the
+operator scrapes, and so that tests read exact values with ``REGISTRY.get_sample_value``.
+
+Other modules record through the small functions below, never through the metric objects, so
+that label names and label values stay in one place and a typo cannot create a new series.
+Labels only take values from closed sets (OCPI modules, command types, outcomes, OCPP actions)
+to keep the number of series bounded whatever a partner or a charger sends.
+
+The registry is process-wide: one container runs one gateway process, and Prometheus scrapes
+each instance separately (see docs/operator-guide.md).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Awaitable, Callable
+from enum import StrEnum
+from typing import Any
+
+import orjson
+from aiohttp import web
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+
+from domain.charger_commands import ChargerCommand, ChargerCommands, CommandOutcome
+from domain.events import ChargerConnected, ChargerDisconnected, DomainEvent
+from domain.ids import OcppVersion
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+# OCPI module identifiers (mod_*.asciidoc, version_information_endpoint.asciidoc). Anything else
+# under /ocpi is counted as "other" so that a scanner cannot create series at will.
+OCPI_MODULES = frozenset({
+    "versions", "version_details", "credentials", "locations", "sessions", "cdrs", "tariffs",
+    "tokens", "commands", "chargingprofiles", "hubclientinfo",
+})
+_VERSION_SEGMENT = re.compile(r"^\d+(\.\d+)*$")
+_ROLE_SEGMENTS = frozenset({"cpo", "emsp", "hub", "sender", "receiver"})
+
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+# A charger may take up to command_timeouts.charger_seconds (30 s by default) to answer.
+_ROUNDTRIP_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0)
+
+
+class ReservationOutcome(StrEnum):
+    """Where a reservation's life ended up (one count per transition)."""
+
+    ACCEPTED = "accepted"
+    """The charger accepted ReserveNow; CommandResult ACCEPTED was sent."""
+    USED = "used"
+    """A session started on the reservation (OCPP reservationId in the transaction)."""
+    EXPIRED = "expired"
+    """The expiry passed without a session."""
+    CANCELLED = "cancelled"
+    """CANCEL_RESERVATION from the eMSP (or a charger-side removal)."""
+    REROUTED = "rerouted"
+    """The chosen EVSE refused or failed and another EVSE of the location was tried."""
+    NO_ALTERNATIVE = "no_alternative"
+    """No reservable EVSE was left at the location; the eMSP got a refusal."""
+
+
+class Direction(StrEnum):
+    IN = "in"
+    """Sent by the charger (a CALL the gateway answers)."""
+    OUT = "out"
+    """Sent by the gateway (a command to the charger)."""
+
+
+ocpi_requests = Counter(
+    "ocpi_requests_total",
+    "OCPI requests served, by module, HTTP method, OCPI status code and HTTP status.",
+    ["module", "method", "status_code", "http_status"],
+    registry=REGISTRY,
+)
+ocpi_request_duration = Histogram(
+    "ocpi_request_duration_seconds",
+    "Time to answer an OCPI request, by module and HTTP method.",
+    ["module", "method"],
+    buckets=_LATENCY_BUCKETS,
+    registry=REGISTRY,
+)
+commands = Counter(
+    "ocpi_commands_total",
+    "OCPI commands received, by command type and result (the synchronous CommandResponse "
+    "when it refused the command, else the CommandResult sent to the eMSP).",
+    ["command", "result"],
+    registry=REGISTRY,
+)
+reservations = Counter(
+    "ocpi_reservations_total",
+    "Reservation lifecycle transitions, by outcome.",
+    ["outcome"],
+    registry=REGISTRY,
+)
+ocpp_connections = Gauge(
+    "ocpp_connections",
+    "Chargers connected to this instance by websocket, by OCPP version.",
+    ["version"],
+    registry=REGISTRY,
+)
+ocpp_connections_opened = Counter(
+    "ocpp_connections_opened_total",
+    "Charger websocket connections accepted by this instance, by OCPP version.",
+    ["version"],
+    registry=REGISTRY,
+)
+ocpp_messages = Counter(
+    "ocpp_messages_total",
+    "OCPP CALL messages, by OCPP version, action and direction (in = from the charger).",
+    ["version", "action", "direction"],
+    registry=REGISTRY,
+)
+ocpp_command_duration = Histogram(
+    "ocpp_command_roundtrip_seconds",
+    "Time from sending a command to a charger to its answer (or timeout), by command and "
+    "outcome; includes the hop through Redis when another instance holds the charger.",
+    ["command", "outcome"],
+    buckets=_ROUNDTRIP_BUCKETS,
+    registry=REGISTRY,
+)
+deliveries_pending = Gauge(
+    "ocpi_deliveries_pending",
+    "Outgoing OCPI pushes (CommandResult, Locations updates) waiting to be delivered, by kind.",
+    ["kind"],
+    registry=REGISTRY,
+)
+deliveries_retried = Counter(
+    "ocpi_delivery_retries_total",
+    "Outgoing OCPI pushes retried after a failed attempt, by kind.",
+    ["kind"],
+    registry=REGISTRY,
+)
+deliveries_failed = Counter(
+    "ocpi_deliveries_failed_total",
+    "Outgoing OCPI pushes given up on after the last attempt, by kind.",
+    ["kind"],
+    registry=REGISTRY,
+)
+deliveries_succeeded = Counter(
+    "ocpi_deliveries_succeeded_total",
+    "Outgoing OCPI pushes the partner acknowledged, by kind.",
+    ["kind"],
+    registry=REGISTRY,
+)
+
+DELIVERY_KINDS = ("command_result", "locations")
+_COMMAND_TYPES = ("RESERVE_NOW", "CANCEL_RESERVATION", "START_SESSION", "STOP_SESSION",
+                  "UNLOCK_CONNECTOR")
+
+
+def _initialise_series() -> None:
+    # Series with a known, closed label set are created at zero so that they exist (and rate()
+    # works) before the first event, and an operator sees what can be counted.
+    for outcome in ReservationOutcome:
+        reservations.labels(outcome=outcome.value)
+    for version in OcppVersion:
+        ocpp_connections.labels(version=version.value)
+        ocpp_connections_opened.labels(version=version.value)
+    for kind in DELIVERY_KINDS:
+        deliveries_pending.labels(kind=kind)
+        deliveries_retried.labels(kind=kind)
+        deliveries_failed.labels(kind=kind)
+        deliveries_succeeded.labels(kind=kind)
+
+
+_initialise_series()
+
+
+# --- recording functions: what other modules call -------------------------------------------
+
+
+def observe_ocpi_request(
+    module: str, method: str, status_code: int | None, http_status: int, seconds: float
+) -> None:
+    """One OCPI request answered. ``status_code`` is the envelope's (None when no envelope)."""
+    module = module if module in OCPI_MODULES else "other"
+    ocpi_requests.labels(
+        module=module,
+        method=method.upper(),
+        status_code=str(status_code) if status_code is not None else "none",
+        http_status=str(http_status),
+    ).inc()
+    ocpi_request_duration.labels(module=module, method=method.upper()).observe(seconds)
+
+
+def command_finished(command: str, result: str) -> None:
+    """An OCPI command ended: ``command`` a CommandType value (e.g. "RESERVE_NOW"), ``result``
+    the CommandResultType sent to the eMSP, or the CommandResponseType when it was refused at
+    once (NOT_SUPPORTED, REJECTED, UNKNOWN_SESSION)."""
+    commands.labels(command=str(command), result=str(result)).inc()
+
+
+def reservation_transition(outcome: ReservationOutcome) -> None:
+    """A reservation reached ``outcome`` (see ReservationOutcome)."""
+    reservations.labels(outcome=ReservationOutcome(outcome).value).inc()
+
+
+def ocpp_connection_opened(version: OcppVersion | str) -> None:
+    value = OcppVersion(version).value
+    ocpp_connections.labels(version=value).inc()
+    ocpp_connections_opened.labels(version=value).inc()
+
+
+def ocpp_connection_closed(version: OcppVersion | str) -> None:
+    ocpp_connections.labels(version=OcppVersion(version).value).dec()
+
+
+def ocpp_message(version: OcppVersion | str, action: str, direction: Direction | str) -> None:
+    """One OCPP CALL (``action`` as the OCPP spec spells it, e.g. "StatusNotification")."""
+    ocpp_messages.labels(
+        version=OcppVersion(version).value, action=action, direction=Direction(direction).value
+    ).inc()
+
+
+def observe_command_roundtrip(command: str, outcome: CommandOutcome | str, seconds: float) -> None:
+    """A charger command's round trip (``command`` e.g. "ReserveNow")."""
+    ocpp_command_duration.labels(
+        command=command, outcome=CommandOutcome(outcome).value
+    ).observe(seconds)
+
+
+def set_deliveries_pending(kind: str, count: int) -> None:
+    """How many pushes of ``kind`` ("command_result", "locations") wait to be delivered."""
+    deliveries_pending.labels(kind=kind).set(count)
+
+
+def delivery_retried(kind: str) -> None:
+    deliveries_retried.labels(kind=kind).inc()
+
+
+def delivery_failed(kind: str) -> None:
+    deliveries_failed.labels(kind=kind).inc()
+
+
+def delivery_succeeded(kind: str) -> None:
+    deliveries_succeeded.labels(kind=kind).inc()
+
+
+# --- adapters that record without touching other packages ------------------------------------
+# ocpp_adapter and reservation_policy may import only `domain` (docs/architecture.md), so what
+# they do is observed from here: domain events on the bus, and a wrapper around ChargerCommands.
+
+
+class ConnectionMetrics:
+    """EventBus subscriber keeping ``ocpp_connections`` true from Connected/Disconnected events.
+
+    ChargerDisconnected carries no version, so the version each charger connected with is kept.
+    """
+
+    def __init__(self) -> None:
+        self._versions: dict[str, OcppVersion] = {}
+
+    async def __call__(self, event: DomainEvent) -> None:
+        if isinstance(event, ChargerConnected):
+            previous = self._versions.pop(event.charge_point_id, None)
+            if previous is not None:
+                # A reconnect that replaced a socket before its close was seen.
+                ocpp_connection_closed(previous)
+            self._versions[event.charge_point_id] = event.ocpp_version
+            ocpp_connection_opened(event.ocpp_version)
+        elif isinstance(event, ChargerDisconnected):
+            version = self._versions.pop(event.charge_point_id, None)
+            if version is not None:
+                ocpp_connection_closed(version)
+
+
+class TimedChargerCommands:
+    """A ChargerCommands that records each command's round trip, then delegates."""
+
+    def __init__(self, inner: ChargerCommands) -> None:
+        self._inner = inner
+
+    # The parameter name is the ChargerCommands protocol's.
+    async def execute(self, command: ChargerCommand, timeout: float) -> CommandOutcome:  # noqa: ASYNC109
+        started = time.perf_counter()
+        outcome = await self._inner.execute(command, timeout)
+        # The domain command's class name (ReserveNow, RemoteStart, ...): the OCPP action's name
+        # differs between 1.6 and 2.0.1 for the remote start/stop pair.
+        observe_command_roundtrip(type(command).__name__, outcome, time.perf_counter() - started)
+        return outcome
+
+    async def is_online(self, charge_point_id: str) -> bool:
+        return await self._inner.is_online(charge_point_id)
+
+
+
+# --- HTTP side -------------------------------------------------------------------------------
+
+
+def ocpi_module_of(path: str) -> str | None:
+    """The OCPI module a request path addresses, None for a path outside ``/ocpi``.
+
+    ``/ocpi/versions`` → versions, ``/ocpi/2.2.1`` → version_details,
+    ``/ocpi/2.2.1/locations/L1`` and ``/ocpi/cpo/2.2.1/locations`` → locations.
+    """
+    segments = [segment for segment in path.split("/") if segment]
+    if not segments or segments[0] != "ocpi":
+        return None
+    rest = [s for s in segments[1:] if s.lower() not in _ROLE_SEGMENTS]
+    if rest and rest[0] == "versions":
+        return "versions"
+    rest = [s for s in rest if not _VERSION_SEGMENT.match(s)]
+    if not rest:
+        return "version_details"
+    module = rest[0].lower()
+    return module if module in OCPI_MODULES else "other"
+
+
+def ocpi_status_of(response: web.StreamResponse) -> int | None:
+    """The ``status_code`` of an OCPI envelope in a JSON response body, else None."""
+    if not isinstance(response, web.Response) or response.content_type != "application/json":
+        return None
+    body = response.body
+    if not isinstance(body, bytes | bytearray):
+        return None
+    try:
+        document: Any = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    status = document.get("status_code") if isinstance(document, dict) else None
+    return status if isinstance(status, int) else None
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def ocpi_metrics_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Counts and times every request under ``/ocpi``; place it outermost so that it sees the
+    envelope the transport middleware builds from an OcpiError."""
+    module = ocpi_module_of(request.path)
+    if module is None:
+        return await handler(request)
+    started = time.perf_counter()
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        observe_ocpi_request(module, request.method, None, exc.status,
+                             time.perf_counter() - started)
+        raise
+    except Exception:
+        # The transport turns errors into envelopes; anything that escapes it is a 500.
+        observe_ocpi_request(module, request.method, None, 500, time.perf_counter() - started)
+        raise
+    observe_ocpi_request(module, request.method, ocpi_status_of(response), response.status,
+                         time.perf_counter() - started)
+    return response
+
+
+async def metrics_handler(request: web.Request) -> web.Response:
+    """``GET /metrics`` in the Prometheus text exposition format."""
+    response = web.Response(body=generate_latest(REGISTRY))
+    # CONTENT_TYPE_LATEST carries a charset, which aiohttp's content_type argument refuses.
+    response.headers["Content-Type"] = CONTENT_TYPE_LATEST
+    return response
+
+
+def install(app: web.Application, path: str = "/metrics") -> None:
+    """Mount ``/metrics`` and the OCPI request middleware on ``app`` (before it starts)."""
+    app.middlewares.insert(0, ocpi_metrics_middleware)
+    app.router.add_get(path, metrics_handler)
