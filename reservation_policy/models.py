@@ -1,0 +1,61 @@
+"""The engine's own typed inputs: candidates at a location and a reservation request.
+
+The OCPI side adapts its Location/EVSE models into these, so that the policy never depends on
+OCPI objects and stays testable on its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from domain.ids import ChargerAddress
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectorInfo:
+    standard: str
+    """OCPI ConnectorType, e.g. ``IEC_62196_T2`` or ``IEC_62196_T2_COMBO``."""
+    power_w: int
+
+
+@dataclass(frozen=True, slots=True)
+class EvseCandidate:
+    location_id: str
+    evse_uid: str
+    charge_point_id: str
+    address: ChargerAddress
+    """Where ReserveNow goes for this EVSE (1.6: connector id; 2.0.1: evse id)."""
+    reservable: bool
+    connectors: tuple[ConnectorInfo, ...]
+    charger_can_reserve_whole: bool = False
+    """1.6 ReserveConnectorZeroSupported / 2.0.1 ReservationNonEvseSpecific on its charger."""
+
+    @property
+    def max_power_w(self) -> int:
+        return max((c.power_w for c in self.connectors), default=0)
+
+
+@dataclass(frozen=True, slots=True)
+class Partner:
+    """An eMSP role, the scope of its reservation ids and of its cap."""
+
+    country_code: str
+    party_id: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.country_code.upper()}-{self.party_id.upper()}"
+
+
+@dataclass(frozen=True, slots=True)
+class ReservationRequest:
+    location_id: str
+    evse_uid: str | None
+    partner: Partner
+    token_uid: str
+    expiry: datetime
+    token_type: str = "ISO14443"
+    group_id_token: str | None = None
+    connector_standard: str | None = None
+    min_power_w: int | None = None
