@@ -1,0 +1,101 @@
+"""docker/compose.yaml validates with docker-compose (no engine needed for `config`)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.deployment._paths import COMPOSE, GATEWAY_SERVICES, ROOT
+
+
+def _docker_compose() -> str:
+    binary = shutil.which("docker-compose")
+    if binary is None:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail("docker-compose is missing in CI; .ci/run installs it with apt")
+        pytest.skip("docker-compose is not installed (apt-get install docker-compose); "
+                    "CI installs it and runs this test")
+    return binary
+
+
+def _config(compose_file: Path) -> subprocess.CompletedProcess[str]:
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("PUBLIC_URL", "PROXY_PORT", "COMPOSE_FILE", "COMPOSE_PROJECT_NAME")}
+    return subprocess.run(
+        [_docker_compose(), "-f", str(compose_file), "config"],
+        capture_output=True, text=True, timeout=60, env=env, cwd=ROOT, check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def resolved() -> dict[str, Any]:
+    result = _config(COMPOSE)
+    assert result.returncode == 0, result.stderr
+    document = yaml.safe_load(result.stdout)
+    assert isinstance(document, dict)
+    return document
+
+
+def test_compose_validates_with_the_expected_services(resolved: dict[str, Any]) -> None:
+    assert set(resolved["services"]) == {*GATEWAY_SERVICES, "proxy", "redis", "mongo"}
+
+
+def test_each_gateway_mounts_its_own_config_and_the_operator_files(
+    resolved: dict[str, Any],
+) -> None:
+    for service in GATEWAY_SERVICES:
+        spec = resolved["services"][service]
+        mounts = {volume.split(":")[1]: volume.split(":")[0] for volume in spec["volumes"]}
+        assert mounts["/etc/ocpi-gateway/gateway.yaml"] == str(ROOT / "docker" / f"{service}.yaml")
+        for name in ("locations.yaml", "policy.yaml", "chargers.yaml"):
+            assert mounts[f"/etc/ocpi-gateway/{name}"] == str(ROOT / "config" / name)
+            assert volume_is_read_only(spec["volumes"], f"/etc/ocpi-gateway/{name}")
+        assert spec["build"]["dockerfile"] == "docker/Dockerfile"
+        assert spec["build"]["context"] == str(ROOT)
+        assert spec["depends_on"]["redis"]["condition"] == "service_healthy"
+        assert spec["depends_on"]["mongo"]["condition"] == "service_healthy"
+        assert "ports" not in spec, "gateways are reached through the proxy only"
+
+
+def volume_is_read_only(volumes: list[str], target: str) -> bool:
+    return any(v.split(":")[1] == target and v.endswith(":ro") for v in volumes)
+
+
+def test_only_the_proxy_is_published(resolved: dict[str, Any]) -> None:
+    published = [name for name, spec in resolved["services"].items() if spec.get("ports")]
+    assert published == ["proxy"]
+    proxy = resolved["services"]["proxy"]
+    nginx = ROOT / "docker" / "nginx.conf"
+    assert proxy["volumes"] == [f"{nginx}:/etc/nginx/conf.d/default.conf:ro"]
+
+
+def test_public_url_comes_from_the_environment(tmp_path: Path) -> None:
+    env = dict(os.environ, PUBLIC_URL="https://ocpi.cpo.example")
+    result = subprocess.run(
+        [_docker_compose(), "-f", str(COMPOSE), "config"],
+        capture_output=True, text=True, timeout=60, env=env, cwd=ROOT, check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    services = yaml.safe_load(result.stdout)["services"]
+    for service in GATEWAY_SERVICES:
+        assert services[service]["environment"]["OCPI_GATEWAY_PUBLIC_URL"] == (
+            "https://ocpi.cpo.example")
+
+
+def test_an_invalid_compose_file_is_refused(tmp_path: Path) -> None:
+    # The validator really validates: a healthcheck given as a string is not a valid
+    # healthcheck object, and a service key the spec does not know is refused.
+    broken = yaml.safe_load(COMPOSE.read_text(encoding="utf-8"))
+    broken["services"]["redis"]["healthcheck"] = "redis-cli ping"
+    broken["services"]["mongo"]["restart_policy_typo"] = "always"
+    path = tmp_path / "compose.yaml"
+    path.write_text(yaml.safe_dump(broken), encoding="utf-8")
+    result = _config(path)
+    assert result.returncode != 0
+    assert "healthcheck" in result.stderr or "restart_policy_typo" in result.stderr
