@@ -1,0 +1,337 @@
+"""One charger's OCPP session: what both versions share on top of ``ocpp.ChargePoint``.
+
+Pitfalls of the ``ocpp`` package handled here (each has a test in tests/ocpp):
+
+- ``route_message`` only logs a frame it cannot parse; OCPP-J wants a CALLERROR
+  (FormationViolation in 1.6, FormatViolation in 2.0.1, MessageId "-1" when unreadable).
+- For an unknown action it answers NotSupported and for a known but unhandled one
+  NotImplemented, the reverse of both specifications' tables; we decide the code ourselves.
+- Schema violations come out as FormatViolation even on 1.6, where the code is spelled
+  FormationViolation.
+- ``call()`` returns None on a CALLERROR unless ``suppress=False``; ``UnknownCallErrorCodeError``
+  is not an ``OCPPError``; a call pending when the charger leaves waits the whole timeout:
+  :meth:`OcppSession.execute` races the call against the session's end.
+- Calling ``call()`` from an ``@on`` handler deadlocks (the reader is busy in the handler). Events
+  are therefore published from a per-session task, not from the handler: a subscriber may send
+  a command to the same charger without waiting for its own answer.
+- The route map is built per instance from every ``@on`` in the process; we share one per class.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, TypeVar
+
+import orjson
+import structlog
+from ocpp.charge_point import ChargePoint
+from ocpp.exceptions import (
+    FormatViolationError,
+    NotSupportedError,
+    OCPPError,
+    UnknownCallErrorCodeError,
+)
+from ocpp.exceptions import (
+    NotImplementedError as OcppNotImplementedError,
+)
+from ocpp.messages import Call, CallError, CallResult
+from ocpp.routing import create_route_map, on
+
+from domain.authorization import TokenAuthorizer
+from domain.charger_commands import ChargerCommand, CommandOutcome
+from domain.events import DomainEvent, EventPublisher
+from domain.ids import OcppVersion
+from ocpp_adapter.connection import AiohttpConnection, ConnectionClosed
+from ocpp_adapter.transaction_ids import TransactionIdSource
+
+log = structlog.get_logger(__name__)
+# The package logs every frame at INFO on this logger; keep it apart from ours.
+wire_log = logging.getLogger("ocpp_adapter.wire")
+
+
+class MessageTypeNotSupportedError(OCPPError):  # type: ignore[misc]
+    """OCPP 2.0.1 code for a MessageTypeId other than 2, 3, 4 (absent from the package)."""
+
+    code = "MessageTypeNotSupported"
+    default_description = "A message with a Message Type Number that is not supported"
+
+
+_Handler = TypeVar("_Handler", bound=Callable[..., Any])
+
+
+def handles(action: str) -> Callable[[_Handler], _Handler]:
+    """``ocpp.routing.on`` with a type mypy can see through."""
+    decorator: Callable[[_Handler], _Handler] = on(action)
+    return decorator
+
+
+@dataclass(frozen=True, slots=True)
+class SessionContext:
+    publisher: EventPublisher
+    authorizer: TokenAuthorizer
+    transaction_ids: TransactionIdSource
+    heartbeat_interval: int
+    call_timeout: float
+
+
+class _RouteMap(Mapping[str, dict[str, Any]]):
+    """The package's route map, computed once per class and bound on lookup (saves memory)."""
+
+    __slots__ = ("_owner", "_table")
+
+    def __init__(self, owner: object, table: dict[str, dict[str, Any]]) -> None:
+        self._owner = owner
+        self._table = table
+
+    def __getitem__(self, action: str) -> dict[str, Any]:
+        return {
+            key: value.__get__(self._owner) if callable(value) else value
+            for key, value in self._table[action].items()
+        }
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._table)
+
+    def __len__(self) -> int:
+        return len(self._table)
+
+    def __contains__(self, action: object) -> bool:
+        return action in self._table
+
+
+class OcppSession(ChargePoint):  # type: ignore[misc]
+    """Base of :class:`ocpp_adapter.v16.V16Session` and :class:`ocpp_adapter.v201.V201Session`."""
+
+    version: ClassVar[OcppVersion]
+    _ocpp_version: ClassVar[str]
+    format_violation: ClassVar[type[OCPPError]] = FormatViolationError
+    known_actions: ClassVar[frozenset[str]] = frozenset()
+    _route_tables: ClassVar[dict[type, dict[str, dict[str, Any]]]] = {}
+
+    def __init__(self, charge_point_id: str, connection: AiohttpConnection,
+                 context: SessionContext) -> None:
+        super().__init__(charge_point_id, connection, response_timeout=context.call_timeout,
+                         logger=wire_log)
+        self.context = context
+        self.replaced = False
+        self._closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._events: deque[DomainEvent] = deque()
+        self._event_task: asyncio.Task[None] | None = None
+
+    # -- route map shared per class ------------------------------------------------------
+
+    @property
+    def route_map(self) -> _RouteMap:
+        cls = type(self)
+        table = OcppSession._route_tables.get(cls)
+        if table is None:
+            bound = create_route_map(self)
+            table = {
+                action: {key: getattr(value, "__func__", value) for key, value in hooks.items()}
+                for action, hooks in bound.items()
+            }
+            OcppSession._route_tables[cls] = table
+        return _RouteMap(self, table)
+
+    @route_map.setter
+    def route_map(self, value: object) -> None:
+        """The package's __init__ assigns a per-instance map; the property replaces it."""
+
+    # -- inbound -------------------------------------------------------------------------
+
+    @property
+    def connection(self) -> AiohttpConnection:
+        conn: AiohttpConnection = self._connection
+        return conn
+
+    async def route_message(self, raw_msg: str | bytes) -> None:
+        """Handle one frame; never raises for the charger's sake."""
+        msg = self._parse(raw_msg)
+        if isinstance(msg, tuple):
+            reply_id, error = msg
+            log.warning("ocpp_bad_frame", charge_point_id=self.id, error=error.code,
+                        cause=error.description)
+            await self._send_error(reply_id, error)
+        elif isinstance(msg, Call):
+            await self._route_call(msg)
+        elif self._call_lock.locked():
+            self._response_queue.put_nowait(msg)
+        else:
+            # Nobody waits: a late answer to a call we gave up on, or noise. Queueing it would
+            # let a misbehaving charger grow the queue without bound.
+            log.info("ocpp_unexpected_response", charge_point_id=self.id,
+                     unique_id=msg.unique_id)
+
+    def _parse(
+        self, raw_msg: str | bytes
+    ) -> Call | CallResult | CallError | tuple[str, OCPPError]:
+        try:
+            frame = orjson.loads(raw_msg)
+        except orjson.JSONDecodeError:
+            return "-1", self.format_violation(description="Message is not valid JSON")
+        unique_id = frame[1] if isinstance(frame, list) and len(frame) > 1 else None
+        reply_id = unique_id if isinstance(unique_id, str) and 0 < len(unique_id) <= 36 else "-1"
+        if not isinstance(frame, list) or not frame or not isinstance(unique_id, str):
+            return reply_id, self.format_violation(
+                description="Not an OCPP-J message array with a MessageId")
+        kind = frame[0]
+        if kind == 2 and len(frame) == 4 and isinstance(frame[2], str) \
+                and isinstance(frame[3], dict):
+            return Call(unique_id, frame[2], frame[3])
+        if kind == 3 and len(frame) == 3 and isinstance(frame[2], dict):
+            return CallResult(unique_id, frame[2])
+        if kind == 4 and len(frame) == 5 and isinstance(frame[2], str):
+            return CallError(unique_id, frame[2], frame[3], frame[4])
+        if kind in (2, 3, 4):
+            return reply_id, self.format_violation(
+                description=f"Message type {kind} has the wrong structure")
+        return reply_id, self.unknown_message_type_error(kind)
+
+    def unknown_message_type_error(self, kind: object) -> OCPPError:
+        return MessageTypeNotSupportedError(details={"messageTypeId": repr(kind)[:20]})
+
+    async def _route_call(self, msg: Call) -> None:
+        if msg.action not in self.route_map:
+            # The specifications: NotImplemented = action not known, NotSupported = known
+            # but not supported here.
+            error: OCPPError
+            if msg.action in self.known_actions:
+                error = NotSupportedError(details={"cause": f"{msg.action} is not supported"})
+            else:
+                error = OcppNotImplementedError(details={"cause": f"{msg.action} is unknown"})
+            log.info("ocpp_unhandled_action", charge_point_id=self.id, action=msg.action)
+            await self._send_error(msg.unique_id, error)
+            return
+        try:
+            await self._handle_call(msg)
+        except OCPPError as exc:
+            log.warning("ocpp_call_rejected", charge_point_id=self.id, action=msg.action,
+                        error=exc.code, cause=str(exc.details.get("cause", ""))[:200])
+            await self._send_error(msg.unique_id, self.translate_error(exc))
+        except ConnectionClosed:
+            pass
+
+    def translate_error(self, error: OCPPError) -> OCPPError:
+        """The version's own spelling of an error raised by the package."""
+        return error
+
+    async def _send_error(self, unique_id: str, error: OCPPError) -> None:
+        frame = CallError(unique_id, error.code, error.description or "", {
+            k: v for k, v in error.details.items() if k != "ocpp_message"
+        } if isinstance(error.details, dict) else {})
+        try:
+            await self._send(frame.to_json())
+        except ConnectionClosed:
+            pass
+
+    # -- outbound ------------------------------------------------------------------------
+
+    def build_request(self, command: ChargerCommand) -> Any:
+        """The version's request payload, or a CommandOutcome when it cannot be sent."""
+        raise NotImplementedError
+
+    def outcome(self, command: ChargerCommand, response: Any) -> CommandOutcome:
+        raise NotImplementedError
+
+    async def execute(
+        self, command: ChargerCommand, timeout: float  # noqa: ASYNC109 (protocol)
+    ) -> CommandOutcome:
+        """Send the command (after any earlier one), wait for the answer, map it."""
+        if self._closed.done():
+            return CommandOutcome.OFFLINE
+        request = self.build_request(command)
+        if isinstance(request, CommandOutcome):
+            return request
+        call = asyncio.ensure_future(self.call(request, suppress=False))
+        call.add_done_callback(_consume)
+        try:
+            done, _ = await asyncio.wait({call, self._closed}, timeout=timeout,
+                                         return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not call.done():
+                call.cancel()
+        if call not in done:
+            return CommandOutcome.OFFLINE if self._closed.done() else CommandOutcome.TIMEOUT
+        return self._outcome_of(command, call)
+
+    def _outcome_of(self, command: ChargerCommand, call: asyncio.Future[Any]) -> CommandOutcome:
+        kind = type(command).__name__
+        try:
+            response = call.result()
+        except (OcppNotImplementedError, NotSupportedError) as exc:
+            log.info("ocpp_command_not_supported", charge_point_id=self.id, command=kind,
+                     error=exc.code)
+            return CommandOutcome.NOT_SUPPORTED
+        except OCPPError as exc:
+            log.warning("ocpp_command_call_error", charge_point_id=self.id, command=kind,
+                        error=exc.code, description=exc.description)
+            return CommandOutcome.REJECTED
+        except UnknownCallErrorCodeError as exc:
+            log.warning("ocpp_command_call_error", charge_point_id=self.id, command=kind,
+                        error=str(exc))
+            return CommandOutcome.REJECTED
+        except TimeoutError:
+            return CommandOutcome.TIMEOUT
+        except ConnectionClosed:
+            return CommandOutcome.OFFLINE
+        except (TypeError, ValueError) as exc:
+            # A response the schema let through but the package could not build.
+            log.warning("ocpp_command_bad_response", charge_point_id=self.id, command=kind,
+                        error=str(exc))
+            return CommandOutcome.REJECTED
+        return self.outcome(command, response)
+
+    # -- events --------------------------------------------------------------------------
+
+    def emit(self, event: DomainEvent) -> None:
+        """Publish in order, from a task of this session (never from the reader)."""
+        self._events.append(event)
+        if self._event_task is None:
+            self._event_task = asyncio.get_running_loop().create_task(self._drain_events())
+
+    async def _drain_events(self) -> None:
+        try:
+            while self._events:
+                event = self._events.popleft()
+                try:
+                    await self.context.publisher.publish(event)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("event_publish_failed", charge_point_id=self.id,
+                                  event=type(event).__name__)
+        finally:
+            self._event_task = None
+
+    async def flush_events(self) -> None:
+        task = self._event_task
+        if task is not None:
+            await asyncio.shield(task)
+
+    # -- lifetime ------------------------------------------------------------------------
+
+    @property
+    def is_closed(self) -> bool:
+        return self._closed.done()
+
+    def mark_closed(self) -> None:
+        """The socket is gone: every pending and queued command ends OFFLINE at once."""
+        if not self._closed.done():
+            self._closed.set_result(None)
+
+    async def close(self, code: int = 1000, message: str = "") -> None:
+        self.mark_closed()
+        try:
+            await self.connection.ws.close(code=code, message=message.encode())
+        except ConnectionError:
+            pass
+
+
+def _consume(future: asyncio.Future[Any]) -> None:
+    """Retrieve the outcome of an abandoned call so asyncio does not log it as lost."""
+    if not future.cancelled():
+        future.exception()
