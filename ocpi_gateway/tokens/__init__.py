@@ -1,0 +1,1 @@
+"""OCPI Tokens module, receiver side: the eMSPs' tokens the CPO caches for authorization."""

@@ -1,0 +1,51 @@
+"""OCPI 2.2.1 Token object (mod_tokens.asciidoc)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+CiString2 = Annotated[str, StringConstraints(min_length=2, max_length=2)]
+CiString3 = Annotated[str, StringConstraints(min_length=3, max_length=3)]
+CiString36 = Annotated[str, StringConstraints(min_length=1, max_length=36)]
+
+
+class TokenType(StrEnum):
+    AD_HOC_USER = "AD_HOC_USER"
+    APP_USER = "APP_USER"
+    OTHER = "OTHER"
+    RFID = "RFID"
+
+
+class WhitelistType(StrEnum):
+    ALWAYS = "ALWAYS"
+    ALLOWED = "ALLOWED"
+    ALLOWED_OFFLINE = "ALLOWED_OFFLINE"
+    NEVER = "NEVER"
+
+
+class EnergyContract(BaseModel):
+    supplier_name: str = Field(max_length=64)
+    contract_id: str | None = Field(default=None, max_length=64)
+
+
+class Token(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    country_code: CiString2
+    party_id: CiString3
+    uid: CiString36
+    type: TokenType
+    contract_id: CiString36
+    visual_number: str | None = Field(default=None, max_length=64)
+    issuer: str = Field(max_length=64)
+    group_id: CiString36 | None = None
+    valid: bool
+    whitelist: WhitelistType
+    language: str | None = Field(default=None, max_length=2)
+    default_profile_type: str | None = None
+    energy_contract: EnergyContract | None = None
+    last_updated: datetime
