@@ -66,7 +66,11 @@ class ReservationOutcome(StrEnum):
     REROUTED = "rerouted"
     """The chosen EVSE refused or failed and another EVSE of the location was tried."""
     NO_ALTERNATIVE = "no_alternative"
-    """No reservable EVSE was left at the location; the eMSP got a refusal."""
+    """A live reservation lost its EVSE (fault, unavailable, removed by the charger) and no
+    other EVSE of the location could take it; the eMSP got CANCELED_RESERVATION."""
+    REFUSED = "refused"
+    """RESERVE_NOW did not lead to a reservation: the policy refused it, or every charger
+    asked refused or did not answer (see ocpi_commands_total for the result sent)."""
 
 
 class Direction(StrEnum):
@@ -130,32 +134,26 @@ ocpp_command_duration = Histogram(
 )
 deliveries_pending = Gauge(
     "ocpi_deliveries_pending",
-    "Outgoing OCPI pushes (CommandResult, Locations updates) waiting to be delivered, by kind.",
-    ["kind"],
+    "Outgoing OCPI pushes (CommandResult, Locations updates) in this instance's outbox, "
+    "waiting to be delivered or retried.",
     registry=REGISTRY,
 )
 deliveries_retried = Counter(
     "ocpi_delivery_retries_total",
-    "Outgoing OCPI pushes retried after a failed attempt, by kind.",
-    ["kind"],
+    "Outgoing OCPI push attempts that failed and were scheduled again.",
     registry=REGISTRY,
 )
 deliveries_failed = Counter(
     "ocpi_deliveries_failed_total",
-    "Outgoing OCPI pushes given up on after the last attempt, by kind.",
-    ["kind"],
+    "Outgoing OCPI pushes given up on: refused by the partner, out of attempts or expired.",
     registry=REGISTRY,
 )
 deliveries_succeeded = Counter(
     "ocpi_deliveries_succeeded_total",
-    "Outgoing OCPI pushes the partner acknowledged, by kind.",
-    ["kind"],
+    "Outgoing OCPI pushes the partner accepted.",
     registry=REGISTRY,
 )
 
-DELIVERY_KINDS = ("command_result", "locations")
-_COMMAND_TYPES = ("RESERVE_NOW", "CANCEL_RESERVATION", "START_SESSION", "STOP_SESSION",
-                  "UNLOCK_CONNECTOR")
 
 
 def _initialise_series() -> None:
@@ -166,11 +164,6 @@ def _initialise_series() -> None:
     for version in OcppVersion:
         ocpp_connections.labels(version=version.value)
         ocpp_connections_opened.labels(version=version.value)
-    for kind in DELIVERY_KINDS:
-        deliveries_pending.labels(kind=kind)
-        deliveries_retried.labels(kind=kind)
-        deliveries_failed.labels(kind=kind)
-        deliveries_succeeded.labels(kind=kind)
 
 
 _initialise_series()
@@ -229,21 +222,23 @@ def observe_command_roundtrip(command: str, outcome: CommandOutcome | str, secon
     ).observe(seconds)
 
 
-def set_deliveries_pending(kind: str, count: int) -> None:
-    """How many pushes of ``kind`` ("command_result", "locations") wait to be delivered."""
-    deliveries_pending.labels(kind=kind).set(count)
+def watch_deliveries_pending(count: Callable[[], int]) -> None:
+    """Read ``ocpi_deliveries_pending`` from ``count`` at each scrape (the outbox's pending)."""
+    deliveries_pending.set_function(lambda: float(count()))
 
 
-def delivery_retried(kind: str) -> None:
-    deliveries_retried.labels(kind=kind).inc()
+def delivery_retried() -> None:
+    """An attempt failed and the delivery was scheduled again."""
+    deliveries_retried.inc()
 
 
-def delivery_failed(kind: str) -> None:
-    deliveries_failed.labels(kind=kind).inc()
+def delivery_failed() -> None:
+    """A delivery was given up on (refused, out of attempts, expired)."""
+    deliveries_failed.inc()
 
 
-def delivery_succeeded(kind: str) -> None:
-    deliveries_succeeded.labels(kind=kind).inc()
+def delivery_succeeded() -> None:
+    deliveries_succeeded.inc()
 
 
 # --- adapters that record without touching other packages ------------------------------------
@@ -272,6 +267,26 @@ class ConnectionMetrics:
             version = self._versions.pop(event.charge_point_id, None)
             if version is not None:
                 ocpp_connection_closed(version)
+
+
+# Reservation states (reservation_policy.records.ReservationState values) a lifecycle listener
+# is told about, and the outcome each one counts as. ACCEPTED and REFUSED are not transitions
+# the listener hears of: the Commands module records them from the reserve result.
+_STATE_OUTCOMES = {
+    "USED": ReservationOutcome.USED,
+    "EXPIRED": ReservationOutcome.EXPIRED,
+    "CANCELLED": ReservationOutcome.CANCELLED,
+    "REROUTED": ReservationOutcome.REROUTED,
+    "REMOVED": ReservationOutcome.NO_ALTERNATIVE,
+}
+
+
+async def reservation_listener(reservation: Any, previous: Any) -> None:
+    """A ``ReservationService.add_listener`` listener: counts used, expired, cancelled,
+    re-routed and no-alternative transitions (typed loosely: only ``.state`` is read)."""
+    outcome = _STATE_OUTCOMES.get(str(getattr(reservation.state, "value", reservation.state)))
+    if outcome is not None:
+        reservation_transition(outcome)
 
 
 class TimedChargerCommands:

@@ -127,7 +127,8 @@ async def test_metrics_endpoint_exposes_every_named_series(aiohttp_client: Clien
         assert exposed[name].type == kind
     outcomes = {s.labels["outcome"] for s in exposed["ocpi_reservations"].samples
                 if s.name == "ocpi_reservations_total"}
-    assert outcomes == {"accepted", "used", "expired", "cancelled", "rerouted", "no_alternative"}
+    assert outcomes == {"accepted", "used", "expired", "cancelled", "rerouted", "no_alternative",
+                        "refused"}
     assert "/metrics" not in str(exposed["ocpi_requests"].samples)
 
 
@@ -146,15 +147,38 @@ def test_recording_functions_move_their_series() -> None:
     assert value("ocpp_messages_total", version="2.0.1", action="ReserveNow",
                  direction="out") == before + 1
 
-    metrics.set_deliveries_pending("command_result", 3)
-    assert value("ocpi_deliveries_pending", kind="command_result") == 3
-    metrics.set_deliveries_pending("command_result", 0)
-    before_retry = value("ocpi_delivery_retries_total", kind="locations")
-    before_fail = value("ocpi_deliveries_failed_total", kind="locations")
-    metrics.delivery_retried("locations")
-    metrics.delivery_failed("locations")
-    assert value("ocpi_delivery_retries_total", kind="locations") == before_retry + 1
-    assert value("ocpi_deliveries_failed_total", kind="locations") == before_fail + 1
+    before_retry = value("ocpi_delivery_retries_total")
+    before_fail = value("ocpi_deliveries_failed_total")
+    before_ok = value("ocpi_deliveries_succeeded_total")
+    metrics.delivery_retried()
+    metrics.delivery_failed()
+    metrics.delivery_succeeded()
+    assert value("ocpi_delivery_retries_total") == before_retry + 1
+    assert value("ocpi_deliveries_failed_total") == before_fail + 1
+    assert value("ocpi_deliveries_succeeded_total") == before_ok + 1
+
+
+def test_pending_deliveries_are_read_at_scrape_time() -> None:
+    outbox = [1, 2, 3]
+    metrics.watch_deliveries_pending(lambda: len(outbox))
+    assert value("ocpi_deliveries_pending") == 3
+    outbox.clear()
+    assert value("ocpi_deliveries_pending") == 0
+
+
+async def test_reservation_listener_counts_the_transitions_it_is_told_about() -> None:
+    from types import SimpleNamespace
+
+    expected = {"USED": "used", "EXPIRED": "expired", "CANCELLED": "cancelled",
+                "REROUTED": "rerouted", "REMOVED": "no_alternative"}
+    for state, outcome in expected.items():
+        before = value("ocpi_reservations_total", outcome=outcome)
+        await metrics.reservation_listener(SimpleNamespace(state=state), "ACTIVE")
+        assert value("ocpi_reservations_total", outcome=outcome) == before + 1
+    # PENDING -> ACTIVE is counted by the Commands module from the reserve result, not here.
+    totals = {o: value("ocpi_reservations_total", outcome=o) for o in expected.values()}
+    await metrics.reservation_listener(SimpleNamespace(state="ACTIVE"), "PENDING")
+    assert {o: value("ocpi_reservations_total", outcome=o) for o in expected.values()} == totals
 
 
 def test_labels_outside_the_closed_sets_are_refused() -> None:
