@@ -1,0 +1,330 @@
+"""The outbox engine: durable, ordered per (partner, ordering key), coalescing, retrying.
+
+Every delivery is written to the DocumentStore before it is attempted and deleted only once the
+receiver accepted it, so a restart resumes where it stopped. Workers per partner take one
+ordering key at a time, so two deliveries about the same object never overtake each other while
+different objects (and different partners) proceed in parallel. A failed attempt parks its key
+on a timer (exponential backoff with jitter) without holding a worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import random
+import time
+import uuid
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+import aiohttp
+import orjson
+import structlog
+
+from domain.store import DocumentStore
+from ocpi_gateway.deliveries.models import COLLECTION, Delivery
+
+log = structlog.get_logger(__name__)
+
+HeadersFor = Callable[[str], Awaitable[dict[str, str] | None]]
+"""Request headers (Authorization: Token ...) for a partner; None when it is no longer
+registered, which drops its deliveries."""
+
+ResyncProvider = Callable[[Delivery], Awaitable[tuple[str, Any] | None]]
+"""For a refused PATCH: the (url, full object) to PUT instead, or None when the object is gone."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryPolicy:
+    timeout: float = 10.0
+    base_backoff: float = 1.0
+    max_backoff: float = 300.0
+    concurrency_per_partner: int = 8
+    max_attempts: int | None = None
+    """None: retry until ``expires_at`` (if any); Locations pushes never expire."""
+
+
+class _Outcome(Enum):
+    DONE = "done"
+    RETRY = "retry"
+    REFUSED = "refused"
+
+
+_Key = tuple[str, str]
+
+
+class DeliveryEngine:
+    def __init__(
+        self,
+        store: DocumentStore,
+        headers_for: HeadersFor,
+        *,
+        policy: DeliveryPolicy | None = None,
+        session: aiohttp.ClientSession | None = None,
+    ) -> None:
+        self._store = store
+        self._headers_for = headers_for
+        self.policy = policy or DeliveryPolicy()
+        self._session = session
+        self._own_session = session is None
+        self._resync: dict[str, ResyncProvider] = {}
+        self._queues: dict[_Key, deque[Delivery]] = {}
+        self._scheduled: set[_Key] = set()
+        self._inflight: set[str] = set()
+        self._ready: dict[str, asyncio.Queue[str]] = {}
+        self._workers: list[asyncio.Task[None]] = []
+        self._staffed: set[str] = set()
+        self._timers: set[asyncio.TimerHandle] = set()
+        self._seq = itertools.count(time.time_ns())
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._started = False
+        self.delivered = 0
+
+    def register_resync(self, kind: str, provider: ResyncProvider) -> None:
+        self._resync[kind] = provider
+
+    async def start(self) -> None:
+        """Load what a previous run left pending and start delivering it."""
+        if self._session is None:
+            connector = aiohttp.TCPConnector(limit=0, limit_per_host=32)
+            self._session = aiohttp.ClientSession(connector=connector)
+        docs = await self._store.find(COLLECTION, {"dead": False}, order_by="seq")
+        last = 0
+        for doc in docs:
+            delivery = Delivery.from_doc(doc)
+            last = max(last, delivery.seq)
+            self._append(delivery)
+        self._seq = itertools.count(max(time.time_ns(), last + 1))
+        self._started = True
+        for partner in list(self._ready):
+            self._spawn_workers(partner)
+        log.info("outbox_started", pending=len(docs))
+
+    async def stop(self) -> None:
+        for timer in self._timers:
+            timer.cancel()
+        self._timers.clear()
+        for task in self._workers:
+            task.cancel()
+        await asyncio.gather(*self._workers, return_exceptions=True)
+        self._workers.clear()
+        self._staffed.clear()
+        self._ready.clear()
+        self._queues.clear()
+        self._scheduled.clear()
+        self._started = False
+        if self._own_session and self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def enqueue(
+        self,
+        partner_id: str,
+        method: str,
+        url: str,
+        body: Any = None,
+        *,
+        ordering_key: str | None = None,
+        coalesce: bool = False,
+        resync: dict[str, Any] | None = None,
+        expires_at: float | None = None,
+    ) -> Delivery:
+        key = ordering_key or url
+        queue = self._queues.get((partner_id, key))
+        if coalesce and queue:
+            last = queue[-1]
+            if (last.coalesce and last.id not in self._inflight and last.method == method
+                    and last.url == url):
+                # Only the newest state matters for a status PATCH: overwrite the waiting one.
+                last.body, last.url, last.resync = body, url, resync
+                await self._store.put(COLLECTION, last.id, last.to_doc())
+                return last
+        delivery = Delivery(
+            id=uuid.uuid4().hex, partner_id=partner_id, method=method, url=url, body=body,
+            ordering_key=key, seq=next(self._seq), coalesce=coalesce, resync=resync,
+            expires_at=expires_at,
+        )
+        await self._store.put(COLLECTION, delivery.id, delivery.to_doc())
+        self._append(delivery)
+        if self._started and partner_id not in self._staffed:
+            self._spawn_workers(partner_id)
+        return delivery
+
+    def pending(self) -> int:
+        return sum(len(q) for q in self._queues.values())
+
+    async def drain(self, wait_seconds: float) -> bool:
+        """Wait until nothing is pending (benchmarks, tests, graceful shutdown)."""
+        try:
+            await asyncio.wait_for(self._idle.wait(), wait_seconds)
+        except TimeoutError:
+            return False
+        return True
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _append(self, delivery: Delivery) -> None:
+        key = (delivery.partner_id, delivery.ordering_key)
+        self._queues.setdefault(key, deque()).append(delivery)
+        self._idle.clear()
+        ready = self._ready.get(delivery.partner_id)
+        if ready is None:
+            ready = self._ready[delivery.partner_id] = asyncio.Queue()
+        if key not in self._scheduled:
+            self._scheduled.add(key)
+            ready.put_nowait(delivery.ordering_key)
+
+    def _spawn_workers(self, partner_id: str) -> None:
+        self._staffed.add(partner_id)
+        for n in range(self.policy.concurrency_per_partner):
+            task = asyncio.create_task(self._worker(partner_id), name=f"outbox{n}|{partner_id}")
+            self._workers.append(task)
+
+    def _wake_later(self, partner_id: str, ordering_key: str, delay: float) -> None:
+        loop = asyncio.get_running_loop()
+
+        def wake() -> None:
+            self._timers.discard(handle)
+            ready = self._ready.get(partner_id)
+            if ready is not None:
+                ready.put_nowait(ordering_key)
+
+        handle = loop.call_later(max(delay, 0.0), wake)
+        self._timers.add(handle)
+
+    async def _worker(self, partner_id: str) -> None:
+        ready = self._ready[partner_id]
+        while True:
+            ordering_key = await ready.get()
+            key = (partner_id, ordering_key)
+            queue = self._queues.get(key)
+            while queue:
+                delivery = queue[0]
+                wait = delivery.next_attempt_at - time.time()
+                if wait > 0:
+                    self._wake_later(partner_id, ordering_key, wait)
+                    break
+                self._inflight.add(delivery.id)
+                try:
+                    finished = await self._process(delivery)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # a bug must not kill the worker and strand the partner
+                    log.exception("delivery_crashed", delivery=delivery.id)
+                    finished = await self._schedule_retry(delivery, "internal error")
+                finally:
+                    self._inflight.discard(delivery.id)
+                if not finished:
+                    self._wake_later(partner_id, ordering_key,
+                                     delivery.next_attempt_at - time.time())
+                    break
+                queue.popleft()
+            else:
+                self._scheduled.discard(key)
+                self._queues.pop(key, None)
+                if not self._queues:
+                    self._idle.set()
+
+    async def _process(self, delivery: Delivery) -> bool:
+        """True when the delivery is finished (accepted, dropped or dead)."""
+        if delivery.expires_at is not None and time.time() > delivery.expires_at:
+            log.warning("delivery_expired", delivery=delivery.id, url=delivery.url)
+            await self._store.delete(COLLECTION, delivery.id)
+            return True
+        headers = await self._headers_for(delivery.partner_id)
+        if headers is None:
+            log.warning("delivery_partner_gone", partner=delivery.partner_id)
+            await self._store.delete(COLLECTION, delivery.id)
+            return True
+        if delivery.extra.get("resync"):
+            outcome, detail = await self._resync_put(delivery, headers)
+        else:
+            outcome, detail = await self._send(delivery.method, delivery.url, delivery.body,
+                                               headers)
+            if outcome is _Outcome.REFUSED and delivery.method == "PATCH" and delivery.resync:
+                # OCPI: a receiver that refuses a PATCH has lost the object; GET it to see
+                # what it holds, then PUT the whole current object.
+                log.info("delivery_resync", url=delivery.url, reason=detail)
+                delivery.extra["resync"] = True
+                await self._store.put(COLLECTION, delivery.id, delivery.to_doc())
+                outcome, detail = await self._resync_put(delivery, headers)
+        if outcome is _Outcome.DONE:
+            self.delivered += 1
+            await self._store.delete(COLLECTION, delivery.id)
+            return True
+        if outcome is _Outcome.REFUSED:
+            log.error("delivery_refused", delivery=delivery.id, url=delivery.url,
+                      method=delivery.method, reason=detail)
+            delivery.dead, delivery.last_error = True, detail
+            await self._store.put(COLLECTION, delivery.id, delivery.to_doc())
+            return True
+        return await self._schedule_retry(delivery, detail)
+
+    async def _schedule_retry(self, delivery: Delivery, detail: str) -> bool:
+        delivery.attempts += 1
+        delivery.last_error = detail
+        limit = self.policy.max_attempts
+        if limit is not None and delivery.attempts >= limit:
+            log.error("delivery_gave_up", delivery=delivery.id, url=delivery.url, reason=detail)
+            delivery.dead = True
+            await self._store.put(COLLECTION, delivery.id, delivery.to_doc())
+            return True
+        backoff = min(self.policy.max_backoff,
+                      self.policy.base_backoff * 2 ** (delivery.attempts - 1))
+        delivery.next_attempt_at = time.time() + backoff * random.uniform(0.5, 1.0)
+        log.info("delivery_retry", delivery=delivery.id, url=delivery.url,
+                 attempts=delivery.attempts, reason=detail)
+        await self._store.put(COLLECTION, delivery.id, delivery.to_doc())
+        return False
+
+    async def _resync_put(
+        self, delivery: Delivery, headers: dict[str, str]
+    ) -> tuple[_Outcome, str]:
+        assert delivery.resync is not None
+        provider = self._resync.get(str(delivery.resync.get("kind")))
+        if provider is None:
+            return _Outcome.REFUSED, f"no resync provider for {delivery.resync.get('kind')}"
+        target = await provider(delivery)
+        if target is None:
+            return _Outcome.DONE, "object gone"
+        put_url, body = target
+        get_outcome, detail = await self._send("GET", put_url, None, headers)
+        log.info("delivery_resync_get", url=put_url, outcome=get_outcome.value, detail=detail)
+        return await self._send("PUT", put_url, body, headers)
+
+    async def _send(
+        self, method: str, url: str, body: Any, headers: dict[str, str]
+    ) -> tuple[_Outcome, str]:
+        assert self._session is not None, "DeliveryEngine.start() was not called"
+        data = orjson.dumps(body) if body is not None else None
+        send_headers = {**headers, "Content-Type": "application/json"} if data else headers
+        try:
+            async with self._session.request(
+                method, url, data=data, headers=send_headers,
+                timeout=aiohttp.ClientTimeout(total=self.policy.timeout),
+            ) as response:
+                raw = await response.read()
+                status = response.status
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            return _Outcome.RETRY, f"{type(exc).__name__}: {exc}"
+        if status >= 500 or status in (408, 429):
+            return _Outcome.RETRY, f"HTTP {status}"
+        ocpi_status = _ocpi_status(raw)
+        if 200 <= status < 300 and (ocpi_status is None or 1000 <= ocpi_status < 2000):
+            return _Outcome.DONE, f"HTTP {status}"
+        if ocpi_status is not None and ocpi_status >= 3000:
+            return _Outcome.RETRY, f"HTTP {status} OCPI {ocpi_status}"
+        return _Outcome.REFUSED, f"HTTP {status} OCPI {ocpi_status}"
+
+
+def _ocpi_status(raw: bytes) -> int | None:
+    try:
+        parsed = orjson.loads(raw) if raw else None
+    except orjson.JSONDecodeError:
+        return None
+    code = parsed.get("status_code") if isinstance(parsed, dict) else None
+    return code if isinstance(code, int) else None

@@ -1,0 +1,41 @@
+"""One outbound request as stored in the outbox."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+COLLECTION = "outbox"
+
+
+@dataclass(slots=True, kw_only=True)
+class Delivery:
+    """``ordering_key``: deliveries with the same partner and key go out strictly in ``seq``
+    order (the object's URL for Locations). ``coalesce``: a later coalescable delivery with the
+    same partner and key replaces this one while it waits. ``resync``: what to do when the
+    receiver refuses a PATCH: ``{"kind": ..., ...}`` handed to the registered resync provider,
+    which answers the full object to PUT (OCPI's GET-then-PUT)."""
+
+    id: str
+    partner_id: str
+    method: str
+    url: str
+    body: Any = None
+    ordering_key: str
+    seq: int
+    coalesce: bool = False
+    resync: dict[str, Any] | None = None
+    attempts: int = 0
+    next_attempt_at: float = 0.0
+    expires_at: float | None = None
+    dead: bool = False
+    last_error: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_doc(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> Delivery:
+        known = {k: v for k, v in doc.items() if k in cls.__dataclass_fields__}
+        return cls(**known)

@@ -1,0 +1,114 @@
+"""Locations SENDER interface (CPO side): the paginated list and single objects.
+
+The list is the hot path: pages come serialized from the publisher's cache and the envelope is
+spliced around them, so a cached page costs one bytes concatenation.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import structlog
+from aiohttp import web
+from yarl import URL
+
+from ocpi_gateway.locations.publisher import LocationsPublisher
+from ocpi_gateway.transport.envelope import OcpiError, ocpi_response, ocpi_timestamp
+from ocpi_gateway.transport.status_codes import OcpiStatus
+
+log = structlog.get_logger(__name__)
+
+DEFAULT_MAX_LIMIT = 100
+PUBLISHER_KEY: web.AppKey[LocationsPublisher] = web.AppKey("locations_publisher")
+
+
+def parse_ocpi_datetime(value: str, name: str) -> str:
+    """An OCPI DateTime as the canonical ``...sssZ`` string used for comparisons."""
+    text = value.strip().replace(" ", "+")  # a '+' in a query string arrives as a space
+    try:
+        moment = datetime.fromisoformat(text[:-1] if text.endswith(("Z", "z")) else text)
+    except ValueError as exc:
+        raise OcpiError(OcpiStatus.INVALID_OR_MISSING_PARAMETERS,
+                        f"{name}: not an RFC 3339 DateTime: {value!r}") from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)  # OCPI: no designator means UTC
+    return ocpi_timestamp(moment)
+
+
+def _int_param(request: web.Request, name: str, default: int) -> int:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise OcpiError(OcpiStatus.INVALID_OR_MISSING_PARAMETERS,
+                        f"{name} must be a non-negative integer") from exc
+    if value < 0:
+        raise OcpiError(OcpiStatus.INVALID_OR_MISSING_PARAMETERS,
+                        f"{name} must be a non-negative integer")
+    return value
+
+
+class LocationsSender:
+    def __init__(
+        self, publisher: LocationsPublisher, *, max_limit: int = DEFAULT_MAX_LIMIT,
+        public_url: str | None = None,
+    ) -> None:
+        self.publisher = publisher
+        self.max_limit = max_limit
+        self.public_url = public_url.rstrip("/") if public_url else None
+
+    def routes(self, prefix: str = "/ocpi/2.2.1/locations") -> list[web.RouteDef]:
+        return [
+            web.get(prefix, self.list_locations, allow_head=False),
+            web.get(prefix + "/", self.list_locations, allow_head=False),
+            web.get(prefix + "/{location_id}", self.get_object, allow_head=False),
+            web.get(prefix + "/{location_id}/{evse_uid}", self.get_object, allow_head=False),
+            web.get(prefix + "/{location_id}/{evse_uid}/{connector_id}", self.get_object,
+                    allow_head=False),
+        ]
+
+    async def list_locations(self, request: web.Request) -> web.Response:
+        try:
+            offset = _int_param(request, "offset", 0)
+            limit = min(_int_param(request, "limit", self.max_limit), self.max_limit)
+            raw_from, raw_to = request.query.get("date_from"), request.query.get("date_to")
+            date_from = parse_ocpi_datetime(raw_from, "date_from") if raw_from else None
+            date_to = parse_ocpi_datetime(raw_to, "date_to") if raw_to else None
+        except OcpiError as exc:
+            log.info("locations_bad_query", query=request.query_string, error=exc.message)
+            return exc.to_response()
+        data, total = self.publisher.page(offset, limit, date_from, date_to)
+        headers = {"X-Total-Count": str(total), "X-Limit": str(self.max_limit)}
+        if offset + limit < total and limit > 0:
+            query = {k: v for k, v in request.query.items() if k in ("date_from", "date_to")}
+            query.update(offset=str(offset + limit), limit=str(limit))
+            headers["Link"] = f'<{self._base(request).with_query(query)}>; rel="next"'
+        body = (b'{"data":' + data + b',"status_code":1000,"timestamp":"'
+                + ocpi_timestamp().encode() + b'"}')
+        return web.Response(body=body, content_type="application/json", headers=headers)
+
+    def _base(self, request: web.Request) -> URL:
+        if self.public_url:
+            return URL(self.public_url + request.path)
+        return request.url.with_query(None)
+
+    async def get_object(self, request: web.Request) -> web.Response:
+        location_id = request.match_info["location_id"]
+        evse_uid = request.match_info.get("evse_uid")
+        connector_id = request.match_info.get("connector_id")
+        if evse_uid is None:
+            found = self.publisher.location_doc(location_id)
+            what = f"location {location_id}"
+        elif connector_id is None:
+            found = self.publisher.evse_doc(location_id, evse_uid)
+            what = f"EVSE {evse_uid} of location {location_id}"
+        else:
+            found = self.publisher.connector_doc(location_id, evse_uid, connector_id)
+            what = f"connector {connector_id} of EVSE {evse_uid} of location {location_id}"
+        if found is None:
+            # status_codes: a GET of a resource that does not exist answers HTTP 404.
+            return ocpi_response(None, OcpiStatus.UNKNOWN_LOCATION, f"unknown {what}",
+                                 http_status=404)
+        return ocpi_response(found)

@@ -1,0 +1,456 @@
+"""Published OCPI Locations: live EVSE status from OCPP events, last_updated bookkeeping, the
+sender's read model (with serialized page cache) and the pushes to partners' receivers.
+
+OCPP handlers only append to an in-memory queue (``on_event`` never awaits I/O); one consumer
+task applies events in order, updates the availability store and enqueues pushes in the
+durable outbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from bisect import bisect_left
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import structlog
+
+from domain.events import (
+    ChargerConnected,
+    ChargerDisconnected,
+    ConnectorStatus,
+    ConnectorStatusChanged,
+    DomainEvent,
+)
+from domain.store import DocumentStore
+from ocpi_gateway.deliveries.engine import DeliveryEngine
+from ocpi_gateway.deliveries.models import Delivery
+from ocpi_gateway.locations.catalog import LocationsCatalog
+from ocpi_gateway.locations.models import (
+    GATEWAY_ONLY_CONNECTOR_FIELDS,
+    GATEWAY_ONLY_EVSE_FIELDS,
+    OperatorLocation,
+)
+from ocpi_gateway.locations.status import (
+    CHARGER_WIDE_OVERRIDES,
+    evse_status,
+    map_ocpp_status,
+    published_status,
+)
+from ocpi_gateway.transport.envelope import ocpi_timestamp
+from reservation_policy.availability.base import AvailabilityStore, EvseStatus
+
+log = structlog.get_logger(__name__)
+
+SNAPSHOTS = "locations_published"
+RESYNC_KIND = "locations"
+
+
+@dataclass(frozen=True, slots=True)
+class Receiver:
+    """A partner's Locations RECEIVER endpoint (``.../locations``, without a trailing slash)."""
+
+    partner_id: str
+    url: str
+
+
+ReceiversProvider = Callable[[], Awaitable[list[Receiver]]]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _digest(value: Any) -> str:
+    return hashlib.sha256(orjson.dumps(value, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def _config_doc(location: OperatorLocation) -> dict[str, Any]:
+    """The operator's part of the OCPI object (no status/last_updated, no gateway fields)."""
+    doc = location.model_dump(mode="json", exclude_none=True, exclude_defaults=False)
+    for evse in doc.get("evses", []):
+        for name in GATEWAY_ONLY_EVSE_FIELDS:
+            evse.pop(name, None)
+        for connector in evse.get("connectors", []):
+            for name in GATEWAY_ONLY_CONNECTOR_FIELDS:
+                connector.pop(name, None)
+    # OCPI lists that are empty are better left out than sent as [] (optional, card. *).
+    cleaned: dict[str, Any] = _drop_empty(doc)
+    return cleaned
+
+
+def _drop_empty(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _drop_empty(v) for k, v in value.items() if v != []}
+    if isinstance(value, list):
+        return [_drop_empty(v) for v in value]
+    return value
+
+
+class LocationsPublisher:
+    def __init__(
+        self,
+        catalog: LocationsCatalog,
+        availability: AvailabilityStore,
+        *,
+        store: DocumentStore | None = None,
+        outbox: DeliveryEngine | None = None,
+        receivers: ReceiversProvider | None = None,
+        offline_grace: float = 300.0,
+    ) -> None:
+        self.catalog = catalog
+        self._availability = availability
+        self._store = store
+        self._outbox = outbox
+        self._receivers = receivers
+        self.offline_grace = offline_grace
+        # Published objects: location id -> OCPI dict (evses carry status + last_updated).
+        self._docs: dict[str, dict[str, Any]] = {}
+        self._config_hash: dict[str, dict[str, str]] = {}
+        self._connectors: dict[tuple[str, str], dict[str, EvseStatus]] = {}
+        self._charger_override: dict[str, ConnectorStatus] = {}
+        self._offline: set[str] = set()
+        self._grace: dict[str, asyncio.TimerHandle] = {}
+        self._hold_timers: dict[tuple[str, str], asyncio.TimerHandle] = {}
+        self._queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        self._consumer: asyncio.Task[None] | None = None
+        self._order: list[tuple[str, str]] = []  # (last_updated, id), sorted
+        self._version = 0
+        self._page_cache: dict[tuple[Any, ...], tuple[int, bytes, int]] = {}
+        if outbox is not None:
+            outbox.register_resync(RESYNC_KIND, self._resync_body)
+        listen = getattr(availability, "add_hold_listener", None)
+        if listen is not None:
+            listen(self._hold_changed)
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        snapshots: dict[str, dict[str, Any]] = {}
+        if self._store is not None:
+            for doc in await self._store.find(SNAPSHOTS):
+                snapshots[doc["id"]] = doc
+        for snapshot in snapshots.values():
+            self._docs[snapshot["id"]] = snapshot["doc"]
+            self._config_hash[snapshot["id"]] = snapshot["hashes"]
+        await self._apply_catalog(self.catalog, push=True)
+        self._consumer = asyncio.create_task(self._consume(), name="locations-publisher")
+
+    async def stop(self) -> None:
+        for timer in [*self._grace.values(), *self._hold_timers.values()]:
+            timer.cancel()
+        if self._consumer is not None:
+            self._consumer.cancel()
+            await asyncio.gather(self._consumer, return_exceptions=True)
+            self._consumer = None
+
+    async def settle(self) -> None:
+        """Wait until every queued event is applied (tests, reload, shutdown)."""
+        await self._queue.join()
+
+    async def reload(self) -> list[str]:
+        """Re-read the operator file; returns the ids of locations that changed (pushed)."""
+        catalog = self.catalog.reload()  # raises LocationsConfigError, keeping the old one
+        done: asyncio.Future[list[str]] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(("reload", (catalog, done)))
+        return await done
+
+    # -- event intake (never blocks) -------------------------------------------------------
+
+    async def on_event(self, event: DomainEvent) -> None:
+        if isinstance(event, ConnectorStatusChanged | ChargerConnected | ChargerDisconnected):
+            self._queue.put_nowait(("event", event))
+
+    def _hold_changed(self, location_id: str, evse_uid: str) -> None:
+        self._queue.put_nowait(("refresh", (location_id, evse_uid)))
+
+    async def _consume(self) -> None:
+        while True:
+            kind, payload = await self._queue.get()
+            try:
+                if kind == "event":
+                    await self._apply_event(payload)
+                elif kind == "refresh":
+                    await self._refresh(*payload)
+                elif kind == "reload":
+                    catalog, done = payload
+                    try:
+                        changed = await self._apply_catalog(catalog, push=True)
+                        self.catalog = catalog
+                        done.set_result(changed)
+                    except Exception as exc:
+                        done.set_exception(exc)
+                        raise
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("locations_event_failed", kind=kind)
+            finally:
+                self._queue.task_done()
+
+    # -- live status -----------------------------------------------------------------------
+
+    async def _apply_event(self, event: DomainEvent) -> None:
+        cp = event.charge_point_id
+        if isinstance(event, ChargerConnected):
+            timer = self._grace.pop(cp, None)
+            if timer is not None:
+                timer.cancel()
+            if cp in self._offline:
+                self._offline.discard(cp)
+                await self._recompute_charger(cp, event.timestamp)
+        elif isinstance(event, ChargerDisconnected):
+            if cp not in self._grace and cp not in self._offline:
+                loop = asyncio.get_running_loop()
+                self._grace[cp] = loop.call_later(
+                    self.offline_grace, self._queue.put_nowait,
+                    ("event", _GraceOver(charge_point_id=cp)))
+        elif isinstance(event, _GraceOver):
+            self._grace.pop(cp, None)
+            self._offline.add(cp)
+            await self._recompute_charger(cp, _now())
+        elif isinstance(event, ConnectorStatusChanged):
+            if event.evse_id is None and event.connector_id == 0:
+                if event.status in CHARGER_WIDE_OVERRIDES:
+                    self._charger_override[cp] = event.status
+                else:
+                    self._charger_override.pop(cp, None)
+                await self._recompute_charger(cp, event.timestamp)
+                return
+            found = self.catalog.evse_at(cp, event.evse_id, event.connector_id)
+            connector = self.catalog.connector_of(cp, event.evse_id, event.connector_id)
+            if found is None or connector is None:
+                log.info("status_for_unpublished_evse", charge_point_id=cp,
+                         evse_id=event.evse_id, connector_id=event.connector_id)
+                return
+            self._connectors.setdefault(found, {})[connector] = map_ocpp_status(event.status)
+            await self._recompute(found, event.timestamp)
+
+    async def _recompute_charger(self, cp: str, at: datetime) -> None:
+        for key in self.catalog.evses_of_charger(cp):
+            await self._recompute(key, at)
+
+    async def _recompute(self, key: tuple[str, str], at: datetime) -> None:
+        location_id, evse_uid = key
+        evse = self.catalog.evse(location_id, evse_uid)
+        if evse is None:
+            return
+        charger_view = evse_status(
+            self._connectors.get(key, {}).values(),
+            charger_override=self._charger_override.get(evse.charge_point_id),
+            offline=evse.charge_point_id in self._offline,
+        )
+        await self._availability.set_status(location_id, evse_uid, charger_view, at)
+        await self._refresh(location_id, evse_uid, at)
+
+    async def _refresh(self, location_id: str, evse_uid: str, at: datetime | None = None) -> None:
+        """Publish the EVSE's status as partners must see it (charger view + hold overlay)."""
+        current = await self._availability.get(location_id, evse_uid)
+        if current is None:
+            return
+        held = current.holder is not None
+        timer = self._hold_timers.pop((location_id, evse_uid), None)
+        if timer is not None:
+            timer.cancel()
+        if held and current.hold_until is not None:
+            delay = (current.hold_until - _now()).total_seconds() + 0.01
+            self._hold_timers[(location_id, evse_uid)] = asyncio.get_running_loop().call_later(
+                max(delay, 0.0), self._hold_changed, location_id, evse_uid)
+        status = published_status(current.status, held=held)
+        await self._set_published_status(location_id, evse_uid, status, at or _now())
+
+    async def _set_published_status(
+        self, location_id: str, evse_uid: str, status: EvseStatus, at: datetime
+    ) -> None:
+        doc = self._docs.get(location_id)
+        evse_doc = _find_evse(doc, evse_uid)
+        if doc is None or evse_doc is None or evse_doc["status"] == status.value:
+            return
+        # last_updated must never go back, even if a charger's clock lags ours.
+        stamp = max(ocpi_timestamp(at), evse_doc["last_updated"])
+        evse_doc["status"] = status.value
+        evse_doc["last_updated"] = stamp
+        self._touch_location(location_id, max(stamp, doc["last_updated"]))
+        await self._push_patch(location_id, evse_uid, {"status": status.value,
+                                                       "last_updated": stamp})
+
+    # -- operator config -------------------------------------------------------------------
+
+    async def _apply_catalog(self, catalog: LocationsCatalog, *, push: bool) -> list[str]:
+        now = ocpi_timestamp()
+        changed: list[str] = []
+        present = {loc.id for loc in catalog.locations()}
+        for location in catalog.locations():
+            config = _config_doc(location)
+            old_doc = self._docs.get(location.id)
+            old_hashes = self._config_hash.get(location.id, {})
+            hashes = {"": _digest({k: v for k, v in config.items() if k != "evses"})}
+            old_evses = {e["uid"]: e for e in (old_doc or {}).get("evses", [])}
+            evses = []
+            for evse_config in config.get("evses", []):
+                uid = evse_config["uid"]
+                hashes[uid] = _digest(evse_config)
+                previous = old_evses.pop(uid, None)
+                known = await self._availability.get(location.id, uid)
+                if known is None:
+                    await self._availability.set_status(location.id, uid, EvseStatus.UNKNOWN,
+                                                        _now())
+                status = published_status(known.status, held=known.holder is not None) \
+                    if known else EvseStatus.UNKNOWN
+                if previous is not None and old_hashes.get(uid) == hashes[uid]:
+                    evse_doc = previous
+                    if evse_doc["status"] != status.value:
+                        evse_doc["status"] = status.value
+                        evse_doc["last_updated"] = now
+                else:
+                    evse_doc = {**evse_config, "status": status.value, "last_updated": now}
+                    for connector in evse_doc["connectors"]:
+                        connector["last_updated"] = now
+                evses.append(evse_doc)
+            newly_removed = False
+            for removed in old_evses.values():
+                # OCPI never deletes an EVSE: it stays with status REMOVED.
+                if removed["status"] != EvseStatus.REMOVED.value:
+                    removed = {**removed, "status": EvseStatus.REMOVED.value, "last_updated": now}
+                    newly_removed = True
+                evses.append(removed)
+            doc = {**config, "evses": evses}
+            unchanged = old_doc is not None and old_hashes == hashes and not newly_removed
+            if old_doc is not None and unchanged:
+                # A child's newer last_updated (status seen at start) still bumps the parent.
+                doc["last_updated"] = max([old_doc["last_updated"],
+                                           *(e["last_updated"] for e in evses)])
+            else:
+                doc["last_updated"] = now
+            self._docs[location.id] = doc
+            self._config_hash[location.id] = hashes
+            if not unchanged:
+                changed.append(location.id)
+        for location_id, doc in list(self._docs.items()):
+            if location_id in present:
+                continue
+            # A location gone from the file: its EVSEs become REMOVED, the location stays.
+            if any(e["status"] != EvseStatus.REMOVED.value for e in doc.get("evses", [])):
+                for evse_doc in doc.get("evses", []):
+                    evse_doc["status"] = EvseStatus.REMOVED.value
+                    evse_doc["last_updated"] = now
+                doc["last_updated"] = now
+                changed.append(location_id)
+        self._reindex()
+        for location_id in changed:
+            await self._save_snapshot(location_id)
+            if push:
+                await self._push_location(location_id)
+        if changed:
+            log.info("locations_applied", changed=changed)
+        return changed
+
+    async def _save_snapshot(self, location_id: str) -> None:
+        if self._store is None:
+            return
+        await self._store.put(SNAPSHOTS, location_id, {
+            "id": location_id, "doc": self._docs[location_id],
+            "hashes": self._config_hash.get(location_id, {})})
+
+    # -- read model for the sender interface -----------------------------------------------
+
+    def _touch_location(self, location_id: str, stamp: str) -> None:
+        self._docs[location_id]["last_updated"] = stamp
+        self._reindex()
+
+    def _reindex(self) -> None:
+        self._order = sorted((d["last_updated"], d["id"]) for d in self._docs.values())
+        self._version += 1
+        self._page_cache.clear()
+
+    def location_doc(self, location_id: str) -> dict[str, Any] | None:
+        return self._docs.get(location_id)
+
+    def evse_doc(self, location_id: str, evse_uid: str) -> dict[str, Any] | None:
+        return _find_evse(self._docs.get(location_id), evse_uid)
+
+    def connector_doc(
+        self, location_id: str, evse_uid: str, connector_id: str
+    ) -> dict[str, Any] | None:
+        evse = self.evse_doc(location_id, evse_uid)
+        for connector in (evse or {}).get("connectors", []):
+            if connector["id"] == connector_id:
+                return dict(connector)
+        return None
+
+    def page(
+        self, offset: int, limit: int, date_from: str | None, date_to: str | None
+    ) -> tuple[bytes, int]:
+        """Serialized JSON array of the page and the total matching count, oldest first.
+
+        Bounds compare OCPI timestamps as strings: all are UTC ``...Z`` with milliseconds, so
+        lexical order is time order. Pages are cached until the next change.
+        """
+        cache_key = (offset, limit, date_from, date_to)
+        cached = self._page_cache.get(cache_key)
+        if cached is not None:
+            return cached[1], cached[2]
+        order = self._order
+        start = bisect_left(order, (date_from, "")) if date_from else 0
+        end = bisect_left(order, (date_to, "")) if date_to else len(order)
+        end = max(start, end)
+        total = end - start
+        chosen = order[start + offset: min(end, start + offset + limit)]
+        body = orjson.dumps([self._docs[location_id] for _, location_id in chosen])
+        if len(self._page_cache) > 1024:
+            self._page_cache.clear()
+        self._page_cache[cache_key] = (self._version, body, total)
+        return body, total
+
+    # -- pushes ----------------------------------------------------------------------------
+
+    async def _targets(self) -> list[Receiver]:
+        if self._outbox is None or self._receivers is None:
+            return []
+        return await self._receivers()
+
+    def _location_url(self, receiver: Receiver, location_id: str) -> str:
+        doc = self._docs[location_id]
+        return f"{receiver.url.rstrip('/')}/{doc['country_code']}/{doc['party_id']}/{location_id}"
+
+    async def _push_location(self, location_id: str) -> None:
+        for receiver in await self._targets():
+            assert self._outbox is not None
+            url = self._location_url(receiver, location_id)
+            await self._outbox.enqueue(receiver.partner_id, "PUT", url, self._docs[location_id],
+                                       ordering_key=url)
+
+    async def _push_patch(self, location_id: str, evse_uid: str, body: dict[str, Any]) -> None:
+        for receiver in await self._targets():
+            assert self._outbox is not None
+            location_url = self._location_url(receiver, location_id)
+            await self._outbox.enqueue(
+                receiver.partner_id, "PATCH", f"{location_url}/{evse_uid}", body,
+                ordering_key=location_url, coalesce=True,
+                resync={"kind": RESYNC_KIND, "location_id": location_id,
+                        "location_url": location_url})
+
+    async def _resync_body(self, delivery: Delivery) -> tuple[str, Any] | None:
+        """The receiver refused a PATCH: PUT it the whole current Location."""
+        assert delivery.resync is not None
+        doc = self._docs.get(str(delivery.resync["location_id"]))
+        if doc is None:
+            return None
+        return str(delivery.resync["location_url"]), doc
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _GraceOver(DomainEvent):
+    """Internal: a disconnected charger's grace period ran out."""
+
+
+def _find_evse(doc: dict[str, Any] | None, evse_uid: str) -> dict[str, Any] | None:
+    for evse in (doc or {}).get("evses", []):
+        if evse["uid"] == evse_uid:
+            found: dict[str, Any] = evse  # the publisher updates it in place
+            return found
+    return None
