@@ -1,0 +1,161 @@
+"""Test-only parts for the policy tests: an in-memory DocumentStore, a simulated set of
+chargers behind the ChargerCommands interface, and candidate builders."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from domain.charger_commands import (
+    CancelReservation,
+    ChargerCommand,
+    CommandOutcome,
+    ReserveNow,
+)
+from domain.ids import ChargerAddress
+from domain.store import Document
+from reservation_policy.availability.base import AvailabilityStore, EvseStatus
+from reservation_policy.models import ConnectorInfo, EvseCandidate
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+
+
+class MemoryDocumentStore:
+    """The DocumentStore protocol over dicts; atomic because it never awaits mid-operation."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, dict[str, Document]] = {}
+
+    async def get(self, collection: str, key: str) -> Document | None:
+        doc = self.data.get(collection, {}).get(key)
+        return copy.deepcopy(doc) if doc is not None else None
+
+    async def put(self, collection: str, key: str, doc: Document) -> None:
+        self.data.setdefault(collection, {})[key] = copy.deepcopy(doc)
+
+    async def insert(self, collection: str, key: str, doc: Document) -> bool:
+        coll = self.data.setdefault(collection, {})
+        if key in coll:
+            return False
+        coll[key] = copy.deepcopy(doc)
+        return True
+
+    async def replace_if(self, collection: str, key: str, doc: Document, *,
+                         expected: dict[str, Any]) -> bool:
+        current = self.data.get(collection, {}).get(key)
+        if current is None or any(current.get(k) != v for k, v in expected.items()):
+            return False
+        self.data[collection][key] = copy.deepcopy(doc)
+        return True
+
+    async def delete(self, collection: str, key: str) -> bool:
+        return self.data.get(collection, {}).pop(key, None) is not None
+
+    async def find(self, collection: str, where: dict[str, Any] | None = None, *,
+                   order_by: str | None = None, limit: int | None = None,
+                   offset: int = 0) -> list[Document]:
+        docs = [d for d in self.data.get(collection, {}).values()
+                if all(d.get(k) == v for k, v in (where or {}).items())]
+        if order_by:
+            docs.sort(key=lambda d: d[order_by])
+        docs = docs[offset:]
+        if limit is not None:
+            docs = docs[:limit]
+        return copy.deepcopy(docs)
+
+    async def count(self, collection: str, where: dict[str, Any] | None = None) -> int:
+        return len(await self.find(collection, where))
+
+    async def ping(self) -> bool:
+        return True
+
+    async def close(self) -> None:
+        self.data.clear()
+
+
+@dataclass
+class SimChargers:
+    """Chargers that hold reservations like OCPP says (replace by id, Occupied when the
+    target is already reserved by another id), with scripted answers per target."""
+
+    script: dict[tuple[str, int | None, int | None], list[CommandOutcome]] = field(
+        default_factory=dict)
+    offline: set[str] = field(default_factory=set)
+    jitter: float = 0.0
+    sent: list[ChargerCommand] = field(default_factory=list)
+    reservations: dict[tuple[str, int], tuple[int | None, int | None]] = field(
+        default_factory=dict)
+    rng: random.Random = field(default_factory=lambda: random.Random(1))
+
+    async def execute(self, command: ChargerCommand, timeout: float) -> CommandOutcome:
+        self.sent.append(command)
+        if self.jitter:
+            await asyncio.sleep(self.rng.random() * self.jitter)
+        if command.charge_point_id in self.offline:
+            return CommandOutcome.OFFLINE
+        if isinstance(command, ReserveNow):
+            target = (command.evse_id, command.connector_id)
+            queue = self.script.get((command.charge_point_id, *target))
+            if queue:
+                outcome = queue.pop(0)
+                if outcome is CommandOutcome.TIMEOUT:
+                    await asyncio.sleep(timeout)
+                if outcome is not CommandOutcome.ACCEPTED:
+                    return outcome
+            for (cp, rid), held in self.reservations.items():
+                if cp == command.charge_point_id and held == target \
+                        and rid != command.reservation_id and target != (None, None):
+                    return CommandOutcome.OCCUPIED
+            self.reservations[(command.charge_point_id, command.reservation_id)] = target
+            return CommandOutcome.ACCEPTED
+        if isinstance(command, CancelReservation):
+            key = (command.charge_point_id, command.reservation_id)
+            if self.reservations.pop(key, None) is None:
+                return CommandOutcome.REJECTED
+            return CommandOutcome.ACCEPTED
+        return CommandOutcome.NOT_SUPPORTED
+
+    async def is_online(self, charge_point_id: str) -> bool:
+        return charge_point_id not in self.offline
+
+    def reserve_nows(self) -> list[ReserveNow]:
+        return [c for c in self.sent if isinstance(c, ReserveNow)]
+
+    def cancels(self) -> list[CancelReservation]:
+        return [c for c in self.sent if isinstance(c, CancelReservation)]
+
+
+T2 = ConnectorInfo("IEC_62196_T2", 22_000)
+CCS = ConnectorInfo("IEC_62196_T2_COMBO", 150_000)
+
+
+def evse(uid: str, cp: str, *, location: str = "LOC1", evse_id: int | None = 1,
+         connector_id: int | None = None, connectors: tuple[ConnectorInfo, ...] = (T2,),
+         reservable: bool = True, whole: bool = False) -> EvseCandidate:
+    return EvseCandidate(location, uid, cp, ChargerAddress(cp, evse_id, connector_id),
+                         reservable, connectors, whole)
+
+
+def grid(n: int, *, location: str = "LOC1", per_charger: int = 2) -> list[EvseCandidate]:
+    """``n`` reservable 2.0.1 EVSEs, ``per_charger`` to a charger."""
+    return [evse(f"E{i:03d}", f"CP{i // per_charger:03d}", location=location,
+                 evse_id=i % per_charger + 1) for i in range(n)]
+
+
+async def set_all(store: AvailabilityStore, candidates: Sequence[EvseCandidate],
+                  status: EvseStatus = EvseStatus.AVAILABLE) -> None:
+    for c in candidates:
+        await store.set_status(c.location_id, c.evse_uid, status, NOW)
+
+
+class StaticCandidates:
+    def __init__(self, candidates: Sequence[EvseCandidate]) -> None:
+        self.items = list(candidates)
+
+    async def candidates(self, location_id: str) -> Sequence[EvseCandidate]:
+        return [c for c in self.items if c.location_id == location_id]
