@@ -1,0 +1,276 @@
+"""Real parts for the OCPP adapter's tests: a gateway on loopback and chargers built with the
+``ocpp`` package's client side over aiohttp websockets."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+from aiohttp import WSMsgType, web
+from ocpp.routing import on
+from ocpp.v16 import ChargePoint as Cp16
+from ocpp.v16 import call_result as result16
+from ocpp.v16.enums import Action as Action16
+from ocpp.v201 import ChargePoint as Cp201
+from ocpp.v201 import call_result as result201
+from ocpp.v201.enums import Action as Action201
+
+from domain.authorization import AuthorizationDecision, AuthorizationStatus
+from domain.events import DomainEvent
+from ocpp_adapter.auth import hash_password
+from ocpp_adapter.chargers_config import ChargersConfig
+from ocpp_adapter.server import OcppServer, OcppTimings
+
+PASSWORD = "s3cret-passw0rd"
+# Cheap scrypt parameters keep the tests fast; production hashes use the default cost.
+PASSWORD_HASH = hash_password(PASSWORD, log2_n=8)
+
+FAST = OcppTimings(heartbeat_interval=42, call_timeout=5.0, ws_ping_interval=None,
+                   presence_ttl=0.6, stream_block_ms=200, auth_max_failures=3,
+                   auth_failure_window=30.0)
+
+
+def basic_auth(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def chargers_config(**overrides: Any) -> ChargersConfig:
+    base: dict[str, Any] = {
+        "chargers": [
+            {"id": "CP-AMS-01", "ocpp_version": "1.6", "password_hash": PASSWORD_HASH,
+             "capabilities": {"reserve_whole_charger": True}},
+            {"id": "CP-AMS-02", "ocpp_version": "2.0.1", "password_hash": PASSWORD_HASH},
+            {"id": "CP-UTR-01", "password_hash": PASSWORD_HASH},
+            {"id": "CP-TLS-01", "security_profile": 2, "password_hash": PASSWORD_HASH},
+        ]
+    }
+    base.update(overrides)
+    return ChargersConfig.model_validate(base)
+
+
+class RecordingPublisher:
+    """An EventPublisher that remembers events and lets a test wait for one."""
+
+    def __init__(self) -> None:
+        self.events: list[DomainEvent] = []
+        self._changed = asyncio.Condition()
+
+    async def publish(self, event: DomainEvent) -> None:
+        async with self._changed:
+            self.events.append(event)
+            self._changed.notify_all()
+
+    async def wait_for(self, predicate: Callable[[DomainEvent], bool],
+                       timeout: float = 3.0) -> DomainEvent:
+        async def _wait() -> DomainEvent:
+            async with self._changed:
+                while True:
+                    for event in self.events:
+                        if predicate(event):
+                            return event
+                    await self._changed.wait()
+        return await asyncio.wait_for(_wait(), timeout)
+
+    def of_type(self, kind: type[DomainEvent]) -> list[Any]:
+        return [event for event in self.events if isinstance(event, kind)]
+
+
+class TableAuthorizer:
+    """Tokens listed as blocked are Blocked, everything else Accepted with group GROUP-1."""
+
+    def __init__(self, blocked: set[str] | None = None) -> None:
+        self.blocked = blocked or set()
+        self.asked: list[tuple[str, str]] = []
+
+    async def authorize(self, charge_point_id: str, id_token: str) -> AuthorizationDecision:
+        self.asked.append((charge_point_id, id_token))
+        if id_token in self.blocked:
+            return AuthorizationDecision(status=AuthorizationStatus.BLOCKED)
+        return AuthorizationDecision(status=AuthorizationStatus.ACCEPTED, group_id="GROUP-1")
+
+
+@dataclass
+class Gateway:
+    server: OcppServer
+    runner: web.AppRunner
+    port: int
+    events: RecordingPublisher
+    authorizer: TableAuthorizer
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ocpp"
+
+    async def close(self) -> None:
+        await self.runner.cleanup()
+
+
+async def start_gateway(*, chargers: ChargersConfig | None = None, redis_url: str | None = None,
+                        instance_id: str = "gw-test", timings: OcppTimings = FAST) -> Gateway:
+    events = RecordingPublisher()
+    authorizer = TableAuthorizer({"BLOCKED-TAG"})
+    server = OcppServer(chargers or chargers_config(), events, authorizer,
+                        instance_id=instance_id, redis_url=redis_url, timings=timings)
+    app = web.Application()
+    server.attach(app)
+    runner = web.AppRunner(app, shutdown_timeout=0.5)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return Gateway(server, runner, port, events, authorizer)
+
+
+class ClientConnection:
+    """What ocpp.ChargePoint expects of a connection, over an aiohttp client websocket."""
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        self.ws = ws
+
+    async def send(self, message: str) -> None:
+        await self.ws.send_str(message)
+
+    async def recv(self) -> str:
+        msg = await self.ws.receive()
+        if msg.type == WSMsgType.TEXT:
+            return str(msg.data)
+        raise ConnectionError(f"websocket {msg.type.name}")
+
+
+@dataclass
+class Behaviour:
+    """How a test charger answers the CSMS's commands."""
+
+    reserve: str = "Accepted"
+    cancel: str = "Accepted"
+    start_stop: str = "Accepted"
+    unlock: str = "Unlocked"
+    hang: asyncio.Event | None = None
+    delay: float = 0.0
+    received: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    seen: asyncio.Event = field(default_factory=asyncio.Event)
+    in_flight: int = 0
+    max_in_flight: int = 0
+
+    async def answer(self, action: str, payload: dict[str, Any]) -> None:
+        self.received.append((action, payload))
+        self.seen.set()
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            if self.hang is not None:
+                await self.hang.wait()
+            if self.delay:
+                await asyncio.sleep(self.delay)
+        finally:
+            self.in_flight -= 1
+
+
+class Charger16(Cp16):
+    behaviour: Behaviour
+
+    @on(Action16.reserve_now)
+    async def on_reserve_now(self, **payload: Any) -> Any:
+        await self.behaviour.answer("ReserveNow", payload)
+        return result16.ReserveNow(status=self.behaviour.reserve)
+
+    @on(Action16.cancel_reservation)
+    async def on_cancel_reservation(self, **payload: Any) -> Any:
+        await self.behaviour.answer("CancelReservation", payload)
+        return result16.CancelReservation(status=self.behaviour.cancel)
+
+    @on(Action16.remote_start_transaction)
+    async def on_remote_start_transaction(self, **payload: Any) -> Any:
+        await self.behaviour.answer("RemoteStartTransaction", payload)
+        return result16.RemoteStartTransaction(status=self.behaviour.start_stop)
+
+    @on(Action16.remote_stop_transaction)
+    async def on_remote_stop_transaction(self, **payload: Any) -> Any:
+        await self.behaviour.answer("RemoteStopTransaction", payload)
+        return result16.RemoteStopTransaction(status=self.behaviour.start_stop)
+
+
+class Charger201(Cp201):
+    behaviour: Behaviour
+
+    @on(Action201.reserve_now)
+    async def on_reserve_now(self, **payload: Any) -> Any:
+        await self.behaviour.answer("ReserveNow", payload)
+        return result201.ReserveNow(status=self.behaviour.reserve)
+
+    @on(Action201.cancel_reservation)
+    async def on_cancel_reservation(self, **payload: Any) -> Any:
+        await self.behaviour.answer("CancelReservation", payload)
+        return result201.CancelReservation(status=self.behaviour.cancel)
+
+    @on(Action201.request_start_transaction)
+    async def on_request_start_transaction(self, **payload: Any) -> Any:
+        await self.behaviour.answer("RequestStartTransaction", payload)
+        return result201.RequestStartTransaction(status=self.behaviour.start_stop)
+
+    @on(Action201.request_stop_transaction)
+    async def on_request_stop_transaction(self, **payload: Any) -> Any:
+        await self.behaviour.answer("RequestStopTransaction", payload)
+        return result201.RequestStopTransaction(status=self.behaviour.start_stop)
+
+    @on(Action201.unlock_connector)
+    async def on_unlock_connector(self, **payload: Any) -> Any:
+        await self.behaviour.answer("UnlockConnector", payload)
+        return result201.UnlockConnector(status=self.behaviour.unlock)
+
+
+@dataclass
+class Connected:
+    charger: Any
+    ws: aiohttp.ClientWebSocketResponse
+    task: asyncio.Task[None]
+    behaviour: Behaviour
+
+    async def disconnect(self) -> None:
+        await self.ws.close()
+        self.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, ConnectionError, Exception):
+            await self.task
+
+
+class ChargerFactory:
+    """Connects test chargers; closes them all at the end of the test."""
+
+    def __init__(self, http: aiohttp.ClientSession) -> None:
+        self.http = http
+        self.connected: list[Connected] = []
+
+    async def ws(self, url: str, charge_point_id: str, *, protocols: tuple[str, ...],
+                 password: str = PASSWORD,
+                 headers: dict[str, str] | None = None) -> aiohttp.ClientWebSocketResponse:
+        all_headers = {"Authorization": basic_auth(charge_point_id, password), **(headers or {})}
+        return await self.http.ws_connect(f"{url}/{charge_point_id}", protocols=protocols,
+                                          headers=all_headers, autoping=True)
+
+    async def connect(self, url: str, charge_point_id: str, version: str = "1.6",
+                      behaviour: Behaviour | None = None, **kwargs: Any) -> Connected:
+        protocol = "ocpp1.6" if version == "1.6" else "ocpp2.0.1"
+        ws = await self.ws(url, charge_point_id, protocols=(protocol,), **kwargs)
+        assert ws.protocol == protocol
+        cls = Charger16 if version == "1.6" else Charger201
+        charger = cls(charge_point_id, ClientConnection(ws), response_timeout=5)
+        charger.behaviour = behaviour or Behaviour()
+        task = asyncio.create_task(charger.start())
+        connected = Connected(charger, ws, task, charger.behaviour)
+        self.connected.append(connected)
+        return connected
+
+    async def close(self) -> None:
+        for connected in self.connected:
+            await connected.disconnect()
