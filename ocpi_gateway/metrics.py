@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from enum import StrEnum
 from typing import Any
 
@@ -33,7 +33,7 @@ from prometheus_client import (
 )
 
 from domain.charger_commands import ChargerCommand, ChargerCommands, CommandOutcome
-from domain.events import ChargerConnected, ChargerDisconnected, DomainEvent
+from domain.events import ChargerConnected, DomainEvent
 from domain.ids import OcppVersion
 
 REGISTRY = CollectorRegistry(auto_describe=True)
@@ -198,16 +198,6 @@ def reservation_transition(outcome: ReservationOutcome) -> None:
     reservations.labels(outcome=ReservationOutcome(outcome).value).inc()
 
 
-def ocpp_connection_opened(version: OcppVersion | str) -> None:
-    value = OcppVersion(version).value
-    ocpp_connections.labels(version=value).inc()
-    ocpp_connections_opened.labels(version=value).inc()
-
-
-def ocpp_connection_closed(version: OcppVersion | str) -> None:
-    ocpp_connections.labels(version=OcppVersion(version).value).dec()
-
-
 def ocpp_message(version: OcppVersion | str, action: str, direction: Direction | str) -> None:
     """One OCPP CALL (``action`` as the OCPP spec spells it, e.g. "StatusNotification")."""
     ocpp_messages.labels(
@@ -246,27 +236,27 @@ def delivery_succeeded() -> None:
 # they do is observed from here: domain events on the bus, and a wrapper around ChargerCommands.
 
 
-class ConnectionMetrics:
-    """EventBus subscriber keeping ``ocpp_connections`` true from Connected/Disconnected events.
+async def connection_listener(event: DomainEvent) -> None:
+    """An EventBus subscriber counting ``ocpp_connections_opened_total`` per version."""
+    if isinstance(event, ChargerConnected):
+        ocpp_connections_opened.labels(version=OcppVersion(event.ocpp_version).value).inc()
 
-    ChargerDisconnected carries no version, so the version each charger connected with is kept.
+
+def watch_ocpp_connections(connected_versions: Callable[[], Iterable[OcppVersion | str]]
+                           ) -> None:
+    """Read ``ocpp_connections`` at each scrape from the versions of the sessions this
+    instance holds (e.g. ``lambda: (s.version for s in ocpp_server.registry)``).
+
+    Counting Connected/Disconnected events would drift: a charger taken over by another
+    instance, or replaced by its own reconnect, leaves without a ChargerDisconnected here.
     """
+    def counter(version: str) -> Callable[[], float]:
+        def count() -> float:
+            return float(sum(1 for v in connected_versions() if OcppVersion(v).value == version))
+        return count
 
-    def __init__(self) -> None:
-        self._versions: dict[str, OcppVersion] = {}
-
-    async def __call__(self, event: DomainEvent) -> None:
-        if isinstance(event, ChargerConnected):
-            previous = self._versions.pop(event.charge_point_id, None)
-            if previous is not None:
-                # A reconnect that replaced a socket before its close was seen.
-                ocpp_connection_closed(previous)
-            self._versions[event.charge_point_id] = event.ocpp_version
-            ocpp_connection_opened(event.ocpp_version)
-        elif isinstance(event, ChargerDisconnected):
-            version = self._versions.pop(event.charge_point_id, None)
-            if version is not None:
-                ocpp_connection_closed(version)
+    for version in OcppVersion:
+        ocpp_connections.labels(version=version.value).set_function(counter(version.value))
 
 
 # Reservation states (reservation_policy.records.ReservationState values) a lifecycle listener
