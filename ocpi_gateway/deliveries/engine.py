@@ -25,6 +25,7 @@ import orjson
 import structlog
 
 from domain.store import DocumentStore
+from ocpi_gateway import metrics
 from ocpi_gateway.deliveries.models import COLLECTION, Delivery
 
 log = structlog.get_logger(__name__)
@@ -233,6 +234,7 @@ class DeliveryEngine:
         """True when the delivery is finished (accepted, dropped or dead)."""
         if delivery.expires_at is not None and time.time() > delivery.expires_at:
             log.warning("delivery_expired", delivery=delivery.id, url=delivery.url)
+            metrics.delivery_failed()
             await self._store.delete(COLLECTION, delivery.id)
             return True
         headers = await self._headers_for(delivery.partner_id)
@@ -254,12 +256,14 @@ class DeliveryEngine:
                 outcome, detail = await self._resync_put(delivery, headers)
         if outcome is _Outcome.DONE:
             self.delivered += 1
+            metrics.delivery_succeeded()
             await self._store.delete(COLLECTION, delivery.id)
             return True
         if outcome is _Outcome.REFUSED:
             log.error("delivery_refused", delivery=delivery.id, url=delivery.url,
                       method=delivery.method, reason=detail)
             delivery.dead, delivery.last_error = True, detail
+            metrics.delivery_failed()
             await self._store.put(COLLECTION, delivery.id, delivery.to_doc())
             return True
         return await self._schedule_retry(delivery, detail)
@@ -270,12 +274,14 @@ class DeliveryEngine:
         limit = self.policy.max_attempts
         if limit is not None and delivery.attempts >= limit:
             log.error("delivery_gave_up", delivery=delivery.id, url=delivery.url, reason=detail)
+            metrics.delivery_failed()
             delivery.dead = True
             await self._store.put(COLLECTION, delivery.id, delivery.to_doc())
             return True
         backoff = min(self.policy.max_backoff,
                       self.policy.base_backoff * 2 ** (delivery.attempts - 1))
         delivery.next_attempt_at = time.time() + backoff * random.uniform(0.5, 1.0)
+        metrics.delivery_retried()
         log.info("delivery_retry", delivery=delivery.id, url=delivery.url,
                  attempts=delivery.attempts, reason=detail)
         await self._store.put(COLLECTION, delivery.id, delivery.to_doc())
