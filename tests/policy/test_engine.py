@@ -200,7 +200,7 @@ async def test_whole_charger_target_only_where_supported_and_allowed() -> None:
 
 async def test_cli_explain_prints_every_candidate() -> None:
     avail = MemoryAvailability()
-    cands = grid(3) + [evse("X", "CPX", reservable=False)]
+    cands = [*grid(3), evse("X", "CPX", reservable=False)]
     await set_all(avail, cands)
     await avail.set_status("LOC1", "X", EvseStatus.CHARGING, NOW)
     text = await explain(PolicySource(policy=parse_policy({"defaults": {"walk_in_reserve": 1}})),

@@ -115,5 +115,5 @@ def test_explicit_reload_without_mtime_change(tmp_path: Path) -> None:
 def test_invalid_file_at_start_raises(tmp_path: Path) -> None:
     path = tmp_path / "policy.yaml"
     path.write_text("defaults:\n  ordering: [nope]\n")
-    with pytest.raises(PolicyError, match="defaults.ordering.0"):
+    with pytest.raises(PolicyError, match=r"defaults\.ordering\.0"):
         PolicySource(path)

@@ -1,0 +1,365 @@
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from domain.charger_commands import CommandOutcome, ReserveNow
+from domain.events import (
+    ConnectorStatus,
+    ConnectorStatusChanged,
+    EventBus,
+    ReservationEnded,
+    ReservationEndReason,
+    TokenPresented,
+    TransactionStarted,
+    utc_now,
+)
+from domain.ids import ChargerAddress, ocpp16_id_tag
+from reservation_policy.availability.base import EvseStatus
+from reservation_policy.availability.memory import MemoryAvailability
+from reservation_policy.engine import PolicyEngine, RefusalReason
+from reservation_policy.expiry import ExpiryClock
+from reservation_policy.lifecycle import (
+    CancelOutcome,
+    ReservationService,
+    ReserveOutcome,
+)
+from reservation_policy.models import Partner, ReservationRequest
+from reservation_policy.ocpp_ids import OcppReservationIds
+from reservation_policy.policy import PolicySource, parse_policy
+from reservation_policy.records import Reservation, ReservationState
+from tests.policy.support import (
+    MemoryDocumentStore,
+    SimChargers,
+    StaticCandidates,
+    evse,
+    grid,
+    set_all,
+)
+
+EMSP = Partner("NL", "EXA")
+OTHER = Partner("DE", "OTH")
+LONG_TOKEN = "APP-USER-0123456789-ABCDEFGHIJ-XYZ"
+
+
+class World:
+    def __init__(self, candidates: list, **policy: object) -> None:  # type: ignore[type-arg]
+        self.avail = MemoryAvailability()
+        self.store = MemoryDocumentStore()
+        self.chargers = SimChargers()
+        self.candidates = candidates
+        self.policy = PolicySource(policy=parse_policy(
+            {"defaults": {"min_duration_minutes": 1, "walk_in_reserve": 0,
+                          "ordering": [], **policy}}))
+        self.service = self.new_service()
+        self.seen: list[tuple[str, ReservationState, ReservationState]] = []
+        self.service.add_listener(self._listen)
+
+    def new_service(self) -> ReservationService:
+        return ReservationService(
+            engine=PolicyEngine(self.policy, self.avail), store=self.store,
+            commands=self.chargers, candidates=StaticCandidates(self.candidates),
+            charger_timeout=0.2, reroute_timeout=1.0)
+
+    async def _listen(self, r: Reservation, previous: ReservationState) -> None:
+        self.seen.append((r.reservation_id, previous, r.state))
+
+    async def ready(self) -> World:
+        await set_all(self.avail, self.candidates)
+        return self
+
+    async def reserve(self, rid: str = "R1", *, evse_uid: str | None = None,
+                      token: str = "04A1B2C3D4", partner: Partner = EMSP,
+                      minutes: float = 30, budget: float = 2.0):  # type: ignore[no-untyped-def]
+        request = ReservationRequest("LOC1", evse_uid, partner, token,
+                                     utc_now() + timedelta(minutes=minutes))
+        return await self.service.reserve(request, rid, time_budget=budget)
+
+    async def holders(self) -> dict[str, str]:
+        return {uid: a.holder for uid, a in (await self.avail.location("LOC1")).items()
+                if a.holder}
+
+
+async def test_accepted_reservation_is_held_stored_and_sent() -> None:
+    w = await World(grid(4)).ready()
+    result = await w.reserve()
+    assert result.outcome is ReserveOutcome.ACCEPTED
+    assert result.evse_uid == "E000" and result.ocpp_reservation_id == 1
+    sent = w.chargers.reserve_nows()
+    assert len(sent) == 1
+    assert (sent[0].charge_point_id, sent[0].evse_id, sent[0].reservation_id) == ("CP000", 1, 1)
+    assert sent[0].id_token == "04A1B2C3D4"
+    assert await w.holders() == {"E000": "NL-EXA/R1"}
+    stored = await w.service.get(Partner("nl", "exa"), "r1")
+    assert stored is not None and stored.state is ReservationState.ACTIVE
+    assert [h["to"] for h in stored.history] == ["PENDING", "ACTIVE"]
+
+
+async def test_refusal_by_charger_moves_to_next_candidate() -> None:
+    w = await World(grid(4)).ready()
+    w.chargers.script[("CP000", 1, None)] = [CommandOutcome.OCCUPIED]
+    w.chargers.script[("CP000", 2, None)] = [CommandOutcome.FAULTED]
+    result = await w.reserve()
+    assert result.outcome is ReserveOutcome.ACCEPTED
+    assert result.evse_uid == "E002"
+    assert [a for _, a in result.charger_outcomes] == [
+        CommandOutcome.OCCUPIED, CommandOutcome.FAULTED, CommandOutcome.ACCEPTED]
+    assert await w.holders() == {"E002": "NL-EXA/R1"}
+
+
+async def test_all_refuse_reports_the_most_telling_outcome() -> None:
+    w = await World(grid(2)).ready()
+    w.chargers.script[("CP000", 1, None)] = [CommandOutcome.FAULTED]
+    w.chargers.script[("CP000", 2, None)] = [CommandOutcome.OCCUPIED]
+    result = await w.reserve()
+    assert result.outcome is ReserveOutcome.OCCUPIED
+    assert await w.holders() == {}
+    assert result.reservation is not None and result.reservation.state is ReservationState.FAILED
+    # the id can be used again once the first attempt failed
+    again = await w.reserve()
+    assert again.outcome is ReserveOutcome.ACCEPTED
+
+
+async def test_faulted_and_offline_outcomes() -> None:
+    w = await World(grid(2)).ready()
+    w.chargers.script[("CP000", 1, None)] = [CommandOutcome.FAULTED]
+    w.chargers.script[("CP000", 2, None)] = [CommandOutcome.UNAVAILABLE]
+    assert (await w.reserve("A")).outcome is ReserveOutcome.INOPERATIVE
+    w.chargers.offline.add("CP000")
+    assert (await w.reserve("B")).outcome is ReserveOutcome.OFFLINE
+    assert await w.holders() == {}
+
+
+async def test_silent_charger_gives_timeout_and_withdraws_the_id() -> None:
+    w = await World(grid(4)).ready()
+    w.chargers.script[("CP000", 1, None)] = [CommandOutcome.TIMEOUT]
+    result = await w.reserve(budget=5.0)
+    assert result.outcome is ReserveOutcome.TIMEOUT
+    assert len(w.chargers.reserve_nows()) == 1  # no second candidate after a silent charger
+    assert await w.holders() == {}
+    await asyncio.sleep(0.01)
+    assert [(c.charge_point_id, c.reservation_id) for c in w.chargers.cancels()] == [("CP000", 1)]
+    await w.service.aclose()
+
+
+async def test_refused_by_policy_sends_nothing() -> None:
+    w = await World(grid(2), max_concurrent_per_emsp=1).ready()
+    assert (await w.reserve("A")).outcome is ReserveOutcome.ACCEPTED
+    result = await w.reserve("B")
+    assert result.outcome is ReserveOutcome.REJECTED
+    assert result.refusal is not None
+    assert result.refusal.reason is RefusalReason.PARTNER_CAP_REACHED
+    assert (await w.reserve("B", partner=OTHER)).outcome is ReserveOutcome.ACCEPTED
+    assert len(w.chargers.reserve_nows()) == 2
+
+
+async def test_ocpp_ids_are_unique_per_charger_under_concurrency() -> None:
+    ids = OcppReservationIds(MemoryDocumentStore())
+    got = await asyncio.gather(*(ids.next("CP1") for _ in range(50)),
+                               *(ids.next("CP2") for _ in range(5)))
+    assert sorted(got[:50]) == list(range(1, 51))
+    assert sorted(got[50:]) == [1, 2, 3, 4, 5]
+
+
+async def test_replace_on_same_evse_keeps_ocpp_id() -> None:
+    w = await World(grid(2)).ready()
+    first = await w.reserve(minutes=20)
+    second = await w.reserve(minutes=40, token="04FFFFFFFF")
+    assert second.outcome is ReserveOutcome.ACCEPTED
+    assert second.evse_uid == first.evse_uid
+    assert second.ocpp_reservation_id == first.ocpp_reservation_id
+    sent = w.chargers.reserve_nows()
+    assert [s.reservation_id for s in sent] == [1, 1] and sent[1].id_token == "04FFFFFFFF"
+    assert w.chargers.cancels() == []
+    stored = await w.service.get(EMSP, "R1")
+    assert stored is not None and stored.token_uid == "04FFFFFFFF"
+    hold = await w.avail.get("LOC1", "E000")
+    assert hold is not None and hold.hold_until is not None
+    assert hold.hold_until >= stored.expiry - timedelta(seconds=1)
+
+
+async def test_replace_on_other_evse_cancels_the_old_ocpp_reservation() -> None:
+    w = await World(grid(4)).ready()
+    first = await w.reserve()
+    second = await w.reserve(evse_uid="E003")
+    assert second.outcome is ReserveOutcome.ACCEPTED and second.evse_uid == "E003"
+    assert [(c.charge_point_id, c.reservation_id) for c in w.chargers.cancels()] == [
+        ("CP000", first.ocpp_reservation_id)]
+    assert await w.holders() == {"E003": "NL-EXA/R1"}
+    assert await w.store.count("reservations") == 1
+
+
+async def test_failed_replacement_keeps_the_old_reservation() -> None:
+    w = await World(grid(4)).ready()
+    await w.reserve()
+    w.chargers.script[("CP001", 2, None)] = [CommandOutcome.REJECTED]
+    result = await w.reserve(evse_uid="E003")
+    assert result.outcome is ReserveOutcome.REJECTED
+    stored = await w.service.get(EMSP, "R1")
+    assert stored is not None and stored.state is ReservationState.ACTIVE
+    assert stored.evse_uid == "E000"
+    assert await w.holders() == {"E000": "NL-EXA/R1"}
+    assert w.chargers.cancels() == []
+
+
+async def test_cancel_known_and_unknown() -> None:
+    w = await World(grid(2)).ready()
+    made = await w.reserve()
+    result = await w.service.cancel(EMSP, "R1")
+    assert result.outcome is CancelOutcome.ACCEPTED
+    assert result.charger_outcome is CommandOutcome.ACCEPTED
+    assert [c.reservation_id for c in w.chargers.cancels()] == [made.ocpp_reservation_id]
+    assert await w.holders() == {}
+    assert (await w.service.cancel(EMSP, "R1")).outcome is CancelOutcome.UNKNOWN_RESERVATION
+    assert (await w.service.cancel(EMSP, "NEVER")).outcome is CancelOutcome.UNKNOWN_RESERVATION
+    # another eMSP cannot cancel it by using the same id
+    await w.reserve("R2")
+    assert (await w.service.cancel(OTHER, "R2")).outcome is CancelOutcome.UNKNOWN_RESERVATION
+    assert ("R1", ReservationState.ACTIVE, ReservationState.CANCELLED) in w.seen
+
+
+async def test_expiry_is_claimed_by_exactly_one_instance() -> None:
+    w = await World(grid(4)).ready()
+    await w.reserve("A", minutes=10)
+    await w.reserve("B", minutes=50)
+    other = w.new_service()
+    later = utc_now() + timedelta(minutes=20)
+    counts = await asyncio.gather(w.service.expire_due(later), other.expire_due(later))
+    assert sorted(counts) == [0, 1]
+    a = await w.service.get(EMSP, "A")
+    b = await w.service.get(EMSP, "B")
+    assert a is not None and a.state is ReservationState.EXPIRED
+    assert b is not None and b.state is ReservationState.ACTIVE
+    assert await w.holders() == {b.evse_uid: "NL-EXA/B"}
+
+
+async def test_expiry_clock_runs_in_the_background() -> None:
+    w = await World(grid(2), min_duration_minutes=0).ready()
+    await w.reserve(minutes=0.5 / 60)
+    clock = ExpiryClock(w.service, interval=0.05)
+    clock.start()
+    try:
+        for _ in range(100):
+            r = await w.service.get(EMSP, "R1")
+            if r is not None and r.state is ReservationState.EXPIRED:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await clock.stop()
+    assert r is not None and r.state is ReservationState.EXPIRED
+    assert ("R1", ReservationState.ACTIVE, ReservationState.EXPIRED) in w.seen
+
+
+async def test_used_by_transaction_with_reservation_id() -> None:
+    w = await World(grid(2)).ready()
+    made = await w.reserve()
+    bus = EventBus()
+    bus.subscribe(w.service.handle_event)
+    await bus.publish(TransactionStarted(charge_point_id="CP000", transaction_id="T1",
+                                         evse_id=1, connector_id=1, id_token="04A1B2C3D4",
+                                         reservation_id=made.ocpp_reservation_id))
+    r = await w.service.get(EMSP, "R1")
+    assert r is not None and r.state is ReservationState.USED
+    assert await w.holders() == {}
+    assert w.chargers.cancels() == []
+
+
+async def test_used_by_16_id_tag_of_a_long_token() -> None:
+    # 1.6: the charger only knows the 20-character idTag derived from a long OCPI uid.
+    cands = [evse("E1", "CP16", evse_id=None, connector_id=1),
+             evse("E2", "CP16", evse_id=None, connector_id=2)]
+    w = await World(cands).ready()
+    await w.reserve(token=LONG_TOKEN)
+    await w.service.handle_event(TransactionStarted(
+        charge_point_id="CP16", transaction_id="7", evse_id=None, connector_id=1,
+        id_token=ocpp16_id_tag(LONG_TOKEN)))
+    r = await w.service.get(EMSP, "R1")
+    assert r is not None and r.state is ReservationState.USED
+
+
+async def test_token_presented_on_another_evse_uses_it_and_frees_the_reserved_one() -> None:
+    w = await World(grid(2)).ready()
+    made = await w.reserve(evse_uid="E000")
+    await w.service.handle_event(TokenPresented(charge_point_id="CP000", id_token="OTHER"))
+    r = await w.service.get(EMSP, "R1")
+    assert r is not None and r.state is ReservationState.ACTIVE
+    await w.service.handle_event(TokenPresented(charge_point_id="CP000", id_token="04A1B2C3D4",
+                                                evse_id=2))
+    r = await w.service.get(EMSP, "R1")
+    assert r is not None and r.state is ReservationState.USED
+    await asyncio.sleep(0.01)
+    assert [c.reservation_id for c in w.chargers.cancels()] == [made.ocpp_reservation_id]
+
+
+async def test_removed_by_charger_is_rerouted_at_the_same_location() -> None:
+    w = await World(grid(4)).ready()
+    made = await w.reserve()
+    assert made.evse_uid == "E000"
+    await w.avail.set_status("LOC1", "E000", EvseStatus.INOPERATIVE, utc_now())
+    await w.service.handle_event(ReservationEnded(
+        charge_point_id="CP000", reservation_id=1, reason=ReservationEndReason.REMOVED))
+    r = await w.service.get(EMSP, "R1")
+    assert r is not None and r.state is ReservationState.REROUTED
+    assert r.evse_uid != "E000" and r.live
+    assert await w.holders() == {r.evse_uid: "NL-EXA/R1"}
+    assert w.chargers.cancels() == []  # the charger removed it itself
+    assert ("R1", ReservationState.ACTIVE, ReservationState.REROUTED) in w.seen
+    last = w.chargers.reserve_nows()[-1]
+    assert (last.charge_point_id, last.reservation_id) == (r.charge_point_id,
+                                                          r.ocpp_reservation_id)
+
+
+async def test_fault_reroutes_and_cancels_at_the_old_charger() -> None:
+    cands = [evse("E1", "CP16", evse_id=None, connector_id=1),
+             evse("E2", "CP16", evse_id=None, connector_id=2)]
+    w = await World(cands).ready()
+    await w.reserve(evse_uid="E1")
+    await w.avail.set_status("LOC1", "E1", EvseStatus.OUTOFORDER, utc_now())
+    await w.service.handle_event(ConnectorStatusChanged(
+        charge_point_id="CP16", evse_id=None, connector_id=1, status=ConnectorStatus.FAULTED))
+    r = await w.service.get(EMSP, "R1")
+    assert r is not None and r.state is ReservationState.REROUTED and r.evse_uid == "E2"
+    assert r.connector_id == 2
+    assert [c.reservation_id for c in w.chargers.cancels()] == [1]
+    # a status on another connector does not touch it
+    await w.service.handle_event(ConnectorStatusChanged(
+        charge_point_id="CP16", evse_id=None, connector_id=1, status=ConnectorStatus.FAULTED))
+    again = await w.service.get(EMSP, "R1")
+    assert again is not None and again.version == r.version
+
+
+async def test_fault_without_alternative_ends_it_and_tells_the_listener() -> None:
+    w = await World(grid(2)).ready()
+    await w.avail.set_status("LOC1", "E001", EvseStatus.CHARGING, utc_now())
+    await w.reserve()
+    await w.avail.set_status("LOC1", "E000", EvseStatus.INOPERATIVE, utc_now())
+    await w.service.handle_event(ConnectorStatusChanged(
+        charge_point_id="CP000", evse_id=1, connector_id=1, status=ConnectorStatus.UNAVAILABLE))
+    r = await w.service.get(EMSP, "R1")
+    assert r is not None and r.state is ReservationState.REMOVED
+    assert ("R1", ReservationState.ACTIVE, ReservationState.REMOVED) in w.seen
+    assert await w.holders() == {}
+    assert "no alternative" in r.history[-1]["reason"]
+
+
+async def test_charger_reported_expiry_ends_it() -> None:
+    w = await World(grid(2)).ready()
+    made = await w.reserve()
+    await w.service.handle_event(ReservationEnded(
+        charge_point_id="CP000", reservation_id=made.ocpp_reservation_id or 0,
+        reason=ReservationEndReason.EXPIRED))
+    r = await w.service.get(EMSP, "R1")
+    assert r is not None and r.state is ReservationState.EXPIRED
+
+
+async def test_whole_charger_reservation_is_sent_without_evse() -> None:
+    cands = [evse("W1", "CPW", evse_id=None, connector_id=1, whole=True),
+             evse("W2", "CPW", evse_id=None, connector_id=2, whole=True)]
+    w = await World(cands, allow_whole_charger=True).ready()
+    result = await w.reserve()
+    assert result.outcome is ReserveOutcome.ACCEPTED
+    sent = w.chargers.reserve_nows()[-1]
+    assert isinstance(sent, ReserveNow)
+    assert (sent.evse_id, sent.connector_id) == (None, None)
+    assert result.reservation is not None and result.reservation.whole_charger
+    assert ChargerAddress("CPW") == ChargerAddress(sent.charge_point_id)
