@@ -95,10 +95,12 @@ class DeliveryEngine:
             self._session = aiohttp.ClientSession(connector=connector)
         docs = await self._store.find(COLLECTION, {"dead": False}, order_by="seq")
         last = 0
+        queued = {d.id for queue in self._queues.values() for d in queue}
         for doc in docs:
             delivery = Delivery.from_doc(doc)
             last = max(last, delivery.seq)
-            self._append(delivery)
+            if delivery.id not in queued:
+                self._append(delivery)
         self._seq = itertools.count(max(time.time_ns(), last + 1))
         self._started = True
         for partner in list(self._ready):

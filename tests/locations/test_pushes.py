@@ -1,0 +1,317 @@
+"""Pushes through the durable outbox to a real loopback eMSP receiver."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from domain.events import (
+    ChargerConnected,
+    ChargerDisconnected,
+    ConnectorStatus,
+    ConnectorStatusChanged,
+)
+from domain.ids import OcppVersion
+from ocpi_gateway.deliveries import DeliveryEngine, DeliveryPolicy
+from ocpi_gateway.deliveries.models import COLLECTION
+from ocpi_gateway.locations.catalog import LocationsCatalog
+from ocpi_gateway.locations.publisher import LocationsPublisher, Receiver
+from reservation_policy.availability.memory import MemoryAvailability
+from tests.locations.conftest import EXAMPLE, MemoryDocumentStore
+from tests.locations.conftest import Receiver as Peer
+
+FAST = DeliveryPolicy(timeout=2.0, base_backoff=0.01, max_backoff=0.05,
+                      concurrency_per_partner=4)
+
+
+async def token(_partner: str) -> dict[str, str]:
+    return {"Authorization": "Token dGVzdA=="}
+
+
+def engine(store: MemoryDocumentStore) -> DeliveryEngine:
+    return DeliveryEngine(store, token, policy=FAST)
+
+
+async def test_in_order_per_object_with_retries(
+    receiver: Peer, doc_store: MemoryDocumentStore
+) -> None:
+    receiver.refuse_first = 3
+    outbox = engine(doc_store)
+    await outbox.start()
+    url = f"{receiver.url}/NL/EXA/L1"
+    for n in range(5):
+        await outbox.enqueue("emsp", "PATCH" if n else "PUT", f"{url}/E1" if n else url,
+                             {"n": n}, ordering_key=url)
+    assert await outbox.drain(5)
+    await outbox.stop()
+    assert [r.body["n"] for r in receiver.requests] == [0, 1, 2, 3, 4]
+    assert receiver.seen == 8  # 3 refusals, then each delivery exactly once
+    assert await doc_store.count(COLLECTION) == 0
+    assert receiver.requests[0].method == "PUT"
+
+
+async def test_rapid_changes_coalesce(receiver: Peer, doc_store: MemoryDocumentStore) -> None:
+    outbox = engine(doc_store)  # not started: everything waits
+    url = f"{receiver.url}/NL/EXA/L1"
+    await outbox.enqueue("emsp", "PUT", url, {"v": "put"}, ordering_key=url)
+    for status in ("CHARGING", "AVAILABLE", "CHARGING", "OUTOFORDER"):
+        await outbox.enqueue("emsp", "PATCH", f"{url}/E1", {"status": status},
+                             ordering_key=url, coalesce=True)
+    await outbox.enqueue("emsp", "PATCH", f"{url}/E2", {"status": "CHARGING"},
+                         ordering_key=url, coalesce=True)
+    assert outbox.pending() == 3
+    assert await doc_store.count(COLLECTION) == 3
+    await outbox.start()  # reloads the three from the store
+    assert await outbox.drain(5)
+    await outbox.stop()
+    assert [(r.method, r.path.rsplit("/", 1)[-1], r.body) for r in receiver.requests] == [
+        ("PUT", "L1", {"v": "put"}),
+        ("PATCH", "E1", {"status": "OUTOFORDER"}),
+        ("PATCH", "E2", {"status": "CHARGING"}),
+    ]
+
+
+async def test_restart_with_pushes_pending(
+    receiver: Peer, doc_store: MemoryDocumentStore
+) -> None:
+    receiver.refuse_first = 10**6
+    first = engine(doc_store)
+    await first.start()
+    urls = [f"{receiver.url}/NL/EXA/L{n}" for n in range(3)]
+    for n, url in enumerate(urls):
+        await first.enqueue("emsp", "PUT", url, {"n": n})
+    for _ in range(200):
+        if receiver.seen >= 3:
+            break
+        await asyncio.sleep(0.01)
+    await first.stop()  # the gateway goes down with three pushes pending
+    assert receiver.requests == [] and await doc_store.count(COLLECTION) == 3
+    receiver.refuse_first = 0
+    second = engine(doc_store)
+    await second.start()
+    assert await second.drain(5)
+    await second.stop()
+    assert sorted(r.body["n"] for r in receiver.requests) == [0, 1, 2]
+    assert await doc_store.count(COLLECTION) == 0
+
+
+async def test_client_error_on_put_is_dead_lettered_not_retried(
+    receiver: Peer, doc_store: MemoryDocumentStore
+) -> None:
+    receiver.refuse_first, receiver.refuse_status = 1, 400
+    outbox = engine(doc_store)
+    await outbox.start()
+    await outbox.enqueue("emsp", "PUT", f"{receiver.url}/NL/EXA/L1", {"n": 1})
+    await outbox.enqueue("emsp", "PUT", f"{receiver.url}/NL/EXA/L1", {"n": 2})
+    assert await outbox.drain(5)
+    await outbox.stop()
+    assert [r.body["n"] for r in receiver.requests] == [2]
+    dead = await doc_store.find(COLLECTION, {"dead": True})
+    assert len(dead) == 1 and dead[0]["last_error"].startswith("HTTP 400")
+
+
+async def test_unreachable_partner_retries(doc_store: MemoryDocumentStore) -> None:
+    outbox = DeliveryEngine(doc_store, token, policy=DeliveryPolicy(
+        timeout=0.2, base_backoff=0.01, max_backoff=0.02, max_attempts=3))
+    await outbox.start()
+    await outbox.enqueue("emsp", "PUT", "http://127.0.0.1:9/ocpi/x", {"n": 1})
+    assert await outbox.drain(5)
+    await outbox.stop()
+    [doc] = await doc_store.find(COLLECTION)
+    assert doc["dead"] and doc["attempts"] == 3
+
+
+# -- the publisher end to end -------------------------------------------------------------
+
+
+async def make_publisher(
+    receiver: Peer, doc_store: MemoryDocumentStore, *, path: Path = EXAMPLE,
+    grace: float = 60.0,
+) -> tuple[LocationsPublisher, DeliveryEngine, MemoryAvailability]:
+    outbox = engine(doc_store)
+    availability = MemoryAvailability()
+
+    async def receivers() -> list[Receiver]:
+        return [Receiver("emsp", receiver.url)]
+
+    publisher = LocationsPublisher(LocationsCatalog.from_file(path), availability,
+                                   store=doc_store, outbox=outbox, receivers=receivers,
+                                   offline_grace=grace)
+    await outbox.start()
+    await publisher.start()
+    return publisher, outbox, availability
+
+
+async def settle(publisher: LocationsPublisher, outbox: DeliveryEngine) -> None:
+    await publisher.settle()
+    assert await outbox.drain(5)
+
+
+def status(cp: str, evse: int | None, connector: int, value: ConnectorStatus,
+           ) -> ConnectorStatusChanged:
+    return ConnectorStatusChanged(charge_point_id=cp, evse_id=evse, connector_id=connector,
+                                  status=value)
+
+
+async def test_new_locations_are_put_then_status_patched(
+    receiver: Peer, doc_store: MemoryDocumentStore
+) -> None:
+    publisher, outbox, availability = await make_publisher(receiver, doc_store)
+    await settle(publisher, outbox)
+    puts = receiver.of("PUT")
+    assert sorted(r.path.rsplit("/", 1)[-1] for r in puts) == ["NL-AMS-ZUIDAS",
+                                                                "NL-UTR-JAARBEURS"]
+    assert puts[0].path.startswith("/ocpi/emsp/2.2.1/locations/NL/EXA/")
+    assert all(e["status"] == "UNKNOWN" for r in puts for e in r.body["evses"])
+    await publisher.on_event(status("CP-AMS-01", None, 2, ConnectorStatus.CHARGING))
+    await publisher.on_event(status("CP-UTR-01", 3, 1, ConnectorStatus.FAULTED))
+    await settle(publisher, outbox)
+    patches = {r.path: r.body for r in receiver.of("PATCH")}
+    assert patches["/ocpi/emsp/2.2.1/locations/NL/EXA/NL-AMS-ZUIDAS/AMS-ZUIDAS-02"][
+        "status"] == "CHARGING"
+    utr = patches["/ocpi/emsp/2.2.1/locations/NL/EXA/NL-UTR-JAARBEURS/UTR-JB-03"]
+    assert utr["status"] == "OUTOFORDER" and set(utr) == {"status", "last_updated"}
+    assert (await availability.get("NL-UTR-JAARBEURS", "UTR-JB-03")).status.value == \
+        "OUTOFORDER"  # type: ignore[union-attr]
+    await outbox.stop()
+    await publisher.stop()
+
+
+async def test_refused_patch_resyncs_with_get_then_put(
+    receiver: Peer, doc_store: MemoryDocumentStore
+) -> None:
+    publisher, outbox, _ = await make_publisher(receiver, doc_store)
+    await settle(publisher, outbox)
+    receiver.requests.clear()
+    receiver.refuse_patch_with = (404, 2003)
+    await publisher.on_event(status("CP-UTR-01", 1, 1, ConnectorStatus.CHARGING))
+    await settle(publisher, outbox)
+    methods = [r.method for r in receiver.requests]
+    assert methods == ["PATCH-REFUSED", "GET", "PUT"]
+    put = receiver.requests[-1]
+    assert put.path.endswith("/NL/EXA/NL-UTR-JAARBEURS")
+    evse = next(e for e in put.body["evses"] if e["uid"] == "UTR-JB-01")
+    assert evse["status"] == "CHARGING"
+    await outbox.stop()
+    await publisher.stop()
+
+
+async def test_charger_wide_status_and_offline_grace(
+    receiver: Peer, doc_store: MemoryDocumentStore
+) -> None:
+    publisher, outbox, _ = await make_publisher(receiver, doc_store, grace=0.05)
+    for c in (1, 2):
+        await publisher.on_event(status("CP-AMS-01", None, c, ConnectorStatus.AVAILABLE))
+    await publisher.on_event(status("CP-AMS-01", None, 0, ConnectorStatus.UNAVAILABLE))
+    await settle(publisher, outbox)
+    assert {publisher.evse_doc("NL-AMS-ZUIDAS", u)["status"]  # type: ignore[index]
+            for u in ("AMS-ZUIDAS-01", "AMS-ZUIDAS-02")} == {"INOPERATIVE"}
+    await publisher.on_event(status("CP-AMS-01", None, 0, ConnectorStatus.AVAILABLE))
+    await settle(publisher, outbox)
+    assert publisher.evse_doc("NL-AMS-ZUIDAS", "AMS-ZUIDAS-01")["status"] == "AVAILABLE"  # type: ignore[index]
+    # a short disconnect inside the grace changes nothing
+    await publisher.on_event(ChargerDisconnected(charge_point_id="CP-AMS-01"))
+    await publisher.on_event(ChargerConnected(charge_point_id="CP-AMS-01",
+                                              ocpp_version=OcppVersion.V16))
+    await asyncio.sleep(0.1)
+    await settle(publisher, outbox)
+    assert publisher.evse_doc("NL-AMS-ZUIDAS", "AMS-ZUIDAS-01")["status"] == "AVAILABLE"  # type: ignore[index]
+    # longer than the grace: UNKNOWN, then back on reconnect
+    await publisher.on_event(ChargerDisconnected(charge_point_id="CP-AMS-01"))
+    await asyncio.sleep(0.1)
+    await settle(publisher, outbox)
+    assert publisher.evse_doc("NL-AMS-ZUIDAS", "AMS-ZUIDAS-02")["status"] == "UNKNOWN"  # type: ignore[index]
+    await publisher.on_event(ChargerConnected(charge_point_id="CP-AMS-01",
+                                              ocpp_version=OcppVersion.V16))
+    await settle(publisher, outbox)
+    assert publisher.evse_doc("NL-AMS-ZUIDAS", "AMS-ZUIDAS-02")["status"] == "AVAILABLE"  # type: ignore[index]
+    pushed = [r.body["status"] for r in receiver.of("PATCH")
+              if r.path.endswith("AMS-ZUIDAS-02")]
+    assert pushed == ["AVAILABLE", "INOPERATIVE", "AVAILABLE", "UNKNOWN", "AVAILABLE"]
+    await outbox.stop()
+    await publisher.stop()
+
+
+async def test_hold_publishes_reserved_until_released(
+    receiver: Peer, doc_store: MemoryDocumentStore
+) -> None:
+    publisher, outbox, availability = await make_publisher(receiver, doc_store)
+    await publisher.on_event(status("CP-UTR-01", 2, 1, ConnectorStatus.AVAILABLE))
+    await settle(publisher, outbox)
+    until = datetime.now(UTC) + timedelta(minutes=5)
+    held = await availability.pick_and_hold("NL-UTR-JAARBEURS", ["UTR-JB-02"], holder="r1",
+                                            until=until)
+    assert held == "UTR-JB-02"
+    await settle(publisher, outbox)
+    assert publisher.evse_doc("NL-UTR-JAARBEURS", "UTR-JB-02")["status"] == "RESERVED"  # type: ignore[index]
+    # the policy still sees the charger's view plus the hold
+    seen = await availability.get("NL-UTR-JAARBEURS", "UTR-JB-02")
+    assert seen is not None and seen.status.value == "AVAILABLE" and seen.holder == "r1"
+    await availability.release("NL-UTR-JAARBEURS", "UTR-JB-02", holder="r1")
+    await settle(publisher, outbox)
+    pushed = [r.body["status"] for r in receiver.of("PATCH") if r.path.endswith("UTR-JB-02")]
+    assert pushed == ["AVAILABLE", "RESERVED", "AVAILABLE"]
+    await outbox.stop()
+    await publisher.stop()
+
+
+async def test_hold_expiry_republishes(receiver: Peer, doc_store: MemoryDocumentStore) -> None:
+    publisher, outbox, availability = await make_publisher(receiver, doc_store)
+    await publisher.on_event(status("CP-UTR-01", 2, 1, ConnectorStatus.AVAILABLE))
+    await settle(publisher, outbox)
+    until = datetime.now(UTC) + timedelta(seconds=0.05)
+    await availability.pick_and_hold("NL-UTR-JAARBEURS", ["UTR-JB-02"], holder="r", until=until)
+    await settle(publisher, outbox)
+    assert publisher.evse_doc("NL-UTR-JAARBEURS", "UTR-JB-02")["status"] == "RESERVED"  # type: ignore[index]
+    await asyncio.sleep(0.12)
+    await settle(publisher, outbox)
+    assert publisher.evse_doc("NL-UTR-JAARBEURS", "UTR-JB-02")["status"] == "AVAILABLE"  # type: ignore[index]
+    await outbox.stop()
+    await publisher.stop()
+
+
+async def test_reload_pushes_changes_and_marks_removed(
+    receiver: Peer, doc_store: MemoryDocumentStore, tmp_path: Path
+) -> None:
+    raw: dict[str, Any] = yaml.safe_load(EXAMPLE.read_text())
+    path = tmp_path / "locations.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    publisher, outbox, _ = await make_publisher(receiver, doc_store, path=path)
+    await settle(publisher, outbox)
+    before = copy.deepcopy(publisher.location_doc("NL-AMS-ZUIDAS"))
+    receiver.requests.clear()
+    raw["locations"][1]["name"] = "P+R Jaarbeurs (Noord)"
+    raw["locations"][1]["evses"].pop()  # UTR-JB-04 taken out of service
+    path.write_text(yaml.safe_dump(raw))
+    assert await publisher.reload() == ["NL-UTR-JAARBEURS"]
+    assert await outbox.drain(5)
+    [put] = receiver.of("PUT")
+    assert put.body["name"] == "P+R Jaarbeurs (Noord)"
+    removed = next(e for e in put.body["evses"] if e["uid"] == "UTR-JB-04")
+    assert removed["status"] == "REMOVED"
+    assert publisher.location_doc("NL-AMS-ZUIDAS") == before  # untouched, not pushed
+    await outbox.stop()
+    await publisher.stop()
+
+
+async def test_restart_keeps_last_updated_of_unchanged_locations(
+    receiver: Peer, doc_store: MemoryDocumentStore
+) -> None:
+    publisher, outbox, _ = await make_publisher(receiver, doc_store)
+    await settle(publisher, outbox)
+    stamp = publisher.location_doc("NL-AMS-ZUIDAS")["last_updated"]  # type: ignore[index]
+    await outbox.stop()
+    await publisher.stop()
+    receiver.requests.clear()
+    await asyncio.sleep(0.01)
+    again, outbox2, _ = await make_publisher(receiver, doc_store)
+    await settle(again, outbox2)
+    assert again.location_doc("NL-AMS-ZUIDAS")["last_updated"] == stamp  # type: ignore[index]
+    assert receiver.of("PUT") == []  # nothing new to push
+    await outbox2.stop()
+    await again.stop()
