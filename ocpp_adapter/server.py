@@ -9,9 +9,12 @@ The one entry point the app uses::
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ssl
+from collections.abc import Coroutine
 from dataclasses import dataclass
+from typing import Any
 
 import redis.asyncio as aioredis
 import structlog
@@ -96,6 +99,7 @@ class OcppServer:
         else:
             self._router = LocalChargerCommands(self.registry)
             transaction_ids = InMemoryTransactionIds()
+        self._tasks: set[asyncio.Task[None]] = set()
         self._context = SessionContext(
             publisher=publisher, authorizer=authorizer, transaction_ids=transaction_ids,
             heartbeat_interval=self.timings.heartbeat_interval,
@@ -122,18 +126,28 @@ class OcppServer:
 
     async def stop(self) -> None:
         """Close every charger's socket, stop routing, release presence."""
-        for session in self.registry:
-            await session.close(code=1001, message="gateway shutting down")
+        await self._close_all()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         await self._router.stop()
         if self._redis is not None:
             await self._redis.aclose()
+
+    async def _close_all(self) -> None:
+        sessions = list(self.registry)
+        for session in sessions:
+            session.mark_closed()
+        await asyncio.gather(
+            *(session.close(code=1001, message="gateway shutting down") for session in sessions),
+            return_exceptions=True,
+        )
 
     async def _on_startup(self, app: web.Application) -> None:
         await self.start()
 
     async def _on_shutdown(self, app: web.Application) -> None:
-        for session in self.registry:
-            await session.close(code=1001, message="gateway shutting down")
+        await self._close_all()
 
     async def _on_cleanup(self, app: web.Application) -> None:
         await self.stop()
@@ -192,6 +206,7 @@ class OcppServer:
         ws = web.WebSocketResponse(
             protocols=(subprotocol,) if subprotocol else (),
             heartbeat=self.timings.ws_ping_interval,
+            timeout=5.0,  # for the close handshake
             max_msg_size=1024 * 1024,
         )
         await ws.prepare(request)
@@ -214,8 +229,11 @@ class OcppServer:
         previous = self.registry.register(session)
         if previous is not None:
             previous.replaced = True
+            previous.mark_closed()  # its pending commands end OFFLINE now
             log.info("ocpp_connection_replaced", charge_point_id=charge_point_id)
-            await previous.close(code=CLOSE_REPLACED, message="replaced by a new connection")
+            # The close handshake may wait for a dead peer: not on the new connection's time.
+            self._background(previous.close(code=CLOSE_REPLACED,
+                                            message="replaced by a new connection"))
         await self._router.charger_connected(charge_point_id)
         log.info("ocpp_connected", charge_point_id=charge_point_id, version=session.version,
                  remote=remote)
@@ -241,13 +259,20 @@ class OcppServer:
             with contextlib.suppress(ConnectionError):
                 await ws.close()
 
+    def _background(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
     async def _taken_over(self, charge_point_id: str) -> None:
         """Another process holds a newer connection of this charger: ours is a zombie."""
         session = self.registry.get(charge_point_id)
         if session is not None:
             session.replaced = True
             self.registry.unregister(session)
-            await session.close(code=CLOSE_TAKEN_OVER, message="connected elsewhere")
+            session.mark_closed()
+            self._background(session.close(code=CLOSE_TAKEN_OVER,
+                                           message="connected elsewhere"))
 
 
 def server_ssl_context(certfile: str, keyfile: str) -> ssl.SSLContext:
