@@ -1,5 +1,5 @@
 """Fixtures for Locations tests: a loopback eMSP Locations receiver that records requests and
-can refuse the first N, and a DocumentStore to persist the outbox and snapshots."""
+can refuse the first N, and the SQLite DocumentStore to persist the outbox and snapshots."""
 
 from __future__ import annotations
 
@@ -13,59 +13,10 @@ import orjson
 import pytest
 from aiohttp import web
 
-from domain.store import Document
+from domain.store import DocumentStore
+from ocpi_gateway.store import open_store
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "locations.yaml"
-
-
-class MemoryDocumentStore:
-    """A complete in-process DocumentStore; a test that "restarts" keeps the object."""
-
-    def __init__(self) -> None:
-        self.data: dict[str, dict[str, Document]] = {}
-
-    async def get(self, collection: str, key: str) -> Document | None:
-        doc = self.data.get(collection, {}).get(key)
-        return orjson.loads(orjson.dumps(doc)) if doc is not None else None
-
-    async def put(self, collection: str, key: str, doc: Document) -> None:
-        self.data.setdefault(collection, {})[key] = orjson.loads(orjson.dumps(doc))
-
-    async def insert(self, collection: str, key: str, doc: Document) -> bool:
-        if key in self.data.get(collection, {}):
-            return False
-        await self.put(collection, key, doc)
-        return True
-
-    async def replace_if(self, collection: str, key: str, doc: Document, *,
-                         expected: dict[str, Any]) -> bool:
-        current = self.data.get(collection, {}).get(key)
-        if current is None or any(current.get(k) != v for k, v in expected.items()):
-            return False
-        await self.put(collection, key, doc)
-        return True
-
-    async def delete(self, collection: str, key: str) -> bool:
-        return self.data.get(collection, {}).pop(key, None) is not None
-
-    async def find(self, collection: str, where: dict[str, Any] | None = None, *,
-                   order_by: str | None = None, limit: int | None = None,
-                   offset: int = 0) -> list[Document]:
-        docs = [d for d in self.data.get(collection, {}).values()
-                if all(d.get(k) == v for k, v in (where or {}).items())]
-        if order_by:
-            docs.sort(key=lambda d: d[order_by])
-        docs = docs[offset: offset + limit if limit is not None else None]
-        return [orjson.loads(orjson.dumps(d)) for d in docs]
-
-    async def count(self, collection: str, where: dict[str, Any] | None = None) -> int:
-        return len(await self.find(collection, where))
-
-    async def ping(self) -> bool:
-        return True
-
-    async def close(self) -> None:
-        return None
 
 
 @dataclass
@@ -125,5 +76,8 @@ async def receiver() -> AsyncIterator[Receiver]:
 
 
 @pytest.fixture
-def doc_store() -> MemoryDocumentStore:
-    return MemoryDocumentStore()
+async def doc_store(tmp_path: Path) -> AsyncIterator[DocumentStore]:
+    """The real SQLite backend on a file, as the embedded gateway runs it."""
+    store = await open_store(f"sqlite:///{tmp_path / 'gateway.db'}")
+    yield store
+    await store.close()

@@ -17,12 +17,14 @@ from domain.events import (
     ConnectorStatusChanged,
 )
 from domain.ids import OcppVersion
+from domain.store import DocumentStore
 from ocpi_gateway.deliveries import DeliveryEngine, DeliveryPolicy
 from ocpi_gateway.deliveries.models import COLLECTION
 from ocpi_gateway.locations.catalog import LocationsCatalog
 from ocpi_gateway.locations.publisher import LocationsPublisher, Receiver
+from ocpi_gateway.store import open_store
 from reservation_policy.availability.memory import MemoryAvailability
-from tests.locations.conftest import EXAMPLE, MemoryDocumentStore
+from tests.locations.conftest import EXAMPLE
 from tests.locations.conftest import Receiver as Peer
 
 FAST = DeliveryPolicy(timeout=2.0, base_backoff=0.01, max_backoff=0.05,
@@ -33,12 +35,12 @@ async def token(_partner: str) -> dict[str, str]:
     return {"Authorization": "Token dGVzdA=="}
 
 
-def engine(store: MemoryDocumentStore) -> DeliveryEngine:
+def engine(store: DocumentStore) -> DeliveryEngine:
     return DeliveryEngine(store, token, policy=FAST)
 
 
 async def test_in_order_per_object_with_retries(
-    receiver: Peer, doc_store: MemoryDocumentStore
+    receiver: Peer, doc_store: DocumentStore
 ) -> None:
     receiver.refuse_first = 3
     outbox = engine(doc_store)
@@ -55,7 +57,7 @@ async def test_in_order_per_object_with_retries(
     assert receiver.requests[0].method == "PUT"
 
 
-async def test_rapid_changes_coalesce(receiver: Peer, doc_store: MemoryDocumentStore) -> None:
+async def test_rapid_changes_coalesce(receiver: Peer, doc_store: DocumentStore) -> None:
     outbox = engine(doc_store)  # not started: everything waits
     url = f"{receiver.url}/NL/EXA/L1"
     await outbox.enqueue("emsp", "PUT", url, {"v": "put"}, ordering_key=url)
@@ -76,9 +78,9 @@ async def test_rapid_changes_coalesce(receiver: Peer, doc_store: MemoryDocumentS
     ]
 
 
-async def test_restart_with_pushes_pending(
-    receiver: Peer, doc_store: MemoryDocumentStore
-) -> None:
+async def test_restart_with_pushes_pending(receiver: Peer, tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'restart.db'}"
+    doc_store = await open_store(db)
     receiver.refuse_first = 10**6
     first = engine(doc_store)
     await first.start()
@@ -91,17 +93,20 @@ async def test_restart_with_pushes_pending(
         await asyncio.sleep(0.01)
     await first.stop()  # the gateway goes down with three pushes pending
     assert receiver.requests == [] and await doc_store.count(COLLECTION) == 3
+    await doc_store.close()
     receiver.refuse_first = 0
+    doc_store = await open_store(db)  # a new process opens the same file
     second = engine(doc_store)
     await second.start()
     assert await second.drain(5)
     await second.stop()
     assert sorted(r.body["n"] for r in receiver.requests) == [0, 1, 2]
     assert await doc_store.count(COLLECTION) == 0
+    await doc_store.close()
 
 
 async def test_client_error_on_put_is_dead_lettered_not_retried(
-    receiver: Peer, doc_store: MemoryDocumentStore
+    receiver: Peer, doc_store: DocumentStore
 ) -> None:
     receiver.refuse_first, receiver.refuse_status = 1, 400
     outbox = engine(doc_store)
@@ -115,7 +120,7 @@ async def test_client_error_on_put_is_dead_lettered_not_retried(
     assert len(dead) == 1 and dead[0]["last_error"].startswith("HTTP 400")
 
 
-async def test_unreachable_partner_retries(doc_store: MemoryDocumentStore) -> None:
+async def test_unreachable_partner_retries(doc_store: DocumentStore) -> None:
     outbox = DeliveryEngine(doc_store, token, policy=DeliveryPolicy(
         timeout=0.2, base_backoff=0.01, max_backoff=0.02, max_attempts=3))
     await outbox.start()
@@ -130,7 +135,7 @@ async def test_unreachable_partner_retries(doc_store: MemoryDocumentStore) -> No
 
 
 async def make_publisher(
-    receiver: Peer, doc_store: MemoryDocumentStore, *, path: Path = EXAMPLE,
+    receiver: Peer, doc_store: DocumentStore, *, path: Path = EXAMPLE,
     grace: float = 60.0,
 ) -> tuple[LocationsPublisher, DeliveryEngine, MemoryAvailability]:
     outbox = engine(doc_store)
@@ -159,7 +164,7 @@ def status(cp: str, evse: int | None, connector: int, value: ConnectorStatus,
 
 
 async def test_new_locations_are_put_then_status_patched(
-    receiver: Peer, doc_store: MemoryDocumentStore
+    receiver: Peer, doc_store: DocumentStore
 ) -> None:
     publisher, outbox, availability = await make_publisher(receiver, doc_store)
     await settle(publisher, outbox)
@@ -183,7 +188,7 @@ async def test_new_locations_are_put_then_status_patched(
 
 
 async def test_refused_patch_resyncs_with_get_then_put(
-    receiver: Peer, doc_store: MemoryDocumentStore
+    receiver: Peer, doc_store: DocumentStore
 ) -> None:
     publisher, outbox, _ = await make_publisher(receiver, doc_store)
     await settle(publisher, outbox)
@@ -202,7 +207,7 @@ async def test_refused_patch_resyncs_with_get_then_put(
 
 
 async def test_charger_wide_status_and_offline_grace(
-    receiver: Peer, doc_store: MemoryDocumentStore
+    receiver: Peer, doc_store: DocumentStore
 ) -> None:
     publisher, outbox, _ = await make_publisher(receiver, doc_store, grace=0.05)
     for c in (1, 2):
@@ -238,7 +243,7 @@ async def test_charger_wide_status_and_offline_grace(
 
 
 async def test_hold_publishes_reserved_until_released(
-    receiver: Peer, doc_store: MemoryDocumentStore
+    receiver: Peer, doc_store: DocumentStore
 ) -> None:
     publisher, outbox, availability = await make_publisher(receiver, doc_store)
     await publisher.on_event(status("CP-UTR-01", 2, 1, ConnectorStatus.AVAILABLE))
@@ -260,7 +265,7 @@ async def test_hold_publishes_reserved_until_released(
     await publisher.stop()
 
 
-async def test_hold_expiry_republishes(receiver: Peer, doc_store: MemoryDocumentStore) -> None:
+async def test_hold_expiry_republishes(receiver: Peer, doc_store: DocumentStore) -> None:
     publisher, outbox, availability = await make_publisher(receiver, doc_store)
     await publisher.on_event(status("CP-UTR-01", 2, 1, ConnectorStatus.AVAILABLE))
     await settle(publisher, outbox)
@@ -276,7 +281,7 @@ async def test_hold_expiry_republishes(receiver: Peer, doc_store: MemoryDocument
 
 
 async def test_reload_pushes_changes_and_marks_removed(
-    receiver: Peer, doc_store: MemoryDocumentStore, tmp_path: Path
+    receiver: Peer, doc_store: DocumentStore, tmp_path: Path
 ) -> None:
     raw: dict[str, Any] = yaml.safe_load(EXAMPLE.read_text())
     path = tmp_path / "locations.yaml"
@@ -300,7 +305,7 @@ async def test_reload_pushes_changes_and_marks_removed(
 
 
 async def test_restart_keeps_last_updated_of_unchanged_locations(
-    receiver: Peer, doc_store: MemoryDocumentStore
+    receiver: Peer, doc_store: DocumentStore
 ) -> None:
     publisher, outbox, _ = await make_publisher(receiver, doc_store)
     await settle(publisher, outbox)
