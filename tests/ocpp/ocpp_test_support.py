@@ -73,7 +73,7 @@ class RecordingPublisher:
             self._changed.notify_all()
 
     async def wait_for(self, predicate: Callable[[DomainEvent], bool],
-                       timeout: float = 3.0) -> DomainEvent:
+                       within: float = 3.0) -> DomainEvent:
         async def _wait() -> DomainEvent:
             async with self._changed:
                 while True:
@@ -81,7 +81,7 @@ class RecordingPublisher:
                         if predicate(event):
                             return event
                     await self._changed.wait()
-        return await asyncio.wait_for(_wait(), timeout)
+        return await asyncio.wait_for(_wait(), within)
 
     def of_type(self, kind: type[DomainEvent]) -> list[Any]:
         return [event for event in self.events if isinstance(event, kind)]

@@ -1,0 +1,162 @@
+"""Several gateway instances sharing a real redis-server: commands reach the charger's owner."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import redis.asyncio as aioredis
+from ocpp.v16 import call
+from ocpp_test_support import (
+    Behaviour,
+    ChargerFactory,
+    Gateway,
+    free_port,
+    start_gateway,
+)
+
+from domain.charger_commands import CancelReservation, CommandOutcome, ReserveNow
+from domain.events import TransactionStarted
+from ocpp_adapter.routing.redis import presence_key
+
+CP = "CP-AMS-01"
+HERE = Path(__file__).resolve().parent
+
+
+def reserve(n: int = 1) -> ReserveNow:
+    return ReserveNow(charge_point_id=CP, reservation_id=n, connector_id=1,
+                      expiry=datetime(2026, 11, 23, 21, 0, tzinfo=UTC), id_token="04A2B3C4")
+
+
+@pytest.fixture
+async def two_gateways(redis_url: str) -> AsyncIterator[tuple[Gateway, Gateway]]:
+    a = await start_gateway(redis_url=redis_url, instance_id="gw-a")
+    b = await start_gateway(redis_url=redis_url, instance_id="gw-b")
+    yield a, b
+    await a.close()
+    await b.close()
+
+
+async def test_command_from_another_instance_reaches_the_charger(
+        two_gateways: tuple[Gateway, Gateway], chargers: ChargerFactory) -> None:
+    a, b = two_gateways
+    cp = await chargers.connect(a.url, CP, behaviour=Behaviour(reserve="Occupied"))
+    await a.events.wait_for(lambda e: e.charge_point_id == CP)
+    assert await b.server.commands.is_online(CP)
+    assert await b.server.commands.execute(reserve(), timeout=3) is CommandOutcome.OCCUPIED
+    cp.behaviour.cancel = "Rejected"
+    assert await b.server.commands.execute(
+        CancelReservation(charge_point_id=CP, reservation_id=1),
+        timeout=3) is CommandOutcome.REJECTED
+    assert [a for a, _ in cp.behaviour.received] == ["ReserveNow", "CancelReservation"]
+    assert cp.behaviour.received[0][1]["expiry_date"] == "2026-11-23T21:00:00.000Z"
+
+
+async def test_offline_everywhere_fails_fast(two_gateways: tuple[Gateway, Gateway],
+                                             chargers: ChargerFactory) -> None:
+    a, b = two_gateways
+    started = time.monotonic()
+    assert await b.server.commands.execute(reserve(), timeout=5) is CommandOutcome.OFFLINE
+    assert time.monotonic() - started < 0.5
+    cp = await chargers.connect(a.url, CP)
+    await a.events.wait_for(lambda e: e.charge_point_id == CP)
+    assert await b.server.commands.is_online(CP)
+    await cp.disconnect()
+    deadline = time.monotonic() + 3
+    while await b.server.commands.is_online(CP) and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+    # The owner released its presence entry on disconnect, not at the TTL's end.
+    assert not await b.server.commands.is_online(CP)
+    assert await b.server.commands.execute(reserve(), timeout=5) is CommandOutcome.OFFLINE
+
+
+async def test_disconnect_mid_remote_command_is_offline(
+        two_gateways: tuple[Gateway, Gateway], chargers: ChargerFactory) -> None:
+    a, b = two_gateways
+    cp = await chargers.connect(a.url, CP, behaviour=Behaviour(hang=asyncio.Event()))
+    await a.events.wait_for(lambda e: e.charge_point_id == CP)
+    started = time.monotonic()
+    pending = asyncio.create_task(b.server.commands.execute(reserve(), timeout=20))
+    await asyncio.wait_for(cp.behaviour.seen.wait(), 3)
+    await cp.disconnect()
+    assert await asyncio.wait_for(pending, 3) is CommandOutcome.OFFLINE
+    assert time.monotonic() - started < 3
+
+
+async def test_charger_moving_to_another_instance_takes_presence_along(
+        two_gateways: tuple[Gateway, Gateway], chargers: ChargerFactory,
+        redis_url: str) -> None:
+    a, b = two_gateways
+    first = await chargers.connect(a.url, CP, behaviour=Behaviour(hang=asyncio.Event()))
+    await a.events.wait_for(lambda e: e.charge_point_id == CP)
+    # The charger reconnects to b while a still believes it holds it (a half-open socket).
+    second = await chargers.connect(b.url, CP, behaviour=Behaviour(reserve="Faulted"))
+    await b.events.wait_for(lambda e: e.charge_point_id == CP)
+    client = aioredis.from_url(redis_url)
+    try:
+        owner = (await client.get(presence_key(CP))).decode()
+        assert owner.startswith("gw-b|")
+        # a's refresh fails the fence check: it closes its zombie socket and stops claiming.
+        deadline = time.monotonic() + 3
+        while a.server.registry.get(CP) is not None and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        assert a.server.registry.get(CP) is None
+        assert (await client.get(presence_key(CP))).decode() == owner
+    finally:
+        await client.aclose()
+    assert await a.server.commands.execute(reserve(), timeout=3) is CommandOutcome.FAULTED
+    assert second.behaviour.received and not first.behaviour.received
+
+
+async def test_transaction_ids_are_unique_across_instances(
+        two_gateways: tuple[Gateway, Gateway], chargers: ChargerFactory) -> None:
+    a, b = two_gateways
+    on_a = await chargers.connect(a.url, CP)
+    on_b = await chargers.connect(b.url, "CP-UTR-01")
+    ids = set()
+    for cp in (on_a, on_b, on_a, on_b):
+        started = await cp.charger.call(call.StartTransaction(
+            connector_id=1, id_tag="04A2B3C4", meter_start=0, timestamp="2026-11-23T19:00:00Z"))
+        ids.add(started.transaction_id)
+    assert len(ids) == 4
+    await a.events.wait_for(lambda e: isinstance(e, TransactionStarted))
+
+
+async def test_owner_killed_mid_command_gives_offline_before_the_timeout(
+        redis_url: str, chargers: ChargerFactory) -> None:
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), str(HERE.parent.parent)])}
+    owner = subprocess.Popen(
+        [sys.executable, str(HERE / "ocpp_gateway_proc.py"), str(port), redis_url, "gw-owner"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+    requester = await start_gateway(redis_url=redis_url, instance_id="gw-requester")
+    try:
+        assert owner.stdout is not None
+        ready = await asyncio.wait_for(asyncio.to_thread(owner.stdout.readline), 20)
+        assert ready.strip() == b"READY"
+        cp = await chargers.connect(f"ws://127.0.0.1:{port}/ocpp", CP,
+                                    behaviour=Behaviour(hang=asyncio.Event()))
+        deadline = time.monotonic() + 3
+        while not await requester.server.commands.is_online(CP) and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        started = time.monotonic()
+        pending = asyncio.create_task(requester.server.commands.execute(reserve(), timeout=15))
+        await asyncio.wait_for(cp.behaviour.seen.wait(), 5)
+        owner.kill()  # SIGKILL: no cleanup, the presence entry must expire by itself
+        owner.wait(5)
+        assert await asyncio.wait_for(pending, 10) is CommandOutcome.OFFLINE
+        # FAST presence TTL is 0.6 s: well before the 15 s command timeout.
+        assert time.monotonic() - started < 5
+        assert not await requester.server.commands.is_online(CP)
+    finally:
+        if owner.poll() is None:
+            owner.kill()
+            owner.wait(5)
+        await requester.close()
