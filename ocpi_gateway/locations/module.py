@@ -1,0 +1,138 @@
+"""Wiring of the Locations module into the gateway: which partners receive pushes, the admin
+reload endpoint, SIGHUP, and the routes the app mounts."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import signal
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Protocol
+
+import structlog
+from aiohttp import web
+
+from domain.events import EventBus
+from domain.store import DocumentStore
+from ocpi_gateway.deliveries.engine import DeliveryEngine
+from ocpi_gateway.locations.catalog import LocationsCatalog, LocationsConfigError
+from ocpi_gateway.locations.handlers import DEFAULT_MAX_LIMIT, LocationsSender
+from ocpi_gateway.locations.publisher import LocationsPublisher, Receiver, ReceiversProvider
+from ocpi_gateway.transport.envelope import ocpi_response
+from ocpi_gateway.transport.status_codes import OcpiStatus
+from reservation_policy.availability.base import AvailabilityStore
+
+log = structlog.get_logger(__name__)
+
+
+class _Endpoints(Protocol):
+    @property
+    def id(self) -> str: ...
+
+    def endpoint(self, identifier: str, role: str | None = None) -> str | None: ...
+
+
+def partner_receivers(
+    registered: Callable[[], Awaitable[Sequence[_Endpoints]]], *, ttl: float = 2.0
+) -> ReceiversProvider:
+    """Every registered partner whose endpoints include a Locations RECEIVER. Cached briefly:
+    a burst of status changes must not read the partner table once per change."""
+    cache: list[Receiver] = []
+    fetched_at = -1.0e9
+
+    async def receivers() -> list[Receiver]:
+        nonlocal cache, fetched_at
+        if time.monotonic() - fetched_at > ttl:
+            partners = await registered()
+            cache = [Receiver(p.id, url) for p in partners
+                     if (url := p.endpoint("locations", "RECEIVER"))]
+            fetched_at = time.monotonic()
+        return cache
+
+    return receivers
+
+
+class LocationsModule:
+    """Owns the publisher and the sender; the app calls ``start``/``stop`` and mounts
+    ``routes()`` and ``admin_routes()``."""
+
+    def __init__(
+        self,
+        locations_file: Path | None,
+        availability: AvailabilityStore,
+        *,
+        store: DocumentStore | None,
+        outbox: DeliveryEngine | None,
+        receivers: ReceiversProvider | None,
+        bus: EventBus | None = None,
+        admin_token: str | None = None,
+        public_url: str | None = None,
+        max_limit: int = DEFAULT_MAX_LIMIT,
+        offline_grace: float = 300.0,
+    ) -> None:
+        catalog = (LocationsCatalog.from_file(locations_file) if locations_file
+                   else LocationsCatalog([]))
+        self.catalog_source = locations_file
+        self.publisher = LocationsPublisher(catalog, availability, store=store, outbox=outbox,
+                                            receivers=receivers, offline_grace=offline_grace)
+        self.sender = LocationsSender(self.publisher, max_limit=max_limit, public_url=public_url)
+        self._admin_token = admin_token
+        if bus is not None:
+            bus.subscribe(self.publisher.on_event)
+
+    @property
+    def catalog(self) -> LocationsCatalog:
+        """The current read model (replaced on reload); see LocationsCatalog."""
+        return self.publisher.catalog
+
+    async def start(self) -> None:
+        await self.publisher.start()
+
+    async def stop(self) -> None:
+        await self.publisher.stop()
+
+    def routes(self, prefix: str = "/ocpi/2.2.1/locations") -> list[web.RouteDef]:
+        return self.sender.routes(prefix)
+
+    def admin_routes(self) -> list[web.RouteDef]:
+        return [web.post("/admin/reload", self.admin_reload)]
+
+    async def reload(self) -> list[str]:
+        return await self.publisher.reload()
+
+    async def admin_reload(self, request: web.Request) -> web.Response:
+        expected = self._admin_token
+        given = request.headers.get("Authorization", "")
+        if not expected or not hmac.compare_digest(given.encode(), f"Bearer {expected}".encode()):
+            return ocpi_response(None, OcpiStatus.CLIENT_ERROR, "admin token required",
+                                 http_status=401)
+        try:
+            changed = await self.reload()
+        except LocationsConfigError as exc:
+            log.warning("locations_reload_refused", error=str(exc))
+            return ocpi_response({"errors": str(exc).splitlines()},
+                                 OcpiStatus.INVALID_OR_MISSING_PARAMETERS,
+                                 "locations file invalid; the previous one stays in force",
+                                 http_status=400)
+        return ocpi_response({"changed_locations": changed})
+
+    def install_sighup(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        """``kill -HUP`` reloads the locations file (``serve`` calls this)."""
+        loop = loop or asyncio.get_running_loop()
+
+        def on_hup() -> None:
+            task = loop.create_task(self._reload_logged())
+            self._pending.add(task)
+            task.add_done_callback(self._pending.discard)
+
+        self._pending: set[asyncio.Task[None]] = set()
+        loop.add_signal_handler(signal.SIGHUP, on_hup)
+
+    async def _reload_logged(self) -> None:
+        try:
+            changed = await self.reload()
+            log.info("locations_reloaded", trigger="SIGHUP", changed=changed)
+        except LocationsConfigError as exc:
+            log.error("locations_reload_refused", trigger="SIGHUP", error=str(exc))
