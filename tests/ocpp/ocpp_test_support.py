@@ -7,7 +7,7 @@ import asyncio
 import base64
 import contextlib
 import socket
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +38,15 @@ FAST = OcppTimings(heartbeat_interval=42, call_timeout=5.0, ws_ping_interval=Non
 
 def basic_auth(user: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+async def eventually(condition: Callable[[], Awaitable[bool]], within: float = 3.0) -> bool:
+    """Poll ``condition`` until true or ``within`` seconds passed; its last value."""
+    for _ in range(int(within / 0.02)):
+        if await condition():
+            return True
+        await asyncio.sleep(0.02)
+    return await condition()
 
 
 def free_port() -> int:

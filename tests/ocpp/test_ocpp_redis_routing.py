@@ -18,6 +18,7 @@ from ocpp_test_support import (
     Behaviour,
     ChargerFactory,
     Gateway,
+    eventually,
     free_port,
     start_gateway,
 )
@@ -69,11 +70,11 @@ async def test_offline_everywhere_fails_fast(two_gateways: tuple[Gateway, Gatewa
     await a.events.wait_for(lambda e: e.charge_point_id == CP)
     assert await b.server.commands.is_online(CP)
     await cp.disconnect()
-    deadline = time.monotonic() + 3
-    while await b.server.commands.is_online(CP) and time.monotonic() < deadline:
-        await asyncio.sleep(0.02)
+    async def offline() -> bool:
+        return not await b.server.commands.is_online(CP)
+
     # The owner released its presence entry on disconnect, not at the TTL's end.
-    assert not await b.server.commands.is_online(CP)
+    assert await eventually(offline, within=0.3)
     assert await b.server.commands.execute(reserve(), timeout=5) is CommandOutcome.OFFLINE
 
 
@@ -104,10 +105,10 @@ async def test_charger_moving_to_another_instance_takes_presence_along(
         owner = (await client.get(presence_key(CP))).decode()
         assert owner.startswith("gw-b|")
         # a's refresh fails the fence check: it closes its zombie socket and stops claiming.
-        deadline = time.monotonic() + 3
-        while a.server.registry.get(CP) is not None and time.monotonic() < deadline:
-            await asyncio.sleep(0.02)
-        assert a.server.registry.get(CP) is None
+        async def a_let_go() -> bool:
+            return a.server.registry.get(CP) is None
+
+        assert await eventually(a_let_go)
         assert (await client.get(presence_key(CP))).decode() == owner
     finally:
         await client.aclose()
@@ -133,30 +134,28 @@ async def test_owner_killed_mid_command_gives_offline_before_the_timeout(
         redis_url: str, chargers: ChargerFactory) -> None:
     port = free_port()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), str(HERE.parent.parent)])}
-    owner = subprocess.Popen(
-        [sys.executable, str(HERE / "ocpp_gateway_proc.py"), str(port), redis_url, "gw-owner"],
+    owner = await asyncio.create_subprocess_exec(
+        sys.executable, str(HERE / "ocpp_gateway_proc.py"), str(port), redis_url, "gw-owner",
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
     requester = await start_gateway(redis_url=redis_url, instance_id="gw-requester")
     try:
         assert owner.stdout is not None
-        ready = await asyncio.wait_for(asyncio.to_thread(owner.stdout.readline), 20)
+        ready = await asyncio.wait_for(owner.stdout.readline(), 20)
         assert ready.strip() == b"READY"
         cp = await chargers.connect(f"ws://127.0.0.1:{port}/ocpp", CP,
                                     behaviour=Behaviour(hang=asyncio.Event()))
-        deadline = time.monotonic() + 3
-        while not await requester.server.commands.is_online(CP) and time.monotonic() < deadline:
-            await asyncio.sleep(0.02)
+        assert await eventually(lambda: requester.server.commands.is_online(CP))
         started = time.monotonic()
         pending = asyncio.create_task(requester.server.commands.execute(reserve(), timeout=15))
         await asyncio.wait_for(cp.behaviour.seen.wait(), 5)
         owner.kill()  # SIGKILL: no cleanup, the presence entry must expire by itself
-        owner.wait(5)
+        await asyncio.wait_for(owner.wait(), 5)
         assert await asyncio.wait_for(pending, 10) is CommandOutcome.OFFLINE
         # FAST presence TTL is 0.6 s: well before the 15 s command timeout.
         assert time.monotonic() - started < 5
         assert not await requester.server.commands.is_online(CP)
     finally:
-        if owner.poll() is None:
+        if owner.returncode is None:
             owner.kill()
-            owner.wait(5)
+            await asyncio.wait_for(owner.wait(), 5)
         await requester.close()
