@@ -86,8 +86,9 @@ def serve(kind: str, locations: int, port_queue: Any, stop: Any, body: bytes) ->
     async def run() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             if kind in ("gateway", "sender"):
-                import structlog
                 import logging
+
+                import structlog
                 structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(
                     logging.WARNING))
                 app = await gateway_app(locations, Path(tmp), auth=kind == "gateway")
