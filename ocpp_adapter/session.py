@@ -119,7 +119,7 @@ class OcppSession(ChargePoint):  # type: ignore[misc]
         self.context = context
         self.replaced = False
         self._closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._events: deque[DomainEvent] = deque()
+        self._events: deque[DomainEvent] | None = None  # made while events are pending
         self._event_task: asyncio.Task[None] | None = None
 
     # -- route map shared per class ------------------------------------------------------
@@ -140,6 +140,18 @@ class OcppSession(ChargePoint):  # type: ignore[misc]
     @route_map.setter
     def route_map(self, value: object) -> None:
         """The package's __init__ assigns a per-instance map; the property replaces it."""
+
+    # An asyncio.Queue costs ~1.5 KB; most connections are idle and never get a command.
+    @property
+    def _response_queue(self) -> asyncio.Queue[Any]:
+        queue: asyncio.Queue[Any] | None = self.__dict__.get("_responses")
+        if queue is None:
+            queue = self.__dict__["_responses"] = asyncio.Queue()
+        return queue
+
+    @_response_queue.setter
+    def _response_queue(self, value: object) -> None:
+        """Ignored: the queue is made on first use."""
 
     # -- inbound -------------------------------------------------------------------------
 
@@ -289,6 +301,8 @@ class OcppSession(ChargePoint):  # type: ignore[misc]
 
     def emit(self, event: DomainEvent) -> None:
         """Publish in order, from a task of this session (never from the reader)."""
+        if self._events is None:
+            self._events = deque()
         self._events.append(event)
         if self._event_task is None:
             self._event_task = asyncio.get_running_loop().create_task(self._drain_events())
@@ -306,6 +320,8 @@ class OcppSession(ChargePoint):  # type: ignore[misc]
                                   event=type(event).__name__)
         finally:
             self._event_task = None
+            if not self._events:
+                self._events = None
 
     async def flush_events(self) -> None:
         task = self._event_task
