@@ -1,0 +1,153 @@
+"""``ocpi-gateway``: serve, partners, and the subcommands other parts plug in.
+
+A part adds its subcommands by listing ``"package.module:function"`` in :data:`SUBCOMMANDS`;
+the function receives argparse's subparsers object, adds its parser(s) and sets
+``func=<callable(args) -> int>`` with ``set_defaults``. ``--config`` is on the top-level parser,
+so every subcommand can read ``args.config`` (None means config/gateway.yaml).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from aiohttp import web
+
+from ocpi_gateway.config import ConfigError, GatewaySettings, load_settings
+
+Subparsers = Any  # argparse._SubParsersAction is private
+SUBCOMMANDS: list[str] = [
+    # "package.module:add_subcommands"
+]
+
+
+def settings_from(args: argparse.Namespace) -> GatewaySettings:
+    return load_settings(args.config)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from ocpi_gateway.app import create_app
+    from ocpi_gateway.logging import configure_logging
+
+    settings = settings_from(args)
+    configure_logging(settings.log_level)
+    app = create_app(settings)
+    # run_app stops accepting on SIGINT/SIGTERM and lets in-flight requests finish
+    # (up to shutdown_timeout) before cleanup closes the store.
+    web.run_app(app, host=settings.listen.host, port=settings.listen.port,
+                shutdown_timeout=10.0, print=None, access_log=None)
+    return 0
+
+
+async def _with_registry(settings: GatewaySettings, work: Callable[[Any, Any], Any]) -> Any:
+    from ocpi_gateway.partners.client import OcpiClient
+    from ocpi_gateway.partners.registry import PartnerRegistry
+    from ocpi_gateway.store import open_store
+
+    store = await open_store(settings.store_url)
+    client = OcpiClient()
+    try:
+        return await work(PartnerRegistry(store), client)
+    finally:
+        await client.close()
+        await store.close()
+
+
+def _invite(args: argparse.Namespace) -> int:
+    from ocpi_gateway.versions import versions_url
+
+    settings = settings_from(args)
+
+    async def work(registry: Any, client: Any) -> tuple[Any, str]:
+        result: tuple[Any, str] = await registry.invite(args.name)
+        return result
+
+    partner, token = asyncio.run(_with_registry(settings, work))
+    print(f"partner:      {partner.name} ({partner.id})")
+    print(f"token A:      {token}")
+    print(f"versions URL: {versions_url(settings.public_url)}")
+    print("Give both to the partner; it registers with POST to our credentials endpoint.")
+    return 0
+
+
+def _register(args: argparse.Namespace) -> int:
+    from ocpi_gateway.modules import SUPPORTED_VERSIONS
+    from ocpi_gateway.partners.handshake import HandshakeError
+    from ocpi_gateway.partners.register import register_with_partner
+
+    settings = settings_from(args)
+
+    async def work(registry: Any, client: Any) -> Any:
+        return await register_with_partner(registry, client, settings, SUPPORTED_VERSIONS,
+                                           args.versions_url, args.token, name=args.name)
+
+    try:
+        partner = asyncio.run(_with_registry(settings, work))
+    except HandshakeError as exc:
+        print(f"registration failed ({int(exc.status_code)}): {exc.message}", file=sys.stderr)
+        return 1
+    print(f"registered {partner.name} ({partner.id}), OCPI {partner.version}")
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+
+    async def work(registry: Any, client: Any) -> Any:
+        return await registry.list()
+
+    for partner in asyncio.run(_with_registry(settings, work)):
+        roles = ", ".join(f"{r.role} {r.country_code}-{r.party_id}" for r in partner.roles)
+        print(f"{partner.id}  {partner.name}  {partner.state.value}  "
+              f"version={partner.version or '-'}  roles=[{roles}]")
+        for endpoint in partner.endpoints:
+            print(f"    {endpoint.identifier:<16} {endpoint.role:<8} {endpoint.url}")
+    return 0
+
+
+def build_parser(subcommands: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ocpi-gateway", description=__doc__.splitlines()[0])
+    parser.add_argument("--config", default=None,
+                        help="gateway YAML (default: config/gateway.yaml)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the gateway")
+    serve.add_argument("--config", default=argparse.SUPPRESS,
+                       help="gateway YAML (default: config/gateway.yaml)")
+    serve.set_defaults(func=_serve)
+
+    partners = commands.add_parser("partners", help="eMSPs and hubs").add_subparsers(
+        dest="partners_command", required=True)
+    invite = partners.add_parser("invite", help="issue a token A for a partner to register")
+    invite.add_argument("--name", required=True)
+    invite.set_defaults(func=_invite)
+    register = partners.add_parser("register", help="register with a partner's token A")
+    register.add_argument("--versions-url", required=True)
+    register.add_argument("--token", required=True, help="the token A the partner gave us")
+    register.add_argument("--name", default=None)
+    register.set_defaults(func=_register)
+    partners.add_parser("list", help="partners, roles, version, endpoints").set_defaults(
+        func=_list)
+
+    for spec in SUBCOMMANDS if subcommands is None else subcommands:
+        module_name, _, attribute = spec.partition(":")
+        getattr(importlib.import_module(module_name), attribute or "add_subcommands")(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        result: int = args.func(args)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

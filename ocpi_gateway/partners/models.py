@@ -1,0 +1,70 @@
+"""A partner as the gateway remembers it."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class PartnerState(StrEnum):
+    INVITED = "invited"
+    """We issued token A; the partner has not registered yet."""
+    REGISTERED = "registered"
+    UNREGISTERED = "unregistered"
+    """Credentials DELETEd by either side: no traffic in either direction."""
+
+
+class TokenKind(StrEnum):
+    INVITE = "invite"
+    """Token A: valid on versions and credentials only, until registration succeeds."""
+    CREDENTIALS = "credentials"
+    """The token the partner uses for every module once registered."""
+
+
+class PartnerRole(BaseModel):
+    role: str
+    country_code: str = Field(min_length=2, max_length=2)
+    party_id: str = Field(min_length=3, max_length=3)
+    business_details: dict[str, Any] | None = None
+
+    def matches(self, country_code: str, party_id: str) -> bool:
+        return (self.country_code.upper() == country_code.upper()
+                and self.party_id.upper() == party_id.upper())
+
+
+class PartnerEndpoint(BaseModel):
+    identifier: str
+    role: str
+    url: str
+
+
+class Partner(BaseModel):
+    id: str
+    name: str
+    state: PartnerState
+    roles: list[PartnerRole] = []
+    versions_url: str | None = None
+    version: str | None = None
+    endpoints: list[PartnerEndpoint] = []
+    token_to_send: str | None = None
+    """The token the partner gave us for calling it (B or C), stored as given: we must send it."""
+    send_base64: bool = True
+    """Whether the partner wants our Authorization tokens base64-encoded (2.2.1) or plain."""
+    created_at: str
+    updated_at: str
+
+    @property
+    def registered(self) -> bool:
+        return self.state is PartnerState.REGISTERED
+
+    def endpoint(self, identifier: str, role: str | None = None) -> str | None:
+        """URL of the partner's module endpoint, e.g. ``endpoint("locations", "RECEIVER")``."""
+        for endpoint in self.endpoints:
+            if endpoint.identifier == identifier and (role is None or endpoint.role == role):
+                return endpoint.url
+        return None
+
+    def has_party(self, country_code: str, party_id: str) -> bool:
+        return any(role.matches(country_code, party_id) for role in self.roles)

@@ -1,0 +1,146 @@
+"""SQLite backend: one table of JSON documents, queried with json_extract.
+
+One aiosqlite connection (its own thread) serialises every statement, and each write commits at
+once, so compare-and-set and insert-if-absent are atomic without further locking. WAL keeps
+readers of other processes (the CLI while `serve` runs) from blocking on a writer.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+import orjson
+
+from domain.store import Document
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS documents (
+    collection TEXT NOT NULL,
+    key TEXT NOT NULL,
+    doc TEXT NOT NULL,
+    PRIMARY KEY (collection, key)
+)
+"""
+
+
+def _path(field: str) -> str:
+    # Quoted JSON path, bound as a parameter: a field name never becomes SQL.
+    return '$."' + field.replace('"', '\\"') + '"'
+
+
+def _where(where: dict[str, Any] | None) -> tuple[str, list[Any]]:
+    clauses: list[str] = []
+    params: list[Any] = []
+    for field, value in (where or {}).items():
+        if value is None:
+            clauses.append("json_extract(doc, ?) IS NULL")
+            params.append(_path(field))
+        elif isinstance(value, bool | int | float | str):
+            clauses.append("json_extract(doc, ?) = ?")
+            params.extend([_path(field), value])
+        else:
+            raise TypeError(f"where: {field} must be a scalar, not {type(value).__name__}")
+    return ("".join(f" AND {c}" for c in clauses), params)
+
+
+class SqliteStore:
+    def __init__(self, db: aiosqlite.Connection) -> None:
+        self._db = db
+
+    @classmethod
+    async def open(cls, path: str) -> SqliteStore:
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        db = await aiosqlite.connect(path)
+        await db.execute("PRAGMA journal_mode=WAL")
+        await db.execute("PRAGMA busy_timeout=5000")
+        await db.execute(_SCHEMA)
+        await db.commit()
+        return cls(db)
+
+    async def get(self, collection: str, key: str) -> Document | None:
+        async with self._db.execute(
+            "SELECT doc FROM documents WHERE collection = ? AND key = ?", (collection, key)
+        ) as cursor:
+            row = await cursor.fetchone()
+        return None if row is None else dict(orjson.loads(row[0]))
+
+    async def put(self, collection: str, key: str, doc: Document) -> None:
+        await self._db.execute(
+            "INSERT OR REPLACE INTO documents (collection, key, doc) VALUES (?, ?, ?)",
+            (collection, key, orjson.dumps(doc).decode()),
+        )
+        await self._db.commit()
+
+    async def insert(self, collection: str, key: str, doc: Document) -> bool:
+        cursor = await self._db.execute(
+            "INSERT OR IGNORE INTO documents (collection, key, doc) VALUES (?, ?, ?)",
+            (collection, key, orjson.dumps(doc).decode()),
+        )
+        await self._db.commit()
+        return bool(cursor.rowcount == 1)
+
+    async def replace_if(
+        self, collection: str, key: str, doc: Document, *, expected: dict[str, Any]
+    ) -> bool:
+        clause, params = _where(expected)
+        cursor = await self._db.execute(
+            "UPDATE documents SET doc = ? WHERE collection = ? AND key = ?" + clause,
+            [orjson.dumps(doc).decode(), collection, key, *params],
+        )
+        await self._db.commit()
+        return bool(cursor.rowcount == 1)
+
+    async def delete(self, collection: str, key: str) -> bool:
+        cursor = await self._db.execute(
+            "DELETE FROM documents WHERE collection = ? AND key = ?", (collection, key)
+        )
+        await self._db.commit()
+        return bool(cursor.rowcount == 1)
+
+    async def find(
+        self,
+        collection: str,
+        where: dict[str, Any] | None = None,
+        *,
+        order_by: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[Document]:
+        """``order_by`` is a field name, descending when prefixed with ``-``; ties by key."""
+        clause, params = _where(where)
+        sql = "SELECT doc FROM documents WHERE collection = ?" + clause
+        args: list[Any] = [collection, *params]
+        if order_by:
+            descending = order_by.startswith("-")
+            sql += " ORDER BY json_extract(doc, ?)" + (" DESC" if descending else "")
+            args.append(_path(order_by.lstrip("-")))
+            sql += ", key"
+        else:
+            sql += " ORDER BY key"
+        sql += " LIMIT ? OFFSET ?"
+        args.extend([-1 if limit is None else limit, offset])
+        async with self._db.execute(sql, args) as cursor:
+            rows = await cursor.fetchall()
+        return [dict(orjson.loads(row[0])) for row in rows]
+
+    async def count(self, collection: str, where: dict[str, Any] | None = None) -> int:
+        clause, params = _where(where)
+        async with self._db.execute(
+            "SELECT COUNT(*) FROM documents WHERE collection = ?" + clause, [collection, *params]
+        ) as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0
+
+    async def ping(self) -> bool:
+        try:
+            async with self._db.execute("SELECT 1") as cursor:
+                await cursor.fetchone()
+        except Exception:
+            return False
+        return True
+
+    async def close(self) -> None:
+        await self._db.close()

@@ -1,0 +1,121 @@
+"""The transport middleware: request ids, authentication, routing headers, errors → envelope.
+
+Every response carries X-Request-ID and X-Correlation-ID (the caller's, or fresh UUIDs). On
+``/ocpi/`` paths:
+
+- versions, version details and credentials accept token A (invite) or the credentials token;
+- every other (functional) module needs a registered partner's credentials token and valid
+  routing headers, which the response carries swapped;
+- an OcpiError becomes its envelope, a pydantic ValidationError a 2001 naming the field, an
+  HTTP error (404, 405) an envelope with that HTTP status, anything else a logged 3000.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+
+import structlog
+from aiohttp import web
+from pydantic import ValidationError
+
+from ocpi_gateway import keys
+from ocpi_gateway.partners.models import TokenKind
+from ocpi_gateway.transport.auth import token_candidates
+from ocpi_gateway.transport.body import invalid
+from ocpi_gateway.transport.context import (
+    CALLER,
+    CORRELATION_ID,
+    REQUEST_ID,
+    ROUTING,
+    Party,
+)
+from ocpi_gateway.transport.envelope import OcpiError, ocpi_response
+from ocpi_gateway.transport.routing import resolve_routing, response_headers
+from ocpi_gateway.transport.status_codes import OcpiStatus
+
+log = structlog.get_logger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+CONFIGURATION_MODULES = frozenset({"versions", "credentials"})
+
+
+def is_configuration_path(path: str) -> bool:
+    """``/ocpi/versions``, ``/ocpi/<version>`` (details) and ``/ocpi/<version>/credentials``."""
+    parts = [p for p in path.split("/") if p][1:]
+    return len(parts) <= 1 or parts[0] in CONFIGURATION_MODULES or parts[1] in (
+        CONFIGURATION_MODULES)
+
+
+def _unauthorized(message: str) -> OcpiError:
+    return OcpiError(OcpiStatus.CLIENT_ERROR, message, http_status=401)
+
+
+async def _authenticate(request: web.Request) -> None:
+    candidates = token_candidates(request.headers.get("Authorization"))
+    if not candidates:
+        raise _unauthorized("missing Authorization: Token header")
+    caller = await request.app[keys.PARTNERS].authenticate(candidates)
+    if caller is None:
+        raise _unauthorized("unknown credentials token")
+    request[CALLER] = caller
+    structlog.contextvars.bind_contextvars(partner=caller.partner.name,
+                                           partner_id=caller.partner.id)
+    if is_configuration_path(request.path):
+        return
+    if caller.kind is not TokenKind.CREDENTIALS or not caller.partner.registered:
+        raise _unauthorized("this token is only valid on versions and credentials")
+    ours = [Party(r.country_code, r.party_id) for r in request.app[keys.SETTINGS].cpo_roles]
+    request[ROUTING] = resolve_routing(request.headers, caller.partner, ours)
+
+
+async def _ocpi(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        await _authenticate(request)
+        response = await handler(request)
+    except OcpiError as exc:
+        log.info("ocpi_request_refused", status_code=exc.status_code, error=exc.message,
+                 http_status=exc.http_status)
+        return exc.to_response()
+    except ValidationError as exc:
+        error = invalid(exc)
+        log.info("ocpi_request_invalid", error=error.message)
+        return error.to_response()
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
+        return ocpi_response(None, OcpiStatus.CLIENT_ERROR, exc.reason,
+                             http_status=exc.status, headers=headers)
+    except Exception:
+        log.exception("ocpi_handler_failed")
+        return ocpi_response(None, OcpiStatus.SERVER_ERROR, "internal error", http_status=500)
+    routing = request.get(ROUTING)
+    if routing is not None and not response.prepared:
+        response.headers.update(response_headers(routing))
+    return response
+
+
+@web.middleware
+async def transport_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    request_id = request.headers.get("X-Request-ID") or str(uuid.uuid4())
+    correlation_id = request.headers.get("X-Correlation-ID") or str(uuid.uuid4())
+    request[REQUEST_ID] = request_id
+    request[CORRELATION_ID] = correlation_id
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(request_id=request_id, correlation_id=correlation_id,
+                                           method=request.method, path=request.path)
+    try:
+        if request.path == "/ocpi" or request.path.startswith("/ocpi/"):
+            response = await _ocpi(request, handler)
+        else:
+            response = await handler(request)
+    except web.HTTPException as exc:
+        exc.headers["X-Request-ID"] = request_id
+        exc.headers["X-Correlation-ID"] = correlation_id
+        raise
+    if not response.prepared:
+        response.headers["X-Request-ID"] = request_id
+        response.headers["X-Correlation-ID"] = correlation_id
+    return response

@@ -1,0 +1,68 @@
+"""OCPI-from-* / OCPI-to-* routing headers of functional modules (transport_and_format)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from multidict import CIMultiDictProxy
+
+from ocpi_gateway.partners.models import Partner
+from ocpi_gateway.transport.context import Party, Routing
+from ocpi_gateway.transport.envelope import OcpiError
+from ocpi_gateway.transport.status_codes import OcpiStatus
+
+FROM_COUNTRY, FROM_PARTY = "OCPI-from-country-code", "OCPI-from-party-id"
+TO_COUNTRY, TO_PARTY = "OCPI-to-country-code", "OCPI-to-party-id"
+
+
+def _pair(headers: CIMultiDictProxy[str], country: str, party: str) -> Party | None:
+    country_value, party_value = headers.get(country), headers.get(party)
+    if country_value is None and party_value is None:
+        return None
+    if not country_value or not party_value:
+        raise OcpiError(OcpiStatus.INVALID_OR_MISSING_PARAMETERS,
+                        f"{country} and {party} must be sent together")
+    if len(country_value) != 2 or len(party_value) != 3:
+        raise OcpiError(OcpiStatus.INVALID_OR_MISSING_PARAMETERS,
+                        f"{country} must have 2 and {party} 3 characters")
+    return Party(country_value.upper(), party_value.upper())
+
+
+def resolve_routing(
+    headers: CIMultiDictProxy[str], partner: Partner, our_parties: Sequence[Party]
+) -> Routing:
+    """Check the headers against the partner's roles and ours.
+
+    Absent headers are accepted when that side has a single role (which is then implied)."""
+    sender = _pair(headers, FROM_COUNTRY, FROM_PARTY)
+    if sender is None:
+        if len(partner.roles) != 1:
+            raise OcpiError(OcpiStatus.INVALID_OR_MISSING_PARAMETERS,
+                            f"{FROM_COUNTRY}/{FROM_PARTY} required: the partner has several roles")
+        sender = Party(partner.roles[0].country_code.upper(), partner.roles[0].party_id.upper())
+    elif not partner.has_party(sender.country_code, sender.party_id):
+        raise OcpiError(OcpiStatus.CLIENT_ERROR,
+                        f"{FROM_COUNTRY}/{FROM_PARTY} {sender.key} is not a role of this partner",
+                        http_status=401)
+    receiver = _pair(headers, TO_COUNTRY, TO_PARTY)
+    if receiver is None:
+        if len(our_parties) != 1:
+            raise OcpiError(OcpiStatus.INVALID_OR_MISSING_PARAMETERS,
+                            f"{TO_COUNTRY}/{TO_PARTY} required: this platform serves several CPOs")
+        receiver = our_parties[0]
+    elif receiver not in our_parties:
+        raise OcpiError(OcpiStatus.INVALID_OR_MISSING_PARAMETERS,
+                        f"{TO_COUNTRY}/{TO_PARTY} {receiver.key} is not a CPO of this platform")
+    return Routing(sender, receiver)
+
+
+def response_headers(routing: Routing) -> dict[str, str]:
+    """The request's routing swapped: we answer from its receiver to its sender."""
+    headers: dict[str, str] = {}
+    if routing.receiver is not None:
+        headers[FROM_COUNTRY] = routing.receiver.country_code
+        headers[FROM_PARTY] = routing.receiver.party_id
+    if routing.sender is not None:
+        headers[TO_COUNTRY] = routing.sender.country_code
+        headers[TO_PARTY] = routing.sender.party_id
+    return headers

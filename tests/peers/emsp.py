@@ -1,0 +1,261 @@
+"""A real eMSP on loopback for tests: versions, credentials, and receivers that record.
+
+Usage::
+
+    peer = EmspPeer()
+    await peer.start()                     # peer.versions_url, peer.base_url
+    await peer.register_with(gateway_versions_url, token_a)   # eMSP-initiated handshake
+    ... peer.received / peer.locations / peer.command_results ...
+    await peer.close()
+
+For the gateway-initiated handshake, give the gateway ``peer.token_a`` and
+``peer.versions_url``. ``peer.refuse_first`` makes the receiver endpoints (locations, command
+results) answer HTTP 503 to that many requests before accepting (retry tests).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import secrets
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+import orjson
+from aiohttp import web
+
+from tests.conftest import free_port
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def envelope(data: Any = None, status_code: int = 1000, message: str | None = None) -> bytes:
+    body: dict[str, Any] = {"status_code": status_code, "timestamp": _now()}
+    if data is not None:
+        body["data"] = data
+    if message:
+        body["status_message"] = message
+    return orjson.dumps(body)
+
+
+def _reply(data: Any = None, status_code: int = 1000, *, http: int = 200,
+           message: str | None = None) -> web.Response:
+    return web.Response(body=envelope(data, status_code, message), status=http,
+                        content_type="application/json")
+
+
+@dataclass
+class Received:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: Any
+
+
+@dataclass
+class EmspPeer:
+    country_code: str = "DE"
+    party_id: str = "EMS"
+    role: str = "EMSP"
+    name: str = "Test eMSP"
+    versions: tuple[str, ...] = ("2.1.1", "2.2.1")
+    modules: tuple[str, ...] = ("credentials", "locations", "commands", "tokens")
+    plain_tokens_only: bool = False
+    """Accept only unencoded tokens (an OCPI 2.1.1-style peer)."""
+    refuse_first: int = 0
+    extra_roles: list[dict[str, Any]] = field(default_factory=list)
+
+    token_a: str = field(default_factory=lambda: secrets.token_urlsafe(16))
+    """The token A this eMSP hands out for the gateway to register with it."""
+    valid_tokens: set[str] = field(default_factory=set)
+    token_for_gateway: str | None = None
+    """The gateway's token (C, or B when the gateway registered with us) we use to call it."""
+    gateway_credentials: dict[str, Any] | None = None
+    received: list[Received] = field(default_factory=list)
+    locations: dict[str, Any] = field(default_factory=dict)
+    command_results: dict[str, list[Any]] = field(default_factory=dict)
+    base_url: str = ""
+    credentials_url: str = ""
+    """The gateway's credentials endpoint, once register_with found it."""
+    _runner: web.AppRunner | None = None
+    _session: aiohttp.ClientSession | None = None
+
+    # --- lifecycle -------------------------------------------------------------------------
+    async def start(self) -> str:
+        self.valid_tokens.add(self.token_a)
+        app = web.Application()
+        app.router.add_get("/emsp/versions", self._versions)
+        app.router.add_get("/emsp/{version}", self._details)
+        app.router.add_route("*", "/emsp/{version}/credentials", self._credentials)
+        app.router.add_route("*", "/emsp/{version}/locations/{tail:.*}", self._locations)
+        app.router.add_post("/emsp/results/{name}", self._result)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        port = free_port()
+        await web.TCPSite(self._runner, "127.0.0.1", port).start()
+        self.base_url = f"http://127.0.0.1:{port}"
+        return self.base_url
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    @property
+    def versions_url(self) -> str:
+        return f"{self.base_url}/emsp/versions"
+
+    def response_url(self, name: str) -> str:
+        """A URL the gateway can POST a CommandResult to; results land in command_results."""
+        return f"{self.base_url}/emsp/results/{name}"
+
+    def credentials(self, token: str) -> dict[str, Any]:
+        roles = [{"role": self.role, "party_id": self.party_id,
+                  "country_code": self.country_code, "business_details": {"name": self.name}},
+                 *self.extra_roles]
+        return {"token": token, "url": self.versions_url, "roles": roles}
+
+    # --- authentication --------------------------------------------------------------------
+    def _token(self, request: web.Request) -> str | None:
+        header = request.headers.get("Authorization", "")
+        if not header.startswith("Token "):
+            return None
+        value = header[len("Token "):]
+        if value in self.valid_tokens:
+            return value
+        if self.plain_tokens_only:
+            return None
+        try:
+            decoded = base64.b64decode(value, validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        return decoded if decoded in self.valid_tokens else None
+
+    def _record(self, request: web.Request, body: Any) -> None:
+        self.received.append(Received(request.method, request.path, dict(request.headers), body))
+
+    # --- server side -----------------------------------------------------------------------
+    async def _versions(self, request: web.Request) -> web.Response:
+        if self._token(request) is None:
+            return _reply(None, 2000, http=401)
+        return _reply([{"version": v, "url": f"{self.base_url}/emsp/{v}"} for v in self.versions])
+
+    async def _details(self, request: web.Request) -> web.Response:
+        if self._token(request) is None:
+            return _reply(None, 2000, http=401)
+        version = request.match_info["version"]
+        roles = {"credentials": "SENDER", "locations": "RECEIVER", "commands": "SENDER",
+                 "tokens": "SENDER"}
+        return _reply({"version": version, "endpoints": [
+            {"identifier": m, "role": roles.get(m, "RECEIVER"),
+             "url": f"{self.base_url}/emsp/{version}/{m}"} for m in self.modules]})
+
+    async def _credentials(self, request: web.Request) -> web.Response:
+        token = self._token(request)
+        if token is None:
+            return _reply(None, 2000, http=401)
+        body = orjson.loads(await request.read()) if request.can_read_body else None
+        self._record(request, body)
+        if request.method == "GET":
+            return _reply(self.credentials(token))
+        if request.method in ("POST", "PUT"):
+            # The gateway registers with us: keep its token, issue ours (token C).
+            assert isinstance(body, dict)
+            self.gateway_credentials = body
+            self.token_for_gateway = body["token"]
+            new = secrets.token_urlsafe(16)
+            self.valid_tokens.discard(token)
+            self.valid_tokens.add(new)
+            return _reply(self.credentials(new))
+        if request.method == "DELETE":
+            self.valid_tokens.discard(token)
+            self.token_for_gateway = None
+            return _reply()
+        return _reply(None, 2000, http=405)
+
+    async def _receiver(self, request: web.Request) -> tuple[bool, Any]:
+        body = orjson.loads(await request.read()) if request.can_read_body else None
+        self._record(request, body)
+        if self.refuse_first > 0:
+            self.refuse_first -= 1
+            return False, body
+        return True, body
+
+    async def _locations(self, request: web.Request) -> web.Response:
+        if self._token(request) is None:
+            return _reply(None, 2000, http=401)
+        accepted, body = await self._receiver(request)
+        if not accepted:
+            return _reply(None, 3000, http=503)
+        tail = request.match_info["tail"]
+        if request.method == "PUT":
+            self.locations[tail] = body
+        elif request.method == "PATCH":
+            if tail not in self.locations:
+                return _reply(None, 2001, message="unknown object, PUT it first", http=404)
+            self.locations[tail] = {**self.locations[tail], **body}
+        elif request.method == "GET":
+            if tail not in self.locations:
+                return _reply(None, 2003, http=404)
+            return _reply(self.locations[tail])
+        return _reply()
+
+    async def _result(self, request: web.Request) -> web.Response:
+        accepted, body = await self._receiver(request)
+        if not accepted:
+            return _reply(None, 3000, http=503)
+        self.command_results.setdefault(request.match_info["name"], []).append(body)
+        return _reply()
+
+    # --- client side: the eMSP registers with the gateway ----------------------------------
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+        return self._session
+
+    async def call(self, method: str, url: str, token: str | None = None, *,
+                   json: Any = None, base64_token: bool = True,
+                   headers: dict[str, str] | None = None) -> tuple[int, Any, dict[str, str]]:
+        """(HTTP status, parsed body, response headers) of a request to the gateway."""
+        token = token if token is not None else self.token_for_gateway
+        all_headers = dict(headers or {})
+        if token is not None:
+            value = base64.b64encode(token.encode()).decode() if base64_token else token
+            all_headers["Authorization"] = f"Token {value}"
+        data = orjson.dumps(json) if json is not None else None
+        if data is not None:
+            all_headers["Content-Type"] = "application/json"
+        async with self._client().request(method, url, data=data, headers=all_headers) as resp:
+            raw = await resp.read()
+            parsed = orjson.loads(raw) if raw else None
+            return resp.status, parsed, dict(resp.headers)
+
+    async def register_with(self, versions_url: str, token_a: str, *, base64_token: bool = True,
+                            method: str = "POST") -> tuple[int, Any]:
+        """eMSP-initiated handshake: GET the gateway's versions and details with token A, then
+        POST our credentials (a fresh token B). On success keeps the gateway's token C."""
+        status, body, _ = await self.call("GET", versions_url, token_a, base64_token=base64_token)
+        if status != 200:
+            return status, body
+        url = next(v["url"] for v in body["data"] if v["version"] == "2.2.1")
+        status, body, _ = await self.call("GET", url, token_a, base64_token=base64_token)
+        if status != 200:
+            return status, body
+        creds_url = next(e["url"] for e in body["data"]["endpoints"]
+                         if e["identifier"] == "credentials")
+        self.credentials_url = creds_url
+        token_b = secrets.token_urlsafe(16)
+        self.valid_tokens.add(token_b)
+        status, body, _ = await self.call(method, creds_url, token_a,
+                                          json=self.credentials(token_b),
+                                          base64_token=base64_token)
+        if status == 200 and body.get("status_code") == 1000:
+            self.gateway_credentials = body["data"]
+            self.token_for_gateway = body["data"]["token"]
+        return status, body
+

@@ -1,0 +1,65 @@
+"""The real gateway application on a loopback port, for tests of any part."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from ocpi_gateway import keys
+from ocpi_gateway.app import Extension, create_app
+from ocpi_gateway.config import GatewaySettings
+from ocpi_gateway.partners.registry import PartnerRegistry
+from tests.conftest import free_port
+
+ROLE_NL = {"country_code": "NL", "party_id": "EXA", "business_details": {"name": "Example CPO"}}
+ROLE_BE = {"country_code": "BE", "party_id": "EXB", "business_details": {"name": "Example BE"}}
+
+
+def gateway_settings(tmp_path: Path, *, port: int | None = None,
+                     roles: Sequence[dict[str, Any]] = (ROLE_NL,), **overrides: Any,
+                     ) -> GatewaySettings:
+    """Settings for a test gateway: SQLite in tmp_path, no Redis, one CPO role by default."""
+    port = port or free_port()
+    values: dict[str, Any] = {
+        "listen": {"host": "127.0.0.1", "port": port},
+        "public_url": f"http://127.0.0.1:{port}",
+        "cpo_roles": list(roles),
+        "store_url": f"sqlite:///{tmp_path / 'gateway.db'}",
+        **overrides,
+    }
+    return GatewaySettings(**values)
+
+
+@dataclass
+class RunningGateway:
+    settings: GatewaySettings
+    app: web.Application
+    runner: web.AppRunner
+
+    @property
+    def url(self) -> str:
+        return self.settings.public_url
+
+    @property
+    def versions_url(self) -> str:
+        return self.url + "/ocpi/versions"
+
+    @property
+    def partners(self) -> PartnerRegistry:
+        return self.app[keys.PARTNERS]
+
+    async def stop(self) -> None:
+        await self.runner.cleanup()
+
+
+async def start_gateway(settings: GatewaySettings,
+                        extensions: Sequence[Extension | str] | None = None) -> RunningGateway:
+    app = create_app(settings, extensions=extensions)
+    runner = web.AppRunner(app, shutdown_timeout=1.0)
+    await runner.setup()
+    await web.TCPSite(runner, settings.listen.host, settings.listen.port).start()
+    return RunningGateway(settings, app, runner)
