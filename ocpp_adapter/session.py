@@ -20,12 +20,14 @@ Pitfalls of the ``ocpp`` package handled here (each has a test in tests/ocpp):
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
+import ocpp.messages
 import orjson
 import structlog
 from ocpp.charge_point import ChargePoint
@@ -49,6 +51,11 @@ from ocpp_adapter.connection import AiohttpConnection, ConnectionClosed
 from ocpp_adapter.transaction_ids import TransactionIdSource
 
 log = structlog.get_logger(__name__)
+
+# The package validates payloads in the default thread pool. jsonschema is pure Python and holds
+# the GIL, so the pool buys no parallelism, only two thread hops per message (measured: inbound
+# rate 1.8k -> see docs/ocpp.md). Validate inline instead.
+ocpp.messages.ASYNC_VALIDATION = False
 # The package logs every frame at INFO on this logger; keep it apart from ours.
 wire_log = logging.getLogger("ocpp_adapter.wire")
 
@@ -64,8 +71,18 @@ _Handler = TypeVar("_Handler", bound=Callable[..., Any])
 
 
 def handles(action: str) -> Callable[[_Handler], _Handler]:
-    """``ocpp.routing.on`` with a type mypy can see through."""
-    decorator: Callable[[_Handler], _Handler] = on(action)
+    """``ocpp.routing.on`` with a type mypy can see through.
+
+    The package calls ``inspect.signature`` on the handler for every message; computing it
+    once here (``__signature__``) saves a sixth of an inbound message's CPU time.
+    """
+    register: Callable[[_Handler], _Handler] = on(action)
+
+    def decorator(func: _Handler) -> _Handler:
+        handler = register(func)
+        handler.__signature__ = inspect.signature(func)  # type: ignore[attr-defined]
+        return handler
+
     return decorator
 
 
