@@ -35,6 +35,7 @@ Extension = Callable[[web.Application, GatewaySettings], None]
 
 EXTENSIONS: list[str] = [
     # "package.module:function" — one line per part of the gateway that plugs itself in.
+    "ocpi_gateway.metrics:install",
 ]
 
 

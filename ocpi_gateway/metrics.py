@@ -35,6 +35,8 @@ from prometheus_client import (
 from domain.charger_commands import ChargerCommand, ChargerCommands, CommandOutcome
 from domain.events import ChargerConnected, DomainEvent
 from domain.ids import OcppVersion
+from ocpi_gateway import keys
+from ocpi_gateway.config import GatewaySettings
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -370,7 +372,12 @@ async def metrics_handler(request: web.Request) -> web.Response:
     return response
 
 
-def install(app: web.Application, path: str = "/metrics") -> None:
-    """Mount ``/metrics`` and the OCPI request middleware on ``app`` (before it starts)."""
+def install(app: web.Application, settings: GatewaySettings | None = None) -> None:
+    """The gateway extension (``ocpi_gateway.metrics:install`` in app.EXTENSIONS): mounts
+    ``/metrics``, the OCPI request middleware (outermost, so that it sees the envelope the
+    transport middleware builds from an OcpiError) and the connection counter on the bus."""
     app.middlewares.insert(0, ocpi_metrics_middleware)
-    app.router.add_get(path, metrics_handler)
+    app.router.add_get("/metrics", metrics_handler, allow_head=False)
+    bus = app.get(keys.EVENT_BUS)
+    if bus is not None:
+        bus.subscribe(connection_listener)
