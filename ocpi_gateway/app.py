@@ -36,6 +36,7 @@ Extension = Callable[[web.Application, GatewaySettings], None]
 EXTENSIONS: list[str] = [
     # "package.module:function" — one line per part of the gateway that plugs itself in.
     "ocpi_gateway.metrics:install",
+    "ocpi_gateway.ocpp_wiring:install",
 ]
 
 

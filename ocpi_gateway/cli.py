@@ -22,6 +22,7 @@ from ocpi_gateway.config import ConfigError, GatewaySettings, load_settings
 Subparsers = Any  # argparse._SubParsersAction is private
 SUBCOMMANDS: list[str] = [
     # "package.module:add_subcommands"
+    "ocpp_adapter.cli:add_subcommands",
 ]
 
 

@@ -1,0 +1,65 @@
+"""Plugs the OCPP adapter into the gateway app (an extension listed in ``app.EXTENSIONS``).
+
+What it leaves on the app for the other parts:
+
+- ``app[CHARGER_COMMANDS]``: the ``domain.charger_commands.ChargerCommands`` to send
+  ReserveNow & co (routed through Redis when ``redis_url`` is set);
+- ``app[CHARGERS]``: the chargers file (``ChargersConfig.capabilities(cp_id)`` for the policy);
+- ``app[TOKEN_AUTHORIZER]``: set it (e.g. from the Tokens module's install) to decide
+  Authorize / StartTransaction / TransactionEvent tokens; until then every token is accepted.
+
+Inbound OCPP messages arrive as domain events on ``app[keys.EVENT_BUS]``.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from aiohttp import web
+
+from domain.authorization import AcceptAllAuthorizer, AuthorizationDecision, TokenAuthorizer
+from domain.charger_commands import ChargerCommands
+from ocpi_gateway import keys
+from ocpi_gateway.config import ConfigError, GatewaySettings
+from ocpp_adapter.chargers_config import ChargersConfig, ChargersConfigError, load_chargers
+from ocpp_adapter.server import OcppServer, OcppTimings
+
+OCPP_SERVER: web.AppKey[OcppServer] = web.AppKey("ocpp_server", OcppServer)
+CHARGER_COMMANDS: web.AppKey[ChargerCommands] = web.AppKey("charger_commands")
+CHARGERS: web.AppKey[ChargersConfig] = web.AppKey("chargers", ChargersConfig)
+TOKEN_AUTHORIZER: web.AppKey[TokenAuthorizer] = web.AppKey("token_authorizer")
+
+
+class _AppAuthorizer:
+    """Looks the authorizer up on the app at call time, so it can be set after install."""
+
+    def __init__(self, app: web.Application) -> None:
+        self._app = app
+        self._default = AcceptAllAuthorizer()
+
+    async def authorize(self, charge_point_id: str, id_token: str) -> AuthorizationDecision:
+        authorizer = self._app.get(TOKEN_AUTHORIZER, self._default)
+        return await authorizer.authorize(charge_point_id, id_token)
+
+
+def install(app: web.Application, settings: GatewaySettings) -> None:
+    try:
+        chargers = load_chargers(settings.chargers_file)
+    except ChargersConfigError as exc:
+        raise ConfigError(str(exc)) from exc
+    server = OcppServer(
+        chargers, app[keys.EVENT_BUS], _AppAuthorizer(app),
+        instance_id=settings.instance_id or f"gw-{uuid.uuid4().hex[:8]}",
+        redis_url=settings.redis_url,
+        timings=OcppTimings(call_timeout=settings.command_timeouts.charger_seconds),
+    )
+    server.attach(app)
+    app[OCPP_SERVER] = server
+    app[CHARGER_COMMANDS] = server.commands
+    app[CHARGERS] = chargers
+    redis = server.redis
+    if redis is not None and "redis" not in app[keys.READINESS_CHECKS]:
+        async def redis_ready() -> bool:
+            return bool(await redis.ping())
+
+        app[keys.READINESS_CHECKS]["redis"] = redis_ready

@@ -1,0 +1,83 @@
+"""The gateway app with the OCPP extension: chargers file, event bus, commands, /ready, CLI."""
+
+from __future__ import annotations
+
+import io
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+from aiohttp import web
+from ocpp.v16 import call
+from ocpp_test_support import Behaviour, ChargerFactory, eventually, free_port
+
+from domain.charger_commands import CancelReservation, CommandOutcome
+from domain.events import ChargerBooted, DomainEvent
+from ocpi_gateway import keys
+from ocpi_gateway.app import create_app
+from ocpi_gateway.cli import main as cli_main
+from ocpi_gateway.config import load_settings
+from ocpi_gateway.ocpp_wiring import CHARGER_COMMANDS, CHARGERS
+from ocpp_adapter.auth import verify_password
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def run_app(
+    tmp_path: Path, redis_url: str | None
+) -> tuple[web.AppRunner, str, web.Application]:
+    settings = load_settings(ROOT / "config" / "gateway.yaml").model_copy(update={
+        "store_url": f"sqlite:///{tmp_path / 'gw.db'}", "redis_url": redis_url,
+        "instance_id": "gw-wiring"})
+    app = create_app(settings, extensions=["ocpi_gateway.ocpp_wiring:install"])
+    runner = web.AppRunner(app, shutdown_timeout=0.5)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return runner, f"127.0.0.1:{port}", app
+
+
+@pytest.fixture
+async def app_with_redis(tmp_path: Path, redis_url: str) -> AsyncIterator[
+        tuple[str, web.Application]]:
+    runner, host, app = await run_app(tmp_path, redis_url)
+    yield host, app
+    await runner.cleanup()
+
+
+async def test_example_charger_connects_to_the_gateway_app(
+        app_with_redis: tuple[str, web.Application], chargers: ChargerFactory) -> None:
+    host, app = app_with_redis
+    seen: list[DomainEvent] = []
+
+    async def remember(event: DomainEvent) -> None:
+        seen.append(event)
+
+    app[keys.EVENT_BUS].subscribe(remember)
+    capabilities = app[CHARGERS].capabilities("CP-AMS-01")
+    assert capabilities is not None and capabilities.reserve_whole_charger
+    cp = await chargers.connect(f"ws://{host}/ocpp", "CP-AMS-01", password="ams01-example-pw",
+                                behaviour=Behaviour(cancel="Rejected"))
+    await cp.charger.call(call.BootNotification(charge_point_model="M", charge_point_vendor="V"))
+
+    async def booted() -> bool:
+        return any(isinstance(e, ChargerBooted) for e in seen)
+
+    assert await eventually(booted)
+    assert await app[CHARGER_COMMANDS].execute(
+        CancelReservation(charge_point_id="CP-AMS-01", reservation_id=4),
+        timeout=3) is CommandOutcome.REJECTED
+    async with aiohttp.ClientSession() as http, http.get(f"http://{host}/ready") as response:
+        assert response.status == 200
+
+
+def test_cli_hash_password(monkeypatch: pytest.MonkeyPatch,
+                           capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(sys, "stdin", io.StringIO("a-long-example-password\n"))
+    assert cli_main(["chargers", "hash-password", "--stdin"]) == 0
+    printed = capsys.readouterr().out.strip()
+    assert verify_password("a-long-example-password", printed)
+    monkeypatch.setattr(sys, "stdin", io.StringIO("short\n"))
+    assert cli_main(["chargers", "hash-password", "--stdin"]) == 1
