@@ -138,7 +138,8 @@ class CredentialsHandlers:
             version=api.version, endpoints=api.endpoints, token_to_send=body.token,
             send_base64=api.send_base64,
         )
-        log.info(event, version=api.version, roles=[r.model_dump() for r in body.roles])
+        log.info(event, version=api.version,
+                 roles=[f"{r.role.value} {r.country_code}-{r.party_id}" for r in body.roles])
         return ocpi_response(our_credentials(request.app[keys.SETTINGS], token))
 
 

@@ -75,7 +75,7 @@ async def _ocpi(request: web.Request, handler: Handler) -> web.StreamResponse:
         await _authenticate(request)
         response = await handler(request)
     except OcpiError as exc:
-        log.info("ocpi_request_refused", status_code=exc.status_code, error=exc.message,
+        log.info("ocpi_request_refused", status_code=int(exc.status_code), error=exc.message,
                  http_status=exc.http_status)
         return exc.to_response()
     except ValidationError as exc:
