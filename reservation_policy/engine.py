@@ -8,8 +8,9 @@ reservation.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 
@@ -18,7 +19,14 @@ from domain.ids import ChargerAddress
 from reservation_policy.availability.base import AvailabilityStore, EvseAvailability, EvseStatus
 from reservation_policy.models import EvseCandidate, ReservationRequest
 from reservation_policy.policy import PolicySettings, PolicySource
-from reservation_policy.rules import Exclusion, RuleContext, busy_per_charger, exclusion_of, order
+from reservation_policy.rules import (
+    Exclusion,
+    RuleContext,
+    busy_per_charger,
+    order,
+    static_exclusion,
+    status_exclusion,
+)
 
 
 class RefusalReason(StrEnum):
@@ -89,9 +97,25 @@ class PlannedCandidate:
 class Plan:
     location_id: str
     settings: PolicySettings
-    attempts: tuple[PlannedCandidate, ...]
-    """Free eligible EVSEs, best first."""
+    ranked: tuple[tuple[EvseCandidate, tuple[float, ...]], ...]
+    """Every EVSE that fits the request, with its score: those free in the snapshot first,
+    best first, then the others (the snapshot may be stale; the store's atomic hold has the
+    last word)."""
     keep_free: int
+    exhausted: Refusal
+    """What to report when nothing of the plan can be held."""
+    whole_chargers: frozenset[str] = frozenset()
+    """Chargers reserved as a whole rather than by EVSE."""
+
+    def planned(self, candidate: EvseCandidate, score: tuple[float, ...]) -> PlannedCandidate:
+        target = (ChargerAddress(candidate.charge_point_id)
+                  if candidate.charge_point_id in self.whole_chargers else candidate.address)
+        return PlannedCandidate(candidate, score, target)
+
+    @property
+    def attempts(self) -> tuple[PlannedCandidate, ...]:
+        # Built on demand: a decision only needs the uids, and the one picked.
+        return tuple(self.planned(c, score) for c, score in self.ranked)
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,41 +185,86 @@ class _Evaluation:
     availability: dict[str, EvseAvailability]
     free_count: int
     eligible: list[tuple[EvseCandidate, tuple[float, ...]]] = field(default_factory=list)
+    """Fit the request and free in the snapshot, ordered."""
+    fallback: list[tuple[EvseCandidate, tuple[float, ...]]] = field(default_factory=list)
+    """Fit the request but not free in the snapshot, ordered."""
     excluded: list[tuple[EvseCandidate, Exclusion, str]] = field(default_factory=list)
 
 
 class PolicyEngine:
+    """Decisions for one gateway instance.
+
+    ``snapshot_ttl`` lets decisions within that many seconds share one availability snapshot
+    of a location (reading 100 EVSEs from Redis costs more than the rest of a decision). The
+    snapshot only orders candidates and explains refusals: freeness is decided by the store's
+    atomic pick-and-hold, and the plan lists every fitting EVSE, so a stale snapshot can
+    change which EVSE is picked, never whether one is. Holds and releases made through the
+    engine patch the cached snapshot at once.
+    """
+
     def __init__(
         self,
         policy: PolicySource,
         availability: AvailabilityStore,
         *,
         clock: Callable[[], datetime] = utc_now,
+        snapshot_ttl: float = 0.25,
     ) -> None:
         self.policy = policy
         self.availability = availability
         self._clock = clock
+        self._ttl = snapshot_ttl
+        self._snapshots: dict[str, tuple[float, dict[str, EvseAvailability]]] = {}
+
+    async def _snapshot(self, location_id: str, *, fresh: bool = False
+                        ) -> dict[str, EvseAvailability]:
+        if self._ttl > 0 and not fresh:
+            cached = self._snapshots.get(location_id)
+            if cached is not None and time.monotonic() - cached[0] < self._ttl:
+                return cached[1]
+        snapshot = await self.availability.location(location_id)
+        if self._ttl > 0:
+            self._snapshots[location_id] = (time.monotonic(), snapshot)
+        return snapshot
+
+    def _patch(self, location_id: str, evse_uid: str, holder: str | None,
+               until: datetime | None) -> None:
+        cached = self._snapshots.get(location_id)
+        if cached is None or evse_uid not in cached[1]:
+            return
+        entry = cached[1][evse_uid]
+        cached[1][evse_uid] = replace(
+            entry, holder=holder, hold_until=until,
+            last_reserved_at=self._clock() if holder else entry.last_reserved_at)
 
     async def _evaluate(
         self, request: ReservationRequest, candidates: Sequence[EvseCandidate],
-        exclude: Collection[str] = (),
+        exclude: Collection[str] = (), *, fresh: bool = False,
     ) -> _Evaluation:
         settings = self.policy.effective(request.location_id, request.partner)
-        availability = await self.availability.location(request.location_id)
-        ev = _Evaluation(settings, availability,
-                         sum(1 for a in availability.values() if a.is_free))
+        availability = await self._snapshot(request.location_id, fresh=fresh)
+        available = EvseStatus.AVAILABLE
+        ev = _Evaluation(settings, availability, sum(
+            1 for a in availability.values() if a.status is available and a.holder is None))
         ctx = RuleContext(request, availability, busy_per_charger(candidates, availability))
-        usable = []
+        free: list[EvseCandidate] = []
+        others: list[EvseCandidate] = []
         for c in candidates:
             if c.evse_uid in exclude:
                 ev.excluded.append((c, Exclusion.NOT_FREE, "the reservation is moving away"))
                 continue
-            why = exclusion_of(c, availability.get(c.evse_uid), request)
-            if why is None:
-                usable.append(c)
-            else:
+            why = static_exclusion(c, request)
+            if why is not None:
                 ev.excluded.append((c, *why))
-        ev.eligible = order(usable, settings.ordering, ctx)
+                continue
+            why = status_exclusion(availability.get(c.evse_uid))
+            if why is None:
+                free.append(c)
+            else:
+                others.append(c)
+                ev.excluded.append((c, *why))
+        ev.eligible = order(free, settings.ordering, ctx)
+        ev.fallback = order(others, settings.ordering, ctx)
         return ev
 
     def _check_request(self, request: ReservationRequest, settings: PolicySettings,
@@ -229,52 +298,47 @@ class PolicyEngine:
             if not named[0].reservable:
                 return Refusal(RefusalReason.NOT_RESERVABLE,
                                f"EVSE {request.evse_uid} is not RESERVABLE")
-        if not ev.eligible:
-            fitting = [(c, ex) for c, ex, _ in ev.excluded
-                       if ex in (Exclusion.NOT_FREE, Exclusion.HELD, Exclusion.UNKNOWN_STATUS)]
-            if not fitting:
-                return Refusal(RefusalReason.NO_CANDIDATE, "no EVSE fits the request")
-            inoperative = all(
-                ex is Exclusion.UNKNOWN_STATUS
-                or (ex is Exclusion.NOT_FREE and c.evse_uid in ev.availability
-                    and ev.availability[c.evse_uid].status in _INOPERATIVE)
-                for c, ex in fitting)
-            if inoperative:
-                return Refusal(RefusalReason.ALL_INOPERATIVE,
-                               "every fitting EVSE is out of order or unknown")
-            return Refusal(RefusalReason.ALL_BUSY, "every fitting EVSE is in use or reserved")
+        if not ev.eligible and not ev.fallback:
+            return Refusal(RefusalReason.NO_CANDIDATE, "no EVSE fits the request")
         keep_free = ev.settings.walk_in_reserve
-        if ev.free_count - keep_free <= 0:
-            return Refusal(RefusalReason.WALK_IN_RESERVE,
-                           f"{ev.free_count} free EVSEs, {keep_free} kept for walk-in drivers")
-        attempts = tuple(
-            PlannedCandidate(c, score, self._target(c, request, candidates, ev))
-            for c, score in ev.eligible)
-        return Plan(request.location_id, ev.settings, attempts, keep_free)
+        return Plan(request.location_id, ev.settings, (*ev.eligible, *ev.fallback), keep_free,
+                    self._exhausted(ev, keep_free),
+                    self._whole_chargers(request, candidates, ev.settings))
 
-    def _target(self, c: EvseCandidate, request: ReservationRequest,
-                candidates: Sequence[EvseCandidate], ev: _Evaluation) -> ChargerAddress:
-        # A whole-charger reservation survives one EVSE's fault and lets the driver take any
-        # of the charger's EVSEs; only worth it on a location-level request, when the charger
-        # has several reservable EVSEs and every one of them fits what the driver wants
-        # (the charger, not the gateway, will choose the EVSE).
-        if not (ev.settings.allow_whole_charger and c.charger_can_reserve_whole
-                and request.evse_uid is None):
-            return c.address
-        siblings = [s for s in candidates
-                    if s.charge_point_id == c.charge_point_id and s.reservable]
-        if len(siblings) < 2:
-            return c.address
-        fit_probe = ReservationRequest(
-            location_id=request.location_id, evse_uid=None, partner=request.partner,
-            token_uid=request.token_uid, expiry=request.expiry,
-            connector_standard=request.connector_standard, min_power_w=request.min_power_w)
-        for s in siblings:
-            why = exclusion_of(s, ev.availability.get(s.evse_uid), fit_probe)
-            if why is not None and why[0] in (Exclusion.WRONG_STANDARD,
-                                              Exclusion.BELOW_WANTED_POWER):
-                return c.address
-        return ChargerAddress(c.charge_point_id)
+    def _exhausted(self, ev: _Evaluation, keep_free: int) -> Refusal:
+        if ev.eligible:
+            if ev.free_count - keep_free <= 0:
+                return Refusal(RefusalReason.WALK_IN_RESERVE,
+                               f"{ev.free_count} free EVSEs, {keep_free} kept for walk-in "
+                               "drivers")
+            return Refusal(RefusalReason.ALL_BUSY, "the free EVSEs were taken meanwhile")
+        inoperative = all(
+            (a := ev.availability.get(c.evse_uid)) is None or a.status in _INOPERATIVE
+            for c, _ in ev.fallback)
+        if inoperative:
+            return Refusal(RefusalReason.ALL_INOPERATIVE,
+                           "every fitting EVSE is out of order or unknown")
+        return Refusal(RefusalReason.ALL_BUSY, "every fitting EVSE is in use or reserved")
+
+    def _whole_chargers(self, request: ReservationRequest,
+                        candidates: Sequence[EvseCandidate], settings: PolicySettings
+                        ) -> frozenset[str]:
+        """Chargers to reserve as a whole rather than by EVSE.
+
+        A whole-charger reservation survives one EVSE's fault and lets the driver take any of
+        the charger's EVSEs. Only worth it on a location-level request, when the charger has
+        several reservable EVSEs and every one of them fits what the driver wants (the
+        charger, not the gateway, will choose the EVSE).
+        """
+        if not settings.allow_whole_charger or request.evse_uid is not None:
+            return frozenset()
+        siblings: dict[str, list[EvseCandidate]] = {}
+        for c in candidates:
+            if c.reservable and c.charger_can_reserve_whole:
+                siblings.setdefault(c.charge_point_id, []).append(c)
+        return frozenset(
+            cp for cp, group in siblings.items()
+            if len(group) >= 2 and all(static_exclusion(s, request) is None for s in group))
 
     async def decide(
         self,
@@ -302,11 +366,14 @@ class PolicyEngine:
         *, active_for_partner: int = 0,
     ) -> Explanation:
         """Every candidate with its score, rank and, when excluded, why."""
-        ev = await self._evaluate(request, candidates)
+        ev = await self._evaluate(request, candidates, fresh=True)
         refusal = self._check_request(request, ev.settings, active_for_partner)
         decision = self._plan_or_refusal(request, candidates, ev)
         if refusal is None and isinstance(decision, Refusal):
             refusal = decision
+        if refusal is None and isinstance(decision, Plan) and (
+                not ev.eligible or ev.free_count - ev.settings.walk_in_reserve <= 0):
+            refusal = decision.exhausted
         holdable = max(0, ev.free_count - ev.settings.walk_in_reserve)
         rows: list[CandidateReport] = []
         targets = ({p.evse_uid: p.target for p in decision.attempts}
@@ -331,15 +398,22 @@ class PolicyEngine:
     ) -> PlannedCandidate | None:
         """Atomically hold the best still-free EVSE of the plan (walk-in reserve enforced by
         the store), skipping EVSEs already tried; None when nothing can be held."""
-        order_ = [p for p in plan.attempts if p.evse_uid not in skip]
+        order_ = [(c, score) for c, score in plan.ranked if c.evse_uid not in skip]
         if not order_:
             return None
         uid = await self.availability.pick_and_hold(
-            plan.location_id, [p.evse_uid for p in order_], holder=holder, until=until,
+            plan.location_id, [c.evse_uid for c, _ in order_], holder=holder, until=until,
             keep_free=plan.keep_free)
         if uid is None:
             return None
-        return next(p for p in order_ if p.evse_uid == uid)
+        self._patch(plan.location_id, uid, holder, until)
+        return next(plan.planned(c, score) for c, score in order_ if c.evse_uid == uid)
+
+    async def release(self, location_id: str, evse_uid: str, *, holder: str) -> bool:
+        released = await self.availability.release(location_id, evse_uid, holder=holder)
+        if released:
+            self._patch(location_id, evse_uid, None, None)
+        return released
 
 
 def _status(availability: Mapping[str, EvseAvailability], uid: str) -> str:

@@ -118,9 +118,6 @@ _REMOVING_STATUSES = frozenset({ConnectorStatus.FAULTED, ConnectorStatus.UNAVAIL
 
 
 def _final_outcome(answers: Sequence[CommandOutcome]) -> ReserveOutcome:
-    if not answers:
-        # The plan had candidates but every hold failed: others took them meanwhile.
-        return ReserveOutcome.OCCUPIED
     if answers[-1] is CommandOutcome.TIMEOUT:
         return ReserveOutcome.TIMEOUT
     for answer, outcome in _PRIORITY:
@@ -182,7 +179,7 @@ class ReservationService:
 
     async def _release(self, r: Reservation) -> None:
         if r.evse_uid is not None:
-            await self.engine.availability.release(r.location_id, r.evse_uid, holder=r.key)
+            await self.engine.release(r.location_id, r.evse_uid, holder=r.key)
 
     async def _cancel_at_charger(self, r: Reservation, wait: float | None = None
                                  ) -> CommandOutcome | None:
@@ -257,10 +254,7 @@ class ReservationService:
             if attempt.picked is None:
                 failed = await self.repo.transition(
                     record, ReservationState.FAILED, reason="no charger accepted")
-                outcome = _final_outcome([a for _, a in attempt.answers])
-                return ReserveResult(outcome, reservation=failed or record,
-                                     charger_outcomes=tuple(attempt.answers),
-                                     message=_describe_answers(attempt.answers))
+                return _failure(decision, attempt, failed or record)
             active_record = await self._activate(record, attempt, ReservationState.ACTIVE,
                                                  reason="accepted by charger")
             if active_record is None:
@@ -314,8 +308,7 @@ class ReservationService:
             answers.append((picked.evse_uid, outcome))
             if outcome is CommandOutcome.ACCEPTED:
                 return _Attempt(picked, ocpp_id, answers)
-            await self.engine.availability.release(plan.location_id, picked.evse_uid,
-                                                   holder=holder)
+            await self.engine.release(plan.location_id, picked.evse_uid, holder=holder)
             if outcome is CommandOutcome.TIMEOUT:
                 # A silent charger may still accept late: withdraw the id there, quietly.
                 stray = replace(record, charge_point_id=cp, ocpp_reservation_id=ocpp_id)
@@ -388,9 +381,7 @@ class ReservationService:
                                  refusal=decision, message=decision.message)
         attempt = await self._attempt(existing, request, decision, deadline)
         if attempt.picked is None:
-            return ReserveResult(_final_outcome([a for _, a in attempt.answers]),
-                                 reservation=existing, charger_outcomes=tuple(attempt.answers),
-                                 message=_describe_answers(attempt.answers))
+            return _failure(decision, attempt, existing)
         updated = await self._activate(existing, attempt, ReservationState.ACTIVE,
                                        reason="replaced", **changes)
         if updated is None:
@@ -583,13 +574,27 @@ class ReservationService:
                 if moved is not None:
                     await self._notify(moved, current.state)
                 return moved
-            why = decision.message if isinstance(decision, Refusal) else \
-                _describe_answers(attempt.answers if attempt else [])
+            if isinstance(decision, Refusal):
+                why = decision.message
+            elif attempt is not None and attempt.answers:
+                why = _describe_answers(attempt.answers)
+            else:
+                why = decision.exhausted.message
             ended = await self.repo.transition(current, ReservationState.REMOVED,
                                                reason=f"{reason}; no alternative: {why}")
             if ended is not None:
                 await self._notify(ended, current.state)
             return ended
+
+
+def _failure(plan: Plan, attempt: _Attempt, reservation: Reservation) -> ReserveResult:
+    if not attempt.answers:
+        # Nothing could be held: what the snapshot says about the location tells why.
+        return ReserveResult(_HINT_OUTCOME[plan.exhausted.outcome_hint], reservation=reservation,
+                             refusal=plan.exhausted, message=plan.exhausted.message)
+    return ReserveResult(_final_outcome([a for _, a in attempt.answers]),
+                         reservation=reservation, charger_outcomes=tuple(attempt.answers),
+                         message=_describe_answers(attempt.answers))
 
 
 def _describe_answers(answers: Collection[tuple[str, CommandOutcome]]) -> str:

@@ -6,7 +6,7 @@ OCPI objects and stays testable on its own.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from domain.ids import ChargerAddress
@@ -30,10 +30,16 @@ class EvseCandidate:
     connectors: tuple[ConnectorInfo, ...]
     charger_can_reserve_whole: bool = False
     """1.6 ReserveConnectorZeroSupported / 2.0.1 ReservationNonEvseSpecific on its charger."""
+    max_power_w: int = field(init=False, compare=False)
+    power_by_standard: dict[str, int] = field(init=False, compare=False, repr=False)
+    """Best power per connector standard; computed once, since every decision reads it."""
 
-    @property
-    def max_power_w(self) -> int:
-        return max((c.power_w for c in self.connectors), default=0)
+    def __post_init__(self) -> None:
+        by_standard: dict[str, int] = {}
+        for c in self.connectors:
+            by_standard[c.standard] = max(by_standard.get(c.standard, 0), c.power_w)
+        object.__setattr__(self, "power_by_standard", by_standard)
+        object.__setattr__(self, "max_power_w", max(by_standard.values(), default=0))
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,6 @@ Every rule yields a number where lower is better, so ``explain`` can show it as 
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -34,28 +33,31 @@ class Exclusion(StrEnum):
     """Free and eligible, but holding it would leave fewer free EVSEs than the walk-in reserve."""
 
 
-def exclusion_of(
-    candidate: EvseCandidate,
-    availability: EvseAvailability | None,
-    request: ReservationRequest,
-) -> tuple[Exclusion, str] | None:
-    """Why ``candidate`` cannot serve ``request`` (walk-in reserve aside), or None."""
+def static_exclusion(candidate: EvseCandidate, request: ReservationRequest
+                     ) -> tuple[Exclusion, str] | None:
+    """Why ``candidate`` can never serve ``request``, whatever its status, or None."""
     if request.evse_uid is not None and candidate.evse_uid != request.evse_uid:
         return Exclusion.NOT_REQUESTED, f"the request names EVSE {request.evse_uid}"
     if not candidate.reservable:
         return Exclusion.NOT_RESERVABLE, "EVSE has no RESERVABLE capability"
-    connectors = candidate.connectors
-    if request.connector_standard is not None:
-        connectors = tuple(c for c in connectors if c.standard == request.connector_standard)
-        if not connectors:
-            have = ", ".join(sorted({c.standard for c in candidate.connectors})) or "none"
-            return Exclusion.WRONG_STANDARD, (
-                f"wanted {request.connector_standard}, EVSE has {have}")
-    if request.min_power_w is not None:
-        best = max((c.power_w for c in connectors), default=0)
-        if best < request.min_power_w:
-            return Exclusion.BELOW_WANTED_POWER, (
-                f"wanted {request.min_power_w} W, EVSE gives at most {best} W")
+    wanted, min_power = request.connector_standard, request.min_power_w
+    if wanted is None and min_power is None:
+        return None
+    if wanted is not None:
+        best = candidate.power_by_standard.get(wanted)
+        if best is None:
+            have = ", ".join(sorted(candidate.power_by_standard)) or "none"
+            return Exclusion.WRONG_STANDARD, f"wanted {wanted}, EVSE has {have}"
+    else:
+        best = candidate.max_power_w
+    if min_power is not None and best < min_power:
+        return Exclusion.BELOW_WANTED_POWER, (
+            f"wanted {min_power} W, EVSE gives at most {best} W")
+    return None
+
+
+def status_exclusion(availability: EvseAvailability | None) -> tuple[Exclusion, str] | None:
+    """Why an EVSE cannot be held now according to a snapshot, or None when it is free."""
     if availability is None:
         return Exclusion.UNKNOWN_STATUS, "no status received yet"
     if availability.holder is not None:
@@ -63,6 +65,15 @@ def exclusion_of(
     if availability.status is not EvseStatus.AVAILABLE:
         return Exclusion.NOT_FREE, f"status {availability.status.value}"
     return None
+
+
+def exclusion_of(
+    candidate: EvseCandidate,
+    availability: EvseAvailability | None,
+    request: ReservationRequest,
+) -> tuple[Exclusion, str] | None:
+    """Why ``candidate`` cannot serve ``request`` (walk-in reserve aside), or None."""
+    return static_exclusion(candidate, request) or status_exclusion(availability)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,44 +84,52 @@ class RuleContext:
     """EVSEs per charger that are not free (held, reserved, charging, ...)."""
 
 
-def _connector_wanted(c: EvseCandidate, ctx: RuleContext) -> float:
+# Each rule scores a whole column of candidates at once: one call per rule instead of one per
+# (rule, candidate) keeps a 100-EVSE decision well under a millisecond.
+Column = Callable[[Sequence[EvseCandidate], RuleContext], list[float]]
+
+
+def _connector_wanted(cands: Sequence[EvseCandidate], ctx: RuleContext) -> list[float]:
     # Best fit: the smallest power that satisfies the driver keeps the big chargers for
     # those who need them. Neutral when the request wants nothing in particular.
-    req = ctx.request
-    if req.connector_standard is None and req.min_power_w is None:
-        return 0.0
-    fitting = [conn for conn in c.connectors
-               if req.connector_standard in (None, conn.standard)]
-    if not fitting:
-        return float("inf")
-    power = max(conn.power_w for conn in fitting)
-    return float(power - (req.min_power_w or 0)) / 1000.0
+    wanted, min_power = ctx.request.connector_standard, ctx.request.min_power_w
+    if wanted is None and min_power is None:
+        return [0.0] * len(cands)
+    floor = min_power or 0
+    out = []
+    for c in cands:
+        power = c.power_by_standard.get(wanted) if wanted is not None else c.max_power_w
+        out.append(float("inf") if power is None else (power - floor) / 1000.0)
+    return out
 
 
-def _single_connector(c: EvseCandidate, ctx: RuleContext) -> float:
+def _single_connector(cands: Sequence[EvseCandidate], ctx: RuleContext) -> list[float]:
     # A multi-connector EVSE serves more kinds of cars; leave it to walk-in drivers.
-    return 0.0 if len(c.connectors) <= 1 else 1.0
+    return [0.0 if len(c.connectors) <= 1 else 1.0 for c in cands]
 
 
-def _least_recently_reserved(c: EvseCandidate, ctx: RuleContext) -> float:
+def _least_recently_reserved(cands: Sequence[EvseCandidate], ctx: RuleContext) -> list[float]:
     # Never reserved comes first; then the oldest reservation. Spreads wear and no-show harm.
-    avail = ctx.availability.get(c.evse_uid)
-    if avail is None or avail.last_reserved_at is None:
-        return float("-inf")
-    return avail.last_reserved_at.timestamp()
+    out = []
+    for c in cands:
+        avail = ctx.availability.get(c.evse_uid)
+        last = avail.last_reserved_at if avail is not None else None
+        out.append(float("-inf") if last is None else last.timestamp())
+    return out
 
 
-def _spread_across_chargers(c: EvseCandidate, ctx: RuleContext) -> float:
+def _spread_across_chargers(cands: Sequence[EvseCandidate], ctx: RuleContext) -> list[float]:
     # A charger with fewer busy EVSEs first: a charger fault then hits fewer reservations,
     # and load spreads over grid connections.
-    return float(ctx.busy_per_charger.get(c.charge_point_id, 0))
+    busy = ctx.busy_per_charger
+    return [float(busy.get(c.charge_point_id, 0)) for c in cands]
 
 
-def _highest_power(c: EvseCandidate, ctx: RuleContext) -> float:
-    return -float(c.max_power_w)
+def _highest_power(cands: Sequence[EvseCandidate], ctx: RuleContext) -> list[float]:
+    return [-float(c.max_power_w) for c in cands]
 
 
-RULES: dict[OrderingRule, Callable[[EvseCandidate, RuleContext], float]] = {
+RULES: dict[OrderingRule, Column] = {
     OrderingRule.CONNECTOR_WANTED: _connector_wanted,
     OrderingRule.SINGLE_CONNECTOR: _single_connector,
     OrderingRule.LEAST_RECENTLY_RESERVED: _least_recently_reserved,
@@ -122,22 +141,29 @@ RULES: dict[OrderingRule, Callable[[EvseCandidate, RuleContext], float]] = {
 def busy_per_charger(
     candidates: Sequence[EvseCandidate], availability: Mapping[str, EvseAvailability]
 ) -> dict[str, int]:
-    busy: Counter[str] = Counter()
+    busy: dict[str, int] = {}
+    available = EvseStatus.AVAILABLE
     for c in candidates:
         avail = availability.get(c.evse_uid)
-        if avail is None or not avail.is_free:
-            busy[c.charge_point_id] += 1
-    return dict(busy)
-
-
-def score(candidate: EvseCandidate, rules: Sequence[OrderingRule], ctx: RuleContext
-          ) -> tuple[float, ...]:
-    return tuple(RULES[rule](candidate, ctx) for rule in rules)
+        if avail is None or avail.holder is not None or avail.status is not available:
+            busy[c.charge_point_id] = busy.get(c.charge_point_id, 0) + 1
+    return busy
 
 
 def order(
     candidates: Sequence[EvseCandidate], rules: Sequence[OrderingRule], ctx: RuleContext
 ) -> list[tuple[EvseCandidate, tuple[float, ...]]]:
-    scored = [(c, score(c, rules, ctx)) for c in candidates]
-    scored.sort(key=lambda item: (item[1], item[0].evse_uid))
-    return scored
+    """Candidates best first, each with its score (one number per rule, lower is better)."""
+    if not candidates:
+        return []
+    columns = [RULES[rule](candidates, ctx) for rule in rules]
+    # Stable sorts from the last key to the first give the lexicographic order, and sorting
+    # indices by one float column at a time is several times faster than comparing tuples.
+    uids = [c.evse_uid for c in candidates]
+    index = sorted(range(len(candidates)), key=uids.__getitem__)
+    for column in reversed(columns):
+        index.sort(key=column.__getitem__)
+    if not columns:
+        return [(candidates[i], ()) for i in index]
+    scores = list(zip(*columns, strict=True))
+    return [(candidates[i], scores[i]) for i in index]

@@ -86,9 +86,14 @@ async def test_walk_in_reserve_is_explained_and_enforced() -> None:
     held = [await engine.hold(plan, holder=f"h{i}", until=utc_now() + timedelta(hours=1))
             for i in range(4)]
     assert [h is not None for h in held] == [True, True, False, False]
-    refusal = await engine.decide(req(), cands)
-    assert isinstance(refusal, Refusal) and refusal.reason is RefusalReason.WALK_IN_RESERVE
-    assert refusal.outcome_hint is OutcomeHint.OCCUPIED
+    plan = await engine.decide(req(), cands)
+    assert isinstance(plan, Plan)
+    assert await engine.hold(plan, holder="h9", until=utc_now() + timedelta(hours=1)) is None
+    assert plan.exhausted.reason is RefusalReason.WALK_IN_RESERVE
+    assert plan.exhausted.outcome_hint is OutcomeHint.OCCUPIED
+    explanation = await engine.explain(req(), cands)
+    assert explanation.refusal is not None
+    assert explanation.refusal.reason is RefusalReason.WALK_IN_RESERVE
 
 
 async def test_ordering_rules_each_decide() -> None:
@@ -122,12 +127,13 @@ async def test_least_recently_reserved_and_spread() -> None:
     await avail.release("LOC1", "A1", holder="x")
     await avail.pick_and_hold("LOC1", ["B1"], holder="y", until=until)
     lrr = PolicyEngine(source(ordering=["least_recently_reserved"]), avail)
-    assert uids(await lrr.decide(req(), cands)) == ["A2", "B2", "A1"]
+    assert uids(await lrr.decide(req(), cands)) == ["A2", "B2", "A1", "B1"]
     spread = PolicyEngine(source(ordering=["spread_across_chargers"]), avail)
-    assert uids(await spread.decide(req(), cands)) == ["A1", "A2", "B2"]
+    assert uids(await spread.decide(req(), cands)) == ["A1", "A2", "B2", "B1"]
     both = PolicyEngine(source(ordering=["spread_across_chargers", "least_recently_reserved"]),
                         avail)
-    assert uids(await both.decide(req(), cands)) == ["A2", "A1", "B2"]
+    # the held B1 stays last: a snapshot-busy EVSE is only a fallback
+    assert uids(await both.decide(req(), cands)) == ["A2", "A1", "B2", "B1"]
 
 
 @pytest.mark.parametrize(("settings", "request_", "reason"), [
@@ -157,14 +163,40 @@ async def test_busy_versus_inoperative() -> None:
     avail = MemoryAvailability()
     cands = grid(2)
     await set_all(avail, cands, EvseStatus.OUTOFORDER)
-    engine = PolicyEngine(source(), avail)
-    decision = await engine.decide(req(), cands)
-    assert isinstance(decision, Refusal) and decision.reason is RefusalReason.ALL_INOPERATIVE
-    assert decision.outcome_hint is OutcomeHint.INOPERATIVE
+    engine = PolicyEngine(source(), avail, snapshot_ttl=0)
+    plan = await engine.decide(req(), cands)
+    assert isinstance(plan, Plan)
+    assert await engine.hold(plan, holder="h", until=utc_now() + timedelta(hours=1)) is None
+    assert plan.exhausted.reason is RefusalReason.ALL_INOPERATIVE
+    assert plan.exhausted.outcome_hint is OutcomeHint.INOPERATIVE
     await avail.set_status("LOC1", "E000", EvseStatus.CHARGING, NOW)
-    decision = await engine.decide(req(), cands)
-    assert isinstance(decision, Refusal) and decision.reason is RefusalReason.ALL_BUSY
-    assert decision.outcome_hint is OutcomeHint.OCCUPIED
+    plan = await engine.decide(req(), cands)
+    assert isinstance(plan, Plan)
+    assert plan.exhausted.reason is RefusalReason.ALL_BUSY
+    assert plan.exhausted.outcome_hint is OutcomeHint.OCCUPIED
+
+
+async def test_stale_snapshot_never_decides_freeness() -> None:
+    """With a cached snapshot, an EVSE freed since still gets picked and one taken since is
+    skipped: the store's atomic hold decides."""
+    avail = MemoryAvailability()
+    cands = grid(3)
+    await set_all(avail, cands)
+    await avail.set_status("LOC1", "E000", EvseStatus.CHARGING, NOW)
+    engine = PolicyEngine(source(ordering=[]), avail, snapshot_ttl=60.0)
+    until = utc_now() + timedelta(hours=1)
+    first = await engine.decide(req(), cands)
+    assert uids(first) == ["E001", "E002", "E000"]
+    await avail.set_status("LOC1", "E000", EvseStatus.AVAILABLE, NOW)
+    assert await avail.pick_and_hold("LOC1", ["E001"], holder="elsewhere", until=until)
+    plan = await engine.decide(req(), cands)  # served from the cached snapshot
+    assert uids(plan) == ["E001", "E002", "E000"]
+    got = [await engine.hold(plan, holder=f"h{i}", until=until) for i in range(3)]
+    assert [g.evse_uid if g else None for g in got] == ["E002", "E000", None]
+    # holds made through the engine are visible to its next decision at once
+    explanation_free = {r.evse_uid for r in (await engine.explain(req(), cands)).rows
+                        if r.exclusion is None}
+    assert explanation_free == set()
 
 
 async def test_whole_charger_target_only_where_supported_and_allowed() -> None:

@@ -1,0 +1,142 @@
+"""Policy decision + atomic hold at a location with 100 EVSEs: p50/p99 (goal p99 <= 2 ms).
+
+Each sample is one ``PolicyEngine.decide`` (policy lookup, availability snapshot, exclusions,
+ordering by every rule) followed by ``PolicyEngine.hold`` (the atomic pick-and-hold); the hold
+is released outside the timed part so every sample sees the same location.
+
+    .venv/bin/python benchmarks/policy_decision.py [--samples 3000] [--redis-url URL]
+
+Each store is measured with a fresh availability snapshot per decision and with the engine's
+short snapshot cache (``snapshot_ttl``), which only affects ordering, never freeness.
+Without --redis-url a private redis-server is started on a free port when one is installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import socket
+import statistics
+import subprocess
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+
+import redis.asyncio as aioredis
+
+from domain.ids import ChargerAddress
+from reservation_policy.availability.base import AvailabilityStore, EvseStatus
+from reservation_policy.availability.memory import MemoryAvailability
+from reservation_policy.availability.redis import RedisAvailability
+from reservation_policy.engine import Plan, PolicyEngine
+from reservation_policy.models import ConnectorInfo, EvseCandidate, Partner, ReservationRequest
+from reservation_policy.policy import PolicySource, parse_policy
+
+LOCATION = "BENCH"
+EVSES = 100
+SNAPSHOT_TTL = 0.25
+
+
+def candidates() -> list[EvseCandidate]:
+    out = []
+    for i in range(EVSES):
+        cp = f"CP{i // 4:03d}"
+        conns = (ConnectorInfo("IEC_62196_T2", 22_000),) if i % 3 else (
+            ConnectorInfo("IEC_62196_T2", 22_000), ConnectorInfo("IEC_62196_T2_COMBO", 150_000))
+        out.append(EvseCandidate(LOCATION, f"E{i:03d}", cp, ChargerAddress(cp, i % 4 + 1),
+                                 i % 10 != 0, conns, i % 2 == 0))
+    return out
+
+
+async def populate(store: AvailabilityStore, cands: list[EvseCandidate]) -> None:
+    now = datetime.now(UTC)
+    for i, c in enumerate(cands):
+        status = EvseStatus.CHARGING if i % 3 == 1 else EvseStatus.AVAILABLE
+        await store.set_status(LOCATION, c.evse_uid, status, now)
+
+
+async def measure(store: AvailabilityStore, samples: int, snapshot_ttl: float) -> list[float]:
+    cands = candidates()
+    await populate(store, cands)
+    policy = PolicySource(policy=parse_policy({"defaults": {
+        "walk_in_reserve": 2, "allow_whole_charger": True,
+        "ordering": ["connector_wanted", "single_connector", "spread_across_chargers",
+                     "least_recently_reserved", "highest_power"]}}))
+    engine = PolicyEngine(policy, store, snapshot_ttl=snapshot_ttl)
+    request = ReservationRequest(LOCATION, None, Partner("NL", "EXA"), "04A1B2C3",
+                                 datetime.now(UTC) + timedelta(minutes=30),
+                                 connector_standard="IEC_62196_T2", min_power_w=11_000)
+    timings = []
+    for i in range(samples + 200):
+        start = time.perf_counter()
+        plan = await engine.decide(request, cands)
+        assert isinstance(plan, Plan), plan
+        held = await engine.hold(plan, holder="bench", until=request.expiry)
+        elapsed = time.perf_counter() - start
+        assert held is not None
+        await store.release(LOCATION, held.evse_uid, holder="bench")
+        if i >= 200:  # warm-up
+            timings.append(elapsed * 1000)
+    return timings
+
+
+def _label(ttl: float) -> str:
+    return f"{EVSES} EVSEs, " + (f"snapshot ttl {ttl:g}s" if ttl else "fresh snapshot")
+
+
+def report(name: str, timings: list[float]) -> None:
+    q = statistics.quantiles(timings, n=100)
+    print(f"{name:<42} n={len(timings)} p50={q[49]:.3f} ms p99={q[98]:.3f} ms "
+          f"max={max(timings):.3f} ms (goal p99 <= 2 ms)")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--samples", type=int, default=3000)
+    parser.add_argument("--redis-url")
+    args = parser.parse_args()
+
+    for ttl in (0.0, SNAPSHOT_TTL):
+        report(f"in-process {_label(ttl)}", await measure(MemoryAvailability(), args.samples, ttl))
+
+    proc = None
+    url = args.redis_url
+    if url is None and shutil.which("redis-server"):
+        port = _free_port()
+        proc = subprocess.Popen(
+            ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", tempfile.gettempdir()],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        url = f"redis://127.0.0.1:{port}/0"
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+    try:
+        if url is None:
+            print("redis: skipped (no redis-server and no --redis-url)")
+            return
+        client = aioredis.from_url(url)
+        await client.delete(*[f"avail:{{{LOCATION}}}:{k}" for k in
+                              ("status", "updated", "holder", "until", "reserved")])
+        store = RedisAvailability(client)
+        for ttl in (0.0, SNAPSHOT_TTL):
+            report(f"redis {_label(ttl)}", await measure(store, args.samples, ttl))
+        await store.close()
+    finally:
+        if proc is not None:
+            proc.terminate()
+            proc.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
