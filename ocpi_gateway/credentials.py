@@ -20,6 +20,7 @@ from ocpi_gateway.config import GatewaySettings
 from ocpi_gateway.modules import InterfaceRole, OcpiModule
 from ocpi_gateway.partners.handshake import HandshakeError, fetch_partner_api
 from ocpi_gateway.partners.models import PartnerRole
+from ocpi_gateway.partners.registry import RegistrationConflict
 from ocpi_gateway.transport.body import parse_body
 from ocpi_gateway.transport.context import CALLER
 from ocpi_gateway.transport.envelope import OcpiError, ocpi_response
@@ -133,11 +134,14 @@ class CredentialsHandlers:
             log.warning("partner_handshake_failed", status_code=int(exc.status_code),
                         error=exc.message, versions_url=body.url)
             raise OcpiError(exc.status_code, exc.message) from exc
-        token = await request.app[keys.PARTNERS].register(
-            caller.partner, roles=body.partner_roles(), versions_url=body.url,
-            version=api.version, endpoints=api.endpoints, token_to_send=body.token,
-            send_base64=api.send_base64,
-        )
+        try:
+            token = await request.app[keys.PARTNERS].register(
+                caller.partner, roles=body.partner_roles(), versions_url=body.url,
+                version=api.version, endpoints=api.endpoints, token_to_send=body.token,
+                send_base64=api.send_base64,
+            )
+        except RegistrationConflict as exc:
+            raise _not_allowed("a concurrent credentials request for this partner won") from exc
         log.info(event, version=api.version,
                  roles=[f"{r.role.value} {r.country_code}-{r.party_id}" for r in body.roles])
         return ocpi_response(our_credentials(request.app[keys.SETTINGS], token))

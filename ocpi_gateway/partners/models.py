@@ -54,6 +54,8 @@ class Partner(BaseModel):
     """Whether the partner wants our Authorization tokens base64-encoded (2.2.1) or plain."""
     created_at: str
     updated_at: str
+    revision: int = 0
+    """Bumped by every handshake; concurrent handshakes compare-and-set on it."""
 
     @property
     def registered(self) -> bool:

@@ -30,6 +30,10 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+class RegistrationConflict(Exception):
+    """Another handshake of the same partner finished first."""
+
+
 @dataclass(frozen=True, slots=True)
 class Caller:
     """Who sent a request: the partner and which of its tokens it used."""
@@ -114,10 +118,12 @@ class PartnerRegistry:
         issue_token: str | None = None,
     ) -> str:
         """Record a successful handshake; revoke every token the partner had (token A, the old
-        credentials token) and issue a new credentials token, returned once."""
-        await self.revoke_tokens(partner.id)
-        token = issue_token or new_token()
-        await self._add_token(partner.id, token, TokenKind.CREDENTIALS)
+        credentials token) and issue a new credentials token, returned once.
+
+        Raises RegistrationConflict when the partner changed since ``partner`` was read (two
+        POSTs with the same token A race: exactly one wins)."""
+        previous = partner.revision
+        partner.revision += 1
         partner.state = PartnerState.REGISTERED
         partner.roles = roles
         partner.versions_url = versions_url
@@ -125,7 +131,13 @@ class PartnerRegistry:
         partner.endpoints = endpoints
         partner.token_to_send = token_to_send
         partner.send_base64 = send_base64
-        await self.save(partner)
+        partner.updated_at = _now()
+        if not await self._store.replace_if(PARTNERS, partner.id, partner.model_dump(mode="json"),
+                                            expected={"revision": previous}):
+            raise RegistrationConflict(partner.id)
+        await self.revoke_tokens(partner.id)
+        token = issue_token or new_token()
+        await self._add_token(partner.id, token, TokenKind.CREDENTIALS)
         return token
 
     async def issue_credentials_token(self, partner_id: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from tests.conftest import free_port
@@ -219,3 +220,19 @@ async def test_credentials_survive_a_restart(tmp_path: Path, emsp: EmspPeer) -> 
         assert (await emsp.call("GET", second.versions_url, token_a))[0] == 401
     finally:
         await second.stop()
+
+
+async def test_concurrent_posts_with_one_token_a_register_once(
+    gateway: RunningGateway, emsp: EmspPeer
+) -> None:
+    _, token_a = await gateway.partners.invite("Test eMSP")
+    url = gateway.url + "/ocpi/2.2.1/credentials"
+    emsp.valid_tokens.update({"b1", "b2"})
+    results = await asyncio.gather(
+        emsp.call("POST", url, token_a, json=emsp.credentials("b1")),
+        emsp.call("POST", url, token_a, json=emsp.credentials("b2")))
+    codes = sorted(body["status_code"] for _, body, _ in results)
+    assert codes == [1000, 2000]
+    winner = next(body["data"]["token"] for _, body, _ in results if body["status_code"] == 1000)
+    assert (await emsp.call("GET", gateway.versions_url, winner))[0] == 200
+    assert len(await gateway.partners.registered()) == 1
