@@ -97,41 +97,47 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def main() -> None:
+def _start_redis() -> tuple[subprocess.Popen[bytes], str]:
+    port = _free_port()
+    proc = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no", "--dir", tempfile.gettempdir()],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    return proc, f"redis://127.0.0.1:{port}/0"
+
+
+async def run(samples: int, url: str | None) -> None:
+    for ttl in (0.0, SNAPSHOT_TTL):
+        report(f"in-process {_label(ttl)}", await measure(MemoryAvailability(), samples, ttl))
+    if url is None:
+        print("redis: skipped (no redis-server and no --redis-url)")
+        return
+    client = aioredis.from_url(url)
+    await client.delete(*[f"avail:{{{LOCATION}}}:{k}" for k in
+                          ("status", "updated", "holder", "until", "reserved")])
+    store = RedisAvailability(client)
+    for ttl in (0.0, SNAPSHOT_TTL):
+        report(f"redis {_label(ttl)}", await measure(store, samples, ttl))
+    await store.close()
+
+
+def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--samples", type=int, default=3000)
     parser.add_argument("--redis-url")
     args = parser.parse_args()
-
-    for ttl in (0.0, SNAPSHOT_TTL):
-        report(f"in-process {_label(ttl)}", await measure(MemoryAvailability(), args.samples, ttl))
-
     proc = None
     url = args.redis_url
     if url is None and shutil.which("redis-server"):
-        port = _free_port()
-        proc = subprocess.Popen(
-            ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", tempfile.gettempdir()],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        url = f"redis://127.0.0.1:{port}/0"
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
-                break
-            except OSError:
-                time.sleep(0.05)
+        proc, url = _start_redis()
     try:
-        if url is None:
-            print("redis: skipped (no redis-server and no --redis-url)")
-            return
-        client = aioredis.from_url(url)
-        await client.delete(*[f"avail:{{{LOCATION}}}:{k}" for k in
-                              ("status", "updated", "holder", "until", "reserved")])
-        store = RedisAvailability(client)
-        for ttl in (0.0, SNAPSHOT_TTL):
-            report(f"redis {_label(ttl)}", await measure(store, args.samples, ttl))
-        await store.close()
+        asyncio.run(run(args.samples, url))
     finally:
         if proc is not None:
             proc.terminate()
@@ -139,4 +145,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    main()
