@@ -74,6 +74,6 @@ class ChargerCommands(Protocol):
     one ``TIMEOUT`` after ``timeout`` seconds.
     """
 
-    async def execute(self, command: ChargerCommand, timeout: float) -> CommandOutcome: ...
+    async def execute(self, command: ChargerCommand, timeout: float) -> CommandOutcome: ...  # noqa: ASYNC109
 
     async def is_online(self, charge_point_id: str) -> bool: ...

@@ -34,7 +34,8 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """URL of a private redis-server for this test session (one per xdist worker)."""
     binary = shutil.which("redis-server")
     if binary is None:
-        pytest.fail("redis-server is not installed; .ci/run installs it (apt-get install -y redis-server)")
+        pytest.fail("redis-server is not installed; "
+                    ".ci/run installs it (apt-get install -y redis-server)")
     port = free_port()
     workdir: Path = tmp_path_factory.mktemp("redis")
     proc = subprocess.Popen(
