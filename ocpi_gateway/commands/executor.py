@@ -1,0 +1,260 @@
+"""What each OCPI command does once accepted: the checks answered at once, and the work whose
+outcome goes to the eMSP's response_url."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import structlog
+
+from domain.charger_commands import (
+    ChargerCommands,
+    CommandOutcome,
+    RemoteStart,
+    RemoteStop,
+    UnlockConnector,
+)
+from domain.ids import ChargerAddress
+from ocpi_gateway import metrics
+from ocpi_gateway.commands.models import (
+    CancelReservationRequest,
+    CommandResponseType,
+    CommandResultType,
+    CommandType,
+    ReserveNowRequest,
+    StartSessionRequest,
+    StopSessionRequest,
+    UnlockConnectorRequest,
+)
+from ocpi_gateway.commands.outcomes import (
+    OCPP_TOKEN_TYPES,
+    RESERVE_RESULTS,
+    charger_result,
+)
+from ocpi_gateway.locations.models import Capability
+from ocpi_gateway.partners.models import Partner as OcpiPartner
+from ocpi_gateway.reservations.candidates import CatalogCandidates, CatalogProvider
+from ocpi_gateway.sessions.tracker import SessionTracker
+from ocpi_gateway.tokens.models import Token
+from ocpi_gateway.tokens.repository import TokenRepository
+from ocpi_gateway.transport.status_codes import OcpiStatus
+from reservation_policy.engine import PolicyEngine, Refusal
+from reservation_policy.lifecycle import CancelOutcome, ReservationService, ReserveOutcome
+from reservation_policy.models import Partner, ReservationRequest
+
+log = structlog.get_logger(__name__)
+
+COMMAND_TOKEN_WINDOW = timedelta(minutes=15)
+"""mod_commands: no real-time authorization of a command's RFID token for 15 minutes."""
+
+
+class Refused(Exception):
+    """A command answered at once without reaching a charger."""
+
+    def __init__(self, response: CommandResponseType, message: str,
+                 status_code: int = OcpiStatus.SUCCESS) -> None:
+        super().__init__(message)
+        self.response = response
+        self.message = message
+        self.status_code = status_code
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    result: CommandResultType
+    message: str = ""
+
+
+def _owner(token: Token, partner: OcpiPartner) -> Partner:
+    if not partner.has_party(token.country_code, token.party_id):
+        raise Refused(CommandResponseType.REJECTED,
+                      f"token {token.uid} belongs to {token.country_code}-{token.party_id}, "
+                      "not to the requesting eMSP")
+    return Partner(token.country_code.upper(), token.party_id.upper())
+
+
+class CommandExecutor:
+    def __init__(
+        self,
+        *,
+        catalog: CatalogProvider,
+        reservations: ReservationService,
+        start_engine: PolicyEngine,
+        start_candidates: CatalogCandidates,
+        chargers: ChargerCommands,
+        sessions: SessionTracker,
+        tokens: TokenRepository,
+        charger_timeout: float,
+    ) -> None:
+        self._catalog = catalog
+        self._reservations = reservations
+        self._start_engine = start_engine
+        self._start_candidates = start_candidates
+        self._chargers = chargers
+        self._sessions = sessions
+        self._tokens = tokens
+        self._charger_timeout = charger_timeout
+
+    # ---------------------------------------------------------------- checks answered at once
+
+    def _location(self, location_id: str) -> None:
+        if self._catalog().get(location_id) is None:
+            raise Refused(CommandResponseType.REJECTED, f"unknown location {location_id}",
+                          OcpiStatus.UNKNOWN_LOCATION)
+
+    def _evse_address(self, location_id: str, evse_uid: str,
+                      connector_id: str | None = None) -> ChargerAddress:
+        catalog = self._catalog()
+        self._location(location_id)
+        evse = catalog.evse(location_id, evse_uid)
+        if evse is None:
+            raise Refused(CommandResponseType.REJECTED,
+                          f"location {location_id} has no EVSE {evse_uid}")
+        address = (catalog.connector_address(location_id, evse_uid, connector_id)
+                   if connector_id is not None else catalog.address_of(location_id, evse_uid))
+        if address is None:
+            raise Refused(CommandResponseType.REJECTED,
+                          f"EVSE {evse_uid} has no connector {connector_id}")
+        return address
+
+    async def _online(self, address: ChargerAddress) -> None:
+        if not await self._chargers.is_online(address.charge_point_id):
+            raise Refused(CommandResponseType.REJECTED,
+                          f"charger of this EVSE is offline ({address.charge_point_id})")
+
+    async def check_reserve_now(self, body: ReserveNowRequest, partner: OcpiPartner) -> None:
+        _owner(body.token, partner)
+        self._location(body.location_id)
+        if body.evse_uid is not None:
+            address = self._evse_address(body.location_id, body.evse_uid)
+            evse = self._catalog().evse(body.location_id, body.evse_uid)
+            if evse is not None and not evse.reservable:
+                raise Refused(CommandResponseType.NOT_SUPPORTED,
+                              f"EVSE {body.evse_uid} is not RESERVABLE")
+            await self._online(address)
+
+    async def check_cancel(self, body: CancelReservationRequest, partner: OcpiPartner) -> None:
+        return None  # an unknown reservation is the charger-level result UNKNOWN_RESERVATION
+
+    async def check_start_session(self, body: StartSessionRequest,
+                                  partner: OcpiPartner) -> None:
+        _owner(body.token, partner)
+        self._location(body.location_id)
+        if body.connector_id is not None and body.evse_uid is None:
+            raise Refused(CommandResponseType.REJECTED, "connector_id requires evse_uid")
+        if body.evse_uid is not None:
+            address = self._evse_address(body.location_id, body.evse_uid, body.connector_id)
+            evse = self._catalog().evse(body.location_id, body.evse_uid)
+            if (evse is not None and body.connector_id is None
+                    and Capability.START_SESSION_CONNECTOR_REQUIRED in evse.capabilities):
+                raise Refused(CommandResponseType.REJECTED,
+                              f"EVSE {body.evse_uid} requires connector_id "
+                              "(START_SESSION_CONNECTOR_REQUIRED)")
+            await self._online(address)
+
+    async def check_stop_session(self, body: StopSessionRequest, partner: OcpiPartner) -> None:
+        session = await self._sessions.get(body.session_id)
+        if session is None:
+            raise Refused(CommandResponseType.UNKNOWN_SESSION,
+                          f"unknown session {body.session_id}")
+        if session.country_code and not partner.has_party(session.country_code,
+                                                          session.party_id or ""):
+            raise Refused(CommandResponseType.REJECTED, "session belongs to another eMSP")
+        if not session.active:
+            raise Refused(CommandResponseType.REJECTED, "session has ended already")
+
+    async def check_unlock(self, body: UnlockConnectorRequest, partner: OcpiPartner) -> None:
+        address = self._evse_address(body.location_id, body.evse_uid, body.connector_id)
+        await self._online(address)
+
+    # ---------------------------------------------------------------- work with a result
+
+    async def reserve_now(self, body: ReserveNowRequest, partner: OcpiPartner,
+                          time_budget: float) -> Outcome:
+        owner = _owner(body.token, partner)
+        request = ReservationRequest(
+            location_id=body.location_id, evse_uid=body.evse_uid, partner=owner,
+            token_uid=body.token.uid, expiry=body.expiry_date.astimezone(UTC),
+            token_type=OCPP_TOKEN_TYPES[body.token.type.value],
+            group_id_token=body.token.group_id)
+        await self._tokens.remember_command_token(body.token.uid, body.expiry_date)
+        result = await self._reservations.reserve(request, body.reservation_id,
+                                                  time_budget=time_budget)
+        if result.outcome is ReserveOutcome.ACCEPTED:
+            metrics.reservation_transition(metrics.ReservationOutcome.ACCEPTED)
+        return Outcome(RESERVE_RESULTS[result.outcome], result.message)
+
+    async def cancel_reservation(self, body: CancelReservationRequest,
+                                 partner: OcpiPartner) -> Outcome:
+        # reservation_id is scoped per eMSP role; a platform with several roles may have made
+        # it under any of them.
+        for role in partner.roles:
+            owner = Partner(role.country_code.upper(), role.party_id.upper())
+            if await self._reservations.get(owner, body.reservation_id) is None:
+                continue
+            cancelled = await self._reservations.cancel(owner, body.reservation_id,
+                                                        charger_wait=self._charger_timeout)
+            if cancelled.outcome is CancelOutcome.ACCEPTED:
+                return Outcome(CommandResultType.ACCEPTED)
+        return Outcome(CommandResultType.UNKNOWN_RESERVATION,
+                       f"no active reservation {body.reservation_id}")
+
+    async def start_session(self, body: StartSessionRequest, partner: OcpiPartner,
+                            time_budget: float) -> Outcome:
+        owner = _owner(body.token, partner)
+        if body.evse_uid is not None:
+            targets = [self._evse_address(body.location_id, body.evse_uid, body.connector_id)]
+        else:
+            targets = await self._start_targets(body, owner)
+            if not targets:
+                return Outcome(CommandResultType.EVSE_OCCUPIED, "no available EVSE")
+        until = datetime.now(UTC) + COMMAND_TOKEN_WINDOW
+        await self._tokens.remember_command_token(body.token.uid, until)
+        answers: list[CommandOutcome] = []
+        for address in targets:
+            await self._sessions.expect_remote_start(address.charge_point_id, body.token.uid,
+                                                     owner.country_code, owner.party_id)
+            outcome = await self._chargers.execute(
+                RemoteStart(charge_point_id=address.charge_point_id, id_token=body.token.uid,
+                            id_token_type=OCPP_TOKEN_TYPES[body.token.type.value],
+                            remote_start_id=secrets.randbelow(2**31 - 2) + 1,
+                            evse_id=address.evse_id, connector_id=address.connector_id),
+                min(self._charger_timeout, time_budget))
+            answers.append(outcome)
+            if outcome in (CommandOutcome.ACCEPTED, CommandOutcome.TIMEOUT):
+                break
+        final = answers[-1]
+        return Outcome(charger_result(CommandType.START_SESSION, final))
+
+    async def _start_targets(self, body: StartSessionRequest,
+                             owner: Partner) -> list[ChargerAddress]:
+        """Available EVSEs of the location, ordered by the operator's policy."""
+        candidates = await self._start_candidates.candidates(body.location_id)
+        request = ReservationRequest(location_id=body.location_id, evse_uid=None, partner=owner,
+                                     token_uid=body.token.uid,
+                                     expiry=datetime.now(UTC) + timedelta(minutes=30))
+        # A session is no reservation: the reservation checks (enabled, duration, cap) do not
+        # apply, which is what the re-route form of decide() skips.
+        plan = await self._start_engine.decide(request, candidates, reroute_from=())
+        if isinstance(plan, Refusal):
+            return []
+        return [candidate.address for candidate, _ in plan.ranked]
+
+    async def stop_session(self, body: StopSessionRequest, partner: OcpiPartner) -> Outcome:
+        session = await self._sessions.get(body.session_id)
+        if session is None:
+            return Outcome(CommandResultType.REJECTED, "session vanished")
+        outcome = await self._chargers.execute(
+            RemoteStop(charge_point_id=session.charge_point_id,
+                       transaction_id=session.transaction_id), self._charger_timeout)
+        return Outcome(charger_result(CommandType.STOP_SESSION, outcome))
+
+    async def unlock_connector(self, body: UnlockConnectorRequest,
+                               partner: OcpiPartner) -> Outcome:
+        address = self._evse_address(body.location_id, body.evse_uid, body.connector_id)
+        outcome = await self._chargers.execute(
+            UnlockConnector(charge_point_id=address.charge_point_id, evse_id=address.evse_id,
+                            connector_id=address.connector_id or 1), self._charger_timeout)
+        return Outcome(charger_result(CommandType.UNLOCK_CONNECTOR, outcome))

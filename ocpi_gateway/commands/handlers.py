@@ -1,0 +1,36 @@
+"""HTTP side of the Commands receiver: ``POST {commands}/{command}``."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from pydantic import ValidationError
+
+from ocpi_gateway.commands.models import COMMAND_BODIES, CommandType
+from ocpi_gateway.commands.service import CommandService
+from ocpi_gateway.transport.body import invalid, parse_json
+from ocpi_gateway.transport.context import current_partner
+from ocpi_gateway.transport.envelope import OcpiError, ocpi_response
+from ocpi_gateway.transport.status_codes import OcpiStatus
+
+COMMAND_SERVICE: web.AppKey[CommandService] = web.AppKey("command_service", CommandService)
+
+
+async def post_command(request: web.Request) -> web.Response:
+    name = request.match_info["command"]
+    try:
+        command = CommandType(name)
+    except ValueError as exc:
+        raise OcpiError(OcpiStatus.INVALID_OR_MISSING_PARAMETERS, f"unknown command {name}",
+                        http_status=404) from exc
+    partner = current_partner(request)
+    raw = await parse_json(request)
+    try:
+        body = COMMAND_BODIES[command].model_validate(raw)
+    except ValidationError as exc:
+        raise invalid(exc) from exc
+    response, status_code = await request.app[COMMAND_SERVICE].receive(command, body, partner)
+    return ocpi_response(response.model_dump(mode="json", exclude_defaults=False), status_code)
+
+
+def add_routes(router: web.UrlDispatcher, prefix: str, version: str) -> None:
+    router.add_post(prefix + "/{command}", post_command)

@@ -1,0 +1,44 @@
+"""How charger answers and reservation outcomes become OCPI CommandResults.
+
+See docs/protocol-notes.md for the table and its reasons.
+"""
+
+from __future__ import annotations
+
+from domain.charger_commands import CommandOutcome
+from ocpi_gateway.commands.models import CommandResultType, CommandType
+from reservation_policy.lifecycle import ReserveOutcome
+
+RESERVE_RESULTS: dict[ReserveOutcome, CommandResultType] = {
+    ReserveOutcome.ACCEPTED: CommandResultType.ACCEPTED,
+    ReserveOutcome.OCCUPIED: CommandResultType.EVSE_OCCUPIED,
+    ReserveOutcome.INOPERATIVE: CommandResultType.EVSE_INOPERATIVE,
+    ReserveOutcome.REJECTED: CommandResultType.REJECTED,
+    # OCPI has no "offline": an unreachable charger's EVSEs are not operative for the driver.
+    ReserveOutcome.OFFLINE: CommandResultType.EVSE_INOPERATIVE,
+    ReserveOutcome.TIMEOUT: CommandResultType.TIMEOUT,
+    ReserveOutcome.NOT_SUPPORTED: CommandResultType.NOT_SUPPORTED,
+}
+
+_CHARGER_RESULTS: dict[CommandOutcome, CommandResultType] = {
+    CommandOutcome.ACCEPTED: CommandResultType.ACCEPTED,
+    CommandOutcome.OCCUPIED: CommandResultType.EVSE_OCCUPIED,
+    CommandOutcome.FAULTED: CommandResultType.EVSE_INOPERATIVE,
+    CommandOutcome.UNAVAILABLE: CommandResultType.EVSE_INOPERATIVE,
+    CommandOutcome.REJECTED: CommandResultType.REJECTED,
+    CommandOutcome.TIMEOUT: CommandResultType.TIMEOUT,
+    CommandOutcome.OFFLINE: CommandResultType.EVSE_INOPERATIVE,
+    CommandOutcome.NOT_SUPPORTED: CommandResultType.NOT_SUPPORTED,
+}
+
+
+def charger_result(command: CommandType, outcome: CommandOutcome) -> CommandResultType:
+    if command is CommandType.UNLOCK_CONNECTOR and outcome is CommandOutcome.REJECTED:
+        # UnlockFailed: the charger tried and the lock did not open.
+        return CommandResultType.FAILED
+    return _CHARGER_RESULTS[outcome]
+
+
+OCPP_TOKEN_TYPES = {"RFID": "ISO14443", "APP_USER": "Central", "AD_HOC_USER": "Central",
+                    "OTHER": "Central"}
+"""OCPI TokenType → OCPP 2.0.1 IdTokenEnumType (1.6 has no token type)."""

@@ -1,0 +1,248 @@
+"""Runs accepted commands in the background and guarantees each one a result.
+
+A command record is stored before the eMSP gets its CommandResponse. The work then runs in a
+task of this instance; its result is stored (PENDING → DONE, once) and queued for the
+response_url. A sweeper settles what no task will settle: commands whose deadline passed on
+any instance (a crashed one included), and this instance's own commands left PENDING by a
+restart. For RESERVE_NOW it asks the reservation record first, so a reservation the charger
+accepted just before a crash is reported ACCEPTED rather than TIMEOUT.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import structlog
+
+from ocpi_gateway import metrics
+from ocpi_gateway.commands.executor import CommandExecutor, Outcome, Refused
+from ocpi_gateway.commands.models import (
+    CancelReservationRequest,
+    CommandResponse,
+    CommandResponseType,
+    CommandResultType,
+    CommandType,
+    DisplayText,
+    ReserveNowRequest,
+    StartSessionRequest,
+    StopSessionRequest,
+    UnlockConnectorRequest,
+)
+from ocpi_gateway.commands.records import CommandRecord, CommandRepository
+from ocpi_gateway.commands.results import ResultSender
+from ocpi_gateway.partners.models import Partner as OcpiPartner
+from reservation_policy.lifecycle import ReservationService
+from reservation_policy.models import Partner
+from reservation_policy.records import LIVE_STATES, Reservation, ReservationState
+
+log = structlog.get_logger(__name__)
+
+CONTACTS = "reservation_contacts"
+"""reservation key → where to send CANCELED_RESERVATION (partner id, response_url)."""
+
+_RESULT_MARGIN = 0.5
+"""Seconds kept back from the announced timeout to deliver the result."""
+
+PartnerLookup = Callable[[str], Awaitable[OcpiPartner | None]]
+
+
+class CommandService:
+    def __init__(
+        self,
+        *,
+        executor: CommandExecutor,
+        records: CommandRepository,
+        results: ResultSender,
+        reservations: ReservationService,
+        partners: PartnerLookup,
+        store_contacts: Any,
+        timeout_seconds: int,
+        instance_id: str,
+        sweep_interval: float = 2.0,
+    ) -> None:
+        self._executor = executor
+        self._records = records
+        self._results = results
+        self._reservations = reservations
+        self._partners = partners
+        self._contacts = store_contacts
+        self.timeout_seconds = timeout_seconds
+        self._instance_id = instance_id
+        self._sweep_interval = sweep_interval
+        self._running: dict[str, asyncio.Task[None]] = {}
+        self._sweeper: asyncio.Task[None] | None = None
+        reservations.add_listener(self._on_reservation_transition)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        await self.sweep()
+        self._sweeper = asyncio.get_running_loop().create_task(self._sweep_forever())
+
+    async def stop(self) -> None:
+        tasks = [t for t in (self._sweeper, *self._running.values()) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._sweeper = None
+
+    async def wait_idle(self) -> None:
+        """Tests and benchmarks: wait for every running command to settle."""
+        if self._running:
+            await asyncio.wait(list(self._running.values()))
+
+    # ------------------------------------------------------------------ receiving
+
+    async def receive(self, command: CommandType, body: Any, partner: OcpiPartner
+                      ) -> tuple[CommandResponse, int]:
+        """Check, store and start a command: the CommandResponse and the OCPI status code."""
+        try:
+            await self._check(command, body, partner)
+        except Refused as refused:
+            log.info("command_refused", command=command.value, reason=refused.message,
+                     partner_id=partner.id)
+            metrics.command_finished(command.value, refused.response.value)
+            return (CommandResponse(result=refused.response, timeout=self.timeout_seconds,
+                                    message=_text(refused.message)), refused.status_code)
+        record = CommandRecord.new(
+            partner_id=partner.id, country_code=_first_party(partner)[0],
+            party_id=_first_party(partner)[1], command=command,
+            body=body.model_dump(mode="json"), response_url=str(body.response_url),
+            deadline=time.time() + self.timeout_seconds, instance_id=self._instance_id)
+        await self._records.create(record)
+        task = asyncio.get_running_loop().create_task(self._run(record, body, partner))
+        self._running[record.id] = task
+        task.add_done_callback(lambda _t: self._running.pop(record.id, None))
+        log.info("command_accepted", command=command.value, command_id=record.id,
+                 partner_id=partner.id)
+        return CommandResponse(result=CommandResponseType.ACCEPTED,
+                               timeout=self.timeout_seconds), 1000
+
+    async def _check(self, command: CommandType, body: Any, partner: OcpiPartner) -> None:
+        ex = self._executor
+        if isinstance(body, ReserveNowRequest):
+            await ex.check_reserve_now(body, partner)
+        elif isinstance(body, CancelReservationRequest):
+            await ex.check_cancel(body, partner)
+        elif isinstance(body, StartSessionRequest):
+            await ex.check_start_session(body, partner)
+        elif isinstance(body, StopSessionRequest):
+            await ex.check_stop_session(body, partner)
+        elif isinstance(body, UnlockConnectorRequest):
+            await ex.check_unlock(body, partner)
+
+    # ------------------------------------------------------------------ running
+
+    async def _run(self, record: CommandRecord, body: Any, partner: OcpiPartner) -> None:
+        budget = max(0.1, record.deadline - time.time() - _RESULT_MARGIN)
+        try:
+            outcome = await asyncio.wait_for(self._execute(body, partner, budget), budget)
+        except TimeoutError:
+            outcome = Outcome(CommandResultType.TIMEOUT, "no answer within the timeout")
+        except asyncio.CancelledError:
+            raise  # shutdown: the sweeper of the next start settles it
+        except Exception:
+            log.exception("command_failed", command_id=record.id, command=record.command.value)
+            outcome = Outcome(CommandResultType.FAILED, "internal error")
+        if isinstance(body, ReserveNowRequest) and outcome.result is CommandResultType.ACCEPTED:
+            await self._remember_contact(body, partner, record)
+        await self._settle(record, outcome)
+
+    async def _execute(self, body: Any, partner: OcpiPartner, budget: float) -> Outcome:
+        ex = self._executor
+        if isinstance(body, ReserveNowRequest):
+            return await ex.reserve_now(body, partner, budget)
+        if isinstance(body, CancelReservationRequest):
+            return await ex.cancel_reservation(body, partner)
+        if isinstance(body, StartSessionRequest):
+            return await ex.start_session(body, partner, budget)
+        if isinstance(body, StopSessionRequest):
+            return await ex.stop_session(body, partner)
+        if isinstance(body, UnlockConnectorRequest):
+            return await ex.unlock_connector(body, partner)
+        raise TypeError(f"no executor for {type(body).__name__}")
+
+    async def _settle(self, record: CommandRecord, outcome: Outcome) -> None:
+        done = await self._records.complete(record, outcome.result, outcome.message or None)
+        if done is None:
+            return  # settled elsewhere (the sweeper, another instance)
+        metrics.command_finished(record.command.value, outcome.result.value)
+        log.info("command_result", command_id=record.id, command=record.command.value,
+                 result=outcome.result.value, detail=outcome.message)
+        await self._results.send(record.partner_id, record.response_url, outcome.result,
+                                 outcome.message or None, deadline=record.deadline)
+
+    # ------------------------------------------------------------------ sweeping
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self._sweep_interval)
+            try:
+                await self.sweep()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("command_sweep_failed")
+
+    async def sweep(self) -> int:
+        """Settle commands no task of this instance is working on and none ever will."""
+        settled = 0
+        now = time.time()
+        for record in await self._records.pending():
+            if record.id in self._running:
+                continue
+            orphaned = record.instance_id == self._instance_id
+            if not orphaned and record.deadline > now:
+                continue  # another instance is still within its time
+            outcome = await self._recovered_outcome(record)
+            await self._settle(record, outcome)
+            settled += 1
+        return settled
+
+    async def _recovered_outcome(self, record: CommandRecord) -> Outcome:
+        if record.command is CommandType.RESERVE_NOW:
+            body = ReserveNowRequest.model_validate(record.body)
+            owner = Partner(body.token.country_code.upper(), body.token.party_id.upper())
+            reservation = await self._reservations.get(owner, body.reservation_id)
+            if reservation is not None and reservation.state in (
+                    ReservationState.ACTIVE, ReservationState.REROUTED):
+                partner = await self._partners(record.partner_id)
+                if partner is not None:
+                    await self._remember_contact(body, partner, record)
+                return Outcome(CommandResultType.ACCEPTED, "accepted before a gateway restart")
+        return Outcome(CommandResultType.TIMEOUT, "the gateway restarted during the command")
+
+    # ------------------------------------------------------------------ CPO-side ends
+
+    async def _remember_contact(self, body: ReserveNowRequest, partner: OcpiPartner,
+                                record: CommandRecord) -> None:
+        owner = Partner(body.token.country_code.upper(), body.token.party_id.upper())
+        reservation = await self._reservations.get(owner, body.reservation_id)
+        if reservation is not None:
+            await self._contacts.put(CONTACTS, reservation.key, {
+                "partner_id": partner.id, "response_url": str(body.response_url)})
+
+    async def _on_reservation_transition(self, reservation: Reservation,
+                                         previous: ReservationState) -> None:
+        if reservation.state is not ReservationState.REMOVED or previous not in LIVE_STATES:
+            return
+        contact = await self._contacts.get(CONTACTS, reservation.key)
+        if contact is None:
+            log.warning("canceled_reservation_without_contact", reservation_key=reservation.key)
+            return
+        await self._results.send_canceled_reservation(
+            contact["partner_id"], contact["response_url"],
+            "the charger can no longer honour the reservation and no other EVSE is free")
+        log.info("reservation_canceled_by_cpo", reservation_key=reservation.key)
+
+
+def _first_party(partner: OcpiPartner) -> tuple[str, str]:
+    role = partner.roles[0] if partner.roles else None
+    return (role.country_code, role.party_id) if role else ("", "")
+
+
+def _text(message: str) -> list[DisplayText]:
+    return [DisplayText(language="en", text=message[:512])]

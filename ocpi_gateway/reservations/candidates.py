@@ -1,0 +1,63 @@
+"""Adapts the operator's OCPI locations into the policy engine's candidates."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from ocpi_gateway.locations.catalog import LocationsCatalog
+from ocpi_gateway.locations.models import OperatorConnector, OperatorEvse
+from reservation_policy.models import ConnectorInfo, EvseCandidate
+
+CatalogProvider = Callable[[], LocationsCatalog]
+"""The current catalog: a reload replaces it, so it is looked up on every request."""
+
+WholeChargerCapable = Callable[[str], bool]
+
+
+def connector_power_w(connector: OperatorConnector) -> int:
+    if connector.max_electric_power is not None:
+        return connector.max_electric_power
+    phases = 3 if connector.power_type.value == "AC_3_PHASE" else 1
+    return connector.max_voltage * connector.max_amperage * phases
+
+
+def to_candidate(
+    location_id: str, evse: OperatorEvse, catalog: LocationsCatalog,
+    whole_charger: WholeChargerCapable, *, every_evse_counts: bool = False,
+) -> EvseCandidate | None:
+    address = catalog.address_of(location_id, evse.uid)
+    if address is None:
+        return None
+    return EvseCandidate(
+        location_id=location_id,
+        evse_uid=evse.uid,
+        charge_point_id=evse.charge_point_id,
+        address=address,
+        reservable=every_evse_counts or evse.reservable,
+        connectors=tuple(ConnectorInfo(c.standard.value, connector_power_w(c))
+                         for c in evse.connectors),
+        charger_can_reserve_whole=whole_charger(evse.charge_point_id),
+    )
+
+
+class CatalogCandidates:
+    """``reservation_policy.lifecycle.CandidateSource`` over the Locations catalog.
+
+    ``every_evse_counts`` serves START_SESSION, which may use EVSEs that are not RESERVABLE.
+    """
+
+    def __init__(self, catalog: CatalogProvider, whole_charger: WholeChargerCapable, *,
+                 every_evse_counts: bool = False) -> None:
+        self._catalog = catalog
+        self._whole_charger = whole_charger
+        self._every_evse_counts = every_evse_counts
+
+    async def candidates(self, location_id: str) -> Sequence[EvseCandidate]:
+        catalog = self._catalog()
+        location = catalog.get(location_id)
+        if location is None:
+            return ()
+        found = (to_candidate(location_id, evse, catalog, self._whole_charger,
+                              every_evse_counts=self._every_evse_counts)
+                 for evse in location.evses)
+        return tuple(c for c in found if c is not None)

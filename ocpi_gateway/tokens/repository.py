@@ -1,0 +1,60 @@
+"""Tokens pushed by eMSPs, kept in the durable store."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from domain.ids import ocpp16_id_tag
+from domain.store import DocumentStore
+from ocpi_gateway.tokens.models import Token, TokenType
+
+COLLECTION = "tokens"
+COMMAND_TOKENS = "command_tokens"
+
+
+def token_key(country_code: str, party_id: str, uid: str, token_type: TokenType) -> str:
+    # CiStrings compare case-insensitively; uid is kept as sent (card readers differ on case).
+    return f"{country_code.upper()}/{party_id.upper()}/{token_type.value}/{uid}"
+
+
+class TokenRepository:
+    def __init__(self, store: DocumentStore) -> None:
+        self._store = store
+
+    async def get(
+        self, country_code: str, party_id: str, uid: str, token_type: TokenType
+    ) -> Token | None:
+        doc = await self._store.get(COLLECTION, token_key(country_code, party_id, uid, token_type))
+        return Token.model_validate(doc["token"]) if doc else None
+
+    async def put(self, token: Token) -> None:
+        doc: dict[str, Any] = {
+            "token": token.model_dump(mode="json"),
+            "uid": token.uid,
+            # 1.6 chargers know long uids only by their digest; index it for Authorize.
+            "id_tag_16": ocpp16_id_tag(token.uid),
+        }
+        key = token_key(token.country_code, token.party_id, token.uid, token.type)
+        await self._store.put(COLLECTION, key, doc)
+
+    async def find_by_presented_id(self, id_token: str) -> list[Token]:
+        """Tokens a charger may mean by ``id_token``: the uid itself or its 1.6 digest."""
+        docs = await self._store.find(COLLECTION, {"uid": id_token})
+        if not docs:
+            docs = await self._store.find(COLLECTION, {"id_tag_16": id_token})
+        return [Token.model_validate(doc["token"]) for doc in docs]
+
+    async def remember_command_token(self, uid: str, until: datetime) -> None:
+        """A token an eMSP used in RESERVE_NOW or START_SESSION: authorized by the eMSP already
+        (mod_commands), so the charger's Authorize for it is accepted until ``until``."""
+        doc = {"uid": uid, "id_tag_16": ocpp16_id_tag(uid), "until": until.isoformat()}
+        await self._store.put(COMMAND_TOKENS, uid, doc)
+
+    async def command_token_valid_until(self, id_token: str) -> datetime | None:
+        docs = await self._store.find(COMMAND_TOKENS, {"uid": id_token})
+        if not docs:
+            docs = await self._store.find(COMMAND_TOKENS, {"id_tag_16": id_token})
+        if not docs:
+            return None
+        return max(datetime.fromisoformat(doc["until"]) for doc in docs)
