@@ -9,7 +9,8 @@ CommandResults; it registers a listener to learn about transitions the gateway d
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
@@ -35,9 +36,17 @@ from domain.events import (
 )
 from domain.ids import ocpp16_id_tag
 from domain.store import DocumentStore
-from reservation_policy.engine import OutcomeHint, Plan, PlannedCandidate, PolicyEngine, Refusal
+from reservation_policy.engine import (
+    OutcomeHint,
+    Plan,
+    PlannedCandidate,
+    PolicyEngine,
+    Refusal,
+    RefusalReason,
+)
 from reservation_policy.models import EvseCandidate, Partner, ReservationRequest
 from reservation_policy.ocpp_ids import OcppReservationIds
+from reservation_policy.partner_cap import PartnerCap
 from reservation_policy.records import (
     Reservation,
     ReservationRepository,
@@ -154,7 +163,8 @@ class ReservationService:
         self.reroute_timeout = reroute_timeout
         self._clock = clock
         self._listeners: list[ReservationListener] = []
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._locks: dict[str, tuple[asyncio.Lock, list[int]]] = {}
+        self.cap = PartnerCap(store)
         self._background: set[asyncio.Task[None]] = set()
 
     # ------------------------------------------------------------------ plumbing
@@ -162,11 +172,23 @@ class ReservationService:
     def add_listener(self, listener: ReservationListener) -> None:
         self._listeners.append(listener)
 
-    def _lock(self, key: str) -> asyncio.Lock:
-        lock = self._locks.get(key)
-        if lock is None:
-            lock = self._locks[key] = asyncio.Lock()
-        return lock
+    @asynccontextmanager
+    async def _lock(self, key: str) -> AsyncIterator[None]:
+        """Serialises work on one reservation within this instance (other instances are kept
+        out by compare-and-set); dropped once nobody holds or waits for it, so the map does
+        not grow with every reservation ever made."""
+        entry = self._locks.get(key)
+        if entry is None:
+            entry = self._locks[key] = (asyncio.Lock(), [0])
+        lock, users = entry
+        users[0] += 1
+        try:
+            async with lock:
+                yield
+        finally:
+            users[0] -= 1
+            if users[0] == 0:
+                del self._locks[key]
 
     async def _notify(self, reservation: Reservation, previous: ReservationState) -> None:
         for listener in self._listeners:
@@ -181,6 +203,16 @@ class ReservationService:
         if r.evse_uid is not None:
             await self.engine.release(r.location_id, r.evse_uid, holder=r.key)
 
+    async def _finish(self, ended: Reservation) -> None:
+        """Give back what a reservation that ended holds: its EVSE and its cap slot."""
+        await self._release(ended)
+        if ended.cap_slot is not None:
+            await self.cap.release(ended.partner.key, ended.cap_slot, ended.key)
+
+    async def _is_live(self, key: str) -> bool:
+        r = await self.repo.get(key)
+        return r is not None and r.live
+
     async def _cancel_at_charger(self, r: Reservation, wait: float | None = None
                                  ) -> CommandOutcome | None:
         if r.charge_point_id is None or r.ocpp_reservation_id is None:
@@ -192,7 +224,7 @@ class ReservationService:
         log.info("reservation_cancel_sent", outcome=outcome.value, **r.ids)
         return outcome
 
-    def _in_background(self, coro: Awaitable[None]) -> None:
+    def _in_background(self, coro: Awaitable[object]) -> None:
         async def run() -> None:
             try:
                 await coro
@@ -203,6 +235,11 @@ class ReservationService:
         task = asyncio.get_running_loop().create_task(run())
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+
+    async def drain(self) -> None:
+        """Wait for background work (re-routes, withdrawals at chargers) to finish."""
+        while self._background:
+            await asyncio.gather(*list(self._background), return_exceptions=True)
 
     async def aclose(self) -> None:
         for task in list(self._background):
@@ -250,10 +287,32 @@ class ReservationService:
             if record is None:
                 return ReserveResult(ReserveOutcome.REJECTED,
                                      message="a request with this reservation_id is in progress")
+            cap = decision.settings.max_concurrent_per_emsp
+            if cap is not None:
+                # Claimed only once the record is live, so no other request can mistake the
+                # slot for one left behind by an ended reservation.
+                slot = await self.cap.claim(request.partner.key, key, cap, self._is_live)
+                claimed = None
+                if slot is not None:
+                    claimed = await self.repo.transition(
+                        record, ReservationState.PENDING, reason="partner cap slot",
+                        cap_slot=slot)
+                    if claimed is None:
+                        await self.cap.release(request.partner.key, slot, key)
+                if claimed is None:
+                    refusal = Refusal(RefusalReason.PARTNER_CAP_REACHED,
+                                      f"{cap} live reservations already")
+                    await self.repo.transition(record, ReservationState.FAILED,
+                                               reason=refusal.message)
+                    return ReserveResult(ReserveOutcome.REJECTED, refusal=refusal,
+                                         message=refusal.message)
+                record = claimed
             attempt = await self._attempt(record, request, decision, deadline)
             if attempt.picked is None:
                 failed = await self.repo.transition(
                     record, ReservationState.FAILED, reason="no charger accepted")
+                if failed is not None:
+                    await self._finish(failed)
                 return _failure(decision, attempt, failed or record)
             active_record = await self._activate(record, attempt, ReservationState.ACTIVE,
                                                  reason="accepted by charger")
@@ -441,7 +500,7 @@ class ReservationService:
                 ended = await self.repo.transition(r, ReservationState.CANCELLED,
                                                    reason="cancelled by eMSP")
                 if ended is not None:
-                    await self._release(ended)
+                    await self._finish(ended)
                     await self._notify(ended, r.state)
                     return CancelResult(CancelOutcome.ACCEPTED, ended, charger_outcome)
             return CancelResult(CancelOutcome.UNKNOWN_RESERVATION)
@@ -459,7 +518,7 @@ class ReservationService:
             if ended is None:
                 continue
             expired += 1
-            await self._release(ended)
+            await self._finish(ended)
             await self._notify(ended, r.state)
         return expired
 
@@ -504,7 +563,7 @@ class ReservationService:
         ended = await self.repo.transition(r, ReservationState.USED, reason=reason)
         if ended is None:
             return
-        await self._release(ended)
+        await self._finish(ended)
         if not same_target:
             # The driver charges elsewhere on the charger: free the reserved EVSE there too.
             self._in_background(self._cancel_quietly(ended))
@@ -517,11 +576,13 @@ class ReservationService:
                 ended = await self.repo.transition(r, ReservationState.EXPIRED,
                                                    reason="charger reported expiry")
                 if ended is not None:
-                    await self._release(ended)
+                    await self._finish(ended)
                     await self._notify(ended, r.state)
             else:
-                await self.reroute(r, reason="charger removed the reservation",
-                                   cancel_at_charger=False)
+                # In the background: the re-route talks to other chargers, and this runs in
+                # the task of the charger's connection, which must answer its messages.
+                self._in_background(self.reroute(
+                    r, reason="charger removed the reservation", cancel_at_charger=False))
 
     async def _on_fault(self, event: ConnectorStatusChanged) -> None:
         charger_wide = event.connector_id == 0 and event.evse_id is None
@@ -537,8 +598,9 @@ class ReservationService:
             else:
                 hit = r.evse_id is None and r.connector_id == event.connector_id
             if hit:
-                await self.reroute(r, reason=f"EVSE went {event.status.value}",
-                                   cancel_at_charger=True, avoid_charger=charger_wide)
+                self._in_background(self.reroute(
+                    r, reason=f"EVSE went {event.status.value}", cancel_at_charger=True,
+                    avoid_charger=charger_wide))
 
     async def reroute(self, r: Reservation, *, reason: str, cancel_at_charger: bool,
                       avoid_charger: bool = False) -> Reservation | None:
@@ -583,6 +645,7 @@ class ReservationService:
             ended = await self.repo.transition(current, ReservationState.REMOVED,
                                                reason=f"{reason}; no alternative: {why}")
             if ended is not None:
+                await self._finish(ended)
                 await self._notify(ended, current.state)
             return ended
 

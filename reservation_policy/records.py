@@ -85,6 +85,8 @@ class Reservation:
     evse_id: int | None = None
     connector_id: int | None = None
     whole_charger: bool = False
+    cap_slot: int | None = None
+    """The partner-cap slot it holds (see partner_cap), when a cap applied."""
     version: int = 0
     created_at: datetime = field(default_factory=utc_now)
     updated_at: datetime = field(default_factory=utc_now)

@@ -298,6 +298,7 @@ async def test_removed_by_charger_is_rerouted_at_the_same_location() -> None:
     await w.avail.set_status("LOC1", "E000", EvseStatus.INOPERATIVE, utc_now())
     await w.service.handle_event(ReservationEnded(
         charge_point_id="CP000", reservation_id=1, reason=ReservationEndReason.REMOVED))
+    await w.service.drain()
     r = await w.service.get(EMSP, "R1")
     assert r is not None and r.state is ReservationState.REROUTED
     assert r.evse_uid != "E000" and r.live
@@ -317,6 +318,7 @@ async def test_fault_reroutes_and_cancels_at_the_old_charger() -> None:
     await w.avail.set_status("LOC1", "E1", EvseStatus.OUTOFORDER, utc_now())
     await w.service.handle_event(ConnectorStatusChanged(
         charge_point_id="CP16", evse_id=None, connector_id=1, status=ConnectorStatus.FAULTED))
+    await w.service.drain()
     r = await w.service.get(EMSP, "R1")
     assert r is not None and r.state is ReservationState.REROUTED and r.evse_uid == "E2"
     assert r.connector_id == 2
@@ -324,6 +326,7 @@ async def test_fault_reroutes_and_cancels_at_the_old_charger() -> None:
     # a status on another connector does not touch it
     await w.service.handle_event(ConnectorStatusChanged(
         charge_point_id="CP16", evse_id=None, connector_id=1, status=ConnectorStatus.FAULTED))
+    await w.service.drain()
     again = await w.service.get(EMSP, "R1")
     assert again is not None and again.version == r.version
 
@@ -335,6 +338,7 @@ async def test_fault_without_alternative_ends_it_and_tells_the_listener() -> Non
     await w.avail.set_status("LOC1", "E000", EvseStatus.INOPERATIVE, utc_now())
     await w.service.handle_event(ConnectorStatusChanged(
         charge_point_id="CP000", evse_id=1, connector_id=1, status=ConnectorStatus.UNAVAILABLE))
+    await w.service.drain()
     r = await w.service.get(EMSP, "R1")
     assert r is not None and r.state is ReservationState.REMOVED
     assert ("R1", ReservationState.ACTIVE, ReservationState.REMOVED) in w.seen
@@ -363,3 +367,44 @@ async def test_whole_charger_reservation_is_sent_without_evse() -> None:
     assert (sent.evse_id, sent.connector_id) == (None, None)
     assert result.reservation is not None and result.reservation.whole_charger
     assert ChargerAddress("CPW") == ChargerAddress(sent.charge_point_id)
+
+
+async def test_partner_cap_holds_under_concurrency_and_frees_slots() -> None:
+    w = await World(grid(10), max_concurrent_per_emsp=3).ready()
+    results = await asyncio.gather(*(w.reserve(f"R{i}") for i in range(8)))
+    accepted = [r for r in results if r.outcome is ReserveOutcome.ACCEPTED]
+    assert len(accepted) == 3
+    refused = [r for r in results if r.outcome is ReserveOutcome.REJECTED]
+    assert all(r.refusal is not None and r.refusal.reason is RefusalReason.PARTNER_CAP_REACHED
+               for r in refused)
+    assert len(await w.holders()) == 3
+    first = accepted[0].reservation
+    assert first is not None
+    assert (await w.service.cancel(EMSP, first.reservation_id)).outcome \
+        is CancelOutcome.ACCEPTED
+    assert (await w.reserve("LATE")).outcome is ReserveOutcome.ACCEPTED
+    assert (await w.reserve("LATER")).outcome is ReserveOutcome.REJECTED
+
+
+async def test_slot_left_by_a_crash_is_taken_over() -> None:
+    w = await World(grid(4), max_concurrent_per_emsp=1).ready()
+    made = await w.reserve("A")
+    assert made.reservation is not None and made.reservation.cap_slot == 0
+    # simulate a crash between the end of A and the release of its slot
+    stored = await w.service.get(EMSP, "A")
+    assert stored is not None
+    await w.service.repo.transition(stored, ReservationState.EXPIRED, reason="test")
+    assert (await w.reserve("B")).outcome is ReserveOutcome.ACCEPTED
+
+
+async def test_same_reservation_id_is_handled_one_request_at_a_time() -> None:
+    w = await World(grid(6)).ready()
+    w.chargers.jitter = 0.003
+    results = await asyncio.gather(*(w.reserve("SAME", evse_uid=f"E00{i}") for i in range(4)))
+    assert all(r.outcome is ReserveOutcome.ACCEPTED for r in results)
+    final = await w.service.get(EMSP, "SAME")
+    assert final is not None and final.live
+    # each replacement withdrew the previous one: one EVSE held, one OCPP reservation left
+    assert await w.holders() == {final.evse_uid: "NL-EXA/SAME"}
+    assert list(w.chargers.reservations) == [(final.charge_point_id, final.ocpp_reservation_id)]
+    assert w.service._locks == {}
