@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import time
 
@@ -36,7 +37,6 @@ async def serve(port: int, count: int) -> None:
     quiet_logs()
     raise_fd_limit()
     server, _ = make_server(count, ping=None)
-    import os
     if os.environ.get("OCPP_BENCH_PROFILE"):
         import cProfile
         import pstats
@@ -65,7 +65,13 @@ def frame(version: str, n: int) -> str:
     return orjson.dumps([2, f"m{n}", "StatusNotification", payload]).decode()
 
 
-async def drive(base: str, chargers: int, seconds: float, version: str) -> None:
+def cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def drive(base: str, chargers: int, seconds: float, version: str, pid: int) -> None:
     protocol = "ocpp1.6" if version == "1.6" else "ocpp2.0.1"
     ids = charger_ids(chargers, version)
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
@@ -89,14 +95,18 @@ async def drive(base: str, chargers: int, seconds: float, version: str) -> None:
         stop_at = time.perf_counter() + 1.0
         await asyncio.gather(*(loop(i, ws) for i, ws in enumerate(sockets)))
         counts = [0] * chargers
+        cpu_before = cpu_seconds(pid)
         started = time.perf_counter()
         stop_at = started + seconds
         await asyncio.gather(*(loop(i, ws) for i, ws in enumerate(sockets)))
         elapsed = time.perf_counter() - started
+        server_cpu = cpu_seconds(pid) - cpu_before
         total = sum(counts)
         print(f"OCPP {version}: {chargers} chargers, {total} StatusNotification CALLs answered "
               f"in {elapsed:.1f} s")
         print(f"inbound rate: {total / elapsed:,.0f} msg/s (CALLERRORs: {errors})")
+        print(f"gateway process CPU: {server_cpu / elapsed:.0%} of one core, "
+              f"{server_cpu / max(total, 1) * 1e6:.0f} us per message")
         for ws in sockets:
             await ws.close()
 
@@ -116,7 +126,7 @@ def main() -> None:
     try:
         wait_ready(server)
         asyncio.run(drive(f"http://127.0.0.1:{port}", args.chargers, args.seconds,
-                          args.version))
+                          args.version, server.pid))
     finally:
         server.terminate()
         server.wait(10)
