@@ -182,8 +182,9 @@ class CommandExecutor:
         await self._tokens.remember_command_token(body.token.uid, body.expiry_date)
         result = await self._reservations.reserve(request, body.reservation_id,
                                                   time_budget=time_budget)
-        if result.outcome is ReserveOutcome.ACCEPTED:
-            metrics.reservation_transition(metrics.ReservationOutcome.ACCEPTED)
+        metrics.reservation_transition(metrics.ReservationOutcome.ACCEPTED
+                                       if result.outcome is ReserveOutcome.ACCEPTED
+                                       else metrics.ReservationOutcome.REFUSED)
         return Outcome(RESERVE_RESULTS[result.outcome], result.message)
 
     async def cancel_reservation(self, body: CancelReservationRequest,
