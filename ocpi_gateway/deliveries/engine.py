@@ -46,6 +46,9 @@ class DeliveryPolicy:
     concurrency_per_partner: int = 8
     max_attempts: int | None = None
     """None: retry until ``expires_at`` (if any); Locations pushes never expire."""
+    headers_ttl: float = 2.0
+    """How long a partner's headers are reused: a token change or an unregistration takes
+    effect within this time, and a burst of deliveries does not read the partner each time."""
 
 
 class _Outcome(Enum):
@@ -83,6 +86,7 @@ class DeliveryEngine:
         self._idle = asyncio.Event()
         self._idle.set()
         self._started = False
+        self._headers: dict[str, tuple[float, dict[str, str] | None]] = {}
         self.delivered = 0
 
     def register_resync(self, kind: str, provider: ResyncProvider) -> None:
@@ -239,7 +243,7 @@ class DeliveryEngine:
             metrics.delivery_failed()
             await self._store.delete(COLLECTION, delivery.id)
             return True
-        headers = await self._headers_for(delivery.partner_id)
+        headers = await self._partner_headers(delivery.partner_id)
         if headers is None:
             log.warning("delivery_partner_gone", partner=delivery.partner_id)
             await self._store.delete(COLLECTION, delivery.id)
@@ -269,6 +273,15 @@ class DeliveryEngine:
             await self._store.put(COLLECTION, delivery.id, delivery.to_doc())
             return True
         return await self._schedule_retry(delivery, detail)
+
+    async def _partner_headers(self, partner_id: str) -> dict[str, str] | None:
+        cached = self._headers.get(partner_id)
+        now = time.monotonic()
+        if cached is not None and now - cached[0] < self.policy.headers_ttl:
+            return cached[1]
+        headers = await self._headers_for(partner_id)
+        self._headers[partner_id] = (now, headers)
+        return headers
 
     async def _schedule_retry(self, delivery: Delivery, detail: str) -> bool:
         delivery.attempts += 1
