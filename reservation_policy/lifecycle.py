@@ -402,6 +402,13 @@ class ReservationService:
     async def _replace(self, existing: Reservation, request: ReservationRequest,
                        candidates: Sequence[EvseCandidate], deadline: float) -> ReserveResult:
         loop = asyncio.get_running_loop()
+        if existing.state is ReservationState.PENDING:
+            # Left PENDING by an instance that stopped mid-attempt: the EVSE it may have held
+            # is not on the record yet, so find it by holder before trying again.
+            snapshot = await self.engine.availability.location(existing.location_id)
+            for uid, avail in snapshot.items():
+                if avail.holder == existing.key:
+                    await self.engine.release(existing.location_id, uid, holder=existing.key)
         changes: dict[str, object] = {
             "token_uid": request.token_uid, "token_type": request.token_type,
             "group_id_token": request.group_id_token, "expiry": request.expiry,

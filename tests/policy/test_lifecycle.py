@@ -408,3 +408,20 @@ async def test_same_reservation_id_is_handled_one_request_at_a_time() -> None:
     assert await w.holders() == {final.evse_uid: "NL-EXA/SAME"}
     assert list(w.chargers.reservations) == [(final.charge_point_id, final.ocpp_reservation_id)]
     assert w.service._locks == {}
+
+
+async def test_retry_after_a_crash_mid_attempt_reclaims_the_held_evse() -> None:
+    w = await World(grid(1)).ready()
+    request = ReservationRequest("LOC1", None, EMSP, "04A1B2C3D4",
+                                 utc_now() + timedelta(minutes=30))
+    # what a crashed instance leaves: a PENDING record and a hold by its key
+    record = Reservation(key="NL-EXA/R1", country_code="NL", party_id="EXA",
+                         reservation_id="R1", location_id="LOC1", token_uid="04A1B2C3D4",
+                         token_type="ISO14443", expiry=request.expiry,
+                         state=ReservationState.PENDING)
+    assert await w.service.repo.start(record, None) is not None
+    assert await w.avail.pick_and_hold("LOC1", ["E000"], holder="NL-EXA/R1",
+                                       until=request.expiry) == "E000"
+    result = await w.service.reserve(request, "R1", time_budget=1.0)
+    assert result.outcome is ReserveOutcome.ACCEPTED and result.evse_uid == "E000"
+    assert await w.holders() == {"E000": "NL-EXA/R1"}
