@@ -44,7 +44,8 @@ class ChargersConfig(BaseModel):
 
     trust_forwarded_proto: bool = Field(
         default=False,
-        description="TLS terminates at a proxy that sets X-Forwarded-Proto (security profile 2)",
+        description="a reverse proxy in front sets X-Forwarded-Proto (TLS there counts as "
+        "security profile 2) and X-Forwarded-For (rate limiting per charger address)",
     )
     chargers: list[ChargerConfig] = Field(default_factory=list)
     _by_id: dict[str, ChargerConfig] = PrivateAttr(default_factory=dict)

@@ -169,10 +169,19 @@ class OcppServer:
         headers = {"WWW-Authenticate": 'Basic realm="ocpp"'} if status == 401 else None
         return web.Response(status=status, text=reason, headers=headers)
 
+    def _remote(self, request: web.Request) -> str:
+        remote = request.remote or "?"
+        if self.chargers.trust_forwarded_proto:
+            # Behind our proxy every charger shares its address: use the hop the proxy saw
+            # (the last X-Forwarded-For entry, the only one the client cannot forge).
+            forwarded = request.headers.get("X-Forwarded-For", "").split(",")[-1].strip()
+            remote = forwarded or remote
+        return remote
+
     async def _admit(
         self, request: web.Request, charge_point_id: str
     ) -> ChargerConfig | web.Response:
-        remote = request.remote or "?"
+        remote = self._remote(request)
         if self._limiter.blocked(f"id:{charge_point_id}", f"ip:{remote}"):
             log.warning("ocpp_connection_rate_limited", charge_point_id=charge_point_id,
                         remote=remote)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,6 +14,7 @@ import pytest
 from aiohttp import WSMsgType
 from ocpp.v16 import call
 from ocpp_test_support import (
+    FAST,
     PASSWORD,
     Behaviour,
     ChargerFactory,
@@ -23,7 +25,7 @@ from ocpp_test_support import (
 )
 
 from domain.charger_commands import CommandOutcome, ReserveNow
-from domain.events import ChargerConnected, ChargerDisconnected
+from domain.events import ChargerConnected, ChargerDisconnected, ConnectorStatusChanged
 
 CP16 = "CP-AMS-01"
 CP201 = "CP-AMS-02"
@@ -214,3 +216,49 @@ async def test_stray_call_results_are_dropped(gateway: Gateway,
     assert (await exchange(ws, HEARTBEAT))[:2] == [3, "hb-1"]
     session = gateway.server.registry.get(CP16)
     assert session is not None and session._response_queue.qsize() == 0
+
+
+async def test_type_violation_and_missing_field(gateway: Gateway,
+                                                chargers: ChargerFactory) -> None:
+    ws = await chargers.ws(gateway.url, CP201, protocols=("ocpp2.0.1",))
+    wrong_type = await exchange(ws, '[2,"t-1","StatusNotification",{"timestamp":"2026-11-23T19:'
+                                    '00:00Z","connectorStatus":"Available","evseId":"one",'
+                                    '"connectorId":1}]')
+    assert wrong_type[:3] == [4, "t-1", "TypeConstraintViolation"]
+    missing = await exchange(ws, '[2,"t-2","StatusNotification",{"connectorStatus":"Available"}]')
+    assert missing[:3] == [4, "t-2", "ProtocolError"]
+    bad_enum = await exchange(ws, '[2,"t-3","StatusNotification",{"timestamp":"2026-11-23T19:'
+                                  '00:00Z","connectorStatus":"Sleepy","evseId":1,"connectorId":1}]')
+    assert bad_enum[:3] == [4, "t-3", "FormatViolation"]
+    await asyncio.sleep(0.05)
+    assert gateway.events.of_type(ConnectorStatusChanged) == []
+
+
+async def test_dead_peer_is_dropped_by_websocket_ping(chargers: ChargerFactory) -> None:
+    gw = await start_gateway(timings=replace(FAST, ws_ping_interval=0.2))
+    try:
+        # A charger that never answers pings (its network died without a FIN, say).
+        ws = await chargers.http.ws_connect(
+            f"{gw.url}/{CP16}", protocols=("ocpp1.6",), autoping=False,
+            headers={"Authorization": basic_auth(CP16, PASSWORD)})
+        await gw.events.wait_for(lambda e: isinstance(e, ChargerDisconnected), within=3)
+        assert not await gw.server.commands.is_online(CP16)
+        await ws.close()
+    finally:
+        await gw.close()
+
+
+async def test_rate_limit_uses_forwarded_for_behind_a_trusted_proxy(
+        chargers: ChargerFactory) -> None:
+    gw = await start_gateway(chargers=chargers_config(trust_forwarded_proto=True))
+    try:
+        for _ in range(3):
+            assert await handshake_status(chargers, gw.url, "CP-UTR-01", password="guess",
+                                          headers={"X-Forwarded-For": "10.0.0.7"}) == 401
+        # Another charger behind the same proxy, from another address: not blocked.
+        cp = await chargers.connect(gw.url, CP16, headers={"X-Forwarded-For": "10.0.0.8"})
+        assert (await cp.charger.call(call.Heartbeat())).current_time
+        assert await handshake_status(chargers, gw.url, CP201, protocol="ocpp2.0.1",
+                                      headers={"X-Forwarded-For": "10.0.0.7"}) == 429
+    finally:
+        await gw.close()
