@@ -106,6 +106,9 @@ class Plan:
     """What to report when nothing of the plan can be held."""
     whole_chargers: frozenset[str] = frozenset()
     """Chargers reserved as a whole rather than by EVSE."""
+    free_in_snapshot: int = 0
+    """How many leading entries of ``ranked`` were free in the snapshot (the rest are the
+    fallback: fitting EVSEs the snapshot saw busy, held or without a status)."""
 
     def planned(self, candidate: EvseCandidate, score: tuple[float, ...]) -> PlannedCandidate:
         target = (ChargerAddress(candidate.charge_point_id)
@@ -303,7 +306,7 @@ class PolicyEngine:
         keep_free = ev.settings.walk_in_reserve
         return Plan(request.location_id, ev.settings, (*ev.eligible, *ev.fallback), keep_free,
                     self._exhausted(ev, keep_free),
-                    self._whole_chargers(request, candidates, ev.settings))
+                    self._whole_chargers(request, candidates, ev.settings), len(ev.eligible))
 
     def _exhausted(self, ev: _Evaluation, keep_free: int) -> Refusal:
         if ev.eligible:

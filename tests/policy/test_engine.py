@@ -187,6 +187,7 @@ async def test_stale_snapshot_never_decides_freeness() -> None:
     until = utc_now() + timedelta(hours=1)
     first = await engine.decide(req(), cands)
     assert uids(first) == ["E001", "E002", "E000"]
+    assert isinstance(first, Plan) and first.free_in_snapshot == 2
     await avail.set_status("LOC1", "E000", EvseStatus.AVAILABLE, NOW)
     assert await avail.pick_and_hold("LOC1", ["E001"], holder="elsewhere", until=until)
     plan = await engine.decide(req(), cands)  # served from the cached snapshot
