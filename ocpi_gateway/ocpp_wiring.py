@@ -19,7 +19,7 @@ from aiohttp import web
 
 from domain.authorization import AcceptAllAuthorizer, AuthorizationDecision, TokenAuthorizer
 from domain.charger_commands import ChargerCommands
-from ocpi_gateway import keys
+from ocpi_gateway import keys, metrics
 from ocpi_gateway.config import ConfigError, GatewaySettings
 from ocpp_adapter.chargers_config import ChargersConfig, ChargersConfigError, load_chargers
 from ocpp_adapter.server import OcppServer, OcppTimings
@@ -55,7 +55,8 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
     )
     server.attach(app)
     app[OCPP_SERVER] = server
-    app[CHARGER_COMMANDS] = server.commands
+    app[CHARGER_COMMANDS] = metrics.TimedChargerCommands(server.commands)
+    metrics.watch_ocpp_connections(lambda: (session.version for session in server.registry))
     app[CHARGERS] = chargers
     redis = server.redis
     if redis is not None and "redis" not in app[keys.READINESS_CHECKS]:
