@@ -37,6 +37,8 @@ EXTENSIONS: list[str] = [
     # "package.module:function" — one line per part of the gateway that plugs itself in.
     "ocpi_gateway.metrics:install",
     "ocpi_gateway.ocpp_wiring:install",
+    "ocpi_gateway.deliveries.app:install",  # app[OUTBOX]; before the modules that push
+    "ocpi_gateway.locations.extension:install",  # app[AVAILABILITY], app[LOCATIONS]
 ]
 
 

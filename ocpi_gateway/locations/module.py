@@ -35,16 +35,17 @@ class _Endpoints(Protocol):
 
 
 def partner_receivers(
-    registered: Callable[[], Awaitable[Sequence[_Endpoints]]], *, ttl: float = 2.0
+    registered: Callable[[], Awaitable[Sequence[_Endpoints]]], *, ttl: float = 0.0
 ) -> ReceiversProvider:
-    """Every registered partner whose endpoints include a Locations RECEIVER. Cached briefly:
-    a burst of status changes must not read the partner table once per change."""
+    """Every registered partner whose endpoints include a Locations RECEIVER. Read on every
+    push by default: a partner that registers must get the very next change (a PATCH missed
+    is not repaired by a resync). ``ttl`` > 0 trades that for fewer reads."""
     cache: list[Receiver] = []
     fetched_at = -1.0e9
 
     async def receivers() -> list[Receiver]:
         nonlocal cache, fetched_at
-        if time.monotonic() - fetched_at > ttl:
+        if ttl <= 0 or time.monotonic() - fetched_at > ttl:
             partners = await registered()
             cache = [Receiver(p.id, url) for p in partners
                      if (url := p.endpoint("locations", "RECEIVER"))]

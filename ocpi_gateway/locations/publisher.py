@@ -121,11 +121,23 @@ class LocationsPublisher:
         self._order: list[tuple[str, str]] = []  # (last_updated, id), sorted
         self._version = 0
         self._page_cache: dict[tuple[Any, ...], tuple[int, bytes, int]] = {}
-        if outbox is not None:
-            outbox.register_resync(RESYNC_KIND, self._resync_body)
+        self.attach(store=store, outbox=outbox, receivers=receivers)
         listen = getattr(availability, "add_hold_listener", None)
         if listen is not None:
             listen(self._hold_changed)
+
+    def attach(
+        self,
+        *,
+        store: DocumentStore | None,
+        outbox: DeliveryEngine | None,
+        receivers: ReceiversProvider | None,
+    ) -> None:
+        """Services that exist only once the app started (the app builds the publisher early
+        so that its routes can be mounted)."""
+        self._store, self._outbox, self._receivers = store, outbox, receivers
+        if outbox is not None:
+            outbox.register_resync(RESYNC_KIND, self._resync_body)
 
     # -- lifecycle -------------------------------------------------------------------------
 

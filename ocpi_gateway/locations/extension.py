@@ -1,0 +1,77 @@
+"""Gateway extension: the Locations SENDER module, live status, pushes, admin reload, SIGHUP.
+
+Leaves on the app, for the Commands module and the reservation policy:
+
+- ``app[AVAILABILITY]``: the ``AvailabilityStore`` (Redis when ``redis_url`` is set, else
+  in-process), available from install time;
+- ``app[LOCATIONS]``: the ``LocationsModule``; ``app[LOCATIONS].catalog`` is the current
+  ``LocationsCatalog`` (read it at call time: a reload replaces it).
+
+Needs ``ocpi_gateway.deliveries.app:install`` listed before it (for ``app[OUTBOX]``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from ocpi_gateway import keys
+from ocpi_gateway.config import ConfigError, GatewaySettings
+from ocpi_gateway.deliveries.app import OUTBOX
+from ocpi_gateway.locations.catalog import LocationsConfigError
+from ocpi_gateway.locations.module import LocationsModule, partner_receivers
+from ocpi_gateway.modules import InterfaceRole, OcpiModule
+from reservation_policy.availability.base import AvailabilityStore
+from reservation_policy.availability.redis import open_availability
+
+AVAILABILITY: web.AppKey[AvailabilityStore] = web.AppKey("availability")
+LOCATIONS: web.AppKey[LocationsModule] = web.AppKey("locations", LocationsModule)
+
+
+def install(app: web.Application, settings: GatewaySettings) -> None:
+    availability = app.get(AVAILABILITY)
+    if availability is None:
+        availability = app[AVAILABILITY] = open_availability(settings.redis_url)
+    try:
+        module = LocationsModule(
+            settings.locations_file, availability, store=None, outbox=None, receivers=None,
+            bus=app[keys.EVENT_BUS], admin_token=settings.admin_token,
+            public_url=settings.public_url,
+        )
+    except LocationsConfigError as exc:
+        raise ConfigError(str(exc)) from exc
+    app[LOCATIONS] = module
+
+    def add_routes(router: web.UrlDispatcher, prefix: str, version: str) -> None:
+        router.add_routes(module.routes(prefix))
+
+    app[keys.MODULES].add(OcpiModule("locations", InterfaceRole.SENDER, add_routes))
+    if settings.admin_token:
+        app.router.add_routes(module.admin_routes())
+
+    async def availability_ready() -> bool:
+        return await availability.ping()
+
+    app[keys.READINESS_CHECKS].setdefault("availability", availability_ready)
+
+    async def locations_ctx(app: web.Application) -> AsyncIterator[None]:
+        module.publisher.attach(
+            store=app[keys.STORE], outbox=app.get(OUTBOX),
+            receivers=partner_receivers(app[keys.PARTNERS].registered))
+        await module.start()
+        loop = asyncio.get_running_loop()
+        hup = False
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            module.install_sighup(loop)  # only in the main thread (``serve``)
+            hup = True
+        yield
+        if hup:
+            loop.remove_signal_handler(signal.SIGHUP)
+        await module.stop()
+        await availability.close()
+
+    app.cleanup_ctx.append(locations_ctx)
