@@ -1,15 +1,13 @@
-"""Test-only parts for the policy tests: an in-memory DocumentStore, a simulated set of
-chargers behind the ChargerCommands interface, and candidate builders."""
+"""Test-only parts for the policy tests: a simulated set of chargers behind the injected
+ChargerCommands interface, and candidate builders."""
 
 from __future__ import annotations
 
 import asyncio
-import copy
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 from domain.charger_commands import (
     CancelReservation,
@@ -18,64 +16,10 @@ from domain.charger_commands import (
     ReserveNow,
 )
 from domain.ids import ChargerAddress
-from domain.store import Document
 from reservation_policy.availability.base import AvailabilityStore, EvseStatus
 from reservation_policy.models import ConnectorInfo, EvseCandidate
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
-
-
-class MemoryDocumentStore:
-    """The DocumentStore protocol over dicts; atomic because it never awaits mid-operation."""
-
-    def __init__(self) -> None:
-        self.data: dict[str, dict[str, Document]] = {}
-
-    async def get(self, collection: str, key: str) -> Document | None:
-        doc = self.data.get(collection, {}).get(key)
-        return copy.deepcopy(doc) if doc is not None else None
-
-    async def put(self, collection: str, key: str, doc: Document) -> None:
-        self.data.setdefault(collection, {})[key] = copy.deepcopy(doc)
-
-    async def insert(self, collection: str, key: str, doc: Document) -> bool:
-        coll = self.data.setdefault(collection, {})
-        if key in coll:
-            return False
-        coll[key] = copy.deepcopy(doc)
-        return True
-
-    async def replace_if(self, collection: str, key: str, doc: Document, *,
-                         expected: dict[str, Any]) -> bool:
-        current = self.data.get(collection, {}).get(key)
-        if current is None or any(current.get(k) != v for k, v in expected.items()):
-            return False
-        self.data[collection][key] = copy.deepcopy(doc)
-        return True
-
-    async def delete(self, collection: str, key: str) -> bool:
-        return self.data.get(collection, {}).pop(key, None) is not None
-
-    async def find(self, collection: str, where: dict[str, Any] | None = None, *,
-                   order_by: str | None = None, limit: int | None = None,
-                   offset: int = 0) -> list[Document]:
-        docs = [d for d in self.data.get(collection, {}).values()
-                if all(d.get(k) == v for k, v in (where or {}).items())]
-        if order_by:
-            docs.sort(key=lambda d: d[order_by])
-        docs = docs[offset:]
-        if limit is not None:
-            docs = docs[:limit]
-        return copy.deepcopy(docs)
-
-    async def count(self, collection: str, where: dict[str, Any] | None = None) -> int:
-        return len(await self.find(collection, where))
-
-    async def ping(self) -> bool:
-        return True
-
-    async def close(self) -> None:
-        self.data.clear()
 
 
 @dataclass

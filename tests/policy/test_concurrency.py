@@ -12,6 +12,7 @@ from datetime import timedelta
 import redis.asyncio as aioredis
 
 from domain.events import utc_now
+from ocpi_gateway.store.sqlite import SqliteStore
 from reservation_policy.availability.base import AvailabilityStore, EvseStatus
 from reservation_policy.availability.memory import MemoryAvailability
 from reservation_policy.availability.redis import RedisAvailability
@@ -19,7 +20,7 @@ from reservation_policy.engine import PolicyEngine
 from reservation_policy.lifecycle import ReservationService, ReserveOutcome
 from reservation_policy.models import Partner, ReservationRequest
 from reservation_policy.policy import PolicySource, parse_policy
-from tests.policy.support import NOW, MemoryDocumentStore, SimChargers, StaticCandidates, grid
+from tests.policy.support import NOW, SimChargers, StaticCandidates, grid
 
 PARTNERS = [Partner("NL", "EXA"), Partner("DE", "ABC"), Partner("FR", "XYZ")]
 
@@ -42,7 +43,7 @@ async def _run_once(rng: random.Random, run: int, stores: list[AvailabilityStore
         "walk_in_reserve": walk_in, "min_duration_minutes": 1,
         "ordering": rng.sample(["single_connector", "least_recently_reserved",
                                 "spread_across_chargers", "highest_power"], 2)}}))
-    doc_store = MemoryDocumentStore()
+    doc_store = await SqliteStore.open(":memory:")
     chargers = SimChargers(jitter=0.002, rng=random.Random(rng.random()))
     services = [ReservationService(engine=PolicyEngine(policy, store), store=doc_store,
                                    commands=chargers, candidates=StaticCandidates(candidates),
@@ -71,12 +72,13 @@ async def _run_once(rng: random.Random, run: int, stores: list[AvailabilityStore
     assert free_left >= min(walk_in, free), context
     per_target = Counter((cp, t) for (cp, _), t in chargers.reservations.items())
     assert all(count == 1 for count in per_target.values()), context
+    await doc_store.close()
 
 
 async def test_concurrent_reservations_in_process() -> None:
     rng = random.Random(20261123)
     store = MemoryAvailability()
-    for run in range(150):
+    for run in range(100):
         await _run_once(rng, run, [store])
 
 
@@ -85,7 +87,7 @@ async def test_concurrent_reservations_two_instances_on_redis(redis_url: str) ->
     clients = [aioredis.from_url(redis_url), aioredis.from_url(redis_url)]
     stores: list[AvailabilityStore] = [RedisAvailability(c) for c in clients]
     try:
-        for run in range(60):
+        for run in range(50):
             await _run_once(rng, run, stores)
     finally:
         for s in stores:

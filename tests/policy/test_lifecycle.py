@@ -1,7 +1,10 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from datetime import timedelta
+
+import pytest
 
 from domain.charger_commands import CommandOutcome, ReserveNow
 from domain.events import (
@@ -15,6 +18,7 @@ from domain.events import (
     utc_now,
 )
 from domain.ids import ChargerAddress, ocpp16_id_tag
+from ocpi_gateway.store.sqlite import SqliteStore
 from reservation_policy.availability.base import EvseStatus
 from reservation_policy.availability.memory import MemoryAvailability
 from reservation_policy.engine import PolicyEngine, RefusalReason
@@ -29,7 +33,6 @@ from reservation_policy.ocpp_ids import OcppReservationIds
 from reservation_policy.policy import PolicySource, parse_policy
 from reservation_policy.records import Reservation, ReservationState
 from tests.policy.support import (
-    MemoryDocumentStore,
     SimChargers,
     StaticCandidates,
     evse,
@@ -42,18 +45,27 @@ OTHER = Partner("DE", "OTH")
 LONG_TOKEN = "APP-USER-0123456789-ABCDEFGHIJ-XYZ"
 
 
+_OPEN: list[World] = []
+
+
+@pytest.fixture(autouse=True)
+async def _close_worlds() -> AsyncIterator[None]:
+    yield
+    while _OPEN:
+        world = _OPEN.pop()
+        await world.service.aclose()
+        await world.store.close()
+
+
 class World:
     def __init__(self, candidates: list, **policy: object) -> None:  # type: ignore[type-arg]
         self.avail = MemoryAvailability()
-        self.store = MemoryDocumentStore()
         self.chargers = SimChargers()
         self.candidates = candidates
         self.policy = PolicySource(policy=parse_policy(
             {"defaults": {"min_duration_minutes": 1, "walk_in_reserve": 0,
                           "ordering": [], **policy}}))
-        self.service = self.new_service()
         self.seen: list[tuple[str, ReservationState, ReservationState]] = []
-        self.service.add_listener(self._listen)
 
     def new_service(self) -> ReservationService:
         return ReservationService(
@@ -65,6 +77,11 @@ class World:
         self.seen.append((r.reservation_id, previous, r.state))
 
     async def ready(self) -> World:
+        # The real SQLite backend: CAS and insert-if-absent are the store's, not a fake's.
+        self.store = await SqliteStore.open(":memory:")
+        _OPEN.append(self)
+        self.service = self.new_service()
+        self.service.add_listener(self._listen)
         await set_all(self.avail, self.candidates)
         return self
 
@@ -154,9 +171,11 @@ async def test_refused_by_policy_sends_nothing() -> None:
 
 
 async def test_ocpp_ids_are_unique_per_charger_under_concurrency() -> None:
-    ids = OcppReservationIds(MemoryDocumentStore())
+    store = await SqliteStore.open(":memory:")
+    ids = OcppReservationIds(store)
     got = await asyncio.gather(*(ids.next("CP1") for _ in range(50)),
                                *(ids.next("CP2") for _ in range(5)))
+    await store.close()
     assert sorted(got[:50]) == list(range(1, 51))
     assert sorted(got[50:]) == [1, 2, 3, 4, 5]
 
