@@ -7,7 +7,7 @@ OCPI objects and stays testable on its own.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from domain.ids import ChargerAddress
 
@@ -65,3 +65,8 @@ class ReservationRequest:
     group_id_token: str | None = None
     connector_standard: str | None = None
     min_power_w: int | None = None
+
+    def __post_init__(self) -> None:
+        # OCPI DateTimes are UTC; a naive one would be read as local time by timestamp().
+        if self.expiry.tzinfo is None:
+            object.__setattr__(self, "expiry", self.expiry.replace(tzinfo=UTC))

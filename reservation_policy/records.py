@@ -121,13 +121,16 @@ class Reservation:
 
     @classmethod
     def from_doc(cls, doc: Document) -> Reservation:
-        data = {k: v for k, v in doc.items()
-                if k not in ("live", "expiry_ts", "partner_key")}
+        # Derived query fields and any field a later version adds are not constructor args.
+        data = {k: v for k, v in doc.items() if k in _FIELDS}
         data["state"] = ReservationState(data["state"])
         for name in ("expiry", "created_at", "updated_at"):
             data[name] = datetime.fromisoformat(data[name])
         data["history"] = tuple(data.get("history", ()))
         return cls(**data)
+
+
+_FIELDS = frozenset(Reservation.__dataclass_fields__)
 
 
 class ReservationRepository:

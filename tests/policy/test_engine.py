@@ -245,3 +245,11 @@ async def test_cli_explain_prints_every_candidate() -> None:
     assert any("#1 E000" in line and "score (" in line for line in lines)
     assert any("E002" in line and "excluded: walk_in_reserve" in line for line in lines)
     assert any("X on CPX" in line and "excluded: not_reservable" in line for line in lines)
+
+
+def test_naive_expiry_is_read_as_utc() -> None:
+    naive = datetime(2026, 11, 23, 12, 0)
+    request = ReservationRequest("LOC1", None, EMSP, "T", naive)
+    assert request.expiry.tzinfo is not None
+    assert request.expiry.utcoffset() == timedelta(0)
+    assert request.expiry.replace(tzinfo=None) == naive
