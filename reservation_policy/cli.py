@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from domain.events import utc_now
 from reservation_policy.availability.base import AvailabilityStore
 from reservation_policy.engine import PolicyEngine
+from reservation_policy.lifecycle import CandidateSource
 from reservation_policy.models import EvseCandidate, Partner, ReservationRequest
 from reservation_policy.policy import PolicyError, PolicySource, load_policy
 
@@ -58,3 +62,53 @@ async def explain(
     explanation = await engine.explain(request, candidates,
                                        active_for_partner=active_for_partner)
     return explanation.render()
+
+
+@dataclass(frozen=True, slots=True)
+class ExplainContext:
+    """What ``policy explain`` reads: the gateway side builds it from its settings (policy
+    file, availability store, locations catalog), which this package may not import."""
+
+    policy: PolicySource
+    availability: AvailabilityStore
+    candidates: CandidateSource
+
+
+ExplainContextFactory = Callable[[argparse.Namespace], Awaitable[ExplainContext]]
+
+
+def add_subcommands(commands: Any, context: ExplainContextFactory | None = None) -> None:
+    """Add ``policy check FILE`` and, given a context factory, ``policy explain --location ID``
+    to the ``ocpi-gateway`` subparsers."""
+    policy = commands.add_parser("policy", help="the reservation policy").add_subparsers(
+        dest="policy_command", required=True)
+    check_parser = policy.add_parser("check", help="validate a policy file")
+    check_parser.add_argument("file", type=Path)
+    check_parser.set_defaults(func=lambda args: check(args.file))
+    if context is None:
+        return
+    explain_parser = policy.add_parser(
+        "explain", help="every candidate EVSE of a location, its score, why excluded")
+    explain_parser.add_argument("--location", required=True)
+    explain_parser.add_argument("--partner", help="COUNTRY-PARTY, e.g. NL-ABC")
+    explain_parser.add_argument("--evse")
+    explain_parser.add_argument("--minutes", type=float)
+    explain_parser.add_argument("--standard", help="wanted connector standard")
+    explain_parser.add_argument("--min-power-w", type=int)
+    explain_parser.set_defaults(func=lambda args: asyncio.run(_explain_command(args, context)))
+
+
+async def _explain_command(args: argparse.Namespace, context: ExplainContextFactory) -> int:
+    ctx = await context(args)
+    partner = None
+    if args.partner:
+        country, _, party = args.partner.upper().partition("-")
+        partner = Partner(country, party)
+    try:
+        candidates = await ctx.candidates.candidates(args.location)
+        print(await explain(ctx.policy, ctx.availability, args.location, candidates,
+                            partner=partner, evse_uid=args.evse, minutes=args.minutes,
+                            connector_standard=args.standard, min_power_w=args.min_power_w))
+    finally:
+        await ctx.availability.close()
+    return 0 if candidates else 1

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from reservation_policy.availability.base import EvseStatus
 from reservation_policy.cli import check
 from reservation_policy.models import Partner
 from reservation_policy.policy import (
@@ -117,3 +118,32 @@ def test_invalid_file_at_start_raises(tmp_path: Path) -> None:
     path.write_text("defaults:\n  ordering: [nope]\n")
     with pytest.raises(PolicyError, match=r"defaults\.ordering\.0"):
         PolicySource(path)
+
+
+def test_policy_subcommands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import argparse
+
+    from reservation_policy.availability.memory import MemoryAvailability
+    from reservation_policy.cli import ExplainContext, add_subcommands
+    from tests.policy.support import NOW, StaticCandidates, grid
+
+    avail = MemoryAvailability()
+    cands = grid(2)
+
+    async def context(args: argparse.Namespace) -> ExplainContext:
+        for c in cands:
+            await avail.set_status(c.location_id, c.evse_uid, EvseStatus.AVAILABLE, NOW)
+        return ExplainContext(PolicySource(REPO / "config" / "policy.yaml"), avail,
+                              StaticCandidates(cands))
+
+    parser = argparse.ArgumentParser()
+    add_subcommands(parser.add_subparsers(dest="command", required=True), context)
+    args = parser.parse_args(["policy", "check", str(REPO / "config" / "policy.yaml")])
+    assert args.func(args) == 0
+    args = parser.parse_args(["policy", "explain", "--location", "LOC1", "--partner", "nl-exa"])
+    assert args.func(args) == 0
+    out = capsys.readouterr().out
+    assert "location LOC1" in out and "#1 E000" in out and "E001" in out
+    args = parser.parse_args(["policy", "explain", "--location", "NOWHERE"])
+    assert args.func(args) == 1
+    assert "unknown_location" in capsys.readouterr().out
