@@ -105,6 +105,8 @@ class TableAuthorizer:
 
     async def authorize(self, charge_point_id: str, id_token: str) -> AuthorizationDecision:
         self.asked.append((charge_point_id, id_token))
+        if id_token == "EXPLODE":
+            raise RuntimeError("the token source is down")
         if id_token in self.blocked:
             return AuthorizationDecision(status=AuthorizationStatus.BLOCKED)
         return AuthorizationDecision(status=AuthorizationStatus.ACCEPTED, group_id="GROUP-1")

@@ -262,3 +262,12 @@ async def test_rate_limit_uses_forwarded_for_behind_a_trusted_proxy(
                                       headers={"X-Forwarded-For": "10.0.0.7"}) == 429
     finally:
         await gw.close()
+
+
+async def test_failing_authorizer_gives_internal_error(gateway: Gateway,
+                                                       chargers: ChargerFactory) -> None:
+    ws = await chargers.ws(gateway.url, CP16, protocols=("ocpp1.6",))
+    failed = await exchange(ws, '[2,"a-1","Authorize",{"idTag":"EXPLODE"}]')
+    assert failed[:3] == [4, "a-1", "InternalError"]
+    ok = await exchange(ws, '[2,"a-2","Authorize",{"idTag":"04A2B3C4"}]')
+    assert ok == [3, "a-2", {"idTagInfo": {"status": "Accepted", "parentIdTag": "GROUP-1"}}]
