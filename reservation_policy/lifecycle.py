@@ -455,7 +455,8 @@ class ReservationService:
                                  message="the reservation ended meanwhile")
         if existing.evse_uid != updated.evse_uid or existing.location_id != updated.location_id:
             await self._release(existing)
-        await self._cancel_at_charger(existing)
+        # The new reservation stands; withdrawing the old one must not delay the answer.
+        self._in_background(self._cancel_quietly(existing))
         return ReserveResult(ReserveOutcome.ACCEPTED, reservation=updated,
                              charger_outcomes=tuple(attempt.answers))
 

@@ -202,6 +202,7 @@ async def test_replace_on_other_evse_cancels_the_old_ocpp_reservation() -> None:
     first = await w.reserve()
     second = await w.reserve(evse_uid="E003")
     assert second.outcome is ReserveOutcome.ACCEPTED and second.evse_uid == "E003"
+    await w.service.drain()
     assert [(c.charge_point_id, c.reservation_id) for c in w.chargers.cancels()] == [
         ("CP000", first.ocpp_reservation_id)]
     assert await w.holders() == {"E003": "NL-EXA/R1"}
@@ -420,6 +421,7 @@ async def test_same_reservation_id_is_handled_one_request_at_a_time() -> None:
     w = await World(grid(6)).ready()
     w.chargers.jitter = 0.003
     results = await asyncio.gather(*(w.reserve("SAME", evse_uid=f"E00{i}") for i in range(4)))
+    await w.service.drain()
     assert all(r.outcome is ReserveOutcome.ACCEPTED for r in results)
     final = await w.service.get(EMSP, "SAME")
     assert final is not None and final.live
