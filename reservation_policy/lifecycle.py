@@ -483,7 +483,7 @@ class ReservationService:
         if current is not None and current.hold_until is not None \
                 and current.hold_until >= r.expiry:
             return
-        await avail.release(r.location_id, r.evse_uid, holder=r.key)
+        await self.engine.release(r.location_id, r.evse_uid, holder=r.key)
         if await avail.pick_and_hold(r.location_id, [r.evse_uid], holder=r.key,
                                      until=r.expiry) is None:
             log.info("reservation_hold_not_extended", **r.ids)
