@@ -52,6 +52,7 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
         instance_id=settings.instance_id or f"gw-{uuid.uuid4().hex[:8]}",
         redis_url=settings.redis_url,
         timings=OcppTimings(call_timeout=settings.command_timeouts.charger_seconds),
+        observe_call=metrics.ocpp_message,
     )
     server.attach(app)
     app[OCPP_SERVER] = server

@@ -32,7 +32,7 @@ from ocpp_adapter.registry import ConnectionRegistry
 from ocpp_adapter.routing import RoutedCommands
 from ocpp_adapter.routing.local import LocalChargerCommands
 from ocpp_adapter.routing.redis import RedisChargerCommands, RedisTransactionIds
-from ocpp_adapter.session import OcppSession, SessionContext
+from ocpp_adapter.session import CallObserver, OcppSession, SessionContext
 from ocpp_adapter.transaction_ids import InMemoryTransactionIds, TransactionIdSource
 
 log = structlog.get_logger(__name__)
@@ -75,6 +75,7 @@ class OcppServer:
         redis_url: str | None,
         heartbeat_interval: int = 300,
         timings: OcppTimings | None = None,
+        observe_call: CallObserver | None = None,
     ) -> None:
         self.chargers = chargers
         self.publisher = publisher
@@ -103,7 +104,7 @@ class OcppServer:
         self._context = SessionContext(
             publisher=publisher, authorizer=authorizer, transaction_ids=transaction_ids,
             heartbeat_interval=self.timings.heartbeat_interval,
-            call_timeout=self.timings.call_timeout,
+            call_timeout=self.timings.call_timeout, observe_call=observe_call,
         )
 
     @property

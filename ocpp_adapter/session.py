@@ -87,6 +87,10 @@ def handles(action: str) -> Callable[[_Fn], _Fn]:
     return register
 
 
+CallObserver = Callable[[OcppVersion, str, str], None]
+"""Told of every CALL: (version, action, "in" from the charger / "out" to it). For metrics."""
+
+
 @dataclass(frozen=True, slots=True)
 class SessionContext:
     publisher: EventPublisher
@@ -94,6 +98,7 @@ class SessionContext:
     transaction_ids: TransactionIdSource
     heartbeat_interval: int
     call_timeout: float
+    observe_call: CallObserver | None = None
 
 
 @functools.lru_cache(maxsize=4096)
@@ -239,6 +244,8 @@ class OcppSession(ChargePoint):  # type: ignore[misc]
         return MessageTypeNotSupportedError(details={"messageTypeId": repr(kind)[:20]})
 
     async def _route_call(self, msg: Call) -> None:
+        if self.context.observe_call is not None:
+            self.context.observe_call(self.version, msg.action, "in")
         handler = self.route_map.get(msg.action)
         if handler is None:
             # The specifications: NotImplemented = action not known, NotSupported = known
@@ -306,6 +313,8 @@ class OcppSession(ChargePoint):  # type: ignore[misc]
         request = self.build_request(command)
         if isinstance(request, CommandOutcome):
             return request
+        if self.context.observe_call is not None:
+            self.context.observe_call(self.version, type(request).__name__, "out")
         call = asyncio.ensure_future(self.call(request, suppress=False))
         call.add_done_callback(_consume)
         try:

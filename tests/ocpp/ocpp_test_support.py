@@ -129,11 +129,13 @@ class Gateway:
 
 
 async def start_gateway(*, chargers: ChargersConfig | None = None, redis_url: str | None = None,
-                        instance_id: str = "gw-test", timings: OcppTimings = FAST) -> Gateway:
+                        instance_id: str = "gw-test", timings: OcppTimings = FAST,
+                        observe_call: Callable[[Any, str, str], None] | None = None) -> Gateway:
     events = RecordingPublisher()
     authorizer = TableAuthorizer({"BLOCKED-TAG"})
     server = OcppServer(chargers or chargers_config(), events, authorizer,
-                        instance_id=instance_id, redis_url=redis_url, timings=timings)
+                        instance_id=instance_id, redis_url=redis_url, timings=timings,
+                        observe_call=observe_call)
     app = web.Application()
     server.attach(app)
     runner = web.AppRunner(app, shutdown_timeout=0.5)

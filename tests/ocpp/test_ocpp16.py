@@ -237,3 +237,18 @@ async def test_transactions_carry_reservation_and_generated_ids(
     assert ended.transaction_id == str(first.transaction_id)  # type: ignore[attr-defined]
     assert ended.meter_stop_wh == 4000.0  # type: ignore[attr-defined]
     assert ended.reason == "EVDisconnected"  # type: ignore[attr-defined]
+
+
+async def test_calls_are_reported_to_the_observer(chargers: ChargerFactory) -> None:
+    from ocpp_test_support import start_gateway
+    seen: list[tuple[object, str, str]] = []
+    gw = await start_gateway(observe_call=lambda *call_: seen.append(call_))
+    try:
+        cp = await chargers.connect(gw.url, CP)
+        await cp.charger.call(call.Heartbeat())
+        await gw.server.commands.execute(
+            CancelReservation(charge_point_id=CP, reservation_id=1), timeout=3)
+        assert seen == [(OcppVersion.V16, "Heartbeat", "in"),
+                        (OcppVersion.V16, "CancelReservation", "out")]
+    finally:
+        await gw.close()
