@@ -30,47 +30,36 @@ URL_PATH = "/ocpi/2.2.1/locations?limit=10"
 
 
 async def gateway_app(locations: int, workdir: Path, auth: bool = True) -> web.Application:
-    """The gateway's own pieces: SQLite store, partner registry + token check, Locations."""
-    from ocpi_gateway.locations.module import LocationsModule
+    """The real gateway app (create_app: transport middleware with token authentication and
+    routing headers, SQLite store, Locations extension) with one registered eMSP."""
+    from ocpi_gateway.app import create_app
+    from ocpi_gateway.config import GatewaySettings
     from ocpi_gateway.locations.sample import sample_location
-    from ocpi_gateway.partners.models import PartnerEndpoint, PartnerRole
+    from ocpi_gateway.partners.models import PartnerRole
     from ocpi_gateway.partners.registry import PartnerRegistry
     from ocpi_gateway.store import open_store
-    from ocpi_gateway.transport.auth import token_candidates
-    from ocpi_gateway.transport.envelope import ocpi_response
-    from reservation_policy.availability.memory import MemoryAvailability
 
     path = workdir / "locations.yaml"
     path.write_text(yaml.safe_dump({"locations": [sample_location(i) for i in range(locations)]}))
-    store = await open_store(f"sqlite:///{workdir / 'gateway.db'}")
+    store_url = f"sqlite:///{workdir / 'gateway.db'}"
+    store = await open_store(store_url)
     registry = PartnerRegistry(store)
     partner = await registry.create("bench eMSP")
     await registry.register(partner, roles=[PartnerRole(role="EMSP", country_code="NL",
                                                         party_id="BEN")],
                             versions_url="http://127.0.0.1:1/versions", version="2.2.1",
-                            endpoints=[PartnerEndpoint(identifier="locations", role="RECEIVER",
-                                                       url="http://127.0.0.1:1/locations")],
-                            token_to_send="x", send_base64=True, issue_token=TOKEN)
-    module = LocationsModule(path, MemoryAvailability(), store=store, outbox=None,
-                             receivers=None)
-    await module.start()
-
-    try:  # the core's transport middleware when it exists, else the same check inline
-        from ocpi_gateway.transport.middleware import (  # type: ignore[import-not-found]
-            ocpi_middleware,
-        )
-        middlewares = [ocpi_middleware(registry)]
-    except ImportError:
-        @web.middleware
-        async def authenticate(request: web.Request, handler: Any) -> web.StreamResponse:
-            caller = await registry.authenticate(
-                token_candidates(request.headers.get("Authorization")))
-            if caller is None:
-                return ocpi_response(None, 2000, "unauthorized", http_status=401)
-            return await handler(request)
-        middlewares = [authenticate]
-    app = web.Application(middlewares=middlewares if auth else [])
-    app.add_routes(module.routes())
+                            endpoints=[], token_to_send="x", send_base64=True,
+                            issue_token=TOKEN)
+    await store.close()
+    settings = GatewaySettings(
+        cpo_roles=[{"country_code": "NL", "party_id": "EXA",
+                    "business_details": {"name": "Example CPO"}}],
+        store_url=store_url, locations_file=path, log_level="WARNING")
+    app = create_app(settings, extensions=["ocpi_gateway.deliveries.app:install",
+                                           "ocpi_gateway.locations.extension:install"])
+    if not auth:
+        # The same app without the transport middleware, to show what authentication costs.
+        app.middlewares.clear()
     return app
 
 
