@@ -1,0 +1,139 @@
+"""Tokens receiver over HTTP against the real app, and the authorizer chargers consult."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from domain.authorization import AuthorizationStatus
+from domain.ids import ocpp16_id_tag
+from ocpi_gateway.ocpp_wiring import TOKEN_AUTHORIZER
+from tests.peers.emsp import EmspPeer
+from tests.peers.gateway import RunningGateway, gateway_settings, start_gateway
+
+EXTENSIONS = ["ocpi_gateway.tokens.module:install"]
+
+
+def token(uid: str = "012345678", **overrides: Any) -> dict[str, Any]:
+    return {
+        "country_code": "DE", "party_id": "EMS", "uid": uid, "type": "RFID",
+        "contract_id": "DE-EMS-C12345678-X", "issuer": "Test eMSP", "valid": True,
+        "whitelist": "ALWAYS", "last_updated": "2026-11-23T10:00:00Z", **overrides,
+    }
+
+
+@pytest.fixture
+async def gateway(tmp_path: Path) -> AsyncIterator[RunningGateway]:
+    running = await start_gateway(gateway_settings(tmp_path), extensions=EXTENSIONS)
+    yield running
+    await running.stop()
+
+
+@pytest.fixture
+async def emsp(gateway: RunningGateway) -> AsyncIterator[EmspPeer]:
+    peer = EmspPeer()
+    await peer.start()
+    _, token_a = await gateway.partners.invite("test emsp")
+    status, body = await peer.register_with(gateway.versions_url, token_a)
+    assert status == 200 and body["status_code"] == 1000, body
+    yield peer
+    await peer.close()
+
+
+def url(gateway: RunningGateway, uid: str = "012345678", cc: str = "DE", pid: str = "EMS") -> str:
+    return f"{gateway.url}/ocpi/2.2.1/tokens/{cc}/{pid}/{uid}"
+
+
+async def test_versions_list_tokens_as_receiver(gateway: RunningGateway, emsp: EmspPeer) -> None:
+    _, body, _ = await emsp.call("GET", gateway.url + "/ocpi/2.2.1")
+    endpoints = {(e["identifier"], e["role"]) for e in body["data"]["endpoints"]}
+    assert ("tokens", "RECEIVER") in endpoints
+
+
+async def test_put_then_get_returns_the_token(gateway: RunningGateway, emsp: EmspPeer) -> None:
+    status, body, _ = await emsp.call("PUT", url(gateway), json=token())
+    assert (status, body["status_code"]) == (200, 1000)
+    _status, body, _ = await emsp.call("GET", url(gateway))
+    assert status == 200
+    assert body["data"]["contract_id"] == "DE-EMS-C12345678-X"
+    assert body["data"]["whitelist"] == "ALWAYS"
+
+
+async def test_get_unknown_token_is_2004(gateway: RunningGateway, emsp: EmspPeer) -> None:
+    status, body, _ = await emsp.call("GET", url(gateway, "NOPE"))
+    assert status == 404
+    assert body["status_code"] == 2004
+
+
+async def test_type_parameter_separates_tokens(gateway: RunningGateway, emsp: EmspPeer) -> None:
+    await emsp.call("PUT", url(gateway) + "?type=APP_USER", json=token(type="APP_USER"))
+    _status, body, _ = await emsp.call("GET", url(gateway))
+    assert body["status_code"] == 2004  # RFID is the default type, and none was pushed
+    _status, body, _ = await emsp.call("GET", url(gateway) + "?type=APP_USER")
+    assert body["data"]["type"] == "APP_USER"
+
+
+async def test_patch_invalidates_and_requires_last_updated(
+        gateway: RunningGateway, emsp: EmspPeer) -> None:
+    await emsp.call("PUT", url(gateway), json=token())
+    _status, body, _ = await emsp.call("PATCH", url(gateway), json={"valid": False})
+    assert body["status_code"] == 2001
+    assert "last_updated" in body["status_message"]
+    _status, body, _ = await emsp.call(
+        "PATCH", url(gateway), json={"valid": False, "last_updated": "2026-11-23T11:00:00Z"})
+    assert body["status_code"] == 1000
+    _, body, _ = await emsp.call("GET", url(gateway))
+    assert body["data"]["valid"] is False
+
+
+async def test_invalid_body_names_the_field(gateway: RunningGateway, emsp: EmspPeer) -> None:
+    _status, body, _ = await emsp.call("PUT", url(gateway), json=token(whitelist="SOMETIMES"))
+    assert body["status_code"] == 2001
+    assert "whitelist" in body["status_message"]
+    _status, body, _ = await emsp.call("PUT", url(gateway), json=token(issuer="x" * 65))
+    assert body["status_code"] == 2001
+    assert "issuer" in body["status_message"]
+
+
+async def test_body_must_match_url(gateway: RunningGateway, emsp: EmspPeer) -> None:
+    _status, body, _ = await emsp.call("PUT", url(gateway, "OTHER"), json=token())
+    assert body["status_code"] == 2001
+
+
+async def test_partner_cannot_write_under_another_party(
+        gateway: RunningGateway, emsp: EmspPeer) -> None:
+    status, body, _ = await emsp.call("PUT", url(gateway, cc="NL", pid="XXX"),
+                                      json=token(country_code="NL", party_id="XXX"))
+    assert status == 403
+    assert body["status_code"] == 2000
+
+
+async def test_authorizer_decides_from_pushed_tokens(
+        gateway: RunningGateway, emsp: EmspPeer) -> None:
+    long_uid = "APP-" + "7" * 30
+    await emsp.call("PUT", url(gateway), json=token())
+    await emsp.call("PUT", url(gateway, long_uid) + "?type=APP_USER",
+                    json=token(long_uid, type="APP_USER"))
+    await emsp.call("PUT", url(gateway, "BLOCKED1"), json=token("BLOCKED1", valid=False))
+    authorizer = gateway.app[TOKEN_AUTHORIZER]
+    assert (await authorizer.authorize("CP-1", "012345678")).status is AuthorizationStatus.ACCEPTED
+    # A 1.6 charger knows a long uid only by its 20-character digest.
+    digest = ocpp16_id_tag(long_uid)
+    assert (await authorizer.authorize("CP-1", digest)).status is AuthorizationStatus.ACCEPTED
+    assert (await authorizer.authorize("CP-1", "BLOCKED1")).status is AuthorizationStatus.BLOCKED
+    assert (await authorizer.authorize("CP-1", "UNKNOWN")).status is AuthorizationStatus.INVALID
+
+
+async def test_command_tokens_are_accepted_while_remembered(gateway: RunningGateway) -> None:
+    from ocpi_gateway.tokens.handlers import TOKENS
+
+    repo = gateway.app[TOKENS]
+    authorizer = gateway.app[TOKEN_AUTHORIZER]
+    await repo.remember_command_token("APPTOKEN1", datetime.now(UTC) + timedelta(minutes=15))
+    await repo.remember_command_token("OLDTOKEN1", datetime.now(UTC) - timedelta(minutes=1))
+    assert (await authorizer.authorize("CP-1", "APPTOKEN1")).accepted
+    assert not (await authorizer.authorize("CP-1", "OLDTOKEN1")).accepted
