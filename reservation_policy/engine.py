@@ -192,6 +192,7 @@ class _Evaluation:
     fallback: list[tuple[EvseCandidate, tuple[float, ...]]] = field(default_factory=list)
     """Fit the request but not free in the snapshot, ordered."""
     excluded: list[tuple[EvseCandidate, Exclusion, str]] = field(default_factory=list)
+    statically_excluded: set[str] = field(default_factory=set)
 
 
 class PolicyEngine:
@@ -258,6 +259,7 @@ class PolicyEngine:
                 continue
             why = static_exclusion(c, request)
             if why is not None:
+                ev.statically_excluded.add(c.evse_uid)
                 ev.excluded.append((c, *why))
                 continue
             why = status_exclusion(availability.get(c.evse_uid))
@@ -267,7 +269,12 @@ class PolicyEngine:
                 others.append(c)
                 ev.excluded.append((c, *why))
         ev.eligible = order(free, settings.ordering, ctx)
-        ev.fallback = order(others, settings.ordering, ctx)
+        if ev.eligible:
+            # Only reached when the snapshot was stale: the uid order is good enough and
+            # spares the rules' cost on every decision.
+            ev.fallback = [(c, ()) for c in sorted(others, key=_uid)]
+        else:
+            ev.fallback = order(others, settings.ordering, ctx)
         return ev
 
     def _check_request(self, request: ReservationRequest, settings: PolicySettings,
@@ -306,7 +313,7 @@ class PolicyEngine:
         keep_free = ev.settings.walk_in_reserve
         return Plan(request.location_id, ev.settings, (*ev.eligible, *ev.fallback), keep_free,
                     self._exhausted(ev, keep_free),
-                    self._whole_chargers(request, candidates, ev.settings), len(ev.eligible))
+                    self._whole_chargers(request, candidates, ev), len(ev.eligible))
 
     def _exhausted(self, ev: _Evaluation, keep_free: int) -> Refusal:
         if ev.eligible:
@@ -324,7 +331,7 @@ class PolicyEngine:
         return Refusal(RefusalReason.ALL_BUSY, "every fitting EVSE is in use or reserved")
 
     def _whole_chargers(self, request: ReservationRequest,
-                        candidates: Sequence[EvseCandidate], settings: PolicySettings
+                        candidates: Sequence[EvseCandidate], ev: _Evaluation
                         ) -> frozenset[str]:
         """Chargers to reserve as a whole rather than by EVSE.
 
@@ -333,7 +340,7 @@ class PolicyEngine:
         several reservable EVSEs and every one of them fits what the driver wants (the
         charger, not the gateway, will choose the EVSE).
         """
-        if not settings.allow_whole_charger or request.evse_uid is not None:
+        if not ev.settings.allow_whole_charger or request.evse_uid is not None:
             return frozenset()
         siblings: dict[str, list[EvseCandidate]] = {}
         for c in candidates:
@@ -341,7 +348,8 @@ class PolicyEngine:
                 siblings.setdefault(c.charge_point_id, []).append(c)
         return frozenset(
             cp for cp, group in siblings.items()
-            if len(group) >= 2 and all(static_exclusion(s, request) is None for s in group))
+            if len(group) >= 2
+            and not any(s.evse_uid in ev.statically_excluded for s in group))
 
     async def decide(
         self,
@@ -417,6 +425,10 @@ class PolicyEngine:
         if released:
             self._patch(location_id, evse_uid, None, None)
         return released
+
+
+def _uid(candidate: EvseCandidate) -> str:
+    return candidate.evse_uid
 
 
 def _status(availability: Mapping[str, EvseAvailability], uid: str) -> str:
