@@ -128,3 +128,16 @@ def test_long_uids_map_to_stable_20_character_id_tags() -> None:
     tag = ocpp16_id_tag(app_user)
     assert len(tag) == 20 and tag == ocpp16_id_tag(app_user)
     assert tag != ocpp16_id_tag(app_user + "0")
+
+
+@pytest.mark.parametrize("session_class", ["v16", "v201"])
+def test_every_handled_action_has_a_compiled_validator(session_class: str) -> None:
+    from ocpp_adapter import v16, v201
+    from ocpp_adapter.validation import _validator
+
+    cls = v16.V16Session if session_class == "v16" else v201.V201Session
+    actions = {name: getattr(cls, name)._on_action for name in dir(cls)
+               if hasattr(getattr(cls, name), "_on_action")}
+    assert "StatusNotification" in actions.values()
+    for action in actions.values():
+        assert _validator(cls._ocpp_version, action) is not None, action
