@@ -88,8 +88,9 @@ async def bench_engine(urls: list[str], count: int, concurrency: int) -> None:
         for i in range(count):
             # one EVSE per delivery so that ordering keys do not serialise the whole run
             url = urls[i % len(urls)]
-            await engine.enqueue(f"p{i % len(urls)}", "PATCH", f"{url}{i % 200}", orjson.loads(body(i)),
-                                 ordering_key=f"{url}{i % 200}", coalesce=False)
+            target = f"{url}{i % 200}"
+            await engine.enqueue(f"p{i % len(urls)}", "PATCH", target, orjson.loads(body(i)),
+                                 ordering_key=target, coalesce=False)
         enqueued = time.perf_counter() - start
         await engine.drain(120)
         elapsed = time.perf_counter() - start
