@@ -121,6 +121,15 @@ async def run(samples: int, url: str | None) -> None:
     client = aioredis.from_url(url)
     await client.delete(*[f"avail:{{{LOCATION}}}:{k}" for k in
                           ("status", "updated", "holder", "until", "reserved")])
+    # The floor under every Redis figure: one round trip on this machine, now.
+    pings = []
+    for _ in range(samples):
+        start = time.perf_counter()
+        await client.ping()
+        pings.append((time.perf_counter() - start) * 1000)
+    q = statistics.quantiles(pings, n=100)
+    print(f"{'redis PING round trip (floor)':<42} n={len(pings)} p50={q[49]:.3f} ms "
+          f"p99={q[98]:.3f} ms")
     store = RedisAvailability(client)
     for ttl in (0.0, SNAPSHOT_TTL):
         report(f"redis {_label(ttl)}", await measure(store, samples, ttl))
