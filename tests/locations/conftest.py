@@ -35,12 +35,18 @@ class Receiver:
     refuse_first: int = 0
     refuse_status: int = 503
     refuse_patch_with: tuple[int, int] | None = None  # (HTTP, OCPI) for every PATCH
+    stall_first: int = 0
+    """Answer that many requests only after ``stall_seconds`` (client time-out tests)."""
+    stall_seconds: float = 0.0
     seen: int = 0
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def handle(self, request: web.Request) -> web.Response:
         raw = await request.read()
         self.seen += 1
+        if self.seen <= self.stall_first:
+            await asyncio.sleep(self.stall_seconds)
+            return web.Response(status=200, text="too late")
         if self.seen <= self.refuse_first:
             return web.Response(status=self.refuse_status, text="down")
         if request.method == "PATCH" and self.refuse_patch_with:

@@ -120,6 +120,18 @@ async def test_client_error_on_put_is_dead_lettered_not_retried(
     assert len(dead) == 1 and dead[0]["last_error"].startswith("HTTP 400")
 
 
+async def test_timeout_is_retried(receiver: Peer, doc_store: DocumentStore) -> None:
+    receiver.stall_first, receiver.stall_seconds = 2, 0.4
+    outbox = DeliveryEngine(doc_store, token, policy=DeliveryPolicy(
+        timeout=0.15, base_backoff=0.01, max_backoff=0.02))
+    await outbox.start()
+    await outbox.enqueue("emsp", "PUT", f"{receiver.url}/NL/EXA/L1", {"n": 1})
+    assert await outbox.drain(5)
+    await outbox.stop()
+    assert receiver.seen == 3
+    assert [r.body for r in receiver.requests] == [{"n": 1}]
+
+
 async def test_unreachable_partner_retries(doc_store: DocumentStore) -> None:
     outbox = DeliveryEngine(doc_store, token, policy=DeliveryPolicy(
         timeout=0.2, base_backoff=0.01, max_backoff=0.02, max_attempts=3))
