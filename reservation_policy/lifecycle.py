@@ -274,7 +274,7 @@ class ReservationService:
             candidates = await self.candidates.candidates(request.location_id)
             if existing is not None and existing.live:
                 return await self._replace(existing, request, candidates, deadline)
-            active = await self.repo.count_live(request.partner)
+            active = await self._active_for(request)
             decision = await self.engine.decide(request, candidates, active_for_partner=active)
             if isinstance(decision, Refusal):
                 log.info("reservation_refused", reservation_key=key,
@@ -322,6 +322,13 @@ class ReservationService:
                                      message="the reservation was cancelled meanwhile")
             return ReserveResult(ReserveOutcome.ACCEPTED, reservation=active_record,
                                  charger_outcomes=tuple(attempt.answers))
+
+    async def _active_for(self, request: ReservationRequest) -> int:
+        # Counting scans the partner's reservations: only worth it when a cap applies.
+        settings = self.engine.policy.effective(request.location_id, request.partner)
+        if settings.max_concurrent_per_emsp is None:
+            return 0
+        return await self.repo.count_live(request.partner)
 
     def _new_record(self, key: str, reservation_id: str, request: ReservationRequest
                     ) -> Reservation:
@@ -440,7 +447,7 @@ class ReservationService:
             await self._extend_hold(updated)
             return ReserveResult(ReserveOutcome.ACCEPTED, reservation=updated,
                                  charger_outcomes=answers)
-        active = await self.repo.count_live(request.partner) - 1
+        active = max(0, await self._active_for(request) - 1)
         decision = await self.engine.decide(request, candidates, active_for_partner=active)
         if isinstance(decision, Refusal):
             return ReserveResult(_HINT_OUTCOME[decision.outcome_hint], reservation=existing,
