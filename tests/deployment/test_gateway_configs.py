@@ -40,3 +40,14 @@ def test_every_file_a_gateway_config_names_is_mounted_by_compose() -> None:
         targets = {volume.split(":")[1] for volume in services[path.stem]["volumes"]}
         for file in (settings.locations_file, settings.policy_file, settings.chargers_file):
             assert str(file) in targets
+
+
+def test_the_mounted_locations_belong_to_the_gateways_cpo_roles() -> None:
+    from ocpi_gateway.locations.catalog import load_locations_file
+    from tests.deployment._paths import ROOT
+
+    owners = {(loc.country_code.upper(), loc.party_id.upper())
+              for loc in load_locations_file(ROOT / "config" / "locations.yaml")}
+    for path in GATEWAY_CONFIGS:
+        roles = {(r.country_code, r.party_id) for r in load_settings(path).cpo_roles}
+        assert owners <= roles, f"{path.name}: locations owned by {owners - roles}"
