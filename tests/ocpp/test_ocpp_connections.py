@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
+import ssl
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -26,6 +29,7 @@ from ocpp_test_support import (
 
 from domain.charger_commands import CommandOutcome, ReserveNow
 from domain.events import ChargerConnected, ChargerDisconnected, ConnectorStatusChanged
+from ocpp_adapter.server import server_ssl_context
 
 CP16 = "CP-AMS-01"
 CP201 = "CP-AMS-02"
@@ -271,3 +275,33 @@ async def test_failing_authorizer_gives_internal_error(gateway: Gateway,
     assert failed[:3] == [4, "a-1", "InternalError"]
     ok = await exchange(ws, '[2,"a-2","Authorize",{"idTag":"04A2B3C4"}]')
     assert ok == [3, "a-2", {"idTagInfo": {"status": "Accepted", "parentIdTag": "GROUP-1"}}]
+
+
+async def test_security_profile_2_with_tls_terminated_here(tmp_path: Path,
+                                                           chargers: ChargerFactory) -> None:
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.fail("openssl is needed to make a test certificate (apt-get install openssl)")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    made = await asyncio.create_subprocess_exec(
+        openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+        "-keyout", str(key), "-out", str(cert),
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+    assert await made.wait() == 0
+    gw = await start_gateway(ssl_context=server_ssl_context(str(cert), str(key)))
+    client_tls = ssl.create_default_context(cafile=str(cert))
+    try:
+        ws = await chargers.http.ws_connect(
+            f"{gw.url}/CP-TLS-01", protocols=("ocpp2.0.1",), ssl=client_tls,
+            headers={"Authorization": basic_auth("CP-TLS-01", PASSWORD)})
+        assert (await exchange(ws, '[2,"hb-1","Heartbeat",{}]'))[:2] == [3, "hb-1"]
+        # A profile 1 charger must not arrive over TLS.
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await chargers.http.ws_connect(
+                f"{gw.url}/{CP16}", protocols=("ocpp1.6",), ssl=client_tls,
+                headers={"Authorization": basic_auth(CP16, PASSWORD)})
+        assert refused.value.status == 403
+        await ws.close()
+    finally:
+        await gw.close()
