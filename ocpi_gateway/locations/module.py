@@ -72,12 +72,14 @@ class LocationsModule:
         public_url: str | None = None,
         max_limit: int = DEFAULT_MAX_LIMIT,
         offline_grace: float = 300.0,
+        shared_sync_interval: float | None = None,
     ) -> None:
         catalog = (LocationsCatalog.from_file(locations_file) if locations_file
                    else LocationsCatalog([]))
         self.catalog_source = locations_file
         self.publisher = LocationsPublisher(catalog, availability, store=store, outbox=outbox,
-                                            receivers=receivers, offline_grace=offline_grace)
+                                            receivers=receivers, offline_grace=offline_grace,
+                                            shared_sync_interval=shared_sync_interval)
         self.sender = LocationsSender(self.publisher, max_limit=max_limit, public_url=public_url)
         self._admin_token = admin_token
         if bus is not None:

@@ -101,8 +101,11 @@ class LocationsPublisher:
         outbox: DeliveryEngine | None = None,
         receivers: ReceiversProvider | None = None,
         offline_grace: float = 300.0,
+        shared_sync_interval: float | None = None,
     ) -> None:
         self.catalog = catalog
+        self.shared_sync_interval = shared_sync_interval
+        self._syncer: asyncio.Task[None] | None = None
         self._availability = availability
         self._store = store
         self._outbox = outbox
@@ -151,10 +154,17 @@ class LocationsPublisher:
             self._config_hash[snapshot["id"]] = snapshot["hashes"]
         await self._apply_catalog(self.catalog, push=True)
         self._consumer = asyncio.create_task(self._consume(), name="locations-publisher")
+        if self.shared_sync_interval:
+            self._syncer = asyncio.create_task(self._sync_loop(self.shared_sync_interval),
+                                               name="locations-shared-sync")
 
     async def stop(self) -> None:
         for timer in [*self._grace.values(), *self._hold_timers.values()]:
             timer.cancel()
+        if self._syncer is not None:
+            self._syncer.cancel()
+            await asyncio.gather(self._syncer, return_exceptions=True)
+            self._syncer = None
         if self._consumer is not None:
             self._consumer.cancel()
             await asyncio.gather(self._consumer, return_exceptions=True)
@@ -188,6 +198,9 @@ class LocationsPublisher:
                     await self._apply_event(payload)
                 elif kind == "refresh":
                     await self._refresh(*payload)
+                elif kind == "sync":
+                    done_sync: asyncio.Future[int] = payload
+                    done_sync.set_result(await self._sync_shared())
                 elif kind == "reload":
                     catalog, done = payload
                     try:
@@ -289,6 +302,45 @@ class LocationsPublisher:
         self._touch_location(location_id, max(stamp, doc["last_updated"]))
         await self._push_patch(location_id, evse_uid, {"status": status.value,
                                                        "last_updated": stamp})
+
+    # -- several instances ----------------------------------------------------------------
+
+    async def sync_shared(self) -> int:
+        """Adopt statuses that other gateway instances wrote to the shared availability store
+        (their chargers' events never reach this instance); returns how many EVSEs changed.
+        No push: the instance that saw the change pushed it."""
+        done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(("sync", done))
+        return await done
+
+    async def _sync_loop(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.sync_shared()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("locations_shared_sync_failed")
+
+    async def _sync_shared(self) -> int:
+        changed = 0
+        for location_id, doc in self._docs.items():
+            view = await self._availability.location(location_id)
+            for evse_doc in doc.get("evses", []):
+                seen = view.get(evse_doc["uid"])
+                if seen is None or evse_doc["status"] == EvseStatus.REMOVED.value:
+                    continue
+                status = published_status(seen.status, held=seen.holder is not None)
+                if status.value == evse_doc["status"]:
+                    continue
+                stamp = max(ocpi_timestamp(seen.updated_at), evse_doc["last_updated"])
+                evse_doc["status"], evse_doc["last_updated"] = status.value, stamp
+                doc["last_updated"] = max(stamp, doc["last_updated"])
+                changed += 1
+        if changed:
+            self._reindex()
+        return changed
 
     # -- operator config -------------------------------------------------------------------
 

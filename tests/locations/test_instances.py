@@ -1,0 +1,46 @@
+"""Two gateway instances sharing one Redis: each serves the statuses the other's chargers
+report, and a hold taken on one shows as RESERVED on both."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from domain.events import ConnectorStatus, ConnectorStatusChanged
+from ocpi_gateway.locations.catalog import LocationsCatalog
+from ocpi_gateway.locations.publisher import LocationsPublisher
+from reservation_policy.availability.redis import RedisAvailability
+from tests.locations.conftest import EXAMPLE
+
+
+async def test_instance_adopts_statuses_of_the_other(redis_url: str) -> None:
+    stores = [RedisAvailability.from_url(redis_url) for _ in range(2)]
+    a, b = (LocationsPublisher(LocationsCatalog.from_file(EXAMPLE), s) for s in stores)
+    await a.start()
+    await b.start()
+    await a.on_event(ConnectorStatusChanged(charge_point_id="CP-UTR-01", evse_id=1,
+                                            connector_id=1, status=ConnectorStatus.FAULTED))
+    await a.settle()
+    assert a.evse_doc("NL-UTR-JAARBEURS", "UTR-JB-01")["status"] == "OUTOFORDER"  # type: ignore[index]
+    assert b.evse_doc("NL-UTR-JAARBEURS", "UTR-JB-01")["status"] == "UNKNOWN"  # type: ignore[index]
+    assert await b.sync_shared() == 1
+    evse = b.evse_doc("NL-UTR-JAARBEURS", "UTR-JB-01")
+    assert evse is not None and evse["status"] == "OUTOFORDER"
+    assert b.location_doc("NL-UTR-JAARBEURS")["last_updated"] >= evse["last_updated"]  # type: ignore[index]
+    body, total = b.page(0, 10, evse["last_updated"], None)
+    assert total == 1 and b"NL-UTR-JAARBEURS" in body
+    assert await b.sync_shared() == 0  # nothing new
+
+    await a.on_event(ConnectorStatusChanged(charge_point_id="CP-UTR-01", evse_id=2,
+                                            connector_id=1, status=ConnectorStatus.AVAILABLE))
+    await a.settle()
+    held = await stores[1].pick_and_hold("NL-UTR-JAARBEURS", ["UTR-JB-02"], holder="r1",
+                                         until=datetime.now(UTC) + timedelta(minutes=1))
+    assert held == "UTR-JB-02"
+    await b.settle()
+    assert b.evse_doc("NL-UTR-JAARBEURS", "UTR-JB-02")["status"] == "RESERVED"  # type: ignore[index]
+    assert await a.sync_shared() >= 1
+    assert a.evse_doc("NL-UTR-JAARBEURS", "UTR-JB-02")["status"] == "RESERVED"  # type: ignore[index]
+    for publisher in (a, b):
+        await publisher.stop()
+    for store in stores:
+        await store.close()
