@@ -23,6 +23,8 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+from ocpp.v16.enums import Action as Action16
+from ocpp.v201.enums import Action as Action201
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -46,6 +48,9 @@ OCPI_MODULES = frozenset({
     "versions", "version_details", "credentials", "locations", "sessions", "cdrs", "tariffs",
     "tokens", "commands", "chargingprofiles", "hubclientinfo",
 })
+OCPP_ACTIONS = frozenset(
+    {action.value for action in Action16} | {action.value for action in Action201}
+)
 _VERSION_SEGMENT = re.compile(r"^\d+(\.\d+)*$")
 _ROLE_SEGMENTS = frozenset({"cpo", "emsp", "hub", "sender", "receiver"})
 
@@ -201,9 +206,15 @@ def reservation_transition(outcome: ReservationOutcome) -> None:
 
 
 def ocpp_message(version: OcppVersion | str, action: str, direction: Direction | str) -> None:
-    """One OCPP CALL (``action`` as the OCPP spec spells it, e.g. "StatusNotification")."""
+    """One OCPP CALL (``action`` as the OCPP spec spells it, e.g. "StatusNotification").
+
+    Matches ``ocpp_adapter.session.CallObserver``. An action neither OCPP version defines (a
+    charger can send any string) is counted as "other", so it cannot grow the series.
+    """
     ocpp_messages.labels(
-        version=OcppVersion(version).value, action=action, direction=Direction(direction).value
+        version=OcppVersion(version).value,
+        action=action if action in OCPP_ACTIONS else "other",
+        direction=Direction(direction).value,
     ).inc()
 
 

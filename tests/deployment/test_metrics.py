@@ -181,6 +181,16 @@ async def test_reservation_listener_counts_the_transitions_it_is_told_about() ->
     assert {o: value("ocpi_reservations_total", outcome=o) for o in expected.values()} == totals
 
 
+def test_an_action_no_ocpp_version_defines_is_counted_as_other() -> None:
+    before = value("ocpp_messages_total", version="1.6", action="other", direction="in")
+    metrics.ocpp_message(OcppVersion.V16, "DropTables;--", metrics.Direction.IN)
+    assert value("ocpp_messages_total", version="1.6", action="other", direction="in") == (
+        before + 1)
+    assert metrics.REGISTRY.get_sample_value(
+        "ocpp_messages_total", {"version": "1.6", "action": "DropTables;--", "direction": "in"}
+    ) is None
+
+
 def test_labels_outside_the_closed_sets_are_refused() -> None:
     with pytest.raises(ValueError):
         metrics.reservation_transition("maybe")  # type: ignore[arg-type]
