@@ -1,0 +1,68 @@
+"""Gateway extension: the Commands receiver, with its session tracker and result deliveries.
+
+Needs the Tokens, Locations, deliveries and reservations extensions listed before it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from ocpi_gateway import keys
+from ocpi_gateway.commands import handlers
+from ocpi_gateway.commands.executor import CommandExecutor
+from ocpi_gateway.commands.records import CommandRepository
+from ocpi_gateway.commands.results import ResultSender
+from ocpi_gateway.commands.service import CommandService
+from ocpi_gateway.config import GatewaySettings
+from ocpi_gateway.deliveries.app import OUTBOX
+from ocpi_gateway.locations.extension import LOCATIONS
+from ocpi_gateway.modules import InterfaceRole, OcpiModule
+from ocpi_gateway.ocpp_wiring import CHARGER_COMMANDS, CHARGERS
+from ocpi_gateway.reservations.candidates import CatalogCandidates
+from ocpi_gateway.reservations.extension import (
+    POLICY_ENGINE,
+    RESERVATIONS,
+    whole_charger_capable,
+)
+from ocpi_gateway.sessions.tracker import SessionTracker
+from ocpi_gateway.tokens.handlers import TOKENS
+
+MODULE = OcpiModule("commands", InterfaceRole.RECEIVER, handlers.add_routes)
+
+SESSIONS: web.AppKey[SessionTracker] = web.AppKey("sessions", SessionTracker)
+
+
+def install(app: web.Application, settings: GatewaySettings) -> None:
+    app[keys.MODULES].add(MODULE)
+    instance_id = settings.instance_id or f"gw-{uuid.uuid4().hex[:8]}"
+
+    async def commands_ctx(app: web.Application) -> AsyncIterator[None]:
+        store = app[keys.STORE]
+        sessions = SessionTracker(store)
+        app[keys.EVENT_BUS].subscribe(sessions.on_event)
+        app[SESSIONS] = sessions
+
+        executor = CommandExecutor(
+            catalog=lambda: app[LOCATIONS].catalog,
+            reservations=app[RESERVATIONS],
+            start_engine=app[POLICY_ENGINE],
+            start_candidates=CatalogCandidates(lambda: app[LOCATIONS].catalog,
+                                               whole_charger_capable(app[CHARGERS]),
+                                               every_evse_counts=True),
+            chargers=app[CHARGER_COMMANDS], sessions=sessions, tokens=app[TOKENS],
+            charger_timeout=settings.command_timeouts.charger_seconds)
+        service = CommandService(
+            executor=executor, records=CommandRepository(store),
+            results=ResultSender(app[OUTBOX]), reservations=app[RESERVATIONS],
+            partners=app[keys.PARTNERS].get, store_contacts=store,
+            timeout_seconds=settings.command_timeouts.ocpi_result_seconds,
+            instance_id=instance_id)
+        app[handlers.COMMAND_SERVICE] = service
+        await service.start()
+        yield
+        await service.stop()
+
+    app.cleanup_ctx.append(commands_ctx)

@@ -1,0 +1,69 @@
+"""Gateway extension: the policy engine over live availability, the reservation service and its
+expiry clock, fed by the chargers' events.
+
+Leaves ``app[RESERVATIONS]`` (a ``ReservationService``, from startup on) and ``app[POLICY]``.
+Needs the OCPP and Locations extensions listed before it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from domain.events import DomainEvent
+from ocpi_gateway import keys, metrics
+from ocpi_gateway.config import ConfigError, GatewaySettings
+from ocpi_gateway.locations.extension import AVAILABILITY, LOCATIONS
+from ocpi_gateway.ocpp_wiring import CHARGER_COMMANDS, CHARGERS
+from ocpi_gateway.reservations.candidates import CatalogCandidates, WholeChargerCapable
+from ocpp_adapter.chargers_config import ChargersConfig
+from reservation_policy.engine import PolicyEngine
+from reservation_policy.expiry import ExpiryClock
+from reservation_policy.lifecycle import ReservationService
+from reservation_policy.policy import PolicyError, PolicySource
+
+RESERVATIONS: web.AppKey[ReservationService] = web.AppKey("reservations", ReservationService)
+POLICY: web.AppKey[PolicySource] = web.AppKey("policy", PolicySource)
+POLICY_ENGINE: web.AppKey[PolicyEngine] = web.AppKey("policy_engine", PolicyEngine)
+
+
+def whole_charger_capable(chargers: ChargersConfig) -> WholeChargerCapable:
+    def capable(charge_point_id: str) -> bool:
+        capabilities = chargers.capabilities(charge_point_id)
+        return bool(capabilities and capabilities.reserve_whole_charger)
+    return capable
+
+
+def install(app: web.Application, settings: GatewaySettings) -> None:
+    try:
+        policy = PolicySource(settings.policy_file)
+    except PolicyError as exc:
+        raise ConfigError(str(exc)) from exc
+    app[POLICY] = policy
+    engine = PolicyEngine(policy, app[AVAILABILITY])
+    app[POLICY_ENGINE] = engine
+
+    async def on_event(event: DomainEvent) -> None:
+        service = app.get(RESERVATIONS)
+        if service is not None:
+            await service.handle_event(event)
+
+    app[keys.EVENT_BUS].subscribe(on_event)
+
+    async def reservations_ctx(app: web.Application) -> AsyncIterator[None]:
+        candidates = CatalogCandidates(lambda: app[LOCATIONS].catalog,
+                                       whole_charger_capable(app[CHARGERS]))
+        service = ReservationService(
+            engine=engine, store=app[keys.STORE], commands=app[CHARGER_COMMANDS],
+            candidates=candidates, charger_timeout=settings.command_timeouts.charger_seconds,
+            reroute_timeout=settings.command_timeouts.charger_seconds * 2)
+        service.add_listener(metrics.reservation_listener)
+        app[RESERVATIONS] = service
+        clock = ExpiryClock(service)
+        clock.start()
+        yield
+        await clock.stop()
+        await service.aclose()
+
+    app.cleanup_ctx.append(reservations_ctx)
