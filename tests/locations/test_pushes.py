@@ -332,3 +332,23 @@ async def test_restart_keeps_last_updated_of_unchanged_locations(
     assert receiver.of("PUT") == []  # nothing new to push
     await outbox2.stop()
     await again.stop()
+
+
+async def test_evse_with_two_connectors_shows_the_one_in_use(
+    receiver: Peer, doc_store: DocumentStore
+) -> None:
+    publisher, outbox, _ = await make_publisher(receiver, doc_store)
+    await publisher.on_event(status("CP-AMS-02", 1, 1, ConnectorStatus.AVAILABLE))
+    await publisher.on_event(status("CP-AMS-02", 1, 2, ConnectorStatus.FAULTED))
+    await publisher.settle()
+    assert publisher.evse_doc("NL-AMS-ZUIDAS", "AMS-ZUIDAS-03")["status"] == "AVAILABLE"  # type: ignore[index]
+    await publisher.on_event(status("CP-AMS-02", 1, 2, ConnectorStatus.SUSPENDED_EV))
+    await publisher.settle()
+    assert publisher.evse_doc("NL-AMS-ZUIDAS", "AMS-ZUIDAS-03")["status"] == "CHARGING"  # type: ignore[index]
+    await publisher.on_event(status("CP-AMS-02", 1, 2, ConnectorStatus.AVAILABLE))
+    await publisher.on_event(status("CP-AMS-02", 9, 1, ConnectorStatus.FAULTED))  # unmapped
+    await settle(publisher, outbox)
+    assert publisher.evse_doc("NL-AMS-ZUIDAS", "AMS-ZUIDAS-03")["status"] == "AVAILABLE"  # type: ignore[index]
+    assert publisher.evse_doc("NL-AMS-ZUIDAS", "AMS-ZUIDAS-04")["status"] == "UNKNOWN"  # type: ignore[index]
+    await outbox.stop()
+    await publisher.stop()
