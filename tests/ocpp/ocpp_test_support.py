@@ -7,6 +7,7 @@ import asyncio
 import base64
 import contextlib
 import socket
+import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -119,10 +120,11 @@ class Gateway:
     port: int
     events: RecordingPublisher
     authorizer: TableAuthorizer
+    tls: bool = False
 
     @property
     def url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/ocpp"
+        return f"{'wss' if self.tls else 'ws'}://127.0.0.1:{self.port}/ocpp"
 
     async def close(self) -> None:
         await self.runner.cleanup()
@@ -130,7 +132,8 @@ class Gateway:
 
 async def start_gateway(*, chargers: ChargersConfig | None = None, redis_url: str | None = None,
                         instance_id: str = "gw-test", timings: OcppTimings = FAST,
-                        observe_call: Callable[[Any, str, str], None] | None = None) -> Gateway:
+                        observe_call: Callable[[Any, str, str], None] | None = None,
+                        ssl_context: ssl.SSLContext | None = None) -> Gateway:
     events = RecordingPublisher()
     authorizer = TableAuthorizer({"BLOCKED-TAG"})
     server = OcppServer(chargers or chargers_config(), events, authorizer,
@@ -141,8 +144,8 @@ async def start_gateway(*, chargers: ChargersConfig | None = None, redis_url: st
     runner = web.AppRunner(app, shutdown_timeout=0.5)
     await runner.setup()
     port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    return Gateway(server, runner, port, events, authorizer)
+    await web.TCPSite(runner, "127.0.0.1", port, ssl_context=ssl_context).start()
+    return Gateway(server, runner, port, events, authorizer, tls=ssl_context is not None)
 
 
 class ClientConnection:
