@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from tests.commands.support import CP16, World
+import asyncio
+
+from ocpi_gateway.locations.extension import AVAILABILITY
+from ocpi_gateway.reservations.extension import RESERVATIONS
+from reservation_policy.availability.base import EvseStatus
+from reservation_policy.models import Partner
+from reservation_policy.records import Reservation
+from tests.commands.support import CP16, CP201, LOCATION, World, eventually
+from tests.ocpp.ocpp_test_support import Behaviour
+
+
+async def reservation_of(world: World, reservation_id: str) -> Reservation | None:
+    return await world.gateway.app[RESERVATIONS].get(Partner("DE", "EMS"), reservation_id)
 
 
 async def test_location_level_reservation_is_accepted(world: World) -> None:
@@ -23,3 +35,127 @@ async def test_location_level_reservation_is_accepted(world: World) -> None:
     else:
         assert payload["id_token"]["id_token"] == "DEEMS0001"
 
+
+
+async def test_occupied_charger_then_next_candidate(world: World) -> None:
+    await world.connect(CP16, Behaviour(reserve="Occupied"))
+    await world.connect(CP201)
+    for connector in (1, 2):
+        await world.status(CP16, connector, "Available")
+    await world.status(CP201, 1, "Available", evse=1)
+    assert await eventually(lambda: world.evse_statuses(LOCATION, {
+        "E1": EvseStatus.AVAILABLE, "E2": EvseStatus.AVAILABLE, "E3": EvseStatus.AVAILABLE}))
+    reply = await world.command("RESERVE_NOW", world.reserve_body("occ"))
+    assert reply["data"]["result"] == "ACCEPTED"
+    assert (await world.result("occ"))["result"] == "ACCEPTED"
+    # Whatever the 1.6 charger was asked, it said Occupied; the 2.0.1 one took it.
+    assert len(world.received(CP201, "ReserveNow")) == 1
+    reservation = await reservation_of(world, "R1")
+    assert reservation is not None and reservation.evse_uid == "E3"
+
+
+async def test_all_candidates_occupied(world: World) -> None:
+    await world.connect(CP16, Behaviour(reserve="Occupied"))
+    await world.connect(CP201, Behaviour(reserve="Occupied"))
+    for connector in (1, 2):
+        await world.status(CP16, connector, "Available")
+    await world.status(CP201, 1, "Available", evse=1)
+    assert await eventually(lambda: world.evse_statuses(LOCATION, {
+        "E1": EvseStatus.AVAILABLE, "E2": EvseStatus.AVAILABLE, "E3": EvseStatus.AVAILABLE}))
+    await world.command("RESERVE_NOW", world.reserve_body("all-occ"))
+    assert (await world.result("all-occ"))["result"] == "EVSE_OCCUPIED"
+    asked = {(cp, p.get("connector_id") or p.get("evse_id"))
+             for cp, p in world.all_received("ReserveNow")}
+    assert asked == {(CP16, 1), (CP16, 2), (CP201, 1)}
+    # Every hold was released: nothing stays RESERVED for a refused request.
+    holds = await world.gateway.app[AVAILABILITY].location(LOCATION)
+    assert all(entry.holder is None for entry in holds.values())
+
+
+async def test_faulted_answer_is_evse_inoperative(world: World) -> None:
+    await world.all_available()
+    world.chargers[CP16].behaviour.reserve = "Faulted"
+    await world.command("RESERVE_NOW", world.reserve_body("flt", evse_uid="E1"))
+    assert (await world.result("flt"))["result"] == "EVSE_INOPERATIVE"
+
+
+async def test_charger_rejects_specific_evse(world: World) -> None:
+    await world.all_available()
+    world.chargers[CP201].behaviour.reserve = "Rejected"
+    await world.command("RESERVE_NOW", world.reserve_body("rej", evse_uid="E3"))
+    assert (await world.result("rej"))["result"] == "REJECTED"
+    assert world.received(CP16, "ReserveNow") == []  # a named EVSE is never swapped
+
+
+async def test_silent_charger_gives_timeout(world: World) -> None:
+    hang = asyncio.Event()
+    await world.connect(CP16, Behaviour(hang=hang))
+    await world.status(CP16, 1, "Available")
+    assert await eventually(lambda: world.evse_statuses(LOCATION, {"E1": EvseStatus.AVAILABLE}))
+    reply = await world.command("RESERVE_NOW", world.reserve_body("silent", evse_uid="E1"))
+    assert reply["data"]["result"] == "ACCEPTED"
+    assert (await world.result("silent", within=8))["result"] == "TIMEOUT"
+    hang.set()
+
+
+async def test_offline_charger_is_refused_at_once(world: World) -> None:
+    reply = await world.command("RESERVE_NOW", world.reserve_body("off", evse_uid="E1"))
+    assert reply["status_code"] == 1000
+    assert reply["data"]["result"] == "REJECTED"
+    assert "offline" in reply["data"]["message"][0]["text"]
+
+
+async def test_location_with_no_charger_online_is_inoperative(world: World) -> None:
+    reply = await world.command("RESERVE_NOW", world.reserve_body("none"))
+    assert reply["data"]["result"] == "ACCEPTED"
+    assert (await world.result("none"))["result"] == "EVSE_INOPERATIVE"
+
+
+async def test_checks_answered_at_once(world: World) -> None:
+    await world.all_available()
+    reply = await world.command("RESERVE_NOW", world.reserve_body("x", location_id="NOPE"))
+    assert (reply["status_code"], reply["data"]["result"]) == (2003, "REJECTED")
+    reply = await world.command("RESERVE_NOW", world.reserve_body(
+        "x", location_id="LOC-2", evse_uid="E4"))
+    assert reply["data"]["result"] == "NOT_SUPPORTED"  # E4 is not RESERVABLE
+    reply = await world.command("RESERVE_NOW", world.reserve_body(
+        "x", country_code="NL", party_id="OTH"))
+    assert reply["data"]["result"] == "REJECTED"  # a token of another eMSP
+    assert world.all_received("ReserveNow") == []
+
+
+async def test_invalid_body_names_the_field(world: World) -> None:
+    body = world.reserve_body("bad")
+    del body["expiry_date"]
+    reply = await world.command("RESERVE_NOW", body)
+    assert reply["status_code"] == 2001
+    assert "expiry_date" in reply["status_message"]
+    reply = await world.command("RESERVE_NOW", {**world.reserve_body("bad"),
+                                                "reservation_id": "x" * 37})
+    assert reply["status_code"] == 2001
+    assert "reservation_id" in reply["status_message"]
+
+
+async def test_same_reservation_id_replaces_and_cancels_old_evse(world: World) -> None:
+    await world.all_available()
+    await world.command("RESERVE_NOW", world.reserve_body("first", evse_uid="E1"))
+    assert (await world.result("first"))["result"] == "ACCEPTED"
+    old_id = world.received(CP16, "ReserveNow")[0]["reservation_id"]
+    await world.command("RESERVE_NOW", world.reserve_body("second", evse_uid="E3"))
+    assert (await world.result("second"))["result"] == "ACCEPTED"
+    assert await eventually(lambda: world.received(CP16, "CancelReservation"))
+    assert world.received(CP16, "CancelReservation")[0]["reservation_id"] == old_id
+    reservation = await reservation_of(world, "R1")
+    assert reservation is not None and reservation.evse_uid == "E3"
+    holds = await world.gateway.app[AVAILABILITY].location(LOCATION)
+    assert holds["E1"].holder is None
+
+
+async def test_reservation_ids_are_scoped_per_emsp_and_unique_per_charger(world: World) -> None:
+    await world.all_available()
+    await world.command("RESERVE_NOW", world.reserve_body("a", "R1", evse_uid="E1"))
+    await world.command("RESERVE_NOW", world.reserve_body("b", "R2", evse_uid="E2"))
+    assert (await world.result("a"))["result"] == "ACCEPTED"
+    assert (await world.result("b"))["result"] == "ACCEPTED"
+    ids = [p["reservation_id"] for p in world.received(CP16, "ReserveNow")]
+    assert len(set(ids)) == 2
