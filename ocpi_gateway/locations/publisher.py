@@ -300,6 +300,8 @@ class LocationsPublisher:
         evse_doc["status"] = status.value
         evse_doc["last_updated"] = stamp
         self._touch_location(location_id, max(stamp, doc["last_updated"]))
+        # What partners were told survives a restart, so a status lost meanwhile is corrected.
+        await self._save_snapshot(location_id)
         await self._push_patch(location_id, evse_uid, {"status": status.value,
                                                        "last_updated": stamp})
 
@@ -347,6 +349,7 @@ class LocationsPublisher:
     async def _apply_catalog(self, catalog: LocationsCatalog, *, push: bool) -> list[str]:
         now = ocpi_timestamp()
         changed: list[str] = []
+        status_changes: list[tuple[str, str]] = []
         present = {loc.id for loc in catalog.locations()}
         for location in catalog.locations():
             config = _config_doc(location)
@@ -370,6 +373,7 @@ class LocationsPublisher:
                     if evse_doc["status"] != status.value:
                         evse_doc["status"] = status.value
                         evse_doc["last_updated"] = now
+                        status_changes.append((location.id, uid))
                 else:
                     evse_doc = {**evse_config, "status": status.value, "last_updated": now}
                     for connector in evse_doc["connectors"]:
@@ -409,6 +413,13 @@ class LocationsPublisher:
             await self._save_snapshot(location_id)
             if push:
                 await self._push_location(location_id)
+        for location_id, evse_uid in status_changes:
+            # Status moved while we were down (e.g. no longer known): tell the partners, who
+            # still hold what we pushed before.
+            evse_doc = _find_evse(self._docs[location_id], evse_uid)
+            if push and location_id not in changed and evse_doc is not None:
+                await self._push_patch(location_id, evse_uid, {
+                    "status": evse_doc["status"], "last_updated": evse_doc["last_updated"]})
         if changed:
             log.info("locations_applied", changed=changed)
         return changed

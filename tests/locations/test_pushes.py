@@ -322,14 +322,20 @@ async def test_restart_keeps_last_updated_of_unchanged_locations(
     publisher, outbox, _ = await make_publisher(receiver, doc_store)
     await settle(publisher, outbox)
     stamp = publisher.location_doc("NL-AMS-ZUIDAS")["last_updated"]  # type: ignore[index]
+    await publisher.on_event(status("CP-UTR-01", 1, 1, ConnectorStatus.CHARGING))
+    await settle(publisher, outbox)
     await outbox.stop()
     await publisher.stop()
     receiver.requests.clear()
     await asyncio.sleep(0.01)
+    # a new process: in-process availability starts empty, so UTR-JB-01 is UNKNOWN again
     again, outbox2, _ = await make_publisher(receiver, doc_store)
     await settle(again, outbox2)
     assert again.location_doc("NL-AMS-ZUIDAS")["last_updated"] == stamp  # type: ignore[index]
-    assert receiver.of("PUT") == []  # nothing new to push
+    assert receiver.of("PUT") == []  # no configuration changed
+    [patch] = receiver.of("PATCH")
+    assert patch.path.endswith("/NL-UTR-JAARBEURS/UTR-JB-01")
+    assert patch.body["status"] == "UNKNOWN"
     await outbox2.stop()
     await again.stop()
 
