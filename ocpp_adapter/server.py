@@ -59,6 +59,8 @@ class OcppTimings:
     """Websocket ping period; a peer missing the pong is closed (None disables)."""
     presence_ttl: float = 30.0
     """TTL of a charger's Redis presence entry, refreshed every third of it."""
+    instance_ttl: float = 3.0
+    """TTL of this process's Redis liveness key: how soon others see it died."""
     stream_block_ms: int = 5_000
     auth_max_failures: int = 5
     auth_failure_window: float = 60.0
@@ -92,7 +94,8 @@ class OcppServer:
             self._redis = aioredis.from_url(redis_url)
             redis_router = RedisChargerCommands(
                 self.registry, self._redis, instance_id,
-                presence_ttl=self.timings.presence_ttl, block_ms=self.timings.stream_block_ms,
+                presence_ttl=self.timings.presence_ttl, instance_ttl=self.timings.instance_ttl,
+                block_ms=self.timings.stream_block_ms,
             )
             redis_router.on_lost = self._taken_over
             self._router = redis_router

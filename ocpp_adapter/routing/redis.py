@@ -11,10 +11,12 @@ Keys (hash-tagged by charger so each script touches one cluster slot):
   the requester's reply stream, the encoded command and a deadline.
 - ``ocpp:reply:<instance>``: a Stream per process for the answers (correlation id, outcome).
 
-A command for a charger no process holds fails at once with OFFLINE. While waiting for a
-remote answer the requester re-reads the presence key every third of the TTL: when the owner
-dies its entry expires (or a newer owner appears) and the command ends OFFLINE then, not at
-its timeout.
+- ``ocpp:instance:<instance>``: exists while the process lives (short TTL, refreshed often).
+
+A command for a charger no live process holds fails at once with OFFLINE (a presence entry of
+a dead process counts as none). While waiting for a remote answer the requester re-checks the
+owner every third of the shorter TTL: when the owner dies (or a newer owner appears) the
+command ends OFFLINE then, not at its timeout.
 """
 
 from __future__ import annotations
@@ -70,6 +72,10 @@ def fence_key(charge_point_id: str) -> str:
     return f"ocpp:{{{charge_point_id}}}:fence"
 
 
+def instance_key(instance_id: str) -> str:
+    return f"ocpp:instance:{instance_id}"
+
+
 def command_stream(instance_id: str) -> str:
     return f"ocpp:cmd:{instance_id}"
 
@@ -86,6 +92,7 @@ class RedisChargerCommands:
         instance_id: str,
         *,
         presence_ttl: float = 30.0,
+        instance_ttl: float = 3.0,
         block_ms: int = 5_000,
     ) -> None:
         if "|" in instance_id:
@@ -95,6 +102,8 @@ class RedisChargerCommands:
         self.instance_id = instance_id
         self.presence_ttl = presence_ttl
         self._ttl_ms = max(int(presence_ttl * 1000), 10)
+        self.instance_ttl = instance_ttl
+        self._instance_ttl_ms = max(int(instance_ttl * 1000), 10)
         self._block_ms = block_ms
         self._owned: dict[str, str] = {}
         self._pending: dict[str, asyncio.Future[CommandOutcome]] = {}
@@ -113,9 +122,11 @@ class RedisChargerCommands:
     async def start(self) -> None:
         # Entries left by an earlier life of this instance id are stale.
         await self.redis.delete(self._commands, self._replies)
+        await self.redis.set(instance_key(self.instance_id), "1", px=self._instance_ttl_ms)
         self._tasks = [
             asyncio.create_task(self._read_loop(), name=f"ocpp-redis-read-{self.instance_id}"),
             asyncio.create_task(self._refresh_loop(), name=f"ocpp-presence-{self.instance_id}"),
+            asyncio.create_task(self._liveness_loop(), name=f"ocpp-alive-{self.instance_id}"),
         ]
 
     async def stop(self) -> None:
@@ -130,6 +141,19 @@ class RedisChargerCommands:
                 future.set_result(CommandOutcome.OFFLINE)
         for charge_point_id in list(self._owned):
             await self.charger_disconnected(charge_point_id)
+        with contextlib.suppress(RedisError):
+            await self.redis.delete(instance_key(self.instance_id))
+
+    async def _liveness_loop(self) -> None:
+        """A short-lived key per process: a requester sees a dead owner within seconds, long
+        before the owner's presence entries (refreshed less often) expire."""
+        while True:
+            await asyncio.sleep(self.instance_ttl / 3)
+            try:
+                await self.redis.set(instance_key(self.instance_id), "1",
+                                     px=self._instance_ttl_ms)
+            except RedisError:
+                log.warning("ocpp_liveness_refresh_failed", instance_id=self.instance_id)
 
     # -- presence ------------------------------------------------------------------------
 
@@ -180,10 +204,15 @@ class RedisChargerCommands:
                         await self.on_lost(charge_point_id)
 
     async def _owner(self, charge_point_id: str) -> str | None:
+        """``instance|fence`` of the live process holding the charger, or None."""
         value = await self.redis.get(presence_key(charge_point_id))
         if value is None:
             return None
-        return value.decode() if isinstance(value, bytes) else str(value)
+        owner = value.decode() if isinstance(value, bytes) else str(value)
+        instance = owner.rsplit("|", 1)[0]
+        if instance != self.instance_id and not await self.redis.exists(instance_key(instance)):
+            return None  # its process is gone; the entry just has not expired yet
+        return owner
 
     # -- commands ------------------------------------------------------------------------
 
@@ -233,7 +262,7 @@ class RedisChargerCommands:
     async def _await_reply(self, charge_point_id: str, owner: str,
                            future: asyncio.Future[CommandOutcome],
                            deadline: float) -> CommandOutcome:
-        check_every = self.presence_ttl / 3
+        check_every = min(self.presence_ttl, self.instance_ttl) / 3
         while True:
             left = deadline - time.monotonic()
             if left <= 0:

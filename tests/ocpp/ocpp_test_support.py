@@ -33,7 +33,7 @@ PASSWORD = "s3cret-passw0rd"
 PASSWORD_HASH = hash_password(PASSWORD, log2_n=8)
 
 FAST = OcppTimings(heartbeat_interval=42, call_timeout=5.0, ws_ping_interval=None,
-                   presence_ttl=0.6, stream_block_ms=200, auth_max_failures=3,
+                   presence_ttl=1.5, instance_ttl=0.6, stream_block_ms=200, auth_max_failures=3,
                    auth_failure_window=30.0)
 
 

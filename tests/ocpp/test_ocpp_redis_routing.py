@@ -151,7 +151,7 @@ async def test_owner_killed_mid_command_gives_offline_before_the_timeout(
         owner.kill()  # SIGKILL: no cleanup, the presence entry must expire by itself
         await asyncio.wait_for(owner.wait(), 5)
         assert await asyncio.wait_for(pending, 10) is CommandOutcome.OFFLINE
-        # FAST presence TTL is 0.6 s: well before the 15 s command timeout.
+        # FAST liveness TTL is 0.6 s: well before the 15 s command timeout.
         assert time.monotonic() - started < 5
         assert not await requester.server.commands.is_online(CP)
     finally:
@@ -159,3 +159,21 @@ async def test_owner_killed_mid_command_gives_offline_before_the_timeout(
             owner.kill()
             await asyncio.wait_for(owner.wait(), 5)
         await requester.close()
+
+
+async def test_presence_of_a_dead_process_counts_as_offline(
+        two_gateways: tuple[Gateway, Gateway], redis_url: str) -> None:
+    _, b = two_gateways
+    client = aioredis.from_url(redis_url)
+    try:
+        # A process that died without cleaning up: its presence entry lives on for a while,
+        # its liveness key is gone.
+        await client.set(presence_key(CP), "gw-ghost|7", px=60_000)
+        started = time.monotonic()
+        assert await b.server.commands.execute(reserve(), timeout=5) is CommandOutcome.OFFLINE
+        assert time.monotonic() - started < 0.5
+        assert not await b.server.commands.is_online(CP)
+        await client.set("ocpp:instance:gw-ghost", "1", px=60_000)
+        assert await b.server.commands.is_online(CP)
+    finally:
+        await client.aclose()
