@@ -85,12 +85,13 @@ async def bench_engine(urls: list[str], count: int, concurrency: int) -> None:
                                 policy=DeliveryPolicy(concurrency_per_partner=per_partner))
         await engine.start()
         start = time.perf_counter()
-        for i in range(count):
-            # one EVSE per delivery so that ordering keys do not serialise the whole run
-            url = urls[i % len(urls)]
-            target = f"{url}{i % 200}"
-            await engine.enqueue(f"p{i % len(urls)}", "PATCH", target, orjson.loads(body(i)),
-                                 ordering_key=target, coalesce=False)
+        partners = len(urls)
+        for change in range(count // partners):
+            # One EVSE status change fanned out to every partner, as the publisher does.
+            await asyncio.gather(*(
+                engine.enqueue(f"p{p}", "PATCH", f"{urls[p]}{change % 200}",
+                               orjson.loads(body(change)), ordering_key=f"{urls[p]}{change % 200}")
+                for p in range(partners)))
         enqueued = time.perf_counter() - start
         await engine.drain(120)
         elapsed = time.perf_counter() - start

@@ -176,7 +176,14 @@ class DeliveryEngine:
 
     def _append(self, delivery: Delivery) -> None:
         key = (delivery.partner_id, delivery.ordering_key)
-        self._queues.setdefault(key, deque()).append(delivery)
+        queue = self._queues.setdefault(key, deque())
+        # Concurrent enqueues of one key may finish their store writes out of order: keep
+        # the queue in seq order (never ahead of a head that is already being sent).
+        position = len(queue)
+        while position > 0 and queue[position - 1].seq > delivery.seq and not (
+                position - 1 == 0 and queue[0].id in self._inflight):
+            position -= 1
+        queue.insert(position, delivery)
         self._idle.clear()
         ready = self._ready.get(delivery.partner_id)
         if ready is None:

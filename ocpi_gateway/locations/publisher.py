@@ -493,21 +493,25 @@ class LocationsPublisher:
         return f"{receiver.url.rstrip('/')}/{doc['country_code']}/{doc['party_id']}/{location_id}"
 
     async def _push_location(self, location_id: str) -> None:
-        for receiver in await self._targets():
-            assert self._outbox is not None
-            url = self._location_url(receiver, location_id)
-            await self._outbox.enqueue(receiver.partner_id, "PUT", url, self._docs[location_id],
-                                       ordering_key=url)
+        outbox = self._outbox
+        if outbox is None:
+            return
+        # One outbox write per partner, issued together: the store pipelines them.
+        urls = [(r.partner_id, self._location_url(r, location_id)) for r in await self._targets()]
+        await asyncio.gather(*(outbox.enqueue(partner, "PUT", url, self._docs[location_id],
+                                              ordering_key=url) for partner, url in urls))
 
     async def _push_patch(self, location_id: str, evse_uid: str, body: dict[str, Any]) -> None:
-        for receiver in await self._targets():
-            assert self._outbox is not None
-            location_url = self._location_url(receiver, location_id)
-            await self._outbox.enqueue(
-                receiver.partner_id, "PATCH", f"{location_url}/{evse_uid}", body,
-                ordering_key=location_url, coalesce=True,
-                resync={"kind": RESYNC_KIND, "location_id": location_id,
-                        "location_url": location_url})
+        outbox = self._outbox
+        if outbox is None:
+            return
+        urls = [(r.partner_id, self._location_url(r, location_id)) for r in await self._targets()]
+        await asyncio.gather(*(
+            outbox.enqueue(partner, "PATCH", f"{location_url}/{evse_uid}", body,
+                           ordering_key=location_url, coalesce=True,
+                           resync={"kind": RESYNC_KIND, "location_id": location_id,
+                                   "location_url": location_url})
+            for partner, location_url in urls))
 
     async def _resync_body(self, delivery: Delivery) -> tuple[str, Any] | None:
         """The receiver refused a PATCH: PUT it the whole current Location."""
