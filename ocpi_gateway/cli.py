@@ -23,9 +23,7 @@ Subparsers = Any  # argparse._SubParsersAction is private
 SUBCOMMANDS: list[str] = [
     # "package.module:add_subcommands"
     "ocpp_adapter.cli:add_subcommands",
-    # `policy check`; `policy explain` needs the gateway's context: replace this entry with an
-    # ocpi_gateway plugin calling reservation_policy.cli.add_subcommands(commands, context).
-    "reservation_policy.cli:add_subcommands",
+    "ocpi_gateway.reservations.cli:add_subcommands",  # policy check / policy explain
 ]
 
 

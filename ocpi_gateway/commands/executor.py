@@ -241,7 +241,9 @@ class CommandExecutor:
         plan = await self._start_engine.decide(request, candidates, reroute_from=())
         if isinstance(plan, Refusal):
             return []
-        return [candidate.address for candidate, _ in plan.ranked]
+        # Only those free in the snapshot: the rest of the plan is what a reservation may
+        # still try to hold, not where a car can be plugged in now.
+        return [candidate.address for candidate, _ in plan.ranked[:plan.free_in_snapshot]]
 
     async def stop_session(self, body: StopSessionRequest, partner: OcpiPartner) -> Outcome:
         session = await self._sessions.get(body.session_id)

@@ -1,0 +1,32 @@
+"""``ocpi-gateway policy check FILE`` and ``policy explain --location ID``, given the gateway's
+own files: the policy, the locations catalog, the chargers' capabilities and, when
+``redis_url`` is set, the live availability the running gateways share."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from ocpi_gateway.config import load_settings
+from ocpi_gateway.locations.catalog import LocationsCatalog
+from ocpi_gateway.reservations.candidates import CatalogCandidates
+from ocpi_gateway.reservations.extension import whole_charger_capable
+from ocpp_adapter.chargers_config import load_chargers
+from reservation_policy import cli as policy_cli
+from reservation_policy.availability.redis import open_availability
+from reservation_policy.policy import PolicySource
+
+
+async def explain_context(args: argparse.Namespace) -> policy_cli.ExplainContext:
+    settings = load_settings(args.config)
+    catalog = (LocationsCatalog.from_file(settings.locations_file) if settings.locations_file
+               else LocationsCatalog([]))
+    chargers = load_chargers(settings.chargers_file)
+    return policy_cli.ExplainContext(
+        policy=PolicySource(settings.policy_file),
+        availability=open_availability(settings.redis_url),
+        candidates=CatalogCandidates(lambda: catalog, whole_charger_capable(chargers)))
+
+
+def add_subcommands(commands: Any) -> None:
+    policy_cli.add_subcommands(commands, explain_context)
