@@ -358,3 +358,15 @@ async def test_evse_with_two_connectors_shows_the_one_in_use(
     assert publisher.evse_doc("NL-AMS-ZUIDAS", "AMS-ZUIDAS-04")["status"] == "UNKNOWN"  # type: ignore[index]
     await outbox.stop()
     await publisher.stop()
+
+
+async def test_concurrent_enqueues_of_one_object_keep_their_order(
+    receiver: Peer, doc_store: DocumentStore
+) -> None:
+    outbox = engine(doc_store)
+    await outbox.start()
+    url = f"{receiver.url}/NL/EXA/L1"
+    await asyncio.gather(*(outbox.enqueue("emsp", "PUT", url, {"n": n}) for n in range(30)))
+    assert await outbox.drain(5)
+    await outbox.stop()
+    assert [r.body["n"] for r in receiver.requests] == list(range(30))
