@@ -106,6 +106,7 @@ class RedisChargerCommands:
         self._instance_ttl_ms = max(int(instance_ttl * 1000), 10)
         self._block_ms = block_ms
         self._owned: dict[str, str] = {}
+        self._seen_alive: dict[str, float] = {}
         self._pending: dict[str, asyncio.Future[CommandOutcome]] = {}
         self._serving: set[asyncio.Task[None]] = set()
         self._tasks: list[asyncio.Task[None]] = []
@@ -203,16 +204,28 @@ class RedisChargerCommands:
                     if self.on_lost is not None:
                         await self.on_lost(charge_point_id)
 
-    async def _owner(self, charge_point_id: str) -> str | None:
+    async def _owner(self, charge_point_id: str, *, fresh: bool = False) -> str | None:
         """``instance|fence`` of the live process holding the charger, or None."""
         value = await self.redis.get(presence_key(charge_point_id))
         if value is None:
             return None
         owner = value.decode() if isinstance(value, bytes) else str(value)
         instance = owner.rsplit("|", 1)[0]
-        if instance != self.instance_id and not await self.redis.exists(instance_key(instance)):
+        if instance != self.instance_id and not await self._alive(instance, fresh=fresh):
             return None  # its process is gone; the entry just has not expired yet
         return owner
+
+    async def _alive(self, instance: str, *, fresh: bool) -> bool:
+        # A liveness check costs a round trip; one seen alive within a third of its TTL is
+        # taken as alive still (the wait for an answer always checks afresh).
+        now = time.monotonic()
+        if not fresh and now - self._seen_alive.get(instance, -1e9) < self.instance_ttl / 3:
+            return True
+        if await self.redis.exists(instance_key(instance)):
+            self._seen_alive[instance] = now
+            return True
+        self._seen_alive.pop(instance, None)
+        return False
 
     # -- commands ------------------------------------------------------------------------
 
@@ -270,7 +283,7 @@ class RedisChargerCommands:
             done, _ = await asyncio.wait({future}, timeout=min(left, check_every))
             if done:
                 return future.result()
-            if await self._owner(charge_point_id) != owner:
+            if await self._owner(charge_point_id, fresh=True) != owner:
                 # The owner died (entry expired) or the charger moved: the command is lost.
                 return CommandOutcome.OFFLINE
 
