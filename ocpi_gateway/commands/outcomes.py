@@ -33,8 +33,9 @@ _CHARGER_RESULTS: dict[CommandOutcome, CommandResultType] = {
 
 
 def charger_result(command: CommandType, outcome: CommandOutcome) -> CommandResultType:
-    if command is CommandType.UNLOCK_CONNECTOR and outcome is CommandOutcome.REJECTED:
-        # UnlockFailed: the charger tried and the lock did not open.
+    if command is CommandType.UNLOCK_CONNECTOR and outcome is CommandOutcome.FAULTED:
+        # UnlockFailed (the adapter's FAULTED): the charger tried and the lock did not open.
+        # 2.0.1 UnknownConnector arrives as REJECTED and stays REJECTED.
         return CommandResultType.FAILED
     return _CHARGER_RESULTS[outcome]
 

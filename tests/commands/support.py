@@ -239,3 +239,22 @@ async def close_world(world: World) -> None:
     await world.http.close()
     await world.emsp.close()
     await world.gateway.stop()
+
+
+def start_body(world: World, name: str, *, location_id: str = LOCATION,
+               evse_uid: str | None = None, connector_id: str | None = None,
+               **token_overrides: Any) -> dict[str, Any]:
+    """A START_SESSION body whose result lands at response_url(name)."""
+    body: dict[str, Any] = {"response_url": world.emsp.response_url(name),
+                            "token": token(**token_overrides), "location_id": location_id}
+    if evse_uid is not None:
+        body["evse_uid"] = evse_uid
+    if connector_id is not None:
+        body["connector_id"] = connector_id
+    return body
+
+
+def unlock_body(world: World, name: str, evse_uid: str, connector_id: str = "1",
+                location_id: str = LOCATION) -> dict[str, Any]:
+    return {"response_url": world.emsp.response_url(name), "location_id": location_id,
+            "evse_uid": evse_uid, "connector_id": connector_id}
