@@ -26,7 +26,8 @@ def _docker_compose() -> str:
 
 def _config(compose_file: Path) -> subprocess.CompletedProcess[str]:
     env = {key: value for key, value in os.environ.items()
-           if key not in ("PUBLIC_URL", "PROXY_PORT", "COMPOSE_FILE", "COMPOSE_PROJECT_NAME")}
+           if key not in ("PUBLIC_URL", "PROXY_PORT", "COMPOSE_FILE", "COMPOSE_PROJECT_NAME",
+                          "OCPI_GATEWAY_ADMIN_TOKEN")}
     return subprocess.run(
         [_docker_compose(), "-f", str(compose_file), "config"],
         capture_output=True, text=True, timeout=60, env=env, cwd=ROOT, check=False,
@@ -75,8 +76,15 @@ def test_only_the_proxy_is_published(resolved: dict[str, Any]) -> None:
     assert proxy["volumes"] == [f"{nginx}:/etc/nginx/conf.d/default.conf:ro"]
 
 
-def test_public_url_comes_from_the_environment(tmp_path: Path) -> None:
-    env = dict(os.environ, PUBLIC_URL="https://ocpi.cpo.example")
+def test_admin_is_off_unless_a_token_is_given(resolved: dict[str, Any]) -> None:
+    for service in GATEWAY_SERVICES:
+        # An empty admin_token disables /admin (ocpi_gateway.locations.extension).
+        assert resolved["services"][service]["environment"]["OCPI_GATEWAY_ADMIN_TOKEN"] == ""
+
+
+def test_public_url_and_admin_token_come_from_the_environment(tmp_path: Path) -> None:
+    env = dict(os.environ, PUBLIC_URL="https://ocpi.cpo.example",
+               OCPI_GATEWAY_ADMIN_TOKEN="s3cr3t-admin")
     result = subprocess.run(
         [_docker_compose(), "-f", str(COMPOSE), "config"],
         capture_output=True, text=True, timeout=60, env=env, cwd=ROOT, check=False,
@@ -86,6 +94,7 @@ def test_public_url_comes_from_the_environment(tmp_path: Path) -> None:
     for service in GATEWAY_SERVICES:
         assert services[service]["environment"]["OCPI_GATEWAY_PUBLIC_URL"] == (
             "https://ocpi.cpo.example")
+        assert services[service]["environment"]["OCPI_GATEWAY_ADMIN_TOKEN"] == "s3cr3t-admin"
 
 
 def test_an_invalid_compose_file_is_refused(tmp_path: Path) -> None:

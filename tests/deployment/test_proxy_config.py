@@ -75,5 +75,6 @@ def test_both_upstreams_list_exactly_the_compose_gateways() -> None:
             gateways)
 
 
-def test_metrics_are_not_served_through_the_proxy() -> None:
+def test_metrics_and_admin_are_not_served_through_the_proxy() -> None:
     assert re.search(r"location\s+=\s+/metrics\s*\{\s*return\s+404;", _conf())
+    assert re.search(r"location\s+/admin/\s*\{\s*return\s+404;", _conf())
