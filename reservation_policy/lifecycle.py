@@ -320,6 +320,7 @@ class ReservationService:
                 return ReserveResult(ReserveOutcome.REJECTED,
                                      charger_outcomes=tuple(attempt.answers),
                                      message="the reservation was cancelled meanwhile")
+            await self._notify(active_record, record.state)
             return ReserveResult(ReserveOutcome.ACCEPTED, reservation=active_record,
                                  charger_outcomes=tuple(attempt.answers))
 
@@ -462,6 +463,7 @@ class ReservationService:
                                  message="the reservation ended meanwhile")
         if existing.evse_uid != updated.evse_uid or existing.location_id != updated.location_id:
             await self._release(existing)
+        await self._notify(updated, existing.state)
         # The new reservation stands; withdrawing the old one must not delay the answer.
         self._in_background(self._cancel_quietly(existing))
         return ReserveResult(ReserveOutcome.ACCEPTED, reservation=updated,

@@ -1,9 +1,11 @@
 """Published OCPI Locations: live EVSE status from OCPP events, last_updated bookkeeping, the
 sender's read model (with serialized page cache) and the pushes to partners' receivers.
 
-OCPP handlers only append to an in-memory queue (``on_event`` never awaits I/O); one consumer
-task applies events in order, updates the availability store and enqueues pushes in the
-durable outbox.
+``on_event`` (called in the OCPP handler's task) only updates in-memory state and the
+availability store, so the policy sees a status the moment the charger reported it; publishing,
+snapshots and the pushes to partners go through an in-memory queue that one consumer task
+applies in order, writing the pushes to the durable outbox. No HTTP ever runs in an OCPP
+handler.
 """
 
 from __future__ import annotations
@@ -184,11 +186,19 @@ class LocationsPublisher:
     # -- event intake (never blocks) -------------------------------------------------------
 
     async def on_event(self, event: DomainEvent) -> None:
+        """Record the charger's view in the availability store at once (the reservation policy
+        must see a status as soon as the charger's StatusNotification is answered); everything
+        slower — publishing and the pushes to partners — is queued."""
         if isinstance(event, ConnectorStatusChanged | ChargerConnected | ChargerDisconnected):
-            self._queue.put_nowait(("event", event))
+            await self._apply_event(event)
 
     def _hold_changed(self, location_id: str, evse_uid: str) -> None:
         self._queue.put_nowait(("refresh", (location_id, evse_uid)))
+
+    def hold_changed(self, location_id: str, evse_uid: str) -> None:
+        """A reservation hold on the EVSE was placed or dropped: republish its status (a
+        charger reserved as a whole, or one that does not report Reserved, says nothing)."""
+        self._hold_changed(location_id, evse_uid)
 
     async def _consume(self) -> None:
         while True:
@@ -270,7 +280,7 @@ class LocationsPublisher:
             offline=evse.charge_point_id in self._offline,
         )
         await self._availability.set_status(location_id, evse_uid, charger_view, at)
-        await self._refresh(location_id, evse_uid, at)
+        self._queue.put_nowait(("refresh", (location_id, evse_uid, at)))
 
     async def _refresh(self, location_id: str, evse_uid: str, at: datetime | None = None) -> None:
         """Publish the EVSE's status as partners must see it (charger view + hold overlay)."""

@@ -22,6 +22,7 @@ from reservation_policy.engine import PolicyEngine
 from reservation_policy.expiry import ExpiryClock
 from reservation_policy.lifecycle import ReservationService
 from reservation_policy.policy import PolicyError, PolicySource
+from reservation_policy.records import Reservation, ReservationState
 
 RESERVATIONS: web.AppKey[ReservationService] = web.AppKey("reservations", ReservationService)
 POLICY: web.AppKey[PolicySource] = web.AppKey("policy", PolicySource)
@@ -59,6 +60,13 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
             candidates=candidates, charger_timeout=settings.command_timeouts.charger_seconds,
             reroute_timeout=settings.command_timeouts.charger_seconds * 2)
         service.add_listener(metrics.reservation_listener)
+
+        async def republish(reservation: Reservation, previous: ReservationState) -> None:
+            if reservation.evse_uid is not None:
+                app[LOCATIONS].publisher.hold_changed(reservation.location_id,
+                                                      reservation.evse_uid)
+
+        service.add_listener(republish)
         app[RESERVATIONS] = service
         clock = ExpiryClock(service)
         clock.start()

@@ -159,3 +159,21 @@ async def test_reservation_ids_are_scoped_per_emsp_and_unique_per_charger(world:
     assert (await world.result("b"))["result"] == "ACCEPTED"
     ids = [p["reservation_id"] for p in world.received(CP16, "ReserveNow")]
     assert len(set(ids)) == 2
+
+
+async def test_reserved_evse_is_pushed_as_reserved_to_partners(world: World) -> None:
+    # The test chargers never report Reserved themselves: the gateway's hold alone must show.
+    await world.all_available()
+    await world.command("RESERVE_NOW", world.reserve_body("push", evse_uid="E2"))
+    assert (await world.result("push"))["result"] == "ACCEPTED"
+
+    def pushed_status() -> str | None:
+        patches = [r.body for r in world.emsp.received
+                   if r.method == "PATCH" and r.path.endswith(f"/{LOCATION}/E2")]
+        return patches[-1].get("status") if patches else None
+
+    assert await eventually(lambda: pushed_status() == "RESERVED")
+    reply = await world.command("CANCEL_RESERVATION", {
+        "response_url": world.emsp.response_url("cancel"), "reservation_id": "R1"})
+    assert reply["data"]["result"] == "ACCEPTED"
+    assert await eventually(lambda: pushed_status() == "AVAILABLE")
