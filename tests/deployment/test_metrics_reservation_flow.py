@@ -176,3 +176,25 @@ async def test_metrics_after_reserving_and_cancelling(flow: Flow) -> None:
         assert exposed[name].type == kind, name
     gauge = {s.labels["version"]: s.value for s in exposed["ocpp_connections"].samples}
     assert gauge == {"1.6": 1.0, "2.0.1": 0.0}
+
+
+async def test_metrics_after_a_reservation_the_charger_refuses(flow: Flow) -> None:
+    flow.charger.behaviour.reserve = "Occupied"
+    series = {
+        "occupied": ("ocpi_commands_total", {"command": "RESERVE_NOW",
+                                             "result": "EVSE_OCCUPIED"}),
+        "refused": ("ocpi_reservations_total", {"outcome": "refused"}),
+        "accepted": ("ocpi_reservations_total", {"outcome": "accepted"}),
+        "round_trip": ("ocpp_command_roundtrip_seconds_count", {"command": "ReserveNow",
+                                                                "outcome": "occupied"}),
+    }
+    before = {key: value(name, **labels) for key, (name, labels) in series.items()}
+    expiry = (datetime.now(UTC) + timedelta(minutes=15)).isoformat()
+    status, body, _ = await flow.emsp.call("POST", flow.commands_url + "/RESERVE_NOW", json={
+        "response_url": flow.emsp.response_url("busy"), "token": _token(),
+        "expiry_date": expiry, "reservation_id": "R-2", "location_id": LOCATION})
+    assert status == 200 and body["data"]["result"] == "ACCEPTED", body
+    assert (await _result(flow.emsp, "busy"))["result"] == "EVSE_OCCUPIED"
+    after = {key: value(name, **labels) for key, (name, labels) in series.items()}
+    assert {key: after[key] - before[key] for key in series} == {
+        "occupied": 1, "refused": 1, "accepted": 0, "round_trip": 1}
