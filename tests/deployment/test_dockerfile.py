@@ -83,3 +83,19 @@ def test_healthcheck_probes_health_and_command_serves_the_mounted_config() -> No
     cmd = [rest for keyword, rest in final if keyword == "CMD"]
     assert entrypoint == ['["ocpi-gateway"]']
     assert cmd == ['["serve", "--config", "/etc/ocpi-gateway/gateway.yaml"]']
+
+
+def test_every_runtime_dependency_is_pinned_by_the_constraints() -> None:
+    # The image installs with -c constraints.txt: an unpinned dependency would float to
+    # whatever the index has on the day the image is built, not what the suite ran with.
+    import re
+
+    def norm(name: str) -> str:
+        return re.sub(r"[-_.]+", "-", name).lower()
+
+    dependencies = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "dependencies"]
+    pinned = {norm(line.split("==")[0]) for line in
+              (ROOT / "constraints.txt").read_text().splitlines() if "==" in line}
+    names = {norm(re.split(r"[<>=!~\[;\s]", dependency)[0]) for dependency in dependencies}
+    assert names and names <= pinned, names - pinned
