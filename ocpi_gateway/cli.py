@@ -24,6 +24,7 @@ SUBCOMMANDS: list[str] = [
     # "package.module:add_subcommands"
     "ocpp_adapter.cli:add_subcommands",
     "ocpi_gateway.reservations.cli:add_subcommands",  # policy check / policy explain
+    "ocpi_gateway.demo.cli:add_subcommands",  # demo: simulated chargers and eMSP
 ]
 
 
