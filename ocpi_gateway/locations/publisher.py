@@ -125,6 +125,7 @@ class LocationsPublisher:
         self._consumer: asyncio.Task[None] | None = None
         self._order: list[tuple[str, str]] = []  # (last_updated, id), sorted
         self._version = 0
+        self._dirty: set[str] = set()
         self._page_cache: dict[tuple[Any, ...], tuple[int, bytes, int]] = {}
         self.attach(store=store, outbox=outbox, receivers=receivers)
         listen = getattr(availability, "add_hold_listener", None)
@@ -171,6 +172,7 @@ class LocationsPublisher:
             self._consumer.cancel()
             await asyncio.gather(self._consumer, return_exceptions=True)
             self._consumer = None
+        await self._flush_snapshots()
 
     async def settle(self) -> None:
         """Wait until every queued event is applied (tests, reload, shutdown)."""
@@ -225,6 +227,8 @@ class LocationsPublisher:
             except Exception:
                 log.exception("locations_event_failed", kind=kind)
             finally:
+                if self._queue.qsize() == 0 and self._dirty:
+                    await self._flush_snapshots()
                 self._queue.task_done()
 
     # -- live status -----------------------------------------------------------------------
@@ -310,8 +314,9 @@ class LocationsPublisher:
         evse_doc["status"] = status.value
         evse_doc["last_updated"] = stamp
         self._touch_location(location_id, max(stamp, doc["last_updated"]))
-        # What partners were told survives a restart, so a status lost meanwhile is corrected.
-        await self._save_snapshot(location_id)
+        # What partners were told survives a restart, so a status lost meanwhile is corrected;
+        # written when the queue runs dry, so a burst of changes costs one write per location.
+        self._dirty.add(location_id)
         await self._push_patch(location_id, evse_uid, {"status": status.value,
                                                        "last_updated": stamp})
 
@@ -433,6 +438,17 @@ class LocationsPublisher:
         if changed:
             log.info("locations_applied", changed=changed)
         return changed
+
+    async def _flush_snapshots(self) -> None:
+        dirty, self._dirty = self._dirty, set()
+        for location_id in dirty:
+            try:
+                await self._save_snapshot(location_id)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # Only the correction after a restart depends on it; keep serving.
+                log.exception("locations_snapshot_failed", location_id=location_id)
 
     async def _save_snapshot(self, location_id: str) -> None:
         if self._store is None:

@@ -249,7 +249,9 @@ async def test_charger_wide_status_and_offline_grace(
     assert publisher.evse_doc("NL-AMS-ZUIDAS", "AMS-ZUIDAS-02")["status"] == "AVAILABLE"  # type: ignore[index]
     pushed = [r.body["status"] for r in receiver.of("PATCH")
               if r.path.endswith("AMS-ZUIDAS-02")]
-    assert pushed == ["AVAILABLE", "INOPERATIVE", "AVAILABLE", "UNKNOWN", "AVAILABLE"]
+    # the first two Available reports were overtaken by connector 0 before publishing:
+    # partners get the state as it is when published, never a stale one
+    assert pushed == ["INOPERATIVE", "AVAILABLE", "UNKNOWN", "AVAILABLE"]
     await outbox.stop()
     await publisher.stop()
 
