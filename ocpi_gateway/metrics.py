@@ -179,18 +179,27 @@ _initialise_series()
 # --- recording functions: what other modules call -------------------------------------------
 
 
+_HTTP_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
+# Label children per label tuple: labels() costs microseconds on every request; the tuples come
+# from closed sets (module, method, our own status codes), so the cache stays small.
+_request_children: dict[tuple[str, str, str, str], tuple[Any, Any]] = {}
+
+
 def observe_ocpi_request(
     module: str, method: str, status_code: int | None, http_status: int, seconds: float
 ) -> None:
     """One OCPI request answered. ``status_code`` is the envelope's (None when no envelope)."""
-    module = module if module in OCPI_MODULES else "other"
-    ocpi_requests.labels(
-        module=module,
-        method=method.upper(),
-        status_code=str(status_code) if status_code is not None else "none",
-        http_status=str(http_status),
-    ).inc()
-    ocpi_request_duration.labels(module=module, method=method.upper()).observe(seconds)
+    key = (module if module in OCPI_MODULES else "other",
+           method if method in _HTTP_METHODS else "other",
+           str(status_code) if status_code is not None else "none",
+           str(http_status))
+    children = _request_children.get(key)
+    if children is None:
+        children = (ocpi_requests.labels(*key),
+                    ocpi_request_duration.labels(module=key[0], method=key[1]))
+        _request_children[key] = children
+    children[0].inc()
+    children[1].observe(seconds)
 
 
 def command_finished(command: str, result: str) -> None:
@@ -321,17 +330,22 @@ def ocpi_module_of(path: str) -> str | None:
     ``/ocpi/versions`` → versions, ``/ocpi/2.2.1`` → version_details,
     ``/ocpi/2.2.1/locations/L1`` and ``/ocpi/cpo/2.2.1/locations`` → locations.
     """
-    segments = [segment for segment in path.split("/") if segment]
-    if not segments or segments[0] != "ocpi":
+    if not path.startswith("/ocpi"):
         return None
-    rest = [s for s in segments[1:] if s.lower() not in _ROLE_SEGMENTS]
-    if rest and rest[0] == "versions":
-        return "versions"
-    rest = [s for s in rest if not _VERSION_SEGMENT.match(s)]
-    if not rest:
-        return "version_details"
-    module = rest[0].lower()
-    return module if module in OCPI_MODULES else "other"
+    segments = path.split("/", 5)  # "", "ocpi", then at most role, version, module, rest
+    if segments[1] != "ocpi":
+        return None
+    for segment in segments[2:]:
+        lowered = segment.lower()
+        if not segment or lowered in _ROLE_SEGMENTS or _VERSION_SEGMENT.match(segment):
+            continue
+        if lowered == "versions":
+            return "versions"
+        return lowered if lowered in OCPI_MODULES else "other"
+    return "version_details"
+
+
+_ENVELOPE_START = b'{"status_code":'
 
 
 def ocpi_status_of(response: web.StreamResponse) -> int | None:
@@ -341,6 +355,12 @@ def ocpi_status_of(response: web.StreamResponse) -> int | None:
     body = response.body
     if not isinstance(body, bytes | bytearray):
         return None
+    if body.startswith(_ENVELOPE_START):
+        # Our envelopes put status_code first (transport.envelope): read it without parsing
+        # a possibly large body.
+        digits = body[len(_ENVELOPE_START):len(_ENVELOPE_START) + 5].split(b",", 1)[0]
+        if digits.isdigit():
+            return int(digits)
     try:
         document: Any = orjson.loads(body)
     except orjson.JSONDecodeError:

@@ -61,6 +61,27 @@ def test_module_is_derived_from_the_path(path: str, module: str | None) -> None:
     assert metrics.ocpi_module_of(path) == module
 
 
+@pytest.mark.parametrize(("body", "status"), [
+    (b'{"status_code":2001,"timestamp":"2026-11-23T20:00:00.000Z"}', 2001),
+    (b'{"timestamp":"2026-11-23T20:00:00.000Z","status_code":3000,"data":[]}', 3000),
+    (b'{"data":[1,2,3]}', None),
+    (b'[1,2,3]', None),
+    (b'not json', None),
+])
+def test_status_code_is_read_from_any_envelope(body: bytes, status: int | None) -> None:
+    response = web.Response(body=body, content_type="application/json")
+    assert metrics.ocpi_status_of(response) == status
+
+
+def test_unknown_http_methods_share_one_label() -> None:
+    before = value("ocpi_requests_total", module="locations", method="other",
+                   status_code="2000", http_status="405")
+    metrics.observe_ocpi_request("locations", "BREW", 2000, 405, 0.001)
+    metrics.observe_ocpi_request("locations", "PROPFIND", 2000, 405, 0.001)
+    assert value("ocpi_requests_total", module="locations", method="other",
+                 status_code="2000", http_status="405") == before + 2
+
+
 def _ocpi_app() -> web.Application:
     async def ok(request: web.Request) -> web.Response:
         return ocpi_response([{"version": "2.2.1"}])
