@@ -5,7 +5,8 @@
 1. The work ``ocpi_metrics_middleware`` adds to every ``/ocpi`` request: module from the path,
    the OCPI status code read back from a typical envelope, one counter and one histogram
    observation. Measured without HTTP, so the figure is the middleware's own cost.
-2. ``GET /metrics`` rendering after a busy day: every OCPI module x method x status code seen,
+2. Counting one OCPP CALL (``ocpp_message``, called by the adapter for every message).
+3. ``GET /metrics`` rendering after a busy day: every OCPI module x method x status code seen,
    every OCPP action in both directions, command round trips for every outcome.
 """
 
@@ -38,6 +39,15 @@ def per_request(requests: int) -> float:
         metrics.observe_ocpi_request(module, "GET", metrics.ocpi_status_of(response), 200,
                                      0.002)
     return (time.perf_counter() - started) / requests * 1e6
+
+
+def per_ocpp_message(messages: int) -> float:
+    """Mean microseconds of counting one OCPP CALL (the adapter's call observer)."""
+    actions = ["StatusNotification", "Heartbeat", "MeterValues", "ReserveNow"]
+    started = time.perf_counter()
+    for i in range(messages):
+        metrics.ocpp_message(OcppVersion.V16, actions[i & 3], metrics.Direction.IN)
+    return (time.perf_counter() - started) / messages * 1e6
 
 
 def populate() -> int:
@@ -79,6 +89,7 @@ def main() -> None:
     args = parser.parse_args()
     print(f"middleware bookkeeping per OCPI request: {per_request(args.requests):.2f} us "
           f"(mean of {args.requests:,})")
+    print(f"counting one OCPP message: {per_ocpp_message(args.requests):.2f} us")
     series = populate()
     median, size = scrape_ms()
     print(f"GET /metrics with {series:,} samples: {median:.2f} ms to render, "

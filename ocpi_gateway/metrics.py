@@ -214,17 +214,26 @@ def reservation_transition(outcome: ReservationOutcome) -> None:
     reservations.labels(outcome=ReservationOutcome(outcome).value).inc()
 
 
+_message_children: dict[tuple[str, str, str], Any] = {}
+
+
 def ocpp_message(version: OcppVersion | str, action: str, direction: Direction | str) -> None:
     """One OCPP CALL (``action`` as the OCPP spec spells it, e.g. "StatusNotification").
 
     Matches ``ocpp_adapter.session.CallObserver``. An action neither OCPP version defines (a
     charger can send any string) is counted as "other", so it cannot grow the series.
     """
-    ocpp_messages.labels(
-        version=OcppVersion(version).value,
-        action=action if action in OCPP_ACTIONS else "other",
-        direction=Direction(direction).value,
-    ).inc()
+    # Called for every OCPP CALL: reuse the label child (StrEnum members hash as their value).
+    child = _message_children.get((version, action, direction))
+    if child is None:
+        child = ocpp_messages.labels(
+            version=OcppVersion(version).value,
+            action=action if action in OCPP_ACTIONS else "other",
+            direction=Direction(direction).value,
+        )
+        if action in OCPP_ACTIONS:  # never cache what a charger made up
+            _message_children[(version, action, direction)] = child
+    child.inc()
 
 
 def observe_command_roundtrip(command: str, outcome: CommandOutcome | str, seconds: float) -> None:
