@@ -118,7 +118,13 @@ class SimulatedCharger:
         if self._ws.protocol != self.subprotocol:
             raise ConnectionError(f"gateway chose {self._ws.protocol}, not {self.subprotocol}")
         self._cp = self._charge_point(_Connection(self._ws))
-        self._spawn(self._cp.start())
+        self._spawn(self._serve())
+
+    async def _serve(self) -> None:
+        try:
+            await self._cp.start()
+        except ConnectionError:
+            pass  # the websocket closed: this charger's connection is over
 
     def _charge_point(self, connection: _Connection) -> Any:
         raise NotImplementedError
@@ -133,7 +139,13 @@ class SimulatedCharger:
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            self.note(f"{self.id} (charger): {type(task.exception()).__name__}: "
+                      f"{task.exception()}")
 
     async def call(self, message: Any) -> Any:
         return await self._cp.call(message)
@@ -175,6 +187,10 @@ class SimulatedCharger:
             return
         if self.status[held.slot] != "Reserved":
             await self.set_status(held.slot, "Reserved")
+        self._spawn(self._expire_later(held))
+
+    async def _expire_later(self, held: HeldReservation) -> None:
+        reservation_id = held.reservation_id
         delay = (held.expiry - datetime.now(UTC)).total_seconds() + EXPIRY_CHECK_DELAY
         await asyncio.sleep(max(delay, 0.0))
         if self.reservations.get(reservation_id) is held:

@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import structlog
 from aiohttp import web
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
 from ocpi_gateway import keys
 from ocpi_gateway.app import create_app
@@ -35,11 +37,13 @@ from reservation_policy.availability.base import EvseStatus
 from reservation_policy.models import Partner
 from reservation_policy.records import Reservation, ReservationState
 
+log = structlog.get_logger(__name__)
+
 Out = Callable[[str], None]
 
 CHARGER_SECONDS = 2.0
 RESULT_SECONDS = 5
-EXPIRING_AFTER_SECONDS = 4.0
+EXPIRING_AFTER_SECONDS = 5.0
 DRIVER_UID = "04A1B2C3D4E5F6"
 DRIVER_TOKEN: dict[str, Any] = {"country_code": "DE", "party_id": "DMO", "uid": DRIVER_UID,
                 "type": "RFID", "contract_id": "DE-DMO-C12345678-X", "issuer": "Demo eMSP",
@@ -56,6 +60,22 @@ def _iso(moment: datetime) -> str:
 
 def _clock(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%H:%M:%S UTC")
+
+
+class _DemoSettings(GatewaySettings):
+    """Settings from the demo alone: OCPI_GATEWAY_* variables meant for a real deployment
+    (a Redis URL, a MongoDB store) must not leak into it."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)
 
 
 def _bound_socket() -> socket.socket:
@@ -89,6 +109,8 @@ class Demo:
     emsp: SimulatedEmsp | None = None
     chargers: dict[str, SimulatedCharger] = field(default_factory=dict)
     transitions: list[Reservation] = field(default_factory=list)
+    url: str = ""
+    passwords: dict[str, str] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ plumbing
 
@@ -129,7 +151,7 @@ class Demo:
         sock = _bound_socket()
         port = sock.getsockname()[1]
         url = f"http://127.0.0.1:{port}"
-        settings = GatewaySettings(
+        settings = _DemoSettings(
             listen={"host": "127.0.0.1", "port": port}, public_url=url, cpo_roles=[CPO_ROLE],
             store_url=f"sqlite:///{self.workdir / 'gateway.db'}", redis_url=None,
             locations_file=files.locations_file, policy_file=files.policy_file,
@@ -363,11 +385,12 @@ async def run_demo(out: Out = print, *, workdir: Path | None = None) -> int:
             out("")
             out(f"DEMO FAILED at step {narrator.step}: {exc}")
             return 1
-        except (OSError, EmspError, TimeoutError, aiohttp.ClientError) as exc:
+        except Exception as exc:
             # Something under the scenario broke (a port, a socket, a charger's call): say
-            # where, rather than a traceback.
+            # where; the traceback goes to the log (``demo --verbose``).
+            log.exception("demo_failed", step=narrator.step)
             out("")
-            out(f"DEMO FAILED at step {narrator.step}: {type(exc).__name__}: {exc}")
+            out(f"DEMO FAILED at step {narrator.step}: unexpected {type(exc).__name__}: {exc}")
             return 1
         finally:
             await demo.close()
