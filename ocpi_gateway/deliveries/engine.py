@@ -148,18 +148,33 @@ class DeliveryEngine:
                     and last.url == url):
                 # Only the newest state matters for a status PATCH: overwrite the waiting one.
                 last.body, last.url, last.resync = body, url, resync
-                await self._store.put(COLLECTION, last.id, last.to_doc())
+                await self._write(last)
                 return last
         delivery = Delivery(
             id=uuid.uuid4().hex, partner_id=partner_id, method=method, url=url, body=body,
             ordering_key=key, seq=next(self._seq), coalesce=coalesce, resync=resync,
             expires_at=expires_at,
         )
-        await self._store.put(COLLECTION, delivery.id, delivery.to_doc())
+        await self._write(delivery)
         self._append(delivery)
         if self._started and partner_id not in self._staffed:
             self._spawn_workers(partner_id)
         return delivery
+
+    async def _write(self, delivery: Delivery, attempts: int = 5) -> None:
+        """Persist before anything is sent; a busy store (SQLite shared by two processes
+        answers "database is locked") is retried briefly rather than losing the push."""
+        for attempt in range(attempts):
+            try:
+                await self._store.put(COLLECTION, delivery.id, delivery.to_doc())
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                if attempt == attempts - 1:
+                    raise
+                log.warning("outbox_write_retry", delivery=delivery.id, attempt=attempt + 1)
+                await asyncio.sleep(0.02 * 2 ** attempt)
 
     def pending(self) -> int:
         return sum(len(q) for q in self._queues.values())
