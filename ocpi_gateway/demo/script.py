@@ -148,6 +148,9 @@ class Demo:
         n = self.narrator
         n.title("The gateway starts on its embedded defaults")
         files = write_files(self.workdir)
+        # Every run tells the same story from an empty database, also in a kept --workdir.
+        for old in self.workdir.glob("gateway.db*"):
+            old.unlink()
         sock = _bound_socket()
         port = sock.getsockname()[1]
         url = f"http://127.0.0.1:{port}"
