@@ -47,8 +47,10 @@ def after(action: str) -> Callable[[_Fn], _Fn]:
     return register
 
 
-EXPIRY_CHECK_DELAY = 1.0
-"""Seconds after a reservation's expiry before the simulated charger notices it."""
+EXPIRY_CHECK_DELAY = 2.5
+"""Seconds after a reservation's expiry before the simulated charger notices it. Later than
+the gateway's expiry clock (every second), so the demo shows the gateway ending it: a 1.6
+charger never says that a reservation expired."""
 
 
 def _now() -> str:
