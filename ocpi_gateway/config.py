@@ -59,6 +59,10 @@ class GatewaySettings(BaseSettings):
     policy_file: Path | None = None
     chargers_file: Path | None = None
     command_timeouts: CommandTimeouts = CommandTimeouts()
+    charger_offline_grace_seconds: float = Field(
+        default=300.0, ge=0,
+        description="a charger disconnected this long has its EVSEs published as UNKNOWN",
+    )
     admin_token: str | None = Field(
         default=None, description="bearer token for /admin endpoints; absent disables them"
     )

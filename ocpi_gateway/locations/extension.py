@@ -41,6 +41,7 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
             settings.locations_file, availability, store=None, outbox=None, receivers=None,
             bus=app[keys.EVENT_BUS], admin_token=settings.admin_token,
             public_url=settings.public_url,
+            offline_grace=settings.charger_offline_grace_seconds,
             # Several instances share Redis: adopt the statuses the others' chargers report.
             shared_sync_interval=1.0 if settings.redis_url else None,
         )

@@ -86,3 +86,26 @@ async def test_admin_reload_on_the_app(gateway: RunningGateway, emsp: EmspPeer) 
         async with session.post(f"{gateway.url}/admin/reload",
                                 headers={"Authorization": "Bearer nope"}) as resp:
             assert resp.status == 401
+
+
+async def test_offline_grace_comes_from_the_settings(tmp_path: Path) -> None:
+    import asyncio
+
+    from domain.events import ChargerDisconnected
+
+    settings = gateway_settings(tmp_path, locations_file=EXAMPLE,
+                                charger_offline_grace_seconds=0.05)
+    running = await start_gateway(settings, extensions=EXTENSIONS)
+    try:
+        bus, publisher = running.app[keys.EVENT_BUS], running.app[LOCATIONS].publisher
+        await bus.publish(ConnectorStatusChanged(charge_point_id="CP-UTR-01", evse_id=3,
+                                                 connector_id=1,
+                                                 status=ConnectorStatus.AVAILABLE))
+        await bus.publish(ChargerDisconnected(charge_point_id="CP-UTR-01"))
+        await asyncio.sleep(0.12)
+        await publisher.settle()
+        assert publisher.evse_doc("NL-UTR-JAARBEURS", "UTR-JB-03")["status"] == "UNKNOWN"  # type: ignore[index]
+        seen = await running.app[AVAILABILITY].get("NL-UTR-JAARBEURS", "UTR-JB-03")
+        assert seen is not None and seen.status.value == "UNKNOWN"
+    finally:
+        await running.stop()
