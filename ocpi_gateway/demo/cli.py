@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,12 @@ def _demo(args: argparse.Namespace) -> int:
     workdir = Path(args.workdir) if args.workdir else None
     if workdir is not None:
         workdir.mkdir(parents=True, exist_ok=True)
-    code = asyncio.run(run_demo(lambda line: print(line, flush=True), workdir=workdir))
+    try:
+        code = asyncio.run(run_demo(lambda line: print(line, flush=True), workdir=workdir))
+    except BrokenPipeError:
+        # The reader went away (`demo | head`): stop quietly, as other CLI tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     if code != 0:
         print("The demo failed; run it with --verbose to see the gateway's logs.",
               file=sys.stderr)
