@@ -22,18 +22,18 @@ REPO = Path(__file__).resolve().parents[2]
 
 def test_shipped_policy_is_valid_and_resolves_precedence() -> None:
     policy = load_policy(REPO / "config" / "policy.yaml")
-    exa = Partner("NL", "EXA")
+    emsp = Partner("DE", "ABC")
     other = Partner("DE", "OTH")
     assert policy.effective("ELSEWHERE", other) == policy.defaults
     # partner override over defaults
-    assert policy.effective("ELSEWHERE", exa).max_duration_minutes == 90
-    assert policy.effective("ELSEWHERE", exa).max_concurrent_per_emsp == 50
+    assert policy.effective("ELSEWHERE", emsp).max_duration_minutes == 90
+    assert policy.effective("ELSEWHERE", emsp).max_concurrent_per_emsp == 50
     # location over partner, nested partner-at-location strongest
-    loc1 = policy.effective("LOC1", other)
-    assert loc1.walk_in_reserve == 0 and loc1.allow_whole_charger
-    assert loc1.ordering == (OrderingRule.HIGHEST_POWER, OrderingRule.SPREAD_ACROSS_CHARGERS)
-    assert policy.effective("LOC1", exa).max_duration_minutes == 120
-    assert loc1.max_duration_minutes == policy.defaults.max_duration_minutes
+    utrecht = policy.effective("NL-UTR-JAARBEURS", other)
+    assert utrecht.walk_in_reserve == 0 and utrecht.allow_whole_charger
+    assert utrecht.ordering == (OrderingRule.HIGHEST_POWER, OrderingRule.SPREAD_ACROSS_CHARGERS)
+    assert policy.effective("NL-UTR-JAARBEURS", emsp).max_duration_minutes == 120
+    assert utrecht.max_duration_minutes == policy.defaults.max_duration_minutes
 
 
 @pytest.mark.parametrize(("raw", "expected"), [
