@@ -1,8 +1,13 @@
 """SQLite backend: one table of JSON documents, queried with json_extract.
 
-One aiosqlite connection (its own thread) serialises every statement, and each write commits at
-once, so compare-and-set and insert-if-absent are atomic without further locking. WAL keeps
-readers of other processes (the CLI while `serve` runs) from blocking on a writer.
+One aiosqlite connection (its own thread) serialises every statement. The connection is in
+autocommit mode and every operation is ONE call into that thread (a write is its own
+transaction; a read executes and fetches in one go), so compare-and-set and insert-if-absent
+are atomic, and no statement of one coroutine is left open while another's runs. That matters
+when several connections share the file (two gateway instances, or the CLI while `serve`
+runs): an open read snapshot that a write then tries to upgrade fails at once with "database is
+locked" instead of waiting. WAL keeps readers from blocking on a writer; busy_timeout makes a
+writer wait for another connection's write.
 """
 
 from __future__ import annotations
@@ -53,33 +58,29 @@ class SqliteStore:
     async def open(cls, path: str) -> SqliteStore:
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        db = await aiosqlite.connect(path)
+        db = await aiosqlite.connect(path, isolation_level=None)  # autocommit
         await db.execute("PRAGMA journal_mode=WAL")
         await db.execute("PRAGMA busy_timeout=5000")
         await db.execute(_SCHEMA)
-        await db.commit()
         return cls(db)
 
     async def get(self, collection: str, key: str) -> Document | None:
-        async with self._db.execute(
+        rows = list(await self._db.execute_fetchall(
             "SELECT doc FROM documents WHERE collection = ? AND key = ?", (collection, key)
-        ) as cursor:
-            row = await cursor.fetchone()
-        return None if row is None else dict(orjson.loads(row[0]))
+        ))
+        return dict(orjson.loads(rows[0][0])) if rows else None
 
     async def put(self, collection: str, key: str, doc: Document) -> None:
         await self._db.execute(
             "INSERT OR REPLACE INTO documents (collection, key, doc) VALUES (?, ?, ?)",
             (collection, key, orjson.dumps(doc).decode()),
         )
-        await self._db.commit()
 
     async def insert(self, collection: str, key: str, doc: Document) -> bool:
         cursor = await self._db.execute(
             "INSERT OR IGNORE INTO documents (collection, key, doc) VALUES (?, ?, ?)",
             (collection, key, orjson.dumps(doc).decode()),
         )
-        await self._db.commit()
         return bool(cursor.rowcount == 1)
 
     async def replace_if(
@@ -90,14 +91,12 @@ class SqliteStore:
             "UPDATE documents SET doc = ? WHERE collection = ? AND key = ?" + clause,
             [orjson.dumps(doc).decode(), collection, key, *params],
         )
-        await self._db.commit()
         return bool(cursor.rowcount == 1)
 
     async def delete(self, collection: str, key: str) -> bool:
         cursor = await self._db.execute(
             "DELETE FROM documents WHERE collection = ? AND key = ?", (collection, key)
         )
-        await self._db.commit()
         return bool(cursor.rowcount == 1)
 
     async def find(
@@ -122,22 +121,19 @@ class SqliteStore:
             sql += " ORDER BY key"
         sql += " LIMIT ? OFFSET ?"
         args.extend([-1 if limit is None else limit, offset])
-        async with self._db.execute(sql, args) as cursor:
-            rows = await cursor.fetchall()
+        rows = await self._db.execute_fetchall(sql, args)
         return [dict(orjson.loads(row[0])) for row in rows]
 
     async def count(self, collection: str, where: dict[str, Any] | None = None) -> int:
         clause, params = _where(where)
-        async with self._db.execute(
+        rows = list(await self._db.execute_fetchall(
             "SELECT COUNT(*) FROM documents WHERE collection = ?" + clause, [collection, *params]
-        ) as cursor:
-            row = await cursor.fetchone()
-        return int(row[0]) if row else 0
+        ))
+        return int(rows[0][0]) if rows else 0
 
     async def ping(self) -> bool:
         try:
-            async with self._db.execute("SELECT 1") as cursor:
-                await cursor.fetchone()
+            await self._db.execute_fetchall("SELECT 1")
         except Exception:
             return False
         return True
