@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import time
 from bisect import bisect_left
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -49,6 +50,9 @@ from reservation_policy.availability.base import AvailabilityStore, EvseStatus
 log = structlog.get_logger(__name__)
 
 SNAPSHOTS = "locations_published"
+SNAPSHOT_INTERVAL = 2.0
+"""Status snapshots are written at most this often: a restart corrects what partners were told
+(it is not on the path of a push), and the store's writes stay few under bursts."""
 RESYNC_KIND = "locations"
 
 
@@ -126,6 +130,8 @@ class LocationsPublisher:
         self._order: list[tuple[str, str]] = []  # (last_updated, id), sorted
         self._version = 0
         self._dirty: set[str] = set()
+        self._flushed_at = 0.0
+        self._flush_timer: asyncio.TimerHandle | None = None
         self._page_cache: dict[tuple[Any, ...], tuple[int, bytes, int]] = {}
         self.attach(store=store, outbox=outbox, receivers=receivers)
         listen = getattr(availability, "add_hold_listener", None)
@@ -164,6 +170,9 @@ class LocationsPublisher:
     async def stop(self) -> None:
         for timer in [*self._grace.values(), *self._hold_timers.values()]:
             timer.cancel()
+        if self._flush_timer is not None:
+            self._flush_timer.cancel()
+            self._flush_timer = None
         if self._syncer is not None:
             self._syncer.cancel()
             await asyncio.gather(self._syncer, return_exceptions=True)
@@ -210,6 +219,9 @@ class LocationsPublisher:
                     await self._apply_event(payload)
                 elif kind == "refresh":
                     await self._refresh(*payload)
+                elif kind == "flush":
+                    self._flush_timer = None
+                    await self._flush_snapshots()
                 elif kind == "sync":
                     done_sync: asyncio.Future[int] = payload
                     done_sync.set_result(await self._sync_shared())
@@ -227,8 +239,12 @@ class LocationsPublisher:
             except Exception:
                 log.exception("locations_event_failed", kind=kind)
             finally:
-                if self._queue.qsize() == 0 and self._dirty:
+                if (self._dirty and self._queue.qsize() == 0
+                        and time.monotonic() - self._flushed_at >= SNAPSHOT_INTERVAL):
                     await self._flush_snapshots()
+                elif self._dirty and self._flush_timer is None:
+                    self._flush_timer = asyncio.get_running_loop().call_later(
+                        SNAPSHOT_INTERVAL, self._queue.put_nowait, ("flush", None))
                 self._queue.task_done()
 
     # -- live status -----------------------------------------------------------------------
@@ -441,6 +457,7 @@ class LocationsPublisher:
 
     async def _flush_snapshots(self) -> None:
         dirty, self._dirty = self._dirty, set()
+        self._flushed_at = time.monotonic()
         for location_id in dirty:
             try:
                 await self._save_snapshot(location_id)
