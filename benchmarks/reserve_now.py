@@ -1,0 +1,265 @@
+"""RESERVE_NOW latency on embedded defaults (SQLite store, in-process availability).
+
+    .venv/bin/python benchmarks/reserve_now.py [--reservations 400] [--chargers 10]
+                                               [--connectors 4] [--profile FILE]
+
+One process: the real gateway app on loopback, a registered eMSP (the tests' loopback peer)
+that POSTs location-level RESERVE_NOW with its own aiohttp session, a result receiver for the
+CommandResults, and N simulated OCPP 1.6 chargers (raw websockets that answer every CALL
+with Accepted at once), each with M connectors = EVSEs of one location. Requests go one at a
+time; after each result the reservation is cancelled in the reservation service, so EVSEs never
+run out. Printed:
+
+- sync: POST → CommandResponse received (goal p50 <= 3 ms, p99 <= 10 ms);
+- loop: POST → ReserveNow at a charger → CommandResult at the receiver (goal p50 <= 10 ms,
+  p99 <= 40 ms).
+
+Everything shares one event loop (and the two cores of a small machine), so the figures
+include the simulated parties' own work. ``--profile FILE`` writes a cProfile of the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import cProfile
+import pstats
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import orjson
+import yaml
+from aiohttp import web
+from ocpp_bench_common import auth_header, free_port, hash_password, percentile, quiet_logs
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from ocpi_gateway.reservations.extension import RESERVATIONS  # noqa: E402
+from reservation_policy.models import Partner  # noqa: E402
+from tests.peers.emsp import EmspPeer  # noqa: E402
+from tests.peers.gateway import gateway_settings, start_gateway  # noqa: E402
+
+PASSWORD = "bench-password"
+LOCATION = "LOC-BENCH"
+OWNER = Partner("DE", "EMS")
+
+
+def write_configs(workdir: Path, chargers: int, connectors: int, cap: int | None
+                  ) -> dict[str, Path]:
+    def connector(n: int) -> dict[str, Any]:
+        return {"id": "1", "ocpp_connector_id": n, "standard": "IEC_62196_T2",
+                "format": "SOCKET", "power_type": "AC_3_PHASE", "max_voltage": 230,
+                "max_amperage": 32, "max_electric_power": 22000}
+
+    evses = [{"uid": f"E{c:03d}-{n}", "charge_point_id": f"CP-B{c:03d}",
+              "capabilities": ["RESERVABLE", "REMOTE_START_STOP_CAPABLE"],
+              "connectors": [connector(n)]}
+             for c in range(chargers) for n in range(1, connectors + 1)]
+    docs = {
+        "locations_file": {"locations": [{
+            "country_code": "NL", "party_id": "EXA", "id": LOCATION, "address": "Benchweg 1",
+            "city": "Amsterdam", "country": "NLD", "time_zone": "Europe/Amsterdam",
+            "coordinates": {"latitude": "52.300000", "longitude": "4.800000"},
+            "evses": evses}]},
+        "policy_file": {"defaults": {
+            "enabled": True, "min_duration_minutes": 1, "max_duration_minutes": 120,
+            "walk_in_reserve": 0, "max_concurrent_per_emsp": cap,
+            "ordering": ["spread_across_chargers", "least_recently_reserved"]}},
+        "chargers_file": {"chargers": [
+            {"id": f"CP-B{c:03d}", "ocpp_version": "1.6",
+             "password_hash": hash_password(PASSWORD)} for c in range(chargers)]},
+    }
+    paths: dict[str, Path] = {}
+    for key, doc in docs.items():
+        paths[key] = workdir / f"{key}.yaml"
+        paths[key].write_text(yaml.safe_dump(doc), encoding="utf-8")
+    return paths
+
+
+class Charger:
+    """A raw OCPP 1.6 websocket: boots, reports its connectors Available, accepts every CALL."""
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse, reserve_seen: dict[str, float]
+                 ) -> None:
+        self.ws = ws
+        self.reserve_seen = reserve_seen
+        self._replies: dict[str, asyncio.Future[Any]] = {}
+        self._n = 0
+        self.task = asyncio.create_task(self._read())
+
+    async def call(self, action: str, payload: dict[str, Any]) -> Any:
+        self._n += 1
+        uid = str(self._n)
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._replies[uid] = future
+        await self.ws.send_str(orjson.dumps([2, uid, action, payload]).decode())
+        return await asyncio.wait_for(future, 5)
+
+    async def _read(self) -> None:
+        async for msg in self.ws:
+            frame = orjson.loads(msg.data)
+            if frame[0] == 2:
+                if frame[2] == "ReserveNow":
+                    self.reserve_seen[f"{id(self)}/{frame[1]}"] = time.perf_counter()
+                await self.ws.send_str(orjson.dumps([3, frame[1], {"status": "Accepted"}]
+                                                    ).decode())
+            elif frame[0] in (3, 4):
+                future = self._replies.pop(frame[1], None)
+                if future is not None and not future.done():
+                    future.set_result(frame[2])
+
+
+async def connect_chargers(http: aiohttp.ClientSession, base: str, count: int,
+                           connectors: int, reserve_seen: dict[str, float]) -> list[Charger]:
+    chargers: list[Charger] = []
+    now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    for c in range(count):
+        cp_id = f"CP-B{c:03d}"
+        ws = await http.ws_connect(f"{base}/ocpp/{cp_id}", protocols=("ocpp1.6",),
+                                   headers=auth_header(cp_id), heartbeat=None)
+        charger = Charger(ws, reserve_seen)
+        await charger.call("BootNotification", {"chargePointModel": "Bench",
+                                                "chargePointVendor": "Bench"})
+        for n in range(1, connectors + 1):
+            await charger.call("StatusNotification", {"connectorId": n, "errorCode": "NoError",
+                                                      "status": "Available", "timestamp": now})
+        chargers.append(charger)
+    return chargers
+
+
+async def result_receiver(arrived: dict[str, float], events: dict[str, asyncio.Event]
+                          ) -> tuple[web.AppRunner, str]:
+    async def result(request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        await request.read()
+        arrived[name] = time.perf_counter()
+        if name in events:
+            events[name].set()
+        return web.json_response({"status_code": 1000, "status_message": "Success",
+                                  "timestamp": datetime.now(UTC).isoformat()})
+
+    app = web.Application()
+    app.router.add_post("/results/{name}", result)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return runner, f"http://127.0.0.1:{port}/results"
+
+
+def report(label: str, samples: list[float], goal: str) -> None:
+    print(f"{label:<44} p50 {percentile(samples, 50):6.2f} ms   p99 {percentile(samples, 99):6.2f} ms"
+          f"   mean {sum(samples) / len(samples):6.2f} ms   (n={len(samples)}; goal {goal})")
+
+
+async def main(reservations: int, chargers: int, connectors: int, warmup: int,
+               profile: str | None, cap: int | None) -> None:
+    quiet_logs()
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        settings = gateway_settings(
+            workdir, **write_configs(workdir, chargers, connectors, cap),
+            command_timeouts={"charger_seconds": 2.0, "ocpi_result_seconds": 10},
+            instance_id="gw-bench")
+        gateway = await start_gateway(settings)
+        emsp = EmspPeer()
+        await emsp.start()
+        _, token_a = await gateway.partners.invite("bench emsp")
+        status, body = await emsp.register_with(gateway.versions_url, token_a)
+        assert status == 200 and body["status_code"] == 1000, body
+        assert emsp.token_for_gateway is not None
+        headers = {"Authorization": "Token "
+                   + base64.b64encode(emsp.token_for_gateway.encode()).decode()}
+
+        arrived: dict[str, float] = {}
+        events: dict[str, asyncio.Event] = {}
+        reserve_seen: dict[str, float] = {}
+        receiver, results_url = await result_receiver(arrived, events)
+        http = aiohttp.ClientSession()
+        base = gateway.url.replace("http://", "ws://")
+        fleet = await connect_chargers(http, base, chargers, connectors, reserve_seen)
+        await asyncio.sleep(0.3)  # statuses settle into the availability store
+
+        service = gateway.app[RESERVATIONS]
+        url = f"{gateway.url}/ocpi/2.2.1/commands/RESERVE_NOW"
+        expiry = (datetime.now(UTC) + timedelta(minutes=60)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        sync_ms: list[float] = []
+        loop_ms: list[float] = []
+        to_charger_ms: list[float] = []
+        to_result_ms: list[float] = []
+        token = {"country_code": "DE", "party_id": "EMS", "uid": "DEEMS0001", "type": "RFID",
+                 "contract_id": "DE-EMS-C00000001-X", "issuer": "Bench eMSP", "valid": True,
+                 "whitelist": "ALWAYS", "last_updated": "2026-11-23T10:00:00Z"}
+        profiler = cProfile.Profile() if profile else None
+        outcomes: dict[str, int] = {}
+        for n in range(warmup + reservations):
+            if profiler is not None and n == warmup:
+                profiler.enable()
+            name = f"b{n}"
+            events[name] = asyncio.Event()
+            payload = orjson.dumps({"response_url": f"{results_url}/{name}", "token": token,
+                                    "expiry_date": expiry, "reservation_id": name,
+                                    "location_id": LOCATION})
+            started = time.perf_counter()
+            async with http.post(url, data=payload, headers={
+                    **headers, "Content-Type": "application/json"}) as response:
+                reply = await response.json()
+            answered = time.perf_counter()
+            if reply["data"]["result"] != "ACCEPTED":
+                raise RuntimeError(f"refused: {reply}")
+            await asyncio.wait_for(events[name].wait(), 10)
+            if n >= warmup:
+                sync_ms.append((answered - started) * 1000)
+                loop_ms.append((arrived[name] - started) * 1000)
+                at_charger = max(reserve_seen.values())
+                to_charger_ms.append((at_charger - started) * 1000)
+                to_result_ms.append((arrived[name] - at_charger) * 1000)
+            reservation = await service.get(OWNER, name)
+            state = reservation.state.value if reservation else "missing"
+            outcomes[state] = outcomes.get(state, 0) + 1
+            await service.cancel(OWNER, name, charger_wait=2.0)
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(profile)  # type: ignore[arg-type]
+
+        print(f"RESERVE_NOW on embedded defaults: {chargers} chargers x {connectors} EVSEs at "
+              f"one location, {reservations} reservations one at a time (+{warmup} warm-up), "
+              f"cancelled after each result; per-eMSP cap {cap}")
+        print(f"reservation states before cancel: {outcomes}; ReserveNow calls seen by the "
+              f"chargers: {len(reserve_seen)}")
+        report("sync: POST -> CommandResponse", sync_ms, "p50<=3, p99<=10")
+        report("loop: POST -> ReserveNow -> CommandResult", loop_ms, "p50<=10, p99<=40")
+        report("  of which POST -> ReserveNow at the charger", to_charger_ms, "-")
+        report("  of which ReserveNow -> CommandResult", to_result_ms, "-")
+        if profile:
+            stats = pstats.Stats(profile)
+            stats.sort_stats("cumulative").print_stats(30)
+
+        for charger in fleet:
+            await charger.ws.close()
+            charger.task.cancel()
+        await http.close()
+        await receiver.cleanup()
+        await emsp.close()
+        await gateway.stop()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reservations", type=int, default=400)
+    parser.add_argument("--warmup", type=int, default=30)
+    parser.add_argument("--chargers", type=int, default=10)
+    parser.add_argument("--connectors", type=int, default=4)
+    parser.add_argument("--cap", type=int, default=20,
+                        help="max_concurrent_per_emsp (config/policy.yaml ships 20); 0 = none")
+    parser.add_argument("--profile", default=None, help="write a cProfile to this file")
+    args = parser.parse_args()
+    asyncio.run(main(args.reservations, args.chargers, args.connectors, args.warmup,
+                     args.profile, args.cap or None))
