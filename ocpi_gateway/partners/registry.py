@@ -8,6 +8,7 @@ tokens we send to partners are stored as given (see docs/security.md).
 from __future__ import annotations
 
 import builtins
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -46,8 +47,13 @@ class Caller:
 
 
 class PartnerRegistry:
-    def __init__(self, store: DocumentStore) -> None:
+    def __init__(self, store: DocumentStore, *, auth_cache_ttl: float = 2.0) -> None:
         self._store = store
+        # token hash → (monotonic expiry, caller). Every functional-module request
+        # authenticates; two store reads each would cap the gateway's request rate. Changes
+        # made here clear it at once; another instance's revocation is seen within the TTL.
+        self._auth_cache: dict[str, tuple[float, Caller]] = {}
+        self._auth_cache_ttl = auth_cache_ttl
 
     async def get(self, partner_id: str) -> Partner | None:
         doc = await self._store.get(PARTNERS, partner_id)
@@ -70,6 +76,7 @@ class PartnerRegistry:
         return None
 
     async def save(self, partner: Partner) -> None:
+        self._auth_cache.clear()
         partner.updated_at = _now()
         await self._store.put(PARTNERS, partner.id, partner.model_dump(mode="json"))
 
@@ -95,14 +102,28 @@ class PartnerRegistry:
         """The caller owning one of the header's readings (see transport.auth.token_candidates).
 
         Unregistered partners and dangling tokens authenticate nobody."""
+        now = time.monotonic()
         for token, encoded in candidates:
-            doc = await self._store.get(TOKENS, token_hash(token))
+            digest = token_hash(token)
+            cached = self._auth_cache.get(digest)
+            if cached is not None and cached[0] > now:
+                caller = cached[1]
+                # A copy: handlers may change the partner they are given.
+                return Caller(caller.partner.model_copy(deep=True), caller.kind, token, encoded)
+            doc = await self._store.get(TOKENS, digest)
             if doc is None:
                 continue
             partner = await self.get(str(doc["partner_id"]))
             if partner is None or partner.state is PartnerState.UNREGISTERED:
                 return None
-            return Caller(partner, TokenKind(doc["kind"]), token, encoded)
+            caller = Caller(partner, TokenKind(doc["kind"]), token, encoded)
+            if caller.kind is TokenKind.CREDENTIALS and partner.registered:
+                if len(self._auth_cache) > 10_000:
+                    self._auth_cache.clear()
+                self._auth_cache[digest] = (now + self._auth_cache_ttl,
+                                            Caller(partner.model_copy(deep=True), caller.kind,
+                                                   "", encoded))
+            return caller
         return None
 
     async def register(
@@ -154,6 +175,7 @@ class PartnerRegistry:
         await self.save(partner)
 
     async def revoke_tokens(self, partner_id: str) -> None:
+        self._auth_cache.clear()
         for doc in await self._store.find(TOKENS, {"partner_id": partner_id}):
             await self._store.delete(TOKENS, str(doc["hash"]))
 
@@ -173,5 +195,6 @@ class PartnerRegistry:
 
     async def delete(self, partner_id: str) -> None:
         """Forget a partner entirely (a handshake we started that failed)."""
+        self._auth_cache.clear()
         await self.revoke_tokens(partner_id)
         await self._store.delete(PARTNERS, partner_id)

@@ -1,0 +1,50 @@
+"""The partner registry's short authentication cache."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from ocpi_gateway.partners.models import PartnerEndpoint, PartnerRole
+from ocpi_gateway.partners.registry import TOKENS, PartnerRegistry
+from ocpi_gateway.store import open_store
+from ocpi_gateway.transport.auth import token_hash
+
+
+async def registered(registry: PartnerRegistry) -> str:
+    partner, _ = await registry.invite("emsp")
+    return await registry.register(
+        partner, roles=[PartnerRole(role="EMSP", country_code="DE", party_id="EMS")],
+        versions_url="http://127.0.0.1:1/versions", version="2.2.1",
+        endpoints=[PartnerEndpoint(identifier="credentials", role="RECEIVER",
+                                   url="http://127.0.0.1:1/credentials")],
+        token_to_send="B", send_base64=True)
+
+
+async def test_revocation_elsewhere_is_seen_within_the_ttl(tmp_path: Path) -> None:
+    store = await open_store(f"sqlite:///{tmp_path / 'g.db'}")
+    try:
+        registry = PartnerRegistry(store, auth_cache_ttl=0.2)
+        token = await registered(registry)
+        assert await registry.authenticate([(token, True)]) is not None
+        # Another instance revokes the token: this one's cache still answers for a moment...
+        await store.delete(TOKENS, token_hash(token))
+        assert await registry.authenticate([(token, True)]) is not None
+        await asyncio.sleep(0.25)
+        # ...and no longer once the TTL passed.
+        assert await registry.authenticate([(token, True)]) is None
+    finally:
+        await store.close()
+
+
+async def test_revocation_here_takes_effect_at_once(tmp_path: Path) -> None:
+    store = await open_store(f"sqlite:///{tmp_path / 'g.db'}")
+    try:
+        registry = PartnerRegistry(store, auth_cache_ttl=60)
+        token = await registered(registry)
+        caller = await registry.authenticate([(token, True)])
+        assert caller is not None
+        await registry.unregister(caller.partner)
+        assert await registry.authenticate([(token, True)]) is None
+    finally:
+        await store.close()
