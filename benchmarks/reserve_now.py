@@ -155,7 +155,8 @@ async def result_receiver(arrived: dict[str, float], events: dict[str, asyncio.E
 
 
 def report(label: str, samples: list[float], goal: str) -> None:
-    print(f"{label:<44} p50 {percentile(samples, 50):6.2f} ms   p99 {percentile(samples, 99):6.2f} ms"
+    print(f"{label:<44} p50 {percentile(samples, 50):6.2f} ms"
+          f"   p99 {percentile(samples, 99):6.2f} ms"
           f"   mean {sum(samples) / len(samples):6.2f} ms   (n={len(samples)}; goal {goal})")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -43,7 +43,10 @@ class CommandRecord:
         return cls(id=uuid.uuid4().hex, **fields)
 
     def to_doc(self) -> dict[str, Any]:
-        doc = asdict(self)
+        # Field by field, not dataclasses.asdict: asdict deep-copies the request body, which
+        # cost more than the rest of the synchronous RESERVE_NOW path (benchmarks/reserve_now).
+        # The store serialises the document at once, so sharing ``body`` is safe.
+        doc = {name: getattr(self, name) for name in self.__dataclass_fields__}
         doc["command"] = self.command.value
         doc["state"] = self.state.value
         doc["result"] = self.result.value if self.result else None
