@@ -3,6 +3,7 @@ outcome goes to the eMSP's response_url."""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -179,9 +180,11 @@ class CommandExecutor:
             token_uid=body.token.uid, expiry=body.expiry_date.astimezone(UTC),
             token_type=OCPP_TOKEN_TYPES[body.token.type.value],
             group_id_token=body.token.group_id)
-        await self._tokens.remember_command_token(body.token.uid, body.expiry_date)
-        result = await self._reservations.reserve(request, body.reservation_id,
-                                                  time_budget=time_budget)
+        # The token is remembered while the reservation is made (the driver presents it
+        # later), so that its store write does not delay the ReserveNow.
+        _, result = await asyncio.gather(
+            self._tokens.remember_command_token(body.token.uid, body.expiry_date),
+            self._reservations.reserve(request, body.reservation_id, time_budget=time_budget))
         metrics.reservation_transition(metrics.ReservationOutcome.ACCEPTED
                                        if result.outcome is ReserveOutcome.ACCEPTED
                                        else metrics.ReservationOutcome.REFUSED)

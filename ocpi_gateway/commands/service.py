@@ -147,9 +147,10 @@ class CommandService:
         except Exception:
             log.exception("command_failed", command_id=record.id, command=record.command.value)
             outcome = Outcome(CommandResultType.FAILED, "internal error")
+        contact = None
         if isinstance(body, ReserveNowRequest) and outcome.result is CommandResultType.ACCEPTED:
-            await self._remember_contact(body, partner, record)
-        await self._settle(record, outcome)
+            contact = self._remember_contact(body, partner, record)
+        await self._settle(record, outcome, alongside=contact)
 
     async def _execute(self, body: Any, partner: OcpiPartner, budget: float) -> Outcome:
         ex = self._executor
@@ -165,8 +166,16 @@ class CommandService:
             return await ex.unlock_connector(body, partner)
         raise TypeError(f"no executor for {type(body).__name__}")
 
-    async def _settle(self, record: CommandRecord, outcome: Outcome) -> None:
-        done = await self._records.complete(record, outcome.result, outcome.message or None)
+    async def _settle(self, record: CommandRecord, outcome: Outcome, *,
+                      alongside: Awaitable[None] | None = None) -> None:
+        """Store the result, then queue it. ``alongside`` (the reservation's contact) is
+        stored concurrently with the result, one store round trip less before the result
+        leaves, yet still before it does: a CPO-side cancel right after ACCEPTED finds it."""
+        completing = self._records.complete(record, outcome.result, outcome.message or None)
+        if alongside is None:
+            done = await completing
+        else:
+            done, _ = await asyncio.gather(completing, alongside)
         if done is None:
             return  # settled elsewhere (the sweeper, another instance)
         metrics.command_finished(record.command.value, outcome.result.value)
