@@ -64,7 +64,6 @@ class SqliteStore:
         # loses nothing; a power cut may lose the last commits, never corrupts the file.
         await db.execute("PRAGMA synchronous=NORMAL")
         await db.execute("PRAGMA busy_timeout=5000")
-        await db.execute("PRAGMA synchronous=NORMAL")  # EXPERIMENT
         await db.execute(_SCHEMA)
         return cls(db)
 
