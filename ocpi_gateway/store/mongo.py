@@ -13,6 +13,7 @@ from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from domain.store import Document
+from ocpi_gateway.store.indexes import INDEXED_FIELDS
 
 
 def _strip(raw: dict[str, Any]) -> Document:
@@ -29,6 +30,15 @@ class MongoStore:
     def __init__(self, database: Any, client: Any = None) -> None:
         self._db = database
         self._client = client
+        self._indexed: set[tuple[str, str]] = set()
+
+    async def _index(self, collection: str, where: dict[str, Any] | None) -> None:
+        """Index the fields repositories filter on, the first time a collection is queried
+        by one (create_index is idempotent; the set only saves the round trips)."""
+        for field in where or {}:
+            if field in INDEXED_FIELDS and (collection, field) not in self._indexed:
+                await self._db[collection].create_index([(field, ASCENDING)])
+                self._indexed.add((collection, field))
 
     @classmethod
     def from_url(cls, url: str) -> MongoStore:
@@ -78,6 +88,7 @@ class MongoStore:
         offset: int = 0,
     ) -> list[Document]:
         """``order_by`` is a field name, descending when prefixed with ``-``; ties by key."""
+        await self._index(collection, where)
         sort: list[tuple[str, int]] = []
         if order_by:
             field = order_by.lstrip("-")
@@ -91,6 +102,7 @@ class MongoStore:
         return [_strip(raw) async for raw in cursor]
 
     async def count(self, collection: str, where: dict[str, Any] | None = None) -> int:
+        await self._index(collection, where)
         return int(await self._db[collection].count_documents(dict(where or {})))
 
     async def ping(self) -> bool:

@@ -19,6 +19,7 @@ import aiosqlite
 import orjson
 
 from domain.store import Document
+from ocpi_gateway.store.indexes import INDEXED_FIELDS
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -35,10 +36,9 @@ def _path(field: str) -> str:
     return '$."' + field.replace('"', '\\"') + '"'
 
 
-INDEXED_FIELDS = ("state", "partner_id", "uid", "id_tag_16", "dead", "location_id", "id")
-"""Fields the repositories filter on: each gets an expression index, and a filter on it is
-written with the literal path so that SQLite can use that index (an index on an expression is
-only used when the query spells the expression the same way, which a bound path does not)."""
+# Each indexed field gets an expression index, and a filter on it is written with the literal
+# path so that SQLite uses that index (an index on an expression is only used when the query
+# spells the expression the same way, which a bound path does not).
 
 _INDEXES = [
     f"CREATE INDEX IF NOT EXISTS idx_{field} ON documents "

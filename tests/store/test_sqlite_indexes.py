@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from ocpi_gateway.store.sqlite import INDEXED_FIELDS, SqliteStore, _where
+from ocpi_gateway.store.indexes import INDEXED_FIELDS
+from ocpi_gateway.store.sqlite import SqliteStore, _where
 
 
 @pytest.mark.parametrize("field", INDEXED_FIELDS)

@@ -1,0 +1,3 @@
+"""Fields the repositories filter on; every backend indexes them."""
+
+INDEXED_FIELDS = ("state", "partner_id", "uid", "id_tag_16", "dead", "location_id", "id")
