@@ -6,7 +6,7 @@ gateway instances, or an expiry and a use arriving together, never both win a tr
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -108,7 +108,8 @@ class Reservation:
                 "ocpp_reservation_id": self.ocpp_reservation_id}
 
     def to_doc(self) -> Document:
-        doc = asdict(self)
+        # Field by field, not asdict(): asdict deep-copies the history on every transition.
+        doc = {name: getattr(self, name) for name in _FIELD_NAMES}
         doc["state"] = self.state.value
         doc["live"] = self.live
         doc["expiry"] = self.expiry.isoformat()
@@ -131,6 +132,7 @@ class Reservation:
 
 
 _FIELDS = frozenset(Reservation.__dataclass_fields__)
+_FIELD_NAMES = tuple(Reservation.__dataclass_fields__)
 
 
 class ReservationRepository:

@@ -65,4 +65,15 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
         yield
         await service.stop()
 
+    async def stop_commands(app: web.Application) -> None:
+        # Once the server shuts down, aiohttp reads nothing more from any connection, the
+        # chargers' websockets included, and the OCPP server then closes them: a command
+        # waiting for a charger would end as 'offline' and be reported as if the charger
+        # failed. Stopped first, it stays PENDING and the next start's sweeper settles it
+        # (ACCEPTED when the reservation did become active, else TIMEOUT).
+        service = app.get(handlers.COMMAND_SERVICE)
+        if service is not None:
+            await service.stop()
+
     app.cleanup_ctx.append(commands_ctx)
+    app.on_shutdown.insert(0, stop_commands)  # before the OCPP server's own on_shutdown

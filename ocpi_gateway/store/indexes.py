@@ -1,3 +1,4 @@
 """Fields the repositories filter on; every backend indexes them."""
 
-INDEXED_FIELDS = ("state", "partner_id", "uid", "id_tag_16", "dead", "location_id", "id")
+INDEXED_FIELDS = ("state", "partner_id", "partner_key", "uid", "id_tag_16", "dead",
+                  "location_id", "id")

@@ -173,7 +173,9 @@ async def test_restart_mid_command_still_gets_a_result(tmp_path: Path) -> None:
         reply = await world.command("RESERVE_NOW", world.reserve_body("crash", evse_uid="E1"))
         assert reply["data"]["result"] == "ACCEPTED"
         assert await eventually(lambda: world.received(CP16, "ReserveNow"))
-        # The gateway goes down with the charger's answer outstanding, and comes back.
+        # The gateway goes down with the charger's answer outstanding, and comes back. The
+        # result is TIMEOUT, not EVSE_INOPERATIVE: the gateway closing the charger's socket
+        # on its way down is no answer of the charger's.
         await world.gateway.stop()
         hang.set()
         world.gateway = await start_gateway(world.gateway.settings)
@@ -181,3 +183,4 @@ async def test_restart_mid_command_still_gets_a_result(tmp_path: Path) -> None:
         assert result["result"] == "TIMEOUT"
     finally:
         await close_world(world)
+
