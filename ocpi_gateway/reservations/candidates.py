@@ -51,13 +51,20 @@ class CatalogCandidates:
         self._catalog = catalog
         self._whole_charger = whole_charger
         self._every_evse_counts = every_evse_counts
+        # Built once per catalog: a reload replaces the catalog object, which drops these.
+        self._built: dict[str, tuple[LocationsCatalog, tuple[EvseCandidate, ...]]] = {}
 
     async def candidates(self, location_id: str) -> Sequence[EvseCandidate]:
         catalog = self._catalog()
+        built = self._built.get(location_id)
+        if built is not None and built[0] is catalog:
+            return built[1]
         location = catalog.get(location_id)
         if location is None:
             return ()
         found = (to_candidate(location_id, evse, catalog, self._whole_charger,
                               every_evse_counts=self._every_evse_counts)
                  for evse in location.evses)
-        return tuple(c for c in found if c is not None)
+        result = tuple(c for c in found if c is not None)
+        self._built[location_id] = (catalog, result)
+        return result
