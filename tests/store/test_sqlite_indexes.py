@@ -17,8 +17,8 @@ async def test_filter_on_indexed_field_uses_its_index(tmp_path: Path, field: str
     try:
         clause, params = _where({field: "x"})
         sql = "EXPLAIN QUERY PLAN SELECT doc FROM documents WHERE collection = ?" + clause
-        async with store._db.execute(sql, ["c", *params]) as cursor:
-            plan = " ".join(str(row[-1]) for row in await cursor.fetchall())
+        rows = store._db.execute(sql, ["c", *params]).fetchall()
+        plan = " ".join(str(row[-1]) for row in rows)
         assert f"USING INDEX idx_{field}" in plan
     finally:
         await store.close()
