@@ -13,7 +13,7 @@ from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from domain.store import Document
-from ocpi_gateway.store.indexes import INDEXED_FIELDS
+from ocpi_gateway.store.indexes import INDEXES
 
 
 def _strip(raw: dict[str, Any]) -> Document:
@@ -36,7 +36,7 @@ class MongoStore:
         """Index the fields repositories filter on, the first time a collection is queried
         by one (create_index is idempotent; the set only saves the round trips)."""
         for field in where or {}:
-            if field in INDEXED_FIELDS and (collection, field) not in self._indexed:
+            if field in INDEXES.get(collection, ()) and (collection, field) not in self._indexed:
                 await self._db[collection].create_index([(field, ASCENDING)])
                 self._indexed.add((collection, field))
 

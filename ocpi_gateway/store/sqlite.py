@@ -11,6 +11,7 @@ on a writer; a writer of another process is waited for at most ``busy_timeout``.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from typing import Any
 import orjson
 
 from domain.store import Document
-from ocpi_gateway.store.indexes import INDEXED_FIELDS
+from ocpi_gateway.store.indexes import INDEXES
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -35,36 +36,51 @@ def _path(field: str) -> str:
     return '$."' + field.replace('"', '\\"') + '"'
 
 
-# Each indexed field gets an expression index, and a filter on it is written with the literal
-# path so that SQLite uses that index (an index on an expression is only used when the query
-# spells the expression the same way, which a bound path does not).
-
-_INDEXES = [
-    f"CREATE INDEX IF NOT EXISTS idx_{field} ON documents "
-    f"(collection, json_extract(doc, '$.\"{field}\"'))"
-    for field in INDEXED_FIELDS
-]
+_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 
-def _extract(field: str, params: list[Any]) -> str:
-    if field in INDEXED_FIELDS:
-        return f"json_extract(doc, '$.\"{field}\"')"
-    params.append(_path(field))
-    return "json_extract(doc, ?)"
+def _index_sql(collection: str, field: str) -> str:
+    # Partial and on a literal expression: SQLite uses an index on an expression only when the
+    # query spells the same expression, and a partial one only when the query names the same
+    # collection literally, so both are written into the SQL (names checked against _NAME;
+    # values stay bound parameters). Each write then updates only its own collection's indexes.
+    return (f"CREATE INDEX IF NOT EXISTS idx_{collection}_{field} ON documents "
+            f"(json_extract(doc, '$.\"{field}\"')) WHERE collection = '{collection}'")
 
 
-def _where(where: dict[str, Any] | None) -> tuple[str, list[Any]]:
+_INDEXES = [_index_sql(c, f) for c, fields in INDEXES.items() for f in fields]
+if not all(_NAME.match(name) for c, fields in INDEXES.items() for name in (c, *fields)):
+    raise ValueError("index names must be lower-case identifiers: they are written into SQL")
+
+
+def _conditions(where: dict[str, Any] | None, indexed: tuple[str, ...] = ()
+                ) -> tuple[str, list[Any]]:
+    """`` AND ...`` for each field of ``where`` (top-level equality), and its parameters."""
     clauses: list[str] = []
     params: list[Any] = []
     for field, value in (where or {}).items():
+        if field in indexed:
+            expression = f"json_extract(doc, '$.\"{field}\"')"
+        else:
+            expression = "json_extract(doc, ?)"
+            params.append(_path(field))
         if value is None:
-            clauses.append(f"{_extract(field, params)} IS NULL")
+            clauses.append(f"{expression} IS NULL")
         elif isinstance(value, bool | int | float | str):
-            clauses.append(f"{_extract(field, params)} = ?")
+            clauses.append(f"{expression} = ?")
             params.append(value)
         else:
             raise TypeError(f"where: {field} must be a scalar, not {type(value).__name__}")
-    return ("".join(f" AND {c}" for c in clauses), params)
+    return "".join(f" AND {c}" for c in clauses), params
+
+
+def _select_from(collection: str, where: dict[str, Any] | None) -> tuple[str, list[Any]]:
+    """``FROM documents WHERE collection ...`` plus the filter, and its parameters."""
+    indexed = INDEXES.get(collection, ())
+    clause, params = _conditions(where, indexed)
+    if indexed and any(field in indexed for field in where or {}):
+        return f"FROM documents WHERE collection = '{collection}'{clause}", params
+    return f"FROM documents WHERE collection = ?{clause}", [collection, *params]
 
 
 class SqliteStore:
@@ -110,7 +126,7 @@ class SqliteStore:
     async def replace_if(
         self, collection: str, key: str, doc: Document, *, expected: dict[str, Any]
     ) -> bool:
-        clause, params = _where(expected)
+        clause, params = _conditions(expected)
         cursor = self._db.execute(
             "UPDATE documents SET doc = ? WHERE collection = ? AND key = ?" + clause,
             [orjson.dumps(doc).decode(), collection, key, *params],
@@ -133,9 +149,8 @@ class SqliteStore:
         offset: int = 0,
     ) -> list[Document]:
         """``order_by`` is a field name, descending when prefixed with ``-``; ties by key."""
-        clause, params = _where(where)
-        sql = "SELECT doc FROM documents WHERE collection = ?" + clause
-        args: list[Any] = [collection, *params]
+        source, args = _select_from(collection, where)
+        sql = "SELECT doc " + source
         if order_by:
             descending = order_by.startswith("-")
             sql += " ORDER BY json_extract(doc, ?)" + (" DESC" if descending else "")
@@ -149,10 +164,8 @@ class SqliteStore:
         return [dict(orjson.loads(row[0])) for row in rows]
 
     async def count(self, collection: str, where: dict[str, Any] | None = None) -> int:
-        clause, params = _where(where)
-        row = self._db.execute(
-            "SELECT COUNT(*) FROM documents WHERE collection = ?" + clause, [collection, *params]
-        ).fetchone()
+        source, args = _select_from(collection, where)
+        row = self._db.execute("SELECT COUNT(*) " + source, args).fetchone()
         return int(row[0]) if row else 0
 
     async def ping(self) -> bool:

@@ -7,19 +7,21 @@ from pathlib import Path
 
 import pytest
 
-from ocpi_gateway.store.indexes import INDEXED_FIELDS
-from ocpi_gateway.store.sqlite import SqliteStore, _where
+from ocpi_gateway.store.indexes import INDEXES
+from ocpi_gateway.store.sqlite import SqliteStore, _select_from
+
+PAIRS = [(collection, field) for collection, fields in INDEXES.items() for field in fields]
 
 
-@pytest.mark.parametrize("field", INDEXED_FIELDS)
-async def test_filter_on_indexed_field_uses_its_index(tmp_path: Path, field: str) -> None:
+@pytest.mark.parametrize(("collection", "field"), PAIRS)
+async def test_filter_on_indexed_field_uses_its_index(
+        tmp_path: Path, collection: str, field: str) -> None:
     store = await SqliteStore.open(str(tmp_path / "g.db"))
     try:
-        clause, params = _where({field: "x"})
-        sql = "EXPLAIN QUERY PLAN SELECT doc FROM documents WHERE collection = ?" + clause
-        rows = store._db.execute(sql, ["c", *params]).fetchall()
+        source, params = _select_from(collection, {field: "x", "other": 1})
+        rows = store._db.execute("EXPLAIN QUERY PLAN SELECT doc " + source, params).fetchall()
         plan = " ".join(str(row[-1]) for row in rows)
-        assert f"USING INDEX idx_{field}" in plan
+        assert f"USING INDEX idx_{collection}_{field}" in plan
     finally:
         await store.close()
 
@@ -27,9 +29,11 @@ async def test_filter_on_indexed_field_uses_its_index(tmp_path: Path, field: str
 async def test_indexed_and_other_fields_filter_alike(tmp_path: Path) -> None:
     store = await SqliteStore.open(str(tmp_path / "g.db"))
     try:
-        await store.put("c", "a", {"state": "PENDING", "note": "n1"})
-        await store.put("c", "b", {"state": "DONE", "note": "n1"})
-        found = await store.find("c", {"state": "PENDING", "note": "n1"})
-        assert found == [{"state": "PENDING", "note": "n1"}]
+        for collection in ("commands", "elsewhere"):
+            await store.put(collection, "a", {"state": "PENDING", "note": "n1"})
+            await store.put(collection, "b", {"state": "DONE", "note": "n1"})
+            found = await store.find(collection, {"state": "PENDING", "note": "n1"})
+            assert found == [{"state": "PENDING", "note": "n1"}]
+            assert await store.count(collection, {"state": "DONE"}) == 1
     finally:
         await store.close()
