@@ -108,8 +108,9 @@ class PartnerRegistry:
             cached = self._auth_cache.get(digest)
             if cached is not None and cached[0] > now:
                 caller = cached[1]
-                # A copy: handlers may change the partner they are given.
-                return Caller(caller.partner.model_copy(deep=True), caller.kind, token, encoded)
+                # A copy: handlers may reassign the partner's fields (the credentials module
+                # does before register()); they never mutate its lists in place.
+                return Caller(caller.partner.model_copy(), caller.kind, token, encoded)
             doc = await self._store.get(TOKENS, digest)
             if doc is None:
                 continue
@@ -121,7 +122,7 @@ class PartnerRegistry:
                 if len(self._auth_cache) > 10_000:
                     self._auth_cache.clear()
                 self._auth_cache[digest] = (now + self._auth_cache_ttl,
-                                            Caller(partner.model_copy(deep=True), caller.kind,
+                                            Caller(partner.model_copy(), caller.kind,
                                                    "", encoded))
             return caller
         return None
