@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 COLLECTION = "outbox"
@@ -33,9 +33,14 @@ class Delivery:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_doc(self) -> dict[str, Any]:
-        return asdict(self)
+        # Shallow on purpose: asdict() deep-copied the body, the costliest step of an enqueue.
+        # The store serialises the document at once, so sharing the body is safe.
+        return {name: getattr(self, name) for name in _FIELD_NAMES}
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> Delivery:
         known = {k: v for k, v in doc.items() if k in cls.__dataclass_fields__}
         return cls(**known)
+
+
+_FIELD_NAMES = tuple(Delivery.__dataclass_fields__)
