@@ -15,6 +15,7 @@ inside create_app, before the app starts, and may
 from __future__ import annotations
 
 import importlib
+import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 
 import structlog
@@ -88,6 +89,9 @@ def create_app(
     settings: GatewaySettings, *, extensions: Sequence[Extension | str] | None = None
 ) -> web.Application:
     """The gateway application. ``extensions`` defaults to :data:`EXTENSIONS`."""
+    if settings.instance_id is None:
+        # One name per process, shared by every part (OCPP presence, command ownership).
+        settings = settings.model_copy(update={"instance_id": f"gw-{uuid.uuid4().hex[:8]}"})
     app = web.Application(middlewares=[transport_middleware])
     app[keys.SETTINGS] = settings
     app[keys.MODULES] = ModuleRegistry()

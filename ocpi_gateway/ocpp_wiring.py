@@ -13,8 +13,6 @@ Inbound OCPP messages arrive as domain events on ``app[keys.EVENT_BUS]``.
 
 from __future__ import annotations
 
-import uuid
-
 from aiohttp import web
 
 from domain.authorization import AcceptAllAuthorizer, AuthorizationDecision, TokenAuthorizer
@@ -49,7 +47,7 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
         raise ConfigError(str(exc)) from exc
     server = OcppServer(
         chargers, app[keys.EVENT_BUS], _AppAuthorizer(app),
-        instance_id=settings.instance_id or f"gw-{uuid.uuid4().hex[:8]}",
+        instance_id=settings.instance_id or "gw",
         redis_url=settings.redis_url,
         timings=OcppTimings(call_timeout=settings.command_timeouts.charger_seconds),
         observe_call=metrics.ocpp_message,

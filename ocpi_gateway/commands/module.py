@@ -5,7 +5,6 @@ Needs the Tokens, Locations, deliveries and reservations extensions listed befor
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -37,7 +36,7 @@ SESSIONS: web.AppKey[SessionTracker] = web.AppKey("sessions", SessionTracker)
 
 def install(app: web.Application, settings: GatewaySettings) -> None:
     app[keys.MODULES].add(MODULE)
-    instance_id = settings.instance_id or f"gw-{uuid.uuid4().hex[:8]}"
+    instance_id = settings.instance_id or "gw"
 
     async def commands_ctx(app: web.Application) -> AsyncIterator[None]:
         store = app[keys.STORE]

@@ -46,3 +46,4 @@ def test_clashing_paths_and_late_additions_are_refused() -> None:
     registry.mount(web.Application().router)
     with pytest.raises(RuntimeError):
         registry.add(OcpiModule("cdrs", InterfaceRole.SENDER, _routes))
+
