@@ -231,6 +231,12 @@ class PolicyEngine:
             self._snapshots[location_id] = (time.monotonic(), snapshot)
         return snapshot
 
+    def forget_snapshot(self, location_id: str) -> None:
+        """A status at the location changed: the next decision reads it afresh. (The cache
+        saves reads between bursts of decisions; a stale one picks a worse EVSE, as when a
+        charger that just became busy still looks idle to spread_across_chargers.)"""
+        self._snapshots.pop(location_id, None)
+
     def _patch(self, location_id: str, evse_uid: str, holder: str | None,
                until: datetime | None) -> None:
         cached = self._snapshots.get(location_id)

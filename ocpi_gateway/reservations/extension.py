@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from domain.events import DomainEvent
+from domain.events import ConnectorStatusChanged, DomainEvent
 from ocpi_gateway import keys, metrics
 from ocpi_gateway.config import ConfigError, GatewaySettings
 from ocpi_gateway.locations.extension import AVAILABILITY, LOCATIONS
@@ -46,6 +46,11 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
     app[POLICY_ENGINE] = engine
 
     async def on_event(event: DomainEvent) -> None:
+        if isinstance(event, ConnectorStatusChanged):
+            # The Locations extension, subscribed earlier, has written the new status to the
+            # availability store by now.
+            for location_id, _ in app[LOCATIONS].catalog.evses_of_charger(event.charge_point_id):
+                engine.forget_snapshot(location_id)
         service = app.get(RESERVATIONS)
         if service is not None:
             await service.handle_event(event)

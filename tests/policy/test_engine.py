@@ -253,3 +253,20 @@ def test_naive_expiry_is_read_as_utc() -> None:
     assert request.expiry.tzinfo is not None
     assert request.expiry.utcoffset() == timedelta(0)
     assert request.expiry.replace(tzinfo=None) == naive
+
+
+async def test_forgotten_snapshot_orders_by_the_fresh_status() -> None:
+    """A status change makes the gateway forget the location's cached snapshot, so that the
+    ordering (here: spread across chargers) sees a charger that just became busy."""
+    avail = MemoryAvailability()
+    cands = [evse("A1", "CPA", evse_id=1), evse("A2", "CPA", evse_id=2),
+             evse("B1", "CPB", evse_id=1), evse("B2", "CPB", evse_id=2)]
+    await set_all(avail, cands)
+    engine = PolicyEngine(source(ordering=["spread_across_chargers"]), avail,
+                          snapshot_ttl=60.0)
+    assert uids(await engine.decide(req(), cands))[0] == "A1"
+    await avail.set_status("LOC1", "A1", EvseStatus.CHARGING, NOW)
+    # Still cached: A1 looks free and charger A idle.
+    assert uids(await engine.decide(req(), cands))[:2] == ["A1", "A2"]
+    engine.forget_snapshot("LOC1")
+    assert uids(await engine.decide(req(), cands))[:2] == ["B1", "B2"]
