@@ -339,9 +339,6 @@ class Demo:
         view = self.emsp.locations.get(LOCATION_ID, {}).get("evses", [])
         n.say("The eMSP's copy of the site, kept current by the pushes: "
               + ", ".join(f"{e['uid']} {e['status']}" for e in view) + ".")
-        # The policy engine shares one availability snapshot between decisions for a quarter
-        # of a second; a moment's pause lets this decision see the EVSE that is now charging.
-        await asyncio.sleep(0.5)
         mark = len(self.emsp.status_changes)
         expiry = datetime.now(UTC) + timedelta(seconds=EXPIRING_AFTER_SECONDS)
         record = await self.reserve(
