@@ -19,7 +19,8 @@ OUTBOX: web.AppKey[DeliveryEngine] = web.AppKey("outbox", DeliveryEngine)
 
 def install(app: web.Application, settings: GatewaySettings) -> None:
     async def outbox_ctx(app: web.Application) -> AsyncIterator[None]:
-        outbox = DeliveryEngine(app[keys.STORE], app[keys.PARTNERS].headers_for)
+        outbox = DeliveryEngine(app[keys.STORE], app[keys.PARTNERS].headers_for,
+                                instance_id=settings.instance_id or "gw")
         app[OUTBOX] = outbox
         await outbox.start()
         metrics.watch_deliveries_pending(outbox.pending)

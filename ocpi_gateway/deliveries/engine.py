@@ -26,7 +26,7 @@ import structlog
 
 from domain.store import DocumentStore
 from ocpi_gateway import metrics
-from ocpi_gateway.deliveries.models import COLLECTION, Delivery
+from ocpi_gateway.deliveries.models import COLLECTION, INSTANCES, Delivery
 
 log = structlog.get_logger(__name__)
 
@@ -68,8 +68,15 @@ class DeliveryEngine:
         *,
         policy: DeliveryPolicy | None = None,
         session: aiohttp.ClientSession | None = None,
+        instance_id: str = "gw",
+        heartbeat_interval: float = 10.0,
+        orphan_after: float = 60.0,
     ) -> None:
         self._store = store
+        self.instance_id = instance_id
+        self._heartbeat_interval = heartbeat_interval
+        self._orphan_after = orphan_after
+        self._adopter: asyncio.Task[None] | None = None
         self._headers_for = headers_for
         self.policy = policy or DeliveryPolicy()
         self._session = session
@@ -97,11 +104,16 @@ class DeliveryEngine:
         if self._session is None:
             connector = aiohttp.TCPConnector(limit=0, limit_per_host=32)
             self._session = aiohttp.ClientSession(connector=connector)
-        docs = await self._store.find(COLLECTION, {"dead": False}, order_by="seq")
+        await self._heartbeat()
+        # Only this instance's own leftovers (and rows from before owners existed): deliveries
+        # of another instance sharing the store are its business while it is alive.
+        docs = [d for d in await self._store.find(COLLECTION, {"dead": False}, order_by="seq")
+                if d.get("owner") in (None, self.instance_id)]
         last = 0
         queued = {d.id for queue in self._queues.values() for d in queue}
         for doc in docs:
             delivery = Delivery.from_doc(doc)
+            delivery.owner = self.instance_id
             last = max(last, delivery.seq)
             if delivery.id not in queued:
                 self._append(delivery)
@@ -109,9 +121,53 @@ class DeliveryEngine:
         self._started = True
         for partner in list(self._ready):
             self._spawn_workers(partner)
-        log.info("outbox_started", pending=len(docs))
+        self._adopter = asyncio.get_running_loop().create_task(self._adopt_forever())
+        log.info("outbox_started", pending=len(docs), instance_id=self.instance_id)
+
+    async def _heartbeat(self) -> None:
+        await self._store.put(INSTANCES, self.instance_id,
+                              {"id": self.instance_id, "seen_at": time.time()})
+
+    async def _adopt_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self._heartbeat_interval)
+            try:
+                await self._heartbeat()
+                await self.adopt_orphans()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("outbox_adoption_failed")
+
+    async def adopt_orphans(self) -> int:
+        """Take over the pending deliveries of instances that stopped heartbeating (crashed, or
+        scaled down): compare-and-set on the owner, so exactly one survivor gets each."""
+        adopted = 0
+        stale_before = time.time() - self._orphan_after
+        for doc in await self._store.find(INSTANCES):
+            owner = str(doc["id"])
+            if owner == self.instance_id or doc["seen_at"] >= stale_before:
+                continue
+            for row in await self._store.find(COLLECTION, {"owner": owner, "dead": False},
+                                              order_by="seq"):
+                delivery = Delivery.from_doc(row)
+                delivery.owner = self.instance_id
+                if await self._store.replace_if(COLLECTION, delivery.id, delivery.to_doc(),
+                                                expected={"owner": owner}):
+                    self._append(delivery)
+                    if delivery.partner_id not in self._staffed:
+                        self._spawn_workers(delivery.partner_id)
+                    adopted += 1
+            await self._store.delete(INSTANCES, owner)
+        if adopted:
+            log.info("outbox_adopted", count=adopted)
+        return adopted
 
     async def stop(self) -> None:
+        if self._adopter is not None:
+            self._adopter.cancel()
+            await asyncio.gather(self._adopter, return_exceptions=True)
+            self._adopter = None
         for timer in self._timers:
             timer.cancel()
         self._timers.clear()
@@ -153,7 +209,7 @@ class DeliveryEngine:
         delivery = Delivery(
             id=uuid.uuid4().hex, partner_id=partner_id, method=method, url=url, body=body,
             ordering_key=key, seq=next(self._seq), coalesce=coalesce, resync=resync,
-            expires_at=expires_at,
+            expires_at=expires_at, owner=self.instance_id,
         )
         await self._write(delivery)
         self._append(delivery)

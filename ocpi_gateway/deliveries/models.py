@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 COLLECTION = "outbox"
+INSTANCES = "outbox_instances"
+"""instance id → when it last said it is alive (epoch seconds)."""
 
 
 @dataclass(slots=True, kw_only=True)
@@ -30,6 +32,8 @@ class Delivery:
     expires_at: float | None = None
     dead: bool = False
     last_error: str | None = None
+    owner: str | None = None
+    """The gateway instance delivering it; another adopts it once that one stops heartbeating."""
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_doc(self) -> dict[str, Any]:

@@ -14,4 +14,5 @@ INDEXES: dict[str, tuple[str, ...]] = {
     "sessions": ("id",),
     "reservations": ("live",),
     "partner_reservation_slots": ("partner_key",),
+    "outbox": ("owner",),
 }

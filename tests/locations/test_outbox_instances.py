@@ -1,0 +1,67 @@
+"""Several gateway instances sharing one outbox: each delivers its own rows, and the survivors
+adopt the rows of an instance that stopped heartbeating."""
+
+from __future__ import annotations
+
+import asyncio
+
+from domain.store import DocumentStore
+from ocpi_gateway.deliveries import DeliveryEngine, DeliveryPolicy
+from tests.locations.conftest import Receiver
+
+FAST = DeliveryPolicy(base_backoff=0.05, max_backoff=0.1, timeout=1.0)
+
+
+async def token(_partner: str) -> dict[str, str]:
+    return {"Authorization": "Token dG9rZW4="}
+
+
+def engine(store: DocumentStore, name: str, **kwargs: float) -> DeliveryEngine:
+    return DeliveryEngine(store, token, policy=FAST, instance_id=name, **kwargs)
+
+
+async def test_a_live_instance_keeps_its_rows(doc_store: DocumentStore,
+                                              receiver: Receiver) -> None:
+    receiver.refuse_first = 10_000  # nothing gets through while we look
+    a = engine(doc_store, "gw-a")
+    await a.start()
+    await a.enqueue("p1", "PATCH", f"{receiver.url}/NL/EXA/L1/E1", {"status": "CHARGING"})
+    b = engine(doc_store, "gw-b", heartbeat_interval=0.05, orphan_after=5.0)
+    await b.start()
+    try:
+        assert b.pending() == 0  # started after a, yet does not take a's row
+        assert await b.adopt_orphans() == 0
+        assert a.pending() == 1
+    finally:
+        await b.stop()
+        await a.stop()
+
+
+async def test_rows_of_a_stopped_instance_are_adopted_once(doc_store: DocumentStore,
+                                                           receiver: Receiver) -> None:
+    receiver.refuse_first = 10_000
+    a = engine(doc_store, "gw-a", heartbeat_interval=60.0)
+    await a.start()
+    for n in range(3):
+        await a.enqueue("p1", "PATCH", f"{receiver.url}/NL/EXA/L1/E{n}", {"status": "CHARGING"})
+    await a.stop()  # gw-a is gone: its rows stay in the store, its heartbeat ages
+    receiver.refuse_first = 0
+    receiver.seen = 0
+    b = engine(doc_store, "gw-b", heartbeat_interval=0.05, orphan_after=0.2)
+    c = engine(doc_store, "gw-c", heartbeat_interval=0.05, orphan_after=0.2)
+    await b.start()
+    await c.start()
+    try:
+        assert b.pending() == 0 and c.pending() == 0
+        assert await b.drain(0.05) and await c.drain(0.05)
+        for _ in range(100):
+            if len(receiver.of("PATCH")) >= 3:
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.3)
+        patched = sorted(r.path for r in receiver.of("PATCH"))
+        assert patched == sorted({p for p in patched}) and len(patched) == 3  # each once
+        assert b.delivered + c.delivered == 3
+    finally:
+        await b.stop()
+        await c.stop()
