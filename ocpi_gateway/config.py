@@ -45,6 +45,20 @@ class CommandTimeouts(BaseModel):
     )
 
 
+class OcppSettings(BaseModel):
+    heartbeat_interval_seconds: int = Field(
+        default=300, gt=0, description="interval a BootNotification response gives chargers")
+    websocket_ping_seconds: float | None = Field(
+        default=60.0, gt=0,
+        description="websocket ping period; a charger missing the pong is dropped (null: off)")
+    presence_ttl_seconds: float = Field(
+        default=30.0, gt=0,
+        description="TTL of a charger's presence entry in Redis, refreshed every third of it")
+    failed_logins_allowed: int = Field(
+        default=5, gt=0, description="failed logins per identity and address before refusal")
+    failed_login_window_seconds: float = Field(default=60.0, gt=0)
+
+
 class GatewaySettings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="OCPI_GATEWAY_", env_nested_delimiter="__", extra="forbid"
@@ -59,6 +73,7 @@ class GatewaySettings(BaseSettings):
     policy_file: Path | None = None
     chargers_file: Path | None = None
     command_timeouts: CommandTimeouts = CommandTimeouts()
+    ocpp: OcppSettings = OcppSettings()
     charger_offline_grace_seconds: float = Field(
         default=300.0, ge=0,
         description="a charger disconnected this long has its EVSEs published as UNKNOWN",

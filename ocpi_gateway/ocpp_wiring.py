@@ -49,7 +49,13 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
         chargers, app[keys.EVENT_BUS], _AppAuthorizer(app),
         instance_id=settings.instance_id or "gw",
         redis_url=settings.redis_url,
-        timings=OcppTimings(call_timeout=settings.command_timeouts.charger_seconds),
+        timings=OcppTimings(
+            heartbeat_interval=settings.ocpp.heartbeat_interval_seconds,
+            call_timeout=settings.command_timeouts.charger_seconds,
+            ws_ping_interval=settings.ocpp.websocket_ping_seconds,
+            presence_ttl=settings.ocpp.presence_ttl_seconds,
+            auth_max_failures=settings.ocpp.failed_logins_allowed,
+            auth_failure_window=settings.ocpp.failed_login_window_seconds),
         observe_call=metrics.ocpp_message,
     )
     server.attach(app)

@@ -26,11 +26,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 async def run_app(
-    tmp_path: Path, redis_url: str | None
+    tmp_path: Path, redis_url: str | None, **updates: object
 ) -> tuple[web.AppRunner, str, web.Application]:
     settings = load_settings(ROOT / "config" / "gateway.yaml").model_copy(update={
         "store_url": f"sqlite:///{tmp_path / 'gw.db'}", "redis_url": redis_url,
-        "instance_id": "gw-wiring"})
+        "instance_id": "gw-wiring", **updates})
     app = create_app(settings, extensions=["ocpi_gateway.ocpp_wiring:install"])
     runner = web.AppRunner(app, shutdown_timeout=0.5)
     await runner.setup()
@@ -81,3 +81,18 @@ def test_cli_hash_password(monkeypatch: pytest.MonkeyPatch,
     assert verify_password("a-long-example-password", printed)
     monkeypatch.setattr(sys, "stdin", io.StringIO("short\n"))
     assert cli_main(["chargers", "hash-password", "--stdin"]) == 1
+
+
+async def test_boot_answer_carries_the_configured_heartbeat_interval(
+        tmp_path: Path, chargers: ChargerFactory) -> None:
+    ocpp = load_settings(ROOT / "config" / "gateway.yaml").ocpp.model_copy(
+        update={"heartbeat_interval_seconds": 77})
+    runner, host, _app = await run_app(tmp_path, None, ocpp=ocpp)
+    try:
+        cp = await chargers.connect(f"ws://{host}/ocpp", "CP-AMS-01",
+                                    password="ams01-example-pw")
+        answer = await cp.charger.call(call.BootNotification(charge_point_model="M",
+                                                             charge_point_vendor="V"))
+        assert answer.interval == 77
+    finally:
+        await runner.cleanup()
