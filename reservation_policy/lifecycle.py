@@ -566,8 +566,11 @@ class ReservationService:
 
     async def _on_token(self, cp: str, id_token: str, evse_id: int | None,
                         connector_id: int | None, reason: str) -> None:
+        # IdTokens are case-insensitive (1.6 CiString20Type, 2.0.1 identifierString).
+        presented = id_token.casefold()
         for r in await self.repo.live(charge_point_id=cp):
-            if id_token not in (r.token_uid, ocpp16_id_tag(r.token_uid)):
+            if presented not in (r.token_uid.casefold(),
+                                 ocpp16_id_tag(r.token_uid).casefold()):
                 continue
             same = (r.whole_charger
                     or (evse_id is None and connector_id is None)

@@ -446,3 +446,26 @@ async def test_retry_after_a_crash_mid_attempt_reclaims_the_held_evse() -> None:
     result = await w.service.reserve(request, "R1", time_budget=1.0)
     assert result.outcome is ReserveOutcome.ACCEPTED and result.evse_uid == "E000"
     assert await w.holders() == {"E000": "NL-EXA/R1"}
+
+
+async def test_token_matches_case_insensitively() -> None:
+    # 1.6 IdToken is a CiString20Type and a 2.0.1 idToken is case-insensitive: a card read
+    # back in lower case is the reserved driver's card all the same.
+    cands = [evse("E1", "CP16", evse_id=None, connector_id=1),
+             evse("E2", "CP16", evse_id=None, connector_id=2)]
+    w = await World(cands).ready()
+    await w.reserve(token="04A1B2C3D4")
+    await w.service.handle_event(TransactionStarted(
+        charge_point_id="CP16", transaction_id="8", evse_id=None, connector_id=1,
+        id_token="04a1b2c3d4"))
+    r = await w.service.get(EMSP, "R1")
+    assert r is not None and r.state is ReservationState.USED
+
+
+async def test_digest_of_a_long_token_matches_case_insensitively() -> None:
+    w = await World(grid(2)).ready()
+    await w.reserve(token=LONG_TOKEN)
+    await w.service.handle_event(TokenPresented(charge_point_id="CP000",
+                                                id_token=ocpp16_id_tag(LONG_TOKEN).lower()))
+    r = await w.service.get(EMSP, "R1")
+    assert r is not None and r.state is ReservationState.USED
