@@ -28,6 +28,10 @@ def _pair(headers: CIMultiDictProxy[str], country: str, party: str) -> Party | N
     return Party(country_value.upper(), party_value.upper())
 
 
+def _is_hub(partner: Partner) -> bool:
+    return any(role.role == "HUB" for role in partner.roles)
+
+
 def resolve_routing(
     headers: CIMultiDictProxy[str], partner: Partner, our_parties: Sequence[Party]
 ) -> Routing:
@@ -40,7 +44,10 @@ def resolve_routing(
             raise OcpiError(OcpiStatus.INVALID_OR_MISSING_PARAMETERS,
                             f"{FROM_COUNTRY}/{FROM_PARTY} required: the partner has several roles")
         sender = Party(partner.roles[0].country_code.upper(), partner.roles[0].party_id.upper())
-    elif not partner.has_party(sender.country_code, sender.party_id):
+    elif not partner.has_party(sender.country_code, sender.party_id) and not _is_hub(partner):
+        # A hub forwards for its connected parties: "Hub to receiving platform" carries the
+        # requesting party in OCPI-from-* (transport_and_format, Party to Party via Hub), and
+        # its credentials list only its HUB role (credentials), so any party is accepted.
         raise OcpiError(OcpiStatus.CLIENT_ERROR,
                         f"{FROM_COUNTRY}/{FROM_PARTY} {sender.key} is not a role of this partner",
                         http_status=401)

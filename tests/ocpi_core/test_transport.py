@@ -221,3 +221,23 @@ async def test_health_and_ready(echo_gateway: RunningGateway, emsp: EmspPeer) ->
     async with emsp._client().get(echo_gateway.url + "/ready") as response:
         assert response.status == 503
         assert (await response.json())["failing"] == ["redis"]
+
+
+async def test_hub_forwards_requests_of_its_connected_parties(tmp_path: Path) -> None:
+    # transport_and_format, Party to Party via Hub: "Hub to receiving platform" carries the
+    # requesting party in OCPI-from-*, and a hub's credentials list only its HUB role.
+    gateway = await _start(tmp_path)
+    hub = EmspPeer(role="HUB", country_code="NL", party_id="HUB", name="Hub")
+    await hub.start()
+    try:
+        await _register(gateway, hub)
+        url = gateway.url + "/ocpi/2.2.1/echo"
+        status, body, headers = await hub.call("GET", url, headers={
+            "OCPI-from-country-code": "DE", "OCPI-from-party-id": "EMS",
+            "OCPI-to-country-code": "NL", "OCPI-to-party-id": "EXA"})
+        assert status == 200 and body["status_code"] == 1000, body
+        assert body["data"]["sender"] == "DE-EMS"
+        assert (headers["OCPI-to-country-code"], headers["OCPI-to-party-id"]) == ("DE", "EMS")
+    finally:
+        await hub.close()
+        await gateway.stop()
