@@ -30,7 +30,6 @@ from domain.events import (
     DomainEvent,
     ReservationEnded,
     ReservationEndReason,
-    TokenPresented,
     TransactionStarted,
     utc_now,
 )
@@ -543,11 +542,11 @@ class ReservationService:
 
     async def handle_event(self, event: DomainEvent) -> None:
         """Subscribe this to the EventBus."""
+        # An Authorize (TokenPresented) is no use: 1.6 §5.13 and 2.0.1 H01 recommend that the
+        # charger validates the reserved idTag with one right after accepting ReserveNow.
+        # Only a transaction started with the reservation id or the token uses it (H03).
         if isinstance(event, TransactionStarted):
             await self._on_transaction(event)
-        elif isinstance(event, TokenPresented):
-            await self._on_token(event.charge_point_id, event.id_token, event.evse_id, None,
-                                 "token presented")
         elif isinstance(event, ReservationEnded):
             await self._on_reservation_ended(event)
         elif isinstance(event, ConnectorStatusChanged) and event.status in _REMOVING_STATUSES:

@@ -297,14 +297,15 @@ async def test_used_by_16_id_tag_of_a_long_token() -> None:
     assert r is not None and r.state is ReservationState.USED
 
 
-async def test_token_presented_on_another_evse_uses_it_and_frees_the_reserved_one() -> None:
+async def test_token_started_on_another_evse_uses_it_and_frees_the_reserved_one() -> None:
     w = await World(grid(2)).ready()
     made = await w.reserve(evse_uid="E000")
     await w.service.handle_event(TokenPresented(charge_point_id="CP000", id_token="OTHER"))
     r = await w.service.get(EMSP, "R1")
     assert r is not None and r.state is ReservationState.ACTIVE
-    await w.service.handle_event(TokenPresented(charge_point_id="CP000", id_token="04A1B2C3D4",
-                                                evse_id=2))
+    await w.service.handle_event(TransactionStarted(
+        charge_point_id="CP000", transaction_id="T2", evse_id=2, connector_id=1,
+        id_token="04A1B2C3D4"))
     r = await w.service.get(EMSP, "R1")
     assert r is not None and r.state is ReservationState.USED
     await asyncio.sleep(0.01)
@@ -465,7 +466,24 @@ async def test_token_matches_case_insensitively() -> None:
 async def test_digest_of_a_long_token_matches_case_insensitively() -> None:
     w = await World(grid(2)).ready()
     await w.reserve(token=LONG_TOKEN)
-    await w.service.handle_event(TokenPresented(charge_point_id="CP000",
-                                                id_token=ocpp16_id_tag(LONG_TOKEN).lower()))
+    await w.service.handle_event(TransactionStarted(
+        charge_point_id="CP000", transaction_id="T3", evse_id=1, connector_id=1,
+        id_token=ocpp16_id_tag(LONG_TOKEN).lower()))
+    r = await w.service.get(EMSP, "R1")
+    assert r is not None and r.state is ReservationState.USED
+
+
+async def test_authorize_of_the_reserved_token_does_not_use_the_reservation() -> None:
+    # 1.6 §5.13 and 2.0.1 H01 (remark) recommend that the charger validates the idTag with an
+    # Authorize right after accepting ReserveNow: that Authorize is no use of the reservation.
+    w = await World(grid(2)).ready()
+    made = await w.reserve(evse_uid="E000")
+    await w.service.handle_event(TokenPresented(charge_point_id="CP000", id_token="04A1B2C3D4"))
+    r = await w.service.get(EMSP, "R1")
+    assert r is not None and r.state is ReservationState.ACTIVE
+    assert await w.holders() == {"E000": "NL-EXA/R1"}
+    await w.service.handle_event(TransactionStarted(
+        charge_point_id="CP000", transaction_id="T9", evse_id=1, connector_id=1,
+        id_token="04A1B2C3D4", reservation_id=made.ocpp_reservation_id))
     r = await w.service.get(EMSP, "R1")
     assert r is not None and r.state is ReservationState.USED
