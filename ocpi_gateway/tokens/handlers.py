@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from ocpi_gateway.tokens.models import Token, TokenType
 from ocpi_gateway.tokens.repository import TokenRepository
 from ocpi_gateway.transport.body import invalid, parse_json
-from ocpi_gateway.transport.context import current_partner
+from ocpi_gateway.transport.context import current_partner, current_routing
 from ocpi_gateway.transport.envelope import OcpiError, ocpi_response
 from ocpi_gateway.transport.status_codes import OcpiStatus
 
@@ -28,8 +28,12 @@ def _address(request: web.Request) -> tuple[str, str, str, TokenType]:
     except ValueError as exc:
         raise OcpiError(OcpiStatus.INVALID_OR_MISSING_PARAMETERS,
                         f"type: unknown TokenType {request.query['type']}") from exc
-    # Client-owned objects: an eMSP may only write under its own roles (transport_and_format).
-    if not current_partner(request).has_party(country_code, party_id):
+    # Client-owned objects: an eMSP may only write under its own roles (transport_and_format);
+    # a hub under the party its OCPI-from-* headers name (checked by the transport).
+    sender = current_routing(request).sender
+    routed_from = sender is not None and (sender.country_code, sender.party_id) == (
+        country_code.upper(), party_id.upper())
+    if not routed_from and not current_partner(request).has_party(country_code, party_id):
         raise OcpiError(OcpiStatus.CLIENT_ERROR,
                         f"{country_code}/{party_id} is not a role of the calling partner",
                         http_status=403)

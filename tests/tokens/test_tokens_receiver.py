@@ -137,3 +137,24 @@ async def test_command_tokens_are_accepted_while_remembered(gateway: RunningGate
     await repo.remember_command_token("OLDTOKEN1", datetime.now(UTC) - timedelta(minutes=1))
     assert (await authorizer.authorize("CP-1", "APPTOKEN1")).accepted
     assert not (await authorizer.authorize("CP-1", "OLDTOKEN1")).accepted
+
+
+async def test_hub_pushes_tokens_of_its_connected_emsp(gateway: RunningGateway) -> None:
+    # transport_and_format, Party to Party via Hub: OCPI-from-* names the eMSP, whose token
+    # (client-owned object) is addressed by the eMSP's country_code/party_id.
+    hub = EmspPeer(role="HUB", country_code="NL", party_id="HUB", name="Hub")
+    await hub.start()
+    try:
+        _, token_a = await gateway.partners.invite("hub")
+        await hub.register_with(gateway.versions_url, token_a)
+        routed = {"OCPI-from-country-code": "DE", "OCPI-from-party-id": "EMS",
+                  "OCPI-to-country-code": "NL", "OCPI-to-party-id": "EXA"}
+        status, body, _ = await hub.call("PUT", url(gateway), json=token(), headers=routed)
+        assert (status, body["status_code"]) == (200, 1000), body
+        status, body, _ = await hub.call("GET", url(gateway), headers=routed)
+        assert body["data"]["uid"] == "012345678"
+        # Only the party the request is routed from, not any party.
+        status, body, _ = await hub.call("GET", url(gateway, cc="FR", pid="OTH"), headers=routed)
+        assert status == 403
+    finally:
+        await hub.close()
