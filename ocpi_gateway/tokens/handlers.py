@@ -42,8 +42,8 @@ def _address(request: web.Request) -> tuple[str, str, str, TokenType]:
 
 def _matches_url(token: Token, country_code: str, party_id: str, uid: str,
                  token_type: TokenType) -> None:
-    if (token.country_code.upper(), token.party_id.upper(), token.uid, token.type) != (
-            country_code, party_id, uid, token_type):
+    if (token.country_code.upper(), token.party_id.upper(), token.uid.upper(), token.type) != (
+            country_code, party_id, uid.upper(), token_type):
         raise OcpiError(OcpiStatus.INVALID_OR_MISSING_PARAMETERS,
                         "country_code, party_id, uid and type of the body must match the URL")
 

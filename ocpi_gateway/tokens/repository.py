@@ -14,7 +14,13 @@ COMMAND_TOKENS = "command_tokens"
 
 
 def token_key(country_code: str, party_id: str, uid: str, token_type: TokenType) -> str:
-    # CiStrings compare case-insensitively; uid is kept as sent (card readers differ on case).
+    # CiStrings compare case-insensitively, uid included (mod_tokens: CiString(36)); the
+    # token itself keeps the uid as sent (card readers differ on case).
+    return f"{country_code.upper()}/{party_id.upper()}/{token_type.value}/{uid.upper()}"
+
+
+def _legacy_key(country_code: str, party_id: str, uid: str, token_type: TokenType) -> str:
+    """The key before uids were case-folded (the uid as sent)."""
     return f"{country_code.upper()}/{party_id.upper()}/{token_type.value}/{uid}"
 
 
@@ -26,6 +32,9 @@ class TokenRepository:
         self, country_code: str, party_id: str, uid: str, token_type: TokenType
     ) -> Token | None:
         doc = await self._store.get(COLLECTION, token_key(country_code, party_id, uid, token_type))
+        legacy = _legacy_key(country_code, party_id, uid, token_type)
+        if doc is None and legacy != token_key(country_code, party_id, uid, token_type):
+            doc = await self._store.get(COLLECTION, legacy)
         return Token.model_validate(doc["token"]) if doc else None
 
     async def put(self, token: Token) -> None:
@@ -37,6 +46,11 @@ class TokenRepository:
         }
         key = token_key(token.country_code, token.party_id, token.uid, token.type)
         await self._store.put(COLLECTION, key, doc)
+        legacy = _legacy_key(token.country_code, token.party_id, token.uid, token.type)
+        if legacy != key:
+            # A row stored under the uid as sent would still answer Authorize with its old
+            # state; the case-folded row replaces it.
+            await self._store.delete(COLLECTION, legacy)
 
     async def find_by_presented_id(self, id_token: str) -> list[Token]:
         """Tokens a charger may mean by ``id_token``: the uid itself or its 1.6 digest."""

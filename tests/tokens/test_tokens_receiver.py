@@ -139,6 +139,37 @@ async def test_command_tokens_are_accepted_while_remembered(gateway: RunningGate
     assert not (await authorizer.authorize("CP-1", "OLDTOKEN1")).accepted
 
 
+async def test_token_uid_is_case_insensitive(gateway: RunningGateway, emsp: EmspPeer) -> None:
+    # mod_tokens: token_uid and Token.uid are CiString(36).
+    await emsp.call("PUT", url(gateway, "04a2b3c4"), json=token("04a2b3c4"))
+    status, body, _ = await emsp.call("GET", url(gateway, "04A2B3C4"))
+    assert (status, body["status_code"]) == (200, 1000), body
+    # A push under the other case replaces the token rather than adding a second one.
+    await emsp.call("PUT", url(gateway, "04A2B3C4"), json=token("04A2B3C4", valid=False))
+    _status, body, _ = await emsp.call("GET", url(gateway, "04a2b3c4"))
+    assert body["data"]["valid"] is False
+    status, body, _ = await emsp.call("PATCH", url(gateway, "04a2B3c4"), json={
+        "whitelist": "NEVER", "last_updated": "2026-11-23T11:00:00Z"})
+    assert (status, body["status_code"]) == (200, 1000), body
+
+
+async def test_tokens_stored_before_case_folding_are_still_found(
+        gateway: RunningGateway, emsp: EmspPeer) -> None:
+    from ocpi_gateway.tokens.handlers import TOKENS
+    from ocpi_gateway.tokens.repository import COLLECTION
+
+    store = gateway.app[TOKENS]._store
+    legacy = token("ab12cd")
+    await store.put(COLLECTION, "DE/EMS/RFID/ab12cd",
+                    {"token": legacy, "uid": "ab12cd", "id_tag_16": ocpp16_id_tag("ab12cd")})
+    _status, body, _ = await emsp.call("GET", url(gateway, "ab12cd"))
+    assert body["status_code"] == 1000, body
+    await emsp.call("PUT", url(gateway, "ab12cd"), json=token("ab12cd", valid=False))
+    authorizer = gateway.app[TOKEN_AUTHORIZER]
+    # The old row is gone: it would otherwise still admit the now blocked card.
+    assert (await authorizer.authorize("CP-1", "ab12cd")).status is AuthorizationStatus.BLOCKED
+
+
 async def test_hub_pushes_tokens_of_its_connected_emsp(gateway: RunningGateway) -> None:
     # transport_and_format, Party to Party via Hub: OCPI-from-* names the eMSP, whose token
     # (client-owned object) is addressed by the eMSP's country_code/party_id.
