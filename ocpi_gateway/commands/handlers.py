@@ -7,12 +7,26 @@ from pydantic import ValidationError
 
 from ocpi_gateway.commands.models import COMMAND_BODIES, CommandType
 from ocpi_gateway.commands.service import CommandService
+from ocpi_gateway.partners.models import Partner, PartnerRole
 from ocpi_gateway.transport.body import invalid, parse_json
-from ocpi_gateway.transport.context import current_partner
+from ocpi_gateway.transport.context import current_partner, current_routing
 from ocpi_gateway.transport.envelope import OcpiError, ocpi_response
 from ocpi_gateway.transport.status_codes import OcpiStatus
 
 COMMAND_SERVICE: web.AppKey[CommandService] = web.AppKey("command_service", CommandService)
+
+
+def _acting_partner(request: web.Request) -> Partner:
+    """The partner, seen as the party its request is routed from: a hub (credentials role HUB
+    only) forwards for the eMSP its OCPI-from-* headers name (transport_and_format, Party to
+    Party via Hub), whose tokens and reservations the command concerns. Results still go
+    through the hub's partner record (its token)."""
+    partner = current_partner(request)
+    sender = current_routing(request).sender
+    if sender is None or partner.has_party(sender.country_code, sender.party_id):
+        return partner
+    role = PartnerRole(role="EMSP", country_code=sender.country_code, party_id=sender.party_id)
+    return partner.model_copy(update={"roles": [role]})
 
 
 async def post_command(request: web.Request) -> web.Response:
@@ -22,7 +36,7 @@ async def post_command(request: web.Request) -> web.Response:
     except ValueError as exc:
         raise OcpiError(OcpiStatus.INVALID_OR_MISSING_PARAMETERS, f"unknown command {name}",
                         http_status=404) from exc
-    partner = current_partner(request)
+    partner = _acting_partner(request)
     raw = await parse_json(request)
     try:
         body = COMMAND_BODIES[command].model_validate(raw)

@@ -9,8 +9,9 @@ from ocpi_gateway.reservations.extension import RESERVATIONS
 from reservation_policy.availability.base import EvseStatus
 from reservation_policy.models import Partner
 from reservation_policy.records import Reservation
-from tests.commands.support import CP16, CP201, LOCATION, World, eventually
+from tests.commands.support import CP16, CP201, LOCATION, World, eventually, token
 from tests.ocpp.ocpp_test_support import Behaviour
+from tests.peers.emsp import EmspPeer
 
 
 async def reservation_of(world: World, reservation_id: str) -> Reservation | None:
@@ -177,3 +178,32 @@ async def test_reserved_evse_is_pushed_as_reserved_to_partners(world: World) -> 
         "response_url": world.emsp.response_url("cancel"), "reservation_id": "R1"})
     assert reply["data"]["result"] == "ACCEPTED"
     assert await eventually(lambda: pushed_status() == "AVAILABLE")
+
+
+async def test_reserve_now_forwarded_by_a_hub(world: World) -> None:
+    # transport_and_format, Party to Party via Hub: the hub (credentials role HUB only) sends
+    # the eMSP's command with OCPI-from-* naming the eMSP; the token is the eMSP's.
+    await world.all_available()
+    hub = EmspPeer(role="HUB", country_code="NL", party_id="HUB", name="Hub")
+    await hub.start()
+    try:
+        _, token_a = await world.gateway.partners.invite("hub")
+        status, body = await hub.register_with(world.gateway.versions_url, token_a)
+        assert body["status_code"] == 1000, body
+        routed = {"OCPI-from-country-code": "DE", "OCPI-from-party-id": "EMS",
+                  "OCPI-to-country-code": "NL", "OCPI-to-party-id": "EXA"}
+        request = {**world.reserve_body("hub"), "response_url": hub.response_url("hub")}
+        status, reply, _ = await hub.call(
+            "POST", f"{world.gateway.url}/ocpi/2.2.1/commands/RESERVE_NOW", json=request,
+            headers=routed)
+        assert (status, reply["data"]["result"]) == (200, "ACCEPTED"), reply
+        got = await eventually(lambda: hub.command_results.get("hub"))
+        assert got and got[0]["result"] == "ACCEPTED"
+        # The token still has to be the routed eMSP's.
+        status, reply, _ = await hub.call(
+            "POST", f"{world.gateway.url}/ocpi/2.2.1/commands/RESERVE_NOW",
+            json={**request, "token": token(country_code="FR", party_id="OTH")},
+            headers=routed)
+        assert reply["data"]["result"] == "REJECTED"
+    finally:
+        await hub.close()
