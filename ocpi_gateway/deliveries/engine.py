@@ -400,7 +400,11 @@ class DeliveryEngine:
     ) -> tuple[_Outcome, str]:
         assert self._session is not None, "DeliveryEngine.start() was not called"
         data = orjson.dumps(body) if body is not None else None
-        send_headers = {**headers, "Content-Type": "application/json"} if data else headers
+        # transport_and_format: every request carries a unique X-Request-ID and a correlation id.
+        send_headers = {**headers, "X-Request-ID": str(uuid.uuid4()),
+                        "X-Correlation-ID": str(uuid.uuid4())}
+        if data:
+            send_headers["Content-Type"] = "application/json"
         try:
             async with self._session.request(
                 method, url, data=data, headers=send_headers,

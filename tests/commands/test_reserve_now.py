@@ -207,3 +207,14 @@ async def test_reserve_now_forwarded_by_a_hub(world: World) -> None:
         assert reply["data"]["result"] == "REJECTED"
     finally:
         await hub.close()
+
+
+async def test_command_result_carries_request_and_correlation_ids(world: World) -> None:
+    # transport_and_format: "Every request SHALL contain a unique request ID" and a
+    # correlation ID; the CommandResult POST is a request of ours like any other.
+    await world.all_available()
+    await world.command("RESERVE_NOW", world.reserve_body("ids"))
+    await world.result("ids")
+    [posted] = [r for r in world.emsp.received if r.path.endswith("/results/ids")]
+    headers = {k.lower(): v for k, v in posted.headers.items()}
+    assert headers.get("x-request-id") and headers.get("x-correlation-id"), headers
