@@ -90,7 +90,10 @@ def id_tag_info(decision: AuthorizationDecision) -> datatypes.IdTagInfo:
 
 
 def energy_wh(meter_values: list[dict[str, Any]]) -> float | None:
-    """The last Energy.Active.Import.Register reading (the default measurand), in Wh."""
+    """The last Energy.Active.Import.Register reading (the default measurand), in Wh.
+
+    1.6 gives the unit in ``unit``; 2.0.1 in ``unitOfMeasure`` (``unit``, default Wh, and
+    ``multiplier``, a power of 10, default 0)."""
     reading: float | None = None
     for meter_value in meter_values:
         for sample in meter_value.get("sampled_value", []):
@@ -98,11 +101,13 @@ def energy_wh(meter_values: list[dict[str, Any]]) -> float | None:
                 continue
             if sample.get("phase"):
                 continue
+            measure = sample.get("unit_of_measure") or {}
             try:
-                value = float(sample["value"])
-            except (KeyError, TypeError, ValueError):
+                value = float(sample["value"]) * 10.0 ** int(measure.get("multiplier", 0))
+            except (KeyError, TypeError, ValueError, OverflowError):
                 continue
-            reading = value * 1000 if sample.get("unit") == "kWh" else value
+            unit = sample.get("unit") or measure.get("unit")
+            reading = value * 1000 if unit == "kWh" else value
     return reading
 
 

@@ -23,6 +23,7 @@ from domain.events import (
     ChargerConnected,
     ConnectorStatus,
     ConnectorStatusChanged,
+    MeterValueReported,
     ReservationEnded,
     ReservationEndReason,
     TokenPresented,
@@ -211,3 +212,26 @@ async def test_authorize(gateway: Gateway, chargers: ChargerFactory) -> None:
     assert response.id_token_info["status"] == "Blocked"
     presented = await gateway.events.wait_for(lambda e: isinstance(e, TokenPresented))
     assert presented.id_token == "BLOCKED-TAG"  # type: ignore[attr-defined]
+
+
+async def test_energy_readings_use_unit_of_measure(gateway: Gateway,
+                                                   chargers: ChargerFactory) -> None:
+    # 2.0.1 SampledValueType carries its unit in unitOfMeasure {unit (default Wh), multiplier
+    # (power of 10, default 0)}; there is no "unit" field as in 1.6.
+    cp = await chargers.connect(gateway.url, CP, "2.0.1")
+    await cp.charger.call(call.MeterValues(evse_id=1, meter_value=[
+        {"timestamp": "2026-11-23T19:30:00Z",
+         "sampledValue": [{"value": 12.5, "measurand": "Energy.Active.Import.Register",
+                           "unitOfMeasure": {"unit": "kWh"}}]}]))
+    await cp.charger.call(call.MeterValues(evse_id=1, meter_value=[
+        {"timestamp": "2026-11-23T19:31:00Z",
+         "sampledValue": [{"value": 13, "unitOfMeasure": {"unit": "Wh", "multiplier": 3}}]}]))
+    await cp.charger.call(call.TransactionEvent(
+        event_type="Ended", timestamp="2026-11-23T20:00:00Z", trigger_reason="EVDeparted",
+        seq_no=2, transaction_info={"transactionId": "tx-9"},
+        meter_value=[{"timestamp": "2026-11-23T20:00:00Z",
+                      "sampledValue": [{"value": 14.25, "unitOfMeasure": {"unit": "kWh"}}]}]))
+    ended = await gateway.events.wait_for(lambda e: isinstance(e, TransactionEnded))
+    readings = [m.energy_wh for m in gateway.events.of_type(MeterValueReported)]
+    assert readings == [12500.0, 13000.0]
+    assert ended.meter_stop_wh == 14250.0  # type: ignore[attr-defined]
