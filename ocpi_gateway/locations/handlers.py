@@ -32,7 +32,11 @@ def parse_ocpi_datetime(value: str, name: str) -> str:
                         f"{name}: not an RFC 3339 DateTime: {value!r}") from exc
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)  # OCPI: no designator means UTC
-    return ocpi_timestamp(moment)
+    try:
+        return ocpi_timestamp(moment)
+    except OverflowError as exc:  # year 1 or 9999 moved past the calendar's end by its offset
+        raise OcpiError(OcpiStatus.INVALID_OR_MISSING_PARAMETERS,
+                        f"{name}: out of range: {value!r}") from exc
 
 
 def _int_param(request: web.Request, name: str, default: int) -> int:

@@ -116,7 +116,10 @@ async def test_date_without_zone_and_without_fraction(client: TestClient[Any, An
 
 
 @pytest.mark.parametrize("query", ["offset=-1", "limit=abc", "date_from=yesterday",
-                                   "date_to=2030-13-01T00:00:00Z"])
+                                   "date_to=2030-13-01T00:00:00Z",
+                                   # in range as written, out of range once moved to UTC
+                                   "date_from=0001-01-01T00:00:00%2B01:00",
+                                   "date_to=9999-12-31T23:59:59-01:00"])
 async def test_bad_parameters_are_2001(client: TestClient[Any, Any], query: str) -> None:
     resp, _, body = await get(client, f"/ocpi/2.2.1/locations?{query}")
     assert resp.status == 200 and body["status_code"] == 2001
