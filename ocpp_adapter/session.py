@@ -74,6 +74,13 @@ class MessageTypeNotSupportedError(OCPPError):  # type: ignore[misc]
     default_description = "A message with a Message Type Number that is not supported"
 
 
+class RpcFrameworkError(OCPPError):  # type: ignore[misc]
+    """OCPP 2.0.1 code for a frame that is no valid RPC message (absent from the package)."""
+
+    code = "RpcFrameworkError"
+    default_description = "Content of the call is not a valid RPC Request"
+
+
 _Fn = TypeVar("_Fn", bound=Callable[..., Any])
 
 
@@ -144,6 +151,9 @@ class OcppSession(ChargePoint):  # type: ignore[misc]
     version: ClassVar[OcppVersion]
     _ocpp_version: ClassVar[str]
     format_violation: ClassVar[type[OCPPError]] = FormatViolationError
+    # 2.0.1 part 4 §4.3: RpcFrameworkError when the frame is no valid RPC message (e.g. the
+    # MessageId cannot be read); FormatViolation is about the payload of an action.
+    rpc_violation: ClassVar[type[OCPPError]] = RpcFrameworkError
     known_actions: ClassVar[frozenset[str]] = frozenset()
     _route_tables: ClassVar[dict[type, dict[str, Callable[..., Any]]]] = {}
 
@@ -221,11 +231,11 @@ class OcppSession(ChargePoint):  # type: ignore[misc]
         try:
             frame = orjson.loads(raw_msg)
         except orjson.JSONDecodeError:
-            return "-1", self.format_violation(description="Message is not valid JSON")
+            return "-1", self.rpc_violation(description="Message is not valid JSON")
         unique_id = frame[1] if isinstance(frame, list) and len(frame) > 1 else None
         reply_id = unique_id if isinstance(unique_id, str) and 0 < len(unique_id) <= 36 else "-1"
         if not isinstance(frame, list) or not frame or not isinstance(unique_id, str):
-            return reply_id, self.format_violation(
+            return reply_id, self.rpc_violation(
                 description="Not an OCPP-J message array with a MessageId")
         kind = frame[0]
         if kind == 2 and len(frame) == 4 and isinstance(frame[2], str) \
@@ -236,7 +246,7 @@ class OcppSession(ChargePoint):  # type: ignore[misc]
         if kind == 4 and len(frame) == 5 and isinstance(frame[2], str):
             return CallError(unique_id, frame[2], frame[3], frame[4])
         if kind in (2, 3, 4):
-            return reply_id, self.format_violation(
+            return reply_id, self.rpc_violation(
                 description=f"Message type {kind} has the wrong structure")
         return reply_id, self.unknown_message_type_error(kind)
 

@@ -114,6 +114,7 @@ def energy_wh(meter_values: list[dict[str, Any]]) -> float | None:
 class V16Session(OcppSession, V16ChargePoint):  # type: ignore[misc]
     version = OcppVersion.V16
     format_violation = FormationViolationError
+    rpc_violation = FormationViolationError  # 1.6 has no RpcFrameworkError
     known_actions: ClassVar[frozenset[str]] = frozenset(action.value for action in Action)
 
     def translate_error(self, error: OCPPError) -> OCPPError:

@@ -152,18 +152,22 @@ async def exchange(ws: aiohttp.ClientWebSocketResponse, frame: str) -> Any:
 HEARTBEAT = '[2,"hb-1","Heartbeat",{}]'
 
 
-@pytest.mark.parametrize(("protocol", "charge_point_id", "violation"), [
-    ("ocpp1.6", CP16, "FormationViolation"), ("ocpp2.0.1", CP201, "FormatViolation")])
+# A frame that is no valid RPC message: 2.0.1 part 4 §4.3 RpcFrameworkError ("Content of the
+# call is not a valid RPC Request, for example: MessageId could not be read"); 1.6 has only
+# FormationViolation ("... or not conform the PDU structure").
+@pytest.mark.parametrize(("protocol", "charge_point_id", "framing", "violation"), [
+    ("ocpp1.6", CP16, "FormationViolation", "FormationViolation"),
+    ("ocpp2.0.1", CP201, "RpcFrameworkError", "FormatViolation")])
 async def test_bad_frames_get_call_errors_and_the_connection_survives(
         gateway: Gateway, chargers: ChargerFactory, protocol: str, charge_point_id: str,
-        violation: str) -> None:
+        framing: str, violation: str) -> None:
     ws = await chargers.ws(gateway.url, charge_point_id, protocols=(protocol,))
     not_json = await exchange(ws, "this is {not json")
-    assert not_json[:3] == [4, "-1", violation]
+    assert not_json[:3] == [4, "-1", framing]
     not_array = await exchange(ws, '{"hello": 1}')
-    assert not_array[:3] == [4, "-1", violation]
+    assert not_array[:3] == [4, "-1", framing]
     short_call = await exchange(ws, '[2,"m-1","Heartbeat"]')
-    assert short_call[:3] == [4, "m-1", violation]
+    assert short_call[:3] == [4, "m-1", framing]
     # Schema violation (an unknown property): the package says FormatViolation; 1.6 spells it
     # FormationViolation.
     extra = await exchange(ws, '[2,"m-2","Heartbeat",{"surprise":true}]')
