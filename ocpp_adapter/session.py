@@ -3,7 +3,7 @@
 Pitfalls of the ``ocpp`` package handled here (each has a test in tests/ocpp):
 
 - ``route_message`` only logs a frame it cannot parse; OCPP-J wants a CALLERROR
-  (FormationViolation in 1.6, FormatViolation in 2.0.1, MessageId "-1" when unreadable).
+  (FormationViolation in 1.6, RpcFrameworkError in 2.0.1, MessageId "-1" when unreadable).
 - For an unknown action it answers NotSupported and for a known but unhandled one
   NotImplemented, the reverse of both specifications' tables; we decide the code ourselves.
 - Schema violations come out as FormatViolation even on 1.6, where the code is spelled
