@@ -77,20 +77,23 @@ async def _ocpi(request: web.Request, handler: Handler) -> web.StreamResponse:
     except OcpiError as exc:
         log.info("ocpi_request_refused", status_code=int(exc.status_code), error=exc.message,
                  http_status=exc.http_status)
-        return exc.to_response()
+        response = exc.to_response()
     except ValidationError as exc:
         error = invalid(exc)
         log.info("ocpi_request_invalid", error=error.message)
-        return error.to_response()
+        response = error.to_response()
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
         headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
-        return ocpi_response(None, OcpiStatus.CLIENT_ERROR, exc.reason,
-                             http_status=exc.status, headers=headers)
+        response = ocpi_response(None, OcpiStatus.CLIENT_ERROR, exc.reason,
+                                 http_status=exc.status, headers=headers)
     except Exception:
         log.exception("ocpi_handler_failed")
-        return ocpi_response(None, OcpiStatus.SERVER_ERROR, "internal error", http_status=500)
+        response = ocpi_response(None, OcpiStatus.SERVER_ERROR, "internal error",
+                                 http_status=500)
+    # Errors too: routing headers go on any response of a functional module once the
+    # request's routing was resolved (transport_and_format, Message Routing Headers).
     routing = request.get(ROUTING)
     if routing is not None and not response.prepared:
         response.headers.update(response_headers(routing))

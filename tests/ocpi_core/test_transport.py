@@ -241,3 +241,20 @@ async def test_hub_forwards_requests_of_its_connected_parties(tmp_path: Path) ->
     finally:
         await hub.close()
         await gateway.stop()
+
+
+async def test_error_responses_of_functional_modules_carry_routing_headers(
+    echo_gateway: RunningGateway, emsp: EmspPeer
+) -> None:
+    # transport_and_format, Message Routing Headers: added to any request/response of a
+    # functional module; a refused request's answer must reach the sender through a hub too.
+    await _register(echo_gateway, emsp)
+    url = echo_gateway.url + "/ocpi/2.2.1/echo"
+    for method, path, json in (("POST", "", {"name": "far too long", "count": 1}),
+                               ("GET", "/boom", None), ("GET", "/nothing/here", None),
+                               ("DELETE", "", None)):
+        status, body, headers = await emsp.call(method, url + path, json=json)
+        assert body["status_code"] != 1000
+        assert (headers.get("OCPI-to-country-code"), headers.get("OCPI-to-party-id")) == (
+            "DE", "EMS"), (method, path, status, headers)
+        assert headers.get("OCPI-from-party-id") == "EXA"
