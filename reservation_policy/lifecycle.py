@@ -30,6 +30,7 @@ from domain.events import (
     DomainEvent,
     ReservationEnded,
     ReservationEndReason,
+    TokenPresented,
     TransactionStarted,
     utc_now,
 )
@@ -123,6 +124,12 @@ _HINT_OUTCOME = {OutcomeHint.REJECTED: ReserveOutcome.REJECTED,
                  OutcomeHint.OCCUPIED: ReserveOutcome.OCCUPIED,
                  OutcomeHint.INOPERATIVE: ReserveOutcome.INOPERATIVE}
 _REMOVING_STATUSES = frozenset({ConnectorStatus.FAULTED, ConnectorStatus.UNAVAILABLE})
+_RELEASED_STATUSES = frozenset(ConnectorStatus) - _REMOVING_STATUSES - {ConnectorStatus.RESERVED}
+"""What a connector shows once a presented token consumed its reservation (H03.FR.10)."""
+
+TOKEN_USE_WINDOW = 120.0
+"""Seconds after its token was presented in which the connector leaving Reserved counts as
+the reservation being used (a later change is an expiry or a cancel at the charger)."""
 
 
 def _final_outcome(answers: Sequence[CommandOutcome]) -> ReserveOutcome:
@@ -165,6 +172,9 @@ class ReservationService:
         self._locks: dict[str, tuple[asyncio.Lock, list[int]]] = {}
         self.cap = PartnerCap(store)
         self._background: set[asyncio.Task[None]] = set()
+        # reservation key → monotonic time its token was last presented (Authorize). Events of
+        # a charger reach only the instance holding it, so this instance's memory suffices.
+        self._presented: dict[str, float] = {}
 
     # ------------------------------------------------------------------ plumbing
 
@@ -542,15 +552,49 @@ class ReservationService:
 
     async def handle_event(self, event: DomainEvent) -> None:
         """Subscribe this to the EventBus."""
-        # An Authorize (TokenPresented) is no use: 1.6 §5.13 and 2.0.1 H01 recommend that the
-        # charger validates the reserved idTag with one right after accepting ReserveNow.
-        # Only a transaction started with the reservation id or the token uses it (H03).
+        # An Authorize (TokenPresented) alone is no use: 1.6 §5.13 and 2.0.1 H01 recommend that
+        # the charger validates the reserved idTag with one right after accepting ReserveNow.
+        # A transaction started with the reservation id or the token uses it (H03); so does
+        # the token presented and then the connector leaving Reserved, which is how a charger
+        # shows it consumed the reservation (H03.FR.09/10) before any transaction starts.
         if isinstance(event, TransactionStarted):
             await self._on_transaction(event)
+        elif isinstance(event, TokenPresented):
+            await self._on_presented(event)
         elif isinstance(event, ReservationEnded):
             await self._on_reservation_ended(event)
         elif isinstance(event, ConnectorStatusChanged) and event.status in _REMOVING_STATUSES:
             await self._on_fault(event)
+        elif isinstance(event, ConnectorStatusChanged) and event.status in _RELEASED_STATUSES:
+            await self._on_released(event)
+
+    async def _on_presented(self, event: TokenPresented) -> None:
+        presented = event.id_token.casefold()
+        now = asyncio.get_running_loop().time()
+        for key, at in list(self._presented.items()):
+            if now - at > TOKEN_USE_WINDOW:
+                del self._presented[key]
+        for r in await self.repo.live(charge_point_id=event.charge_point_id):
+            if presented in (r.token_uid.casefold(), ocpp16_id_tag(r.token_uid).casefold()):
+                self._presented[r.key] = now
+
+    async def _on_released(self, event: ConnectorStatusChanged) -> None:
+        if not self._presented:
+            return
+        now = asyncio.get_running_loop().time()
+        for r in await self.repo.live(charge_point_id=event.charge_point_id):
+            at = self._presented.get(r.key)
+            if at is None or now - at > TOKEN_USE_WINDOW:
+                continue
+            # A whole-charger reservation shows no Reserved connector (1.6 connector 0): only a
+            # transaction tells it was used.
+            on_it = not r.whole_charger and (
+                (r.evse_id is not None and event.evse_id == r.evse_id)
+                or (r.evse_id is None and event.connector_id == r.connector_id))
+            if on_it:
+                del self._presented[r.key]
+                await self._end_used(r, "token presented; the charger released the reservation",
+                                     same_target=True)
 
     async def _on_transaction(self, event: TransactionStarted) -> None:
         if event.reservation_id is not None:

@@ -473,6 +473,37 @@ async def test_digest_of_a_long_token_matches_case_insensitively() -> None:
     assert r is not None and r.state is ReservationState.USED
 
 
+async def test_token_presented_then_connector_released_uses_the_reservation() -> None:
+    # H03.FR.09/10: a charger that sees the reserved token considers the reservation consumed
+    # and sets the connector from Reserved to Available (or Occupied) before any transaction.
+    w = await World(grid(2)).ready()
+    await w.reserve(evse_uid="E000")
+    reserved = ConnectorStatusChanged(charge_point_id="CP000", evse_id=1, connector_id=1,
+                                      status=ConnectorStatus.RESERVED)
+    await w.service.handle_event(reserved)
+    await w.service.handle_event(TokenPresented(charge_point_id="CP000", id_token="04a1b2c3d4"))
+    # The other EVSE of the charger changing says nothing about this reservation.
+    await w.service.handle_event(ConnectorStatusChanged(
+        charge_point_id="CP000", evse_id=2, connector_id=1, status=ConnectorStatus.AVAILABLE))
+    r = await w.service.get(EMSP, "R1")
+    assert r is not None and r.state is ReservationState.ACTIVE
+    await w.service.handle_event(ConnectorStatusChanged(
+        charge_point_id="CP000", evse_id=1, connector_id=1, status=ConnectorStatus.OCCUPIED))
+    r = await w.service.get(EMSP, "R1")
+    assert r is not None and r.state is ReservationState.USED
+    assert await w.holders() == {}
+
+
+async def test_connector_released_without_the_token_is_no_use() -> None:
+    w = await World(grid(2)).ready()
+    await w.reserve(evse_uid="E000")
+    await w.service.handle_event(TokenPresented(charge_point_id="CP000", id_token="SOMEONE"))
+    await w.service.handle_event(ConnectorStatusChanged(
+        charge_point_id="CP000", evse_id=1, connector_id=1, status=ConnectorStatus.AVAILABLE))
+    r = await w.service.get(EMSP, "R1")
+    assert r is not None and r.state is ReservationState.ACTIVE
+
+
 async def test_authorize_of_the_reserved_token_does_not_use_the_reservation() -> None:
     # 1.6 §5.13 and 2.0.1 H01 (remark) recommend that the charger validates the idTag with an
     # Authorize right after accepting ReserveNow: that Authorize is no use of the reservation.
