@@ -195,7 +195,9 @@ class DeliveryEngine:
         coalesce: bool = False,
         resync: dict[str, Any] | None = None,
         expires_at: float | None = None,
+        headers: dict[str, str] | None = None,
     ) -> Delivery:
+        """``headers``: sent with the partner's Authorization (e.g. OCPI routing headers)."""
         key = ordering_key or url
         queue = self._queues.get((partner_id, key))
         if coalesce and queue:
@@ -204,12 +206,15 @@ class DeliveryEngine:
                     and last.url == url):
                 # Only the newest state matters for a status PATCH: overwrite the waiting one.
                 last.body, last.url, last.resync = body, url, resync
+                if headers:
+                    last.extra["headers"] = headers
                 await self._write(last)
                 return last
         delivery = Delivery(
             id=uuid.uuid4().hex, partner_id=partner_id, method=method, url=url, body=body,
             ordering_key=key, seq=next(self._seq), coalesce=coalesce, resync=resync,
             expires_at=expires_at, owner=self.instance_id,
+            extra={"headers": headers} if headers else {},
         )
         await self._write(delivery)
         self._append(delivery)
@@ -326,6 +331,8 @@ class DeliveryEngine:
             log.warning("delivery_partner_gone", partner=delivery.partner_id)
             await self._store.delete(COLLECTION, delivery.id)
             return True
+        if delivery.extra.get("headers"):
+            headers = {**headers, **delivery.extra["headers"]}
         if delivery.extra.get("resync"):
             outcome, detail = await self._resync_put(delivery, headers)
         else:

@@ -34,6 +34,13 @@ class _Endpoints(Protocol):
     def endpoint(self, identifier: str, role: str | None = None) -> str | None: ...
 
 
+def _single_party(partner: _Endpoints) -> tuple[str, str] | None:
+    roles = getattr(partner, "roles", None) or []
+    if len(roles) != 1:
+        return None  # several parties behind one platform: the receiver routes by the object
+    return (roles[0].country_code, roles[0].party_id)
+
+
 def partner_receivers(
     registered: Callable[[], Awaitable[Sequence[_Endpoints]]], *, ttl: float = 0.0
 ) -> ReceiversProvider:
@@ -47,7 +54,7 @@ def partner_receivers(
         nonlocal cache, fetched_at
         if ttl <= 0 or time.monotonic() - fetched_at > ttl:
             partners = await registered()
-            cache = [Receiver(p.id, url) for p in partners
+            cache = [Receiver(p.id, url, _single_party(p)) for p in partners
                      if (url := p.endpoint("locations", "RECEIVER"))]
             fetched_at = time.monotonic()
         return cache

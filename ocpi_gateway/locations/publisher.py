@@ -62,6 +62,18 @@ class Receiver:
 
     partner_id: str
     url: str
+    to_party: tuple[str, str] | None = None
+    """(country_code, party_id) for OCPI-to-*: the partner's party when it has only one (an
+    eMSP, or a hub that then broadcasts); None leaves routing to the receiver."""
+
+
+def _routing_headers(doc: dict[str, Any], receiver: Receiver) -> dict[str, str]:
+    """transport_and_format: a push is sent from the CPO owning the location."""
+    headers = {"OCPI-from-country-code": doc["country_code"],
+               "OCPI-from-party-id": doc["party_id"]}
+    if receiver.to_party is not None:
+        headers["OCPI-to-country-code"], headers["OCPI-to-party-id"] = receiver.to_party
+    return headers
 
 
 ReceiversProvider = Callable[[], Awaitable[list[Receiver]]]
@@ -540,21 +552,26 @@ class LocationsPublisher:
         if outbox is None:
             return
         # One outbox write per partner, issued together: the store pipelines them.
-        urls = [(r.partner_id, self._location_url(r, location_id)) for r in await self._targets()]
-        await asyncio.gather(*(outbox.enqueue(partner, "PUT", url, self._docs[location_id],
-                                              ordering_key=url) for partner, url in urls))
+        doc = self._docs[location_id]
+        urls = [(r.partner_id, self._location_url(r, location_id), _routing_headers(doc, r))
+                for r in await self._targets()]
+        await asyncio.gather(*(outbox.enqueue(partner, "PUT", url, doc, ordering_key=url,
+                                              headers=headers)
+                               for partner, url, headers in urls))
 
     async def _push_patch(self, location_id: str, evse_uid: str, body: dict[str, Any]) -> None:
         outbox = self._outbox
         if outbox is None:
             return
-        urls = [(r.partner_id, self._location_url(r, location_id)) for r in await self._targets()]
+        doc = self._docs[location_id]
+        urls = [(r.partner_id, self._location_url(r, location_id), _routing_headers(doc, r))
+                for r in await self._targets()]
         await asyncio.gather(*(
             outbox.enqueue(partner, "PATCH", f"{location_url}/{evse_uid}", body,
                            ordering_key=location_url, coalesce=True,
                            resync={"kind": RESYNC_KIND, "location_id": location_id,
-                                   "location_url": location_url})
-            for partner, location_url in urls))
+                                   "location_url": location_url}, headers=headers)
+            for partner, location_url, headers in urls))
 
     async def _resync_body(self, delivery: Delivery) -> tuple[str, Any] | None:
         """The receiver refused a PATCH: PUT it the whole current Location."""

@@ -24,6 +24,7 @@ class Recorded:
     method: str
     path: str
     body: Any
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -55,7 +56,7 @@ class Receiver:
             return web.json_response({"status_code": ocpi, "timestamp": "2026-11-23T00:00:00Z",
                                       "status_message": "unknown object"}, status=http)
         body = orjson.loads(raw) if raw else None
-        self.requests.append(Recorded(request.method, request.path, body))
+        self.requests.append(Recorded(request.method, request.path, body, dict(request.headers)))
         self.arrived.set()
         if request.method == "GET":
             return web.json_response({"status_code": 2003, "timestamp": "2026-11-23T00:00:00Z"},

@@ -139,3 +139,21 @@ async def test_sighup_reloads(tmp_path: Path, receiver: Peer, doc_store: Documen
         loop.remove_signal_handler(signal.SIGHUP)
     await module.stop()
     await outbox.stop()
+
+
+async def test_partner_receivers_name_the_party_of_a_single_role_partner() -> None:
+    from ocpi_gateway.partners.models import Partner, PartnerEndpoint, PartnerRole
+
+    def partner(pid: str, *parties: tuple[str, str]) -> Partner:
+        return Partner(id=pid, name=pid, state="registered", created_at="", updated_at="",
+                       roles=[PartnerRole(role="EMSP", country_code=c, party_id=p)
+                              for c, p in parties],
+                       endpoints=[PartnerEndpoint(identifier="locations", role="RECEIVER",
+                                                  url=f"http://{pid}/locations")])
+
+    async def registered() -> list[Partner]:
+        return [partner("one", ("DE", "EMS")), partner("two", ("DE", "EMS"), ("DE", "EMT"))]
+
+    found = await partner_receivers(registered)()
+    assert [(r.partner_id, r.to_party) for r in found] == [("one", ("DE", "EMS")),
+                                                           ("two", None)]

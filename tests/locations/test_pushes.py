@@ -372,3 +372,31 @@ async def test_concurrent_enqueues_of_one_object_keep_their_order(
     assert await outbox.drain(5)
     await outbox.stop()
     assert [r.body["n"] for r in receiver.requests] == list(range(30))
+
+
+async def test_pushes_carry_routing_headers(receiver: Peer, doc_store: DocumentStore) -> None:
+    # transport_and_format, Message Routing Headers: requests of functional modules carry
+    # OCPI-from-* (the CPO owning the location) and OCPI-to-* (the receiving party), e.g. a
+    # hub that has to route or broadcast the push.
+    outbox = engine(doc_store)
+    availability = MemoryAvailability()
+
+    async def receivers() -> list[Receiver]:
+        return [Receiver("hub", receiver.url, to_party=("NL", "HUB"))]
+
+    publisher = LocationsPublisher(LocationsCatalog.from_file(EXAMPLE), availability,
+                                   store=doc_store, outbox=outbox, receivers=receivers)
+    await outbox.start()
+    await publisher.start()
+    await settle(publisher, outbox)
+    await publisher.on_event(status("CP-AMS-01", None, 2, ConnectorStatus.CHARGING))
+    await settle(publisher, outbox)
+    await outbox.stop()
+    await publisher.stop()
+    sent = receiver.of("PUT") + receiver.of("PATCH")
+    assert {r.method for r in sent} == {"PUT", "PATCH"}
+    for recorded in sent:
+        headers = {k.lower(): v for k, v in recorded.headers.items()}
+        assert (headers.get("ocpi-from-country-code"), headers.get("ocpi-from-party-id"),
+                headers.get("ocpi-to-country-code"), headers.get("ocpi-to-party-id")) == (
+            "NL", "EXA", "NL", "HUB"), headers
