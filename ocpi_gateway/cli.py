@@ -41,7 +41,13 @@ def _serve(args: argparse.Namespace) -> int:
     app = create_app(settings)
     # run_app stops accepting on SIGINT/SIGTERM and lets in-flight requests finish
     # (up to shutdown_timeout) before cleanup closes the store.
-    web.run_app(app, host=settings.listen.host, port=settings.listen.port,
+    listen = settings.listen
+    tls = None
+    if listen.tls_cert_file is not None and listen.tls_key_file is not None:
+        from ocpp_adapter.server import server_ssl_context
+
+        tls = server_ssl_context(str(listen.tls_cert_file), str(listen.tls_key_file))
+    web.run_app(app, host=listen.host, port=listen.port, ssl_context=tls,
                 shutdown_timeout=10.0, print=None, access_log=None)
     return 0
 

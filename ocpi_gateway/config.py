@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "gateway.yaml"
@@ -36,6 +36,16 @@ class CpoRole(BaseModel):
 class ListenSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
+    tls_cert_file: Path | None = Field(
+        default=None, description="PEM certificate chain: serve HTTPS and wss:// here "
+        "(OCPP security profile 2 terminated in the gateway); absent: plain HTTP")
+    tls_key_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> ListenSettings:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("tls_cert_file and tls_key_file go together")
+        return self
 
 
 class CommandTimeouts(BaseModel):
@@ -127,6 +137,10 @@ def load_settings(path: Path | str | None = None) -> GatewaySettings:
     for key in ("locations_file", "policy_file", "chargers_file"):
         if key in raw:
             raw[key] = _resolve(base, raw[key])
+    if isinstance(raw.get("listen"), dict):
+        for key in ("tls_cert_file", "tls_key_file"):
+            if key in raw["listen"]:
+                raw["listen"][key] = _resolve(base, raw["listen"][key])
     if isinstance(raw.get("store_url"), str):
         raw["store_url"] = _resolve_store_url(base, raw["store_url"])
     try:

@@ -1,0 +1,80 @@
+"""``ocpi-gateway serve`` terminating TLS itself (listen.tls_cert_file / tls_key_file)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import ssl
+import sys
+from pathlib import Path
+
+import aiohttp
+import pytest
+import yaml
+
+from tests.conftest import free_port
+
+CONFIG = Path(__file__).resolve().parents[2] / "config"
+
+
+async def make_certificate(tmp_path: Path) -> tuple[Path, Path]:
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.fail("openssl is needed to make a test certificate (apt-get install openssl)")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    made = await asyncio.create_subprocess_exec(
+        openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+        "-keyout", str(key), "-out", str(cert),
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+    assert await made.wait() == 0
+    return cert, key
+
+
+async def test_serve_answers_over_https_when_given_a_certificate(tmp_path: Path) -> None:
+    cert, _key = await make_certificate(tmp_path)
+    port = free_port()
+    config = yaml.safe_load((CONFIG / "gateway.yaml").read_text())
+    config.update(
+        listen={"host": "127.0.0.1", "port": port, "tls_cert_file": "cert.pem",
+                "tls_key_file": "key.pem"},  # relative to the config file's folder
+        public_url=f"https://127.0.0.1:{port}", store_url="sqlite:///g.db",
+        locations_file=str(CONFIG / "locations.yaml"), policy_file=str(CONFIG / "policy.yaml"),
+        chargers_file=str(CONFIG / "chargers.yaml"))
+    path = tmp_path / "gateway.yaml"
+    path.write_text(yaml.safe_dump(config))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OCPI_GATEWAY_")}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "ocpi_gateway.cli", "--config", str(path), "serve", env=env,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+    client_tls = ssl.create_default_context(cafile=str(cert))
+    try:
+        async with aiohttp.ClientSession() as http:
+            status = None
+            for _ in range(150):
+                try:
+                    async with http.get(f"https://127.0.0.1:{port}/health",
+                                        ssl=client_tls) as response:
+                        status = response.status
+                        break
+                except aiohttp.ClientConnectionError:
+                    await asyncio.sleep(0.1)
+            assert status == 200
+            with pytest.raises(aiohttp.ClientError):
+                async with http.get(f"http://127.0.0.1:{port}/health") as response:
+                    await response.read()
+    finally:
+        proc.terminate()
+        await proc.wait()
+
+
+def test_certificate_without_key_is_a_config_error(tmp_path: Path) -> None:
+    from ocpi_gateway.config import ConfigError, load_settings
+
+    path = tmp_path / "gateway.yaml"
+    config = yaml.safe_load((CONFIG / "gateway.yaml").read_text())
+    config["listen"] = {"tls_cert_file": "cert.pem"}
+    path.write_text(yaml.safe_dump(config))
+    with pytest.raises(ConfigError, match="listen"):
+        load_settings(path)
