@@ -189,3 +189,16 @@ async def test_hub_pushes_tokens_of_its_connected_emsp(gateway: RunningGateway) 
         assert status == 403
     finally:
         await hub.close()
+
+
+async def test_get_returns_last_updated_in_utc(gateway: RunningGateway, emsp: EmspPeer) -> None:
+    # transport_and_format / types DateTime: every timestamp we send is UTC.
+    await emsp.call("PUT", url(gateway), json=token(last_updated="2026-11-23T12:00:00+02:00"))
+    _status, body, _ = await emsp.call("GET", url(gateway))
+    assert body["data"]["last_updated"] == "2026-11-23T10:00:00.000Z"
+    await emsp.call("PATCH", url(gateway), json={"last_updated": "2026-11-23T11:30:00"})
+    _status, body, _ = await emsp.call("GET", url(gateway))
+    assert body["data"]["last_updated"] == "2026-11-23T11:30:00.000Z"  # no designator: UTC
+    status, body, _ = await emsp.call("PUT", url(gateway), json=token(
+        last_updated="0001-01-01T00:00:00+01:00"))
+    assert (status, body["status_code"]) == (200, 2001), body
