@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import time
+from datetime import UTC, datetime
+
+import pytest
 
 from ocpi_gateway.locations.extension import AVAILABILITY
+from ocpi_gateway.ocpp_wiring import TOKEN_AUTHORIZER
 from ocpi_gateway.reservations.extension import RESERVATIONS
 from reservation_policy.availability.base import EvseStatus
 from reservation_policy.models import Partner
@@ -218,3 +223,28 @@ async def test_command_result_carries_request_and_correlation_ids(world: World) 
     [posted] = [r for r in world.emsp.received if r.path.endswith("/results/ids")]
     headers = {k.lower(): v for k, v in posted.headers.items()}
     assert headers.get("x-request-id") and headers.get("x-correlation-id"), headers
+
+
+async def test_expiry_date_without_designator_is_utc(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # types DateTime: "The absence of the timezone designator implies a UTC timestamp." - not
+    # the host's local time, and the command token it bounds must still be comparable.
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        await world.all_available()
+        body = world.reserve_body("naive")
+        body["expiry_date"] = body["expiry_date"].rstrip("Z")
+        reply = await world.command("RESERVE_NOW", body)
+        assert (reply["status_code"], reply["data"]["result"]) == (1000, "ACCEPTED"), reply
+        assert (await world.result("naive"))["result"] == "ACCEPTED"
+        reservation = await reservation_of(world, "R1")
+        assert reservation is not None
+        assert reservation.expiry == datetime.fromisoformat(body["expiry_date"]).replace(
+            tzinfo=UTC)
+        decision = await world.gateway.app[TOKEN_AUTHORIZER].authorize(CP16, "DEEMS0001")
+        assert decision.accepted
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
