@@ -498,17 +498,29 @@ class LocationsPublisher:
         self._page_cache.clear()
 
     def location_doc(self, location_id: str) -> dict[str, Any] | None:
-        return self._docs.get(location_id)
+        doc = self._docs.get(location_id)
+        if doc is None:
+            # Ids are CiString(36) (mod_locations): an id in another case is the same object.
+            # Only a miss pays for the scan.
+            folded = location_id.casefold()
+            doc = next((d for key, d in self._docs.items() if key.casefold() == folded), None)
+        return doc
 
     def evse_doc(self, location_id: str, evse_uid: str) -> dict[str, Any] | None:
-        return _find_evse(self._docs.get(location_id), evse_uid)
+        doc = self.location_doc(location_id)
+        found = _find_evse(doc, evse_uid)
+        if found is None:
+            folded = evse_uid.casefold()
+            found = next((e for e in (doc or {}).get("evses", [])
+                          if e["uid"].casefold() == folded), None)
+        return found
 
     def connector_doc(
         self, location_id: str, evse_uid: str, connector_id: str
     ) -> dict[str, Any] | None:
         evse = self.evse_doc(location_id, evse_uid)
         for connector in (evse or {}).get("connectors", []):
-            if connector["id"] == connector_id:
+            if connector["id"].casefold() == connector_id.casefold():
                 return dict(connector)
         return None
 

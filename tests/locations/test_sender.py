@@ -134,6 +134,16 @@ async def test_single_objects(client: TestClient[Any, Any]) -> None:
     assert conn["data"]["standard"] == "IEC_62196_T2"
 
 
+async def test_single_object_ids_are_case_insensitive(client: TestClient[Any, Any]) -> None:
+    # mod_locations: location_id, evse_uid and connector_id are CiString(36).
+    _, _, loc = await get(client, "/ocpi/2.2.1/locations/loc-00003")
+    assert loc["status_code"] == 1000 and loc["data"]["id"] == "LOC-00003"
+    _, _, evse = await get(client, "/ocpi/2.2.1/locations/loc-00003/loc-00003-1")
+    assert evse["status_code"] == 1000 and evse["data"]["uid"] == "LOC-00003-1"
+    _, _, conn = await get(client, "/ocpi/2.2.1/locations/Loc-00003/loc-00003-1/1")
+    assert conn["status_code"] == 1000 and conn["data"]["id"] == "1"
+
+
 @pytest.mark.parametrize("path", ["NOPE", "LOC-00003/NOPE", "LOC-00003/LOC-00003-1/9"])
 async def test_unknown_objects_are_404_2003(client: TestClient[Any, Any], path: str) -> None:
     resp, _, body = await get(client, f"/ocpi/2.2.1/locations/{path}")
