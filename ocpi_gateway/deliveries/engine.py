@@ -345,6 +345,8 @@ class DeliveryEngine:
                 delivery.extra["resync"] = True
                 await self._store.put(COLLECTION, delivery.id, delivery.to_doc())
                 outcome, detail = await self._resync_put(delivery, headers)
+        if detail == _UNAUTHORIZED:
+            self._headers.pop(delivery.partner_id, None)
         if outcome is _Outcome.DONE:
             self.delivered += 1
             metrics.delivery_succeeded()
@@ -423,12 +425,20 @@ class DeliveryEngine:
             return _Outcome.RETRY, f"{type(exc).__name__}: {exc}"
         if status >= 500 or status in (408, 429):
             return _Outcome.RETRY, f"HTTP {status}"
+        if status == 401:
+            # The partner rotated its token (credentials PUT) and our cached headers still
+            # carry the old one: retry with headers read afresh rather than lose the push. A
+            # partner that unregisters stops its deliveries through headers_for instead.
+            return _Outcome.RETRY, _UNAUTHORIZED
         ocpi_status = _ocpi_status(raw)
         if 200 <= status < 300 and (ocpi_status is None or 1000 <= ocpi_status < 2000):
             return _Outcome.DONE, f"HTTP {status}"
         if ocpi_status is not None and ocpi_status >= 3000:
             return _Outcome.RETRY, f"HTTP {status} OCPI {ocpi_status}"
         return _Outcome.REFUSED, f"HTTP {status} OCPI {ocpi_status}"
+
+
+_UNAUTHORIZED = "HTTP 401"
 
 
 def _ocpi_status(raw: bytes) -> int | None:

@@ -400,3 +400,26 @@ async def test_pushes_carry_routing_headers(receiver: Peer, doc_store: DocumentS
         assert (headers.get("ocpi-from-country-code"), headers.get("ocpi-from-party-id"),
                 headers.get("ocpi-to-country-code"), headers.get("ocpi-to-party-id")) == (
             "NL", "EXA", "NL", "HUB"), headers
+
+
+async def test_401_after_a_token_change_is_retried_with_the_new_token(
+    receiver: Peer, doc_store: DocumentStore
+) -> None:
+    # credentials: a PUT rotates the token we send; until our cached headers catch up the
+    # partner answers 401 to the old one. The push must survive that, not be dead-lettered.
+    receiver.refuse_first, receiver.refuse_status = 2, 401
+    tokens = iter(["old", "new"])
+    seen: list[str] = []
+
+    async def rotating(_partner: str) -> dict[str, str]:
+        seen.append(next(tokens, "new"))
+        return {"Authorization": f"Token {seen[-1]}"}
+
+    outbox = DeliveryEngine(doc_store, rotating, policy=FAST)
+    await outbox.start()
+    await outbox.enqueue("emsp", "PUT", f"{receiver.url}/NL/EXA/L1", {"n": 1})
+    assert await outbox.drain(5)
+    await outbox.stop()
+    assert [r.body["n"] for r in receiver.requests] == [1]
+    assert await doc_store.count(COLLECTION) == 0
+    assert seen[-1] == "new"  # the headers were read again after the 401
