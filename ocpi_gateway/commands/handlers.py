@@ -11,6 +11,7 @@ from ocpi_gateway.partners.models import Partner, PartnerRole
 from ocpi_gateway.transport.body import invalid, parse_json
 from ocpi_gateway.transport.context import current_partner, current_routing
 from ocpi_gateway.transport.envelope import OcpiError, ocpi_response
+from ocpi_gateway.transport.routing import response_headers
 from ocpi_gateway.transport.status_codes import OcpiStatus
 
 COMMAND_SERVICE: web.AppKey[CommandService] = web.AppKey("command_service", CommandService)
@@ -42,7 +43,8 @@ async def post_command(request: web.Request) -> web.Response:
         body = COMMAND_BODIES[command].model_validate(raw)
     except ValidationError as exc:
         raise invalid(exc) from exc
-    response, status_code = await request.app[COMMAND_SERVICE].receive(command, body, partner)
+    response, status_code = await request.app[COMMAND_SERVICE].receive(
+        command, body, partner, result_headers=response_headers(current_routing(request)))
     return ocpi_response(response.model_dump(mode="json", exclude_defaults=False), status_code)
 
 

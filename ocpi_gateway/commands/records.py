@@ -37,6 +37,8 @@ class CommandRecord:
     message: str | None = None
     instance_id: str | None = None
     created_at: float = field(default_factory=time.time)
+    result_headers: dict[str, str] = field(default_factory=dict)
+    """OCPI routing headers of the CommandResult: the request's, swapped."""
 
     @classmethod
     def new(cls, **fields: Any) -> CommandRecord:

@@ -28,13 +28,17 @@ class ResultSender:
         self._outbox = outbox
 
     async def send(self, partner_id: str, response_url: str, result: CommandResultType,
-                   message: str | None, *, deadline: float) -> None:
+                   message: str | None, *, deadline: float,
+                   headers: dict[str, str] | None = None) -> None:
+        """``headers``: the OCPI routing headers (from our CPO party to the eMSP's)."""
         await self._outbox.enqueue(
             partner_id, "POST", response_url, result_body(result, message),
             ordering_key=f"command-result:{response_url}",
-            expires_at=max(deadline, time.time() + LATE_RESULT_GRACE))
+            expires_at=max(deadline, time.time() + LATE_RESULT_GRACE), headers=headers)
 
     async def send_canceled_reservation(self, partner_id: str, response_url: str,
-                                        message: str) -> None:
+                                        message: str,
+                                        headers: dict[str, str] | None = None) -> None:
         await self.send(partner_id, response_url, CommandResultType.CANCELED_RESERVATION,
-                        message, deadline=time.time() + CANCELED_RESERVATION_WINDOW)
+                        message, deadline=time.time() + CANCELED_RESERVATION_WINDOW,
+                        headers=headers)

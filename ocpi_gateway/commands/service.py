@@ -96,9 +96,11 @@ class CommandService:
 
     # ------------------------------------------------------------------ receiving
 
-    async def receive(self, command: CommandType, body: Any, partner: OcpiPartner
+    async def receive(self, command: CommandType, body: Any, partner: OcpiPartner, *,
+                      result_headers: dict[str, str] | None = None,
                       ) -> tuple[CommandResponse, int]:
-        """Check, store and start a command: the CommandResponse and the OCPI status code."""
+        """Check, store and start a command: the CommandResponse and the OCPI status code.
+        ``result_headers``: the routing headers the CommandResult(s) will carry."""
         try:
             await self._check(command, body, partner)
         except Refused as refused:
@@ -111,7 +113,8 @@ class CommandService:
             partner_id=partner.id, country_code=_first_party(partner)[0],
             party_id=_first_party(partner)[1], command=command,
             body=body.model_dump(mode="json"), response_url=str(body.response_url),
-            deadline=time.time() + self.timeout_seconds, instance_id=self._instance_id)
+            deadline=time.time() + self.timeout_seconds, instance_id=self._instance_id,
+            result_headers=result_headers or {})
         await self._records.create(record)
         task = asyncio.get_running_loop().create_task(self._run(record, body, partner))
         self._running[record.id] = task
@@ -182,7 +185,8 @@ class CommandService:
         log.info("command_result", command_id=record.id, command=record.command.value,
                  result=outcome.result.value, detail=outcome.message)
         await self._results.send(record.partner_id, record.response_url, outcome.result,
-                                 outcome.message or None, deadline=record.deadline)
+                                 outcome.message or None, deadline=record.deadline,
+                                 headers=record.result_headers or None)
 
     # ------------------------------------------------------------------ sweeping
 
@@ -232,7 +236,8 @@ class CommandService:
         reservation = await self._reservations.get(owner, body.reservation_id)
         if reservation is not None:
             await self._contacts.put(CONTACTS, reservation.key, {
-                "partner_id": partner.id, "response_url": str(body.response_url)})
+                "partner_id": partner.id, "response_url": str(body.response_url),
+                "headers": record.result_headers})
 
     async def _on_reservation_transition(self, reservation: Reservation,
                                          previous: ReservationState) -> None:
@@ -244,7 +249,8 @@ class CommandService:
             return
         await self._results.send_canceled_reservation(
             contact["partner_id"], contact["response_url"],
-            "the charger can no longer honour the reservation and no other EVSE is free")
+            "the charger can no longer honour the reservation and no other EVSE is free",
+            headers=contact.get("headers") or None)
         log.info("reservation_canceled_by_cpo", reservation_key=reservation.key)
 
 

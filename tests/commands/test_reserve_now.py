@@ -204,6 +204,12 @@ async def test_reserve_now_forwarded_by_a_hub(world: World) -> None:
         assert (status, reply["data"]["result"]) == (200, "ACCEPTED"), reply
         got = await eventually(lambda: hub.command_results.get("hub"))
         assert got and got[0]["result"] == "ACCEPTED"
+        # The result goes back through the hub to the eMSP: routing headers say so.
+        [posted] = [r for r in hub.received if r.path.endswith("/results/hub")]
+        headers = {k.lower(): v for k, v in posted.headers.items()}
+        assert (headers.get("ocpi-from-country-code"), headers.get("ocpi-from-party-id"),
+                headers.get("ocpi-to-country-code"), headers.get("ocpi-to-party-id")) == (
+            "NL", "EXA", "DE", "EMS"), headers
         # The token still has to be the routed eMSP's.
         status, reply, _ = await hub.call(
             "POST", f"{world.gateway.url}/ocpi/2.2.1/commands/RESERVE_NOW",
