@@ -19,11 +19,6 @@ def token_key(country_code: str, party_id: str, uid: str, token_type: TokenType)
     return f"{country_code.upper()}/{party_id.upper()}/{token_type.value}/{uid.upper()}"
 
 
-def _legacy_key(country_code: str, party_id: str, uid: str, token_type: TokenType) -> str:
-    """The key before uids were case-folded (the uid as sent)."""
-    return f"{country_code.upper()}/{party_id.upper()}/{token_type.value}/{uid}"
-
-
 class TokenRepository:
     def __init__(self, store: DocumentStore) -> None:
         self._store = store
@@ -32,43 +27,39 @@ class TokenRepository:
         self, country_code: str, party_id: str, uid: str, token_type: TokenType
     ) -> Token | None:
         doc = await self._store.get(COLLECTION, token_key(country_code, party_id, uid, token_type))
-        legacy = _legacy_key(country_code, party_id, uid, token_type)
-        if doc is None and legacy != token_key(country_code, party_id, uid, token_type):
-            doc = await self._store.get(COLLECTION, legacy)
         return Token.model_validate(doc["token"]) if doc else None
 
     async def put(self, token: Token) -> None:
         doc: dict[str, Any] = {
             "token": token.model_dump(mode="json"),
-            "uid": token.uid,
+            # Upper-cased: a charger's idTag is case-insensitive too (1.6 CiString20Type).
+            "uid": token.uid.upper(),
             # 1.6 chargers know long uids only by their digest; index it for Authorize.
-            "id_tag_16": ocpp16_id_tag(token.uid),
+            "id_tag_16": ocpp16_id_tag(token.uid).upper(),
         }
         key = token_key(token.country_code, token.party_id, token.uid, token.type)
         await self._store.put(COLLECTION, key, doc)
-        legacy = _legacy_key(token.country_code, token.party_id, token.uid, token.type)
-        if legacy != key:
-            # A row stored under the uid as sent would still answer Authorize with its old
-            # state; the case-folded row replaces it.
-            await self._store.delete(COLLECTION, legacy)
 
     async def find_by_presented_id(self, id_token: str) -> list[Token]:
         """Tokens a charger may mean by ``id_token``: the uid itself or its 1.6 digest."""
-        docs = await self._store.find(COLLECTION, {"uid": id_token})
+        presented = id_token.upper()
+        docs = await self._store.find(COLLECTION, {"uid": presented})
         if not docs:
-            docs = await self._store.find(COLLECTION, {"id_tag_16": id_token})
+            docs = await self._store.find(COLLECTION, {"id_tag_16": presented})
         return [Token.model_validate(doc["token"]) for doc in docs]
 
     async def remember_command_token(self, uid: str, until: datetime) -> None:
         """A token an eMSP used in RESERVE_NOW or START_SESSION: authorized by the eMSP already
         (mod_commands), so the charger's Authorize for it is accepted until ``until``."""
-        doc = {"uid": uid, "id_tag_16": ocpp16_id_tag(uid), "until": until.isoformat()}
-        await self._store.put(COMMAND_TOKENS, uid, doc)
+        doc = {"uid": uid.upper(), "id_tag_16": ocpp16_id_tag(uid).upper(),
+               "until": until.isoformat()}
+        await self._store.put(COMMAND_TOKENS, uid.upper(), doc)
 
     async def command_token_valid_until(self, id_token: str) -> datetime | None:
-        docs = await self._store.find(COMMAND_TOKENS, {"uid": id_token})
+        presented = id_token.upper()
+        docs = await self._store.find(COMMAND_TOKENS, {"uid": presented})
         if not docs:
-            docs = await self._store.find(COMMAND_TOKENS, {"id_tag_16": id_token})
+            docs = await self._store.find(COMMAND_TOKENS, {"id_tag_16": presented})
         if not docs:
             return None
         return max(datetime.fromisoformat(doc["until"]) for doc in docs)
