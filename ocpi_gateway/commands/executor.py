@@ -21,6 +21,7 @@ from domain.ids import ChargerAddress
 from ocpi_gateway import metrics
 from ocpi_gateway.commands.models import (
     CancelReservationRequest,
+    CommandBody,
     CommandResponseType,
     CommandResultType,
     CommandType,
@@ -99,6 +100,26 @@ class CommandExecutor:
         self._charger_timeout = charger_timeout
 
     # ---------------------------------------------------------------- checks answered at once
+
+    def canonical(self, body: CommandBody) -> CommandBody:
+        """The body with its location, EVSE and connector ids spelled as the operator's files
+        spell them: OCPI ids are CiStrings, while the availability store, the reservation
+        records and the OCPP mapping are keyed by the exact id."""
+        location_id = getattr(body, "location_id", None)
+        if location_id is None:
+            return body
+        evse_uid = getattr(body, "evse_uid", None)
+        connector_id = getattr(body, "connector_id", None)
+        found = self._catalog().canonical(location_id, evse_uid, connector_id)
+        if found is None:
+            return body  # unknown: the checks answer it
+        update: dict[str, str] = {"location_id": found[0]}
+        if found[1] is not None:
+            update["evse_uid"] = found[1]
+        if found[2] is not None:
+            update["connector_id"] = found[2]
+        return body.model_copy(update=update)
+
 
     def _location(self, location_id: str) -> None:
         if self._catalog().get(location_id) is None:

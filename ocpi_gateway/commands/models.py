@@ -52,13 +52,13 @@ class DisplayText(BaseModel):
     text: str = Field(max_length=512)
 
 
-class _CommandBody(BaseModel):
+class CommandBody(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     response_url: Url
 
 
-class ReserveNowRequest(_CommandBody):
+class ReserveNowRequest(CommandBody):
     token: Token
     expiry_date: datetime
     reservation_id: CiString36
@@ -77,11 +77,11 @@ class ReserveNowRequest(_CommandBody):
             raise ValueError("out of range once converted to UTC") from exc
 
 
-class CancelReservationRequest(_CommandBody):
+class CancelReservationRequest(CommandBody):
     reservation_id: CiString36
 
 
-class StartSessionRequest(_CommandBody):
+class StartSessionRequest(CommandBody):
     token: Token
     location_id: CiString36
     evse_uid: CiString36 | None = None
@@ -89,17 +89,17 @@ class StartSessionRequest(_CommandBody):
     authorization_reference: CiString36 | None = None
 
 
-class StopSessionRequest(_CommandBody):
+class StopSessionRequest(CommandBody):
     session_id: CiString36
 
 
-class UnlockConnectorRequest(_CommandBody):
+class UnlockConnectorRequest(CommandBody):
     location_id: CiString36
     evse_uid: CiString36
     connector_id: CiString36
 
 
-COMMAND_BODIES: dict[CommandType, type[_CommandBody]] = {
+COMMAND_BODIES: dict[CommandType, type[CommandBody]] = {
     CommandType.RESERVE_NOW: ReserveNowRequest,
     CommandType.CANCEL_RESERVATION: CancelReservationRequest,
     CommandType.START_SESSION: StartSessionRequest,

@@ -101,6 +101,7 @@ class CommandService:
                       ) -> tuple[CommandResponse, int]:
         """Check, store and start a command: the CommandResponse and the OCPI status code.
         ``result_headers``: the routing headers the CommandResult(s) will carry."""
+        body = self._executor.canonical(body)
         try:
             await self._check(command, body, partner)
         except Refused as refused:

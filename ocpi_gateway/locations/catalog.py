@@ -103,11 +103,15 @@ class LocationsCatalog:
         self._by_ocpp201: dict[tuple[str, int], tuple[str, str]] = {}
         self._by_ocpp16: dict[tuple[str, int], tuple[str, str]] = {}
         self._by_charger: dict[str, list[tuple[str, str]]] = {}
+        self._location_ids: dict[str, str] = {}
+        self._evse_uids: dict[tuple[str, str], str] = {}
         for location in locations:
             self._locations[location.id] = location
+            self._location_ids[location.id.casefold()] = location.id
             for evse in location.evses:
                 key = (location.id, evse.uid)
                 self._evses[key] = evse
+                self._evse_uids[(location.id, evse.uid.casefold())] = evse.uid
                 self._by_charger.setdefault(evse.charge_point_id, []).append(key)
                 if evse.ocpp_evse_id is not None:
                     self._by_ocpp201[(evse.charge_point_id, evse.ocpp_evse_id)] = key
@@ -128,6 +132,26 @@ class LocationsCatalog:
 
     def locations(self) -> list[OperatorLocation]:
         return list(self._locations.values())
+
+    def canonical(
+        self, location_id: str, evse_uid: str | None = None, connector_id: str | None = None
+    ) -> tuple[str, str | None, str | None] | None:
+        """The ids as the operator spelled them, for ids an eMSP sent in another case (OCPI
+        ids are CiStrings); None when the location, EVSE or connector is unknown."""
+        location = self._location_ids.get(location_id.casefold())
+        if location is None:
+            return None
+        if evse_uid is None:
+            return location, None, None
+        evse = self._evse_uids.get((location, evse_uid.casefold()))
+        if evse is None:
+            return None
+        if connector_id is None:
+            return location, evse, None
+        for connector in self._evses[(location, evse)].connectors:
+            if connector.id.casefold() == connector_id.casefold():
+                return location, evse, connector.id
+        return None
 
     def get(self, location_id: str) -> OperatorLocation | None:
         return self._locations.get(location_id)

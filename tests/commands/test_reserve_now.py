@@ -254,3 +254,20 @@ async def test_expiry_date_without_designator_is_utc(
     finally:
         monkeypatch.delenv("TZ")
         time.tzset()
+
+
+async def test_ids_are_case_insensitive(world: World) -> None:
+    # OCPI location_id and evse_uid are CiStrings: the operator's spelling is what the charger
+    # mapping, the availability store and the reservation records know.
+    await world.all_available()
+    body = world.reserve_body("ci", evse_uid="e1", location_id=LOCATION.lower())
+    reply = await world.command("RESERVE_NOW", body)
+    assert reply["data"]["result"] == "ACCEPTED", reply
+    assert (await world.result("ci"))["result"] == "ACCEPTED"
+    reservation = await reservation_of(world, "R1")
+    assert reservation is not None
+    assert (reservation.location_id, reservation.evse_uid) == (LOCATION, "E1")
+    reply = await world.command("UNLOCK_CONNECTOR", {
+        "response_url": world.emsp.response_url("unlock"), "location_id": "Loc-1",
+        "evse_uid": "e2", "connector_id": "1"})
+    assert reply["data"]["result"] == "ACCEPTED", reply
