@@ -124,6 +124,10 @@ class LocationsPublisher:
         self.catalog = catalog
         self.shared_sync_interval = shared_sync_interval
         self._syncer: asyncio.Task[None] | None = None
+        self._welcomer: asyncio.Task[None] | None = None
+        self._known_receivers: set[str] | None = None
+        self.welcome_interval = 2.0
+        """How often to look for newly registered partners to send every Location to."""
         self._availability = availability
         self._store = store
         self._outbox = outbox
@@ -178,8 +182,15 @@ class LocationsPublisher:
         if self.shared_sync_interval:
             self._syncer = asyncio.create_task(self._sync_loop(self.shared_sync_interval),
                                                name="locations-shared-sync")
+        if self._outbox is not None and self._receivers is not None:
+            self._known_receivers = {r.partner_id for r in await self._receivers()}
+            self._welcomer = asyncio.create_task(self._welcome_loop(), name="locations-welcome")
 
     async def stop(self) -> None:
+        if self._welcomer is not None:
+            self._welcomer.cancel()
+            await asyncio.gather(self._welcomer, return_exceptions=True)
+            self._welcomer = None
         for timer in [*self._grace.values(), *self._hold_timers.values()]:
             timer.cancel()
         if self._flush_timer is not None:
@@ -237,6 +248,8 @@ class LocationsPublisher:
                 elif kind == "sync":
                     done_sync: asyncio.Future[int] = payload
                     done_sync.set_result(await self._sync_shared())
+                elif kind == "welcome":
+                    await self._push_all_to(payload)
                 elif kind == "reload":
                     catalog, done = payload
                     try:
@@ -570,6 +583,41 @@ class LocationsPublisher:
         await asyncio.gather(*(outbox.enqueue(partner, "PUT", url, doc, ordering_key=url,
                                               headers=headers)
                                for partner, url, headers in urls))
+
+    async def _welcome_loop(self) -> None:
+        """A partner that registered since (through either side of the credentials handshake,
+        possibly on another instance or from the CLI) gets every Location PUT once: later
+        changes reach it as PATCHes, which need the object to be there."""
+        while True:
+            await asyncio.sleep(self.welcome_interval)
+            try:
+                await self.welcome_new_receivers()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("locations_welcome_failed")
+
+    async def welcome_new_receivers(self) -> list[str]:
+        if self._receivers is None:
+            return []
+        receivers = await self._receivers()
+        known = self._known_receivers or set()
+        new = [r for r in receivers if r.partner_id not in known]
+        self._known_receivers = {r.partner_id for r in receivers}
+        for receiver in new:
+            self._queue.put_nowait(("welcome", receiver))
+        return [r.partner_id for r in new]
+
+    async def _push_all_to(self, receiver: Receiver) -> None:
+        outbox = self._outbox
+        if outbox is None:
+            return
+        for location_id, doc in list(self._docs.items()):
+            url = self._location_url(receiver, location_id)
+            await outbox.enqueue(receiver.partner_id, "PUT", url, doc, ordering_key=url,
+                                 headers=_routing_headers(doc, receiver))
+        log.info("locations_welcomed_partner", partner_id=receiver.partner_id,
+                 locations=len(self._docs))
 
     async def _push_patch(self, location_id: str, evse_uid: str, body: dict[str, Any]) -> None:
         outbox = self._outbox

@@ -271,3 +271,12 @@ async def test_ids_are_case_insensitive(world: World) -> None:
         "response_url": world.emsp.response_url("unlock"), "location_id": "Loc-1",
         "evse_uid": "e2", "connector_id": "1"})
     assert reply["data"]["result"] == "ACCEPTED", reply
+
+
+async def test_a_newly_registered_partner_receives_every_location(world: World) -> None:
+    # The eMSP registered after the gateway started: every Location is PUT to it once, so
+    # that later status PATCHes find the object there.
+    assert await eventually(
+        lambda: {"NL/EXA/LOC-1", "NL/EXA/LOC-2"} <= set(world.emsp.locations), within=8)
+    put = world.emsp.locations["NL/EXA/LOC-1"]
+    assert {e["uid"] for e in put["evses"]} == {"E1", "E2", "E3"}
