@@ -15,6 +15,7 @@ results) answer HTTP 503 to that many requests before accepting (retry tests).
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import secrets
@@ -67,6 +68,9 @@ class EmspPeer:
     plain_tokens_only: bool = False
     """Accept only unencoded tokens (an OCPI 2.1.1-style peer)."""
     refuse_first: int = 0
+    authorize_answers: dict[str, str] = field(default_factory=dict)
+    """Real-time authorization: token uid → AllowedType answered; other uids get HTTP 404."""
+    authorize_delay: float = 0.0
     extra_roles: list[dict[str, Any]] = field(default_factory=list)
 
     token_a: str = field(default_factory=lambda: secrets.token_urlsafe(16))
@@ -93,6 +97,7 @@ class EmspPeer:
         app.router.add_route("*", "/emsp/{version}/credentials", self._credentials)
         app.router.add_route("*", "/emsp/{version}/locations/{tail:.*}", self._locations)
         app.router.add_post("/emsp/results/{name}", self._result)
+        app.router.add_post("/emsp/{version}/tokens/{uid}/authorize", self._authorize)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         port = free_port()
@@ -204,6 +209,24 @@ class EmspPeer:
                 return _reply(None, 2003, http=404)
             return _reply(self.locations[tail])
         return _reply()
+
+    async def _authorize(self, request: web.Request) -> web.Response:
+        if self._token(request) is None:
+            return _reply(None, 2000, http=401)
+        body = orjson.loads(await request.read()) if request.can_read_body else None
+        self._record(request, body)
+        if self.authorize_delay:
+            await asyncio.sleep(self.authorize_delay)
+        uid = request.match_info["uid"]
+        allowed = self.authorize_answers.get(uid)
+        if allowed is None:
+            return _reply(None, 2004, http=404)
+        token = {"country_code": self.country_code, "party_id": self.party_id, "uid": uid,
+                 "type": request.query.get("type", "RFID")}
+        info: dict[str, Any] = {"allowed": allowed, "token": token}
+        if isinstance(body, dict):
+            info["location"] = body
+        return _reply(info)
 
     async def _result(self, request: web.Request) -> web.Response:
         accepted, body = await self._receiver(request)

@@ -200,3 +200,45 @@ async def test_get_returns_last_updated_in_utc(gateway: RunningGateway, emsp: Em
     status, body, _ = await emsp.call("PUT", url(gateway), json=token(
         last_updated="0001-01-01T00:00:00+01:00"))
     assert (status, body["status_code"]) == (200, 2001), body
+
+
+async def test_whitelist_never_asks_the_emsp_in_real_time(
+        gateway: RunningGateway, emsp: EmspPeer) -> None:
+    authorizer = gateway.app[TOKEN_AUTHORIZER]
+    await emsp.call("PUT", url(gateway, "NEVER1"), json=token("NEVER1", whitelist="NEVER"))
+    await emsp.call("PUT", url(gateway, "NEVER2"), json=token("NEVER2", whitelist="NEVER"))
+    emsp.authorize_answers = {"NEVER1": "ALLOWED", "NEVER2": "NO_CREDIT"}
+    assert (await authorizer.authorize("CP-1", "NEVER1")).accepted
+    assert (await authorizer.authorize("CP-1", "NEVER2")).status is AuthorizationStatus.INVALID
+    asked = [r for r in emsp.received if r.path.endswith("/authorize")]
+    assert [r.path.split("/")[-2] for r in asked] == ["NEVER1", "NEVER2"]
+    assert asked[0].headers["OCPI-to-party-id"] == "EMS"
+    # A whitelisted token is never asked about.
+    await emsp.call("PUT", url(gateway, "ALWAYS1"), json=token("ALWAYS1"))
+    assert (await authorizer.authorize("CP-1", "ALWAYS1")).accepted
+    assert len([r for r in emsp.received if r.path.endswith("/authorize")]) == 2
+
+
+async def test_unreachable_emsp_refuses_never_but_admits_allowed_offline(
+        gateway: RunningGateway, emsp: EmspPeer) -> None:
+    authorizer = gateway.app[TOKEN_AUTHORIZER]
+    await emsp.call("PUT", url(gateway, "NEVER3"), json=token("NEVER3", whitelist="NEVER"))
+    await emsp.call("PUT", url(gateway, "OFFL1"),
+                    json=token("OFFL1", whitelist="ALLOWED_OFFLINE"))
+    emsp.authorize_answers = {"OFFL1": "BLOCKED"}
+    assert (await authorizer.authorize("CP-1", "OFFL1")).status is AuthorizationStatus.BLOCKED
+    await emsp.close()  # the eMSP is gone
+    assert (await authorizer.authorize("CP-1", "NEVER3")).status is AuthorizationStatus.INVALID
+    assert (await authorizer.authorize("CP-1", "OFFL1")).accepted
+
+
+async def test_commanded_token_skips_real_time_authorization(
+        gateway: RunningGateway, emsp: EmspPeer) -> None:
+    from ocpi_gateway.tokens.handlers import TOKENS
+
+    # mod_commands: no real-time authorization of a START_SESSION's token for 15 minutes.
+    await emsp.call("PUT", url(gateway, "NEVER4"), json=token("NEVER4", whitelist="NEVER"))
+    await gateway.app[TOKENS].remember_command_token(
+        "NEVER4", datetime.now(UTC) + timedelta(minutes=15))
+    assert (await gateway.app[TOKEN_AUTHORIZER].authorize("CP-1", "NEVER4")).accepted
+    assert not [r for r in emsp.received if r.path.endswith("/authorize")]
