@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import (
-    AnyHttpUrl,
-    BaseModel,
-    ConfigDict,
-    Field,
-    StringConstraints,
-    field_validator,
-)
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, StringConstraints
 
 from ocpi_gateway.tokens.models import CiString36, Token
+from ocpi_gateway.transport.datetimes import OcpiDateTime
 
 Url = Annotated[AnyHttpUrl, Field(max_length=255)]
 
@@ -60,21 +53,11 @@ class CommandBody(BaseModel):
 
 class ReserveNowRequest(CommandBody):
     token: Token
-    expiry_date: datetime
+    expiry_date: OcpiDateTime
     reservation_id: CiString36
     location_id: CiString36
     evse_uid: CiString36 | None = None
     authorization_reference: CiString36 | None = None
-
-    @field_validator("expiry_date")
-    @classmethod
-    def _utc(cls, value: datetime) -> datetime:
-        # types DateTime: no designator means UTC (not the host's local time, which is what
-        # astimezone() would assume; and naive and aware datetimes do not compare).
-        try:
-            return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-        except OverflowError as exc:  # pydantic reports ValueErrors only (as 2001)
-            raise ValueError("out of range once converted to UTC") from exc
 
 
 class CancelReservationRequest(CommandBody):

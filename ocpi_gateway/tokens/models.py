@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    StringConstraints,
-    field_serializer,
-    field_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from ocpi_gateway.transport.envelope import ocpi_timestamp
+from ocpi_gateway.transport.datetimes import OcpiDateTime
 
 CiString2 = Annotated[str, StringConstraints(min_length=2, max_length=2)]
 CiString3 = Annotated[str, StringConstraints(min_length=3, max_length=3)]
@@ -57,17 +49,4 @@ class Token(BaseModel):
     language: str | None = Field(default=None, max_length=2)
     default_profile_type: str | None = None
     energy_contract: EnergyContract | None = None
-    last_updated: datetime
-
-    @field_validator("last_updated")
-    @classmethod
-    def _utc(cls, value: datetime) -> datetime:
-        # types DateTime: no designator means UTC; we answer in UTC whatever offset came in.
-        try:
-            return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-        except OverflowError as exc:  # pydantic reports ValueErrors only (as 2001)
-            raise ValueError("out of range once converted to UTC") from exc
-
-    @field_serializer("last_updated")
-    def _rfc3339_utc(self, value: datetime) -> str:
-        return ocpi_timestamp(value)
+    last_updated: OcpiDateTime
