@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import ssl
 import sys
 from pathlib import Path
@@ -18,22 +17,9 @@ from tests.conftest import free_port
 CONFIG = Path(__file__).resolve().parents[2] / "config"
 
 
-async def make_certificate(tmp_path: Path) -> tuple[Path, Path]:
-    openssl = shutil.which("openssl")
-    if openssl is None:
-        pytest.fail("openssl is needed to make a test certificate (apt-get install openssl)")
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    made = await asyncio.create_subprocess_exec(
-        openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-        "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-        "-keyout", str(key), "-out", str(cert),
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
-    assert await made.wait() == 0
-    return cert, key
-
-
-async def test_serve_answers_over_https_when_given_a_certificate(tmp_path: Path) -> None:
-    cert, _key = await make_certificate(tmp_path)
+async def test_serve_answers_over_https_when_given_a_certificate(
+        tmp_path: Path, tls_certificate: tuple[Path, Path]) -> None:
+    cert, _key = tls_certificate
     port = free_port()
     config = yaml.safe_load((CONFIG / "gateway.yaml").read_text())
     config.update(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import shutil
 import ssl
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -281,18 +280,9 @@ async def test_failing_authorizer_gives_internal_error(gateway: Gateway,
     assert ok == [3, "a-2", {"idTagInfo": {"status": "Accepted", "parentIdTag": "GROUP-1"}}]
 
 
-async def test_security_profile_2_with_tls_terminated_here(tmp_path: Path,
-                                                           chargers: ChargerFactory) -> None:
-    openssl = shutil.which("openssl")
-    if openssl is None:
-        pytest.fail("openssl is needed to make a test certificate (apt-get install openssl)")
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    made = await asyncio.create_subprocess_exec(
-        openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-        "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-        "-keyout", str(key), "-out", str(cert),
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
-    assert await made.wait() == 0
+async def test_security_profile_2_with_tls_terminated_here(
+        chargers: ChargerFactory, tls_certificate: tuple[Path, Path]) -> None:
+    cert, key = tls_certificate
     gw = await start_gateway(ssl_context=server_ssl_context(str(cert), str(key)))
     client_tls = ssl.create_default_context(cafile=str(cert))
     try:
