@@ -137,7 +137,8 @@ async def _set_statuses(cluster: Cluster, rng: random.Random) -> set[str]:
     return free
 
 
-async def _run(cluster: Cluster, rng: random.Random, run: int) -> None:
+async def _run(cluster: Cluster, rng: random.Random, run: int) -> tuple[int, int]:
+    """One randomized round over HTTP; (accepted, min(K, A)) after the per-round checks."""
     free = await _set_statuses(cluster, rng)
     capacity = max(0, len(free) - cluster.walk_in)
     k = rng.randint(1, 9)
@@ -183,6 +184,7 @@ async def _run(cluster: Cluster, rng: random.Random, run: int) -> None:
     for i in range(k):
         if await service.get(OWNER, f"K{run}-{i}") is not None:
             await service.cancel(OWNER, f"K{run}-{i}", charger_wait=1.0)
+    return accepted, min(k, capacity)
 
 
 @pytest.fixture
@@ -204,12 +206,12 @@ async def pair(tmp_path: Path, redis_url: str) -> AsyncIterator[tuple[Cluster, r
 async def test_concurrent_reservations_on_one_instance(
         single: tuple[Cluster, random.Random]) -> None:
     cluster, rng = single
-    for run in range(RUNS):
-        await _run(cluster, rng, run)
+    rounds = [await _run(cluster, rng, run) for run in range(RUNS)]
+    assert [accepted for accepted, _ in rounds] == [expected for _, expected in rounds]
 
 
 async def test_concurrent_reservations_across_two_instances_on_redis(
         pair: tuple[Cluster, random.Random]) -> None:
     cluster, rng = pair
-    for run in range(RUNS):
-        await _run(cluster, rng, run)
+    rounds = [await _run(cluster, rng, run) for run in range(RUNS)]
+    assert [accepted for accepted, _ in rounds] == [expected for _, expected in rounds]

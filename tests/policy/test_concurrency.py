@@ -25,7 +25,9 @@ from tests.policy.support import NOW, SimChargers, StaticCandidates, grid
 PARTNERS = [Partner("NL", "EXA"), Partner("DE", "ABC"), Partner("FR", "XYZ")]
 
 
-async def _run_once(rng: random.Random, run: int, stores: list[AvailabilityStore]) -> None:
+async def _run_once(rng: random.Random, run: int, stores: list[AvailabilityStore]
+                    ) -> tuple[int, int]:
+    """One randomized round; (accepted, min(K, A)) after checking no EVSE went twice."""
     location = f"LOC{run}"
     n = rng.randint(1, 12)
     walk_in = rng.randint(0, 3)
@@ -73,13 +75,14 @@ async def _run_once(rng: random.Random, run: int, stores: list[AvailabilityStore
     per_target = Counter((cp, t) for (cp, _), t in chargers.reservations.items())
     assert all(count == 1 for count in per_target.values()), context
     await doc_store.close()
+    return len(accepted), min(k, capacity)
 
 
 async def test_concurrent_reservations_in_process() -> None:
     rng = random.Random(20261123)
     store = MemoryAvailability()
-    for run in range(100):
-        await _run_once(rng, run, [store])
+    rounds = [await _run_once(rng, run, [store]) for run in range(100)]
+    assert [accepted for accepted, _ in rounds] == [expected for _, expected in rounds]
 
 
 async def test_concurrent_reservations_two_instances_on_redis(redis_url: str) -> None:
@@ -87,8 +90,8 @@ async def test_concurrent_reservations_two_instances_on_redis(redis_url: str) ->
     clients = [aioredis.from_url(redis_url), aioredis.from_url(redis_url)]
     stores: list[AvailabilityStore] = [RedisAvailability(c) for c in clients]
     try:
-        for run in range(50):
-            await _run_once(rng, run, stores)
+        rounds = [await _run_once(rng, run, stores) for run in range(50)]
+        assert [accepted for accepted, _ in rounds] == [expected for _, expected in rounds]
     finally:
         for s in stores:
             await s.close()
