@@ -6,6 +6,7 @@ Needs the Tokens, Locations, deliveries and reservations extensions listed befor
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 from aiohttp import web
 
@@ -58,6 +59,8 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
             results=ResultSender(app[OUTBOX]), reservations=app[RESERVATIONS],
             partners=app[keys.PARTNERS].get, store_contacts=store,
             timeout_seconds=settings.command_timeouts.ocpi_result_seconds,
+            forget_command_tokens=lambda: app[TOKENS].forget_expired_command_tokens(
+                datetime.now(UTC)),
             instance_id=instance_id)
         app[handlers.COMMAND_SERVICE] = service
         await service.start()

@@ -83,6 +83,14 @@ class CommandRepository:
             COLLECTION, record.id, done.to_doc(), expected={"state": CommandState.PENDING.value})
         return done if swapped else None
 
+    async def forget_done(self, older_than: float) -> int:
+        """Delete settled records created before ``older_than`` (epoch seconds); how many."""
+        forgotten = 0
+        for doc in await self._store.find(COLLECTION, {"state": CommandState.DONE.value}):
+            if float(doc["created_at"]) < older_than:
+                forgotten += await self._store.delete(COLLECTION, str(doc["id"]))
+        return forgotten
+
     async def pending(self) -> list[CommandRecord]:
         docs = await self._store.find(COLLECTION, {"state": CommandState.PENDING.value},
                                       order_by="created_at")

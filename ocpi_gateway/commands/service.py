@@ -62,6 +62,9 @@ class CommandService:
         timeout_seconds: int,
         instance_id: str,
         sweep_interval: float = 2.0,
+        retention_seconds: float = 7 * 86400.0,
+        housekeeping_interval: float = 3600.0,
+        forget_command_tokens: Callable[[], Awaitable[int]] | None = None,
     ) -> None:
         self._executor = executor
         self._records = records
@@ -72,6 +75,10 @@ class CommandService:
         self.timeout_seconds = timeout_seconds
         self._instance_id = instance_id
         self._sweep_interval = sweep_interval
+        self._retention = retention_seconds
+        self._housekeeping_interval = housekeeping_interval
+        self._forget_command_tokens = forget_command_tokens
+        self._next_housekeeping = 0.0
         self._running: dict[str, asyncio.Task[None]] = {}
         self._sweeper: asyncio.Task[None] | None = None
         reservations.add_listener(self._on_reservation_transition)
@@ -196,10 +203,23 @@ class CommandService:
             await asyncio.sleep(self._sweep_interval)
             try:
                 await self.sweep()
+                if time.monotonic() >= self._next_housekeeping:
+                    self._next_housekeeping = time.monotonic() + self._housekeeping_interval
+                    await self.housekeeping()
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("command_sweep_failed")
+
+    async def housekeeping(self) -> int:
+        """Forget settled commands past their retention, and command tokens past their time:
+        nothing reads them any more, and the store should not grow without end."""
+        forgotten = await self._records.forget_done(time.time() - self._retention)
+        if self._forget_command_tokens is not None:
+            forgotten += await self._forget_command_tokens()
+        if forgotten:
+            log.info("commands_housekeeping", forgotten=forgotten)
+        return forgotten
 
     async def sweep(self) -> int:
         """Settle commands no task of this instance is working on and none ever will."""

@@ -55,6 +55,13 @@ class TokenRepository:
                "until": until.isoformat()}
         await self._store.put(COMMAND_TOKENS, uid.upper(), doc)
 
+    async def forget_expired_command_tokens(self, now: datetime) -> int:
+        forgotten = 0
+        for doc in await self._store.find(COMMAND_TOKENS):
+            if datetime.fromisoformat(doc["until"]) < now:
+                forgotten += await self._store.delete(COMMAND_TOKENS, str(doc["uid"]))
+        return forgotten
+
     async def command_token_valid_until(self, id_token: str) -> datetime | None:
         presented = id_token.upper()
         docs = await self._store.find(COMMAND_TOKENS, {"uid": presented})

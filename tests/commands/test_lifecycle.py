@@ -184,3 +184,28 @@ async def test_restart_mid_command_still_gets_a_result(tmp_path: Path) -> None:
     finally:
         await close_world(world)
 
+
+
+async def test_housekeeping_forgets_settled_commands_and_expired_command_tokens(
+        world: World) -> None:
+    from datetime import timedelta
+
+    from ocpi_gateway.commands.handlers import COMMAND_SERVICE
+    from ocpi_gateway.commands.records import COLLECTION
+    from ocpi_gateway.tokens.handlers import TOKENS
+    from ocpi_gateway.tokens.repository import COMMAND_TOKENS
+
+    store = world.gateway.app[TOKENS]._store
+    await world.command("CANCEL_RESERVATION", {
+        "response_url": world.emsp.response_url("gone"), "reservation_id": "NOPE"})
+    assert (await world.result("gone"))["result"] == "UNKNOWN_RESERVATION"
+    tokens = world.gateway.app[TOKENS]
+    await tokens.remember_command_token("OLD", datetime.now(UTC) - timedelta(minutes=1))
+    await tokens.remember_command_token("NEW", datetime.now(UTC) + timedelta(minutes=10))
+    service = world.gateway.app[COMMAND_SERVICE]
+    assert await service.housekeeping() == 1  # only the expired token; the record is recent
+    assert await store.count(COLLECTION) == 1
+    service._retention = 0.0
+    assert await service.housekeeping() == 1
+    assert await store.count(COLLECTION) == 0
+    assert [d["uid"] for d in await store.find(COMMAND_TOKENS)] == ["NEW"]
