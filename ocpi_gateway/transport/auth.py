@@ -16,8 +16,14 @@ TOKEN_BYTES = 32
 
 
 def new_token() -> str:
-    """A fresh credentials token: URL-safe printable ASCII, 43 characters (OCPI allows 64)."""
-    return secrets.token_urlsafe(TOKEN_BYTES)
+    """A fresh credentials token: URL-safe printable ASCII, 43 characters (OCPI allows 64).
+
+    Never starting with "-": an operator passes tokens on command lines, where that reads as
+    an option."""
+    while True:
+        token = secrets.token_urlsafe(TOKEN_BYTES)
+        if not token.startswith("-"):
+            return token
 
 
 def token_hash(token: str) -> str:

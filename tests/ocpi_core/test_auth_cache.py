@@ -48,3 +48,12 @@ async def test_revocation_here_takes_effect_at_once(tmp_path: Path) -> None:
         assert await registry.authenticate([(token, True)]) is None
     finally:
         await store.close()
+
+
+def test_issued_tokens_never_start_with_a_dash() -> None:
+    from ocpi_gateway.transport.auth import new_token
+
+    tokens = [new_token() for _ in range(2000)]
+    # A leading "-" turns up in 1 of 64 raw tokens; none may pass.
+    assert not [t for t in tokens if t.startswith("-")]
+    assert len(set(tokens)) == 2000 and all(len(t) >= 22 for t in tokens)
