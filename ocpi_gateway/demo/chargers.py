@@ -65,7 +65,7 @@ def basic_auth(user: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
-class _Connection:
+class ClientConnection:
     """What ocpp.ChargePoint expects of a connection, over an aiohttp client websocket."""
 
     def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
@@ -119,7 +119,7 @@ class SimulatedCharger:
             headers={"Authorization": basic_auth(self.id, self.password)})
         if self._ws.protocol != self.subprotocol:
             raise ConnectionError(f"gateway chose {self._ws.protocol}, not {self.subprotocol}")
-        self._cp = self._charge_point(_Connection(self._ws))
+        self._cp = self._charge_point(ClientConnection(self._ws))
         self._spawn(self._serve())
 
     async def _serve(self) -> None:
@@ -128,7 +128,7 @@ class SimulatedCharger:
         except ConnectionError:
             pass  # the websocket closed: this charger's connection is over
 
-    def _charge_point(self, connection: _Connection) -> Any:
+    def _charge_point(self, connection: ClientConnection) -> Any:
         raise NotImplementedError
 
     async def close(self) -> None:
@@ -308,7 +308,7 @@ class Charger16(SimulatedCharger):
     version = "1.6J"
     subprotocol = "ocpp1.6"
 
-    def _charge_point(self, connection: _Connection) -> Any:
+    def _charge_point(self, connection: ClientConnection) -> Any:
         cp = _Cp16(self.id, connection, response_timeout=5)
         cp.sim = self
         return cp
@@ -414,7 +414,7 @@ class Charger201(SimulatedCharger):
         self.token_types: dict[str, str] = {}
         self._seq = itertools.count()
 
-    def _charge_point(self, connection: _Connection) -> Any:
+    def _charge_point(self, connection: ClientConnection) -> Any:
         cp = _Cp201(self.id, connection, response_timeout=5)
         cp.sim = self
         return cp

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
-from aiohttp import WSMsgType, web
+from aiohttp import web
 from ocpp.routing import on
 from ocpp.v16 import ChargePoint as Cp16
 from ocpp.v16 import call_result as result16
@@ -24,6 +24,7 @@ from ocpp.v201.enums import Action as Action201
 
 from domain.authorization import AuthorizationDecision, AuthorizationStatus
 from domain.events import DomainEvent
+from ocpi_gateway.demo.chargers import ClientConnection
 from ocpp_adapter.auth import hash_password
 from ocpp_adapter.chargers_config import ChargersConfig
 from ocpp_adapter.server import OcppServer, OcppTimings
@@ -146,22 +147,6 @@ async def start_gateway(*, chargers: ChargersConfig | None = None, redis_url: st
     port = free_port()
     await web.TCPSite(runner, "127.0.0.1", port, ssl_context=ssl_context).start()
     return Gateway(server, runner, port, events, authorizer, tls=ssl_context is not None)
-
-
-class ClientConnection:
-    """What ocpp.ChargePoint expects of a connection, over an aiohttp client websocket."""
-
-    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
-        self.ws = ws
-
-    async def send(self, message: str) -> None:
-        await self.ws.send_str(message)
-
-    async def recv(self) -> str:
-        msg = await self.ws.receive()
-        if msg.type == WSMsgType.TEXT:
-            return str(msg.data)
-        raise ConnectionError(f"websocket {msg.type.name}")
 
 
 @dataclass
