@@ -5,6 +5,6 @@ if ! command -v redis-server >/dev/null 2>&1; then
   echo "test.sh: the suite needs redis-server (Debian: apt-get install -y redis-server)" >&2
   exit 1
 fi
-ruff check domain ocpi_gateway ocpp_adapter reservation_policy tests benchmarks
+ruff check ocpi_gateway tests benchmarks
 mypy
 exec python -m pytest -n 2 -q "$@"

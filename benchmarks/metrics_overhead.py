@@ -18,9 +18,9 @@ import time
 
 from prometheus_client import generate_latest
 
-from domain.charger_commands import CommandOutcome
-from domain.ids import OcppVersion
 from ocpi_gateway import metrics
+from ocpi_gateway.domain.charger_commands import CommandOutcome
+from ocpi_gateway.domain.ids import OcppVersion
 from ocpi_gateway.transport.envelope import ocpi_response
 
 

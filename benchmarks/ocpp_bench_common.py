@@ -24,11 +24,11 @@ from aiohttp import web
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from domain.authorization import AcceptAllAuthorizer  # noqa: E402
-from domain.events import DomainEvent  # noqa: E402
-from ocpp_adapter.auth import hash_password  # noqa: E402
-from ocpp_adapter.chargers_config import ChargersConfig  # noqa: E402
-from ocpp_adapter.server import OcppServer, OcppTimings  # noqa: E402
+from ocpi_gateway.domain.authorization import AcceptAllAuthorizer  # noqa: E402
+from ocpi_gateway.domain.events import DomainEvent  # noqa: E402
+from ocpi_gateway.ocpp_adapter.auth import hash_password  # noqa: E402
+from ocpi_gateway.ocpp_adapter.chargers_config import ChargersConfig  # noqa: E402
+from ocpi_gateway.ocpp_adapter.server import OcppServer, OcppTimings  # noqa: E402
 
 PASSWORD = "bench-password"
 

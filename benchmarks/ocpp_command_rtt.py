@@ -27,7 +27,7 @@ from ocpp_bench_common import (
     run_site,
 )
 
-from domain.charger_commands import CancelReservation, CommandOutcome
+from ocpi_gateway.domain.charger_commands import CancelReservation, CommandOutcome
 
 
 async def answer_forever(ws: aiohttp.ClientWebSocketResponse) -> None:

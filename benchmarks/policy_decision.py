@@ -25,13 +25,18 @@ from datetime import UTC, datetime, timedelta
 
 import redis.asyncio as aioredis
 
-from domain.ids import ChargerAddress
-from reservation_policy.availability.base import AvailabilityStore, EvseStatus
-from reservation_policy.availability.memory import MemoryAvailability
-from reservation_policy.availability.redis import RedisAvailability
-from reservation_policy.engine import Plan, PolicyEngine
-from reservation_policy.models import ConnectorInfo, EvseCandidate, Partner, ReservationRequest
-from reservation_policy.policy import PolicySource, parse_policy
+from ocpi_gateway.domain.ids import ChargerAddress
+from ocpi_gateway.reservation_policy.availability.base import AvailabilityStore, EvseStatus
+from ocpi_gateway.reservation_policy.availability.memory import MemoryAvailability
+from ocpi_gateway.reservation_policy.availability.redis import RedisAvailability
+from ocpi_gateway.reservation_policy.engine import Plan, PolicyEngine
+from ocpi_gateway.reservation_policy.models import (
+    ConnectorInfo,
+    EvseCandidate,
+    Partner,
+    ReservationRequest,
+)
+from ocpi_gateway.reservation_policy.policy import PolicySource, parse_policy
 
 LOCATION = "BENCH"
 EVSES = 100

@@ -41,8 +41,8 @@ from ocpp_bench_common import auth_header, free_port, hash_password, percentile,
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from ocpi_gateway.reservation_policy.models import Partner  # noqa: E402
 from ocpi_gateway.reservations.extension import RESERVATIONS  # noqa: E402
-from reservation_policy.models import Partner  # noqa: E402
 from tests.peers.emsp import EmspPeer  # noqa: E402
 from tests.peers.gateway import gateway_settings, start_gateway  # noqa: E402
 

@@ -21,9 +21,9 @@ from collections.abc import AsyncIterator, Callable, Sequence
 import structlog
 from aiohttp import web
 
-from domain.events import EventBus
 from ocpi_gateway import credentials, keys, versions
 from ocpi_gateway.config import GatewaySettings
+from ocpi_gateway.domain.events import EventBus
 from ocpi_gateway.modules import ModuleRegistry
 from ocpi_gateway.partners.client import OcpiClient
 from ocpi_gateway.partners.registry import PartnerRegistry

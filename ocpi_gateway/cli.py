@@ -22,7 +22,7 @@ from ocpi_gateway.config import ConfigError, GatewaySettings, load_settings
 Subparsers = Any  # argparse._SubParsersAction is private
 SUBCOMMANDS: list[str] = [
     # "package.module:add_subcommands"
-    "ocpp_adapter.cli:add_subcommands",
+    "ocpi_gateway.ocpp_adapter.cli:add_subcommands",
     "ocpi_gateway.reservations.cli:add_subcommands",  # policy check / policy explain
     "ocpi_gateway.demo.cli:add_subcommands",  # demo: simulated chargers and eMSP
 ]
@@ -44,7 +44,7 @@ def _serve(args: argparse.Namespace) -> int:
     listen = settings.listen
     tls = None
     if listen.tls_cert_file is not None and listen.tls_key_file is not None:
-        from ocpp_adapter.server import server_ssl_context
+        from ocpi_gateway.ocpp_adapter.server import server_ssl_context
 
         tls = server_ssl_context(str(listen.tls_cert_file), str(listen.tls_key_file))
     web.run_app(app, host=listen.host, port=listen.port, ssl_context=tls,

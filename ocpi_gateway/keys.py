@@ -11,9 +11,9 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from domain.events import EventBus
-from domain.store import DocumentStore
 from ocpi_gateway.config import GatewaySettings
+from ocpi_gateway.domain.events import EventBus
+from ocpi_gateway.domain.store import DocumentStore
 from ocpi_gateway.modules import ModuleRegistry
 from ocpi_gateway.partners.client import OcpiClient
 from ocpi_gateway.partners.registry import PartnerRegistry

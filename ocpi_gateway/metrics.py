@@ -34,11 +34,11 @@ from prometheus_client import (
     generate_latest,
 )
 
-from domain.charger_commands import ChargerCommand, ChargerCommands, CommandOutcome
-from domain.events import ChargerConnected, DomainEvent
-from domain.ids import OcppVersion
 from ocpi_gateway import keys
 from ocpi_gateway.config import GatewaySettings
+from ocpi_gateway.domain.charger_commands import ChargerCommand, ChargerCommands, CommandOutcome
+from ocpi_gateway.domain.events import ChargerConnected, DomainEvent
+from ocpi_gateway.domain.ids import OcppVersion
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 

@@ -2,7 +2,7 @@
 
 What it leaves on the app for the other parts:
 
-- ``app[CHARGER_COMMANDS]``: the ``domain.charger_commands.ChargerCommands`` to send
+- ``app[CHARGER_COMMANDS]``: the ``ocpi_gateway.domain.charger_commands.ChargerCommands`` to send
   ReserveNow & co (routed through Redis when ``redis_url`` is set);
 - ``app[CHARGERS]``: the chargers file (``ChargersConfig.capabilities(cp_id)`` for the policy);
 - ``app[TOKEN_AUTHORIZER]``: set it (e.g. from the Tokens module's install) to decide
@@ -15,12 +15,20 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from domain.authorization import AcceptAllAuthorizer, AuthorizationDecision, TokenAuthorizer
-from domain.charger_commands import ChargerCommands
 from ocpi_gateway import keys, metrics
 from ocpi_gateway.config import ConfigError, GatewaySettings
-from ocpp_adapter.chargers_config import ChargersConfig, ChargersConfigError, load_chargers
-from ocpp_adapter.server import OcppServer, OcppTimings
+from ocpi_gateway.domain.authorization import (
+    AcceptAllAuthorizer,
+    AuthorizationDecision,
+    TokenAuthorizer,
+)
+from ocpi_gateway.domain.charger_commands import ChargerCommands
+from ocpi_gateway.ocpp_adapter.chargers_config import (
+    ChargersConfig,
+    ChargersConfigError,
+    load_chargers,
+)
+from ocpi_gateway.ocpp_adapter.server import OcppServer, OcppTimings
 
 OCPP_SERVER: web.AppKey[OcppServer] = web.AppKey("ocpp_server", OcppServer)
 CHARGER_COMMANDS: web.AppKey[ChargerCommands] = web.AppKey("charger_commands")

@@ -10,14 +10,6 @@ from datetime import UTC, datetime, timedelta
 
 import structlog
 
-from domain.charger_commands import (
-    ChargerCommands,
-    CommandOutcome,
-    RemoteStart,
-    RemoteStop,
-    UnlockConnector,
-)
-from domain.ids import ChargerAddress
 from ocpi_gateway import metrics
 from ocpi_gateway.commands.models import (
     CancelReservationRequest,
@@ -35,16 +27,28 @@ from ocpi_gateway.commands.outcomes import (
     RESERVE_RESULTS,
     charger_result,
 )
+from ocpi_gateway.domain.charger_commands import (
+    ChargerCommands,
+    CommandOutcome,
+    RemoteStart,
+    RemoteStop,
+    UnlockConnector,
+)
+from ocpi_gateway.domain.ids import ChargerAddress
 from ocpi_gateway.locations.models import Capability
 from ocpi_gateway.partners.models import Partner as OcpiPartner
+from ocpi_gateway.reservation_policy.engine import PolicyEngine, Refusal
+from ocpi_gateway.reservation_policy.lifecycle import (
+    CancelOutcome,
+    ReservationService,
+    ReserveOutcome,
+)
+from ocpi_gateway.reservation_policy.models import Partner, ReservationRequest
 from ocpi_gateway.reservations.candidates import CatalogCandidates, CatalogProvider
 from ocpi_gateway.sessions.tracker import SessionTracker
 from ocpi_gateway.tokens.models import Token
 from ocpi_gateway.tokens.repository import TokenRepository
 from ocpi_gateway.transport.status_codes import OcpiStatus
-from reservation_policy.engine import PolicyEngine, Refusal
-from reservation_policy.lifecycle import CancelOutcome, ReservationService, ReserveOutcome
-from reservation_policy.models import Partner, ReservationRequest
 
 log = structlog.get_logger(__name__)
 

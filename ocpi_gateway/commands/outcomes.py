@@ -5,9 +5,9 @@ See docs/protocol-notes.md for the table and its reasons.
 
 from __future__ import annotations
 
-from domain.charger_commands import CommandOutcome
 from ocpi_gateway.commands.models import CommandResultType, CommandType
-from reservation_policy.lifecycle import ReserveOutcome
+from ocpi_gateway.domain.charger_commands import CommandOutcome
+from ocpi_gateway.reservation_policy.lifecycle import ReserveOutcome
 
 RESERVE_RESULTS: dict[ReserveOutcome, CommandResultType] = {
     ReserveOutcome.ACCEPTED: CommandResultType.ACCEPTED,

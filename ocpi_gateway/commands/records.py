@@ -8,8 +8,8 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
-from domain.store import DocumentStore
 from ocpi_gateway.commands.models import CommandResultType, CommandType
+from ocpi_gateway.domain.store import DocumentStore
 
 COLLECTION = "commands"
 

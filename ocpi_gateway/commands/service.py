@@ -34,9 +34,9 @@ from ocpi_gateway.commands.models import (
 from ocpi_gateway.commands.records import CommandRecord, CommandRepository
 from ocpi_gateway.commands.results import ResultSender
 from ocpi_gateway.partners.models import Partner as OcpiPartner
-from reservation_policy.lifecycle import ReservationService
-from reservation_policy.models import Partner
-from reservation_policy.records import LIVE_STATES, Reservation, ReservationState
+from ocpi_gateway.reservation_policy.lifecycle import ReservationService
+from ocpi_gateway.reservation_policy.models import Partner
+from ocpi_gateway.reservation_policy.records import LIVE_STATES, Reservation, ReservationState
 
 log = structlog.get_logger(__name__)
 

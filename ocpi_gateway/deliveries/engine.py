@@ -24,9 +24,9 @@ import aiohttp
 import orjson
 import structlog
 
-from domain.store import DocumentStore
 from ocpi_gateway import metrics
 from ocpi_gateway.deliveries.models import COLLECTION, INSTANCES, Delivery
+from ocpi_gateway.domain.store import DocumentStore
 
 log = structlog.get_logger(__name__)
 

@@ -31,11 +31,11 @@ from ocpi_gateway.demo.setup import (
     write_files,
 )
 from ocpi_gateway.locations.extension import AVAILABILITY
+from ocpi_gateway.reservation_policy.availability.base import EvseStatus
+from ocpi_gateway.reservation_policy.models import Partner
+from ocpi_gateway.reservation_policy.records import Reservation, ReservationState
 from ocpi_gateway.reservations.extension import RESERVATIONS
 from ocpi_gateway.versions import versions_url
-from reservation_policy.availability.base import EvseStatus
-from reservation_policy.models import Partner
-from reservation_policy.records import Reservation, ReservationState
 
 log = structlog.get_logger(__name__)
 

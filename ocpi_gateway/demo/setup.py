@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from ocpp_adapter.auth import hash_password
+from ocpi_gateway.ocpp_adapter.auth import hash_password
 
 LOCATION_ID = "DEMO-ZUIDAS"
 CP16 = "CP-DEMO-16"

@@ -12,7 +12,7 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from domain.ids import ChargerAddress
+from ocpi_gateway.domain.ids import ChargerAddress
 from ocpi_gateway.locations.models import OperatorEvse, OperatorLocation, OperatorLocations
 
 

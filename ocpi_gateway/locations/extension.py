@@ -25,8 +25,8 @@ from ocpi_gateway.deliveries.app import OUTBOX
 from ocpi_gateway.locations.catalog import LocationsConfigError
 from ocpi_gateway.locations.module import LocationsModule, partner_receivers
 from ocpi_gateway.modules import InterfaceRole, OcpiModule
-from reservation_policy.availability.base import AvailabilityStore
-from reservation_policy.availability.redis import open_availability
+from ocpi_gateway.reservation_policy.availability.base import AvailabilityStore
+from ocpi_gateway.reservation_policy.availability.redis import open_availability
 
 AVAILABILITY: web.AppKey[AvailabilityStore] = web.AppKey("availability")
 LOCATIONS: web.AppKey[LocationsModule] = web.AppKey("locations", LocationsModule)

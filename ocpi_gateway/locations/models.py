@@ -12,7 +12,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from reservation_policy.availability.base import EvseStatus
+from ocpi_gateway.reservation_policy.availability.base import EvseStatus
 
 # CiString: printable ASCII only; string: printable UTF-8 (no control characters).
 _CI = r"^[\x20-\x7e]*$"

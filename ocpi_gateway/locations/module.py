@@ -14,15 +14,15 @@ from typing import Protocol
 import structlog
 from aiohttp import web
 
-from domain.events import EventBus
-from domain.store import DocumentStore
 from ocpi_gateway.deliveries.engine import DeliveryEngine
+from ocpi_gateway.domain.events import EventBus
+from ocpi_gateway.domain.store import DocumentStore
 from ocpi_gateway.locations.catalog import LocationsCatalog, LocationsConfigError
 from ocpi_gateway.locations.handlers import DEFAULT_MAX_LIMIT, LocationsSender
 from ocpi_gateway.locations.publisher import LocationsPublisher, Receiver, ReceiversProvider
+from ocpi_gateway.reservation_policy.availability.base import AvailabilityStore
 from ocpi_gateway.transport.envelope import ocpi_response
 from ocpi_gateway.transport.status_codes import OcpiStatus
-from reservation_policy.availability.base import AvailabilityStore
 
 log = structlog.get_logger(__name__)
 

@@ -22,16 +22,16 @@ from typing import Any
 import orjson
 import structlog
 
-from domain.events import (
+from ocpi_gateway.deliveries.engine import DeliveryEngine
+from ocpi_gateway.deliveries.models import Delivery
+from ocpi_gateway.domain.events import (
     ChargerConnected,
     ChargerDisconnected,
     ConnectorStatus,
     ConnectorStatusChanged,
     DomainEvent,
 )
-from domain.store import DocumentStore
-from ocpi_gateway.deliveries.engine import DeliveryEngine
-from ocpi_gateway.deliveries.models import Delivery
+from ocpi_gateway.domain.store import DocumentStore
 from ocpi_gateway.locations.catalog import LocationsCatalog
 from ocpi_gateway.locations.models import (
     GATEWAY_ONLY_CONNECTOR_FIELDS,
@@ -44,8 +44,8 @@ from ocpi_gateway.locations.status import (
     map_ocpp_status,
     published_status,
 )
+from ocpi_gateway.reservation_policy.availability.base import AvailabilityStore, EvseStatus
 from ocpi_gateway.transport.envelope import ocpi_timestamp
-from reservation_policy.availability.base import AvailabilityStore, EvseStatus
 
 log = structlog.get_logger(__name__)
 

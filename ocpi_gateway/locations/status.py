@@ -21,8 +21,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from domain.events import ConnectorStatus
-from reservation_policy.availability.base import EvseStatus
+from ocpi_gateway.domain.events import ConnectorStatus
+from ocpi_gateway.reservation_policy.availability.base import EvseStatus
 
 OCPP_TO_OCPI: dict[ConnectorStatus, EvseStatus] = {
     ConnectorStatus.AVAILABLE: EvseStatus.AVAILABLE,

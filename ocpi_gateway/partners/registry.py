@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from domain.store import DocumentStore
+from ocpi_gateway.domain.store import DocumentStore
 from ocpi_gateway.partners.models import (
     Partner,
     PartnerEndpoint,

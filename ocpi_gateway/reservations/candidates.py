@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 
 from ocpi_gateway.locations.catalog import LocationsCatalog
 from ocpi_gateway.locations.models import OperatorConnector, OperatorEvse
-from reservation_policy.models import ConnectorInfo, EvseCandidate
+from ocpi_gateway.reservation_policy.models import ConnectorInfo, EvseCandidate
 
 CatalogProvider = Callable[[], LocationsCatalog]
 """The current catalog: a reload replaces it, so it is looked up on every request."""
@@ -41,7 +41,7 @@ def to_candidate(
 
 
 class CatalogCandidates:
-    """``reservation_policy.lifecycle.CandidateSource`` over the Locations catalog.
+    """``ocpi_gateway.reservation_policy.lifecycle.CandidateSource`` over the Locations catalog.
 
     ``every_evse_counts`` serves START_SESSION, which may use EVSEs that are not RESERVABLE.
     """

@@ -9,12 +9,12 @@ from typing import Any
 
 from ocpi_gateway.config import load_settings
 from ocpi_gateway.locations.catalog import LocationsCatalog
+from ocpi_gateway.ocpp_adapter.chargers_config import load_chargers
+from ocpi_gateway.reservation_policy import cli as policy_cli
+from ocpi_gateway.reservation_policy.availability.redis import open_availability
+from ocpi_gateway.reservation_policy.policy import PolicySource
 from ocpi_gateway.reservations.candidates import CatalogCandidates
 from ocpi_gateway.reservations.extension import whole_charger_capable
-from ocpp_adapter.chargers_config import load_chargers
-from reservation_policy import cli as policy_cli
-from reservation_policy.availability.redis import open_availability
-from reservation_policy.policy import PolicySource
 
 
 async def explain_context(args: argparse.Namespace) -> policy_cli.ExplainContext:

@@ -11,18 +11,18 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from domain.events import ConnectorStatusChanged, DomainEvent
 from ocpi_gateway import keys, metrics
 from ocpi_gateway.config import ConfigError, GatewaySettings
+from ocpi_gateway.domain.events import ConnectorStatusChanged, DomainEvent
 from ocpi_gateway.locations.extension import AVAILABILITY, LOCATIONS
+from ocpi_gateway.ocpp_adapter.chargers_config import ChargersConfig
 from ocpi_gateway.ocpp_wiring import CHARGER_COMMANDS, CHARGERS
+from ocpi_gateway.reservation_policy.engine import PolicyEngine
+from ocpi_gateway.reservation_policy.expiry import ExpiryClock
+from ocpi_gateway.reservation_policy.lifecycle import ReservationService
+from ocpi_gateway.reservation_policy.policy import PolicyError, PolicySource
+from ocpi_gateway.reservation_policy.records import Reservation, ReservationState
 from ocpi_gateway.reservations.candidates import CatalogCandidates, WholeChargerCapable
-from ocpp_adapter.chargers_config import ChargersConfig
-from reservation_policy.engine import PolicyEngine
-from reservation_policy.expiry import ExpiryClock
-from reservation_policy.lifecycle import ReservationService
-from reservation_policy.policy import PolicyError, PolicySource
-from reservation_policy.records import Reservation, ReservationState
 
 RESERVATIONS: web.AppKey[ReservationService] = web.AppKey("reservations", ReservationService)
 POLICY: web.AppKey[PolicySource] = web.AppKey("policy", PolicySource)

@@ -14,9 +14,9 @@ from typing import Any
 
 import structlog
 
-from domain.events import DomainEvent, TransactionEnded, TransactionStarted
-from domain.ids import ocpp16_id_tag
-from domain.store import DocumentStore
+from ocpi_gateway.domain.events import DomainEvent, TransactionEnded, TransactionStarted
+from ocpi_gateway.domain.ids import ocpp16_id_tag
+from ocpi_gateway.domain.store import DocumentStore
 
 log = structlog.get_logger(__name__)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from domain.store import DocumentStore
+from ocpi_gateway.domain.store import DocumentStore
 
 
 class StoreUrlError(ValueError):

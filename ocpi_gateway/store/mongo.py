@@ -12,7 +12,7 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
-from domain.store import Document
+from ocpi_gateway.domain.store import Document
 from ocpi_gateway.store.indexes import INDEXES
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from domain.store import Document
+from ocpi_gateway.domain.store import Document
 from ocpi_gateway.store.indexes import INDEXES
 
 _SCHEMA = """

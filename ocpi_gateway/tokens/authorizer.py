@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from domain.authorization import AuthorizationDecision, AuthorizationStatus
+from ocpi_gateway.domain.authorization import AuthorizationDecision, AuthorizationStatus
 from ocpi_gateway.tokens.models import Token, WhitelistType
 from ocpi_gateway.tokens.realtime import RealtimeAuthorizer
 from ocpi_gateway.tokens.repository import TokenRepository

@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 import structlog
 
-from domain.authorization import AuthorizationStatus
+from ocpi_gateway.domain.authorization import AuthorizationStatus
 from ocpi_gateway.partners.client import OcpiClient, OcpiClientError
 from ocpi_gateway.partners.registry import PartnerRegistry
 from ocpi_gateway.tokens.models import Token

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from domain.ids import ocpp16_id_tag
-from domain.store import DocumentStore
+from ocpi_gateway.domain.ids import ocpp16_id_tag
+from ocpi_gateway.domain.store import DocumentStore
 from ocpi_gateway.tokens.models import Token, TokenType
 
 COLLECTION = "tokens"

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from reservation_policy.availability.base import AvailabilityStore, EvseStatus
-from reservation_policy.availability.memory import MemoryAvailability
-from reservation_policy.availability.redis import RedisAvailability, open_availability
+from ocpi_gateway.reservation_policy.availability.base import AvailabilityStore, EvseStatus
+from ocpi_gateway.reservation_policy.availability.memory import MemoryAvailability
+from ocpi_gateway.reservation_policy.availability.redis import RedisAvailability, open_availability
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 

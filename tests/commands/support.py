@@ -19,7 +19,7 @@ from ocpp.v16.enums import Action as Action16
 from ocpp.v201 import call as call201
 
 from ocpi_gateway.locations.extension import AVAILABILITY
-from reservation_policy.availability.base import EvseStatus
+from ocpi_gateway.reservation_policy.availability.base import EvseStatus
 from tests.ocpp.ocpp_test_support import (
     PASSWORD_HASH,
     Behaviour,

@@ -21,9 +21,9 @@ import pytest
 import yaml
 
 from ocpi_gateway.locations.extension import AVAILABILITY
+from ocpi_gateway.reservation_policy.availability.base import EvseStatus
+from ocpi_gateway.reservation_policy.models import Partner
 from ocpi_gateway.reservations.extension import RESERVATIONS
-from reservation_policy.availability.base import EvseStatus
-from reservation_policy.models import Partner
 from tests.commands.support import (
     CP16,
     CP201,

@@ -11,10 +11,10 @@ from ocpp.v16 import call as call16
 from ocpp.v201 import call as call201
 
 from ocpi_gateway.locations.extension import AVAILABILITY
+from ocpi_gateway.reservation_policy.availability.base import EvseStatus
+from ocpi_gateway.reservation_policy.models import Partner
+from ocpi_gateway.reservation_policy.records import Reservation, ReservationState
 from ocpi_gateway.reservations.extension import RESERVATIONS
-from reservation_policy.availability.base import EvseStatus
-from reservation_policy.models import Partner
-from reservation_policy.records import Reservation, ReservationState
 from tests.commands.support import (
     CP16,
     CP201,

@@ -10,10 +10,10 @@ import pytest
 
 from ocpi_gateway.locations.extension import AVAILABILITY
 from ocpi_gateway.ocpp_wiring import TOKEN_AUTHORIZER
+from ocpi_gateway.reservation_policy.availability.base import EvseStatus
+from ocpi_gateway.reservation_policy.models import Partner
+from ocpi_gateway.reservation_policy.records import Reservation
 from ocpi_gateway.reservations.extension import RESERVATIONS
-from reservation_policy.availability.base import EvseStatus
-from reservation_policy.models import Partner
-from reservation_policy.records import Reservation
 from tests.commands.support import CP16, CP201, LOCATION, World, eventually, token
 from tests.ocpp.ocpp_test_support import Behaviour
 from tests.peers.emsp import EmspPeer

@@ -22,8 +22,8 @@ KINDS = ("gateway", "locations", "policy", "chargers")
 LOADERS = {
     "gateway": ("ocpi_gateway.config", "load_settings"),
     "locations": ("ocpi_gateway.locations.catalog", "load_locations_file"),
-    "policy": ("reservation_policy.policy", "load_policy"),
-    "chargers": ("ocpp_adapter.chargers_config", "load_chargers"),
+    "policy": ("ocpi_gateway.reservation_policy.policy", "load_policy"),
+    "chargers": ("ocpi_gateway.ocpp_adapter.chargers_config", "load_chargers"),
 }
 _EXAMPLE_BLOCK = re.compile(r"^```ya?ml\n# example: (\w+)[^\n]*\n(.*?)^```", re.M | re.S)
 

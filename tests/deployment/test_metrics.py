@@ -10,10 +10,10 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from domain.charger_commands import ChargerCommand, CommandOutcome, ReserveNow
-from domain.events import ChargerConnected, ChargerDisconnected, EventBus
-from domain.ids import OcppVersion
 from ocpi_gateway import metrics
+from ocpi_gateway.domain.charger_commands import ChargerCommand, CommandOutcome, ReserveNow
+from ocpi_gateway.domain.events import ChargerConnected, ChargerDisconnected, EventBus
+from ocpi_gateway.domain.ids import OcppVersion
 from ocpi_gateway.transport.envelope import OcpiError, ocpi_response
 from ocpi_gateway.transport.status_codes import OcpiStatus
 

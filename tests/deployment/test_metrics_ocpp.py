@@ -12,8 +12,8 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from domain.charger_commands import CommandOutcome, ReserveNow
 from ocpi_gateway.app import create_app
+from ocpi_gateway.domain.charger_commands import CommandOutcome, ReserveNow
 from ocpi_gateway.ocpp_wiring import CHARGER_COMMANDS
 from tests.conftest import free_port
 from tests.deployment.test_metrics import families, value

@@ -13,7 +13,7 @@ import orjson
 import pytest
 from aiohttp import web
 
-from domain.store import DocumentStore
+from ocpi_gateway.domain.store import DocumentStore
 from ocpi_gateway.store import open_store
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "locations.yaml"

@@ -8,9 +8,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from domain.events import ConnectorStatus, ConnectorStatusChanged
 from ocpi_gateway import keys
 from ocpi_gateway.deliveries.app import OUTBOX
+from ocpi_gateway.domain.events import ConnectorStatus, ConnectorStatusChanged
 from ocpi_gateway.locations.extension import AVAILABILITY, LOCATIONS
 from tests.locations.conftest import EXAMPLE
 from tests.peers.emsp import EmspPeer
@@ -91,7 +91,7 @@ async def test_admin_reload_on_the_app(gateway: RunningGateway, emsp: EmspPeer) 
 async def test_offline_grace_comes_from_the_settings(tmp_path: Path) -> None:
     import asyncio
 
-    from domain.events import ChargerDisconnected
+    from ocpi_gateway.domain.events import ChargerDisconnected
 
     settings = gateway_settings(tmp_path, locations_file=EXAMPLE,
                                 charger_offline_grace_seconds=0.05)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from domain.ids import ChargerAddress
+from ocpi_gateway.domain.ids import ChargerAddress
 from ocpi_gateway.locations.catalog import (
     LocationsCatalog,
     LocationsConfigError,

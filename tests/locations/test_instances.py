@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from domain.events import ConnectorStatus, ConnectorStatusChanged
+from ocpi_gateway.domain.events import ConnectorStatus, ConnectorStatusChanged
 from ocpi_gateway.locations.catalog import LocationsCatalog
 from ocpi_gateway.locations.publisher import LocationsPublisher
-from reservation_policy.availability.redis import RedisAvailability
+from ocpi_gateway.reservation_policy.availability.redis import RedisAvailability
 from tests.locations.conftest import EXAMPLE
 
 

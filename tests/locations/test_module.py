@@ -14,11 +14,11 @@ import yaml
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from domain.events import ConnectorStatus, ConnectorStatusChanged, EventBus
-from domain.store import DocumentStore
 from ocpi_gateway.deliveries import DeliveryEngine, DeliveryPolicy
+from ocpi_gateway.domain.events import ConnectorStatus, ConnectorStatusChanged, EventBus
+from ocpi_gateway.domain.store import DocumentStore
 from ocpi_gateway.locations.module import LocationsModule, partner_receivers
-from reservation_policy.availability.memory import MemoryAvailability
+from ocpi_gateway.reservation_policy.availability.memory import MemoryAvailability
 from tests.locations.conftest import EXAMPLE
 from tests.locations.conftest import Receiver as Peer
 

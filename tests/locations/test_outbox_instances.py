@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
-from domain.store import DocumentStore
 from ocpi_gateway.deliveries import DeliveryEngine, DeliveryPolicy
+from ocpi_gateway.domain.store import DocumentStore
 from tests.locations.conftest import Receiver
 
 FAST = DeliveryPolicy(base_backoff=0.05, max_backoff=0.1, timeout=1.0)

@@ -10,20 +10,20 @@ from typing import Any
 
 import yaml
 
-from domain.events import (
+from ocpi_gateway.deliveries import DeliveryEngine, DeliveryPolicy
+from ocpi_gateway.deliveries.models import COLLECTION
+from ocpi_gateway.domain.events import (
     ChargerConnected,
     ChargerDisconnected,
     ConnectorStatus,
     ConnectorStatusChanged,
 )
-from domain.ids import OcppVersion
-from domain.store import DocumentStore
-from ocpi_gateway.deliveries import DeliveryEngine, DeliveryPolicy
-from ocpi_gateway.deliveries.models import COLLECTION
+from ocpi_gateway.domain.ids import OcppVersion
+from ocpi_gateway.domain.store import DocumentStore
 from ocpi_gateway.locations.catalog import LocationsCatalog
 from ocpi_gateway.locations.publisher import LocationsPublisher, Receiver
+from ocpi_gateway.reservation_policy.availability.memory import MemoryAvailability
 from ocpi_gateway.store import open_store
-from reservation_policy.availability.memory import MemoryAvailability
 from tests.locations.conftest import EXAMPLE
 from tests.locations.conftest import Receiver as Peer
 

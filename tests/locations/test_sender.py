@@ -11,12 +11,12 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from domain.events import ConnectorStatus, ConnectorStatusChanged
+from ocpi_gateway.domain.events import ConnectorStatus, ConnectorStatusChanged
 from ocpi_gateway.locations.catalog import LocationsCatalog
 from ocpi_gateway.locations.handlers import PUBLISHER_KEY, LocationsSender
 from ocpi_gateway.locations.publisher import LocationsPublisher
 from ocpi_gateway.locations.sample import sample_locations
-from reservation_policy.availability.memory import MemoryAvailability
+from ocpi_gateway.reservation_policy.availability.memory import MemoryAvailability
 
 T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)  # later than "now": events set last_updated
 COUNT = 25

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from domain.events import ConnectorStatus as C
+from ocpi_gateway.domain.events import ConnectorStatus as C
 from ocpi_gateway.locations.status import evse_status, map_ocpp_status, published_status
-from reservation_policy.availability.base import EvseStatus as S
+from ocpi_gateway.reservation_policy.availability.base import EvseStatus as S
 
 
 @pytest.mark.parametrize(("ocpp", "ocpi"), [

@@ -11,7 +11,7 @@ import sys
 from aiohttp import web
 from ocpp_test_support import FAST, RecordingPublisher, TableAuthorizer, chargers_config
 
-from ocpp_adapter.server import OcppServer
+from ocpi_gateway.ocpp_adapter.server import OcppServer
 
 
 async def main(port: int, redis_url: str, instance_id: str) -> None:

@@ -22,12 +22,12 @@ from ocpp.v201 import ChargePoint as Cp201
 from ocpp.v201 import call_result as result201
 from ocpp.v201.enums import Action as Action201
 
-from domain.authorization import AuthorizationDecision, AuthorizationStatus
-from domain.events import DomainEvent
 from ocpi_gateway.demo.chargers import ClientConnection
-from ocpp_adapter.auth import hash_password
-from ocpp_adapter.chargers_config import ChargersConfig
-from ocpp_adapter.server import OcppServer, OcppTimings
+from ocpi_gateway.domain.authorization import AuthorizationDecision, AuthorizationStatus
+from ocpi_gateway.domain.events import DomainEvent
+from ocpi_gateway.ocpp_adapter.auth import hash_password
+from ocpi_gateway.ocpp_adapter.chargers_config import ChargersConfig
+from ocpi_gateway.ocpp_adapter.server import OcppServer, OcppTimings
 
 PASSWORD = "s3cret-passw0rd"
 # Cheap scrypt parameters keep the tests fast; production hashes use the default cost.

@@ -10,7 +10,7 @@ import pytest
 from ocpp.v16 import call
 from ocpp_test_support import Behaviour, ChargerFactory, Gateway
 
-from domain.charger_commands import (
+from ocpi_gateway.domain.charger_commands import (
     CancelReservation,
     CommandOutcome,
     RemoteStart,
@@ -18,7 +18,7 @@ from domain.charger_commands import (
     ReserveNow,
     UnlockConnector,
 )
-from domain.events import (
+from ocpi_gateway.domain.events import (
     ChargerBooted,
     ChargerConnected,
     ChargerDisconnected,
@@ -29,7 +29,7 @@ from domain.events import (
     TransactionEnded,
     TransactionStarted,
 )
-from domain.ids import OcppVersion, ocpp16_id_tag
+from ocpi_gateway.domain.ids import OcppVersion, ocpp16_id_tag
 
 CP = "CP-AMS-01"
 EXPIRY = datetime(2026, 11, 23, 21, 0, tzinfo=UTC)

@@ -13,14 +13,14 @@ from aiohttp import web
 from ocpp.v16 import call
 from ocpp_test_support import Behaviour, ChargerFactory, eventually, free_port
 
-from domain.charger_commands import CancelReservation, CommandOutcome
-from domain.events import ChargerBooted, DomainEvent
 from ocpi_gateway import keys
 from ocpi_gateway.app import create_app
 from ocpi_gateway.cli import main as cli_main
 from ocpi_gateway.config import load_settings
+from ocpi_gateway.domain.charger_commands import CancelReservation, CommandOutcome
+from ocpi_gateway.domain.events import ChargerBooted, DomainEvent
+from ocpi_gateway.ocpp_adapter.auth import verify_password
 from ocpi_gateway.ocpp_wiring import CHARGER_COMMANDS, CHARGERS
-from ocpp_adapter.auth import verify_password
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -26,9 +26,9 @@ from ocpp_test_support import (
     start_gateway,
 )
 
-from domain.charger_commands import CommandOutcome, ReserveNow
-from domain.events import ChargerConnected, ChargerDisconnected, ConnectorStatusChanged
-from ocpp_adapter.server import server_ssl_context
+from ocpi_gateway.domain.charger_commands import CommandOutcome, ReserveNow
+from ocpi_gateway.domain.events import ChargerConnected, ChargerDisconnected, ConnectorStatusChanged
+from ocpi_gateway.ocpp_adapter.server import server_ssl_context
 
 CP16 = "CP-AMS-01"
 CP201 = "CP-AMS-02"

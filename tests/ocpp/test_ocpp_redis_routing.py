@@ -23,9 +23,9 @@ from ocpp_test_support import (
     start_gateway,
 )
 
-from domain.charger_commands import CancelReservation, CommandOutcome, ReserveNow
-from domain.events import TransactionStarted
-from ocpp_adapter.routing.redis import presence_key
+from ocpi_gateway.domain.charger_commands import CancelReservation, CommandOutcome, ReserveNow
+from ocpi_gateway.domain.events import TransactionStarted
+from ocpi_gateway.ocpp_adapter.routing.redis import presence_key
 
 CP = "CP-AMS-01"
 HERE = Path(__file__).resolve().parent

@@ -7,18 +7,18 @@ from pathlib import Path
 
 import pytest
 
-from domain.charger_commands import CancelReservation, RemoteStop, ReserveNow
-from domain.ids import ocpp16_id_tag
-from ocpp_adapter.auth import (
+from ocpi_gateway.domain.charger_commands import CancelReservation, RemoteStop, ReserveNow
+from ocpi_gateway.domain.ids import ocpp16_id_tag
+from ocpi_gateway.ocpp_adapter.auth import (
     FailureLimiter,
     PasswordChecker,
     hash_password,
     parse_basic_auth,
     verify_password,
 )
-from ocpp_adapter.chargers_config import ChargersConfigError, load_chargers
-from ocpp_adapter.routing.codec import CodecError, decode_command, encode_command
-from ocpp_adapter.timefmt import parse_rfc3339, rfc3339
+from ocpi_gateway.ocpp_adapter.chargers_config import ChargersConfigError, load_chargers
+from ocpi_gateway.ocpp_adapter.routing.codec import CodecError, decode_command, encode_command
+from ocpi_gateway.ocpp_adapter.timefmt import parse_rfc3339, rfc3339
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -132,8 +132,8 @@ def test_long_uids_map_to_stable_20_character_id_tags() -> None:
 
 @pytest.mark.parametrize("session_class", ["v16", "v201"])
 def test_every_handled_action_has_a_compiled_validator(session_class: str) -> None:
-    from ocpp_adapter import v16, v201
-    from ocpp_adapter.validation import _validator
+    from ocpi_gateway.ocpp_adapter import v16, v201
+    from ocpi_gateway.ocpp_adapter.validation import _validator
 
     cls = v16.V16Session if session_class == "v16" else v201.V201Session
     actions = {name: getattr(cls, name)._on_action for name in dir(cls)

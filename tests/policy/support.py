@@ -9,15 +9,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from domain.charger_commands import (
+from ocpi_gateway.domain.charger_commands import (
     CancelReservation,
     ChargerCommand,
     CommandOutcome,
     ReserveNow,
 )
-from domain.ids import ChargerAddress
-from reservation_policy.availability.base import AvailabilityStore, EvseStatus
-from reservation_policy.models import ConnectorInfo, EvseCandidate
+from ocpi_gateway.domain.ids import ChargerAddress
+from ocpi_gateway.reservation_policy.availability.base import AvailabilityStore, EvseStatus
+from ocpi_gateway.reservation_policy.models import ConnectorInfo, EvseCandidate
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 

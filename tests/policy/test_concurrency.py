@@ -11,15 +11,15 @@ from datetime import timedelta
 
 import redis.asyncio as aioredis
 
-from domain.events import utc_now
+from ocpi_gateway.domain.events import utc_now
+from ocpi_gateway.reservation_policy.availability.base import AvailabilityStore, EvseStatus
+from ocpi_gateway.reservation_policy.availability.memory import MemoryAvailability
+from ocpi_gateway.reservation_policy.availability.redis import RedisAvailability
+from ocpi_gateway.reservation_policy.engine import PolicyEngine
+from ocpi_gateway.reservation_policy.lifecycle import ReservationService, ReserveOutcome
+from ocpi_gateway.reservation_policy.models import Partner, ReservationRequest
+from ocpi_gateway.reservation_policy.policy import PolicySource, parse_policy
 from ocpi_gateway.store.sqlite import SqliteStore
-from reservation_policy.availability.base import AvailabilityStore, EvseStatus
-from reservation_policy.availability.memory import MemoryAvailability
-from reservation_policy.availability.redis import RedisAvailability
-from reservation_policy.engine import PolicyEngine
-from reservation_policy.lifecycle import ReservationService, ReserveOutcome
-from reservation_policy.models import Partner, ReservationRequest
-from reservation_policy.policy import PolicySource, parse_policy
 from tests.policy.support import NOW, SimChargers, StaticCandidates, grid
 
 PARTNERS = [Partner("NL", "EXA"), Partner("DE", "ABC"), Partner("FR", "XYZ")]

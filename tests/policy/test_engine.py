@@ -4,21 +4,21 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from domain.events import utc_now
-from domain.ids import ChargerAddress
-from reservation_policy.availability.base import EvseStatus
-from reservation_policy.availability.memory import MemoryAvailability
-from reservation_policy.cli import explain
-from reservation_policy.engine import (
+from ocpi_gateway.domain.events import utc_now
+from ocpi_gateway.domain.ids import ChargerAddress
+from ocpi_gateway.reservation_policy.availability.base import EvseStatus
+from ocpi_gateway.reservation_policy.availability.memory import MemoryAvailability
+from ocpi_gateway.reservation_policy.cli import explain
+from ocpi_gateway.reservation_policy.engine import (
     OutcomeHint,
     Plan,
     PolicyEngine,
     Refusal,
     RefusalReason,
 )
-from reservation_policy.models import ConnectorInfo, Partner, ReservationRequest
-from reservation_policy.policy import PolicySource, parse_policy
-from reservation_policy.rules import Exclusion
+from ocpi_gateway.reservation_policy.models import ConnectorInfo, Partner, ReservationRequest
+from ocpi_gateway.reservation_policy.policy import PolicySource, parse_policy
+from ocpi_gateway.reservation_policy.rules import Exclusion
 from tests.policy.support import CCS, NOW, T2, evse, grid, set_all
 
 EMSP = Partner("NL", "EXA")

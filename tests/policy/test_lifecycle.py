@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from domain.charger_commands import CommandOutcome, ReserveNow
-from domain.events import (
+from ocpi_gateway.domain.charger_commands import CommandOutcome, ReserveNow
+from ocpi_gateway.domain.events import (
     ConnectorStatus,
     ConnectorStatusChanged,
     EventBus,
@@ -17,21 +17,21 @@ from domain.events import (
     TransactionStarted,
     utc_now,
 )
-from domain.ids import ChargerAddress, ocpp16_id_tag
-from ocpi_gateway.store.sqlite import SqliteStore
-from reservation_policy.availability.base import EvseStatus
-from reservation_policy.availability.memory import MemoryAvailability
-from reservation_policy.engine import PolicyEngine, RefusalReason
-from reservation_policy.expiry import ExpiryClock
-from reservation_policy.lifecycle import (
+from ocpi_gateway.domain.ids import ChargerAddress, ocpp16_id_tag
+from ocpi_gateway.reservation_policy.availability.base import EvseStatus
+from ocpi_gateway.reservation_policy.availability.memory import MemoryAvailability
+from ocpi_gateway.reservation_policy.engine import PolicyEngine, RefusalReason
+from ocpi_gateway.reservation_policy.expiry import ExpiryClock
+from ocpi_gateway.reservation_policy.lifecycle import (
     CancelOutcome,
     ReservationService,
     ReserveOutcome,
 )
-from reservation_policy.models import Partner, ReservationRequest
-from reservation_policy.ocpp_ids import OcppReservationIds
-from reservation_policy.policy import PolicySource, parse_policy
-from reservation_policy.records import Reservation, ReservationState
+from ocpi_gateway.reservation_policy.models import Partner, ReservationRequest
+from ocpi_gateway.reservation_policy.ocpp_ids import OcppReservationIds
+from ocpi_gateway.reservation_policy.policy import PolicySource, parse_policy
+from ocpi_gateway.reservation_policy.records import Reservation, ReservationState
+from ocpi_gateway.store.sqlite import SqliteStore
 from tests.policy.support import (
     SimChargers,
     StaticCandidates,

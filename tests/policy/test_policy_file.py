@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from reservation_policy.availability.base import EvseStatus
-from reservation_policy.cli import check
-from reservation_policy.models import Partner
-from reservation_policy.policy import (
+from ocpi_gateway.reservation_policy.availability.base import EvseStatus
+from ocpi_gateway.reservation_policy.cli import check
+from ocpi_gateway.reservation_policy.models import Partner
+from ocpi_gateway.reservation_policy.policy import (
     OrderingRule,
     PolicyError,
     PolicySource,
@@ -123,8 +123,8 @@ def test_invalid_file_at_start_raises(tmp_path: Path) -> None:
 def test_policy_subcommands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import argparse
 
-    from reservation_policy.availability.memory import MemoryAvailability
-    from reservation_policy.cli import ExplainContext, add_subcommands
+    from ocpi_gateway.reservation_policy.availability.memory import MemoryAvailability
+    from ocpi_gateway.reservation_policy.cli import ExplainContext, add_subcommands
     from tests.policy.support import NOW, StaticCandidates, grid
 
     avail = MemoryAvailability()

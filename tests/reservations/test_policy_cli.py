@@ -9,8 +9,8 @@ from pathlib import Path
 
 import yaml
 
-from reservation_policy.availability.base import EvseStatus
-from reservation_policy.availability.redis import open_availability
+from ocpi_gateway.reservation_policy.availability.base import EvseStatus
+from ocpi_gateway.reservation_policy.availability.redis import open_availability
 
 CONFIG = Path(__file__).resolve().parents[2] / "config"
 

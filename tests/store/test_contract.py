@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from domain.store import DocumentStore
+from ocpi_gateway.domain.store import DocumentStore
 from ocpi_gateway.store import open_store
 from ocpi_gateway.store.mongo import MongoStore
 from ocpi_gateway.store.sqlite import SqliteStore

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from domain.authorization import AuthorizationStatus
-from domain.ids import ocpp16_id_tag
+from ocpi_gateway.domain.authorization import AuthorizationStatus
+from ocpi_gateway.domain.ids import ocpp16_id_tag
 from ocpi_gateway.ocpp_wiring import TOKEN_AUTHORIZER
 from tests.peers.emsp import EmspPeer
 from tests.peers.gateway import RunningGateway, gateway_settings, start_gateway

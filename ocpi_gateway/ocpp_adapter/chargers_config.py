@@ -1,0 +1,91 @@
+"""``config/chargers.yaml``: which chargers may connect, how they authenticate, what they can do."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+
+from ocpi_gateway.domain.ids import OcppVersion
+
+
+class ChargersConfigError(Exception):
+    """The chargers file is unreadable or invalid; the message names the file and the key."""
+
+
+class ChargerCapabilities(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    reserve_whole_charger: bool = Field(
+        default=False,
+        description="accepts a reservation of no particular EVSE: 1.6 ReserveConnectorZero"
+        "Supported, 2.0.1 ReservationNonEvseSpecific",
+    )
+
+
+class ChargerConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(min_length=1, max_length=48, pattern=r"^[A-Za-z0-9*\-_=:+|@.]+$")
+    ocpp_version: OcppVersion | None = Field(
+        default=None, description="the only version accepted; any supported one when absent"
+    )
+    security_profile: Literal[1, 2] = 1
+    password_hash: str = Field(
+        min_length=1, description="see ocpp_adapter.auth.hash_password / CLI chargers hash-password"
+    )
+    capabilities: ChargerCapabilities = ChargerCapabilities()
+
+
+class ChargersConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    trust_forwarded_proto: bool = Field(
+        default=False,
+        description="a reverse proxy in front sets X-Forwarded-Proto (TLS there counts as "
+        "security profile 2) and X-Forwarded-For (rate limiting per charger address)",
+    )
+    chargers: list[ChargerConfig] = Field(default_factory=list)
+    _by_id: dict[str, ChargerConfig] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> ChargersConfig:
+        seen: set[str] = set()
+        for charger in self.chargers:
+            if charger.id in seen:
+                raise ValueError(f"charger id {charger.id!r} appears twice")
+            seen.add(charger.id)
+        return self
+
+    def model_post_init(self, __context: object) -> None:
+        self._by_id = {charger.id: charger for charger in self.chargers}
+
+    def get(self, charge_point_id: str) -> ChargerConfig | None:
+        return self._by_id.get(charge_point_id)
+
+    def capabilities(self, charge_point_id: str) -> ChargerCapabilities | None:
+        charger = self._by_id.get(charge_point_id)
+        return charger.capabilities if charger else None
+
+
+def load_chargers(path: Path | str | None) -> ChargersConfig:
+    """Read the chargers file; no file means no charger may connect."""
+    if path is None:
+        return ChargersConfig()
+    source = Path(path)
+    try:
+        raw = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
+    except OSError as exc:
+        raise ChargersConfigError(f"{source}: cannot read: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise ChargersConfigError(f"{source}: not valid YAML: {exc}") from exc
+    try:
+        return ChargersConfig.model_validate(raw)
+    except ValidationError as exc:
+        lines = [
+            f"{source}: {'.'.join(str(p) for p in err['loc']) or '(top level)'}: {err['msg']}"
+            for err in exc.errors()
+        ]
+        raise ChargersConfigError("\n".join(lines)) from exc

@@ -1,0 +1,354 @@
+"""Commands to chargers connected to any gateway process sharing one Redis.
+
+Keys (hash-tagged by charger so each script touches one cluster slot):
+
+- ``ocpp:{<cp>}:presence`` = ``<instance>|<fence>``, with a TTL the owner refreshes while the
+  charger is connected. ``<fence>`` comes from ``INCR ocpp:{<cp>}:fence`` when the charger
+  connects, so the newest connection always wins and a stale owner (paused longer than the
+  TTL, or whose charger reconnected elsewhere) can neither refresh nor delete the newer entry;
+  it learns it lost the charger and closes its zombie socket.
+- ``ocpp:cmd:<instance>``: a Stream per process; a command is an entry with a correlation id,
+  the requester's reply stream, the encoded command and a deadline.
+- ``ocpp:reply:<instance>``: a Stream per process for the answers (correlation id, outcome).
+
+- ``ocpp:instance:<instance>``: exists while the process lives (short TTL, refreshed often).
+
+A command for a charger no live process holds fails at once with OFFLINE (a presence entry of
+a dead process counts as none). While waiting for a remote answer the requester re-checks the
+owner every third of the shorter TTL: when the owner dies (or a newer owner appears) the
+command ends OFFLINE then, not at its timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from typing import Any
+
+import redis.asyncio as aioredis
+import structlog
+from redis.exceptions import RedisError
+
+from ocpi_gateway.domain.charger_commands import ChargerCommand, CommandOutcome
+from ocpi_gateway.ocpp_adapter.registry import ConnectionRegistry
+from ocpi_gateway.ocpp_adapter.routing.codec import CodecError, decode_command, encode_command
+
+log = structlog.get_logger(__name__)
+
+STREAM_MAXLEN = 10_000
+
+_CLAIM = """
+local fence = redis.call('INCR', KEYS[2])
+redis.call('SET', KEYS[1], ARGV[1] .. '|' .. fence, 'PX', ARGV[2])
+return fence
+"""
+_REFRESH = """
+local current = redis.call('GET', KEYS[1])
+if current == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+if not current and redis.call('GET', KEYS[2]) == ARGV[3] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0
+"""
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+
+def presence_key(charge_point_id: str) -> str:
+    return f"ocpp:{{{charge_point_id}}}:presence"
+
+
+def fence_key(charge_point_id: str) -> str:
+    return f"ocpp:{{{charge_point_id}}}:fence"
+
+
+def instance_key(instance_id: str) -> str:
+    return f"ocpp:instance:{instance_id}"
+
+
+def command_stream(instance_id: str) -> str:
+    return f"ocpp:cmd:{instance_id}"
+
+
+def reply_stream(instance_id: str) -> str:
+    return f"ocpp:reply:{instance_id}"
+
+
+class RedisChargerCommands:
+    def __init__(
+        self,
+        registry: ConnectionRegistry,
+        redis: aioredis.Redis,
+        instance_id: str,
+        *,
+        presence_ttl: float = 30.0,
+        instance_ttl: float = 3.0,
+        block_ms: int = 5_000,
+    ) -> None:
+        if "|" in instance_id:
+            raise ValueError("instance_id must not contain '|'")
+        self.registry = registry
+        self.redis = redis
+        self.instance_id = instance_id
+        self.presence_ttl = presence_ttl
+        self._ttl_ms = max(int(presence_ttl * 1000), 10)
+        self.instance_ttl = instance_ttl
+        self._instance_ttl_ms = max(int(instance_ttl * 1000), 10)
+        self._block_ms = block_ms
+        self._owned: dict[str, str] = {}
+        self._seen_alive: dict[str, float] = {}
+        self._pending: dict[str, asyncio.Future[CommandOutcome]] = {}
+        self._serving: set[asyncio.Task[None]] = set()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._claim = redis.register_script(_CLAIM)
+        self._refresh = redis.register_script(_REFRESH)
+        self._release = redis.register_script(_RELEASE)
+        self._commands = command_stream(instance_id)
+        self._replies = reply_stream(instance_id)
+        self.on_lost: Any = None
+        """Called with a charger id when another process took it over (set by the server)."""
+
+    # -- lifetime ------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        # Entries left by an earlier life of this instance id are stale.
+        await self.redis.delete(self._commands, self._replies)
+        await self.redis.set(instance_key(self.instance_id), "1", px=self._instance_ttl_ms)
+        self._tasks = [
+            asyncio.create_task(self._read_loop(), name=f"ocpp-redis-read-{self.instance_id}"),
+            asyncio.create_task(self._refresh_loop(), name=f"ocpp-presence-{self.instance_id}"),
+            asyncio.create_task(self._liveness_loop(), name=f"ocpp-alive-{self.instance_id}"),
+        ]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in [*self._tasks, *self._serving]:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks = []
+        for future in self._pending.values():
+            if not future.done():
+                future.set_result(CommandOutcome.OFFLINE)
+        for charge_point_id in list(self._owned):
+            await self.charger_disconnected(charge_point_id)
+        with contextlib.suppress(RedisError):
+            await self.redis.delete(instance_key(self.instance_id))
+
+    async def _liveness_loop(self) -> None:
+        """A short-lived key per process: a requester sees a dead owner within seconds, long
+        before the owner's presence entries (refreshed less often) expire."""
+        while True:
+            await asyncio.sleep(self.instance_ttl / 3)
+            try:
+                await self.redis.set(instance_key(self.instance_id), "1",
+                                     px=self._instance_ttl_ms)
+            except RedisError:
+                log.warning("ocpp_liveness_refresh_failed", instance_id=self.instance_id)
+
+    # -- presence ------------------------------------------------------------------------
+
+    async def charger_connected(self, charge_point_id: str) -> None:
+        try:
+            fence = await self._claim(
+                keys=[presence_key(charge_point_id), fence_key(charge_point_id)],
+                args=[self.instance_id, self._ttl_ms],
+            )
+        except RedisError:
+            log.exception("ocpp_presence_claim_failed", charge_point_id=charge_point_id)
+            return
+        self._owned[charge_point_id] = f"{self.instance_id}|{int(fence)}"
+
+    async def charger_disconnected(self, charge_point_id: str) -> None:
+        token = self._owned.pop(charge_point_id, None)
+        if token is None:
+            return
+        try:
+            await self._release(keys=[presence_key(charge_point_id)], args=[token])
+        except RedisError:
+            log.warning("ocpp_presence_release_failed", charge_point_id=charge_point_id)
+
+    async def _refresh_loop(self) -> None:
+        interval = self.presence_ttl / 3
+        while True:
+            await asyncio.sleep(interval)
+            owned = list(self._owned.items())
+            if not owned:
+                continue
+            try:
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    for charge_point_id, token in owned:
+                        await self._refresh(
+                            keys=[presence_key(charge_point_id), fence_key(charge_point_id)],
+                            args=[token, self._ttl_ms, token.rsplit("|", 1)[1]],
+                            client=pipe,
+                        )
+                    results = await pipe.execute()
+            except RedisError:
+                log.warning("ocpp_presence_refresh_failed", chargers=len(owned))
+                continue
+            for (charge_point_id, token), kept in zip(owned, results, strict=True):
+                if not kept and self._owned.get(charge_point_id) == token:
+                    log.warning("ocpp_presence_lost", charge_point_id=charge_point_id)
+                    del self._owned[charge_point_id]
+                    if self.on_lost is not None:
+                        await self.on_lost(charge_point_id)
+
+    async def _owner(self, charge_point_id: str, *, fresh: bool = False) -> str | None:
+        """``instance|fence`` of the live process holding the charger, or None."""
+        value = await self.redis.get(presence_key(charge_point_id))
+        if value is None:
+            return None
+        owner = value.decode() if isinstance(value, bytes) else str(value)
+        instance = owner.rsplit("|", 1)[0]
+        if instance != self.instance_id and not await self._alive(instance, fresh=fresh):
+            return None  # its process is gone; the entry just has not expired yet
+        return owner
+
+    async def _alive(self, instance: str, *, fresh: bool) -> bool:
+        # A liveness check costs a round trip; one seen alive within a third of its TTL is
+        # taken as alive still (the wait for an answer always checks afresh).
+        now = time.monotonic()
+        if not fresh and now - self._seen_alive.get(instance, -1e9) < self.instance_ttl / 3:
+            return True
+        if await self.redis.exists(instance_key(instance)):
+            self._seen_alive[instance] = now
+            return True
+        self._seen_alive.pop(instance, None)
+        return False
+
+    # -- commands ------------------------------------------------------------------------
+
+    async def is_online(self, charge_point_id: str) -> bool:
+        session = self.registry.get(charge_point_id)
+        if session is not None and not session.is_closed:
+            return True
+        try:
+            return await self._owner(charge_point_id) is not None
+        except RedisError:
+            return False
+
+    async def execute(
+        self, command: ChargerCommand, timeout: float  # noqa: ASYNC109 (protocol)
+    ) -> CommandOutcome:
+        session = self.registry.get(command.charge_point_id)
+        if session is not None and not session.is_closed:
+            return await session.execute(command, timeout)
+        deadline = time.monotonic() + timeout
+        try:
+            owner = await self._owner(command.charge_point_id)
+        except RedisError:
+            log.exception("ocpp_presence_lookup_failed", charge_point_id=command.charge_point_id)
+            return CommandOutcome.OFFLINE
+        if owner is None:
+            return CommandOutcome.OFFLINE
+        instance = owner.rsplit("|", 1)[0]
+        if instance == self.instance_id:
+            return CommandOutcome.OFFLINE  # our own stale entry: the socket is gone
+        correlation_id = uuid.uuid4().hex
+        future: asyncio.Future[CommandOutcome] = asyncio.get_running_loop().create_future()
+        self._pending[correlation_id] = future
+        try:
+            await self.redis.xadd(
+                command_stream(instance),
+                {"cid": correlation_id, "reply": self._replies, "cmd": encode_command(command),
+                 "deadline": str(time.time() + timeout)},
+                maxlen=STREAM_MAXLEN, approximate=True,
+            )
+            return await self._await_reply(command.charge_point_id, owner, future, deadline)
+        except RedisError:
+            log.exception("ocpp_command_route_failed", charge_point_id=command.charge_point_id)
+            return CommandOutcome.OFFLINE
+        finally:
+            self._pending.pop(correlation_id, None)
+
+    async def _await_reply(self, charge_point_id: str, owner: str,
+                           future: asyncio.Future[CommandOutcome],
+                           deadline: float) -> CommandOutcome:
+        check_every = min(self.presence_ttl, self.instance_ttl) / 3
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return CommandOutcome.TIMEOUT
+            done, _ = await asyncio.wait({future}, timeout=min(left, check_every))
+            if done:
+                return future.result()
+            if await self._owner(charge_point_id, fresh=True) != owner:
+                # The owner died (entry expired) or the charger moved: the command is lost.
+                return CommandOutcome.OFFLINE
+
+    async def _read_loop(self) -> None:
+        last: dict[Any, Any] = {self._commands: "0-0", self._replies: "0-0"}
+        while True:
+            try:
+                batches: Any = await self.redis.xread(last, block=self._block_ms, count=500)
+            except RedisError:
+                log.warning("ocpp_stream_read_failed", instance_id=self.instance_id)
+                await asyncio.sleep(0.5)
+                continue
+            for stream, entries in batches or []:
+                name = stream.decode() if isinstance(stream, bytes) else stream
+                for entry_id, fields in entries:
+                    last[name] = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+                    if name == self._replies:
+                        self._on_reply(fields)
+                    else:
+                        task = asyncio.create_task(self._serve(fields))
+                        self._serving.add(task)
+                        task.add_done_callback(self._serving.discard)
+
+    def _on_reply(self, fields: dict[bytes, bytes]) -> None:
+        future = self._pending.get(fields.get(b"cid", b"").decode())
+        if future is None or future.done():
+            return
+        try:
+            future.set_result(CommandOutcome(fields[b"outcome"].decode()))
+        except (KeyError, ValueError):
+            future.set_result(CommandOutcome.REJECTED)
+
+    async def _serve(self, fields: dict[bytes, bytes]) -> None:
+        try:
+            command = decode_command(fields[b"cmd"])
+            correlation_id = fields[b"cid"].decode()
+            reply_to = fields[b"reply"].decode()
+            left = float(fields[b"deadline"]) - time.time()
+        except (KeyError, ValueError, CodecError):
+            log.warning("ocpp_bad_stream_entry", instance_id=self.instance_id)
+            return
+        if left <= 0:
+            return  # the requester has given up already
+        session = self.registry.get(command.charge_point_id)
+        outcome = CommandOutcome.OFFLINE if session is None \
+            else await session.execute(command, left)
+        try:
+            await self.redis.xadd(reply_to, {"cid": correlation_id, "outcome": outcome.value},
+                                  maxlen=STREAM_MAXLEN, approximate=True)
+        except RedisError:
+            log.warning("ocpp_reply_failed", charge_point_id=command.charge_point_id)
+
+
+class RedisTransactionIds:
+    """1.6 transaction ids unique across every process sharing the Redis."""
+
+    _NEXT = """
+if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SET', KEYS[1], ARGV[1]) end
+return redis.call('INCR', KEYS[1])
+"""
+
+    def __init__(self, redis: aioredis.Redis, key: str = "ocpp:txid") -> None:
+        self._script = redis.register_script(self._NEXT)
+        self._key = key
+
+    async def next_id(self, charge_point_id: str) -> int:
+        value = int(await self._script(keys=[self._key], args=[int(time.time())]))
+        return value % (2**31 - 1) or 1

@@ -1,0 +1,296 @@
+"""The websocket endpoint ``/ocpp/{charge_point_id}`` on the gateway's aiohttp app.
+
+The one entry point the app uses::
+
+    server = OcppServer(chargers, bus, authorizer, instance_id="gw-1", redis_url=None)
+    server.attach(app)          # route, startup/shutdown/cleanup hooks
+    server.commands             # ocpi_gateway.domain.charger_commands.ChargerCommands
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+import redis.asyncio as aioredis
+import structlog
+from aiohttp import WSMsgType, web
+
+from ocpi_gateway.domain.authorization import TokenAuthorizer
+from ocpi_gateway.domain.charger_commands import ChargerCommands
+from ocpi_gateway.domain.events import ChargerConnected, ChargerDisconnected, EventPublisher
+from ocpi_gateway.domain.ids import OcppVersion
+from ocpi_gateway.ocpp_adapter import v16, v201
+from ocpi_gateway.ocpp_adapter.auth import FailureLimiter, PasswordChecker, parse_basic_auth
+from ocpi_gateway.ocpp_adapter.chargers_config import ChargerConfig, ChargersConfig
+from ocpi_gateway.ocpp_adapter.connection import AiohttpConnection
+from ocpi_gateway.ocpp_adapter.registry import ConnectionRegistry
+from ocpi_gateway.ocpp_adapter.routing import RoutedCommands
+from ocpi_gateway.ocpp_adapter.routing.local import LocalChargerCommands
+from ocpi_gateway.ocpp_adapter.routing.redis import RedisChargerCommands, RedisTransactionIds
+from ocpi_gateway.ocpp_adapter.session import CallObserver, OcppSession, SessionContext
+from ocpi_gateway.ocpp_adapter.transaction_ids import InMemoryTransactionIds, TransactionIdSource
+
+log = structlog.get_logger(__name__)
+
+SESSION_CLASSES: dict[str, type[OcppSession]] = {
+    v201.SUBPROTOCOL: v201.V201Session,
+    v16.SUBPROTOCOL: v16.V16Session,
+}
+SUBPROTOCOL_OF = {OcppVersion.V16: v16.SUBPROTOCOL, OcppVersion.V201: v201.SUBPROTOCOL}
+
+CLOSE_REPLACED = 4000  # private-use close codes (RFC 6455 7.4.2)
+CLOSE_TAKEN_OVER = 4001
+
+
+@dataclass(frozen=True, slots=True)
+class OcppTimings:
+    """Every delay of the adapter in one place, so tests can make them small."""
+
+    heartbeat_interval: int = 300
+    """Sent in BootNotification responses (seconds)."""
+    call_timeout: float = 30.0
+    """Upper bound of any call to a charger; ChargerCommands.execute's timeout is the real one."""
+    ws_ping_interval: float | None = 60.0
+    """Websocket ping period; a peer missing the pong is closed (None disables)."""
+    presence_ttl: float = 30.0
+    """TTL of a charger's Redis presence entry, refreshed every third of it."""
+    instance_ttl: float = 3.0
+    """TTL of this process's Redis liveness key: how soon others see it died."""
+    stream_block_ms: int = 5_000
+    auth_max_failures: int = 5
+    auth_failure_window: float = 60.0
+
+
+class OcppServer:
+    def __init__(
+        self,
+        chargers: ChargersConfig,
+        publisher: EventPublisher,
+        authorizer: TokenAuthorizer,
+        *,
+        instance_id: str,
+        redis_url: str | None,
+        heartbeat_interval: int = 300,
+        timings: OcppTimings | None = None,
+        observe_call: CallObserver | None = None,
+    ) -> None:
+        self.chargers = chargers
+        self.publisher = publisher
+        self.instance_id = instance_id
+        self.timings = timings or OcppTimings(heartbeat_interval=heartbeat_interval)
+        self.registry = ConnectionRegistry()
+        self._passwords = PasswordChecker()
+        self._limiter = FailureLimiter(self.timings.auth_max_failures,
+                                       self.timings.auth_failure_window)
+        self._redis: aioredis.Redis | None = None
+        transaction_ids: TransactionIdSource
+        self._router: RoutedCommands
+        if redis_url:
+            self._redis = aioredis.from_url(redis_url)
+            redis_router = RedisChargerCommands(
+                self.registry, self._redis, instance_id,
+                presence_ttl=self.timings.presence_ttl, instance_ttl=self.timings.instance_ttl,
+                block_ms=self.timings.stream_block_ms,
+            )
+            redis_router.on_lost = self._taken_over
+            self._router = redis_router
+            transaction_ids = RedisTransactionIds(self._redis)
+        else:
+            self._router = LocalChargerCommands(self.registry)
+            transaction_ids = InMemoryTransactionIds()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._context = SessionContext(
+            publisher=publisher, authorizer=authorizer, transaction_ids=transaction_ids,
+            heartbeat_interval=self.timings.heartbeat_interval,
+            call_timeout=self.timings.call_timeout, observe_call=observe_call,
+        )
+
+    @property
+    def commands(self) -> ChargerCommands:
+        return self._router
+
+    @property
+    def redis(self) -> aioredis.Redis | None:
+        """The adapter's Redis client (for a /ready check), None in one-process mode."""
+        return self._redis
+
+    def attach(self, app: web.Application) -> None:
+        app.router.add_get("/ocpp/{charge_point_id}", self.handle)
+        app.on_startup.append(self._on_startup)
+        app.on_shutdown.append(self._on_shutdown)
+        app.on_cleanup.append(self._on_cleanup)
+
+    async def start(self) -> None:
+        await self._router.start()
+
+    async def stop(self) -> None:
+        """Close every charger's socket, stop routing, release presence."""
+        await self._close_all()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._router.stop()
+        if self._redis is not None:
+            await self._redis.aclose()
+
+    async def _close_all(self) -> None:
+        sessions = list(self.registry)
+        for session in sessions:
+            session.mark_closed()
+        await asyncio.gather(
+            *(session.close(code=1001, message="gateway shutting down") for session in sessions),
+            return_exceptions=True,
+        )
+
+    async def _on_startup(self, app: web.Application) -> None:
+        await self.start()
+
+    async def _on_shutdown(self, app: web.Application) -> None:
+        await self._close_all()
+
+    async def _on_cleanup(self, app: web.Application) -> None:
+        await self.stop()
+
+    # -- handshake -----------------------------------------------------------------------
+
+    def _is_tls(self, request: web.Request) -> bool:
+        if request.transport is not None \
+                and request.transport.get_extra_info("sslcontext") is not None:
+            return True
+        if self.chargers.trust_forwarded_proto:
+            return request.headers.get("X-Forwarded-Proto", "").lower() == "https"
+        return False
+
+    def _refuse(self, charge_point_id: str, remote: str, status: int, reason: str) -> web.Response:
+        self._limiter.record_failure(f"id:{charge_point_id}", f"ip:{remote}")
+        log.warning("ocpp_connection_refused", charge_point_id=charge_point_id, remote=remote,
+                    reason=reason, http_status=status)
+        headers = {"WWW-Authenticate": 'Basic realm="ocpp"'} if status == 401 else None
+        return web.Response(status=status, text=reason, headers=headers)
+
+    def _remote(self, request: web.Request) -> str:
+        remote = request.remote or "?"
+        if self.chargers.trust_forwarded_proto:
+            # Behind our proxy every charger shares its address: use the hop the proxy saw
+            # (the last X-Forwarded-For entry, the only one the client cannot forge).
+            forwarded = request.headers.get("X-Forwarded-For", "").split(",")[-1].strip()
+            remote = forwarded or remote
+        return remote
+
+    async def _admit(
+        self, request: web.Request, charge_point_id: str
+    ) -> ChargerConfig | web.Response:
+        remote = self._remote(request)
+        if self._limiter.blocked(f"id:{charge_point_id}", f"ip:{remote}"):
+            log.warning("ocpp_connection_rate_limited", charge_point_id=charge_point_id,
+                        remote=remote)
+            return web.Response(status=429, text="too many failed attempts")
+        charger = self.chargers.get(charge_point_id)
+        if charger is None:
+            return self._refuse(charge_point_id, remote, 404, "unknown charge point")
+        profile = 2 if self._is_tls(request) else 1
+        if profile != charger.security_profile:
+            return self._refuse(charge_point_id, remote, 403,
+                                f"security profile {charger.security_profile} required")
+        credentials = parse_basic_auth(request.headers.get("Authorization"))
+        if credentials is None or credentials[0] != charge_point_id \
+                or not await self._passwords.check(credentials[1], charger.password_hash):
+            return self._refuse(charge_point_id, remote, 401, "bad credentials")
+        return charger
+
+    @staticmethod
+    def _choose_subprotocol(request: web.Request, charger: ChargerConfig) -> str | None:
+        offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")]
+        allowed = [SUBPROTOCOL_OF[charger.ocpp_version]] if charger.ocpp_version \
+            else list(SESSION_CLASSES)
+        return next((p for p in offered if p in allowed), None)
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        charge_point_id = request.match_info["charge_point_id"]
+        admitted = await self._admit(request, charge_point_id)
+        if isinstance(admitted, web.Response):
+            return admitted
+        subprotocol = self._choose_subprotocol(request, admitted)
+        ws = web.WebSocketResponse(
+            protocols=(subprotocol,) if subprotocol else (),
+            heartbeat=self.timings.ws_ping_interval,
+            timeout=5.0,  # for the close handshake
+            max_msg_size=1024 * 1024,
+        )
+        await ws.prepare(request)
+        if subprotocol is None:
+            # OCPP-J 4.1.2: finish the handshake without a subprotocol, then close.
+            log.warning("ocpp_no_common_subprotocol", charge_point_id=charge_point_id,
+                        offered=request.headers.get("Sec-WebSocket-Protocol"))
+            await ws.close(code=1002, message=b"no supported OCPP subprotocol")
+            return ws
+        session = SESSION_CLASSES[subprotocol](charge_point_id, AiohttpConnection(ws),
+                                               self._context)
+        await self._serve(session, ws, request.remote)
+        return ws
+
+    # -- connection lifetime ---------------------------------------------------------------
+
+    async def _serve(self, session: OcppSession, ws: web.WebSocketResponse,
+                     remote: str | None) -> None:
+        charge_point_id = session.id
+        previous = self.registry.register(session)
+        if previous is not None:
+            previous.replaced = True
+            previous.mark_closed()  # its pending commands end OFFLINE now
+            log.info("ocpp_connection_replaced", charge_point_id=charge_point_id)
+            # The close handshake may wait for a dead peer: not on the new connection's time.
+            self._background(previous.close(code=CLOSE_REPLACED,
+                                            message="replaced by a new connection"))
+        await self._router.charger_connected(charge_point_id)
+        log.info("ocpp_connected", charge_point_id=charge_point_id, version=session.version,
+                 remote=remote)
+        session.emit(ChargerConnected(charge_point_id=charge_point_id,
+                                      ocpp_version=session.version))
+        try:
+            async for msg in ws:
+                if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
+                    await session.route_message(msg.data)
+                elif msg.type == WSMsgType.ERROR:
+                    log.info("ocpp_socket_error", charge_point_id=charge_point_id,
+                             error=str(ws.exception()))
+                    break
+        except ConnectionError:
+            pass
+        finally:
+            session.mark_closed()
+            if self.registry.unregister(session):
+                await self._router.charger_disconnected(charge_point_id)
+                log.info("ocpp_disconnected", charge_point_id=charge_point_id,
+                         close_code=ws.close_code)
+                session.emit(ChargerDisconnected(charge_point_id=charge_point_id))
+            with contextlib.suppress(ConnectionError):
+                await ws.close()
+
+    def _background(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _taken_over(self, charge_point_id: str) -> None:
+        """Another process holds a newer connection of this charger: ours is a zombie."""
+        session = self.registry.get(charge_point_id)
+        if session is not None:
+            session.replaced = True
+            self.registry.unregister(session)
+            session.mark_closed()
+            self._background(session.close(code=CLOSE_TAKEN_OVER,
+                                           message="connected elsewhere"))
+
+
+def server_ssl_context(certfile: str, keyfile: str) -> ssl.SSLContext:
+    """TLS for security profile 2 when it terminates in this process."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(certfile, keyfile)
+    return context

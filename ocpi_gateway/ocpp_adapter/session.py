@@ -1,0 +1,420 @@
+"""One charger's OCPP session: what both versions share on top of ``ocpp.ChargePoint``.
+
+Pitfalls of the ``ocpp`` package handled here (each has a test in tests/ocpp):
+
+- ``route_message`` only logs a frame it cannot parse; OCPP-J wants a CALLERROR
+  (FormationViolation in 1.6, RpcFrameworkError in 2.0.1, MessageId "-1" when unreadable).
+- For an unknown action it answers NotSupported and for a known but unhandled one
+  NotImplemented, the reverse of both specifications' tables; we decide the code ourselves.
+- Schema violations come out as FormatViolation even on 1.6, where the code is spelled
+  FormationViolation.
+- ``call()`` returns None on a CALLERROR unless ``suppress=False``; ``UnknownCallErrorCodeError``
+  is not an ``OCPPError``; a call pending when the charger leaves waits the whole timeout:
+  :meth:`OcppSession.execute` races the call against the session's end.
+- Calling ``call()`` from an ``@on`` handler deadlocks (the reader is busy in the handler). Events
+  are therefore published from a per-session task, not from the handler: a subscriber may send
+  a command to the same charger without waiting for its own answer.
+- The route map is built per instance from every ``@on`` in the process; we share one per class.
+- Its ``_handle_call`` validates with jsonschema in a thread pool, converts keys with regexes
+  and calls ``inspect.signature`` for every message; we dispatch the ``@on`` handlers ourselves
+  (compiled validation, memoized conversion): an inbound message costs half the CPU.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import functools
+import inspect
+import logging
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar, TypeVar
+
+import ocpp.messages
+import orjson
+import structlog
+from ocpp.charge_point import ChargePoint, camel_to_snake_case, snake_to_camel_case
+from ocpp.exceptions import (
+    FormatViolationError,
+    InternalError,
+    NotSupportedError,
+    OCPPError,
+    UnknownCallErrorCodeError,
+)
+from ocpp.exceptions import (
+    NotImplementedError as OcppNotImplementedError,
+)
+from ocpp.messages import Call, CallError, CallResult
+from ocpp.routing import create_route_map, on
+
+from ocpi_gateway.domain.authorization import TokenAuthorizer
+from ocpi_gateway.domain.charger_commands import ChargerCommand, CommandOutcome
+from ocpi_gateway.domain.events import DomainEvent, EventPublisher
+from ocpi_gateway.domain.ids import OcppVersion
+from ocpi_gateway.ocpp_adapter.connection import AiohttpConnection, ConnectionClosed
+from ocpi_gateway.ocpp_adapter.transaction_ids import TransactionIdSource
+from ocpi_gateway.ocpp_adapter.validation import validate_request
+
+log = structlog.get_logger(__name__)
+
+# The package validates payloads in the default thread pool. jsonschema is pure Python and holds
+# the GIL, so the pool buys no parallelism, only two thread hops per message (measured: inbound
+# rate 1.8k -> see docs/ocpp.md). Validate inline instead.
+ocpp.messages.ASYNC_VALIDATION = False
+# The package logs every frame at INFO on this logger; keep it apart from ours.
+wire_log = logging.getLogger("ocpi_gateway.ocpp_adapter.wire")
+
+
+class MessageTypeNotSupportedError(OCPPError):  # type: ignore[misc]
+    """OCPP 2.0.1 code for a MessageTypeId other than 2, 3, 4 (absent from the package)."""
+
+    code = "MessageTypeNotSupported"
+    default_description = "A message with a Message Type Number that is not supported"
+
+
+class RpcFrameworkError(OCPPError):  # type: ignore[misc]
+    """OCPP 2.0.1 code for a frame that is no valid RPC message (absent from the package)."""
+
+    code = "RpcFrameworkError"
+    default_description = "Content of the call is not a valid RPC Request"
+
+
+_Fn = TypeVar("_Fn", bound=Callable[..., Any])
+
+
+def handles(action: str) -> Callable[[_Fn], _Fn]:
+    """``ocpp.routing.on`` with a type mypy can see through.
+
+    :meth:`OcppSession._route_call` validates the request (ocpp_adapter.validation); responses
+    are built from the package's typed dataclasses (and the test chargers validate them).
+    """
+    register: Callable[[_Fn], _Fn] = on(action, skip_schema_validation=True)
+    return register
+
+
+CallObserver = Callable[[OcppVersion, str, str], None]
+"""Told of every CALL: (version, action, "in" from the charger / "out" to it). For metrics."""
+
+
+@dataclass(frozen=True, slots=True)
+class SessionContext:
+    publisher: EventPublisher
+    authorizer: TokenAuthorizer
+    transaction_ids: TransactionIdSource
+    heartbeat_interval: int
+    call_timeout: float
+    observe_call: CallObserver | None = None
+
+
+@functools.lru_cache(maxsize=4096)
+def _snake(key: str) -> str:
+    """The package's own key conversion, memoized (its regexes cost a sixth of a message)."""
+    converted: str = next(iter(camel_to_snake_case({key: None})))
+    return converted
+
+
+@functools.lru_cache(maxsize=4096)
+def _camel(key: str) -> str:
+    converted: str = next(iter(snake_to_camel_case({key: None})))
+    return converted
+
+
+def snake_keys(value: Any) -> Any:
+    """An inbound payload with snake_case keys, as the package hands it to handlers."""
+    if isinstance(value, dict):
+        return {_snake(k): snake_keys(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [snake_keys(v) for v in value]
+    return value
+
+
+def wire_payload(value: Any) -> Any:
+    """A response dataclass as the camelCase JSON object OCPP wants, None fields left out."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {
+            _camel(field.name): wire_payload(item)
+            for field in dataclasses.fields(value)
+            if (item := getattr(value, field.name)) is not None
+        }
+    if isinstance(value, dict):
+        return {_camel(k): wire_payload(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [wire_payload(v) for v in value if v is not None]
+    return value
+
+
+class OcppSession(ChargePoint):  # type: ignore[misc]
+    """Base of :class:`ocpp_adapter.v16.V16Session` and :class:`ocpp_adapter.v201.V201Session`."""
+
+    version: ClassVar[OcppVersion]
+    _ocpp_version: ClassVar[str]
+    format_violation: ClassVar[type[OCPPError]] = FormatViolationError
+    # 2.0.1 part 4 §4.3: RpcFrameworkError when the frame is no valid RPC message (e.g. the
+    # MessageId cannot be read); FormatViolation is about the payload of an action.
+    rpc_violation: ClassVar[type[OCPPError]] = RpcFrameworkError
+    known_actions: ClassVar[frozenset[str]] = frozenset()
+    _route_tables: ClassVar[dict[type, dict[str, Callable[..., Any]]]] = {}
+
+    def __init__(self, charge_point_id: str, connection: AiohttpConnection,
+                 context: SessionContext) -> None:
+        super().__init__(charge_point_id, connection, response_timeout=context.call_timeout,
+                         logger=wire_log)
+        self.context = context
+        self.replaced = False
+        self._closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._events: deque[DomainEvent] | None = None  # made while events are pending
+        self._event_task: asyncio.Task[None] | None = None
+
+    # -- route map shared per class ------------------------------------------------------
+
+    @property
+    def route_map(self) -> dict[str, Callable[..., Any]]:
+        """Action → handler function, computed once per class (the package builds one per
+        connection, with a bound method per action)."""
+        cls = type(self)
+        table = OcppSession._route_tables.get(cls)
+        if table is None:
+            table = {
+                action: hooks["_on_action"].__func__
+                for action, hooks in create_route_map(self).items()
+                if "_on_action" in hooks
+            }
+            OcppSession._route_tables[cls] = table
+        return table
+
+    @route_map.setter
+    def route_map(self, value: object) -> None:
+        """The package's __init__ assigns a per-instance map; the property replaces it."""
+
+    # An asyncio.Queue costs ~1.5 KB; most connections are idle and never get a command.
+    @property
+    def _response_queue(self) -> asyncio.Queue[Any]:
+        queue: asyncio.Queue[Any] | None = self.__dict__.get("_responses")
+        if queue is None:
+            queue = self.__dict__["_responses"] = asyncio.Queue()
+        return queue
+
+    @_response_queue.setter
+    def _response_queue(self, value: object) -> None:
+        """Ignored: the queue is made on first use."""
+
+    # -- inbound -------------------------------------------------------------------------
+
+    @property
+    def connection(self) -> AiohttpConnection:
+        conn: AiohttpConnection = self._connection
+        return conn
+
+    async def route_message(self, raw_msg: str | bytes) -> None:
+        """Handle one frame; never raises for the charger's sake."""
+        msg = self._parse(raw_msg)
+        if isinstance(msg, tuple):
+            reply_id, error = msg
+            log.warning("ocpp_bad_frame", charge_point_id=self.id, error=error.code,
+                        cause=error.description)
+            await self._send_error(reply_id, error)
+        elif isinstance(msg, Call):
+            await self._route_call(msg)
+        elif self._call_lock.locked():
+            self._response_queue.put_nowait(msg)
+        else:
+            # Nobody waits: a late answer to a call we gave up on, or noise. Queueing it would
+            # let a misbehaving charger grow the queue without bound.
+            log.info("ocpp_unexpected_response", charge_point_id=self.id,
+                     unique_id=msg.unique_id)
+
+    def _parse(
+        self, raw_msg: str | bytes
+    ) -> Call | CallResult | CallError | tuple[str, OCPPError]:
+        try:
+            frame = orjson.loads(raw_msg)
+        except orjson.JSONDecodeError:
+            return "-1", self.rpc_violation(description="Message is not valid JSON")
+        unique_id = frame[1] if isinstance(frame, list) and len(frame) > 1 else None
+        reply_id = unique_id if isinstance(unique_id, str) and 0 < len(unique_id) <= 36 else "-1"
+        if not isinstance(frame, list) or not frame or not isinstance(unique_id, str):
+            return reply_id, self.rpc_violation(
+                description="Not an OCPP-J message array with a MessageId")
+        kind = frame[0]
+        if kind == 2 and len(frame) == 4 and isinstance(frame[2], str) \
+                and isinstance(frame[3], dict):
+            return Call(unique_id, frame[2], frame[3])
+        if kind == 3 and len(frame) == 3 and isinstance(frame[2], dict):
+            return CallResult(unique_id, frame[2])
+        if kind == 4 and len(frame) == 5 and isinstance(frame[2], str):
+            return CallError(unique_id, frame[2], frame[3], frame[4])
+        if kind in (2, 3, 4):
+            return reply_id, self.rpc_violation(
+                description=f"Message type {kind} has the wrong structure")
+        return reply_id, self.unknown_message_type_error(kind)
+
+    def unknown_message_type_error(self, kind: object) -> OCPPError:
+        return MessageTypeNotSupportedError(details={"messageTypeId": repr(kind)[:20]})
+
+    async def _route_call(self, msg: Call) -> None:
+        if self.context.observe_call is not None:
+            self.context.observe_call(self.version, msg.action, "in")
+        handler = self.route_map.get(msg.action)
+        if handler is None:
+            # The specifications: NotImplemented = action not known, NotSupported = known
+            # but not supported here.
+            error: OCPPError
+            if msg.action in self.known_actions:
+                error = NotSupportedError(details={"cause": f"{msg.action} is not supported"})
+            else:
+                error = OcppNotImplementedError(details={"cause": f"{msg.action} is unknown"})
+            log.info("ocpp_unhandled_action", charge_point_id=self.id, action=msg.action)
+            await self._send_error(msg.unique_id, error)
+            return
+        # Our own dispatch instead of the package's _handle_call: compiled validation, memoized
+        # key conversion, orjson; the handlers are the package's @on routes all the same.
+        try:
+            validate_request(self._ocpp_version, msg.action, msg.payload)
+            response = handler(self, **snake_keys(msg.payload))
+            if inspect.isawaitable(response):
+                response = await response
+        except OCPPError as exc:
+            log.warning("ocpp_call_rejected", charge_point_id=self.id, action=msg.action,
+                        error=exc.code, cause=str(exc.details.get("cause", ""))[:200])
+            await self._send_error(msg.unique_id, self.translate_error(exc))
+            return
+        except ConnectionClosed:
+            return
+        except Exception:
+            log.exception("ocpp_handler_failed", charge_point_id=self.id, action=msg.action)
+            await self._send_error(msg.unique_id, InternalError())
+            return
+        frame = orjson.dumps([3, msg.unique_id, wire_payload(response)]).decode()
+        try:
+            await self._send(frame)
+        except ConnectionClosed:
+            pass
+
+    def translate_error(self, error: OCPPError) -> OCPPError:
+        """The version's own spelling of an error raised by the package."""
+        return error
+
+    async def _send_error(self, unique_id: str, error: OCPPError) -> None:
+        frame = CallError(unique_id, error.code, error.description or "", {
+            k: v for k, v in error.details.items() if k != "ocpp_message"
+        } if isinstance(error.details, dict) else {})
+        try:
+            await self._send(frame.to_json())
+        except ConnectionClosed:
+            pass
+
+    # -- outbound ------------------------------------------------------------------------
+
+    def build_request(self, command: ChargerCommand) -> Any:
+        """The version's request payload, or a CommandOutcome when it cannot be sent."""
+        raise NotImplementedError
+
+    def outcome(self, command: ChargerCommand, response: Any) -> CommandOutcome:
+        raise NotImplementedError
+
+    async def execute(
+        self, command: ChargerCommand, timeout: float  # noqa: ASYNC109 (protocol)
+    ) -> CommandOutcome:
+        """Send the command (after any earlier one), wait for the answer, map it."""
+        if self._closed.done():
+            return CommandOutcome.OFFLINE
+        request = self.build_request(command)
+        if isinstance(request, CommandOutcome):
+            return request
+        if self.context.observe_call is not None:
+            self.context.observe_call(self.version, type(request).__name__, "out")
+        call = asyncio.ensure_future(self.call(request, suppress=False))
+        call.add_done_callback(_consume)
+        try:
+            done, _ = await asyncio.wait({call, self._closed}, timeout=timeout,
+                                         return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not call.done():
+                call.cancel()
+        if call not in done:
+            return CommandOutcome.OFFLINE if self._closed.done() else CommandOutcome.TIMEOUT
+        return self._outcome_of(command, call)
+
+    def _outcome_of(self, command: ChargerCommand, call: asyncio.Future[Any]) -> CommandOutcome:
+        kind = type(command).__name__
+        try:
+            response = call.result()
+        except (OcppNotImplementedError, NotSupportedError) as exc:
+            log.info("ocpp_command_not_supported", charge_point_id=self.id, command=kind,
+                     error=exc.code)
+            return CommandOutcome.NOT_SUPPORTED
+        except OCPPError as exc:
+            log.warning("ocpp_command_call_error", charge_point_id=self.id, command=kind,
+                        error=exc.code, description=exc.description)
+            return CommandOutcome.REJECTED
+        except UnknownCallErrorCodeError as exc:
+            log.warning("ocpp_command_call_error", charge_point_id=self.id, command=kind,
+                        error=str(exc))
+            return CommandOutcome.REJECTED
+        except TimeoutError:
+            return CommandOutcome.TIMEOUT
+        except ConnectionClosed:
+            return CommandOutcome.OFFLINE
+        except (TypeError, ValueError) as exc:
+            # A response the schema let through but the package could not build.
+            log.warning("ocpp_command_bad_response", charge_point_id=self.id, command=kind,
+                        error=str(exc))
+            return CommandOutcome.REJECTED
+        return self.outcome(command, response)
+
+    # -- events --------------------------------------------------------------------------
+
+    def emit(self, event: DomainEvent) -> None:
+        """Publish in order, from a task of this session (never from the reader)."""
+        if self._events is None:
+            self._events = deque()
+        self._events.append(event)
+        if self._event_task is None:
+            self._event_task = asyncio.get_running_loop().create_task(self._drain_events())
+
+    async def _drain_events(self) -> None:
+        try:
+            while self._events:
+                event = self._events.popleft()
+                try:
+                    await self.context.publisher.publish(event)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("event_publish_failed", charge_point_id=self.id,
+                                  event=type(event).__name__)
+        finally:
+            self._event_task = None
+            if not self._events:
+                self._events = None
+
+    async def flush_events(self) -> None:
+        task = self._event_task
+        if task is not None:
+            await asyncio.shield(task)
+
+    # -- lifetime ------------------------------------------------------------------------
+
+    @property
+    def is_closed(self) -> bool:
+        return self._closed.done()
+
+    def mark_closed(self) -> None:
+        """The socket is gone: every pending and queued command ends OFFLINE at once."""
+        if not self._closed.done():
+            self._closed.set_result(None)
+
+    async def close(self, code: int = 1000, message: str = "") -> None:
+        self.mark_closed()
+        try:
+            await self.connection.ws.close(code=code, message=message.encode())
+        except ConnectionError:
+            pass
+
+
+def _consume(future: asyncio.Future[Any]) -> None:
+    """Retrieve the outcome of an abandoned call so asyncio does not log it as lost."""
+    if not future.cancelled():
+        future.exception()

@@ -1,0 +1,110 @@
+"""In-process availability (the embedded default): one asyncio lock per location."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from ocpi_gateway.reservation_policy.availability.base import EvseAvailability, EvseStatus
+
+HoldListener = Callable[[str, str], None]
+"""Called with (location_id, evse_uid) after a hold is taken or released on this instance."""
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _held(entry: EvseAvailability, now: datetime) -> bool:
+    return entry.holder is not None and (entry.hold_until is None or entry.hold_until > now)
+
+
+class MemoryAvailability:
+    def __init__(self) -> None:
+        self._data: dict[str, dict[str, EvseAvailability]] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._listeners: list[HoldListener] = []
+
+    def add_hold_listener(self, listener: HoldListener) -> None:
+        self._listeners.append(listener)
+
+    def _notify(self, location_id: str, evse_uid: str) -> None:
+        for listener in self._listeners:
+            listener(location_id, evse_uid)
+
+    def _lock(self, location_id: str) -> asyncio.Lock:
+        lock = self._locks.get(location_id)
+        if lock is None:
+            lock = self._locks[location_id] = asyncio.Lock()
+        return lock
+
+    async def set_status(
+        self, location_id: str, evse_uid: str, status: EvseStatus, at: datetime
+    ) -> bool:
+        async with self._lock(location_id):
+            evses = self._data.setdefault(location_id, {})
+            current = evses.get(evse_uid)
+            if current is None:
+                evses[evse_uid] = EvseAvailability(location_id, evse_uid, status, at)
+                return True
+            if current.status is status:
+                return False
+            evses[evse_uid] = replace(current, status=status, updated_at=at)
+            return True
+
+    async def get(self, location_id: str, evse_uid: str) -> EvseAvailability | None:
+        entry = self._data.get(location_id, {}).get(evse_uid)
+        return _expire(entry, _now()) if entry else None
+
+    async def location(self, location_id: str) -> dict[str, EvseAvailability]:
+        now = _now()
+        return {uid: _expire(e, now) for uid, e in self._data.get(location_id, {}).items()}
+
+    async def pick_and_hold(
+        self,
+        location_id: str,
+        candidates: Sequence[str],
+        *,
+        holder: str,
+        until: datetime,
+        keep_free: int = 0,
+    ) -> str | None:
+        async with self._lock(location_id):
+            now = _now()
+            evses = self._data.get(location_id, {})
+            free = sum(1 for e in evses.values()
+                       if e.status is EvseStatus.AVAILABLE and not _held(e, now))
+            if free - 1 < keep_free:
+                return None
+            for uid in candidates:
+                entry = evses.get(uid)
+                if entry is None or entry.status is not EvseStatus.AVAILABLE or _held(entry, now):
+                    continue
+                evses[uid] = replace(entry, holder=holder, hold_until=until, last_reserved_at=now)
+                self._notify(location_id, uid)
+                return uid
+            return None
+
+    async def release(self, location_id: str, evse_uid: str, *, holder: str) -> bool:
+        async with self._lock(location_id):
+            entry = self._data.get(location_id, {}).get(evse_uid)
+            if entry is None or entry.holder != holder:
+                return False
+            self._data[location_id][evse_uid] = replace(entry, holder=None, hold_until=None)
+            self._notify(location_id, evse_uid)
+            return True
+
+    async def ping(self) -> bool:
+        return True
+
+    async def close(self) -> None:
+        self._data.clear()
+
+
+def _expire(entry: EvseAvailability, now: datetime) -> EvseAvailability:
+    """A hold past its end is shown as no hold (the store never needs a sweeper)."""
+    if entry.holder is not None and entry.hold_until is not None and entry.hold_until <= now:
+        return replace(entry, holder=None, hold_until=None)
+    return entry

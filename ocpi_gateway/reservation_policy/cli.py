@@ -1,0 +1,114 @@
+"""What ``ocpi-gateway policy check|explain`` runs; the CLI module only parses arguments."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, TextIO
+
+from ocpi_gateway.domain.events import utc_now
+from ocpi_gateway.reservation_policy.availability.base import AvailabilityStore
+from ocpi_gateway.reservation_policy.engine import PolicyEngine
+from ocpi_gateway.reservation_policy.lifecycle import CandidateSource
+from ocpi_gateway.reservation_policy.models import EvseCandidate, Partner, ReservationRequest
+from ocpi_gateway.reservation_policy.policy import PolicyError, PolicySource, load_policy
+
+EXPLAIN_PARTNER = Partner("ZZ", "ZZZ")
+"""Stands for 'any partner' when explain is asked without one: only defaults apply."""
+
+
+def check(path: Path | str, out: TextIO | None = None) -> int:
+    """Validate a policy file: 0 and a summary when valid, 1 and one line per problem."""
+    out = out or sys.stdout
+    try:
+        policy = load_policy(path)
+    except PolicyError as exc:
+        print(str(exc), file=out)
+        return 1
+    print(f"{path}: valid ({len(policy.locations)} location overrides, "
+          f"{len(policy.partners)} partner overrides)", file=out)
+    return 0
+
+
+async def explain(
+    policy: PolicySource,
+    availability: AvailabilityStore,
+    location_id: str,
+    candidates: Sequence[EvseCandidate],
+    *,
+    partner: Partner | None = None,
+    evse_uid: str | None = None,
+    minutes: float | None = None,
+    connector_standard: str | None = None,
+    min_power_w: int | None = None,
+    active_for_partner: int = 0,
+    now: datetime | None = None,
+) -> str:
+    """Every candidate of the location, its score, and why each excluded one was excluded,
+    for a hypothetical request (by default: location-level, for the minimum duration)."""
+    now = now or utc_now()
+    settings = policy.effective(location_id, partner)
+    duration = minutes if minutes is not None else max(settings.min_duration_minutes, 1.0)
+    request = ReservationRequest(
+        location_id=location_id, evse_uid=evse_uid, partner=partner or EXPLAIN_PARTNER,
+        token_uid="EXPLAIN", expiry=now + timedelta(minutes=duration),
+        connector_standard=connector_standard, min_power_w=min_power_w)
+    engine = PolicyEngine(policy, availability, clock=lambda: now)
+    explanation = await engine.explain(request, candidates,
+                                       active_for_partner=active_for_partner)
+    return explanation.render()
+
+
+@dataclass(frozen=True, slots=True)
+class ExplainContext:
+    """What ``policy explain`` reads: the gateway side builds it from its settings (policy
+    file, availability store, locations catalog), which this package may not import."""
+
+    policy: PolicySource
+    availability: AvailabilityStore
+    candidates: CandidateSource
+
+
+ExplainContextFactory = Callable[[argparse.Namespace], Awaitable[ExplainContext]]
+
+
+def add_subcommands(commands: Any, context: ExplainContextFactory | None = None) -> None:
+    """Add ``policy check FILE`` and, given a context factory, ``policy explain --location ID``
+    to the ``ocpi-gateway`` subparsers."""
+    policy = commands.add_parser("policy", help="the reservation policy").add_subparsers(
+        dest="policy_command", required=True)
+    check_parser = policy.add_parser("check", help="validate a policy file")
+    check_parser.add_argument("file", type=Path)
+    check_parser.set_defaults(func=lambda args: check(args.file))
+    if context is None:
+        return
+    explain_parser = policy.add_parser(
+        "explain", help="every candidate EVSE of a location, its score, why excluded")
+    explain_parser.add_argument("--location", required=True)
+    explain_parser.add_argument("--partner", help="COUNTRY-PARTY, e.g. NL-ABC")
+    explain_parser.add_argument("--evse")
+    explain_parser.add_argument("--minutes", type=float)
+    explain_parser.add_argument("--standard", help="wanted connector standard")
+    explain_parser.add_argument("--min-power-w", type=int)
+    explain_parser.set_defaults(func=lambda args: asyncio.run(_explain_command(args, context)))
+
+
+async def _explain_command(args: argparse.Namespace, context: ExplainContextFactory) -> int:
+    ctx = await context(args)
+    partner = None
+    if args.partner:
+        country, _, party = args.partner.upper().partition("-")
+        partner = Partner(country, party)
+    try:
+        candidates = await ctx.candidates.candidates(args.location)
+        print(await explain(ctx.policy, ctx.availability, args.location, candidates,
+                            partner=partner, evse_uid=args.evse, minutes=args.minutes,
+                            connector_standard=args.standard, min_power_w=args.min_power_w))
+    finally:
+        await ctx.availability.close()
+    return 0 if candidates else 1

@@ -1,0 +1,448 @@
+"""The policy decision: which EVSEs may serve a request, in which order, and the atomic hold.
+
+``decide`` reads the policy and one snapshot of the location's availability and returns an
+ordered plan or a typed refusal; ``hold`` then asks the availability store to hold the first
+still-free EVSE of the plan atomically, so a stale snapshot can cost a retry, never a double
+reservation.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+
+from ocpi_gateway.domain.events import utc_now
+from ocpi_gateway.domain.ids import ChargerAddress
+from ocpi_gateway.reservation_policy.availability.base import (
+    AvailabilityStore,
+    EvseAvailability,
+    EvseStatus,
+)
+from ocpi_gateway.reservation_policy.models import EvseCandidate, ReservationRequest
+from ocpi_gateway.reservation_policy.policy import PolicySettings, PolicySource
+from ocpi_gateway.reservation_policy.rules import (
+    Exclusion,
+    RuleContext,
+    busy_per_charger,
+    order,
+    static_exclusion,
+    status_exclusion,
+)
+
+
+class RefusalReason(StrEnum):
+    """Why no attempt is made. ``outcome_hint`` says what the eMSP should be told."""
+
+    DISABLED = "disabled"
+    DURATION_TOO_SHORT = "duration_too_short"
+    DURATION_TOO_LONG = "duration_too_long"
+    PARTNER_CAP_REACHED = "partner_cap_reached"
+    UNKNOWN_LOCATION = "unknown_location"
+    UNKNOWN_EVSE = "unknown_evse"
+    NOT_RESERVABLE = "not_reservable"
+    NO_CANDIDATE = "no_candidate"
+    """No EVSE of the location fits the request (standard, power, reservability)."""
+    ALL_BUSY = "all_busy"
+    """Fitting EVSEs exist but none is free."""
+    ALL_INOPERATIVE = "all_inoperative"
+    """Every fitting EVSE is out of order, inoperative or unknown."""
+    WALK_IN_RESERVE = "walk_in_reserve"
+
+
+class OutcomeHint(StrEnum):
+    """Version- and protocol-neutral result the OCPI side maps to its CommandResultType."""
+
+    REJECTED = "rejected"
+    OCCUPIED = "occupied"
+    INOPERATIVE = "inoperative"
+
+
+_HINTS = {
+    RefusalReason.ALL_BUSY: OutcomeHint.OCCUPIED,
+    RefusalReason.WALK_IN_RESERVE: OutcomeHint.OCCUPIED,
+    RefusalReason.ALL_INOPERATIVE: OutcomeHint.INOPERATIVE,
+}
+
+_INOPERATIVE = {EvseStatus.INOPERATIVE, EvseStatus.OUTOFORDER, EvseStatus.REMOVED,
+                EvseStatus.UNKNOWN, EvseStatus.PLANNED}
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    reason: RefusalReason
+    message: str
+
+    @property
+    def outcome_hint(self) -> OutcomeHint:
+        return _HINTS.get(self.reason, OutcomeHint.REJECTED)
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedCandidate:
+    candidate: EvseCandidate
+    score: tuple[float, ...]
+    target: ChargerAddress
+    """Where ReserveNow goes: the EVSE's address, or the bare charger for a whole-charger
+    reservation (``evse_id`` and ``connector_id`` None)."""
+
+    @property
+    def whole_charger(self) -> bool:
+        return self.target.evse_id is None and self.target.connector_id is None
+
+    @property
+    def evse_uid(self) -> str:
+        return self.candidate.evse_uid
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    location_id: str
+    settings: PolicySettings
+    ranked: tuple[tuple[EvseCandidate, tuple[float, ...]], ...]
+    """Every EVSE that fits the request, with its score: those free in the snapshot first,
+    best first, then the others (the snapshot may be stale; the store's atomic hold has the
+    last word)."""
+    keep_free: int
+    exhausted: Refusal
+    """What to report when nothing of the plan can be held."""
+    whole_chargers: frozenset[str] = frozenset()
+    """Chargers reserved as a whole rather than by EVSE."""
+    free_in_snapshot: int = 0
+    """How many leading entries of ``ranked`` were free in the snapshot (the rest are the
+    fallback: fitting EVSEs the snapshot saw busy, held or without a status)."""
+
+    def planned(self, candidate: EvseCandidate, score: tuple[float, ...]) -> PlannedCandidate:
+        target = (ChargerAddress(candidate.charge_point_id)
+                  if candidate.charge_point_id in self.whole_chargers else candidate.address)
+        return PlannedCandidate(candidate, score, target)
+
+    @property
+    def attempts(self) -> tuple[PlannedCandidate, ...]:
+        # Built on demand: a decision only needs the uids, and the one picked.
+        return tuple(self.planned(c, score) for c, score in self.ranked)
+
+
+@dataclass(frozen=True, slots=True)
+class CandidateReport:
+    evse_uid: str
+    charge_point_id: str
+    status: str
+    rank: int | None
+    score: tuple[float, ...] | None
+    exclusion: Exclusion | None
+    detail: str
+    target: ChargerAddress | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    location_id: str
+    settings: PolicySettings
+    rows: tuple[CandidateReport, ...]
+    refusal: Refusal | None = None
+    free_evses: int = 0
+
+    def render(self) -> str:
+        s = self.settings
+        rules = ", ".join(r.value for r in s.ordering) or "(none)"
+        lines = [
+            f"location {self.location_id}",
+            f"  policy: enabled={s.enabled} duration={s.min_duration_minutes:g}.."
+            f"{s.max_duration_minutes:g} min walk_in_reserve={s.walk_in_reserve} "
+            f"max_concurrent_per_emsp={s.max_concurrent_per_emsp} "
+            f"allow_whole_charger={s.allow_whole_charger}",
+            f"  ordering: {rules}",
+            f"  free EVSEs now: {self.free_evses}",
+        ]
+        if self.refusal is not None:
+            lines.append(f"  decision: REFUSED {self.refusal.reason.value}: {self.refusal.message}")
+        for row in sorted(self.rows, key=lambda r: (r.rank is None, r.rank or 0, r.evse_uid)):
+            score = ("(" + ", ".join(f"{r.value}={v:g}" for r, v in zip(s.ordering, row.score,
+                                                                          strict=True)) + ")"
+                     if row.score is not None else "")
+            head = f"#{row.rank}" if row.rank is not None else "--"
+            if row.exclusion is None:
+                where = _describe(row.target) if row.target else ""
+                lines.append(f"  {head:>4} {row.evse_uid} on {row.charge_point_id} "
+                             f"[{row.status}] score {score} {where}".rstrip())
+            else:
+                lines.append(f"  {head:>4} {row.evse_uid} on {row.charge_point_id} "
+                             f"[{row.status}] excluded: {row.exclusion.value} ({row.detail})"
+                             + (f" score {score}" if score else ""))
+        return "\n".join(lines)
+
+
+def _describe(target: ChargerAddress) -> str:
+    if target.evse_id is None and target.connector_id is None:
+        return "-> whole charger"
+    parts = []
+    if target.evse_id is not None:
+        parts.append(f"evse {target.evse_id}")
+    if target.connector_id is not None:
+        parts.append(f"connector {target.connector_id}")
+    return "-> " + " ".join(parts)
+
+
+@dataclass(slots=True)
+class _Evaluation:
+    settings: PolicySettings
+    availability: dict[str, EvseAvailability]
+    free_count: int
+    eligible: list[tuple[EvseCandidate, tuple[float, ...]]] = field(default_factory=list)
+    """Fit the request and free in the snapshot, ordered."""
+    fallback: list[tuple[EvseCandidate, tuple[float, ...]]] = field(default_factory=list)
+    """Fit the request but not free in the snapshot, ordered."""
+    excluded: list[tuple[EvseCandidate, Exclusion, str]] = field(default_factory=list)
+    statically_excluded: set[str] = field(default_factory=set)
+
+
+class PolicyEngine:
+    """Decisions for one gateway instance.
+
+    ``snapshot_ttl`` lets decisions within that many seconds share one availability snapshot
+    of a location (reading 100 EVSEs from Redis costs more than the rest of a decision). The
+    snapshot only orders candidates and explains refusals: freeness is decided by the store's
+    atomic pick-and-hold, and the plan lists every fitting EVSE, so a stale snapshot can
+    change which EVSE is picked, never whether one is. Holds and releases made through the
+    engine patch the cached snapshot at once.
+    """
+
+    def __init__(
+        self,
+        policy: PolicySource,
+        availability: AvailabilityStore,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        snapshot_ttl: float = 0.25,
+    ) -> None:
+        self.policy = policy
+        self.availability = availability
+        self._clock = clock
+        self._ttl = snapshot_ttl
+        self._snapshots: dict[str, tuple[float, dict[str, EvseAvailability]]] = {}
+
+    async def _snapshot(self, location_id: str, *, fresh: bool = False
+                        ) -> dict[str, EvseAvailability]:
+        if self._ttl > 0 and not fresh:
+            cached = self._snapshots.get(location_id)
+            if cached is not None and time.monotonic() - cached[0] < self._ttl:
+                return cached[1]
+        snapshot = await self.availability.location(location_id)
+        if self._ttl > 0:
+            self._snapshots[location_id] = (time.monotonic(), snapshot)
+        return snapshot
+
+    def forget_snapshot(self, location_id: str) -> None:
+        """A status at the location changed: the next decision reads it afresh. (The cache
+        saves reads between bursts of decisions; a stale one picks a worse EVSE, as when a
+        charger that just became busy still looks idle to spread_across_chargers.)"""
+        self._snapshots.pop(location_id, None)
+
+    def _patch(self, location_id: str, evse_uid: str, holder: str | None,
+               until: datetime | None) -> None:
+        cached = self._snapshots.get(location_id)
+        if cached is None or evse_uid not in cached[1]:
+            return
+        entry = cached[1][evse_uid]
+        cached[1][evse_uid] = replace(
+            entry, holder=holder, hold_until=until,
+            last_reserved_at=self._clock() if holder else entry.last_reserved_at)
+
+    async def _evaluate(
+        self, request: ReservationRequest, candidates: Sequence[EvseCandidate],
+        exclude: Collection[str] = (), *, fresh: bool = False,
+    ) -> _Evaluation:
+        settings = self.policy.effective(request.location_id, request.partner)
+        availability = await self._snapshot(request.location_id, fresh=fresh)
+        available = EvseStatus.AVAILABLE
+        ev = _Evaluation(settings, availability, sum(
+            1 for a in availability.values() if a.status is available and a.holder is None))
+        ctx = RuleContext(request, availability, busy_per_charger(candidates, availability))
+        free: list[EvseCandidate] = []
+        others: list[EvseCandidate] = []
+        for c in candidates:
+            if c.evse_uid in exclude:
+                ev.excluded.append((c, Exclusion.NOT_FREE, "the reservation is moving away"))
+                continue
+            why = static_exclusion(c, request)
+            if why is not None:
+                ev.statically_excluded.add(c.evse_uid)
+                ev.excluded.append((c, *why))
+                continue
+            why = status_exclusion(availability.get(c.evse_uid))
+            if why is None:
+                free.append(c)
+            else:
+                others.append(c)
+                ev.excluded.append((c, *why))
+        ev.eligible = order(free, settings.ordering, ctx)
+        if ev.eligible:
+            # Only reached when the snapshot was stale: the uid order is good enough and
+            # spares the rules' cost on every decision.
+            ev.fallback = [(c, ()) for c in sorted(others, key=_uid)]
+        else:
+            ev.fallback = order(others, settings.ordering, ctx)
+        return ev
+
+    def _check_request(self, request: ReservationRequest, settings: PolicySettings,
+                       active_for_partner: int) -> Refusal | None:
+        if not settings.enabled:
+            return Refusal(RefusalReason.DISABLED, "reservations are disabled here")
+        minutes = (request.expiry - self._clock()).total_seconds() / 60.0
+        if minutes < settings.min_duration_minutes:
+            return Refusal(RefusalReason.DURATION_TOO_SHORT,
+                           f"{minutes:.1f} min < minimum {settings.min_duration_minutes:g} min")
+        if minutes > settings.max_duration_minutes:
+            return Refusal(RefusalReason.DURATION_TOO_LONG,
+                           f"{minutes:.1f} min > maximum {settings.max_duration_minutes:g} min")
+        cap = settings.max_concurrent_per_emsp
+        if cap is not None and active_for_partner >= cap:
+            return Refusal(RefusalReason.PARTNER_CAP_REACHED,
+                           f"{active_for_partner} active reservations, cap {cap}")
+        return None
+
+    def _plan_or_refusal(
+        self, request: ReservationRequest, candidates: Sequence[EvseCandidate], ev: _Evaluation
+    ) -> Plan | Refusal:
+        if not candidates:
+            return Refusal(RefusalReason.UNKNOWN_LOCATION,
+                           f"no EVSE known at location {request.location_id}")
+        if request.evse_uid is not None:
+            named = [c for c in candidates if c.evse_uid == request.evse_uid]
+            if not named:
+                return Refusal(RefusalReason.UNKNOWN_EVSE,
+                               f"EVSE {request.evse_uid} is not at {request.location_id}")
+            if not named[0].reservable:
+                return Refusal(RefusalReason.NOT_RESERVABLE,
+                               f"EVSE {request.evse_uid} is not RESERVABLE")
+        if not ev.eligible and not ev.fallback:
+            return Refusal(RefusalReason.NO_CANDIDATE, "no EVSE fits the request")
+        keep_free = ev.settings.walk_in_reserve
+        return Plan(request.location_id, ev.settings, (*ev.eligible, *ev.fallback), keep_free,
+                    self._exhausted(ev, keep_free),
+                    self._whole_chargers(request, candidates, ev), len(ev.eligible))
+
+    def _exhausted(self, ev: _Evaluation, keep_free: int) -> Refusal:
+        if ev.eligible:
+            if ev.free_count - keep_free <= 0:
+                return Refusal(RefusalReason.WALK_IN_RESERVE,
+                               f"{ev.free_count} free EVSEs, {keep_free} kept for walk-in "
+                               "drivers")
+            return Refusal(RefusalReason.ALL_BUSY, "the free EVSEs were taken meanwhile")
+        inoperative = all(
+            (a := ev.availability.get(c.evse_uid)) is None or a.status in _INOPERATIVE
+            for c, _ in ev.fallback)
+        if inoperative:
+            return Refusal(RefusalReason.ALL_INOPERATIVE,
+                           "every fitting EVSE is out of order or unknown")
+        return Refusal(RefusalReason.ALL_BUSY, "every fitting EVSE is in use or reserved")
+
+    def _whole_chargers(self, request: ReservationRequest,
+                        candidates: Sequence[EvseCandidate], ev: _Evaluation
+                        ) -> frozenset[str]:
+        """Chargers to reserve as a whole rather than by EVSE.
+
+        A whole-charger reservation survives one EVSE's fault and lets the driver take any of
+        the charger's EVSEs. Only worth it on a location-level request, when the charger has
+        several reservable EVSEs and every one of them fits what the driver wants (the
+        charger, not the gateway, will choose the EVSE).
+        """
+        if not ev.settings.allow_whole_charger or request.evse_uid is not None:
+            return frozenset()
+        siblings: dict[str, list[EvseCandidate]] = {}
+        for c in candidates:
+            if c.reservable and c.charger_can_reserve_whole:
+                siblings.setdefault(c.charge_point_id, []).append(c)
+        return frozenset(
+            cp for cp, group in siblings.items()
+            if len(group) >= 2
+            and not any(s.evse_uid in ev.statically_excluded for s in group))
+
+    async def decide(
+        self,
+        request: ReservationRequest,
+        candidates: Sequence[EvseCandidate],
+        *,
+        active_for_partner: int = 0,
+        reroute_from: Collection[str] | None = None,
+    ) -> Plan | Refusal:
+        """An ordered plan, or why nothing is attempted.
+
+        ``active_for_partner`` counts the partner's live reservations besides this one.
+        ``reroute_from`` marks a re-route of a live reservation away from those EVSEs: the
+        request checks (enabled, duration, cap) were passed when it was made and are skipped.
+        """
+        ev = await self._evaluate(request, candidates, reroute_from or ())
+        if reroute_from is None:
+            refusal = self._check_request(request, ev.settings, active_for_partner)
+            if refusal is not None:
+                return refusal
+        return self._plan_or_refusal(request, candidates, ev)
+
+    async def explain(
+        self, request: ReservationRequest, candidates: Sequence[EvseCandidate],
+        *, active_for_partner: int = 0,
+    ) -> Explanation:
+        """Every candidate with its score, rank and, when excluded, why."""
+        ev = await self._evaluate(request, candidates, fresh=True)
+        refusal = self._check_request(request, ev.settings, active_for_partner)
+        decision = self._plan_or_refusal(request, candidates, ev)
+        if refusal is None and isinstance(decision, Refusal):
+            refusal = decision
+        if refusal is None and isinstance(decision, Plan) and (
+                not ev.eligible or ev.free_count - ev.settings.walk_in_reserve <= 0):
+            refusal = decision.exhausted
+        holdable = max(0, ev.free_count - ev.settings.walk_in_reserve)
+        rows: list[CandidateReport] = []
+        targets = ({p.evse_uid: p.target for p in decision.attempts}
+                   if isinstance(decision, Plan) else {})
+        for rank, (c, score) in enumerate(ev.eligible, start=1):
+            status = _status(ev.availability, c.evse_uid)
+            if rank > holdable:
+                rows.append(CandidateReport(
+                    c.evse_uid, c.charge_point_id, status, None, score, Exclusion.WALK_IN_RESERVE,
+                    f"only {holdable} of {ev.free_count} free EVSEs may be reserved"))
+            else:
+                rows.append(CandidateReport(c.evse_uid, c.charge_point_id, status, rank, score,
+                                            None, "", targets.get(c.evse_uid, c.address)))
+        for c, exclusion, detail in ev.excluded:
+            rows.append(CandidateReport(c.evse_uid, c.charge_point_id,
+                                        _status(ev.availability, c.evse_uid), None, None,
+                                        exclusion, detail))
+        return Explanation(request.location_id, ev.settings, tuple(rows), refusal, ev.free_count)
+
+    async def hold(
+        self, plan: Plan, *, holder: str, until: datetime, skip: Collection[str] = ()
+    ) -> PlannedCandidate | None:
+        """Atomically hold the best still-free EVSE of the plan (walk-in reserve enforced by
+        the store), skipping EVSEs already tried; None when nothing can be held."""
+        order_ = [(c, score) for c, score in plan.ranked if c.evse_uid not in skip]
+        if not order_:
+            return None
+        uid = await self.availability.pick_and_hold(
+            plan.location_id, [c.evse_uid for c, _ in order_], holder=holder, until=until,
+            keep_free=plan.keep_free)
+        if uid is None:
+            return None
+        self._patch(plan.location_id, uid, holder, until)
+        return next(plan.planned(c, score) for c, score in order_ if c.evse_uid == uid)
+
+    async def release(self, location_id: str, evse_uid: str, *, holder: str) -> bool:
+        released = await self.availability.release(location_id, evse_uid, holder=holder)
+        if released:
+            self._patch(location_id, evse_uid, None, None)
+        return released
+
+
+def _uid(candidate: EvseCandidate) -> str:
+    return candidate.evse_uid
+
+
+def _status(availability: Mapping[str, EvseAvailability], uid: str) -> str:
+    a = availability.get(uid)
+    if a is None:
+        return "UNKNOWN"
+    return a.status.value + (" held" if a.holder else "")

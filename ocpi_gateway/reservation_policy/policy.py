@@ -1,0 +1,263 @@
+"""The operator's reservation policy: YAML models, effective settings, hot reload.
+
+Precedence, from weakest to strongest: ``defaults`` < ``partners.<CC-PID>`` <
+``locations.<id>`` < ``locations.<id>.partners.<CC-PID>``. A location wins over a partner
+because its keys describe the site (walk-in reserve, whole-charger use); the nested form is
+there for the rare per-partner-at-one-site exception.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Self
+
+import structlog
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from ocpi_gateway.reservation_policy.models import Partner
+
+log = structlog.get_logger(__name__)
+
+PARTNER_KEY = re.compile(r"^[A-Z]{2}-[A-Z0-9]{3}$")
+
+
+class PolicyError(Exception):
+    """The policy file is unreadable or invalid; each line names the file and the key."""
+
+
+class OrderingRule(StrEnum):
+    CONNECTOR_WANTED = "connector_wanted"
+    SINGLE_CONNECTOR = "single_connector"
+    LEAST_RECENTLY_RESERVED = "least_recently_reserved"
+    SPREAD_ACROSS_CHARGERS = "spread_across_chargers"
+    HIGHEST_POWER = "highest_power"
+
+
+DEFAULT_ORDERING: tuple[OrderingRule, ...] = (
+    OrderingRule.CONNECTOR_WANTED,
+    OrderingRule.SINGLE_CONNECTOR,
+    OrderingRule.SPREAD_ACROSS_CHARGERS,
+    OrderingRule.LEAST_RECENTLY_RESERVED,
+)
+
+
+def _unique_rules(rules: list[OrderingRule] | None) -> list[OrderingRule] | None:
+    if rules is not None and len(set(rules)) != len(rules):
+        raise ValueError("a rule may appear only once")
+    return rules
+
+
+class PolicySettings(BaseModel):
+    """Fully resolved settings for one (location, partner)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = True
+    min_duration_minutes: float = Field(default=5.0, ge=0)
+    max_duration_minutes: float = Field(default=120.0, gt=0)
+    walk_in_reserve: int = Field(default=0, ge=0)
+    max_concurrent_per_emsp: int | None = Field(default=None, ge=0)
+    ordering: tuple[OrderingRule, ...] = DEFAULT_ORDERING
+    allow_whole_charger: bool = False
+
+    @field_validator("ordering")
+    @classmethod
+    def _ordering_unique(cls, value: tuple[OrderingRule, ...]) -> tuple[OrderingRule, ...]:
+        _unique_rules(list(value))
+        return value
+
+    @model_validator(mode="after")
+    def _durations(self) -> Self:
+        if self.min_duration_minutes > self.max_duration_minutes:
+            raise ValueError("min_duration_minutes is greater than max_duration_minutes")
+        return self
+
+
+class PolicyOverride(BaseModel):
+    """Any subset of the settings; absent keys inherit."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool | None = None
+    min_duration_minutes: float | None = Field(default=None, ge=0)
+    max_duration_minutes: float | None = Field(default=None, gt=0)
+    walk_in_reserve: int | None = Field(default=None, ge=0)
+    max_concurrent_per_emsp: int | None = Field(default=None, ge=0)
+    ordering: list[OrderingRule] | None = None
+    allow_whole_charger: bool | None = None
+
+    @field_validator("ordering")
+    @classmethod
+    def _ordering_unique(cls, value: list[OrderingRule] | None) -> list[OrderingRule] | None:
+        return _unique_rules(value)
+
+    def values(self) -> dict[str, Any]:
+        return self.model_dump(exclude_unset=True, exclude_none=True)
+
+
+def _check_partner_keys(value: dict[str, Any]) -> dict[str, Any]:
+    for key in value:
+        if not PARTNER_KEY.match(key):
+            raise ValueError(f"partner key {key!r} must be COUNTRY-PARTY, e.g. NL-ABC")
+    return value
+
+
+class LocationOverride(PolicyOverride):
+    partners: dict[str, PolicyOverride] = {}
+
+    @field_validator("partners")
+    @classmethod
+    def _partner_keys(cls, value: dict[str, PolicyOverride]) -> dict[str, PolicyOverride]:
+        return _check_partner_keys(value)
+
+
+class PolicyFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    defaults: PolicySettings = PolicySettings()
+    partners: dict[str, PolicyOverride] = {}
+    locations: dict[str, LocationOverride] = {}
+
+    @field_validator("partners")
+    @classmethod
+    def _partner_keys(cls, value: dict[str, PolicyOverride]) -> dict[str, PolicyOverride]:
+        return _check_partner_keys(value)
+
+    def combination_errors(self) -> list[tuple[str, str]]:
+        """(key, message) for every override that is invalid once merged with what it inherits.
+
+        An override can break a cross-key rule (min > max) only in combination; each
+        combination the file names is checked so that the error shows at ``policy check``.
+        """
+        errors: list[tuple[str, str]] = []
+        combos: list[tuple[str | None, str | None, str]] = [
+            (None, pk, f"partners.{pk}") for pk in self.partners]
+        for location_id, loc in self.locations.items():
+            combos.append((location_id, None, f"locations.{location_id}"))
+            combos.extend((location_id, pk, f"locations.{location_id}.partners.{pk}")
+                          for pk in loc.partners)
+        for loc_id, partner_key, where in combos:
+            try:
+                self._resolve(loc_id, partner_key)
+            except ValueError as exc:
+                errors.append((where, str(exc)))
+        return errors
+
+    def _resolve(self, location_id: str | None, partner_key: str | None) -> PolicySettings:
+        merged: dict[str, Any] = self.defaults.model_dump()
+        if partner_key is not None and partner_key in self.partners:
+            merged.update(self.partners[partner_key].values())
+        loc = self.locations.get(location_id) if location_id is not None else None
+        if loc is not None:
+            merged.update({k: v for k, v in loc.values().items() if k != "partners"})
+            if partner_key is not None and partner_key in loc.partners:
+                merged.update(loc.partners[partner_key].values())
+        try:
+            return PolicySettings(**merged)
+        except ValidationError as exc:
+            msgs = "; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())
+            raise ValueError(msgs) from None
+
+    def effective(self, location_id: str, partner: Partner | None = None) -> PolicySettings:
+        return self._resolve(location_id, partner.key if partner else None)
+
+
+def _format(source: Path | str, exc: ValidationError) -> str:
+    lines = []
+    for error in exc.errors():
+        key = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        lines.append(f"{source}: {key}: {error['msg'].removeprefix('Value error, ')}")
+    return "\n".join(lines)
+
+
+def parse_policy(raw: Any, source: Path | str = "<policy>") -> PolicyFile:
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise PolicyError(f"{source}: (top level): must be a mapping")
+    try:
+        policy = PolicyFile.model_validate(raw)
+    except ValidationError as exc:
+        raise PolicyError(_format(source, exc)) from None
+    errors = policy.combination_errors()
+    if errors:
+        raise PolicyError("\n".join(f"{source}: {key}: {msg}" for key, msg in errors))
+    return policy
+
+
+def load_policy(path: Path | str) -> PolicyFile:
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise PolicyError(f"{path}: cannot read: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise PolicyError(f"{path}: not valid YAML: {exc}") from exc
+    return parse_policy(raw, path)
+
+
+class PolicySource:
+    """The current policy, reloaded when the file's mtime changes or on ``reload()``.
+
+    A broken edit never takes effect: the last good policy stays in force and the error is
+    logged, so that an operator's typo cannot switch reservations off in production.
+    """
+
+    def __init__(self, path: Path | str | None = None, *, policy: PolicyFile | None = None
+                 ) -> None:
+        self._path = Path(path) if path is not None else None
+        self._lock = threading.Lock()
+        self._mtime: int | None = None
+        if policy is not None:
+            self._policy = policy
+        elif self._path is not None:
+            self._mtime = self._stat()
+            self._policy = load_policy(self._path)
+        else:
+            self._policy = PolicyFile()
+        self.last_error: str | None = None
+
+    @property
+    def path(self) -> Path | None:
+        return self._path
+
+    def _stat(self) -> int | None:
+        if self._path is None:
+            return None
+        try:
+            return os.stat(self._path).st_mtime_ns
+        except OSError:
+            return None
+
+    def reload(self) -> PolicyFile:
+        """Read the file now; raises PolicyError and keeps the old policy if it is invalid."""
+        if self._path is None:
+            return self._policy
+        with self._lock:
+            mtime = self._stat()
+            try:
+                policy = load_policy(self._path)
+            except PolicyError as exc:
+                self._mtime = mtime
+                self.last_error = str(exc)
+                log.error("policy_reload_failed", path=str(self._path), error=str(exc))
+                raise
+            self._policy, self._mtime, self.last_error = policy, mtime, None
+            log.info("policy_reloaded", path=str(self._path))
+            return policy
+
+    def current(self) -> PolicyFile:
+        if self._path is not None and self._stat() != self._mtime:
+            try:
+                self.reload()
+            except PolicyError:
+                pass
+        return self._policy
+
+    def effective(self, location_id: str, partner: Partner | None = None) -> PolicySettings:
+        return self.current().effective(location_id, partner)

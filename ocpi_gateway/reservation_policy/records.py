@@ -1,0 +1,200 @@
+"""Reservation records in the DocumentStore, with their state machine.
+
+Every change is a compare-and-set on ``version`` (``DocumentStore.replace_if``), so that two
+gateway instances, or an expiry and a use arriving together, never both win a transition.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+import structlog
+
+from ocpi_gateway.domain.events import utc_now
+from ocpi_gateway.domain.store import Document, DocumentStore
+from ocpi_gateway.reservation_policy.models import Partner
+
+log = structlog.get_logger(__name__)
+
+COLLECTION = "reservations"
+
+
+class ReservationState(StrEnum):
+    PENDING = "PENDING"
+    """Held in availability, ReserveNow sent, no answer yet."""
+    ACTIVE = "ACTIVE"
+    REROUTED = "REROUTED"
+    """Alive at a replacement EVSE after the charger removed the original one."""
+    USED = "USED"
+    EXPIRED = "EXPIRED"
+    CANCELLED = "CANCELLED"
+    REMOVED = "REMOVED"
+    """Ended by the charger (fault, unavailable) with no EVSE left to move it to."""
+    FAILED = "FAILED"
+    """No charger accepted it: it never became active."""
+
+
+LIVE_STATES = frozenset({ReservationState.PENDING, ReservationState.ACTIVE,
+                         ReservationState.REROUTED})
+
+_ALLOWED: dict[ReservationState, frozenset[ReservationState]] = {
+    ReservationState.PENDING: frozenset({
+        ReservationState.PENDING, ReservationState.ACTIVE, ReservationState.REROUTED,
+        ReservationState.FAILED, ReservationState.CANCELLED, ReservationState.EXPIRED,
+        ReservationState.REMOVED,
+        ReservationState.USED}),
+    ReservationState.ACTIVE: frozenset({
+        ReservationState.PENDING, ReservationState.ACTIVE, ReservationState.USED,
+        ReservationState.EXPIRED, ReservationState.CANCELLED, ReservationState.REMOVED,
+        ReservationState.REROUTED}),
+}
+_ALLOWED[ReservationState.REROUTED] = _ALLOWED[ReservationState.ACTIVE]
+
+
+class TransitionError(Exception):
+    pass
+
+
+def reservation_key(partner: Partner, reservation_id: str) -> str:
+    # OCPI reservation ids are CiString: case-insensitive, scoped per eMSP role.
+    return f"{partner.key}/{reservation_id.upper()}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Reservation:
+    key: str
+    country_code: str
+    party_id: str
+    reservation_id: str
+    location_id: str
+    token_uid: str
+    token_type: str
+    expiry: datetime
+    state: ReservationState
+    requested_evse_uid: str | None = None
+    connector_standard: str | None = None
+    min_power_w: int | None = None
+    group_id_token: str | None = None
+    evse_uid: str | None = None
+    """The EVSE held for it in availability."""
+    charge_point_id: str | None = None
+    ocpp_reservation_id: int | None = None
+    evse_id: int | None = None
+    connector_id: int | None = None
+    whole_charger: bool = False
+    cap_slot: int | None = None
+    """The partner-cap slot it holds (see partner_cap), when a cap applied."""
+    version: int = 0
+    created_at: datetime = field(default_factory=utc_now)
+    updated_at: datetime = field(default_factory=utc_now)
+    history: tuple[dict[str, Any], ...] = ()
+
+    @property
+    def partner(self) -> Partner:
+        return Partner(self.country_code, self.party_id)
+
+    @property
+    def live(self) -> bool:
+        return self.state in LIVE_STATES
+
+    @property
+    def ids(self) -> dict[str, Any]:
+        """The ids every log line about this reservation carries."""
+        return {"reservation_key": self.key, "location_id": self.location_id,
+                "evse_uid": self.evse_uid, "charge_point_id": self.charge_point_id,
+                "ocpp_reservation_id": self.ocpp_reservation_id}
+
+    def to_doc(self) -> Document:
+        # Field by field, not asdict(): asdict deep-copies the history on every transition.
+        doc = {name: getattr(self, name) for name in _FIELD_NAMES}
+        doc["state"] = self.state.value
+        doc["live"] = self.live
+        doc["expiry"] = self.expiry.isoformat()
+        doc["expiry_ts"] = self.expiry.timestamp()
+        doc["created_at"] = self.created_at.isoformat()
+        doc["updated_at"] = self.updated_at.isoformat()
+        doc["history"] = list(self.history)
+        doc["partner_key"] = self.partner.key
+        return doc
+
+    @classmethod
+    def from_doc(cls, doc: Document) -> Reservation:
+        # Derived query fields and any field a later version adds are not constructor args.
+        data = {k: v for k, v in doc.items() if k in _FIELDS}
+        data["state"] = ReservationState(data["state"])
+        for name in ("expiry", "created_at", "updated_at"):
+            data[name] = datetime.fromisoformat(data[name])
+        data["history"] = tuple(data.get("history", ()))
+        return cls(**data)
+
+
+_FIELDS = frozenset(Reservation.__dataclass_fields__)
+_FIELD_NAMES = tuple(Reservation.__dataclass_fields__)
+
+
+class ReservationRepository:
+    def __init__(self, store: DocumentStore) -> None:
+        self._store = store
+
+    async def get(self, key: str) -> Reservation | None:
+        doc = await self._store.get(COLLECTION, key)
+        return Reservation.from_doc(doc) if doc else None
+
+    async def start(self, reservation: Reservation, previous: Reservation | None
+                    ) -> Reservation | None:
+        """Store a new reservation under its key; ``previous`` is an ended one it overwrites
+        (an eMSP may reuse an id once its reservation is over). None when another writer won."""
+        version = previous.version + 1 if previous is not None else 0
+        fresh = _with_entry(replace(reservation, version=version), None, "created")
+        if previous is None:
+            ok = await self._store.insert(COLLECTION, fresh.key, fresh.to_doc())
+        else:
+            ok = await self._store.replace_if(COLLECTION, fresh.key, fresh.to_doc(),
+                                              expected={"version": previous.version})
+        if not ok:
+            return None
+        log.info("reservation_transition", to=fresh.state.value, reason="created", **fresh.ids)
+        return fresh
+
+    async def transition(self, current: Reservation, state: ReservationState, *, reason: str,
+                         **changes: Any) -> Reservation | None:
+        """Move ``current`` to ``state`` with ``changes``; None when another writer won."""
+        if state not in _ALLOWED.get(current.state, frozenset()):
+            raise TransitionError(f"{current.state.value} -> {state.value} is not allowed")
+        updated = replace(current, state=state, version=current.version + 1,
+                          updated_at=utc_now(), **changes)
+        updated = _with_entry(updated, current.state, reason)
+        ok = await self._store.replace_if(COLLECTION, current.key, updated.to_doc(),
+                                          expected={"version": current.version})
+        if not ok:
+            log.info("reservation_transition_lost", wanted=state.value, reason=reason,
+                     **current.ids)
+            return None
+        log.info("reservation_transition", from_=current.state.value, to=state.value,
+                 reason=reason, **updated.ids)
+        return updated
+
+    async def live(self, **where: Any) -> list[Reservation]:
+        docs = await self._store.find(COLLECTION, {"live": True, **where})
+        return [Reservation.from_doc(d) for d in docs]
+
+    async def count_live(self, partner: Partner) -> int:
+        return await self._store.count(COLLECTION, {"live": True, "partner_key": partner.key})
+
+    async def due(self, now: datetime, limit: int = 100) -> list[Reservation]:
+        """Live reservations whose expiry has passed, earliest first."""
+        docs = await self._store.find(COLLECTION, {"live": True}, order_by="expiry_ts",
+                                      limit=limit)
+        ts = now.timestamp()
+        return [Reservation.from_doc(d) for d in docs if d["expiry_ts"] <= ts]
+
+
+def _with_entry(r: Reservation, previous: ReservationState | None, reason: str) -> Reservation:
+    entry = {"at": r.updated_at.isoformat(), "from": previous.value if previous else None,
+             "to": r.state.value, "reason": reason, "evse_uid": r.evse_uid,
+             "charge_point_id": r.charge_point_id,
+             "ocpp_reservation_id": r.ocpp_reservation_id}
+    return replace(r, history=(*r.history, entry))

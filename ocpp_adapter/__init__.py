@@ -1,4 +1,0 @@
-"""CSMS side of OCPP 1.6J and 2.0.1: websocket endpoint, version modules, command routing.
-
-Imports only ``domain``. The app builds one :class:`ocpp_adapter.server.OcppServer`.
-"""

@@ -1,5 +1,0 @@
-"""Live EVSE availability: the view the policy reads and the OCPI Locations module publishes."""
-
-from reservation_policy.availability.base import AvailabilityStore, EvseAvailability, EvseStatus
-
-__all__ = ["AvailabilityStore", "EvseAvailability", "EvseStatus"]
