@@ -9,16 +9,33 @@ compare-and-set, so one instance wins and the others skip it.
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
+from typing import Protocol
 
 import structlog
 
-from ocpi_gateway.reservation_policy.lifecycle import ReservationService
+from ocpi_gateway.reservation_policy.core import ReservationCore
+from ocpi_gateway.reservation_policy.records import ReservationState
 
 log = structlog.get_logger(__name__)
 
 
+async def expire_due(core: ReservationCore, now: datetime) -> int:
+    """End every live reservation whose expiry passed. Safe on several instances at once:
+    the compare-and-set of the transition decides which one expires each reservation."""
+    expired = 0
+    for r in await core.repo.due(now):
+        if await core.end(r, ReservationState.EXPIRED, "expiry clock") is not None:
+            expired += 1
+    return expired
+
+
+class Expires(Protocol):
+    async def expire_due(self, now: datetime | None = None) -> int: ...
+
+
 class ExpiryClock:
-    def __init__(self, service: ReservationService, *, interval: float = 1.0) -> None:
+    def __init__(self, service: Expires, *, interval: float = 1.0) -> None:
         self._service = service
         self._interval = interval
         self._task: asyncio.Task[None] | None = None

@@ -1,0 +1,188 @@
+"""Reserve attempts: a new reservation (policy decision, record, cap slot), and the walk over
+a plan's candidates (hold, ReserveNow, next candidate on a refusal) shared by replacement and
+re-route."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import structlog
+
+from ocpi_gateway.domain.charger_commands import CommandOutcome, ReserveNow
+from ocpi_gateway.reservation_policy.core import ReservationCore
+from ocpi_gateway.reservation_policy.engine import (
+    Plan,
+    PlannedCandidate,
+    Refusal,
+    RefusalReason,
+)
+from ocpi_gateway.reservation_policy.models import EvseCandidate, ReservationRequest
+from ocpi_gateway.reservation_policy.records import Reservation, ReservationState
+from ocpi_gateway.reservation_policy.results import (
+    ReserveOutcome,
+    ReserveResult,
+    failure,
+    refused,
+)
+
+log = structlog.get_logger(__name__)
+
+_RETRY = frozenset({CommandOutcome.OCCUPIED, CommandOutcome.FAULTED, CommandOutcome.UNAVAILABLE,
+                    CommandOutcome.REJECTED, CommandOutcome.OFFLINE,
+                    CommandOutcome.NOT_SUPPORTED})
+"""Answers after which the next candidate is tried."""
+
+
+@dataclass(slots=True)
+class Attempt:
+    picked: PlannedCandidate | None
+    ocpp_reservation_id: int | None
+    answers: list[tuple[str, CommandOutcome]]
+
+
+async def active_for(core: ReservationCore, request: ReservationRequest) -> int:
+    # Counting scans the partner's reservations: only worth it when a cap applies.
+    settings = core.engine.policy.effective(request.location_id, request.partner)
+    if settings.max_concurrent_per_emsp is None:
+        return 0
+    return await core.repo.count_live(request.partner)
+
+
+def new_record(key: str, reservation_id: str, request: ReservationRequest) -> Reservation:
+    return Reservation(
+        key=key, country_code=request.partner.country_code.upper(),
+        party_id=request.partner.party_id.upper(), reservation_id=reservation_id,
+        location_id=request.location_id, token_uid=request.token_uid,
+        token_type=request.token_type, group_id_token=request.group_id_token,
+        expiry=request.expiry, state=ReservationState.PENDING,
+        requested_evse_uid=request.evse_uid, connector_standard=request.connector_standard,
+        min_power_w=request.min_power_w)
+
+
+async def reserve_new(core: ReservationCore, request: ReservationRequest, reservation_id: str,
+                      key: str, ended: Reservation | None,
+                      candidates: Sequence[EvseCandidate], deadline: float) -> ReserveResult:
+    """A new reservation under ``key`` (``ended``: an ended one with that key, overwritten)."""
+    active = await active_for(core, request)
+    decision = await core.engine.decide(request, candidates, active_for_partner=active)
+    if isinstance(decision, Refusal):
+        log.info("reservation_refused", reservation_key=key,
+                 location_id=request.location_id, reason=decision.reason.value,
+                 detail=decision.message)
+        return refused(decision)
+    record = await core.repo.start(new_record(key, reservation_id, request), ended)
+    if record is None:
+        return ReserveResult(ReserveOutcome.REJECTED,
+                             message="a request with this reservation_id is in progress")
+    cap = decision.settings.max_concurrent_per_emsp
+    if cap is not None:
+        claimed = await _claim_cap_slot(core, record, cap)
+        if claimed is None:
+            refusal = Refusal(RefusalReason.PARTNER_CAP_REACHED,
+                              f"{cap} live reservations already")
+            await core.repo.transition(record, ReservationState.FAILED,
+                                       reason=refusal.message)
+            return ReserveResult(ReserveOutcome.REJECTED, refusal=refusal,
+                                 message=refusal.message)
+        record = claimed
+    attempt = await try_candidates(core, record, request, decision, deadline)
+    if attempt.picked is None:
+        failed = await core.repo.transition(
+            record, ReservationState.FAILED, reason="no charger accepted")
+        if failed is not None:
+            await core.finish(failed)
+        return failure(decision, attempt.answers, failed or record)
+    active_record = await activate(core, record, attempt, ReservationState.ACTIVE,
+                                   reason="accepted by charger")
+    if active_record is None:
+        return ReserveResult(ReserveOutcome.REJECTED,
+                             charger_outcomes=tuple(attempt.answers),
+                             message="the reservation was cancelled meanwhile")
+    await core.notify(active_record, record.state)
+    return ReserveResult(ReserveOutcome.ACCEPTED, reservation=active_record,
+                         charger_outcomes=tuple(attempt.answers))
+
+
+async def _claim_cap_slot(core: ReservationCore, record: Reservation, cap: int
+                          ) -> Reservation | None:
+    """The record with a partner-cap slot on it; None when ``cap`` live ones exist."""
+    partner_key = record.partner.key
+    # Claimed only once the record is live, so no other request can mistake the slot for one
+    # left behind by an ended reservation.
+    slot = await core.cap.claim(partner_key, record.key, cap, core.is_live)
+    if slot is None:
+        return None
+    claimed = await core.repo.transition(record, ReservationState.PENDING,
+                                         reason="partner cap slot", cap_slot=slot)
+    if claimed is None:
+        await core.cap.release(partner_key, slot, record.key)
+    return claimed
+
+
+async def try_candidates(core: ReservationCore, record: Reservation, request: ReservationRequest,
+                         plan: Plan, deadline: float) -> Attempt:
+    """Try the plan's candidates in order; on success the EVSE stays held."""
+    loop = asyncio.get_running_loop()
+    holder = record.key
+    tried: set[str] = set()
+    answers: list[tuple[str, CommandOutcome]] = []
+    while True:
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            if not answers or answers[-1][1] is not CommandOutcome.TIMEOUT:
+                answers.append(("", CommandOutcome.TIMEOUT))
+            break
+        picked = await core.engine.hold(plan, holder=holder, until=request.expiry,
+                                        skip=tried)
+        if picked is None:
+            break
+        tried.add(picked.evse_uid)
+        cp = picked.candidate.charge_point_id
+        ocpp_id = await core.ids.next(cp)
+        outcome = await core.commands.execute(
+            ReserveNow(charge_point_id=cp, reservation_id=ocpp_id, expiry=request.expiry,
+                       id_token=request.token_uid, id_token_type=request.token_type,
+                       group_id_token=request.group_id_token,
+                       evse_id=picked.target.evse_id,
+                       connector_id=picked.target.connector_id),
+            min(core.charger_timeout, remaining))
+        log.info("reserve_now_answer", reservation_key=record.key, evse_uid=picked.evse_uid,
+                 charge_point_id=cp, ocpp_reservation_id=ocpp_id, outcome=outcome.value,
+                 whole_charger=picked.whole_charger)
+        answers.append((picked.evse_uid, outcome))
+        if outcome is CommandOutcome.ACCEPTED:
+            return Attempt(picked, ocpp_id, answers)
+        await core.engine.release(plan.location_id, picked.evse_uid, holder=holder)
+        if outcome is CommandOutcome.TIMEOUT:
+            # A silent charger may still accept late: withdraw the id there, quietly.
+            stray = replace(record, charge_point_id=cp, ocpp_reservation_id=ocpp_id)
+            core.in_background(core.cancel_quietly(stray))
+            break
+        if outcome not in _RETRY:
+            break
+    return Attempt(None, None, answers)
+
+
+async def activate(core: ReservationCore, record: Reservation, attempt: Attempt,
+                   state: ReservationState, *, reason: str, **changes: object
+                   ) -> Reservation | None:
+    """Put the accepted target on the record; None (and the charger's reservation withdrawn)
+    when another writer ended the reservation meanwhile."""
+    picked = attempt.picked
+    assert picked is not None
+    updated = await core.repo.transition(
+        record, state, reason=reason, evse_uid=picked.evse_uid,
+        charge_point_id=picked.candidate.charge_point_id,
+        ocpp_reservation_id=attempt.ocpp_reservation_id,
+        evse_id=picked.target.evse_id, connector_id=picked.target.connector_id,
+        whole_charger=picked.whole_charger, **changes)
+    if updated is None:
+        # Cancelled or ended by another writer while the charger was asked: undo there.
+        undo = replace(record, evse_uid=picked.evse_uid,
+                       charge_point_id=picked.candidate.charge_point_id,
+                       ocpp_reservation_id=attempt.ocpp_reservation_id)
+        await core.release(undo)
+        core.in_background(core.cancel_quietly(undo))
+    return updated

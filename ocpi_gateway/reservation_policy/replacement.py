@@ -1,0 +1,131 @@
+"""Replacing a live reservation by a RESERVE_NOW with the same (eMSP, reservation_id): in place
+when the EVSE stays (OCPP replaces a reservation sent again with its id, H01.FR.02), else a new
+EVSE first and the old one withdrawn after; when no new EVSE can be had the old one stays."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+import structlog
+
+from ocpi_gateway.domain.charger_commands import CommandOutcome, ReserveNow
+from ocpi_gateway.reservation_policy.attempts import activate, active_for, try_candidates
+from ocpi_gateway.reservation_policy.core import ReservationCore
+from ocpi_gateway.reservation_policy.engine import Refusal
+from ocpi_gateway.reservation_policy.models import EvseCandidate, ReservationRequest
+from ocpi_gateway.reservation_policy.records import Reservation, ReservationState
+from ocpi_gateway.reservation_policy.results import (
+    ReserveOutcome,
+    ReserveResult,
+    failure,
+    final_outcome,
+    refused,
+)
+from ocpi_gateway.reservation_policy.rules import Exclusion, exclusion_of
+
+log = structlog.get_logger(__name__)
+
+
+async def replace_reservation(core: ReservationCore, existing: Reservation,
+                              request: ReservationRequest,
+                              candidates: Sequence[EvseCandidate], deadline: float
+                              ) -> ReserveResult:
+    if existing.state is ReservationState.PENDING:
+        # Left PENDING by an instance that stopped mid-attempt: the EVSE it may have held
+        # is not on the record yet, so find it by holder before trying again.
+        await release_held_by(core, existing)
+    changes: dict[str, object] = {
+        "token_uid": request.token_uid, "token_type": request.token_type,
+        "group_id_token": request.group_id_token, "expiry": request.expiry,
+        "requested_evse_uid": request.evse_uid,
+        "connector_standard": request.connector_standard,
+        "min_power_w": request.min_power_w, "location_id": request.location_id}
+    if keeps_evse(existing, request, candidates):
+        return await _replace_in_place(core, existing, request, deadline, changes)
+    active = max(0, await active_for(core, request) - 1)
+    decision = await core.engine.decide(request, candidates, active_for_partner=active)
+    if isinstance(decision, Refusal):
+        return refused(decision, existing)
+    attempt = await try_candidates(core, existing, request, decision, deadline)
+    if attempt.picked is None:
+        return failure(decision, attempt.answers, existing)
+    updated = await activate(core, existing, attempt, ReservationState.ACTIVE,
+                             reason="replaced", **changes)
+    if updated is None:
+        return ReserveResult(ReserveOutcome.REJECTED, charger_outcomes=tuple(attempt.answers),
+                             message="the reservation ended meanwhile")
+    if existing.evse_uid != updated.evse_uid or existing.location_id != updated.location_id:
+        await core.release(existing)
+    await core.notify(updated, existing.state)
+    # The new reservation stands; withdrawing the old one must not delay the answer.
+    core.in_background(core.cancel_quietly(existing))
+    return ReserveResult(ReserveOutcome.ACCEPTED, reservation=updated,
+                         charger_outcomes=tuple(attempt.answers))
+
+
+async def release_held_by(core: ReservationCore, r: Reservation) -> None:
+    """Release every EVSE of the location held by the reservation's key."""
+    snapshot = await core.engine.availability.location(r.location_id)
+    for uid, avail in snapshot.items():
+        if avail.holder == r.key:
+            await core.engine.release(r.location_id, uid, holder=r.key)
+
+
+async def _replace_in_place(core: ReservationCore, existing: Reservation,
+                            request: ReservationRequest, deadline: float,
+                            changes: dict[str, object]) -> ReserveResult:
+    assert existing.charge_point_id is not None
+    assert existing.ocpp_reservation_id is not None
+    loop = asyncio.get_running_loop()
+    outcome = await core.commands.execute(
+        ReserveNow(charge_point_id=existing.charge_point_id,
+                   reservation_id=existing.ocpp_reservation_id, expiry=request.expiry,
+                   id_token=request.token_uid, id_token_type=request.token_type,
+                   group_id_token=request.group_id_token, evse_id=existing.evse_id,
+                   connector_id=existing.connector_id),
+        max(0.001, min(core.charger_timeout, deadline - loop.time())))
+    answers = ((existing.evse_uid or "", outcome),)
+    if outcome is not CommandOutcome.ACCEPTED:
+        return ReserveResult(final_outcome([outcome]), reservation=existing,
+                             charger_outcomes=answers,
+                             message="the charger refused the update; the reservation "
+                                     "is unchanged")
+    updated = await core.repo.transition(existing, ReservationState.ACTIVE,
+                                         reason="replaced in place", **changes)
+    if updated is None:
+        return ReserveResult(ReserveOutcome.REJECTED, charger_outcomes=answers,
+                             message="the reservation ended meanwhile")
+    await _extend_hold(core, updated)
+    return ReserveResult(ReserveOutcome.ACCEPTED, reservation=updated,
+                         charger_outcomes=answers)
+
+
+def keeps_evse(existing: Reservation, request: ReservationRequest,
+               candidates: Sequence[EvseCandidate]) -> bool:
+    if (existing.state is ReservationState.PENDING or existing.evse_uid is None
+            or existing.location_id != request.location_id
+            or request.evse_uid not in (None, existing.evse_uid)):
+        return False
+    current = next((c for c in candidates if c.evse_uid == existing.evse_uid), None)
+    if current is None:
+        return False
+    why = exclusion_of(current, None, request)
+    # Availability-based reasons are expected: the EVSE is held and reserved by us.
+    return why is None or why[0] is Exclusion.UNKNOWN_STATUS
+
+
+async def _extend_hold(core: ReservationCore, r: Reservation) -> None:
+    # The hold ends at the old expiry; take it again until the new one. While the charger
+    # shows the EVSE Reserved nobody else can pick it anyway, so a failed re-hold is fine.
+    if r.evse_uid is None:
+        return
+    avail = core.engine.availability
+    current = await avail.get(r.location_id, r.evse_uid)
+    if current is not None and current.hold_until is not None \
+            and current.hold_until >= r.expiry:
+        return
+    await core.engine.release(r.location_id, r.evse_uid, holder=r.key)
+    if await avail.pick_and_hold(r.location_id, [r.evse_uid], holder=r.key,
+                                 until=r.expiry) is None:
+        log.info("reservation_hold_not_extended", **r.ids)
