@@ -8,6 +8,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -76,3 +77,12 @@ def tls_certificate(tmp_path: Path) -> tuple[Path, Path]:
          "-keyout", str(key), "-out", str(cert)],
         check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
     return cert, key
+
+
+@pytest.fixture
+def openapi() -> ModuleType:
+    """``tests.openapi``: validate_response / validate_request / validate_object against the
+    official OCPI OpenAPI files (the peers in tests/peers/ already validate all they see)."""
+    from tests import openapi as module
+
+    return module

@@ -15,6 +15,7 @@ from aiohttp import web
 
 from ocpi_gateway.domain.store import DocumentStore
 from ocpi_gateway.store import open_store
+from tests.openapi import OpenApiViolation, validate_request
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "locations.yaml"
 
@@ -41,6 +42,11 @@ class Receiver:
     stall_seconds: float = 0.0
     seen: int = 0
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    version: str = "2.2.1"
+    validate: bool = True
+    """Off only for tests of the outbox's mechanics, which push opaque bodies."""
+    violations: list[str] = field(default_factory=list)
+    """Pushed bodies breaking the official OpenAPI schema; the fixture fails on the first."""
 
     async def handle(self, request: web.Request) -> web.Response:
         raw = await request.read()
@@ -56,6 +62,12 @@ class Receiver:
             return web.json_response({"status_code": ocpi, "timestamp": "2026-11-23T00:00:00Z",
                                       "status_message": "unknown object"}, status=http)
         body = orjson.loads(raw) if raw else None
+        if request.method in ("PUT", "PATCH") and self.validate:
+            try:
+                validate_request(self.version, request.method,
+                                 "/locations/" + request.match_info["tail"], body)
+            except OpenApiViolation as exc:
+                self.violations.append(str(exc))
         self.requests.append(Recorded(request.method, request.path, body, dict(request.headers)))
         self.arrived.set()
         if request.method == "GET":
@@ -80,6 +92,8 @@ async def receiver() -> AsyncIterator[Receiver]:
     recv.url = f"http://127.0.0.1:{port}/ocpi/emsp/2.2.1/locations"
     yield recv
     await runner.cleanup()
+    if recv.violations:
+        raise OpenApiViolation(recv.violations[0])
 
 
 @pytest.fixture

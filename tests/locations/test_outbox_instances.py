@@ -10,6 +10,7 @@ from ocpi_gateway.domain.store import DocumentStore
 from tests.locations.conftest import Receiver
 
 FAST = DeliveryPolicy(base_backoff=0.05, max_backoff=0.1, timeout=1.0)
+PATCH_BODY = {"status": "CHARGING", "last_updated": "2026-11-23T00:00:00Z"}
 
 
 async def token(_partner: str) -> dict[str, str]:
@@ -25,7 +26,7 @@ async def test_a_live_instance_keeps_its_rows(doc_store: DocumentStore,
     receiver.refuse_first = 10_000  # nothing gets through while we look
     a = engine(doc_store, "gw-a")
     await a.start()
-    await a.enqueue("p1", "PATCH", f"{receiver.url}/NL/EXA/L1/E1", {"status": "CHARGING"})
+    await a.enqueue("p1", "PATCH", f"{receiver.url}/NL/EXA/L1/E1", PATCH_BODY)
     b = engine(doc_store, "gw-b", heartbeat_interval=0.05, orphan_after=5.0)
     await b.start()
     try:
@@ -43,7 +44,7 @@ async def test_rows_of_a_stopped_instance_are_adopted_once(doc_store: DocumentSt
     a = engine(doc_store, "gw-a", heartbeat_interval=60.0)
     await a.start()
     for n in range(3):
-        await a.enqueue("p1", "PATCH", f"{receiver.url}/NL/EXA/L1/E{n}", {"status": "CHARGING"})
+        await a.enqueue("p1", "PATCH", f"{receiver.url}/NL/EXA/L1/E{n}", PATCH_BODY)
     await a.stop()  # gw-a is gone: its rows stay in the store, its heartbeat ages
     receiver.refuse_first = 0
     receiver.seen = 0

@@ -42,6 +42,7 @@ def engine(store: DocumentStore) -> DeliveryEngine:
 async def test_in_order_per_object_with_retries(
     receiver: Peer, doc_store: DocumentStore
 ) -> None:
+    receiver.validate = False  # outbox mechanics: opaque bodies
     receiver.refuse_first = 3
     outbox = engine(doc_store)
     await outbox.start()
@@ -58,6 +59,7 @@ async def test_in_order_per_object_with_retries(
 
 
 async def test_rapid_changes_coalesce(receiver: Peer, doc_store: DocumentStore) -> None:
+    receiver.validate = False  # outbox mechanics: opaque bodies
     outbox = engine(doc_store)  # not started: everything waits
     url = f"{receiver.url}/NL/EXA/L1"
     await outbox.enqueue("emsp", "PUT", url, {"v": "put"}, ordering_key=url)
@@ -79,6 +81,7 @@ async def test_rapid_changes_coalesce(receiver: Peer, doc_store: DocumentStore) 
 
 
 async def test_restart_with_pushes_pending(receiver: Peer, tmp_path: Path) -> None:
+    receiver.validate = False  # outbox mechanics: opaque bodies
     db = f"sqlite:///{tmp_path / 'restart.db'}"
     doc_store = await open_store(db)
     receiver.refuse_first = 10**6
@@ -108,6 +111,7 @@ async def test_restart_with_pushes_pending(receiver: Peer, tmp_path: Path) -> No
 async def test_client_error_on_put_is_dead_lettered_not_retried(
     receiver: Peer, doc_store: DocumentStore
 ) -> None:
+    receiver.validate = False  # outbox mechanics: opaque bodies
     receiver.refuse_first, receiver.refuse_status = 1, 400
     outbox = engine(doc_store)
     await outbox.start()
@@ -121,6 +125,7 @@ async def test_client_error_on_put_is_dead_lettered_not_retried(
 
 
 async def test_timeout_is_retried(receiver: Peer, doc_store: DocumentStore) -> None:
+    receiver.validate = False  # outbox mechanics: opaque bodies
     receiver.stall_first, receiver.stall_seconds = 2, 0.4
     outbox = DeliveryEngine(doc_store, token, policy=DeliveryPolicy(
         timeout=0.15, base_backoff=0.01, max_backoff=0.02))
@@ -365,6 +370,7 @@ async def test_evse_with_two_connectors_shows_the_one_in_use(
 async def test_concurrent_enqueues_of_one_object_keep_their_order(
     receiver: Peer, doc_store: DocumentStore
 ) -> None:
+    receiver.validate = False  # outbox mechanics: opaque bodies
     outbox = engine(doc_store)
     await outbox.start()
     url = f"{receiver.url}/NL/EXA/L1"
@@ -405,6 +411,7 @@ async def test_pushes_carry_routing_headers(receiver: Peer, doc_store: DocumentS
 async def test_401_after_a_token_change_is_retried_with_the_new_token(
     receiver: Peer, doc_store: DocumentStore
 ) -> None:
+    receiver.validate = False  # outbox mechanics: opaque bodies
     # credentials: a PUT rotates the token we send; until our cached headers catch up the
     # partner answers 401 to the old one. The push must survive that, not be dead-lettered.
     receiver.refuse_first, receiver.refuse_status = 2, 401

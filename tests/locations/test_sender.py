@@ -17,6 +17,7 @@ from ocpi_gateway.locations.handlers import PUBLISHER_KEY, LocationsSender
 from ocpi_gateway.locations.publisher import LocationsPublisher
 from ocpi_gateway.locations.sample import sample_locations
 from ocpi_gateway.reservation_policy.availability.memory import MemoryAvailability
+from tests.openapi import validate_gateway_response
 
 T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)  # later than "now": events set last_updated
 COUNT = 25
@@ -49,7 +50,9 @@ async def client(aiohttp_client: Any) -> AsyncIterator[TestClient[Any, Any]]:
 
 async def get(client: TestClient[Any, Any], url: str) -> tuple[Any, Any, dict[str, Any]]:
     resp = await client.get(url)
-    return resp, resp.headers, await resp.json()
+    body = await resp.json()
+    validate_gateway_response("GET", resp.url.path, body, http_status=resp.status)
+    return resp, resp.headers, body
 
 
 async def test_first_page_oldest_first_with_headers(client: TestClient[Any, Any]) -> None:

@@ -52,7 +52,9 @@ def _echo_routes(router: web.UrlDispatcher, prefix: str, version: str) -> None:
 
 
 def install_echo(app: web.Application, settings: GatewaySettings) -> None:
-    app[keys.MODULES].add(OcpiModule("echo", InterfaceRole.SENDER, _echo_routes))
+    # Listed under a real ModuleID (Versions answers must stay valid OCPI), mounted at /echo.
+    app[keys.MODULES].add(OcpiModule("chargingprofiles", InterfaceRole.SENDER, _echo_routes,
+                                     path="echo"))
 
 
 async def _start(tmp_path: Path, *roles: dict[str, object]) -> RunningGateway:
@@ -83,7 +85,8 @@ async def test_version_details_list_exactly_the_mounted_modules(
     assert body["data"] == {"version": "2.2.1", "endpoints": [
         {"identifier": "credentials", "role": "SENDER",
          "url": echo_gateway.url + "/ocpi/2.2.1/credentials"},
-        {"identifier": "echo", "role": "SENDER", "url": echo_gateway.url + "/ocpi/2.2.1/echo"},
+        {"identifier": "chargingprofiles", "role": "SENDER",
+         "url": echo_gateway.url + "/ocpi/2.2.1/echo"},
     ]}
     status, body, _ = await emsp.call("GET", echo_gateway.url + "/ocpi/9.9", token_a)
     assert status == 404 and body["status_code"] == 3002

@@ -28,6 +28,12 @@ import orjson
 from aiohttp import web
 
 from tests.conftest import free_port
+from tests.openapi import (
+    OpenApiViolation,
+    validate_gateway_response,
+    validate_object,
+    validate_request,
+)
 
 
 def _now() -> str:
@@ -72,6 +78,11 @@ class EmspPeer:
     """Real-time authorization: token uid → AllowedType answered; other uids get HTTP 404."""
     authorize_delay: float = 0.0
     extra_roles: list[dict[str, Any]] = field(default_factory=list)
+    ocpi_version: str = "2.2.1"
+    """The version this eMSP registers on; bodies it receives are validated in it."""
+    violations: list[str] = field(default_factory=list)
+    """Bodies the gateway sent that break the official OpenAPI schema; ``close`` raises on the
+    first (a receiver must answer the gateway, so it cannot raise in the test itself)."""
 
     token_a: str = field(default_factory=lambda: secrets.token_urlsafe(16))
     """The token A this eMSP hands out for the gateway to register with it."""
@@ -110,6 +121,17 @@ class EmspPeer:
             await self._session.close()
         if self._runner is not None:
             await self._runner.cleanup()
+        if self.violations:
+            raise OpenApiViolation(self.violations[0])
+
+    def _validated(self, check: Any, *args: Any, **kwargs: Any) -> bool:
+        """Run one tests.openapi check on a body the gateway sent; False (recorded) if bad."""
+        try:
+            check(*args, **kwargs)
+        except OpenApiViolation as exc:
+            self.violations.append(str(exc))
+            return False
+        return True
 
     @property
     def versions_url(self) -> str:
@@ -170,6 +192,9 @@ class EmspPeer:
             return _reply(self.credentials(token))
         if request.method in ("POST", "PUT"):
             # The gateway registers with us: keep its token, issue ours (token C).
+            if not self._validated(validate_request, request.match_info["version"],
+                                   request.method, "/credentials", body, interface=""):
+                return _reply(None, 2001, message=self.violations[-1])
             assert isinstance(body, dict)
             self.gateway_credentials = body
             self.token_for_gateway = body["token"]
@@ -198,6 +223,10 @@ class EmspPeer:
         if not accepted:
             return _reply(None, 3000, http=503)
         tail = request.match_info["tail"]
+        if request.method in ("PUT", "PATCH") and not self._validated(
+                validate_request, request.match_info["version"], request.method,
+                f"/locations/{tail}", body):
+            return _reply(None, 2001, message=self.violations[-1])
         if request.method == "PUT":
             self.locations[tail] = body
         elif request.method == "PATCH":
@@ -215,6 +244,10 @@ class EmspPeer:
             return _reply(None, 2000, http=401)
         body = orjson.loads(await request.read()) if request.can_read_body else None
         self._record(request, body)
+        if body is not None and not self._validated(
+                validate_request, request.match_info["version"], "POST",
+                f"/tokens/{request.match_info['uid']}/authorize", body):
+            return _reply(None, 2001, message=self.violations[-1])
         if self.authorize_delay:
             await asyncio.sleep(self.authorize_delay)
         uid = request.match_info["uid"]
@@ -232,6 +265,9 @@ class EmspPeer:
         accepted, body = await self._receiver(request)
         if not accepted:
             return _reply(None, 3000, http=503)
+        if not self._validated(validate_object, self.ocpi_version, "commands", "CommandResult",
+                               body):
+            return _reply(None, 2001, message=self.violations[-1])
         self.command_results.setdefault(request.match_info["name"], []).append(body)
         return _reply()
 
@@ -244,7 +280,8 @@ class EmspPeer:
     async def call(self, method: str, url: str, token: str | None = None, *,
                    json: Any = None, base64_token: bool = True,
                    headers: dict[str, str] | None = None) -> tuple[int, Any, dict[str, str]]:
-        """(HTTP status, parsed body, response headers) of a request to the gateway."""
+        """(HTTP status, parsed body, response headers) of a request to the gateway; an OCPI
+        answer that breaks the official OpenAPI schema raises OpenApiViolation."""
         token = token if token is not None else self.token_for_gateway
         all_headers = dict(headers or {})
         if token is not None:
@@ -256,6 +293,8 @@ class EmspPeer:
         async with self._client().request(method, url, data=data, headers=all_headers) as resp:
             raw = await resp.read()
             parsed = orjson.loads(raw) if raw else None
+            if resp.url.path.startswith("/ocpi/") and resp.content_type == "application/json":
+                validate_gateway_response(method, resp.url.path, parsed, http_status=resp.status)
             return resp.status, parsed, dict(resp.headers)
 
     async def register_with(self, versions_url: str, token_a: str, *, base64_token: bool = True,
@@ -265,7 +304,7 @@ class EmspPeer:
         status, body, _ = await self.call("GET", versions_url, token_a, base64_token=base64_token)
         if status != 200:
             return status, body
-        url = next(v["url"] for v in body["data"] if v["version"] == "2.2.1")
+        url = next(v["url"] for v in body["data"] if v["version"] == self.ocpi_version)
         status, body, _ = await self.call("GET", url, token_a, base64_token=base64_token)
         if status != 200:
             return status, body
