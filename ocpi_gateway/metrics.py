@@ -80,6 +80,14 @@ class ReservationOutcome(StrEnum):
     asked refused or did not answer (see ocpi_commands_total for the result sent)."""
 
 
+class DeliveryGiveUp(StrEnum):
+    """Why an outgoing push was given up on (label of ocpi_deliveries_failed_total)."""
+
+    REFUSED = "refused"
+    OUT_OF_ATTEMPTS = "out_of_attempts"
+    EXPIRED = "expired"
+
+
 class Direction(StrEnum):
     IN = "in"
     """Sent by the charger (a CALL the gateway answers)."""
@@ -152,7 +160,9 @@ deliveries_retried = Counter(
 )
 deliveries_failed = Counter(
     "ocpi_deliveries_failed_total",
-    "Outgoing OCPI pushes given up on: refused by the partner, out of attempts or expired.",
+    "Outgoing OCPI pushes given up on, by reason: refused by the partner, out of attempts, "
+    "or expired (a CommandResult whose command's time passed while the receiver failed).",
+    ["reason"],
     registry=REGISTRY,
 )
 deliveries_succeeded = Counter(
@@ -168,6 +178,8 @@ def _initialise_series() -> None:
     # works) before the first event, and an operator sees what can be counted.
     for outcome in ReservationOutcome:
         reservations.labels(outcome=outcome.value)
+    for reason in DeliveryGiveUp:
+        deliveries_failed.labels(reason=reason.value)
     for version in OcppVersion:
         ocpp_connections.labels(version=version.value)
         ocpp_connections_opened.labels(version=version.value)
@@ -253,9 +265,9 @@ def delivery_retried() -> None:
     deliveries_retried.inc()
 
 
-def delivery_failed() -> None:
-    """A delivery was given up on (refused, out of attempts, expired)."""
-    deliveries_failed.inc()
+def delivery_failed(reason: DeliveryGiveUp) -> None:
+    """A delivery was given up on."""
+    deliveries_failed.labels(reason=reason.value).inc()
 
 
 def delivery_succeeded() -> None:

@@ -321,10 +321,10 @@ class DeliveryEngine:
 
     async def _process(self, delivery: Delivery) -> bool:
         """True when the delivery is finished (accepted, dropped or dead)."""
-        if delivery.expires_at is not None and time.time() > delivery.expires_at:
-            log.warning("delivery_expired", delivery=delivery.id, url=delivery.url)
-            metrics.delivery_failed()
-            await self._store.delete(COLLECTION, delivery.id)
+        now = time.time()
+        if delivery.expires_at is not None and now >= delivery.expires_at:
+            await self._give_up(delivery, metrics.DeliveryGiveUp.EXPIRED,
+                                delivery.last_error or "never attempted")
             return True
         headers = await self._partner_headers(delivery.partner_id)
         if headers is None:
@@ -337,7 +337,8 @@ class DeliveryEngine:
             outcome, detail = await self._resync_put(delivery, headers)
         else:
             outcome, detail = await self._send(delivery.method, delivery.url, delivery.body,
-                                               headers)
+                                               headers, attempt_timeout(self.policy, delivery,
+                                                                        now))
             if outcome is _Outcome.REFUSED and delivery.method == "PATCH" and delivery.resync:
                 # OCPI: a receiver that refuses a PATCH has lost the object; GET it to see
                 # what it holds, then PUT the whole current object.
@@ -353,13 +354,25 @@ class DeliveryEngine:
             await self._store.delete(COLLECTION, delivery.id)
             return True
         if outcome is _Outcome.REFUSED:
-            log.error("delivery_refused", delivery=delivery.id, url=delivery.url,
-                      method=delivery.method, reason=detail)
-            delivery.dead, delivery.last_error = True, detail
-            metrics.delivery_failed()
-            await self._store.put(COLLECTION, delivery.id, delivery.to_doc())
+            delivery.last_error = detail
+            await self._give_up(delivery, metrics.DeliveryGiveUp.REFUSED, detail)
             return True
         return await self._schedule_retry(delivery, detail)
+
+    async def _give_up(self, delivery: Delivery, reason: metrics.DeliveryGiveUp,
+                       detail: str) -> None:
+        """One log line and one count per delivery given up on. A refused or exhausted one
+        stays in the store as dead (an operator may look at it); an expired one is dropped,
+        its receiver having stopped waiting."""
+        log.warning("delivery_gave_up", delivery=delivery.id, partner=delivery.partner_id,
+                    method=delivery.method, url=delivery.url, reason=reason.value,
+                    attempts=delivery.attempts, last_error=detail)
+        metrics.delivery_failed(reason)
+        if reason is metrics.DeliveryGiveUp.EXPIRED:
+            await self._store.delete(COLLECTION, delivery.id)
+            return
+        delivery.dead = True
+        await self._store.put(COLLECTION, delivery.id, delivery.to_doc())
 
     async def _partner_headers(self, partner_id: str) -> dict[str, str] | None:
         cached = self._headers.get(partner_id)
@@ -375,17 +388,21 @@ class DeliveryEngine:
         delivery.last_error = detail
         limit = self.policy.max_attempts
         if limit is not None and delivery.attempts >= limit:
-            log.error("delivery_gave_up", delivery=delivery.id, url=delivery.url, reason=detail)
-            metrics.delivery_failed()
-            delivery.dead = True
-            await self._store.put(COLLECTION, delivery.id, delivery.to_doc())
+            await self._give_up(delivery, metrics.DeliveryGiveUp.OUT_OF_ATTEMPTS, detail)
             return True
-        backoff = min(self.policy.max_backoff,
-                      self.policy.base_backoff * 2 ** (delivery.attempts - 1))
-        delivery.next_attempt_at = time.time() + backoff * random.uniform(0.5, 1.0)
+        now = time.time()
+        at = next_attempt_at(self.policy, delivery, now, random.uniform(0.5, 1.0))
+        if at is None:
+            # The next try would come after the receiver stopped waiting: stop now rather
+            # than park a timer that can only end in expiry.
+            await self._give_up(delivery, metrics.DeliveryGiveUp.EXPIRED, detail)
+            return True
+        delivery.next_attempt_at = at
         metrics.delivery_retried()
         log.info("delivery_retry", delivery=delivery.id, url=delivery.url,
-                 attempts=delivery.attempts, reason=detail)
+                 attempts=delivery.attempts, reason=detail, retry_in=round(at - now, 3),
+                 expires_in=(None if delivery.expires_at is None
+                             else round(delivery.expires_at - now, 3)))
         await self._store.put(COLLECTION, delivery.id, delivery.to_doc())
         return False
 
@@ -405,7 +422,8 @@ class DeliveryEngine:
         return await self._send("PUT", put_url, body, headers)
 
     async def _send(
-        self, method: str, url: str, body: Any, headers: dict[str, str]
+        self, method: str, url: str, body: Any, headers: dict[str, str],
+        wait: float | None = None,
     ) -> tuple[_Outcome, str]:
         assert self._session is not None, "DeliveryEngine.start() was not called"
         data = orjson.dumps(body) if body is not None else None
@@ -417,7 +435,7 @@ class DeliveryEngine:
         try:
             async with self._session.request(
                 method, url, data=data, headers=send_headers,
-                timeout=aiohttp.ClientTimeout(total=self.policy.timeout),
+                timeout=aiohttp.ClientTimeout(total=wait or self.policy.timeout),
             ) as response:
                 raw = await response.read()
                 status = response.status
@@ -439,6 +457,29 @@ class DeliveryEngine:
 
 
 _UNAUTHORIZED = "HTTP 401"
+
+_MIN_ATTEMPT_TIMEOUT = 0.05
+"""Seconds: an attempt started just before the expiry still gets a chance to connect."""
+
+
+def attempt_timeout(policy: DeliveryPolicy, delivery: Delivery, now: float) -> float:
+    """How long one attempt may take: the policy's timeout, cut to what is left before the
+    delivery expires, so a hanging receiver cannot hold a worker past the command's time."""
+    if delivery.expires_at is None:
+        return policy.timeout
+    return max(_MIN_ATTEMPT_TIMEOUT, min(policy.timeout, delivery.expires_at - now))
+
+
+def next_attempt_at(policy: DeliveryPolicy, delivery: Delivery, now: float,
+                    jitter: float) -> float | None:
+    """When to try again after ``delivery.attempts`` failed attempts: exponential backoff
+    (``jitter`` in [0.5, 1] spreads retries of many deliveries), or None when that moment is
+    not before the delivery expires."""
+    backoff = min(policy.max_backoff, policy.base_backoff * 2.0 ** (delivery.attempts - 1))
+    at = now + backoff * jitter
+    if delivery.expires_at is not None and at >= delivery.expires_at:
+        return None
+    return at
 
 
 def _ocpi_status(raw: bytes) -> int | None:

@@ -169,13 +169,13 @@ def test_recording_functions_move_their_series() -> None:
                  direction="out") == before + 1
 
     before_retry = value("ocpi_delivery_retries_total")
-    before_fail = value("ocpi_deliveries_failed_total")
+    before_fail = value("ocpi_deliveries_failed_total", reason="expired")
     before_ok = value("ocpi_deliveries_succeeded_total")
     metrics.delivery_retried()
-    metrics.delivery_failed()
+    metrics.delivery_failed(metrics.DeliveryGiveUp.EXPIRED)
     metrics.delivery_succeeded()
     assert value("ocpi_delivery_retries_total") == before_retry + 1
-    assert value("ocpi_deliveries_failed_total") == before_fail + 1
+    assert value("ocpi_deliveries_failed_total", reason="expired") == before_fail + 1
     assert value("ocpi_deliveries_succeeded_total") == before_ok + 1
 
 

@@ -10,7 +10,10 @@ Usage::
 
 For the gateway-initiated handshake, give the gateway ``peer.token_a`` and
 ``peer.versions_url``. ``peer.refuse_first`` makes the receiver endpoints (locations, command
-results) answer HTTP 503 to that many requests before accepting (retry tests).
+results) answer HTTP 503 to that many requests before accepting (retry tests);
+``peer.results_status`` makes the CommandResult receiver answer that HTTP status to every
+POST, and ``peer.results_delay`` makes it wait that many seconds before answering (a slow or
+hanging receiver; ``close()`` ends the wait).
 """
 
 from __future__ import annotations
@@ -77,6 +80,10 @@ class EmspPeer:
     authorize_answers: dict[str, str] = field(default_factory=dict)
     """Real-time authorization: token uid → AllowedType answered; other uids get HTTP 404."""
     authorize_delay: float = 0.0
+    results_status: int | None = None
+    results_delay: float = 0.0
+    results_in_flight: int = 0
+    """CommandResult POSTs received and not answered yet."""
     extra_roles: list[dict[str, Any]] = field(default_factory=list)
     ocpi_version: str = "2.2.1"
     """The version this eMSP registers on; bodies it receives are validated in it."""
@@ -98,6 +105,7 @@ class EmspPeer:
     """The gateway's credentials endpoint, once register_with found it."""
     _runner: web.AppRunner | None = None
     _session: aiohttp.ClientSession | None = None
+    _closing: asyncio.Event = field(default_factory=asyncio.Event)
 
     # --- lifecycle -------------------------------------------------------------------------
     async def start(self) -> str:
@@ -117,6 +125,7 @@ class EmspPeer:
         return self.base_url
 
     async def close(self) -> None:
+        self._closing.set()
         if self._session is not None:
             await self._session.close()
         if self._runner is not None:
@@ -262,6 +271,21 @@ class EmspPeer:
         return _reply(info)
 
     async def _result(self, request: web.Request) -> web.Response:
+        self.results_in_flight += 1
+        try:
+            if self.results_delay:
+                try:
+                    await asyncio.wait_for(self._closing.wait(), self.results_delay)
+                except TimeoutError:
+                    pass
+            return await self._answer_result(request)
+        finally:
+            self.results_in_flight -= 1
+
+    async def _answer_result(self, request: web.Request) -> web.Response:
+        if self.results_status is not None:
+            self._record(request, orjson.loads(await request.read() or b"null"))
+            return _reply(None, 3000, http=self.results_status)
         accepted, body = await self._receiver(request)
         if not accepted:
             return _reply(None, 3000, http=503)
