@@ -1,17 +1,16 @@
-# Sourced by run.sh and test.sh: creates .venv and installs the project when pyproject.toml or
-# constraints.txt changed since the last install.
+# Sourced by run.sh, test.sh and scripts/lock.sh: makes .venv hold exactly requirements/dev.lock
+# (hash-checked) plus the project itself, editable. The venv is rebuilt from scratch whenever
+# the lock or pyproject.toml changed since the last install, so nothing stale survives.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 PY="${PYTHON:-python3}"
-if [ ! -x .venv/bin/python ]; then
-  "$PY" -m venv .venv
-fi
-stamp=".venv/.installed-$(cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)"
+stamp=".venv/.installed-$(cat pyproject.toml requirements/dev.lock | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
-  .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -c constraints.txt -e '.[dev]'
-  rm -f .venv/.installed-*
+  "$PY" -m venv --clear .venv
+  .venv/bin/python -m pip install -q --require-hashes -r requirements/dev.lock
+  # setuptools comes from the lock, so the project builds without fetching anything unhashed.
+  .venv/bin/python -m pip install -q --no-deps --no-build-isolation -e .
   touch "$stamp"
 fi
 export PATH="$ROOT/.venv/bin:$PATH"

@@ -2,7 +2,7 @@
 
 The document key is the MongoDB ``_id``, so insert-if-absent and compare-and-set are single
 atomic operations on one document. The backend takes a database object so tests can hand it
-an in-process emulator (mongomock-motor) exposing the same coroutine methods.
+an in-process emulator (tests/store/mongomock_async.py) with the same coroutine methods.
 """
 
 from __future__ import annotations

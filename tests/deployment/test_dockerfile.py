@@ -1,4 +1,4 @@
-"""The Dockerfile installs with CI's commands, runs as non-root and probes /health."""
+"""The Dockerfile installs from the hashed locks, runs as non-root and probes /health."""
 
 from __future__ import annotations
 
@@ -51,12 +51,28 @@ def test_runs_as_a_non_root_user() -> None:
     assert users and users[-1] not in ("root", "0", "0:0")
 
 
-def test_install_steps_are_the_ones_ci_runs() -> None:
-    # scripts/_venv.sh is what test.sh and .ci/run use; the image drops only -e and [dev].
+def _locks_installed(commands: list[list[str]]) -> list[str]:
+    """The lock files of the hash-checked ``-r`` installs; fails on any other kind of install."""
+    locks = []
+    for command in commands:
+        args = command[command.index("install") + 1:]
+        if "-r" in args:
+            assert "--require-hashes" in args, command
+            locks.append(args[args.index("-r") + 1])
+        else:
+            # The project itself: its dependencies come only from a lock.
+            assert "--no-deps" in args, command
+    return locks
+
+
+def test_image_and_ci_install_only_from_the_hashed_locks() -> None:
+    # scripts/_venv.sh is what test.sh and .ci/run use.
     ci = _pip_commands((ROOT / "scripts" / "_venv.sh").read_text())
     image = _pip_commands("\n".join(rest for keyword, rest in _instructions() if keyword == "RUN"))
-    expected = [[word.replace(".[dev]", ".") for word in cmd if word != "-e"] for cmd in ci]
-    assert image == expected
+    assert _locks_installed(ci) == ["requirements/dev.lock"]
+    assert _locks_installed(image) == ["requirements/build.lock", "requirements/runtime.lock"]
+    assert any("-e" in command for command in ci)
+    assert not any("-e" in command or ".[dev]" in command for command in image)
 
 
 def test_the_build_context_holds_every_package_and_the_readme() -> None:
@@ -68,7 +84,7 @@ def test_the_build_context_holds_every_package_and_the_readme() -> None:
     include = pyproject["tool"]["setuptools"]["packages"]["find"]["include"]
     packages = {name.rstrip("*") for name in include}
     assert packages <= copied
-    assert {"pyproject.toml", "constraints.txt", pyproject["project"]["readme"]} <= copied
+    assert {"pyproject.toml", "requirements", pyproject["project"]["readme"]} <= copied
     for path in copied:
         assert (ROOT / path).exists(), f"the Dockerfile copies {path}, which does not exist"
 
@@ -85,17 +101,17 @@ def test_healthcheck_probes_health_and_command_serves_the_mounted_config() -> No
     assert cmd == ['["serve", "--config", "/etc/ocpi-gateway/gateway.yaml"]']
 
 
-def test_every_runtime_dependency_is_pinned_by_the_constraints() -> None:
-    # The image installs with -c constraints.txt: an unpinned dependency would float to
-    # whatever the index has on the day the image is built, not what the suite ran with.
-    import re
-
-    def norm(name: str) -> str:
-        return re.sub(r"[-_.]+", "-", name).lower()
-
-    dependencies = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
-        "dependencies"]
-    pinned = {norm(line.split("==")[0]) for line in
-              (ROOT / "constraints.txt").read_text().splitlines() if "==" in line}
-    names = {norm(re.split(r"[<>=!~\[;\s]", dependency)[0]) for dependency in dependencies}
-    assert names and names <= pinned, names - pinned
+def test_dockerignore_at_the_root_sends_only_what_the_image_copies() -> None:
+    # The classic builder reads only <context>/.dockerignore; BuildKit reads it too.
+    patterns = [line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()
+                if line.strip() and not line.lstrip().startswith("#")]
+    assert patterns[0] == "**"  # everything out (.git, .venv, var/...), then back in:
+    included = {pattern[1:] for pattern in patterns if pattern.startswith("!")}
+    copied = {path for keyword, rest in _instructions()
+              if keyword == "COPY" and not rest.startswith("--from")
+              for path in rest.split()[:-1]}
+    for path in copied:
+        assert any(pattern == path or pattern.startswith(path + "/") for pattern in included), (
+            f"the Dockerfile copies {path}, which .dockerignore leaves out")
+    assert not any(pattern.startswith((".venv", ".git")) for pattern in included)
+    assert not (ROOT / "docker" / "Dockerfile.dockerignore").exists()  # one home for the list

@@ -1,24 +1,29 @@
 """One contract for every DocumentStore backend.
 
-Backends: ``sqlite`` (always), ``mongo_emulated`` (the MongoDB backend against mongomock-motor's
-in-process emulator — it exercises our queries, not a MongoDB server), ``mongo_real`` (a real
-server, only when MONGODB_URL is set).
+Backends: ``sqlite`` (always), ``mongo_emulated`` (the MongoDB backend against mongomock's
+in-process emulator behind tests/store/mongomock_async.py — it exercises our queries, not a
+MongoDB server: docs/decisions.md), ``mongo_real`` (a real server, only when MONGODB_URL is set).
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.cursor import AsyncCursor
+from pymongo.asynchronous.database import AsyncDatabase
 
 from ocpi_gateway.domain.store import DocumentStore
 from ocpi_gateway.store import open_store
 from ocpi_gateway.store.mongo import MongoStore
 from ocpi_gateway.store.sqlite import SqliteStore
+from tests.store.mongomock_async import AsyncMockCollection, AsyncMockCursor, AsyncMockDatabase
 
 BACKENDS = ["sqlite", "mongo_emulated", "mongo_real"]
 
@@ -30,9 +35,7 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         backend = await open_store(f"sqlite:///{tmp_path / 'store.db'}")
         assert isinstance(backend, SqliteStore)
     elif request.param == "mongo_emulated":
-        from mongomock_motor import AsyncMongoMockClient
-
-        backend = MongoStore(AsyncMongoMockClient()[f"test_{uuid.uuid4().hex}"])
+        backend = MongoStore(AsyncMockDatabase(f"test_{uuid.uuid4().hex}"))
     else:
         url = os.environ.get("MONGODB_URL")
         if not url:
@@ -131,3 +134,21 @@ async def test_sqlite_survives_reopen(tmp_path: Path) -> None:
 async def test_unknown_store_url_is_refused() -> None:
     with pytest.raises(ValueError, match="unsupported store_url"):
         await open_store("postgres://x")
+
+
+@pytest.mark.parametrize(
+    ("stand_in", "real"),
+    [(AsyncMockDatabase, AsyncDatabase), (AsyncMockCollection, AsyncCollection),
+     (AsyncMockCursor, AsyncCursor)],
+)
+def test_emulator_adapter_offers_only_what_pymongo_async_offers(stand_in: type,
+                                                                real: type) -> None:
+    # MongoStore is typed against pymongo's async API; the stand-in must not let it call a
+    # method pymongo lacks, nor await what pymongo returns directly (or the reverse).
+    names = [name for name, _ in inspect.getmembers(stand_in, inspect.isfunction)
+             if not name.startswith("_") or name == "__getitem__"]
+    assert names
+    for name in names:
+        assert hasattr(real, name), f"pymongo's {real.__name__} has no {name}"
+        assert inspect.iscoroutinefunction(getattr(stand_in, name)) == (
+            inspect.iscoroutinefunction(getattr(real, name))), name
