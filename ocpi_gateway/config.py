@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "gateway.yaml"
@@ -65,8 +73,39 @@ class OcppSettings(BaseModel):
         default=30.0, gt=0,
         description="TTL of a charger's presence entry in Redis, refreshed every third of it")
     failed_logins_allowed: int = Field(
-        default=5, gt=0, description="failed logins per identity and address before refusal")
+        default=5, gt=0,
+        description="failed password checks per charger and address within the window; past "
+        "them that address gets 429 for that charger (docs/security.md, Charger logins)")
+    failed_logins_allowed_per_charger: int = Field(
+        default=20, gt=0,
+        description="failed password checks per charger within the window from all the "
+        "addresses it has not logged in from; addresses it logged in from are not refused")
     failed_login_window_seconds: float = Field(default=60.0, gt=0)
+    known_address_days: float = Field(
+        default=30.0, gt=0,
+        description="a successful login makes its address known for the charger this long")
+    verified_password_key: SecretStr | None = Field(
+        default=None, min_length=32,
+        description="secret key (>= 32 characters) of the fingerprints of verified charger "
+        "passwords, shared in Redis so that a restart does not pay scrypt per charger; keep it "
+        "out of Redis and chargers.yaml (e.g. OCPI_GATEWAY_OCPP__VERIFIED_PASSWORD_KEY)")
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="addresses or networks of the reverse proxies whose X-Forwarded-For and "
+        "X-Forwarded-Proto are believed (TLS there counts as security profile 2)")
+    log_frames: bool = Field(
+        default=False,
+        description="log every OCPP frame at INFO (they carry idTags); off by default")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for network in value:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"{network!r} is no IP address or network") from exc
+        return value
 
 
 class GatewaySettings(BaseSettings):

@@ -23,6 +23,7 @@ from ocpi_gateway.domain.authorization import (
     TokenAuthorizer,
 )
 from ocpi_gateway.domain.charger_commands import ChargerCommands
+from ocpi_gateway.ocpp_adapter.auth import LoginLimits
 from ocpi_gateway.ocpp_adapter.chargers_config import (
     ChargersConfig,
     ChargersConfigError,
@@ -53,6 +54,7 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
         chargers = load_chargers(settings.chargers_file)
     except ChargersConfigError as exc:
         raise ConfigError(str(exc)) from exc
+    ocpp = settings.ocpp
     server = OcppServer(
         chargers, app[keys.EVENT_BUS], _AppAuthorizer(app),
         instance_id=settings.instance_id or "gw",
@@ -61,10 +63,16 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
             heartbeat_interval=settings.ocpp.heartbeat_interval_seconds,
             call_timeout=settings.command_timeouts.charger_seconds,
             ws_ping_interval=settings.ocpp.websocket_ping_seconds,
-            presence_ttl=settings.ocpp.presence_ttl_seconds,
-            auth_max_failures=settings.ocpp.failed_logins_allowed,
-            auth_failure_window=settings.ocpp.failed_login_window_seconds),
+            presence_ttl=settings.ocpp.presence_ttl_seconds),
         observe_call=metrics.ocpp_message,
+        login_limits=LoginLimits(
+            per_address=ocpp.failed_logins_allowed,
+            per_charger=ocpp.failed_logins_allowed_per_charger,
+            window=ocpp.failed_login_window_seconds,
+            known_address_seconds=ocpp.known_address_days * 86_400),
+        password_key=ocpp.verified_password_key.get_secret_value().encode("utf-8")
+        if ocpp.verified_password_key is not None else None,
+        trusted_proxies=ocpp.trusted_proxies,
     )
     server.attach(app)
     app[OCPP_SERVER] = server

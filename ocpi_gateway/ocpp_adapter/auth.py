@@ -1,11 +1,15 @@
 """OCPP security profiles 1 and 2: HTTP Basic auth with hashed per-charger passwords.
 
-Passwords are stored as ``scrypt$<log2 n>$<r>$<p>$<salt b64>$<hash b64>``. scrypt is slow on
-purpose (tens of ms), so a successful check is remembered in a small in-process cache keyed by
-an HMAC of (stored hash, password) under a per-process random key: a charger reconnecting after
-a network blip does not cost another scrypt, and the cache holds nothing that reveals a password.
-Failed attempts are counted per identity and per remote address; past the limit the endpoint
-answers 429 without checking anything, so guessing a password stays slow.
+Passwords are stored as ``scrypt$<log2 n>$<r>$<p>$<salt b64>$<hash b64>``; scrypt is slow on
+purpose (tens of ms of CPU). Two things keep that cost and a guesser in check (docs/security.md
+"Charger logins" gives the design and its bounds):
+
+- :class:`PasswordChecker` remembers verified credentials as a keyed HMAC (never the password),
+  in-process or shared through Redis (ocpp_adapter.auth_redis), and runs scrypt in a small
+  thread pool of its own, so that a reconnect storm neither repeats scrypt nor stalls the loop.
+- a :class:`LoginLimiter` hands out a slot *before* a password is checked: failures are counted
+  per (charger, address), and per charger for the addresses it never logged in from; an address
+  the charger logged in from recently is never refused because of another address's failures.
 """
 
 from __future__ import annotations
@@ -15,14 +19,23 @@ import base64
 import binascii
 import hashlib
 import hmac
+import ipaddress
+import itertools
 import os
 import time
-from collections import OrderedDict, deque
+from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Protocol
 
 SCRYPT_LOG2_N = 14
 SCRYPT_R = 8
 SCRYPT_P = 1
 _SCHEME = "scrypt"
+
+Clock = Callable[[], float]
+"""Seconds since the epoch (shared between instances, so wall-clock time, not monotonic)."""
 
 
 def _b64(data: bytes) -> str:
@@ -73,66 +86,215 @@ def parse_basic_auth(header: str | None) -> tuple[str, str] | None:
     return user, password
 
 
+def client_address(remote: str) -> str:
+    """The unit a login limit counts: an IPv4 address, or the /64 of an IPv6 one (a host picks
+    any address of its /64 at will). Anything that is no IP address is kept as it is."""
+    try:
+        ip = ipaddress.ip_address(remote)
+    except ValueError:
+        return remote
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
+
+
+# -- verified credentials ------------------------------------------------------------------
+
+
+class VerifiedPasswords(Protocol):
+    """Fingerprints of credentials scrypt accepted, one per charger (its current password)."""
+
+    async def matches(self, charge_point_id: str, fingerprint: bytes) -> bool: ...
+
+    async def remember(self, charge_point_id: str, fingerprint: bytes) -> None: ...
+
+
+class LocalVerifiedPasswords:
+    """In this process only: a restart forgets them."""
+
+    def __init__(self, max_entries: int = 100_000) -> None:
+        self._by_charger: OrderedDict[str, bytes] = OrderedDict()
+        self._max_entries = max_entries
+
+    async def matches(self, charge_point_id: str, fingerprint: bytes) -> bool:
+        known = self._by_charger.get(charge_point_id)
+        if known is None or not hmac.compare_digest(known, fingerprint):
+            return False
+        self._by_charger.move_to_end(charge_point_id)
+        return True
+
+    async def remember(self, charge_point_id: str, fingerprint: bytes) -> None:
+        self._by_charger[charge_point_id] = fingerprint
+        self._by_charger.move_to_end(charge_point_id)
+        while len(self._by_charger) > self._max_entries:
+            self._by_charger.popitem(last=False)
+
+
+def default_check_threads() -> int:
+    """One core left to the event loop: heartbeats stay answered while scrypt runs."""
+    return max(1, (os.cpu_count() or 2) - 1)
+
+
 class PasswordChecker:
-    """Verifies passwords off the event loop, remembering recent successes."""
+    """Verifies a charger's password: a remembered fingerprint, else scrypt in a thread pool.
 
-    def __init__(self, cache_size: int = 100_000) -> None:
-        self._key = os.urandom(32)
-        self._ok: OrderedDict[bytes, None] = OrderedDict()
-        self._cache_size = cache_size
+    The fingerprint is HMAC-SHA256(key, charger id, stored hash, password). Without ``key`` it
+    is a random per-process one, and only the in-process memory can use it. With a key the
+    operator keeps apart from Redis and from chargers.yaml, fingerprints can be shared
+    (``shared``), so that a restarted or another instance does not pay scrypt again; changing
+    a charger's ``password_hash`` makes its old fingerprint useless.
+    """
 
-    def _fingerprint(self, password: str, stored: str) -> bytes:
-        return hmac.digest(self._key, f"{stored}\x00{password}".encode(), "sha256")
+    def __init__(self, *, key: bytes | None = None, shared: VerifiedPasswords | None = None,
+                 threads: int | None = None) -> None:
+        self._key = key if key is not None else os.urandom(32)
+        self._local = LocalVerifiedPasswords()
+        self._shared = shared
+        self._pool = ThreadPoolExecutor(max_workers=threads or default_check_threads(),
+                                        thread_name_prefix="ocpp-scrypt")
+        self.scrypt_runs = 0
+        """How many times scrypt ran (the rest were remembered): for tests and benchmarks."""
 
-    async def check(self, password: str, stored: str) -> bool:
-        fingerprint = self._fingerprint(password, stored)
-        if fingerprint in self._ok:
-            self._ok.move_to_end(fingerprint)
+    def fingerprint(self, charge_point_id: str, password: str, stored: str) -> bytes:
+        message = "\x00".join((charge_point_id, stored, password)).encode("utf-8")
+        return hmac.digest(self._key, message, "sha256")
+
+    async def check(self, charge_point_id: str, password: str, stored: str) -> bool:
+        fingerprint = self.fingerprint(charge_point_id, password, stored)
+        if await self._local.matches(charge_point_id, fingerprint):
             return True
-        # hashlib.scrypt releases the GIL; a thread keeps the loop serving other chargers.
-        ok = await asyncio.to_thread(verify_password, password, stored)
+        if self._shared is not None and await self._shared.matches(charge_point_id, fingerprint):
+            await self._local.remember(charge_point_id, fingerprint)
+            return True
+        self.scrypt_runs += 1
+        # hashlib.scrypt releases the GIL: the pool's threads run beside the loop.
+        ok = await asyncio.get_running_loop().run_in_executor(
+            self._pool, verify_password, password, stored)
         if ok:
-            self._ok[fingerprint] = None
-            if len(self._ok) > self._cache_size:
-                self._ok.popitem(last=False)
+            await self._local.remember(charge_point_id, fingerprint)
+            if self._shared is not None:
+                await self._shared.remember(charge_point_id, fingerprint)
         return ok
 
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
-class FailureLimiter:
-    """At most ``max_failures`` failed attempts per key within ``window`` seconds."""
 
-    def __init__(self, max_failures: int = 5, window: float = 60.0,
-                 max_keys: int = 100_000) -> None:
-        self._max = max_failures
-        self._window = window
-        self._max_keys = max_keys
-        self._failures: OrderedDict[str, deque[float]] = OrderedDict()
+# -- failed-login limits -------------------------------------------------------------------
 
-    def _recent(self, key: str, now: float) -> deque[float] | None:
-        times = self._failures.get(key)
-        if times is None:
+
+@dataclass(frozen=True, slots=True)
+class LoginLimits:
+    """Bounds of password checking per charger; see docs/security.md "Charger logins"."""
+
+    per_address: int = 5
+    """Failed checks per (charger, address) within ``window``."""
+    per_charger: int = 20
+    """Failed checks per charger within ``window`` from all addresses it is not known at."""
+    window: float = 60.0
+    known_address_seconds: float = 30 * 86_400
+    """How long a successful login makes its address known for the charger."""
+    known_addresses: int = 8
+    """At most this many known addresses per charger (the most recent ones)."""
+
+
+@dataclass(frozen=True, slots=True)
+class LoginAttempt:
+    """A slot to check one password: counted as a failure unless :meth:`LoginLimiter.
+    succeeded` is told otherwise."""
+
+    charge_point_id: str
+    address: str
+    ticket: str
+    known_address: bool
+
+
+class LoginLimiter(Protocol):
+    limits: LoginLimits
+
+    async def begin(self, charge_point_id: str, address: str) -> LoginAttempt | None:
+        """A slot to check a password of ``charge_point_id`` from ``address`` (already
+        :func:`client_address`), or None: refuse without checking anything."""
+        ...
+
+    async def succeeded(self, attempt: LoginAttempt) -> None:
+        """The password was right: the slot is no failure, and the address becomes known."""
+        ...
+
+
+class _Window:
+    """Ticket → time of the attempts still inside the window (times never decrease)."""
+
+    __slots__ = ("attempts",)
+
+    def __init__(self) -> None:
+        self.attempts: dict[str, float] = {}
+
+    def count(self, now: float, window: float) -> int:
+        attempts = self.attempts
+        while attempts:
+            ticket, at = next(iter(attempts.items()))
+            if at > now - window:
+                break
+            del attempts[ticket]
+        return len(attempts)
+
+
+class LocalLoginLimiter:
+    """:class:`LoginLimiter` of one process (no Redis)."""
+
+    def __init__(self, limits: LoginLimits | None = None, *, clock: Clock = time.time,
+                 max_pairs: int = 100_000) -> None:
+        self.limits = limits or LoginLimits()
+        self._clock = clock
+        self._max_pairs = max_pairs
+        self._pairs: OrderedDict[tuple[str, str], _Window] = OrderedDict()
+        self._unknown_addresses: dict[str, _Window] = {}
+        self._known: dict[str, dict[str, float]] = {}
+        self._tickets = itertools.count(1)
+
+    def _is_known(self, charge_point_id: str, address: str, now: float) -> bool:
+        since = self._known.get(charge_point_id, {}).get(address)
+        return since is not None and since > now - self.limits.known_address_seconds
+
+    async def begin(self, charge_point_id: str, address: str) -> LoginAttempt | None:
+        now = self._clock()
+        limits = self.limits
+        pair = self._pairs.get((charge_point_id, address))
+        if pair is not None and pair.count(now, limits.window) >= limits.per_address:
             return None
-        while times and times[0] <= now - self._window:
-            times.popleft()
-        if not times:
-            del self._failures[key]
+        known = self._is_known(charge_point_id, address, now)
+        shared = self._unknown_addresses.get(charge_point_id)
+        if not known and shared is not None \
+                and shared.count(now, limits.window) >= limits.per_charger:
             return None
-        return times
+        ticket = str(next(self._tickets))
+        if pair is None:
+            pair = self._pairs[(charge_point_id, address)] = _Window()
+        self._pairs.move_to_end((charge_point_id, address))
+        pair.attempts[ticket] = now
+        if not known:
+            if shared is None:
+                shared = self._unknown_addresses[charge_point_id] = _Window()
+            shared.attempts[ticket] = now
+        while len(self._pairs) > self._max_pairs:
+            self._pairs.popitem(last=False)
+        return LoginAttempt(charge_point_id, address, ticket, known)
 
-    def blocked(self, *keys: str) -> bool:
-        now = time.monotonic()
-        return any(
-            (times := self._recent(key, now)) is not None and len(times) >= self._max
-            for key in keys
-        )
-
-    def record_failure(self, *keys: str) -> None:
-        now = time.monotonic()
-        for key in keys:
-            times = self._recent(key, now)
-            if times is None:
-                times = self._failures[key] = deque()
-            times.append(now)
-            self._failures.move_to_end(key)
-        while len(self._failures) > self._max_keys:
-            self._failures.popitem(last=False)
+    async def succeeded(self, attempt: LoginAttempt) -> None:
+        now = self._clock()
+        pair = self._pairs.get((attempt.charge_point_id, attempt.address))
+        if pair is not None:
+            pair.attempts.pop(attempt.ticket, None)
+        shared = self._unknown_addresses.get(attempt.charge_point_id)
+        if shared is not None:
+            shared.attempts.pop(attempt.ticket, None)
+        known = self._known.setdefault(attempt.charge_point_id, {})
+        known.pop(attempt.address, None)
+        known[attempt.address] = now  # the most recent last
+        for address, since in list(known.items()):
+            if since <= now - self.limits.known_address_seconds \
+                    or len(known) > self.limits.known_addresses:
+                del known[address]

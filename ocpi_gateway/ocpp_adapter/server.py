@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import ssl
-from collections.abc import Coroutine
+import time
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +27,16 @@ from ocpi_gateway.domain.charger_commands import ChargerCommands
 from ocpi_gateway.domain.events import ChargerConnected, ChargerDisconnected, EventPublisher
 from ocpi_gateway.domain.ids import OcppVersion
 from ocpi_gateway.ocpp_adapter import v16, v201
-from ocpi_gateway.ocpp_adapter.auth import FailureLimiter, PasswordChecker, parse_basic_auth
+from ocpi_gateway.ocpp_adapter.auth import (
+    Clock,
+    LocalLoginLimiter,
+    LoginLimiter,
+    LoginLimits,
+    PasswordChecker,
+    client_address,
+    parse_basic_auth,
+)
+from ocpi_gateway.ocpp_adapter.auth_redis import RedisLoginLimiter, RedisVerifiedPasswords
 from ocpi_gateway.ocpp_adapter.chargers_config import ChargerConfig, ChargersConfig
 from ocpi_gateway.ocpp_adapter.connection import AiohttpConnection
 from ocpi_gateway.ocpp_adapter.registry import ConnectionRegistry
@@ -62,8 +73,6 @@ class OcppTimings:
     instance_ttl: float = 3.0
     """TTL of this process's Redis liveness key: how soon others see it died."""
     stream_block_ms: int = 5_000
-    auth_max_failures: int = 5
-    auth_failure_window: float = 60.0
 
 
 class OcppServer:
@@ -78,16 +87,24 @@ class OcppServer:
         heartbeat_interval: int = 300,
         timings: OcppTimings | None = None,
         observe_call: CallObserver | None = None,
+        login_limits: LoginLimits | None = None,
+        password_key: bytes | None = None,
+        trusted_proxies: Sequence[str] = (),
+        clock: Clock = time.time,
     ) -> None:
+        """``password_key``: the key of verified-credential fingerprints, shared through Redis
+        when both are set (else each process keeps its own, under a random key).
+        ``trusted_proxies``: addresses or networks whose X-Forwarded-For/-Proto are believed
+        (``chargers.trust_forwarded_proto`` believes them from anyone)."""
         self.chargers = chargers
         self.publisher = publisher
         self.instance_id = instance_id
         self.timings = timings or OcppTimings(heartbeat_interval=heartbeat_interval)
         self.registry = ConnectionRegistry()
-        self._passwords = PasswordChecker()
-        self._limiter = FailureLimiter(self.timings.auth_max_failures,
-                                       self.timings.auth_failure_window)
+        self._trusted_proxies = [ipaddress.ip_network(net, strict=False)
+                                 for net in trusted_proxies]
         self._redis: aioredis.Redis | None = None
+        self._limiter: LoginLimiter
         transaction_ids: TransactionIdSource
         self._router: RoutedCommands
         if redis_url:
@@ -100,9 +117,15 @@ class OcppServer:
             redis_router.on_lost = self._taken_over
             self._router = redis_router
             transaction_ids = RedisTransactionIds(self._redis)
+            self._limiter = RedisLoginLimiter(self._redis, login_limits, clock=clock)
         else:
             self._router = LocalChargerCommands(self.registry)
             transaction_ids = InMemoryTransactionIds()
+            self._limiter = LocalLoginLimiter(login_limits, clock=clock)
+        self.passwords = PasswordChecker(
+            key=password_key,
+            shared=RedisVerifiedPasswords(self._redis)
+            if self._redis is not None and password_key is not None else None)
         self._tasks: set[asyncio.Task[None]] = set()
         self._context = SessionContext(
             publisher=publisher, authorizer=authorizer, transaction_ids=transaction_ids,
@@ -135,6 +158,7 @@ class OcppServer:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self._router.stop()
+        self.passwords.close()
         if self._redis is not None:
             await self._redis.aclose()
 
@@ -158,49 +182,70 @@ class OcppServer:
 
     # -- handshake -----------------------------------------------------------------------
 
-    def _is_tls(self, request: web.Request) -> bool:
+    def _forwarded_trusted(self, request: web.Request) -> bool:
+        if self.chargers.trust_forwarded_proto:
+            return True
+        if not self._trusted_proxies or request.remote is None:
+            return False
+        try:
+            peer = ipaddress.ip_address(request.remote)
+        except ValueError:
+            return False
+        return any(peer in network for network in self._trusted_proxies)
+
+    def _is_tls(self, request: web.Request, forwarded_trusted: bool) -> bool:
         if request.transport is not None \
                 and request.transport.get_extra_info("sslcontext") is not None:
             return True
-        if self.chargers.trust_forwarded_proto:
+        if forwarded_trusted:
             return request.headers.get("X-Forwarded-Proto", "").lower() == "https"
         return False
 
-    def _refuse(self, charge_point_id: str, remote: str, status: int, reason: str) -> web.Response:
-        self._limiter.record_failure(f"id:{charge_point_id}", f"ip:{remote}")
-        log.warning("ocpp_connection_refused", charge_point_id=charge_point_id, remote=remote,
-                    reason=reason, http_status=status)
-        headers = {"WWW-Authenticate": 'Basic realm="ocpp"'} if status == 401 else None
-        return web.Response(status=status, text=reason, headers=headers)
-
-    def _remote(self, request: web.Request) -> str:
+    @staticmethod
+    def _remote(request: web.Request, forwarded_trusted: bool) -> str:
         remote = request.remote or "?"
-        if self.chargers.trust_forwarded_proto:
+        if forwarded_trusted:
             # Behind our proxy every charger shares its address: use the hop the proxy saw
             # (the last X-Forwarded-For entry, the only one the client cannot forge).
             forwarded = request.headers.get("X-Forwarded-For", "").split(",")[-1].strip()
             remote = forwarded or remote
         return remote
 
+    @staticmethod
+    def _refuse(charge_point_id: str, remote: str, status: int, reason: str) -> web.Response:
+        log.warning("ocpp_connection_refused", charge_point_id=charge_point_id, remote=remote,
+                    reason=reason, http_status=status)
+        headers = {"WWW-Authenticate": 'Basic realm="ocpp"'} if status == 401 else None
+        return web.Response(status=status, text=reason, headers=headers)
+
     async def _admit(
         self, request: web.Request, charge_point_id: str
     ) -> ChargerConfig | web.Response:
-        remote = self._remote(request)
-        if self._limiter.blocked(f"id:{charge_point_id}", f"ip:{remote}"):
-            log.warning("ocpp_connection_rate_limited", charge_point_id=charge_point_id,
-                        remote=remote)
-            return web.Response(status=429, text="too many failed attempts")
+        """Only a password check can be guessed against, so only checks are limited: unknown
+        ids, wrong profiles and malformed credentials are refused without counting."""
+        forwarded_trusted = self._forwarded_trusted(request)
+        remote = self._remote(request, forwarded_trusted)
         charger = self.chargers.get(charge_point_id)
         if charger is None:
             return self._refuse(charge_point_id, remote, 404, "unknown charge point")
-        profile = 2 if self._is_tls(request) else 1
+        profile = 2 if self._is_tls(request, forwarded_trusted) else 1
         if profile != charger.security_profile:
             return self._refuse(charge_point_id, remote, 403,
                                 f"security profile {charger.security_profile} required")
         credentials = parse_basic_auth(request.headers.get("Authorization"))
-        if credentials is None or credentials[0] != charge_point_id \
-                or not await self._passwords.check(credentials[1], charger.password_hash):
+        if credentials is None or credentials[0] != charge_point_id:
             return self._refuse(charge_point_id, remote, 401, "bad credentials")
+        # The slot is taken before the check: concurrent guesses cannot outrun the count.
+        attempt = await self._limiter.begin(charge_point_id, client_address(remote))
+        if attempt is None:
+            log.warning("ocpp_connection_rate_limited", charge_point_id=charge_point_id,
+                        remote=remote)
+            return web.Response(status=429, text="too many failed attempts", headers={
+                "Retry-After": str(int(self._limiter.limits.window))})
+        if not await self.passwords.check(charge_point_id, credentials[1],
+                                          charger.password_hash):
+            return self._refuse(charge_point_id, remote, 401, "bad credentials")
+        await self._limiter.succeeded(attempt)
         return charger
 
     @staticmethod

@@ -8,6 +8,7 @@ import base64
 import contextlib
 import socket
 import ssl
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,7 +26,7 @@ from ocpp.v201.enums import Action as Action201
 from ocpi_gateway.demo.chargers import ClientConnection
 from ocpi_gateway.domain.authorization import AuthorizationDecision, AuthorizationStatus
 from ocpi_gateway.domain.events import DomainEvent
-from ocpi_gateway.ocpp_adapter.auth import hash_password
+from ocpi_gateway.ocpp_adapter.auth import Clock, LoginLimits, hash_password
 from ocpi_gateway.ocpp_adapter.chargers_config import ChargersConfig
 from ocpi_gateway.ocpp_adapter.server import OcppServer, OcppTimings
 
@@ -34,8 +35,8 @@ PASSWORD = "s3cret-passw0rd"
 PASSWORD_HASH = hash_password(PASSWORD, log2_n=8)
 
 FAST = OcppTimings(heartbeat_interval=42, call_timeout=5.0, ws_ping_interval=None,
-                   presence_ttl=1.5, instance_ttl=0.6, stream_block_ms=200, auth_max_failures=3,
-                   auth_failure_window=30.0)
+                   presence_ttl=1.5, instance_ttl=0.6, stream_block_ms=200)
+LIMITS = LoginLimits(per_address=3, per_charger=6, window=30.0)
 
 
 def basic_auth(user: str, password: str) -> str:
@@ -134,12 +135,16 @@ class Gateway:
 async def start_gateway(*, chargers: ChargersConfig | None = None, redis_url: str | None = None,
                         instance_id: str = "gw-test", timings: OcppTimings = FAST,
                         observe_call: Callable[[Any, str, str], None] | None = None,
-                        ssl_context: ssl.SSLContext | None = None) -> Gateway:
+                        ssl_context: ssl.SSLContext | None = None,
+                        login_limits: LoginLimits = LIMITS, clock: Clock = time.time,
+                        password_key: bytes | None = None,
+                        trusted_proxies: tuple[str, ...] = ()) -> Gateway:
     events = RecordingPublisher()
     authorizer = TableAuthorizer({"BLOCKED-TAG"})
     server = OcppServer(chargers or chargers_config(), events, authorizer,
                         instance_id=instance_id, redis_url=redis_url, timings=timings,
-                        observe_call=observe_call)
+                        observe_call=observe_call, login_limits=login_limits, clock=clock,
+                        password_key=password_key, trusted_proxies=trusted_proxies)
     app = web.Application()
     server.attach(app)
     runner = web.AppRunner(app, shutdown_timeout=0.5)

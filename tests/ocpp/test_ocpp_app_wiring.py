@@ -11,16 +11,17 @@ import aiohttp
 import pytest
 from aiohttp import web
 from ocpp.v16 import call
-from ocpp_test_support import Behaviour, ChargerFactory, eventually, free_port
+from ocpp_test_support import Behaviour, ChargerFactory, basic_auth, eventually, free_port
+from pydantic import SecretStr, ValidationError
 
 from ocpi_gateway import keys
 from ocpi_gateway.app import create_app
 from ocpi_gateway.cli import main as cli_main
-from ocpi_gateway.config import load_settings
+from ocpi_gateway.config import OcppSettings, load_settings
 from ocpi_gateway.domain.charger_commands import CancelReservation, CommandOutcome
 from ocpi_gateway.domain.events import ChargerBooted, DomainEvent
 from ocpi_gateway.ocpp_adapter.auth import verify_password
-from ocpi_gateway.ocpp_wiring import CHARGER_COMMANDS, CHARGERS
+from ocpi_gateway.ocpp_wiring import CHARGER_COMMANDS, CHARGERS, OCPP_SERVER
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -96,3 +97,54 @@ async def test_boot_answer_carries_the_configured_heartbeat_interval(
         assert answer.interval == 77
     finally:
         await runner.cleanup()
+
+
+async def _status(http: aiohttp.ClientSession, host: str, password: str,
+                  address: str) -> int:
+    try:
+        ws = await http.ws_connect(
+            f"ws://{host}/ocpp/CP-AMS-01", protocols=("ocpp1.6",),
+            headers={"Authorization": basic_auth("CP-AMS-01", password),
+                     "X-Forwarded-For": address})
+    except aiohttp.WSServerHandshakeError as refused:
+        return refused.status
+    await ws.close()
+    return 101
+
+
+async def test_login_limits_and_trusted_proxies_come_from_gateway_yaml(tmp_path: Path) -> None:
+    ocpp = load_settings(ROOT / "config" / "gateway.yaml").ocpp.model_copy(update={
+        "failed_logins_allowed": 2, "failed_logins_allowed_per_charger": 3,
+        "trusted_proxies": ["127.0.0.0/8"]})
+    runner, host, _app = await run_app(tmp_path, None, ocpp=ocpp)
+    try:
+        async with aiohttp.ClientSession() as http:
+            assert [await _status(http, host, "guess", "10.0.0.1") for _ in range(3)] == [
+                401, 401, 429]
+            assert await _status(http, host, "guess", "10.0.0.2") == 401
+            assert await _status(http, host, "ams01-example-pw", "10.0.0.3") == 429
+            assert await _status(http, host, "ams01-example-pw", "10.0.0.1") == 429
+    finally:
+        await runner.cleanup()
+
+
+async def test_a_restarted_gateway_admits_chargers_without_scrypt(
+        tmp_path: Path, redis_url: str) -> None:
+    ocpp = load_settings(ROOT / "config" / "gateway.yaml").ocpp.model_copy(update={
+        "verified_password_key": SecretStr("k" * 40)})
+    for run, expected_scrypt_runs in ((1, 1), (2, 0)):
+        runner, host, app = await run_app(tmp_path / str(run), redis_url, ocpp=ocpp)
+        try:
+            async with aiohttp.ClientSession() as http:
+                assert await _status(http, host, "ams01-example-pw", "10.0.0.1") == 101
+            assert app[OCPP_SERVER].passwords.scrypt_runs == expected_scrypt_runs
+        finally:
+            await runner.cleanup()
+
+
+def test_ocpp_settings_refuse_a_bad_proxy_and_a_short_key() -> None:
+    with pytest.raises(ValidationError, match="no IP address or network"):
+        OcppSettings(trusted_proxies=["nginx"])
+    with pytest.raises(ValidationError, match="at least 32"):
+        OcppSettings(verified_password_key=SecretStr("short"))
+    assert OcppSettings(trusted_proxies=["172.30.0.2", "fd00::/8"]).trusted_proxies

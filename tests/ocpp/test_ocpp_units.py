@@ -10,8 +10,6 @@ import pytest
 from ocpi_gateway.domain.charger_commands import CancelReservation, RemoteStop, ReserveNow
 from ocpi_gateway.domain.ids import ocpp16_id_tag
 from ocpi_gateway.ocpp_adapter.auth import (
-    FailureLimiter,
-    PasswordChecker,
     hash_password,
     parse_basic_auth,
     verify_password,
@@ -34,15 +32,6 @@ def test_password_hash_round_trip() -> None:
     assert not verify_password("x", "scrypt$8$8$1$***$***")
 
 
-async def test_password_checker_remembers_successes_only() -> None:
-    stored = hash_password("pw", log2_n=8)
-    checker = PasswordChecker()
-    assert not await checker.check("nope", stored)
-    assert await checker.check("pw", stored)
-    assert await checker.check("pw", stored)
-    assert not await checker.check("nope", stored)
-
-
 def test_parse_basic_auth() -> None:
     assert parse_basic_auth("Basic Q1AtMTpzZWNyZXQ6d2l0aDpjb2xvbnM=") == (
         "CP-1", "secret:with:colons")
@@ -50,24 +39,6 @@ def test_parse_basic_auth() -> None:
     assert parse_basic_auth("Bearer abc") is None
     assert parse_basic_auth("Basic !!!") is None
     assert parse_basic_auth("Basic bm9jb2xvbg==") is None  # "nocolon"
-
-
-def test_failure_limiter_counts_per_key() -> None:
-    limiter = FailureLimiter(max_failures=2, window=60)
-    limiter.record_failure("id:A", "ip:1")
-    assert not limiter.blocked("id:A", "ip:1")
-    limiter.record_failure("id:A", "ip:2")
-    assert limiter.blocked("id:A")
-    assert not limiter.blocked("ip:1")
-    assert limiter.blocked("id:B", "ip:9", "id:A")
-
-
-def test_failure_limiter_forgets_after_the_window() -> None:
-    limiter = FailureLimiter(max_failures=1, window=0.0001)
-    limiter.record_failure("id:A")
-    import time
-    time.sleep(0.001)
-    assert not limiter.blocked("id:A")
 
 
 def test_example_chargers_file_loads_and_declares_capabilities() -> None:
