@@ -35,7 +35,7 @@ from ocpi_gateway.domain.charger_commands import (
     UnlockConnector,
 )
 from ocpi_gateway.domain.ids import ChargerAddress
-from ocpi_gateway.locations.models import Capability
+from ocpi_gateway.locations.enums import Capability
 from ocpi_gateway.partners.models import Partner as OcpiPartner
 from ocpi_gateway.reservation_policy.engine import PolicyEngine, Refusal
 from ocpi_gateway.reservation_policy.lifecycle import (

@@ -50,7 +50,7 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
     app[LOCATIONS] = module
 
     def add_routes(router: web.UrlDispatcher, prefix: str, version: str) -> None:
-        router.add_routes(module.routes(prefix))
+        router.add_routes(module.routes(prefix, version))
 
     app[keys.MODULES].add(OcpiModule("locations", InterfaceRole.SENDER, add_routes))
     if settings.admin_token:

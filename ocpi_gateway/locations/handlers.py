@@ -10,9 +10,12 @@ from datetime import UTC, datetime
 
 import structlog
 from aiohttp import web
+from pydantic import BaseModel
 from yarl import URL
 
 from ocpi_gateway.locations.publisher import LocationsPublisher
+from ocpi_gateway.ocpi import DEFAULT_VERSION
+from ocpi_gateway.ocpi.seam import to_json
 from ocpi_gateway.transport.envelope import OcpiError, ocpi_response, ocpi_timestamp
 from ocpi_gateway.transport.status_codes import OcpiStatus
 
@@ -63,17 +66,27 @@ class LocationsSender:
         self.max_limit = max_limit
         self.public_url = public_url.rstrip("/") if public_url else None
 
-    def routes(self, prefix: str = "/ocpi/2.2.1/locations") -> list[web.RouteDef]:
+    def routes(self, prefix: str = "/ocpi/2.2.1/locations",
+               version: str = DEFAULT_VERSION) -> list[web.RouteDef]:
+        """The sender's routes under ``prefix``, answering in ``version``'s form."""
+
+        async def list_locations(request: web.Request) -> web.Response:
+            return await self.list_locations(request, version)
+
+        async def get_object(request: web.Request) -> web.Response:
+            return await self.get_object(request, version)
+
         return [
-            web.get(prefix, self.list_locations, allow_head=False),
-            web.get(prefix + "/", self.list_locations, allow_head=False),
-            web.get(prefix + "/{location_id}", self.get_object, allow_head=False),
-            web.get(prefix + "/{location_id}/{evse_uid}", self.get_object, allow_head=False),
-            web.get(prefix + "/{location_id}/{evse_uid}/{connector_id}", self.get_object,
+            web.get(prefix, list_locations, allow_head=False),
+            web.get(prefix + "/", list_locations, allow_head=False),
+            web.get(prefix + "/{location_id}", get_object, allow_head=False),
+            web.get(prefix + "/{location_id}/{evse_uid}", get_object, allow_head=False),
+            web.get(prefix + "/{location_id}/{evse_uid}/{connector_id}", get_object,
                     allow_head=False),
         ]
 
-    async def list_locations(self, request: web.Request) -> web.Response:
+    async def list_locations(self, request: web.Request,
+                             version: str = DEFAULT_VERSION) -> web.Response:
         try:
             offset = _int_param(request, "offset", 0)
             limit = min(_int_param(request, "limit", self.max_limit), self.max_limit)
@@ -83,7 +96,7 @@ class LocationsSender:
         except OcpiError as exc:
             log.info("locations_bad_query", query=request.query_string, error=exc.message)
             return exc.to_response()
-        data, total = self.publisher.page(offset, limit, date_from, date_to)
+        data, total = self.publisher.page(offset, limit, date_from, date_to, version)
         headers = {"X-Total-Count": str(total), "X-Limit": str(self.max_limit)}
         if offset + limit < total and limit > 0:
             query = {k: v for k, v in request.query.items() if k in ("date_from", "date_to")}
@@ -98,21 +111,30 @@ class LocationsSender:
             return URL(self.public_url + request.path)
         return request.url.with_query(None)
 
-    async def get_object(self, request: web.Request) -> web.Response:
+    async def get_object(self, request: web.Request,
+                         version: str = DEFAULT_VERSION) -> web.Response:
         location_id = request.match_info["location_id"]
         evse_uid = request.match_info.get("evse_uid")
         connector_id = request.match_info.get("connector_id")
+        found: BaseModel | None
         if evse_uid is None:
-            found = self.publisher.location_doc(location_id)
+            found = self.publisher.location_object(location_id, version)
             what = f"location {location_id}"
         elif connector_id is None:
-            found = self.publisher.evse_doc(location_id, evse_uid)
+            found = self.publisher.evse_object(location_id, evse_uid, version)
             what = f"EVSE {evse_uid} of location {location_id}"
         else:
-            found = self.publisher.connector_doc(location_id, evse_uid, connector_id)
+            found = self.publisher.connector_object(location_id, evse_uid, connector_id,
+                                                    version)
             what = f"connector {connector_id} of EVSE {evse_uid} of location {location_id}"
         if found is None:
             # status_codes: a GET of a resource that does not exist answers HTTP 404.
             return ocpi_response(None, OcpiStatus.UNKNOWN_LOCATION, f"unknown {what}",
                                  http_status=404)
-        return ocpi_response(found)
+        return _object_response(found)
+
+
+def _object_response(found: BaseModel) -> web.Response:
+    body = (b'{"data":' + to_json(found) + b',"status_code":1000,"timestamp":"'
+            + ocpi_timestamp().encode() + b'"}')
+    return web.Response(body=body, content_type="application/json")

@@ -1,17 +1,37 @@
-"""OCPI 2.2.1 Location, EVSE and Connector with their enums, classes and string lengths.
+"""The internal Locations model: what the CPO publishes, in every supported OCPI version.
 
-The operator's YAML is validated against these models; the gateway-only fields (which charger,
-which OCPP evse/connector) live on the ``Operator*`` subclasses and never reach a partner.
+The operator's YAML (``locations.yaml``) is validated against these models. They hold the
+union of what the versions can say (2.3.0's ``help_phone``, ``parking_places``, EVSE
+``parking`` and ``accepted_service_providers``, connector ``capabilities``, MCS...): each
+version's package under ``ocpi_gateway/ocpi/`` maps them to its own typed objects, leaving out
+what its version cannot hold. The gateway-only fields (which charger, which OCPP
+evse/connector) never reach a partner.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from ocpi_gateway.locations.enums import (
+    Capability,
+    ConnectorCapability,
+    ConnectorFormat,
+    ConnectorType,
+    EnergySourceCategory,
+    EnvironmentalImpactCategory,
+    EVSEPosition,
+    Facility,
+    ImageCategory,
+    ParkingDirection,
+    ParkingRestriction,
+    ParkingType,
+    PowerType,
+    TokenType,
+    VehicleType,
+)
 from ocpi_gateway.reservation_policy.availability.base import EvseStatus
 
 # CiString: printable ASCII only; string: printable UTF-8 (no control characters).
@@ -47,151 +67,6 @@ EvseIdEmi3 = Annotated[
         max_length=48, pattern=r"^[A-Za-z]{2}\*?[A-Za-z0-9]{3}\*?E[A-Za-z0-9*]{1,30}$"
     ),
 ]
-
-
-class Capability(StrEnum):
-    CHARGING_PROFILE_CAPABLE = "CHARGING_PROFILE_CAPABLE"
-    CHARGING_PREFERENCES_CAPABLE = "CHARGING_PREFERENCES_CAPABLE"
-    CHIP_CARD_SUPPORT = "CHIP_CARD_SUPPORT"
-    CONTACTLESS_CARD_SUPPORT = "CONTACTLESS_CARD_SUPPORT"
-    CREDIT_CARD_PAYABLE = "CREDIT_CARD_PAYABLE"
-    DEBIT_CARD_PAYABLE = "DEBIT_CARD_PAYABLE"
-    PED_TERMINAL = "PED_TERMINAL"
-    REMOTE_START_STOP_CAPABLE = "REMOTE_START_STOP_CAPABLE"
-    RESERVABLE = "RESERVABLE"
-    RFID_READER = "RFID_READER"
-    START_SESSION_CONNECTOR_REQUIRED = "START_SESSION_CONNECTOR_REQUIRED"
-    TOKEN_GROUP_CAPABLE = "TOKEN_GROUP_CAPABLE"
-    UNLOCK_CAPABLE = "UNLOCK_CAPABLE"
-
-
-class ConnectorFormat(StrEnum):
-    SOCKET = "SOCKET"
-    CABLE = "CABLE"
-
-
-class ConnectorType(StrEnum):
-    CHADEMO = "CHADEMO"
-    CHAOJI = "CHAOJI"
-    DOMESTIC_A = "DOMESTIC_A"
-    DOMESTIC_B = "DOMESTIC_B"
-    DOMESTIC_C = "DOMESTIC_C"
-    DOMESTIC_D = "DOMESTIC_D"
-    DOMESTIC_E = "DOMESTIC_E"
-    DOMESTIC_F = "DOMESTIC_F"
-    DOMESTIC_G = "DOMESTIC_G"
-    DOMESTIC_H = "DOMESTIC_H"
-    DOMESTIC_I = "DOMESTIC_I"
-    DOMESTIC_J = "DOMESTIC_J"
-    DOMESTIC_K = "DOMESTIC_K"
-    DOMESTIC_L = "DOMESTIC_L"
-    DOMESTIC_M = "DOMESTIC_M"
-    DOMESTIC_N = "DOMESTIC_N"
-    DOMESTIC_O = "DOMESTIC_O"
-    GBT_AC = "GBT_AC"
-    GBT_DC = "GBT_DC"
-    IEC_60309_2_single_16 = "IEC_60309_2_single_16"
-    IEC_60309_2_three_16 = "IEC_60309_2_three_16"
-    IEC_60309_2_three_32 = "IEC_60309_2_three_32"
-    IEC_60309_2_three_64 = "IEC_60309_2_three_64"
-    IEC_62196_T1 = "IEC_62196_T1"
-    IEC_62196_T1_COMBO = "IEC_62196_T1_COMBO"
-    IEC_62196_T2 = "IEC_62196_T2"
-    IEC_62196_T2_COMBO = "IEC_62196_T2_COMBO"
-    IEC_62196_T3A = "IEC_62196_T3A"
-    IEC_62196_T3C = "IEC_62196_T3C"
-    NEMA_5_20 = "NEMA_5_20"
-    NEMA_6_30 = "NEMA_6_30"
-    NEMA_6_50 = "NEMA_6_50"
-    NEMA_10_30 = "NEMA_10_30"
-    NEMA_10_50 = "NEMA_10_50"
-    NEMA_14_30 = "NEMA_14_30"
-    NEMA_14_50 = "NEMA_14_50"
-    PANTOGRAPH_BOTTOM_UP = "PANTOGRAPH_BOTTOM_UP"
-    PANTOGRAPH_TOP_DOWN = "PANTOGRAPH_TOP_DOWN"
-    TESLA_R = "TESLA_R"
-    TESLA_S = "TESLA_S"
-
-
-class Facility(StrEnum):
-    HOTEL = "HOTEL"
-    RESTAURANT = "RESTAURANT"
-    CAFE = "CAFE"
-    MALL = "MALL"
-    SUPERMARKET = "SUPERMARKET"
-    SPORT = "SPORT"
-    RECREATION_AREA = "RECREATION_AREA"
-    NATURE = "NATURE"
-    MUSEUM = "MUSEUM"
-    BIKE_SHARING = "BIKE_SHARING"
-    BUS_STOP = "BUS_STOP"
-    TAXI_STAND = "TAXI_STAND"
-    TRAM_STOP = "TRAM_STOP"
-    METRO_STATION = "METRO_STATION"
-    TRAIN_STATION = "TRAIN_STATION"
-    AIRPORT = "AIRPORT"
-    PARKING_LOT = "PARKING_LOT"
-    CARPOOL_PARKING = "CARPOOL_PARKING"
-    FUEL_STATION = "FUEL_STATION"
-    WIFI = "WIFI"
-
-
-class ParkingRestriction(StrEnum):
-    EV_ONLY = "EV_ONLY"
-    PLUGGED = "PLUGGED"
-    DISABLED = "DISABLED"
-    CUSTOMERS = "CUSTOMERS"
-    MOTORCYCLES = "MOTORCYCLES"
-
-
-class ParkingType(StrEnum):
-    ALONG_MOTORWAY = "ALONG_MOTORWAY"
-    PARKING_GARAGE = "PARKING_GARAGE"
-    PARKING_LOT = "PARKING_LOT"
-    ON_DRIVEWAY = "ON_DRIVEWAY"
-    ON_STREET = "ON_STREET"
-    UNDERGROUND_GARAGE = "UNDERGROUND_GARAGE"
-
-
-class PowerType(StrEnum):
-    AC_1_PHASE = "AC_1_PHASE"
-    AC_2_PHASE = "AC_2_PHASE"
-    AC_2_PHASE_SPLIT = "AC_2_PHASE_SPLIT"
-    AC_3_PHASE = "AC_3_PHASE"
-    DC = "DC"
-
-
-class ImageCategory(StrEnum):
-    CHARGER = "CHARGER"
-    ENTRANCE = "ENTRANCE"
-    LOCATION = "LOCATION"
-    NETWORK = "NETWORK"
-    OPERATOR = "OPERATOR"
-    OTHER = "OTHER"
-    OWNER = "OWNER"
-
-
-class EnergySourceCategory(StrEnum):
-    NUCLEAR = "NUCLEAR"
-    GENERAL_FOSSIL = "GENERAL_FOSSIL"
-    COAL = "COAL"
-    GAS = "GAS"
-    GENERAL_GREEN = "GENERAL_GREEN"
-    SOLAR = "SOLAR"
-    WIND = "WIND"
-    WATER = "WATER"
-
-
-class EnvironmentalImpactCategory(StrEnum):
-    NUCLEAR_WASTE = "NUCLEAR_WASTE"
-    CARBON_DIOXIDE = "CARBON_DIOXIDE"
-
-
-class TokenType(StrEnum):
-    AD_HOC_USER = "AD_HOC_USER"
-    APP_USER = "APP_USER"
-    OTHER = "OTHER"
-    RFID = "RFID"
 
 
 class _Model(BaseModel):
@@ -302,6 +177,37 @@ class StatusSchedule(_Model):
     status: EvseStatus
 
 
+class Parking(_Model):
+    """2.3.0 (AFIR): a parking place of the location; EVSEs refer to it by id."""
+
+    id: Annotated[str, StringConstraints(min_length=1, max_length=36, pattern=_PRINTABLE)]
+    physical_reference: Annotated[str, StringConstraints(max_length=12)] | None = None
+    vehicle_types: list[VehicleType] = Field(min_length=1)
+    max_vehicle_weight: float | None = None
+    max_vehicle_height: float | None = None
+    max_vehicle_length: float | None = None
+    max_vehicle_width: float | None = None
+    parking_space_length: float | None = None
+    parking_space_width: float | None = None
+    dangerous_goods_allowed: bool | None = None
+    direction: ParkingDirection | None = None
+    drive_through: bool | None = None
+    restricted_to_type: bool
+    reservation_required: bool
+    time_limit: float | None = None
+    roofed: bool | None = None
+    images: list[Image] = []
+    lighting: bool | None = None
+    refrigeration_outlet: bool | None = None
+    standards: list[Annotated[str, StringConstraints(max_length=36)]] = []
+    apds_reference: Annotated[str, StringConstraints(max_length=36)] | None = None
+
+
+class EVSEParking(_Model):
+    parking_id: Annotated[str, StringConstraints(min_length=1, max_length=36)]
+    evse_position: EVSEPosition | None = None
+
+
 class OperatorConnector(_Model):
     """An OCPI Connector as the operator describes it, plus its OCPP connector id."""
 
@@ -314,6 +220,8 @@ class OperatorConnector(_Model):
     max_electric_power: int | None = Field(default=None, gt=0)
     tariff_ids: list[CiString36] = []
     terms_and_conditions: Url | None = None
+    capabilities: list[ConnectorCapability] = []
+    """2.3.0 only."""
     ocpp_connector_id: int | None = Field(
         default=None, ge=1,
         description="1.6 connectorId, or the 2.0.1 connectorId within the EVSE (default 1)",
@@ -334,6 +242,10 @@ class OperatorEvse(_Model):
     directions: list[DisplayText] = []
     parking_restrictions: list[ParkingRestriction] = []
     images: list[Image] = []
+    parking: list[EVSEParking] = []
+    """2.3.0 only: the location's parking places this EVSE serves."""
+    accepted_service_providers: list[Annotated[str, StringConstraints(max_length=50)]] = []
+    """2.3.0 only: the eMSPs whose contracts this EVSE accepts (empty: any)."""
     charge_point_id: Annotated[str, StringConstraints(min_length=1, max_length=48)]
     ocpp_evse_id: int | None = Field(
         default=None, ge=1, description="2.0.1 evseId; absent for an OCPP 1.6 charger"
@@ -382,6 +294,10 @@ class OperatorLocation(_Model):
     charging_when_closed: bool | None = None
     images: list[Image] = []
     energy_mix: EnergyMix | None = None
+    parking_places: list[Parking] = []
+    """2.3.0 only."""
+    help_phone: Annotated[str, StringConstraints(max_length=25, pattern=_PRINTABLE)] | None = None
+    """2.3.0 only: a telephone number for the driver's support."""
 
     @model_validator(mode="after")
     def _consistent(self) -> OperatorLocation:
@@ -390,6 +306,12 @@ class OperatorLocation(_Model):
             raise ValueError("EVSE uids must be unique within a location")
         if self.publish and self.publish_allowed_to:
             raise ValueError("publish_allowed_to may only be used when publish is false")
+        places = {p.id for p in self.parking_places}
+        for evse in self.evses:
+            for parking in evse.parking:
+                if parking.parking_id not in places:
+                    raise ValueError(f"EVSE {evse.uid}: parking {parking.parking_id!r} is not "
+                                     "one of the location's parking_places")
         return self
 
 

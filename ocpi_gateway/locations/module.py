@@ -20,6 +20,7 @@ from ocpi_gateway.domain.store import DocumentStore
 from ocpi_gateway.locations.catalog import LocationsCatalog, LocationsConfigError
 from ocpi_gateway.locations.handlers import DEFAULT_MAX_LIMIT, LocationsSender
 from ocpi_gateway.locations.publisher import LocationsPublisher, Receiver, ReceiversProvider
+from ocpi_gateway.ocpi import DEFAULT_VERSION
 from ocpi_gateway.reservation_policy.availability.base import AvailabilityStore
 from ocpi_gateway.transport.envelope import ocpi_response
 from ocpi_gateway.transport.status_codes import OcpiStatus
@@ -54,8 +55,9 @@ def partner_receivers(
         nonlocal cache, fetched_at
         if ttl <= 0 or time.monotonic() - fetched_at > ttl:
             partners = await registered()
-            cache = [Receiver(p.id, url, _single_party(p)) for p in partners
-                     if (url := p.endpoint("locations", "RECEIVER"))]
+            cache = [Receiver(p.id, url, _single_party(p),
+                              version=getattr(p, "version", None) or DEFAULT_VERSION)
+                     for p in partners if (url := p.endpoint("locations", "RECEIVER"))]
             fetched_at = time.monotonic()
         return cache
 
@@ -103,8 +105,9 @@ class LocationsModule:
     async def stop(self) -> None:
         await self.publisher.stop()
 
-    def routes(self, prefix: str = "/ocpi/2.2.1/locations") -> list[web.RouteDef]:
-        return self.sender.routes(prefix)
+    def routes(self, prefix: str = "/ocpi/2.2.1/locations",
+               version: str = "2.2.1") -> list[web.RouteDef]:
+        return self.sender.routes(prefix, version)
 
     def admin_routes(self) -> list[web.RouteDef]:
         return [web.post("/admin/reload", self.admin_reload)]

@@ -21,6 +21,7 @@ from typing import Any
 
 import orjson
 import structlog
+from pydantic import BaseModel
 
 from ocpi_gateway.deliveries.engine import DeliveryEngine
 from ocpi_gateway.deliveries.models import Delivery
@@ -44,6 +45,8 @@ from ocpi_gateway.locations.status import (
     map_ocpp_status,
     published_status,
 )
+from ocpi_gateway.ocpi import DEFAULT_VERSION, package
+from ocpi_gateway.ocpi.seam import to_json, to_jsonable
 from ocpi_gateway.reservation_policy.availability.base import AvailabilityStore, EvseStatus
 from ocpi_gateway.transport.envelope import ocpi_timestamp
 
@@ -65,6 +68,8 @@ class Receiver:
     to_party: tuple[str, str] | None = None
     """(country_code, party_id) for OCPI-to-*: the partner's party when it has only one (an
     eMSP, or a hub that then broadcasts); None leaves routing to the receiver."""
+    version: str = DEFAULT_VERSION
+    """The OCPI version the partner negotiated: what it is sent is in that version's form."""
 
 
 def _routing_headers(doc: dict[str, Any], receiver: Receiver) -> dict[str, str]:
@@ -149,6 +154,8 @@ class LocationsPublisher:
         self._flushed_at = 0.0
         self._flush_timer: asyncio.TimerHandle | None = None
         self._page_cache: dict[tuple[Any, ...], tuple[int, bytes, int]] = {}
+        # One serialized form per (location, version in use), not per partner.
+        self._serialized: dict[tuple[str, str], bytes] = {}
         self.attach(store=store, outbox=outbox, receivers=receivers)
         listen = getattr(availability, "add_hold_listener", None)
         if listen is not None:
@@ -355,11 +362,11 @@ class LocationsPublisher:
         evse_doc["status"] = status.value
         evse_doc["last_updated"] = stamp
         self._touch_location(location_id, max(stamp, doc["last_updated"]))
+        self._stale(location_id)
         # What partners were told survives a restart, so a status lost meanwhile is corrected;
         # written when the queue runs dry, so a burst of changes costs one write per location.
         self._dirty.add(location_id)
-        await self._push_patch(location_id, evse_uid, {"status": status.value,
-                                                       "last_updated": stamp})
+        await self._push_patch(location_id, evse_uid, status.value, stamp)
 
     # -- several instances ----------------------------------------------------------------
 
@@ -395,6 +402,7 @@ class LocationsPublisher:
                 stamp = max(ocpi_timestamp(seen.updated_at), evse_doc["last_updated"])
                 evse_doc["status"], evse_doc["last_updated"] = status.value, stamp
                 doc["last_updated"] = max(stamp, doc["last_updated"])
+                self._stale(location_id)
                 changed += 1
         if changed:
             self._reindex()
@@ -464,6 +472,7 @@ class LocationsPublisher:
                     evse_doc["last_updated"] = now
                 doc["last_updated"] = now
                 changed.append(location_id)
+        self._serialized.clear()
         self._reindex()
         for location_id in changed:
             await self._save_snapshot(location_id)
@@ -474,8 +483,8 @@ class LocationsPublisher:
             # still hold what we pushed before.
             evse_doc = _find_evse(self._docs[location_id], evse_uid)
             if push and location_id not in changed and evse_doc is not None:
-                await self._push_patch(location_id, evse_uid, {
-                    "status": evse_doc["status"], "last_updated": evse_doc["last_updated"]})
+                await self._push_patch(location_id, evse_uid, evse_doc["status"],
+                                       evse_doc["last_updated"])
         if changed:
             log.info("locations_applied", changed=changed)
         return changed
@@ -510,7 +519,12 @@ class LocationsPublisher:
         self._version += 1
         self._page_cache.clear()
 
+    def _stale(self, location_id: str) -> None:
+        for version in [v for (loc, v) in self._serialized if loc == location_id]:
+            del self._serialized[(location_id, version)]
+
     def location_doc(self, location_id: str) -> dict[str, Any] | None:
+        """The published Location in the internal model (any version's form derives from it)."""
         doc = self._docs.get(location_id)
         if doc is None:
             # Ids are CiString(36) (mod_locations): an id in another case is the same object.
@@ -528,24 +542,40 @@ class LocationsPublisher:
                           if e["uid"].casefold() == folded), None)
         return found
 
-    def connector_doc(
-        self, location_id: str, evse_uid: str, connector_id: str
-    ) -> dict[str, Any] | None:
-        evse = self.evse_doc(location_id, evse_uid)
-        for connector in (evse or {}).get("connectors", []):
-            if connector["id"].casefold() == connector_id.casefold():
-                return dict(connector)
-        return None
+    def location_object(self, location_id: str, version: str) -> BaseModel | None:
+        doc = self.location_doc(location_id)
+        return package(version).locations.location(doc) if doc is not None else None
+
+    def evse_object(self, location_id: str, evse_uid: str, version: str) -> BaseModel | None:
+        doc = self.location_doc(location_id)
+        return package(version).locations.evse(doc, evse_uid) if doc is not None else None
+
+    def connector_object(
+        self, location_id: str, evse_uid: str, connector_id: str, version: str
+    ) -> BaseModel | None:
+        doc = self.location_doc(location_id)
+        if doc is None:
+            return None
+        return package(version).locations.connector(doc, evse_uid, connector_id)
+
+    def _location_json(self, location_id: str, version: str) -> bytes:
+        key = (location_id, version)
+        found = self._serialized.get(key)
+        if found is None:
+            found = self._serialized[key] = to_json(
+                package(version).locations.location(self._docs[location_id]))
+        return found
 
     def page(
-        self, offset: int, limit: int, date_from: str | None, date_to: str | None
+        self, offset: int, limit: int, date_from: str | None, date_to: str | None,
+        version: str = DEFAULT_VERSION,
     ) -> tuple[bytes, int]:
         """Serialized JSON array of the page and the total matching count, oldest first.
 
         Bounds compare OCPI timestamps as strings: all are UTC ``...Z`` with milliseconds, so
         lexical order is time order. Pages are cached until the next change.
         """
-        cache_key = (offset, limit, date_from, date_to)
+        cache_key = (offset, limit, date_from, date_to, version)
         cached = self._page_cache.get(cache_key)
         if cached is not None:
             return cached[1], cached[2]
@@ -555,7 +585,8 @@ class LocationsPublisher:
         end = max(start, end)
         total = end - start
         chosen = order[start + offset: min(end, start + offset + limit)]
-        body = orjson.dumps([self._docs[location_id] for _, location_id in chosen])
+        body = b"[" + b",".join(self._location_json(location_id, version)
+                                for _, location_id in chosen) + b"]"
         if len(self._page_cache) > 1024:
             self._page_cache.clear()
         self._page_cache[cache_key] = (self._version, body, total)
@@ -576,13 +607,16 @@ class LocationsPublisher:
         outbox = self._outbox
         if outbox is None:
             return
-        # One outbox write per partner, issued together: the store pipelines them.
+        # One outbox write per partner, issued together: the store pipelines them. The body is
+        # built once per version in use.
         doc = self._docs[location_id]
-        urls = [(r.partner_id, self._location_url(r, location_id), _routing_headers(doc, r))
-                for r in await self._targets()]
-        await asyncio.gather(*(outbox.enqueue(partner, "PUT", url, doc, ordering_key=url,
-                                              headers=headers)
-                               for partner, url, headers in urls))
+        targets = await self._targets()
+        bodies = {v: to_jsonable(package(v).locations.location(doc))
+                  for v in {r.version for r in targets}}
+        await asyncio.gather(*(
+            outbox.enqueue(r.partner_id, "PUT", url, bodies[r.version], ordering_key=url,
+                           headers=_routing_headers(doc, r))
+            for r in targets for url in (self._location_url(r, location_id),)))
 
     async def _welcome_loop(self) -> None:
         """A partner that registered since (through either side of the credentials handshake,
@@ -612,26 +646,38 @@ class LocationsPublisher:
         outbox = self._outbox
         if outbox is None:
             return
+        mapping = package(receiver.version).locations
         for location_id, doc in list(self._docs.items()):
             url = self._location_url(receiver, location_id)
-            await outbox.enqueue(receiver.partner_id, "PUT", url, doc, ordering_key=url,
+            await outbox.enqueue(receiver.partner_id, "PUT", url,
+                                 to_jsonable(mapping.location(doc)), ordering_key=url,
                                  headers=_routing_headers(doc, receiver))
         log.info("locations_welcomed_partner", partner_id=receiver.partner_id,
                  locations=len(self._docs))
 
-    async def _push_patch(self, location_id: str, evse_uid: str, body: dict[str, Any]) -> None:
+    async def _push_patch(
+        self, location_id: str, evse_uid: str, status: str, last_updated: str
+    ) -> None:
         outbox = self._outbox
         if outbox is None:
             return
         doc = self._docs[location_id]
-        urls = [(r.partner_id, self._location_url(r, location_id), _routing_headers(doc, r))
-                for r in await self._targets()]
+        targets = await self._targets()
+        bodies: dict[str, dict[str, Any] | None] = {}
+        for version in {r.version for r in targets}:
+            mapping = package(version).locations
+            # An EVSE the version cannot show (2.2.1: only MCS connectors) gets no PATCH.
+            bodies[version] = (to_jsonable(mapping.evse_patch(status, last_updated))
+                               if mapping.evse(doc, evse_uid) is not None else None)
         await asyncio.gather(*(
-            outbox.enqueue(partner, "PATCH", f"{location_url}/{evse_uid}", body,
+            outbox.enqueue(r.partner_id, "PATCH", f"{location_url}/{evse_uid}", body,
                            ordering_key=location_url, coalesce=True,
                            resync={"kind": RESYNC_KIND, "location_id": location_id,
-                                   "location_url": location_url}, headers=headers)
-            for partner, location_url, headers in urls))
+                                   "location_url": location_url, "version": r.version},
+                           headers=_routing_headers(doc, r))
+            for r in targets
+            if (body := bodies[r.version]) is not None
+            for location_url in (self._location_url(r, location_id),)))
 
     async def _resync_body(self, delivery: Delivery) -> tuple[str, Any] | None:
         """The receiver refused a PATCH: PUT it the whole current Location."""
@@ -639,7 +685,9 @@ class LocationsPublisher:
         doc = self._docs.get(str(delivery.resync["location_id"]))
         if doc is None:
             return None
-        return str(delivery.resync["location_url"]), doc
+        version = str(delivery.resync.get("version") or DEFAULT_VERSION)
+        return (str(delivery.resync["location_url"]),
+                to_jsonable(package(version).locations.location(doc)))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

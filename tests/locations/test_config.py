@@ -15,7 +15,7 @@ from ocpi_gateway.locations.catalog import (
     LocationsConfigError,
     load_locations_file,
 )
-from ocpi_gateway.locations.models import Capability
+from ocpi_gateway.locations.enums import Capability
 from tests.locations.conftest import EXAMPLE
 
 

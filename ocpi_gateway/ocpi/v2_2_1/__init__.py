@@ -1,0 +1,8 @@
+"""OCPI 2.2.1: typed objects and their mapping to and from the internal model."""
+
+from __future__ import annotations
+
+from ocpi_gateway.ocpi.seam import VersionPackage
+from ocpi_gateway.ocpi.v2_2_1 import locations
+
+PACKAGE = VersionPackage(number="2.2.1", locations=locations.MAPPING)
