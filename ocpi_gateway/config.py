@@ -108,6 +108,22 @@ class OcppSettings(BaseModel):
         return value
 
 
+class MetricsListen(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(ge=0, le=65535)
+
+
+class MetricsSettings(BaseModel):
+    bearer_token: SecretStr | None = Field(
+        default=None, min_length=16,
+        description="/metrics answers 401 unless the request carries "
+        "`Authorization: Bearer <token>`; absent: no token asked")
+    listen: MetricsListen | None = Field(
+        default=None,
+        description="serve /metrics on this address only (e.g. an internal interface), not on "
+        "the public port; absent: on the public port beside OCPI and OCPP")
+
+
 class GatewaySettings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="OCPI_GATEWAY_", env_nested_delimiter="__", extra="forbid"
@@ -123,6 +139,7 @@ class GatewaySettings(BaseSettings):
     chargers_file: Path | None = None
     command_timeouts: CommandTimeouts = CommandTimeouts()
     ocpp: OcppSettings = OcppSettings()
+    metrics: MetricsSettings = MetricsSettings()
     charger_offline_grace_seconds: float = Field(
         default=300.0, ge=0,
         description="a charger disconnected this long has its EVSEs published as UNKNOWN",

@@ -15,6 +15,7 @@ each instance separately (see docs/operator-guide.md).
 
 from __future__ import annotations
 
+import hmac
 import re
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -35,7 +36,7 @@ from prometheus_client import (
 )
 
 from ocpi_gateway import keys
-from ocpi_gateway.config import GatewaySettings
+from ocpi_gateway.config import GatewaySettings, MetricsListen, MetricsSettings
 from ocpi_gateway.domain.charger_commands import ChargerCommand, ChargerCommands, CommandOutcome
 from ocpi_gateway.domain.events import ChargerConnected, DomainEvent
 from ocpi_gateway.domain.ids import OcppVersion
@@ -424,12 +425,55 @@ async def metrics_handler(request: web.Request) -> web.Response:
     return response
 
 
+def bearer_protected(handler: Handler, token: str) -> Handler:
+    """``handler`` answering 401 unless the request carries ``Authorization: Bearer <token>``."""
+    expected = f"Bearer {token}".encode()
+
+    async def protected(request: web.Request) -> web.StreamResponse:
+        presented = request.headers.get("Authorization", "").encode()
+        if not hmac.compare_digest(presented, expected):
+            return web.Response(status=401, text="metrics need a bearer token",
+                                headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
+        return await handler(request)
+
+    return protected
+
+
+def _serve_apart(app: web.Application, handler: Handler, listen: MetricsListen) -> None:
+    """``/metrics`` on an address of its own, started and stopped with ``app``."""
+    runners: list[web.AppRunner] = []
+
+    async def start(_: web.Application) -> None:
+        metrics_app = web.Application()
+        metrics_app.router.add_get("/metrics", handler, allow_head=False)
+        runner = web.AppRunner(metrics_app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, listen.host, listen.port).start()
+        runners.append(runner)
+
+    async def stop(_: web.Application) -> None:
+        while runners:
+            await runners.pop().cleanup()
+
+    app.on_startup.append(start)
+    app.on_cleanup.append(stop)
+
+
 def install(app: web.Application, settings: GatewaySettings | None = None) -> None:
     """The gateway extension (``ocpi_gateway.metrics:install`` in app.EXTENSIONS): mounts
-    ``/metrics``, the OCPI request middleware (outermost, so that it sees the envelope the
-    transport middleware builds from an OcpiError) and the connection counter on the bus."""
+    ``/metrics`` (behind a bearer token and/or on an address of its own when ``metrics:`` in
+    gateway.yaml says so), the OCPI request middleware (outermost, so that it sees the
+    envelope the transport middleware builds from an OcpiError) and the connection counter
+    on the bus."""
     app.middlewares.insert(0, ocpi_metrics_middleware)
-    app.router.add_get("/metrics", metrics_handler, allow_head=False)
+    config = settings.metrics if settings is not None else MetricsSettings()
+    handler: Handler = metrics_handler
+    if config.bearer_token is not None:
+        handler = bearer_protected(handler, config.bearer_token.get_secret_value())
+    if config.listen is None:
+        app.router.add_get("/metrics", handler, allow_head=False)
+    else:
+        _serve_apart(app, handler, config.listen)
     bus = app.get(keys.EVENT_BUS)
     if bus is not None:
         bus.subscribe(connection_listener)

@@ -73,6 +73,7 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
         password_key=ocpp.verified_password_key.get_secret_value().encode("utf-8")
         if ocpp.verified_password_key is not None else None,
         trusted_proxies=ocpp.trusted_proxies,
+        log_frames=ocpp.log_frames,
     )
     server.attach(app)
     app[OCPP_SERVER] = server

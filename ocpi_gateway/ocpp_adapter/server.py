@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
+import logging
 import ssl
 import time
 from collections.abc import Coroutine, Sequence
@@ -54,6 +55,9 @@ SESSION_CLASSES: dict[str, type[OcppSession]] = {
 }
 SUBPROTOCOL_OF = {OcppVersion.V16: v16.SUBPROTOCOL, OcppVersion.V201: v201.SUBPROTOCOL}
 
+WIRE_LOGGER = "ocpi_gateway.ocpp_adapter.wire"
+"""The logger the ``ocpp`` package writes every frame to (at INFO; frames carry idTags)."""
+
 CLOSE_REPLACED = 4000  # private-use close codes (RFC 6455 7.4.2)
 CLOSE_TAKEN_OVER = 4001
 
@@ -91,11 +95,14 @@ class OcppServer:
         password_key: bytes | None = None,
         trusted_proxies: Sequence[str] = (),
         clock: Clock = time.time,
+        log_frames: bool = False,
     ) -> None:
         """``password_key``: the key of verified-credential fingerprints, shared through Redis
         when both are set (else each process keeps its own, under a random key).
         ``trusted_proxies``: addresses or networks whose X-Forwarded-For/-Proto are believed
-        (``chargers.trust_forwarded_proto`` believes them from anyone)."""
+        (``chargers.trust_forwarded_proto`` believes them from anyone). ``log_frames``: let
+        the ``ocpp`` package log every frame (off: they carry idTags)."""
+        logging.getLogger(WIRE_LOGGER).setLevel(logging.INFO if log_frames else logging.WARNING)
         self.chargers = chargers
         self.publisher = publisher
         self.instance_id = instance_id

@@ -5,7 +5,8 @@ Pitfalls of the ``ocpp`` package handled here (each has a test in tests/ocpp):
 - ``route_message`` only logs a frame it cannot parse; OCPP-J wants a CALLERROR
   (FormationViolation in 1.6, RpcFrameworkError in 2.0.1, MessageId "-1" when unreadable).
 - For an unknown action it answers NotSupported and for a known but unhandled one
-  NotImplemented, the reverse of both specifications' tables; we decide the code ourselves.
+  NotImplemented, the reverse of both specifications' tables, and the two exceptions' default
+  descriptions are swapped too; we decide code and description ourselves.
 - Schema violations come out as FormatViolation even on 1.6, where the code is spelled
   FormationViolation.
 - ``call()`` returns None on a CALLERROR unless ``suppress=False``; ``UnknownCallErrorCodeError``
@@ -80,6 +81,11 @@ class RpcFrameworkError(OCPPError):  # type: ignore[misc]
     code = "RpcFrameworkError"
     default_description = "Content of the call is not a valid RPC Request"
 
+
+# The package gives each of these two codes the other's description; the specifications'
+# tables (OCPP-J 1.6 §4.2.3, 2.0.1 part 4 §4.3) word them so:
+NOT_IMPLEMENTED_DESCRIPTION = "Requested Action is not known by receiver"
+NOT_SUPPORTED_DESCRIPTION = "Requested Action is recognized but not supported by the receiver"
 
 _Fn = TypeVar("_Fn", bound=Callable[..., Any])
 
@@ -262,9 +268,11 @@ class OcppSession(ChargePoint):  # type: ignore[misc]
             # but not supported here.
             error: OCPPError
             if msg.action in self.known_actions:
-                error = NotSupportedError(details={"cause": f"{msg.action} is not supported"})
+                error = NotSupportedError(description=NOT_SUPPORTED_DESCRIPTION,
+                                          details={"cause": f"{msg.action} is not supported"})
             else:
-                error = OcppNotImplementedError(details={"cause": f"{msg.action} is unknown"})
+                error = OcppNotImplementedError(description=NOT_IMPLEMENTED_DESCRIPTION,
+                                                details={"cause": f"{msg.action} is unknown"})
             log.info("ocpp_unhandled_action", charge_point_id=self.id, action=msg.action)
             await self._send_error(msg.unique_id, error)
             return

@@ -17,6 +17,7 @@ from ocpp.v16 import call, call_result, datatypes
 from ocpp.v16.enums import (
     Action,
     CancelReservationStatus,
+    DataTransferStatus,
     RegistrationStatus,
     RemoteStartStopStatus,
     ReservationStatus,
@@ -203,6 +204,14 @@ class V16Session(OcppSession, V16ChargePoint):  # type: ignore[misc]
                 evse_id=None, connector_id=connector_id, energy_wh=reading,
             ))
         return call_result.MeterValues()
+
+    @handles(Action.data_transfer)
+    def on_data_transfer(self, vendor_id: str, message_id: str | None = None,
+                         **_: Any) -> call_result.DataTransfer:
+        # Core profile: answered, never a CallError; the gateway knows no vendor extension.
+        log.info("ocpp_data_transfer_unknown_vendor", charge_point_id=self.id,
+                 vendor_id=vendor_id[:255], message_id=(message_id or "")[:50])
+        return call_result.DataTransfer(status=DataTransferStatus.unknown_vendor_id)
 
     # -- outbound ------------------------------------------------------------------------
 

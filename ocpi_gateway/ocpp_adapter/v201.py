@@ -11,6 +11,7 @@ from ocpp.v201.enums import (
     Action,
     AuthorizationStatusEnumType,
     CancelReservationStatusEnumType,
+    DataTransferStatusEnumType,
     IdTokenEnumType,
     RegistrationStatusEnumType,
     RequestStartStopStatusEnumType,
@@ -218,6 +219,14 @@ class V201Session(OcppSession, V201ChargePoint):  # type: ignore[misc]
             reason=RESERVATION_END[ReservationUpdateStatusEnumType(reservation_update_status)],
         ))
         return call_result.ReservationStatusUpdate()
+
+    @handles(Action.data_transfer)
+    def on_data_transfer(self, vendor_id: str, message_id: str | None = None,
+                         **_: Any) -> call_result.DataTransfer:
+        # P02.FR.06: a vendorId the CSMS does not know is answered UnknownVendorId (we know none).
+        log.info("ocpp_data_transfer_unknown_vendor", charge_point_id=self.id,
+                 vendor_id=vendor_id[:255], message_id=(message_id or "")[:50])
+        return call_result.DataTransfer(status=DataTransferStatusEnumType.unknown_vendor_id)
 
     # -- outbound ------------------------------------------------------------------------
 

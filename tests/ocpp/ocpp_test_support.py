@@ -138,13 +138,15 @@ async def start_gateway(*, chargers: ChargersConfig | None = None, redis_url: st
                         ssl_context: ssl.SSLContext | None = None,
                         login_limits: LoginLimits = LIMITS, clock: Clock = time.time,
                         password_key: bytes | None = None,
-                        trusted_proxies: tuple[str, ...] = ()) -> Gateway:
+                        trusted_proxies: tuple[str, ...] = (),
+                        log_frames: bool = False) -> Gateway:
     events = RecordingPublisher()
     authorizer = TableAuthorizer({"BLOCKED-TAG"})
     server = OcppServer(chargers or chargers_config(), events, authorizer,
                         instance_id=instance_id, redis_url=redis_url, timings=timings,
                         observe_call=observe_call, login_limits=login_limits, clock=clock,
-                        password_key=password_key, trusted_proxies=trusted_proxies)
+                        password_key=password_key, trusted_proxies=trusted_proxies,
+                        log_frames=log_frames)
     app = web.Application()
     server.attach(app)
     runner = web.AppRunner(app, shutdown_timeout=0.5)

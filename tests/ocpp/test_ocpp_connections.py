@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import ssl
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -29,7 +30,7 @@ from ocpp_test_support import (
 
 from ocpi_gateway.domain.charger_commands import CommandOutcome, ReserveNow
 from ocpi_gateway.domain.events import ChargerConnected, ChargerDisconnected, ConnectorStatusChanged
-from ocpi_gateway.ocpp_adapter.server import server_ssl_context
+from ocpi_gateway.ocpp_adapter.server import WIRE_LOGGER, server_ssl_context
 
 CP16 = "CP-AMS-01"
 CP201 = "CP-AMS-02"
@@ -185,17 +186,19 @@ async def test_unknown_message_type(gateway: Gateway, chargers: ChargerFactory) 
 
 
 @pytest.mark.parametrize(("protocol", "charge_point_id", "known_action"), [
-    ("ocpp1.6", CP16, "DataTransfer"), ("ocpp2.0.1", CP201, "DataTransfer")])
+    ("ocpp1.6", CP16, "FirmwareStatusNotification"),
+    ("ocpp2.0.1", CP201, "FirmwareStatusNotification")])
 async def test_unknown_and_unsupported_actions(gateway: Gateway, chargers: ChargerFactory,
                                                protocol: str, charge_point_id: str,
                                                known_action: str) -> None:
     ws = await chargers.ws(gateway.url, charge_point_id, protocols=(protocol,))
     # Not an OCPP action at all: NotImplemented ("Requested Action is not known by receiver").
     unknown = await exchange(ws, '[2,"u-1","MakeCoffee",{}]')
-    assert unknown[:3] == [4, "u-1", "NotImplemented"]
+    assert unknown[:4] == [4, "u-1", "NotImplemented", "Requested Action is not known by receiver"]
     # An OCPP action the gateway does not handle: NotSupported.
-    known = await exchange(ws, f'[2,"u-2","{known_action}",{{"vendorId":"x"}}]')
-    assert known[:3] == [4, "u-2", "NotSupported"]
+    known = await exchange(ws, f'[2,"u-2","{known_action}",{{"status":"Idle"}}]')
+    assert known[:4] == [4, "u-2", "NotSupported",
+                         "Requested Action is recognized but not supported by the receiver"]
     assert (await exchange(ws, HEARTBEAT))[0] == 3
 
 
@@ -282,5 +285,39 @@ async def test_security_profile_2_with_tls_terminated_here(
                 headers={"Authorization": basic_auth(CP16, PASSWORD)})
         assert refused.value.status == 403
         await ws.close()
+    finally:
+        await gw.close()
+
+
+@pytest.mark.parametrize(("protocol", "charge_point_id"), [
+    ("ocpp1.6", CP16), ("ocpp2.0.1", CP201)])
+async def test_data_transfer_is_answered_unknown_vendor(gateway: Gateway, chargers: ChargerFactory,
+                                                       protocol: str,
+                                                       charge_point_id: str) -> None:
+    # 1.6 Core DataTransfer, 2.0.1 P02.FR.06: the gateway knows no vendor extension.
+    ws = await chargers.ws(gateway.url, charge_point_id, protocols=(protocol,))
+    answer = await exchange(
+        ws, '[2,"d-1","DataTransfer",{"vendorId":"com.example","messageId":"m","data":"x"}]')
+    assert answer == [3, "d-1", {"status": "UnknownVendorId"}]
+    bare = await exchange(ws, '[2,"d-2","DataTransfer",{"vendorId":"com.example"}]')
+    assert bare == [3, "d-2", {"status": "UnknownVendorId"}]
+    invalid = await exchange(ws, '[2,"d-3","DataTransfer",{"messageId":"m"}]')
+    assert invalid[:3] == [4, "d-3", "ProtocolError"]  # vendorId is required
+
+
+@pytest.mark.parametrize("log_frames", [False, True])
+async def test_frames_are_logged_only_when_asked(chargers: ChargerFactory,
+                                                 caplog: pytest.LogCaptureFixture,
+                                                 log_frames: bool) -> None:
+    # The ocpp package logs every frame at INFO, idTags included (GROUP-1 is a parent idTag).
+    caplog.set_level(logging.DEBUG)
+    gw = await start_gateway(log_frames=log_frames)
+    try:
+        ws = await chargers.ws(gw.url, CP16, protocols=("ocpp1.6",))
+        answer = await exchange(ws, '[2,"a-1","Authorize",{"idTag":"04A2B3C4"}]')
+        assert answer[2]["idTagInfo"]["parentIdTag"] == "GROUP-1"
+        logged = [record.getMessage() for record in caplog.records
+                  if record.name == WIRE_LOGGER]
+        assert any("GROUP-1" in line for line in logged) is log_frames
     finally:
         await gw.close()
