@@ -19,24 +19,24 @@ Pitfalls of the ``ocpp`` package handled here (each has a test in tests/ocpp):
 - Its ``_handle_call`` validates with jsonschema in a thread pool, converts keys with regexes
   and calls ``inspect.signature`` for every message; we dispatch the ``@on`` handlers ourselves
   (compiled validation, memoized conversion): an inbound message costs half the CPU.
+
+The last two lean on the package's internals: all of that is in ocpp_adapter/ocpp_internals.py,
+and this module uses only the names it defines.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-import functools
 import inspect
 import logging
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
-import ocpp.messages
 import orjson
 import structlog
-from ocpp.charge_point import ChargePoint, camel_to_snake_case, snake_to_camel_case
 from ocpp.exceptions import (
     FormatViolationError,
     InternalError,
@@ -48,22 +48,26 @@ from ocpp.exceptions import (
     NotImplementedError as OcppNotImplementedError,
 )
 from ocpp.messages import Call, CallError, CallResult
-from ocpp.routing import create_route_map, on
 
 from ocpi_gateway.domain.authorization import TokenAuthorizer
 from ocpi_gateway.domain.charger_commands import ChargerCommand, CommandOutcome
 from ocpi_gateway.domain.events import DomainEvent, EventPublisher
 from ocpi_gateway.domain.ids import OcppVersion
 from ocpi_gateway.ocpp_adapter.connection import AiohttpConnection, ConnectionClosed
+from ocpi_gateway.ocpp_adapter.ocpp_internals import (
+    PackageChargePoint,
+    camel_key,
+    handles,
+    snake_key,
+    validate_inline,
+)
 from ocpi_gateway.ocpp_adapter.transaction_ids import TransactionIdSource
 from ocpi_gateway.ocpp_adapter.validation import validate_request
 
-log = structlog.get_logger(__name__)
+__all__ = ["CallObserver", "OcppSession", "SessionContext", "handles", "snake_keys",
+           "wire_payload"]
 
-# The package validates payloads in the default thread pool. jsonschema is pure Python and holds
-# the GIL, so the pool buys no parallelism, only two thread hops per message (measured: inbound
-# rate 1.8k -> see docs/ocpp.md). Validate inline instead.
-ocpp.messages.ASYNC_VALIDATION = False
+log = structlog.get_logger(__name__)
 # The package logs every frame at INFO on this logger; keep it apart from ours.
 wire_log = logging.getLogger("ocpi_gateway.ocpp_adapter.wire")
 
@@ -87,18 +91,6 @@ class RpcFrameworkError(OCPPError):  # type: ignore[misc]
 NOT_IMPLEMENTED_DESCRIPTION = "Requested Action is not known by receiver"
 NOT_SUPPORTED_DESCRIPTION = "Requested Action is recognized but not supported by the receiver"
 
-_Fn = TypeVar("_Fn", bound=Callable[..., Any])
-
-
-def handles(action: str) -> Callable[[_Fn], _Fn]:
-    """``ocpp.routing.on`` with a type mypy can see through.
-
-    :meth:`OcppSession._route_call` validates the request (ocpp_adapter.validation); responses
-    are built from the package's typed dataclasses (and the test chargers validate them).
-    """
-    register: Callable[[_Fn], _Fn] = on(action, skip_schema_validation=True)
-    return register
-
 
 CallObserver = Callable[[OcppVersion, str, str], None]
 """Told of every CALL: (version, action, "in" from the charger / "out" to it). For metrics."""
@@ -114,23 +106,10 @@ class SessionContext:
     observe_call: CallObserver | None = None
 
 
-@functools.lru_cache(maxsize=4096)
-def _snake(key: str) -> str:
-    """The package's own key conversion, memoized (its regexes cost a sixth of a message)."""
-    converted: str = next(iter(camel_to_snake_case({key: None})))
-    return converted
-
-
-@functools.lru_cache(maxsize=4096)
-def _camel(key: str) -> str:
-    converted: str = next(iter(snake_to_camel_case({key: None})))
-    return converted
-
-
 def snake_keys(value: Any) -> Any:
     """An inbound payload with snake_case keys, as the package hands it to handlers."""
     if isinstance(value, dict):
-        return {_snake(k): snake_keys(v) for k, v in value.items()}
+        return {snake_key(k): snake_keys(v) for k, v in value.items()}
     if isinstance(value, list):
         return [snake_keys(v) for v in value]
     return value
@@ -140,31 +119,30 @@ def wire_payload(value: Any) -> Any:
     """A response dataclass as the camelCase JSON object OCPP wants, None fields left out."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {
-            _camel(field.name): wire_payload(item)
+            camel_key(field.name): wire_payload(item)
             for field in dataclasses.fields(value)
             if (item := getattr(value, field.name)) is not None
         }
     if isinstance(value, dict):
-        return {_camel(k): wire_payload(v) for k, v in value.items() if v is not None}
+        return {camel_key(k): wire_payload(v) for k, v in value.items() if v is not None}
     if isinstance(value, list):
         return [wire_payload(v) for v in value if v is not None]
     return value
 
 
-class OcppSession(ChargePoint):  # type: ignore[misc]
+class OcppSession(PackageChargePoint):
     """Base of :class:`ocpp_adapter.v16.V16Session` and :class:`ocpp_adapter.v201.V201Session`."""
 
     version: ClassVar[OcppVersion]
-    _ocpp_version: ClassVar[str]
     format_violation: ClassVar[type[OCPPError]] = FormatViolationError
     # 2.0.1 part 4 §4.3: RpcFrameworkError when the frame is no valid RPC message (e.g. the
     # MessageId cannot be read); FormatViolation is about the payload of an action.
     rpc_violation: ClassVar[type[OCPPError]] = RpcFrameworkError
     known_actions: ClassVar[frozenset[str]] = frozenset()
-    _route_tables: ClassVar[dict[type, dict[str, Callable[..., Any]]]] = {}
 
     def __init__(self, charge_point_id: str, connection: AiohttpConnection,
                  context: SessionContext) -> None:
+        validate_inline()  # for the package's validation of our outbound calls
         super().__init__(charge_point_id, connection, response_timeout=context.call_timeout,
                          logger=wire_log)
         self.context = context
@@ -173,44 +151,11 @@ class OcppSession(ChargePoint):  # type: ignore[misc]
         self._events: deque[DomainEvent] | None = None  # made while events are pending
         self._event_task: asyncio.Task[None] | None = None
 
-    # -- route map shared per class ------------------------------------------------------
-
-    @property
-    def route_map(self) -> dict[str, Callable[..., Any]]:
-        """Action → handler function, computed once per class (the package builds one per
-        connection, with a bound method per action)."""
-        cls = type(self)
-        table = OcppSession._route_tables.get(cls)
-        if table is None:
-            table = {
-                action: hooks["_on_action"].__func__
-                for action, hooks in create_route_map(self).items()
-                if "_on_action" in hooks
-            }
-            OcppSession._route_tables[cls] = table
-        return table
-
-    @route_map.setter
-    def route_map(self, value: object) -> None:
-        """The package's __init__ assigns a per-instance map; the property replaces it."""
-
-    # An asyncio.Queue costs ~1.5 KB; most connections are idle and never get a command.
-    @property
-    def _response_queue(self) -> asyncio.Queue[Any]:
-        queue: asyncio.Queue[Any] | None = self.__dict__.get("_responses")
-        if queue is None:
-            queue = self.__dict__["_responses"] = asyncio.Queue()
-        return queue
-
-    @_response_queue.setter
-    def _response_queue(self, value: object) -> None:
-        """Ignored: the queue is made on first use."""
-
     # -- inbound -------------------------------------------------------------------------
 
     @property
     def connection(self) -> AiohttpConnection:
-        conn: AiohttpConnection = self._connection
+        conn: AiohttpConnection = self.package_connection
         return conn
 
     async def route_message(self, raw_msg: str | bytes) -> None:
@@ -223,8 +168,8 @@ class OcppSession(ChargePoint):  # type: ignore[misc]
             await self._send_error(reply_id, error)
         elif isinstance(msg, Call):
             await self._route_call(msg)
-        elif self._call_lock.locked():
-            self._response_queue.put_nowait(msg)
+        elif self.awaiting_response():
+            self.deliver_response(msg)
         else:
             # Nobody waits: a late answer to a call we gave up on, or noise. Queueing it would
             # let a misbehaving charger grow the queue without bound.
@@ -279,7 +224,7 @@ class OcppSession(ChargePoint):  # type: ignore[misc]
         # Our own dispatch instead of the package's _handle_call: compiled validation, memoized
         # key conversion, orjson; the handlers are the package's @on routes all the same.
         try:
-            validate_request(self._ocpp_version, msg.action, msg.payload)
+            validate_request(self.schema_version, msg.action, msg.payload)
             response = handler(self, **snake_keys(msg.payload))
             if inspect.isawaitable(response):
                 response = await response
@@ -296,7 +241,7 @@ class OcppSession(ChargePoint):  # type: ignore[misc]
             return
         frame = orjson.dumps([3, msg.unique_id, wire_payload(response)]).decode()
         try:
-            await self._send(frame)
+            await self.send_frame(frame)
         except ConnectionClosed:
             pass
 
@@ -309,7 +254,7 @@ class OcppSession(ChargePoint):  # type: ignore[misc]
             k: v for k, v in error.details.items() if k != "ocpp_message"
         } if isinstance(error.details, dict) else {})
         try:
-            await self._send(frame.to_json())
+            await self.send_frame(frame.to_json())
         except ConnectionClosed:
             pass
 

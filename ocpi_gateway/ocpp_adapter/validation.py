@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import fastjsonschema  # type: ignore[import-untyped]
-import ocpp
 import orjson
 from ocpp.exceptions import (
     FormatViolationError,
@@ -27,8 +25,8 @@ from ocpp.exceptions import (
     NotImplementedError as OcppNotImplementedError,
 )
 
-SCHEMA_ROOT = Path(ocpp.__file__).resolve().parent
-_DIRS = {"1.6": "v16", "2.0.1": "v201"}
+from ocpi_gateway.ocpp_adapter.ocpp_internals import request_schema_path
+
 _LENIENT_FORMATS: dict[str, Callable[[str], bool]] = {
     "date-time": lambda value: True,
     "uri": lambda value: True,
@@ -37,8 +35,7 @@ _LENIENT_FORMATS: dict[str, Callable[[str], bool]] = {
 
 @functools.cache
 def _validator(version: str, action: str) -> Callable[[Any], Any] | None:
-    name = action if version == "1.6" else f"{action}Request"
-    path = SCHEMA_ROOT / _DIRS[version] / "schemas" / f"{name}.json"
+    path = request_schema_path(version, action)
     try:
         schema = orjson.loads(path.read_bytes().removeprefix(b"\xef\xbb\xbf"))
     except (OSError, orjson.JSONDecodeError):
