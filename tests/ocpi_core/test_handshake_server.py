@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 from pathlib import Path
 
 from tests.conftest import free_port
@@ -37,8 +38,11 @@ async def test_post_registers_and_issues_token_c(gateway: RunningGateway, emsp: 
     assert partner.version == "2.2.1"
     assert partner.endpoint("locations", "RECEIVER") == f"{emsp.base_url}/emsp/2.2.1/locations"
     assert partner.has_party("DE", "EMS")
-    # The gateway keeps our token B, as given, to call us.
+    # The gateway keeps our token B, as given, to call us, and calls us the way we called it
+    # (base64) from the first request on.
     assert partner.token_to_send in emsp.valid_tokens
+    token_b = base64.b64encode(partner.token_to_send.encode()).decode()
+    assert emsp.authorizations and set(emsp.authorizations) == {f"Token {token_b}"}
     assert await gateway.partners.headers_for(partner.id) is not None
 
 
@@ -129,6 +133,9 @@ async def test_plain_token_accepted_and_remembered(gateway: RunningGateway) -> N
         assert partner.send_base64 is False
         headers = await gateway.partners.headers_for(partner.id)
         assert headers == {"Authorization": f"Token {partner.token_to_send}"}
+        # Called unencoded from the first request on, not after a refused base64 attempt.
+        assert peer.authorizations and set(peer.authorizations) == {
+            f"Token {partner.token_to_send}"}
         status, _, _ = await peer.call("GET", gateway.versions_url, base64_token=False)
         assert status == 200
     finally:

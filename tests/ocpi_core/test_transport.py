@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -105,6 +106,23 @@ async def test_missing_and_wrong_tokens_are_401(
     assert status == 401
 
 
+async def test_a_valid_token_under_another_scheme_is_401(
+    echo_gateway: RunningGateway, emsp: EmspPeer
+) -> None:
+    # The attacker knows token C but sends it as a Bearer or Basic credential: only the
+    # "Token" scheme of OCPI carries credentials tokens.
+    await _register(echo_gateway, emsp)
+    token = emsp.token_for_gateway
+    assert token is not None
+    encoded = base64.b64encode(token.encode()).decode()
+    url = echo_gateway.url + "/ocpi/2.2.1/echo"
+    for header in (f"Bearer {encoded}", f"Bearer {token}", f"Basic {encoded}", encoded):
+        async with emsp._client().get(url, headers={"Authorization": header}) as response:
+            body = await response.json()
+        assert response.status == 401 and body["status_code"] == 2000, header
+    assert (await emsp.call("GET", url))[0] == 200  # the same token under "Token" passes
+
+
 async def test_token_a_is_refused_on_functional_modules(
     echo_gateway: RunningGateway, emsp: EmspPeer
 ) -> None:
@@ -157,6 +175,12 @@ async def test_routing_headers_validated(tmp_path: Path, emsp: EmspPeer) -> None
         partial = {k: v for k, v in ROUTED.items() if k != "OCPI-from-party-id"}
         status, body, _ = await emsp.call("GET", url, headers=partial)
         assert body["status_code"] == 2001
+        # transport_and_format: country codes have 2 characters, party ids 3, on each side.
+        for name, value in (("OCPI-from-country-code", "DEU"), ("OCPI-from-party-id", "EM"),
+                            ("OCPI-to-country-code", "B"), ("OCPI-to-party-id", "EXBB")):
+            status, body, _ = await emsp.call("GET", url, headers={**ROUTED, name: value})
+            assert status == 200 and body["status_code"] == 2001, (name, value)
+            assert "characters" in body["status_message"]
         # Never required on credentials.
         status, body, _ = await emsp.call("GET", gateway.url + "/ocpi/2.2.1/credentials")
         assert status == 200 and "OCPI-to-party-id" not in body
@@ -224,6 +248,26 @@ async def test_health_and_ready(echo_gateway: RunningGateway, emsp: EmspPeer) ->
     async with emsp._client().get(echo_gateway.url + "/ready") as response:
         assert response.status == 503
         assert (await response.json())["failing"] == ["redis"]
+
+
+async def test_a_partner_with_several_roles_must_name_the_sender(
+    echo_gateway: RunningGateway
+) -> None:
+    emsp = EmspPeer(extra_roles=[{"role": "EMSP", "party_id": "EMT", "country_code": "DE",
+                                  "business_details": {"name": "Second brand"}}])
+    await emsp.start()
+    try:
+        await _register(echo_gateway, emsp)
+        url = echo_gateway.url + "/ocpi/2.2.1/echo"
+        status, body, _ = await emsp.call("GET", url)
+        assert status == 200 and body["status_code"] == 2001
+        assert "OCPI-from" in body["status_message"]
+        for party in ("EMS", "EMT"):
+            status, body, _ = await emsp.call("GET", url, headers={
+                "OCPI-from-country-code": "DE", "OCPI-from-party-id": party})
+            assert body["status_code"] == 1000 and body["data"]["sender"] == f"DE-{party}"
+    finally:
+        await emsp.close()
 
 
 async def test_hub_forwards_requests_of_its_connected_parties(tmp_path: Path) -> None:

@@ -98,6 +98,8 @@ class EmspPeer:
     """The gateway's token (C, or B when the gateway registered with us) we use to call it."""
     gateway_credentials: dict[str, Any] | None = None
     received: list[Received] = field(default_factory=list)
+    authorizations: list[str] = field(default_factory=list)
+    """Every Authorization header the gateway sent us, in order (refused ones too)."""
     locations: dict[str, Any] = field(default_factory=dict)
     command_results: dict[str, list[Any]] = field(default_factory=dict)
     base_url: str = ""
@@ -159,6 +161,7 @@ class EmspPeer:
     # --- authentication --------------------------------------------------------------------
     def _token(self, request: web.Request) -> str | None:
         header = request.headers.get("Authorization", "")
+        self.authorizations.append(header)
         if not header.startswith("Token "):
             return None
         value = header[len("Token "):]

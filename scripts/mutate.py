@@ -1,0 +1,716 @@
+#!/usr/bin/env python3
+"""Mutation testing of the core modules: how many small changes to a line do the tests notice?
+
+    .venv/bin/python scripts/mutate.py                       # the default modules (TARGETS)
+    .venv/bin/python scripts/mutate.py ocpi_gateway/transport/auth.py --tests tests/ocpi_core
+    .venv/bin/python scripts/mutate.py MODULE --lines 120-140 --show   # print the mutants
+
+Steps, per run:
+1. One pytest run (serial) under coverage.py records, for every line of the target modules,
+   which tests execute it (a dynamic context per test, switched by a small pytest plugin) and
+   how long each test takes. Cached outside the work tree, keyed by the sources and tests.
+2. Each target module yields mutants from its AST (operators in ``Mutator``); log calls,
+   f-strings, docstrings and annotations are left alone. A module with more than ``--sample``
+   mutants is sampled with a fixed ``--seed``.
+3. Each mutant runs in a process forked from this one (the third-party imports are already
+   done): an import hook hands Python the mutated module instead of the file, then pytest runs
+   only the tests that execute the mutated line (a line run only at import: the tests that run
+   any line of the module), stopping at the first failure, under a per-mutant timeout. Nothing
+   is written to the work tree; Ctrl-C kills the running mutants' process groups.
+
+Tests that start the gateway in a subprocess see the original module (the hook lives in the
+forked process only); coverage does not count those subprocesses either, so they are never the
+only tests selected for a line. Mutants listed in ``scripts/mutation_equivalents.txt``
+(equivalent: no test can tell them apart) are reported but not counted.
+
+The figures and the equivalent mutants are described in docs/contributing.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import contextlib
+import dataclasses
+import hashlib
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))  # ``tests`` is imported as a package, as under python -m pytest
+EQUIVALENTS = ROOT / "scripts" / "mutation_equivalents.txt"
+
+# module -> test folders that exercise it (the coverage run uses their union).
+TARGETS: dict[str, tuple[str, ...]] = {
+    "ocpi_gateway/reservation_policy/engine.py": ("tests/policy", "tests/reservations",
+                                                   "tests/commands"),
+    "ocpi_gateway/reservation_policy/rules.py": ("tests/policy", "tests/reservations"),
+    "ocpi_gateway/reservation_policy/lifecycle.py": ("tests/policy", "tests/commands",
+                                                      "tests/ocpp"),
+    "ocpi_gateway/transport/auth.py": ("tests/ocpi_core",),
+    "ocpi_gateway/transport/routing.py": ("tests/ocpi_core",),
+    "ocpi_gateway/ocpp_adapter/auth.py": ("tests/ocpp",),
+    "ocpi_gateway/deliveries/engine.py": ("tests/locations", "tests/commands"),
+}
+
+LOG_METHODS = {"debug", "info", "warning", "warn", "error", "exception", "critical", "msg"}
+COVERAGE_PYTEST_ARGS = ["-q", "-p", "no:cacheprovider", "-p", "no:xdist", "--no-header"]
+PYTEST_ARGS = ["-q", "-x", "-p", "no:cacheprovider", "-p", "no:xdist", "--no-header",
+               "-o", "console_output_style=classic"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Mutants
+
+
+@dataclasses.dataclass(frozen=True)
+class Mutant:
+    path: str
+    index: int
+    line: int
+    col: int
+    statement_line: int
+    description: str
+
+    def source_line(self) -> str:
+        return _lines(self.path)[self.line - 1].strip()
+
+    def key(self) -> str:
+        return f"{self.path} :: {self.source_line()} :: {self.description}"
+
+
+def _lines(path: str) -> list[str]:
+    return (ROOT / path).read_text().splitlines()
+
+
+_COMPARE = {ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt,
+            ast.Eq: ast.NotEq, ast.NotEq: ast.Eq, ast.In: ast.NotIn, ast.NotIn: ast.In,
+            ast.Is: ast.IsNot, ast.IsNot: ast.Is}
+_BINARY = {ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.Div, ast.Div: ast.Mult,
+           ast.FloorDiv: ast.Mult, ast.Mod: ast.FloorDiv}
+_SYMBOL = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==",
+           ast.NotEq: "!=", ast.In: "in", ast.NotIn: "not in", ast.Is: "is",
+           ast.IsNot: "is not", ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/",
+           ast.FloorDiv: "//", ast.Mod: "%", ast.And: "and", ast.Or: "or"}
+
+
+def _is_log_call(node: ast.AST) -> bool:
+    if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
+        return False
+    return node.func.attr in LOG_METHODS and "log" in ast.unparse(node.func.value).lower()
+
+
+def _is_docstring(node: ast.stmt) -> bool:
+    return (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+            and isinstance(node.value.value, str))
+
+
+class Mutator(ast.NodeTransformer):
+    """Walks a module in a fixed order; counts mutation sites, or applies the ``target``-th.
+
+    With ``target`` None it only records the sites (``found``)."""
+
+    def __init__(self, path: str, target: int | None = None) -> None:
+        self.path = path
+        self.target = target
+        self.found: list[Mutant] = []
+        self._statement_line = 0
+
+    def _site(self, node: ast.AST, description: str) -> bool:
+        index = len(self.found)
+        self.found.append(Mutant(self.path, index, getattr(node, "lineno", 0),
+                                 getattr(node, "col_offset", 0), self._statement_line,
+                                 description))
+        return index == self.target
+
+    # Parts never mutated: they are text for people or for the type checker.
+    def visit_JoinedStr(self, node: ast.JoinedStr) -> ast.AST:
+        return node
+
+    def visit_arg(self, node: ast.arg) -> ast.AST:
+        return node
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> ast.AST:
+        if node.value is not None:
+            self._statement_line = node.lineno
+            node.value = self.visit(node.value)
+        return node
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.AST:
+        return self._function(node)
+
+    def visit_AsyncFunctionDef(self, node: ast.AsyncFunctionDef) -> ast.AST:
+        return self._function(node)
+
+    def _function(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.AST:
+        node.returns = None
+        node.body = self._body(node.body)
+        return node
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> ast.AST:
+        node.body = self._body(node.body)
+        return node
+
+    def visit_Module(self, node: ast.Module) -> ast.AST:
+        node.body = self._body(node.body)
+        return node
+
+    def visit_If(self, node: ast.If) -> ast.AST:
+        if "TYPE_CHECKING" in ast.unparse(node.test):
+            return node
+        self._statement_line = node.lineno
+        if not isinstance(node.test, ast.Compare | ast.BoolOp | ast.UnaryOp) and self._site(
+                node.test, f"`if {ast.unparse(node.test)}` -> `if not ...`"):
+            node.test = ast.UnaryOp(ast.Not(), node.test)
+        else:
+            node.test = self.visit(node.test)
+        node.body = self._body(node.body)
+        node.orelse = self._body(node.orelse)
+        return node
+
+    def generic_visit(self, node: ast.AST) -> ast.AST:
+        if not isinstance(node, ast.stmt | ast.excepthandler | ast.match_case):
+            return super().generic_visit(node)
+        # A compound statement (for, while, with, try, ...): its blocks go through ``_body``
+        # so that their statements can be removed, and know their own first line.
+        for name, value in ast.iter_fields(node):
+            if isinstance(value, list) and value and isinstance(value[0], ast.stmt):
+                setattr(node, name, self._body(value))
+            elif isinstance(value, list):
+                self._statement_line = getattr(node, "lineno", self._statement_line)
+                setattr(node, name, [self.visit(v) if isinstance(v, ast.AST) else v
+                                     for v in value])
+            elif isinstance(value, ast.AST):
+                self._statement_line = getattr(node, "lineno", self._statement_line)
+                setattr(node, name, self.visit(value))
+        return node
+
+    def _body(self, body: list[ast.stmt]) -> list[ast.stmt]:
+        out: list[ast.stmt] = []
+        for statement in body:
+            self._statement_line = statement.lineno
+            if _is_docstring(statement) or isinstance(statement, ast.Import | ast.ImportFrom):
+                out.append(statement)
+                continue
+            if isinstance(statement, ast.Expr) and _is_log_call(statement.value):
+                out.append(statement)
+                continue
+            removable = (isinstance(statement, ast.Expr)
+                         or (isinstance(statement, ast.Return) and statement.value is not None
+                             and not (isinstance(statement.value, ast.Constant)
+                                      and statement.value.value is None)))
+            if (isinstance(statement, ast.Expr | ast.Raise) or _assigns_state(statement)) and (
+                    self._site(statement, f"statement removed: `{_short(statement)}`")):
+                out.append(ast.Pass(lineno=statement.lineno, col_offset=statement.col_offset))
+                continue
+            if removable and isinstance(statement, ast.Return) and self._site(
+                    statement, f"`{_short(statement)}` -> `return None`"):
+                out.append(ast.Return(value=ast.Constant(None), lineno=statement.lineno,
+                                      col_offset=statement.col_offset))
+                continue
+            result = self.visit(statement)
+            if isinstance(result, list):
+                out.extend(result)
+            elif result is not None:
+                out.append(result)
+        return out or [ast.Pass()]
+
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        if _is_log_call(node):
+            return node
+        return self.generic_visit(node)
+
+    def visit_Continue(self, node: ast.Continue) -> ast.AST:
+        if self._site(node, "`continue` -> `break`"):
+            return ast.Break()
+        return node
+
+    def visit_Break(self, node: ast.Break) -> ast.AST:
+        if self._site(node, "`break` -> `continue`"):
+            return ast.Continue()
+        return node
+
+    def visit_Compare(self, node: ast.Compare) -> ast.AST:
+        self.generic_visit(node)
+        for i, op in enumerate(node.ops):
+            swap = _COMPARE.get(type(op))
+            if swap is not None and self._site(
+                    node, f"`{_SYMBOL[type(op)]}` -> `{_SYMBOL[swap]}`"):
+                node.ops[i] = swap()
+        return node
+
+    def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
+        self.generic_visit(node)
+        swap = _BINARY.get(type(node.op))
+        if swap is not None and self._site(node, f"`{_SYMBOL[type(node.op)]}` -> "
+                                                 f"`{_SYMBOL[swap]}`"):
+            node.op = swap()
+        return node
+
+    def visit_AugAssign(self, node: ast.AugAssign) -> ast.AST:
+        self.generic_visit(node)
+        swap = _BINARY.get(type(node.op))
+        if swap is not None and self._site(node, f"`{_SYMBOL[type(node.op)]}=` -> "
+                                                 f"`{_SYMBOL[swap]}=`"):
+            node.op = swap()
+        return node
+
+    def visit_BoolOp(self, node: ast.BoolOp) -> ast.AST:
+        self.generic_visit(node)
+        swap: type[ast.boolop] = ast.Or if isinstance(node.op, ast.And) else ast.And
+        if self._site(node, f"`{_SYMBOL[type(node.op)]}` -> `{_SYMBOL[swap]}`"):
+            node.op = swap()
+        return node
+
+    def visit_UnaryOp(self, node: ast.UnaryOp) -> ast.AST:
+        self.generic_visit(node)
+        if isinstance(node.op, ast.Not) and self._site(node, "`not` removed"):
+            return node.operand
+        if isinstance(node.op, ast.USub) and self._site(node, "unary `-` removed"):
+            return node.operand
+        return node
+
+    def visit_Constant(self, node: ast.Constant) -> ast.AST:
+        value = node.value
+        if isinstance(value, bool):
+            if self._site(node, f"`{value}` -> `{not value}`"):
+                return ast.Constant(not value)
+        elif isinstance(value, int | float):
+            new = {0: 1, 1: 0}.get(value, value + 1) if isinstance(value, int) else value + 1
+            if self._site(node, f"`{value!r}` -> `{new!r}`"):
+                return ast.Constant(new)
+        return node
+
+    def visit_Subscript(self, node: ast.Subscript) -> ast.AST:
+        # ``x[0]``/``x[1]`` index mutants are mostly IndexErrors or tuple-field swaps that
+        # any test notices; they only add noise to the figures.
+        node.value = self.visit(node.value)
+        if not isinstance(node.slice, ast.Constant):
+            node.slice = self.visit(node.slice)
+        return node
+
+
+def _assigns_state(statement: ast.stmt) -> bool:
+    """An assignment to an attribute or an item: state that outlives the function."""
+    if isinstance(statement, ast.Assign):
+        return all(isinstance(t, ast.Attribute | ast.Subscript) for t in statement.targets)
+    return isinstance(statement, ast.AugAssign | ast.AnnAssign) and isinstance(
+        statement.target, ast.Attribute | ast.Subscript)
+
+
+def _short(node: ast.AST) -> str:
+    text = ast.unparse(node).splitlines()[0]
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def mutants_of(path: str) -> list[Mutant]:
+    tree = ast.parse((ROOT / path).read_text(), filename=path)
+    mutator = Mutator(path)
+    mutator.visit(tree)
+    return mutator.found
+
+
+def mutated_code(mutant: Mutant) -> Any:
+    source = (ROOT / mutant.path).read_text()
+    tree = ast.parse(source, filename=mutant.path)
+    mutator = Mutator(mutant.path, target=mutant.index)
+    tree = mutator.visit(tree)
+    ast.fix_missing_locations(tree)
+    return compile(tree, str(ROOT / mutant.path), "exec", dont_inherit=True)
+
+
+def mutated_source(mutant: Mutant) -> str:
+    tree = Mutator(mutant.path, target=mutant.index).visit(
+        ast.parse((ROOT / mutant.path).read_text()))
+    ast.fix_missing_locations(tree)
+    return ast.unparse(tree)
+
+
+def module_name(path: str) -> str:
+    return path.removesuffix(".py").replace("/", ".").removesuffix(".__init__")
+
+
+# ---------------------------------------------------------------------------------------------
+# Coverage: which tests run which line
+
+
+def _cache_key(paths: Sequence[str], test_dirs: Sequence[str]) -> str:
+    digest = hashlib.sha256()
+    for folder in ("ocpi_gateway", "tests"):
+        for file in sorted((ROOT / folder).rglob("*.py")):
+            digest.update(str(file.relative_to(ROOT)).encode())
+            digest.update(file.read_bytes())
+    digest.update(repr((sorted(paths), sorted(test_dirs))).encode())
+    return digest.hexdigest()[:20]
+
+
+def _cache_dir() -> Path:
+    base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+    return base / "ocpi-gateway-mutate"
+
+
+@dataclasses.dataclass
+class TestMap:
+    lines: dict[str, dict[int, list[str]]]
+    """path -> line -> node ids of the tests that run it."""
+    durations: dict[str, float]
+    failed: set[str]
+    """Tests failing on the unmutated code: never selected (they would "kill" every mutant)."""
+
+
+def test_map(paths: Sequence[str], test_dirs: Sequence[str]) -> TestMap:
+    cache = _cache_dir() / f"{_cache_key(paths, test_dirs)}.json"
+    if not cache.exists():
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        print(f"coverage run over {' '.join(test_dirs)} (serial, a few minutes)...", flush=True)
+        with tempfile.TemporaryDirectory(prefix="mutate-cov-") as tmp:
+            out = Path(tmp) / "map.json"
+            subprocess.run([sys.executable, __file__, "--_coverage-worker", str(out),
+                            ",".join(paths), *test_dirs], cwd=ROOT, check=False)
+            if not out.exists():
+                sys.exit("the coverage run failed")
+            cache.write_text(out.read_text())
+    raw = json.loads(cache.read_text())
+    return TestMap({p: {int(k): v for k, v in lines.items()} for p, lines in raw["lines"].items()},
+                   raw["durations"], set(raw["failed"]))
+
+
+class _ContextPlugin:
+    def __init__(self, cov: Any) -> None:
+        self.cov = cov
+        self.durations: dict[str, float] = {}
+        self.failed: set[str] = set()
+
+    def pytest_runtest_setup(self, item: Any) -> None:
+        self.cov.switch_context(item.nodeid)
+
+    def pytest_runtest_teardown(self, item: Any, nextitem: Any) -> None:
+        self.cov.switch_context(item.nodeid)
+
+    def pytest_runtest_logreport(self, report: Any) -> None:
+        self.durations[report.nodeid] = self.durations.get(report.nodeid, 0.0) + report.duration
+        if report.failed:
+            self.failed.add(report.nodeid)
+        if report.when == "teardown":
+            self.cov.switch_context("")
+
+
+def _coverage_worker(out: str, paths: str, test_dirs: list[str]) -> int:
+    import coverage
+    import pytest
+
+    files = [str(ROOT / p) for p in paths.split(",")]
+    with tempfile.TemporaryDirectory(prefix="mutate-cov-") as tmp:
+        cov = coverage.Coverage(data_file=str(Path(tmp) / "data"), include=files, branch=False,
+                                config_file=False)
+        plugin = _ContextPlugin(cov)
+        cov.start()
+        try:
+            rc = pytest.main([*COVERAGE_PYTEST_ARGS, *test_dirs], plugins=[plugin])
+        finally:
+            cov.stop()
+        if rc not in (0, 1) or not plugin.durations:
+            print(f"the coverage run's pytest ended with {rc!r}", file=sys.stderr)
+            return 1
+        data = cov.get_data()
+        lines: dict[str, dict[int, list[str]]] = {}
+        for path in paths.split(","):
+            by_line = data.contexts_by_lineno(str(ROOT / path)) or {}
+            lines[path] = {line: sorted(c for c in ctx if c) for line, ctx in by_line.items()}
+    Path(out).write_text(json.dumps({"lines": lines, "durations": plugin.durations,
+                                      "failed": sorted(plugin.failed)}))
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Running one mutant
+
+
+class _MutantFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    def __init__(self, name: str, code: Any, origin: str) -> None:
+        self.name, self.code, self.origin = name, code, origin
+
+    def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
+        if fullname != self.name:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        if spec is None:
+            return None
+        return importlib.util.spec_from_file_location(
+            fullname, self.origin, loader=self,
+            submodule_search_locations=spec.submodule_search_locations)
+
+    def create_module(self, spec: Any) -> ModuleType | None:
+        return None
+
+    def exec_module(self, module: ModuleType) -> None:
+        exec(self.code, module.__dict__)
+
+
+@dataclasses.dataclass
+class Outcome:
+    mutant: Mutant
+    verdict: str  # killed, timeout, survived, uncovered, equivalent, error
+    tests: int
+    seconds: float
+    log: str = ""
+
+
+def _child(mutant: Mutant, tests: list[str], log_path: str, hypothesis_dir: str) -> None:
+    os.setpgid(0, 0)
+    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.environ["HYPOTHESIS_STORAGE_DIRECTORY"] = hypothesis_dir
+    rc = 3
+    try:
+        code = mutated_code(mutant)
+        sys.meta_path.insert(0, _MutantFinder(module_name(mutant.path), code,
+                                              str(ROOT / mutant.path)))
+        import pytest
+
+        rc = int(pytest.main([*PYTEST_ARGS, *tests]))
+    except BaseException as exc:  # any failure of the child is reported as an error
+        print(f"mutant child failed: {exc!r}", flush=True)
+        rc = 3
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(rc)
+
+
+def _preimport() -> None:
+    # Forked children inherit these, so each mutant pays only for our own package and tests.
+    for name in ("pytest", "_pytest.python", "aiohttp", "aiohttp.web", "pydantic", "structlog",
+                 "redis.asyncio", "ocpp", "ocpp.v16", "ocpp.v201", "httpx", "hypothesis",
+                 "respx", "pymongo", "prometheus_client", "yaml", "orjson", "fastjsonschema",
+                 "pytest_asyncio", "pytest_aiohttp", "pytest_timeout", "multidict", "motor",
+                 "mongomock_motor", "websockets"):
+        with contextlib.suppress(ImportError):
+            __import__(name)
+
+
+@dataclasses.dataclass
+class _Running:
+    mutant: Mutant
+    pid: int
+    tests: int
+    started: float
+    deadline: float
+    log_path: str
+
+
+class Runner:
+    def __init__(self, workers: int, tmp: str, verbose: bool) -> None:
+        self.workers = workers
+        self.tmp = tmp
+        self.verbose = verbose
+        self.running: list[_Running] = []
+
+    def run(self, jobs: list[tuple[Mutant, list[str], float]]) -> Iterator[Outcome]:
+        queue = list(jobs)
+        try:
+            while queue or self.running:
+                while queue and len(self.running) < self.workers:
+                    self._start(*queue.pop(0))
+                yield from self._reap()
+                time.sleep(0.05)
+        finally:
+            for job in self.running:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(job.pid, signal.SIGKILL)
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(job.pid, 0)
+
+    def _start(self, mutant: Mutant, tests: list[str], timeout: float) -> None:
+        log_path = os.path.join(self.tmp, f"mutant-{mutant.index}.log")
+        hyp = os.path.join(self.tmp, "hypothesis")
+        sys.stdout.flush()
+        pid = os.fork()
+        if pid == 0:
+            _child(mutant, tests, log_path, hyp)
+        now = time.monotonic()
+        self.running.append(_Running(mutant, pid, len(tests), now, now + timeout, log_path))
+
+    def _reap(self) -> Iterator[Outcome]:
+        for job in list(self.running):
+            pid, status = os.waitpid(job.pid, os.WNOHANG)
+            now = time.monotonic()
+            if pid == 0 and now < job.deadline:
+                continue
+            if pid == 0:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(job.pid, signal.SIGKILL)
+                os.waitpid(job.pid, 0)
+                verdict = "timeout"
+            else:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(job.pid, signal.SIGKILL)  # leftovers such as a redis-server
+                rc = os.waitstatus_to_exitcode(status)
+                verdict = {0: "survived", 1: "killed", 2: "killed"}.get(rc, f"error rc={rc}")
+            self.running.remove(job)
+            log = Path(job.log_path).read_text(errors="replace") if self.verbose else ""
+            yield Outcome(job.mutant, verdict, job.tests, now - job.started, log)
+
+
+# ---------------------------------------------------------------------------------------------
+# The command
+
+
+def _equivalents() -> dict[str, str]:
+    known: dict[str, str] = {}
+    if EQUIVALENTS.exists():
+        for raw in EQUIVALENTS.read_text().splitlines():
+            if not raw.strip() or raw.startswith("#"):
+                continue
+            parts = [p.strip() for p in raw.split(" :: ")]
+            if len(parts) >= 3:
+                known[" :: ".join(parts[:3])] = parts[3] if len(parts) > 3 else ""
+    return known
+
+
+def _parse_lines(spec: str | None) -> set[int] | None:
+    if not spec:
+        return None
+    lines: set[int] = set()
+    for part in spec.split(","):
+        low, _, high = part.partition("-")
+        lines.update(range(int(low), int(high or low) + 1))
+    return lines
+
+
+def _tests_for(mutant: Mutant, by_line: dict[int, list[str]], broken: set[str]) -> list[str]:
+    # The statement's first line and the mutated node's own line (a statement over several
+    # lines records some of them).
+    tests = set(by_line.get(mutant.statement_line, ())) | set(by_line.get(mutant.line, ()))
+    if tests:
+        return sorted(tests - broken)
+    if mutant.statement_line in by_line or mutant.line in by_line:
+        # Run at import time only (a module constant, a default, a class attribute).
+        return sorted({t for ts in by_line.values() for t in ts} - broken)
+    return []
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("modules", nargs="*", help="paths of modules (default: TARGETS)")
+    parser.add_argument("--tests", nargs="*", help="test folders (default: per module, TARGETS)")
+    parser.add_argument("--sample", type=int, default=120,
+                        help="at most this many mutants per module, sampled (0: all)")
+    parser.add_argument("--seed", type=int, default=16)
+    parser.add_argument("-j", "--workers", type=int, default=1,
+                        help="mutants run at once (the machine is shared: 1-2)")
+    parser.add_argument("--lines", help="only mutants on these lines, e.g. 120-140,200")
+    parser.add_argument("--list", action="store_true", help="list the mutants, run nothing")
+    parser.add_argument("--show", action="store_true", help="with --list: the mutated code")
+    parser.add_argument("--verbose", action="store_true", help="print a survivor's pytest log")
+    parser.add_argument("--_coverage-worker", nargs="+", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    if args._coverage_worker:
+        out, paths, *dirs = args._coverage_worker
+        return _coverage_worker(out, paths, dirs)
+
+    modules = args.modules or list(TARGETS)
+    wanted_lines = _parse_lines(args.lines)
+    test_dirs = args.tests or sorted({d for m in modules for d in TARGETS.get(m, ("tests",))})
+    known = _equivalents()
+
+    if args.list:
+        for path in modules:
+            for m in mutants_of(path):
+                if wanted_lines is None or m.line in wanted_lines:
+                    print(f"{m.path}:{m.line}:{m.col} #{m.index} {m.description}")
+                    if args.show:
+                        print(_diff(m))
+        return 0
+
+    tmap = test_map(modules, test_dirs)
+    _preimport()
+    summary: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="mutate-") as tmp:
+        runner = Runner(max(1, args.workers), tmp, args.verbose)
+        for path in modules:
+            every = mutants_of(path)
+            chosen = [m for m in every if wanted_lines is None or m.line in wanted_lines]
+            sampled = ""
+            if args.sample and len(chosen) > args.sample:
+                chosen = sorted(random.Random(args.seed).sample(chosen, args.sample),
+                                key=lambda m: m.index)
+                sampled = f" (sample of {len(every)}, seed {args.seed})"
+            by_line = tmap.lines.get(path, {})
+            outcomes: list[Outcome] = []
+            jobs = []
+            for m in chosen:
+                tests = _tests_for(m, by_line, tmap.failed)
+                if m.key() in known:
+                    outcomes.append(Outcome(m, "equivalent", 0, 0.0))
+                elif not tests:
+                    outcomes.append(Outcome(m, "uncovered", 0, 0.0))
+                else:
+                    budget = sum(tmap.durations.get(t, 1.0) for t in tests)
+                    jobs.append((m, tests, 30.0 + 3.0 * budget))
+            print(f"\n{path}: {len(chosen)} mutants{sampled}, {len(jobs)} to run", flush=True)
+            try:
+                for outcome in runner.run(jobs):
+                    outcomes.append(outcome)
+                    mark = {"killed": ".", "timeout": "T", "survived": "S"}.get(
+                        outcome.verdict, "E")
+                    print(mark, end="", flush=True)
+                    if outcome.verdict == "survived" and outcome.log:
+                        print("\n" + outcome.log)
+            except KeyboardInterrupt:
+                print("\ninterrupted: the running mutants were killed; nothing to restore")
+                return 130
+            print()
+            summary.append(_report(path, chosen, outcomes, sampled))
+    print("\n" + "\n".join(summary))
+    return 0
+
+
+def _diff(m: Mutant) -> str:
+    original = ast.unparse(ast.parse((ROOT / m.path).read_text())).splitlines()
+    mutated = mutated_source(m).splitlines()
+    import difflib
+
+    return "\n".join(difflib.unified_diff(original, mutated, lineterm="", n=1))
+
+
+def _report(path: str, chosen: list[Mutant], outcomes: list[Outcome], sampled: str) -> str:
+    count: dict[str, int] = {}
+    for o in outcomes:
+        kind = "killed" if o.verdict in ("killed", "timeout") else o.verdict
+        count[kind] = count.get(kind, 0) + 1
+    killed = count.get("killed", 0)
+    equivalent = count.get("equivalent", 0)
+    counted = len(chosen) - equivalent
+    share = 100.0 * killed / counted if counted else 100.0
+    survived, uncovered = count.get("survived", 0), count.get("uncovered", 0)
+    errors = len(chosen) - killed - equivalent - survived - uncovered
+    lines = [f"{path}: {len(chosen)} mutants{sampled}: {killed} killed, {survived} survived, "
+             f"{uncovered} run by no test, {equivalent} equivalent, {errors} errors"
+             f" -> {share:.0f}% of non-equivalent mutants killed"]
+    for o in sorted(outcomes, key=lambda o: (o.mutant.line, o.mutant.index)):
+        if o.verdict in ("survived", "uncovered") or o.verdict.startswith("error"):
+            m = o.mutant
+            lines.append(f"  {o.verdict:9} {m.path}:{m.line} {m.description}  | "
+                         f"{m.source_line()[:70]}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
