@@ -470,12 +470,13 @@ class Outcome:
     log: str = ""
 
 
-def _child(mutant: Mutant, tests: list[str], log_path: str, hypothesis_dir: str) -> None:
+def _child(mutant: Mutant, tests: list[str], log_path: str) -> None:
     os.setpgid(0, 0)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.dup2(fd, 1)
     os.dup2(fd, 2)
-    os.environ["HYPOTHESIS_STORAGE_DIRECTORY"] = hypothesis_dir
     rc = 3
     try:
         code = mutated_code(mutant)
@@ -496,10 +497,10 @@ def _child(mutant: Mutant, tests: list[str], log_path: str, hypothesis_dir: str)
 def _preimport() -> None:
     # Forked children inherit these, so each mutant pays only for our own package and tests.
     for name in ("pytest", "_pytest.python", "aiohttp", "aiohttp.web", "pydantic", "structlog",
-                 "redis.asyncio", "ocpp", "ocpp.v16", "ocpp.v201", "httpx", "hypothesis",
-                 "respx", "pymongo", "prometheus_client", "yaml", "orjson", "fastjsonschema",
-                 "pytest_asyncio", "pytest_aiohttp", "pytest_timeout", "multidict", "motor",
-                 "mongomock_motor", "websockets"):
+                 "redis.asyncio", "ocpp", "ocpp.v16", "ocpp.v201", "httpx", "pymongo",
+                 "prometheus_client", "yaml", "orjson", "fastjsonschema",
+                 "pytest_asyncio", "pytest_aiohttp", "pytest_timeout", "multidict", "mongomock",
+                 "websockets"):
         with contextlib.suppress(ImportError):
             __import__(name)
 
@@ -538,11 +539,10 @@ class Runner:
 
     def _start(self, mutant: Mutant, tests: list[str], timeout: float) -> None:
         log_path = os.path.join(self.tmp, f"mutant-{mutant.index}.log")
-        hyp = os.path.join(self.tmp, "hypothesis")
         sys.stdout.flush()
         pid = os.fork()
         if pid == 0:
-            _child(mutant, tests, log_path, hyp)
+            _child(mutant, tests, log_path)
         now = time.monotonic()
         self.running.append(_Running(mutant, pid, len(tests), now, now + timeout, log_path))
 
@@ -640,6 +640,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
     tmap = test_map(modules, test_dirs)
+    # A run started in the background ignores SIGINT: let SIGTERM stop it as cleanly.
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
     _preimport()
     summary: list[str] = []
     with tempfile.TemporaryDirectory(prefix="mutate-") as tmp:
@@ -662,6 +665,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 elif not tests:
                     outcomes.append(Outcome(m, "uncovered", 0, 0.0))
                 else:
+                    # Fastest first: most mutants die in a unit test, and -x stops there.
+                    tests.sort(key=lambda t: tmap.durations.get(t, 1.0))
                     budget = sum(tmap.durations.get(t, 1.0) for t in tests)
                     jobs.append((m, tests, 30.0 + 3.0 * budget))
             print(f"\n{path}: {len(chosen)} mutants{sampled}, {len(jobs)} to run", flush=True)
@@ -680,6 +685,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             summary.append(_report(path, chosen, outcomes, sampled))
     print("\n" + "\n".join(summary))
     return 0
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 def _diff(m: Mutant) -> str:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timedelta
 
 import pytest
@@ -22,6 +23,9 @@ from ocpi_gateway.reservation_policy.rules import Exclusion
 from tests.policy.support import CCS, NOW, T2, evse, grid, set_all
 
 EMSP = Partner("NL", "EXA")
+# The engine reads durations off this clock, and requests expire relative to it: a request
+# built at collection time stays as long as it says however slowly the suite runs.
+_engine = functools.partial(PolicyEngine, clock=lambda: NOW)
 
 
 def source(**defaults: object) -> PolicySource:
@@ -32,7 +36,7 @@ def source(**defaults: object) -> PolicySource:
 def req(minutes: float = 30, *, evse_uid: str | None = None, standard: str | None = None,
         power: int | None = None, location: str = "LOC1") -> ReservationRequest:
     return ReservationRequest(location, evse_uid, EMSP, "TOKEN1",
-                              utc_now() + timedelta(minutes=minutes),
+                              NOW + timedelta(minutes=minutes),
                               connector_standard=standard, min_power_w=power)
 
 
@@ -56,7 +60,7 @@ async def test_exclusions_and_their_reasons() -> None:
     await avail.set_status("LOC1", "BUSY", EvseStatus.CHARGING, NOW)
     assert await avail.pick_and_hold("LOC1", ["HELD"], holder="other",
                                      until=utc_now() + timedelta(hours=1)) == "HELD"
-    engine = PolicyEngine(source(), avail)
+    engine = _engine(source(), avail)
     explanation = await engine.explain(req(standard="IEC_62196_T2"), cands)
     why = {r.evse_uid: r.exclusion for r in explanation.rows}
     assert why == {"FREE": None, "NORES": Exclusion.NOT_RESERVABLE, "BUSY": Exclusion.NOT_FREE,
@@ -76,7 +80,7 @@ async def test_walk_in_reserve_is_explained_and_enforced() -> None:
     avail = MemoryAvailability()
     cands = grid(4)
     await set_all(avail, cands)
-    engine = PolicyEngine(source(walk_in_reserve=2), avail)
+    engine = _engine(source(walk_in_reserve=2), avail)
     explanation = await engine.explain(req(), cands)
     reserve = [r for r in explanation.rows if r.exclusion is Exclusion.WALK_IN_RESERVE]
     ranked = [r for r in explanation.rows if r.rank is not None]
@@ -104,14 +108,14 @@ async def test_ordering_rules_each_decide() -> None:
         evse("SINGLE150", "CP3", connectors=(CCS,)),
     ]
     await set_all(avail, cands)
-    assert uids(await PolicyEngine(source(ordering=["highest_power"]), avail)
+    assert uids(await _engine(source(ordering=["highest_power"]), avail)
                 .decide(req(), cands)) == ["MULTI", "SINGLE150", "SINGLE22"]
-    assert uids(await PolicyEngine(source(ordering=["single_connector", "highest_power"]), avail)
+    assert uids(await _engine(source(ordering=["single_connector", "highest_power"]), avail)
                 .decide(req(), cands)) == ["SINGLE150", "SINGLE22", "MULTI"]
     # best fit: the smallest power that gives what is wanted
-    assert uids(await PolicyEngine(source(ordering=["connector_wanted"]), avail)
+    assert uids(await _engine(source(ordering=["connector_wanted"]), avail)
                 .decide(req(power=20_000), cands)) == ["SINGLE22", "MULTI", "SINGLE150"]
-    assert uids(await PolicyEngine(source(ordering=["connector_wanted", "single_connector"]),
+    assert uids(await _engine(source(ordering=["connector_wanted", "single_connector"]),
                                    avail).decide(req(standard="IEC_62196_T2_COMBO"), cands)
                 ) == ["SINGLE150", "MULTI"]
 
@@ -126,11 +130,11 @@ async def test_least_recently_reserved_and_spread() -> None:
     await avail.pick_and_hold("LOC1", ["A1"], holder="x", until=until)
     await avail.release("LOC1", "A1", holder="x")
     await avail.pick_and_hold("LOC1", ["B1"], holder="y", until=until)
-    lrr = PolicyEngine(source(ordering=["least_recently_reserved"]), avail)
+    lrr = _engine(source(ordering=["least_recently_reserved"]), avail)
     assert uids(await lrr.decide(req(), cands)) == ["A2", "B2", "A1", "B1"]
-    spread = PolicyEngine(source(ordering=["spread_across_chargers"]), avail)
+    spread = _engine(source(ordering=["spread_across_chargers"]), avail)
     assert uids(await spread.decide(req(), cands)) == ["A1", "A2", "B2", "B1"]
-    both = PolicyEngine(source(ordering=["spread_across_chargers", "least_recently_reserved"]),
+    both = _engine(source(ordering=["spread_across_chargers", "least_recently_reserved"]),
                         avail)
     # the held B1 stays last: a snapshot-busy EVSE is only a fallback
     assert uids(await both.decide(req(), cands)) == ["A2", "A1", "B2", "B1"]
@@ -151,7 +155,7 @@ async def test_refusals(settings: dict[str, object], request_: ReservationReques
     avail = MemoryAvailability()
     cands = [evse("E1", "CP1"), evse("NORES", "CP1", evse_id=2, reservable=False)]
     await set_all(avail, cands)
-    engine = PolicyEngine(source(**settings), avail)
+    engine = _engine(source(**settings), avail)
     decision = await engine.decide(request_, [c for c in cands
                                               if c.location_id == request_.location_id],
                                    active_for_partner=3)
@@ -163,7 +167,7 @@ async def test_busy_versus_inoperative() -> None:
     avail = MemoryAvailability()
     cands = grid(2)
     await set_all(avail, cands, EvseStatus.OUTOFORDER)
-    engine = PolicyEngine(source(), avail, snapshot_ttl=0)
+    engine = _engine(source(), avail, snapshot_ttl=0)
     plan = await engine.decide(req(), cands)
     assert isinstance(plan, Plan)
     assert await engine.hold(plan, holder="h", until=utc_now() + timedelta(hours=1)) is None
@@ -183,7 +187,7 @@ async def test_stale_snapshot_never_decides_freeness() -> None:
     cands = grid(3)
     await set_all(avail, cands)
     await avail.set_status("LOC1", "E000", EvseStatus.CHARGING, NOW)
-    engine = PolicyEngine(source(ordering=[]), avail, snapshot_ttl=60.0)
+    engine = _engine(source(ordering=[]), avail, snapshot_ttl=60.0)
     until = utc_now() + timedelta(hours=1)
     first = await engine.decide(req(), cands)
     assert uids(first) == ["E001", "E002", "E000"]
@@ -207,7 +211,7 @@ async def test_whole_charger_target_only_where_supported_and_allowed() -> None:
              evse("S1", "CPS", evse_id=1, whole=False),
              evse("S2", "CPS", evse_id=2, whole=False)]
     await set_all(avail, cands)
-    allowed = PolicyEngine(source(allow_whole_charger=True, ordering=[]), avail)
+    allowed = _engine(source(allow_whole_charger=True, ordering=[]), avail)
     plan = await allowed.decide(req(), cands)
     assert isinstance(plan, Plan)
     targets = {p.evse_uid: p.target for p in plan.attempts}
@@ -220,7 +224,7 @@ async def test_whole_charger_target_only_where_supported_and_allowed() -> None:
     assert isinstance(plan, Plan)
     assert plan.attempts[0].target == ChargerAddress("CPW", None, 2)
     # not allowed by policy
-    plan = await PolicyEngine(source(allow_whole_charger=False), avail).decide(req(), cands)
+    plan = await _engine(source(allow_whole_charger=False), avail).decide(req(), cands)
     assert isinstance(plan, Plan) and not any(p.whole_charger for p in plan.attempts)
     # a sibling that does not fit the wanted connector forbids the charger-wide target
     mixed = [evse("M1", "CPM", evse_id=None, connector_id=1, whole=True),
@@ -262,7 +266,7 @@ async def test_forgotten_snapshot_orders_by_the_fresh_status() -> None:
     cands = [evse("A1", "CPA", evse_id=1), evse("A2", "CPA", evse_id=2),
              evse("B1", "CPB", evse_id=1), evse("B2", "CPB", evse_id=2)]
     await set_all(avail, cands)
-    engine = PolicyEngine(source(ordering=["spread_across_chargers"]), avail,
+    engine = _engine(source(ordering=["spread_across_chargers"]), avail,
                           snapshot_ttl=60.0)
     assert uids(await engine.decide(req(), cands))[0] == "A1"
     await avail.set_status("LOC1", "A1", EvseStatus.CHARGING, NOW)
