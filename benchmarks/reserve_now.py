@@ -172,7 +172,7 @@ async def main(reservations: int, chargers: int, connectors: int, warmup: int,
         gateway = await start_gateway(settings)
         emsp = EmspPeer()
         await emsp.start()
-        _, token_a = await gateway.partners.invite("bench emsp")
+        _, token_a = await gateway.partners.invite("bench emsp", emsp.grants())
         status, body = await emsp.register_with(gateway.versions_url, token_a)
         assert status == 200 and body["status_code"] == 1000, body
         assert emsp.token_for_gateway is not None

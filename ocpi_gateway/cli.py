@@ -60,23 +60,72 @@ async def _with_registry(settings: GatewaySettings, work: Callable[[Any, Any], A
     store = await open_store(settings.store_url)
     client = OcpiClient()
     try:
-        return await work(PartnerRegistry(store), client)
+        registry = PartnerRegistry(store)
+        await registry.migrate_grants()
+        return await work(registry, client)
     finally:
         await client.close()
         await store.close()
+
+
+def _add_grant_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--role", action="append", default=[], metavar="ROLE:CC-PARTY",
+                        help="a role the partner may hold, e.g. EMSP:DE-ABC (repeatable)")
+    parser.add_argument("--hub", action="append", default=[], metavar="CC-PARTY",
+                        help="the partner is a hub with this HUB role, e.g. DE-HUB")
+    parser.add_argument("--forwards-for", action="append", default=[], metavar="CC-PARTY,...",
+                        help="parties a hub may act for, e.g. DE-ABC,NL-XYZ (repeatable)")
+    parser.add_argument("--any-role", action="store_true",
+                        help="lab use only: accept whatever roles the partner declares")
+    parser.add_argument("--helpdesk", action="store_true",
+                        help="may unlock any connector (UNLOCK_CONNECTOR help desk)")
+
+
+def _grants(args: argparse.Namespace) -> Any:
+    from ocpi_gateway.partners.grants import grants_from_options
+
+    return grants_from_options(roles=args.role, hubs=args.hub, forwards_for=args.forwards_for,
+                               any_role=args.any_role, helpdesk=args.helpdesk)
+
+
+def _has_grant_options(args: argparse.Namespace) -> bool:
+    return bool(args.role or args.hub or args.forwards_for or args.any_role or args.helpdesk)
+
+
+def _checked_grants(args: argparse.Namespace, *, require_role: bool) -> Any:
+    """The grants of the flags, or None after printing why they cannot be used."""
+    from ocpi_gateway.partners.grants import GrantError
+
+    try:
+        grants = _grants(args)
+    except GrantError as exc:
+        print(exc, file=sys.stderr)
+        return None
+    if require_role and not (grants.roles or grants.any_role):
+        print("say what the partner may be: --role ROLE:CC-PARTY, --hub CC-PARTY or --any-role",
+              file=sys.stderr)
+        return None
+    if args.forwards_for and require_role and not (args.hub or args.any_role):
+        print("--forwards-for is for a hub: add --hub CC-PARTY", file=sys.stderr)
+        return None
+    return grants
 
 
 def _invite(args: argparse.Namespace) -> int:
     from ocpi_gateway.versions import versions_url
 
     settings = settings_from(args)
+    grants = _checked_grants(args, require_role=True)
+    if grants is None:
+        return 2
 
     async def work(registry: Any, client: Any) -> tuple[Any, str]:
-        result: tuple[Any, str] = await registry.invite(args.name)
+        result: tuple[Any, str] = await registry.invite(args.name, grants)
         return result
 
     partner, token = asyncio.run(_with_registry(settings, work))
     print(f"partner:      {partner.name} ({partner.id})")
+    print(f"granted:      {partner.grants.describe()}")
     print(f"token A:      {token}")
     print(f"versions URL: {versions_url(settings.public_url)}")
     print("Give both to the partner; it registers with POST to our credentials endpoint.")
@@ -89,10 +138,16 @@ def _register(args: argparse.Namespace) -> int:
     from ocpi_gateway.partners.register import register_with_partner
 
     settings = settings_from(args)
+    grants = None
+    if _has_grant_options(args):
+        grants = _checked_grants(args, require_role=True)
+        if grants is None:
+            return 2
 
     async def work(registry: Any, client: Any) -> Any:
         return await register_with_partner(registry, client, settings, SUPPORTED_VERSIONS,
-                                           args.versions_url, args.token, name=args.name)
+                                           args.versions_url, args.token, name=args.name,
+                                           grants=grants)
 
     try:
         partner = asyncio.run(_with_registry(settings, work))
@@ -100,6 +155,46 @@ def _register(args: argparse.Namespace) -> int:
         print(f"registration failed ({int(exc.status_code)}): {exc.message}", file=sys.stderr)
         return 1
     print(f"registered {partner.name} ({partner.id}), OCPI {partner.version}")
+    return 0
+
+
+def _grant(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    grants = _checked_grants(args, require_role=False)
+    if grants is None:
+        return 2
+
+    async def work(registry: Any, client: Any) -> Any:
+        return await registry.grant(args.partner_id, grants)
+
+    partner = asyncio.run(_with_registry(settings, work))
+    if partner is None:
+        print(f"no partner {args.partner_id}", file=sys.stderr)
+        return 1
+    print(f"{partner.name} ({partner.id}) granted: {partner.grants.describe()}")
+    return 0
+
+
+def _offboard(args: argparse.Namespace) -> int:
+    from ocpi_gateway.partners.offboarding import delete_partner, revoke_partner
+
+    settings = settings_from(args)
+
+    async def work(registry: Any, client: Any) -> Any:
+        store = registry.store
+        if args.partners_command == "delete":
+            return await delete_partner(store, registry, client, args.partner_id)
+        return await revoke_partner(store, registry, args.partner_id)
+
+    done = asyncio.run(_with_registry(settings, work))
+    if done is None:
+        print(f"no partner {args.partner_id}", file=sys.stderr)
+        return 1
+    verb = "deleted" if args.partners_command == "delete" else "revoked"
+    print(f"{verb} {done.partner.name} ({done.partner.id}): its tokens no longer work, "
+          f"{done.dead_lettered} pending deliveries dead-lettered")
+    if done.remote_delete is not None:
+        print(f"DELETE on their credentials endpoint: {done.remote_delete}")
     return 0
 
 
@@ -112,7 +207,8 @@ def _list(args: argparse.Namespace) -> int:
     for partner in asyncio.run(_with_registry(settings, work)):
         roles = ", ".join(f"{r.role} {r.country_code}-{r.party_id}" for r in partner.roles)
         print(f"{partner.id}  {partner.name}  {partner.state.value}  "
-              f"version={partner.version or '-'}  roles=[{roles}]")
+              f"version={partner.version or '-'}  roles=[{roles}]  "
+              f"granted=[{partner.grants.describe()}]")
         for endpoint in partner.endpoints:
             print(f"    {endpoint.identifier:<16} {endpoint.role:<8} {endpoint.url}")
     return 0
@@ -133,13 +229,26 @@ def build_parser(subcommands: Sequence[str] | None = None) -> argparse.ArgumentP
         dest="partners_command", required=True)
     invite = partners.add_parser("invite", help="issue a token A for a partner to register")
     invite.add_argument("--name", required=True)
+    _add_grant_options(invite)
     invite.set_defaults(func=_invite)
-    register = partners.add_parser("register", help="register with a partner's token A")
+    register = partners.add_parser(
+        "register", help="register with a partner's token A (keeps the roles they declare; "
+        "restrict them with --role/--hub)")
     register.add_argument("--versions-url", required=True)
     register.add_argument("--token", required=True, help="the token A the partner gave us")
     register.add_argument("--name", default=None)
+    _add_grant_options(register)
     register.set_defaults(func=_register)
-    partners.add_parser("list", help="partners, roles, version, endpoints").set_defaults(
+    grant = partners.add_parser("grant", help="add roles, hub parties or help desk to a partner")
+    grant.add_argument("partner_id")
+    _add_grant_options(grant)
+    grant.set_defaults(func=_grant)
+    for name, text in (("revoke", "offboard: its tokens stop working at once, pushes stop"),
+                       ("delete", "revoke, DELETE at their credentials endpoint, forget")):
+        offboard = partners.add_parser(name, help=text)
+        offboard.add_argument("partner_id")
+        offboard.set_defaults(func=_offboard)
+    partners.add_parser("list", help="partners, roles, grants, version, endpoints").set_defaults(
         func=_list)
 
     for spec in SUBCOMMANDS if subcommands is None else subcommands:

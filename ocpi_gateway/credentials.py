@@ -20,7 +20,7 @@ from ocpi_gateway.config import GatewaySettings
 from ocpi_gateway.modules import InterfaceRole, OcpiModule
 from ocpi_gateway.partners.handshake import HandshakeError, fetch_partner_api
 from ocpi_gateway.partners.models import PartnerRole
-from ocpi_gateway.partners.registry import RegistrationConflict
+from ocpi_gateway.partners.registry import RegistrationConflict, RolesRefused
 from ocpi_gateway.transport.body import parse_body
 from ocpi_gateway.transport.context import CALLER
 from ocpi_gateway.transport.envelope import OcpiError, ocpi_response
@@ -93,6 +93,21 @@ def _not_allowed(message: str) -> OcpiError:
     return OcpiError(OcpiStatus.CLIENT_ERROR, message, http_status=405)
 
 
+def _roles_refused(exc: RolesRefused) -> OcpiError:
+    # 2001: the request's roles are invalid for this partner (a client error, not a failure
+    # to use its API, which 3001 is for).
+    log.warning("partner_roles_refused", error=str(exc))
+    return OcpiError(OcpiStatus.INVALID_OR_MISSING_PARAMETERS, str(exc))
+
+
+async def _check_roles(request: web.Request, body: Credentials) -> None:
+    try:
+        await request.app[keys.PARTNERS].check_roles(request[CALLER].partner,
+                                                     body.partner_roles())
+    except RolesRefused as exc:
+        raise _roles_refused(exc) from exc
+
+
 class CredentialsHandlers:
     def __init__(self, version: str) -> None:
         self.version = version
@@ -124,6 +139,9 @@ class CredentialsHandlers:
     async def _register(self, request: web.Request, event: str) -> web.Response:
         caller = request[CALLER]
         body = await parse_body(request, Credentials)
+        # Before we contact the URL it names: a refused partner learns nothing and makes us
+        # call nothing.
+        await _check_roles(request, body)
         try:
             api = await fetch_partner_api(
                 request.app[keys.OCPI_CLIENT], body.url, body.token,
@@ -142,6 +160,8 @@ class CredentialsHandlers:
             )
         except RegistrationConflict as exc:
             raise _not_allowed("a concurrent credentials request for this partner won") from exc
+        except RolesRefused as exc:
+            raise _roles_refused(exc) from exc
         log.info(event, version=api.version,
                  roles=[f"{r.role.value} {r.country_code}-{r.party_id}" for r in body.roles])
         return ocpi_response(our_credentials(request.app[keys.SETTINGS], token))

@@ -12,14 +12,17 @@ from aiohttp import web
 
 from ocpi_gateway import keys, metrics
 from ocpi_gateway.config import GatewaySettings
-from ocpi_gateway.deliveries.engine import DeliveryEngine
+from ocpi_gateway.deliveries.engine import DeliveryEngine, DeliveryPolicy
 
 OUTBOX: web.AppKey[DeliveryEngine] = web.AppKey("outbox", DeliveryEngine)
 
 
 def install(app: web.Application, settings: GatewaySettings) -> None:
     async def outbox_ctx(app: web.Application) -> AsyncIterator[None]:
+        # headers_ttl 0: the registry caches headers itself, valid until any instance changes a
+        # partner (a revoked partner's next push is dead-lettered, not sent).
         outbox = DeliveryEngine(app[keys.STORE], app[keys.PARTNERS].headers_for,
+                                policy=DeliveryPolicy(headers_ttl=0.0),
                                 instance_id=settings.instance_id or "gw")
         app[OUTBOX] = outbox
         await outbox.start()

@@ -32,7 +32,7 @@ log = structlog.get_logger(__name__)
 
 HeadersFor = Callable[[str], Awaitable[dict[str, str] | None]]
 """Request headers (Authorization: Token ...) for a partner; None when it is no longer
-registered, which drops its deliveries."""
+registered, which dead-letters its deliveries."""
 
 ResyncProvider = Callable[[Delivery], Awaitable[tuple[str, Any] | None]]
 """For a refused PATCH: the (url, full object) to PUT instead, or None when the object is gone."""
@@ -328,8 +328,12 @@ class DeliveryEngine:
             return True
         headers = await self._partner_headers(delivery.partner_id)
         if headers is None:
-            log.warning("delivery_partner_gone", partner=delivery.partner_id)
-            await self._store.delete(COLLECTION, delivery.id)
+            # Unregistered, revoked or deleted: kept as a dead letter, never sent.
+            log.warning("delivery_partner_gone", partner=delivery.partner_id,
+                        delivery=delivery.id, url=delivery.url)
+            delivery.dead, delivery.last_error = True, "partner not registered"
+            metrics.delivery_failed()
+            await self._store.put(COLLECTION, delivery.id, delivery.to_doc())
             return True
         if delivery.extra.get("headers"):
             headers = {**headers, **delivery.extra["headers"]}

@@ -31,6 +31,7 @@ from ocpi_gateway.demo.setup import (
     write_files,
 )
 from ocpi_gateway.locations.extension import AVAILABILITY
+from ocpi_gateway.partners.grants import grants_from_options
 from ocpi_gateway.reservation_policy.availability.base import EvseStatus
 from ocpi_gateway.reservation_policy.models import Partner
 from ocpi_gateway.reservation_policy.records import Reservation, ReservationState
@@ -213,8 +214,11 @@ class Demo:
         n.title("An eMSP registers with the gateway (OCPI credentials handshake)")
         self.emsp = SimulatedEmsp()
         await self.emsp.start()
-        _, token_a = await self.app[keys.PARTNERS].invite("Demo eMSP")
-        n.say("The operator invites it (`ocpi-gateway partners invite --name 'Demo eMSP'`) and "
+        _, token_a = await self.app[keys.PARTNERS].invite(
+            "Demo eMSP", grants_from_options(roles=[f"EMSP:{self.emsp.country_code}-"
+                                                     f"{self.emsp.party_id}"]))
+        n.say("The operator invites it (`ocpi-gateway partners invite --name 'Demo eMSP' "
+              "--role EMSP:DE-DMO`) and "
               f"hands over token A and {versions_url(self.url)}.")
         try:
             credentials = await self.emsp.register(versions_url(self.url), token_a)

@@ -5,7 +5,9 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
+
+from ocpi_gateway.partners.grants import Grants
 
 
 class PartnerState(StrEnum):
@@ -14,6 +16,8 @@ class PartnerState(StrEnum):
     REGISTERED = "registered"
     UNREGISTERED = "unregistered"
     """Credentials DELETEd by either side: no traffic in either direction."""
+    REVOKED = "revoked"
+    """Offboarded by the operator (``partners revoke``): its tokens are dead, no pushes."""
 
 
 class TokenKind(StrEnum):
@@ -56,6 +60,20 @@ class Partner(BaseModel):
     updated_at: str
     revision: int = 0
     """Bumped by every handshake; concurrent handshakes compare-and-set on it."""
+    grants: Grants = Grants()
+    """What the operator allows; ``roles`` holds only granted roles."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _grants_of_an_old_record(cls, data: Any) -> Any:
+        """A record written before grants existed keeps its roles as its granted roles (see
+        PartnerRegistry.migrate_grants, which rewrites such records once)."""
+        if isinstance(data, dict) and "grants" not in data:
+            roles = [{"role": r["role"], "country_code": r["country_code"],
+                      "party_id": r["party_id"]}
+                     for r in data.get("roles") or [] if isinstance(r, dict)]
+            data = {**data, "grants": {"roles": roles, "migrated": True}}
+        return data
 
     @property
     def registered(self) -> bool:

@@ -1,8 +1,10 @@
 """The partner registry: partners and the tokens they present, over a DocumentStore.
 
-Collections: ``partners`` (key: partner id) and ``partner_tokens`` (key: SHA-256 of a token the
-partner presents to us → partner id and token kind). We never store those tokens themselves;
-tokens we send to partners are stored as given (see docs/security.md).
+Collections: ``partners`` (key: partner id), ``partner_tokens`` (key: SHA-256 of a token the
+partner presents to us → partner id and token kind) and ``partners_meta`` (the ``epoch``: a new
+value after every change of a partner or its tokens, so that every instance sharing the store
+drops its authentication cache at once). We never store those tokens themselves; tokens we send
+to partners are stored as given (see docs/security.md).
 """
 
 from __future__ import annotations
@@ -13,7 +15,10 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import structlog
+
 from ocpi_gateway.domain.store import DocumentStore
+from ocpi_gateway.partners.grants import Grants
 from ocpi_gateway.partners.models import (
     Partner,
     PartnerEndpoint,
@@ -23,8 +28,12 @@ from ocpi_gateway.partners.models import (
 )
 from ocpi_gateway.transport.auth import authorization_header, new_token, token_hash
 
+log = structlog.get_logger(__name__)
+
 PARTNERS = "partners"
 TOKENS = "partner_tokens"
+META = "partners_meta"
+EPOCH = "epoch"
 
 
 def _now() -> str:
@@ -33,6 +42,11 @@ def _now() -> str:
 
 class RegistrationConflict(Exception):
     """Another handshake of the same partner finished first."""
+
+
+class RolesRefused(Exception):
+    """A handshake declared roles the operator did not grant, or that another registered
+    partner holds; the message names them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,11 +63,29 @@ class Caller:
 class PartnerRegistry:
     def __init__(self, store: DocumentStore, *, auth_cache_ttl: float = 2.0) -> None:
         self._store = store
-        # token hash → (monotonic expiry, caller). Every functional-module request
-        # authenticates; two store reads each would cap the gateway's request rate. Changes
-        # made here clear it at once; another instance's revocation is seen within the TTL.
-        self._auth_cache: dict[str, tuple[float, Caller]] = {}
+        # token hash → (monotonic expiry, epoch, caller). Every functional-module request
+        # authenticates; two store reads each would cap the gateway's request rate, so a hit
+        # costs one read of the epoch instead. Any instance that changes a partner or its
+        # tokens writes a new epoch, which empties every instance's cache on its next request:
+        # a revocation anywhere is effective at once. The TTL bounds what the epoch cannot
+        # see (a token row deleted by hand).
+        self._auth_cache: dict[str, tuple[float, str | None, Caller]] = {}
         self._auth_cache_ttl = auth_cache_ttl
+        self._headers_cache: dict[str, tuple[str | None, dict[str, str] | None]] = {}
+
+    @property
+    def store(self) -> DocumentStore:
+        return self._store
+
+    async def _epoch(self) -> str | None:
+        doc = await self._store.get(META, EPOCH)
+        return None if doc is None else str(doc["value"])
+
+    async def _changed(self) -> None:
+        """Every instance's auth cache is stale from now on."""
+        self._auth_cache.clear()
+        self._headers_cache.clear()
+        await self._store.put(META, EPOCH, {"value": uuid.uuid4().hex})
 
     async def get(self, partner_id: str) -> Partner | None:
         doc = await self._store.get(PARTNERS, partner_id)
@@ -76,38 +108,76 @@ class PartnerRegistry:
         return None
 
     async def save(self, partner: Partner) -> None:
-        self._auth_cache.clear()
         partner.updated_at = _now()
         await self._store.put(PARTNERS, partner.id, partner.model_dump(mode="json"))
+        await self._changed()
 
-    async def invite(self, name: str) -> tuple[Partner, str]:
-        """A new partner with a fresh token A; the token is returned once, stored only hashed."""
+    async def invite(self, name: str, grants: Grants) -> tuple[Partner, str]:
+        """A new partner with a fresh token A; the token is returned once, stored only hashed.
+        Its handshake may declare only the roles ``grants`` allows."""
         now = _now()
         partner = Partner(id=uuid.uuid4().hex, name=name, state=PartnerState.INVITED,
-                          created_at=now, updated_at=now)
+                          grants=grants, created_at=now, updated_at=now)
         await self.save(partner)
         token = new_token()
         await self._add_token(partner.id, token, TokenKind.INVITE)
         return partner, token
 
-    async def create(self, name: str) -> Partner:
+    async def create(self, name: str, grants: Grants) -> Partner:
         """A partner we register with ourselves (client direction); no token issued yet."""
         now = _now()
         partner = Partner(id=uuid.uuid4().hex, name=name, state=PartnerState.INVITED,
-                          created_at=now, updated_at=now)
+                          grants=grants, created_at=now, updated_at=now)
         await self.save(partner)
         return partner
+
+    async def check_roles(self, partner: Partner, roles: builtins.list[PartnerRole]) -> None:
+        """Raise RolesRefused unless every role is granted to ``partner`` and held by no other
+        registered partner."""
+        refused = partner.grants.refused((r.role, r.country_code, r.party_id) for r in roles)
+        if refused:
+            raise RolesRefused(f"role {', '.join(refused)} not granted to this partner by the "
+                               "operator")
+        for other in await self.registered():
+            if other.id == partner.id:
+                continue
+            taken = [f"{r.role}:{r.country_code}-{r.party_id}".upper() for r in roles
+                     if any(o.role == r.role and o.matches(r.country_code, r.party_id)
+                            for o in other.roles)]
+            if taken:
+                raise RolesRefused(f"role {', '.join(taken)} is held by another registered "
+                                   "partner")
+
+    async def migrate_grants(self) -> int:
+        """Rewrite the records from before grants existed (their roles became their grants
+        when read); returns how many. Run at startup, idempotent."""
+        migrated = 0
+        for doc in await self._store.find(PARTNERS):
+            if "grants" in doc:
+                continue
+            partner = Partner.model_validate(doc)
+            if await self._store.replace_if(PARTNERS, partner.id, partner.model_dump(mode="json"),
+                                            expected={"revision": partner.revision}):
+                migrated += 1
+                log.warning("partner_grants_migrated", partner=partner.name,
+                            partner_id=partner.id, grants=partner.grants.describe())
+        if migrated:
+            await self._changed()
+        return migrated
 
     async def authenticate(self, candidates: builtins.list[tuple[str, bool]]) -> Caller | None:
         """The caller owning one of the header's readings (see transport.auth.token_candidates).
 
         Unregistered partners and dangling tokens authenticate nobody."""
         now = time.monotonic()
+        # Read before the token and partner: an entry is tagged with an epoch that was current
+        # when its rows were read, so a change made meanwhile is never hidden by it.
+        epoch = await self._epoch()
         for token, encoded in candidates:
             digest = token_hash(token)
             cached = self._auth_cache.get(digest)
-            if cached is not None and cached[0] > now:
-                caller = cached[1]
+            if cached is not None and cached[0] > now and cached[1] == epoch:
+                caller = cached[2]
                 # A copy: handlers may reassign the partner's fields (the credentials module
                 # does before register()); they never mutate its lists in place.
                 return Caller(caller.partner.model_copy(), caller.kind, token, encoded)
@@ -115,13 +185,14 @@ class PartnerRegistry:
             if doc is None:
                 continue
             partner = await self.get(str(doc["partner_id"]))
-            if partner is None or partner.state is PartnerState.UNREGISTERED:
+            if partner is None or partner.state in (PartnerState.UNREGISTERED,
+                                                    PartnerState.REVOKED):
                 return None
             caller = Caller(partner, TokenKind(doc["kind"]), token, encoded)
             if caller.kind is TokenKind.CREDENTIALS and partner.registered:
                 if len(self._auth_cache) > 10_000:
                     self._auth_cache.clear()
-                self._auth_cache[digest] = (now + self._auth_cache_ttl,
+                self._auth_cache[digest] = (now + self._auth_cache_ttl, epoch,
                                             Caller(partner.model_copy(), caller.kind,
                                                    "", encoded))
             return caller
@@ -143,7 +214,9 @@ class PartnerRegistry:
         credentials token) and issue a new credentials token, returned once.
 
         Raises RegistrationConflict when the partner changed since ``partner`` was read (two
-        POSTs with the same token A race: exactly one wins)."""
+        POSTs with the same token A race: exactly one wins), RolesRefused when a role is not
+        granted or held by another registered partner."""
+        await self.check_roles(partner, roles)
         previous = partner.revision
         partner.revision += 1
         partner.state = PartnerState.REGISTERED
@@ -160,6 +233,7 @@ class PartnerRegistry:
         await self.revoke_tokens(partner.id)
         token = issue_token or new_token()
         await self._add_token(partner.id, token, TokenKind.CREDENTIALS)
+        await self._changed()
         return token
 
     async def issue_credentials_token(self, partner_id: str) -> str:
@@ -175,19 +249,48 @@ class PartnerRegistry:
         partner.token_to_send = None
         await self.save(partner)
 
+    async def revoke(self, partner_id: str) -> Partner | None:
+        """Offboard: every token dead at once on every instance (the epoch), no pushes (the
+        outbox finds no headers); the record stays, REVOKED. None when unknown."""
+        partner = await self.get(partner_id)
+        if partner is None:
+            return None
+        await self.revoke_tokens(partner.id)
+        partner.state = PartnerState.REVOKED
+        await self.save(partner)
+        return partner
+
+    async def grant(self, partner_id: str, grants: Grants) -> Partner | None:
+        """Add ``grants`` to what the partner may be (``partners grant``); None when unknown."""
+        partner = await self.get(partner_id)
+        if partner is None:
+            return None
+        partner.grants = partner.grants.merged(grants)
+        await self.save(partner)
+        return partner
+
     async def revoke_tokens(self, partner_id: str) -> None:
-        self._auth_cache.clear()
         for doc in await self._store.find(TOKENS, {"partner_id": partner_id}):
             await self._store.delete(TOKENS, str(doc["hash"]))
+        await self._changed()
 
     async def headers_for(self, partner_id: str) -> dict[str, str] | None:
         """Authorization header for calling the partner; None when it is not registered
-        (fits ``ocpi_gateway.deliveries.engine.HeadersFor``)."""
+        (fits ``ocpi_gateway.deliveries.engine.HeadersFor``). Cached while the epoch stays:
+        a revocation on any instance stops the next push."""
+        epoch = await self._epoch()
+        cached = self._headers_cache.get(partner_id)
+        if cached is not None and cached[0] == epoch:
+            return cached[1]
         partner = await self.get(partner_id)
-        if partner is None or not partner.registered or partner.token_to_send is None:
-            return None
-        return {"Authorization": authorization_header(partner.token_to_send,
-                                                      base64_encoded=partner.send_base64)}
+        headers = None
+        if partner is not None and partner.registered and partner.token_to_send is not None:
+            headers = {"Authorization": authorization_header(
+                partner.token_to_send, base64_encoded=partner.send_base64)}
+        if len(self._headers_cache) > 10_000:
+            self._headers_cache.clear()
+        self._headers_cache[partner_id] = (epoch, headers)
+        return headers
 
     async def _add_token(self, partner_id: str, token: str, kind: TokenKind) -> None:
         digest = token_hash(token)
@@ -195,7 +298,7 @@ class PartnerRegistry:
                                                "kind": kind.value, "created_at": _now()})
 
     async def delete(self, partner_id: str) -> None:
-        """Forget a partner entirely (a handshake we started that failed)."""
-        self._auth_cache.clear()
+        """Forget a partner entirely (a handshake we started that failed, or offboarding)."""
         await self.revoke_tokens(partner_id)
         await self._store.delete(PARTNERS, partner_id)
+        await self._changed()

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from multidict import CIMultiDictProxy
 
+from ocpi_gateway.partners.grants import HUB
 from ocpi_gateway.partners.models import Partner
 from ocpi_gateway.transport.context import Party, Routing
 from ocpi_gateway.transport.envelope import OcpiError
@@ -29,7 +30,22 @@ def _pair(headers: CIMultiDictProxy[str], country: str, party: str) -> Party | N
 
 
 def _is_hub(partner: Partner) -> bool:
-    return any(role.role == "HUB" for role in partner.roles)
+    return any(role.role == HUB for role in partner.roles)
+
+
+def hub_forwarding_refusal(partner: Partner, sender: Party) -> str | None:
+    """Why a hub may not act for ``sender`` (None: it may).
+
+    A hub forwards for its connected parties: "Hub to receiving platform" carries the
+    requesting party in OCPI-from-* (transport_and_format, Party to Party via Hub), and its
+    credentials list only its HUB role (credentials). It may act only for the parties the
+    operator granted it. The parties a hub reports (HubClientInfo, 2.3.0) are a second check
+    to add here, beside the grant: both must hold."""
+    if not _is_hub(partner):
+        return f"{sender.key} is not a role of this partner"
+    if not partner.grants.may_forward_for(sender.country_code, sender.party_id):
+        return f"this hub is not granted to forward for {sender.key}"
+    return None
 
 
 def resolve_routing(
@@ -44,13 +60,11 @@ def resolve_routing(
             raise OcpiError(OcpiStatus.INVALID_OR_MISSING_PARAMETERS,
                             f"{FROM_COUNTRY}/{FROM_PARTY} required: the partner has several roles")
         sender = Party(partner.roles[0].country_code.upper(), partner.roles[0].party_id.upper())
-    elif not partner.has_party(sender.country_code, sender.party_id) and not _is_hub(partner):
-        # A hub forwards for its connected parties: "Hub to receiving platform" carries the
-        # requesting party in OCPI-from-* (transport_and_format, Party to Party via Hub), and
-        # its credentials list only its HUB role (credentials), so any party is accepted.
-        raise OcpiError(OcpiStatus.CLIENT_ERROR,
-                        f"{FROM_COUNTRY}/{FROM_PARTY} {sender.key} is not a role of this partner",
-                        http_status=401)
+    elif not partner.has_party(sender.country_code, sender.party_id):
+        refusal = hub_forwarding_refusal(partner, sender)
+        if refusal is not None:
+            raise OcpiError(OcpiStatus.CLIENT_ERROR, f"{FROM_COUNTRY}/{FROM_PARTY}: {refusal}",
+                            http_status=401)
     receiver = _pair(headers, TO_COUNTRY, TO_PARTY)
     if receiver is None:
         if len(our_parties) != 1:

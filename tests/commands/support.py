@@ -227,7 +227,7 @@ async def open_world(tmp_path: Path, *, policy: dict[str, Any] | None = None,
     gateway = await start_gateway(settings)
     emsp = EmspPeer()
     await emsp.start()
-    _, token_a = await gateway.partners.invite("test emsp")
+    _, token_a = await gateway.partners.invite("test emsp", emsp.grants())
     status, body = await emsp.register_with(gateway.versions_url, token_a)
     assert status == 200 and body["status_code"] == 1000, body
     http = aiohttp.ClientSession()

@@ -88,7 +88,7 @@ async def _open(tmp_path: Path, rng: random.Random, redis_url: str | None,
         instance_id=f"gw-{n}", **extra)) for n in range(instances)]
     emsp = EmspPeer()
     await emsp.start()
-    _, token_a = await gateways[0].partners.invite("test emsp")
+    _, token_a = await gateways[0].partners.invite("test emsp", emsp.grants())
     status, body = await emsp.register_with(gateways[0].versions_url, token_a)
     assert status == 200 and body["status_code"] == 1000, body
     http = aiohttp.ClientSession()

@@ -192,7 +192,8 @@ async def test_reserve_now_forwarded_by_a_hub(world: World) -> None:
     hub = EmspPeer(role="HUB", country_code="NL", party_id="HUB", name="Hub")
     await hub.start()
     try:
-        _, token_a = await world.gateway.partners.invite("hub")
+        grants = hub.grants(forwards_for=("DE-EMS",))
+        _, token_a = await world.gateway.partners.invite("hub", grants)
         status, body = await hub.register_with(world.gateway.versions_url, token_a)
         assert body["status_code"] == 1000, body
         routed = {"OCPI-from-country-code": "DE", "OCPI-from-party-id": "EMS",

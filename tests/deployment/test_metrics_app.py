@@ -12,6 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from ocpi_gateway import app as gateway_app
 from ocpi_gateway import metrics
+from ocpi_gateway.partners.grants import Grants
 from tests.deployment.test_metrics import NAMED_SERIES, value
 from tests.peers.gateway import RunningGateway, gateway_settings, start_gateway
 
@@ -33,7 +34,7 @@ def _auth(token: str) -> dict[str, str]:
 
 
 async def test_ocpi_requests_through_the_transport_are_counted(gateway: RunningGateway) -> None:
-    _, token_a = await gateway.partners.invite("Metrics eMSP")
+    _, token_a = await gateway.partners.invite("Metrics eMSP", Grants(any_role=True))
     ok = {"module": "versions", "method": "GET", "status_code": "1000", "http_status": "200"}
     refused = {"module": "versions", "method": "GET", "status_code": "2000",
                "http_status": "401"}

@@ -88,7 +88,7 @@ async def flow(tmp_path: Path) -> AsyncIterator[Flow]:
     async with aiohttp.ClientSession() as http:
         factory = ChargerFactory(http)
         try:
-            _, token_a = await app[keys.PARTNERS].invite("Flow eMSP")
+            _, token_a = await app[keys.PARTNERS].invite("Flow eMSP", emsp.grants())
             status, body = await emsp.register_with(f"http://{settings.listen.host}:{port}"
                                                     "/ocpi/versions", token_a)
             assert status == 200, body

@@ -31,7 +31,7 @@ async def gateway(tmp_path: Path) -> AsyncIterator[RunningGateway]:
 async def emsp(gateway: RunningGateway) -> AsyncIterator[EmspPeer]:
     peer = EmspPeer()
     await peer.start()
-    _partner, token_a = await gateway.partners.invite("eMSP")
+    _partner, token_a = await gateway.partners.invite("eMSP", peer.grants())
     status, body = await peer.register_with(gateway.versions_url, token_a)
     assert status == 200, body
     yield peer

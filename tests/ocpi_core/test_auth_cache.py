@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from ocpi_gateway.partners.grants import Grants
 from ocpi_gateway.partners.models import PartnerEndpoint, PartnerRole
 from ocpi_gateway.partners.registry import TOKENS, PartnerRegistry
 from ocpi_gateway.store import open_store
@@ -12,7 +13,7 @@ from ocpi_gateway.transport.auth import token_hash
 
 
 async def registered(registry: PartnerRegistry) -> str:
-    partner, _ = await registry.invite("emsp")
+    partner, _ = await registry.invite("emsp", Grants(any_role=True))
     return await registry.register(
         partner, roles=[PartnerRole(role="EMSP", country_code="DE", party_id="EMS")],
         versions_url="http://127.0.0.1:1/versions", version="2.2.1",

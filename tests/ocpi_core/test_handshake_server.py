@@ -18,14 +18,14 @@ from tests.peers.gateway import (
 
 
 async def _registered(gateway: RunningGateway, emsp: EmspPeer) -> str:
-    _, token_a = await gateway.partners.invite("Test eMSP")
+    _, token_a = await gateway.partners.invite("Test eMSP", emsp.grants())
     status, body = await emsp.register_with(gateway.versions_url, token_a)
     assert status == 200 and body["status_code"] == 1000, body
     return token_a
 
 
 async def test_post_registers_and_issues_token_c(gateway: RunningGateway, emsp: EmspPeer) -> None:
-    _, token_a = await gateway.partners.invite("Test eMSP")
+    _, token_a = await gateway.partners.invite("Test eMSP", emsp.grants())
     status, body = await emsp.register_with(gateway.versions_url, token_a)
     assert status == 200, body
     assert body["status_code"] == 1000
@@ -67,7 +67,7 @@ async def test_post_twice_is_405(gateway: RunningGateway, emsp: EmspPeer) -> Non
 
 
 async def test_put_before_registration_is_405(gateway: RunningGateway, emsp: EmspPeer) -> None:
-    _, token_a = await gateway.partners.invite("Test eMSP")
+    _, token_a = await gateway.partners.invite("Test eMSP", emsp.grants())
     status, body, _ = await emsp.call("PUT", gateway.url + "/ocpi/2.2.1/credentials", token_a,
                                       json=emsp.credentials("token-b"))
     assert status == 405 and body["status_code"] == 2000
@@ -116,7 +116,7 @@ async def test_delete_unregisters_and_stops_traffic(
 
 
 async def test_delete_before_registration_is_405(gateway: RunningGateway, emsp: EmspPeer) -> None:
-    _, token_a = await gateway.partners.invite("Test eMSP")
+    _, token_a = await gateway.partners.invite("Test eMSP", emsp.grants())
     status, _, _ = await emsp.call("DELETE", gateway.url + "/ocpi/2.2.1/credentials", token_a)
     assert status == 405
 
@@ -125,7 +125,7 @@ async def test_plain_token_accepted_and_remembered(gateway: RunningGateway) -> N
     peer = EmspPeer(plain_tokens_only=True)
     await peer.start()
     try:
-        _, token_a = await gateway.partners.invite("Old eMSP")
+        _, token_a = await gateway.partners.invite("Old eMSP", peer.grants())
         status, body = await peer.register_with(gateway.versions_url, token_a,
                                                 base64_token=False)
         assert status == 200 and body["status_code"] == 1000, body
@@ -143,7 +143,7 @@ async def test_plain_token_accepted_and_remembered(gateway: RunningGateway) -> N
 
 
 async def test_partner_unreachable_is_3001(gateway: RunningGateway, emsp: EmspPeer) -> None:
-    _, token_a = await gateway.partners.invite("Gone eMSP")
+    _, token_a = await gateway.partners.invite("Gone eMSP", emsp.grants())
     credentials = {**emsp.credentials("token-b"),
                    "url": f"http://127.0.0.1:{free_port()}/emsp/versions"}
     status, body, _ = await emsp.call("POST", gateway.url + "/ocpi/2.2.1/credentials", token_a,
@@ -157,7 +157,7 @@ async def test_missing_endpoints_is_3003(gateway: RunningGateway) -> None:
     peer = EmspPeer(modules=("locations",))
     await peer.start()
     try:
-        _, token_a = await gateway.partners.invite("Partial eMSP")
+        _, token_a = await gateway.partners.invite("Partial eMSP", peer.grants())
         status, body = await peer.register_with(gateway.versions_url, token_a)
         assert status == 200 and body["status_code"] == 3003, body
         assert "credentials" in body["status_message"]
@@ -170,7 +170,7 @@ async def test_no_common_version_is_3002(gateway: RunningGateway) -> None:
     peer = EmspPeer(versions=("2.1.1",))
     await peer.start()
     try:
-        _, token_a = await gateway.partners.invite("Old eMSP")
+        _, token_a = await gateway.partners.invite("Old eMSP", peer.grants())
         status, body = await peer.register_with(gateway.versions_url, token_a)
         assert status == 200 and body["status_code"] == 3002, body
         assert await gateway.partners.registered() == []
@@ -181,7 +181,7 @@ async def test_no_common_version_is_3002(gateway: RunningGateway) -> None:
 async def test_invalid_credentials_body_is_2001_naming_the_field(
     gateway: RunningGateway, emsp: EmspPeer
 ) -> None:
-    _, token_a = await gateway.partners.invite("Sloppy eMSP")
+    _, token_a = await gateway.partners.invite("Sloppy eMSP", emsp.grants())
     url = gateway.url + "/ocpi/2.2.1/credentials"
     bad = emsp.credentials("token-b")
     bad["roles"][0]["party_id"] = "TOOLONG"
@@ -198,7 +198,7 @@ async def test_hub_registers_and_sees_every_cpo_role(tmp_path: Path) -> None:
     hub = EmspPeer(role="HUB", country_code="NL", party_id="HUB", name="Hub")
     await hub.start()
     try:
-        _, token_a = await gateway.partners.invite("Hub")
+        _, token_a = await gateway.partners.invite("Hub", hub.grants())
         status, body = await hub.register_with(gateway.versions_url, token_a)
         assert status == 200 and body["status_code"] == 1000, body
         assert [(r["country_code"], r["party_id"]) for r in body["data"]["roles"]] == [
@@ -213,7 +213,7 @@ async def test_hub_registers_and_sees_every_cpo_role(tmp_path: Path) -> None:
 async def test_credentials_survive_a_restart(tmp_path: Path, emsp: EmspPeer) -> None:
     settings = gateway_settings(tmp_path)
     first = await start_gateway(settings, extensions=[])
-    _, token_a = await first.partners.invite("Test eMSP")
+    _, token_a = await first.partners.invite("Test eMSP", emsp.grants())
     status, body = await emsp.register_with(first.versions_url, token_a)
     assert body["status_code"] == 1000, body
     await first.stop()
@@ -232,7 +232,7 @@ async def test_credentials_survive_a_restart(tmp_path: Path, emsp: EmspPeer) -> 
 async def test_concurrent_posts_with_one_token_a_register_once(
     gateway: RunningGateway, emsp: EmspPeer
 ) -> None:
-    _, token_a = await gateway.partners.invite("Test eMSP")
+    _, token_a = await gateway.partners.invite("Test eMSP", emsp.grants())
     url = gateway.url + "/ocpi/2.2.1/credentials"
     emsp.valid_tokens.update({"b1", "b2"})
     results = await asyncio.gather(

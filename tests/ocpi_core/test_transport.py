@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from ocpi_gateway import keys
 from ocpi_gateway.config import GatewaySettings
 from ocpi_gateway.modules import InterfaceRole, OcpiModule
+from ocpi_gateway.partners.grants import Grants
 from ocpi_gateway.transport.body import parse_body
 from ocpi_gateway.transport.context import current_partner, current_routing
 from ocpi_gateway.transport.envelope import ocpi_response
@@ -70,8 +71,9 @@ async def echo_gateway(tmp_path: Path) -> AsyncIterator[RunningGateway]:
     await gateway.stop()
 
 
-async def _register(gateway: RunningGateway, emsp: EmspPeer) -> str:
-    _, token_a = await gateway.partners.invite("Test eMSP")
+async def _register(gateway: RunningGateway, emsp: EmspPeer,
+                    grants: Grants | None = None) -> str:
+    _, token_a = await gateway.partners.invite("Test eMSP", grants or emsp.grants())
     _, body = await emsp.register_with(gateway.versions_url, token_a)
     assert body["status_code"] == 1000, body
     return token_a
@@ -80,7 +82,7 @@ async def _register(gateway: RunningGateway, emsp: EmspPeer) -> str:
 async def test_version_details_list_exactly_the_mounted_modules(
     echo_gateway: RunningGateway, emsp: EmspPeer
 ) -> None:
-    _, token_a = await echo_gateway.partners.invite("x")
+    _, token_a = await echo_gateway.partners.invite("x", emsp.grants())
     status, body, _ = await emsp.call("GET", echo_gateway.url + "/ocpi/2.2.1", token_a)
     assert status == 200
     assert body["data"] == {"version": "2.2.1", "endpoints": [
@@ -126,7 +128,7 @@ async def test_a_valid_token_under_another_scheme_is_401(
 async def test_token_a_is_refused_on_functional_modules(
     echo_gateway: RunningGateway, emsp: EmspPeer
 ) -> None:
-    _, token_a = await echo_gateway.partners.invite("x")
+    _, token_a = await echo_gateway.partners.invite("x", emsp.grants())
     status, body, _ = await emsp.call("GET", echo_gateway.url + "/ocpi/2.2.1/echo", token_a)
     assert status == 401 and body["status_code"] == 2000
 
@@ -277,7 +279,7 @@ async def test_hub_forwards_requests_of_its_connected_parties(tmp_path: Path) ->
     hub = EmspPeer(role="HUB", country_code="NL", party_id="HUB", name="Hub")
     await hub.start()
     try:
-        await _register(gateway, hub)
+        await _register(gateway, hub, hub.grants(forwards_for=("DE-EMS",)))
         url = gateway.url + "/ocpi/2.2.1/echo"
         status, body, headers = await hub.call("GET", url, headers={
             "OCPI-from-country-code": "DE", "OCPI-from-party-id": "EMS",

@@ -30,6 +30,7 @@ import aiohttp
 import orjson
 from aiohttp import web
 
+from ocpi_gateway.partners.grants import GrantedParty, GrantedRole, Grants
 from tests.conftest import free_port
 from tests.openapi import (
     OpenApiViolation,
@@ -151,6 +152,15 @@ class EmspPeer:
     def response_url(self, name: str) -> str:
         """A URL the gateway can POST a CommandResult to; results land in command_results."""
         return f"{self.base_url}/emsp/results/{name}"
+
+    def grants(self, *, forwards_for: tuple[str, ...] = ()) -> Grants:
+        """What an operator grants this peer: exactly the roles it declares, and for a hub
+        the parties (``"DE-EMS"``) it forwards for."""
+        roles = [GrantedRole(role=r["role"], country_code=r["country_code"],
+                             party_id=r["party_id"])
+                 for r in self.credentials("")["roles"]]
+        parties = [GrantedParty(country_code=p[:2], party_id=p[3:]) for p in forwards_for]
+        return Grants(roles=roles, forwards_for=parties)
 
     def credentials(self, token: str) -> dict[str, Any]:
         roles = [{"role": self.role, "party_id": self.party_id,

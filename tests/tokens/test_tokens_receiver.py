@@ -37,7 +37,7 @@ async def gateway(tmp_path: Path) -> AsyncIterator[RunningGateway]:
 async def emsp(gateway: RunningGateway) -> AsyncIterator[EmspPeer]:
     peer = EmspPeer()
     await peer.start()
-    _, token_a = await gateway.partners.invite("test emsp")
+    _, token_a = await gateway.partners.invite("test emsp", peer.grants())
     status, body = await peer.register_with(gateway.versions_url, token_a)
     assert status == 200 and body["status_code"] == 1000, body
     yield peer
@@ -174,7 +174,7 @@ async def test_hub_pushes_tokens_of_its_connected_emsp(gateway: RunningGateway) 
     hub = EmspPeer(role="HUB", country_code="NL", party_id="HUB", name="Hub")
     await hub.start()
     try:
-        _, token_a = await gateway.partners.invite("hub")
+        _, token_a = await gateway.partners.invite("hub", hub.grants(forwards_for=("DE-EMS",)))
         await hub.register_with(gateway.versions_url, token_a)
         routed = {"OCPI-from-country-code": "DE", "OCPI-from-party-id": "EMS",
                   "OCPI-to-country-code": "NL", "OCPI-to-party-id": "EXA"}
