@@ -87,6 +87,8 @@ class DeliveryGiveUp(StrEnum):
     REFUSED = "refused"
     OUT_OF_ATTEMPTS = "out_of_attempts"
     EXPIRED = "expired"
+    PARTNER_GONE = "partner_gone"
+    """The partner is no longer registered (unregistered, revoked or deleted)."""
 
 
 class Direction(StrEnum):

@@ -329,11 +329,9 @@ class DeliveryEngine:
         headers = await self._partner_headers(delivery.partner_id)
         if headers is None:
             # Unregistered, revoked or deleted: kept as a dead letter, never sent.
-            log.warning("delivery_partner_gone", partner=delivery.partner_id,
-                        delivery=delivery.id, url=delivery.url)
-            delivery.dead, delivery.last_error = True, "partner not registered"
-            metrics.delivery_failed()
-            await self._store.put(COLLECTION, delivery.id, delivery.to_doc())
+            delivery.last_error = "partner not registered"
+            await self._give_up(delivery, metrics.DeliveryGiveUp.PARTNER_GONE,
+                                delivery.last_error)
             return True
         if delivery.extra.get("headers"):
             headers = {**headers, **delivery.extra["headers"]}

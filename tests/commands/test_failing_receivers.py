@@ -47,7 +47,7 @@ async def second_emsp(world: World) -> EmspPeer:
     """Another eMSP (NL-EMB), registered over the real handshake."""
     peer = EmspPeer(country_code="NL", party_id="EMB", name="Other eMSP")
     await peer.start()
-    _, token_a = await world.gateway.partners.invite("other emsp")
+    _, token_a = await world.gateway.partners.invite("other emsp", peer.grants())
     status, body = await peer.register_with(world.gateway.versions_url, token_a)
     assert status == 200 and body["status_code"] == 1000, body
     return peer
