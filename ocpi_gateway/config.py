@@ -97,6 +97,12 @@ class OcppSettings(BaseModel):
         default=False,
         description="log every OCPP frame at INFO (they carry idTags); off by default")
 
+    @field_validator("verified_password_key", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        # compose passes an unset variable as "": no key.
+        return None if value == "" else value
+
     @field_validator("trusted_proxies")
     @classmethod
     def _networks(cls, value: list[str]) -> list[str]:

@@ -27,7 +27,7 @@ def _docker_compose() -> str:
 def _config(compose_file: Path) -> subprocess.CompletedProcess[str]:
     env = {key: value for key, value in os.environ.items()
            if key not in ("PUBLIC_URL", "PROXY_PORT", "COMPOSE_FILE", "COMPOSE_PROJECT_NAME",
-                          "OCPI_GATEWAY_ADMIN_TOKEN")}
+                          "OCPI_GATEWAY_ADMIN_TOKEN", "OCPI_GATEWAY_OCPP__VERIFIED_PASSWORD_KEY")}
     return subprocess.run(
         [_docker_compose(), "-f", str(compose_file), "config"],
         capture_output=True, text=True, timeout=60, env=env, cwd=ROOT, check=False,
@@ -73,13 +73,43 @@ def test_only_the_proxy_is_published(resolved: dict[str, Any]) -> None:
     assert published == ["proxy"]
     proxy = resolved["services"]["proxy"]
     nginx = ROOT / "docker" / "nginx.conf"
-    assert proxy["volumes"] == [f"{nginx}:/etc/nginx/conf.d/default.conf:ro"]
+    assert proxy["volumes"] == [f"{nginx}:/etc/nginx/conf.d/default.conf:ro",
+                                f"{ROOT / 'docker' / 'certs'}:/etc/nginx/certs:ro"]
+    assert {port["target"] if isinstance(port, dict) else int(str(port).split(":")[-1])
+            for port in proxy["ports"]} == {8080, 8443}
+
+
+def test_the_proxy_has_the_one_address_the_gateways_trust(resolved: dict[str, Any]) -> None:
+    import ipaddress
+
+    from ocpi_gateway.config import load_settings
+    from tests.deployment._paths import GATEWAY_CONFIGS
+
+    services = resolved["services"]
+    address = services["proxy"]["networks"]["internal"]["ipv4_address"]
+    subnet = resolved["networks"]["internal"]["ipam"]["config"][0]["subnet"]
+    assert ipaddress.ip_address(address) in ipaddress.ip_network(subnet)
+    for path in GATEWAY_CONFIGS:
+        assert load_settings(path).ocpp.trusted_proxies == [address], path.name
+        assert "internal" in services[path.stem]["networks"]
+    for service in ("redis", "mongo"):
+        assert "internal" in services[service]["networks"]
 
 
 def test_admin_is_off_unless_a_token_is_given(resolved: dict[str, Any]) -> None:
     for service in GATEWAY_SERVICES:
         # An empty admin_token disables /admin (ocpi_gateway.locations.extension).
         assert resolved["services"][service]["environment"]["OCPI_GATEWAY_ADMIN_TOKEN"] == ""
+
+
+def test_the_verified_password_key_is_off_unless_given(resolved: dict[str, Any]) -> None:
+    from ocpi_gateway.config import OcppSettings
+
+    for service in GATEWAY_SERVICES:
+        value = resolved["services"][service]["environment"][
+            "OCPI_GATEWAY_OCPP__VERIFIED_PASSWORD_KEY"]
+        assert value == ""
+        assert OcppSettings(verified_password_key=value).verified_password_key is None
 
 
 def test_public_url_and_admin_token_come_from_the_environment(tmp_path: Path) -> None:

@@ -78,3 +78,17 @@ def test_both_upstreams_list_exactly_the_compose_gateways() -> None:
 def test_metrics_and_admin_are_not_served_through_the_proxy() -> None:
     assert re.search(r"location\s+=\s+/metrics\s*\{\s*return\s+404;", _conf())
     assert re.search(r"location\s+/admin/\s*\{\s*return\s+404;", _conf())
+
+
+def test_ocpp_location_tells_the_gateway_the_client_address_and_scheme() -> None:
+    _, location = _ocpp_location(_conf())
+    assert "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;" in location
+    assert "proxy_set_header X-Forwarded-Proto $scheme;" in location
+
+
+def test_tls_ends_at_the_proxy_for_security_profile_2() -> None:
+    server = _block(_conf(), "server {")
+    assert re.search(r"^\s*listen\s+8443\s+ssl;", server, re.M)
+    assert re.search(r"^\s*listen\s+8080;", server, re.M)
+    assert "ssl_certificate /etc/nginx/certs/fullchain.pem;" in server
+    assert "ssl_certificate_key /etc/nginx/certs/privkey.pem;" in server
