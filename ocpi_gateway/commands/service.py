@@ -149,8 +149,10 @@ class CommandService:
 
     async def _run(self, record: CommandRecord, body: Any, partner: OcpiPartner) -> None:
         budget = max(0.1, record.deadline - time.time() - _RESULT_MARGIN)
+        cut = True
         try:
             outcome = await asyncio.wait_for(self._execute(body, partner, budget), budget)
+            cut = False
         except TimeoutError:
             outcome = Outcome(CommandResultType.TIMEOUT, "no answer within the timeout")
         except asyncio.CancelledError:
@@ -162,6 +164,20 @@ class CommandService:
         if isinstance(body, ReserveNowRequest) and outcome.result is CommandResultType.ACCEPTED:
             contact = self._remember_contact(body, partner, record)
         await self._settle(record, outcome, alongside=contact)
+        if cut and isinstance(body, ReserveNowRequest):
+            # The work stopped half-way: what it left (a PENDING record, a hold, a cap slot,
+            # a ReserveNow a charger may have accepted) is settled now, after the result.
+            await self._settle_reservation(body)
+
+    async def _settle_reservation(self, body: ReserveNowRequest) -> None:
+        owner = Partner(body.token.country_code.upper(), body.token.party_id.upper())
+        try:
+            await self._reservations.settle_abandoned(owner, body.reservation_id)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # The recovery sweeper tries again later.
+            log.exception("reservation_settle_failed", reservation_id=body.reservation_id)
 
     async def _execute(self, body: Any, partner: OcpiPartner, budget: float) -> Outcome:
         ex = self._executor
@@ -233,6 +249,10 @@ class CommandService:
                 continue  # another instance is still within its time
             outcome = await self._recovered_outcome(record)
             await self._settle(record, outcome)
+            if record.command is CommandType.RESERVE_NOW:
+                # No task works on it: settle what it left, without holding up the sweep.
+                self._reservations.in_background(self._settle_reservation(
+                    ReserveNowRequest.model_validate(record.body)))
             settled += 1
         return settled
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import structlog
 
-from ocpi_gateway.domain.charger_commands import CommandOutcome, ReserveNow
+from ocpi_gateway.domain.charger_commands import CancelReservation, CommandOutcome, ReserveNow
 from ocpi_gateway.reservation_policy.core import ReservationCore
 from ocpi_gateway.reservation_policy.engine import (
     Plan,
@@ -19,7 +19,7 @@ from ocpi_gateway.reservation_policy.engine import (
     RefusalReason,
 )
 from ocpi_gateway.reservation_policy.models import EvseCandidate, ReservationRequest
-from ocpi_gateway.reservation_policy.records import Reservation, ReservationState
+from ocpi_gateway.reservation_policy.records import ChargerTarget, Reservation, ReservationState
 from ocpi_gateway.reservation_policy.results import (
     ReserveOutcome,
     ReserveResult,
@@ -37,9 +37,17 @@ _RETRY = frozenset({CommandOutcome.OCCUPIED, CommandOutcome.FAULTED, CommandOutc
 
 @dataclass(slots=True)
 class Attempt:
+    record: Reservation
+    """The record as last written (each ReserveNow's target is stored on it before sending)."""
     picked: PlannedCandidate | None
     ocpp_reservation_id: int | None
     answers: list[tuple[str, CommandOutcome]]
+
+    @property
+    def timed_out(self) -> bool:
+        """The last charger asked gave no answer: it may still accept, so the target stays on
+        the record until it is withdrawn there."""
+        return bool(self.answers) and self.answers[-1][1] is CommandOutcome.TIMEOUT
 
 
 async def active_for(core: ReservationCore, request: ReservationRequest) -> int:
@@ -90,11 +98,12 @@ async def reserve_new(core: ReservationCore, request: ReservationRequest, reserv
     attempt = await try_candidates(core, record, request, decision, deadline)
     if attempt.picked is None:
         failed = await core.repo.transition(
-            record, ReservationState.FAILED, reason="no charger accepted")
+            attempt.record, ReservationState.FAILED, reason="no charger accepted",
+            attempt=attempt.record.attempt if attempt.timed_out else None)
         if failed is not None:
             await core.finish(failed)
-        return failure(decision, attempt.answers, failed or record)
-    active_record = await activate(core, record, attempt, ReservationState.ACTIVE,
+        return failure(decision, attempt.answers, failed or attempt.record)
+    active_record = await activate(core, attempt, ReservationState.ACTIVE,
                                    reason="accepted by charger")
     if active_record is None:
         return ReserveResult(ReserveOutcome.REJECTED,
@@ -123,7 +132,8 @@ async def _claim_cap_slot(core: ReservationCore, record: Reservation, cap: int
 
 async def try_candidates(core: ReservationCore, record: Reservation, request: ReservationRequest,
                          plan: Plan, deadline: float) -> Attempt:
-    """Try the plan's candidates in order; on success the EVSE stays held."""
+    """Try the plan's candidates in order; on success the EVSE stays held. Each target is
+    written to the record (``attempt``) before its ReserveNow is sent."""
     loop = asyncio.get_running_loop()
     holder = record.key
     tried: set[str] = set()
@@ -141,6 +151,18 @@ async def try_candidates(core: ReservationCore, record: Reservation, request: Re
         tried.add(picked.evse_uid)
         cp = picked.candidate.charge_point_id
         ocpp_id = await core.ids.next(cp)
+        target = ChargerTarget(
+            location_id=plan.location_id, evse_uid=picked.evse_uid, charge_point_id=cp,
+            ocpp_reservation_id=ocpp_id, evse_id=picked.target.evse_id,
+            connector_id=picked.target.connector_id, whole_charger=picked.whole_charger,
+            sent_at=core.clock())
+        written = await core.repo.transition(record, record.state, reason="ReserveNow sent",
+                                             attempt=target)
+        if written is None:
+            # Ended (or moved on) by another writer meanwhile: nothing is sent.
+            await core.engine.release(plan.location_id, picked.evse_uid, holder=holder)
+            break
+        record = written
         outcome = await core.commands.execute(
             ReserveNow(charge_point_id=cp, reservation_id=ocpp_id, expiry=request.expiry,
                        id_token=request.token_uid, id_token_type=request.token_type,
@@ -153,36 +175,68 @@ async def try_candidates(core: ReservationCore, record: Reservation, request: Re
                  whole_charger=picked.whole_charger)
         answers.append((picked.evse_uid, outcome))
         if outcome is CommandOutcome.ACCEPTED:
-            return Attempt(picked, ocpp_id, answers)
+            return Attempt(record, picked, ocpp_id, answers)
         await core.engine.release(plan.location_id, picked.evse_uid, holder=holder)
         if outcome is CommandOutcome.TIMEOUT:
             # A silent charger may still accept late: withdraw the id there, quietly.
-            stray = replace(record, charge_point_id=cp, ocpp_reservation_id=ocpp_id)
-            core.in_background(core.cancel_quietly(stray))
+            core.in_background(withdraw(core, record.key, target))
             break
         if outcome not in _RETRY:
             break
-    return Attempt(None, None, answers)
+    return Attempt(record, None, None, answers)
 
 
-async def activate(core: ReservationCore, record: Reservation, attempt: Attempt,
-                   state: ReservationState, *, reason: str, **changes: object
-                   ) -> Reservation | None:
+async def activate(core: ReservationCore, attempt: Attempt, state: ReservationState, *,
+                   reason: str, **changes: object) -> Reservation | None:
     """Put the accepted target on the record; None (and the charger's reservation withdrawn)
     when another writer ended the reservation meanwhile."""
     picked = attempt.picked
     assert picked is not None
+    record = attempt.record
     updated = await core.repo.transition(
         record, state, reason=reason, evse_uid=picked.evse_uid,
         charge_point_id=picked.candidate.charge_point_id,
         ocpp_reservation_id=attempt.ocpp_reservation_id,
         evse_id=picked.target.evse_id, connector_id=picked.target.connector_id,
-        whole_charger=picked.whole_charger, **changes)
+        whole_charger=picked.whole_charger, attempt=None, **changes)
     if updated is None:
         # Cancelled or ended by another writer while the charger was asked: undo there.
-        undo = replace(record, evse_uid=picked.evse_uid,
-                       charge_point_id=picked.candidate.charge_point_id,
-                       ocpp_reservation_id=attempt.ocpp_reservation_id)
-        await core.release(undo)
-        core.in_background(core.cancel_quietly(undo))
+        await core.engine.release(picked.candidate.location_id, picked.evse_uid,
+                                  holder=record.key)
+        if record.attempt is not None:
+            core.in_background(withdraw(core, record.key, record.attempt))
     return updated
+
+
+async def withdraw(core: ReservationCore, key: str, target: ChargerTarget, *,
+                   locked: bool = False) -> bool:
+    """CancelReservation at the target's charger for a ReserveNow the record does not stand
+    on; once the charger answered (or the reservation expired there by itself), drop the
+    attempt from the record. False when it must be tried again (charger offline, silent).
+    ``locked``: the caller holds the key's lock (else it is taken for the record's update,
+    so that the reservation's own worker is never overtaken)."""
+    outcome = await core.commands.execute(
+        CancelReservation(charge_point_id=target.charge_point_id,
+                          reservation_id=target.ocpp_reservation_id),
+        core.charger_timeout)
+    log.info("reservation_attempt_withdrawn", reservation_key=key,
+             charge_point_id=target.charge_point_id,
+             ocpp_reservation_id=target.ocpp_reservation_id, outcome=outcome.value)
+    if locked:
+        return await _drop_attempt(core, key, target, outcome)
+    async with core.lock(key):
+        return await _drop_attempt(core, key, target, outcome)
+
+
+async def _drop_attempt(core: ReservationCore, key: str, target: ChargerTarget,
+                        outcome: CommandOutcome) -> bool:
+    current = await core.repo.get(key)
+    if outcome in _NO_ANSWER and current is not None and current.expiry > core.clock():
+        return False
+    if current is not None and current.attempt == target:
+        await core.repo.settle_attempt(current, reason=f"withdrawn at the charger: "
+                                                       f"{outcome.value}")
+    return True
+
+
+_NO_ANSWER = frozenset({CommandOutcome.OFFLINE, CommandOutcome.TIMEOUT})

@@ -188,7 +188,7 @@ async def reroute(core: ReservationCore, r: Reservation, *, reason: str,
             deadline = asyncio.get_running_loop().time() + core.reroute_timeout
             attempt = await try_candidates(core, current, request, decision, deadline)
         if attempt is not None and attempt.picked is not None:
-            moved = await activate(core, current, attempt, ReservationState.REROUTED,
+            moved = await activate(core, attempt, ReservationState.REROUTED,
                                    reason=f"re-routed: {reason}")
             if moved is not None:
                 await core.notify(moved, current.state)
@@ -199,5 +199,7 @@ async def reroute(core: ReservationCore, r: Reservation, *, reason: str,
             why = describe_answers(attempt.answers)
         else:
             why = decision.exhausted.message
-        return await core.end(current, ReservationState.REMOVED,
-                              f"{reason}; no alternative: {why}")
+        last = attempt.record if attempt is not None else current
+        return await core.end(last, ReservationState.REMOVED,
+                              f"{reason}; no alternative: {why}",
+                              attempt=last.attempt if attempt and attempt.timed_out else None)

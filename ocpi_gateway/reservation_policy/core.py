@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 import structlog
 
@@ -112,11 +112,11 @@ class ReservationCore:
         if ended.cap_slot is not None:
             await self.cap.release(ended.partner.key, ended.cap_slot, ended.key)
 
-    async def end(self, r: Reservation, state: ReservationState, reason: str
-                  ) -> Reservation | None:
+    async def end(self, r: Reservation, state: ReservationState, reason: str,
+                  **changes: Any) -> Reservation | None:
         """Move a live reservation to an ended state, give back what it holds and tell the
         listeners; None when another writer won."""
-        ended = await self.repo.transition(r, state, reason=reason)
+        ended = await self.repo.transition(r, state, reason=reason, **changes)
         if ended is not None:
             await self.finish(ended)
             await self.notify(ended, r.state)

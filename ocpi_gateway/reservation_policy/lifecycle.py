@@ -4,8 +4,8 @@ replace, cancel, and the lifecycle driven by charger events and the gateway's ex
 The OCPI Commands module calls ``reserve`` / ``cancel`` and maps the typed results to
 CommandResults; it registers a listener to learn about transitions the gateway detects itself
 (used, expired, re-routed, removed -> CANCELED_RESERVATION). Each job has its own module
-(``attempts``, ``replacement``, ``charger_events``, ``expiry``); this class puts them together
-over the shared ``core``.
+(``attempts``, ``replacement``, ``charger_events``, ``expiry``, ``recovery``); this class puts
+them together over the shared ``core``.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from ocpi_gateway.reservation_policy.records import (
     ReservationState,
     reservation_key,
 )
+from ocpi_gateway.reservation_policy.recovery import RecoverySweeper, settle_abandoned
 from ocpi_gateway.reservation_policy.replacement import replace_reservation
 from ocpi_gateway.reservation_policy.results import (
     CancelOutcome,
@@ -59,11 +60,16 @@ class ReservationService(ReservationCore):
         charger_timeout: float = 30.0,
         reroute_timeout: float = 60.0,
         clock: Callable[[], datetime] = utc_now,
+        recovery_interval: float = 10.0,
     ) -> None:
         super().__init__(engine=engine, store=store, commands=commands, candidates=candidates,
                          charger_timeout=charger_timeout, reroute_timeout=reroute_timeout,
                          clock=clock)
         self._events = ChargerEvents(self)
+        # A live worker writes its record at least once per charger wait; twice that and a
+        # margin for a slow store, and nobody is working on it any more.
+        self.recovery = RecoverySweeper(self, stale_after=2 * charger_timeout + 10.0,
+                                        interval=recovery_interval)
 
     # ------------------------------------------------------------------ queries
 
@@ -126,6 +132,16 @@ class ReservationService(ReservationCore):
     async def handle_event(self, event: DomainEvent) -> None:
         """Subscribe this to the EventBus."""
         await self._events.handle(event)
+        await self.recovery.on_event(event)
+
+    # ------------------------------------------------------------------ recovery
+
+    async def settle_abandoned(self, partner: Partner, reservation_id: str
+                               ) -> Reservation | None:
+        """Settle a reservation no worker is on any more (its command was cut by its timeout,
+        or the gateway restarted during it): never active → FAILED, hold and cap slot given
+        back, and the ReserveNow that may have reached a charger cancelled there."""
+        return await settle_abandoned(self, reservation_key(partner, reservation_id))
 
     async def reroute(self, r: Reservation, *, reason: str, cancel_at_charger: bool,
                       avoid_charger: bool = False) -> Reservation | None:

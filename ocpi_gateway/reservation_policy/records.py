@@ -58,6 +58,35 @@ class TransitionError(Exception):
     pass
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChargerTarget:
+    """Where a ReserveNow went: stored on the record before it is sent, so that a crash
+    while the charger is asked leaves the gateway knowing what to cancel there."""
+
+    location_id: str
+    evse_uid: str
+    charge_point_id: str
+    ocpp_reservation_id: int
+    evse_id: int | None = None
+    connector_id: int | None = None
+    whole_charger: bool = False
+    sent_at: datetime
+
+    def to_doc(self) -> Document:
+        doc = {name: getattr(self, name) for name in _TARGET_FIELDS}
+        doc["sent_at"] = self.sent_at.isoformat()
+        return doc
+
+    @classmethod
+    def from_doc(cls, doc: Document) -> ChargerTarget:
+        data = {k: v for k, v in doc.items() if k in _TARGET_FIELDS}
+        data["sent_at"] = datetime.fromisoformat(data["sent_at"])
+        return cls(**data)
+
+
+_TARGET_FIELDS = tuple(ChargerTarget.__dataclass_fields__)
+
+
 def reservation_key(partner: Partner, reservation_id: str) -> str:
     # OCPI reservation ids are CiString: case-insensitive, scoped per eMSP role.
     return f"{partner.key}/{reservation_id.upper()}"
@@ -87,6 +116,9 @@ class Reservation:
     whole_charger: bool = False
     cap_slot: int | None = None
     """The partner-cap slot it holds (see partner_cap), when a cap applied."""
+    attempt: ChargerTarget | None = None
+    """A ReserveNow sent whose outcome is not on the record yet (in flight, or a late accept
+    not yet withdrawn): recovery cancels it at the charger when no worker will."""
     version: int = 0
     created_at: datetime = field(default_factory=utc_now)
     updated_at: datetime = field(default_factory=utc_now)
@@ -101,6 +133,12 @@ class Reservation:
         return self.state in LIVE_STATES
 
     @property
+    def unsettled(self) -> bool:
+        """Whether recovery may have something to settle: a ReserveNow whose outcome is not
+        on the record, or a record that never became active."""
+        return self.attempt is not None or self.state is ReservationState.PENDING
+
+    @property
     def ids(self) -> dict[str, Any]:
         """The ids every log line about this reservation carries."""
         return {"reservation_key": self.key, "location_id": self.location_id,
@@ -112,6 +150,8 @@ class Reservation:
         doc = {name: getattr(self, name) for name in _FIELD_NAMES}
         doc["state"] = self.state.value
         doc["live"] = self.live
+        doc["unsettled"] = self.unsettled
+        doc["attempt"] = self.attempt.to_doc() if self.attempt is not None else None
         doc["expiry"] = self.expiry.isoformat()
         doc["expiry_ts"] = self.expiry.timestamp()
         doc["created_at"] = self.created_at.isoformat()
@@ -128,6 +168,8 @@ class Reservation:
         for name in ("expiry", "created_at", "updated_at"):
             data[name] = datetime.fromisoformat(data[name])
         data["history"] = tuple(data.get("history", ()))
+        if data.get("attempt") is not None:
+            data["attempt"] = ChargerTarget.from_doc(data["attempt"])
         return cls(**data)
 
 
@@ -177,6 +219,23 @@ class ReservationRepository:
                  reason=reason, **updated.ids)
         return updated
 
+    async def settle_attempt(self, current: Reservation, *, reason: str
+                             ) -> Reservation | None:
+        """Drop the record's attempt (its outcome is known now), whatever the state; None
+        when another writer won."""
+        updated = _with_entry(replace(current, attempt=None, version=current.version + 1,
+                                      updated_at=utc_now()), current.state, reason)
+        if not await self._store.replace_if(COLLECTION, current.key, updated.to_doc(),
+                                            expected={"version": current.version}):
+            return None
+        log.info("reservation_attempt_settled", reason=reason, **updated.ids)
+        return updated
+
+    async def unsettled(self) -> list[Reservation]:
+        """Records recovery may have to settle (see ``Reservation.unsettled``)."""
+        docs = await self._store.find(COLLECTION, {"unsettled": True})
+        return [Reservation.from_doc(d) for d in docs]
+
     async def live(self, **where: Any) -> list[Reservation]:
         docs = await self._store.find(COLLECTION, {"live": True, **where})
         return [Reservation.from_doc(d) for d in docs]
@@ -193,8 +252,12 @@ class ReservationRepository:
 
 
 def _with_entry(r: Reservation, previous: ReservationState | None, reason: str) -> Reservation:
-    entry = {"at": r.updated_at.isoformat(), "from": previous.value if previous else None,
-             "to": r.state.value, "reason": reason, "evse_uid": r.evse_uid,
-             "charge_point_id": r.charge_point_id,
-             "ocpp_reservation_id": r.ocpp_reservation_id}
+    entry: dict[str, Any] = {
+        "at": r.updated_at.isoformat(), "from": previous.value if previous else None,
+        "to": r.state.value, "reason": reason, "evse_uid": r.evse_uid,
+        "charge_point_id": r.charge_point_id, "ocpp_reservation_id": r.ocpp_reservation_id}
+    if r.attempt is not None:
+        entry["attempt"] = {"charge_point_id": r.attempt.charge_point_id,
+                            "evse_uid": r.attempt.evse_uid,
+                            "ocpp_reservation_id": r.attempt.ocpp_reservation_id}
     return replace(r, history=(*r.history, entry))

@@ -49,9 +49,13 @@ async def replace_reservation(core: ReservationCore, existing: Reservation,
         return refused(decision, existing)
     attempt = await try_candidates(core, existing, request, decision, deadline)
     if attempt.picked is None:
-        return failure(decision, attempt.answers, existing)
-    updated = await activate(core, existing, attempt, ReservationState.ACTIVE,
-                             reason="replaced", **changes)
+        # The old reservation stays; a refused target is nothing at its charger.
+        kept = attempt.record
+        if kept.attempt is not None and not attempt.timed_out:
+            kept = await core.repo.settle_attempt(kept, reason="refused") or kept
+        return failure(decision, attempt.answers, kept)
+    updated = await activate(core, attempt, ReservationState.ACTIVE, reason="replaced",
+                             **changes)
     if updated is None:
         return ReserveResult(ReserveOutcome.REJECTED, charger_outcomes=tuple(attempt.answers),
                              message="the reservation ended meanwhile")

@@ -75,7 +75,9 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
         app[RESERVATIONS] = service
         clock = ExpiryClock(service)
         clock.start()
+        service.recovery.start()
         yield
+        await service.recovery.stop()
         await clock.stop()
         await service.aclose()
 

@@ -12,7 +12,7 @@ INDEXES: dict[str, tuple[str, ...]] = {
     "command_tokens": ("uid", "id_tag_16"),
     "commands": ("state",),
     "sessions": ("id",),
-    "reservations": ("live",),
+    "reservations": ("live", "unsettled"),
     "partner_reservation_slots": ("partner_key",),
     "outbox": ("owner",),
 }

@@ -35,6 +35,9 @@ class SimChargers:
     reservations: dict[tuple[str, int], tuple[int | None, int | None]] = field(
         default_factory=dict)
     rng: random.Random = field(default_factory=lambda: random.Random(1))
+    answer_after: asyncio.Event | None = None
+    """When set: a ReserveNow is accepted at the charger, but its answer waits for the event
+    (a gateway that dies meanwhile never learns of it; one that waits gets TIMEOUT)."""
 
     async def execute(self, command: ChargerCommand, timeout: float) -> CommandOutcome:  # noqa: ASYNC109 (the protocol says so)
         self.sent.append(command)
@@ -56,6 +59,11 @@ class SimChargers:
                         and rid != command.reservation_id and target != (None, None):
                     return CommandOutcome.OCCUPIED
             self.reservations[(command.charge_point_id, command.reservation_id)] = target
+            if self.answer_after is not None:
+                try:
+                    await asyncio.wait_for(self.answer_after.wait(), timeout)
+                except TimeoutError:
+                    return CommandOutcome.TIMEOUT
             return CommandOutcome.ACCEPTED
         if isinstance(command, CancelReservation):
             key = (command.charge_point_id, command.reservation_id)

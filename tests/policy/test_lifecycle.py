@@ -1,10 +1,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import timedelta
-
-import pytest
 
 from ocpi_gateway.domain.charger_commands import CommandOutcome, ReserveNow
 from ocpi_gateway.domain.events import (
@@ -19,82 +16,21 @@ from ocpi_gateway.domain.events import (
 )
 from ocpi_gateway.domain.ids import ChargerAddress, ocpp16_id_tag
 from ocpi_gateway.reservation_policy.availability.base import EvseStatus
-from ocpi_gateway.reservation_policy.availability.memory import MemoryAvailability
-from ocpi_gateway.reservation_policy.engine import PolicyEngine, RefusalReason
+from ocpi_gateway.reservation_policy.engine import RefusalReason
 from ocpi_gateway.reservation_policy.expiry import ExpiryClock
 from ocpi_gateway.reservation_policy.lifecycle import (
     CancelOutcome,
-    ReservationService,
     ReserveOutcome,
 )
 from ocpi_gateway.reservation_policy.models import Partner, ReservationRequest
 from ocpi_gateway.reservation_policy.ocpp_ids import OcppReservationIds
-from ocpi_gateway.reservation_policy.policy import PolicySource, parse_policy
 from ocpi_gateway.reservation_policy.records import Reservation, ReservationState
 from ocpi_gateway.store.sqlite import SqliteStore
-from tests.policy.support import (
-    SimChargers,
-    StaticCandidates,
-    evse,
-    grid,
-    set_all,
-)
+from tests.policy.support import evse, grid
+from tests.policy.world import EMSP, World
 
-EMSP = Partner("NL", "EXA")
 OTHER = Partner("DE", "OTH")
 LONG_TOKEN = "APP-USER-0123456789-ABCDEFGHIJ-XYZ"
-
-
-_OPEN: list[World] = []
-
-
-@pytest.fixture(autouse=True)
-async def _close_worlds() -> AsyncIterator[None]:
-    yield
-    while _OPEN:
-        world = _OPEN.pop()
-        await world.service.aclose()
-        await world.store.close()
-
-
-class World:
-    def __init__(self, candidates: list, **policy: object) -> None:  # type: ignore[type-arg]
-        self.avail = MemoryAvailability()
-        self.chargers = SimChargers()
-        self.candidates = candidates
-        self.policy = PolicySource(policy=parse_policy(
-            {"defaults": {"min_duration_minutes": 1, "walk_in_reserve": 0,
-                          "ordering": [], **policy}}))
-        self.seen: list[tuple[str, ReservationState, ReservationState]] = []
-
-    def new_service(self) -> ReservationService:
-        return ReservationService(
-            engine=PolicyEngine(self.policy, self.avail), store=self.store,
-            commands=self.chargers, candidates=StaticCandidates(self.candidates),
-            charger_timeout=0.2, reroute_timeout=1.0)
-
-    async def _listen(self, r: Reservation, previous: ReservationState) -> None:
-        self.seen.append((r.reservation_id, previous, r.state))
-
-    async def ready(self) -> World:
-        # The real SQLite backend: CAS and insert-if-absent are the store's, not a fake's.
-        self.store = await SqliteStore.open(":memory:")
-        _OPEN.append(self)
-        self.service = self.new_service()
-        self.service.add_listener(self._listen)
-        await set_all(self.avail, self.candidates)
-        return self
-
-    async def reserve(self, rid: str = "R1", *, evse_uid: str | None = None,
-                      token: str = "04A1B2C3D4", partner: Partner = EMSP,
-                      minutes: float = 30, budget: float = 2.0):  # type: ignore[no-untyped-def]
-        request = ReservationRequest("LOC1", evse_uid, partner, token,
-                                     utc_now() + timedelta(minutes=minutes))
-        return await self.service.reserve(request, rid, time_budget=budget)
-
-    async def holders(self) -> dict[str, str]:
-        return {uid: a.holder for uid, a in (await self.avail.location("LOC1")).items()
-                if a.holder}
 
 
 async def test_accepted_reservation_is_held_stored_and_sent() -> None:
@@ -109,7 +45,11 @@ async def test_accepted_reservation_is_held_stored_and_sent() -> None:
     assert await w.holders() == {"E000": "NL-EXA/R1"}
     stored = await w.service.get(Partner("nl", "exa"), "r1")
     assert stored is not None and stored.state is ReservationState.ACTIVE
-    assert [h["to"] for h in stored.history] == ["PENDING", "ACTIVE"]
+    # The target was stored before the ReserveNow went out, and dropped once it stood.
+    assert [h["to"] for h in stored.history] == ["PENDING", "PENDING", "ACTIVE"]
+    assert stored.history[1]["attempt"] == {"charge_point_id": "CP000", "evse_uid": "E000",
+                                            "ocpp_reservation_id": 1}
+    assert stored.attempt is None and not stored.unsettled
 
 
 async def test_refusal_by_charger_moves_to_next_candidate() -> None:
