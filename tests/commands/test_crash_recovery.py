@@ -50,7 +50,8 @@ async def parts(tmp_path: Path) -> AsyncIterator[tuple[GatewayProcess, EmspPeer,
         await gateway.start()
         await emsp.start()
         status, body = await emsp.register_with(gateway.versions_url,
-                                                await gateway.invite("crash emsp"))
+                                                await gateway.invite("crash emsp",
+                                                                     "EMSP:DE-EMS"))
         assert status == 200 and body["status_code"] == 1000, body
         yield gateway, emsp, factory
     finally:

@@ -75,11 +75,13 @@ class GatewayProcess:
                 await self.kill()
         self._proc = None
 
-    async def invite(self, name: str) -> str:
-        """``ocpi-gateway partners invite``: the token A for a partner to register with."""
+    async def invite(self, name: str, *roles: str) -> str:
+        """``ocpi-gateway partners invite --role ...`` (``roles`` like ``EMSP:DE-EMS``): the
+        token A for a partner to register with."""
+        granted = [arg for role in roles for arg in ("--role", role)]
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "ocpi_gateway.cli", "--config", str(self.config),
-            "partners", "invite", "--name", name, env=self._env,
+            "partners", "invite", "--name", name, *granted, env=self._env,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
         out, err = await proc.communicate()
         assert proc.returncode == 0, err.decode()
