@@ -5,8 +5,9 @@ purpose (tens of ms of CPU). Two things keep that cost and a guesser in check (d
 "Charger logins" gives the design and its bounds):
 
 - :class:`PasswordChecker` remembers verified credentials as a keyed HMAC (never the password),
-  in-process or shared through Redis (ocpp_adapter.auth_redis), and runs scrypt in a small
-  thread pool of its own, so that a reconnect storm neither repeats scrypt nor stalls the loop.
+  in-process and, with an operator key, shared through Redis (ocpp_adapter.auth_redis); it runs
+  scrypt in a small thread pool of its own: a reconnect storm neither repeats scrypt nor
+  stalls the loop.
 - a :class:`LoginLimiter` hands out a slot *before* a password is checked: failures are counted
   per (charger, address), and per charger for the addresses it never logged in from; an address
   the charger logged in from recently is never refused because of another address's failures.
@@ -112,7 +113,8 @@ class VerifiedPasswords(Protocol):
 
 
 class LocalVerifiedPasswords:
-    """In this process only: a restart forgets them."""
+    """In this process only (a restart forgets them): what an instance keeps while Redis is
+    unreachable."""
 
     def __init__(self, max_entries: int = 100_000) -> None:
         self._by_charger: OrderedDict[str, bytes] = OrderedDict()
@@ -134,49 +136,71 @@ class LocalVerifiedPasswords:
 
 def default_check_threads() -> int:
     """One core left to the event loop: heartbeats stay answered while scrypt runs."""
-    return max(1, (os.cpu_count() or 2) - 1)
+    return max(1, len(os.sched_getaffinity(0)) - 1)
 
 
 class PasswordChecker:
     """Verifies a charger's password: a remembered fingerprint, else scrypt in a thread pool.
 
-    The fingerprint is HMAC-SHA256(key, charger id, stored hash, password). Without ``key`` it
-    is a random per-process one, and only the in-process memory can use it. With a key the
-    operator keeps apart from Redis and from chargers.yaml, fingerprints can be shared
-    (``shared``), so that a restarted or another instance does not pay scrypt again; changing
-    a charger's ``password_hash`` makes its old fingerprint useless.
+    The fingerprint is HMAC-SHA256(key, stored hash, password): whether a password matches a
+    stored hash depends on nothing else, so chargers configured with the same hash share it.
+    Without ``key`` it is a random per-process one, and only this process's memory can use
+    it. With a key the operator keeps apart from Redis and from chargers.yaml, fingerprints
+    are also kept in ``shared`` (per charger), so that a restarted or another instance does
+    not pay scrypt again; changing a charger's ``password_hash`` makes its fingerprint useless.
     """
 
     def __init__(self, *, key: bytes | None = None, shared: VerifiedPasswords | None = None,
-                 threads: int | None = None) -> None:
+                 threads: int | None = None, remembered: int = 100_000) -> None:
         self._key = key if key is not None else os.urandom(32)
-        self._local = LocalVerifiedPasswords()
+        self._recent: OrderedDict[bytes, None] = OrderedDict()
+        self._remembered = remembered
+        self._running: dict[bytes, asyncio.Future[bool]] = {}
         self._shared = shared
         self._pool = ThreadPoolExecutor(max_workers=threads or default_check_threads(),
                                         thread_name_prefix="ocpp-scrypt")
         self.scrypt_runs = 0
         """How many times scrypt ran (the rest were remembered): for tests and benchmarks."""
 
-    def fingerprint(self, charge_point_id: str, password: str, stored: str) -> bytes:
-        message = "\x00".join((charge_point_id, stored, password)).encode("utf-8")
-        return hmac.digest(self._key, message, "sha256")
+    def fingerprint(self, password: str, stored: str) -> bytes:
+        return hmac.digest(self._key, f"{stored}\x00{password}".encode(), "sha256")
+
+    def _remember(self, fingerprint: bytes) -> None:
+        self._recent[fingerprint] = None
+        self._recent.move_to_end(fingerprint)
+        while len(self._recent) > self._remembered:
+            self._recent.popitem(last=False)
 
     async def check(self, charge_point_id: str, password: str, stored: str) -> bool:
-        fingerprint = self.fingerprint(charge_point_id, password, stored)
-        if await self._local.matches(charge_point_id, fingerprint):
+        fingerprint = self.fingerprint(password, stored)
+        if fingerprint in self._recent:
+            self._recent.move_to_end(fingerprint)
             return True
-        if self._shared is not None and await self._shared.matches(charge_point_id, fingerprint):
-            await self._local.remember(charge_point_id, fingerprint)
-            return True
-        self.scrypt_runs += 1
-        # hashlib.scrypt releases the GIL: the pool's threads run beside the loop.
-        ok = await asyncio.get_running_loop().run_in_executor(
-            self._pool, verify_password, password, stored)
-        if ok:
-            await self._local.remember(charge_point_id, fingerprint)
-            if self._shared is not None:
-                await self._shared.remember(charge_point_id, fingerprint)
+        if self._shared is not None:
+            if await self._shared.matches(charge_point_id, fingerprint):
+                self._remember(fingerprint)
+                return True
+            if fingerprint in self._recent:  # verified here while we asked Redis
+                return True
+        running = self._running.get(fingerprint)
+        if running is None:
+            self.scrypt_runs += 1
+            # hashlib.scrypt releases the GIL: the pool's threads run beside the loop.
+            running = asyncio.get_running_loop().run_in_executor(
+                self._pool, verify_password, password, stored)
+            self._running[fingerprint] = running
+            running.add_done_callback(lambda done: self._settled(fingerprint, done))
+        # Whoever checks the same credentials meanwhile waits for this check, and one who
+        # gives up (the charger left) does not cancel it for the others.
+        ok = await asyncio.shield(running)
+        if ok and self._shared is not None:
+            await self._shared.remember(charge_point_id, fingerprint)
         return ok
+
+    def _settled(self, fingerprint: bytes, check: asyncio.Future[bool]) -> None:
+        del self._running[fingerprint]
+        if not check.cancelled() and check.exception() is None and check.result():
+            self._remember(fingerprint)
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

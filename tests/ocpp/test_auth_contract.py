@@ -324,7 +324,7 @@ async def test_redis_holds_a_keyed_fingerprint_with_a_ttl_not_the_password(
     finally:
         checker.close()
     value = await redis_client.get(verified_key("CP-1"))
-    assert value == checker.fingerprint("CP-1", "the-password-123", stored).hex().encode()
+    assert value == checker.fingerprint("the-password-123", stored).hex().encode()
     assert b"the-password-123" not in value
     assert 0 < await redis_client.ttl(verified_key("CP-1")) <= 30 * 86_400
     await redis_client.set(verified_key("CP-1"), b"not hex")
@@ -346,27 +346,29 @@ async def test_checker_runs_scrypt_once_per_verified_credential() -> None:
         assert await checker.check("CP-1", "correct-horse-1", STORED)
         assert checker.scrypt_runs == 3
         assert not await checker.check("CP-1", "wrong", STORED)
-        assert await checker.check("CP-2", "correct-horse-1", STORED)  # other charger: scrypt
+        assert checker.scrypt_runs == 4
+        # The same hash configured for another charger: the same answer, no scrypt.
+        assert await checker.check("CP-2", "correct-horse-1", STORED)
+        assert checker.scrypt_runs == 4
+        assert await checker.check("CP-2", "correct-horse-1", hash_password("x", log2_n=4)) \
+            is False
         assert checker.scrypt_runs == 5
     finally:
         checker.close()
 
 
-def test_the_fingerprint_depends_on_charger_hash_password_and_key() -> None:
+def test_the_fingerprint_depends_on_hash_password_and_key() -> None:
     one, same_key, other_key = (PasswordChecker(key=b"a" * 32), PasswordChecker(key=b"a" * 32),
                                 PasswordChecker(key=b"b" * 32))
     try:
-        base = one.fingerprint("CP-1", "pw", STORED)
-        assert same_key.fingerprint("CP-1", "pw", STORED) == base
+        base = one.fingerprint("pw", STORED)
+        assert same_key.fingerprint("pw", STORED) == base
         assert len(base) == 32
-        assert len({base, other_key.fingerprint("CP-1", "pw", STORED),
-                    one.fingerprint("CP-2", "pw", STORED),
-                    one.fingerprint("CP-1", "pw2", STORED),
-                    one.fingerprint("CP-1", "pw", STORED + "x"),
-                    # the separators keep the fields apart
-                    one.fingerprint("CP-1\x00pw", "", STORED)}) == 6
-        assert PasswordChecker().fingerprint("CP-1", "pw", STORED) != \
-            PasswordChecker().fingerprint("CP-1", "pw", STORED)  # random key per process
+        assert len({base, other_key.fingerprint("pw", STORED), one.fingerprint("pw2", STORED),
+                    one.fingerprint("pw", STORED + "x"),
+                    one.fingerprint("", STORED + "\x00pw")}) == 5  # the separator counts
+        assert PasswordChecker().fingerprint("pw", STORED) != \
+            PasswordChecker().fingerprint("pw", STORED)  # random key per process
     finally:
         for checker in (one, same_key, other_key):
             checker.close()
@@ -419,7 +421,7 @@ async def test_scrypt_runs_at_most_threads_at_a_time(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(auth, "verify_password", counting)
     checker = PasswordChecker(threads=2)
     try:
-        results = await asyncio.gather(*(checker.check(f"CP-{n}", "y", STORED)
+        results = await asyncio.gather(*(checker.check(f"CP-{n}", f"y{n}", STORED)
                                          for n in range(12)))
     finally:
         checker.close()
@@ -434,3 +436,56 @@ def test_client_address_counts_ipv6_per_64_and_mapped_ipv4_as_ipv4() -> None:
     assert client_address("2001:db8:1:3::1") != client_address("2001:db8:1:2::1")
     assert client_address("::ffff:192.0.2.7") == "192.0.2.7"
     assert client_address("not-an-ip") == "not-an-ip"
+
+
+async def test_the_checker_remembers_a_bounded_number_of_credentials() -> None:
+    checker = PasswordChecker(threads=1, remembered=2)
+    stored = [hash_password(f"password-{n}", log2_n=4) for n in range(3)]
+    try:
+        for n in range(3):
+            assert await checker.check("CP-1", f"password-{n}", stored[n])
+        assert checker.scrypt_runs == 3
+        assert await checker.check("CP-1", "password-2", stored[2])
+        assert await checker.check("CP-1", "password-1", stored[1])
+        assert checker.scrypt_runs == 3
+        assert await checker.check("CP-1", "password-0", stored[0])  # the oldest was dropped
+        assert checker.scrypt_runs == 4
+        assert await checker.check("CP-1", "password-1", stored[1])  # still there (recent)
+        assert checker.scrypt_runs == 4
+    finally:
+        checker.close()
+
+
+async def test_the_same_credentials_checked_at_once_cost_one_scrypt() -> None:
+    checker = PasswordChecker(threads=2)
+    try:
+        results = await asyncio.gather(
+            *(checker.check(f"CP-{n}", "correct-horse-1", STORED) for n in range(20)),
+            *(checker.check(f"CP-{n}", "wrong", STORED) for n in range(20)))
+        assert results == [True] * 20 + [False] * 20
+        assert checker.scrypt_runs == 2
+        assert not checker._running
+    finally:
+        checker.close()
+
+
+async def test_a_cancelled_check_does_not_cancel_the_others_waiting_on_it() -> None:
+    checker = PasswordChecker(threads=1)
+    slow = hash_password("slow-password-1", log2_n=12)
+    try:
+        first = asyncio.create_task(checker.check("CP-1", "slow-password-1", slow))
+        await asyncio.sleep(0)
+        second = asyncio.create_task(checker.check("CP-2", "slow-password-1", slow))
+        await asyncio.sleep(0)
+        first.cancel()
+        assert await second is True
+        assert checker.scrypt_runs == 1
+        for _ in range(100):
+            if not checker._running:
+                break
+            await asyncio.sleep(0.01)
+        assert not checker._running
+        assert await checker.check("CP-3", "slow-password-1", slow)
+        assert checker.scrypt_runs == 1
+    finally:
+        checker.close()

@@ -1,0 +1,80 @@
+"""Many chargers logging in at once on an instance with Redis: nobody is refused, every one is
+present for the others, the same credentials checked at once cost one scrypt, and a restarted
+instance admits them without scrypt."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+
+import aiohttp
+import redis.asyncio as aioredis
+from ocpp_test_support import PASSWORD, PASSWORD_HASH, basic_auth, start_gateway
+
+from ocpi_gateway.ocpp_adapter.chargers_config import ChargersConfig
+from ocpi_gateway.ocpp_adapter.routing.redis import presence_key
+
+COUNT = 300  # past redis-py's default pool of 100 connections
+
+
+def many_chargers() -> ChargersConfig:
+    return ChargersConfig.model_validate({"chargers": [
+        {"id": f"CP-STORM-{n:04d}", "ocpp_version": "1.6", "password_hash": PASSWORD_HASH}
+        for n in range(COUNT)]})
+
+
+async def _storm(url: str) -> tuple[Counter[int], list[aiohttp.ClientWebSocketResponse]]:
+    connector = aiohttp.TCPConnector(limit=0)
+    http = aiohttp.ClientSession(connector=connector)
+    sockets: list[aiohttp.ClientWebSocketResponse] = []
+
+    async def one(n: int) -> int:
+        cp = f"CP-STORM-{n:04d}"
+        try:
+            sockets.append(await http.ws_connect(
+                f"{url}/{cp}", protocols=("ocpp1.6",),
+                headers={"Authorization": basic_auth(cp, PASSWORD)}))
+        except aiohttp.WSServerHandshakeError as refused:
+            return refused.status
+        return 101
+
+    try:
+        return Counter(await asyncio.gather(*(one(n) for n in range(COUNT)))), sockets
+    finally:
+        for ws in sockets:
+            await ws.close()
+        await http.close()
+
+
+async def test_a_login_storm_is_admitted_and_present_in_redis(redis_url: str) -> None:
+    key = b"k" * 32
+    redis = aioredis.from_url(redis_url)
+    gw = await start_gateway(chargers=many_chargers(), redis_url=redis_url, password_key=key)
+    try:
+        connector = aiohttp.TCPConnector(limit=0)
+        async with aiohttp.ClientSession(connector=connector) as http:
+            sockets = []
+            for n in range(COUNT):
+                cp = f"CP-STORM-{n:04d}"
+                sockets.append(http.ws_connect(
+                    f"{gw.url}/{cp}", protocols=("ocpp1.6",),
+                    headers={"Authorization": basic_auth(cp, PASSWORD)}))
+            opened = await asyncio.gather(*sockets)
+            present = await redis.exists(*(presence_key(f"CP-STORM-{n:04d}")
+                                           for n in range(COUNT)))
+            assert present == COUNT
+            for ws in opened:
+                await ws.close()
+        # One hash shared by all: one scrypt, however many check it at once.
+        assert gw.server.passwords.scrypt_runs == 1
+    finally:
+        await gw.close()
+        await redis.aclose()
+    restarted = await start_gateway(chargers=many_chargers(), redis_url=redis_url,
+                                    password_key=key)
+    try:
+        statuses, _ = await _storm(restarted.url)
+        assert statuses == {101: COUNT}
+        assert restarted.server.passwords.scrypt_runs == 0
+    finally:
+        await restarted.close()
