@@ -5,6 +5,7 @@ another EVSE of the location that follows it."""
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 import structlog
 
@@ -35,10 +36,24 @@ TOKEN_USE_WINDOW = 120.0
 """Seconds after its token was presented in which the connector leaving Reserved counts as
 the reservation being used (a later change is an expiry or a cancel at the charger)."""
 
+EXPIRY_SLACK = timedelta(seconds=60)
+"""A charger that ends a reservation this close to its expiry expired it (its clock is not
+ours); earlier, it removed it."""
+
+_Address = tuple[str, int | None, int | None]
+"""(charge point, EVSE id, connector id) as a status event names it: 1.6 names a connector,
+2.0.1 an EVSE (its connector id is left out)."""
+
 
 def _token_matches(r: Reservation, presented: str) -> bool:
     # IdTokens are case-insensitive (1.6 CiString20Type, 2.0.1 identifierString).
     return presented in (r.token_uid.casefold(), ocpp16_id_tag(r.token_uid).casefold())
+
+
+def _address(event: ConnectorStatusChanged) -> _Address:
+    if event.evse_id is not None:
+        return (event.charge_point_id, event.evse_id, None)
+    return (event.charge_point_id, None, event.connector_id)
 
 
 class ChargerEvents:
@@ -47,6 +62,9 @@ class ChargerEvents:
         # reservation key → monotonic time its token was last presented (Authorize). Events of
         # a charger reach only the instance holding it, so this instance's memory suffices.
         self._presented: dict[str, float] = {}
+        # Where the charger last showed a connector Reserved (a charger reports its statuses
+        # again when it connects, so a new instance learns them too).
+        self._shown_reserved: set[_Address] = set()
 
     async def handle(self, event: DomainEvent) -> None:
         # An Authorize (TokenPresented) alone is no use: 1.6 §5.13 and 2.0.1 H01 recommend that
@@ -60,10 +78,24 @@ class ChargerEvents:
             await self._on_presented(event)
         elif isinstance(event, ReservationEnded):
             await self._on_reservation_ended(event)
-        elif isinstance(event, ConnectorStatusChanged) and event.status in _REMOVING_STATUSES:
-            await self._on_fault(event)
-        elif isinstance(event, ConnectorStatusChanged) and event.status in _RELEASED_STATUSES:
-            await self._on_released(event)
+        elif isinstance(event, ConnectorStatusChanged):
+            shown_reserved = self._note_reserved(event)
+            if event.status in _REMOVING_STATUSES:
+                await self._on_fault(event)
+            elif event.status in _RELEASED_STATUSES:
+                await self._on_released(event, shown_reserved)
+
+    def _note_reserved(self, event: ConnectorStatusChanged) -> bool:
+        """Remember where the charger shows Reserved; whether this event's connector did so
+        until now."""
+        address = _address(event)
+        if event.status is ConnectorStatus.RESERVED:
+            self._shown_reserved.add(address)
+            return False
+        if address in self._shown_reserved:
+            self._shown_reserved.discard(address)
+            return True
+        return False
 
     async def _on_presented(self, event: TokenPresented) -> None:
         presented = event.id_token.casefold()
@@ -75,23 +107,27 @@ class ChargerEvents:
             if _token_matches(r, presented):
                 self._presented[r.key] = now
 
-    async def _on_released(self, event: ConnectorStatusChanged) -> None:
-        if not self._presented:
+    async def _on_released(self, event: ConnectorStatusChanged, shown_reserved: bool) -> None:
+        if not self._presented and not shown_reserved:
             return
         now = asyncio.get_running_loop().time()
         for r in await self._core.repo.live(charge_point_id=event.charge_point_id):
-            at = self._presented.get(r.key)
-            if at is None or now - at > TOKEN_USE_WINDOW:
-                continue
             # A whole-charger reservation shows no Reserved connector (1.6 connector 0): only a
             # transaction tells it was used.
-            on_it = not r.whole_charger and (
+            on_it = r.state is not ReservationState.PENDING and not r.whole_charger and (
                 (r.evse_id is not None and event.evse_id == r.evse_id)
                 or (r.evse_id is None and event.connector_id == r.connector_id))
-            if on_it:
+            if not on_it:
+                continue
+            at = self._presented.get(r.key)
+            if at is not None and now - at <= TOKEN_USE_WINDOW:
                 del self._presented[r.key]
                 await self._end_used(r, "token presented; the charger released the reservation",
                                      same_target=True)
+            elif shown_reserved and event.status is ConnectorStatus.AVAILABLE:
+                # In the background, under the reservation's lock: a cancel by the eMSP may be
+                # waiting for this very charger's answer, and wins.
+                self._core.in_background(ended_by_charger(self._core, r))
 
     async def _on_transaction(self, event: TransactionStarted) -> None:
         if event.reservation_id is not None:
@@ -159,6 +195,21 @@ class ChargerEvents:
                     cancel_at_charger=True, avoid_charger=charger_wide))
 
 
+async def ended_by_charger(core: ReservationCore, r: Reservation) -> Reservation | None:
+    """Reserved → Available with no transaction and no token: the charger ended the
+    reservation (a 1.6 charger says nothing else when it expires or is removed there). Near
+    its expiry it expired; earlier it was removed, and is re-routed like one."""
+    async with core.lock(r.key):
+        current = await core.repo.get(r.key)
+        if current is None or not current.live or current.version != r.version:
+            return current
+        if current.expiry - EXPIRY_SLACK <= core.clock():
+            return await core.end(current, ReservationState.EXPIRED,
+                                  "the charger released it at its expiry")
+    return await reroute(core, current, reason="the charger released the reservation",
+                         cancel_at_charger=False)
+
+
 async def reroute(core: ReservationCore, r: Reservation, *, reason: str,
                   cancel_at_charger: bool, avoid_charger: bool = False) -> Reservation | None:
     """Move a live reservation to another EVSE of its location; end it as REMOVED (and tell
@@ -176,12 +227,15 @@ async def reroute(core: ReservationCore, r: Reservation, *, reason: str,
         if avoid_charger or current.whole_charger:
             avoid |= {c.evse_uid for c in candidates
                       if c.charge_point_id == current.charge_point_id}
+        # Any other EVSE of the location will do, but an EVSE-specific request stays one: the
+        # whole-charger rule applies only when the eMSP named no EVSE.
         request = ReservationRequest(
             location_id=current.location_id, evse_uid=None, partner=current.partner,
             token_uid=current.token_uid, expiry=current.expiry,
             token_type=current.token_type, group_id_token=current.group_id_token,
             connector_standard=current.connector_standard,
-            min_power_w=current.min_power_w)
+            min_power_w=current.min_power_w,
+            whole_charger_allowed=current.requested_evse_uid is None)
         decision = await core.engine.decide(request, candidates, reroute_from=avoid)
         attempt: Attempt | None = None
         if isinstance(decision, Plan):

@@ -350,7 +350,8 @@ class PolicyEngine:
         several reservable EVSEs and every one of them fits what the driver wants (the
         charger, not the gateway, will choose the EVSE).
         """
-        if not ev.settings.allow_whole_charger or request.evse_uid is not None:
+        if (not ev.settings.allow_whole_charger or request.evse_uid is not None
+                or not request.whole_charger_allowed):
             return frozenset()
         siblings: dict[str, list[EvseCandidate]] = {}
         for c in candidates:

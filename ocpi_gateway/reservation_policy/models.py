@@ -65,6 +65,9 @@ class ReservationRequest:
     group_id_token: str | None = None
     connector_standard: str | None = None
     min_power_w: int | None = None
+    whole_charger_allowed: bool = True
+    """False keeps a re-route of an EVSE-specific request on single EVSEs (``evse_uid`` is
+    None there: any other EVSE of the location will do)."""
 
     def __post_init__(self) -> None:
         # OCPI DateTimes are UTC; a naive one would be read as local time by timestamp().

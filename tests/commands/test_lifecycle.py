@@ -10,7 +10,7 @@ from pathlib import Path
 from ocpp.v16 import call as call16
 from ocpp.v201 import call as call201
 
-from ocpi_gateway.locations.extension import AVAILABILITY
+from ocpi_gateway.locations.extension import AVAILABILITY, LOCATIONS
 from ocpi_gateway.reservation_policy.availability.base import EvseStatus
 from ocpi_gateway.reservation_policy.models import Partner
 from ocpi_gateway.reservation_policy.records import Reservation, ReservationState
@@ -144,6 +144,34 @@ async def test_fault_reroutes_to_another_evse(world: World) -> None:
     assert len(world.all_received("ReserveNow")) == 2
     await asyncio.sleep(0.2)
     assert world.emsp.command_results["rr"] == [{"result": "ACCEPTED", "message": []}]
+
+
+async def test_16_reserved_then_available_ends_it_and_publishes_the_real_status(
+        world: World) -> None:
+    """A 1.6 charger ends a reservation silently (expired or removed there): the connector
+    goes Reserved → Available with no transaction. The gateway must not keep it live and
+    keep publishing RESERVED until its own expiry."""
+    await world.all_available()
+    await world.status(CP201, 1, "Occupied", evse=1)  # E3 busy: E2 is the one alternative
+    await reserve(world, "silent-end", evse_uid="E1")
+    first = await reservation_of(world)
+    assert first is not None and first.evse_uid == "E1"
+    publisher = world.gateway.app[LOCATIONS].publisher
+
+    def published(uid: str) -> str | None:
+        doc = publisher.evse_doc(LOCATION, uid)
+        return None if doc is None else str(doc["status"])
+
+    await world.status(CP16, 1, "Reserved")
+    assert await eventually(lambda: published("E1") == "RESERVED")
+    await world.status(CP16, 1, "Available")
+    assert await eventually(lambda: state_is(world, ReservationState.REROUTED))
+    moved = await reservation_of(world)
+    assert moved is not None and moved.evse_uid == "E2"
+    assert await eventually(lambda: published("E1") == "AVAILABLE")
+    assert await eventually(lambda: published("E2") == "RESERVED")
+    # Still EVSE-specific at the charger: the ReserveNow names connector 2.
+    assert [p["connector_id"] for p in world.received(CP16, "ReserveNow")] == [1, 2]
 
 
 async def test_fault_with_no_alternative_sends_canceled_reservation(world: World) -> None:
