@@ -1,35 +1,43 @@
-"""GET /ocpi/2.2.1/locations?limit=10, authenticated, against the gateway's Locations sender,
-with a bare aiohttp+orjson handler serving the same bytes measured beside it in the same run.
+"""GET /ocpi/<version>/locations?limit=10, authenticated, against the gateway's Locations
+sender, with a bare aiohttp handler serving the same bytes and the same headers beside it.
 
-Each server runs in its own process (spawned), the load generator (aiohttp client, keep-alive,
-C concurrent workers) in this one. Two phases per server: saturation (requests/s, p50/p99) and
-half of the saturated rate, paced (p50/p99 at half load).
+Method (docs/decisions.md, "Locations GET"): both servers run for the whole benchmark, each in
+its own process pinned to the server cores; wrk (C, installed by ``wrk_load.ensure_wrk`` when
+missing) runs pinned to the other cores. Each round measures both servers, in alternating
+order: saturation (requests/s, p50/p99), then a paced run offering both the same rate, half of
+the gateway's saturated rate in that round (p50/p99 at half load). The bare handler answers
+with the gateway's own response captured once: body, Content-Type, X-Total-Count, X-Limit,
+Link, X-Request-ID, X-Correlation-ID and the OCPI-from/to routing headers. Printed: min and
+median over the rounds of each figure, and of the per-round ratios gateway/bare.
 
-Usage: .venv/bin/python benchmarks/locations_get.py [--locations 200] [--seconds 5]
+Usage: .venv/bin/python benchmarks/locations_get.py [--locations 200] [--rounds 5]
+       [--seconds 5] [--ocpi-version 2.2.1]
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import base64
 import multiprocessing
 import statistics
 import tempfile
-import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import orjson
 import yaml
 from aiohttp import web
+from wrk_load import WrkResult, core_split, ensure_wrk, pin_to, run_wrk
 
 TOKEN = "benchmark-token-0123456789abcdef0123456789"
-URL_PATH = "/ocpi/2.2.1/locations?limit=10"
+# What aiohttp writes itself on every response (Connection: close only because urllib asked
+# for it): the bare handler gets these for free too.
+AIOHTTP_OWN = {"connection", "content-length", "date", "server"}
 
 
-async def gateway_app(locations: int, workdir: Path, auth: bool = True) -> web.Application:
+async def gateway_app(locations: int, workdir: Path, version: str,
+                      auth: bool = True) -> web.Application:
     """The real gateway app (create_app: transport middleware with token authentication and
     routing headers, SQLite store, Locations extension) with one registered eMSP."""
     from ocpi_gateway.app import create_app
@@ -47,7 +55,7 @@ async def gateway_app(locations: int, workdir: Path, auth: bool = True) -> web.A
     partner = await registry.create("bench eMSP")
     await registry.register(partner, roles=[PartnerRole(role="EMSP", country_code="NL",
                                                         party_id="BEN")],
-                            versions_url="http://127.0.0.1:1/versions", version="2.2.1",
+                            versions_url="http://127.0.0.1:1/versions", version=version,
                             endpoints=[], token_to_send="x", send_base64=True,
                             issue_token=TOKEN)
     await store.close()
@@ -63,15 +71,24 @@ async def gateway_app(locations: int, workdir: Path, auth: bool = True) -> web.A
     return app
 
 
-async def bare_app(body: bytes) -> web.Application:
+async def bare_app(path: str, body: bytes, headers: dict[str, str]) -> web.Application:
+    content_type = headers.get("Content-Type", "application/json")
+    extra = {k: v for k, v in headers.items() if k.lower() != "content-type"}
+
     async def handler(request: web.Request) -> web.Response:
-        return web.Response(body=body, content_type="application/json")
+        response = web.Response(body=body, headers=extra)
+        response.headers["Content-Type"] = content_type
+        return response
     app = web.Application()
-    app.router.add_get("/ocpi/2.2.1/locations", handler)
+    app.router.add_get(path, handler)
     return app
 
 
-def serve(kind: str, locations: int, port_queue: Any, stop: Any, body: bytes) -> None:
+def serve(kind: str, args: dict[str, Any], port_queue: Any, stop: Any) -> None:
+    import asyncio
+
+    pin_to(args["server_cores"])
+
     async def run() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             if kind in ("gateway", "sender"):
@@ -80,9 +97,10 @@ def serve(kind: str, locations: int, port_queue: Any, stop: Any, body: bytes) ->
                 import structlog
                 structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(
                     logging.WARNING))
-                app = await gateway_app(locations, Path(tmp), auth=kind == "gateway")
+                app = await gateway_app(args["locations"], Path(tmp), args["version"],
+                                        auth=kind == "gateway")
             else:
-                app = await bare_app(body)
+                app = await bare_app(args["path"], args["body"], args["headers"])
             runner = web.AppRunner(app, access_log=None)
             await runner.setup()
             site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -93,85 +111,128 @@ def serve(kind: str, locations: int, port_queue: Any, stop: Any, body: bytes) ->
     asyncio.run(run())
 
 
-async def load(url: str, headers: dict[str, str], seconds: float, concurrency: int,
-               rate: float | None = None) -> tuple[float, list[float], int]:
-    latencies: list[float] = []
-    errors = 0
-    deadline = time.perf_counter() + seconds
-    connector = aiohttp.TCPConnector(limit=concurrency)
-    interval = concurrency / rate if rate else 0.0
-    async with aiohttp.ClientSession(connector=connector) as session:
-        async def worker(offset: float) -> None:
-            nonlocal errors
-            next_at = time.perf_counter() + offset
-            while True:
-                if interval:
-                    delay = next_at - time.perf_counter()
-                    if delay > 0:
-                        await asyncio.sleep(delay)
-                    next_at += interval
-                start = time.perf_counter()
-                if start >= deadline:
-                    return
-                async with session.get(url, headers=headers) as resp:
-                    await resp.read()
-                    if resp.status != 200:
-                        errors += 1
-                latencies.append(time.perf_counter() - start)
-        began = time.perf_counter()
-        await asyncio.gather(*(worker(i * interval / concurrency) for i in range(concurrency)))
-        elapsed = time.perf_counter() - began
-    return len(latencies) / elapsed, latencies, errors
+class Server:
+    def __init__(self, kind: str, args: dict[str, Any]) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self.kind = kind
+        port_queue = ctx.Queue()
+        self._stop = ctx.Event()
+        self._proc = ctx.Process(target=serve, args=(kind, args, port_queue, self._stop),
+                                 daemon=True)
+        self._proc.start()
+        self.port = int(port_queue.get(timeout=120))
+        self.pid = int(self._proc.pid or 0)
+
+    def url(self, path_and_query: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path_and_query}"
+
+    def close(self) -> None:
+        self._stop.set()
+        self._proc.join(timeout=10)
+        if self._proc.is_alive():
+            self._proc.kill()
 
 
-def pct(values: list[float], p: float) -> float:
-    return statistics.quantiles(values, n=100)[int(p) - 1] * 1000 if len(values) > 2 else 0.0
+def fetch(url: str, headers: dict[str, str]) -> tuple[bytes, dict[str, str]]:
+    request = urllib.request.Request(url, headers=headers)
+    with urllib.request.urlopen(request, timeout=30) as response:  # loopback only
+        assert response.status == 200
+        return response.read(), dict(response.headers.items())
 
 
-async def main() -> None:
+def describe(label: str, runs: list[WrkResult]) -> str:
+    def mm(values: list[float], fmt: str) -> str:
+        return f"{min(values):{fmt}} / {statistics.median(values):{fmt}}"
+    return (f"{label:<26} req/s {mm([r.rate for r in runs], '7.0f')}  "
+            f"p50 ms {mm([r.p50_ms for r in runs], '5.2f')}  "
+            f"p99 ms {mm([r.p99_ms for r in runs], '6.2f')}  "
+            f"server CPU us/req {mm([r.server_cpu_us for r in runs], '5.0f')}")
+
+
+def ratio_line(label: str, values: list[float]) -> str:
+    return (f"{label:<44} min {min(values):5.2f}  median {statistics.median(values):5.2f}  "
+            f"(rounds: {', '.join(f'{v:.2f}' for v in values)})")
+
+
+def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--locations", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=5.0)
-    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--ocpi-version", default="2.2.1")
     parser.add_argument("--without-auth-too", action="store_true",
-                        help="also measure the sender without authentication")
+                        help="also measure the sender without the transport middleware")
     args = parser.parse_args()
-    ctx = multiprocessing.get_context("spawn")
-    headers = {"Authorization": "Token " + base64.b64encode(TOKEN.encode()).decode()}
-    body = b""
-    kinds = ["gateway", "sender", "bare"] if args.without_auth_too else ["gateway", "bare"]
-    for kind in kinds:
-        port_queue = ctx.Queue()
-        stop = ctx.Event()
-        proc = ctx.Process(target=serve, args=(kind, args.locations, port_queue, stop, body),
-                           daemon=True)
-        proc.start()
-        port = port_queue.get(timeout=60)
-        url = f"http://127.0.0.1:{port}{URL_PATH}"
-        try:
-            async with aiohttp.ClientSession() as session, session.get(url, headers=headers) as r:
-                sample = await r.read()
-                assert r.status == 200, sample[:200]
-            if kind == "gateway":
-                parsed = orjson.loads(sample)
-                assert len(parsed["data"]) == 10 and len(parsed["data"][0]["evses"]) == 4
-                body = sample  # the bare server serves exactly these bytes
-            await load(url, headers, 1.0, args.concurrency)  # warm-up
-            rps, lat, errors = await load(url, headers, args.seconds, args.concurrency)
-            half_rps, half_lat, half_errors = await load(url, headers, args.seconds,
-                                                         args.concurrency, rate=rps / 2)
-            label = {"gateway": "gateway (auth + sender)", "sender": "sender without auth",
-                     "bare": "bare aiohttp+orjson"}[kind]
-            print(f"{label:<24} {rps:8.0f} req/s  p50 {pct(lat, 50):5.2f} ms  "
-                  f"p99 {pct(lat, 99):6.2f} ms | at half load ({half_rps:6.0f} req/s): "
-                  f"p50 {pct(half_lat, 50):5.2f} ms  p99 {pct(half_lat, 99):6.2f} ms  "
-                  f"[{len(sample)} bytes/response, {errors + half_errors} errors]")
-        finally:
-            stop.set()
-            proc.join(timeout=10)
-    print(f"({args.locations} locations of 4 EVSEs, limit=10, {args.concurrency} connections, "
-          f"{args.seconds:.0f}s per phase, one client process)")
+    ensure_wrk()
+    server_cores, load_cores = core_split()
+    path = f"/ocpi/{args.ocpi_version}/locations"
+    request_headers = {"Authorization": "Token " + base64.b64encode(TOKEN.encode()).decode()}
+    common = {"locations": args.locations, "version": args.ocpi_version,
+              "server_cores": server_cores, "path": path}
+    gateway = Server("gateway", common)
+    servers = [gateway]
+    try:
+        body, headers = fetch(gateway.url(path + "?limit=10"), request_headers)
+        parsed = orjson.loads(body)
+        assert len(parsed["data"]) == 10 and len(parsed["data"][0]["evses"]) == 4
+        served = {k: v for k, v in headers.items() if k.lower() not in AIOHTTP_OWN}
+        if args.without_auth_too:
+            servers.append(Server("sender", common))
+        servers.append(Server("bare", {**common, "body": body, "headers": served}))
+        bare_body, bare_headers = fetch(servers[-1].url(path + "?limit=10"), request_headers)
+        assert bare_body == body and set(bare_headers) == set(headers), (bare_headers, headers)
+        saturated: dict[str, list[WrkResult]] = {s.kind: [] for s in servers}
+        paced: dict[str, list[WrkResult]] = {s.kind: [] for s in servers}
+        for server in servers:  # warm-up
+            run_wrk(server.url(path + "?limit=10"), request_headers, seconds=1,
+                    connections=args.connections, load_cores=load_cores)
+        for round_index in range(args.rounds):
+            order = servers if round_index % 2 == 0 else servers[::-1]
+            for server in order:
+                saturated[server.kind].append(run_wrk(
+                    server.url(path + "?limit=10"), request_headers, seconds=args.seconds,
+                    connections=args.connections, load_cores=load_cores,
+                    server_pid=server.pid))
+            half_rate = saturated["gateway"][-1].rate / 2
+            for server in order:
+                paced[server.kind].append(run_wrk(
+                    server.url(path + "?limit=10"), request_headers, seconds=args.seconds,
+                    connections=args.connections, load_cores=load_cores,
+                    delay_ms=1000 * args.connections / half_rate, server_pid=server.pid))
+        errors = sum(r.errors for runs in (*saturated.values(), *paced.values()) for r in runs)
+        labels = {"gateway": "gateway (auth + sender)", "sender": "sender without auth",
+                  "bare": "bare aiohttp, same reply"}
+        print(f"GET {path}?limit=10: {len(body)} bytes and {len(served)} headers per response"
+              f" besides aiohttp's own; {args.rounds} rounds, min / median")
+        print("saturated:")
+        for kind, runs in saturated.items():
+            print("  " + describe(labels[kind], runs))
+        print("paced at half the gateway's saturated rate (same offered rate for both):")
+        for kind, runs in paced.items():
+            print("  " + describe(labels[kind], runs)
+                  + f"  (achieved {statistics.median(r.rate for r in runs):.0f} req/s)")
+        bare_sat, bare_paced = saturated["bare"], paced["bare"]
+        print(ratio_line("throughput gateway / bare (goal >= 0.6)",
+                         [g.rate / b.rate for g, b in zip(saturated["gateway"], bare_sat,
+                                                          strict=True)]))
+        print(ratio_line("p99 at half load gateway / bare (goal <= 3)",
+                         [g.p99_ms / b.p99_ms for g, b in zip(paced["gateway"], bare_paced,
+                                                              strict=True)]))
+        print(ratio_line("server CPU per request bare / gateway",
+                         [b.server_cpu_us / g.server_cpu_us
+                          for g, b in zip(saturated["gateway"], bare_sat, strict=True)]))
+        if "sender" in saturated:
+            print(ratio_line("throughput sender without auth / bare",
+                             [g.rate / b.rate for g, b in zip(saturated["sender"], bare_sat,
+                                                              strict=True)]))
+        print(f"({args.locations} locations of 4 EVSEs, limit=10, {args.connections} connections,"
+              f" {args.seconds:.0f}s per run; servers on cores {sorted(server_cores)}, wrk on "
+              f"{sorted(load_cores)}; {errors} errors)")
+    finally:
+        for server in servers:
+            server.close()
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    main()

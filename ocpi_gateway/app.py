@@ -28,7 +28,8 @@ from ocpi_gateway.modules import ModuleRegistry
 from ocpi_gateway.partners.client import OcpiClient
 from ocpi_gateway.partners.registry import PartnerRegistry
 from ocpi_gateway.store import open_store
-from ocpi_gateway.transport.middleware import transport_middleware
+from ocpi_gateway.transport.context import OUR_PARTIES
+from ocpi_gateway.transport.middleware import our_parties, transport_middleware
 
 log = structlog.get_logger(__name__)
 
@@ -95,6 +96,7 @@ def create_app(
         settings = settings.model_copy(update={"instance_id": f"gw-{uuid.uuid4().hex[:8]}"})
     app = web.Application(middlewares=[transport_middleware])
     app[keys.SETTINGS] = settings
+    app[OUR_PARTIES] = our_parties(settings)
     app[keys.MODULES] = ModuleRegistry()
     app[keys.EVENT_BUS] = EventBus()
     app[keys.READINESS_CHECKS] = {}

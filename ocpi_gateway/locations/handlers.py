@@ -16,7 +16,12 @@ from yarl import URL
 from ocpi_gateway.locations.publisher import LocationsPublisher
 from ocpi_gateway.ocpi import DEFAULT_VERSION
 from ocpi_gateway.ocpi.seam import to_json
-from ocpi_gateway.transport.envelope import OcpiError, ocpi_response, ocpi_timestamp
+from ocpi_gateway.transport.envelope import (
+    OcpiError,
+    now_timestamp,
+    ocpi_response,
+    ocpi_timestamp,
+)
 from ocpi_gateway.transport.status_codes import OcpiStatus
 
 log = structlog.get_logger(__name__)
@@ -65,6 +70,9 @@ class LocationsSender:
         self.publisher = publisher
         self.max_limit = max_limit
         self.public_url = public_url.rstrip("/") if public_url else None
+        # (scheme, Host header, path) → the page URL without query, as yarl normalised it:
+        # building a yarl URL per page is a measurable part of a request.
+        self._bases: dict[tuple[str, str, str], str] = {}
 
     def routes(self, prefix: str = "/ocpi/2.2.1/locations",
                version: str = DEFAULT_VERSION) -> list[web.RouteDef]:
@@ -99,12 +107,24 @@ class LocationsSender:
         data, total = self.publisher.page(offset, limit, date_from, date_to, version)
         headers = {"X-Total-Count": str(total), "X-Limit": str(self.max_limit)}
         if offset + limit < total and limit > 0:
-            query = {k: v for k, v in request.query.items() if k in ("date_from", "date_to")}
-            query.update(offset=str(offset + limit), limit=str(limit))
-            headers["Link"] = f'<{self._base(request).with_query(query)}>; rel="next"'
-        body = (b'{"data":' + data + b',"status_code":1000,"timestamp":"'
-                + ocpi_timestamp().encode() + b'"}')
+            headers["Link"] = f'<{self._next_url(request, offset + limit, limit)}>; rel="next"'
+        body = b"".join((b'{"data":', data, b',"status_code":1000,"timestamp":"',
+                         now_timestamp().encode(), b'"}'))
         return web.Response(body=body, content_type="application/json", headers=headers)
+
+    def _next_url(self, request: web.Request, offset: int, limit: int) -> str:
+        query = request.query
+        if "date_from" in query or "date_to" in query:
+            kept = {k: v for k, v in query.items() if k in ("date_from", "date_to")}
+            kept.update(offset=str(offset), limit=str(limit))
+            return str(self._base(request).with_query(kept))
+        key = (request.scheme, request.host, request.path)
+        base = self._bases.get(key)
+        if base is None:
+            if len(self._bases) > 1000:  # the Host header is the client's: bound what it adds
+                self._bases.clear()
+            base = self._bases[key] = str(self._base(request))
+        return f"{base}?offset={offset}&limit={limit}"
 
     def _base(self, request: web.Request) -> URL:
         if self.public_url:

@@ -26,7 +26,12 @@ from ocpi_gateway.partners.models import (
     PartnerState,
     TokenKind,
 )
-from ocpi_gateway.transport.auth import authorization_header, new_token, token_hash
+from ocpi_gateway.transport.auth import (
+    authorization_header,
+    new_token,
+    token_candidates,
+    token_hash,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -70,6 +75,10 @@ class PartnerRegistry:
         # a revocation anywhere is effective at once. The TTL bounds what the epoch cannot
         # see (a token row deleted by hand).
         self._auth_cache: dict[str, tuple[float, str | None, Caller]] = {}
+        # Authorization header → the same (expiry, epoch, caller): a repeated header skips
+        # base64, SHA-256 and the partner copy too. Only headers that authenticated a
+        # registered partner get in, so a flood of wrong tokens cannot grow it.
+        self._header_cache: dict[str, tuple[float, str | None, Caller]] = {}
         self._auth_cache_ttl = auth_cache_ttl
         self._headers_cache: dict[str, tuple[str | None, dict[str, str] | None]] = {}
 
@@ -84,6 +93,7 @@ class PartnerRegistry:
     async def _changed(self) -> None:
         """Every instance's auth cache is stale from now on."""
         self._auth_cache.clear()
+        self._header_cache.clear()
         self._headers_cache.clear()
         await self._store.put(META, EPOCH, {"value": uuid.uuid4().hex})
 
@@ -164,6 +174,35 @@ class PartnerRegistry:
         if migrated:
             await self._changed()
         return migrated
+
+    async def authenticate_header(self, header: str | None, *,
+                                  to_change: bool = True) -> Caller | None:
+        """The caller an Authorization header authenticates (both readings of its token).
+
+        ``to_change=False`` may return the cached caller itself, whose partner the receiver
+        must only read (functional modules); otherwise its partner is a copy that may be
+        reassigned (the credentials module does before register())."""
+        if not header:
+            return None
+        now = time.monotonic()
+        epoch = await self._epoch()  # before the rows, as in authenticate()
+        cached = self._header_cache.get(header)
+        if cached is not None and cached[0] > now and cached[1] == epoch:
+            known = cached[2]
+            if not to_change:
+                return known
+            # Handlers that change the partner reassign fields, never mutate its lists.
+            return Caller(known.partner.model_copy(), known.kind, known.token,
+                          known.base64_token)
+        caller = await self.authenticate(token_candidates(header))
+        if caller is not None and caller.kind is TokenKind.CREDENTIALS and (
+                caller.partner.registered):
+            if len(self._header_cache) > 10_000:
+                self._header_cache.clear()
+            self._header_cache[header] = (now + self._auth_cache_ttl, epoch,
+                                          Caller(caller.partner.model_copy(), caller.kind,
+                                                 caller.token, caller.base64_token))
+        return caller
 
     async def authenticate(self, candidates: builtins.list[tuple[str, bool]]) -> Caller | None:
         """The caller owning one of the header's readings (see transport.auth.token_candidates).

@@ -37,6 +37,8 @@ CALLER: web.RequestKey[Caller] = web.RequestKey("ocpi_caller", Caller)
 ROUTING: web.RequestKey[Routing] = web.RequestKey("ocpi_routing", Routing)
 REQUEST_ID: web.RequestKey[str] = web.RequestKey("ocpi_request_id", str)
 CORRELATION_ID: web.RequestKey[str] = web.RequestKey("ocpi_correlation_id", str)
+OUR_PARTIES: web.AppKey[list[Party]] = web.AppKey("ocpi_our_parties")
+"""Our CPO roles as parties, computed once from the settings (create_app)."""
 
 
 def current_partner(request: web.Request) -> Partner:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,6 +16,20 @@ def ocpi_timestamp(moment: datetime | None = None) -> str:
     """RFC 3339 UTC with a Z, as OCPI's DateTime type requires."""
     value = (moment or datetime.now(UTC)).astimezone(UTC)
     return value.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+_second: tuple[int, str] = (-1, "")
+
+
+def now_timestamp() -> str:
+    """``ocpi_timestamp()`` of the present moment, formatting the date part once a second:
+    every response envelope carries one, and strftime is a measurable part of a request."""
+    global _second
+    now = time.time()
+    whole = int(now)
+    if whole != _second[0]:
+        _second = (whole, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)))
+    return f"{_second[1]}.{int((now - whole) * 1000):03d}Z"
 
 
 def _default(value: Any) -> Any:
@@ -32,7 +47,7 @@ def envelope(
     status_code: int = OcpiStatus.SUCCESS,
     status_message: str | None = None,
 ) -> dict[str, Any]:
-    body: dict[str, Any] = {"status_code": int(status_code), "timestamp": ocpi_timestamp()}
+    body: dict[str, Any] = {"status_code": int(status_code), "timestamp": now_timestamp()}
     if data is not None:
         body["data"] = data
     if status_message:

@@ -12,6 +12,8 @@ Every response carries X-Request-ID and X-Correlation-ID (the caller's, or fresh
 
 from __future__ import annotations
 
+import itertools
+import os
 import uuid
 from collections.abc import Awaitable, Callable
 
@@ -20,12 +22,14 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from ocpi_gateway import keys
+from ocpi_gateway.config import GatewaySettings
 from ocpi_gateway.partners.models import TokenKind
 from ocpi_gateway.transport.auth import token_candidates
 from ocpi_gateway.transport.body import invalid
 from ocpi_gateway.transport.context import (
     CALLER,
     CORRELATION_ID,
+    OUR_PARTIES,
     REQUEST_ID,
     ROUTING,
     Party,
@@ -41,6 +45,26 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 CONFIGURATION_MODULES = frozenset({"versions", "credentials"})
 
 
+class _RequestIds:
+    """Fresh X-Request-ID/X-Correlation-ID values in UUID form: a random prefix per process
+    and a counter, unique without the cost of two uuid4() per request (they identify, they
+    are not secrets)."""
+
+    def __init__(self) -> None:
+        self.reset()
+        os.register_at_fork(after_in_child=self.reset)
+
+    def reset(self) -> None:
+        self._prefix = str(uuid.uuid4())[:24]
+        self._counter = itertools.count(int.from_bytes(os.urandom(5), "big"))
+
+    def next(self) -> str:
+        return f"{self._prefix}{next(self._counter) & 0xFFFFFFFFFFFF:012x}"
+
+
+fresh_id = _RequestIds().next
+
+
 def is_configuration_path(path: str) -> bool:
     """``/ocpi/versions``, ``/ocpi/<version>`` (details) and ``/ocpi/<version>/credentials``."""
     parts = [p for p in path.split("/") if p][1:]
@@ -53,21 +77,34 @@ def _unauthorized(message: str) -> OcpiError:
 
 
 async def _authenticate(request: web.Request) -> None:
-    candidates = token_candidates(request.headers.get("Authorization"))
-    if not candidates:
-        raise _unauthorized("missing Authorization: Token header")
-    caller = await request.app[keys.PARTNERS].authenticate(candidates)
+    header = request.headers.get("Authorization")
+    configuration = is_configuration_path(request.path)
+    # Functional modules only read the partner: they may share the registry's cached one.
+    caller = await request.app[keys.PARTNERS].authenticate_header(header,
+                                                                 to_change=configuration)
     if caller is None:
+        if not token_candidates(header):
+            raise _unauthorized("missing Authorization: Token header")
         raise _unauthorized("unknown credentials token")
     request[CALLER] = caller
     structlog.contextvars.bind_contextvars(partner=caller.partner.name,
                                            partner_id=caller.partner.id)
-    if is_configuration_path(request.path):
+    if configuration:
         return
     if caller.kind is not TokenKind.CREDENTIALS or not caller.partner.registered:
         raise _unauthorized("this token is only valid on versions and credentials")
-    ours = [Party(r.country_code, r.party_id) for r in request.app[keys.SETTINGS].cpo_roles]
-    request[ROUTING] = resolve_routing(request.headers, caller.partner, ours)
+    request[ROUTING] = resolve_routing(request.headers, caller.partner, _our_parties(request))
+
+
+def _our_parties(request: web.Request) -> list[Party]:
+    parties = request.app.get(OUR_PARTIES)
+    if parties is None:  # an app built without create_app
+        parties = our_parties(request.app[keys.SETTINGS])
+    return parties
+
+
+def our_parties(settings: GatewaySettings) -> list[Party]:
+    return [Party(r.country_code, r.party_id) for r in settings.cpo_roles]
 
 
 async def _ocpi(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -102,8 +139,9 @@ async def _ocpi(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 @web.middleware
 async def transport_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    request_id = request.headers.get("X-Request-ID") or str(uuid.uuid4())
-    correlation_id = request.headers.get("X-Correlation-ID") or str(uuid.uuid4())
+    headers = request.headers
+    request_id = headers.get("X-Request-ID") or fresh_id()
+    correlation_id = headers.get("X-Correlation-ID") or fresh_id()
     request[REQUEST_ID] = request_id
     request[CORRELATION_ID] = correlation_id
     structlog.contextvars.clear_contextvars()

@@ -58,3 +58,45 @@ def test_issued_tokens_never_start_with_a_dash() -> None:
     # A leading "-" turns up in 1 of 64 raw tokens; none may pass.
     assert not [t for t in tokens if t.startswith("-")]
     assert len(set(tokens)) == 2000 and all(len(t) >= 22 for t in tokens)
+
+
+async def test_header_cache_revocation_here_takes_effect_at_once(tmp_path: Path) -> None:
+    from ocpi_gateway.transport.auth import authorization_header
+
+    store = await open_store(f"sqlite:///{tmp_path / 'g.db'}")
+    try:
+        registry = PartnerRegistry(store, auth_cache_ttl=60)
+        header = authorization_header(await registered(registry))
+        assert await registry.authenticate_header(header, to_change=False) is not None
+        first = await registry.authenticate_header(header, to_change=False)
+        again = await registry.authenticate_header(header, to_change=False)
+        assert first is not None and again is first  # the cached caller, shared by readers
+        await registry.unregister(first.partner.model_copy())
+        assert await registry.authenticate_header(header) is None
+    finally:
+        await store.close()
+
+
+async def test_header_cache_gives_changers_a_copy_and_keeps_no_refused_header(
+    tmp_path: Path
+) -> None:
+    from ocpi_gateway.transport.auth import authorization_header
+
+    store = await open_store(f"sqlite:///{tmp_path / 'g.db'}")
+    try:
+        registry = PartnerRegistry(store, auth_cache_ttl=60)
+        token = await registered(registry)
+        header = authorization_header(token)
+        changer = await registry.authenticate_header(header)
+        assert changer is not None and changer.token == token and changer.base64_token
+        changer.partner.name = "reassigned by a handler"
+        reader = await registry.authenticate_header(header, to_change=False)
+        assert reader is not None and reader.partner.name == "emsp"
+        # The literal (2.1.1-style) reading authenticates the same partner, not base64-marked.
+        literal = await registry.authenticate_header("Token " + token)
+        assert literal is not None and not literal.base64_token
+        for i in range(50):
+            assert await registry.authenticate_header(authorization_header(f"guess-{i}")) is None
+        assert set(registry._header_cache) == {header, "Token " + token}
+    finally:
+        await store.close()
