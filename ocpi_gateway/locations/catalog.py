@@ -6,6 +6,7 @@ status, which ``LocationsPublisher`` adds.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import yaml
 from pydantic import ValidationError
 
 from ocpi_gateway.domain.ids import ChargerAddress
+from ocpi_gateway.domain.yaml_load import safe_load_fast
 from ocpi_gateway.locations.models import OperatorEvse, OperatorLocation, OperatorLocations
 
 
@@ -53,8 +55,8 @@ def parse_locations(raw: object, source: Path | str = "<locations>") -> list[Ope
         parsed = OperatorLocations.model_validate(raw)
     except ValidationError as exc:
         raise LocationsConfigError(_describe(source, raw, exc)) from exc
-    ids = [loc.id.upper() for loc in parsed.locations]
-    dupes = sorted({i for i in ids if ids.count(i) > 1})
+    ids = Counter(loc.id.upper() for loc in parsed.locations)
+    dupes = sorted(i for i, n in ids.items() if n > 1)
     if dupes:
         raise LocationsConfigError(f"{source}: location {dupes[0]!r}: id: duplicate location id")
     _check_charger_mapping(source, parsed.locations)
@@ -85,7 +87,7 @@ def _check_charger_mapping(source: Path | str, locations: Iterable[OperatorLocat
 def load_locations_file(path: Path | str) -> list[OperatorLocation]:
     source = Path(path)
     try:
-        raw = yaml.safe_load(source.read_text(encoding="utf-8"))
+        raw = safe_load_fast(source.read_text(encoding="utf-8"))
     except OSError as exc:
         raise LocationsConfigError(f"{source}: cannot read: {exc.strerror}") from exc
     except yaml.YAMLError as exc:

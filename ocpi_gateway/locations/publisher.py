@@ -106,6 +106,26 @@ def _config_doc(location: OperatorLocation) -> dict[str, Any]:
     return cleaned
 
 
+PreparedConfig = dict[str, tuple[dict[str, Any], dict[str, str]]]
+"""location id → (operator's part of the OCPI object, its digests: "" the location's own
+fields, each EVSE uid that EVSE's)."""
+
+YIELD_EVERY = 0.005
+"""Seconds of publishing work between two hand-backs of the event loop."""
+
+
+def prepare_config(catalog: LocationsCatalog) -> PreparedConfig:
+    """The pure part of publishing a catalog (no live status), safe to run in a thread."""
+    prepared: PreparedConfig = {}
+    for location in catalog.locations():
+        config = _config_doc(location)
+        hashes = {"": _digest({k: v for k, v in config.items() if k != "evses"})}
+        for evse_config in config.get("evses", []):
+            hashes[evse_config["uid"]] = _digest(evse_config)
+        prepared[location.id] = (config, hashes)
+    return prepared
+
+
 def _drop_empty(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _drop_empty(v) for k, v in value.items() if v != []}
@@ -219,10 +239,16 @@ class LocationsPublisher:
 
     async def reload(self) -> list[str]:
         """Re-read the operator file; returns the ids of locations that changed (pushed)."""
-        catalog = self.catalog.reload()  # raises LocationsConfigError, keeping the old one
+        # Parsing and validating a big file takes seconds: off the loop, which goes on serving
+        # chargers and partners. Raises LocationsConfigError, keeping the old catalog.
+        catalog, prepared = await asyncio.to_thread(self._read_catalog)
         done: asyncio.Future[list[str]] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(("reload", (catalog, done)))
+        self._queue.put_nowait(("reload", (catalog, prepared, done)))
         return await done
+
+    def _read_catalog(self) -> tuple[LocationsCatalog, PreparedConfig]:
+        catalog = self.catalog.reload()
+        return catalog, prepare_config(catalog)
 
     # -- event intake (never blocks) -------------------------------------------------------
 
@@ -258,9 +284,10 @@ class LocationsPublisher:
                 elif kind == "welcome":
                     await self._push_all_to(payload)
                 elif kind == "reload":
-                    catalog, done = payload
+                    catalog, prepared, done = payload
                     try:
-                        changed = await self._apply_catalog(catalog, push=True)
+                        changed = await self._apply_catalog(catalog, push=True,
+                                                            prepared=prepared)
                         self.catalog = catalog
                         done.set_result(changed)
                     except Exception as exc:
@@ -410,23 +437,32 @@ class LocationsPublisher:
 
     # -- operator config -------------------------------------------------------------------
 
-    async def _apply_catalog(self, catalog: LocationsCatalog, *, push: bool) -> list[str]:
+    async def _apply_catalog(self, catalog: LocationsCatalog, *, push: bool,
+                             prepared: PreparedConfig | None = None) -> list[str]:
+        """Publish ``catalog``; ``prepared`` is ``prepare_config(catalog)`` when it was
+        computed off the loop (reload). Hands the loop back every few milliseconds: a reload
+        of 10,000 locations must not stall chargers and partners."""
+        if prepared is None:
+            prepared = prepare_config(catalog)
+        yielded_at = time.perf_counter()
         now = ocpi_timestamp()
         changed: list[str] = []
         status_changes: list[tuple[str, str]] = []
         present = {loc.id for loc in catalog.locations()}
         for location in catalog.locations():
-            config = _config_doc(location)
+            if time.perf_counter() - yielded_at > YIELD_EVERY:
+                await asyncio.sleep(0)
+                yielded_at = time.perf_counter()
+            config, hashes = prepared[location.id]
             old_doc = self._docs.get(location.id)
             old_hashes = self._config_hash.get(location.id, {})
-            hashes = {"": _digest({k: v for k, v in config.items() if k != "evses"})}
             old_evses = {e["uid"]: e for e in (old_doc or {}).get("evses", [])}
+            known_evses = await self._availability.location(location.id)
             evses = []
             for evse_config in config.get("evses", []):
                 uid = evse_config["uid"]
-                hashes[uid] = _digest(evse_config)
                 previous = old_evses.pop(uid, None)
-                known = await self._availability.get(location.id, uid)
+                known = known_evses.get(uid)
                 if known is None:
                     await self._availability.set_status(location.id, uid, EvseStatus.UNKNOWN,
                                                         _now())
@@ -475,6 +511,9 @@ class LocationsPublisher:
         self._serialized.clear()
         self._reindex()
         for location_id in changed:
+            if time.perf_counter() - yielded_at > YIELD_EVERY:
+                await asyncio.sleep(0)
+                yielded_at = time.perf_counter()
             await self._save_snapshot(location_id)
             if push:
                 await self._push_location(location_id)

@@ -157,3 +157,68 @@ async def test_partner_receivers_name_the_party_of_a_single_role_partner() -> No
     found = await partner_receivers(registered)()
     assert [(r.partner_id, r.to_party) for r in found] == [("one", ("DE", "EMS")),
                                                            ("two", None)]
+
+
+async def test_reload_parses_off_the_event_loop_which_keeps_serving(
+    tmp_path: Path, receiver: Peer, doc_store: DocumentStore, monkeypatch: Any
+) -> None:
+    import threading
+
+    from ocpi_gateway.locations import catalog as catalog_module
+
+    module, outbox, _, path, raw = await build(tmp_path, receiver, doc_store)
+    raw["locations"][1]["name"] = "Jaarbeurs Noord"
+    path.write_text(yaml.safe_dump(raw))
+    loop_thread = threading.get_ident()
+    parsed_in: list[int] = []
+    loop_ran = threading.Event()
+    real_load = catalog_module.load_locations_file
+
+    def load_waiting_for_the_loop(source: Path | str) -> Any:
+        parsed_in.append(threading.get_ident())
+        # On the loop this would wait for itself: the loop must run while the file parses.
+        if not loop_ran.wait(timeout=30):
+            raise AssertionError("the event loop did not run while the file was parsed")
+        return real_load(source)
+
+    monkeypatch.setattr(catalog_module, "load_locations_file", load_waiting_for_the_loop)
+    reload = asyncio.ensure_future(module.reload())
+    for _ in range(3000):
+        if parsed_in:
+            break
+        await asyncio.sleep(0.001)
+    loop_ran.set()  # only reachable while the parse is elsewhere
+    assert await reload == ["NL-UTR-JAARBEURS"]
+    assert parsed_in and parsed_in[0] != loop_thread
+    await module.stop()
+    await outbox.stop()
+
+
+async def test_reload_hands_the_loop_back_between_locations(
+    tmp_path: Path, receiver: Peer, doc_store: DocumentStore, monkeypatch: Any
+) -> None:
+    from ocpi_gateway.locations import publisher as publisher_module
+
+    module, outbox, _, path, raw = await build(tmp_path, receiver, doc_store)
+    for location in raw["locations"]:
+        location["name"] += " (renamed)"
+    path.write_text(yaml.safe_dump(raw))
+    monkeypatch.setattr(publisher_module, "YIELD_EVERY", 0.0)
+    renamed_per_tick: list[int] = []
+
+    async def ticker() -> None:
+        while True:
+            await asyncio.sleep(0)
+            renamed_per_tick.append(sum(
+                1 for location in raw["locations"]
+                if module.publisher.location_doc(location["id"])["name"]  # type: ignore[index]
+                .endswith("(renamed)")))
+
+    task = asyncio.ensure_future(ticker())
+    changed = await module.reload()
+    task.cancel()
+    assert len(changed) == len(raw["locations"]) >= 2
+    # Between two locations the loop ran other tasks, which saw a partly applied reload.
+    assert [n for n in renamed_per_tick if 0 < n < len(changed)]
+    await module.stop()
+    await outbox.stop()

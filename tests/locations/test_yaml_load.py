@@ -1,0 +1,56 @@
+"""The fast YAML loader gives what yaml.safe_load gives, errors included."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import yaml
+
+from ocpi_gateway.domain.yaml_load import safe_load_fast
+from ocpi_gateway.locations.sample import sample_location
+
+DOCUMENTS = [
+    "",
+    "just a string",
+    "- 1\n- 2.5\n- -3\n- 0x1f\n- 1e3\n- .inf\n",
+    "a: yes\nb: No\nc: true\nd: ~\ne: null\nf:\ng: '123'\nh: \"true\"\ni: 2024-05-01\n"
+    "j: 2024-05-01T10:00:00Z\nk: 3811 MH\nl: 52.150000\nm: NO\n",
+    "base: &b {x: 1, y: [a, b]}\nother: *b\nmerged:\n  <<: *b\n  y: [c]\n",
+    "tagged: !!str 42\nseq: !!seq [1, 2]\nset: !!set {a, b}\nbinary: !!binary aGVsbG8=\n",
+    "nested: {a: [{b: {c: [1, {d: e}]}}]}\n",
+    "? [1, 2]\n: complex key\n",
+    "dup: 1\ndup: 2\n",
+]
+
+
+@pytest.mark.parametrize("text", DOCUMENTS)
+def test_same_result_as_safe_load(text: str) -> None:
+    try:
+        expected: Any = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        with pytest.raises(type(exc)):
+            safe_load_fast(text)
+        return
+    assert safe_load_fast(text) == expected
+
+
+def test_aliases_are_the_same_object_as_with_safe_load() -> None:
+    loaded = safe_load_fast("base: &b [1, 2]\nagain: *b\n")
+    assert loaded["again"] is loaded["base"]
+
+
+def test_a_recursive_alias_is_built_as_safe_load_builds_it() -> None:
+    loaded = safe_load_fast("a: &x\n  self: *x\n")
+    assert loaded["a"]["self"] is loaded["a"]
+
+
+@pytest.mark.parametrize("text", ["a: [1, 2\n", "a: b: c\n", "- a\nb: c\n", "a: *nope\n"])
+def test_bad_yaml_raises_a_yaml_error(text: str) -> None:
+    with pytest.raises(yaml.YAMLError):
+        safe_load_fast(text)
+
+
+def test_an_operator_file_loads_as_with_safe_load() -> None:
+    text = yaml.safe_dump({"locations": [sample_location(i) for i in range(30)]})
+    assert safe_load_fast(text) == yaml.safe_load(text)
