@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/reserve_now.py [--reservations 400] [--chargers 10]
                                                [--connectors 4] [--profile FILE]
+                                               [--live 100000]
 
 One process: the real gateway app on loopback, a registered eMSP (the tests' loopback peer)
 that POSTs location-level RESERVE_NOW with its own aiohttp session, a result receiver for the
@@ -13,6 +14,11 @@ run out. Printed:
 - sync: POST → CommandResponse received (goal p50 <= 3 ms, p99 <= 10 ms);
 - loop: POST → ReserveNow at a charger → CommandResult at the receiver (goal p50 <= 10 ms,
   p99 <= 40 ms).
+
+``--live N``: the same requests three times in one run, with 0, then N, then 0 again live
+reservations of other eMSPs (1,000 of them, at other locations) in the store, and the ratio of
+the loop's p50 with N to its p50 without (goal <= 1.2 at 100,000): the reservation path and
+the expiry clock must not read every live reservation.
 
 Everything shares one event loop (and the two cores of a small machine), so the figures
 include the simulated parties' own work. ``--profile FILE`` writes a cProfile of the run.
@@ -41,6 +47,7 @@ from ocpp_bench_common import auth_header, free_port, hash_password, percentile,
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from ocpi_gateway import keys  # noqa: E402
 from ocpi_gateway.reservation_policy.models import Partner  # noqa: E402
 from ocpi_gateway.reservations.extension import RESERVATIONS  # noqa: E402
 from tests.peers.emsp import EmspPeer  # noqa: E402
@@ -160,8 +167,85 @@ def report(label: str, samples: list[float], goal: str) -> None:
           f"   mean {sum(samples) / len(samples):6.2f} ms   (n={len(samples)}; goal {goal})")
 
 
+Phase = tuple[list[float], list[float], list[float], list[float], dict[str, int]]
+
+
+async def measure(http: aiohttp.ClientSession, url: str, headers: dict[str, str],
+                  results_url: str, arrived: dict[str, float],
+                  events: dict[str, asyncio.Event], reserve_seen: dict[str, float],
+                  service: Any, reservations: int, warmup: int, profile: str | None,
+                  prefix: str) -> Phase:
+    expiry = (datetime.now(UTC) + timedelta(minutes=60)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    sync_ms: list[float] = []
+    loop_ms: list[float] = []
+    to_charger_ms: list[float] = []
+    to_result_ms: list[float] = []
+    token = {"country_code": "DE", "party_id": "EMS", "uid": "DEEMS0001", "type": "RFID",
+             "contract_id": "DE-EMS-C00000001-X", "issuer": "Bench eMSP", "valid": True,
+             "whitelist": "ALWAYS", "last_updated": "2026-11-23T10:00:00Z"}
+    profiler = cProfile.Profile() if profile else None
+    outcomes: dict[str, int] = {}
+    for n in range(warmup + reservations):
+        if profiler is not None and n == warmup:
+            profiler.enable()
+        name = f"{prefix}b{n}"
+        events[name] = asyncio.Event()
+        payload = orjson.dumps({"response_url": f"{results_url}/{name}", "token": token,
+                                "expiry_date": expiry, "reservation_id": name,
+                                "location_id": LOCATION})
+        started = time.perf_counter()
+        async with http.post(url, data=payload, headers={
+                **headers, "Content-Type": "application/json"}) as response:
+            reply = await response.json()
+        answered = time.perf_counter()
+        if reply["data"]["result"] != "ACCEPTED":
+            raise RuntimeError(f"refused: {reply}")
+        await asyncio.wait_for(events[name].wait(), 10)
+        if n >= warmup:
+            sync_ms.append((answered - started) * 1000)
+            loop_ms.append((arrived[name] - started) * 1000)
+            at_charger = max(reserve_seen.values())
+            to_charger_ms.append((at_charger - started) * 1000)
+            to_result_ms.append((arrived[name] - at_charger) * 1000)
+        reservation = await service.get(OWNER, name)
+        state = reservation.state.value if reservation else "missing"
+        outcomes[state] = outcomes.get(state, 0) + 1
+        await service.cancel(OWNER, name, charger_wait=2.0)
+    if profiler is not None:
+        profiler.disable()
+        profiler.dump_stats(profile)  # type: ignore[arg-type]
+
+    return sync_ms, loop_ms, to_charger_ms, to_result_ms, outcomes
+
+
+OTHER_PARTNERS = 1_000
+
+
+async def add_live_reservations(store: Any, count: int) -> None:
+    """Live reservations of other eMSPs at other locations, as the repository writes them."""
+    from ocpi_gateway.reservation_policy.records import COLLECTION
+
+    expiry = datetime.now(UTC) + timedelta(hours=3)
+    for i in range(count):
+        partner = Partner("NL", f"{i % OTHER_PARTNERS:03d}")
+        key = f"{partner.key}/LIVE-{i}"
+        await store.put(COLLECTION, key, {
+            "key": key, "partner_key": partner.key, "live": True, "state": "RESERVED",
+            "location_id": f"LOC-OTHER-{i % 5000}", "evse_uid": f"E-{i}",
+            "charge_point_id": f"CP-OTHER-{i % 5000}", "expiry_ts": expiry.timestamp()
+            + i % 3600, "version": 1, "history": [{"at": expiry.isoformat(), "to": "RESERVED",
+                                                   "reason": "created"}]})
+
+
+async def remove_live_reservations(store: Any, count: int) -> None:
+    from ocpi_gateway.reservation_policy.records import COLLECTION
+
+    for i in range(count):
+        await store.delete(COLLECTION, f"NL-{i % OTHER_PARTNERS:03d}/LIVE-{i}")
+
+
 async def main(reservations: int, chargers: int, connectors: int, warmup: int,
-               profile: str | None, cap: int | None) -> None:
+               profile: str | None, cap: int | None, live: int = 0) -> None:
     quiet_logs()
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
@@ -190,51 +274,31 @@ async def main(reservations: int, chargers: int, connectors: int, warmup: int,
 
         service = gateway.app[RESERVATIONS]
         url = f"{gateway.url}/ocpi/2.2.1/commands/RESERVE_NOW"
-        expiry = (datetime.now(UTC) + timedelta(minutes=60)).strftime("%Y-%m-%dT%H:%M:%SZ")
-        sync_ms: list[float] = []
-        loop_ms: list[float] = []
-        to_charger_ms: list[float] = []
-        to_result_ms: list[float] = []
-        token = {"country_code": "DE", "party_id": "EMS", "uid": "DEEMS0001", "type": "RFID",
-                 "contract_id": "DE-EMS-C00000001-X", "issuer": "Bench eMSP", "valid": True,
-                 "whitelist": "ALWAYS", "last_updated": "2026-11-23T10:00:00Z"}
-        profiler = cProfile.Profile() if profile else None
-        outcomes: dict[str, int] = {}
-        for n in range(warmup + reservations):
-            if profiler is not None and n == warmup:
-                profiler.enable()
-            name = f"b{n}"
-            events[name] = asyncio.Event()
-            payload = orjson.dumps({"response_url": f"{results_url}/{name}", "token": token,
-                                    "expiry_date": expiry, "reservation_id": name,
-                                    "location_id": LOCATION})
-            started = time.perf_counter()
-            async with http.post(url, data=payload, headers={
-                    **headers, "Content-Type": "application/json"}) as response:
-                reply = await response.json()
-            answered = time.perf_counter()
-            if reply["data"]["result"] != "ACCEPTED":
-                raise RuntimeError(f"refused: {reply}")
-            await asyncio.wait_for(events[name].wait(), 10)
-            if n >= warmup:
-                sync_ms.append((answered - started) * 1000)
-                loop_ms.append((arrived[name] - started) * 1000)
-                at_charger = max(reserve_seen.values())
-                to_charger_ms.append((at_charger - started) * 1000)
-                to_result_ms.append((arrived[name] - at_charger) * 1000)
-            reservation = await service.get(OWNER, name)
-            state = reservation.state.value if reservation else "missing"
-            outcomes[state] = outcomes.get(state, 0) + 1
-            await service.cancel(OWNER, name, charger_wait=2.0)
-        if profiler is not None:
-            profiler.disable()
-            profiler.dump_stats(profile)  # type: ignore[arg-type]
-
+        store = gateway.app[keys.STORE]
+        phases = [0] if not live else [0, live, 0]
+        results: list[tuple[int, Phase]] = []
+        for index, live_count in enumerate(phases):
+            if live_count:
+                await add_live_reservations(store, live_count)
+            results.append((live_count, await measure(
+                http, url, headers, results_url, arrived, events, reserve_seen, service,
+                reservations, warmup, profile if index == len(phases) - 1 else None,
+                f"p{index}-")))
+            if live_count:
+                await remove_live_reservations(store, live_count)
+        sync_ms, loop_ms, to_charger_ms, to_result_ms, outcomes = results[-1][1]
         print(f"RESERVE_NOW on embedded defaults: {chargers} chargers x {connectors} EVSEs at "
               f"one location, {reservations} reservations one at a time (+{warmup} warm-up), "
               f"cancelled after each result; per-eMSP cap {cap}")
         print(f"reservation states before cancel: {outcomes}; ReserveNow calls seen by the "
               f"chargers: {len(reserve_seen)}")
+        for live_count, (_, phase_loop, *_rest) in results:
+            report(f"loop with {live_count:,} other live reservations", phase_loop, "-")
+        if live:
+            without = [percentile(phase[1], 50) for n, phase in results if n == 0]
+            with_live = percentile(results[1][1][1], 50)
+            print(f"loop p50 with {live:,} live / without (mean of the two runs without): "
+                  f"{with_live / (sum(without) / len(without)):.2f} (goal <= 1.2)")
         report("sync: POST -> CommandResponse", sync_ms, "p50<=3, p99<=10")
         report("loop: POST -> ReserveNow -> CommandResult", loop_ms, "p50<=10, p99<=40")
         report("  of which POST -> ReserveNow at the charger", to_charger_ms, "-")
@@ -261,6 +325,8 @@ if __name__ == "__main__":
     parser.add_argument("--cap", type=int, default=20,
                         help="max_concurrent_per_emsp (config/policy.yaml ships 20); 0 = none")
     parser.add_argument("--profile", default=None, help="write a cProfile to this file")
+    parser.add_argument("--live", type=int, default=0,
+                        help="also measure with this many other live reservations")
     args = parser.parse_args()
     asyncio.run(main(args.reservations, args.chargers, args.connectors, args.warmup,
-                     args.profile, args.cap or None))
+                     args.profile, args.cap or None, args.live))

@@ -1,18 +1,37 @@
-"""Per collection, the fields its repository filters on; every backend indexes exactly these.
+"""Per collection, the indexes its repositories' queries need; every backend builds exactly
+these.
 
-Keep this next to the queries: an index costs every write of its collection, so a field is
-listed only where a repository's ``find``/``count`` filters on it on a path that runs often
-(sweepers, clocks, authentication, lookups by token).
+Each index is a tuple of fields: the equality filters of a query first, then the field it
+orders by. A query is answered from an index whose leading fields are all in its filter (and
+whose next field, if the query orders, is the order field), so ``count_live(partner)`` reads
+one partner's entries and the expiry clock the earliest expiries, not every live
+reservation. Keep this next to the queries: an index costs every write of its collection, so
+one is listed only for a path that runs often (sweepers, clocks, authentication, lookups by
+token, every RESERVE_NOW).
 """
 
-INDEXES: dict[str, tuple[str, ...]] = {
-    "partners": ("state",),
-    "partner_tokens": ("partner_id",),
-    "tokens": ("uid", "id_tag_16"),
-    "command_tokens": ("uid", "id_tag_16"),
-    "commands": ("state",),
-    "sessions": ("id",),
-    "reservations": ("live", "unsettled"),
-    "partner_reservation_slots": ("partner_key",),
-    "outbox": ("owner",),
+Index = tuple[str, ...]
+
+INDEXES: dict[str, tuple[Index, ...]] = {
+    "partners": (("state",),),
+    "partner_tokens": (("partner_id",),),
+    "tokens": (("uid",), ("id_tag_16",)),
+    "command_tokens": (("uid",), ("id_tag_16",)),
+    "commands": (("state",),),
+    "sessions": (("id",),),
+    # records.py: count_live(partner), live(location_id=...), live(charge_point_id=...),
+    # due() ordered by expiry_ts; the recovery sweeper's unsettled records.
+    "reservations": (("live", "partner_key"), ("live", "location_id"),
+                     ("live", "charge_point_id"), ("live", "expiry_ts"), ("unsettled",)),
+    "partner_reservation_slots": (("partner_key",),),
+    "outbox": (("owner",),),
 }
+
+
+def indexed_fields(collection: str) -> frozenset[str]:
+    """Every field some index of the collection holds."""
+    return frozenset(field for index in INDEXES.get(collection, ()) for field in index)
+
+
+def index_name(collection: str, index: Index) -> str:
+    return f"idx_{collection}_{'_'.join(index)}"

@@ -13,7 +13,7 @@ from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from ocpi_gateway.domain.store import Document
-from ocpi_gateway.store.indexes import INDEXES
+from ocpi_gateway.store.indexes import INDEXES, index_name
 
 
 def _strip(raw: dict[str, Any]) -> Document:
@@ -30,15 +30,17 @@ class MongoStore:
     def __init__(self, database: Any, client: Any = None) -> None:
         self._db = database
         self._client = client
-        self._indexed: set[tuple[str, str]] = set()
+        self._indexed: set[str] = set()
 
     async def _index(self, collection: str, where: dict[str, Any] | None) -> None:
-        """Index the fields repositories filter on, the first time a collection is queried
-        by one (create_index is idempotent; the set only saves the round trips)."""
-        for field in where or {}:
-            if field in INDEXES.get(collection, ()) and (collection, field) not in self._indexed:
-                await self._db[collection].create_index([(field, ASCENDING)])
-                self._indexed.add((collection, field))
+        """Build the collection's indexes (INDEXES) the first time it is queried
+        (create_index is idempotent; the set only saves the round trips)."""
+        if collection in self._indexed:
+            return
+        for index in INDEXES.get(collection, ()):
+            await self._db[collection].create_index([(field, ASCENDING) for field in index],
+                                                    name=index_name(collection, index))
+        self._indexed.add(collection)
 
     @classmethod
     def from_url(cls, url: str) -> MongoStore:

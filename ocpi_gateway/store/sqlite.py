@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 
 from ocpi_gateway.domain.store import Document
-from ocpi_gateway.store.indexes import INDEXES
+from ocpi_gateway.store.indexes import INDEXES, Index, index_name, indexed_fields
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -39,28 +39,45 @@ def _path(field: str) -> str:
 _NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 
-def _index_sql(collection: str, field: str) -> str:
-    # Partial and on a literal expression: SQLite uses an index on an expression only when the
+def _expression(field: str) -> str:
+    """The literal expression indexes are built on (name checked against _NAME)."""
+    return f"json_extract(doc, '$.\"{field}\"')"
+
+
+def _index_sql(collection: str, index: Index) -> str:
+    # Partial and on literal expressions: SQLite uses an index on an expression only when the
     # query spells the same expression, and a partial one only when the query names the same
     # collection literally, so both are written into the SQL (names checked against _NAME;
-    # values stay bound parameters). Each write then updates only its own collection's indexes.
-    return (f"CREATE INDEX IF NOT EXISTS idx_{collection}_{field} ON documents "
-            f"(json_extract(doc, '$.\"{field}\"')) WHERE collection = '{collection}'")
+    # values stay bound parameters). Each write then updates only its own collection's
+    # indexes. The key ends every index: ordered queries break ties by key.
+    columns = ", ".join([*(_expression(field) for field in index), "key"])
+    return (f"CREATE INDEX IF NOT EXISTS {index_name(collection, index)} ON documents "
+            f"({columns}) WHERE collection = '{collection}'")
 
 
-_INDEXES = [_index_sql(c, f) for c, fields in INDEXES.items() for f in fields]
-if not all(_NAME.match(name) for c, fields in INDEXES.items() for name in (c, *fields)):
+def _stale_indexes(db: sqlite3.Connection) -> list[str]:
+    """Our indexes on the table that INDEXES no longer declares (a database made by an
+    earlier version): each costs every write of its collection."""
+    wanted = {index_name(c, i) for c, indexes in INDEXES.items() for i in indexes}
+    rows = db.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND "
+                      "tbl_name = 'documents' AND name LIKE 'idx_%'").fetchall()
+    return [str(row[0]) for row in rows if row[0] not in wanted]
+
+
+_INDEXES = [_index_sql(c, i) for c, indexes in INDEXES.items() for i in indexes]
+if not all(_NAME.match(name) for c, indexes in INDEXES.items()
+           for name in (c, *(f for i in indexes for f in i))):
     raise ValueError("index names must be lower-case identifiers: they are written into SQL")
 
 
-def _conditions(where: dict[str, Any] | None, indexed: tuple[str, ...] = ()
+def _conditions(where: dict[str, Any] | None, indexed: frozenset[str] = frozenset()
                 ) -> tuple[str, list[Any]]:
     """`` AND ...`` for each field of ``where`` (top-level equality), and its parameters."""
     clauses: list[str] = []
     params: list[Any] = []
     for field, value in (where or {}).items():
         if field in indexed:
-            expression = f"json_extract(doc, '$.\"{field}\"')"
+            expression = _expression(field)
         else:
             expression = "json_extract(doc, ?)"
             params.append(_path(field))
@@ -76,9 +93,9 @@ def _conditions(where: dict[str, Any] | None, indexed: tuple[str, ...] = ()
 
 def _select_from(collection: str, where: dict[str, Any] | None) -> tuple[str, list[Any]]:
     """``FROM documents WHERE collection ...`` plus the filter, and its parameters."""
-    indexed = INDEXES.get(collection, ())
+    indexed = indexed_fields(collection)
     clause, params = _conditions(where, indexed)
-    if indexed and any(field in indexed for field in where or {}):
+    if indexed:
         return f"FROM documents WHERE collection = '{collection}'{clause}", params
     return f"FROM documents WHERE collection = ?{clause}", [collection, *params]
 
@@ -102,6 +119,8 @@ class SqliteStore:
         db.execute(_SCHEMA)
         for index in _INDEXES:
             db.execute(index)
+        for name in _stale_indexes(db):
+            db.execute(f"DROP INDEX IF EXISTS {name}")
         return cls(db)
 
     async def get(self, collection: str, key: str) -> Document | None:
@@ -153,9 +172,13 @@ class SqliteStore:
         sql = "SELECT doc " + source
         if order_by:
             descending = order_by.startswith("-")
-            sql += " ORDER BY json_extract(doc, ?)" + (" DESC" if descending else "")
-            args.append(_path(order_by.lstrip("-")))
-            sql += ", key"
+            field = order_by.lstrip("-")
+            if field in indexed_fields(collection):
+                sql += " ORDER BY " + _expression(field)  # as the index spells it
+            else:
+                sql += " ORDER BY json_extract(doc, ?)"
+                args.append(_path(field))
+            sql += (" DESC" if descending else "") + ", key"
         else:
             sql += " ORDER BY key"
         sql += " LIMIT ? OFFSET ?"

@@ -44,6 +44,13 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
+def _touch(parent: dict[str, Any], child: Any) -> None:
+    """A change of a child moves its parent's last_updated forward (mod_locations)."""
+    stamp = child.get("last_updated") if isinstance(child, dict) else None
+    if isinstance(stamp, str) and stamp > str(parent.get("last_updated", "")):
+        parent["last_updated"] = stamp
+
+
 def envelope(data: Any = None, status_code: int = 1000, message: str | None = None) -> bytes:
     body: dict[str, Any] = {"status_code": status_code, "timestamp": _now()}
     if data is not None:
@@ -249,17 +256,62 @@ class EmspPeer:
                 validate_request, request.match_info["version"], request.method,
                 f"/locations/{tail}", body):
             return _reply(None, 2001, message=self.violations[-1])
-        if request.method == "PUT":
-            self.locations[tail] = body
-        elif request.method == "PATCH":
-            if tail not in self.locations:
-                return _reply(None, 2001, message="unknown object, PUT it first", http=404)
-            self.locations[tail] = {**self.locations[tail], **body}
-        elif request.method == "GET":
-            if tail not in self.locations:
-                return _reply(None, 2003, http=404)
-            return _reply(self.locations[tail])
-        return _reply()
+        return self._apply_location(request.method, tail, body)
+
+    def _apply_location(self, method: str, tail: str, body: Any) -> web.Response:
+        """As a real Locations receiver: ``CC/PID/LOC[/EVSE[/CONNECTOR]]``; a PUT or PATCH of
+        an EVSE or connector changes it inside the stored location (whose last_updated
+        follows), so the gateway's EVSE-level PATCHes need no resync."""
+        parts = tail.strip("/").split("/")
+        if len(parts) < 3 or len(parts) > 5:
+            return _reply(None, 2001, message="unknown object", http=404)
+        key = "/".join(parts[:3])
+        location = self.locations.get(key)
+        if len(parts) == 3:
+            if method == "PUT":
+                self.locations[key] = body
+                return _reply()
+            target: Any = location
+        else:
+            if location is None:
+                return _reply(None, 2003 if method == "GET" else 2001,
+                              message="unknown location, PUT it first", http=404)
+            evses = location.setdefault("evses", [])
+            evse = next((e for e in evses if e.get("uid") == parts[3]), None)
+            if len(parts) == 4 and method == "PUT":
+                if evse is None:
+                    evses.append(body)
+                else:
+                    evses[evses.index(evse)] = body
+                _touch(location, body)
+                return _reply()
+            target = evse
+            if len(parts) == 5 and evse is not None:
+                connectors = evse.setdefault("connectors", [])
+                connector = next((c for c in connectors if c.get("id") == parts[4]), None)
+                if method == "PUT":
+                    if connector is None:
+                        connectors.append(body)
+                    else:
+                        connectors[connectors.index(connector)] = body
+                    _touch(evse, body)
+                    _touch(location, body)
+                    return _reply()
+                target = connector
+        if target is None:
+            return _reply(None, 2003 if method == "GET" else 2001,
+                          message="unknown object, PUT it first", http=404)
+        if method == "PATCH":
+            target.update(body)
+            if len(parts) == 5:
+                _touch(next(e for e in location["evses"]  # type: ignore[index]
+                            if e.get("uid") == parts[3]), body)
+            if location is not None and target is not location:
+                _touch(location, body)
+            return _reply()
+        if method == "GET":
+            return _reply(target)
+        return _reply(None, 2000, message=f"{method} not supported", http=405)
 
     async def _authorize(self, request: web.Request) -> web.Response:
         if self._token(request) is None:
