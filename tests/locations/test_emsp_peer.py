@@ -25,41 +25,56 @@ async def send(peer: EmspPeer, method: str, tail: str, body: Any = None) -> tupl
     return status, parsed
 
 
-LOCATION = {"id": "LOC-1", "country_code": "NL", "party_id": "EXA",
-            "last_updated": "2026-01-01T00:00:00.000Z",
-            "evses": [{"uid": "E1", "status": "AVAILABLE",
-                       "last_updated": "2026-01-01T00:00:00.000Z",
-                       "connectors": [{"id": "1", "standard": "IEC_62196_T2",
-                                       "last_updated": "2026-01-01T00:00:00.000Z"}]}]}
+def _location() -> dict[str, Any]:
+    """A valid OCPI Location as the gateway publishes it (the peer checks bodies against the
+    OpenAPI files): LOC-00000 with EVSEs LOC-00000-1..4, each with connector "1"."""
+    from ocpi_gateway.locations.catalog import LocationsCatalog
+    from ocpi_gateway.locations.publisher import prepare_config
+    from ocpi_gateway.locations.sample import sample_locations
+
+    stamp = "2026-01-01T00:00:00.000Z"
+    [(config, _)] = prepare_config(LocationsCatalog(sample_locations(1))).values()
+    for evse in config["evses"]:
+        evse.update(status="AVAILABLE", last_updated=stamp)
+        for connector in evse["connectors"]:
+            connector["last_updated"] = stamp
+    return {**config, "last_updated": stamp}
+
+
+LOC = "NL/EXA/LOC-00000"
+EVSE = LOC + "/LOC-00000-1"
 
 
 async def test_evse_and_connector_patches_change_the_stored_location(peer: EmspPeer) -> None:
-    assert (await send(peer, "PUT", "NL/EXA/LOC-1", LOCATION))[0] == 200
-    status, body = await send(peer, "PATCH", "NL/EXA/LOC-1/E1",
+    assert (await send(peer, "PUT", LOC, _location()))[0] == 200
+    status, body = await send(peer, "PATCH", EVSE,
                               {"status": "CHARGING", "last_updated": "2026-01-02T00:00:00.000Z"})
     assert status == 200 and body["status_code"] == 1000
-    stored = peer.locations["NL/EXA/LOC-1"]
+    stored = peer.locations[LOC]
     assert stored["evses"][0]["status"] == "CHARGING"
     assert stored["last_updated"] == "2026-01-02T00:00:00.000Z"
-    await send(peer, "PATCH", "NL/EXA/LOC-1/E1/1",
+    await send(peer, "PATCH", EVSE + "/1",
                {"max_amperage": 16, "last_updated": "2026-01-03T00:00:00.000Z"})
     assert stored["evses"][0]["connectors"][0]["max_amperage"] == 16
     assert stored["evses"][0]["last_updated"] == stored["last_updated"] == (
         "2026-01-03T00:00:00.000Z")
-    status, body = await send(peer, "GET", "NL/EXA/LOC-1/E1")
+    status, body = await send(peer, "GET", EVSE)
     assert status == 200 and body["data"]["status"] == "CHARGING"
 
 
 async def test_an_evse_put_adds_it_to_the_location(peer: EmspPeer) -> None:
-    await send(peer, "PUT", "NL/EXA/LOC-1", LOCATION)
-    await send(peer, "PUT", "NL/EXA/LOC-1/E2", {"uid": "E2", "status": "AVAILABLE",
-                                                 "connectors": []})
-    assert [e["uid"] for e in peer.locations["NL/EXA/LOC-1"]["evses"]] == ["E1", "E2"]
+    await send(peer, "PUT", LOC, _location())
+    location = _location()
+    extra = {**location["evses"][0], "uid": "LOC-00000-9", "evse_id": "NL*EXA*E00000*9"}
+    assert (await send(peer, "PUT", LOC + "/LOC-00000-9", extra))[0] == 200
+    assert [e["uid"] for e in peer.locations[LOC]["evses"]] == [
+        "LOC-00000-1", "LOC-00000-2", "LOC-00000-3", "LOC-00000-4", "LOC-00000-9"]
 
 
-@pytest.mark.parametrize("tail", ["NL/EXA/NOPE/E1", "NL/EXA/LOC-1/NOPE", "NL/EXA/LOC-1/E1/9"])
+@pytest.mark.parametrize("tail", ["NL/EXA/NOPE/LOC-00000-1", LOC + "/NOPE", EVSE + "/9"])
 async def test_a_patch_of_an_unknown_object_is_refused(peer: EmspPeer, tail: str) -> None:
-    await send(peer, "PUT", "NL/EXA/LOC-1", LOCATION)
-    status, body = await send(peer, "PATCH", tail, {"status": "CHARGING"})
+    await send(peer, "PUT", LOC, _location())
+    status, body = await send(peer, "PATCH", tail, {
+        "status": "CHARGING", "last_updated": "2026-01-02T00:00:00.000Z"})
     assert status == 404 and body["status_code"] == 2001
-    assert peer.locations["NL/EXA/LOC-1"]["evses"][0]["status"] == "AVAILABLE"
+    assert peer.locations[LOC]["evses"][0]["status"] == "AVAILABLE"
