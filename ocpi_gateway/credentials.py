@@ -8,20 +8,21 @@ required endpoints 3003.
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Any
 
 import structlog
 from aiohttp import web
-from pydantic import BaseModel, Field
+from pydantic import ValidationError
 
 from ocpi_gateway import keys
 from ocpi_gateway.config import GatewaySettings
 from ocpi_gateway.modules import InterfaceRole, OcpiModule
+from ocpi_gateway.ocpi import package
+from ocpi_gateway.ocpi.seam import to_jsonable
 from ocpi_gateway.partners.handshake import HandshakeError, fetch_partner_api
-from ocpi_gateway.partners.models import PartnerRole
+from ocpi_gateway.partners.models import PartnerCredentials
 from ocpi_gateway.partners.registry import RegistrationConflict, RolesRefused
-from ocpi_gateway.transport.body import parse_body
+from ocpi_gateway.transport.body import invalid, parse_json
 from ocpi_gateway.transport.context import CALLER
 from ocpi_gateway.transport.envelope import OcpiError, ocpi_response
 from ocpi_gateway.transport.status_codes import OcpiStatus
@@ -29,64 +30,11 @@ from ocpi_gateway.versions import versions_url
 
 log = structlog.get_logger(__name__)
 
-_TOKEN_PATTERN = r"^[\x21-\x7e]+$"  # printable non-whitespace ASCII, as the spec requires
 
-
-class Role(StrEnum):
-    CPO = "CPO"
-    EMSP = "EMSP"
-    HUB = "HUB"
-    NAP = "NAP"
-    NSP = "NSP"
-    OTHER = "OTHER"
-    SCSP = "SCSP"
-
-
-class Image(BaseModel):
-    url: str = Field(max_length=255)
-    thumbnail: str | None = Field(default=None, max_length=255)
-    category: str = Field(max_length=32)
-    type: str = Field(max_length=4)
-    width: int | None = None
-    height: int | None = None
-
-
-class BusinessDetails(BaseModel):
-    name: str = Field(max_length=100)
-    website: str | None = Field(default=None, max_length=255)
-    logo: Image | None = None
-
-
-class CredentialsRole(BaseModel):
-    role: Role
-    business_details: BusinessDetails
-    party_id: str = Field(min_length=3, max_length=3)
-    country_code: str = Field(min_length=2, max_length=2)
-
-
-class Credentials(BaseModel):
-    token: str = Field(max_length=64, pattern=_TOKEN_PATTERN)
-    url: str = Field(max_length=255)
-    roles: list[CredentialsRole] = Field(min_length=1)
-
-    def partner_roles(self) -> list[PartnerRole]:
-        return [PartnerRole(role=r.role.value, country_code=r.country_code.upper(),
-                            party_id=r.party_id.upper(),
-                            business_details=r.business_details.model_dump(exclude_none=True))
-                for r in self.roles]
-
-
-def our_credentials(settings: GatewaySettings, token: str) -> dict[str, Any]:
-    """Our credentials object: every CPO role we serve (a hub sees them all)."""
-    return {
-        "token": token,
-        "url": versions_url(settings.public_url),
-        "roles": [
-            {"role": Role.CPO.value, "party_id": r.party_id, "country_code": r.country_code,
-             "business_details": r.business_details.model_dump(exclude_none=True)}
-            for r in settings.cpo_roles
-        ],
-    }
+def our_credentials(settings: GatewaySettings, token: str, version: str) -> dict[str, Any]:
+    """Our credentials object in ``version``'s form: every CPO role we serve."""
+    ours = package(version).credentials.ours(settings, token, versions_url(settings.public_url))
+    return to_jsonable(ours)
 
 
 def _not_allowed(message: str) -> OcpiError:
@@ -100,7 +48,7 @@ def _roles_refused(exc: RolesRefused) -> OcpiError:
     return OcpiError(OcpiStatus.INVALID_OR_MISSING_PARAMETERS, str(exc))
 
 
-async def _check_roles(request: web.Request, body: Credentials) -> None:
+async def _check_roles(request: web.Request, body: PartnerCredentials) -> None:
     try:
         await request.app[keys.PARTNERS].check_roles(request[CALLER].partner,
                                                      body.partner_roles())
@@ -114,7 +62,8 @@ class CredentialsHandlers:
 
     async def get(self, request: web.Request) -> web.Response:
         caller = request[CALLER]
-        return ocpi_response(our_credentials(request.app[keys.SETTINGS], caller.token))
+        return ocpi_response(our_credentials(request.app[keys.SETTINGS], caller.token,
+                                             self.version))
 
     async def post(self, request: web.Request) -> web.Response:
         caller = request[CALLER]
@@ -138,7 +87,13 @@ class CredentialsHandlers:
 
     async def _register(self, request: web.Request, event: str) -> web.Response:
         caller = request[CALLER]
-        body = await parse_body(request, Credentials)
+        raw = await parse_json(request)
+        try:
+            # In whichever version it came, internally a hub is a platform with a HUB role:
+            # the operator's grants apply to 2.2.1 and 2.3.0 alike.
+            body = package(self.version).credentials.parse(raw)
+        except ValidationError as exc:
+            raise invalid(exc) from exc
         # Before we contact the URL it names: a refused partner learns nothing and makes us
         # call nothing.
         await _check_roles(request, body)
@@ -163,8 +118,8 @@ class CredentialsHandlers:
         except RolesRefused as exc:
             raise _roles_refused(exc) from exc
         log.info(event, version=api.version,
-                 roles=[f"{r.role.value} {r.country_code}-{r.party_id}" for r in body.roles])
-        return ocpi_response(our_credentials(request.app[keys.SETTINGS], token))
+                 roles=[f"{r.role} {r.country_code}-{r.party_id}" for r in body.roles])
+        return ocpi_response(our_credentials(request.app[keys.SETTINGS], token, api.version))
 
 
 def _add_routes(router: web.UrlDispatcher, prefix: str, version: str) -> None:

@@ -13,8 +13,9 @@ from enum import StrEnum
 
 from aiohttp import web
 
-SUPPORTED_VERSIONS: tuple[str, ...] = ("2.2.1",)
-"""OCPI versions this gateway serves, oldest first (2.3.0 joins here)."""
+SUPPORTED_VERSIONS: tuple[str, ...] = ("2.2.1", "2.3.0")
+"""OCPI versions this gateway serves, oldest first; each has its package under
+``ocpi_gateway/ocpi/`` (typed objects and their mapping to the internal model)."""
 
 
 class InterfaceRole(StrEnum):
@@ -33,7 +34,7 @@ class OcpiModule:
     """The ModuleID listed in version details, e.g. ``locations``."""
     role: InterfaceRole
     add_routes: AddRoutes
-    versions: tuple[str, ...] = ("2.2.1",)
+    versions: tuple[str, ...] = SUPPORTED_VERSIONS
     path: str | None = None
     """Path segment under ``/ocpi/<version>/``; the identifier when None. Set it when one
     identifier is mounted in two roles (e.g. ``cpo/tokens``)."""

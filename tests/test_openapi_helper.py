@@ -71,7 +71,7 @@ def test_patch_bodies_need_last_updated() -> None:
                      {"status": "CHARGING", "last_updated": STAMP})
 
 
-def test_errors_are_checked_against_the_envelope_and_versions_against_both() -> None:
+def test_errors_are_checked_against_the_envelope_and_versions_against_the_newest() -> None:
     validate_gateway_response("GET", "/ocpi/2.2.1/locations/NOPE",
                               {"status_code": 2003, "timestamp": STAMP}, http_status=404)
     with pytest.raises(OpenApiViolation, match="timestamp"):
@@ -79,3 +79,11 @@ def test_errors_are_checked_against_the_envelope_and_versions_against_both() -> 
     with pytest.raises(OpenApiViolation, match=r"body\.data\[0\] must contain"):
         validate_gateway_response("GET", "/ocpi/versions",
                                   {"status_code": 1000, "timestamp": STAMP, "data": [{}]})
+    validate_gateway_response("GET", "/ocpi/versions", {
+        "status_code": 1000, "timestamp": STAMP,
+        "data": [{"version": "2.2.1", "url": "https://x/ocpi/2.2.1"},
+                 {"version": "2.3.0", "url": "https://x/ocpi/2.3.0"}]})
+    with pytest.raises(OpenApiViolation, match=r"body\.data\[0\]\.version must be one of"):
+        validate_response("2.2.1", "GET", "/versions", {
+            "status_code": 1000, "timestamp": STAMP,
+            "data": [{"version": "2.3.0", "url": "https://x/ocpi/2.3.0"}]})

@@ -23,9 +23,9 @@ from ocpi_gateway.commands.models import (
     UnlockConnectorRequest,
 )
 from ocpi_gateway.commands.outcomes import (
-    OCPP_TOKEN_TYPES,
     RESERVE_RESULTS,
     charger_result,
+    ocpp_token_type,
 )
 from ocpi_gateway.domain.charger_commands import (
     ChargerCommands,
@@ -203,7 +203,7 @@ class CommandExecutor:
         request = ReservationRequest(
             location_id=body.location_id, evse_uid=body.evse_uid, partner=owner,
             token_uid=body.token.uid, expiry=body.expiry_date.astimezone(UTC),
-            token_type=OCPP_TOKEN_TYPES[body.token.type.value],
+            token_type=ocpp_token_type(body.token.type),
             group_id_token=body.token.group_id)
         # The token is remembered while the reservation is made (the driver presents it
         # later), so that its store write does not delay the ReserveNow.
@@ -247,7 +247,7 @@ class CommandExecutor:
                                                      owner.country_code, owner.party_id)
             outcome = await self._chargers.execute(
                 RemoteStart(charge_point_id=address.charge_point_id, id_token=body.token.uid,
-                            id_token_type=OCPP_TOKEN_TYPES[body.token.type.value],
+                            id_token_type=ocpp_token_type(body.token.type),
                             remote_start_id=secrets.randbelow(2**31 - 2) + 1,
                             evse_id=address.evse_id, connector_id=address.connector_id),
                 min(self._charger_timeout, time_budget))

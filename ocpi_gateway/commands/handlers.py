@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+
 from aiohttp import web
 from pydantic import ValidationError
 
-from ocpi_gateway.commands.models import COMMAND_BODIES, CommandType
+from ocpi_gateway.commands.models import CommandResponse, CommandResponseType
 from ocpi_gateway.commands.service import CommandService
+from ocpi_gateway.ocpi import package
+from ocpi_gateway.ocpi.seam import UnknownCommand
 from ocpi_gateway.partners.models import Partner, PartnerRole
 from ocpi_gateway.transport.body import invalid, parse_json
 from ocpi_gateway.transport.context import current_partner, current_routing
@@ -30,23 +34,26 @@ def _acting_partner(request: web.Request) -> Partner:
     return partner.model_copy(update={"roles": [role]})
 
 
-async def post_command(request: web.Request) -> web.Response:
+async def post_command(request: web.Request, version: str) -> web.Response:
     name = request.match_info["command"]
-    try:
-        command = CommandType(name)
-    except ValueError as exc:
-        raise OcpiError(OcpiStatus.INVALID_OR_MISSING_PARAMETERS, f"unknown command {name}",
-                        http_status=404) from exc
     partner = _acting_partner(request)
     raw = await parse_json(request)
     try:
-        body = COMMAND_BODIES[command].model_validate(raw)
+        parsed = package(version).commands.parse(name, raw)
+    except UnknownCommand as exc:
+        raise OcpiError(OcpiStatus.INVALID_OR_MISSING_PARAMETERS, f"unknown command {name}",
+                        http_status=404) from exc
     except ValidationError as exc:
         raise invalid(exc) from exc
+    if parsed is None:
+        # 2.3.0: CommandType is open; a command we do not implement is NOT_SUPPORTED.
+        unsupported = CommandResponse(result=CommandResponseType.NOT_SUPPORTED, timeout=0)
+        return ocpi_response(unsupported.model_dump(mode="json"))
+    command, body = parsed
     response, status_code = await request.app[COMMAND_SERVICE].receive(
         command, body, partner, result_headers=response_headers(current_routing(request)))
     return ocpi_response(response.model_dump(mode="json", exclude_defaults=False), status_code)
 
 
 def add_routes(router: web.UrlDispatcher, prefix: str, version: str) -> None:
-    router.add_post(prefix + "/{command}", post_command)
+    router.add_post(prefix + "/{command}", functools.partial(post_command, version=version))

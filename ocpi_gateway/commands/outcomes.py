@@ -41,5 +41,11 @@ def charger_result(command: CommandType, outcome: CommandOutcome) -> CommandResu
 
 
 OCPP_TOKEN_TYPES = {"RFID": "ISO14443", "APP_USER": "Central", "AD_HOC_USER": "Central",
-                    "OTHER": "Central"}
+                    "OTHER": "Central", "EMAID": "eMAID"}
 """OCPI TokenType → OCPP 2.0.1 IdTokenEnumType (1.6 has no token type)."""
+
+
+def ocpp_token_type(token_type: str) -> str:
+    """The 2.0.1 IdTokenEnumType of an OCPI TokenType; a type only 2.3.0's OpenEnum allows
+    (unknown to us) is one the CSMS vouches for: Central."""
+    return OCPP_TOKEN_TYPES.get(str(token_type), "Central")

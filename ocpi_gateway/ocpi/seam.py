@@ -8,6 +8,11 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel
 
+from ocpi_gateway.commands.models import CommandBody, CommandType
+from ocpi_gateway.config import GatewaySettings
+from ocpi_gateway.partners.models import PartnerCredentials
+from ocpi_gateway.tokens.models import Token, TokenType
+
 PublishedDoc = Mapping[str, Any]
 """A published Location in the internal model's JSON form: the operator's fields (all that any
 version can hold) plus the live ``status`` / ``last_updated`` the publisher keeps."""
@@ -27,11 +32,45 @@ class LocationsMapping(Protocol):
     def evse_patch(self, status: str, last_updated: str) -> BaseModel: ...
 
 
+class TokensMapping(Protocol):
+    """Tokens as received from an eMSP in this version, and as answered to its GET."""
+
+    def token_type(self, raw: str) -> TokenType | str:
+        """The TokenType of a ``type`` parameter; ValueError when the version lacks it."""
+
+    def to_internal(self, raw: Any) -> Token:
+        """The internal Token; pydantic's ValidationError when ``raw`` is not one."""
+
+    def from_internal(self, token: Token) -> BaseModel: ...
+
+
+class CommandsMapping(Protocol):
+    def parse(self, command: str, raw: Any) -> tuple[CommandType, CommandBody] | None:
+        """The internal command; None for a command this version names but we do not know
+        (2.3.0 CommandType is open: answered NOT_SUPPORTED); UnknownCommand when the version
+        has no such command; pydantic's ValidationError for a bad body."""
+
+
+class CredentialsMapping(Protocol):
+    def parse(self, raw: Any) -> PartnerCredentials:
+        """A partner's Credentials; pydantic's ValidationError when ``raw`` is none."""
+
+    def ours(self, settings: GatewaySettings, token: str, versions_url: str) -> BaseModel:
+        """Our Credentials object in this version."""
+
+
+class UnknownCommand(ValueError):
+    """The URL names a command the version does not define."""
+
+
 @dataclass(frozen=True, slots=True)
 class VersionPackage:
     number: str
     """The VersionNumber, e.g. ``2.2.1``."""
     locations: LocationsMapping
+    tokens: TokensMapping
+    commands: CommandsMapping
+    credentials: CredentialsMapping
 
 
 def to_json(model: BaseModel) -> bytes:

@@ -38,6 +38,19 @@ class PartnerRole(BaseModel):
                 and self.party_id.upper() == party_id.upper())
 
 
+class PartnerCredentials(BaseModel):
+    """A partner's Credentials in the internal model, whatever version they came in: a hub is
+    a platform with a HUB role (2.2.1 sends it as a role, 2.3.0 as ``hub_party_id``)."""
+
+    token: str
+    url: str
+    roles: list[PartnerRole]
+    hub_party_id: str | None = None
+
+    def partner_roles(self) -> list[PartnerRole]:
+        return list(self.roles)
+
+
 class PartnerEndpoint(BaseModel):
     identifier: str
     role: str

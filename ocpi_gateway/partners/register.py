@@ -9,7 +9,8 @@ import structlog
 from pydantic import ValidationError
 
 from ocpi_gateway.config import GatewaySettings
-from ocpi_gateway.credentials import Credentials, our_credentials
+from ocpi_gateway.credentials import our_credentials
+from ocpi_gateway.ocpi import package
 from ocpi_gateway.partners.client import OcpiClient, OcpiClientError
 from ocpi_gateway.partners.grants import GrantedRole, Grants
 from ocpi_gateway.partners.handshake import HandshakeError, fetch_partner_api
@@ -44,14 +45,14 @@ async def register_with_partner(
     try:
         reply = await client.request("POST", credentials_url, token_a,
                                      base64_token=api.send_base64,
-                                     json=our_credentials(settings, token_b))
+                                     json=our_credentials(settings, token_b, api.version))
         if not reply.ok:
             message = reply.body.get("status_message") if isinstance(reply.body, dict) else None
             raise HandshakeError(OcpiStatus.UNABLE_TO_USE_CLIENT_API,
                                  f"POST {credentials_url} answered HTTP {reply.http_status}, "
                                  f"status_code {reply.status_code}: {message or ''}")
         try:
-            theirs = Credentials.model_validate(reply.data)
+            theirs = package(api.version).credentials.parse(reply.data)
         except ValidationError as exc:
             raise HandshakeError(OcpiStatus.UNABLE_TO_USE_CLIENT_API,
                                  f"POST {credentials_url}: invalid credentials in the answer: "

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from aiohttp import web
 from pydantic import ValidationError
 
-from ocpi_gateway.tokens.models import Token, TokenType
+from ocpi_gateway.ocpi import package
+from ocpi_gateway.tokens.models import OpenTokenType, Token, TokenType
 from ocpi_gateway.tokens.repository import TokenRepository
 from ocpi_gateway.transport.body import invalid, parse_json
 from ocpi_gateway.transport.context import current_partner, current_routing
@@ -17,14 +19,15 @@ from ocpi_gateway.transport.status_codes import OcpiStatus
 TOKENS: web.AppKey[TokenRepository] = web.AppKey("tokens", TokenRepository)
 
 
-def _address(request: web.Request) -> tuple[str, str, str, TokenType]:
+def _address(request: web.Request, version: str) -> tuple[str, str, str, OpenTokenType]:
     info = request.match_info
     country_code, party_id, uid = info["country_code"], info["party_id"], info["uid"]
     if len(country_code) != 2 or len(party_id) != 3 or not 0 < len(uid) <= 36:
         raise OcpiError(OcpiStatus.INVALID_OR_MISSING_PARAMETERS,
                         "country_code (2), party_id (3) and token uid (1..36) are required")
     try:
-        token_type = TokenType(request.query.get("type", TokenType.RFID.value))
+        token_type = package(version).tokens.token_type(
+            request.query.get("type", TokenType.RFID.value))
     except ValueError as exc:
         raise OcpiError(OcpiStatus.INVALID_OR_MISSING_PARAMETERS,
                         f"type: unknown TokenType {request.query['type']}") from exc
@@ -41,26 +44,27 @@ def _address(request: web.Request) -> tuple[str, str, str, TokenType]:
 
 
 def _matches_url(token: Token, country_code: str, party_id: str, uid: str,
-                 token_type: TokenType) -> None:
+                 token_type: OpenTokenType) -> None:
     if (token.country_code.upper(), token.party_id.upper(), token.uid.upper(), token.type) != (
             country_code, party_id, uid.upper(), token_type):
         raise OcpiError(OcpiStatus.INVALID_OR_MISSING_PARAMETERS,
                         "country_code, party_id, uid and type of the body must match the URL")
 
 
-async def get_token(request: web.Request) -> web.Response:
-    country_code, party_id, uid, token_type = _address(request)
+async def get_token(request: web.Request, version: str) -> web.Response:
+    country_code, party_id, uid, token_type = _address(request, version)
     token = await request.app[TOKENS].get(country_code, party_id, uid, token_type)
     if token is None:
         raise OcpiError(OcpiStatus.UNKNOWN_TOKEN, f"unknown token {uid}", http_status=404)
-    return ocpi_response(token.model_dump(mode="json", exclude_none=True))
+    answer = package(version).tokens.from_internal(token)
+    return ocpi_response(answer.model_dump(mode="json", exclude_none=True))
 
 
-async def put_token(request: web.Request) -> web.Response:
-    country_code, party_id, uid, token_type = _address(request)
+async def put_token(request: web.Request, version: str) -> web.Response:
+    country_code, party_id, uid, token_type = _address(request, version)
     raw = await parse_json(request)
     try:
-        token = Token.model_validate(raw)
+        token = package(version).tokens.to_internal(raw)
     except ValidationError as exc:
         raise invalid(exc) from exc
     _matches_url(token, country_code, party_id, uid, token_type)
@@ -68,8 +72,8 @@ async def put_token(request: web.Request) -> web.Response:
     return ocpi_response()
 
 
-async def patch_token(request: web.Request) -> web.Response:
-    country_code, party_id, uid, token_type = _address(request)
+async def patch_token(request: web.Request, version: str) -> web.Response:
+    country_code, party_id, uid, token_type = _address(request, version)
     repo = request.app[TOKENS]
     current = await repo.get(country_code, party_id, uid, token_type)
     if current is None:
@@ -80,7 +84,7 @@ async def patch_token(request: web.Request) -> web.Response:
                         "last_updated: a PATCH must contain last_updated")
     merged: dict[str, Any] = current.model_dump(mode="json") | patch
     try:
-        token = Token.model_validate(merged)
+        token = package(version).tokens.to_internal(merged)
     except ValidationError as exc:
         raise invalid(exc) from exc
     _matches_url(token, country_code, party_id, uid, token_type)
@@ -90,6 +94,6 @@ async def patch_token(request: web.Request) -> web.Response:
 
 def add_routes(router: web.UrlDispatcher, prefix: str, version: str) -> None:
     path = prefix + "/{country_code}/{party_id}/{uid}"
-    router.add_get(path, get_token, allow_head=False)
-    router.add_put(path, put_token)
-    router.add_patch(path, patch_token)
+    router.add_get(path, functools.partial(get_token, version=version), allow_head=False)
+    router.add_put(path, functools.partial(put_token, version=version))
+    router.add_patch(path, functools.partial(patch_token, version=version))

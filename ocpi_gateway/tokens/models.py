@@ -1,4 +1,6 @@
-"""OCPI 2.2.1 Token object (mod_tokens.asciidoc)."""
+"""The internal Token (mod_tokens.asciidoc): what every supported version can say. ``type`` is
+open (2.3.0 TokenType is an OpenEnum: a type we do not know is kept as sent); each version's
+package (``ocpi_gateway/ocpi/v*/tokens.py``) checks what its version allows."""
 
 from __future__ import annotations
 
@@ -17,8 +19,13 @@ CiString36 = Annotated[str, StringConstraints(min_length=1, max_length=36)]
 class TokenType(StrEnum):
     AD_HOC_USER = "AD_HOC_USER"
     APP_USER = "APP_USER"
+    EMAID = "EMAID"  # 2.3.0: an ISO 15118 contract id presented by the vehicle
     OTHER = "OTHER"
     RFID = "RFID"
+
+
+OpenTokenType = Annotated[TokenType | str, Field(union_mode="left_to_right")]
+"""A known TokenType, or (2.3.0) any other value, kept as it is."""
 
 
 class WhitelistType(StrEnum):
@@ -39,7 +46,7 @@ class Token(BaseModel):
     country_code: CiString2
     party_id: CiString3
     uid: CiString36
-    type: TokenType
+    type: OpenTokenType
     contract_id: CiString36
     visual_number: str | None = Field(default=None, max_length=64)
     issuer: str = Field(max_length=64)

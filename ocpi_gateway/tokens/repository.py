@@ -7,16 +7,16 @@ from typing import Any
 
 from ocpi_gateway.domain.ids import ocpp16_id_tag
 from ocpi_gateway.domain.store import DocumentStore
-from ocpi_gateway.tokens.models import Token, TokenType
+from ocpi_gateway.tokens.models import OpenTokenType, Token
 
 COLLECTION = "tokens"
 COMMAND_TOKENS = "command_tokens"
 
 
-def token_key(country_code: str, party_id: str, uid: str, token_type: TokenType) -> str:
+def token_key(country_code: str, party_id: str, uid: str, token_type: OpenTokenType) -> str:
     # CiStrings compare case-insensitively, uid included (mod_tokens: CiString(36)); the
     # token itself keeps the uid as sent (card readers differ on case).
-    return f"{country_code.upper()}/{party_id.upper()}/{token_type.value}/{uid.upper()}"
+    return f"{country_code.upper()}/{party_id.upper()}/{token_type}/{uid.upper()}"
 
 
 class TokenRepository:
@@ -24,7 +24,7 @@ class TokenRepository:
         self._store = store
 
     async def get(
-        self, country_code: str, party_id: str, uid: str, token_type: TokenType
+        self, country_code: str, party_id: str, uid: str, token_type: OpenTokenType
     ) -> Token | None:
         doc = await self._store.get(COLLECTION, token_key(country_code, party_id, uid, token_type))
         return Token.model_validate(doc["token"]) if doc else None

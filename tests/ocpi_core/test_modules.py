@@ -25,7 +25,7 @@ def test_one_module_mounted_for_two_versions() -> None:
     registry = ModuleRegistry(versions=("2.2.1", "2.3.0"))
     registry.add(OcpiModule("locations", InterfaceRole.SENDER, _routes,
                             versions=("2.2.1", "2.3.0")))
-    registry.add(OcpiModule("tokens", InterfaceRole.RECEIVER, _routes))  # 2.2.1 only
+    registry.add(OcpiModule("tokens", InterfaceRole.RECEIVER, _routes, versions=("2.2.1",)))
     app = web.Application()
     registry.mount(app.router)
     assert mounted == [("/ocpi/2.2.1/locations", "2.2.1"), ("/ocpi/2.2.1/tokens", "2.2.1"),
