@@ -150,7 +150,7 @@ class LocationsPublisher:
         self.shared_sync_interval = shared_sync_interval
         self._syncer: asyncio.Task[None] | None = None
         self._welcomer: asyncio.Task[None] | None = None
-        self._known_receivers: set[str] | None = None
+        self._known_receivers: set[tuple[str, str]] | None = None
         self.welcome_interval = 2.0
         """How often to look for newly registered partners to send every Location to."""
         self._availability = availability
@@ -210,7 +210,7 @@ class LocationsPublisher:
             self._syncer = asyncio.create_task(self._sync_loop(self.shared_sync_interval),
                                                name="locations-shared-sync")
         if self._outbox is not None and self._receivers is not None:
-            self._known_receivers = {r.partner_id for r in await self._receivers()}
+            self._known_receivers = {(r.partner_id, r.version) for r in await self._receivers()}
             self._welcomer = asyncio.create_task(self._welcome_loop(), name="locations-welcome")
 
     async def stop(self) -> None:
@@ -671,12 +671,15 @@ class LocationsPublisher:
                 log.exception("locations_welcome_failed")
 
     async def welcome_new_receivers(self) -> list[str]:
+        """Queue every Location PUT to partners registered (or switched version) since."""
         if self._receivers is None:
             return []
         receivers = await self._receivers()
         known = self._known_receivers or set()
-        new = [r for r in receivers if r.partner_id not in known]
-        self._known_receivers = {r.partner_id for r in receivers}
+        # A partner that switched OCPI version (credentials PUT) is new in that version: it
+        # gets every Location in its new form before any PATCH.
+        new = [r for r in receivers if (r.partner_id, r.version) not in known]
+        self._known_receivers = {(r.partner_id, r.version) for r in receivers}
         for receiver in new:
             self._queue.put_nowait(("welcome", receiver))
         return [r.partner_id for r in new]

@@ -30,7 +30,8 @@ class Recorded:
 
 @dataclass
 class Receiver:
-    """A loopback eMSP Locations receiver (``/ocpi/emsp/2.2.1/locations``)."""
+    """A loopback eMSP Locations receiver (``/ocpi/emsp/2.2.1/locations``, and the same under
+    ``/2.3.0/``); what it is pushed is validated in the version of the URL."""
 
     url: str = ""
     requests: list[Recorded] = field(default_factory=list)
@@ -42,7 +43,6 @@ class Receiver:
     stall_seconds: float = 0.0
     seen: int = 0
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
-    version: str = "2.2.1"
     validate: bool = True
     """Off only for tests of the outbox's mechanics, which push opaque bodies."""
     violations: list[str] = field(default_factory=list)
@@ -64,7 +64,7 @@ class Receiver:
         body = orjson.loads(raw) if raw else None
         if request.method in ("PUT", "PATCH") and self.validate:
             try:
-                validate_request(self.version, request.method,
+                validate_request(request.match_info["version"], request.method,
                                  "/locations/" + request.match_info["tail"], body)
             except OpenApiViolation as exc:
                 self.violations.append(str(exc))
@@ -78,12 +78,16 @@ class Receiver:
     def of(self, method: str) -> list[Recorded]:
         return [r for r in self.requests if r.method == method]
 
+    def url_for(self, version: str) -> str:
+        """The receiver's endpoint in another OCPI version (bodies validated in it)."""
+        return self.url.replace("/2.2.1/", f"/{version}/")
+
 
 @pytest.fixture
 async def receiver() -> AsyncIterator[Receiver]:
     recv = Receiver()
     app = web.Application()
-    app.router.add_route("*", "/ocpi/emsp/2.2.1/locations/{tail:.*}", recv.handle)
+    app.router.add_route("*", "/ocpi/emsp/{version}/locations/{tail:.*}", recv.handle)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
