@@ -20,7 +20,7 @@ from ocpi_gateway.modules import InterfaceRole, OcpiModule
 from ocpi_gateway.ocpi import package
 from ocpi_gateway.ocpi.seam import to_jsonable
 from ocpi_gateway.partners.handshake import HandshakeError, fetch_partner_api
-from ocpi_gateway.partners.models import PartnerCredentials
+from ocpi_gateway.partners.models import Partner, PartnerCredentials
 from ocpi_gateway.partners.registry import RegistrationConflict, RolesRefused
 from ocpi_gateway.transport.body import invalid, parse_json
 from ocpi_gateway.transport.context import CALLER
@@ -54,6 +54,15 @@ async def _check_roles(request: web.Request, body: PartnerCredentials) -> None:
                                                      body.partner_roles())
     except RolesRefused as exc:
         raise _roles_refused(exc) from exc
+
+
+def _check_reachable(partner: Partner, body: PartnerCredentials) -> None:
+    """2.3.0: every party a hub says it reaches must be one the operator lets it forward for."""
+    refused = [f"{r.country_code}-{r.party_id}" for r in body.reachable
+               if not partner.grants.may_forward_for(r.country_code, r.party_id)]
+    if refused:
+        raise _roles_refused(RolesRefused(
+            f"party {', '.join(refused)} not granted to this hub by the operator"))
 
 
 class CredentialsHandlers:
@@ -97,6 +106,7 @@ class CredentialsHandlers:
         # Before we contact the URL it names: a refused partner learns nothing and makes us
         # call nothing.
         await _check_roles(request, body)
+        _check_reachable(caller.partner, body)
         try:
             api = await fetch_partner_api(
                 request.app[keys.OCPI_CLIENT], body.url, body.token,

@@ -46,6 +46,8 @@ class PartnerCredentials(BaseModel):
     url: str
     roles: list[PartnerRole]
     hub_party_id: str | None = None
+    reachable: list[PartnerRole] = []
+    """2.3.0: the parties a hub lists in its roles (reachable through it)."""
 
     def partner_roles(self) -> list[PartnerRole]:
         return list(self.roles)

@@ -170,10 +170,14 @@ class EmspPeer:
         return Grants(roles=roles, forwards_for=parties)
 
     def credentials(self, token: str) -> dict[str, Any]:
-        roles = [{"role": self.role, "party_id": self.party_id,
-                  "country_code": self.country_code, "business_details": {"name": self.name}},
-                 *self.extra_roles]
-        return {"token": token, "url": self.versions_url, "roles": roles}
+        """Our Credentials in ``ocpi_version``: a 2.3.0 hub names itself in hub_party_id and
+        lists the parties it reaches (``extra_roles``) as its roles."""
+        own = {"role": self.role, "party_id": self.party_id,
+               "country_code": self.country_code, "business_details": {"name": self.name}}
+        if self.role == "HUB" and self.ocpi_version != "2.2.1":
+            return {"token": token, "url": self.versions_url, "roles": list(self.extra_roles),
+                    "hub_party_id": self.country_code + self.party_id}
+        return {"token": token, "url": self.versions_url, "roles": [own, *self.extra_roles]}
 
     # --- authentication --------------------------------------------------------------------
     def _token(self, request: web.Request) -> str | None:

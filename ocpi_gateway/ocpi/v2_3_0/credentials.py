@@ -1,7 +1,9 @@
 """OCPI 2.3.0 Credentials: HUB is no longer a role. A hub platform names its own party in
 ``hub_party_id`` and lists the parties reachable through it in ``roles`` (credentials, note
-on hubs). Internally a hub stays a platform with a HUB role (that party), so what the
-operator granted and how routing headers are checked is the same in both versions."""
+on hubs). Internally a hub stays a platform with a HUB role (that party) and the parties it
+lists are those it reaches (``PartnerCredentials.reachable``), so what the operator granted
+(``--hub``, ``--forwards-for``) and how routing headers are checked is the same in both
+versions."""
 
 from __future__ import annotations
 
@@ -52,11 +54,13 @@ class Mapping230:
                              party_id=r.party_id.upper(),
                              business_details=r.business_details.model_dump(exclude_none=True))
                  for r in body.roles]
-        if body.hub_party_id is not None:
-            hub = body.hub_party_id.upper()
-            roles.insert(0, PartnerRole(role="HUB", country_code=hub[:2], party_id=hub[2:]))
-        return PartnerCredentials(token=body.token, url=body.url, roles=roles,
-                                  hub_party_id=body.hub_party_id)
+        if body.hub_party_id is None:
+            return PartnerCredentials(token=body.token, url=body.url, roles=roles)
+        hub = body.hub_party_id.upper()
+        # The listed roles are the parties the hub reaches, not roles of its own.
+        return PartnerCredentials(
+            token=body.token, url=body.url, hub_party_id=hub, reachable=roles,
+            roles=[PartnerRole(role="HUB", country_code=hub[:2], party_id=hub[2:])])
 
     def ours(self, settings: GatewaySettings, token: str, versions_url: str) -> Credentials:
         roles = [CredentialsRole.model_validate(
