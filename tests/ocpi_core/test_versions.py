@@ -42,7 +42,7 @@ async def peer(*versions: str, speaks: str) -> EmspPeer:
 async def test_versions_lists_both_with_their_endpoints(located_gateway: RunningGateway) -> None:
     emsp = await peer(*BOTH, speaks="2.3.0")
     try:
-        _, token_a = await located_gateway.partners.invite("x")
+        _, token_a = await located_gateway.partners.invite("x", emsp.grants())
         status, body, _ = await emsp.call("GET", located_gateway.versions_url, token_a)
         assert status == 200
         assert [v["version"] for v in body["data"]] == ["2.2.1", "2.3.0"]
@@ -61,7 +61,7 @@ async def test_emsp_registers_on_either_version(located_gateway: RunningGateway,
                                                 version: str) -> None:
     emsp = await peer(*BOTH, speaks=version)
     try:
-        _, token_a = await located_gateway.partners.invite("eMSP")
+        _, token_a = await located_gateway.partners.invite("eMSP", emsp.grants())
         status, body = await emsp.register_with(located_gateway.versions_url, token_a)
         assert status == 200 and body["status_code"] == 1000, body
         [partner] = await located_gateway.partners.registered()
@@ -86,7 +86,8 @@ async def test_gateway_registers_on_the_highest_mutual_version(
         await register_with_partner(located_gateway.partners,
                                     located_gateway.app[keys.OCPI_CLIENT],
                                     located_gateway.settings, SUPPORTED_VERSIONS,
-                                    emsp.versions_url, emsp.token_a, name="Peer")
+                                    emsp.versions_url, emsp.token_a, name="Peer",
+                                    grants=emsp.grants())
         [partner] = await located_gateway.partners.registered()
         assert partner.version == chosen
         assert emsp.gateway_credentials is not None
@@ -99,7 +100,7 @@ async def test_gateway_registers_on_the_highest_mutual_version(
 async def test_credentials_put_switches_the_version(located_gateway: RunningGateway) -> None:
     emsp = await peer(*BOTH, speaks="2.2.1")
     try:
-        _, token_a = await located_gateway.partners.invite("eMSP")
+        _, token_a = await located_gateway.partners.invite("eMSP", emsp.grants())
         status, _ = await emsp.register_with(located_gateway.versions_url, token_a)
         assert status == 200
         assert await eventually(lambda: "NL/EXA/LOC-AFIR" in emsp.locations, within=8)

@@ -163,10 +163,16 @@ class EmspPeer:
     def grants(self, *, forwards_for: tuple[str, ...] = ()) -> Grants:
         """What an operator grants this peer: exactly the roles it declares, and for a hub
         the parties (``"DE-EMS"``) it forwards for."""
+        credentials = self.credentials("")
+        parties = [GrantedParty(country_code=p[:2], party_id=p[3:]) for p in forwards_for]
+        if "hub_party_id" in credentials:  # 2.3.0 hub: its roles are the parties it reaches
+            parties += [GrantedParty(country_code=r["country_code"], party_id=r["party_id"])
+                        for r in credentials["roles"]]
+            return Grants(roles=[GrantedRole(role="HUB", country_code=self.country_code,
+                                             party_id=self.party_id)], forwards_for=parties)
         roles = [GrantedRole(role=r["role"], country_code=r["country_code"],
                              party_id=r["party_id"])
-                 for r in self.credentials("")["roles"]]
-        parties = [GrantedParty(country_code=p[:2], party_id=p[3:]) for p in forwards_for]
+                 for r in credentials["roles"]]
         return Grants(roles=roles, forwards_for=parties)
 
     def credentials(self, token: str) -> dict[str, Any]:
