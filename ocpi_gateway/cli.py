@@ -3,7 +3,7 @@
 A part adds its subcommands by listing ``"package.module:function"`` in :data:`SUBCOMMANDS`;
 the function receives argparse's subparsers object, adds its parser(s) and sets
 ``func=<callable(args) -> int>`` with ``set_defaults``. ``--config`` is on the top-level parser,
-so every subcommand can read ``args.config`` (None means config/gateway.yaml).
+so every subcommand can read ``args.config`` (None: see ``config.default_config_path``).
 """
 
 from __future__ import annotations
@@ -17,9 +17,18 @@ from typing import Any
 
 from aiohttp import web
 
-from ocpi_gateway.config import ConfigError, GatewaySettings, load_settings
+from ocpi_gateway import __version__
+from ocpi_gateway.config import (
+    CONFIG_ENV,
+    SYSTEM_CONFIG,
+    ConfigError,
+    GatewaySettings,
+    load_settings,
+)
 
 Subparsers = Any  # argparse._SubParsersAction is private
+CONFIG_HELP = (f"gateway YAML (default: ${CONFIG_ENV}, else ./config/gateway.yaml, "
+               f"else {SYSTEM_CONFIG})")
 SUBCOMMANDS: list[str] = [
     # "package.module:add_subcommands"
     "ocpi_gateway.ocpp_adapter.cli:add_subcommands",
@@ -216,8 +225,9 @@ def _list(args: argparse.Namespace) -> int:
 
 def build_parser(subcommands: Sequence[str] | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ocpi-gateway", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--config", default=None,
-                        help="gateway YAML (default: config/gateway.yaml)")
+                        help=CONFIG_HELP)
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="run the gateway")

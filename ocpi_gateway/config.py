@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,9 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "gateway.yaml"
+CONFIG_ENV = "OCPI_GATEWAY_CONFIG"
+CHECKOUT_CONFIG = Path("config") / "gateway.yaml"  # relative: a checkout as working directory
+SYSTEM_CONFIG = Path("/etc/ocpi-gateway/gateway.yaml")
 
 
 class ConfigError(Exception):
@@ -184,9 +187,27 @@ def _resolve_store_url(base: Path, url: str) -> str:
     return url
 
 
+def default_config_path(environ: Mapping[str, str] | None = None, *, cwd: Path | None = None,
+                        system: Path | None = None) -> Path:
+    """The config file when none is named: ``$OCPI_GATEWAY_CONFIG`` when set (used as it is),
+    else ``./config/gateway.yaml`` when it exists (``./run.sh`` runs in the checkout), else
+    ``/etc/ocpi-gateway/gateway.yaml`` when it exists (a server or the image)."""
+    environ = os.environ if environ is None else environ
+    if environ.get(CONFIG_ENV):
+        return Path(environ[CONFIG_ENV])
+    checkout = (Path.cwd() if cwd is None else cwd) / CHECKOUT_CONFIG
+    system = SYSTEM_CONFIG if system is None else system
+    for candidate in (checkout, system):
+        if candidate.is_file():
+            return candidate
+    raise ConfigError(f"no configuration file: ${CONFIG_ENV} is not set, and neither "
+                      f"{checkout} nor {system} exists; name one with --config PATH")
+
+
 def load_settings(path: Path | str | None = None) -> GatewaySettings:
-    """Read the YAML config; relative paths in it are relative to the file's folder."""
-    config_path = Path(path) if path else DEFAULT_CONFIG
+    """Read the YAML config (``path``, else :func:`default_config_path`); relative paths in it
+    are relative to the file's folder."""
+    config_path = Path(path) if path else default_config_path()
     try:
         raw = yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}
     except OSError as exc:

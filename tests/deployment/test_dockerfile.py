@@ -28,7 +28,7 @@ def _final_stage() -> list[tuple[str, str]]:
 def _pip_commands(text: str) -> list[list[str]]:
     """Arguments after `pip` of every `pip install` in a shell text."""
     commands = []
-    for line in text.splitlines():
+    for line in text.replace("\\\n", " ").splitlines():
         if line.lstrip().startswith("#"):
             continue
         words = shlex.split(line)

@@ -85,11 +85,13 @@ def test_documented_example_loads(example: tuple[str, str, str], tmp_path: Path)
 
 
 def test_files_named_by_the_repository_gateway_config_exist_and_load() -> None:
-    from ocpi_gateway.config import DEFAULT_CONFIG, load_settings
+    from ocpi_gateway.config import CHECKOUT_CONFIG, default_config_path, load_settings
 
-    if not DEFAULT_CONFIG.exists():
-        pytest.fail(f"{DEFAULT_CONFIG} is missing: ./run.sh starts from it")
-    settings = load_settings(DEFAULT_CONFIG)
+    # ./run.sh runs in the checkout, where the default is its config/gateway.yaml.
+    config = default_config_path({}, cwd=ROOT, system=ROOT / "nonexistent")
+    if config != ROOT / CHECKOUT_CONFIG:
+        pytest.fail(f"{ROOT / CHECKOUT_CONFIG} is missing: ./run.sh starts from it")
+    settings = load_settings(config)
     for kind in ("locations", "policy", "chargers"):
         file = getattr(settings, f"{kind}_file")
         if file is not None:
