@@ -12,6 +12,7 @@ from __future__ import annotations
 import builtins
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -66,8 +67,10 @@ class Caller:
 
 
 class PartnerRegistry:
-    def __init__(self, store: DocumentStore, *, auth_cache_ttl: float = 2.0) -> None:
+    def __init__(self, store: DocumentStore, *, auth_cache_ttl: float = 2.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._store = store
+        self._clock = clock
         # token hash → (monotonic expiry, epoch, caller). Every functional-module request
         # authenticates; two store reads each would cap the gateway's request rate, so a hit
         # costs one read of the epoch instead. Any instance that changes a partner or its
@@ -184,7 +187,7 @@ class PartnerRegistry:
         reassigned (the credentials module does before register())."""
         if not header:
             return None
-        now = time.monotonic()
+        now = self._clock()
         epoch = await self._epoch()  # before the rows, as in authenticate()
         cached = self._header_cache.get(header)
         if cached is not None and cached[0] > now and cached[1] == epoch:
@@ -208,7 +211,7 @@ class PartnerRegistry:
         """The caller owning one of the header's readings (see transport.auth.token_candidates).
 
         Unregistered partners and dangling tokens authenticate nobody."""
-        now = time.monotonic()
+        now = self._clock()
         # Read before the token and partner: an entry is tagged with an epoch that was current
         # when its rows were read, so a change made meanwhile is never hidden by it.
         epoch = await self._epoch()

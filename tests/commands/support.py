@@ -113,8 +113,10 @@ def in_minutes(minutes: float) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
-async def eventually(condition: Callable[[], Any], within: float = 5.0) -> Any:
-    """Poll a sync or async condition until truthy; returns its last value."""
+async def eventually(condition: Callable[[], Any], within: float = 30.0) -> Any:
+    """Poll a sync or async condition until truthy; returns its last value. ``within`` only
+    guards against a hang (a loaded machine is slow, not wrong): never prove an absence with
+    it."""
     deadline = asyncio.get_running_loop().time() + within
     while True:
         value = condition()
@@ -191,7 +193,7 @@ class World:
         assert status in (200, 400, 404), (status, reply)
         return dict(reply)
 
-    async def result(self, name: str, within: float = 6.0) -> dict[str, Any]:
+    async def result(self, name: str, within: float = 30.0) -> dict[str, Any]:
         """The first CommandResult POSTed to response_url(name)."""
         got = await eventually(lambda: self.emsp.command_results.get(name), within)
         assert got, f"no CommandResult at {name} within {within}s"

@@ -97,6 +97,7 @@ def received(charger: Connected, action: str) -> list[dict[str, Any]]:
     return [p for a, p in charger.behaviour.received if a == action]
 
 
+@pytest.mark.timeout(240)  # two gateway processes start: slow on a loaded machine, not stuck
 async def test_sigkill_with_reserve_now_in_flight_leaves_nothing_live(
         parts: tuple[GatewayProcess, EmspPeer, ChargerFactory], tmp_path: Path) -> None:
     gateway, emsp, factory = parts

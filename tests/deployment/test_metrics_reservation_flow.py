@@ -115,7 +115,7 @@ async def _result(emsp: EmspPeer, name: str) -> dict[str, Any]:
     async def arrived() -> bool:
         return bool(emsp.command_results.get(name))
 
-    assert await eventually(arrived, within=8.0), f"no CommandResult at {name}"
+    assert await eventually(arrived), f"no CommandResult at {name}"
     result: dict[str, Any] = emsp.command_results[name][0]
     return result
 

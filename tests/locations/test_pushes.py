@@ -236,14 +236,17 @@ async def test_charger_wide_status_and_offline_grace(
     await publisher.on_event(status("CP-AMS-01", None, 0, ConnectorStatus.AVAILABLE))
     await settle(publisher, outbox)
     assert publisher.evse_doc("NL-AMS-ZUIDAS", "AMS-ZUIDAS-01")["status"] == "AVAILABLE"  # type: ignore[index]
-    # a short disconnect inside the grace changes nothing
+    # a short disconnect inside the grace changes nothing (a grace no loaded machine can
+    # overrun between the two events)
+    publisher.offline_grace = 60.0
     await publisher.on_event(ChargerDisconnected(charge_point_id="CP-AMS-01"))
     await publisher.on_event(ChargerConnected(charge_point_id="CP-AMS-01",
                                               ocpp_version=OcppVersion.V16))
-    await asyncio.sleep(0.1)
     await settle(publisher, outbox)
     assert publisher.evse_doc("NL-AMS-ZUIDAS", "AMS-ZUIDAS-01")["status"] == "AVAILABLE"  # type: ignore[index]
-    # longer than the grace: UNKNOWN, then back on reconnect
+    # longer than the grace: UNKNOWN, then back on reconnect (the 0.05 s timer fires before
+    # the 0.1 s sleep ends, however slow the machine)
+    publisher.offline_grace = 0.05
     await publisher.on_event(ChargerDisconnected(charge_point_id="CP-AMS-01"))
     await asyncio.sleep(0.1)
     await settle(publisher, outbox)

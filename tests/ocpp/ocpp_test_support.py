@@ -43,8 +43,10 @@ def basic_auth(user: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
-async def eventually(condition: Callable[[], Awaitable[bool]], within: float = 3.0) -> bool:
-    """Poll ``condition`` until true or ``within`` seconds passed; its last value."""
+async def eventually(condition: Callable[[], Awaitable[bool]], within: float = 10.0) -> bool:
+    """Poll ``condition`` until true or ``within`` seconds passed; its last value. ``within``
+    only guards against a hang (a loaded machine is slow, not wrong): never prove an absence
+    with it."""
     for _ in range(int(within / 0.02)):
         if await condition():
             return True
@@ -85,7 +87,7 @@ class RecordingPublisher:
             self._changed.notify_all()
 
     async def wait_for(self, predicate: Callable[[DomainEvent], bool],
-                       within: float = 3.0) -> DomainEvent:
+                       within: float = 10.0) -> DomainEvent:
         async def _wait() -> DomainEvent:
             async with self._changed:
                 while True:

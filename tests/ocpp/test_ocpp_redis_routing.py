@@ -6,8 +6,8 @@ import asyncio
 import os
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,6 +15,7 @@ import pytest
 import redis.asyncio as aioredis
 from ocpp.v16 import call
 from ocpp_test_support import (
+    FAST,
     Behaviour,
     ChargerFactory,
     Gateway,
@@ -60,22 +61,28 @@ async def test_command_from_another_instance_reaches_the_charger(
     assert cp.behaviour.received[0][1]["expiry_date"] == "2026-11-23T21:00:00.000Z"
 
 
-async def test_offline_everywhere_fails_fast(two_gateways: tuple[Gateway, Gateway],
-                                             chargers: ChargerFactory) -> None:
-    a, b = two_gateways
-    started = time.monotonic()
-    assert await b.server.commands.execute(reserve(), timeout=5) is CommandOutcome.OFFLINE
-    assert time.monotonic() - started < 0.5
-    cp = await chargers.connect(a.url, CP)
-    await a.events.wait_for(lambda e: e.charge_point_id == CP)
-    assert await b.server.commands.is_online(CP)
-    await cp.disconnect()
-    async def offline() -> bool:
-        return not await b.server.commands.is_online(CP)
+async def test_offline_everywhere_fails_fast(redis_url: str, chargers: ChargerFactory) -> None:
+    # Presence entries that outlive the test: only the owner's release on disconnect can
+    # make the charger offline here, never the TTL running out.
+    lasting = replace(FAST, presence_ttl=600.0)
+    a = await start_gateway(redis_url=redis_url, instance_id="gw-a", timings=lasting)
+    b = await start_gateway(redis_url=redis_url, instance_id="gw-b", timings=lasting)
+    try:
+        # OFFLINE, not TIMEOUT: nobody holds the charger, so nothing waits for the 5 s.
+        assert await b.server.commands.execute(reserve(), timeout=5) is CommandOutcome.OFFLINE
+        cp = await chargers.connect(a.url, CP)
+        await a.events.wait_for(lambda e: e.charge_point_id == CP)
+        assert await b.server.commands.is_online(CP)
+        await cp.disconnect()
 
-    # The owner released its presence entry on disconnect, not at the TTL's end.
-    assert await eventually(offline, within=0.3)
-    assert await b.server.commands.execute(reserve(), timeout=5) is CommandOutcome.OFFLINE
+        async def offline() -> bool:
+            return not await b.server.commands.is_online(CP)
+
+        assert await eventually(offline, within=30)
+        assert await b.server.commands.execute(reserve(), timeout=5) is CommandOutcome.OFFLINE
+    finally:
+        await a.close()
+        await b.close()
 
 
 async def test_disconnect_mid_remote_command_is_offline(
@@ -83,12 +90,11 @@ async def test_disconnect_mid_remote_command_is_offline(
     a, b = two_gateways
     cp = await chargers.connect(a.url, CP, behaviour=Behaviour(hang=asyncio.Event()))
     await a.events.wait_for(lambda e: e.charge_point_id == CP)
-    started = time.monotonic()
     pending = asyncio.create_task(b.server.commands.execute(reserve(), timeout=20))
-    await asyncio.wait_for(cp.behaviour.seen.wait(), 3)
+    await asyncio.wait_for(cp.behaviour.seen.wait(), 30)
     await cp.disconnect()
-    assert await asyncio.wait_for(pending, 3) is CommandOutcome.OFFLINE
-    assert time.monotonic() - started < 3
+    # OFFLINE, not TIMEOUT: the owner's disconnect ended the wait before the 20 s.
+    assert await pending is CommandOutcome.OFFLINE
 
 
 async def test_charger_moving_to_another_instance_takes_presence_along(
@@ -130,6 +136,7 @@ async def test_transaction_ids_are_unique_across_instances(
     await a.events.wait_for(lambda e: isinstance(e, TransactionStarted))
 
 
+@pytest.mark.timeout(180)  # a gateway process starts: slow on a loaded machine, not stuck
 async def test_owner_killed_mid_command_gives_offline_before_the_timeout(
         redis_url: str, chargers: ChargerFactory) -> None:
     port = free_port()
@@ -140,19 +147,18 @@ async def test_owner_killed_mid_command_gives_offline_before_the_timeout(
     requester = await start_gateway(redis_url=redis_url, instance_id="gw-requester")
     try:
         assert owner.stdout is not None
-        ready = await asyncio.wait_for(owner.stdout.readline(), 20)
+        ready = await owner.stdout.readline()  # the suite's timeout guards a hang
         assert ready.strip() == b"READY"
         cp = await chargers.connect(f"ws://127.0.0.1:{port}/ocpp", CP,
                                     behaviour=Behaviour(hang=asyncio.Event()))
         assert await eventually(lambda: requester.server.commands.is_online(CP))
-        started = time.monotonic()
         pending = asyncio.create_task(requester.server.commands.execute(reserve(), timeout=15))
-        await asyncio.wait_for(cp.behaviour.seen.wait(), 5)
+        await asyncio.wait_for(cp.behaviour.seen.wait(), 30)
         owner.kill()  # SIGKILL: no cleanup, the presence entry must expire by itself
-        await asyncio.wait_for(owner.wait(), 5)
-        assert await asyncio.wait_for(pending, 10) is CommandOutcome.OFFLINE
-        # FAST liveness TTL is 0.6 s: well before the 15 s command timeout.
-        assert time.monotonic() - started < 5
+        await owner.wait()
+        # OFFLINE, not TIMEOUT: the owner's liveness key (FAST: 0.6 s) lapsed well before
+        # the 15 s command timeout.
+        assert await pending is CommandOutcome.OFFLINE
         assert not await requester.server.commands.is_online(CP)
     finally:
         if owner.returncode is None:
@@ -169,9 +175,8 @@ async def test_presence_of_a_dead_process_counts_as_offline(
         # A process that died without cleaning up: its presence entry lives on for a while,
         # its liveness key is gone.
         await client.set(presence_key(CP), "gw-ghost|7", px=60_000)
-        started = time.monotonic()
+        # OFFLINE, not TIMEOUT: a dead owner is not waited for.
         assert await b.server.commands.execute(reserve(), timeout=5) is CommandOutcome.OFFLINE
-        assert time.monotonic() - started < 0.5
         assert not await b.server.commands.is_online(CP)
         await client.set("ocpp:instance:gw-ghost", "1", px=60_000)
         assert await b.server.commands.is_online(CP)

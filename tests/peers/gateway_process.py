@@ -40,7 +40,7 @@ class GatewayProcess:
     def ws_url(self) -> str:
         return self.url.replace("http://", "ws://") + "/ocpp"
 
-    async def start(self, *, within: float = 60.0) -> None:
+    async def start(self, *, within: float = 150.0) -> None:
         with self.log.open("ab") as log:
             self._proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "ocpi_gateway.cli", "--config", str(self.config),
