@@ -159,6 +159,10 @@ class GatewaySettings(BaseSettings):
     instance_id: str | None = Field(
         default=None, description="name of this process among several; random when absent"
     )
+    allow_private_response_urls: bool = Field(
+        default=False,
+        description="accept command response_urls on loopback, link-local or private "
+        "addresses (tests, the demo, an eMSP on your own network); false refuses them")
     log_level: str = "INFO"
 
     @classmethod

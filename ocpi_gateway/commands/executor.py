@@ -27,6 +27,8 @@ from ocpi_gateway.commands.outcomes import (
     charger_result,
     ocpp_token_type,
 )
+from ocpi_gateway.commands.response_url import response_url_refusal
+from ocpi_gateway.commands.unlock_permission import UnlockPermission
 from ocpi_gateway.domain.charger_commands import (
     ChargerCommands,
     CommandOutcome,
@@ -93,6 +95,7 @@ class CommandExecutor:
         sessions: SessionTracker,
         tokens: TokenRepository,
         charger_timeout: float,
+        allow_private_response_urls: bool = False,
     ) -> None:
         self._catalog = catalog
         self._reservations = reservations
@@ -102,6 +105,9 @@ class CommandExecutor:
         self._sessions = sessions
         self._tokens = tokens
         self._charger_timeout = charger_timeout
+        self._allow_private_response_urls = allow_private_response_urls
+        self._unlock_permission = UnlockPermission(catalog=catalog, reservations=reservations,
+                                                   sessions=sessions, tokens=tokens)
 
     # ---------------------------------------------------------------- checks answered at once
 
@@ -193,7 +199,17 @@ class CommandExecutor:
 
     async def check_unlock(self, body: UnlockConnectorRequest, partner: OcpiPartner) -> None:
         address = self._evse_address(body.location_id, body.evse_uid, body.connector_id)
+        refusal = await self._unlock_permission.refusal(partner, body.location_id,
+                                                        body.evse_uid)
+        if refusal is not None:
+            raise Refused(CommandResponseType.REJECTED, refusal)
         await self._online(address)
+
+    async def check_response_url(self, body: CommandBody) -> None:
+        refusal = await response_url_refusal(
+            str(body.response_url), allow_private=self._allow_private_response_urls)
+        if refusal is not None:
+            raise Refused(CommandResponseType.REJECTED, refusal)
 
     # ---------------------------------------------------------------- work with a result
 

@@ -53,7 +53,8 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
                                                whole_charger_capable(app[CHARGERS]),
                                                every_evse_counts=True),
             chargers=app[CHARGER_COMMANDS], sessions=sessions, tokens=app[TOKENS],
-            charger_timeout=settings.command_timeouts.charger_seconds)
+            charger_timeout=settings.command_timeouts.charger_seconds,
+            allow_private_response_urls=settings.allow_private_response_urls)
         service = CommandService(
             executor=executor, records=CommandRepository(store),
             results=ResultSender(app[OUTBOX]), reservations=app[RESERVATIONS],

@@ -134,6 +134,7 @@ class CommandService:
 
     async def _check(self, command: CommandType, body: Any, partner: OcpiPartner) -> None:
         ex = self._executor
+        await ex.check_response_url(body)
         if isinstance(body, ReserveNowRequest):
             await ex.check_reserve_now(body, partner)
         elif isinstance(body, CancelReservationRequest):

@@ -435,9 +435,12 @@ class DeliveryEngine:
         if data:
             send_headers["Content-Type"] = "application/json"
         try:
+            # No redirects: a receiver must not send our token, or a response_url's POST,
+            # to a host nobody checked (docs/security.md, "Where results go").
             async with self._session.request(
                 method, url, data=data, headers=send_headers,
                 timeout=aiohttp.ClientTimeout(total=wait or self.policy.timeout),
+                allow_redirects=False,
             ) as response:
                 raw = await response.read()
                 status = response.status

@@ -160,6 +160,8 @@ class Demo:
             store_url=f"sqlite:///{self.workdir / 'gateway.db'}", redis_url=None,
             locations_file=files.locations_file, policy_file=files.policy_file,
             chargers_file=files.chargers_file, instance_id="demo",
+            # The simulated eMSP receives its CommandResults on loopback.
+            allow_private_response_urls=True,
             command_timeouts={"charger_seconds": CHARGER_SECONDS,
                               "ocpi_result_seconds": RESULT_SECONDS})
         self.passwords = files.passwords

@@ -63,6 +63,11 @@ class SessionTracker:
         docs = await self._store.find(COLLECTION, {"id": session_id})
         return SessionRecord(**docs[0]) if docs else None
 
+    async def active_at(self, charge_point_id: str) -> list[SessionRecord]:
+        """The sessions of a charger that have not ended."""
+        docs = await self._store.find(COLLECTION, {"charge_point_id": charge_point_id})
+        return [record for record in (SessionRecord(**d) for d in docs) if record.active]
+
     async def on_event(self, event: DomainEvent) -> None:
         if isinstance(event, TransactionStarted):
             await self._started(event)

@@ -19,6 +19,7 @@ from ocpp.v16.enums import Action as Action16
 from ocpp.v201 import call as call201
 
 from ocpi_gateway.locations.extension import AVAILABILITY
+from ocpi_gateway.partners.grants import Grants
 from ocpi_gateway.reservation_policy.availability.base import EvseStatus
 from tests.ocpp.ocpp_test_support import (
     PASSWORD_HASH,
@@ -234,6 +235,12 @@ async def open_world(tmp_path: Path, *, policy: dict[str, Any] | None = None,
     assert status == 200 and body["status_code"] == 1000, body
     http = aiohttp.ClientSession()
     return World(gateway, emsp, http, ChargerFactory(http))
+
+
+async def grant_helpdesk(world: World) -> None:
+    """The world's eMSP may unlock any connector (the operator's help-desk grant)."""
+    [partner] = await world.gateway.partners.registered()
+    await world.gateway.partners.grant(partner.id, Grants(helpdesk=True))
 
 
 async def close_world(world: World) -> None:

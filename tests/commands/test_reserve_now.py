@@ -268,9 +268,10 @@ async def test_ids_are_case_insensitive(world: World) -> None:
     reservation = await reservation_of(world, "R1")
     assert reservation is not None
     assert (reservation.location_id, reservation.evse_uid) == (LOCATION, "E1")
+    # On the EVSE it reserved (an eMSP may unlock only there), spelt otherwise.
     reply = await world.command("UNLOCK_CONNECTOR", {
         "response_url": world.emsp.response_url("unlock"), "location_id": "Loc-1",
-        "evse_uid": "e2", "connector_id": "1"})
+        "evse_uid": "e1", "connector_id": "1"})
     assert reply["data"]["result"] == "ACCEPTED", reply
 
 

@@ -17,6 +17,7 @@ from tests.commands.support import (
     CP201,
     World,
     eventually,
+    grant_helpdesk,
     start_body,
     token,
     unlock_body,
@@ -185,9 +186,12 @@ async def test_stop_of_an_unknown_session_is_unknown_session_at_once(world: Worl
 
 
 # ---------------------------------------------------------------- UNLOCK_CONNECTOR
+# These test the command itself, so the eMSP has the help-desk grant (who may unlock what:
+# tests/commands/test_partner_isolation.py).
 
 
 async def test_unlock_connector_unlocked_is_accepted(world: World) -> None:
+    await grant_helpdesk(world)
     await world.all_available()
     reply = await world.command("UNLOCK_CONNECTOR", unlock_body(world, "ul", "E2"))
     assert reply["data"]["result"] == "ACCEPTED"
@@ -196,6 +200,7 @@ async def test_unlock_connector_unlocked_is_accepted(world: World) -> None:
 
 
 async def test_unlock_connector_on_201_names_evse_and_connector(world: World) -> None:
+    await grant_helpdesk(world)
     await world.all_available()
     await world.command("UNLOCK_CONNECTOR", unlock_body(world, "ul201", "E3"))
     assert (await world.result("ul201"))["result"] == "ACCEPTED"
@@ -203,6 +208,7 @@ async def test_unlock_connector_on_201_names_evse_and_connector(world: World) ->
 
 
 async def test_unlock_failed_is_failed(world: World) -> None:
+    await grant_helpdesk(world)
     await world.connect(CP16, Behaviour(unlock="UnlockFailed"))
     await world.connect(CP201)
     await world.command("UNLOCK_CONNECTOR", unlock_body(world, "uf", "E1"))

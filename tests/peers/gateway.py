@@ -22,13 +22,16 @@ ROLE_BE = {"country_code": "BE", "party_id": "EXB", "business_details": {"name":
 def gateway_settings(tmp_path: Path, *, port: int | None = None,
                      roles: Sequence[dict[str, Any]] = (ROLE_NL,), **overrides: Any,
                      ) -> GatewaySettings:
-    """Settings for a test gateway: SQLite in tmp_path, no Redis, one CPO role by default."""
+    """Settings for a test gateway: SQLite in tmp_path, no Redis, one CPO role by default,
+    loopback response_urls allowed."""
     port = port or free_port()
     values: dict[str, Any] = {
         "listen": {"host": "127.0.0.1", "port": port},
         "public_url": f"http://127.0.0.1:{port}",
         "cpo_roles": list(roles),
         "store_url": f"sqlite:///{tmp_path / 'gateway.db'}",
+        # The test eMSPs receive CommandResults on loopback.
+        "allow_private_response_urls": True,
         **overrides,
     }
     return GatewaySettings(**values)
