@@ -24,6 +24,8 @@ class GatewayProcess:
         self.url = f"http://127.0.0.1:{self.port}"
         config = {"listen": {"host": "127.0.0.1", "port": self.port}, "public_url": self.url,
                   "store_url": f"sqlite:///{workdir / 'gateway.db'}",
+                  # The test eMSPs receive CommandResults on loopback.
+                  "allow_private_response_urls": True,
                   "log_level": "WARNING", **settings}
         self.config = workdir / "gateway.yaml"
         self.config.write_text(yaml.safe_dump(_plain(config)), encoding="utf-8")
