@@ -19,6 +19,8 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from ocpi_gateway.redis_clients import RedisMode, RedisTarget, parse_host_port
+
 CONFIG_ENV = "OCPI_GATEWAY_CONFIG"
 CHECKOUT_CONFIG = Path("config") / "gateway.yaml"  # relative: a checkout as working directory
 SYSTEM_CONFIG = Path("/etc/ocpi-gateway/gateway.yaml")
@@ -142,7 +144,14 @@ class GatewaySettings(BaseSettings):
     public_url: str = "http://127.0.0.1:8080"
     cpo_roles: list[CpoRole] = Field(min_length=1)
     store_url: str = "sqlite:///var/gateway.db"
-    redis_url: str | None = None
+    redis_url: str | None = Field(
+        default=None, description="Redis shared by several instances (single: the server; "
+        "cluster: any node; sentinel: only db/credentials are read from it)")
+    redis_mode: RedisMode = RedisMode.SINGLE
+    redis_sentinels: list[str] = Field(
+        default_factory=list, description="sentinel mode: the Sentinels, each host:port")
+    redis_master: str | None = Field(
+        default=None, description="sentinel mode: the name of the monitored primary")
     locations_file: Path | None = None
     policy_file: Path | None = None
     chargers_file: Path | None = None
@@ -164,6 +173,28 @@ class GatewaySettings(BaseSettings):
         description="accept command response_urls on loopback, link-local or private "
         "addresses (tests, the demo, an eMSP on your own network); false refuses them")
     log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _redis_mode(self) -> GatewaySettings:
+        if self.redis_mode is RedisMode.CLUSTER and not self.redis_url:
+            raise ValueError("redis_mode cluster needs redis_url (any node of the cluster)")
+        if self.redis_mode is RedisMode.SENTINEL:
+            if not self.redis_sentinels or not self.redis_master:
+                raise ValueError("redis_mode sentinel needs redis_sentinels and redis_master")
+            for entry in self.redis_sentinels:
+                parse_host_port(entry)
+        return self
+
+    @property
+    def redis(self) -> RedisTarget | None:
+        """Where the shared Redis is, or None: one process, everything in memory."""
+        if self.redis_mode is RedisMode.SENTINEL:
+            return RedisTarget(url=self.redis_url, mode=self.redis_mode,
+                               sentinels=tuple(parse_host_port(s) for s in self.redis_sentinels),
+                               master=self.redis_master)
+        if not self.redis_url:
+            return None
+        return RedisTarget(url=self.redis_url, mode=self.redis_mode)
 
     @classmethod
     def settings_customise_sources(

@@ -3,7 +3,7 @@
 What it leaves on the app for the other parts:
 
 - ``app[CHARGER_COMMANDS]``: the ``ocpi_gateway.domain.charger_commands.ChargerCommands`` to send
-  ReserveNow & co (routed through Redis when ``redis_url`` is set);
+  ReserveNow & co (routed through Redis when one is configured);
 - ``app[CHARGERS]``: the chargers file (``ChargersConfig.capabilities(cp_id)`` for the policy);
 - ``app[TOKEN_AUTHORIZER]``: set it (e.g. from the Tokens module's install) to decide
   Authorize / StartTransaction / TransactionEvent tokens; until then every token is accepted.
@@ -58,7 +58,7 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
     server = OcppServer(
         chargers, app[keys.EVENT_BUS], _AppAuthorizer(app),
         instance_id=settings.instance_id or "gw",
-        redis_url=settings.redis_url,
+        redis_url=settings.redis,
         timings=OcppTimings(
             heartbeat_interval=settings.ocpp.heartbeat_interval_seconds,
             call_timeout=settings.command_timeouts.charger_seconds,

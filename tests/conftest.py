@@ -12,6 +12,8 @@ from types import ModuleType
 
 import pytest
 
+from tests.redis_servers import RedisProcess
+
 
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -62,6 +64,17 @@ async def redis_url(redis_server: str) -> str:
     await client.flushall()
     await client.aclose()
     return redis_server
+
+
+@pytest.fixture
+def restartable_redis(tmp_path: Path) -> Iterator[RedisProcess]:
+    """A redis-server of this test alone, which the test may kill and restart (empty)."""
+    server = RedisProcess(tmp_path / "redis-restartable")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture

@@ -26,10 +26,12 @@ class Rule:
 # websocket side (aiohttp, ocpp) but nothing of OCPI.
 RULES = (
     Rule("domain", frozenset({"domain"}), frozenset({"aiohttp", "ocpp", "redis", "pymongo"})),
-    Rule("ocpp_adapter", frozenset({"domain", "ocpp_adapter"}), frozenset()),
+    Rule("redis_clients", frozenset({"redis_clients"}),
+         frozenset({"aiohttp", "ocpp", "websockets", "httpx", "pymongo"})),
+    Rule("ocpp_adapter", frozenset({"domain", "ocpp_adapter", "redis_clients"}), frozenset()),
     Rule(
         "reservation_policy",
-        frozenset({"domain", "reservation_policy"}),
+        frozenset({"domain", "reservation_policy", "redis_clients"}),
         frozenset({"aiohttp", "ocpp", "websockets", "httpx", "pymongo"}),
     ),
 )
@@ -98,7 +100,7 @@ def test_the_checker_sees_a_forbidden_import(tmp_path: Path) -> None:
     (root / "reservation_policy" / "bad.py").write_text(
         "import aiohttp.web\nfrom ocpi_gateway.domain import ids\n", encoding="utf-8"
     )
-    adapter, core = RULES[1], RULES[2]
+    adapter, core = RULES[2], RULES[3]
     assert violations(adapter, root) == [
         "ocpi_gateway/ocpp_adapter/bad.py imports ocpi_gateway.locations"
     ]

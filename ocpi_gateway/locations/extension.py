@@ -2,7 +2,7 @@
 
 Leaves on the app, for the Commands module and the reservation policy:
 
-- ``app[AVAILABILITY]``: the ``AvailabilityStore`` (Redis when ``redis_url`` is set, else
+- ``app[AVAILABILITY]``: the ``AvailabilityStore`` (Redis when one is configured, else
   in-process), available from install time;
 - ``app[LOCATIONS]``: the ``LocationsModule``; ``app[LOCATIONS].catalog`` is the current
   ``LocationsCatalog`` (read it at call time: a reload replaces it).
@@ -35,7 +35,7 @@ LOCATIONS: web.AppKey[LocationsModule] = web.AppKey("locations", LocationsModule
 def install(app: web.Application, settings: GatewaySettings) -> None:
     availability = app.get(AVAILABILITY)
     if availability is None:
-        availability = app[AVAILABILITY] = open_availability(settings.redis_url)
+        availability = app[AVAILABILITY] = open_availability(settings.redis)
     try:
         module = LocationsModule(
             settings.locations_file, availability, store=None, outbox=None, receivers=None,
@@ -43,7 +43,7 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
             public_url=settings.public_url,
             offline_grace=settings.charger_offline_grace_seconds,
             # Several instances share Redis: adopt the statuses the others' chargers report.
-            shared_sync_interval=1.0 if settings.redis_url else None,
+            shared_sync_interval=1.0 if settings.redis else None,
         )
     except LocationsConfigError as exc:
         raise ConfigError(str(exc)) from exc

@@ -25,7 +25,6 @@ import hmac
 import os
 import time
 
-import redis.asyncio as aioredis
 import structlog
 from redis.exceptions import RedisError
 
@@ -36,6 +35,7 @@ from ocpi_gateway.ocpp_adapter.auth import (
     LoginAttempt,
     LoginLimits,
 )
+from ocpi_gateway.redis_clients import RedisClient
 
 log = structlog.get_logger(__name__)
 
@@ -93,7 +93,7 @@ def verified_key(charge_point_id: str) -> str:
 class RedisLoginLimiter:
     """:class:`ocpp_adapter.auth.LoginLimiter` with its counts in Redis (atomic scripts)."""
 
-    def __init__(self, redis: aioredis.Redis, limits: LoginLimits | None = None, *,
+    def __init__(self, redis: RedisClient, limits: LoginLimits | None = None, *,
                  clock: Clock = time.time, max_in_flight: int = 16) -> None:
         self.limits = limits or LoginLimits()
         self._gate = asyncio.Semaphore(max_in_flight)
@@ -152,7 +152,7 @@ class RedisVerifiedPasswords:
     configured fingerprint key (a per-process random key makes every entry useless elsewhere).
     """
 
-    def __init__(self, redis: aioredis.Redis, *, ttl_seconds: int = 30 * 86_400,
+    def __init__(self, redis: RedisClient, *, ttl_seconds: int = 30 * 86_400,
                  max_in_flight: int = 16) -> None:
         self._redis = redis
         self._gate = asyncio.Semaphore(max_in_flight)

@@ -19,7 +19,6 @@ from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import redis.asyncio as aioredis
 import structlog
 from aiohttp import WSMsgType, web
 
@@ -46,6 +45,7 @@ from ocpi_gateway.ocpp_adapter.routing.local import LocalChargerCommands
 from ocpi_gateway.ocpp_adapter.routing.redis import RedisChargerCommands, RedisTransactionIds
 from ocpi_gateway.ocpp_adapter.session import CallObserver, OcppSession, SessionContext
 from ocpi_gateway.ocpp_adapter.transaction_ids import InMemoryTransactionIds, TransactionIdSource
+from ocpi_gateway.redis_clients import RedisClient, RedisTarget, as_target, open_redis
 
 log = structlog.get_logger(__name__)
 
@@ -87,7 +87,7 @@ class OcppServer:
         authorizer: TokenAuthorizer,
         *,
         instance_id: str,
-        redis_url: str | None,
+        redis_url: RedisTarget | str | None,
         heartbeat_interval: int = 300,
         timings: OcppTimings | None = None,
         observe_call: CallObserver | None = None,
@@ -110,12 +110,13 @@ class OcppServer:
         self.registry = ConnectionRegistry()
         self._trusted_proxies = [ipaddress.ip_network(net, strict=False)
                                  for net in trusted_proxies]
-        self._redis: aioredis.Redis | None = None
+        self._redis: RedisClient | None = None
         self._limiter: LoginLimiter
         transaction_ids: TransactionIdSource
         self._router: RoutedCommands
-        if redis_url:
-            self._redis = aioredis.from_url(redis_url)
+        target = as_target(redis_url)
+        if target is not None:
+            self._redis = open_redis(target)
             redis_router = RedisChargerCommands(
                 self.registry, self._redis, instance_id,
                 presence_ttl=self.timings.presence_ttl, instance_ttl=self.timings.instance_ttl,
@@ -145,7 +146,7 @@ class OcppServer:
         return self._router
 
     @property
-    def redis(self) -> aioredis.Redis | None:
+    def redis(self) -> RedisClient | None:
         """The adapter's Redis client (for a /ready check), None in one-process mode."""
         return self._redis
 

@@ -24,7 +24,7 @@ async def explain_context(args: argparse.Namespace) -> policy_cli.ExplainContext
     chargers = load_chargers(settings.chargers_file)
     return policy_cli.ExplainContext(
         policy=PolicySource(settings.policy_file),
-        availability=open_availability(settings.redis_url),
+        availability=open_availability(settings.redis),
         candidates=CatalogCandidates(lambda: catalog, whole_charger_capable(chargers)))
 
 

@@ -3,13 +3,19 @@
 Keys (hash-tagged by charger so each script touches one cluster slot):
 
 - ``ocpp:{<cp>}:presence`` = ``<instance>|<fence>``, with a TTL the owner refreshes while the
-  charger is connected. ``<fence>`` comes from ``INCR ocpp:{<cp>}:fence`` when the charger
-  connects, so the newest connection always wins and a stale owner (paused longer than the
-  TTL, or whose charger reconnected elsewhere) can neither refresh nor delete the newer entry;
-  it learns it lost the charger and closes its zombie socket.
-- ``ocpp:cmd:<instance>``: a Stream per process; a command is an entry with a correlation id,
-  the requester's reply stream, the encoded command and a deadline.
-- ``ocpp:reply:<instance>``: a Stream per process for the answers (correlation id, outcome).
+  charger is connected. ``<fence>`` comes from ``ocpp:{<cp>}:fence`` when the charger
+  connects: one more than the last fence, and never less than the Redis server's clock in
+  milliseconds, so it keeps growing even when Redis lost its data. The newest connection
+  always wins and a stale owner (paused longer than the TTL, or whose charger reconnected
+  elsewhere) can neither refresh nor delete the newer entry; it learns it lost the charger and
+  closes its zombie socket. A presence entry that is simply gone (expired during a pause, or
+  Redis restarted empty) is claimed again by its owner unless a newer fence exists: only a
+  newer connection elsewhere takes a charger over.
+- ``ocpp:{i:<instance>}:cmd``: a Stream per process; a command is an entry with a correlation
+  id, the requester's reply stream, the encoded command and a deadline.
+- ``ocpp:{i:<instance>}:reply``: a Stream per process for the answers (correlation id,
+  outcome). Both streams of a process share a hash slot, so one XREAD reads both on a Redis
+  Cluster too.
 
 - ``ocpp:instance:<instance>``: exists while the process lives (short TTL, refreshed often).
 
@@ -27,34 +33,49 @@ import time
 import uuid
 from typing import Any
 
-import redis.asyncio as aioredis
 import structlog
 from redis.exceptions import RedisError
 
 from ocpi_gateway.domain.charger_commands import ChargerCommand, CommandOutcome
 from ocpi_gateway.ocpp_adapter.registry import ConnectionRegistry
 from ocpi_gateway.ocpp_adapter.routing.codec import CodecError, decode_command, encode_command
+from ocpi_gateway.redis_clients import RedisClient
 
 log = structlog.get_logger(__name__)
 
 STREAM_MAXLEN = 10_000
 
+# KEYS: presence, fence. ARGV: instance, ttl_ms. The fence never goes below the server's clock
+# (ms), so a claim after Redis lost its data still beats every connection made before.
 _CLAIM = """
 local fence = redis.call('INCR', KEYS[2])
+local t = redis.call('TIME')
+local clock = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if fence < clock then
+  fence = clock
+  redis.call('SET', KEYS[2], fence)
+end
 redis.call('SET', KEYS[1], ARGV[1] .. '|' .. fence, 'PX', ARGV[2])
 return fence
 """
+# KEYS: presence, fence. ARGV: token (instance|fence), ttl_ms, fence.
+# 1: still ours (re-claimed when the entry was gone); 0: a newer connection holds the charger.
 _REFRESH = """
 local current = redis.call('GET', KEYS[1])
 if current == ARGV[1] then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
   return 1
 end
-if not current and redis.call('GET', KEYS[2]) == ARGV[3] then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-  return 1
+local ours = tonumber(ARGV[3])
+local last = tonumber(redis.call('GET', KEYS[2]) or '0')
+if last > ours then return 0 end
+if current then
+  local theirs = tonumber(string.match(current, '|(%d+)$') or '0')
+  if theirs >= ours then return 0 end
 end
-return 0
+if last < ours then redis.call('SET', KEYS[2], ARGV[3]) end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
 """
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -77,18 +98,18 @@ def instance_key(instance_id: str) -> str:
 
 
 def command_stream(instance_id: str) -> str:
-    return f"ocpp:cmd:{instance_id}"
+    return f"ocpp:{{i:{instance_id}}}:cmd"
 
 
 def reply_stream(instance_id: str) -> str:
-    return f"ocpp:reply:{instance_id}"
+    return f"ocpp:{{i:{instance_id}}}:reply"
 
 
 class RedisChargerCommands:
     def __init__(
         self,
         registry: ConnectionRegistry,
-        redis: aioredis.Redis,
+        redis: RedisClient,
         instance_id: str,
         *,
         presence_ttl: float = 30.0,
@@ -106,6 +127,9 @@ class RedisChargerCommands:
         self._instance_ttl_ms = max(int(instance_ttl * 1000), 10)
         self._block_ms = block_ms
         self._owned: dict[str, str] = {}
+        self._unclaimed: set[str] = set()
+        """Chargers connected while Redis could not be reached: claimed at the next refresh."""
+        self._refresh_now = asyncio.Event()
         self._seen_alive: dict[str, float] = {}
         self._pending: dict[str, asyncio.Future[CommandOutcome]] = {}
         self._serving: set[asyncio.Task[None]] = set()
@@ -151,25 +175,43 @@ class RedisChargerCommands:
         while True:
             await asyncio.sleep(self.instance_ttl / 3)
             try:
-                await self.redis.set(instance_key(self.instance_id), "1",
-                                     px=self._instance_ttl_ms)
+                before = await self.redis.set(instance_key(self.instance_id), "1",
+                                              px=self._instance_ttl_ms, get=True)
             except RedisError:
                 log.warning("ocpp_liveness_refresh_failed", instance_id=self.instance_id)
+                continue
+            if before is None and (self._owned or self._unclaimed):
+                # Our key was gone: Redis restarted empty (or we were paused). Our presence
+                # entries are gone too: claim them again now, not at the next refresh.
+                log.warning("ocpp_redis_state_lost", instance_id=self.instance_id)
+                self._refresh_now.set()
 
     # -- presence ------------------------------------------------------------------------
 
     async def charger_connected(self, charge_point_id: str) -> None:
+        self._unclaimed.discard(charge_point_id)
         try:
             fence = await self._claim(
                 keys=[presence_key(charge_point_id), fence_key(charge_point_id)],
                 args=[self.instance_id, self._ttl_ms],
             )
         except RedisError:
-            log.exception("ocpp_presence_claim_failed", charge_point_id=charge_point_id)
+            log.warning("ocpp_presence_claim_failed", charge_point_id=charge_point_id)
+            self._unclaimed.add(charge_point_id)
+            self._refresh_now.set()
             return
         self._owned[charge_point_id] = f"{self.instance_id}|{int(fence)}"
 
+    async def _claim_unclaimed(self) -> None:
+        for charge_point_id in list(self._unclaimed):
+            session = self.registry.get(charge_point_id)
+            if session is None or session.is_closed:
+                self._unclaimed.discard(charge_point_id)
+                continue
+            await self.charger_connected(charge_point_id)
+
     async def charger_disconnected(self, charge_point_id: str) -> None:
+        self._unclaimed.discard(charge_point_id)
         token = self._owned.pop(charge_point_id, None)
         if token is None:
             return
@@ -181,18 +223,22 @@ class RedisChargerCommands:
     async def _refresh_loop(self) -> None:
         interval = self.presence_ttl / 3
         while True:
-            await asyncio.sleep(interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._refresh_now.wait(), interval)
+            self._refresh_now.clear()
+            if self._unclaimed:
+                await self._claim_unclaimed()
             owned = list(self._owned.items())
             if not owned:
                 continue
             try:
+                # EVAL, not EVALSHA: after a Redis restart the script cache is empty, and a
+                # cluster pipeline does not reload scripts.
                 async with self.redis.pipeline(transaction=False) as pipe:
                     for charge_point_id, token in owned:
-                        await self._refresh(
-                            keys=[presence_key(charge_point_id), fence_key(charge_point_id)],
-                            args=[token, self._ttl_ms, token.rsplit("|", 1)[1]],
-                            client=pipe,
-                        )
+                        pipe.eval(_REFRESH, 2, presence_key(charge_point_id),
+                                  fence_key(charge_point_id), token, self._ttl_ms,
+                                  token.rsplit("|", 1)[1])
                     results = await pipe.execute()
             except RedisError:
                 log.warning("ocpp_presence_refresh_failed", chargers=len(owned))
@@ -345,7 +391,7 @@ if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SET', KEYS[1], ARGV[1]) e
 return redis.call('INCR', KEYS[1])
 """
 
-    def __init__(self, redis: aioredis.Redis, key: str = "ocpp:txid") -> None:
+    def __init__(self, redis: RedisClient, key: str = "ocpp:txid") -> None:
         self._script = redis.register_script(self._NEXT)
         self._key = key
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from ocpi_gateway.redis_clients import RedisClient, RedisTarget, as_target, open_redis
 from ocpi_gateway.reservation_policy.availability.base import (
     AvailabilityStore,
     EvseAvailability,
@@ -83,7 +84,7 @@ def _keys(location_id: str) -> dict[str, str]:
 
 
 class RedisAvailability:
-    def __init__(self, client: aioredis.Redis) -> None:
+    def __init__(self, client: RedisClient) -> None:
         self._redis = client
         self._set_status = client.register_script(_SET_STATUS)
         self._pick = client.register_script(_PICK_AND_HOLD)
@@ -91,8 +92,8 @@ class RedisAvailability:
         self._listeners: list[HoldListener] = []
 
     @classmethod
-    def from_url(cls, url: str) -> RedisAvailability:
-        return cls(aioredis.from_url(url))
+    def from_url(cls, url: RedisTarget | str) -> RedisAvailability:
+        return cls(open_redis(url))
 
     def add_hold_listener(self, listener: HoldListener) -> None:
         self._listeners.append(listener)
@@ -179,10 +180,11 @@ class RedisAvailability:
         await self._redis.aclose()
 
 
-def open_availability(redis_url: str | None) -> AvailabilityStore:
-    """Redis when a URL is configured (several instances share it), else in-process."""
-    if redis_url:
-        return RedisAvailability.from_url(redis_url)
+def open_availability(redis: RedisTarget | str | None) -> AvailabilityStore:
+    """Redis when one is configured (several instances share it), else in-process."""
+    target = as_target(redis)
+    if target is not None:
+        return RedisAvailability.from_url(target)
     return MemoryAvailability()
 
 

@@ -1,0 +1,119 @@
+"""The one factory for Redis clients: every part that talks to Redis gets its client here.
+
+Three deployments of Redis (``gateway.yaml`` ``redis_mode``):
+
+- ``single``: one server at ``redis_url``;
+- ``cluster``: a Redis Cluster, ``redis_url`` naming any node; the keys of one location
+  (``{location_id}``) and of one charger (``{charge_point_id}``) share a hash slot, so every
+  script and transaction keeps to one slot;
+- ``sentinel``: a primary watched by Sentinels (``redis_sentinels``, ``redis_master``); the
+  client asks the Sentinels where the primary is, again after a failover.
+
+Every client retries a command that met a broken connection (a Redis restart or failover
+leaves the pool's connections dead) with exponential backoff, and checks a connection idle for
+``health_check_interval`` seconds before using it, so that a restarted Redis costs a retry, not
+a failed command.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, TypeAlias
+
+import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.retry import Retry
+from redis.asyncio.sentinel import Sentinel
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+RedisClient: TypeAlias = "aioredis.Redis | RedisCluster"
+"""What the factory returns; both speak the same commands, scripts and pipelines."""
+
+
+class RedisMode(StrEnum):
+    SINGLE = "single"
+    CLUSTER = "cluster"
+    SENTINEL = "sentinel"
+
+
+@dataclass(frozen=True, slots=True)
+class RedisTarget:
+    """Where Redis is and how hard to try (built from the gateway settings)."""
+
+    url: str | None = None
+    """``redis://host:port/db`` (single; any node for cluster; auth/db for sentinel)."""
+    mode: RedisMode = RedisMode.SINGLE
+    sentinels: tuple[tuple[str, int], ...] = ()
+    master: str | None = None
+    retries: int = 8
+    """Retries of a command after a connection error; with the backoff below about 5 s, the
+    time a restarted or failed-over Redis takes to answer again."""
+    backoff_base: float = 0.05
+    backoff_cap: float = 1.0
+    health_check_interval: float = 5.0
+    socket_timeout: float = 5.0
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.url) or (self.mode is RedisMode.SENTINEL and bool(self.sentinels))
+
+
+def parse_host_port(value: str) -> tuple[str, int]:
+    """``host:port`` (IPv6 as ``[::1]:26379``) → (host, port)."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise ValueError(f"{value!r} is not host:port")
+    return host.strip("[]"), int(port)
+
+
+def _retry(target: RedisTarget) -> Retry:
+    return Retry(ExponentialBackoff(cap=target.backoff_cap, base=target.backoff_base),
+                 target.retries)
+
+
+def _common(target: RedisTarget) -> dict[str, Any]:
+    return {
+        "retry": _retry(target),
+        "retry_on_error": [RedisConnectionError, RedisTimeoutError],
+        "health_check_interval": target.health_check_interval,
+        "socket_timeout": target.socket_timeout,
+        "socket_connect_timeout": target.socket_timeout,
+        "socket_keepalive": True,
+    }
+
+
+def as_target(value: RedisTarget | str | None) -> RedisTarget | None:
+    """A bare URL is a single server with the default retries."""
+    if value is None or isinstance(value, RedisTarget):
+        return value if value is None or value.configured else None
+    return RedisTarget(url=value) if value else None
+
+
+def open_redis(target: RedisTarget | str) -> RedisClient:
+    """A new client for ``target`` (its own connection pool; close it with ``aclose()``)."""
+    if isinstance(target, str):
+        target = RedisTarget(url=target)
+    if target.mode is RedisMode.CLUSTER:
+        if not target.url:
+            raise ValueError("redis_mode cluster needs redis_url (any node of the cluster)")
+        return RedisCluster.from_url(target.url, **_common(target))
+    if target.mode is RedisMode.SENTINEL:
+        if not target.sentinels or not target.master:
+            raise ValueError("redis_mode sentinel needs redis_sentinels and redis_master")
+        extra: dict[str, Any] = {}
+        if target.url:
+            parsed = aioredis.connection.parse_url(target.url)
+            extra = {k: parsed[k] for k in ("db", "username", "password") if k in parsed}
+        sentinel = Sentinel(  # type: ignore[no-untyped-call]
+            list(target.sentinels),
+            sentinel_kwargs={"socket_timeout": target.socket_timeout,
+                             "socket_connect_timeout": target.socket_timeout},
+            **_common(target), **extra)
+        client: aioredis.Redis = sentinel.master_for(target.master)
+        return client
+    if not target.url:
+        raise ValueError("no redis_url configured")
+    return aioredis.from_url(target.url, **_common(target))
