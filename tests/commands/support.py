@@ -190,7 +190,8 @@ class World:
 
     async def command(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
         status, reply, _ = await self.emsp.call(
-            "POST", f"{self.gateway.url}/ocpi/2.2.1/commands/{name}", json=body)
+            "POST", f"{self.gateway.url}/ocpi/{self.emsp.ocpi_version}/commands/{name}",
+            json=body)
         assert status in (200, 400, 404), (status, reply)
         return dict(reply)
 
@@ -221,14 +222,14 @@ class World:
 
 async def open_world(tmp_path: Path, *, policy: dict[str, Any] | None = None,
                      charger_seconds: float = 1.0, result_seconds: int = 4,
-                     **overrides: Any) -> World:
+                     ocpi_version: str = "2.2.1", **overrides: Any) -> World:
     settings = gateway_settings(
         tmp_path, **write_configs(tmp_path, policy),
         command_timeouts={"charger_seconds": charger_seconds,
                           "ocpi_result_seconds": result_seconds},
         instance_id="gw-test", **overrides)
     gateway = await start_gateway(settings)
-    emsp = EmspPeer()
+    emsp = EmspPeer(versions=("2.2.1", "2.3.0"), ocpi_version=ocpi_version)
     await emsp.start()
     _, token_a = await gateway.partners.invite("test emsp", emsp.grants())
     status, body = await emsp.register_with(gateway.versions_url, token_a)

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
+
 from ocpi_gateway.commands.models import COMMAND_BODIES, CommandBody, CommandType
 from ocpi_gateway.ocpi.seam import UnknownCommand
 from ocpi_gateway.ocpi.v2_2_1.tokens import Token
+
+
+class _WithToken(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    token: Token
 
 
 class Mapping221:
@@ -17,7 +25,7 @@ class Mapping221:
             raise UnknownCommand(command) from exc
         body = COMMAND_BODIES[kind].model_validate(raw)
         if isinstance(raw, dict) and "token" in raw:
-            Token.model_validate(raw["token"])  # 2.2.1's closed TokenType
+            _WithToken.model_validate(raw)  # 2.2.1's closed TokenType, named token.type
         return kind, body
 
 
