@@ -1,0 +1,61 @@
+"""OCPI 2.3.0 Price (``before_taxes``, ``taxes[]``), PriceLimit and ``Tariff.tax_included``:
+component prices are published as the operator wrote them, with ``tax_included`` saying how."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, PlainSerializer
+
+from ocpi_gateway import money
+
+Number = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
+
+
+class TaxAmount(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    name: str
+    account_number: str | None = None
+    percentage: Number | None = None
+    amount: Number
+
+
+class Price(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    before_taxes: Number
+    taxes: list[TaxAmount] | None = None
+
+
+class PriceLimit(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    before_taxes: Number
+    after_taxes: Number | None = None
+
+
+def price(value: money.Price) -> Price:
+    if value.taxes is None:
+        return Price(before_taxes=value.before_taxes)
+    return Price(before_taxes=value.before_taxes, taxes=[
+        TaxAmount.model_validate(t.model_dump(exclude_none=True)) for t in value.taxes])
+
+
+def price_limit(value: money.Price) -> PriceLimit:
+    after = value.after_taxes
+    return PriceLimit(before_taxes=value.before_taxes, after_taxes=after) if after is not None \
+        else PriceLimit(before_taxes=value.before_taxes)
+
+
+def to_internal(value: Price) -> money.Price:
+    if value.taxes is None:
+        return money.Price(before_taxes=value.before_taxes)
+    return money.Price(before_taxes=value.before_taxes,
+                       taxes=[money.Tax.model_validate(t.model_dump()) for t in value.taxes])
+
+
+def component_price(value: Decimal, tax_included: money.TaxIncluded,
+                    vat: Decimal | None) -> Decimal:
+    return value  # as written; Tariff.tax_included tells the receiver how to read it
