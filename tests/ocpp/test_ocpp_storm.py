@@ -9,7 +9,7 @@ from collections import Counter
 
 import aiohttp
 import redis.asyncio as aioredis
-from ocpp_test_support import PASSWORD, PASSWORD_HASH, basic_auth, start_gateway
+from ocpp_test_support import PASSWORD, PASSWORD_HASH, basic_auth, eventually, start_gateway
 
 from ocpi_gateway.ocpp_adapter.chargers_config import ChargersConfig
 from ocpi_gateway.ocpp_adapter.routing.redis import presence_key
@@ -60,9 +60,13 @@ async def test_a_login_storm_is_admitted_and_present_in_redis(redis_url: str) ->
                     f"{gw.url}/{cp}", protocols=("ocpp1.6",),
                     headers={"Authorization": basic_auth(cp, PASSWORD)}))
             opened = await asyncio.gather(*sockets)
-            present = await redis.exists(*(presence_key(f"CP-STORM-{n:04d}")
-                                           for n in range(COUNT)))
-            assert present == COUNT
+            async def all_present() -> bool:
+                # The presence claim follows the websocket handshake: a moment later.
+                present = await redis.exists(*(presence_key(f"CP-STORM-{n:04d}")
+                                               for n in range(COUNT)))
+                return bool(present == COUNT)
+
+            assert await eventually(all_present, within=30)
             for ws in opened:
                 await ws.close()
         # One hash shared by all: one scrypt, however many check it at once.
