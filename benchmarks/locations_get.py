@@ -43,6 +43,7 @@ async def gateway_app(locations: int, workdir: Path, version: str,
     from ocpi_gateway.app import create_app
     from ocpi_gateway.config import GatewaySettings
     from ocpi_gateway.locations.sample import sample_location
+    from ocpi_gateway.partners.grants import grants_from_options
     from ocpi_gateway.partners.models import PartnerRole
     from ocpi_gateway.partners.registry import PartnerRegistry
     from ocpi_gateway.store import open_store
@@ -52,7 +53,7 @@ async def gateway_app(locations: int, workdir: Path, version: str,
     store_url = f"sqlite:///{workdir / 'gateway.db'}"
     store = await open_store(store_url)
     registry = PartnerRegistry(store)
-    partner = await registry.create("bench eMSP")
+    partner = await registry.create("bench eMSP", grants_from_options(roles=["EMSP:NL-BEN"]))
     await registry.register(partner, roles=[PartnerRole(role="EMSP", country_code="NL",
                                                         party_id="BEN")],
                             versions_url="http://127.0.0.1:1/versions", version=version,

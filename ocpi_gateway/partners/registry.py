@@ -27,6 +27,7 @@ from ocpi_gateway.partners.models import (
     PartnerState,
     TokenKind,
 )
+from ocpi_gateway.partners.shared_read import SharedRead
 from ocpi_gateway.transport.auth import (
     authorization_header,
     new_token,
@@ -84,12 +85,16 @@ class PartnerRegistry:
         self._header_cache: dict[str, tuple[float, str | None, Caller]] = {}
         self._auth_cache_ttl = auth_cache_ttl
         self._headers_cache: dict[str, tuple[str | None, dict[str, str] | None]] = {}
+        self._epoch_reads: SharedRead[str | None] = SharedRead(self._read_epoch)
 
     @property
     def store(self) -> DocumentStore:
         return self._store
 
     async def _epoch(self) -> str | None:
+        return await self._epoch_reads.get()
+
+    async def _read_epoch(self) -> str | None:
         doc = await self._store.get(META, EPOCH)
         return None if doc is None else str(doc["value"])
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from ocpi_gateway.partners.grants import Grants
@@ -101,3 +102,48 @@ async def test_header_cache_gives_changers_a_copy_and_keeps_no_refused_header(
         assert set(registry._header_cache) == {header, "Token " + token}
     finally:
         await store.close()
+
+
+async def test_a_shared_read_serves_a_batch_and_never_one_begun_before_the_ask() -> None:
+    from ocpi_gateway.partners.shared_read import SharedRead
+
+    started: list[int] = []
+    release = asyncio.Event()
+
+    async def read() -> int:
+        started.append(len(started) + 1)
+        number = len(started)
+        await release.wait()
+        return number
+
+    shared = SharedRead(read)
+    first = asyncio.create_task(shared.get())
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert started == [1]  # read 1 in flight
+    # Asked while read 1 runs: they must get a read that begins after them (read 2), and
+    # all of them share it.
+    later = [asyncio.create_task(shared.get()) for _ in range(50)]
+    await asyncio.sleep(0)
+    release.set()
+    assert await first == 1
+    assert await asyncio.gather(*later) == [2] * 50
+    assert started == [1, 2]
+
+
+async def test_a_failed_shared_read_fails_its_batch_only() -> None:
+    from ocpi_gateway.partners.shared_read import SharedRead
+
+    calls = 0
+
+    async def read() -> int:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise OSError("store down")
+        return calls
+
+    shared = SharedRead(read)
+    results = await asyncio.gather(shared.get(), shared.get(), return_exceptions=True)
+    assert [type(r) for r in results] == [OSError, OSError]
+    assert await shared.get() == 2
