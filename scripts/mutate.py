@@ -673,11 +673,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             try:
                 for outcome in runner.run(jobs):
                     outcomes.append(outcome)
-                    mark = {"killed": ".", "timeout": "T", "survived": "S"}.get(
-                        outcome.verdict, "E")
-                    print(mark, end="", flush=True)
-                    if outcome.verdict == "survived" and outcome.log:
-                        print("\n" + outcome.log)
+                    if outcome.verdict in ("killed", "timeout"):
+                        print("." if outcome.verdict == "killed" else "T", end="", flush=True)
+                    else:
+                        m = outcome.mutant
+                        print(f"\n  {outcome.verdict} {m.path}:{m.line} {m.description}",
+                              flush=True)
+                        if outcome.log:
+                            print(outcome.log)
             except KeyboardInterrupt:
                 print("\ninterrupted: the running mutants were killed; nothing to restore")
                 return 130
