@@ -217,10 +217,13 @@ class PolicyEngine:
         *,
         clock: Callable[[], datetime] = utc_now,
         snapshot_ttl: float = 0.25,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.policy = policy
         self.availability = availability
         self._clock = clock
+        self._monotonic = monotonic
+        """Ages the cached snapshots (``clock`` is for request durations)."""
         self._ttl = snapshot_ttl
         self._snapshots: dict[str, tuple[float, dict[str, EvseAvailability]]] = {}
 
@@ -228,11 +231,11 @@ class PolicyEngine:
                         ) -> dict[str, EvseAvailability]:
         if self._ttl > 0 and not fresh:
             cached = self._snapshots.get(location_id)
-            if cached is not None and time.monotonic() - cached[0] < self._ttl:
+            if cached is not None and self._monotonic() - cached[0] < self._ttl:
                 return cached[1]
         snapshot = await self.availability.location(location_id)
         if self._ttl > 0:
-            self._snapshots[location_id] = (time.monotonic(), snapshot)
+            self._snapshots[location_id] = (self._monotonic(), snapshot)
         return snapshot
 
     def forget_snapshot(self, location_id: str) -> None:
