@@ -5,7 +5,7 @@ another EVSE of the location that follows it."""
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import structlog
 
@@ -59,9 +59,10 @@ def _address(event: ConnectorStatusChanged) -> _Address:
 class ChargerEvents:
     def __init__(self, core: ReservationCore) -> None:
         self._core = core
-        # reservation key → monotonic time its token was last presented (Authorize). Events of
-        # a charger reach only the instance holding it, so this instance's memory suffices.
-        self._presented: dict[str, float] = {}
+        # reservation key → when its token was last presented (Authorize), on the core's
+        # clock. Events of a charger reach only the instance holding it, so this instance's
+        # memory suffices.
+        self._presented: dict[str, datetime] = {}
         # Where the charger last showed a connector Reserved (a charger reports its statuses
         # again when it connects, so a new instance learns them too).
         self._shown_reserved: set[_Address] = set()
@@ -99,9 +100,9 @@ class ChargerEvents:
 
     async def _on_presented(self, event: TokenPresented) -> None:
         presented = event.id_token.casefold()
-        now = asyncio.get_running_loop().time()
+        now = self._core.clock()
         for key, at in list(self._presented.items()):
-            if now - at > TOKEN_USE_WINDOW:
+            if (now - at).total_seconds() > TOKEN_USE_WINDOW:
                 del self._presented[key]
         for r in await self._core.repo.live(charge_point_id=event.charge_point_id):
             if _token_matches(r, presented):
@@ -110,7 +111,7 @@ class ChargerEvents:
     async def _on_released(self, event: ConnectorStatusChanged, shown_reserved: bool) -> None:
         if not self._presented and not shown_reserved:
             return
-        now = asyncio.get_running_loop().time()
+        now = self._core.clock()
         for r in await self._core.repo.live(charge_point_id=event.charge_point_id):
             # A whole-charger reservation shows no Reserved connector (1.6 connector 0): only a
             # transaction tells it was used.
@@ -120,7 +121,7 @@ class ChargerEvents:
             if not on_it:
                 continue
             at = self._presented.get(r.key)
-            if at is not None and now - at <= TOKEN_USE_WINDOW:
+            if at is not None and (now - at).total_seconds() <= TOKEN_USE_WINDOW:
                 del self._presented[r.key]
                 await self._end_used(r, "token presented; the charger released the reservation",
                                      same_target=True)

@@ -147,6 +147,9 @@ async def test_replace_on_other_evse_cancels_the_old_ocpp_reservation() -> None:
         ("CP000", first.ocpp_reservation_id)]
     assert await w.holders() == {"E003": "NL-EXA/R1"}
     assert await w.store.count("reservations") == 1
+    # The listeners (metrics, the EVSE statuses republished to eMSPs) learn of the move.
+    assert w.seen == [("R1", ReservationState.PENDING, ReservationState.ACTIVE),
+                      ("R1", ReservationState.ACTIVE, ReservationState.ACTIVE)]
 
 
 async def test_failed_replacement_keeps_the_old_reservation() -> None:

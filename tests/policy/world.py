@@ -3,7 +3,8 @@ chargers, for the lifecycle and recovery tests (closed by the autouse fixture in
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 from ocpi_gateway.domain.events import utc_now
@@ -21,8 +22,23 @@ EMSP = Partner("NL", "EXA")
 OPEN: list[World] = []
 
 
+class ManualClock:
+    """A service clock the test moves."""
+
+    def __init__(self) -> None:
+        self.now = utc_now()
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
 class World:
-    def __init__(self, candidates: list[EvseCandidate], **policy: Any) -> None:
+    def __init__(self, candidates: list[EvseCandidate], *,
+                 clock: Callable[[], datetime] = utc_now, **policy: Any) -> None:
+        self.clock = clock
         self.avail = MemoryAvailability()
         self.chargers = SimChargers()
         self.candidates = candidates
@@ -36,7 +52,7 @@ class World:
         service = ReservationService(
             engine=PolicyEngine(self.policy, self.avail), store=self.store,
             commands=self.chargers, candidates=StaticCandidates(self.candidates),
-            charger_timeout=0.2, reroute_timeout=1.0)
+            charger_timeout=0.2, reroute_timeout=1.0, clock=self.clock)
         self.services.append(service)
         return service
 
@@ -55,7 +71,7 @@ class World:
     def request(self, *, evse_uid: str | None = None, token: str = "04A1B2C3D4",
                 partner: Partner = EMSP, minutes: float = 30) -> ReservationRequest:
         return ReservationRequest("LOC1", evse_uid, partner, token,
-                                  utc_now() + timedelta(minutes=minutes))
+                                  self.clock() + timedelta(minutes=minutes))
 
     async def reserve(self, rid: str = "R1", *, evse_uid: str | None = None,
                       token: str = "04A1B2C3D4", partner: Partner = EMSP,
