@@ -4,12 +4,16 @@ adopt the rows of an instance that stopped heartbeating."""
 from __future__ import annotations
 
 import asyncio
+import time
 
 from ocpi_gateway.deliveries import DeliveryEngine, DeliveryPolicy
+from ocpi_gateway.deliveries.models import COLLECTION, INSTANCES
 from ocpi_gateway.domain.store import DocumentStore
 from tests.locations.conftest import Receiver
 
-FAST = DeliveryPolicy(base_backoff=0.05, max_backoff=0.1, timeout=1.0)
+# A generous attempt timeout: a loaded machine must not turn an accepted PATCH into a retry
+# (the receiver would see it twice).
+FAST = DeliveryPolicy(base_backoff=0.05, max_backoff=0.1, timeout=10.0)
 PATCH_BODY = {"status": "CHARGING", "last_updated": "2026-11-23T00:00:00Z"}
 
 
@@ -69,3 +73,28 @@ async def test_rows_of_a_stopped_instance_are_adopted_once(doc_store: DocumentSt
     finally:
         await b.stop()
         await c.stop()
+
+
+async def test_orphans_listed_after_live_instances_are_adopted(doc_store: DocumentStore,
+                                                               receiver: Receiver) -> None:
+    receiver.refuse_first = 10_000
+    gone = engine(doc_store, "gw-z")
+    await gone.start()
+    for n in range(2):
+        await gone.enqueue("p1", "PATCH", f"{receiver.url}/NL/EXA/L1/E{n}", PATCH_BODY)
+    await gone.stop()
+    # The instance table lists a live instance and this one before the dead gw-z (ids and
+    # insertion order alike): adoption must look past them.
+    await doc_store.delete(INSTANCES, "gw-z")
+    await doc_store.put(INSTANCES, "gw-a", {"id": "gw-a", "seen_at": time.time() + 3600})
+    survivor = engine(doc_store, "gw-b", orphan_after=60.0)
+    await survivor.start()
+    await doc_store.put(INSTANCES, "gw-z", {"id": "gw-z", "seen_at": time.time() - 3600})
+    try:
+        assert await survivor.adopt_orphans() == 2
+        assert survivor.pending() == 2
+        owners = {row["owner"] for row in await doc_store.find(COLLECTION)}
+        assert owners == {"gw-b"}
+        assert {doc["id"] for doc in await doc_store.find(INSTANCES)} == {"gw-a", "gw-b"}
+    finally:
+        await survivor.stop()
