@@ -62,6 +62,19 @@ async def test_missing_credentials_and_wrong_user_are_refused(
     assert other_user.value.status == 401
 
 
+async def test_right_credentials_under_another_scheme_are_refused(
+        gateway: Gateway, chargers: ChargerFactory) -> None:
+    # OCPP security profiles 1/2 use HTTP Basic: the same user:password base64-encoded under
+    # another scheme (Bearer, Digest) or none is no login.
+    encoded = basic_auth(CP16, PASSWORD).removeprefix("Basic ")
+    for header in (f"Bearer {encoded}", f"Digest {encoded}", encoded):
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await chargers.http.ws_connect(f"{gateway.url}/{CP16}", protocols=("ocpp1.6",),
+                                           headers={"Authorization": header})
+        assert refused.value.status == 401, header
+    assert not await gateway.server.commands.is_online(CP16)
+
+
 async def test_unknown_identity_is_refused(gateway: Gateway, chargers: ChargerFactory) -> None:
     assert await handshake_status(chargers, gateway.url, "CP-UNKNOWN-9") == 404
 
