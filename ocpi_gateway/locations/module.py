@@ -9,7 +9,7 @@ import signal
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import structlog
 from aiohttp import web
@@ -21,6 +21,7 @@ from ocpi_gateway.locations.catalog import LocationsCatalog, LocationsConfigErro
 from ocpi_gateway.locations.handlers import DEFAULT_MAX_LIMIT, LocationsSender
 from ocpi_gateway.locations.publisher import LocationsPublisher, Receiver, ReceiversProvider
 from ocpi_gateway.ocpi import DEFAULT_VERSION
+from ocpi_gateway.partners.grants import HUB
 from ocpi_gateway.reservation_policy.availability.base import AvailabilityStore
 from ocpi_gateway.transport.envelope import ocpi_response
 from ocpi_gateway.transport.status_codes import OcpiStatus
@@ -42,22 +43,39 @@ def _single_party(partner: _Endpoints) -> tuple[str, str] | None:
     return (roles[0].country_code, roles[0].party_id)
 
 
+HubParties = Callable[[Any], Awaitable[list[tuple[str, str]] | None]]
+"""The parties behind a hub (the partner) that may be pushed to now (reported CONNECTED); None
+when the hub has no HubClientInfo: it then routes what it is sent by itself."""
+
+
 def partner_receivers(
-    registered: Callable[[], Awaitable[Sequence[_Endpoints]]], *, ttl: float = 0.0
+    registered: Callable[[], Awaitable[Sequence[_Endpoints]]], *, ttl: float = 0.0,
+    hub_parties: HubParties | None = None,
 ) -> ReceiversProvider:
-    """Every registered partner whose endpoints include a Locations RECEIVER. Read on every
-    push by default: a partner that registers must get the very next change (a PATCH missed
-    is not repaired by a resync). ``ttl`` > 0 trades that for fewer reads."""
+    """Every registered partner whose endpoints include a Locations RECEIVER; a hub that
+    reports its parties gives one receiver per connected party (OCPI-to-* that party). Read on
+    every push by default: a partner that registers must get the very next change (a PATCH
+    missed is not repaired by a resync). ``ttl`` > 0 trades that for fewer reads."""
     cache: list[Receiver] = []
     fetched_at = -1.0e9
+
+    async def of(partner: _Endpoints, url: str) -> list[Receiver]:
+        version = getattr(partner, "version", None) or DEFAULT_VERSION
+        roles = getattr(partner, "roles", None) or []
+        parties = None
+        if hub_parties is not None and any(r.role == HUB for r in roles):
+            parties = await hub_parties(partner)
+        if parties is None:
+            return [Receiver(partner.id, url, _single_party(partner), version=version)]
+        return [Receiver(partner.id, url, party, version=version) for party in parties]
 
     async def receivers() -> list[Receiver]:
         nonlocal cache, fetched_at
         if ttl <= 0 or time.monotonic() - fetched_at > ttl:
             partners = await registered()
-            cache = [Receiver(p.id, url, _single_party(p),
-                              version=getattr(p, "version", None) or DEFAULT_VERSION)
-                     for p in partners if (url := p.endpoint("locations", "RECEIVER"))]
+            cache = [receiver for p in partners
+                     if (url := p.endpoint("locations", "RECEIVER"))
+                     for receiver in await of(p, url)]
             fetched_at = time.monotonic()
         return cache
 

@@ -84,6 +84,14 @@ def _routing_headers(doc: dict[str, Any], receiver: Receiver) -> dict[str, str]:
 ReceiversProvider = Callable[[], Awaitable[list[Receiver]]]
 
 
+def _ordering_key(receiver: Receiver, url: str) -> str:
+    """Pushes to one object are ordered (and coalesced) per receiving party: two eMSPs behind
+    one hub share its URL but not their queues."""
+    if receiver.to_party is None:
+        return url
+    return f"{url}#{receiver.to_party[0]}{receiver.to_party[1]}"
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -150,7 +158,7 @@ class LocationsPublisher:
         self.shared_sync_interval = shared_sync_interval
         self._syncer: asyncio.Task[None] | None = None
         self._welcomer: asyncio.Task[None] | None = None
-        self._known_receivers: set[tuple[str, str]] | None = None
+        self._known_receivers: set[tuple[str, str, tuple[str, str] | None]] | None = None
         self.welcome_interval = 2.0
         """How often to look for newly registered partners to send every Location to."""
         self._availability = availability
@@ -210,7 +218,7 @@ class LocationsPublisher:
             self._syncer = asyncio.create_task(self._sync_loop(self.shared_sync_interval),
                                                name="locations-shared-sync")
         if self._outbox is not None and self._receivers is not None:
-            self._known_receivers = {(r.partner_id, r.version) for r in await self._receivers()}
+            self._known_receivers = {_identity(r) for r in await self._receivers()}
             self._welcomer = asyncio.create_task(self._welcome_loop(), name="locations-welcome")
 
     async def stop(self) -> None:
@@ -653,7 +661,8 @@ class LocationsPublisher:
         bodies = {v: to_jsonable(package(v).locations.location(doc))
                   for v in {r.version for r in targets}}
         await asyncio.gather(*(
-            outbox.enqueue(r.partner_id, "PUT", url, bodies[r.version], ordering_key=url,
+            outbox.enqueue(r.partner_id, "PUT", url, bodies[r.version],
+                           ordering_key=_ordering_key(r, url),
                            headers=_routing_headers(doc, r))
             for r in targets for url in (self._location_url(r, location_id),)))
 
@@ -677,9 +686,10 @@ class LocationsPublisher:
         receivers = await self._receivers()
         known = self._known_receivers or set()
         # A partner that switched OCPI version (credentials PUT) is new in that version: it
-        # gets every Location in its new form before any PATCH.
-        new = [r for r in receivers if (r.partner_id, r.version) not in known]
-        self._known_receivers = {(r.partner_id, r.version) for r in receivers}
+        # gets every Location in its new form before any PATCH. So is a party behind a hub
+        # reported CONNECTED again after OFFLINE/SUSPENDED (it missed what changed meanwhile).
+        new = [r for r in receivers if _identity(r) not in known]
+        self._known_receivers = {_identity(r) for r in receivers}
         for receiver in new:
             self._queue.put_nowait(("welcome", receiver))
         return [r.partner_id for r in new]
@@ -692,7 +702,8 @@ class LocationsPublisher:
         for location_id, doc in list(self._docs.items()):
             url = self._location_url(receiver, location_id)
             await outbox.enqueue(receiver.partner_id, "PUT", url,
-                                 to_jsonable(mapping.location(doc)), ordering_key=url,
+                                 to_jsonable(mapping.location(doc)),
+                                 ordering_key=_ordering_key(receiver, url),
                                  headers=_routing_headers(doc, receiver))
         log.info("locations_welcomed_partner", partner_id=receiver.partner_id,
                  locations=len(self._docs))
@@ -713,7 +724,7 @@ class LocationsPublisher:
                                if mapping.evse(doc, evse_uid) is not None else None)
         await asyncio.gather(*(
             outbox.enqueue(r.partner_id, "PATCH", f"{location_url}/{evse_uid}", body,
-                           ordering_key=location_url, coalesce=True,
+                           ordering_key=_ordering_key(r, location_url), coalesce=True,
                            resync={"kind": RESYNC_KIND, "location_id": location_id,
                                    "location_url": location_url, "version": r.version},
                            headers=_routing_headers(doc, r))
@@ -735,6 +746,10 @@ class LocationsPublisher:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class _GraceOver(DomainEvent):
     """Internal: a disconnected charger's grace period ran out."""
+
+
+def _identity(receiver: Receiver) -> tuple[str, str, tuple[str, str] | None]:
+    return (receiver.partner_id, receiver.version, receiver.to_party)
 
 
 def _find_evse(doc: dict[str, Any] | None, evse_uid: str) -> dict[str, Any] | None:

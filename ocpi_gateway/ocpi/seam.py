@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from ocpi_gateway.commands.models import CommandBody, CommandType
 from ocpi_gateway.config import GatewaySettings
+from ocpi_gateway.hubclientinfo.models import ClientInfo
 from ocpi_gateway.partners.models import PartnerCredentials
 from ocpi_gateway.tokens.models import Token, TokenType
 
@@ -59,6 +60,13 @@ class CredentialsMapping(Protocol):
         """Our Credentials object in this version."""
 
 
+class HubClientInfoMapping(Protocol):
+    def to_internal(self, raw: Any) -> ClientInfo:
+        """A ClientInfo a hub sent; pydantic's ValidationError when ``raw`` is none."""
+
+    def from_internal(self, info: ClientInfo) -> BaseModel: ...
+
+
 class UnknownCommand(ValueError):
     """The URL names a command the version does not define."""
 
@@ -71,6 +79,7 @@ class VersionPackage:
     tokens: TokensMapping
     commands: CommandsMapping
     credentials: CredentialsMapping
+    hubclientinfo: HubClientInfoMapping
 
 
 def to_json(model: BaseModel) -> bytes:

@@ -35,14 +35,22 @@ from ocpi_gateway.transport.context import (
     Party,
 )
 from ocpi_gateway.transport.envelope import OcpiError, ocpi_response
-from ocpi_gateway.transport.routing import resolve_routing, response_headers
+from ocpi_gateway.transport.routing import (
+    FROM_COUNTRY,
+    FROM_PARTY,
+    HUB_REPORTS,
+    resolve_routing,
+    response_headers,
+)
 from ocpi_gateway.transport.status_codes import OcpiStatus
 
 log = structlog.get_logger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-CONFIGURATION_MODULES = frozenset({"versions", "credentials"})
+CONFIGURATION_MODULES = frozenset({"versions", "credentials", "hubclientinfo"})
+"""Modules without routing headers (transport_and_format); hubclientinfo checks for itself that
+a registered hub calls it."""
 
 
 class _RequestIds:
@@ -93,7 +101,17 @@ async def _authenticate(request: web.Request) -> None:
         return
     if caller.kind is not TokenKind.CREDENTIALS or not caller.partner.registered:
         raise _unauthorized("this token is only valid on versions and credentials")
-    request[ROUTING] = resolve_routing(request.headers, caller.partner, _our_parties(request))
+    routing = resolve_routing(request.headers, caller.partner, _our_parties(request))
+    reports = request.app.get(HUB_REPORTS)
+    sender = routing.sender
+    if (reports is not None and sender is not None
+            and not caller.partner.has_party(sender.country_code, sender.party_id)):
+        # A hub forwarding: the party must be one it reported, besides the operator's grant.
+        refusal = await reports.refusal(caller.partner, sender)
+        if refusal is not None:
+            raise OcpiError(OcpiStatus.CLIENT_ERROR, f"{FROM_COUNTRY}/{FROM_PARTY}: {refusal}",
+                            http_status=401)
+    request[ROUTING] = routing
 
 
 def _our_parties(request: web.Request) -> list[Party]:

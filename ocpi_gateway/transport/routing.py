@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Protocol
 
+from aiohttp import web
 from multidict import CIMultiDictProxy
 
 from ocpi_gateway.partners.grants import HUB
@@ -29,6 +31,15 @@ def _pair(headers: CIMultiDictProxy[str], country: str, party: str) -> Party | N
     return Party(country_value.upper(), party_value.upper())
 
 
+class HubReports(Protocol):
+    """The parties each hub reported (HubClientInfo); see hubclientinfo.repository."""
+
+    async def refusal(self, partner: Partner, sender: Party) -> str | None: ...
+
+
+HUB_REPORTS: web.AppKey[HubReports] = web.AppKey("hub_reports")
+
+
 def _is_hub(partner: Partner) -> bool:
     return any(role.role == HUB for role in partner.roles)
 
@@ -39,8 +50,8 @@ def hub_forwarding_refusal(partner: Partner, sender: Party) -> str | None:
     A hub forwards for its connected parties: "Hub to receiving platform" carries the
     requesting party in OCPI-from-* (transport_and_format, Party to Party via Hub), and its
     credentials list only its HUB role (credentials). It may act only for the parties the
-    operator granted it. The parties a hub reports (HubClientInfo, 2.3.0) are a second check
-    to add here, beside the grant: both must hold."""
+    operator granted it. The parties a hub reports (HubClientInfo) are the second check, made
+    by the transport middleware through ``HUB_REPORTS``: both must hold."""
     if not _is_hub(partner):
         return f"{sender.key} is not a role of this partner"
     if not partner.grants.may_forward_for(sender.country_code, sender.party_id):

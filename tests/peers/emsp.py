@@ -93,6 +93,9 @@ class EmspPeer:
     results_in_flight: int = 0
     """CommandResult POSTs received and not answered yet."""
     extra_roles: list[dict[str, Any]] = field(default_factory=list)
+    hub_clients: list[dict[str, Any]] = field(default_factory=list)
+    """A hub peer: the ClientInfo objects its HubClientInfo SENDER lists (``modules`` must
+    include ``hubclientinfo``)."""
     ocpi_version: str = "2.2.1"
     """The version this eMSP registers on; bodies it receives are validated in it."""
     violations: list[str] = field(default_factory=list)
@@ -127,6 +130,7 @@ class EmspPeer:
         app.router.add_route("*", "/emsp/{version}/locations/{tail:.*}", self._locations)
         app.router.add_post("/emsp/results/{name}", self._result)
         app.router.add_post("/emsp/{version}/tokens/{uid}/authorize", self._authorize)
+        app.router.add_get("/emsp/{version}/hubclientinfo", self._hub_client_info)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         port = free_port()
@@ -216,6 +220,7 @@ class EmspPeer:
             return _reply(None, 2000, http=401)
         version = request.match_info["version"]
         roles = {"credentials": "SENDER", "locations": "RECEIVER", "commands": "SENDER",
+                 "hubclientinfo": "SENDER",
                  "tokens": "SENDER"}
         return _reply({"version": version, "endpoints": [
             {"identifier": m, "role": roles.get(m, "RECEIVER"),
@@ -344,6 +349,14 @@ class EmspPeer:
         if isinstance(body, dict):
             info["location"] = body
         return _reply(info)
+
+    async def _hub_client_info(self, request: web.Request) -> web.Response:
+        if self._token(request) is None:
+            return _reply(None, 2000, http=401)
+        self._record(request, None)
+        offset = int(request.query.get("offset", 0))
+        limit = int(request.query.get("limit", 100))
+        return _reply(self.hub_clients[offset:offset + limit])
 
     async def _result(self, request: web.Request) -> web.Response:
         self.results_in_flight += 1

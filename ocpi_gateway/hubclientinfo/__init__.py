@@ -1,0 +1,1 @@
+"""HubClientInfo, CPO side: which parties a hub reaches, and whether they are connected."""
