@@ -27,6 +27,7 @@ from ocpi_gateway.partners.models import (
     PartnerState,
     TokenKind,
 )
+from ocpi_gateway.partners.role_claims import OwnerState, RoleClaims, claim_key
 from ocpi_gateway.partners.shared_read import SharedRead
 from ocpi_gateway.transport.auth import (
     authorization_header,
@@ -86,6 +87,7 @@ class PartnerRegistry:
         self._auth_cache_ttl = auth_cache_ttl
         self._headers_cache: dict[str, tuple[str | None, dict[str, str] | None]] = {}
         self._epoch_reads: SharedRead[str | None] = SharedRead(self._read_epoch)
+        self._claims = RoleClaims(store, self._owner_state)
 
     @property
     def store(self) -> DocumentStore:
@@ -165,6 +167,14 @@ class PartnerRegistry:
             if taken:
                 raise RolesRefused(f"role {', '.join(taken)} is held by another registered "
                                    "partner")
+
+    async def _owner_state(self, owner_id: str, key: str) -> OwnerState:
+        owner = await self.get(owner_id)
+        if owner is None or owner.state in (PartnerState.UNREGISTERED, PartnerState.REVOKED):
+            return OwnerState.GONE
+        if owner.registered and key in _keys(owner.roles):
+            return OwnerState.HOLDS
+        return OwnerState.PENDING
 
     async def migrate_grants(self) -> int:
         """Rewrite the records from before grants existed (their roles became their grants
@@ -264,6 +274,12 @@ class PartnerRegistry:
         POSTs with the same token A race: exactly one wins), RolesRefused when a role is not
         granted or held by another registered partner."""
         await self.check_roles(partner, roles)
+        held_before = _keys(partner.roles) if partner.registered else set()
+        taken = await self._claims.claim(partner.id, _keys(roles))
+        if taken:
+            await self._claims.release(partner.id, keep=held_before)
+            raise RolesRefused(f"role {', '.join(taken)} is held by another registered "
+                               "partner")
         previous = partner.revision
         partner.revision += 1
         partner.state = PartnerState.REGISTERED
@@ -277,6 +293,7 @@ class PartnerRegistry:
         if not await self._store.replace_if(PARTNERS, partner.id, partner.model_dump(mode="json"),
                                             expected={"revision": previous}):
             raise RegistrationConflict(partner.id)
+        await self._claims.release(partner.id, keep=_keys(roles))
         await self.revoke_tokens(partner.id)
         token = issue_token or new_token()
         await self._add_token(partner.id, token, TokenKind.CREDENTIALS)
@@ -292,6 +309,7 @@ class PartnerRegistry:
     async def unregister(self, partner: Partner) -> None:
         """Stop all traffic: its tokens stop working, ours is forgotten, pushes stop."""
         await self.revoke_tokens(partner.id)
+        await self._claims.release(partner.id)
         partner.state = PartnerState.UNREGISTERED
         partner.token_to_send = None
         await self.save(partner)
@@ -303,6 +321,7 @@ class PartnerRegistry:
         if partner is None:
             return None
         await self.revoke_tokens(partner.id)
+        await self._claims.release(partner.id)
         partner.state = PartnerState.REVOKED
         await self.save(partner)
         return partner
@@ -347,5 +366,10 @@ class PartnerRegistry:
     async def delete(self, partner_id: str) -> None:
         """Forget a partner entirely (a handshake we started that failed, or offboarding)."""
         await self.revoke_tokens(partner_id)
+        await self._claims.release(partner_id)
         await self._store.delete(PARTNERS, partner_id)
         await self._changed()
+
+
+def _keys(roles: builtins.list[PartnerRole]) -> set[str]:
+    return {claim_key(r.role, r.country_code, r.party_id) for r in roles}

@@ -18,7 +18,9 @@ INDEXES: dict[str, tuple[Index, ...]] = {
     "tokens": (("uid",), ("id_tag_16",)),
     "command_tokens": (("uid",), ("id_tag_16",)),
     "commands": (("state",),),
-    "sessions": (("id",),),
+    # tracker.py: get(session id); active_at(charger), read by UNLOCK_CONNECTOR's permission.
+    "sessions": (("id",), ("charge_point_id",)),
+    "partner_role_claims": (("partner_id",),),
     # records.py: count_live(partner), live(location_id=...), live(charge_point_id=...),
     # due() ordered by expiry_ts; the recovery sweeper's unsettled records.
     "reservations": (("live", "partner_key"), ("live", "location_id"),

@@ -257,3 +257,96 @@ async def test_records_from_before_grants_keep_their_roles_as_grants(tmp_path: P
             await second.stop()
     finally:
         await peer.close()
+
+
+class _Networked:
+    """The store as a networked one behaves (MongoDB, another process): every call yields to
+    the loop, so concurrent handshakes interleave between their reads and writes."""
+
+    def __init__(self, store: Any) -> None:
+        self._store = store
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._store, name)
+
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            await asyncio.sleep(0)
+            result = await method(*args, **kwargs)
+            await asyncio.sleep(0)
+            return result
+        return call
+
+
+async def test_two_partners_granted_one_role_registering_at_once_get_it_once(
+    tmp_path: Path,
+) -> None:
+    # The operator granted the same role to two partners (a mistake): whatever the timing,
+    # one of them holds it, the other is refused.
+    from ocpi_gateway.partners.models import PartnerEndpoint, PartnerRole
+    from ocpi_gateway.partners.registry import PartnerRegistry, RolesRefused
+    from ocpi_gateway.store import open_store
+
+    store = await open_store(f"sqlite:///{tmp_path / 'claims.db'}")
+    registry = PartnerRegistry(_Networked(store))
+    endpoints = [PartnerEndpoint(identifier="credentials", role="RECEIVER",
+                                 url="http://127.0.0.1:1/credentials")]
+
+    async def register(partner: Any, role: PartnerRole) -> str:
+        try:
+            await registry.register(partner, roles=[role], versions_url="http://127.0.0.1:1/v",
+                                    version="2.2.1", endpoints=endpoints, token_to_send="t",
+                                    send_base64=True)
+        except RolesRefused:
+            return "refused"
+        return "registered"
+
+    try:
+        for n in range(10):
+            party = f"R{n:02d}"
+            grants = grants_from_options(roles=[f"EMSP:DE-{party}"])
+            first, _ = await registry.invite(f"first {n}", grants)
+            second, _ = await registry.invite(f"second {n}", grants)
+            role = PartnerRole(role="EMSP", country_code="DE", party_id=party)
+            outcomes = await asyncio.gather(register(first, role), register(second, role))
+            assert sorted(outcomes) == ["refused", "registered"], (n, outcomes)
+            holders = [p for p in await registry.registered() if p.has_party("DE", party)]
+            assert len(holders) == 1
+        # Once the holder is revoked the role is free for the other.
+        [holder] = [p for p in await registry.registered() if p.has_party("DE", "R00")]
+        other = next(p for p in await registry.list()
+                     if p.id != holder.id and p.name.endswith(" 0"))
+        await registry.revoke(holder.id)
+        assert await register(other, PartnerRole(role="EMSP", country_code="DE",
+                                                 party_id="R00")) == "registered"
+    finally:
+        await store.close()
+
+
+async def test_a_claim_of_a_handshake_that_died_lapses(tmp_path: Path) -> None:
+    from ocpi_gateway.partners.role_claims import (
+        PENDING_CLAIM_SECONDS,
+        OwnerState,
+        RoleClaims,
+    )
+    from ocpi_gateway.store import open_store
+
+    store = await open_store(f"sqlite:///{tmp_path / 'lapse.db'}")
+    now = [1000.0]
+    states = {"dead": OwnerState.PENDING, "gone": OwnerState.GONE, "holder": OwnerState.HOLDS}
+
+    async def owner_state(owner: str, key: str) -> OwnerState:
+        return states[owner]
+
+    claims = RoleClaims(store, owner_state, clock=lambda: now[0])
+    try:
+        assert await claims.claim("dead", ["EMSP:DE-AAA"]) == []
+        assert await claims.claim("gone", ["EMSP:DE-BBB"]) == []
+        assert await claims.claim("holder", ["EMSP:DE-CCC"]) == []
+        # An unfinished handshake's claim holds for a while; a gone owner's not at all.
+        assert await claims.claim("new", ["EMSP:DE-AAA", "EMSP:DE-BBB"]) == ["EMSP:DE-AAA"]
+        now[0] += PENDING_CLAIM_SECONDS + 1
+        assert await claims.claim("new", ["EMSP:DE-AAA", "EMSP:DE-CCC"]) == ["EMSP:DE-CCC"]
+        await claims.release("new", keep=["EMSP:DE-AAA"])
+        assert await claims.claim("other", ["EMSP:DE-BBB"]) == []
+    finally:
+        await store.close()
