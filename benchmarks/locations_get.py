@@ -1,5 +1,6 @@
 """GET /ocpi/<version>/locations?limit=10, authenticated, against the gateway's Locations
-sender, with a bare aiohttp handler serving the same bytes and the same headers beside it.
+sender, in every OCPI version it serves (2.2.1 and 2.3.0, one gateway process), each with a
+bare aiohttp handler serving that version's bytes and headers beside it.
 
 Method (docs/decisions.md, "Locations GET"): both servers run for the whole benchmark, each in
 its own process pinned to the server cores; wrk (C, installed by ``wrk_load.ensure_wrk`` when
@@ -11,7 +12,7 @@ Link, X-Request-ID, X-Correlation-ID and the OCPI-from/to routing headers. Print
 median over the rounds of each figure, and of the per-round ratios gateway/bare.
 
 Usage: .venv/bin/python benchmarks/locations_get.py [--locations 200] [--rounds 5]
-       [--seconds 5] [--ocpi-version 2.2.1]
+       [--seconds 5] [--ocpi-versions 2.2.1,2.3.0]
 """
 
 from __future__ import annotations
@@ -161,72 +162,92 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--ocpi-version", default="2.2.1")
+    parser.add_argument("--ocpi-versions", default="2.2.1,2.3.0",
+                        help="comma-separated; each is measured against its own bare handler")
     parser.add_argument("--without-auth-too", action="store_true",
                         help="also measure the sender without the transport middleware")
     args = parser.parse_args()
     ensure_wrk()
     server_cores, load_cores = core_split()
-    path = f"/ocpi/{args.ocpi_version}/locations"
+    versions = [v.strip() for v in args.ocpi_versions.split(",") if v.strip()]
     request_headers = {"Authorization": "Token " + base64.b64encode(TOKEN.encode()).decode()}
-    common = {"locations": args.locations, "version": args.ocpi_version,
-              "server_cores": server_cores, "path": path}
-    gateway = Server("gateway", common)
+    common = {"locations": args.locations, "version": versions[0],
+              "server_cores": server_cores}
+    gateway = Server("gateway", common)  # serves every version
+    # (label, server, path): the gateway and a bare handler per version.
+    targets: list[tuple[str, Server, str]] = []
     servers = [gateway]
     try:
-        body, headers = fetch(gateway.url(path + "?limit=10"), request_headers)
-        parsed = orjson.loads(body)
-        assert len(parsed["data"]) == 10 and len(parsed["data"][0]["evses"]) == 4
-        served = {k: v for k, v in headers.items() if k.lower() not in AIOHTTP_OWN}
-        if args.without_auth_too:
-            servers.append(Server("sender", common))
-        servers.append(Server("bare", {**common, "body": body, "headers": served}))
-        bare_body, bare_headers = fetch(servers[-1].url(path + "?limit=10"), request_headers)
-        assert bare_body == body and set(bare_headers) == set(headers), (bare_headers, headers)
-        saturated: dict[str, list[WrkResult]] = {s.kind: [] for s in servers}
-        paced: dict[str, list[WrkResult]] = {s.kind: [] for s in servers}
-        for server in servers:  # warm-up
+        sizes = {}
+        for version in versions:
+            path = f"/ocpi/{version}/locations"
+            body, headers = fetch(gateway.url(path + "?limit=10"), request_headers)
+            parsed = orjson.loads(body)
+            assert len(parsed["data"]) == 10 and len(parsed["data"][0]["evses"]) == 4
+            served = {k: v for k, v in headers.items() if k.lower() not in AIOHTTP_OWN}
+            targets.append((f"gateway {version}", gateway, path))
+            if args.without_auth_too:
+                sender = Server("sender", {**common, "path": path})
+                servers.append(sender)
+                targets.append((f"sender {version} without auth", sender, path))
+            bare = Server("bare", {**common, "path": path, "body": body, "headers": served})
+            servers.append(bare)
+            bare_body, bare_headers = fetch(bare.url(path + "?limit=10"), request_headers)
+            assert bare_body == body and set(bare_headers) == set(headers), (bare_headers,
+                                                                              headers)
+            targets.append((f"bare {version}, same reply", bare, path))
+            sizes[version] = (len(body), len(served))
+        saturated: dict[str, list[WrkResult]] = {label: [] for label, _, _ in targets}
+        paced: dict[str, list[WrkResult]] = {label: [] for label, _, _ in targets}
+        for _, server, path in targets:  # warm-up
             run_wrk(server.url(path + "?limit=10"), request_headers, seconds=1,
                     connections=args.connections, load_cores=load_cores)
         for round_index in range(args.rounds):
-            order = servers if round_index % 2 == 0 else servers[::-1]
-            for server in order:
-                saturated[server.kind].append(run_wrk(
+            order = targets if round_index % 2 == 0 else targets[::-1]
+            for label, server, path in order:
+                saturated[label].append(run_wrk(
                     server.url(path + "?limit=10"), request_headers, seconds=args.seconds,
                     connections=args.connections, load_cores=load_cores,
                     server_pid=server.pid))
-            half_rate = saturated["gateway"][-1].rate / 2
-            for server in order:
-                paced[server.kind].append(run_wrk(
+            for label, server, path in order:
+                version = label.split()[1].rstrip(",")
+                half_rate = saturated[f"gateway {version}"][-1].rate / 2
+                paced[label].append(run_wrk(
                     server.url(path + "?limit=10"), request_headers, seconds=args.seconds,
                     connections=args.connections, load_cores=load_cores,
                     delay_ms=1000 * args.connections / half_rate, server_pid=server.pid))
         errors = sum(r.errors for runs in (*saturated.values(), *paced.values()) for r in runs)
-        labels = {"gateway": "gateway (auth + sender)", "sender": "sender without auth",
-                  "bare": "bare aiohttp, same reply"}
-        print(f"GET {path}?limit=10: {len(body)} bytes and {len(served)} headers per response"
-              f" besides aiohttp's own; {args.rounds} rounds, min / median")
-        print("saturated:")
-        for kind, runs in saturated.items():
-            print("  " + describe(labels[kind], runs))
+        for version, (size, header_count) in sizes.items():
+            print(f"GET /ocpi/{version}/locations?limit=10: {size} bytes and {header_count} "
+                  "headers per response besides aiohttp's own")
+        print(f"{args.rounds} rounds, min / median; saturated:")
+        for label, runs in saturated.items():
+            print("  " + describe(label, runs))
         print("paced at half the gateway's saturated rate (same offered rate for both):")
-        for kind, runs in paced.items():
-            print("  " + describe(labels[kind], runs)
+        for label, runs in paced.items():
+            print("  " + describe(label, runs)
                   + f"  (achieved {statistics.median(r.rate for r in runs):.0f} req/s)")
-        bare_sat, bare_paced = saturated["bare"], paced["bare"]
-        print(ratio_line("throughput gateway / bare (goal >= 0.6)",
-                         [g.rate / b.rate for g, b in zip(saturated["gateway"], bare_sat,
-                                                          strict=True)]))
-        print(ratio_line("p99 at half load gateway / bare (goal <= 3)",
-                         [g.p99_ms / b.p99_ms for g, b in zip(paced["gateway"], bare_paced,
+        for version in versions:
+            gateway_sat, bare_sat = saturated[f"gateway {version}"], saturated[
+                f"bare {version}, same reply"]
+            gateway_paced, bare_paced = paced[f"gateway {version}"], paced[
+                f"bare {version}, same reply"]
+            print(ratio_line(f"{version} throughput gateway / bare (goal >= 0.6)",
+                             [g.rate / b.rate for g, b in zip(gateway_sat, bare_sat,
                                                               strict=True)]))
-        print(ratio_line("server CPU per request bare / gateway",
-                         [b.server_cpu_us / g.server_cpu_us
-                          for g, b in zip(saturated["gateway"], bare_sat, strict=True)]))
-        if "sender" in saturated:
-            print(ratio_line("throughput sender without auth / bare",
-                             [g.rate / b.rate for g, b in zip(saturated["sender"], bare_sat,
-                                                              strict=True)]))
+            print(ratio_line(f"{version} p99 at half load gateway / bare (goal <= 3)",
+                             [g.p99_ms / b.p99_ms for g, b in zip(gateway_paced, bare_paced,
+                                                                  strict=True)]))
+            print(ratio_line(f"{version} server CPU per request bare / gateway",
+                             [b.server_cpu_us / g.server_cpu_us
+                              for g, b in zip(gateway_sat, bare_sat, strict=True)]))
+        if len(versions) > 1:
+            first, *others = versions
+            for other in others:
+                print(ratio_line(f"throughput gateway {other} / gateway {first}",
+                                 [o.rate / f.rate for o, f in zip(
+                                     saturated[f"gateway {other}"],
+                                     saturated[f"gateway {first}"], strict=True)]))
         print(f"({args.locations} locations of 4 EVSEs, limit=10, {args.connections} connections,"
               f" {args.seconds:.0f}s per run; servers on cores {sorted(server_cores)}, wrk on "
               f"{sorted(load_cores)}; {errors} errors)")

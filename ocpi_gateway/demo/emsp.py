@@ -1,4 +1,5 @@
-"""A simulated eMSP for the demo: a small OCPI 2.2.1 platform on loopback.
+"""A simulated eMSP for the demo: a small OCPI platform on loopback, speaking 2.2.1 (or the
+version it is given).
 
 Server side: versions, version details, credentials, a Locations receiver (the gateway pushes
 EVSE status changes here) and the response_url endpoints for asynchronous CommandResults.
@@ -52,7 +53,8 @@ class StatusChange:
 
 class SimulatedEmsp:
     def __init__(self, *, country_code: str = "DE", party_id: str = "DMO",
-                 name: str = "Demo eMSP") -> None:
+                 name: str = "Demo eMSP", version: str = VERSION) -> None:
+        self.version = version
         self.country_code = country_code
         self.party_id = party_id
         self.name = name
@@ -73,9 +75,10 @@ class SimulatedEmsp:
     async def start(self) -> str:
         app = web.Application()
         app.router.add_get("/emsp/versions", self._versions)
-        app.router.add_get(f"/emsp/{VERSION}", self._details)
-        app.router.add_route("*", f"/emsp/{VERSION}/credentials", self._credentials)
-        app.router.add_route("*", f"/emsp/{VERSION}/locations/{{tail:.*}}", self._locations)
+        app.router.add_get(f"/emsp/{self.version}", self._details)
+        app.router.add_route("*", f"/emsp/{self.version}/credentials", self._credentials)
+        app.router.add_route("*", f"/emsp/{self.version}/locations/{{tail:.*}}",
+                             self._locations)
         app.router.add_post("/emsp/results/{name}", self._result)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -121,13 +124,14 @@ class SimulatedEmsp:
     async def _versions(self, request: web.Request) -> web.Response:
         if not self._authorized(request):
             return _reply(None, 2000, http=401)
-        return _reply([{"version": VERSION, "url": f"{self.base_url}/emsp/{VERSION}"}])
+        return _reply([{"version": self.version,
+                        "url": f"{self.base_url}/emsp/{self.version}"}])
 
     async def _details(self, request: web.Request) -> web.Response:
         if not self._authorized(request):
             return _reply(None, 2000, http=401)
-        base = f"{self.base_url}/emsp/{VERSION}"
-        return _reply({"version": VERSION, "endpoints": [
+        base = f"{self.base_url}/emsp/{self.version}"
+        return _reply({"version": self.version, "endpoints": [
             {"identifier": "credentials", "role": "SENDER", "url": f"{base}/credentials"},
             {"identifier": "locations", "role": "RECEIVER", "url": f"{base}/locations"},
         ]})
@@ -203,9 +207,9 @@ class SimulatedEmsp:
         """The credentials handshake: read the gateway's versions and endpoints with token A,
         POST our credentials with a fresh token B; keep the token C it answers with."""
         versions, _ = await self._call("GET", versions_url, token_a)
-        url = next((v["url"] for v in versions if v["version"] == VERSION), None)
+        url = next((v["url"] for v in versions if v["version"] == self.version), None)
         if url is None:
-            raise EmspError(f"the gateway does not offer OCPI {VERSION}")
+            raise EmspError(f"the gateway does not offer OCPI {self.version}")
         details, _ = await self._call("GET", url, token_a)
         self.endpoints = {f"{e['identifier']}:{e['role']}": e["url"]
                           for e in details["endpoints"]}

@@ -30,6 +30,7 @@ from ocpi_gateway.demo.setup import (
     MIN_DURATION_SECONDS,
     write_files,
 )
+from ocpi_gateway.demo.versions import two_versions_at_one_site
 from ocpi_gateway.locations.extension import AVAILABILITY
 from ocpi_gateway.partners.grants import grants_from_options
 from ocpi_gateway.reservation_policy.availability.base import EvseStatus
@@ -112,6 +113,7 @@ class Demo:
     transitions: list[Reservation] = field(default_factory=list)
     url: str = ""
     passwords: dict[str, str] = field(default_factory=dict)
+    others: list[SimulatedEmsp] = field(default_factory=list)
 
     # ------------------------------------------------------------------ plumbing
 
@@ -120,8 +122,9 @@ class Demo:
             await charger.close()
         if self.http is not None:
             await self.http.close()
-        if self.emsp is not None:
-            await self.emsp.close()
+        for emsp in [self.emsp, *self.others]:
+            if emsp is not None:
+                await emsp.close()
         if self.gateway is not None:
             await self.gateway.cleanup()
 
@@ -171,7 +174,7 @@ class Demo:
         await web.SockSite(self.gateway, sock).start()
         self.app[RESERVATIONS].add_listener(self._on_transition)
         self.url = url
-        n.say(f"OCPI 2.2.1, CPO role NL-EXA:  {versions_url(url)}")
+        n.say(f"OCPI 2.2.1 and 2.3.0, CPO role NL-EXA:  {versions_url(url)}")
         n.say(f"OCPP 1.6J and 2.0.1 chargers: {url.replace('http', 'ws')}/ocpp/<charger id>")
         n.say(f"State in SQLite at {self.workdir / 'gateway.db'}; no Redis, no MongoDB.")
         n.say(f"Operator files in {self.workdir}: locations.yaml (site {LOCATION_ID}, "
@@ -379,7 +382,8 @@ async def run_demo(out: Out = print, *, workdir: Path | None = None) -> int:
     narrator = Narrator(out)
     with tempfile.TemporaryDirectory(prefix="ocpi-demo-") as tmp:
         demo = Demo(workdir or Path(tmp), narrator)
-        out("OCPI gateway demo: one site, two chargers and one eMSP, all on this machine.")
+        out("OCPI gateway demo: one site, two chargers and two eMSPs (OCPI 2.2.1 and 2.3.0), "
+            "all on this machine.")
         try:
             await demo.start_gateway()
             await demo.connect_chargers()
@@ -387,6 +391,7 @@ async def run_demo(out: Out = print, *, workdir: Path | None = None) -> int:
             await demo.read_locations()
             await demo.reservation_used()
             await demo.reservation_expires()
+            demo.others.append(await two_versions_at_one_site(demo))
         except DemoFailed as exc:
             out("")
             out(f"DEMO FAILED at step {narrator.step}: {exc}")

@@ -47,6 +47,10 @@ def locations_doc() -> dict[str, Any]:
         "city": "Amsterdam", "postal_code": "1082 MK", "country": "NLD",
         "coordinates": {"latitude": "52.338420", "longitude": "4.872830"},
         "time_zone": "Europe/Amsterdam",
+        # 2.3.0 only: 2.2.1 partners receive the same site without these.
+        "help_phone": "+31201234567",
+        "parking_places": [{"id": "P-LEVEL-1", "vehicle_types": ["PERSONAL_VEHICLE", "VAN"],
+                            "restricted_to_type": False, "reservation_required": False}],
         "evses": [
             {"uid": "ZUIDAS-01", "evse_id": "NL*EXA*E0001*1", "charge_point_id": CP16,
              "capabilities": reservable, "connectors": [_connector("1", 1, *ac)]},

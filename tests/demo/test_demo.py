@@ -42,6 +42,14 @@ def test_demo_runs_every_step_and_exits_0(tmp_path: Path) -> None:
         "Locations push to the eMSP: EVSE ZUIDAS-03 is now RESERVED",
         "reservation DEMO-RES-2 is EXPIRED (ended by the gateway's own expiry clock)",
         "Locations push to the eMSP: EVSE ZUIDAS-03 is now AVAILABLE",
+        "A second eMSP registers on OCPI 2.3.0; the first stays on 2.2.1",
+        "Demo eMSP on 2.2.1, Second eMSP on 2.3.0",
+        "2.3.0 view of DEMO-ZUIDAS: help_phone +31201234567, 1 parking place(s)",
+        "2.2.1 view of the same site: help_phone absent, parking places absent",
+        "eMSP DE-DMO (OCPI 2.2.1): POST /ocpi/2.2.1/commands/RESERVE_NOW DEMO-RES-3 → ACCEPTED",
+        "eMSP DE-DMN (OCPI 2.3.0): POST /ocpi/2.3.0/commands/RESERVE_NOW DEMO-RES-4 → ACCEPTED",
+        "Locations pushes to DE-DMO in 2.2.1:",
+        "Locations pushes to DE-DMN in 2.3.0:",
         "Demo complete",
     ]
     position = 0
