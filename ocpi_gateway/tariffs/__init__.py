@@ -1,0 +1,1 @@
+"""Tariffs: the internal model (``models.py``), the pricing engine (``pricing.py``)."""
