@@ -3,11 +3,12 @@
 PyYAML's pure-Python parser is its slowest part; libyaml's (``CSafeLoader``, in PyYAML's
 wheels) replaces it. What remains is Python: the implicit-type resolution of every plain
 scalar (a regex per candidate type) and the generic constructor. Operator files repeat their
-keys and most values, so resolutions are memoized per load, and plain strings, lists and maps
-are built directly. Anything else (ints, floats, booleans, nulls, timestamps, explicit tags,
-merge keys, aliases that loop, unhashable keys) goes to PyYAML's own safe constructor, whose
-result and errors stay the reference: a document the fast path cannot build is built again
-by PyYAML's constructor from the same nodes.
+keys and most values, so resolutions are memoized per load, and strings, lists and maps are built
+straight from the parser's events, without PyYAML's node tree (which for 10,000 locations
+costs more memory than everything the gateway keeps). Typed scalars (ints, floats,
+booleans, nulls, timestamps) go to PyYAML's own safe constructor; a document with explicit
+tags, merge keys, unhashable keys or several documents is loaded again by PyYAML's
+``CSafeLoader``, whose result and errors stay the reference.
 """
 
 from __future__ import annotations
@@ -15,7 +16,16 @@ from __future__ import annotations
 from typing import Any
 
 import yaml
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.events import (
+    AliasEvent,
+    MappingEndEvent,
+    MappingStartEvent,
+    ScalarEvent,
+    SequenceEndEvent,
+    SequenceStartEvent,
+    StreamEndEvent,
+)
+from yaml.nodes import ScalarNode
 
 _Base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -51,51 +61,80 @@ class _FastSafeLoader(_Base):  # type: ignore[misc]
             tag = self._resolved[key] = super().resolve(kind, value, implicit)
         return tag
 
-    def construct_document(self, node: Node) -> Any:
-        try:
-            return _FastBuilder(self).build(node)
-        except _NotFast:
-            pass
-        except (TypeError, RecursionError):
-            pass
-        self.constructed_objects: dict[Node, Any] = {}
-        self.recursive_objects: dict[Node, None] = {}
-        return super().construct_document(node)
 
 
-class _FastBuilder:
+class _EventBuilder:
+    """Builds the document from the parser's events: no node tree is kept (for 10,000
+    locations the tree, two marks a node, would be most of the process's memory)."""
+
     def __init__(self, loader: _FastSafeLoader) -> None:
         self._loader = loader
-        self._built: dict[int, Any] = {}
-        self._building: set[int] = set()
+        self._anchors: dict[str, Any] = {}
 
-    def build(self, node: Node) -> Any:
-        if type(node) is ScalarNode:
-            if node.tag == _STR:
-                return node.value
-            # Typed scalars are few and leaf-only: PyYAML's constructor, as it would.
-            return self._loader.construct_object(node, deep=True)
-        ident = id(node)
-        built = self._built.get(ident)
-        if built is not None:
-            return built  # an alias: the same object, as PyYAML gives
-        if ident in self._building:
-            raise _NotFast  # a recursive alias
-        self._building.add(ident)
-        result: Any
-        if type(node) is SequenceNode and node.tag == _SEQ:
-            result = [self.build(item) for item in node.value]
-        elif type(node) is MappingNode and node.tag == _MAP:
-            result = {}
-            for key_node, value_node in node.value:
-                if key_node.tag in _SPECIAL_KEYS:
-                    raise _NotFast
-                result[self.build(key_node)] = self.build(value_node)
+    def document(self) -> Any:
+        loader = self._loader
+        loader.get_event()  # StreamStartEvent
+        if isinstance(loader.peek_event(), StreamEndEvent):
+            return None
+        loader.get_event()  # DocumentStartEvent
+        value = self.build(loader.get_event())
+        loader.get_event()  # DocumentEndEvent
+        if not isinstance(loader.peek_event(), StreamEndEvent):
+            raise _NotFast  # several documents: PyYAML's own error
+        return value
+
+    def build(self, event: Any) -> Any:
+        kind = type(event)
+        if kind is AliasEvent:
+            if event.anchor not in self._anchors:
+                raise _NotFast  # PyYAML's own error
+            return self._anchors[event.anchor]
+        if event.tag not in (None, "!"):
+            raise _NotFast  # an explicit tag
+        if kind is ScalarEvent:
+            value = self._scalar(event)
+        elif kind is SequenceStartEvent:
+            value = []
+            self._anchor(event, value)
+            get = self._loader.get_event
+            item = get()
+            while type(item) is not SequenceEndEvent:
+                value.append(self.build(item))
+                item = get()
+            return value
+        elif kind is MappingStartEvent:
+            value = {}
+            self._anchor(event, value)
+            get = self._loader.get_event
+            key_event = get()
+            while type(key_event) is not MappingEndEvent:
+                if type(key_event) is ScalarEvent and self._tag(key_event) in _SPECIAL_KEYS:
+                    raise _NotFast  # a merge key
+                key = self.build(key_event)
+                value[key] = self.build(get())  # an unhashable key: TypeError
+                key_event = get()
+            return value
         else:
             raise _NotFast
-        self._building.discard(ident)
-        self._built[ident] = result
-        return result
+        self._anchor(event, value)
+        return value
+
+    def _anchor(self, event: Any, value: Any) -> None:
+        if event.anchor is not None:
+            self._anchors[event.anchor] = value
+
+    def _tag(self, event: Any) -> str:
+        if event.tag == "!":
+            return _STR
+        return str(self._loader.resolve(ScalarNode, event.value, event.implicit))
+
+    def _scalar(self, event: Any) -> Any:
+        tag = self._tag(event)
+        if tag == _STR:
+            return event.value
+        # Typed scalars: PyYAML's constructor, as it would.
+        node = ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
+        return self._loader.construct_object(node, deep=True)
 
 
 def safe_load_fast(text: str) -> Any:
@@ -103,6 +142,9 @@ def safe_load_fast(text: str) -> Any:
     input."""
     loader = _FastSafeLoader(text)
     try:
-        return loader.get_single_data()
+        return _EventBuilder(loader).document()
+    except (_NotFast, TypeError, RecursionError):
+        pass
     finally:
         loader.dispose()
+    return yaml.load(text, Loader=_Base)  # a safe loader (CSafeLoader or SafeLoader)

@@ -48,11 +48,33 @@ def _describe(source: Path | str, raw: object, exc: ValidationError) -> str:
     return "\n".join(lines)
 
 
+VALIDATION_CHUNK = 50
+"""Locations validated per pydantic call: one call holds the GIL throughout, and a reload
+validates in a thread beside the event loop, which must not wait for 10,000 at once."""
+
+
+def _validate(raw: object) -> OperatorLocations:
+    items = raw.get("locations") if isinstance(raw, dict) else None
+    if not isinstance(raw, dict) or not isinstance(items, list) or (
+            len(items) <= VALIDATION_CHUNK):
+        return OperatorLocations.model_validate(raw)
+    try:
+        OperatorLocations.model_validate({**raw, "locations": []})  # the other root keys
+        locations: list[OperatorLocation] = []
+        for start in range(0, len(items), VALIDATION_CHUNK):
+            chunk = {"locations": items[start:start + VALIDATION_CHUNK]}
+            locations.extend(OperatorLocations.model_validate(chunk).locations)
+    except ValidationError:
+        # Errors are reported with their place in the whole file: validate it whole.
+        return OperatorLocations.model_validate(raw)
+    return OperatorLocations.model_construct(locations=locations)
+
+
 def parse_locations(raw: object, source: Path | str = "<locations>") -> list[OperatorLocation]:
     if raw is None:
         raw = {}
     try:
-        parsed = OperatorLocations.model_validate(raw)
+        parsed = _validate(raw)
     except ValidationError as exc:
         raise LocationsConfigError(_describe(source, raw, exc)) from exc
     ids = Counter(loc.id.upper() for loc in parsed.locations)
