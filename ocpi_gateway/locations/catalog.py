@@ -154,6 +154,24 @@ class LocationsCatalog:
             return self
         return LocationsCatalog.from_file(self.source)
 
+    def release_some(self, count: int) -> bool:
+        """Forget up to ``count`` locations; True while some remain. Only for a catalog that
+        was replaced and is no longer read (see locations.heap)."""
+        for _ in range(count):
+            if not self._locations:
+                break
+            location_id, location = self._locations.popitem()
+            self._location_ids.pop(location_id.casefold(), None)
+            for evse in location.evses:
+                self._evses.pop((location_id, evse.uid), None)
+                self._evse_uids.pop((location_id, evse.uid.casefold()), None)
+        if self._locations:
+            return True
+        for index in (self._evses, self._by_ocpp201, self._by_ocpp16, self._by_charger,
+                      self._location_ids, self._evse_uids):
+            index.clear()
+        return False
+
     def locations(self) -> list[OperatorLocation]:
         return list(self._locations.values())
 

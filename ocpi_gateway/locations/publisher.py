@@ -34,6 +34,7 @@ from ocpi_gateway.domain.events import (
 )
 from ocpi_gateway.domain.store import DocumentStore
 from ocpi_gateway.locations.catalog import LocationsCatalog
+from ocpi_gateway.locations.heap import collector_paused, freeze_published, release_gradually
 from ocpi_gateway.locations.models import (
     GATEWAY_ONLY_CONNECTOR_FIELDS,
     GATEWAY_ONLY_EVSE_FIELDS,
@@ -182,6 +183,7 @@ class LocationsPublisher:
         self._flushed_at = 0.0
         self._flush_timer: asyncio.TimerHandle | None = None
         self._page_cache: dict[tuple[Any, ...], tuple[int, bytes, int]] = {}
+        self._releasing: set[asyncio.Task[None]] = set()
         # One serialized form per (location, version in use), not per partner.
         self._serialized: dict[tuple[str, str], bytes] = {}
         self.attach(store=store, outbox=outbox, receivers=receivers)
@@ -220,8 +222,11 @@ class LocationsPublisher:
         if self._outbox is not None and self._receivers is not None:
             self._known_receivers = {_identity(r) for r in await self._receivers()}
             self._welcomer = asyncio.create_task(self._welcome_loop(), name="locations-welcome")
+        freeze_published(len(self._docs))
 
     async def stop(self) -> None:
+        for task in self._releasing:
+            task.cancel()
         if self._welcomer is not None:
             self._welcomer.cancel()
             await asyncio.gather(self._welcomer, return_exceptions=True)
@@ -249,10 +254,12 @@ class LocationsPublisher:
         """Re-read the operator file; returns the ids of locations that changed (pushed)."""
         # Parsing and validating a big file takes seconds: off the loop, which goes on serving
         # chargers and partners. Raises LocationsConfigError, keeping the old catalog.
-        catalog, prepared = await asyncio.to_thread(self._read_catalog)
-        done: asyncio.Future[list[str]] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(("reload", (catalog, prepared, done)))
-        return await done
+        with collector_paused(len(self._docs)):
+            catalog, prepared = await asyncio.to_thread(self._read_catalog)
+            done: asyncio.Future[list[str]] = asyncio.get_running_loop().create_future()
+            self._queue.put_nowait(("reload", (catalog, prepared, done)))
+            del catalog, prepared
+            return await done
 
     def _read_catalog(self) -> tuple[LocationsCatalog, PreparedConfig]:
         catalog = self.catalog.reload()
@@ -296,7 +303,11 @@ class LocationsPublisher:
                     try:
                         changed = await self._apply_catalog(catalog, push=True,
                                                             prepared=prepared)
-                        self.catalog = catalog
+                        old, self.catalog = self.catalog, catalog
+                        if old is not catalog:
+                            self._releasing.add(asyncio.create_task(release_gradually(old)))
+                            self._releasing = {t for t in self._releasing if not t.done()}
+                        del old, catalog, prepared
                         done.set_result(changed)
                     except Exception as exc:
                         done.set_exception(exc)

@@ -35,3 +35,15 @@ def test_an_unknown_root_key_is_still_refused() -> None:
     raw = {"locations": [sample_location(i) for i in range(COUNT)], "locatoins": []}
     with pytest.raises(LocationsConfigError, match="locatoins"):
         parse_locations(raw)
+
+
+def test_a_replaced_catalog_is_emptied_in_batches() -> None:
+    from ocpi_gateway.locations.catalog import LocationsCatalog
+    from ocpi_gateway.locations.sample import sample_locations
+
+    catalog = LocationsCatalog(sample_locations(250))
+    rounds = 0
+    while catalog.release_some(100):
+        rounds += 1
+        assert 0 < len(catalog.locations()) < 250
+    assert rounds == 2 and catalog.locations() == [] and catalog.evses_of_charger("CP-00001") == []
