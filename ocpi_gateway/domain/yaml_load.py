@@ -70,6 +70,9 @@ class _EventBuilder:
     def __init__(self, loader: _FastSafeLoader) -> None:
         self._loader = loader
         self._anchors: dict[str, Any] = {}
+        # One object per distinct string: a big file repeats its keys and most values, and
+        # each copy would stay alive in the models built from it.
+        self._strings: dict[str, str] = {}
 
     def document(self) -> Any:
         loader = self._loader
@@ -131,7 +134,8 @@ class _EventBuilder:
     def _scalar(self, event: Any) -> Any:
         tag = self._tag(event)
         if tag == _STR:
-            return event.value
+            value: str = event.value
+            return self._strings.setdefault(value, value)
         # Typed scalars: PyYAML's constructor, as it would.
         node = ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
         return self._loader.construct_object(node, deep=True)
