@@ -24,6 +24,7 @@ from pydantic import ValidationError
 from ocpi_gateway import keys
 from ocpi_gateway.config import GatewaySettings
 from ocpi_gateway.partners.models import TokenKind
+from ocpi_gateway.partners.registry import Caller
 from ocpi_gateway.transport.auth import token_candidates
 from ocpi_gateway.transport.body import invalid
 from ocpi_gateway.transport.context import (
@@ -33,12 +34,15 @@ from ocpi_gateway.transport.context import (
     REQUEST_ID,
     ROUTING,
     Party,
+    Routing,
 )
 from ocpi_gateway.transport.envelope import OcpiError, ocpi_response
 from ocpi_gateway.transport.routing import (
     FROM_COUNTRY,
     FROM_PARTY,
     HUB_REPORTS,
+    TO_COUNTRY,
+    TO_PARTY,
     resolve_routing,
     response_headers,
 )
@@ -101,7 +105,7 @@ async def _authenticate(request: web.Request) -> None:
         return
     if caller.kind is not TokenKind.CREDENTIALS or not caller.partner.registered:
         raise _unauthorized("this token is only valid on versions and credentials")
-    routing = resolve_routing(request.headers, caller.partner, _our_parties(request))
+    routing = _routing_for(request, caller)
     reports = request.app.get(HUB_REPORTS)
     sender = routing.sender
     if (reports is not None and sender is not None
@@ -112,6 +116,28 @@ async def _authenticate(request: web.Request) -> None:
             raise OcpiError(OcpiStatus.CLIENT_ERROR, f"{FROM_COUNTRY}/{FROM_PARTY}: {refusal}",
                             http_status=401)
     request[ROUTING] = routing
+
+
+_RoutingKey = tuple[int, str | None, str | None, str | None, str | None]
+_ROUTINGS: dict[_RoutingKey, tuple[Caller, list[Party], Routing]] = {}
+"""(caller, routing headers) → their resolution. The registry hands readers the same cached
+caller for a while, so a partner's repeated requests skip resolve_routing; a new caller
+object (its cache refreshed, the partner changed) or other headers resolve afresh."""
+
+
+def _routing_for(request: web.Request, caller: Caller) -> Routing:
+    headers = request.headers
+    ours = _our_parties(request)
+    key = (id(caller), headers.get(FROM_COUNTRY), headers.get(FROM_PARTY),
+           headers.get(TO_COUNTRY), headers.get(TO_PARTY))
+    known = _ROUTINGS.get(key)
+    if known is not None and known[0] is caller and known[1] is ours:
+        return known[2]
+    routing = resolve_routing(headers, caller.partner, ours)  # OcpiError: nothing cached
+    if len(_ROUTINGS) > 10_000:
+        _ROUTINGS.clear()
+    _ROUTINGS[key] = (caller, ours, routing)
+    return routing
 
 
 def _our_parties(request: web.Request) -> list[Party]:

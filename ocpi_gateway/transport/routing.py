@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -88,8 +89,10 @@ def resolve_routing(
     return Routing(sender, receiver)
 
 
+@functools.lru_cache(maxsize=1024)
 def response_headers(routing: Routing) -> dict[str, str]:
-    """The request's routing swapped: we answer from its receiver to its sender."""
+    """The request's routing swapped: we answer from its receiver to its sender (shared
+    between calls: read it, do not change it)."""
     headers: dict[str, str] = {}
     if routing.receiver is not None:
         headers[FROM_COUNTRY] = routing.receiver.country_code
