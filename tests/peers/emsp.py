@@ -13,7 +13,7 @@ For the gateway-initiated handshake, give the gateway ``peer.token_a`` and
 results) answer HTTP 503 to that many requests before accepting (retry tests);
 ``peer.results_status`` makes the CommandResult receiver answer that HTTP status to every
 POST, and ``peer.results_delay`` makes it wait that many seconds before answering (a slow or
-hanging receiver; ``close()`` ends the wait).
+hanging receiver; ``release_delayed()`` or ``close()`` ends the wait).
 """
 
 from __future__ import annotations
@@ -118,7 +118,7 @@ class EmspPeer:
     """The gateway's credentials endpoint, once register_with found it."""
     _runner: web.AppRunner | None = None
     _session: aiohttp.ClientSession | None = None
-    _closing: asyncio.Event = field(default_factory=asyncio.Event)
+    _release: asyncio.Event = field(default_factory=asyncio.Event)
 
     # --- lifecycle -------------------------------------------------------------------------
     async def start(self) -> str:
@@ -138,8 +138,13 @@ class EmspPeer:
         self.base_url = f"http://127.0.0.1:{port}"
         return self.base_url
 
+    def release_delayed(self) -> None:
+        """End the waits of every CommandResult POST held by ``results_delay`` now."""
+        self._release.set()
+        self._release = asyncio.Event()
+
     async def close(self) -> None:
-        self._closing.set()
+        self._release.set()
         if self._session is not None:
             await self._session.close()
         if self._runner is not None:
@@ -253,7 +258,9 @@ class EmspPeer:
         return _reply(None, 2000, http=405)
 
     async def _receiver(self, request: web.Request) -> tuple[bool, Any]:
-        body = orjson.loads(await request.read()) if request.can_read_body else None
+        # read() again returns what was read already (a delayed result reads it first).
+        raw = await request.read()
+        body = orjson.loads(raw) if raw else None
         self._record(request, body)
         if self.refuse_first > 0:
             self.refuse_first -= 1
@@ -361,9 +368,11 @@ class EmspPeer:
     async def _result(self, request: web.Request) -> web.Response:
         self.results_in_flight += 1
         try:
+            # Read first: a sender that gives up while we wait closes the connection.
+            await request.read()
             if self.results_delay:
                 try:
-                    await asyncio.wait_for(self._closing.wait(), self.results_delay)
+                    await asyncio.wait_for(self._release.wait(), self.results_delay)
                 except TimeoutError:
                     pass
             return await self._answer_result(request)

@@ -35,6 +35,11 @@ class GatewayProcess:
         self._env = {k: v for k, v in os.environ.items() if not k.startswith("OCPI_GATEWAY_")}
 
     @property
+    def pid(self) -> int:
+        assert self._proc is not None
+        return self._proc.pid
+
+    @property
     def versions_url(self) -> str:
         return self.url + "/ocpi/versions"
 
