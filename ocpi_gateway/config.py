@@ -135,6 +135,17 @@ class MetricsSettings(BaseModel):
         "the public port; absent: on the public port beside OCPI and OCPP")
 
 
+class RedisRecoverySettings(BaseModel):
+    """Rebuilding the shared availability after Redis came back without its data."""
+
+    check_interval_seconds: float = Field(
+        default=0.5, gt=0, description="how often each instance checks Redis's run marker")
+    settle_seconds: float = Field(
+        default=1.5, ge=0, description="wait after putting back what an instance knows, so "
+        "that every instance has put back its holds before anything is reserved again; keep "
+        "it above check_interval_seconds")
+
+
 class GatewaySettings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="OCPI_GATEWAY_", env_nested_delimiter="__", extra="forbid"
@@ -152,6 +163,10 @@ class GatewaySettings(BaseSettings):
         default_factory=list, description="sentinel mode: the Sentinels, each host:port")
     redis_master: str | None = Field(
         default=None, description="sentinel mode: the name of the monitored primary")
+    redis_recovery: RedisRecoverySettings = RedisRecoverySettings()
+    charger_status_trigger_seconds: float = Field(
+        default=2.0, ge=0, description="a charger connected this long without reporting a "
+        "status the gateway knows is asked for it (TriggerMessage StatusNotification)")
     locations_file: Path | None = None
     policy_file: Path | None = None
     chargers_file: Path | None = None

@@ -67,6 +67,17 @@ class UnlockConnector(ChargerCommand):
     connector_id: int
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TriggerStatusNotification(ChargerCommand):
+    """Ask the charger to report its connector status now (OCPP TriggerMessage
+    StatusNotification): of one EVSE (2.0.1) or connector (1.6), or of all when both are None.
+    The gateway sends it when it does not know a charger's statuses (a fresh process, or Redis
+    came back empty), instead of waiting for the charger's next status change."""
+
+    evse_id: int | None = None
+    connector_id: int | None = None
+
+
 class ChargerCommands(Protocol):
     """Sends a command to a charger wherever it is connected and waits for its answer.
 

@@ -18,21 +18,29 @@ import contextlib
 import signal
 from collections.abc import AsyncIterator
 
+import structlog
 from aiohttp import web
 
 from ocpi_gateway import keys
 from ocpi_gateway.config import ConfigError, GatewaySettings
 from ocpi_gateway.deliveries.app import OUTBOX
+from ocpi_gateway.domain.charger_commands import TriggerStatusNotification
 from ocpi_gateway.hubclientinfo.handlers import HUB_CLIENTS, ON_REPORT
 from ocpi_gateway.hubclientinfo.models import ConnectionStatus
 from ocpi_gateway.locations.catalog import LocationsConfigError
 from ocpi_gateway.locations.module import LocationsModule, partner_receivers
 from ocpi_gateway.modules import InterfaceRole, OcpiModule
+from ocpi_gateway.ocpp_wiring import CHARGER_COMMANDS, OCPP_SERVER
 from ocpi_gateway.partners.models import Partner
 from ocpi_gateway.reservation_policy.availability.base import AvailabilityStore
-from ocpi_gateway.reservation_policy.availability.redis import open_availability
+from ocpi_gateway.reservation_policy.availability.recovery import AvailabilityRecovery
+from ocpi_gateway.reservation_policy.availability.redis import RedisAvailability, open_availability
+
+log = structlog.get_logger(__name__)
 
 AVAILABILITY: web.AppKey[AvailabilityStore] = web.AppKey("availability")
+AVAILABILITY_RECOVERY: web.AppKey[AvailabilityRecovery] = web.AppKey(
+    "availability_recovery", AvailabilityRecovery)
 LOCATIONS: web.AppKey[LocationsModule] = web.AppKey("locations", LocationsModule)
 
 
@@ -52,6 +60,31 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
     except LocationsConfigError as exc:
         raise ConfigError(str(exc)) from exc
     app[LOCATIONS] = module
+    recovery: AvailabilityRecovery | None = None
+    if isinstance(availability, RedisAvailability):
+        recovery = app[AVAILABILITY_RECOVERY] = AvailabilityRecovery(
+            availability, lambda: [loc.id for loc in module.publisher.catalog.locations()],
+            check_interval=settings.redis_recovery.check_interval_seconds,
+            settle=settings.redis_recovery.settle_seconds)
+        ocpp_server = app.get(OCPP_SERVER)
+        if ocpp_server is not None:
+            recovery.add_status_restorer(ocpp_server.reclaim_presence)
+        recovery.add_status_restorer(module.publisher.restore_statuses)
+    commands = app.get(CHARGER_COMMANDS)
+    if commands is not None:
+        timeout = settings.command_timeouts.charger_seconds
+
+        async def trigger(charge_point_id: str,
+                          targets: list[tuple[int | None, int | None]]) -> None:
+            for evse_id, connector_id in targets:
+                outcome = await commands.execute(TriggerStatusNotification(
+                    charge_point_id=charge_point_id, evse_id=evse_id,
+                    connector_id=connector_id), timeout)
+                log.info("status_trigger_sent", charge_point_id=charge_point_id,
+                         evse_id=evse_id, connector_id=connector_id, outcome=outcome.value)
+
+        module.publisher.trigger = trigger
+        module.publisher.trigger_delay = settings.charger_status_trigger_seconds
 
     def add_routes(router: web.UrlDispatcher, prefix: str, version: str) -> None:
         router.add_routes(module.routes(prefix, version))
@@ -61,7 +94,8 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
         app.router.add_routes(module.admin_routes())
 
     async def availability_ready() -> bool:
-        return await availability.ping()
+        # Not ready while it is rebuilt after Redis lost its data either.
+        return await availability.ping() and availability.ready
 
     app[keys.READINESS_CHECKS].setdefault("availability", availability_ready)
 
@@ -84,6 +118,8 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
             receivers=partner_receivers(app[keys.PARTNERS].registered,
                                         hub_parties=hub_parties))
         await module.start()
+        if recovery is not None:
+            await recovery.start()
         loop = asyncio.get_running_loop()
         hup = False
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
@@ -92,6 +128,8 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
         yield
         if hup:
             loop.remove_signal_handler(signal.SIGHUP)
+        if recovery is not None:
+            await recovery.stop()
         await module.stop()
         await availability.close()
 

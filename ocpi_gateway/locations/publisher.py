@@ -83,6 +83,8 @@ def _routing_headers(doc: dict[str, Any], receiver: Receiver) -> dict[str, str]:
 
 
 ReceiversProvider = Callable[[], Awaitable[list[Receiver]]]
+StatusTrigger = Callable[[str, list[tuple[int | None, int | None]]], Awaitable[None]]
+"""Asks a charger to report its statuses now: (charge point, [(evse_id, connector_id), ...])."""
 
 
 def _ordering_key(receiver: Receiver, url: str) -> str:
@@ -173,6 +175,15 @@ class LocationsPublisher:
         self._connectors: dict[tuple[str, str], dict[str, EvseStatus]] = {}
         self._charger_override: dict[str, ConnectorStatus] = {}
         self._offline: set[str] = set()
+        self._connected: set[str] = set()
+        """Chargers connected to this instance (their events come here)."""
+        self.trigger: StatusTrigger | None = None
+        """Set by the app: how to ask a charger for its statuses (OCPP TriggerMessage)."""
+        self.trigger_delay = 2.0
+        """Seconds after a connection before asking a charger that reported nothing: one that
+        (re)boots reports by itself meanwhile."""
+        self._trigger_timers: dict[str, asyncio.TimerHandle] = {}
+        self._triggering: set[asyncio.Task[None]] = set()
         self._grace: dict[str, asyncio.TimerHandle] = {}
         self._hold_timers: dict[tuple[str, str], asyncio.TimerHandle] = {}
         self._queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
@@ -231,8 +242,12 @@ class LocationsPublisher:
             self._welcomer.cancel()
             await asyncio.gather(self._welcomer, return_exceptions=True)
             self._welcomer = None
-        for timer in [*self._grace.values(), *self._hold_timers.values()]:
+        for timer in [*self._grace.values(), *self._hold_timers.values(),
+                      *self._trigger_timers.values()]:
             timer.cancel()
+        for task in list(self._triggering):
+            task.cancel()
+        await asyncio.gather(*self._triggering, return_exceptions=True)
         if self._flush_timer is not None:
             self._flush_timer.cancel()
             self._flush_timer = None
@@ -330,13 +345,21 @@ class LocationsPublisher:
     async def _apply_event(self, event: DomainEvent) -> None:
         cp = event.charge_point_id
         if isinstance(event, ChargerConnected):
+            self._connected.add(cp)
             timer = self._grace.pop(cp, None)
             if timer is not None:
                 timer.cancel()
+            if not self._knows(cp) and self.trigger is not None and cp not in self._trigger_timers:
+                self._trigger_timers[cp] = asyncio.get_running_loop().call_later(
+                    self.trigger_delay, self._trigger_if_unknown, cp)
             if cp in self._offline:
                 self._offline.discard(cp)
                 await self._recompute_charger(cp, event.timestamp)
         elif isinstance(event, ChargerDisconnected):
+            self._connected.discard(cp)
+            pending = self._trigger_timers.pop(cp, None)
+            if pending is not None:
+                pending.cancel()
             if cp not in self._grace and cp not in self._offline:
                 loop = asyncio.get_running_loop()
                 self._grace[cp] = loop.call_later(
@@ -362,6 +385,63 @@ class LocationsPublisher:
                 return
             self._connectors.setdefault(found, {})[connector] = map_ocpp_status(event.status)
             await self._recompute(found, event.timestamp)
+
+    # -- statuses the gateway does not know ----------------------------------------------
+
+    def _knows(self, cp: str) -> bool:
+        """Whether this process has a status report of the charger (any of its EVSEs)."""
+        return cp in self._charger_override or any(
+            key in self._connectors for key in self.catalog.evses_of_charger(cp))
+
+    def _trigger_if_unknown(self, cp: str) -> None:
+        self._trigger_timers.pop(cp, None)
+        if cp in self._connected and not self._knows(cp):
+            self.ask_for_statuses(cp)
+
+    def ask_for_statuses(self, cp: str) -> None:
+        """TriggerMessage StatusNotification for each of the charger's EVSEs (in background)."""
+        trigger = self.trigger
+        if trigger is None:
+            return
+        targets: list[tuple[int | None, int | None]] = []
+        for location_id, evse_uid in self.catalog.evses_of_charger(cp):
+            address = self.catalog.address_of(location_id, evse_uid)
+            if address is not None and (address.evse_id, address.connector_id) not in targets:
+                targets.append((address.evse_id, address.connector_id))
+        if (None, None) in targets or not targets:
+            targets = [(None, None)]
+
+        async def run() -> None:
+            try:
+                await trigger(cp, targets)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("status_trigger_failed", charge_point_id=cp)
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._triggering.add(task)
+        task.add_done_callback(self._triggering.discard)
+
+    async def restore_statuses(self) -> None:
+        """After the shared availability lost its data: write what this instance knows of its
+        own chargers, UNKNOWN for every EVSE nobody wrote yet, and ask the chargers whose
+        statuses it does not know."""
+        now = _now()
+        for cp in sorted(self._connected):
+            await self._recompute_charger(cp, now)
+        for location in self.catalog.locations():
+            for evse in location.evses:
+                await self._availability_if_absent(location.id, evse.uid, now)
+        for cp in sorted(self._connected):
+            if not self._knows(cp):
+                self.ask_for_statuses(cp)
+
+    async def _availability_if_absent(self, location_id: str, evse_uid: str,
+                                      at: datetime) -> None:
+        write = getattr(self._availability, "set_status_if_absent", None)
+        if write is not None:
+            await write(location_id, evse_uid, EvseStatus.UNKNOWN, at)
 
     async def _recompute_charger(self, cp: str, at: datetime) -> None:
         for key in self.catalog.evses_of_charger(cp):

@@ -159,6 +159,12 @@ class OcppServer:
     async def start(self) -> None:
         await self._router.start()
 
+    async def reclaim_presence(self) -> None:
+        """Announce again, now, every charger connected here (Redis came back empty): other
+        instances route commands to them again without waiting for the next refresh."""
+        if isinstance(self._router, RedisChargerCommands):
+            await self._router.refresh_presence()
+
     async def stop(self) -> None:
         """Close every charger's socket, stop routing, release presence."""
         await self._close_all()

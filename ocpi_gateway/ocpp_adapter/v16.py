@@ -18,9 +18,11 @@ from ocpp.v16.enums import (
     Action,
     CancelReservationStatus,
     DataTransferStatus,
+    MessageTrigger,
     RegistrationStatus,
     RemoteStartStopStatus,
     ReservationStatus,
+    TriggerMessageStatus,
     UnlockStatus,
 )
 from ocpp.v16.enums import (
@@ -35,6 +37,7 @@ from ocpi_gateway.domain.charger_commands import (
     RemoteStart,
     RemoteStop,
     ReserveNow,
+    TriggerStatusNotification,
     UnlockConnector,
 )
 from ocpi_gateway.domain.events import (
@@ -73,6 +76,11 @@ UNLOCK_OUTCOMES = {
     UnlockStatus.unlocked: CommandOutcome.ACCEPTED,
     UnlockStatus.unlock_failed: CommandOutcome.FAULTED,
     UnlockStatus.not_supported: CommandOutcome.NOT_SUPPORTED,
+}
+TRIGGER_OUTCOMES = {
+    TriggerMessageStatus.accepted: CommandOutcome.ACCEPTED,
+    TriggerMessageStatus.rejected: CommandOutcome.REJECTED,
+    TriggerMessageStatus.not_implemented: CommandOutcome.NOT_SUPPORTED,
 }
 # 1.6 has no "Unknown": a token nobody knows is Invalid.
 AUTH_STATUS = {
@@ -243,6 +251,11 @@ class V16Session(OcppSession, V16ChargePoint):  # type: ignore[misc]
             return call.RemoteStopTransaction(transaction_id=transaction_id)
         if isinstance(command, UnlockConnector):
             return call.UnlockConnector(connector_id=command.connector_id)
+        if isinstance(command, TriggerStatusNotification):
+            trigger_on = command.connector_id if command.connector_id is not None \
+                else command.evse_id
+            return call.TriggerMessage(requested_message=MessageTrigger.status_notification,
+                                       connector_id=trigger_on)
         return CommandOutcome.NOT_SUPPORTED
 
     def outcome(self, command: ChargerCommand, response: Any) -> CommandOutcome:
@@ -254,6 +267,8 @@ class V16Session(OcppSession, V16ChargePoint):  # type: ignore[misc]
             table = CANCEL_OUTCOMES
         elif isinstance(command, (RemoteStart, RemoteStop)):
             table = START_STOP_OUTCOMES
+        elif isinstance(command, TriggerStatusNotification):
+            table = TRIGGER_OUTCOMES
         else:
             table = UNLOCK_OUTCOMES
         return table.get(status, CommandOutcome.REJECTED)

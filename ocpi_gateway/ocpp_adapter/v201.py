@@ -13,11 +13,13 @@ from ocpp.v201.enums import (
     CancelReservationStatusEnumType,
     DataTransferStatusEnumType,
     IdTokenEnumType,
+    MessageTriggerEnumType,
     RegistrationStatusEnumType,
     RequestStartStopStatusEnumType,
     ReservationUpdateStatusEnumType,
     ReserveNowStatusEnumType,
     TransactionEventEnumType,
+    TriggerMessageStatusEnumType,
     UnlockStatusEnumType,
 )
 
@@ -29,6 +31,7 @@ from ocpi_gateway.domain.charger_commands import (
     RemoteStart,
     RemoteStop,
     ReserveNow,
+    TriggerStatusNotification,
     UnlockConnector,
 )
 from ocpi_gateway.domain.events import (
@@ -71,6 +74,11 @@ UNLOCK_OUTCOMES = {
     UnlockStatusEnumType.unlock_failed: CommandOutcome.FAULTED,
     UnlockStatusEnumType.ongoing_authorized_transaction: CommandOutcome.OCCUPIED,
     UnlockStatusEnumType.unknown_connector: CommandOutcome.REJECTED,
+}
+TRIGGER_OUTCOMES = {
+    TriggerMessageStatusEnumType.accepted: CommandOutcome.ACCEPTED,
+    TriggerMessageStatusEnumType.rejected: CommandOutcome.REJECTED,
+    TriggerMessageStatusEnumType.not_implemented: CommandOutcome.NOT_SUPPORTED,
 }
 RESERVATION_END = {
     ReservationUpdateStatusEnumType.expired: ReservationEndReason.EXPIRED,
@@ -255,6 +263,13 @@ class V201Session(OcppSession, V201ChargePoint):  # type: ignore[misc]
                 return CommandOutcome.REJECTED
             return call.UnlockConnector(evse_id=command.evse_id,
                                         connector_id=command.connector_id)
+        if isinstance(command, TriggerStatusNotification):
+            # Without an EVSE the station reports every connector (F06.FR.12).
+            evse = None if command.evse_id is None else {
+                "id": command.evse_id, **({"connector_id": command.connector_id}
+                                         if command.connector_id is not None else {})}
+            return call.TriggerMessage(
+                requested_message=MessageTriggerEnumType.status_notification, evse=evse)
         return CommandOutcome.NOT_SUPPORTED
 
     def outcome(self, command: ChargerCommand, response: Any) -> CommandOutcome:
@@ -266,6 +281,8 @@ class V201Session(OcppSession, V201ChargePoint):  # type: ignore[misc]
             table = CANCEL_OUTCOMES
         elif isinstance(command, (RemoteStart, RemoteStop)):
             table = START_STOP_OUTCOMES
+        elif isinstance(command, TriggerStatusNotification):
+            table = TRIGGER_OUTCOMES
         else:
             table = UNLOCK_OUTCOMES
         return table.get(status, CommandOutcome.REJECTED)

@@ -226,6 +226,16 @@ class PolicyEngine:
         """Ages the cached snapshots (``clock`` is for request durations)."""
         self._ttl = snapshot_ttl
         self._snapshots: dict[str, tuple[float, dict[str, EvseAvailability]]] = {}
+        self._held: dict[tuple[str, str], tuple[str, datetime]] = {}
+        """Holds taken through this engine and not released: put back if Redis loses them
+        (an attempt in flight has no EVSE on its record yet)."""
+
+    def holds_taken(self) -> dict[tuple[str, str], tuple[str, datetime]]:
+        """(location, EVSE) -> (holder, until) of the holds this engine took and still has."""
+        now = self._clock()
+        for key in [k for k, (_, until) in self._held.items() if until <= now]:
+            del self._held[key]
+        return dict(self._held)
 
     async def _snapshot(self, location_id: str, *, fresh: bool = False
                         ) -> dict[str, EvseAvailability]:
@@ -233,7 +243,7 @@ class PolicyEngine:
             cached = self._snapshots.get(location_id)
             if cached is not None and self._monotonic() - cached[0] < self._ttl:
                 return cached[1]
-        snapshot = await self.availability.location(location_id)
+        snapshot = await self.availability.decision_view(location_id)
         if self._ttl > 0:
             self._snapshots[location_id] = (self._monotonic(), snapshot)
         return snapshot
@@ -431,10 +441,13 @@ class PolicyEngine:
             keep_free=plan.keep_free)
         if uid is None:
             return None
+        self._held[(plan.location_id, uid)] = (holder, until)
         self._patch(plan.location_id, uid, holder, until)
         return next(plan.planned(c, score) for c, score in order_ if c.evse_uid == uid)
 
     async def release(self, location_id: str, evse_uid: str, *, holder: str) -> bool:
+        if self._held.get((location_id, evse_uid), ("",))[0] == holder:
+            del self._held[(location_id, evse_uid)]
         released = await self.availability.release(location_id, evse_uid, holder=holder)
         if released:
             self._patch(location_id, evse_uid, None, None)

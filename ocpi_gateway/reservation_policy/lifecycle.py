@@ -14,10 +14,13 @@ import asyncio
 from collections.abc import Callable
 from datetime import datetime
 
+import structlog
+
 from ocpi_gateway.domain.charger_commands import ChargerCommands
 from ocpi_gateway.domain.events import DomainEvent, utc_now
 from ocpi_gateway.domain.store import DocumentStore
 from ocpi_gateway.reservation_policy.attempts import reserve_new
+from ocpi_gateway.reservation_policy.availability.base import AvailabilityRebuilding
 from ocpi_gateway.reservation_policy.charger_events import (
     TOKEN_USE_WINDOW,
     ChargerEvents,
@@ -47,6 +50,8 @@ from ocpi_gateway.reservation_policy.results import (
 
 __all__ = ["TOKEN_USE_WINDOW", "CancelOutcome", "CancelResult", "CandidateSource",
            "ReservationListener", "ReservationService", "ReserveOutcome", "ReserveResult"]
+
+log = structlog.get_logger(__name__)
 
 
 class ReservationService(ReservationCore):
@@ -91,15 +96,29 @@ class ReservationService(ReservationCore):
         the EVSE changes, the old OCPP reservation is cancelled once the new one is accepted,
         and if no new EVSE can be had the old reservation stays as it was.
         """
-        deadline = asyncio.get_running_loop().time() + time_budget
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + time_budget
         key = reservation_key(request.partner, reservation_id)
-        async with self.lock(key):
-            existing = await self.repo.get(key)
-            candidates = await self.candidates.candidates(request.location_id)
-            if existing is not None and existing.live:
-                return await replace_reservation(self, existing, request, candidates, deadline)
-            return await reserve_new(self, request, reservation_id, key, existing, candidates,
-                                     deadline)
+        for _ in range(2):
+            # After Redis lost its data nothing is decided until availability is rebuilt: a
+            # decision would see no status (EVSE_INOPERATIVE) or miss holds (double booking).
+            if not await self.engine.availability.wait_ready(deadline - loop.time()):
+                break
+            try:
+                async with self.lock(key):
+                    existing = await self.repo.get(key)
+                    candidates = await self.candidates.candidates(request.location_id)
+                    if existing is not None and existing.live:
+                        return await replace_reservation(self, existing, request, candidates,
+                                                         deadline)
+                    return await reserve_new(self, request, reservation_id, key, existing,
+                                             candidates, deadline)
+            except AvailabilityRebuilding:
+                log.warning("reservation_interrupted_by_rebuild", reservation_key=key)
+                await settle_abandoned(self, key)
+        return ReserveResult(ReserveOutcome.REJECTED,
+                             message="availability is being rebuilt after a Redis restart; "
+                                     "try again in a few seconds")
 
     # ------------------------------------------------------------------ cancel
 

@@ -13,15 +13,19 @@ from aiohttp import web
 
 from ocpi_gateway import keys, metrics
 from ocpi_gateway.config import ConfigError, GatewaySettings
-from ocpi_gateway.domain.events import ConnectorStatusChanged, DomainEvent
-from ocpi_gateway.locations.extension import AVAILABILITY, LOCATIONS
+from ocpi_gateway.domain.events import ConnectorStatusChanged, DomainEvent, utc_now
+from ocpi_gateway.locations.extension import AVAILABILITY, AVAILABILITY_RECOVERY, LOCATIONS
 from ocpi_gateway.ocpp_adapter.chargers_config import ChargersConfig
 from ocpi_gateway.ocpp_wiring import CHARGER_COMMANDS, CHARGERS
 from ocpi_gateway.reservation_policy.engine import PolicyEngine
 from ocpi_gateway.reservation_policy.expiry import ExpiryClock
 from ocpi_gateway.reservation_policy.lifecycle import ReservationService
 from ocpi_gateway.reservation_policy.policy import PolicyError, PolicySource
-from ocpi_gateway.reservation_policy.records import Reservation, ReservationState
+from ocpi_gateway.reservation_policy.records import (
+    Reservation,
+    ReservationRepository,
+    ReservationState,
+)
 from ocpi_gateway.reservations.candidates import CatalogCandidates, WholeChargerCapable
 
 RESERVATIONS: web.AppKey[ReservationService] = web.AppKey("reservations", ReservationService)
@@ -56,6 +60,30 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
             await service.handle_event(event)
 
     app[keys.EVENT_BUS].subscribe(on_event)
+
+    recovery = app.get(AVAILABILITY_RECOVERY)
+    if recovery is not None:
+        store = recovery.store
+
+        async def restore_holds() -> None:
+            """Redis lost its data: put back the hold of every live reservation (the durable
+            store has them) and of this instance's attempts in flight."""
+            now = utc_now()
+            live = await ReservationRepository(app[keys.STORE]).live()
+            for r in live:
+                held: set[tuple[str, str | None]] = {(r.location_id, r.evse_uid)}
+                if r.attempt is not None:  # a ReserveNow in flight when Redis went away
+                    held.add((r.attempt.location_id, r.attempt.evse_uid))
+                for location_id, evse_uid in held:
+                    if evse_uid is not None and r.expiry > now:
+                        await store.restore_hold(location_id, evse_uid, holder=r.key,
+                                                 until=r.expiry)
+            live_keys = {r.key for r in live}
+            for (location_id, evse_uid), (holder, until) in engine.holds_taken().items():
+                if holder in live_keys:
+                    await store.restore_hold(location_id, evse_uid, holder=holder, until=until)
+
+        recovery.add_hold_restorer(restore_holds)
 
     async def reservations_ctx(app: web.Application) -> AsyncIterator[None]:
         candidates = CatalogCandidates(lambda: app[LOCATIONS].catalog,

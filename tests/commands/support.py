@@ -163,6 +163,7 @@ class World:
     async def status(self, cp_id: str, connector: int, status: str,
                      evse: int | None = None) -> None:
         charger = self.chargers[cp_id].charger
+        self.chargers[cp_id].behaviour.statuses[evse or connector] = status
         if cp_id == CP16:
             await charger.call(call16.StatusNotification(
                 connector_id=connector, error_code="NoError", status=status))

@@ -11,15 +11,18 @@ import ssl
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
 from aiohttp import web
-from ocpp.routing import on
+from ocpp.routing import after, on
 from ocpp.v16 import ChargePoint as Cp16
+from ocpp.v16 import call as call16
 from ocpp.v16 import call_result as result16
 from ocpp.v16.enums import Action as Action16
 from ocpp.v201 import ChargePoint as Cp201
+from ocpp.v201 import call as call201
 from ocpp.v201 import call_result as result201
 from ocpp.v201.enums import Action as Action201
 
@@ -172,6 +175,10 @@ class Behaviour:
     seen: asyncio.Event = field(default_factory=asyncio.Event)
     in_flight: int = 0
     max_in_flight: int = 0
+    statuses: dict[int, str] = field(default_factory=dict)
+    """What the charger reports when asked (TriggerMessage): by 1.6 connector / 2.0.1 EVSE;
+    the tests' World.status keeps it up to date."""
+    trigger: str = "Accepted"
 
     async def answer(self, action: str, payload: dict[str, Any]) -> None:
         self.received.append((action, payload))
@@ -189,6 +196,21 @@ class Behaviour:
 
 class Charger16(Cp16):
     behaviour: Behaviour
+
+    @on(Action16.trigger_message)
+    async def on_trigger_message(self, **payload: Any) -> Any:
+        self.behaviour.received.append(("TriggerMessage", payload))
+        return result16.TriggerMessage(status=self.behaviour.trigger)
+
+    @after(Action16.trigger_message)
+    async def after_trigger_message(self, **payload: Any) -> None:
+        if self.behaviour.trigger != "Accepted":
+            return
+        wanted = payload.get("connector_id")
+        for connector, status in sorted(self.behaviour.statuses.items()):
+            if wanted in (None, connector):
+                await self.call(call16.StatusNotification(
+                    connector_id=connector, error_code="NoError", status=status))
 
     @on(Action16.reserve_now)
     async def on_reserve_now(self, **payload: Any) -> Any:
@@ -213,6 +235,22 @@ class Charger16(Cp16):
 
 class Charger201(Cp201):
     behaviour: Behaviour
+
+    @on(Action201.trigger_message)
+    async def on_trigger_message(self, **payload: Any) -> Any:
+        self.behaviour.received.append(("TriggerMessage", payload))
+        return result201.TriggerMessage(status=self.behaviour.trigger)
+
+    @after(Action201.trigger_message)
+    async def after_trigger_message(self, **payload: Any) -> None:
+        if self.behaviour.trigger != "Accepted":
+            return
+        wanted = (payload.get("evse") or {}).get("id")
+        for evse, status in sorted(self.behaviour.statuses.items()):
+            if wanted in (None, evse):
+                await self.call(call201.StatusNotification(
+                    timestamp=datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+                    connector_status=status, evse_id=evse, connector_id=1))
 
     @on(Action201.reserve_now)
     async def on_reserve_now(self, **payload: Any) -> Any:

@@ -30,6 +30,8 @@ def gateway_settings(tmp_path: Path, *, port: int | None = None,
         "public_url": f"http://127.0.0.1:{port}",
         "cpo_roles": list(roles),
         "store_url": f"sqlite:///{tmp_path / 'gateway.db'}",
+        # After a Redis restart: short checks and settle, so that tests wait little.
+        "redis_recovery": {"check_interval_seconds": 0.05, "settle_seconds": 0.25},
         # The test eMSPs receive CommandResults on loopback.
         "allow_private_response_urls": True,
         **overrides,
@@ -60,9 +62,18 @@ class RunningGateway:
 
 
 async def start_gateway(settings: GatewaySettings,
-                        extensions: Sequence[Extension | str] | None = None) -> RunningGateway:
+                        extensions: Sequence[Extension | str] | None = None, *,
+                        wait_ready: bool = True) -> RunningGateway:
     app = create_app(settings, extensions=extensions)
     runner = web.AppRunner(app, shutdown_timeout=1.0)
     await runner.setup()
     await web.TCPSite(runner, settings.listen.host, settings.listen.port).start()
+    if wait_ready:
+        # On a fresh Redis the availability is first built (run marker, settle): like a load
+        # balancer, tests start once /ready would answer 200.
+        from ocpi_gateway.locations.extension import AVAILABILITY
+
+        availability = app.get(AVAILABILITY)
+        if availability is not None:
+            assert await availability.wait_ready(30), "availability never became ready"
     return RunningGateway(settings, app, runner)

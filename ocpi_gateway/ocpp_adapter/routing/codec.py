@@ -14,13 +14,15 @@ from ocpi_gateway.domain.charger_commands import (
     RemoteStart,
     RemoteStop,
     ReserveNow,
+    TriggerStatusNotification,
     UnlockConnector,
 )
 from ocpi_gateway.ocpp_adapter.timefmt import parse_rfc3339
 
 COMMAND_TYPES: dict[str, type[ChargerCommand]] = {
     cls.__name__: cls
-    for cls in (ReserveNow, CancelReservation, RemoteStart, RemoteStop, UnlockConnector)
+    for cls in (ReserveNow, CancelReservation, RemoteStart, RemoteStop, UnlockConnector,
+                TriggerStatusNotification)
 }
 
 

@@ -226,11 +226,20 @@ class RedisChargerCommands:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._refresh_now.wait(), interval)
             self._refresh_now.clear()
-            if self._unclaimed:
-                await self._claim_unclaimed()
-            owned = list(self._owned.items())
-            if not owned:
-                continue
+            await self.refresh_presence()
+
+    async def refresh_presence(self) -> None:
+        """Refresh (or claim again, when Redis lost them) the presence of every charger
+        connected here; close the sockets of those a newer connection elsewhere took over."""
+        try:
+            await self.redis.set(instance_key(self.instance_id), "1", px=self._instance_ttl_ms)
+        except RedisError:
+            log.warning("ocpp_liveness_refresh_failed", instance_id=self.instance_id)
+            return
+        if self._unclaimed:
+            await self._claim_unclaimed()
+        owned = list(self._owned.items())
+        if owned:
             try:
                 # EVAL, not EVALSHA: after a Redis restart the script cache is empty, and a
                 # cluster pipeline does not reload scripts.
@@ -242,7 +251,7 @@ class RedisChargerCommands:
                     results = await pipe.execute()
             except RedisError:
                 log.warning("ocpp_presence_refresh_failed", chargers=len(owned))
-                continue
+                return
             for (charge_point_id, token), kept in zip(owned, results, strict=True):
                 if not kept and self._owned.get(charge_point_id) == token:
                     log.warning("ocpp_presence_lost", charge_point_id=charge_point_id)

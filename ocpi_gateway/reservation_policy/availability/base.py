@@ -23,6 +23,11 @@ class EvseStatus(StrEnum):
     UNKNOWN = "UNKNOWN"
 
 
+class AvailabilityRebuilding(Exception):
+    """The shared availability lost its data (Redis came back empty) and is being rebuilt:
+    nothing can be picked until it is (``AvailabilityStore.wait_ready``)."""
+
+
 @dataclass(frozen=True, slots=True)
 class EvseAvailability:
     location_id: str
@@ -56,6 +61,10 @@ class AvailabilityStore(Protocol):
     async def location(self, location_id: str) -> dict[str, EvseAvailability]:
         """Every known EVSE of a location, by uid."""
 
+    async def decision_view(self, location_id: str) -> dict[str, EvseAvailability]:
+        """``location`` for a decision: raises :class:`AvailabilityRebuilding` while the data
+        is not rebuilt after Redis lost it (a view without statuses or holds)."""
+
     async def pick_and_hold(
         self,
         location_id: str,
@@ -76,5 +85,13 @@ class AvailabilityStore(Protocol):
         """Drop a hold if ``holder`` owns it."""
 
     async def ping(self) -> bool: ...
+
+    @property
+    def ready(self) -> bool:
+        """False while the store is rebuilt after losing its data: decisions would see
+        nothing, or holds that no longer exist."""
+
+    async def wait_ready(self, timeout: float) -> bool:  # noqa: ASYNC109
+        """Wait until ready, at most ``timeout`` seconds; whether it is."""
 
     async def close(self) -> None: ...

@@ -99,6 +99,16 @@ class MemoryAvailability:
     async def ping(self) -> bool:
         return True
 
+    async def decision_view(self, location_id: str) -> dict[str, EvseAvailability]:
+        return await self.location(location_id)
+
+    @property
+    def ready(self) -> bool:
+        return True  # in-process: nothing to lose but the process itself
+
+    async def wait_ready(self, timeout: float) -> bool:  # noqa: ASYNC109
+        return True
+
     async def close(self) -> None:
         self._data.clear()
 

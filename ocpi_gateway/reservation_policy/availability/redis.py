@@ -4,12 +4,20 @@ Lua script touches one cluster slot and is atomic across all gateway instances.
 Keys per location (hashes keyed by EVSE uid):
 ``avail:{L}:status`` status, ``avail:{L}:updated`` epoch ms of the status,
 ``avail:{L}:holder`` holder, ``avail:{L}:until`` hold end epoch ms,
-``avail:{L}:reserved`` last hold epoch ms.
+``avail:{L}:reserved`` last hold epoch ms; and the string ``avail:{L}:run``, the run id under
+which the location's data was last rebuilt.
+
+Surviving a Redis that comes back empty (see ``availability/recovery.py``): ``avail:run`` holds
+the current run id. A store with a run id (``guarded``) refuses to pick at a location whose
+``run`` key differs from its own, so that no instance picks from availability that lost its
+holds before every instance has put back the holds it knows.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+import contextlib
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,6 +25,7 @@ import redis.asyncio as aioredis
 
 from ocpi_gateway.redis_clients import RedisClient, RedisTarget, as_target, open_redis
 from ocpi_gateway.reservation_policy.availability.base import (
+    AvailabilityRebuilding,
     AvailabilityStore,
     EvseAvailability,
     EvseStatus,
@@ -32,9 +41,11 @@ redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
 return 1
 """
 
-# KEYS: status, holder, until, reserved. ARGV: now_ms, holder, until_ms, keep_free, cands...
-# A hold is in force while until > now; expired holds count as free without a sweeper.
+# KEYS: status, holder, until, reserved, run. ARGV: now_ms, holder, until_ms, keep_free, run,
+# cands... A hold is in force while until > now; expired holds count as free without a sweeper.
+# -1: the location is not (yet) rebuilt under this run.
 _PICK_AND_HOLD = """
+if ARGV[5] ~= '' and redis.call('GET', KEYS[5]) ~= ARGV[5] then return -1 end
 local now = tonumber(ARGV[1])
 local statuses = redis.call('HGETALL', KEYS[1])
 local function held(uid)
@@ -48,7 +59,7 @@ for i = 1, #statuses, 2 do
   if statuses[i + 1] == 'AVAILABLE' and not held(statuses[i]) then free = free + 1 end
 end
 if free - 1 < tonumber(ARGV[4]) then return false end
-for i = 5, #ARGV do
+for i = 6, #ARGV do
   local uid = ARGV[i]
   if redis.call('HGET', KEYS[1], uid) == 'AVAILABLE' and not held(uid) then
     redis.call('HSET', KEYS[2], uid, ARGV[2])
@@ -59,6 +70,38 @@ for i = 5, #ARGV do
 end
 return false
 """
+
+# KEYS: holder, until, reserved. ARGV: uid, holder, until_ms, now_ms. Puts back a hold lost
+# with Redis's data, unless another holder's is in force.
+_RESTORE_HOLD = """
+local h = redis.call('HGET', KEYS[1], ARGV[1])
+if h and h ~= ARGV[2] and tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0') > tonumber(ARGV[4])
+then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
+redis.call('HSETNX', KEYS[3], ARGV[1], ARGV[4])
+return 1
+"""
+
+# KEYS: marker. ARGV: a new run id. The current run id, set to ARGV[1] when there was none.
+_JOIN_RUN = """
+local current = redis.call('GET', KEYS[1])
+if current then return current end
+redis.call('SET', KEYS[1], ARGV[1])
+return ARGV[1]
+"""
+
+# KEYS: marker. ARGV: expected, new. Moves to a new run unless another instance did already.
+_ROTATE_RUN = """
+local current = redis.call('GET', KEYS[1])
+if current == ARGV[1] or not current then
+  redis.call('SET', KEYS[1], ARGV[2])
+  return ARGV[2]
+end
+return current
+"""
+
+RUN_MARKER = "avail:run"
 
 # KEYS: holder, until. ARGV: uid, holder.
 _RELEASE = """
@@ -80,7 +123,11 @@ def _dt(ms: bytes | str | None) -> datetime | None:
 def _keys(location_id: str) -> dict[str, str]:
     tag = "{" + location_id + "}"
     return {name: f"avail:{tag}:{name}"
-            for name in ("status", "updated", "holder", "until", "reserved")}
+            for name in ("status", "updated", "holder", "until", "reserved", "run")}
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 class RedisAvailability:
@@ -89,7 +136,74 @@ class RedisAvailability:
         self._set_status = client.register_script(_SET_STATUS)
         self._pick = client.register_script(_PICK_AND_HOLD)
         self._release = client.register_script(_RELEASE)
+        self._restore = client.register_script(_RESTORE_HOLD)
+        self._join = client.register_script(_JOIN_RUN)
+        self._rotate = client.register_script(_ROTATE_RUN)
         self._listeners: list[HoldListener] = []
+        self._run = ""
+        """The run id this instance rebuilt under; "" = unguarded (no recovery attached)."""
+        self._ready = asyncio.Event()
+        self._ready.set()
+        self.lost = asyncio.Event()
+        """Set when a location was found not rebuilt under our run: the recovery looks now."""
+
+    # -- run ids (recovery) --------------------------------------------------------------
+
+    @property
+    def run(self) -> str:
+        return self._run
+
+    @property
+    def ready(self) -> bool:
+        return self._ready.is_set()
+
+    async def wait_ready(self, timeout: float) -> bool:  # noqa: ASYNC109
+        if self._ready.is_set():
+            return True
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._ready.wait(), max(timeout, 0.0))
+        return self._ready.is_set()
+
+    def close_gate(self, run: str) -> None:
+        """Refuse decisions until ``open_gate``: the data is being rebuilt under ``run``."""
+        self._run = run
+        self._ready.clear()
+
+    def open_gate(self) -> None:
+        self._ready.set()
+
+    async def join_run(self, candidate: str) -> str:
+        """The current run id; ``candidate`` becomes it when Redis has none (fresh, or lost)."""
+        return _text(await self._join(keys=[RUN_MARKER], args=[candidate]))
+
+    async def rotate_run(self, expected: str, new: str) -> str:
+        return _text(await self._rotate(keys=[RUN_MARKER], args=[expected, new]))
+
+    async def open_locations(self, location_ids: Iterable[str], run: str,
+                             *, only_missing: bool = False) -> None:
+        """Mark locations rebuilt under ``run`` (one key per location: one slot each)."""
+        for location_id in location_ids:
+            await self._redis.set(_keys(location_id)["run"], run, nx=only_missing)
+
+    async def restore_hold(self, location_id: str, evse_uid: str, *, holder: str,
+                           until: datetime) -> bool:
+        k = _keys(location_id)
+        restored = bool(await self._restore(
+            keys=[k["holder"], k["until"], k["reserved"]],
+            args=[evse_uid, holder, _ms(until), _ms(datetime.now(UTC))]))
+        if restored:
+            self._notify(location_id, evse_uid)
+        return restored
+
+    async def set_status_if_absent(self, location_id: str, evse_uid: str, status: EvseStatus,
+                                   at: datetime) -> None:
+        k = _keys(location_id)
+        if await self._redis.hsetnx(k["status"], evse_uid, status.value):
+            await self._redis.hset(k["updated"], evse_uid, _ms(at))
+
+    def _not_rebuilt(self) -> AvailabilityRebuilding:
+        self.lost.set()
+        return AvailabilityRebuilding("availability is being rebuilt after Redis lost its data")
 
     @classmethod
     def from_url(cls, url: RedisTarget | str) -> RedisAvailability:
@@ -110,12 +224,20 @@ class RedisAvailability:
                                          args=[evse_uid, status.value, _ms(at)])
         return bool(changed)
 
-    async def _read(self, location_id: str, uids: Sequence[str] | None) -> list[EvseAvailability]:
+    async def _read(self, location_id: str, uids: Sequence[str] | None,
+                    *, guarded: bool = False) -> list[EvseAvailability]:
         k = _keys(location_id)
+        guarded = guarded and bool(self._run)
+        if guarded and not self._ready.is_set():
+            raise AvailabilityRebuilding("availability is being rebuilt after a Redis restart")
         async with self._redis.pipeline(transaction=True) as pipe:
             for name in ("status", "updated", "holder", "until", "reserved"):
                 pipe.hgetall(k[name])
-            status, updated, holder, until, reserved = await pipe.execute()
+            if guarded:
+                pipe.get(k["run"])
+            status, updated, holder, until, reserved, *run = await pipe.execute()
+        if guarded and (not run or run[0] is None or _text(run[0]) != self._run):
+            raise self._not_rebuilt()
         now_ms = _ms(datetime.now(UTC))
         result = []
         for raw_uid, raw_status in status.items():
@@ -142,6 +264,9 @@ class RedisAvailability:
     async def location(self, location_id: str) -> dict[str, EvseAvailability]:
         return {e.evse_uid: e for e in await self._read(location_id, None)}
 
+    async def decision_view(self, location_id: str) -> dict[str, EvseAvailability]:
+        return {e.evse_uid: e for e in await self._read(location_id, None, guarded=True)}
+
     async def pick_and_hold(
         self,
         location_id: str,
@@ -151,13 +276,18 @@ class RedisAvailability:
         until: datetime,
         keep_free: int = 0,
     ) -> str | None:
+        if self._run and not self._ready.is_set():
+            raise AvailabilityRebuilding("availability is being rebuilt after a Redis restart")
         k = _keys(location_id)
         picked: Any = await self._pick(
-            keys=[k["status"], k["holder"], k["until"], k["reserved"]],
-            args=[_ms(datetime.now(UTC)), holder, _ms(until), keep_free, *candidates],
+            keys=[k["status"], k["holder"], k["until"], k["reserved"], k["run"]],
+            args=[_ms(datetime.now(UTC)), holder, _ms(until), keep_free, self._run,
+                  *candidates],
         )
         if picked is None:
             return None
+        if picked == -1:
+            raise self._not_rebuilt()
         uid = picked.decode() if isinstance(picked, bytes) else str(picked)
         self._notify(location_id, uid)
         return uid

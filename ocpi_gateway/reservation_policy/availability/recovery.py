@@ -1,0 +1,136 @@
+"""Rebuilding the shared availability after Redis lost its data (a restart without
+persistence, a failover to an empty replica, a flushed cache).
+
+Detection: ``avail:run`` holds a run id. Every instance checks it every ``check_interval``
+seconds, and at once when a guarded read or pick finds a location not rebuilt under its run.
+When the marker is gone (Redis came back empty) the first instance to look sets a new one;
+every instance that sees a run id other than its own rebuilds:
+
+1. it closes its gate: its decisions wait (and ``/ready`` answers 503);
+2. it puts back the holds it knows (live reservations from the durable store, and the holds
+   of its own attempts in flight) and the statuses it knows (its own chargers' last reports),
+   and asks its chargers whose statuses it does not know (TriggerMessage StatusNotification);
+3. it waits ``settle`` seconds, longer than any instance takes to notice, so that every
+   instance has put its in-flight holds back before anything is picked again;
+4. it marks every location rebuilt under the new run and opens its gate.
+
+A location found without the current run (a Cluster node that lost some slots) moves
+everyone to a new run the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import Awaitable, Callable, Iterable
+
+import structlog
+from redis.exceptions import RedisError
+
+from ocpi_gateway.reservation_policy.availability.redis import RedisAvailability
+
+log = structlog.get_logger(__name__)
+
+Restorer = Callable[[], Awaitable[None]]
+
+
+class AvailabilityRecovery:
+    def __init__(
+        self,
+        store: RedisAvailability,
+        locations: Callable[[], Iterable[str]],
+        *,
+        check_interval: float = 0.5,
+        settle: float = 1.5,
+    ) -> None:
+        self.store = store
+        self._locations = locations
+        self.check_interval = check_interval
+        self.settle = settle
+        self._holds: list[Restorer] = []
+        self._statuses: list[Restorer] = []
+        self._task: asyncio.Task[None] | None = None
+        self.rebuilds = 0
+        """How many rebuilds this instance ran (tests, metrics)."""
+
+    def add_hold_restorer(self, restorer: Restorer) -> None:
+        self._holds.append(restorer)
+
+    def add_status_restorer(self, restorer: Restorer) -> None:
+        self._statuses.append(restorer)
+
+    @property
+    def rebuilt(self) -> bool:
+        return self.store.ready
+
+    async def start(self) -> None:
+        candidate = uuid.uuid4().hex
+        try:
+            run = await self.store.join_run(candidate)
+        except RedisError:
+            log.warning("availability_run_unknown")
+            self.store.close_gate("-")
+        else:
+            if run == candidate:
+                # No run yet: a fresh Redis, or one that lost its data while we were down.
+                # Rebuild at the first check, like after a restart seen while running.
+                self.store.close_gate("-")
+                self._task = asyncio.create_task(self._loop(), name="availability-recovery")
+                return
+            # A run exists: the locations are open under it, except those new to it.
+            self.store.close_gate(run)
+            try:
+                await self.store.open_locations(self._locations(), run, only_missing=True)
+                self.store.open_gate()
+            except RedisError:
+                log.warning("availability_open_failed")
+        self._task = asyncio.create_task(self._loop(), name="availability-recovery")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _loop(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.store.lost.wait(), self.check_interval)
+            try:
+                await self.check()
+            except asyncio.CancelledError:
+                raise
+            except RedisError:
+                log.warning("availability_check_failed")
+            except Exception:
+                log.exception("availability_check_failed")
+
+    async def check(self) -> None:
+        lost_here = self.store.lost.is_set()
+        self.store.lost.clear()
+        run = await self.store.join_run(uuid.uuid4().hex)
+        if lost_here and run == self.store.run and self.store.ready:
+            # Our run stands but a location lost its data: everyone moves to a new run.
+            run = await self.store.rotate_run(run, uuid.uuid4().hex)
+        if run != self.store.run or not self.store.ready:
+            await self._rebuild(run)
+
+    async def _rebuild(self, run: str) -> None:
+        self.store.close_gate(run)
+        self.rebuilds += 1
+        log.warning("availability_rebuilding", run=run)
+        for restorer in [*self._holds, *self._statuses]:
+            try:
+                await restorer()
+            except RedisError:
+                raise
+            except Exception:
+                log.exception("availability_restorer_failed")
+        await asyncio.sleep(self.settle)
+        if await self.store.join_run(uuid.uuid4().hex) != run:
+            return  # lost again meanwhile: the next check starts over
+        await self.store.open_locations(self._locations(), run)
+        self.store.open_gate()
+        log.info("availability_rebuilt", run=run)
