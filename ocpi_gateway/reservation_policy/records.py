@@ -231,9 +231,17 @@ class ReservationRepository:
         log.info("reservation_attempt_settled", reason=reason, **updated.ids)
         return updated
 
-    async def unsettled(self) -> list[Reservation]:
-        """Records recovery may have to settle (see ``Reservation.unsettled``)."""
+    async def unsettled(self, *, written_before_the_field: bool = False
+                        ) -> list[Reservation]:
+        """Records recovery may have to settle (see ``Reservation.unsettled``).
+        ``written_before_the_field``: also live PENDING records stored by a version that did
+        not write ``unsettled`` (left by a crash before the upgrade)."""
         docs = await self._store.find(COLLECTION, {"unsettled": True})
+        if written_before_the_field:
+            seen = {d["key"] for d in docs}
+            docs += [d for d in await self._store.find(
+                COLLECTION, {"live": True, "state": ReservationState.PENDING.value})
+                if "unsettled" not in d and d["key"] not in seen]
         return [Reservation.from_doc(d) for d in docs]
 
     async def live(self, **where: Any) -> list[Reservation]:

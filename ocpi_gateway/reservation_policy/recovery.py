@@ -64,12 +64,13 @@ async def _fail(core: ReservationCore, r: Reservation) -> Reservation | None:
 
 
 async def settle_stale(core: ReservationCore, now: datetime, stale_after: timedelta,
-                       charge_point_id: str | None = None) -> int:
+                       charge_point_id: str | None = None, *, legacy: bool = False) -> int:
     """Settle every unsettled record no worker can still be on: live ones untouched for
     ``stale_after``, ended ones at once (only a withdrawal can be left). With
-    ``charge_point_id``: only ended records whose stray target is on that charger."""
+    ``charge_point_id``: only ended records whose stray target is on that charger.
+    ``legacy``: also PENDING records of a version that did not mark them."""
     settled = 0
-    for r in await core.repo.unsettled():
+    for r in await core.repo.unsettled(written_before_the_field=legacy):
         if charge_point_id is not None and (
                 r.live or r.attempt is None or r.attempt.charge_point_id != charge_point_id):
             continue
@@ -92,9 +93,10 @@ class RecoverySweeper:
         self._interval = interval
         self._task: asyncio.Task[None] | None = None
 
-    async def sweep(self, charge_point_id: str | None = None) -> int:
+    async def sweep(self, charge_point_id: str | None = None, *, legacy: bool = False
+                    ) -> int:
         settled = await settle_stale(self._core, self._core.clock(), self._stale_after,
-                                     charge_point_id)
+                                     charge_point_id, legacy=legacy)
         if settled:
             log.info("reservations_recovered", count=settled)
         return settled
@@ -116,9 +118,12 @@ class RecoverySweeper:
             await asyncio.gather(task, return_exceptions=True)
 
     async def _run(self) -> None:
+        # The first sweep after a start also finds what a crash before the upgrade left.
+        legacy = True
         while True:
             try:
-                await self.sweep()
+                await self.sweep(legacy=legacy)
+                legacy = False
             except asyncio.CancelledError:
                 raise
             except Exception:

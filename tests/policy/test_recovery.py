@@ -10,7 +10,7 @@ from datetime import timedelta
 from ocpi_gateway.domain.events import ChargerConnected, utc_now
 from ocpi_gateway.domain.ids import OcppVersion
 from ocpi_gateway.reservation_policy.lifecycle import ReservationService, ReserveOutcome
-from ocpi_gateway.reservation_policy.records import Reservation, ReservationState
+from ocpi_gateway.reservation_policy.records import COLLECTION, Reservation, ReservationState
 from ocpi_gateway.reservation_policy.recovery import settle_stale
 from tests.policy.support import grid
 from tests.policy.world import EMSP, World
@@ -139,3 +139,25 @@ async def test_late_accept_after_a_timeout_is_withdrawn_and_the_record_settled()
     assert r.state is ReservationState.FAILED and not r.unsettled
     assert w.chargers.reservations == {}
     assert await w.holders() == {}
+
+
+async def test_pending_record_left_before_the_upgrade_is_settled_by_the_first_sweep() -> None:
+    w = await World(grid(1), max_concurrent_per_emsp=1).ready()
+    request = w.request()
+    record = Reservation(key="NL-EXA/OLD", country_code="NL", party_id="EXA",
+                         reservation_id="OLD", location_id="LOC1", token_uid="04A1B2C3D4",
+                         token_type="ISO14443", expiry=request.expiry,
+                         state=ReservationState.PENDING,
+                         updated_at=utc_now() - timedelta(days=1))
+    doc = record.to_doc()
+    del doc["unsettled"], doc["attempt"]  # as the version before wrote it
+    await w.store.put(COLLECTION, record.key, doc)
+    assert await w.avail.pick_and_hold("LOC1", ["E000"], holder=record.key,
+                                       until=request.expiry) == "E000"
+    stale = timedelta(minutes=5)
+    assert await settle_stale(w.service, utc_now(), stale) == 0  # the regular sweep
+    assert await settle_stale(w.service, utc_now(), stale, legacy=True) == 1
+    old = await stored(w, "OLD")
+    assert old.state is ReservationState.FAILED and not old.unsettled
+    assert await w.holders() == {}
+    assert (await w.reserve("NEW")).outcome is ReserveOutcome.ACCEPTED  # its cap is free
