@@ -56,8 +56,11 @@ def _serve(args: argparse.Namespace) -> int:
         from ocpi_gateway.ocpp_adapter.server import server_ssl_context
 
         tls = server_ssl_context(str(listen.tls_cert_file), str(listen.tls_key_file))
+    # backlog: after a restart thousands of chargers connect within the same second; with
+    # aiohttp's 128 the kernel drops their SYNs and they retry seconds later
+    # (benchmarks/ocpp_restart_storm.py runs with the same value).
     web.run_app(app, host=listen.host, port=listen.port, ssl_context=tls,
-                shutdown_timeout=10.0, print=None, access_log=None)
+                shutdown_timeout=10.0, print=None, access_log=None, backlog=4096)
     return 0
 
 

@@ -287,8 +287,10 @@ class LocalLoginLimiter:
         now = self._clock()
         limits = self.limits
         pair = self._pairs.get((charge_point_id, address))
-        if pair is not None and pair.count(now, limits.window) >= limits.per_address:
-            return None
+        if pair is not None:
+            self._pairs.move_to_end((charge_point_id, address))  # a refused pair stays too
+            if pair.count(now, limits.window) >= limits.per_address:
+                return None
         known = self._is_known(charge_point_id, address, now)
         shared = self._unknown_addresses.get(charge_point_id)
         if not known and shared is not None \
@@ -297,7 +299,6 @@ class LocalLoginLimiter:
         ticket = str(next(self._tickets))
         if pair is None:
             pair = self._pairs[(charge_point_id, address)] = _Window()
-        self._pairs.move_to_end((charge_point_id, address))
         pair.attempts[ticket] = now
         if not known:
             if shared is None:

@@ -489,3 +489,47 @@ async def test_a_cancelled_check_does_not_cancel_the_others_waiting_on_it() -> N
         assert checker.scrypt_runs == 1
     finally:
         checker.close()
+
+
+def test_the_default_limits_are_the_documented_ones() -> None:
+    # docs/security.md "Failed-login limits" states these figures and the bounds they give.
+    assert LoginLimits() == LoginLimits(per_address=5, per_charger=20, window=60.0,
+                                        known_address_seconds=30 * 86_400, known_addresses=8)
+
+
+async def test_the_local_limiter_keeps_a_bounded_number_of_pairs(clock: FakeClock) -> None:
+    limiter = LocalLoginLimiter(LoginLimits(per_address=1, per_charger=100), clock=clock,
+                                max_pairs=2)
+    for address in ("10.0.0.1", "10.0.0.2"):
+        assert await limiter.begin("CP-1", address) is not None
+    assert await limiter.begin("CP-1", "10.0.0.1") is None  # still counted (and most recent)
+    assert await limiter.begin("CP-1", "10.0.0.3") is not None  # 10.0.0.2 is dropped
+    assert await limiter.begin("CP-1", "10.0.0.2") is not None
+    assert await limiter.begin("CP-1", "10.0.0.3") is None
+
+
+def test_scrypt_threads_leave_one_core_to_the_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ocpi_gateway.ocpp_adapter import auth
+
+    for cores, threads in (({0}, 1), ({0, 1}, 1), ({0, 1, 2, 3}, 3)):
+        monkeypatch.setattr(auth.os, "sched_getaffinity", lambda _pid, c=cores: c)
+        assert auth.default_check_threads() == threads
+
+
+async def test_redis_fingerprints_fall_back_to_memory_without_redis() -> None:
+    dead = aioredis.from_url(f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=0.5)
+    try:
+        verified = RedisVerifiedPasswords(dead)
+        assert not await verified.matches("CP-1", b"a" * 32)
+        await verified.remember("CP-1", b"a" * 32)
+        assert await verified.matches("CP-1", b"a" * 32)
+        assert not await verified.matches("CP-2", b"a" * 32)
+    finally:
+        await dead.aclose()
+
+
+async def test_a_closed_checker_checks_no_more() -> None:
+    checker = PasswordChecker(threads=1)
+    checker.close()
+    with pytest.raises(RuntimeError):
+        await checker.check("CP-1", "correct-horse-1", STORED)
