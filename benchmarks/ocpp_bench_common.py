@@ -94,14 +94,15 @@ def make_server(count: int, *, redis_url: str | None = None, instance_id: str = 
 
 
 async def run_site(server: OcppServer, port: int,
-                   extra_routes: list[web.RouteDef] | None = None) -> web.AppRunner:
+                   extra_routes: list[web.RouteDef] | None = None,
+                   backlog: int = 4096) -> web.AppRunner:
     app = web.Application()
     server.attach(app)
     if extra_routes:
         app.add_routes(extra_routes)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port, backlog=4096).start()
+    await web.TCPSite(runner, "127.0.0.1", port, backlog=backlog).start()
     return runner
 
 

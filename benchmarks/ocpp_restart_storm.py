@@ -24,7 +24,8 @@ Cases:
 - cold restart, shared fingerprints: ``--count`` chargers each with its own production-cost
   hash, the gateway started with a ``verified_password_key`` and Redis holding the
   fingerprints a previous run left (written here with the gateway's own PasswordChecker and
-  key, one per charger: running 5,000 scrypts first would only repeat the previous case).
+  key, one per distinct credential: running 5,000 scrypts first would only repeat the
+  previous case).
   The gateway must report 0 scrypt runs.
 
 The distinct hashes are made once in two processes and kept in $TMPDIR for later runs.
@@ -35,6 +36,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import collections
 import json
 import multiprocessing
 import os
@@ -44,6 +46,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -70,6 +73,8 @@ from ocpi_gateway.ocpp_adapter.server import OcppServer, OcppTimings
 
 SERVER_CPU, CLIENT_CPU = 0, 1
 HEARTBEAT_PERIOD = 0.25
+LISTEN_BACKLOG = 4096  # as `ocpi-gateway serve` (ocpi_gateway/cli.py)
+LOST_AFTER = 20.0  # a Heartbeat unanswered this long counts as lost
 
 
 def pin(cpu: int) -> None:
@@ -98,7 +103,8 @@ async def serve(port: int, redis_url: str, chargers: ChargersConfig, key: str) -
                                   "scrypt_runs": server.passwords.scrypt_runs,
                                   "cpu_s": usage.ru_utime + usage.ru_stime})
 
-    await run_site(server, port, [web.get("/stats", stats)])
+    await run_site(server, port, [web.get("/stats", stats)],
+                   backlog=int(os.environ.get("STORM_BACKLOG", LISTEN_BACKLOG)))
     print("READY", flush=True)
     await asyncio.Event().wait()
 
@@ -207,17 +213,26 @@ async def beat(port: int, pairs: list[tuple[str, str]]) -> None:
     rtts: list[float] = []
     stop = asyncio.Event()
 
+    lost: list[str] = []
+
     async def one(charger: RawCharger) -> None:
         while not stop.is_set():
-            rtts.append(await charger.heartbeat())
+            try:
+                rtts.append(await asyncio.wait_for(charger.heartbeat(), LOST_AFTER))
+            except (TimeoutError, asyncio.IncompleteReadError, OSError) as exc:
+                lost.append(type(exc).__name__)
+                if os.environ.get("STORM_DEBUG"):
+                    print(f"lost at {time.perf_counter() - t0:.1f} s: {exc!r}", file=sys.stderr)
+                return
             await asyncio.sleep(HEARTBEAT_PERIOD)
 
+    t0 = time.perf_counter()
     tasks = [asyncio.create_task(one(charger)) for charger in chargers]
     print("READY", flush=True)
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
     stop.set()
     await asyncio.gather(*tasks)
-    print(json.dumps(rtts), flush=True)
+    print(json.dumps({"rtts": rtts, "lost": lost}), flush=True)
 
 
 async def storm(port: int, ids: list[str], passwords: list[str]) -> dict[str, Any]:
@@ -255,9 +270,8 @@ async def prepopulate(redis_url: str, key: str, ids: list[str],
     client = aioredis.from_url(redis_url)
     try:
         async with client.pipeline(transaction=False) as pipe:
-            for cp, (password, stored) in zip(ids, credentials, strict=True):
-                pipe.set(verified_key(cp), checker.fingerprint(password, stored).hex(),
-                         ex=86_400)
+            for password, stored in credentials:
+                pipe.set(verified_key(checker.fingerprint(password, stored)), b"1", ex=86_400)
             await pipe.execute()
     finally:
         checker.close()
@@ -283,16 +297,20 @@ def run_case(name: str, redis_url: str, ids: list[str], credentials: list[tuple[
     port = free_port()
     server = spawn_self("--serve", str(port), redis_url, chargers_file, key or "-")
     beater = None
+    warnings: collections.Counter[str] = collections.Counter()
     try:
         wait_ready(server)
+        # The gateway logs to stdout: read it, or a full pipe would stall its event loop.
+        threading.Thread(target=count_log_events, args=(server, warnings), daemon=True).start()
         beater = subprocess.Popen([sys.executable, sys.argv[0], "--beat", str(port),
                                    beating_file], stdin=subprocess.PIPE,
                                   stdout=subprocess.PIPE)
         wait_ready(beater)
         result: dict[str, Any] = asyncio.run(storm(
             port, ids[heartbeaters:], [password for password, _ in credentials[heartbeaters:]]))
-        out, _ = beater.communicate(b"STOP\n", timeout=60)
-        result["beat_rtts"] = json.loads(out.decode().strip().splitlines()[-1])
+        out, _ = beater.communicate(b"STOP\n", timeout=LOST_AFTER * 2)
+        beats = json.loads(out.decode().strip().splitlines()[-1])
+        result["beat_rtts"], result["beats_lost"] = beats["rtts"], beats["lost"]
     finally:
         if beater is not None and beater.poll() is None:
             beater.kill()
@@ -300,8 +318,18 @@ def run_case(name: str, redis_url: str, ids: list[str], credentials: list[tuple[
         server.wait(10)
         for path in (chargers_file, beating_file):
             os.unlink(path)
+    result["warnings"] = warnings
     report(name, len(ids) - heartbeaters, result)
     return result
+
+
+def count_log_events(server: subprocess.Popen[bytes], counts: collections.Counter[str]) -> None:
+    assert server.stdout is not None
+    for line in server.stdout:
+        # structlog's console format: "<time> [<level>] <event> key=value ..."
+        text = line.decode(errors="replace")
+        after = text.split("] ", 1)[-1].split()
+        counts[after[0] if after else "?"] += 1
 
 
 def report(name: str, storming: int, result: dict[str, Any]) -> None:
@@ -313,7 +341,9 @@ def report(name: str, storming: int, result: dict[str, Any]) -> None:
     if beats:
         print(f"  heartbeats of the connected during the storm: {len(beats)}, "
               f"p50 {percentile(beats, 50) * 1000:.0f} ms, p99 {percentile(beats, 99) * 1000:.0f}"
-              f" ms, max {max(beats) * 1000:.0f} ms")
+              f" ms, max {max(beats) * 1000:.0f} ms; lost {len(result['beats_lost'])}"
+              + (f" ({', '.join(sorted(set(result['beats_lost'])))})"
+                 if result["beats_lost"] else ""))
     if firsts:
         print(f"  first heartbeat after admission: p50 {percentile(firsts, 50) * 1000:.0f} ms, "
               f"p99 {percentile(firsts, 99) * 1000:.0f} ms")
@@ -321,6 +351,9 @@ def report(name: str, storming: int, result: dict[str, Any]) -> None:
           f"CPU {result['cpu_s']:.1f} s "
           f"({result['cpu_s'] / max(result['admitted'], 1) * 1000:.1f} ms per charger), "
           f"holds {result['held']} sockets")
+    if result["warnings"]:
+        print("  gateway warnings: " + ", ".join(
+            f"{event} x{n}" for event, n in result["warnings"].most_common(5)))
 
 
 def main() -> None:

@@ -105,33 +105,32 @@ def client_address(remote: str) -> str:
 
 
 class VerifiedPasswords(Protocol):
-    """Fingerprints of credentials scrypt accepted, one per charger (its current password)."""
+    """Fingerprints of credentials scrypt accepted (see :class:`PasswordChecker`)."""
 
-    async def matches(self, charge_point_id: str, fingerprint: bytes) -> bool: ...
+    async def matches(self, fingerprint: bytes) -> bool: ...
 
-    async def remember(self, charge_point_id: str, fingerprint: bytes) -> None: ...
+    async def remember(self, fingerprint: bytes) -> None: ...
 
 
 class LocalVerifiedPasswords:
     """In this process only (a restart forgets them): what an instance keeps while Redis is
-    unreachable."""
+    unreachable. The least recently used are dropped past ``max_entries``."""
 
     def __init__(self, max_entries: int = 100_000) -> None:
-        self._by_charger: OrderedDict[str, bytes] = OrderedDict()
+        self._fingerprints: OrderedDict[bytes, None] = OrderedDict()
         self._max_entries = max_entries
 
-    async def matches(self, charge_point_id: str, fingerprint: bytes) -> bool:
-        known = self._by_charger.get(charge_point_id)
-        if known is None or not hmac.compare_digest(known, fingerprint):
+    async def matches(self, fingerprint: bytes) -> bool:
+        if fingerprint not in self._fingerprints:
             return False
-        self._by_charger.move_to_end(charge_point_id)
+        self._fingerprints.move_to_end(fingerprint)
         return True
 
-    async def remember(self, charge_point_id: str, fingerprint: bytes) -> None:
-        self._by_charger[charge_point_id] = fingerprint
-        self._by_charger.move_to_end(charge_point_id)
-        while len(self._by_charger) > self._max_entries:
-            self._by_charger.popitem(last=False)
+    async def remember(self, fingerprint: bytes) -> None:
+        self._fingerprints[fingerprint] = None
+        self._fingerprints.move_to_end(fingerprint)
+        while len(self._fingerprints) > self._max_entries:
+            self._fingerprints.popitem(last=False)
 
 
 def default_check_threads() -> int:
@@ -146,17 +145,22 @@ class PasswordChecker:
     stored hash depends on nothing else, so chargers configured with the same hash share it.
     Without ``key`` it is a random per-process one, and only this process's memory can use
     it. With a key the operator keeps apart from Redis and from chargers.yaml, fingerprints
-    are also kept in ``shared`` (per charger), so that a restarted or another instance does
-    not pay scrypt again; changing a charger's ``password_hash`` makes its fingerprint useless.
+    are also kept in ``shared``, so that a restarted or another instance does not pay scrypt
+    again; a fingerprint in use is written there again every ``refresh_after`` seconds (its
+    TTL there is longer). Changing a charger's ``password_hash`` makes its fingerprint useless.
     """
 
     def __init__(self, *, key: bytes | None = None, shared: VerifiedPasswords | None = None,
-                 threads: int | None = None, remembered: int = 100_000) -> None:
+                 threads: int | None = None, remembered: int = 100_000,
+                 refresh_after: float = 86_400.0, clock: Clock = time.time) -> None:
         self._key = key if key is not None else os.urandom(32)
-        self._recent: OrderedDict[bytes, None] = OrderedDict()
+        self._recent: OrderedDict[bytes, float] = OrderedDict()  # -> when written to shared
         self._remembered = remembered
         self._running: dict[bytes, asyncio.Future[bool]] = {}
+        self._writes: set[asyncio.Task[None]] = set()
         self._shared = shared
+        self._refresh_after = refresh_after
+        self._clock = clock
         self._pool = ThreadPoolExecutor(max_workers=threads or default_check_threads(),
                                         thread_name_prefix="ocpp-scrypt")
         self.scrypt_runs = 0
@@ -165,20 +169,26 @@ class PasswordChecker:
     def fingerprint(self, password: str, stored: str) -> bytes:
         return hmac.digest(self._key, f"{stored}\x00{password}".encode(), "sha256")
 
-    def _remember(self, fingerprint: bytes) -> None:
-        self._recent[fingerprint] = None
+    def _remember(self, fingerprint: bytes, shared_at: float) -> None:
+        self._recent[fingerprint] = shared_at
         self._recent.move_to_end(fingerprint)
         while len(self._recent) > self._remembered:
             self._recent.popitem(last=False)
 
     async def check(self, charge_point_id: str, password: str, stored: str) -> bool:
+        """``charge_point_id`` is not needed: the answer depends on password and hash alone."""
         fingerprint = self.fingerprint(password, stored)
-        if fingerprint in self._recent:
+        shared_at = self._recent.get(fingerprint)
+        if shared_at is not None:
             self._recent.move_to_end(fingerprint)
+            now = self._clock()
+            if self._shared is not None and now - shared_at >= self._refresh_after:
+                self._recent[fingerprint] = now
+                await self._shared.remember(fingerprint)
             return True
         if self._shared is not None:
-            if await self._shared.matches(charge_point_id, fingerprint):
-                self._remember(fingerprint)
+            if await self._shared.matches(fingerprint):
+                self._remember(fingerprint, self._clock())
                 return True
             if fingerprint in self._recent:  # verified here while we asked Redis
                 return True
@@ -192,15 +202,20 @@ class PasswordChecker:
             running.add_done_callback(lambda done: self._settled(fingerprint, done))
         # Whoever checks the same credentials meanwhile waits for this check, and one who
         # gives up (the charger left) does not cancel it for the others.
-        ok = await asyncio.shield(running)
-        if ok and self._shared is not None:
-            await self._shared.remember(charge_point_id, fingerprint)
-        return ok
+        return await asyncio.shield(running)
 
     def _settled(self, fingerprint: bytes, check: asyncio.Future[bool]) -> None:
         del self._running[fingerprint]
         if not check.cancelled() and check.exception() is None and check.result():
-            self._remember(fingerprint)
+            self._remember(fingerprint, self._clock())
+            if self._shared is not None:
+                task = asyncio.get_running_loop().create_task(self._shared.remember(fingerprint))
+                self._writes.add(task)
+                task.add_done_callback(self._writes.discard)
+
+    async def flush(self) -> None:
+        """Wait for the fingerprints being written to ``shared``."""
+        await asyncio.gather(*self._writes, return_exceptions=True)
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

@@ -8,7 +8,9 @@ Keys, all hash-tagged on the charger (one cluster slot per charger):
   address still in the window (a success removes its own ticket);
 - ``ocpp:{<cp>}:login:elsewhere``: the same for every address the charger is not known at;
 - ``ocpp:{<cp>}:login:known``: sorted set address → time of its last successful login;
-- ``ocpp:{<cp>}:verified``: hex HMAC fingerprint of the credentials scrypt last accepted.
+- ``ocpp:verified:<fingerprint hex>``: exists (30-day TTL) while the credentials that HMAC
+  fingerprint stands for are known good (the fingerprint binds the stored scrypt hash, so it is
+  nobody else's and means nothing after the hash changes).
 
 Each class keeps at most ``max_in_flight`` calls on the client at a time: a reconnect storm of
 thousands of chargers would otherwise ask redis-py's pool for thousands of connections (it
@@ -21,7 +23,6 @@ logins go on during a Redis outage, with the bounds holding per instance instead
 from __future__ import annotations
 
 import asyncio
-import hmac
 import os
 import time
 
@@ -86,15 +87,15 @@ def known_key(charge_point_id: str) -> str:
     return f"{_prefix(charge_point_id)}login:known"
 
 
-def verified_key(charge_point_id: str) -> str:
-    return f"{_prefix(charge_point_id)}verified"
+def verified_key(fingerprint: bytes) -> str:
+    return f"ocpp:verified:{fingerprint.hex()}"
 
 
 class RedisLoginLimiter:
     """:class:`ocpp_adapter.auth.LoginLimiter` with its counts in Redis (atomic scripts)."""
 
     def __init__(self, redis: RedisClient, limits: LoginLimits | None = None, *,
-                 clock: Clock = time.time, max_in_flight: int = 16) -> None:
+                 clock: Clock = time.time, max_in_flight: int = 32) -> None:
         self.limits = limits or LoginLimits()
         self._gate = asyncio.Semaphore(max_in_flight)
         self._clock = clock
@@ -153,34 +154,25 @@ class RedisVerifiedPasswords:
     """
 
     def __init__(self, redis: RedisClient, *, ttl_seconds: int = 30 * 86_400,
-                 max_in_flight: int = 16) -> None:
+                 max_in_flight: int = 32) -> None:
         self._redis = redis
         self._gate = asyncio.Semaphore(max_in_flight)
         self._ttl = ttl_seconds
         self._fallback = LocalVerifiedPasswords()
 
-    async def matches(self, charge_point_id: str, fingerprint: bytes) -> bool:
+    async def matches(self, fingerprint: bytes) -> bool:
         try:
             async with self._gate:
-                stored = await self._redis.get(verified_key(charge_point_id))
+                found = await self._redis.exists(verified_key(fingerprint))
         except RedisError as exc:
-            log.warning("ocpp_verified_passwords_redis_failed", charge_point_id=charge_point_id,
-                        error=str(exc))
-            return await self._fallback.matches(charge_point_id, fingerprint)
-        if stored is None:
-            return False
-        try:
-            known = bytes.fromhex(stored.decode("ascii") if isinstance(stored, bytes) else stored)
-        except (UnicodeDecodeError, ValueError):
-            return False
-        return hmac.compare_digest(known, fingerprint)
+            log.warning("ocpp_verified_passwords_redis_failed", error=str(exc))
+            return await self._fallback.matches(fingerprint)
+        return bool(found)
 
-    async def remember(self, charge_point_id: str, fingerprint: bytes) -> None:
+    async def remember(self, fingerprint: bytes) -> None:
         try:
             async with self._gate:
-                await self._redis.set(verified_key(charge_point_id), fingerprint.hex(),
-                                      ex=self._ttl)
+                await self._redis.set(verified_key(fingerprint), b"1", ex=self._ttl)
         except RedisError as exc:
-            log.warning("ocpp_verified_passwords_redis_failed", charge_point_id=charge_point_id,
-                        error=str(exc))
-            await self._fallback.remember(charge_point_id, fingerprint)
+            log.warning("ocpp_verified_passwords_redis_failed", error=str(exc))
+            await self._fallback.remember(fingerprint)

@@ -58,6 +58,11 @@ SUBPROTOCOL_OF = {OcppVersion.V16: v16.SUBPROTOCOL, OcppVersion.V201: v201.SUBPR
 WIRE_LOGGER = "ocpi_gateway.ocpp_adapter.wire"
 """The logger the ``ocpp`` package writes every frame to (at INFO; frames carry idTags)."""
 
+HANDSHAKES_AT_ONCE = 64
+"""Websocket handshakes admitted at a time; the rest wait their turn (cheaply), so that a
+reconnect storm does not queue thousands of handshakes' work ahead of a connected charger's
+Heartbeat on the event loop."""
+
 CLOSE_REPLACED = 4000  # private-use close codes (RFC 6455 7.4.2)
 CLOSE_TAKEN_OVER = 4001
 
@@ -135,6 +140,7 @@ class OcppServer:
             shared=RedisVerifiedPasswords(self._redis)
             if self._redis is not None and password_key is not None else None)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._handshakes = asyncio.Semaphore(HANDSHAKES_AT_ONCE)
         self._context = SessionContext(
             publisher=publisher, authorizer=authorizer, transaction_ids=transaction_ids,
             heartbeat_interval=self.timings.heartbeat_interval,
@@ -172,6 +178,7 @@ class OcppServer:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self._router.stop()
+        await self.passwords.flush()
         self.passwords.close()
         if self._redis is not None:
             await self._redis.aclose()
@@ -271,17 +278,18 @@ class OcppServer:
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         charge_point_id = request.match_info["charge_point_id"]
-        admitted = await self._admit(request, charge_point_id)
-        if isinstance(admitted, web.Response):
-            return admitted
-        subprotocol = self._choose_subprotocol(request, admitted)
-        ws = web.WebSocketResponse(
-            protocols=(subprotocol,) if subprotocol else (),
-            heartbeat=self.timings.ws_ping_interval,
-            timeout=5.0,  # for the close handshake
-            max_msg_size=1024 * 1024,
-        )
-        await ws.prepare(request)
+        async with self._handshakes:
+            admitted = await self._admit(request, charge_point_id)
+            if isinstance(admitted, web.Response):
+                return admitted
+            subprotocol = self._choose_subprotocol(request, admitted)
+            ws = web.WebSocketResponse(
+                protocols=(subprotocol,) if subprotocol else (),
+                heartbeat=self.timings.ws_ping_interval,
+                timeout=5.0,  # for the close handshake
+                max_msg_size=1024 * 1024,
+            )
+            await ws.prepare(request)
         if subprotocol is None:
             # OCPP-J 4.1.2: finish the handshake without a subprotocol, then close.
             log.warning("ocpp_no_common_subprotocol", charge_point_id=charge_point_id,

@@ -55,6 +55,11 @@ class RedisTarget:
     backoff_cap: float = 1.0
     health_check_interval: float = 5.0
     socket_timeout: float = 5.0
+    max_connections: int = 256
+    """Connections of a single server's pool. Past them a command waits up to
+    ``pool_timeout`` for a free one: a reconnect storm of thousands of chargers claims and
+    releases presence at once, and redis-py's default pool (100) fails them instead."""
+    pool_timeout: float = 30.0
 
     @property
     def configured(self) -> bool:
@@ -116,4 +121,6 @@ def open_redis(target: RedisTarget | str) -> RedisClient:
         return client
     if not target.url:
         raise ValueError("no redis_url configured")
-    return aioredis.from_url(target.url, **_common(target))
+    return aioredis.Redis.from_pool(aioredis.BlockingConnectionPool.from_url(
+        target.url, max_connections=target.max_connections, timeout=target.pool_timeout,
+        **_common(target)))

@@ -295,24 +295,22 @@ async def test_without_redis_each_instance_falls_back_to_its_own_counts(
 
 async def test_verified_fingerprints_match_only_what_was_remembered(
         verified: VerifiedPasswords) -> None:
-    assert not await verified.matches("CP-1", b"a" * 32)
-    await verified.remember("CP-1", b"a" * 32)
-    assert await verified.matches("CP-1", b"a" * 32)
-    assert not await verified.matches("CP-1", b"b" * 32)
-    assert not await verified.matches("CP-2", b"a" * 32)
-    await verified.remember("CP-1", b"b" * 32)  # a charger has one current password
-    assert await verified.matches("CP-1", b"b" * 32)
-    assert not await verified.matches("CP-1", b"a" * 32)
+    assert not await verified.matches(b"a" * 32)
+    await verified.remember(b"a" * 32)
+    assert await verified.matches(b"a" * 32)
+    assert not await verified.matches(b"b" * 32)
+    await verified.remember(b"b" * 32)
+    assert await verified.matches(b"b" * 32)
+    assert await verified.matches(b"a" * 32)
 
 
 async def test_local_verified_fingerprints_are_bounded() -> None:
     verified = LocalVerifiedPasswords(max_entries=2)
-    for cp in ("CP-1", "CP-2"):
-        await verified.remember(cp, b"x" * 32)
-    assert await verified.matches("CP-1", b"x" * 32)  # CP-1 is now the most recent
-    await verified.remember("CP-3", b"x" * 32)
-    assert [await verified.matches(cp, b"x" * 32) for cp in ("CP-1", "CP-2", "CP-3")] == [
-        True, False, True]
+    for fingerprint in (b"1" * 32, b"2" * 32):
+        await verified.remember(fingerprint)
+    assert await verified.matches(b"1" * 32)  # now the most recent
+    await verified.remember(b"3" * 32)
+    assert [await verified.matches(f * 32) for f in (b"1", b"2", b"3")] == [True, False, True]
 
 
 async def test_redis_holds_a_keyed_fingerprint_with_a_ttl_not_the_password(
@@ -321,14 +319,15 @@ async def test_redis_holds_a_keyed_fingerprint_with_a_ttl_not_the_password(
     checker = PasswordChecker(key=b"k" * 32, shared=RedisVerifiedPasswords(redis_client))
     try:
         assert await checker.check("CP-1", "the-password-123", stored)
+        await checker.flush()
     finally:
         checker.close()
-    value = await redis_client.get(verified_key("CP-1"))
-    assert value == checker.fingerprint("the-password-123", stored).hex().encode()
-    assert b"the-password-123" not in value
-    assert 0 < await redis_client.ttl(verified_key("CP-1")) <= 30 * 86_400
-    await redis_client.set(verified_key("CP-1"), b"not hex")
-    assert not await RedisVerifiedPasswords(redis_client).matches("CP-1", b"\x00" * 32)
+    fingerprint = checker.fingerprint("the-password-123", stored)
+    keys = await redis_client.keys("*")
+    assert keys == [verified_key(fingerprint).encode()]
+    assert b"the-password-123" not in keys[0] and b"the-password-123" not in (
+        await redis_client.get(keys[0]) or b"")
+    assert 29 * 86_400 < await redis_client.ttl(keys[0]) <= 30 * 86_400
 
 
 # -- PasswordChecker -----------------------------------------------------------------------
@@ -381,6 +380,7 @@ async def test_a_shared_fingerprint_spares_another_checker_the_scrypt(
     stranger = PasswordChecker(key=b"z" * 32, shared=RedisVerifiedPasswords(redis_client))
     try:
         assert await first.check("CP-1", "correct-horse-1", STORED)
+        await first.flush()
         assert await restarted.check("CP-1", "correct-horse-1", STORED)
         assert await restarted.check("CP-1", "correct-horse-1", STORED)
         assert restarted.scrypt_runs == 0
@@ -390,6 +390,7 @@ async def test_a_shared_fingerprint_spares_another_checker_the_scrypt(
         rotated = hash_password("correct-horse-1", log2_n=4)
         assert await restarted.check("CP-1", "correct-horse-1", rotated)
         assert restarted.scrypt_runs == 2
+        await restarted.flush()
         # Another key cannot use the entries.
         assert await stranger.check("CP-1", "correct-horse-1", rotated)
         assert stranger.scrypt_runs == 1
@@ -520,10 +521,10 @@ async def test_redis_fingerprints_fall_back_to_memory_without_redis() -> None:
     dead = aioredis.from_url(f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=0.5)
     try:
         verified = RedisVerifiedPasswords(dead)
-        assert not await verified.matches("CP-1", b"a" * 32)
-        await verified.remember("CP-1", b"a" * 32)
-        assert await verified.matches("CP-1", b"a" * 32)
-        assert not await verified.matches("CP-2", b"a" * 32)
+        assert not await verified.matches(b"a" * 32)
+        await verified.remember(b"a" * 32)
+        assert await verified.matches(b"a" * 32)
+        assert not await verified.matches(b"b" * 32)
     finally:
         await dead.aclose()
 
@@ -533,3 +534,27 @@ async def test_a_closed_checker_checks_no_more() -> None:
     checker.close()
     with pytest.raises(RuntimeError):
         await checker.check("CP-1", "correct-horse-1", STORED)
+
+
+async def test_a_fingerprint_in_use_is_written_again_after_refresh_after(
+        redis_client: aioredis.Redis, clock: FakeClock) -> None:
+    checker = PasswordChecker(key=b"k" * 32, shared=RedisVerifiedPasswords(redis_client),
+                              refresh_after=100.0, clock=clock)
+    key = verified_key(checker.fingerprint("correct-horse-1", STORED))
+    try:
+        assert await checker.check("CP-1", "correct-horse-1", STORED)
+        await checker.flush()
+        await redis_client.delete(key)  # e.g. Redis lost its data
+        clock.now = T0 + 99
+        assert await checker.check("CP-1", "correct-horse-1", STORED)
+        assert not await redis_client.exists(key)
+        clock.now = T0 + 100
+        assert await checker.check("CP-1", "correct-horse-1", STORED)
+        assert await redis_client.exists(key)
+        await redis_client.delete(key)
+        clock.now = T0 + 199
+        assert await checker.check("CP-1", "correct-horse-1", STORED)
+        assert not await redis_client.exists(key)  # the refresh counts from its own time
+        assert checker.scrypt_runs == 1
+    finally:
+        checker.close()
