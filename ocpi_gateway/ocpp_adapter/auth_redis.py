@@ -95,7 +95,7 @@ class RedisLoginLimiter:
     """:class:`ocpp_adapter.auth.LoginLimiter` with its counts in Redis (atomic scripts)."""
 
     def __init__(self, redis: RedisClient, limits: LoginLimits | None = None, *,
-                 clock: Clock = time.time, max_in_flight: int = 32) -> None:
+                 clock: Clock = time.time, max_in_flight: int = 96) -> None:
         self.limits = limits or LoginLimits()
         self._gate = asyncio.Semaphore(max_in_flight)
         self._clock = clock
@@ -154,7 +154,7 @@ class RedisVerifiedPasswords:
     """
 
     def __init__(self, redis: RedisClient, *, ttl_seconds: int = 30 * 86_400,
-                 max_in_flight: int = 32) -> None:
+                 max_in_flight: int = 96) -> None:
         self._redis = redis
         self._gate = asyncio.Semaphore(max_in_flight)
         self._ttl = ttl_seconds

@@ -58,7 +58,7 @@ SUBPROTOCOL_OF = {OcppVersion.V16: v16.SUBPROTOCOL, OcppVersion.V201: v201.SUBPR
 WIRE_LOGGER = "ocpi_gateway.ocpp_adapter.wire"
 """The logger the ``ocpp`` package writes every frame to (at INFO; frames carry idTags)."""
 
-HANDSHAKES_AT_ONCE = 64
+HANDSHAKES_AT_ONCE = 256
 """Websocket handshakes admitted at a time; the rest wait their turn (cheaply), so that a
 reconnect storm does not queue thousands of handshakes' work ahead of a connected charger's
 Heartbeat on the event loop."""
