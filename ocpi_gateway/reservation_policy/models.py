@@ -17,6 +17,8 @@ class ConnectorInfo:
     standard: str
     """OCPI ConnectorType, e.g. ``IEC_62196_T2`` or ``IEC_62196_T2_COMBO``."""
     power_w: int
+    power_type: str = ""
+    """OCPI PowerType (``AC_3_PHASE``, ``DC``...); empty when unknown (any power type)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,7 +34,8 @@ def to_candidate(
         charge_point_id=evse.charge_point_id,
         address=address,
         reservable=every_evse_counts or evse.reservable,
-        connectors=tuple(ConnectorInfo(c.standard.value, connector_power_w(c))
+        connectors=tuple(ConnectorInfo(c.standard.value, connector_power_w(c),
+                                       c.power_type.value)
                          for c in evse.connectors),
         charger_can_reserve_whole=whole_charger(evse.charge_point_id),
     )

@@ -1,0 +1,145 @@
+"""The capacity timeline interface. Implementations: in-process (``memory``) and Redis.
+
+A promise is an interval [start, end) on a site: a booking from ``slot start - activation
+lead`` to ``slot end + turnover buffer``, or a reservation made now from now to its expiry
+(plus the buffer). An unbound promise (a booking before its binding) may use any EVSE of the
+classes its ``need`` accepts; a bound one holds its ``evse_uid``. Admission is one atomic step
+per site and keeps, at every instant of the new interval, Hall's condition with the walk-in
+reserve (``hall``): every promise can be given its own fitting EVSE and ``reserve`` walk-in
+drivers of any one class still find one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Protocol
+
+from ocpi_gateway.reservation_policy.capacity.classes import EvseClass, Need, SupplyEvse
+
+MAX_INTERVAL = timedelta(hours=24)
+"""The longest promise admitted. Every interval overlapping a window then starts within
+``MAX_INTERVAL`` before it, so one range read by start finds them all (the implementations
+keep the longest stored, usually far less)."""
+
+
+class PromiseKind(StrEnum):
+    BOOKING = "booking"
+    RESERVATION = "reservation"
+
+
+def ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def from_ms(value: int) -> datetime:
+    return datetime.fromtimestamp(value / 1000, UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Promise:
+    promise_id: str
+    start: datetime
+    end: datetime
+    need: Need = field(default_factory=Need)
+    evse_uid: str | None = None
+    """Bound to this EVSE (a reservation, a booking past its binding); None: any fitting."""
+    kind: PromiseKind = PromiseKind.BOOKING
+
+    def __post_init__(self) -> None:
+        for name in ("start", "end"):
+            value: datetime = getattr(self, name)
+            if value.tzinfo is None:
+                object.__setattr__(self, name, value.replace(tzinfo=UTC))
+        if "\t" in self.promise_id or (self.evse_uid is not None and "\t" in self.evse_uid):
+            raise ValueError("ids may not contain a tab")
+
+
+class Verdict(StrEnum):
+    ADMITTED = "admitted"
+    FULL = "full"
+    """At some instant of the interval one more promise would not fit (``at``, ``classes``)."""
+    EVSE_TAKEN = "evse_taken"
+    """Bound to an EVSE another promise holds during the interval."""
+    NO_CLASS = "no_class"
+    """No EVSE of the site can serve the need (or the bound EVSE is not reservable)."""
+    INVALID = "invalid"
+    """Empty, longer than MAX_INTERVAL, or already over."""
+    DUPLICATE = "duplicate"
+    """``admit`` of an id that holds another promise (``amend`` changes one)."""
+    NO_INVENTORY = "no_inventory"
+    """The site's supply was never set."""
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    verdict: Verdict
+    at: datetime | None = None
+    """FULL: the first instant at which the promise does not fit."""
+    classes: tuple[EvseClass, ...] = ()
+    """FULL: the set of classes that is full then."""
+    promised: int = 0
+    """FULL: promises on those classes at that instant, without the new one."""
+    capacity: int = 0
+    """FULL: what those classes may carry (their EVSEs minus the walk-in reserve)."""
+
+    @property
+    def ok(self) -> bool:
+        return self.verdict is Verdict.ADMITTED
+
+    def describe(self) -> str:
+        if self.verdict is Verdict.FULL and self.at is not None:
+            names = " + ".join(c.label() for c in self.classes)
+            return (f"full at {self.at.isoformat()}: {self.promised} promised on {names}, "
+                    f"capacity {self.capacity}")
+        return self.verdict.value
+
+
+@dataclass(frozen=True, slots=True)
+class SpareSegment:
+    """From ``start`` to ``end`` this many more promises of a need would fit."""
+
+    start: datetime
+    end: datetime
+    spare: int
+
+
+class CapacityTimeline(Protocol):
+    async def set_supply(self, location_id: str, supply: Sequence[SupplyEvse]) -> None:
+        """The site's reservable EVSEs (its classes follow). Stored promises are kept."""
+
+    async def admit(self, location_id: str, promise: Promise, *, reserve: int = 0
+                    ) -> Admission:
+        """Atomically add ``promise`` if it fits at every instant of its interval. The same
+        promise admitted again is ADMITTED (a retry); another one under its id DUPLICATE."""
+
+    async def amend(self, location_id: str, promise: Promise, *, reserve: int = 0
+                    ) -> Admission:
+        """Atomically replace the promise with this id (a change, a binding) if the new one
+        fits beside the others; the old one stays otherwise. Adds it when absent."""
+
+    async def release(self, location_id: str, promise_id: str, *,
+                      evse_uid: str | None = None) -> bool:
+        """Drop a promise (cancelled, no-show, fulfilled, expired); with ``evse_uid`` only
+        when it is bound to that EVSE."""
+
+    async def get(self, location_id: str, promise_id: str) -> Promise | None: ...
+
+    async def promises(self, location_id: str, start: datetime, end: datetime
+                       ) -> list[Promise]:
+        """Every promise overlapping [start, end), by start."""
+
+    async def spare(self, location_id: str, need: Need, start: datetime, end: datetime, *,
+                    reserve: int = 0) -> list[SpareSegment]:
+        """How many more promises of ``need`` fit, segment by segment, over [start, end)."""
+
+    async def rebuild(self, location_id: str, promises: Iterable[Promise]) -> int:
+        """Replace the site's promises by these (read from the durable store, the system of
+        record: Redis may lose its data). Not checked: what was promised stands."""
+
+    async def prune(self, location_id: str, before: datetime) -> int:
+        """Drop promises that ended by ``before``; how many."""
+
+    async def close(self) -> None: ...

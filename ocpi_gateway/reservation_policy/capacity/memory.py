@@ -1,0 +1,188 @@
+"""In-process capacity timeline (the embedded default): one asyncio lock per site."""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from ocpi_gateway.domain.events import utc_now
+from ocpi_gateway.reservation_policy.capacity.base import (
+    MAX_INTERVAL,
+    Admission,
+    Promise,
+    SpareSegment,
+    Verdict,
+    from_ms,
+    ms,
+)
+from ocpi_gateway.reservation_policy.capacity.classes import Need, SiteClasses, SupplyEvse
+from ocpi_gateway.reservation_policy.capacity.hall import Span, first_violation, spare_profile
+
+
+@dataclass(slots=True)
+class _Site:
+    classes: SiteClasses | None = None
+    promises: dict[str, Promise] = field(default_factory=dict)
+    by_start: list[tuple[int, str]] = field(default_factory=list)
+    longest: int = 0
+    """The longest interval stored (ms): a window's overlapping promises start after
+    window start - longest."""
+
+
+def span_of(site: SiteClasses, promise: Promise) -> Span | None:
+    """The sweep's view of a promise; None when the site cannot serve it."""
+    if promise.evse_uid is not None:
+        mask = site.evse_masks.get(promise.evse_uid, 0)
+        return Span(ms(promise.start), ms(promise.end), mask, promise.evse_uid) if mask else None
+    mask = site.need_mask(promise.need)
+    return Span(ms(promise.start), ms(promise.end), mask) if mask else None
+
+
+def invalid(promise: Promise, now: datetime) -> bool:
+    return (promise.end <= promise.start or promise.end - promise.start > MAX_INTERVAL
+            or promise.end <= now)
+
+
+def full(site: SiteClasses, violation_at: int, subset: int, promised: int, capacity: int
+         ) -> Admission:
+    return Admission(Verdict.FULL, from_ms(violation_at),
+                     tuple(c for i, c in enumerate(site.classes) if subset >> i & 1),
+                     promised, capacity)
+
+
+class MemoryCapacity:
+    def __init__(self, *, clock: Callable[[], datetime] = utc_now) -> None:
+        self._clock = clock
+        self._sites: dict[str, _Site] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def _site(self, location_id: str) -> _Site:
+        site = self._sites.get(location_id)
+        if site is None:
+            site = self._sites[location_id] = _Site()
+        return site
+
+    def _lock(self, location_id: str) -> asyncio.Lock:
+        lock = self._locks.get(location_id)
+        if lock is None:
+            lock = self._locks[location_id] = asyncio.Lock()
+        return lock
+
+    async def set_supply(self, location_id: str, supply: Sequence[SupplyEvse]) -> None:
+        async with self._lock(location_id):
+            self._site(location_id).classes = SiteClasses.build(supply)
+
+    def _overlapping(self, site: _Site, start: int, end: int) -> list[Promise]:
+        lo = bisect.bisect_left(site.by_start, (start - site.longest, ""))
+        hi = bisect.bisect_left(site.by_start, (end, ""))
+        found = (site.promises[pid] for _, pid in site.by_start[lo:hi])
+        return [p for p in found if ms(p.end) > start]
+
+    def _insert(self, site: _Site, promise: Promise) -> None:
+        site.promises[promise.promise_id] = promise
+        bisect.insort(site.by_start, (ms(promise.start), promise.promise_id))
+        site.longest = max(site.longest, ms(promise.end) - ms(promise.start))
+
+    def _remove(self, site: _Site, promise_id: str) -> Promise | None:
+        old = site.promises.pop(promise_id, None)
+        if old is not None:
+            site.by_start.remove((ms(old.start), promise_id))
+        return old
+
+    def _check(self, site: _Site, promise: Promise, reserve: int) -> Admission:
+        if site.classes is None:
+            return Admission(Verdict.NO_INVENTORY)
+        if invalid(promise, self._clock()):
+            return Admission(Verdict.INVALID)
+        new = span_of(site.classes, promise)
+        if new is None:
+            return Admission(Verdict.NO_CLASS)
+        others: list[Span] = []
+        for p in self._overlapping(site, new.start, new.end):
+            if p.promise_id == promise.promise_id:
+                continue
+            if new.bound is not None and p.evse_uid == new.bound:
+                return Admission(Verdict.EVSE_TAKEN, p.start)
+            span = span_of(site.classes, p)
+            if span is not None:
+                others.append(span)
+        violation = first_violation(site.classes, others, new, reserve)
+        if violation is not None:
+            return full(site.classes, violation.at, violation.subset, violation.promised,
+                        violation.capacity)
+        return Admission(Verdict.ADMITTED)
+
+    async def admit(self, location_id: str, promise: Promise, *, reserve: int = 0
+                    ) -> Admission:
+        async with self._lock(location_id):
+            site = self._site(location_id)
+            existing = site.promises.get(promise.promise_id)
+            if existing is not None:
+                return Admission(Verdict.ADMITTED if existing == promise else Verdict.DUPLICATE)
+            admission = self._check(site, promise, reserve)
+            if admission.ok:
+                self._insert(site, promise)
+            return admission
+
+    async def amend(self, location_id: str, promise: Promise, *, reserve: int = 0
+                    ) -> Admission:
+        async with self._lock(location_id):
+            site = self._site(location_id)
+            admission = self._check(site, promise, reserve)
+            if admission.ok:
+                self._remove(site, promise.promise_id)
+                self._insert(site, promise)
+            return admission
+
+    async def release(self, location_id: str, promise_id: str, *,
+                      evse_uid: str | None = None) -> bool:
+        async with self._lock(location_id):
+            site = self._site(location_id)
+            current = site.promises.get(promise_id)
+            if current is None or (evse_uid is not None and current.evse_uid != evse_uid):
+                return False
+            self._remove(site, promise_id)
+            return True
+
+    async def get(self, location_id: str, promise_id: str) -> Promise | None:
+        return self._site(location_id).promises.get(promise_id)
+
+    async def promises(self, location_id: str, start: datetime, end: datetime
+                       ) -> list[Promise]:
+        site = self._site(location_id)
+        return self._overlapping(site, ms(start), ms(end))
+
+    async def spare(self, location_id: str, need: Need, start: datetime, end: datetime, *,
+                    reserve: int = 0) -> list[SpareSegment]:
+        site = self._site(location_id)
+        if site.classes is None:
+            return [SpareSegment(start, end, 0)] if end > start else []
+        a, b = ms(start), ms(end)
+        spans = [s for p in self._overlapping(site, a, b)
+                 if (s := span_of(site.classes, p)) is not None]
+        return [SpareSegment(from_ms(x), from_ms(y), n) for x, y, n in spare_profile(
+            site.classes, spans, site.classes.need_mask(need), a, b, reserve)]
+
+    async def rebuild(self, location_id: str, promises: Iterable[Promise]) -> int:
+        async with self._lock(location_id):
+            site = self._site(location_id)
+            site.promises.clear()
+            site.by_start.clear()
+            site.longest = 0
+            for p in promises:
+                self._insert(site, p)
+            return len(site.promises)
+
+    async def prune(self, location_id: str, before: datetime) -> int:
+        async with self._lock(location_id):
+            site = self._site(location_id)
+            ended = [pid for pid, p in site.promises.items() if p.end <= before]
+            for pid in ended:
+                self._remove(site, pid)
+            return len(ended)
+
+    async def close(self) -> None:
+        self._sites.clear()

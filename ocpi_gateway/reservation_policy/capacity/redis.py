@@ -1,0 +1,388 @@
+"""Redis capacity timeline: every key of a site carries the hash tag ``{location_id}``, so each
+script touches one slot (Redis Cluster too) and an admission is atomic across instances.
+
+Keys per site ``L``: ``cap:{L}:z`` the promises by start (sorted set of members), ``cap:{L}:ids``
+promise id -> member, ``cap:{L}:site`` the class table (classes, EVSEs per set of classes,
+per class) and the longest interval stored, ``cap:{L}:evse`` EVSE uid -> classes it serves.
+A member is ``id TAB start_ms TAB end_ms TAB bound_evse TAB need TAB kind``.
+
+The admission script is ``hall.first_violation`` in Lua: it reads only the promises starting
+within ``longest`` before the new interval (``MAX_INTERVAL`` caps it), sweeps their endpoints,
+and checks only the sets of classes the new promise touches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from ocpi_gateway.domain.events import utc_now
+from ocpi_gateway.redis_clients import RedisClient, RedisTarget, as_target, open_redis
+from ocpi_gateway.reservation_policy.capacity.base import (
+    Admission,
+    CapacityTimeline,
+    Promise,
+    PromiseKind,
+    SpareSegment,
+    Verdict,
+    from_ms,
+    ms,
+)
+from ocpi_gateway.reservation_policy.capacity.classes import (
+    EvseClass,
+    Need,
+    SiteClasses,
+    SupplyEvse,
+)
+from ocpi_gateway.reservation_policy.capacity.hall import spare_profile
+from ocpi_gateway.reservation_policy.capacity.memory import (
+    MemoryCapacity,
+    full,
+    invalid,
+    span_of,
+)
+
+_COMMON = r"""
+local band = bit.band
+local function split(text)
+  local out = {}
+  for v in string.gmatch(text or '', '[^,]+') do out[#out + 1] = v end
+  return out
+end
+local function parse(mem)
+  return string.match(mem, '^([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)')
+end
+"""
+
+# KEYS: z, ids, site, evse. ARGV: id, start, end, bound, need, member, reserve, mode.
+ADMIT = _COMMON + r"""
+local id, a, b = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local bound, member, reserve = ARGV[4], ARGV[6], tonumber(ARGV[7])
+local amend = ARGV[8] == 'amend'
+local info = redis.call('HMGET', KEYS[3], 'c', 'nsub', 'ncls', 'longest', 'std', 'pt', 'pw')
+if not info[1] then return {'no_inventory'} end
+local old = redis.call('HGET', KEYS[2], id)
+if old and not amend then
+  if old == member then return {'admitted'} end
+  return {'duplicate'}
+end
+local c = tonumber(info[1])
+local nsub, ncls = split(info[2]), split(info[3])
+local cstd, cpt, cpw = split(info[5]), split(info[6]), split(info[7])
+local needs, evses = {}, {}
+local function need_mask(need)
+  local m = needs[need]
+  if m then return m end
+  local stds, pts, minp = string.match(need, '^([^|]*)|([^|]*)|(.*)$')
+  local sset, pset, anys, anyp = {}, {}, true, true
+  for s in string.gmatch(stds, '[^,]+') do sset[s] = true; anys = false end
+  for p in string.gmatch(pts, '[^,]+') do pset[p] = true; anyp = false end
+  minp = tonumber(minp)
+  m = 0
+  for i = 1, c do
+    if (anys or sset[cstd[i]]) and (anyp or pset[cpt[i]]) and tonumber(cpw[i]) >= minp then
+      m = m + 2 ^ (i - 1)
+    end
+  end
+  needs[need] = m
+  return m
+end
+local function evse_mask(uid)
+  local m = evses[uid]
+  if m then return m end
+  m = tonumber(redis.call('HGET', KEYS[4], uid) or '0')
+  evses[uid] = m
+  return m
+end
+local want
+if bound ~= '' then want = evse_mask(bound) else want = need_mask(ARGV[5]) end
+if want == 0 then return {'no_class'} end
+local subsets, caps = {}, {}
+for s = 1, 2 ^ c - 1 do
+  local hit
+  if bound == '' then hit = band(s, want) == want else hit = band(s, want) ~= 0 end
+  if hit then
+    local kept = 0
+    for i = 1, c do
+      if band(s, 2 ^ (i - 1)) ~= 0 then
+        local k = math.min(reserve, tonumber(ncls[i]))
+        if k > kept then kept = k end
+      end
+    end
+    subsets[#subsets + 1] = s
+    caps[#subsets] = tonumber(nsub[s]) - kept
+  end
+end
+local types, lists, ntypes = {}, {}, 0
+local function type_of(isbound, m)
+  local key = (isbound and 'b' or 'u') .. m
+  local t = types[key]
+  if t then return t end
+  ntypes = ntypes + 1
+  t = ntypes
+  types[key] = t
+  local l = {}
+  for j = 1, #subsets do
+    local s = subsets[j]
+    if (isbound and band(s, m) ~= 0) or ((not isbound) and band(s, m) == m) then
+      l[#l + 1] = j
+    end
+  end
+  lists[t] = l
+  return t
+end
+local longest = tonumber(info[4] or '0')
+local base = a - longest
+local load = {}
+for j = 1, #subsets do load[j] = 0 end
+local events = {}
+for _, mem in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], base, '(' .. ARGV[3])) do
+  local pid, s, e, pb, pneed = parse(mem)
+  s, e = tonumber(s), tonumber(e)
+  if pid ~= id and e > a then
+    if bound ~= '' and pb == bound then return {'evse_taken', string.format('%d', s)} end
+    local m
+    if pb ~= '' then m = evse_mask(pb) else m = need_mask(pneed) end
+    if m ~= 0 then
+      local t = type_of(pb ~= '', m)
+      if s <= a then
+        for _, j in ipairs(lists[t]) do load[j] = load[j] + 1 end
+      else
+        events[#events + 1] = ((s - base) * 2 + 1) * 1024 + t
+      end
+      if e < b then events[#events + 1] = ((e - base) * 2) * 1024 + t end
+    end
+  end
+end
+local function refuse(at, j)
+  return {'full', string.format('%d', at), tostring(subsets[j]), tostring(load[j]),
+          tostring(caps[j])}
+end
+for j = 1, #subsets do
+  if load[j] + 1 > caps[j] then return refuse(a, j) end
+end
+-- time, then ends before starts (half-open intervals), then type: one sortable number
+table.sort(events)
+for _, ev in ipairs(events) do
+  local t = ev % 1024
+  local rest = (ev - t) / 1024
+  local starts = rest % 2
+  if starts == 1 then
+    for _, j in ipairs(lists[t]) do
+      load[j] = load[j] + 1
+      if load[j] + 1 > caps[j] then return refuse((rest - 1) / 2 + base, j) end
+    end
+  else
+    for _, j in ipairs(lists[t]) do load[j] = load[j] - 1 end
+  end
+end
+if old then redis.call('ZREM', KEYS[1], old) end
+redis.call('ZADD', KEYS[1], a, member)
+redis.call('HSET', KEYS[2], id, member)
+if b - a > longest then redis.call('HSET', KEYS[3], 'longest', string.format('%d', b - a)) end
+return {'admitted'}
+"""
+
+# KEYS: z, ids. ARGV: id, evse ('' = whatever it is bound to).
+_RELEASE = _COMMON + r"""
+local old = redis.call('HGET', KEYS[2], ARGV[1])
+if not old then return 0 end
+if ARGV[2] ~= '' then
+  local _, _, _, pb = parse(old)
+  if pb ~= ARGV[2] then return 0 end
+end
+redis.call('ZREM', KEYS[1], old)
+redis.call('HDEL', KEYS[2], ARGV[1])
+return 1
+"""
+
+# KEYS: site, evse. ARGV: c, nsub, ncls, std, pt, pw, then uid, mask pairs.
+_SET_SUPPLY = r"""
+redis.call('HSET', KEYS[1], 'c', ARGV[1], 'nsub', ARGV[2], 'ncls', ARGV[3], 'std', ARGV[4],
+           'pt', ARGV[5], 'pw', ARGV[6])
+redis.call('DEL', KEYS[2])
+for i = 7, #ARGV, 2 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
+return 1
+"""
+
+# KEYS: z, ids, site. ARGV: longest, then start, member pairs (member starts with id TAB).
+_REBUILD = r"""
+redis.call('DEL', KEYS[1], KEYS[2])
+for i = 2, #ARGV, 2 do
+  redis.call('ZADD', KEYS[1], ARGV[i], ARGV[i + 1])
+  redis.call('HSET', KEYS[2], string.match(ARGV[i + 1], '^([^\t]*)'), ARGV[i + 1])
+end
+redis.call('HSET', KEYS[3], 'longest', ARGV[1])
+return (#ARGV - 1) / 2
+"""
+
+# KEYS: z, ids. ARGV: before_ms, limit.
+_PRUNE = _COMMON + r"""
+local n = 0
+local limit = tonumber(ARGV[2])
+for _, mem in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1])) do
+  local pid, _, e = parse(mem)
+  if tonumber(e) <= tonumber(ARGV[1]) then
+    redis.call('ZREM', KEYS[1], mem)
+    redis.call('HDEL', KEYS[2], pid)
+    n = n + 1
+    if n >= limit then break end
+  end
+end
+return n
+"""
+
+_EMPTY_POWER_TYPE = "-"
+
+
+def keys(location_id: str) -> dict[str, str]:
+    tag = "{" + location_id + "}"
+    return {name: f"cap:{tag}:{name}" for name in ("z", "ids", "site", "evse")}
+
+
+def encode(promise: Promise) -> str:
+    return "\t".join((promise.promise_id, str(ms(promise.start)), str(ms(promise.end)),
+                      promise.evse_uid or "", promise.need.encode(), promise.kind.value))
+
+
+def decode(member: bytes | str) -> Promise:
+    text = member.decode() if isinstance(member, bytes) else member
+    pid, start, end, bound, need, kind = text.split("\t")
+    return Promise(pid, from_ms(int(start)), from_ms(int(end)), Need.decode(need),
+                   bound or None, PromiseKind(kind))
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class RedisCapacity:
+    def __init__(self, client: RedisClient, *, clock: Callable[[], datetime] = utc_now
+                 ) -> None:
+        self._redis = client
+        self._clock = clock
+        self._admit = client.register_script(ADMIT)
+        self._release = client.register_script(_RELEASE)
+        self._set_supply = client.register_script(_SET_SUPPLY)
+        self._rebuild = client.register_script(_REBUILD)
+        self._prune = client.register_script(_PRUNE)
+
+    @classmethod
+    def from_url(cls, url: RedisTarget | str, *, clock: Callable[[], datetime] = utc_now
+                 ) -> RedisCapacity:
+        return cls(open_redis(url), clock=clock)
+
+    async def set_supply(self, location_id: str, supply: Sequence[SupplyEvse]) -> None:
+        table = SiteClasses.build(supply)
+        k = keys(location_id)
+        pairs: list[str | int] = []
+        for uid, mask in table.evse_masks.items():
+            pairs += [uid, mask]
+        await self._set_supply(keys=[k["site"], k["evse"]], args=[
+            len(table.classes), ",".join(map(str, table.subset_sizes[1:])),
+            ",".join(map(str, table.class_sizes)),
+            ",".join(c.standard for c in table.classes),
+            ",".join(c.power_type or _EMPTY_POWER_TYPE for c in table.classes),
+            ",".join(str(c.power_w) for c in table.classes), *pairs])
+
+    async def _call(self, location_id: str, promise: Promise, reserve: int, mode: str
+                    ) -> Admission:
+        if invalid(promise, self._clock()):
+            return Admission(Verdict.INVALID)
+        k = keys(location_id)
+        answer: list[Any] = await self._admit(
+            keys=[k["z"], k["ids"], k["site"], k["evse"]],
+            args=[promise.promise_id, ms(promise.start), ms(promise.end),
+                  promise.evse_uid or "", promise.need.encode(), encode(promise), reserve,
+                  mode])
+        verdict = Verdict(_text(answer[0]))
+        if verdict is Verdict.EVSE_TAKEN:
+            return Admission(verdict, from_ms(int(answer[1])))
+        if verdict is Verdict.FULL:
+            table = await self._table(location_id)
+            assert table is not None
+            return full(table, int(answer[1]), int(answer[2]), int(answer[3]), int(answer[4]))
+        return Admission(verdict)
+
+    async def admit(self, location_id: str, promise: Promise, *, reserve: int = 0
+                    ) -> Admission:
+        return await self._call(location_id, promise, reserve, "admit")
+
+    async def amend(self, location_id: str, promise: Promise, *, reserve: int = 0
+                    ) -> Admission:
+        return await self._call(location_id, promise, reserve, "amend")
+
+    async def release(self, location_id: str, promise_id: str, *,
+                      evse_uid: str | None = None) -> bool:
+        k = keys(location_id)
+        return bool(await self._release(keys=[k["z"], k["ids"]],
+                                        args=[promise_id, evse_uid or ""]))
+
+    async def get(self, location_id: str, promise_id: str) -> Promise | None:
+        member = await self._redis.hget(keys(location_id)["ids"], promise_id)
+        return decode(member) if member is not None else None
+
+    async def _table(self, location_id: str) -> SiteClasses | None:
+        k = keys(location_id)
+        site = {_text(f): _text(v) for f, v in (await self._redis.hgetall(k["site"])).items()}
+        if "c" not in site:
+            return None
+        masks = {_text(f): int(v) for f, v in (await self._redis.hgetall(k["evse"])).items()}
+
+        def split(field: str) -> list[str]:
+            return [v for v in site.get(field, "").split(",") if v]
+
+        classes = tuple(EvseClass(s, "" if t == _EMPTY_POWER_TYPE else t, int(p))
+                        for s, t, p in zip(split("std"), split("pt"), split("pw"), strict=True))
+        return SiteClasses(classes, masks, (0, *map(int, split("nsub"))),
+                           tuple(map(int, split("ncls"))))
+
+    async def _overlapping(self, location_id: str, start: int, end: int) -> list[Promise]:
+        k = keys(location_id)
+        longest = int(await self._redis.hget(k["site"], "longest") or 0)
+        members: list[Any] = await self._redis.zrangebyscore(k["z"], start - longest,
+                                                             f"({end}")
+        found = (decode(m) for m in members)
+        return [p for p in found if ms(p.end) > start]
+
+    async def promises(self, location_id: str, start: datetime, end: datetime
+                       ) -> list[Promise]:
+        return await self._overlapping(location_id, ms(start), ms(end))
+
+    async def spare(self, location_id: str, need: Need, start: datetime, end: datetime, *,
+                    reserve: int = 0) -> list[SpareSegment]:
+        table = await self._table(location_id)
+        if table is None:
+            return [SpareSegment(start, end, 0)] if end > start else []
+        a, b = ms(start), ms(end)
+        spans = [s for p in await self._overlapping(location_id, a, b)
+                 if (s := span_of(table, p)) is not None]
+        return [SpareSegment(from_ms(x), from_ms(y), n) for x, y, n in spare_profile(
+            table, spans, table.need_mask(need), a, b, reserve)]
+
+    async def rebuild(self, location_id: str, promises: Iterable[Promise]) -> int:
+        k = keys(location_id)
+        args: list[str | int] = [0]
+        longest = 0
+        for p in promises:
+            args += [ms(p.start), encode(p)]
+            longest = max(longest, ms(p.end) - ms(p.start))
+        args[0] = longest
+        return int(await self._rebuild(keys=[k["z"], k["ids"], k["site"]], args=args))
+
+    async def prune(self, location_id: str, before: datetime) -> int:
+        k = keys(location_id)
+        return int(await self._prune(keys=[k["z"], k["ids"]], args=[ms(before), 10_000]))
+
+    async def close(self) -> None:
+        await self._redis.aclose()
+
+
+def open_capacity(redis: RedisTarget | str | None, *,
+                  clock: Callable[[], datetime] = utc_now) -> CapacityTimeline:
+    """Redis when one is configured (several instances share it), else in-process."""
+    target = as_target(redis)
+    if target is not None:
+        return RedisCapacity.from_url(target, clock=clock)
+    return MemoryCapacity(clock=clock)
