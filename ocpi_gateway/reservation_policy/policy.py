@@ -17,7 +17,15 @@ from typing import Any, Self
 
 import structlog
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from ocpi_gateway.reservation_policy.models import Partner
 
@@ -52,6 +60,67 @@ def _unique_rules(rules: list[OrderingRule] | None) -> list[OrderingRule] | None
     return rules
 
 
+MAX_PROMISE_MINUTES = 24 * 60.0
+"""A booking's promise (lead + slot + turnover buffer) must fit in the capacity timeline's
+longest interval (``capacity.base.MAX_INTERVAL``)."""
+
+
+class BookingTerms(BaseModel):
+    """The terms of future bookings (the OCPI 2.3.0 Bookings module), resolved. Durations in
+    minutes, fractions allowed."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = False
+    max_advance_days: float = Field(default=7.0, gt=0, le=366)
+    min_duration_minutes: float = Field(default=15.0, gt=0)
+    max_duration_minutes: float = Field(default=240.0, gt=0)
+    timeslot_increment_minutes: float = Field(default=15.0, gt=0)
+    activation_lead_minutes: float = Field(default=10.0, ge=0)
+    early_start_minutes: float = Field(default=5.0, ge=0)
+    noshow_timeout_minutes: float = Field(default=15.0, gt=0)
+    cancel_until_minutes: float = Field(default=60.0, ge=0)
+    change_until_minutes: float = Field(default=60.0, ge=0)
+    turnover_buffer_minutes: float = Field(default=10.0, ge=0)
+    waitlist_minutes: float = Field(default=0.0, ge=0)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.min_duration_minutes > self.max_duration_minutes:
+            raise ValueError("min_duration_minutes is greater than max_duration_minutes")
+        if self.timeslot_increment_minutes > self.max_duration_minutes:
+            raise ValueError("timeslot_increment_minutes is greater than max_duration_minutes")
+        if self.early_start_minutes > self.activation_lead_minutes:
+            # Before the activation lead no EVSE is held for the booking yet.
+            raise ValueError("early_start_minutes is greater than activation_lead_minutes")
+        promise = (self.activation_lead_minutes + self.max_duration_minutes
+                   + self.turnover_buffer_minutes)
+        if promise > MAX_PROMISE_MINUTES:
+            raise ValueError(
+                f"activation_lead_minutes + max_duration_minutes + turnover_buffer_minutes is "
+                f"{promise:g}, more than {MAX_PROMISE_MINUTES:g} (24 h)")
+        return self
+
+
+class BookingTermsOverride(BaseModel):
+    """Any subset of the booking terms; absent keys inherit."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool | None = None
+    max_advance_days: float | None = Field(default=None, gt=0, le=366)
+    min_duration_minutes: float | None = Field(default=None, gt=0)
+    max_duration_minutes: float | None = Field(default=None, gt=0)
+    timeslot_increment_minutes: float | None = Field(default=None, gt=0)
+    activation_lead_minutes: float | None = Field(default=None, ge=0)
+    early_start_minutes: float | None = Field(default=None, ge=0)
+    noshow_timeout_minutes: float | None = Field(default=None, gt=0)
+    cancel_until_minutes: float | None = Field(default=None, ge=0)
+    change_until_minutes: float | None = Field(default=None, ge=0)
+    turnover_buffer_minutes: float | None = Field(default=None, ge=0)
+    waitlist_minutes: float | None = Field(default=None, ge=0)
+
+
 class PolicySettings(BaseModel):
     """Fully resolved settings for one (location, partner)."""
 
@@ -64,6 +133,7 @@ class PolicySettings(BaseModel):
     max_concurrent_per_emsp: int | None = Field(default=None, ge=0)
     ordering: tuple[OrderingRule, ...] = DEFAULT_ORDERING
     allow_whole_charger: bool = False
+    bookings: BookingTerms = BookingTerms()
 
     @field_validator("ordering")
     @classmethod
@@ -90,6 +160,7 @@ class PolicyOverride(BaseModel):
     max_concurrent_per_emsp: int | None = Field(default=None, ge=0)
     ordering: list[OrderingRule] | None = None
     allow_whole_charger: bool | None = None
+    bookings: BookingTermsOverride | None = None
 
     @field_validator("ordering")
     @classmethod
@@ -109,6 +180,8 @@ def _check_partner_keys(value: dict[str, Any]) -> dict[str, Any]:
 
 class LocationOverride(PolicyOverride):
     partners: dict[str, PolicyOverride] = {}
+    reservation_only: bool | None = None
+    """Walk-ins refused at this site: its chargers authorize only reserved tokens."""
 
     @field_validator("partners")
     @classmethod
@@ -122,6 +195,7 @@ class PolicyFile(BaseModel):
     defaults: PolicySettings = PolicySettings()
     partners: dict[str, PolicyOverride] = {}
     locations: dict[str, LocationOverride] = {}
+    _bookings_possible: dict[str, bool] = PrivateAttr(default_factory=dict)
 
     @field_validator("partners")
     @classmethod
@@ -150,18 +224,41 @@ class PolicyFile(BaseModel):
 
     def _resolve(self, location_id: str | None, partner_key: str | None) -> PolicySettings:
         merged: dict[str, Any] = self.defaults.model_dump()
+        layers: list[dict[str, Any]] = []
         if partner_key is not None and partner_key in self.partners:
-            merged.update(self.partners[partner_key].values())
+            layers.append(self.partners[partner_key].values())
         loc = self.locations.get(location_id) if location_id is not None else None
         if loc is not None:
-            merged.update({k: v for k, v in loc.values().items() if k != "partners"})
+            layers.append({k: v for k, v in loc.values().items()
+                           if k not in ("partners", "reservation_only")})
             if partner_key is not None and partner_key in loc.partners:
-                merged.update(loc.partners[partner_key].values())
+                layers.append(loc.partners[partner_key].values())
+        for layer in layers:
+            # The booking terms merge key by key: an override names only what it changes.
+            bookings = {**merged["bookings"], **layer.pop("bookings", {})}
+            merged.update(layer, bookings=bookings)
         try:
             return PolicySettings(**merged)
         except ValidationError as exc:
-            msgs = "; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())
+            msgs = "; ".join(
+                ".".join(str(part) for part in e["loc"]) + ": " * bool(e["loc"])
+                + e["msg"].removeprefix("Value error, ") for e in exc.errors())
             raise ValueError(msgs) from None
+
+    def bookings_possible(self, location_id: str) -> bool:
+        """Whether any partner may book at the location: without, a reservation there needs
+        no capacity check (and costs what it did before bookings existed)."""
+        cached = self._bookings_possible.get(location_id)
+        if cached is None:
+            loc = self.locations.get(location_id)
+            keys = {None, *self.partners, *(loc.partners if loc else {})}
+            cached = any(self._resolve(location_id, key).bookings.enabled for key in keys)
+            self._bookings_possible[location_id] = cached
+        return cached
+
+    def reservation_only(self, location_id: str) -> bool:
+        loc = self.locations.get(location_id)
+        return bool(loc is not None and loc.reservation_only)
 
     def effective(self, location_id: str, partner: Partner | None = None) -> PolicySettings:
         return self._resolve(location_id, partner.key if partner else None)
@@ -261,3 +358,9 @@ class PolicySource:
 
     def effective(self, location_id: str, partner: Partner | None = None) -> PolicySettings:
         return self.current().effective(location_id, partner)
+
+    def bookings_possible(self, location_id: str) -> bool:
+        return self.current().bookings_possible(location_id)
+
+    def reservation_only(self, location_id: str) -> bool:
+        return self.current().reservation_only(location_id)
