@@ -1,0 +1,53 @@
+"""Free timeslots (Calendars) and the nearest free slots for a request that does not fit."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from ocpi_gateway.reservation_policy.capacity.base import CapacityTimeline, Promise
+from ocpi_gateway.reservation_policy.capacity.classes import Need
+from ocpi_gateway.reservation_policy.capacity.slots import (
+    SlotShape,
+    Timeslot,
+    free_timeslots,
+    nearest_free,
+)
+from tests.capacity.support import CCS, T2, ac, at, dc
+
+L = "LOC-S"
+SHAPE = SlotShape(lead=timedelta(minutes=10), buffer=timedelta(minutes=5),
+                  min_duration=timedelta(minutes=30))
+
+
+async def test_free_timeslots_leave_room_for_lead_and_buffer(timeline: CapacityTimeline) -> None:
+    await timeline.set_supply(L, [ac("E1"), dc("F1")])
+    # E1 promised 100..200 (a booking of 110..195 with lead 10 and buffer 5).
+    assert (await timeline.admit(L, Promise("b", at(100), at(200), Need(frozenset({T2}))))).ok
+    slots = await free_timeslots(timeline, L, Need(frozenset({T2})), at(0), at(400), SHAPE)
+    # Before: a slot must end so that its buffer ends by 100; after: start after 200 + lead.
+    assert slots == [Timeslot(at(0), at(95)), Timeslot(at(210), at(400))]
+    # The CCS EVSE is untouched; any need may use it.
+    assert await free_timeslots(timeline, L, Need(frozenset({CCS})), at(0), at(400), SHAPE
+                                ) == [Timeslot(at(0), at(400))]
+    assert await free_timeslots(timeline, L, Need(), at(0), at(400), SHAPE
+                                ) == [Timeslot(at(0), at(400))]
+    # Too short a gap is no slot (210..235 is 25 min).
+    assert (await timeline.admit(L, Promise("c", at(240), at(300), Need(frozenset({T2}))))).ok
+    assert await free_timeslots(timeline, L, Need(frozenset({T2})), at(200), at(400), SHAPE
+                                ) == [Timeslot(at(310), at(400))]
+
+
+async def test_nearest_free_slots(timeline: CapacityTimeline) -> None:
+    await timeline.set_supply(L, [ac("E1")])
+    assert (await timeline.admit(L, Promise("b", at(100), at(200)))).ok
+    wanted = Timeslot(at(150), at(180))
+    found = await nearest_free(timeline, L, Need(), wanted, SHAPE,
+                               increment=timedelta(minutes=15), horizon=timedelta(hours=3),
+                               not_before=at(0))
+    # Starts up to 65 end (with the buffer) by 100, from 210 on their lead starts at 200:
+    # 210 (4 increments later), 225 (5), then 60 (6 earlier).
+    assert found == [Timeslot(at(210), at(240)), Timeslot(at(225), at(255)),
+                     Timeslot(at(60), at(90))]
+    assert await nearest_free(timeline, L, Need(), wanted, SHAPE,
+                              increment=timedelta(minutes=15), horizon=timedelta(hours=3),
+                              not_before=at(100), count=1) == [Timeslot(at(210), at(240))]
