@@ -12,7 +12,8 @@ from types import ModuleType
 
 import pytest
 
-from tests.redis_servers import RedisProcess
+from ocpi_gateway.redis_clients import RedisMode, RedisTarget
+from tests.redis_servers import RedisClusterProcesses, RedisProcess, SentinelProcesses
 
 
 def free_port() -> int:
@@ -64,6 +65,41 @@ async def redis_url(redis_server: str) -> str:
     await client.flushall()
     await client.aclose()
     return redis_server
+
+
+@pytest.fixture(scope="session")
+def redis_cluster_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """URL of one node of a private 3-master Redis Cluster (one per xdist worker)."""
+    cluster = RedisClusterProcesses(tmp_path_factory.mktemp("redis-cluster"))
+    cluster.start()
+    try:
+        yield cluster.url
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def redis_cluster(redis_cluster_server: str) -> RedisTarget:
+    """The session's Redis Cluster, every master emptied before each test."""
+    from redis.cluster import RedisCluster
+
+    client = RedisCluster.from_url(redis_cluster_server)
+    try:
+        client.flushall(target_nodes=RedisCluster.PRIMARIES)
+    finally:
+        client.close()
+    return RedisTarget(url=redis_cluster_server, mode=RedisMode.CLUSTER)
+
+
+@pytest.fixture
+def redis_sentinel(tmp_path: Path) -> Iterator[SentinelProcesses]:
+    """A primary, a replica and three Sentinels of this test alone (it may kill the primary)."""
+    setup = SentinelProcesses(tmp_path / "sentinel")
+    setup.start()
+    try:
+        yield setup
+    finally:
+        setup.stop()
 
 
 @pytest.fixture

@@ -84,9 +84,12 @@ class RedisClusterProcesses:
     """Three masters, slots spread by ``redis-cli --cluster create``."""
 
     def __init__(self, workdir: Path, size: int = 3) -> None:
+        # The cluster bus needs a port of its own (by default port + 10000, too high for
+        # most free ports).
         self.nodes = [RedisProcess(workdir / f"node{n}", None, "--cluster-enabled", "yes",
                                    "--cluster-config-file", "nodes.conf",
-                                   "--cluster-node-timeout", "2000")
+                                   "--cluster-node-timeout", "2000",
+                                   "--cluster-port", str(free_port()))
                       for n in range(size)]
 
     @property

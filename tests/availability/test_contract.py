@@ -15,10 +15,13 @@ from ocpi_gateway.reservation_policy.availability.redis import RedisAvailability
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "cluster"])
 async def store(request: pytest.FixtureRequest) -> AsyncIterator[AvailabilityStore]:
     if request.param == "memory":
         impl: AvailabilityStore = MemoryAvailability()
+    elif request.param == "cluster":
+        # A 3-master Redis Cluster: every script and transaction must keep to one slot.
+        impl = RedisAvailability.from_url(request.getfixturevalue("redis_cluster"))
     else:
         url = request.getfixturevalue("redis_server")
         impl = RedisAvailability.from_url(url)

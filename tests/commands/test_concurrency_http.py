@@ -21,6 +21,7 @@ import pytest
 import yaml
 
 from ocpi_gateway.locations.extension import AVAILABILITY
+from ocpi_gateway.redis_clients import RedisTarget
 from ocpi_gateway.reservation_policy.availability.base import EvseStatus
 from ocpi_gateway.reservation_policy.models import Partner
 from ocpi_gateway.reservations.extension import RESERVATIONS
@@ -74,7 +75,7 @@ class Cluster:
 
 
 async def _open(tmp_path: Path, rng: random.Random, redis_url: str | None,
-                instances: int) -> Cluster:
+                instances: int, **redis_settings: Any) -> Cluster:
     walk_in = rng.randint(0, 2)
     paths: dict[str, Any] = {}
     for key, doc in {"locations_file": _locations(),
@@ -82,7 +83,7 @@ async def _open(tmp_path: Path, rng: random.Random, redis_url: str | None,
                      "chargers_file": chargers_doc()}.items():
         paths[key] = tmp_path / f"{key}.yaml"
         paths[key].write_text(yaml.safe_dump(doc), encoding="utf-8")
-    extra: dict[str, Any] = {"redis_url": redis_url} if redis_url else {}
+    extra: dict[str, Any] = {"redis_url": redis_url, **redis_settings} if redis_url else {}
     gateways = [await start_gateway(gateway_settings(
         tmp_path, **paths, command_timeouts={"charger_seconds": 1.0, "ocpi_result_seconds": 4},
         instance_id=f"gw-{n}", **extra)) for n in range(instances)]
@@ -203,6 +204,15 @@ async def pair(tmp_path: Path, redis_url: str) -> AsyncIterator[tuple[Cluster, r
     await _close(cluster)
 
 
+@pytest.fixture
+async def pair_on_cluster(tmp_path: Path, redis_cluster: RedisTarget,
+                          ) -> AsyncIterator[tuple[Cluster, random.Random]]:
+    rng = random.Random()
+    cluster = await _open(tmp_path, rng, redis_cluster.url, 2, redis_mode="cluster")
+    yield cluster, rng
+    await _close(cluster)
+
+
 async def test_concurrent_reservations_on_one_instance(
         single: tuple[Cluster, random.Random]) -> None:
     cluster, rng = single
@@ -213,5 +223,13 @@ async def test_concurrent_reservations_on_one_instance(
 async def test_concurrent_reservations_across_two_instances_on_redis(
         pair: tuple[Cluster, random.Random]) -> None:
     cluster, rng = pair
+    rounds = [await _run(cluster, rng, run) for run in range(RUNS)]
+    assert [accepted for accepted, _ in rounds] == [expected for _, expected in rounds]
+
+
+async def test_concurrent_reservations_across_two_instances_on_a_redis_cluster(
+        pair_on_cluster: tuple[Cluster, random.Random]) -> None:
+    """The same property with Redis Cluster (3 masters): one slot per location's script."""
+    cluster, rng = pair_on_cluster
     rounds = [await _run(cluster, rng, run) for run in range(RUNS)]
     assert [accepted for accepted, _ in rounds] == [expected for _, expected in rounds]

@@ -32,6 +32,7 @@ from ocpi_gateway.domain.events import DomainEvent
 from ocpi_gateway.ocpp_adapter.auth import Clock, LoginLimits, hash_password
 from ocpi_gateway.ocpp_adapter.chargers_config import ChargersConfig
 from ocpi_gateway.ocpp_adapter.server import OcppServer, OcppTimings
+from ocpi_gateway.redis_clients import RedisTarget
 
 PASSWORD = "s3cret-passw0rd"
 # Cheap scrypt parameters keep the tests fast; production hashes use the default cost.
@@ -137,7 +138,8 @@ class Gateway:
         await self.runner.cleanup()
 
 
-async def start_gateway(*, chargers: ChargersConfig | None = None, redis_url: str | None = None,
+async def start_gateway(*, chargers: ChargersConfig | None = None,
+                        redis_url: RedisTarget | str | None = None,
                         instance_id: str = "gw-test", timings: OcppTimings = FAST,
                         observe_call: Callable[[Any, str, str], None] | None = None,
                         ssl_context: ssl.SSLContext | None = None,

@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-import redis.asyncio as aioredis
 from ocpp.v16 import call
 from ocpp_test_support import (
     FAST,
@@ -27,6 +26,7 @@ from ocpp_test_support import (
 from ocpi_gateway.domain.charger_commands import CancelReservation, CommandOutcome, ReserveNow
 from ocpi_gateway.domain.events import TransactionStarted
 from ocpi_gateway.ocpp_adapter.routing.redis import presence_key
+from ocpi_gateway.redis_clients import RedisTarget, open_redis
 
 CP = "CP-AMS-01"
 HERE = Path(__file__).resolve().parent
@@ -37,10 +37,20 @@ def reserve(n: int = 1) -> ReserveNow:
                       expiry=datetime(2026, 11, 23, 21, 0, tzinfo=UTC), id_token="04A2B3C4")
 
 
+@pytest.fixture(params=["single", "cluster"])
+def shared_redis(request: pytest.FixtureRequest) -> RedisTarget:
+    """The same contract on one redis-server and on a 3-master Redis Cluster (every key of a
+    charger, and an instance's two streams, in one slot)."""
+    if request.param == "cluster":
+        target: RedisTarget = request.getfixturevalue("redis_cluster")
+        return target
+    return RedisTarget(url=request.getfixturevalue("redis_url"))
+
+
 @pytest.fixture
-async def two_gateways(redis_url: str) -> AsyncIterator[tuple[Gateway, Gateway]]:
-    a = await start_gateway(redis_url=redis_url, instance_id="gw-a")
-    b = await start_gateway(redis_url=redis_url, instance_id="gw-b")
+async def two_gateways(shared_redis: RedisTarget) -> AsyncIterator[tuple[Gateway, Gateway]]:
+    a = await start_gateway(redis_url=shared_redis, instance_id="gw-a")
+    b = await start_gateway(redis_url=shared_redis, instance_id="gw-b")
     yield a, b
     await a.close()
     await b.close()
@@ -61,12 +71,13 @@ async def test_command_from_another_instance_reaches_the_charger(
     assert cp.behaviour.received[0][1]["expiry_date"] == "2026-11-23T21:00:00.000Z"
 
 
-async def test_offline_everywhere_fails_fast(redis_url: str, chargers: ChargerFactory) -> None:
+async def test_offline_everywhere_fails_fast(shared_redis: RedisTarget,
+                                             chargers: ChargerFactory) -> None:
     # Presence entries that outlive the test: only the owner's release on disconnect can
     # make the charger offline here, never the TTL running out.
     lasting = replace(FAST, presence_ttl=600.0)
-    a = await start_gateway(redis_url=redis_url, instance_id="gw-a", timings=lasting)
-    b = await start_gateway(redis_url=redis_url, instance_id="gw-b", timings=lasting)
+    a = await start_gateway(redis_url=shared_redis, instance_id="gw-a", timings=lasting)
+    b = await start_gateway(redis_url=shared_redis, instance_id="gw-b", timings=lasting)
     try:
         # OFFLINE, not TIMEOUT: nobody holds the charger, so nothing waits for the 5 s.
         assert await b.server.commands.execute(reserve(), timeout=5) is CommandOutcome.OFFLINE
@@ -99,14 +110,14 @@ async def test_disconnect_mid_remote_command_is_offline(
 
 async def test_charger_moving_to_another_instance_takes_presence_along(
         two_gateways: tuple[Gateway, Gateway], chargers: ChargerFactory,
-        redis_url: str) -> None:
+        shared_redis: RedisTarget) -> None:
     a, b = two_gateways
     first = await chargers.connect(a.url, CP, behaviour=Behaviour(hang=asyncio.Event()))
     await a.events.wait_for(lambda e: e.charge_point_id == CP)
     # The charger reconnects to b while a still believes it holds it (a half-open socket).
     second = await chargers.connect(b.url, CP, behaviour=Behaviour(reserve="Faulted"))
     await b.events.wait_for(lambda e: e.charge_point_id == CP)
-    client = aioredis.from_url(redis_url)
+    client = open_redis(shared_redis)
     try:
         owner = (await client.get(presence_key(CP))).decode()
         assert owner.startswith("gw-b|")
@@ -168,9 +179,9 @@ async def test_owner_killed_mid_command_gives_offline_before_the_timeout(
 
 
 async def test_presence_of_a_dead_process_counts_as_offline(
-        two_gateways: tuple[Gateway, Gateway], redis_url: str) -> None:
+        two_gateways: tuple[Gateway, Gateway], shared_redis: RedisTarget) -> None:
     _, b = two_gateways
-    client = aioredis.from_url(redis_url)
+    client = open_redis(shared_redis)
     try:
         # A process that died without cleaning up: its presence entry lives on for a while,
         # its liveness key is gone.
