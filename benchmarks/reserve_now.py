@@ -267,7 +267,9 @@ async def main(reservations: int, chargers: int, connectors: int, warmup: int,
         events: dict[str, asyncio.Event] = {}
         reserve_seen: dict[str, float] = {}
         receiver, results_url = await result_receiver(arrived, events)
-        http = aiohttp.ClientSession()
+        # No pool limit: every charger holds its websocket (the default 100 connections made
+        # the 101st charger wait for ever).
+        http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
         base = gateway.url.replace("http://", "ws://")
         fleet = await connect_chargers(http, base, chargers, connectors, reserve_seen)
         await asyncio.sleep(0.3)  # statuses settle into the availability store
