@@ -4,10 +4,18 @@ location and version) against the reference of the same run, the untyped path th
 before the seam (``orjson.dumps`` of the publisher's dicts). A cached page (the steady state
 that benchmarks/locations_get.py measures) is the same bytes lookup on both paths.
 
-Rounds interleave the three; min and median per page are printed, and the ratios.
+Two typed cases: "cold" (nothing built for the page's locations: startup, first GET, a
+reloaded location) and "status change" (one EVSE of each location changed status: the kept
+typed objects are copied with the new status and serialized again; what a push and the next
+GET cost). Rounds interleave them; min and median per page are printed, and the ratios.
+``--catalog N`` then times the first full GET of all pages (the handler's page size) of an
+N-location catalog in each version, nothing built before.
+
+Runs against older code too (``PYTHONPATH=<other worktree>``): where the publisher keeps no
+typed objects, a status change is the cold case.
 
 Usage: .venv/bin/python benchmarks/locations_serialize.py [--locations 200] [--rounds 7]
-       [--pages 200]
+       [--pages 200] [--catalog 10000]
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ import orjson
 import structlog
 
 from ocpi_gateway.locations.catalog import LocationsCatalog
+from ocpi_gateway.locations.handlers import DEFAULT_MAX_LIMIT
 from ocpi_gateway.locations.publisher import LocationsPublisher
 from ocpi_gateway.locations.sample import sample_locations
 from ocpi_gateway.reservation_policy.availability.memory import MemoryAvailability
@@ -32,11 +41,59 @@ def untyped_page(publisher: LocationsPublisher, offset: int) -> bytes:
     return orjson.dumps([publisher._docs[i] for i in ids])
 
 
-def typed_page(publisher: LocationsPublisher, offset: int, version: str) -> bytes:
-    publisher._serialized.clear()  # a change just happened: nothing cached
+def _forget_all(publisher: LocationsPublisher) -> None:
+    getattr(publisher, "_objects", {}).clear()
+    publisher._serialized.clear()
     publisher._page_cache.clear()
+
+
+def typed_page(publisher: LocationsPublisher, offset: int, version: str) -> bytes:
+    _forget_all(publisher)  # nothing built yet
     body, _ = publisher.page(offset, 10, None, None, version)
     return body
+
+
+FLIP = {"AVAILABLE": "CHARGING", "CHARGING": "AVAILABLE"}
+
+
+def changed_page(publisher: LocationsPublisher, offset: int, version: str) -> bytes:
+    """Each location of the page had one EVSE change status (as _set_published_status does)."""
+    publisher._page_cache.clear()
+    for location_id in sorted(publisher._docs)[offset:offset + 10]:
+        doc = publisher._docs[location_id]
+        evse = doc["evses"][0]
+        evse["status"] = FLIP.get(evse["status"], "AVAILABLE")
+        changed = getattr(publisher, "_status_changed", None)
+        if changed is not None:
+            changed(location_id, evse["uid"], evse["status"], evse["last_updated"])
+        else:
+            _forget_all(publisher)
+    body, _ = publisher.page(offset, 10, None, None, version)
+    return body
+
+
+async def full_get(size: int) -> None:
+    publisher = LocationsPublisher(LocationsCatalog(sample_locations(size)),
+                                   MemoryAvailability())
+    await publisher.start()
+    limit = DEFAULT_MAX_LIMIT
+    print(f"first full GET of {size} locations (pages of {limit}), nothing built before:")
+    for version in ("2.2.1", "2.3.0"):
+        times = []
+        for _ in range(3):
+            _forget_all(publisher)
+            start = time.perf_counter()
+            for offset in range(0, size, limit):
+                publisher.page(offset, limit, None, None, version)
+            times.append(time.perf_counter() - start)
+        print(f"  {version}: min {min(times) * 1e3:8.0f} ms  median "
+              f"{statistics.median(times) * 1e3:8.0f} ms")
+    start = time.perf_counter()
+    for offset in range(0, size, limit):
+        orjson.dumps([publisher._docs[i] for i in sorted(publisher._docs)[offset:offset + limit]])
+    print(f"  untyped dumps (before the seam, incl. its sort): "
+          f"{(time.perf_counter() - start) * 1e3:.0f} ms")
+    await publisher.stop()
 
 
 async def main() -> None:
@@ -44,17 +101,19 @@ async def main() -> None:
     parser.add_argument("--locations", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--pages", type=int, default=200)
+    parser.add_argument("--catalog", type=int, default=0)
     args = parser.parse_args()
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     publisher = LocationsPublisher(LocationsCatalog(sample_locations(args.locations)),
                                    MemoryAvailability())
     await publisher.start()
     offsets = [(n * 10) % max(args.locations - 10, 1) for n in range(args.pages)]
-    runs: dict[str, list[float]] = {"untyped (before the seam)": [], "typed 2.2.1": [],
-                                    "typed 2.3.0": []}
     build = {"untyped (before the seam)": lambda o: untyped_page(publisher, o),
-             "typed 2.2.1": lambda o: typed_page(publisher, o, "2.2.1"),
-             "typed 2.3.0": lambda o: typed_page(publisher, o, "2.3.0")}
+             "typed 2.2.1 cold": lambda o: typed_page(publisher, o, "2.2.1"),
+             "typed 2.3.0 cold": lambda o: typed_page(publisher, o, "2.3.0"),
+             "typed 2.2.1 status change": lambda o: changed_page(publisher, o, "2.2.1"),
+             "typed 2.3.0 status change": lambda o: changed_page(publisher, o, "2.3.0")}
+    runs: dict[str, list[float]] = {label: [] for label in build}
     sizes = {label: len(fn(0)) for label, fn in build.items()}
     for round_index in range(args.rounds):
         order = list(build) if round_index % 2 == 0 else list(build)[::-1]
@@ -67,12 +126,14 @@ async def main() -> None:
     print(f"uncached page of 10 locations (4 EVSEs each), {args.rounds} rounds x "
           f"{args.pages} pages; us per page, min / median:")
     for label, values in runs.items():
-        print(f"  {label:<28} {min(values):8.0f} / {statistics.median(values):8.0f}"
+        print(f"  {label:<30} {min(values):8.0f} / {statistics.median(values):8.0f}"
               f"   ({sizes[label]} bytes)")
     base = runs["untyped (before the seam)"]
-    for label in ("typed 2.2.1", "typed 2.3.0"):
+    for label in list(build)[1:]:
         ratios = [t / b for t, b in zip(runs[label], base, strict=True)]
         print(f"  {label} / untyped: min {min(ratios):.2f}  median {statistics.median(ratios):.2f}")
+    if args.catalog:
+        await full_get(args.catalog)
 
 
 if __name__ == "__main__":

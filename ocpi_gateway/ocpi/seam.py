@@ -32,6 +32,11 @@ class LocationsMapping(Protocol):
 
     def evse_patch(self, status: str, last_updated: str) -> BaseModel: ...
 
+    def with_status(self, location: BaseModel, evse_uid: str, status: str, stamp: str,
+                    location_stamp: str) -> BaseModel:
+        """``location`` (this version's object) with the EVSE's new status: copies, nothing
+        validated again (the publisher's live state already is)."""
+
 
 class TokensMapping(Protocol):
     """Tokens as received from an eMSP in this version, and as answered to its GET."""
@@ -80,6 +85,19 @@ class VersionPackage:
     commands: CommandsMapping
     credentials: CredentialsMapping
     hubclientinfo: HubClientInfoMapping
+
+
+def replace_evse_status(location: Any, evse_uid: str, status: str, stamp: str,
+                        location_stamp: str) -> Any:
+    """A Location object (any version: ``evses`` of objects with ``uid``, ``status``,
+    ``last_updated``) with one EVSE's status changed, by shallow copies: the typed object of a
+    changed location costs a few copies, not a validation of the whole tree."""
+    evses = location.evses
+    if evses is not None:
+        evses = [e.model_copy(update={"status": status, "last_updated": stamp})
+                 if e.uid == evse_uid else e for e in evses]
+        return location.model_copy(update={"evses": evses, "last_updated": location_stamp})
+    return location.model_copy(update={"last_updated": location_stamp})
 
 
 def to_json(model: BaseModel) -> bytes:
