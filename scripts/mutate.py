@@ -379,8 +379,14 @@ def test_map(paths: Sequence[str], test_dirs: Sequence[str]) -> TestMap:
         print(f"coverage run over {' '.join(test_dirs)} (serial, a few minutes)...", flush=True)
         with tempfile.TemporaryDirectory(prefix="mutate-cov-") as tmp:
             out = Path(tmp) / "map.json"
-            subprocess.run([sys.executable, __file__, "--_coverage-worker", str(out),
-                            ",".join(paths), *test_dirs], cwd=ROOT, check=False)
+            worker = subprocess.Popen([sys.executable, __file__, "--_coverage-worker", str(out),
+                                       ",".join(paths), *test_dirs], cwd=ROOT)
+            try:
+                worker.wait()
+            finally:
+                if worker.poll() is None:  # interrupted: stop the coverage run too
+                    worker.terminate()
+                    worker.wait()
             if not out.exists():
                 sys.exit("the coverage run failed")
             cache.write_text(out.read_text())
@@ -561,7 +567,10 @@ class Runner:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(job.pid, signal.SIGKILL)  # leftovers such as a redis-server
                 rc = os.waitstatus_to_exitcode(status)
-                verdict = {0: "survived", 1: "killed", 2: "killed"}.get(rc, f"error rc={rc}")
+                # 1: a test failed; 2: interrupted (a collection error); 4: the mutant broke
+                # an import that a conftest needs, so no test can even start.
+                verdict = {0: "survived", 1: "killed", 2: "killed", 4: "killed"}.get(
+                    rc, f"error rc={rc}")
             self.running.remove(job)
             log = Path(job.log_path).read_text(errors="replace") if self.verbose else ""
             yield Outcome(job.mutant, verdict, job.tests, now - job.started, log)
@@ -639,10 +648,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                         print(_diff(m))
         return 0
 
-    tmap = test_map(modules, test_dirs)
     # A run started in the background ignores SIGINT: let SIGTERM stop it as cleanly.
     signal.signal(signal.SIGTERM, _interrupt)
     signal.signal(signal.SIGINT, _interrupt)
+    try:
+        tmap = test_map(modules, test_dirs)
+    except KeyboardInterrupt:
+        print("\ninterrupted during the coverage run")
+        return 130
     _preimport()
     summary: list[str] = []
     with tempfile.TemporaryDirectory(prefix="mutate-") as tmp:
