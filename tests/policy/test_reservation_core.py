@@ -1,15 +1,20 @@
-"""The reservation core's per-reservation lock and the partner cap's slots (core.py)."""
+"""The reservation core: its per-reservation lock, the partner cap's slots, the outcome of
+several charger answers (core.py, results.py)."""
 
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
+from ocpi_gateway.domain.charger_commands import CommandOutcome
 from ocpi_gateway.domain.events import TransactionStarted
 from ocpi_gateway.reservation_policy.engine import RefusalReason
 from ocpi_gateway.reservation_policy.lifecycle import CancelOutcome, ReserveOutcome
 from ocpi_gateway.reservation_policy.partner_cap import COLLECTION as CAP_SLOTS
+from ocpi_gateway.reservation_policy.records import Reservation, ReservationState
+from ocpi_gateway.reservation_policy.results import final_outcome
 from tests.policy.support import grid
-from tests.policy.world import EMSP, World
+from tests.policy.world import EMSP, ManualClock, World
 
 
 async def test_a_live_reservation_keeps_its_cap_slot_and_an_ended_one_frees_it() -> None:
@@ -65,3 +70,34 @@ async def test_work_on_one_reservation_is_serialised_and_the_lock_dropped_after(
     leave["C"].set()
     await asyncio.gather(a, b, c)
     assert core._locks == {}  # nobody holds or waits: the entry is gone
+
+
+def test_the_outcome_of_several_answers_is_a_timeout_only_when_the_last_timed_out() -> None:
+    occupied, timeout = CommandOutcome.OCCUPIED, CommandOutcome.TIMEOUT
+    # The silent charger may still accept: say so, whatever the others answered before.
+    assert final_outcome([occupied, timeout]) is ReserveOutcome.TIMEOUT
+    assert final_outcome([CommandOutcome.REJECTED, occupied]) is ReserveOutcome.OCCUPIED
+    assert final_outcome([CommandOutcome.FAULTED]) is ReserveOutcome.INOPERATIVE
+
+
+async def test_the_sweep_takes_a_pending_record_after_twice_the_charger_wait_and_10_s() -> None:
+    # charger_timeout 0.2 s (World): a worker writes its record at least every 0.2 s, so
+    # 2 x 0.2 + 10 = 10.4 s untouched means nobody is on it.
+    clock = ManualClock()
+    w = await World(grid(1), clock=clock).ready()
+    record = Reservation(key="NL-EXA/R1", country_code="NL", party_id="EXA",
+                         reservation_id="R1", location_id="LOC1", token_uid="04A1B2C3D4",
+                         token_type="ISO14443", expiry=clock.now + timedelta(minutes=30),
+                         state=ReservationState.PENDING, updated_at=clock.now)
+    assert await w.service.repo.start(record, None) is not None
+    left = await w.service.get(EMSP, "R1")
+    assert left is not None and left.updated_at == clock.now
+    clock.advance(10.39)
+    assert await w.service.recovery.sweep() == 0
+    left = await w.service.get(EMSP, "R1")
+    assert left is not None and left.state is ReservationState.PENDING
+    clock.advance(0.01)
+    assert await w.service.recovery.sweep() == 1
+    failed = await w.service.get(EMSP, "R1")
+    assert failed is not None and failed.state is ReservationState.FAILED
+    assert ("R1", ReservationState.PENDING, ReservationState.FAILED) in w.seen
