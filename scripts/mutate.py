@@ -116,8 +116,9 @@ def _is_log_call(node: ast.AST) -> bool:
 
 
 def _is_docstring(node: ast.stmt) -> bool:
+    """A docstring, or the ``...`` body of a Protocol method."""
     return (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
-            and isinstance(node.value.value, str))
+            and (isinstance(node.value.value, str) or node.value.value is Ellipsis))
 
 
 class Mutator(ast.NodeTransformer):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import os
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -12,7 +11,6 @@ import pytest
 from ocpi_gateway.domain.charger_commands import CancelReservation, RemoteStop, ReserveNow
 from ocpi_gateway.domain.ids import ocpp16_id_tag
 from ocpi_gateway.ocpp_adapter.auth import (
-    default_check_threads,
     hash_password,
     parse_basic_auth,
     verify_password,
@@ -41,13 +39,6 @@ def test_the_default_hash_has_the_documented_cost_and_salt() -> None:
     scheme, log2_n, r, p, salt, digest = hash_password("pw").split("$")
     assert (scheme, log2_n, r, p) == ("scrypt", "14", "8", "1")
     assert len(base64.b64decode(salt)) == 16 and len(base64.b64decode(digest)) == 32
-
-
-@pytest.mark.parametrize(("cores", "threads"), [(1, 1), (2, 1), (8, 7)])
-def test_scrypt_threads_leave_a_core_to_the_loop(monkeypatch: pytest.MonkeyPatch,
-                                                 cores: int, threads: int) -> None:
-    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(cores)))
-    assert default_check_threads() == threads
 
 
 def test_parse_basic_auth() -> None:
