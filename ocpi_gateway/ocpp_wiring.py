@@ -83,6 +83,6 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
     redis = server.redis
     if redis is not None and "redis" not in app[keys.READINESS_CHECKS]:
         async def redis_ready() -> bool:
-            return bool(await redis.ping())
+            return bool(await redis.ping()) and server.routing_healthy
 
         app[keys.READINESS_CHECKS]["redis"] = redis_ready

@@ -165,6 +165,11 @@ class OcppServer:
     async def start(self) -> None:
         await self._router.start()
 
+    @property
+    def routing_healthy(self) -> bool:
+        """False while this instance cannot read its command stream (Redis unreachable)."""
+        return not isinstance(self._router, RedisChargerCommands) or self._router.reading
+
     async def reclaim_presence(self) -> None:
         """Announce again, now, every charger connected here (Redis came back empty): other
         instances route commands to them again without waiting for the next refresh."""

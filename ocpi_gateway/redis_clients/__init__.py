@@ -54,7 +54,9 @@ class RedisTarget:
     backoff_base: float = 0.05
     backoff_cap: float = 1.0
     health_check_interval: float = 5.0
-    socket_timeout: float = 5.0
+    socket_timeout: float = 15.0
+    """Longer than the blocking stream reads (5 s by default), which would otherwise time out."""
+    connect_timeout: float = 5.0
     max_connections: int = 256
     """Connections of a single server's pool. Past them a command waits up to
     ``pool_timeout`` for a free one: a reconnect storm of thousands of chargers claims and
@@ -85,7 +87,7 @@ def _common(target: RedisTarget) -> dict[str, Any]:
         "retry_on_error": [RedisConnectionError, RedisTimeoutError],
         "health_check_interval": target.health_check_interval,
         "socket_timeout": target.socket_timeout,
-        "socket_connect_timeout": target.socket_timeout,
+        "socket_connect_timeout": target.connect_timeout,
         "socket_keepalive": True,
     }
 
@@ -114,8 +116,8 @@ def open_redis(target: RedisTarget | str) -> RedisClient:
             extra = {k: parsed[k] for k in ("db", "username", "password") if k in parsed}
         sentinel = Sentinel(  # type: ignore[no-untyped-call]
             list(target.sentinels),
-            sentinel_kwargs={"socket_timeout": target.socket_timeout,
-                             "socket_connect_timeout": target.socket_timeout},
+            sentinel_kwargs={"socket_timeout": target.connect_timeout,
+                             "socket_connect_timeout": target.connect_timeout},
             **_common(target), **extra)
         client: aioredis.Redis = sentinel.master_for(target.master)
         return client

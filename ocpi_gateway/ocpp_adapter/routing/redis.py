@@ -130,6 +130,9 @@ class RedisChargerCommands:
         self._unclaimed: set[str] = set()
         """Chargers connected while Redis could not be reached: claimed at the next refresh."""
         self._refresh_now = asyncio.Event()
+        self.reading = False
+        """Whether the last read of this instance's streams succeeded: commands routed to it
+        are served (false while Redis is unreachable or failing over)."""
         self._seen_alive: dict[str, float] = {}
         self._pending: dict[str, asyncio.Future[CommandOutcome]] = {}
         self._serving: set[asyncio.Task[None]] = set()
@@ -148,6 +151,7 @@ class RedisChargerCommands:
         # Entries left by an earlier life of this instance id are stale.
         await self.redis.delete(self._commands, self._replies)
         await self.redis.set(instance_key(self.instance_id), "1", px=self._instance_ttl_ms)
+        self.reading = True
         self._tasks = [
             asyncio.create_task(self._read_loop(), name=f"ocpp-redis-read-{self.instance_id}"),
             asyncio.create_task(self._refresh_loop(), name=f"ocpp-presence-{self.instance_id}"),
@@ -346,8 +350,12 @@ class RedisChargerCommands:
         last: dict[Any, Any] = {self._commands: "0-0", self._replies: "0-0"}
         while True:
             try:
-                batches: Any = await self.redis.xread(last, block=self._block_ms, count=500)
+                # After a failure, a read that returns at once tells that we read again.
+                batches: Any = await self.redis.xread(
+                    last, block=self._block_ms if self.reading else 1, count=500)
+                self.reading = True
             except RedisError:
+                self.reading = False
                 log.warning("ocpp_stream_read_failed", instance_id=self.instance_id)
                 await asyncio.sleep(0.5)
                 continue
