@@ -91,7 +91,7 @@ def supply() -> list[SupplyEvse]:
 
 def random_booking(rng: random.Random, pid: str) -> Promise:
     start = START + timedelta(minutes=15 * rng.randrange(0, 7 * 24 * 4))
-    length = timedelta(minutes=15 * rng.randint(2, 8))
+    length = timedelta(minutes=15 * rng.randint(1, 4))
     return Promise(pid, start - timedelta(minutes=10), start + length + timedelta(minutes=10),
                    rng.choice(NEEDS))
 
@@ -104,6 +104,8 @@ async def fill(rng: random.Random, count: int) -> list[Promise]:
     n = 0
     while len(kept) < count:
         n += 1
+        if n > 5 * count:
+            sys.exit(f"only {len(kept)} of {count} bookings fit the site")
         promise = random_booking(rng, f"seed-{n}")
         if (await memory.admit(SITE, promise)).ok:
             kept.append(promise)

@@ -67,6 +67,7 @@ TARGETS: dict[str, tuple[str, ...]] = {
     "ocpi_gateway/deliveries/engine.py": ("tests/locations", "tests/commands"),
 }
 
+IMPORT_TIME_TESTS = 40
 LOG_METHODS = {"debug", "info", "warning", "warn", "error", "exception", "critical", "msg"}
 COVERAGE_PYTEST_ARGS = ["-q", "-p", "no:cacheprovider", "-p", "no:xdist", "--no-header"]
 PYTEST_ARGS = ["-q", "-x", "-p", "no:cacheprovider", "-p", "no:xdist", "--no-header",
@@ -115,8 +116,9 @@ def _is_log_call(node: ast.AST) -> bool:
 
 
 def _is_docstring(node: ast.stmt) -> bool:
+    """A docstring, or the ``...`` body of a Protocol method."""
     return (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
-            and isinstance(node.value.value, str))
+            and (isinstance(node.value.value, str) or node.value.value is Ellipsis))
 
 
 class Mutator(ast.NodeTransformer):
@@ -349,11 +351,16 @@ def module_name(path: str) -> str:
 
 
 def _cache_key(paths: Sequence[str], test_dirs: Sequence[str]) -> str:
+    # The package, the shared test parts and the test folders run: editing other tests
+    # keeps the map.
+    files = {*(ROOT / "ocpi_gateway").rglob("*.py"), *(ROOT / "tests").glob("*.py"),
+             *(ROOT / "tests" / "peers").rglob("*.py")}
+    for folder in test_dirs:
+        files.update((ROOT / folder).rglob("*.py"))
     digest = hashlib.sha256()
-    for folder in ("ocpi_gateway", "tests"):
-        for file in sorted((ROOT / folder).rglob("*.py")):
-            digest.update(str(file.relative_to(ROOT)).encode())
-            digest.update(file.read_bytes())
+    for file in sorted(files):
+        digest.update(str(file.relative_to(ROOT)).encode())
+        digest.update(file.read_bytes())
     digest.update(repr((sorted(paths), sorted(test_dirs))).encode())
     return digest.hexdigest()[:20]
 
@@ -379,8 +386,14 @@ def test_map(paths: Sequence[str], test_dirs: Sequence[str]) -> TestMap:
         print(f"coverage run over {' '.join(test_dirs)} (serial, a few minutes)...", flush=True)
         with tempfile.TemporaryDirectory(prefix="mutate-cov-") as tmp:
             out = Path(tmp) / "map.json"
-            subprocess.run([sys.executable, __file__, "--_coverage-worker", str(out),
-                            ",".join(paths), *test_dirs], cwd=ROOT, check=False)
+            worker = subprocess.Popen([sys.executable, __file__, "--_coverage-worker", str(out),
+                                       ",".join(paths), *test_dirs], cwd=ROOT)
+            try:
+                worker.wait()
+            finally:
+                if worker.poll() is None:  # interrupted: stop the coverage run too
+                    worker.terminate()
+                    worker.wait()
             if not out.exists():
                 sys.exit("the coverage run failed")
             cache.write_text(out.read_text())
@@ -561,7 +574,10 @@ class Runner:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(job.pid, signal.SIGKILL)  # leftovers such as a redis-server
                 rc = os.waitstatus_to_exitcode(status)
-                verdict = {0: "survived", 1: "killed", 2: "killed"}.get(rc, f"error rc={rc}")
+                # 1: a test failed; 2: interrupted (a collection error); 4: the mutant broke
+                # an import that a conftest needs, so no test can even start.
+                verdict = {0: "survived", 1: "killed", 2: "killed", 4: "killed"}.get(
+                    rc, f"error rc={rc}")
             self.running.remove(job)
             log = Path(job.log_path).read_text(errors="replace") if self.verbose else ""
             yield Outcome(job.mutant, verdict, job.tests, now - job.started, log)
@@ -593,15 +609,20 @@ def _parse_lines(spec: str | None) -> set[int] | None:
     return lines
 
 
-def _tests_for(mutant: Mutant, by_line: dict[int, list[str]], broken: set[str]) -> list[str]:
+def _tests_for(mutant: Mutant, by_line: dict[int, list[str]], broken: set[str],
+               durations: dict[str, float]) -> list[str]:
     # The statement's first line and the mutated node's own line (a statement over several
     # lines records some of them).
     tests = set(by_line.get(mutant.statement_line, ())) | set(by_line.get(mutant.line, ()))
     if tests:
         return sorted(tests - broken)
     if mutant.statement_line in by_line or mutant.line in by_line:
-        # Run at import time only (a module constant, a default, a class attribute).
-        return sorted({t for ts in by_line.values() for t in ts} - broken)
+        # Run at import time only (a module constant, a default, a class attribute): the
+        # module's tests, at most IMPORT_TIME_TESTS of the fastest (all 200 tests of a module
+        # for each default made such a mutant cost minutes).
+        every = sorted({t for ts in by_line.values() for t in ts} - broken,
+                       key=lambda t: durations.get(t, 1.0))
+        return every[:IMPORT_TIME_TESTS]
     return []
 
 
@@ -639,10 +660,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                         print(_diff(m))
         return 0
 
-    tmap = test_map(modules, test_dirs)
     # A run started in the background ignores SIGINT: let SIGTERM stop it as cleanly.
     signal.signal(signal.SIGTERM, _interrupt)
     signal.signal(signal.SIGINT, _interrupt)
+    try:
+        tmap = test_map(modules, test_dirs)
+    except KeyboardInterrupt:
+        print("\ninterrupted during the coverage run")
+        return 130
     _preimport()
     summary: list[str] = []
     with tempfile.TemporaryDirectory(prefix="mutate-") as tmp:
@@ -659,7 +684,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             outcomes: list[Outcome] = []
             jobs = []
             for m in chosen:
-                tests = _tests_for(m, by_line, tmap.failed)
+                tests = _tests_for(m, by_line, tmap.failed, tmap.durations)
                 if m.key() in known:
                     outcomes.append(Outcome(m, "equivalent", 0, 0.0))
                 elif not tests:

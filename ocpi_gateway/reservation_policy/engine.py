@@ -21,6 +21,8 @@ from ocpi_gateway.reservation_policy.availability.base import (
     EvseAvailability,
     EvseStatus,
 )
+from ocpi_gateway.reservation_policy.capacity.base import Admission
+from ocpi_gateway.reservation_policy.capacity.gate import ReservationCapacity
 from ocpi_gateway.reservation_policy.models import EvseCandidate, ReservationRequest
 from ocpi_gateway.reservation_policy.policy import PolicySettings, PolicySource
 from ocpi_gateway.reservation_policy.rules import (
@@ -50,6 +52,8 @@ class RefusalReason(StrEnum):
     ALL_INOPERATIVE = "all_inoperative"
     """Every fitting EVSE is out of order, inoperative or unknown."""
     WALK_IN_RESERVE = "walk_in_reserve"
+    PROMISED = "promised"
+    """Free now, but promised to bookings (or other reservations) during the window."""
 
 
 class OutcomeHint(StrEnum):
@@ -113,6 +117,19 @@ class Plan:
     free_in_snapshot: int = 0
     """How many leading entries of ``ranked`` were free in the snapshot (the rest are the
     fallback: fitting EVSEs the snapshot saw busy, held or without a status)."""
+    site: Sequence[EvseCandidate] = ()
+    """Every EVSE of the location (the capacity timeline's supply)."""
+    capacity_refusals: list[Admission] = field(default_factory=list)
+    """What the capacity timeline said of EVSEs held and given back (filled by ``hold``)."""
+
+    @property
+    def nothing_held(self) -> Refusal:
+        """Why nothing of the plan could be held."""
+        if self.capacity_refusals:
+            return Refusal(RefusalReason.PROMISED,
+                           "the fitting EVSEs are promised to bookings: "
+                           + self.capacity_refusals[-1].describe())
+        return self.exhausted
 
     def planned(self, candidate: EvseCandidate, score: tuple[float, ...]) -> PlannedCandidate:
         target = (ChargerAddress(candidate.charge_point_id)
@@ -218,9 +235,12 @@ class PolicyEngine:
         clock: Callable[[], datetime] = utc_now,
         snapshot_ttl: float = 0.25,
         monotonic: Callable[[], float] = time.monotonic,
+        capacity: ReservationCapacity | None = None,
     ) -> None:
         self.policy = policy
         self.availability = availability
+        self.capacity = capacity
+        """Where bookings are possible, every hold is also promised on the timeline."""
         self._clock = clock
         self._monotonic = monotonic
         """Ages the cached snapshots (``clock`` is for request durations)."""
@@ -336,7 +356,8 @@ class PolicyEngine:
         keep_free = ev.settings.walk_in_reserve
         return Plan(request.location_id, ev.settings, (*ev.eligible, *ev.fallback), keep_free,
                     self._exhausted(ev, keep_free),
-                    self._whole_chargers(request, candidates, ev), len(ev.eligible))
+                    self._whole_chargers(request, candidates, ev), len(ev.eligible),
+                    candidates)
 
     def _exhausted(self, ev: _Evaluation, keep_free: int) -> Refusal:
         if ev.eligible:
@@ -432,25 +453,47 @@ class PolicyEngine:
         self, plan: Plan, *, holder: str, until: datetime, skip: Collection[str] = ()
     ) -> PlannedCandidate | None:
         """Atomically hold the best still-free EVSE of the plan (walk-in reserve enforced by
-        the store), skipping EVSEs already tried; None when nothing can be held."""
-        order_ = [(c, score) for c, score in plan.ranked if c.evse_uid not in skip]
-        if not order_:
-            return None
-        uid = await self.availability.pick_and_hold(
-            plan.location_id, [c.evse_uid for c, _ in order_], holder=holder, until=until,
-            keep_free=plan.keep_free)
-        if uid is None:
-            return None
-        self._held[(plan.location_id, uid)] = (holder, until)
-        self._patch(plan.location_id, uid, holder, until)
-        return next(plan.planned(c, score) for c, score in order_ if c.evse_uid == uid)
+        the store), skipping EVSEs already tried; None when nothing can be held. Where
+        bookings are possible the held EVSE must also be admitted on the capacity timeline;
+        when it is not, the hold is given back and the next EVSE of other classes tried."""
+        skipped = set(skip)
+        capacity = self.capacity
+        checked = capacity is not None and capacity.applies(plan.location_id)
+        while True:
+            order_ = [(c, score) for c, score in plan.ranked if c.evse_uid not in skipped]
+            if not order_:
+                return None
+            uid = await self.availability.pick_and_hold(
+                plan.location_id, [c.evse_uid for c, _ in order_], holder=holder,
+                until=until, keep_free=plan.keep_free)
+            if uid is None:
+                return None
+            if checked:
+                assert capacity is not None
+                admission = await capacity.admit(plan.location_id, plan.site, uid,
+                                                 holder=holder, until=until,
+                                                 settings=plan.settings)
+                if not admission.ok:
+                    await self.availability.release(plan.location_id, uid, holder=holder)
+                    plan.capacity_refusals.append(admission)
+                    skipped |= capacity.interchangeable(plan.location_id, uid)
+                    continue
+            self._held[(plan.location_id, uid)] = (holder, until)
+            self._patch(plan.location_id, uid, holder, until)
+            return next(plan.planned(c, score) for c, score in order_ if c.evse_uid == uid)
 
-    async def release(self, location_id: str, evse_uid: str, *, holder: str) -> bool:
+    async def release(self, location_id: str, evse_uid: str, *, holder: str,
+                      keep_promise: bool = False) -> bool:
+        """Give back a hold, and its promise on the capacity timeline unless
+        ``keep_promise`` (a hold taken again at once)."""
         if self._held.get((location_id, evse_uid), ("",))[0] == holder:
             del self._held[(location_id, evse_uid)]
         released = await self.availability.release(location_id, evse_uid, holder=holder)
         if released:
             self._patch(location_id, evse_uid, None, None)
+        if (not keep_promise and self.capacity is not None
+                and self.capacity.applies(location_id)):
+            await self.capacity.release(location_id, evse_uid, holder=holder)
         return released
 
 

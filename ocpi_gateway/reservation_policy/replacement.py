@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from datetime import datetime
 
 import structlog
 
 from ocpi_gateway.domain.charger_commands import CommandOutcome, ReserveNow
 from ocpi_gateway.reservation_policy.attempts import activate, active_for, try_candidates
+from ocpi_gateway.reservation_policy.capacity.base import Admission
 from ocpi_gateway.reservation_policy.core import ReservationCore
-from ocpi_gateway.reservation_policy.engine import Refusal
+from ocpi_gateway.reservation_policy.engine import Refusal, RefusalReason
 from ocpi_gateway.reservation_policy.models import EvseCandidate, ReservationRequest
 from ocpi_gateway.reservation_policy.records import Reservation, ReservationState
 from ocpi_gateway.reservation_policy.results import (
@@ -42,7 +44,7 @@ async def replace_reservation(core: ReservationCore, existing: Reservation,
         "connector_standard": request.connector_standard,
         "min_power_w": request.min_power_w, "location_id": request.location_id}
     if keeps_evse(existing, request, candidates):
-        return await _replace_in_place(core, existing, request, deadline, changes)
+        return await _replace_in_place(core, existing, request, candidates, deadline, changes)
     active = max(0, await active_for(core, request) - 1)
     decision = await core.engine.decide(request, candidates, active_for_partner=active)
     if isinstance(decision, Refusal):
@@ -76,12 +78,33 @@ async def release_held_by(core: ReservationCore, r: Reservation) -> None:
             await core.engine.release(r.location_id, uid, holder=r.key)
 
 
+async def _promise(core: ReservationCore, r: Reservation,
+                   candidates: Sequence[EvseCandidate], until: datetime) -> Admission | None:
+    """The reservation's promise on the capacity timeline moved to end at ``until`` (None
+    where bookings are not possible)."""
+    gate = core.engine.capacity
+    if gate is None or r.evse_uid is None or not gate.applies(r.location_id):
+        return None
+    settings = core.engine.policy.effective(r.location_id, r.partner)
+    return await gate.admit(r.location_id, candidates, r.evse_uid, holder=r.key, until=until,
+                            settings=settings)
+
+
 async def _replace_in_place(core: ReservationCore, existing: Reservation,
-                            request: ReservationRequest, deadline: float,
-                            changes: dict[str, object]) -> ReserveResult:
+                            request: ReservationRequest, candidates: Sequence[EvseCandidate],
+                            deadline: float, changes: dict[str, object]) -> ReserveResult:
     assert existing.charge_point_id is not None
     assert existing.ocpp_reservation_id is not None
     loop = asyncio.get_running_loop()
+    # A longer reservation must fit beside the bookings before the charger is asked; a
+    # shorter one always fits, and is promised once the charger took it.
+    extending = request.expiry > existing.expiry
+    if extending:
+        admission = await _promise(core, existing, candidates, request.expiry)
+        if admission is not None and not admission.ok:
+            refusal = Refusal(RefusalReason.PROMISED, "the EVSE is promised to bookings: "
+                              + admission.describe())
+            return refused(refusal, existing)
     outcome = await core.commands.execute(
         ReserveNow(charge_point_id=existing.charge_point_id,
                    reservation_id=existing.ocpp_reservation_id, expiry=request.expiry,
@@ -91,6 +114,8 @@ async def _replace_in_place(core: ReservationCore, existing: Reservation,
         max(0.001, min(core.charger_timeout, deadline - loop.time())))
     answers = ((existing.evse_uid or "", outcome),)
     if outcome is not CommandOutcome.ACCEPTED:
+        if extending:
+            await _promise(core, existing, candidates, existing.expiry)
         return ReserveResult(final_outcome([outcome]), reservation=existing,
                              charger_outcomes=answers,
                              message="the charger refused the update; the reservation "
@@ -100,6 +125,8 @@ async def _replace_in_place(core: ReservationCore, existing: Reservation,
     if updated is None:
         return ReserveResult(ReserveOutcome.REJECTED, charger_outcomes=answers,
                              message="the reservation ended meanwhile")
+    if not extending:
+        await _promise(core, updated, candidates, updated.expiry)
     await _extend_hold(core, updated)
     return ReserveResult(ReserveOutcome.ACCEPTED, reservation=updated,
                          charger_outcomes=answers)
@@ -129,7 +156,7 @@ async def _extend_hold(core: ReservationCore, r: Reservation) -> None:
     if current is not None and current.hold_until is not None \
             and current.hold_until >= r.expiry:
         return
-    await core.engine.release(r.location_id, r.evse_uid, holder=r.key)
+    await core.engine.release(r.location_id, r.evse_uid, holder=r.key, keep_promise=True)
     if await avail.pick_and_hold(r.location_id, [r.evse_uid], holder=r.key,
                                  until=r.expiry) is None:
         log.info("reservation_hold_not_extended", **r.ids)

@@ -87,7 +87,7 @@ def failure(plan: Plan, answers: Sequence[tuple[str, CommandOutcome]],
     """No charger accepted: why, from the answers, or from the snapshot when nothing could
     be held."""
     if not answers:
-        return refused(plan.exhausted, reservation)
+        return refused(plan.nothing_held, reservation)
     return ReserveResult(final_outcome([a for _, a in answers]), reservation=reservation,
                          charger_outcomes=tuple(answers), message=describe_answers(answers))
 

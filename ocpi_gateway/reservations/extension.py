@@ -17,6 +17,8 @@ from ocpi_gateway.domain.events import ConnectorStatusChanged, DomainEvent, utc_
 from ocpi_gateway.locations.extension import AVAILABILITY, AVAILABILITY_RECOVERY, LOCATIONS
 from ocpi_gateway.ocpp_adapter.chargers_config import ChargersConfig
 from ocpi_gateway.ocpp_wiring import CHARGER_COMMANDS, CHARGERS
+from ocpi_gateway.reservation_policy.capacity.gate import ReservationCapacity
+from ocpi_gateway.reservation_policy.capacity.redis import open_capacity
 from ocpi_gateway.reservation_policy.engine import PolicyEngine
 from ocpi_gateway.reservation_policy.expiry import ExpiryClock
 from ocpi_gateway.reservation_policy.lifecycle import ReservationService
@@ -46,7 +48,10 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
     except PolicyError as exc:
         raise ConfigError(str(exc)) from exc
     app[POLICY] = policy
-    engine = PolicyEngine(policy, app[AVAILABILITY])
+    # Only sites where some partner may book use it (nothing else pays for it).
+    timeline = open_capacity(settings.redis)
+    engine = PolicyEngine(policy, app[AVAILABILITY],
+                          capacity=ReservationCapacity(timeline, policy))
     app[POLICY_ENGINE] = engine
 
     async def on_event(event: DomainEvent) -> None:
@@ -108,5 +113,6 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
         await service.recovery.stop()
         await clock.stop()
         await service.aclose()
+        await timeline.close()
 
     app.cleanup_ctx.append(reservations_ctx)

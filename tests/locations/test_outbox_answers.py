@@ -6,6 +6,7 @@ error (the receiver may recover). A server-side HTTP error, 408 and 429 are wort
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -107,3 +108,26 @@ async def test_acceptances_are_delivered_once(
     scripted.script = [answer]
     assert await _push(scripted, doc_store) == []
     assert scripted.seen == 1
+
+
+async def test_a_stopped_outbox_started_again_delivers_what_was_pending(
+    scripted: Scripted, doc_store: DocumentStore
+) -> None:
+    scripted.script = [(503, b"")] * 10_000
+    outbox = DeliveryEngine(doc_store, _headers, policy=FAST)
+    await outbox.start()
+    try:
+        await outbox.enqueue("emsp", "PUT", scripted.url, {"id": "L1"})
+        for _ in range(1000):  # a hang guard, not a timing bound
+            if scripted.seen >= 2:
+                break
+            await asyncio.sleep(0.01)
+        await outbox.stop()
+        scripted.script = []  # the receiver recovers while the outbox is stopped
+        seen = scripted.seen
+        await outbox.start()
+        assert await outbox.drain(30)
+    finally:
+        await outbox.stop()
+    assert scripted.seen == seen + 1
+    assert await doc_store.find(COLLECTION) == []

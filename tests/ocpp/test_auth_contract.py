@@ -558,3 +558,18 @@ async def test_a_fingerprint_in_use_is_written_again_after_refresh_after(
         assert checker.scrypt_runs == 1
     finally:
         checker.close()
+
+
+async def test_a_renewed_known_address_outlives_older_ones(limiter: LoginLimiter,
+                                                          clock: FakeClock) -> None:
+    # known_addresses = 2: .0 and .1 known, .0 logs in again, then .2 is new: .1 is the
+    # least recent and goes, .0 stays.
+    for n, address in enumerate(("10.0.0.0", "10.0.0.1", "10.0.0.0", "10.0.0.2")):
+        clock.now = T0 + n
+        await succeed(limiter, "CP-1", address)
+    known = {}
+    for address in ("10.0.0.0", "10.0.0.1", "10.0.0.2"):
+        attempt = await limiter.begin("CP-1", address)
+        assert attempt is not None
+        known[address] = attempt.known_address
+    assert known == {"10.0.0.0": True, "10.0.0.1": False, "10.0.0.2": True}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -30,6 +31,14 @@ def test_password_hash_round_trip() -> None:
     assert hash_password("correct horse", log2_n=8) != stored  # salted
     assert not verify_password("x", "plaintext")
     assert not verify_password("x", "scrypt$8$8$1$***$***")
+
+
+def test_the_default_hash_has_the_documented_cost_and_salt() -> None:
+    # docs/security.md "What is stored": scrypt N = 2^14, r = 8, p = 1, a 16-byte salt and a
+    # 32-byte hash (one default-cost hash: a few tens of ms).
+    scheme, log2_n, r, p, salt, digest = hash_password("pw").split("$")
+    assert (scheme, log2_n, r, p) == ("scrypt", "14", "8", "1")
+    assert len(base64.b64decode(salt)) == 16 and len(base64.b64decode(digest)) == 32
 
 
 def test_parse_basic_auth() -> None:

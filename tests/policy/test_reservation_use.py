@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from ocpi_gateway.domain.events import (
     ConnectorStatus,
     ConnectorStatusChanged,
@@ -93,3 +95,35 @@ async def test_a_replacement_that_no_longer_fits_the_evse_moves_the_reservation(
     await w.service.drain()
     assert await w.holders() == {"DC": "NL-EXA/R1"}
     assert [c.reservation_id for c in w.chargers.cancels()] == [first.ocpp_reservation_id]
+
+
+@pytest.mark.parametrize(("evse_id", "connector_id", "cancelled"), [
+    (None, 1, False),  # on the reserved connector: nothing left to withdraw
+    (None, 2, True),   # the driver took the other connector: withdraw the reserved one
+    (None, None, False),  # the charger did not say where: assume the reserved one
+])
+async def test_a_transaction_with_the_token_on_a_16_charger(
+        evse_id: int | None, connector_id: int | None, cancelled: bool) -> None:
+    cands = [evse("C1", "CP16", evse_id=None, connector_id=1),
+             evse("C2", "CP16", evse_id=None, connector_id=2)]
+    w = await World(cands).ready()
+    made = await w.reserve(evse_uid="C1")
+    await w.service.handle_event(TransactionStarted(
+        charge_point_id="CP16", transaction_id="T1", evse_id=evse_id,
+        connector_id=connector_id, id_token=TOKEN))
+    assert await _state(w) is ReservationState.USED
+    await w.service.drain()
+    withdrawn = [c.reservation_id for c in w.chargers.cancels()]
+    assert withdrawn == ([made.ocpp_reservation_id] if cancelled else [])
+
+
+async def test_a_transaction_with_the_token_on_the_reserved_201_evse_withdraws_nothing(
+) -> None:
+    w = await World(grid(2)).ready()
+    await w.reserve(evse_uid="E000")
+    await w.service.handle_event(TransactionStarted(
+        charge_point_id="CP000", transaction_id="T1", evse_id=1, connector_id=1,
+        id_token=TOKEN))
+    assert await _state(w) is ReservationState.USED
+    await w.service.drain()
+    assert w.chargers.cancels() == []

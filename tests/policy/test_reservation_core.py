@@ -1,0 +1,103 @@
+"""The reservation core: its per-reservation lock, the partner cap's slots, the outcome of
+several charger answers (core.py, results.py)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from ocpi_gateway.domain.charger_commands import CommandOutcome
+from ocpi_gateway.domain.events import TransactionStarted
+from ocpi_gateway.reservation_policy.engine import RefusalReason
+from ocpi_gateway.reservation_policy.lifecycle import CancelOutcome, ReserveOutcome
+from ocpi_gateway.reservation_policy.partner_cap import COLLECTION as CAP_SLOTS
+from ocpi_gateway.reservation_policy.records import Reservation, ReservationState
+from ocpi_gateway.reservation_policy.results import final_outcome
+from tests.policy.support import grid
+from tests.policy.world import EMSP, ManualClock, World
+
+
+async def test_a_live_reservation_keeps_its_cap_slot_and_an_ended_one_frees_it() -> None:
+    w = await World(grid(4), max_concurrent_per_emsp=1).ready()
+    first = await w.reserve("R1")
+    assert first.outcome is ReserveOutcome.ACCEPTED
+    second = await w.reserve("R2")
+    assert second.outcome is ReserveOutcome.REJECTED
+    assert second.refusal is not None
+    assert second.refusal.reason is RefusalReason.PARTNER_CAP_REACHED
+    assert (await w.service.cancel(EMSP, "R1")).outcome is CancelOutcome.ACCEPTED
+    third = await w.reserve("R3")
+    assert third.outcome is ReserveOutcome.ACCEPTED
+    assert third.reservation is not None and third.reservation.cap_slot == 0
+    # Used by a transaction: the slot is given back at once, not left for a take-over.
+    await w.service.handle_event(TransactionStarted(
+        charge_point_id=third.reservation.charge_point_id or "", transaction_id="T1",
+        evse_id=third.reservation.evse_id, connector_id=1, id_token="04A1B2C3D4",
+        reservation_id=third.ocpp_reservation_id))
+    [slot] = await w.store.find(CAP_SLOTS)
+    assert slot["reservation_key"] == ""
+    assert (await w.reserve("R4")).outcome is ReserveOutcome.ACCEPTED
+
+
+async def test_work_on_one_reservation_is_serialised_and_the_lock_dropped_after() -> None:
+    w = await World(grid(1)).ready()
+    core = w.service
+    inside: list[str] = []
+    entered = {name: asyncio.Event() for name in "ABC"}
+    leave = {name: asyncio.Event() for name in "ABC"}
+
+    async def work(name: str) -> None:
+        async with core.lock("NL-EXA/R1"):
+            inside.append(name)
+            entered[name].set()
+            await leave[name].wait()
+            inside.remove(name)
+
+    a = asyncio.create_task(work("A"))
+    await entered["A"].wait()
+    b = asyncio.create_task(work("B"))
+    await asyncio.sleep(0)
+    leave["A"].set()
+    await entered["B"].wait()
+    # C arrives while B works: it must wait for B, though A, who made the lock, is gone.
+    c = asyncio.create_task(work("C"))
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert inside == ["B"]
+    leave["B"].set()
+    await entered["C"].wait()
+    assert inside == ["C"]
+    leave["C"].set()
+    await asyncio.gather(a, b, c)
+    assert core._locks == {}  # nobody holds or waits: the entry is gone
+
+
+def test_the_outcome_of_several_answers_is_a_timeout_only_when_the_last_timed_out() -> None:
+    occupied, timeout = CommandOutcome.OCCUPIED, CommandOutcome.TIMEOUT
+    # The silent charger may still accept: say so, whatever the others answered before.
+    assert final_outcome([occupied, timeout]) is ReserveOutcome.TIMEOUT
+    assert final_outcome([CommandOutcome.REJECTED, occupied]) is ReserveOutcome.OCCUPIED
+    assert final_outcome([CommandOutcome.FAULTED]) is ReserveOutcome.INOPERATIVE
+
+
+async def test_the_sweep_takes_a_pending_record_after_twice_the_charger_wait_and_10_s() -> None:
+    # charger_timeout 0.2 s (World): a worker writes its record at least every 0.2 s, so
+    # 2 x 0.2 + 10 = 10.4 s untouched means nobody is on it.
+    clock = ManualClock()
+    w = await World(grid(1), clock=clock).ready()
+    record = Reservation(key="NL-EXA/R1", country_code="NL", party_id="EXA",
+                         reservation_id="R1", location_id="LOC1", token_uid="04A1B2C3D4",
+                         token_type="ISO14443", expiry=clock.now + timedelta(minutes=30),
+                         state=ReservationState.PENDING, updated_at=clock.now)
+    assert await w.service.repo.start(record, None) is not None
+    left = await w.service.get(EMSP, "R1")
+    assert left is not None and left.updated_at == clock.now
+    clock.advance(10.39)
+    assert await w.service.recovery.sweep() == 0
+    left = await w.service.get(EMSP, "R1")
+    assert left is not None and left.state is ReservationState.PENDING
+    clock.advance(0.01)
+    assert await w.service.recovery.sweep() == 1
+    failed = await w.service.get(EMSP, "R1")
+    assert failed is not None and failed.state is ReservationState.FAILED
+    assert ("R1", ReservationState.PENDING, ReservationState.FAILED) in w.seen
