@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, Protocol
 
 from pydantic import BaseModel
@@ -87,10 +88,11 @@ class VersionPackage:
     hubclientinfo: HubClientInfoMapping
 
 
-def replace_evse_status(location: Any, evse_uid: str, status: str, stamp: str,
+def replace_evse_status(location: Any, evse_uid: str, status: StrEnum, stamp: str,
                         location_stamp: str) -> Any:
     """A Location object (any version: ``evses`` of objects with ``uid``, ``status``,
-    ``last_updated``) with one EVSE's status changed, by shallow copies: the typed object of a
+    ``last_updated``) with one EVSE's status (the field's enum: the serializer warns on a
+    str) changed, by shallow copies: the typed object of a
     changed location costs a few copies, not a validation of the whole tree."""
     evses = location.evses
     if evses is not None:

@@ -31,6 +31,7 @@ async def _status(publisher: LocationsPublisher, connector: int, status: Connect
     await publisher.settle()
 
 
+@pytest.mark.filterwarnings("error")  # a copy holding a str where the enum belongs warns
 @pytest.mark.parametrize("version", VERSIONS)
 async def test_kept_object_follows_status_changes(version: str) -> None:
     publisher = LocationsPublisher(

@@ -192,8 +192,8 @@ class Mapping221:
 
     def with_status(self, location: BaseModel, evse_uid: str, status: str, stamp: str,
                     location_stamp: str) -> Location:
-        changed: Location = replace_evse_status(location, evse_uid, status, stamp,
-                                                location_stamp)
+        changed: Location = replace_evse_status(location, evse_uid, EvseStatus(status),
+                                                stamp, location_stamp)
         return changed
 
 
