@@ -13,7 +13,7 @@ from ocpi_gateway.commands.models import CommandBody, CommandType
 from ocpi_gateway.config import GatewaySettings
 from ocpi_gateway.hubclientinfo.models import ClientInfo
 from ocpi_gateway.partners.models import PartnerCredentials
-from ocpi_gateway.tokens.models import Token, TokenType
+from ocpi_gateway.tokens.models import LocationReferences, Token, TokenType
 
 PublishedDoc = Mapping[str, Any]
 """A published Location in the internal model's JSON form: the operator's fields (all that any
@@ -49,6 +49,9 @@ class TokensMapping(Protocol):
         """The internal Token; pydantic's ValidationError when ``raw`` is not one."""
 
     def from_internal(self, token: Token) -> BaseModel: ...
+
+    def location_references(self, refs: LocationReferences) -> BaseModel:
+        """The body of a real-time authorization asked at that location."""
 
 
 class CommandsMapping(Protocol):

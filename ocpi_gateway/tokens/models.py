@@ -16,6 +16,16 @@ CiString3 = Annotated[str, StringConstraints(min_length=3, max_length=3)]
 CiString36 = Annotated[str, StringConstraints(min_length=1, max_length=36)]
 
 
+class LocationReferences(BaseModel):
+    """Where a real-time authorization is asked: the charger's location and its EVSEs there
+    (mod_tokens LocationReferences)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    location_id: CiString36
+    evse_uids: tuple[CiString36, ...] = ()
+
+
 class TokenType(StrEnum):
     AD_HOC_USER = "AD_HOC_USER"
     APP_USER = "APP_USER"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
 
 from aiohttp import web
 
@@ -14,6 +13,7 @@ from ocpi_gateway.modules import InterfaceRole, OcpiModule
 from ocpi_gateway.ocpp_wiring import TOKEN_AUTHORIZER
 from ocpi_gateway.tokens import handlers
 from ocpi_gateway.tokens.authorizer import TokenStoreAuthorizer
+from ocpi_gateway.tokens.models import LocationReferences
 from ocpi_gateway.tokens.realtime import RealtimeAuthorizer
 from ocpi_gateway.tokens.repository import TokenRepository
 
@@ -23,7 +23,7 @@ MODULE = OcpiModule("tokens", InterfaceRole.RECEIVER, handlers.add_routes)
 def install(app: web.Application, settings: GatewaySettings) -> None:
     app[keys.MODULES].add(MODULE)
 
-    def references(charge_point_id: str) -> tuple[dict[str, Any], tuple[str, str]] | None:
+    def references(charge_point_id: str) -> tuple[LocationReferences, tuple[str, str]] | None:
         """LocationReferences for a real-time authorization at this charger, and the CPO
         party owning that location."""
         module = app.get(LOCATIONS)
@@ -37,8 +37,8 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
         location = catalog.get(location_id)
         if location is None:
             return None
-        evse_uids = [uid for loc, uid in places if loc == location_id]
-        return ({"location_id": location_id, "evse_uids": evse_uids},
+        evse_uids = tuple(uid for loc, uid in places if loc == location_id)
+        return (LocationReferences(location_id=location_id, evse_uids=evse_uids),
                 (location.country_code, location.party_id))
 
     async def tokens_ctx(app: web.Application) -> AsyncIterator[None]:

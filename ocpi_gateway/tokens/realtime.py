@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any
 from urllib.parse import quote
 
 import structlog
 
 from ocpi_gateway.domain.authorization import AuthorizationStatus
+from ocpi_gateway.ocpi import package
+from ocpi_gateway.ocpi.seam import to_jsonable
 from ocpi_gateway.partners.client import OcpiClient, OcpiClientError
 from ocpi_gateway.partners.registry import PartnerRegistry
-from ocpi_gateway.tokens.models import Token
+from ocpi_gateway.tokens.models import LocationReferences, Token
 
 log = structlog.get_logger(__name__)
 
@@ -30,7 +31,7 @@ ALLOWED_TO_OCPP = {
     "NOT_ALLOWED": AuthorizationStatus.INVALID,
 }
 
-LocationReferencesFor = Callable[[str], tuple[dict[str, Any], tuple[str, str]] | None]
+LocationReferencesFor = Callable[[str], tuple[LocationReferences, tuple[str, str]] | None]
 """charge point id → (LocationReferences of the charger's location, owning CPO party)."""
 
 
@@ -54,10 +55,12 @@ class RealtimeAuthorizer:
         url = f"{endpoint.rstrip('/')}/{quote(token.uid, safe='')}/authorize?type={token.type}"
         headers = {"OCPI-to-country-code": token.country_code,
                    "OCPI-to-party-id": token.party_id}
-        body: dict[str, Any] | None = None
+        body = None
         found = self._references(charge_point_id)
         if found is not None:
-            body, (country_code, party_id) = found
+            references, (country_code, party_id) = found
+            # In the version the eMSP negotiated, as every body sent to it.
+            body = to_jsonable(package(partner.version).tokens.location_references(references))
             headers["OCPI-from-country-code"] = country_code
             headers["OCPI-from-party-id"] = party_id
         try:

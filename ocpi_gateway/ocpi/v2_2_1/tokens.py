@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, BaseModel, ConfigDict
 
 from ocpi_gateway.tokens import models as internal
 from ocpi_gateway.tokens.models import TokenType
@@ -25,6 +25,15 @@ class Token(internal.Token):
     type: TokenType221
 
 
+class LocationReferences(BaseModel):
+    """The body of POST {token_uid}/authorize (a real-time authorization)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    location_id: internal.CiString36
+    evse_uids: list[internal.CiString36] | None = None
+
+
 class Mapping221:
     def token_type(self, raw: str) -> TokenType:
         """The ``type`` query parameter; ValueError for what 2.2.1 does not list."""
@@ -40,6 +49,11 @@ class Mapping221:
         if fields["type"] not in TokenType._value2member_map_ or fields["type"] in NOT_IN_2_2_1:
             fields["type"] = TokenType.OTHER
         return Token.model_validate(fields)
+
+
+    def location_references(self, refs: internal.LocationReferences) -> LocationReferences:
+        return LocationReferences(location_id=refs.location_id,
+                                  evse_uids=list(refs.evse_uids) or None)
 
 
 MAPPING = Mapping221()

@@ -4,12 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
+
 from ocpi_gateway.tokens import models as internal
 from ocpi_gateway.tokens.models import TokenType
 
 
 class Token(internal.Token):
     """Identical to the internal Token, whose ``type`` is open."""
+
+
+class LocationReferences(BaseModel):
+    """The body of POST {token_uid}/authorize (a real-time authorization)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    location_id: internal.CiString36
+    evse_uids: list[internal.CiString36] | None = None
 
 
 class Mapping230:
@@ -23,6 +34,11 @@ class Mapping230:
 
     def from_internal(self, token: internal.Token) -> Token:
         return Token.model_validate(token.model_dump())
+
+
+    def location_references(self, refs: internal.LocationReferences) -> LocationReferences:
+        return LocationReferences(location_id=refs.location_id,
+                                  evse_uids=list(refs.evse_uids) or None)
 
 
 MAPPING = Mapping230()
