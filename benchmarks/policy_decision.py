@@ -4,7 +4,10 @@ Each sample is one ``PolicyEngine.decide`` (policy lookup, availability snapshot
 ordering by every rule) followed by ``PolicyEngine.hold`` (the atomic pick-and-hold); the hold
 is released outside the timed part so every sample sees the same location.
 
-    .venv/bin/python benchmarks/policy_decision.py [--samples 3000] [--redis-url URL]
+    .venv/bin/python benchmarks/policy_decision.py [--samples 3000] [--redis-url URL] [--cluster]
+
+``--cluster`` also starts a 3-master Redis Cluster and measures it against the single Redis,
+rounds interleaved in the same run.
 
 Each store is measured with a fresh availability snapshot per decision and with the engine's
 short snapshot cache (``snapshot_ttl``), which only affects ordering, never freeness.
@@ -19,13 +22,16 @@ import shutil
 import socket
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import redis.asyncio as aioredis
 
 from ocpi_gateway.domain.ids import ChargerAddress
+from ocpi_gateway.redis_clients import RedisMode, RedisTarget
 from ocpi_gateway.reservation_policy.availability.base import AvailabilityStore, EvseStatus
 from ocpi_gateway.reservation_policy.availability.memory import MemoryAvailability
 from ocpi_gateway.reservation_policy.availability.redis import RedisAvailability
@@ -37,6 +43,9 @@ from ocpi_gateway.reservation_policy.models import (
     ReservationRequest,
 )
 from ocpi_gateway.reservation_policy.policy import PolicySource, parse_policy
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the tests' Redis processes
+from tests.redis_servers import RedisClusterProcesses
 
 LOCATION = "BENCH"
 EVSES = 100
@@ -141,10 +150,30 @@ async def run(samples: int, url: str | None) -> None:
     await store.close()
 
 
+async def run_cluster(samples: int, single_url: str, cluster_url: str) -> None:
+    """Single Redis against a 3-master Redis Cluster, rounds interleaved in one run."""
+    stores = {"single redis": RedisAvailability.from_url(single_url),
+              "redis cluster (3 masters)": RedisAvailability.from_url(
+                  RedisTarget(url=cluster_url, mode=RedisMode.CLUSTER))}
+    timings: dict[str, list[float]] = {name: [] for name in stores}
+    for _ in range(5):
+        for name, store in stores.items():
+            timings[name] += await measure(store, samples // 5, 0.0)
+    for name, found in timings.items():
+        report(f"{name} fresh snapshot", found)
+    medians = {name: statistics.median(found) for name, found in timings.items()}
+    ratio = medians["redis cluster (3 masters)"] / medians["single redis"]
+    print(f"cluster / single (median): {ratio:.2f}x")
+    for store in stores.values():
+        await store.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--samples", type=int, default=3000)
     parser.add_argument("--redis-url")
+    parser.add_argument("--cluster", action="store_true",
+                        help="also a 3-master Redis Cluster against a single Redis")
     args = parser.parse_args()
     proc = None
     url = args.redis_url
@@ -152,6 +181,14 @@ def main() -> None:
         proc, url = _start_redis()
     try:
         asyncio.run(run(args.samples, url))
+        if args.cluster and url is not None:
+            with tempfile.TemporaryDirectory() as workdir:
+                cluster = RedisClusterProcesses(Path(workdir))
+                cluster.start()
+                try:
+                    asyncio.run(run_cluster(args.samples, url, cluster.url))
+                finally:
+                    cluster.stop()
     finally:
         if proc is not None:
             proc.terminate()
