@@ -29,6 +29,7 @@ from ocpi_gateway.domain.events import DomainEvent  # noqa: E402
 from ocpi_gateway.ocpp_adapter.auth import hash_password  # noqa: E402
 from ocpi_gateway.ocpp_adapter.chargers_config import ChargersConfig  # noqa: E402
 from ocpi_gateway.ocpp_adapter.server import OcppServer, OcppTimings  # noqa: E402
+from ocpi_gateway.redis_clients import RedisTarget  # noqa: E402
 
 PASSWORD = "bench-password"
 
@@ -83,7 +84,8 @@ def rss_kb() -> int:
     return pages * os.sysconf("SC_PAGE_SIZE") // 1024
 
 
-def make_server(count: int, *, redis_url: str | None = None, instance_id: str = "bench",
+def make_server(count: int, *, redis_url: RedisTarget | str | None = None,
+                instance_id: str = "bench",
                 ping: float | None = 60.0) -> tuple[OcppServer, NullPublisher]:
     publisher = NullPublisher()
     server = OcppServer(chargers_config(count), publisher, AcceptAllAuthorizer(),

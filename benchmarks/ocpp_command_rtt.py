@@ -1,6 +1,6 @@
 """Round trip of a command to a connected charger: same instance and across instances (Redis).
 
-    .venv/bin/python benchmarks/ocpp_command_rtt.py [--commands 2000] [--redis-url URL]
+    .venv/bin/python benchmarks/ocpp_command_rtt.py [--commands 2000] [--redis-url URL] [--cluster]
 
 Two OcppServers (instances gw-a and gw-b) on two aiohttp apps in this process share one Redis
 (a private redis-server unless --redis-url is given). A charger (a raw websocket answering at
@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 import aiohttp
 import orjson
@@ -28,6 +31,10 @@ from ocpp_bench_common import (
 )
 
 from ocpi_gateway.domain.charger_commands import CancelReservation, CommandOutcome
+from ocpi_gateway.redis_clients import RedisMode, RedisTarget
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the tests' Redis processes
+from tests.redis_servers import RedisClusterProcesses
 
 
 async def answer_forever(ws: aiohttp.ClientWebSocketResponse) -> None:
@@ -54,6 +61,45 @@ def report(label: str, samples: list[float]) -> None:
     print(f"{label:<30} p50 {percentile(samples, 50):6.3f} ms"
           f"   p99 {percentile(samples, 99):6.3f} ms"
           f"   mean {sum(samples) / len(samples):6.3f} ms   (n={len(samples)})")
+
+
+async def cluster_rtt(count: int, single_url: str, cluster_url: str) -> None:
+    """Across instances: single Redis against a 3-master Redis Cluster, rounds interleaved."""
+    quiet_logs()
+    targets = {"single Redis": RedisTarget(url=single_url),
+               "Redis Cluster (3 masters)": RedisTarget(url=cluster_url, mode=RedisMode.CLUSTER)}
+    charge_point_id = charger_ids(1)[0]
+    pairs, runners, chargers = {}, [], []
+    async with aiohttp.ClientSession() as http:
+        for name, target in targets.items():
+            owner, _ = make_server(1, redis_url=target, instance_id=f"gw-o-{len(pairs)}",
+                                   ping=None)
+            asker, _ = make_server(1, redis_url=target, instance_id=f"gw-q-{len(pairs)}",
+                                   ping=None)
+            port_o, port_q = free_port(), free_port()
+            runners += [await run_site(owner, port_o), await run_site(asker, port_q)]
+            ws = await open_charger(http, f"http://127.0.0.1:{port_o}", charge_point_id)
+            chargers.append((ws, asyncio.create_task(answer_forever(ws))))
+            for _ in range(500):
+                if await asker.commands.is_online(charge_point_id):
+                    break
+                await asyncio.sleep(0.01)
+            await measure(asker.commands, max(50, count // 10), charge_point_id)
+            pairs[name] = asker
+        samples: dict[str, list[float]] = {name: [] for name in pairs}
+        for _ in range(5):
+            for name, asker in pairs.items():
+                samples[name] += await measure(asker.commands, count // 5, charge_point_id)
+        for name, found in samples.items():
+            report(f"across instances, {name}", found)
+        ratio = (percentile(samples["Redis Cluster (3 masters)"], 50)
+                 / percentile(samples["single Redis"], 50))
+        print(f"cluster / single (p50): {ratio:.2f}x")
+        for ws, task in chargers:
+            task.cancel()
+            await ws.close()
+    for runner in runners:
+        await runner.cleanup()
 
 
 async def main(count: int, redis_url: str) -> None:
@@ -93,6 +139,16 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--commands", type=int, default=2000)
     parser.add_argument("--redis-url", default=None)
+    parser.add_argument("--cluster", action="store_true",
+                        help="also: across instances on a 3-master Redis Cluster vs single")
     args = parser.parse_args()
     with redis_server(args.redis_url) as url:
         asyncio.run(main(args.commands, url))
+        if args.cluster:
+            with tempfile.TemporaryDirectory() as workdir:
+                cluster = RedisClusterProcesses(Path(workdir))
+                cluster.start()
+                try:
+                    asyncio.run(cluster_rtt(args.commands, url, cluster.url))
+                finally:
+                    cluster.stop()
