@@ -7,12 +7,16 @@ import asyncio
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
 from ocpi_gateway.domain.events import utc_now
 from ocpi_gateway.reservation_policy.availability.base import AvailabilityStore
+from ocpi_gateway.reservation_policy.capacity.base import CapacityTimeline
+from ocpi_gateway.reservation_policy.capacity.classes import Need
+from ocpi_gateway.reservation_policy.capacity.explain import explain_timeline
+from ocpi_gateway.reservation_policy.capacity.slots import Timeslot
 from ocpi_gateway.reservation_policy.engine import PolicyEngine
 from ocpi_gateway.reservation_policy.lifecycle import CandidateSource
 from ocpi_gateway.reservation_policy.models import EvseCandidate, Partner, ReservationRequest
@@ -72,6 +76,8 @@ class ExplainContext:
     policy: PolicySource
     availability: AvailabilityStore
     candidates: CandidateSource
+    capacity: CapacityTimeline | None = None
+    """The shared capacity timeline (Redis); None: ``--timeline`` has nothing to show."""
 
 
 ExplainContextFactory = Callable[[argparse.Namespace], Awaitable[ExplainContext]]
@@ -95,6 +101,12 @@ def add_subcommands(commands: Any, context: ExplainContextFactory | None = None)
     explain_parser.add_argument("--minutes", type=float)
     explain_parser.add_argument("--standard", help="wanted connector standard")
     explain_parser.add_argument("--min-power-w", type=int)
+    explain_parser.add_argument("--timeline", action="store_true",
+                                help="the site's capacity timeline (bookings) instead")
+    explain_parser.add_argument("--from", dest="start", type=datetime.fromisoformat,
+                                help="timeline start (ISO 8601, default now)")
+    explain_parser.add_argument("--hours", type=float, default=24.0)
+    explain_parser.add_argument("--slot", help="START/END (ISO 8601): is this slot offered?")
     explain_parser.set_defaults(func=lambda args: asyncio.run(_explain_command(args, context)))
 
 
@@ -106,9 +118,38 @@ async def _explain_command(args: argparse.Namespace, context: ExplainContextFact
         partner = Partner(country, party)
     try:
         candidates = await ctx.candidates.candidates(args.location)
+        if getattr(args, "timeline", False):
+            if ctx.capacity is None:
+                print("no shared capacity timeline (redis_url is not set): the in-process "
+                      "one lives in the gateway")
+                return 1
+            print(await _timeline(ctx.capacity, ctx.policy, args, candidates, partner))
+            return 0 if candidates else 1
         print(await explain(ctx.policy, ctx.availability, args.location, candidates,
                             partner=partner, evse_uid=args.evse, minutes=args.minutes,
                             connector_standard=args.standard, min_power_w=args.min_power_w))
     finally:
         await ctx.availability.close()
+        if ctx.capacity is not None:
+            await ctx.capacity.close()
     return 0 if candidates else 1
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+async def _timeline(capacity: CapacityTimeline, policy: PolicySource, args: argparse.Namespace,
+                    candidates: Sequence[EvseCandidate], partner: Partner | None) -> str:
+    now = utc_now()
+    slot = None
+    if args.slot:
+        first, _, second = args.slot.partition("/")
+        slot = Timeslot(_aware(datetime.fromisoformat(first)),
+                        _aware(datetime.fromisoformat(second)))
+    need = Need(frozenset({args.standard}) if args.standard else frozenset(),
+                min_power_w=args.min_power_w or 0)
+    return await explain_timeline(
+        capacity, args.location, candidates, policy.effective(args.location, partner),
+        start=_aware(args.start) if args.start else now, hours=args.hours, need=need, now=now,
+        slot=slot)

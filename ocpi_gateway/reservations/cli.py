@@ -12,6 +12,7 @@ from ocpi_gateway.locations.catalog import LocationsCatalog
 from ocpi_gateway.ocpp_adapter.chargers_config import load_chargers
 from ocpi_gateway.reservation_policy import cli as policy_cli
 from ocpi_gateway.reservation_policy.availability.redis import open_availability
+from ocpi_gateway.reservation_policy.capacity.redis import RedisCapacity
 from ocpi_gateway.reservation_policy.policy import PolicySource
 from ocpi_gateway.reservations.candidates import CatalogCandidates
 from ocpi_gateway.reservations.extension import whole_charger_capable
@@ -25,6 +26,7 @@ async def explain_context(args: argparse.Namespace) -> policy_cli.ExplainContext
     return policy_cli.ExplainContext(
         policy=PolicySource(settings.policy_file),
         availability=open_availability(settings.redis),
+        capacity=RedisCapacity.from_url(settings.redis) if settings.redis is not None else None,
         candidates=CatalogCandidates(lambda: catalog, whole_charger_capable(chargers)))
 
 
