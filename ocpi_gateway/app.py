@@ -42,6 +42,7 @@ EXTENSIONS: list[str] = [
     "ocpi_gateway.deliveries.app:install",  # app[OUTBOX]; before the modules that push
     "ocpi_gateway.hubclientinfo.extension:install",  # what hubs report; before locations
     "ocpi_gateway.locations.extension:install",  # app[AVAILABILITY], app[LOCATIONS]
+    "ocpi_gateway.tariffs.extension:install",  # app[TARIFFS]; checks locations' tariff_ids
     "ocpi_gateway.tokens.module:install",  # app[TOKENS]; the chargers' token authorizer
     "ocpi_gateway.reservations.extension:install",  # app[RESERVATIONS], policy, expiry clock
     "ocpi_gateway.commands.module:install",  # Commands receiver; needs all of the above

@@ -168,6 +168,8 @@ class GatewaySettings(BaseSettings):
         default=2.0, ge=0, description="a charger connected this long without reporting a "
         "status the gateway knows is asked for it (TriggerMessage StatusNotification)")
     locations_file: Path | None = None
+    tariffs_file: Path | None = Field(
+        default=None, description="tariffs.yaml: the tariffs connectors name in tariff_ids")
     policy_file: Path | None = None
     chargers_file: Path | None = None
     command_timeouts: CommandTimeouts = CommandTimeouts()
@@ -267,7 +269,7 @@ def load_settings(path: Path | str | None = None) -> GatewaySettings:
     if not isinstance(raw, dict):
         raise ConfigError(f"{config_path}: the top level must be a mapping")
     base = config_path.resolve().parent
-    for key in ("locations_file", "policy_file", "chargers_file"):
+    for key in ("locations_file", "tariffs_file", "policy_file", "chargers_file"):
         if key in raw:
             raw[key] = _resolve(base, raw[key])
     if isinstance(raw.get("listen"), dict):

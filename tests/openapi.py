@@ -41,6 +41,7 @@ _OUR_INTERFACE = {
     "commands": ("receiver", "sender"),
     "tokens": ("receiver", "sender"),
     "hubclientinfo": ("receiver", "sender"),
+    "tariffs": ("sender", "receiver"),
     "credentials": ("", ""),
     "versions": ("", ""),
 }
@@ -56,9 +57,22 @@ class OpenApiViolation(AssertionError):
     """A body does not match the official schema; the message names the field."""
 
 
+class _Yaml12Loader(yaml.SafeLoader):
+    """OpenAPI 3.1 files are YAML 1.2, whose booleans are only true/false: PyYAML's YAML 1.1
+    would read TaxIncluded's ``YES`` / ``NO`` as booleans."""
+
+
+_Yaml12Loader.yaml_implicit_resolvers = {
+    first: [(tag, regex) for tag, regex in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+_Yaml12Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+    list("tTfF"))
+
+
 @functools.cache
 def _document(path: Path) -> Any:
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
+    return yaml.load(path.read_text(encoding="utf-8"), Loader=_Yaml12Loader)
 
 
 def _pointer(document: Any, pointer: str) -> Any:

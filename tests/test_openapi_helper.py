@@ -87,3 +87,12 @@ def test_errors_are_checked_against_the_envelope_and_versions_against_the_newest
         validate_response("2.2.1", "GET", "/versions", {
             "status_code": 1000, "timestamp": STAMP,
             "data": [{"version": "2.3.0", "url": "https://x/ocpi/2.3.0"}]})
+
+
+def test_tax_included_yes_and_no_are_the_strings_the_schema_lists() -> None:
+    # The files are YAML 1.2: TaxIncluded's YES / NO are strings there, not booleans
+    # (YAML 1.1 would have made every 2.3.0 Tariff with "tax_included": "NO" invalid).
+    for value in ("YES", "NO", "N/A"):
+        validate_object("2.3.0", "tariffs", "TaxIncluded", value)
+    with pytest.raises(OpenApiViolation):
+        validate_object("2.3.0", "tariffs", "TaxIncluded", True)

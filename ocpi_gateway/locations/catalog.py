@@ -7,7 +7,7 @@ status, which ``LocationsPublisher`` adds.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import yaml
@@ -117,11 +117,18 @@ def load_locations_file(path: Path | str) -> list[OperatorLocation]:
     return parse_locations(raw, source)
 
 
+LocationsCheck = Callable[[Sequence[OperatorLocation], Path | None], None]
+"""A check another operator file makes of the locations (e.g. that every connector's
+``tariff_ids`` are known); raises LocationsConfigError naming what is wrong."""
+
+
 class LocationsCatalog:
     """Immutable snapshot of the operator's locations; ``reload`` returns a new one."""
 
-    def __init__(self, locations: Iterable[OperatorLocation], source: Path | None = None) -> None:
+    def __init__(self, locations: Iterable[OperatorLocation], source: Path | None = None,
+                 checks: Sequence[LocationsCheck] = ()) -> None:
         self.source = source
+        self.checks: tuple[LocationsCheck, ...] = tuple(checks)
         self._locations: dict[str, OperatorLocation] = {}
         self._evses: dict[tuple[str, str], OperatorEvse] = {}
         self._by_ocpp201: dict[tuple[str, int], tuple[str, str]] = {}
@@ -145,14 +152,23 @@ class LocationsCatalog:
                         self._by_ocpp16[(evse.charge_point_id, connector.ocpp_connector_id)] = key
 
     @classmethod
-    def from_file(cls, path: Path | str) -> LocationsCatalog:
-        return cls(load_locations_file(path), Path(path))
+    def from_file(cls, path: Path | str,
+                  checks: Sequence[LocationsCheck] = ()) -> LocationsCatalog:
+        locations = load_locations_file(path)
+        for check in checks:
+            check(locations, Path(path))
+        return cls(locations, Path(path), checks)
+
+    def add_check(self, check: LocationsCheck) -> None:
+        """Run ``check`` on these locations now (raising as it does) and on every reload."""
+        check(self.locations(), self.source)
+        self.checks = (*self.checks, check)
 
     def reload(self) -> LocationsCatalog:
         """A fresh catalog from the same file; raises LocationsConfigError and keeps self."""
         if self.source is None:
             return self
-        return LocationsCatalog.from_file(self.source)
+        return LocationsCatalog.from_file(self.source, self.checks)
 
     def release_some(self, count: int) -> bool:
         """Forget up to ``count`` locations; True while some remain. Only for a catalog that

@@ -82,6 +82,21 @@ def partner_receivers(
     return receivers
 
 
+class ReloadHook(Protocol):
+    """Another operator file reloaded with the locations (``/admin/reload``, SIGHUP): read
+    first (``prepare`` raises LocationsConfigError to refuse the whole reload), then kept or
+    dropped as the locations reload succeeds or fails."""
+
+    name: str
+
+    async def prepare(self) -> None: ...
+
+    def abandon(self) -> None: ...
+
+    async def commit(self) -> list[str]:
+        """Make the prepared file current; the ids of what changed."""
+
+
 class LocationsModule:
     """Owns the publisher and the sender; the app calls ``start``/``stop`` and mounts
     ``routes()`` and ``admin_routes()``."""
@@ -109,6 +124,7 @@ class LocationsModule:
                                             shared_sync_interval=shared_sync_interval)
         self.sender = LocationsSender(self.publisher, max_limit=max_limit, public_url=public_url)
         self._admin_token = admin_token
+        self.reload_hooks: list[ReloadHook] = []
         if bus is not None:
             bus.subscribe(self.publisher.on_event)
 
@@ -131,7 +147,24 @@ class LocationsModule:
         return [web.post("/admin/reload", self.admin_reload)]
 
     async def reload(self) -> list[str]:
-        return await self.publisher.reload()
+        return (await self.reload_all())["locations"]
+
+    async def reload_all(self) -> dict[str, list[str]]:
+        """Re-read the locations file and the files hooked to it, all or none; per file
+        (``locations``, each hook's name), the ids of what changed."""
+        prepared: list[ReloadHook] = []
+        try:
+            for hook in self.reload_hooks:
+                await hook.prepare()
+                prepared.append(hook)
+            changed = {"locations": await self.publisher.reload()}
+        except BaseException:
+            for hook in prepared:
+                hook.abandon()
+            raise
+        for hook in self.reload_hooks:
+            changed[hook.name] = await hook.commit()
+        return changed
 
     async def admin_reload(self, request: web.Request) -> web.Response:
         expected = self._admin_token
@@ -140,14 +173,14 @@ class LocationsModule:
             return ocpi_response(None, OcpiStatus.CLIENT_ERROR, "admin token required",
                                  http_status=401)
         try:
-            changed = await self.reload()
+            changed = await self.reload_all()
         except LocationsConfigError as exc:
             log.warning("locations_reload_refused", error=str(exc))
             return ocpi_response({"errors": str(exc).splitlines()},
                                  OcpiStatus.INVALID_OR_MISSING_PARAMETERS,
                                  "locations file invalid; the previous one stays in force",
                                  http_status=400)
-        return ocpi_response({"changed_locations": changed})
+        return ocpi_response({f"changed_{name}": ids for name, ids in changed.items()})
 
     def install_sighup(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
         """``kill -HUP`` reloads the locations file (``serve`` calls this)."""
@@ -163,7 +196,7 @@ class LocationsModule:
 
     async def _reload_logged(self) -> None:
         try:
-            changed = await self.reload()
+            changed = await self.reload_all()
             log.info("locations_reloaded", trigger="SIGHUP", changed=changed)
         except LocationsConfigError as exc:
             log.error("locations_reload_refused", trigger="SIGHUP", error=str(exc))

@@ -13,6 +13,7 @@ from ocpi_gateway.commands.models import CommandBody, CommandType
 from ocpi_gateway.config import GatewaySettings
 from ocpi_gateway.hubclientinfo.models import ClientInfo
 from ocpi_gateway.partners.models import PartnerCredentials
+from ocpi_gateway.tariffs.models import Tariff
 from ocpi_gateway.tokens.models import LocationReferences, Token, TokenType
 
 PublishedDoc = Mapping[str, Any]
@@ -76,6 +77,12 @@ class HubClientInfoMapping(Protocol):
     def from_internal(self, info: ClientInfo) -> BaseModel: ...
 
 
+class TariffsMapping(Protocol):
+    def tariff(self, tariff: Tariff) -> BaseModel | None:
+        """This version's Tariff of a published one (country_code, party_id and last_updated
+        set); None when the version cannot show it (2.2.1: only booking elements)."""
+
+
 class UnknownCommand(ValueError):
     """The URL names a command the version does not define."""
 
@@ -89,6 +96,7 @@ class VersionPackage:
     commands: CommandsMapping
     credentials: CredentialsMapping
     hubclientinfo: HubClientInfoMapping
+    tariffs: TariffsMapping
 
 
 def replace_evse_status(location: Any, evse_uid: str, status: StrEnum, stamp: str,

@@ -193,7 +193,9 @@ def _at(at: datetime, tz: ZoneInfo, kwh: Decimal, duration_us: int,
 
 
 def _cut(period: MeterPeriod, phase: Phase, kwh_before: Decimal,
-         extra_cut: datetime | None) -> list[_Piece]:
+         extra_cut: datetime | None, also: Phase | None = None) -> list[_Piece]:
+    """``period`` in pieces, cut where a restriction of ``phase`` (or of ``also``, a booking's
+    overtime priced over the same time) may change, and at ``extra_cut``."""
     pieces: list[_Piece] = []
     start, energy, period_end = period.start, period.energy_kwh, period.end
     current, power, tz = period.current_a, period.power_kw, phase.tz
@@ -206,12 +208,18 @@ def _cut(period: MeterPeriod, phase: Phase, kwh_before: Decimal,
             end = clock
         if extra_cut is not None and start < extra_cut < end:
             end = extra_cut
-        for d in phase.durations:
-            if d > duration_before:
-                at = phase.start + d * _US
-                if at < end:
-                    end = at
-                break
+        for cutting in (phase, also) if also is not None else (phase,):
+            if cutting is also:
+                clock = cutting.next_clock_cut(start)
+                if clock is not None and start < clock < end:
+                    end = clock
+            since = (start - cutting.start) // _US
+            for d in cutting.durations:
+                if d > since:
+                    at = cutting.start + d * _US
+                    if start < at < end:
+                        end = at
+                    break
         if energy and phase.kwh:
             for k in phase.kwh:
                 if kwh_before < k < kwh_before + energy:
@@ -220,7 +228,7 @@ def _cut(period: MeterPeriod, phase: Phase, kwh_before: Decimal,
                         end, cut_energy = at, k - kwh_before
                     break
         duration = (end - start) // _US
-        if end is period_end:
+        if end == period_end:
             part = energy
         elif cut_energy is not None:
             part = cut_energy
@@ -231,7 +239,7 @@ def _cut(period: MeterPeriod, phase: Phase, kwh_before: Decimal,
                              kwh_before, phase,
                              local.hour * 3600 + local.minute * 60 + local.second,
                              local.weekday(), local.date(), duration_before))
-        if end is period_end:
+        if end == period_end:
             return pieces
         start, energy, kwh_before = end, energy - part, kwh_before + part
 
@@ -293,7 +301,7 @@ def price_session(tariff: Tariff, periods: Sequence[MeterPeriod], *, time_zone: 
             slot_end, tz)
         kwh = _ZERO
         for period in periods:
-            for piece in _cut(period, session, kwh, slot_end):
+            for piece in _cut(period, session, kwh, slot_end, overtime):
                 if piece.charging:
                     dims = _CHARGING_DIMS
                 else:

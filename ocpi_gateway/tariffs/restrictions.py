@@ -168,7 +168,7 @@ class Phase:
                 continue
             for s in (r.start_s, r.end_s):
                 if s is not None:
-                    clock.update((s, 0))
+                    clock.add(s)
             if r.days is not None or r.start_date is not None or r.end_date is not None:
                 clock.add(0)
             for d in (r.min_duration, r.max_duration):

@@ -1,7 +1,7 @@
 """Every example config an operator may copy loads with the loader the gateway itself uses.
 
 Files: every YAML file under config/, docs/ and docker/ (the kind comes from its name:
-gateway, locations, policy or chargers). Documentation: every fenced ```yaml block in docs/
+gateway, locations, tariffs, policy or chargers). Documentation: every fenced ```yaml block in docs/
 whose first line is ``# example: <kind>``.
 """
 
@@ -17,11 +17,12 @@ import pytest
 
 from tests.deployment._paths import ROOT
 
-KINDS = ("gateway", "locations", "policy", "chargers")
+KINDS = ("gateway", "locations", "tariffs", "policy", "chargers")
 # kind → (module, function): the loaders the gateway calls on these files at start.
 LOADERS = {
     "gateway": ("ocpi_gateway.config", "load_settings"),
     "locations": ("ocpi_gateway.locations.catalog", "load_locations_file"),
+    "tariffs": ("ocpi_gateway.tariffs.catalog", "load_tariffs_file"),
     "policy": ("ocpi_gateway.reservation_policy.policy", "load_policy"),
     "chargers": ("ocpi_gateway.ocpp_adapter.chargers_config", "load_chargers"),
 }
@@ -92,7 +93,7 @@ def test_files_named_by_the_repository_gateway_config_exist_and_load() -> None:
     if config != ROOT / CHECKOUT_CONFIG:
         pytest.fail(f"{ROOT / CHECKOUT_CONFIG} is missing: ./run.sh starts from it")
     settings = load_settings(config)
-    for kind in ("locations", "policy", "chargers"):
+    for kind in ("locations", "tariffs", "policy", "chargers"):
         file = getattr(settings, f"{kind}_file")
         if file is not None:
             assert file.exists(), f"config/gateway.yaml names {file}, which does not exist"

@@ -112,6 +112,8 @@ class EmspPeer:
     authorizations: list[str] = field(default_factory=list)
     """Every Authorization header the gateway sent us, in order (refused ones too)."""
     locations: dict[str, Any] = field(default_factory=dict)
+    tariffs: dict[str, Any] = field(default_factory=dict)
+    """What the Tariffs receiver holds, by ``CC/PID/ID`` (``modules`` must list tariffs)."""
     command_results: dict[str, list[Any]] = field(default_factory=dict)
     base_url: str = ""
     credentials_url: str = ""
@@ -128,6 +130,7 @@ class EmspPeer:
         app.router.add_get("/emsp/{version}", self._details)
         app.router.add_route("*", "/emsp/{version}/credentials", self._credentials)
         app.router.add_route("*", "/emsp/{version}/locations/{tail:.*}", self._locations)
+        app.router.add_route("*", "/emsp/{version}/tariffs/{tail:.*}", self._tariffs)
         app.router.add_post("/emsp/results/{name}", self._result)
         app.router.add_post("/emsp/{version}/tokens/{uid}/authorize", self._authorize)
         app.router.add_get("/emsp/{version}/hubclientinfo", self._hub_client_info)
@@ -279,6 +282,25 @@ class EmspPeer:
                 f"/locations/{tail}", body):
             return _reply(None, 2001, message=self.violations[-1])
         return self._apply_location(request.method, tail, body)
+
+    async def _tariffs(self, request: web.Request) -> web.Response:
+        """A Tariffs receiver: PUT and DELETE of ``CC/PID/ID``, PUT bodies validated."""
+        if self._token(request) is None:
+            return _reply(None, 2000, http=401)
+        accepted, body = await self._receiver(request)
+        if not accepted:
+            return _reply(None, 3000, http=503)
+        tail = request.match_info["tail"].strip("/")
+        if request.method == "PUT":
+            if not self._validated(validate_request, request.match_info["version"], "PUT",
+                                   f"/tariffs/{tail}", body):
+                return _reply(None, 2001, message=self.violations[-1])
+            self.tariffs[tail] = body
+        elif request.method == "DELETE":
+            self.tariffs.pop(tail, None)
+        else:
+            return _reply(None, 2000, http=405)
+        return _reply()
 
     def _apply_location(self, method: str, tail: str, body: Any) -> web.Response:
         """As a real Locations receiver: ``CC/PID/LOC[/EVSE[/CONNECTOR]]``; a PUT or PATCH of

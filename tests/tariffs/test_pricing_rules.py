@@ -88,8 +88,19 @@ def test_day_of_week_and_dates_change_at_local_midnight() -> None:
     # Sunday 23:00 - Monday 01:00 local (UTC+1): 1 h weekend (1.00) + 1 h on the 4th (4.00)
     sunday_late = datetime(2024, 3, 3, 22, 0, tzinfo=UTC)
     result = price_session(weekend, [charging(sunday_late, 120, 5)],
-                           time_zone="Europe/Amsterdam")
+                           time_zone="Europe/Amsterdam", decimals=None)
     assert result.total_cost.before_taxes == d("5.00")
+    # each of day_of_week, start_date and end_date alone cuts at local midnight
+    for restriction in ({"day_of_week": ["SUNDAY"]}, {"end_date": "2024-03-04"},
+                        {"start_date": "2024-03-04"}):
+        alone = tariff([
+            {"price_components": [{"type": "TIME", "price": 1, "step_size": 1}],
+             "restrictions": restriction},
+            {"price_components": [{"type": "TIME", "price": 3, "step_size": 1}]}])
+        priced = price_session(alone, [charging(sunday_late, 120, 5)],
+                               time_zone="Europe/Amsterdam", decimals=None)
+        assert [p.start for p in priced.periods] == [
+            sunday_late, sunday_late + timedelta(hours=1)], restriction
     # end_date is exclusive: the 5th is back at 2.00
     tuesday = datetime(2024, 3, 5, 10, 0, tzinfo=UTC)
     assert price_session(weekend, [charging(tuesday, 60, 5)],

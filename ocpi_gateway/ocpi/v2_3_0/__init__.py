@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 from ocpi_gateway.ocpi.seam import VersionPackage
-from ocpi_gateway.ocpi.v2_3_0 import commands, credentials, hubclientinfo, locations, tokens
+from ocpi_gateway.ocpi.v2_3_0 import (
+                          commands,
+                          credentials,
+                          hubclientinfo,
+                          locations,
+                          tariffs,
+                          tokens,
+)
 
 PACKAGE = VersionPackage(number="2.3.0", locations=locations.MAPPING,
                           tokens=tokens.MAPPING, commands=commands.MAPPING,
                           credentials=credentials.MAPPING,
-                          hubclientinfo=hubclientinfo.MAPPING)
+                          hubclientinfo=hubclientinfo.MAPPING,
+                          tariffs=tariffs.MAPPING)

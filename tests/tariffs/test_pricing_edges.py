@@ -1,0 +1,148 @@
+"""Edges of the pricing rules that the worked examples do not reach (each found by mutation
+testing: a change to the engine that no other test noticed)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from ocpi_gateway.tariffs.pricing import (
+    MeterPeriod,
+    ReservationOutcome,
+    ReservationSpan,
+    price_session,
+)
+from tests.tariffs.pricing_helpers import MONDAY, at, charging, d, excl_incl, tariff
+
+BEFORE_AFTER_17 = tariff([
+    {"price_components": [{"type": "TIME", "price": 1.20, "step_size": 1}],
+     "restrictions": {"start_time": "00:00", "end_time": "17:00"}},
+    {"price_components": [{"type": "TIME", "price": 2.40, "step_size": 1}]}])
+
+
+def test_a_period_just_before_a_boundary_is_priced_before_it() -> None:
+    # 16:59:45-16:59:59 is entirely before 17:00 (evaluated at its start, to the second)
+    start = at(MONDAY, "16:59") + timedelta(seconds=45)
+    period = MeterPeriod(start, start + timedelta(seconds=14), Decimal("0.01"))
+    result = price_session(BEFORE_AFTER_17, [period], time_zone="UTC", decimals=None)
+    assert result.total_cost.before_taxes == d("1.20") * 14 / 3600
+    late = MeterPeriod(at(MONDAY, "17:00"), at(MONDAY, "17:00") + timedelta(seconds=14),
+                       Decimal("0.01"))
+    assert price_session(BEFORE_AFTER_17, [late], time_zone="UTC",
+                         decimals=None).total_cost.before_taxes == d("2.40") * 14 / 3600
+
+
+def test_the_first_unrestricted_element_wins_over_later_ones() -> None:
+    # A fallback placed first hides the later elements of its dimension: billed once
+    t = tariff([
+        {"price_components": [{"type": "ENERGY", "price": 0.30, "step_size": 1}]},
+        {"price_components": [{"type": "ENERGY", "price": 0.50, "step_size": 1}]},
+        {"price_components": [{"type": "ENERGY", "price": 0.70, "step_size": 1}],
+         "restrictions": {"min_kwh": 0}}])
+    result = price_session(t, [charging(MONDAY, 60, 10)], time_zone="UTC")
+    assert result.total_cost.before_taxes == d("3.00")
+
+
+def test_a_period_starting_on_a_kwh_threshold_is_cut_at_the_next_one() -> None:
+    # Bands [0, 5), [5, 10), [10, ...): a second period starting exactly at 5 kWh and charging
+    # 7 more is cut at 10 kWh: 5 x 0.10 + 5 x 0.20 + 2 x 0.30 = 2.10
+    t = tariff([
+        {"price_components": [{"type": "ENERGY", "price": 0.10, "step_size": 1}],
+         "restrictions": {"max_kwh": 5}},
+        {"price_components": [{"type": "ENERGY", "price": 0.20, "step_size": 1}],
+         "restrictions": {"min_kwh": 5, "max_kwh": 10}},
+        {"price_components": [{"type": "ENERGY", "price": 0.30, "step_size": 1}]}])
+    first = charging(MONDAY, 30, 5)
+    second = charging(first.end, 70, 7)
+    result = price_session(t, [first, second], time_zone="UTC", decimals=None)
+    assert result.total_cost.before_taxes == d("2.10")
+    assert [p.start for p in result.periods] == [
+        MONDAY, first.end, first.end + timedelta(minutes=50)]
+
+
+def test_booking_overtime_restricted_by_time_of_day_and_a_session_start_fee() -> None:
+    # Overtime costs 6.00 per hour only from 18:00 (local), nothing before; the session has
+    # a start fee. Slot ends 17:30, session until 18:30: 30 minutes overtime at 6.00 = 3.00
+    t = tariff([
+        {"price_components": [{"type": "TIME", "price": 6.00, "step_size": 60}],
+         "restrictions": {"booking": "BOOKING_OVERTIME", "start_time": "18:00",
+                          "end_time": "23:00"}},
+        {"price_components": [{"type": "FLAT", "price": 1.00, "step_size": 1},
+                              {"type": "ENERGY", "price": 0.30, "step_size": 1}]}])
+    amsterdam = datetime(2024, 3, 4, 15, 30, tzinfo=UTC)  # 16:30 local
+    session = MeterPeriod(amsterdam, amsterdam + timedelta(hours=2), Decimal(10))
+    booking = ReservationSpan(amsterdam - timedelta(minutes=5), amsterdam,
+                              ReservationOutcome.USED, booking=True,
+                              slot_end=amsterdam + timedelta(hours=1))
+    result = price_session(t, [session], time_zone="Europe/Amsterdam", reservation=booking)
+    assert excl_incl(result.total_reservation_cost)[0] == d("3.00")
+    assert excl_incl(result.total_fixed_cost)[0] == d("1.00")
+    assert result.total_cost.before_taxes == d("7.00")
+    # a slot ending 10 seconds before 18:00 local: those 10 seconds are not 18:00 yet
+    late_slot = ReservationSpan(booking.start, booking.end, ReservationOutcome.USED,
+                                booking=True,
+                                slot_end=amsterdam + timedelta(minutes=89, seconds=50))
+    late = price_session(t, [session], time_zone="Europe/Amsterdam", reservation=late_slot)
+    assert excl_incl(late.total_reservation_cost)[0] == d("3.00")
+
+
+def _hourly(restrictions: dict[str, object]) -> object:
+    return tariff([
+        {"price_components": [{"type": "TIME", "price": 1, "step_size": 1}],
+         "restrictions": restrictions},
+        {"price_components": [{"type": "TIME", "price": 2, "step_size": 1}]}])
+
+
+def _price_at(restrictions: dict[str, object], hhmm: str) -> Decimal:
+    t = _hourly(restrictions)
+    period = charging(at(MONDAY, hhmm), 1, 1)
+    return price_session(t, [period], time_zone="UTC",  # type: ignore[arg-type]
+                         decimals=None).total_cost.before_taxes * 60
+
+
+def test_time_windows_at_their_edges() -> None:
+    # start_time alone: from that minute on (inclusive)
+    assert [_price_at({"start_time": "17:00"}, t) for t in ("16:59", "17:00")] == [2, 1]
+    # end_time alone: until that minute (exclusive); 00:00 alone is the end of the day
+    assert [_price_at({"end_time": "17:00"}, t) for t in ("16:59", "17:00")] == [1, 2]
+    assert _price_at({"end_time": "00:00"}, "23:59") == 1
+    # 00:00 to 00:00 is the whole day; a start equal to a later end is an empty window
+    assert _price_at({"start_time": "00:00", "end_time": "00:00"}, "12:00") == 1
+    assert _price_at({"start_time": "10:00", "end_time": "10:00"}, "10:00") == 2
+    # a window wrapping midnight includes its start, excludes its end
+    assert [_price_at({"start_time": "22:00", "end_time": "06:00"}, t)
+            for t in ("21:59", "22:00", "05:59", "06:00")] == [2, 1, 1, 2]
+
+
+def test_kwh_and_duration_bounds_at_their_edges() -> None:
+    # min inclusive, max exclusive, measured at the start of the period
+    t = tariff([
+        {"price_components": [{"type": "ENERGY", "price": 1, "step_size": 1}],
+         "restrictions": {"min_kwh": 2, "max_kwh": 4, "min_duration": 600,
+                          "max_duration": 1200}},
+        {"price_components": [{"type": "ENERGY", "price": 2, "step_size": 1}]}])
+    first = charging(MONDAY, 10, 2)       # 0-10 min, 0-2 kWh: too early, too little
+    second = charging(first.end, 10, 2)   # 10-20 min, 2-4 kWh: inside
+    third = charging(second.end, 10, 2)   # 20-30 min, 4-6 kWh: too late, too much
+    result = price_session(t, [first, second, third], time_zone="UTC", decimals=None)
+    assert [p.cost for p in result.periods] == [4, 2, 4]
+
+
+def test_the_next_time_boundary_is_found_from_any_start() -> None:
+    # 17:00-20:00 charging costs 2.40 per hour, after 20:00 too (another element): only the
+    # period boundaries show where the engine cut. A period starting on a boundary, or just
+    # after one, or in the middle of an hour is still cut at the next boundary (20:00).
+    t = tariff([
+        {"price_components": [{"type": "TIME", "price": 1.20, "step_size": 1}],
+         "restrictions": {"start_time": "00:00", "end_time": "17:00"}},
+        {"price_components": [{"type": "TIME", "price": 2.40, "step_size": 1}],
+         "restrictions": {"start_time": "17:00", "end_time": "20:00"}},
+        {"price_components": [{"type": "TIME", "price": 3.00, "step_size": 1}]}])
+    for start in (at(MONDAY, "17:00"), at(MONDAY, "17:00") + timedelta(seconds=30),
+                  at(MONDAY, "17:30")):
+        before = charging(at(MONDAY, "16:30"), (start - at(MONDAY, "16:30")).seconds / 60, 1)
+        periods = [before, MeterPeriod(start, at(MONDAY, "20:30"), Decimal(5))]
+        result = price_session(t, periods, time_zone="UTC", decimals=None)
+        assert [p.start for p in result.periods][-2:] == [at(MONDAY, "17:00"),
+                                                          at(MONDAY, "20:00")], start
+        assert result.periods[-1].cost == d("1.50"), start  # 30 minutes at 3.00
