@@ -5,9 +5,10 @@ before the seam (``orjson.dumps`` of the publisher's dicts). A cached page (the 
 that benchmarks/locations_get.py measures) is the same bytes lookup on both paths.
 
 Two typed cases: "cold" (nothing built for the page's locations: startup, first GET, a
-reloaded location) and "status change" (one EVSE of each location changed status: the kept
-typed objects are copied with the new status and serialized again; what a push and the next
-GET cost). Rounds interleave them; min and median per page are printed, and the ratios.
+reloaded location) and "status change" (one EVSE of each location changed status: what a push
+and the next GET cost; a publisher that keeps typed objects (``_objects``,
+``_status_changed``) copies them, one that does not builds them again). Rounds interleave
+them; min and median per page are printed, and the ratios.
 ``--catalog N`` then times the first full GET of all pages (the handler's page size) of an
 N-location catalog in each version, nothing built before.
 
@@ -22,7 +23,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
+import resource
 import statistics
 import time
 
@@ -72,6 +75,11 @@ def changed_page(publisher: LocationsPublisher, offset: int, version: str) -> by
     return body
 
 
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * resource.getpagesize() / 2**20
+
+
 async def full_get(size: int) -> None:
     publisher = LocationsPublisher(LocationsCatalog(sample_locations(size)),
                                    MemoryAvailability())
@@ -88,6 +96,8 @@ async def full_get(size: int) -> None:
             times.append(time.perf_counter() - start)
         print(f"  {version}: min {min(times) * 1e3:8.0f} ms  median "
               f"{statistics.median(times) * 1e3:8.0f} ms")
+    gc.collect()
+    print(f"  resident memory after both: {_rss_mb():.0f} MB")
     start = time.perf_counter()
     for offset in range(0, size, limit):
         orjson.dumps([publisher._docs[i] for i in sorted(publisher._docs)[offset:offset + limit]])

@@ -195,11 +195,8 @@ class LocationsPublisher:
         self._flush_timer: asyncio.TimerHandle | None = None
         self._page_cache: dict[tuple[Any, ...], tuple[int, bytes, int]] = {}
         self._releasing: set[asyncio.Task[None]] = set()
-        # One typed object and one serialized form per (location, version in use), not per
-        # partner. A status change copies the object (no validation) and drops the bytes.
-        self._objects: dict[tuple[str, str], BaseModel] = {}
+        # One serialized form per (location, version in use), not per partner.
         self._serialized: dict[tuple[str, str], bytes] = {}
-        self._versions_in_use: set[str] = set()
         self.attach(store=store, outbox=outbox, receivers=receivers)
         listen = getattr(availability, "add_hold_listener", None)
         if listen is not None:
@@ -491,7 +488,7 @@ class LocationsPublisher:
         evse_doc["status"] = status.value
         evse_doc["last_updated"] = stamp
         self._touch_location(location_id, max(stamp, doc["last_updated"]))
-        self._status_changed(location_id, evse_uid, status.value, stamp)
+        self._stale(location_id)
         # What partners were told survives a restart, so a status lost meanwhile is corrected;
         # written when the queue runs dry, so a burst of changes costs one write per location.
         self._dirty.add(location_id)
@@ -531,7 +528,7 @@ class LocationsPublisher:
                 stamp = max(ocpi_timestamp(seen.updated_at), evse_doc["last_updated"])
                 evse_doc["status"], evse_doc["last_updated"] = status.value, stamp
                 doc["last_updated"] = max(stamp, doc["last_updated"])
-                self._status_changed(location_id, evse_doc["uid"], status.value, stamp)
+                self._stale(location_id)
                 changed += 1
         if changed:
             self._reindex()
@@ -550,7 +547,6 @@ class LocationsPublisher:
         now = ocpi_timestamp()
         changed: list[str] = []
         status_changes: list[tuple[str, str]] = []
-        restamped: list[str] = []
         present = {loc.id for loc in catalog.locations()}
         for location in catalog.locations():
             if time.perf_counter() - yielded_at > YIELD_EVERY:
@@ -558,7 +554,6 @@ class LocationsPublisher:
                 yielded_at = time.perf_counter()
             config, hashes = prepared[location.id]
             old_doc = self._docs.get(location.id)
-            old_stamp = old_doc["last_updated"] if old_doc is not None else None
             old_hashes = self._config_hash.get(location.id, {})
             old_evses = {e["uid"]: e for e in (old_doc or {}).get("evses", [])}
             known_evses = await self._availability.location(location.id)
@@ -602,8 +597,6 @@ class LocationsPublisher:
             self._config_hash[location.id] = hashes
             if not unchanged:
                 changed.append(location.id)
-            elif doc["last_updated"] != old_stamp:
-                restamped.append(location.id)
         for location_id, doc in list(self._docs.items()):
             if location_id in present:
                 continue
@@ -614,9 +607,7 @@ class LocationsPublisher:
                     evse_doc["last_updated"] = now
                 doc["last_updated"] = now
                 changed.append(location_id)
-        # Only what differs is built again (a reload of an unchanged file keeps every object).
-        for location_id in {*changed, *restamped, *(loc for loc, _ in status_changes)}:
-            self._forget(location_id)
+        self._serialized.clear()
         self._reindex()
         for location_id in changed:
             if time.perf_counter() - yielded_at > YIELD_EVERY:
@@ -666,30 +657,9 @@ class LocationsPublisher:
         self._version += 1
         self._page_cache.clear()
 
-    def _status_changed(self, location_id: str, evse_uid: str, status: str, stamp: str) -> None:
-        location_stamp = self._docs[location_id]["last_updated"]
-        for version in self._versions_in_use:
-            key = (location_id, version)
-            self._serialized.pop(key, None)
-            found = self._objects.get(key)
-            if found is not None:
-                self._objects[key] = package(version).locations.with_status(
-                    found, evse_uid, status, stamp, location_stamp)
-
-    def _forget(self, location_id: str) -> None:
-        for version in self._versions_in_use:
-            self._objects.pop((location_id, version), None)
-            self._serialized.pop((location_id, version), None)
-
-    def _object(self, location_id: str, version: str) -> BaseModel:
-        """The version's typed Location, built from the live state once and kept."""
-        key = (location_id, version)
-        found = self._objects.get(key)
-        if found is None:
-            found = self._objects[key] = package(version).locations.location(
-                self._docs[location_id])
-            self._versions_in_use.add(version)
-        return found
+    def _stale(self, location_id: str) -> None:
+        for version in [v for (loc, v) in self._serialized if loc == location_id]:
+            del self._serialized[(location_id, version)]
 
     def location_doc(self, location_id: str) -> dict[str, Any] | None:
         """The published Location in the internal model (any version's form derives from it)."""
@@ -712,7 +682,7 @@ class LocationsPublisher:
 
     def location_object(self, location_id: str, version: str) -> BaseModel | None:
         doc = self.location_doc(location_id)
-        return self._object(doc["id"], version) if doc is not None else None
+        return package(version).locations.location(doc) if doc is not None else None
 
     def evse_object(self, location_id: str, evse_uid: str, version: str) -> BaseModel | None:
         doc = self.location_doc(location_id)
@@ -730,7 +700,8 @@ class LocationsPublisher:
         key = (location_id, version)
         found = self._serialized.get(key)
         if found is None:
-            found = self._serialized[key] = to_json(self._object(location_id, version))
+            found = self._serialized[key] = to_json(
+                package(version).locations.location(self._docs[location_id]))
         return found
 
     def page(
@@ -778,7 +749,7 @@ class LocationsPublisher:
         # built once per version in use.
         doc = self._docs[location_id]
         targets = await self._targets()
-        bodies = {v: to_jsonable(self._object(location_id, v))
+        bodies = {v: to_jsonable(package(v).locations.location(doc))
                   for v in {r.version for r in targets}}
         await asyncio.gather(*(
             outbox.enqueue(r.partner_id, "PUT", url, bodies[r.version],
@@ -818,10 +789,11 @@ class LocationsPublisher:
         outbox = self._outbox
         if outbox is None:
             return
+        mapping = package(receiver.version).locations
         for location_id, doc in list(self._docs.items()):
             url = self._location_url(receiver, location_id)
             await outbox.enqueue(receiver.partner_id, "PUT", url,
-                                 to_jsonable(self._object(location_id, receiver.version)),
+                                 to_jsonable(mapping.location(doc)),
                                  ordering_key=_ordering_key(receiver, url),
                                  headers=_routing_headers(doc, receiver))
         log.info("locations_welcomed_partner", partner_id=receiver.partner_id,
@@ -839,9 +811,8 @@ class LocationsPublisher:
         for version in {r.version for r in targets}:
             mapping = package(version).locations
             # An EVSE the version cannot show (2.2.1: only MCS connectors) gets no PATCH.
-            shown = self._object(location_id, version).evses or []  # type: ignore[attr-defined]
             bodies[version] = (to_jsonable(mapping.evse_patch(status, last_updated))
-                               if any(e.uid == evse_uid for e in shown) else None)
+                               if mapping.evse(doc, evse_uid) is not None else None)
         await asyncio.gather(*(
             outbox.enqueue(r.partner_id, "PATCH", f"{location_url}/{evse_uid}", body,
                            ordering_key=_ordering_key(r, location_url), coalesce=True,
@@ -860,7 +831,7 @@ class LocationsPublisher:
             return None
         version = str(delivery.resync.get("version") or DEFAULT_VERSION)
         return (str(delivery.resync["location_url"]),
-                to_jsonable(self._object(doc["id"], version)))
+                to_jsonable(package(version).locations.location(doc)))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

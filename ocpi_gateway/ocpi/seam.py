@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any, Protocol
 
 from pydantic import BaseModel
@@ -33,11 +32,6 @@ class LocationsMapping(Protocol):
         ...
 
     def evse_patch(self, status: str, last_updated: str) -> BaseModel: ...
-
-    def with_status(self, location: BaseModel, evse_uid: str, status: str, stamp: str,
-                    location_stamp: str) -> BaseModel:
-        """``location`` (this version's object) with the EVSE's new status: copies, nothing
-        validated again (the publisher's live state already is)."""
 
 
 class TokensMapping(Protocol):
@@ -97,20 +91,6 @@ class VersionPackage:
     credentials: CredentialsMapping
     hubclientinfo: HubClientInfoMapping
     tariffs: TariffsMapping
-
-
-def replace_evse_status(location: Any, evse_uid: str, status: StrEnum, stamp: str,
-                        location_stamp: str) -> Any:
-    """A Location object (any version: ``evses`` of objects with ``uid``, ``status``,
-    ``last_updated``) with one EVSE's status (the field's enum: the serializer warns on a
-    str) changed, by shallow copies: the typed object of a
-    changed location costs a few copies, not a validation of the whole tree."""
-    evses = location.evses
-    if evses is not None:
-        evses = [e.model_copy(update={"status": status, "last_updated": stamp})
-                 if e.uid == evse_uid else e for e in evses]
-        return location.model_copy(update={"evses": evses, "last_updated": location_stamp})
-    return location.model_copy(update={"last_updated": location_stamp})
 
 
 def to_json(model: BaseModel) -> bytes:

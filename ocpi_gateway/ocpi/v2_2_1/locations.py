@@ -46,7 +46,7 @@ from ocpi_gateway.locations.models import (
     String255,
     Url,
 )
-from ocpi_gateway.ocpi.seam import PublishedDoc, replace_evse_status
+from ocpi_gateway.ocpi.seam import PublishedDoc
 from ocpi_gateway.reservation_policy.availability.base import EvseStatus
 
 E = TypeVar("E", bound=StrEnum)
@@ -62,7 +62,7 @@ def _closed(excluded: Iterable[StrEnum]) -> Callable[[E], E]:
 
     def check(value: E) -> E:
         if value in names:
-            raise ValueError(f"{value} is not an OCPI 2.2.1 value")
+            raise ValueError(f"{value.value} is not an OCPI 2.2.1 value")
         return value
 
     return check
@@ -189,12 +189,6 @@ class Mapping221:
 
     def evse_patch(self, status: str, last_updated: str) -> EvsePatch:
         return EvsePatch(status=EvseStatus(status), last_updated=last_updated)
-
-    def with_status(self, location: BaseModel, evse_uid: str, status: str, stamp: str,
-                    location_stamp: str) -> Location:
-        changed: Location = replace_evse_status(location, evse_uid, EvseStatus(status),
-                                                stamp, location_stamp)
-        return changed
 
 
 MAPPING = Mapping221()

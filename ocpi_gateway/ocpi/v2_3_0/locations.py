@@ -42,7 +42,7 @@ from ocpi_gateway.locations.models import (
     String255,
     Url,
 )
-from ocpi_gateway.ocpi.seam import PublishedDoc, replace_evse_status
+from ocpi_gateway.ocpi.seam import PublishedDoc
 from ocpi_gateway.reservation_policy.availability.base import EvseStatus
 
 ServiceProvider = Annotated[str, StringConstraints(max_length=50)]
@@ -142,12 +142,6 @@ class Mapping230:
 
     def evse_patch(self, status: str, last_updated: str) -> EvsePatch:
         return EvsePatch(status=EvseStatus(status), last_updated=last_updated)
-
-    def with_status(self, location: BaseModel, evse_uid: str, status: str, stamp: str,
-                    location_stamp: str) -> Location:
-        changed: Location = replace_evse_status(location, evse_uid, EvseStatus(status),
-                                                stamp, location_stamp)
-        return changed
 
 
 MAPPING = Mapping230()
