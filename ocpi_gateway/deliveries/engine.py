@@ -37,6 +37,10 @@ registered, which dead-letters its deliveries."""
 ResyncProvider = Callable[[Delivery], Awaitable[tuple[str, Any] | None]]
 """For a refused PATCH: the (url, full object) to PUT instead, or None when the object is gone."""
 
+Clock = Callable[[], float]
+"""Seconds since the epoch: stored times (retries, expiries, heartbeats) are shared between
+instances, so wall-clock time."""
+
 
 @dataclass(frozen=True, slots=True)
 class DeliveryPolicy:
@@ -71,8 +75,13 @@ class DeliveryEngine:
         instance_id: str = "gw",
         heartbeat_interval: float = 10.0,
         orphan_after: float = 60.0,
+        clock: Clock = time.time,
+        monotonic: Clock = time.monotonic,
     ) -> None:
+        """``monotonic`` times only this process's cache of partner headers."""
         self._store = store
+        self._clock = clock
+        self._monotonic = monotonic
         self.instance_id = instance_id
         self._heartbeat_interval = heartbeat_interval
         self._orphan_after = orphan_after
@@ -89,12 +98,16 @@ class DeliveryEngine:
         self._workers: list[asyncio.Task[None]] = []
         self._staffed: set[str] = set()
         self._timers: set[asyncio.TimerHandle] = set()
-        self._seq = itertools.count(time.time_ns())
+        self._seq = itertools.count(self._now_ns())
         self._idle = asyncio.Event()
         self._idle.set()
         self._started = False
         self._headers: dict[str, tuple[float, dict[str, str] | None]] = {}
         self.delivered = 0
+
+    def _now_ns(self) -> int:
+        """The first sequence number: above those of earlier runs sharing the store."""
+        return int(self._clock() * 1_000_000_000)
 
     def register_resync(self, kind: str, provider: ResyncProvider) -> None:
         self._resync[kind] = provider
@@ -117,7 +130,7 @@ class DeliveryEngine:
             last = max(last, delivery.seq)
             if delivery.id not in queued:
                 self._append(delivery)
-        self._seq = itertools.count(max(time.time_ns(), last + 1))
+        self._seq = itertools.count(max(self._now_ns(), last + 1))
         self._started = True
         for partner in list(self._ready):
             self._spawn_workers(partner)
@@ -126,7 +139,7 @@ class DeliveryEngine:
 
     async def _heartbeat(self) -> None:
         await self._store.put(INSTANCES, self.instance_id,
-                              {"id": self.instance_id, "seen_at": time.time()})
+                              {"id": self.instance_id, "seen_at": self._clock()})
 
     async def _adopt_forever(self) -> None:
         while True:
@@ -143,7 +156,7 @@ class DeliveryEngine:
         """Take over the pending deliveries of instances that stopped heartbeating (crashed, or
         scaled down): compare-and-set on the owner, so exactly one survivor gets each."""
         adopted = 0
-        stale_before = time.time() - self._orphan_after
+        stale_before = self._clock() - self._orphan_after
         for doc in await self._store.find(INSTANCES):
             owner = str(doc["id"])
             if owner == self.instance_id or doc["seen_at"] >= stale_before:
@@ -294,7 +307,7 @@ class DeliveryEngine:
             queue = self._queues.get(key)
             while queue:
                 delivery = queue[0]
-                wait = delivery.next_attempt_at - time.time()
+                wait = delivery.next_attempt_at - self._clock()
                 if wait > 0:
                     self._wake_later(partner_id, ordering_key, wait)
                     break
@@ -310,7 +323,7 @@ class DeliveryEngine:
                     self._inflight.discard(delivery.id)
                 if not finished:
                     self._wake_later(partner_id, ordering_key,
-                                     delivery.next_attempt_at - time.time())
+                                     delivery.next_attempt_at - self._clock())
                     break
                 queue.popleft()
             else:
@@ -321,7 +334,7 @@ class DeliveryEngine:
 
     async def _process(self, delivery: Delivery) -> bool:
         """True when the delivery is finished (accepted, dropped or dead)."""
-        now = time.time()
+        now = self._clock()
         if delivery.expires_at is not None and now >= delivery.expires_at:
             await self._give_up(delivery, metrics.DeliveryGiveUp.EXPIRED,
                                 delivery.last_error or "never attempted")
@@ -378,7 +391,7 @@ class DeliveryEngine:
 
     async def _partner_headers(self, partner_id: str) -> dict[str, str] | None:
         cached = self._headers.get(partner_id)
-        now = time.monotonic()
+        now = self._monotonic()
         if cached is not None and now - cached[0] < self.policy.headers_ttl:
             return cached[1]
         headers = await self._headers_for(partner_id)
@@ -392,7 +405,7 @@ class DeliveryEngine:
         if limit is not None and delivery.attempts >= limit:
             await self._give_up(delivery, metrics.DeliveryGiveUp.OUT_OF_ATTEMPTS, detail)
             return True
-        now = time.time()
+        now = self._clock()
         at = next_attempt_at(self.policy, delivery, now, random.uniform(0.5, 1.0))
         if at is None:
             # The next try would come after the receiver stopped waiting: stop now rather
