@@ -61,6 +61,8 @@ TARGETS: dict[str, tuple[str, ...]] = {
     "ocpi_gateway/reservation_policy/rules.py": ("tests/policy", "tests/reservations"),
     "ocpi_gateway/reservation_policy/lifecycle.py": ("tests/policy", "tests/commands",
                                                       "tests/ocpp"),
+    "ocpi_gateway/reservation_policy/capacity/hall.py": ("tests/capacity",),
+    "ocpi_gateway/reservation_policy/capacity/classes.py": ("tests/capacity",),
     "ocpi_gateway/transport/auth.py": ("tests/ocpi_core",),
     "ocpi_gateway/transport/routing.py": ("tests/ocpi_core",),
     "ocpi_gateway/ocpp_adapter/auth.py": ("tests/ocpp",),
