@@ -22,7 +22,8 @@ def _held(entry: EvseAvailability, now: datetime) -> bool:
 
 
 class MemoryAvailability:
-    def __init__(self) -> None:
+    def __init__(self, *, clock: Callable[[], datetime] = _now) -> None:
+        self._clock = clock
         self._data: dict[str, dict[str, EvseAvailability]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._listeners: list[HoldListener] = []
@@ -56,10 +57,10 @@ class MemoryAvailability:
 
     async def get(self, location_id: str, evse_uid: str) -> EvseAvailability | None:
         entry = self._data.get(location_id, {}).get(evse_uid)
-        return _expire(entry, _now()) if entry else None
+        return _expire(entry, self._clock()) if entry else None
 
     async def location(self, location_id: str) -> dict[str, EvseAvailability]:
-        now = _now()
+        now = self._clock()
         return {uid: _expire(e, now) for uid, e in self._data.get(location_id, {}).items()}
 
     async def pick_and_hold(
@@ -72,7 +73,7 @@ class MemoryAvailability:
         keep_free: int = 0,
     ) -> str | None:
         async with self._lock(location_id):
-            now = _now()
+            now = self._clock()
             evses = self._data.get(location_id, {})
             free = sum(1 for e in evses.values()
                        if e.status is EvseStatus.AVAILABLE and not _held(e, now))

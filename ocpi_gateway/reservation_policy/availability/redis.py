@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -131,8 +131,10 @@ def _text(value: Any) -> str:
 
 
 class RedisAvailability:
-    def __init__(self, client: RedisClient) -> None:
+    def __init__(self, client: RedisClient, *,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self._redis = client
+        self._clock = clock
         self._set_status = client.register_script(_SET_STATUS)
         self._pick = client.register_script(_PICK_AND_HOLD)
         self._release = client.register_script(_RELEASE)
@@ -190,7 +192,7 @@ class RedisAvailability:
         k = _keys(location_id)
         restored = bool(await self._restore(
             keys=[k["holder"], k["until"], k["reserved"]],
-            args=[evse_uid, holder, _ms(until), _ms(datetime.now(UTC))]))
+            args=[evse_uid, holder, _ms(until), _ms(self._clock())]))
         if restored:
             self._notify(location_id, evse_uid)
         return restored
@@ -206,8 +208,10 @@ class RedisAvailability:
         return AvailabilityRebuilding("availability is being rebuilt after Redis lost its data")
 
     @classmethod
-    def from_url(cls, url: RedisTarget | str) -> RedisAvailability:
-        return cls(open_redis(url))
+    def from_url(cls, url: RedisTarget | str, *,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+                 ) -> RedisAvailability:
+        return cls(open_redis(url), clock=clock)
 
     def add_hold_listener(self, listener: HoldListener) -> None:
         self._listeners.append(listener)
@@ -238,7 +242,7 @@ class RedisAvailability:
             status, updated, holder, until, reserved, *run = await pipe.execute()
         if guarded and (not run or run[0] is None or _text(run[0]) != self._run):
             raise self._not_rebuilt()
-        now_ms = _ms(datetime.now(UTC))
+        now_ms = _ms(self._clock())
         result = []
         for raw_uid, raw_status in status.items():
             uid = raw_uid.decode()
@@ -250,7 +254,7 @@ class RedisAvailability:
                 location_id=location_id,
                 evse_uid=uid,
                 status=EvseStatus(raw_status.decode()),
-                updated_at=_dt(updated.get(raw_uid)) or datetime.now(UTC),
+                updated_at=_dt(updated.get(raw_uid)) or self._clock(),
                 holder=holder[raw_uid].decode() if in_force else None,
                 hold_until=_dt(hold_end) if in_force else None,
                 last_reserved_at=_dt(reserved.get(raw_uid)),
@@ -281,7 +285,7 @@ class RedisAvailability:
         k = _keys(location_id)
         picked: Any = await self._pick(
             keys=[k["status"], k["holder"], k["until"], k["reserved"], k["run"]],
-            args=[_ms(datetime.now(UTC)), holder, _ms(until), keep_free, self._run,
+            args=[_ms(self._clock()), holder, _ms(until), keep_free, self._run,
                   *candidates],
         )
         if picked is None:
