@@ -11,6 +11,9 @@ import pytest
 
 from ocpi_gateway.demo import script
 
+# Its tests start Python processes (the CLI, a gateway): slow on a loaded machine, not stuck.
+pytestmark = pytest.mark.timeout(300)
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -19,6 +19,9 @@ from tests.conftest import free_port
 from tests.peers.emsp import EmspPeer
 from tests.peers.gateway import RunningGateway
 
+# Its tests start Python processes (the CLI, a gateway): slow on a loaded machine, not stuck.
+pytestmark = pytest.mark.timeout(300)
+
 
 async def _register(gateway: RunningGateway, emsp: EmspPeer) -> None:
     await register_with_partner(gateway.partners, gateway.app[keys.OCPI_CLIENT],

@@ -18,6 +18,9 @@ from tests.commands.support import eventually
 from tests.peers.emsp import EmspPeer
 from tests.peers.gateway import RunningGateway, gateway_settings, start_gateway
 
+# Its tests start Python processes (the CLI, a gateway): slow on a loaded machine, not stuck.
+pytestmark = pytest.mark.timeout(300)
+
 EXTENSIONS = ["ocpi_gateway.deliveries.app:install", "ocpi_gateway.tokens.module:install"]
 
 

@@ -14,6 +14,9 @@ import yaml
 
 from tests.conftest import free_port
 
+# Its tests start Python processes (the CLI, a gateway): slow on a loaded machine, not stuck.
+pytestmark = pytest.mark.timeout(300)
+
 CONFIG = Path(__file__).resolve().parents[2] / "config"
 
 

@@ -7,10 +7,14 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 import yaml
 
 from ocpi_gateway.reservation_policy.availability.base import EvseStatus
 from ocpi_gateway.reservation_policy.availability.redis import open_availability
+
+# Its tests start Python processes (the CLI, a gateway): slow on a loaded machine, not stuck.
+pytestmark = pytest.mark.timeout(300)
 
 CONFIG = Path(__file__).resolve().parents[2] / "config"
 
