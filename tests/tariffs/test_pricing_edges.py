@@ -146,3 +146,58 @@ def test_the_next_time_boundary_is_found_from_any_start() -> None:
         assert [p.start for p in result.periods][-2:] == [at(MONDAY, "17:00"),
                                                           at(MONDAY, "20:00")], start
         assert result.periods[-1].cost == d("1.50"), start  # 30 minutes at 3.00
+
+
+def test_merged_periods_report_the_lowest_and_highest_current_and_power() -> None:
+    # Three meter periods priced alike become one CDR period: MIN/MAX over them
+    t = tariff([{"price_components": [{"type": "ENERGY", "price": 0.3, "step_size": 1}]}])
+    first = charging(MONDAY, 10, 1, current=16, power=11)
+    second = charging(first.end, 10, 1, current=8, power=5)
+    third = charging(second.end, 10, 1, current=32, power=22)
+    unmeasured = MeterPeriod(MONDAY - timedelta(minutes=10), MONDAY, Decimal(1))
+    result = price_session(t, [unmeasured, first, second, third], time_zone="UTC")
+    assert len(result.periods) == 1
+    dims = {x.type.value: x.volume for x in result.periods[0].dimensions}
+    assert (dims["MIN_CURRENT"], dims["MAX_CURRENT"]) == (8, 32)
+    assert (dims["MIN_POWER"], dims["MAX_POWER"]) == (5, 22)
+
+
+def test_a_period_starting_on_a_duration_threshold_is_cut_at_the_next_one() -> None:
+    # Bands by session duration: [0, 10 min), [10, 20 min), then; the second meter period
+    # starts exactly at 10 minutes and runs to 30: cut at 20 minutes
+    t = tariff([
+        {"price_components": [{"type": "TIME", "price": 1, "step_size": 1}],
+         "restrictions": {"max_duration": 600}},
+        {"price_components": [{"type": "TIME", "price": 2, "step_size": 1}],
+         "restrictions": {"max_duration": 1200}},
+        {"price_components": [{"type": "TIME", "price": 3, "step_size": 1}]}])
+    first = charging(MONDAY, 10, 1)
+    result = price_session(t, [first, charging(first.end, 20, 2)], time_zone="UTC")
+    assert [p.start for p in result.periods] == [
+        MONDAY, first.end, first.end + timedelta(minutes=10)]
+
+
+def test_a_period_with_one_naive_end_is_refused() -> None:
+    import pytest
+
+    from ocpi_gateway.tariffs.pricing import PricingError
+    t = tariff([{"price_components": [{"type": "ENERGY", "price": 1, "step_size": 1}]}])
+    naive_end = MeterPeriod(MONDAY, datetime(2024, 3, 4, 1, 0), Decimal(1))
+    with pytest.raises(PricingError, match="timezone-aware"):
+        price_session(t, [naive_end], time_zone="UTC")
+
+
+def test_minutes_of_a_time_restriction_count() -> None:
+    assert [_price_at({"start_time": "16:45"}, t) for t in ("16:40", "16:45")] == [2, 1]
+
+
+def test_the_first_period_alone_finds_the_next_boundary() -> None:
+    # No earlier period to have found it: from 17:30, and from 19:59:50, the next is 20:00
+    t = tariff([
+        {"price_components": [{"type": "TIME", "price": 2.40, "step_size": 1}],
+         "restrictions": {"start_time": "17:00", "end_time": "20:00"}},
+        {"price_components": [{"type": "TIME", "price": 3.00, "step_size": 1}]}])
+    for start in (at(MONDAY, "17:30"), at(MONDAY, "19:59") + timedelta(seconds=50)):
+        result = price_session(t, [MeterPeriod(start, at(MONDAY, "20:30"), Decimal(3))],
+                               time_zone="UTC")
+        assert [p.start for p in result.periods] == [start, at(MONDAY, "20:00")], start
