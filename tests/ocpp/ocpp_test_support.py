@@ -9,7 +9,7 @@ import contextlib
 import socket
 import ssl
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -62,6 +62,15 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def refusing_port() -> Iterator[int]:
+    """A loopback port that refuses connections for as long as the block runs: bound, so that no
+    other process (a parallel test's redis-server) can listen on it, but not listening."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield int(sock.getsockname()[1])
 
 
 def chargers_config(**overrides: Any) -> ChargersConfig:
@@ -158,8 +167,10 @@ async def start_gateway(*, chargers: ChargersConfig | None = None,
     server.attach(app)
     runner = web.AppRunner(app, shutdown_timeout=0.5)
     await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port, ssl_context=ssl_context).start()
+    # Port 0: the kernel picks a free port at bind time (a port probed free first can be taken
+    # by a parallel test before the bind).
+    await web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ssl_context).start()
+    port = int(runner.addresses[0][1])
     return Gateway(server, runner, port, events, authorizer, tls=ssl_context is not None)
 
 

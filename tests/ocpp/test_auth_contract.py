@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 import redis.asyncio as aioredis
+from ocpp_test_support import refusing_port
 
 from ocpi_gateway.ocpp_adapter.auth import (
     LocalLoginLimiter,
@@ -27,7 +28,6 @@ from ocpi_gateway.ocpp_adapter.auth_redis import (
     known_key,
     verified_key,
 )
-from tests.conftest import free_port
 
 LIMITS = LoginLimits(per_address=3, per_charger=5, window=60.0, known_address_seconds=1000.0,
                      known_addresses=2)
@@ -278,16 +278,17 @@ async def test_redis_keys_expire_and_sit_in_the_chargers_slot(
 
 async def test_without_redis_each_instance_falls_back_to_its_own_counts(
         clock: FakeClock) -> None:
-    dead = aioredis.from_url(f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=0.5)
-    try:
-        limiter = RedisLoginLimiter(dead, LIMITS, clock=clock)
-        await succeed(limiter, "CP-1", "10.0.0.1")
-        await fail(limiter, "CP-1", "10.0.0.2", LIMITS.per_address)
-        assert await limiter.begin("CP-1", "10.0.0.2") is None
-        attempt = await limiter.begin("CP-1", "10.0.0.1")
-        assert attempt is not None and attempt.known_address
-    finally:
-        await dead.aclose()
+    with refusing_port() as port:
+        dead = aioredis.from_url(f"redis://127.0.0.1:{port}/0", socket_connect_timeout=0.5)
+        try:
+            limiter = RedisLoginLimiter(dead, LIMITS, clock=clock)
+            await succeed(limiter, "CP-1", "10.0.0.1")
+            await fail(limiter, "CP-1", "10.0.0.2", LIMITS.per_address)
+            assert await limiter.begin("CP-1", "10.0.0.2") is None
+            attempt = await limiter.begin("CP-1", "10.0.0.1")
+            assert attempt is not None and attempt.known_address
+        finally:
+            await dead.aclose()
 
 
 # -- verified credentials ------------------------------------------------------------------
@@ -518,15 +519,16 @@ def test_scrypt_threads_leave_one_core_to_the_loop(monkeypatch: pytest.MonkeyPat
 
 
 async def test_redis_fingerprints_fall_back_to_memory_without_redis() -> None:
-    dead = aioredis.from_url(f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=0.5)
-    try:
-        verified = RedisVerifiedPasswords(dead)
-        assert not await verified.matches(b"a" * 32)
-        await verified.remember(b"a" * 32)
-        assert await verified.matches(b"a" * 32)
-        assert not await verified.matches(b"b" * 32)
-    finally:
-        await dead.aclose()
+    with refusing_port() as port:
+        dead = aioredis.from_url(f"redis://127.0.0.1:{port}/0", socket_connect_timeout=0.5)
+        try:
+            verified = RedisVerifiedPasswords(dead)
+            assert not await verified.matches(b"a" * 32)
+            await verified.remember(b"a" * 32)
+            assert await verified.matches(b"a" * 32)
+            assert not await verified.matches(b"b" * 32)
+        finally:
+            await dead.aclose()
 
 
 async def test_a_closed_checker_checks_no_more() -> None:

@@ -31,7 +31,6 @@ import orjson
 from aiohttp import web
 
 from ocpi_gateway.partners.grants import GrantedParty, GrantedRole, Grants
-from tests.conftest import free_port
 from tests.openapi import (
     OpenApiViolation,
     validate_gateway_response,
@@ -136,8 +135,10 @@ class EmspPeer:
         app.router.add_get("/emsp/{version}/hubclientinfo", self._hub_client_info)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
-        port = free_port()
-        await web.TCPSite(self._runner, "127.0.0.1", port).start()
+        # Port 0: the kernel picks a free port at bind time (one probed free first can be taken
+        # by a parallel test before the bind).
+        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+        port = int(self._runner.addresses[0][1])
         self.base_url = f"http://127.0.0.1:{port}"
         return self.base_url
 
