@@ -8,7 +8,6 @@ import base64
 import contextlib
 import socket
 import ssl
-import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -41,6 +40,19 @@ PASSWORD_HASH = hash_password(PASSWORD, log2_n=8)
 FAST = OcppTimings(heartbeat_interval=42, call_timeout=5.0, ws_ping_interval=None,
                    presence_ttl=1.5, instance_ttl=0.6, stream_block_ms=200)
 LIMITS = LoginLimits(per_address=3, per_charger=6, window=30.0)
+
+
+T0 = 1_800_000_000.0
+
+
+class FakeClock:
+    """The login limiter's clock in tests: time passes only when a test moves ``now``."""
+
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> float:
+        return self.now
 
 
 def basic_auth(user: str, password: str) -> str:
@@ -152,15 +164,18 @@ async def start_gateway(*, chargers: ChargersConfig | None = None,
                         instance_id: str = "gw-test", timings: OcppTimings = FAST,
                         observe_call: Callable[[Any, str, str], None] | None = None,
                         ssl_context: ssl.SSLContext | None = None,
-                        login_limits: LoginLimits = LIMITS, clock: Clock = time.time,
+                        login_limits: LoginLimits = LIMITS, clock: Clock | None = None,
                         password_key: bytes | None = None,
                         trusted_proxies: tuple[str, ...] = (),
                         log_frames: bool = False) -> Gateway:
     events = RecordingPublisher()
     authorizer = TableAuthorizer({"BLOCKED-TAG"})
+    # A stopped clock unless the test brings one: failed logins are counted within a window,
+    # and a slow machine must not see the window pass between a test's failures and its check.
     server = OcppServer(chargers or chargers_config(), events, authorizer,
                         instance_id=instance_id, redis_url=redis_url, timings=timings,
-                        observe_call=observe_call, login_limits=login_limits, clock=clock,
+                        observe_call=observe_call, login_limits=login_limits,
+                        clock=clock or FakeClock(),
                         password_key=password_key, trusted_proxies=trusted_proxies,
                         log_frames=log_frames)
     app = web.Application()

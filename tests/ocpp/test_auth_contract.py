@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 import redis.asyncio as aioredis
-from ocpp_test_support import refusing_port
+from ocpp_test_support import T0, FakeClock, refusing_port
 
 from ocpi_gateway.ocpp_adapter.auth import (
     LocalLoginLimiter,
@@ -31,17 +31,6 @@ from ocpi_gateway.ocpp_adapter.auth_redis import (
 
 LIMITS = LoginLimits(per_address=3, per_charger=5, window=60.0, known_address_seconds=1000.0,
                      known_addresses=2)
-T0 = 1_800_000_000.0
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()

@@ -14,6 +14,7 @@ from ocpp_test_support import (
     LIMITS,
     PASSWORD,
     ChargerFactory,
+    FakeClock,
     Gateway,
     basic_auth,
     start_gateway,
@@ -22,14 +23,6 @@ from ocpp_test_support import (
 CP16 = "CP-AMS-01"
 CP201 = "CP-AMS-02"
 PROXY = ("127.0.0.1",)  # the test client plays the proxy: it sets X-Forwarded-For
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 async def login(http: aiohttp.ClientSession, gateway: Gateway, charge_point_id: str,
