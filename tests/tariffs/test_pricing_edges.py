@@ -197,7 +197,8 @@ def test_the_first_period_alone_finds_the_next_boundary() -> None:
         {"price_components": [{"type": "TIME", "price": 2.40, "step_size": 1}],
          "restrictions": {"start_time": "17:00", "end_time": "20:00"}},
         {"price_components": [{"type": "TIME", "price": 3.00, "step_size": 1}]}])
-    for start in (at(MONDAY, "17:30"), at(MONDAY, "19:59") + timedelta(seconds=50)):
+    for start in (at(MONDAY, "17:30"), at(MONDAY, "19:59") + timedelta(seconds=50),
+                  at(MONDAY, "17:00") + timedelta(seconds=30)):
         result = price_session(t, [MeterPeriod(start, at(MONDAY, "20:30"), Decimal(3))],
                                time_zone="UTC")
         assert [p.start for p in result.periods] == [start, at(MONDAY, "20:00")], start
