@@ -57,9 +57,15 @@ def test_scrypt_threads_count_this_process_cores(monkeypatch: pytest.MonkeyPatch
 
 
 class CountedVerified(LocalVerifiedPasswords):
+    """Remembering takes a few loop turns, as a write to Redis does."""
+
     def __init__(self) -> None:
         super().__init__()
         self.asked = 0
+
+    async def remember(self, fingerprint: bytes) -> None:
+        await asyncio.sleep(0.01)
+        await super().remember(fingerprint)
 
     async def matches(self, fingerprint: bytes) -> bool:
         self.asked += 1
@@ -93,9 +99,9 @@ async def test_finished_writes_to_shared_are_not_kept() -> None:
     try:
         for n, hashed in enumerate(stored):
             assert await checker.check("CP-1", f"password-{n}", hashed)
-        await checker.flush()
+        await checker.flush()  # waits for every write
         assert checker._writes == set()
-        for n, hashed in enumerate(stored):  # the writes did happen
+        for n, hashed in enumerate(stored):
             assert await shared.matches(checker.fingerprint(f"password-{n}", hashed))
     finally:
         checker.close()
@@ -109,8 +115,9 @@ async def test_closing_the_checker_cancels_the_checks_still_queued(
 
     def held(password: str, stored: str) -> bool:
         started.set()
-        release.wait(30)
-        return real(password, stored)
+        # Released right after close(): a close() that waited for this thread would block
+        # the loop until the wait gives up, and the check would answer False.
+        return release.wait(10) and real(password, stored)
 
     monkeypatch.setattr(auth, "verify_password", held)
     stored = hash_password("correct-horse-1", log2_n=4)
