@@ -33,6 +33,9 @@ def test_a_stored_hash_with_characters_outside_base64_is_refused() -> None:
 def test_a_malformed_hash_answers_false_not_none() -> None:
     for stored in ("plaintext", "scrypt$x$8$1$AAAA$AAAA", "scrypt$4$8$1$***$***"):
         assert verify_password("x", stored) is False
+    # Another scheme with a digest that would match: refused by its name.
+    *_, salt, digest = hash_password("x", log2_n=4).split("$")
+    assert verify_password("x", f"bcrypt$4$8$1${salt}${digest}") is False
 
 
 def test_basic_credentials_with_characters_outside_base64_are_refused() -> None:
