@@ -220,6 +220,7 @@ async def test_concurrent_reservations_on_one_instance(
     assert [accepted for accepted, _ in rounds] == [expected for _, expected in rounds]
 
 
+@pytest.mark.timeout(240)  # two instances and many rounds: over 60 s on a loaded machine
 async def test_concurrent_reservations_across_two_instances_on_redis(
         pair: tuple[Cluster, random.Random]) -> None:
     cluster, rng = pair
@@ -227,6 +228,7 @@ async def test_concurrent_reservations_across_two_instances_on_redis(
     assert [accepted for accepted, _ in rounds] == [expected for _, expected in rounds]
 
 
+@pytest.mark.timeout(240)  # as above, on a three-master cluster
 async def test_concurrent_reservations_across_two_instances_on_a_redis_cluster(
         pair_on_cluster: tuple[Cluster, random.Random]) -> None:
     """The same property with Redis Cluster (3 masters): one slot per location's script."""
