@@ -33,8 +33,15 @@ def location() -> dict[str, Any]:
 
 @pytest.mark.parametrize("version", ["2.2.1", "2.3.0"])
 def test_a_valid_location_page_passes(version: str) -> None:
+    """The valid page passes, and the same page without a required field does not: the
+    validator really checks this path rather than letting everything through."""
     validate_response(version, "GET", "/locations",
                       {"status_code": 1000, "timestamp": STAMP, "data": [location()]})
+    incomplete = location()
+    del incomplete["evses"][0]["uid"]
+    with pytest.raises(OpenApiViolation):
+        validate_response(version, "GET", "/locations",
+                          {"status_code": 1000, "timestamp": STAMP, "data": [incomplete]})
 
 
 @pytest.mark.parametrize("version", ["2.2.1", "2.3.0"])

@@ -146,6 +146,7 @@ def check_partners_list_with_the_config_the_environment_names(installed: Install
 
 def test_wheel_installed_from_the_runtime_lock_runs_the_cli(tmp_path: Path) -> None:
     installed = install_wheel(tmp_path / "wheel")
+    assert installed.cli.is_file(), "the wheel installed no ocpi-gateway console script"
     check_wheel_holds_the_one_package_and_its_metadata(installed)
     check_version(installed)
     check_help_lists_every_subcommand(installed)
