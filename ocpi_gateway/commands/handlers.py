@@ -51,7 +51,7 @@ async def post_command(request: web.Request, version: str) -> web.Response:
         return ocpi_response(unsupported.model_dump(mode="json"))
     command, body = parsed
     response, status_code = await request.app[COMMAND_SERVICE].receive(
-        command, body, partner, result_headers=dict(response_headers(current_routing(request))))
+        command, body, partner, result_headers=response_headers(current_routing(request)))
     return ocpi_response(response.model_dump(mode="json", exclude_defaults=False), status_code)
 
 

@@ -5,7 +5,13 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+    model_validator,
+)
 
 from ocpi_gateway.partners.grants import Grants
 
@@ -27,11 +33,37 @@ class TokenKind(StrEnum):
     """The token the partner uses for every module once registered."""
 
 
+class _Sent(BaseModel):
+    """What a partner sent about itself, as lenient as the Credentials of every version: a
+    record must load whatever a partner once registered with."""
+
+    @model_serializer(mode="wrap")
+    def _without_absent(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Stored (and sent) as it came: fields the partner left out stay out, not null.
+        dumped: dict[str, Any] = handler(self)
+        return {k: v for k, v in dumped.items() if v is not None}
+
+
+class Image(_Sent):
+    url: str = Field(max_length=255)
+    thumbnail: str | None = Field(default=None, max_length=255)
+    category: str = Field(max_length=32)
+    type: str = Field(max_length=4)
+    width: int | None = None
+    height: int | None = None
+
+
+class BusinessDetails(_Sent):
+    name: str = Field(max_length=100)
+    website: str | None = Field(default=None, max_length=255)
+    logo: Image | None = None
+
+
 class PartnerRole(BaseModel):
     role: str
     country_code: str = Field(min_length=2, max_length=2)
     party_id: str = Field(min_length=3, max_length=3)
-    business_details: dict[str, Any] | None = None
+    business_details: BusinessDetails | None = None
 
     def matches(self, country_code: str, party_id: str) -> bool:
         return (self.country_code.upper() == country_code.upper()

@@ -90,14 +90,18 @@ def resolve_routing(
 
 
 @functools.lru_cache(maxsize=1024)
-def response_headers(routing: Routing) -> dict[str, str]:
-    """The request's routing swapped: we answer from its receiver to its sender (shared
-    between calls: read it, do not change it)."""
-    headers: dict[str, str] = {}
+def _swapped(routing: Routing) -> tuple[tuple[str, str], ...]:
+    pairs: list[tuple[str, str]] = []
     if routing.receiver is not None:
-        headers[FROM_COUNTRY] = routing.receiver.country_code
-        headers[FROM_PARTY] = routing.receiver.party_id
+        pairs += [(FROM_COUNTRY, routing.receiver.country_code),
+                  (FROM_PARTY, routing.receiver.party_id)]
     if routing.sender is not None:
-        headers[TO_COUNTRY] = routing.sender.country_code
-        headers[TO_PARTY] = routing.sender.party_id
-    return headers
+        pairs += [(TO_COUNTRY, routing.sender.country_code),
+                  (TO_PARTY, routing.sender.party_id)]
+    return tuple(pairs)
+
+
+def response_headers(routing: Routing) -> dict[str, str]:
+    """The request's routing swapped: we answer from its receiver to its sender. A new dict
+    on every call (the cache keeps only immutable pairs): callers add to it."""
+    return dict(_swapped(routing))

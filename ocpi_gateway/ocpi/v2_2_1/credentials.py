@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from ocpi_gateway.config import GatewaySettings
-from ocpi_gateway.partners.models import PartnerCredentials, PartnerRole
+from ocpi_gateway.partners.models import BusinessDetails, PartnerCredentials, PartnerRole
 
 TOKEN_PATTERN = r"^[\x21-\x7e]+$"  # printable non-whitespace ASCII, as the spec requires
 
@@ -21,21 +21,6 @@ class Role(StrEnum):
     NSP = "NSP"
     OTHER = "OTHER"
     SCSP = "SCSP"
-
-
-class Image(BaseModel):
-    url: str = Field(max_length=255)
-    thumbnail: str | None = Field(default=None, max_length=255)
-    category: str = Field(max_length=32)
-    type: str = Field(max_length=4)
-    width: int | None = None
-    height: int | None = None
-
-
-class BusinessDetails(BaseModel):
-    name: str = Field(max_length=100)
-    website: str | None = Field(default=None, max_length=255)
-    logo: Image | None = None
 
 
 class CredentialsRole(BaseModel):
@@ -54,7 +39,7 @@ class Credentials(BaseModel):
 def partner_role(role: CredentialsRole) -> PartnerRole:
     return PartnerRole(role=role.role.value, country_code=role.country_code.upper(),
                        party_id=role.party_id.upper(),
-                       business_details=role.business_details.model_dump(exclude_none=True))
+                       business_details=role.business_details)
 
 
 def our_roles(settings: GatewaySettings) -> list[CredentialsRole]:

@@ -13,8 +13,8 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from ocpi_gateway.config import GatewaySettings
-from ocpi_gateway.ocpi.v2_2_1.credentials import TOKEN_PATTERN, BusinessDetails
-from ocpi_gateway.partners.models import PartnerCredentials, PartnerRole
+from ocpi_gateway.ocpi.v2_2_1.credentials import TOKEN_PATTERN
+from ocpi_gateway.partners.models import BusinessDetails, PartnerCredentials, PartnerRole
 
 HubPartyId = Annotated[str, StringConstraints(min_length=5, max_length=5,
                                               pattern=r"^[A-Za-z]{2}[A-Za-z0-9]{3}$")]
@@ -52,7 +52,7 @@ class Mapping230:
         body = Credentials.model_validate(raw)
         roles = [PartnerRole(role=r.role.value, country_code=r.country_code.upper(),
                              party_id=r.party_id.upper(),
-                             business_details=r.business_details.model_dump(exclude_none=True))
+                             business_details=r.business_details)
                  for r in body.roles]
         if body.hub_party_id is None:
             return PartnerCredentials(token=body.token, url=body.url, roles=roles)
