@@ -105,3 +105,34 @@ def test_the_checker_sees_a_forbidden_import(tmp_path: Path) -> None:
         "ocpi_gateway/ocpp_adapter/bad.py imports ocpi_gateway.locations"
     ]
     assert violations(core, root) == ["ocpi_gateway/reservation_policy/bad.py imports aiohttp.web"]
+
+
+def version_folder_violations(root: Path = PACKAGE_ROOT) -> list[str]:
+    """A version folder (``ocpi/v*/``) builds on the seam and ``ocpi/shared`` only: what two
+    versions share lives in ``shared``, so that a new version is one more folder and dropping
+    an old one removes one folder."""
+    found: list[str] = []
+    for folder in sorted((root / "ocpi").glob("v*")):
+        for path in sorted(folder.rglob("*.py")):
+            for module in sorted(imported_modules(path, root)):
+                parts = module.split(".")
+                if (parts[:2] == ["ocpi_gateway", "ocpi"] and len(parts) > 2
+                        and parts[2].startswith("v") and parts[2] != folder.name):
+                    found.append(f"{path.relative_to(root.parent)} imports {module}")
+    return found
+
+
+def test_a_version_folder_imports_no_other_version() -> None:
+    assert (PACKAGE_ROOT / "ocpi" / "v2_3_0").is_dir()
+    assert version_folder_violations() == []
+
+
+def test_the_checker_sees_a_version_importing_another(tmp_path: Path) -> None:
+    root = tmp_path / "ocpi_gateway"
+    (root / "ocpi" / "v2_3_0").mkdir(parents=True)
+    (root / "ocpi" / "v2_3_0" / "tokens.py").write_text(
+        "from ocpi_gateway.ocpi.v2_2_1.tokens import Token\n"
+        "from ocpi_gateway.ocpi.v2_3_0.credentials import Role\n"
+        "from ocpi_gateway.ocpi.shared.objects import OcpiObject\n", encoding="utf-8")
+    assert version_folder_violations(root) == [
+        "ocpi_gateway/ocpi/v2_3_0/tokens.py imports ocpi_gateway.ocpi.v2_2_1.tokens"]

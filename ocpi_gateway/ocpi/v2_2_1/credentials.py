@@ -5,12 +5,16 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from ocpi_gateway.config import GatewaySettings
-from ocpi_gateway.partners.models import BusinessDetails, PartnerCredentials, PartnerRole
-
-TOKEN_PATTERN = r"^[\x21-\x7e]+$"  # printable non-whitespace ASCII, as the spec requires
+from ocpi_gateway.ocpi.shared.credentials import (
+    CredentialsFields,
+    CredentialsRoleFields,
+    our_roles,
+    partner_role,
+)
+from ocpi_gateway.partners.models import PartnerCredentials
 
 
 class Role(StrEnum):
@@ -23,31 +27,12 @@ class Role(StrEnum):
     SCSP = "SCSP"
 
 
-class CredentialsRole(BaseModel):
+class CredentialsRole(CredentialsRoleFields):
     role: Role
-    business_details: BusinessDetails
-    party_id: str = Field(min_length=3, max_length=3)
-    country_code: str = Field(min_length=2, max_length=2)
 
 
-class Credentials(BaseModel):
-    token: str = Field(max_length=64, pattern=TOKEN_PATTERN)
-    url: str = Field(max_length=255)
+class Credentials(CredentialsFields):
     roles: list[CredentialsRole] = Field(min_length=1)
-
-
-def partner_role(role: CredentialsRole) -> PartnerRole:
-    return PartnerRole(role=role.role.value, country_code=role.country_code.upper(),
-                       party_id=role.party_id.upper(),
-                       business_details=role.business_details)
-
-
-def our_roles(settings: GatewaySettings) -> list[CredentialsRole]:
-    """Every CPO role we serve (a hub sees them all)."""
-    return [CredentialsRole.model_validate(
-        {"role": "CPO", "party_id": r.party_id, "country_code": r.country_code,
-         "business_details": r.business_details.model_dump(exclude_none=True)})
-        for r in settings.cpo_roles]
 
 
 class Mapping221:
@@ -58,7 +43,8 @@ class Mapping221:
                                   roles=[partner_role(r) for r in body.roles])
 
     def ours(self, settings: GatewaySettings, token: str, versions_url: str) -> Credentials:
-        return Credentials(token=token, url=versions_url, roles=our_roles(settings))
+        return Credentials(token=token, url=versions_url,
+                           roles=our_roles(settings, CredentialsRole))
 
 
 MAPPING = Mapping221()

@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated
-
-from pydantic import BaseModel, ConfigDict, PlainSerializer
 
 from ocpi_gateway import money
+from ocpi_gateway.ocpi.shared.objects import Number, OcpiObject
 
-Number = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
 
-
-class Price(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
+class Price(OcpiObject):
     excl_vat: Number
     incl_vat: Number | None = None
 

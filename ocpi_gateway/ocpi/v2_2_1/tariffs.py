@@ -5,80 +5,32 @@ A tariff with nothing but booking elements is not published in 2.2.1 (None)."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
-
-from ocpi_gateway.locations.models import DisplayText, EnergyMix
-from ocpi_gateway.ocpi.tariff_header import header
-from ocpi_gateway.ocpi.v2_2_1.prices import Number, Price, component_price
+from ocpi_gateway.ocpi.shared.objects import OcpiObject
+from ocpi_gateway.ocpi.shared.tariffs import (
+    PriceComponent,
+    TariffFields,
+    TariffRestrictionsFields,
+    elements,
+    header,
+    with_optional,
+)
+from ocpi_gateway.ocpi.v2_2_1.prices import Price, component_price
 from ocpi_gateway.tariffs import models
 
 
-class _Object(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+class TariffRestrictions(TariffRestrictionsFields):
+    """No ``booking``: the elements that have one are not published."""
 
 
-class PriceComponent(_Object):
-    type: models.TariffDimensionType
-    price: Number
-    vat: Number | None = None
-    step_size: int
-
-
-class TariffRestrictions(_Object):
-    start_time: str | None = None
-    end_time: str | None = None
-    start_date: str | None = None
-    end_date: str | None = None
-    min_kwh: Number | None = None
-    max_kwh: Number | None = None
-    min_current: Number | None = None
-    max_current: Number | None = None
-    min_power: Number | None = None
-    max_power: Number | None = None
-    min_duration: int | None = None
-    max_duration: int | None = None
-    day_of_week: list[models.DayOfWeek] | None = None
-    reservation: models.ReservationRestrictionType | None = None
-
-
-class TariffElement(_Object):
+class TariffElement(OcpiObject):
     price_components: list[PriceComponent]
     restrictions: TariffRestrictions | None = None
 
 
-class Tariff(_Object):
-    country_code: str
-    party_id: str
-    id: str
-    currency: str
-    type: models.TariffType | None = None
-    tariff_alt_text: list[DisplayText] | None = None
-    tariff_alt_url: str | None = None
+class Tariff(TariffFields):
     min_price: Price | None = None
     max_price: Price | None = None
     elements: list[TariffElement]
-    start_date_time: str | None = None
-    end_date_time: str | None = None
-    energy_mix: EnergyMix | None = None
-    last_updated: str
-
-
-def _restrictions(r: models.TariffRestrictions) -> TariffRestrictions:
-    fields = r.model_dump(exclude_none=True,
-                          exclude={"start_date", "end_date", "day_of_week", "booking"})
-    if r.start_date is not None:
-        fields["start_date"] = r.start_date.isoformat()
-    if r.end_date is not None:
-        fields["end_date"] = r.end_date.isoformat()
-    if r.day_of_week:
-        fields["day_of_week"] = r.day_of_week
-    return TariffRestrictions(**fields)
-
-
-def _component(c: models.PriceComponent, tariff: models.Tariff) -> PriceComponent:
-    fields = c.model_dump(exclude_none=True)
-    fields["price"] = component_price(c.price, tariff.tax_included, c.vat)
-    return PriceComponent(**fields)
 
 
 def _limit(value: models.PriceLimit | None) -> Price | None:
@@ -91,20 +43,15 @@ def _limit(value: models.PriceLimit | None) -> Price | None:
 
 class Mapping221:
     def tariff(self, tariff: models.Tariff) -> Tariff | None:
-        elements = [TariffElement(
-            price_components=[_component(c, tariff) for c in e.price_components],
-            **({"restrictions": _restrictions(e.restrictions)} if e.restrictions else {}))
-            for e in tariff.elements
-            if e.restrictions is None or e.restrictions.booking is None]
-        if not elements:
+        shown = elements(
+            tariff, TariffElement, TariffRestrictions,
+            price=lambda c: component_price(c.price, tariff.tax_included, c.vat),
+            shown=lambda e: e.restrictions is None or e.restrictions.booking is None)
+        if not shown:
             return None
-        fields = header(tariff)
-        fields["elements"] = elements
-        for name, value in (("min_price", _limit(tariff.min_price)),
-                            ("max_price", _limit(tariff.max_price))):
-            if value is not None:
-                fields[name] = value
-        return Tariff.model_validate(fields)
+        return Tariff.model_validate(with_optional(
+            header(tariff), elements=shown, min_price=_limit(tariff.min_price),
+            max_price=_limit(tariff.max_price)))
 
 
 MAPPING = Mapping221()

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict
+from pydantic import AfterValidator
 
+from ocpi_gateway.ocpi.shared.tokens import SharedTokens
 from ocpi_gateway.tokens import models as internal
 from ocpi_gateway.tokens.models import TokenType
 
@@ -25,16 +26,7 @@ class Token(internal.Token):
     type: TokenType221
 
 
-class LocationReferences(BaseModel):
-    """The body of POST {token_uid}/authorize (a real-time authorization)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    location_id: internal.CiString36
-    evse_uids: list[internal.CiString36] | None = None
-
-
-class Mapping221:
+class Mapping221(SharedTokens):
     def token_type(self, raw: str) -> TokenType:
         """The ``type`` query parameter; ValueError for what 2.2.1 does not list."""
         return _closed(TokenType(raw))
@@ -49,11 +41,6 @@ class Mapping221:
         if fields["type"] not in TokenType._value2member_map_ or fields["type"] in NOT_IN_2_2_1:
             fields["type"] = TokenType.OTHER
         return Token.model_validate(fields)
-
-
-    def location_references(self, refs: internal.LocationReferences) -> LocationReferences:
-        return LocationReferences(location_id=refs.location_id,
-                                  evse_uids=list(refs.evse_uids) or None)
 
 
 MAPPING = Mapping221()

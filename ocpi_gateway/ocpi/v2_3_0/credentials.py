@@ -10,11 +10,16 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import Field, StringConstraints
 
 from ocpi_gateway.config import GatewaySettings
-from ocpi_gateway.ocpi.v2_2_1.credentials import TOKEN_PATTERN
-from ocpi_gateway.partners.models import BusinessDetails, PartnerCredentials, PartnerRole
+from ocpi_gateway.ocpi.shared.credentials import (
+    CredentialsFields,
+    CredentialsRoleFields,
+    our_roles,
+    partner_role,
+)
+from ocpi_gateway.partners.models import PartnerCredentials, PartnerRole
 
 HubPartyId = Annotated[str, StringConstraints(min_length=5, max_length=5,
                                               pattern=r"^[A-Za-z]{2}[A-Za-z0-9]{3}$")]
@@ -29,20 +34,11 @@ class Role(StrEnum):
     SCSP = "SCSP"
 
 
-class _Object(BaseModel):
-    model_config = ConfigDict(extra="ignore")  # unknown fields SHALL NOT cause rejection
-
-
-class CredentialsRole(_Object):
+class CredentialsRole(CredentialsRoleFields):
     role: Role
-    business_details: BusinessDetails
-    party_id: str = Field(min_length=3, max_length=3)
-    country_code: str = Field(min_length=2, max_length=2)
 
 
-class Credentials(_Object):
-    token: str = Field(max_length=64, pattern=TOKEN_PATTERN)
-    url: str = Field(max_length=255)
+class Credentials(CredentialsFields):
     hub_party_id: HubPartyId | None = None
     roles: list[CredentialsRole] = Field(min_length=1)
 
@@ -50,10 +46,7 @@ class Credentials(_Object):
 class Mapping230:
     def parse(self, raw: Any) -> PartnerCredentials:
         body = Credentials.model_validate(raw)
-        roles = [PartnerRole(role=r.role.value, country_code=r.country_code.upper(),
-                             party_id=r.party_id.upper(),
-                             business_details=r.business_details)
-                 for r in body.roles]
+        roles = [partner_role(r) for r in body.roles]
         if body.hub_party_id is None:
             return PartnerCredentials(token=body.token, url=body.url, roles=roles)
         hub = body.hub_party_id.upper()
@@ -63,11 +56,8 @@ class Mapping230:
             roles=[PartnerRole(role="HUB", country_code=hub[:2], party_id=hub[2:])])
 
     def ours(self, settings: GatewaySettings, token: str, versions_url: str) -> Credentials:
-        roles = [CredentialsRole.model_validate(
-            {"role": "CPO", "party_id": r.party_id, "country_code": r.country_code,
-             "business_details": r.business_details.model_dump(exclude_none=True)})
-            for r in settings.cpo_roles]
-        return Credentials(token=token, url=versions_url, roles=roles)
+        return Credentials(token=token, url=versions_url,
+                           roles=our_roles(settings, CredentialsRole))
 
 
 MAPPING = Mapping230()

@@ -4,34 +4,24 @@ component prices are published as the operator wrote them, with ``tax_included``
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated
-
-from pydantic import BaseModel, ConfigDict, PlainSerializer
 
 from ocpi_gateway import money
+from ocpi_gateway.ocpi.shared.objects import Number, OcpiObject
 
-Number = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
 
-
-class TaxAmount(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
+class TaxAmount(OcpiObject):
     name: str
     account_number: str | None = None
     percentage: Number | None = None
     amount: Number
 
 
-class Price(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
+class Price(OcpiObject):
     before_taxes: Number
     taxes: list[TaxAmount] | None = None
 
 
-class PriceLimit(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
+class PriceLimit(OcpiObject):
     before_taxes: Number
     after_taxes: Number | None = None
 

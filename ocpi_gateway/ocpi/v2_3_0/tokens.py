@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-
+from ocpi_gateway.ocpi.shared.tokens import SharedTokens
 from ocpi_gateway.tokens import models as internal
 from ocpi_gateway.tokens.models import TokenType
 
@@ -14,16 +13,7 @@ class Token(internal.Token):
     """Identical to the internal Token, whose ``type`` is open."""
 
 
-class LocationReferences(BaseModel):
-    """The body of POST {token_uid}/authorize (a real-time authorization)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    location_id: internal.CiString36
-    evse_uids: list[internal.CiString36] | None = None
-
-
-class Mapping230:
+class Mapping230(SharedTokens):
     def token_type(self, raw: str) -> TokenType | str:
         if not 0 < len(raw) <= 255:
             raise ValueError("a TokenType is a non-empty string")
@@ -34,11 +24,6 @@ class Mapping230:
 
     def from_internal(self, token: internal.Token) -> Token:
         return Token.model_validate(token.model_dump())
-
-
-    def location_references(self, refs: internal.LocationReferences) -> LocationReferences:
-        return LocationReferences(location_id=refs.location_id,
-                                  evse_uids=list(refs.evse_uids) or None)
 
 
 MAPPING = Mapping230()
