@@ -38,7 +38,7 @@ from prometheus_client import (
 from ocpi_gateway import keys
 from ocpi_gateway.config import GatewaySettings, MetricsListen, MetricsSettings
 from ocpi_gateway.domain.charger_commands import ChargerCommand, ChargerCommands, CommandOutcome
-from ocpi_gateway.domain.events import ChargerConnected, DomainEvent
+from ocpi_gateway.domain.events import BookingTransitioned, ChargerConnected, DomainEvent
 from ocpi_gateway.domain.ids import OcppVersion
 
 REGISTRY = CollectorRegistry(auto_describe=True)
@@ -47,11 +47,14 @@ REGISTRY = CollectorRegistry(auto_describe=True)
 # under /ocpi is counted as "other" so that a scanner cannot create series at will.
 OCPI_MODULES = frozenset({
     "versions", "version_details", "credentials", "locations", "sessions", "cdrs", "tariffs",
-    "tokens", "commands", "chargingprofiles", "hubclientinfo",
+    "tokens", "commands", "chargingprofiles", "hubclientinfo", "bookings",
 })
 OCPP_ACTIONS = frozenset(
     {action.value for action in Action16} | {action.value for action in Action201}
 )
+BOOKING_STATES = ("PENDING", "RESERVED", "REJECTED", "FAILED", "FULFILLED", "CANCELED",
+                  "NO_SHOW")
+BOOKING_REQUEST_STATUSES = ("ACCEPTED", "DECLINED", "FAILED")
 _VERSION_SEGMENT = re.compile(r"^\d+(\.\d+)*$")
 _ROLE_SEGMENTS = frozenset({"cpo", "emsp", "hub", "sender", "receiver"})
 
@@ -124,6 +127,20 @@ reservations = Counter(
     ["outcome"],
     registry=REGISTRY,
 )
+bookings = Counter(
+    "ocpi_bookings_total",
+    "Booking transitions (OCPI 2.3.0 Bookings), by the state reached: a new booking counts "
+    "under PENDING or the state it was answered in; a change, a binding and a request "
+    "decided count under RESERVED again.",
+    ["state"],
+    registry=REGISTRY,
+)
+booking_requests = Counter(
+    "ocpi_booking_requests_total",
+    "Booking requests (first requests, changes, cancellations) decided, by status.",
+    ["status"],
+    registry=REGISTRY,
+)
 ocpp_connections = Gauge(
     "ocpp_connections",
     "Chargers connected to this instance by websocket, by OCPP version.",
@@ -181,6 +198,10 @@ def _initialise_series() -> None:
     # works) before the first event, and an operator sees what can be counted.
     for outcome in ReservationOutcome:
         reservations.labels(outcome=outcome.value)
+    for state in BOOKING_STATES:
+        bookings.labels(state=state)
+    for status in BOOKING_REQUEST_STATUSES:
+        booking_requests.labels(status=status)
     for reason in DeliveryGiveUp:
         deliveries_failed.labels(reason=reason.value)
     for version in OcppVersion:
@@ -323,6 +344,15 @@ async def reservation_listener(reservation: Any, previous: Any) -> None:
     outcome = _STATE_OUTCOMES.get(str(getattr(reservation.state, "value", reservation.state)))
     if outcome is not None:
         reservation_transition(outcome)
+
+
+async def booking_listener(event: BookingTransitioned) -> None:
+    """A ``BookingLedger.add_listener`` listener: one count per transition by the state
+    reached, and one per request decided."""
+    if event.state in BOOKING_STATES:
+        bookings.labels(state=event.state).inc()
+    if event.request_status in BOOKING_REQUEST_STATUSES:
+        booking_requests.labels(status=event.request_status).inc()
 
 
 class TimedChargerCommands:

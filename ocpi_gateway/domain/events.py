@@ -143,3 +143,38 @@ class EventBus:
             except Exception:
                 log.exception("event_handler_failed", event=type(event).__name__,
                               charge_point_id=event.charge_point_id)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BookingTransitioned:
+    """A future booking (OCPI 2.3.0 Bookings) changed: a new state, a request decided, or its
+    binding to an EVSE. Not a charger event (no charger until it is bound): listeners are
+    registered on the booking book (``reservation_policy.bookings``), not on the EventBus.
+    What a session or a no-show CDR needs to attach to the booking is here; the whole record
+    is read by ``booking_key`` when more is needed."""
+
+    booking_key: str
+    booking_id: str
+    request_id: str
+    country_code: str
+    """The eMSP that booked."""
+    party_id: str
+    location_id: str
+    previous: str | None
+    """The state it left (None: just created); equal to ``state`` for a change, a request
+    decided or a binding."""
+    state: str
+    reason: str
+    start: datetime
+    end: datetime
+    authorization_reference: str
+    token_uids: tuple[str, ...] = ()
+    evse_uid: str | None = None
+    charge_point_id: str | None = None
+    ocpp_reservation_id: int | None = None
+    request_status: str | None = None
+    """The status of the request this transition decided, when it decided one."""
+    timestamp: datetime = field(default_factory=utc_now)
+
+
+BookingListener = Callable[[BookingTransitioned], Awaitable[None]]

@@ -27,6 +27,11 @@ INDEXES: dict[str, tuple[Index, ...]] = {
                      ("live", "charge_point_id"), ("live", "expiry_ts"), ("unsettled",)),
     "partner_reservation_slots": (("partner_key",),),
     "outbox": (("owner",),),
+    # reservation_policy/bookings/ledger.py: of_partner() by updated_ts (GET {bookings}),
+    # live(location_id=...), the binding and no-show scans, the waiting lists.
+    "bookings": (("partner_key", "updated_ts"), ("live", "location_id"),
+                 ("awaiting_bind", "bind_ts"), ("live", "state", "noshow_ts"),
+                 ("waiting", "location_id", "created_ts"), ("waiting", "created_ts")),
 }
 
 

@@ -55,6 +55,12 @@ class ReservationCapacity:
         self._sites[location_id] = (tuple(candidates), table)
         return table
 
+    async def ensure_site(self, location_id: str, candidates: Sequence[EvseCandidate]
+                          ) -> SiteClasses:
+        """The site's class table, its supply set on the timeline first when the candidates
+        changed (bookings admit through here too: one owner of each site's supply)."""
+        return await self._site(location_id, candidates)
+
     async def admit(self, location_id: str, candidates: Sequence[EvseCandidate], evse_uid: str,
                     *, holder: str, until: datetime, settings: PolicySettings) -> Admission:
         """Promise ``evse_uid`` to ``holder`` from now until ``until`` + the buffer (an amend:

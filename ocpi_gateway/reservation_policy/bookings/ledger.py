@@ -1,0 +1,211 @@
+"""The booking records in the durable store, and every transition of their state machine.
+
+Each write is a compare-and-set on ``version`` (``DocumentStore.replace_if``): two instances,
+or a cancellation and a binding arriving together, never both win. A transition that won is
+stored (with a history entry), logged with the booking's ids, and handed to the listeners as a
+``BookingTransitioned`` (the OCPI module pushes it, metrics count it, sessions attach to it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+import structlog
+
+from ocpi_gateway.domain.events import BookingListener, BookingTransitioned, utc_now
+from ocpi_gateway.domain.store import DocumentStore
+from ocpi_gateway.reservation_policy.bookings import states
+from ocpi_gateway.reservation_policy.bookings.records import (
+    COLLECTION,
+    Booking,
+    RequestEntry,
+)
+from ocpi_gateway.reservation_policy.bookings.states import BookingState, RequestStatus
+
+log = structlog.get_logger(__name__)
+
+
+class BookingLedger:
+    def __init__(self, store: DocumentStore, *,
+                 clock: Callable[[], datetime] = utc_now) -> None:
+        self._store = store
+        self._clock = clock
+        self._listeners: list[BookingListener] = []
+
+    def add_listener(self, listener: BookingListener) -> None:
+        self._listeners.append(listener)
+
+    # --- reads ---------------------------------------------------------------------------
+
+    async def get(self, key: str) -> Booking | None:
+        doc = await self._store.get(COLLECTION, key)
+        return Booking.from_doc(doc) if doc is not None else None
+
+    async def of_partner(self, partner_key: str, *, offset: int = 0,
+                         limit: int | None = None) -> list[Booking]:
+        """A partner's bookings, oldest change first (GET {bookings}'s order)."""
+        docs = await self._store.find(COLLECTION, {"partner_key": partner_key},
+                                      order_by="updated_ts", offset=offset, limit=limit)
+        return [Booking.from_doc(d) for d in docs]
+
+    async def live(self, **where: Any) -> list[Booking]:
+        """Live (PENDING or RESERVED) bookings, e.g. ``live(location_id=...)``."""
+        docs = await self._store.find(COLLECTION, {"live": True, **where})
+        return [Booking.from_doc(d) for d in docs]
+
+    async def due_for_binding(self, now: datetime, limit: int = 100) -> list[Booking]:
+        """RESERVED bookings not bound to an EVSE yet whose binding time (start - activation
+        lead) has come, earliest first."""
+        docs = await self._store.find(COLLECTION, {"awaiting_bind": True},
+                                      order_by="bind_ts", limit=limit)
+        ts = now.timestamp()
+        return [Booking.from_doc(d) for d in docs if d["bind_ts"] <= ts]
+
+    async def due_for_noshow(self, now: datetime, limit: int = 100) -> list[Booking]:
+        """RESERVED bookings (bound or not) whose no-show time (start + noshow timeout) has
+        passed, earliest first: the ones nobody used are no-shows."""
+        docs = await self._store.find(COLLECTION, {"live": True, "state": "RESERVED"},
+                                      order_by="noshow_ts", limit=limit)
+        ts = now.timestamp()
+        return [Booking.from_doc(d) for d in docs if d["noshow_ts"] <= ts]
+
+    async def waiting(self, location_id: str) -> list[Booking]:
+        """The waiting list of a site, first come first served."""
+        docs = await self._store.find(COLLECTION, {"waiting": True, "location_id": location_id},
+                                      order_by="created_ts")
+        return [Booking.from_doc(d) for d in docs]
+
+    async def waiting_anywhere(self, limit: int = 100) -> list[Booking]:
+        docs = await self._store.find(COLLECTION, {"waiting": True}, order_by="created_ts",
+                                      limit=limit)
+        return [Booking.from_doc(d) for d in docs]
+
+    async def with_token(self, location_id: str, token_uid: str) -> list[Booking]:
+        """Live bookings at a site one of whose tokens is ``token_uid`` (case-insensitive)."""
+        wanted = token_uid.upper()
+        return [b for b in await self.live(location_id=location_id)
+                if wanted in {t.uid.upper() for t in b.tokens}]
+
+    async def count(self, **where: Any) -> int:
+        return await self._store.count(COLLECTION, where or None)
+
+    # --- writes --------------------------------------------------------------------------
+
+    async def create(self, booking: Booking, previous: Booking | None = None
+                     ) -> Booking | None:
+        """Store a new booking; ``previous`` is a final one under the same key it replaces
+        (an eMSP reusing a request id once its booking is over). None when another writer
+        won."""
+        now = self._clock()
+        version = previous.version + 1 if previous is not None else 0
+        fresh = _entry(replace(booking, version=version, created_at=now, updated_at=now),
+                       None, "created")
+        if previous is None:
+            ok = await self._store.insert(COLLECTION, fresh.key, fresh.to_doc())
+        else:
+            if previous.live:
+                raise states.TransitionError("a live booking is changed, not replaced")
+            ok = await self._store.replace_if(COLLECTION, fresh.key, fresh.to_doc(),
+                                              expected={"version": previous.version})
+        if not ok:
+            log.info("booking_create_lost", **fresh.ids)
+            return None
+        log.info("booking_transition", from_=None, to=fresh.state.value, reason="created",
+                 **fresh.ids)
+        await self._notify(fresh, None, "created", None)
+        return fresh
+
+    async def transition(self, current: Booking, state: BookingState, *, reason: str,
+                         decide: RequestStatus | None = None, message: str | None = None,
+                         **changes: Any) -> Booking | None:
+        """Move ``current`` to ``state`` with ``changes``; with ``decide``, the pending
+        request gets that status. ``message`` (why) goes on the record and on the request
+        decided. None when another writer won."""
+        states.check(current.state, state)
+        now = self._clock()
+        updated = replace(current, state=state, version=current.version + 1, updated_at=now,
+                          **changes)
+        if message is not None:
+            updated = replace(updated, message=message)
+        if decide is not None:
+            updated = _decided(updated, decide, now, message)
+        if state is not BookingState.PENDING:
+            updated = replace(updated, waiting_until=None)
+        return await self._write(current, _entry(updated, current.state, reason), reason,
+                                 decide)
+
+    async def add_request(self, current: Booking, entry: RequestEntry, *, reason: str
+                          ) -> Booking | None:
+        """Append a request (a change, a cancellation) to a live booking, PENDING until
+        decided. None when another writer won."""
+        if not current.live:
+            raise states.TransitionError(f"a request on a {current.state.value} booking")
+        updated = replace(current.with_request(entry), version=current.version + 1,
+                          updated_at=self._clock())
+        return await self._write(current, _entry(updated, current.state, reason), reason, None)
+
+    async def _write(self, current: Booking, updated: Booking, reason: str,
+                     decided: RequestStatus | None) -> Booking | None:
+        ok = await self._store.replace_if(COLLECTION, current.key, updated.to_doc(),
+                                          expected={"version": current.version})
+        if not ok:
+            log.info("booking_transition_lost", wanted=updated.state.value, reason=reason,
+                     **current.ids)
+            return None
+        log.info("booking_transition", from_=current.state.value, to=updated.state.value,
+                 reason=reason, request_status=decided.value if decided else None,
+                 **updated.ids)
+        await self._notify(updated, current.state, reason, decided)
+        return updated
+
+    async def _notify(self, booking: Booking, previous: BookingState | None, reason: str,
+                      decided: RequestStatus | None) -> None:
+        event = transitioned(booking, previous, reason, decided)
+        for listener in self._listeners:
+            try:
+                await listener(event)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("booking_listener_failed", **booking.ids)
+
+
+def transitioned(booking: Booking, previous: BookingState | None, reason: str,
+                 decided: RequestStatus | None = None) -> BookingTransitioned:
+    return BookingTransitioned(
+        booking_key=booking.key, booking_id=booking.id, request_id=booking.request_id,
+        country_code=booking.country_code, party_id=booking.party_id,
+        location_id=booking.location_id,
+        previous=previous.value if previous is not None else None, state=booking.state.value,
+        reason=reason, start=booking.start, end=booking.end,
+        authorization_reference=booking.authorization_reference,
+        token_uids=tuple(t.uid for t in booking.tokens), evse_uid=booking.evse_uid,
+        charge_point_id=booking.charge_point_id,
+        ocpp_reservation_id=booking.ocpp_reservation_id,
+        request_status=decided.value if decided is not None else None,
+        timestamp=booking.updated_at)
+
+
+def _decided(booking: Booking, status: RequestStatus, now: datetime, message: str | None
+             ) -> Booking:
+    pending = booking.pending_request
+    if pending is None:
+        raise states.TransitionError("no pending request to decide")
+    states.check_request(pending.status, status)
+    index = booking.requests.index(pending)
+    entry = replace(pending, status=status, decided=now, message=message)
+    return replace(booking, requests=(*booking.requests[:index], entry,
+                                      *booking.requests[index + 1:]))
+
+
+def _entry(b: Booking, previous: BookingState | None, reason: str) -> Booking:
+    entry: dict[str, Any] = {
+        "at": b.updated_at.isoformat(), "from": previous.value if previous else None,
+        "to": b.state.value, "reason": reason, "evse_uid": b.evse_uid,
+        "charge_point_id": b.charge_point_id, "ocpp_reservation_id": b.ocpp_reservation_id,
+        "start": b.start.isoformat(), "end": b.end.isoformat()}
+    return replace(b, history=(*b.history, entry))
