@@ -17,13 +17,14 @@ from __future__ import annotations
 import importlib
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import datetime
 
 import structlog
 from aiohttp import web
 
 from ocpi_gateway import credentials, keys, versions
 from ocpi_gateway.config import GatewaySettings
-from ocpi_gateway.domain.events import EventBus
+from ocpi_gateway.domain.events import EventBus, utc_now
 from ocpi_gateway.modules import ModuleRegistry
 from ocpi_gateway.partners.client import OcpiClient
 from ocpi_gateway.partners.registry import PartnerRegistry
@@ -45,6 +46,7 @@ EXTENSIONS: list[str] = [
     "ocpi_gateway.tariffs.extension:install",  # app[TARIFFS]; checks locations' tariff_ids
     "ocpi_gateway.tokens.module:install",  # app[TOKENS]; the chargers' token authorizer
     "ocpi_gateway.reservations.extension:install",  # app[RESERVATIONS], policy, expiry clock
+    "ocpi_gateway.sessions.extension:install",  # app[SESSIONS]: Sessions SENDER, pushes
     "ocpi_gateway.commands.module:install",  # Commands receiver; needs all of the above
 ]
 
@@ -90,9 +92,11 @@ async def ready(request: web.Request) -> web.Response:
 
 
 def create_app(
-    settings: GatewaySettings, *, extensions: Sequence[Extension | str] | None = None
+    settings: GatewaySettings, *, extensions: Sequence[Extension | str] | None = None,
+    clock: Callable[[], datetime] = utc_now,
 ) -> web.Application:
-    """The gateway application. ``extensions`` defaults to :data:`EXTENSIONS`."""
+    """The gateway application. ``extensions`` defaults to :data:`EXTENSIONS`; ``clock`` is
+    ``app[keys.CLOCK]``."""
     if settings.instance_id is None:
         # One name per process, shared by every part (OCPP presence, command ownership).
         settings = settings.model_copy(update={"instance_id": f"gw-{uuid.uuid4().hex[:8]}"})
@@ -102,6 +106,7 @@ def create_app(
     app[keys.MODULES] = ModuleRegistry()
     app[keys.EVENT_BUS] = EventBus()
     app[keys.READINESS_CHECKS] = {}
+    app[keys.CLOCK] = clock
     app.cleanup_ctx.append(_core_services)
 
     async def store_ready() -> bool:

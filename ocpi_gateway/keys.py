@@ -1,6 +1,6 @@
 """Typed keys of the services kept on the aiohttp application.
 
-Available from create_app: SETTINGS, MODULES, EVENT_BUS, READINESS_CHECKS.
+Available from create_app: SETTINGS, MODULES, EVENT_BUS, READINESS_CHECKS, CLOCK.
 Available once the core startup step ran (in your own on_startup / cleanup_ctx, which run after
 it, and in handlers): STORE, PARTNERS, OCPI_CLIENT.
 """
@@ -8,6 +8,7 @@ it, and in handlers): STORE, PARTNERS, OCPI_CLIENT.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 
 from aiohttp import web
 
@@ -28,3 +29,6 @@ READINESS_CHECKS: web.AppKey[dict[str, ReadinessCheck]] = web.AppKey("readiness_
 STORE: web.AppKey[DocumentStore] = web.AppKey("store")
 PARTNERS: web.AppKey[PartnerRegistry] = web.AppKey("partners", PartnerRegistry)
 OCPI_CLIENT: web.AppKey[OcpiClient] = web.AppKey("ocpi_client", OcpiClient)
+CLOCK: web.AppKey[Callable[[], datetime]] = web.AppKey("clock")
+"""The wall clock (an aware UTC datetime) of what the gateway decides by time: reservation
+expiry, sessions, CDRs. Tests pass their own to ``create_app(clock=...)``."""

@@ -42,6 +42,8 @@ _OUR_INTERFACE = {
     "tokens": ("receiver", "sender"),
     "hubclientinfo": ("receiver", "sender"),
     "tariffs": ("sender", "receiver"),
+    "sessions": ("sender", "receiver"),
+    "cdrs": ("sender", "receiver"),
     "credentials": ("", ""),
     "versions": ("", ""),
 }

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -46,7 +47,10 @@ from ocpi_gateway.reservation_policy.lifecycle import (
     ReserveOutcome,
 )
 from ocpi_gateway.reservation_policy.models import Partner, ReservationRequest
+from ocpi_gateway.reservation_policy.records import reservation_key
 from ocpi_gateway.reservations.candidates import CatalogCandidates, CatalogProvider
+from ocpi_gateway.sessions.holds import ReservationSessions
+from ocpi_gateway.sessions.models import SessionStatus, SessionToken
 from ocpi_gateway.sessions.tracker import SessionTracker
 from ocpi_gateway.tokens.models import Token
 from ocpi_gateway.tokens.repository import TokenRepository
@@ -73,6 +77,8 @@ class Refused(Exception):
 class Outcome:
     result: CommandResultType
     message: str = ""
+    then: Callable[[], Awaitable[object]] | None = None
+    """Work that follows the CommandResult once it is queued (START_SESSION: the Session)."""
 
 
 def _owner(token: Token, partner: OcpiPartner) -> Partner:
@@ -93,6 +99,7 @@ class CommandExecutor:
         start_candidates: CatalogCandidates,
         chargers: ChargerCommands,
         sessions: SessionTracker,
+        reservation_sessions: ReservationSessions | None = None,
         tokens: TokenRepository,
         charger_timeout: float,
         allow_private_response_urls: bool = False,
@@ -103,6 +110,7 @@ class CommandExecutor:
         self._start_candidates = start_candidates
         self._chargers = chargers
         self._sessions = sessions
+        self._reservation_sessions = reservation_sessions
         self._tokens = tokens
         self._charger_timeout = charger_timeout
         self._allow_private_response_urls = allow_private_response_urls
@@ -188,14 +196,19 @@ class CommandExecutor:
 
     async def check_stop_session(self, body: StopSessionRequest, partner: OcpiPartner) -> None:
         session = await self._sessions.get(body.session_id)
-        if session is None:
+        # Another eMSP's session is answered as unknown: its existence is not theirs to learn.
+        if session is None or session.token is None or not partner.has_party(
+                session.token.country_code, session.token.party_id):
             raise Refused(CommandResponseType.UNKNOWN_SESSION,
                           f"unknown session {body.session_id}")
-        if session.country_code and not partner.has_party(session.country_code,
-                                                          session.party_id or ""):
-            raise Refused(CommandResponseType.REJECTED, "session belongs to another eMSP")
-        if not session.active:
+        if session.final:
             raise Refused(CommandResponseType.REJECTED, "session has ended already")
+        if session.status is SessionStatus.RESERVATION:
+            raise Refused(CommandResponseType.REJECTED,
+                          "the session is a reservation: CANCEL_RESERVATION ends it")
+        if session.transaction_id is None:
+            raise Refused(CommandResponseType.REJECTED,
+                          "the session has not started at the charger yet")
 
     async def check_unlock(self, body: UnlockConnectorRequest, partner: OcpiPartner) -> None:
         address = self._evse_address(body.location_id, body.evse_uid, body.connector_id)
@@ -221,6 +234,11 @@ class CommandExecutor:
             token_uid=body.token.uid, expiry=body.expiry_date.astimezone(UTC),
             token_type=ocpp_token_type(body.token.type),
             group_id_token=body.token.group_id)
+        if self._reservation_sessions is not None:
+            # Before the reservation exists: its session shows this token.
+            await self._reservation_sessions.remember_token(
+                reservation_key(owner, body.reservation_id), _session_token(body.token),
+                body.authorization_reference)
         # The token is remembered while the reservation is made (the driver presents it
         # later), so that its store write does not delay the ReserveNow.
         _, result = await asyncio.gather(
@@ -258,9 +276,13 @@ class CommandExecutor:
         until = datetime.now(UTC) + COMMAND_TOKEN_WINDOW
         await self._tokens.remember_command_token(body.token.uid, until)
         answers: list[CommandOutcome] = []
+        token = _session_token(body.token)
         for address in targets:
-            await self._sessions.expect_remote_start(address.charge_point_id, body.token.uid,
-                                                     owner.country_code, owner.party_id)
+            evse_uid, connector_id = self._ocpi_place(body, address)
+            session_id = await self._sessions.expect_remote_start(
+                address.charge_point_id, token, location_id=body.location_id,
+                evse_uid=evse_uid, connector_id=connector_id,
+                authorization_reference=body.authorization_reference)
             outcome = await self._chargers.execute(
                 RemoteStart(charge_point_id=address.charge_point_id, id_token=body.token.uid,
                             id_token_type=ocpp_token_type(body.token.type),
@@ -271,7 +293,28 @@ class CommandExecutor:
             if outcome in (CommandOutcome.ACCEPTED, CommandOutcome.TIMEOUT):
                 break
         final = answers[-1]
-        return Outcome(charger_result(CommandType.START_SESSION, final))
+        if final is not CommandOutcome.ACCEPTED:
+            return Outcome(charger_result(CommandType.START_SESSION, final))
+
+        async def pending_session() -> None:
+            await self._sessions.remote_start_accepted(
+                session_id, address.charge_point_id, token, location_id=body.location_id,
+                evse_uid=evse_uid, connector_id=connector_id,
+                authorization_reference=body.authorization_reference)
+
+        return Outcome(charger_result(CommandType.START_SESSION, final), then=pending_session)
+
+    def _ocpi_place(self, body: StartSessionRequest, address: ChargerAddress
+                    ) -> tuple[str | None, str | None]:
+        """The EVSE and connector a RemoteStart at ``address`` starts on, as OCPI names them."""
+        if body.evse_uid is not None:
+            return body.evse_uid, body.connector_id
+        catalog = self._catalog()
+        found = catalog.evse_at(address.charge_point_id, address.evse_id, address.connector_id)
+        if found is None:
+            return None, None
+        return found[1], catalog.connector_of(address.charge_point_id, address.evse_id,
+                                              address.connector_id)
 
     async def _start_targets(self, body: StartSessionRequest,
                              owner: Partner) -> list[ChargerAddress]:
@@ -291,7 +334,8 @@ class CommandExecutor:
 
     async def stop_session(self, body: StopSessionRequest, partner: OcpiPartner) -> Outcome:
         session = await self._sessions.get(body.session_id)
-        if session is None:
+        if session is None or session.charge_point_id is None \
+                or session.transaction_id is None:
             return Outcome(CommandResultType.REJECTED, "session vanished")
         outcome = await self._chargers.execute(
             RemoteStop(charge_point_id=session.charge_point_id,
@@ -305,3 +349,8 @@ class CommandExecutor:
             UnlockConnector(charge_point_id=address.charge_point_id, evse_id=address.evse_id,
                             connector_id=address.connector_id or 1), self._charger_timeout)
         return Outcome(charger_result(CommandType.UNLOCK_CONNECTOR, outcome))
+
+
+def _session_token(token: Token) -> SessionToken:
+    return SessionToken(country_code=token.country_code, party_id=token.party_id,
+                        uid=token.uid, type=str(token.type), contract_id=token.contract_id)

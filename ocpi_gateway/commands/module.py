@@ -1,6 +1,6 @@
-"""Gateway extension: the Commands receiver, with its session tracker and result deliveries.
+"""Gateway extension: the Commands receiver and its result deliveries.
 
-Needs the Tokens, Locations, deliveries and reservations extensions listed before it.
+Needs the Tokens, Locations, deliveries, reservations and sessions extensions listed before it.
 """
 
 from __future__ import annotations
@@ -27,12 +27,12 @@ from ocpi_gateway.reservations.extension import (
     RESERVATIONS,
     whole_charger_capable,
 )
-from ocpi_gateway.sessions.tracker import SessionTracker
+from ocpi_gateway.sessions.extension import RESERVATION_SESSIONS, SESSIONS
 from ocpi_gateway.tokens.handlers import TOKENS
 
 MODULE = OcpiModule("commands", InterfaceRole.RECEIVER, handlers.add_routes)
 
-SESSIONS: web.AppKey[SessionTracker] = web.AppKey("sessions", SessionTracker)
+__all__ = ["MODULE", "SESSIONS", "install"]
 
 
 def install(app: web.Application, settings: GatewaySettings) -> None:
@@ -41,9 +41,7 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
 
     async def commands_ctx(app: web.Application) -> AsyncIterator[None]:
         store = app[keys.STORE]
-        sessions = SessionTracker(store)
-        app[keys.EVENT_BUS].subscribe(sessions.on_event)
-        app[SESSIONS] = sessions
+        sessions = app[SESSIONS]
 
         executor = CommandExecutor(
             catalog=lambda: app[LOCATIONS].catalog,
@@ -52,7 +50,8 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
             start_candidates=CatalogCandidates(lambda: app[LOCATIONS].catalog,
                                                whole_charger_capable(app[CHARGERS]),
                                                every_evse_counts=True),
-            chargers=app[CHARGER_COMMANDS], sessions=sessions, tokens=app[TOKENS],
+            chargers=app[CHARGER_COMMANDS], sessions=sessions,
+            reservation_sessions=app[RESERVATION_SESSIONS], tokens=app[TOKENS],
             charger_timeout=settings.command_timeouts.charger_seconds,
             allow_private_response_urls=settings.allow_private_response_urls)
         service = CommandService(

@@ -164,7 +164,14 @@ class CommandService:
         contact = None
         if isinstance(body, ReserveNowRequest) and outcome.result is CommandResultType.ACCEPTED:
             contact = self._remember_contact(body, partner, record)
-        await self._settle(record, outcome, alongside=contact)
+        settled = await self._settle(record, outcome, alongside=contact)
+        if settled and outcome.then is not None:
+            try:
+                await outcome.then()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("command_follow_up_failed", command_id=record.id)
         if cut and isinstance(body, ReserveNowRequest):
             # The work stopped half-way: what it left (a PENDING record, a hold, a cap slot,
             # a ReserveNow a charger may have accepted) is settled now, after the result.
@@ -195,7 +202,7 @@ class CommandService:
         raise TypeError(f"no executor for {type(body).__name__}")
 
     async def _settle(self, record: CommandRecord, outcome: Outcome, *,
-                      alongside: Awaitable[None] | None = None) -> None:
+                      alongside: Awaitable[None] | None = None) -> bool:
         """Store the result, then queue it. ``alongside`` (the reservation's contact) is
         stored concurrently with the result, one store round trip less before the result
         leaves, yet still before it does: a CPO-side cancel right after ACCEPTED finds it."""
@@ -205,13 +212,14 @@ class CommandService:
         else:
             done, _ = await asyncio.gather(completing, alongside)
         if done is None:
-            return  # settled elsewhere (the sweeper, another instance)
+            return False  # settled elsewhere (the sweeper, another instance)
         metrics.command_finished(record.command.value, outcome.result.value)
         log.info("command_result", command_id=record.id, command=record.command.value,
                  result=outcome.result.value, detail=outcome.message)
         await self._results.send(record.partner_id, record.response_url, outcome.result,
                                  outcome.message or None, deadline=record.deadline,
                                  headers=record.result_headers or None)
+        return True
 
     # ------------------------------------------------------------------ sweeping
 

@@ -13,7 +13,8 @@ from collections.abc import Iterable
 from ocpi_gateway.partners.models import Partner
 from ocpi_gateway.reservation_policy.lifecycle import ReservationService
 from ocpi_gateway.reservations.candidates import CatalogProvider
-from ocpi_gateway.sessions.tracker import SessionRecord, SessionTracker
+from ocpi_gateway.sessions.models import Session
+from ocpi_gateway.sessions.tracker import SessionTracker
 from ocpi_gateway.tokens.repository import TokenRepository
 
 
@@ -45,14 +46,13 @@ class UnlockPermission:
         if address is None:
             return []
         sessions = [s for s in await self._sessions.active_at(address.charge_point_id)
-                    if self._catalog().evse_at(s.charge_point_id, s.evse_id, s.connector_id)
-                    == (location_id, evse_uid)]
+                    if (s.location_id, s.evse_uid) == (location_id, evse_uid)]
         return [owner for session in sessions for owner in await self._owners(session)]
 
-    async def _owners(self, session: SessionRecord) -> Iterable[tuple[str, str]]:
-        """The eMSP that started it remotely, else the eMSPs owning the token presented."""
-        if session.country_code and session.party_id:
-            return [(session.country_code, session.party_id)]
+    async def _owners(self, session: Session) -> Iterable[tuple[str, str]]:
+        """The eMSP whose token the session has, else the eMSPs owning the token presented."""
+        if session.token is not None:
+            return [(session.token.country_code, session.token.party_id)]
         if not session.id_token:
             return []
         return [(t.country_code, t.party_id)

@@ -12,7 +12,10 @@ from ocpi_gateway.commands.models import CommandBody, CommandType
 from ocpi_gateway.config import GatewaySettings
 from ocpi_gateway.hubclientinfo.models import ClientInfo
 from ocpi_gateway.partners.models import PartnerCredentials
+from ocpi_gateway.sessions.figures import SessionFigures
+from ocpi_gateway.sessions.models import Session
 from ocpi_gateway.tariffs.models import Tariff
+from ocpi_gateway.tariffs.pricing import PricedPeriod
 from ocpi_gateway.tokens.models import LocationReferences, Token, TokenType
 
 PublishedDoc = Mapping[str, Any]
@@ -77,6 +80,15 @@ class TariffsMapping(Protocol):
         set); None when the version cannot show it (2.2.1: only booking elements)."""
 
 
+class SessionsMapping(Protocol):
+    def session(self, session: Session, figures: SessionFigures) -> BaseModel:
+        """The whole Session (a PUT, a GET); the session has a token."""
+
+    def session_patch(self, session: Session, figures: SessionFigures,
+                      new_periods: tuple[PricedPeriod, ...]) -> BaseModel:
+        """A PATCH after a PUT: what may have changed, and the charging periods to add."""
+
+
 class UnknownCommand(ValueError):
     """The URL names a command the version does not define."""
 
@@ -91,6 +103,7 @@ class VersionPackage:
     credentials: CredentialsMapping
     hubclientinfo: HubClientInfoMapping
     tariffs: TariffsMapping
+    sessions: SessionsMapping
 
 
 def to_json(model: BaseModel) -> bytes:

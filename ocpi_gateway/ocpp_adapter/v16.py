@@ -103,7 +103,14 @@ def energy_wh(meter_values: list[dict[str, Any]]) -> float | None:
 
     1.6 gives the unit in ``unit``; 2.0.1 in ``unitOfMeasure`` (``unit``, default Wh, and
     ``multiplier``, a power of 10, default 0)."""
-    reading: float | None = None
+    found = energy_reading(meter_values)
+    return found[0] if found is not None else None
+
+
+def energy_reading(meter_values: list[dict[str, Any]]) -> tuple[float, str | None] | None:
+    """The last energy register reading (see ``energy_wh``) and the ``timestamp`` of the
+    MeterValue it is in."""
+    reading: tuple[float, str | None] | None = None
     for meter_value in meter_values:
         for sample in meter_value.get("sampled_value", []):
             if sample.get("measurand", ENERGY_MEASURAND) != ENERGY_MEASURAND:
@@ -116,7 +123,9 @@ def energy_wh(meter_values: list[dict[str, Any]]) -> float | None:
             except (KeyError, TypeError, ValueError, OverflowError):
                 continue
             unit = sample.get("unit") or measure.get("unit")
-            reading = value * 1000 if unit == "kWh" else value
+            stamp = meter_value.get("timestamp")
+            reading = (value * 1000 if unit == "kWh" else value,
+                       stamp if isinstance(stamp, str) else None)
     return reading
 
 
@@ -204,12 +213,13 @@ class V16Session(OcppSession, V16ChargePoint):  # type: ignore[misc]
     def on_meter_values(self, connector_id: int, meter_value: list[dict[str, Any]],
                         transaction_id: int | None = None,
                         **_: Any) -> call_result.MeterValues:
-        reading = energy_wh(meter_value)
-        if reading is not None:
+        found = energy_reading(meter_value)
+        if found is not None:
             self.emit(MeterValueReported(
                 charge_point_id=self.id,
                 transaction_id=str(transaction_id) if transaction_id is not None else None,
-                evse_id=None, connector_id=connector_id, energy_wh=reading,
+                evse_id=None, connector_id=connector_id, energy_wh=found[0],
+                timestamp=parse_rfc3339(found[1]),
             ))
         return call_result.MeterValues()
 

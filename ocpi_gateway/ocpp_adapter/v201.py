@@ -48,7 +48,7 @@ from ocpi_gateway.domain.events import (
 from ocpi_gateway.domain.ids import OcppVersion
 from ocpi_gateway.ocpp_adapter.session import OcppSession, handles
 from ocpi_gateway.ocpp_adapter.timefmt import parse_rfc3339, rfc3339
-from ocpi_gateway.ocpp_adapter.v16 import energy_wh
+from ocpi_gateway.ocpp_adapter.v16 import energy_reading, energy_wh
 
 log = structlog.get_logger(__name__)
 
@@ -213,10 +213,11 @@ class V201Session(OcppSession, V201ChargePoint):  # type: ignore[misc]
     @handles(Action.meter_values)
     def on_meter_values(self, evse_id: int, meter_value: list[dict[str, Any]],
                         **_: Any) -> call_result.MeterValues:
-        reading = energy_wh(meter_value)
-        if reading is not None:
+        found = energy_reading(meter_value)
+        if found is not None:
             self.emit(MeterValueReported(charge_point_id=self.id, transaction_id=None,
-                                         evse_id=evse_id, connector_id=None, energy_wh=reading))
+                                         evse_id=evse_id, connector_id=None,
+                                         energy_wh=found[0], timestamp=parse_rfc3339(found[1])))
         return call_result.MeterValues()
 
     @handles(Action.reservation_status_update)

@@ -50,7 +50,7 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
     app[POLICY] = policy
     # Only sites where some partner may book use it (nothing else pays for it).
     timeline = open_capacity(settings.redis)
-    engine = PolicyEngine(policy, app[AVAILABILITY],
+    engine = PolicyEngine(policy, app[AVAILABILITY], clock=app[keys.CLOCK],
                           capacity=ReservationCapacity(timeline, policy))
     app[POLICY_ENGINE] = engine
 
@@ -96,7 +96,8 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
         service = ReservationService(
             engine=engine, store=app[keys.STORE], commands=app[CHARGER_COMMANDS],
             candidates=candidates, charger_timeout=settings.command_timeouts.charger_seconds,
-            reroute_timeout=settings.command_timeouts.charger_seconds * 2)
+            reroute_timeout=settings.command_timeouts.charger_seconds * 2,
+            clock=app[keys.CLOCK])
         service.add_listener(metrics.reservation_listener)
 
         async def republish(reservation: Reservation, previous: ReservationState) -> None:

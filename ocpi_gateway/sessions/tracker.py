@@ -1,107 +1,506 @@
-"""Keeps one record per charging session, from the OCPP adapter's transaction events.
+"""Keeps one Session per charging session, joining OCPI session ids to OCPP transactions.
 
-STOP_SESSION names an OCPI session id; the charger knows a transaction id. This record joins
-the two, and remembers which eMSP started it (when a START_SESSION did) so that an eMSP can
-only stop its own sessions.
+A session starts from one of three things: a reservation or booking becoming active
+(``hold_live``: status RESERVATION), a START_SESSION the charger accepted
+(``expect_remote_start`` before the RemoteStart, ``remote_start_accepted`` after its
+CommandResult: status PENDING), or a transaction the charger started on its own. A
+transaction binds to the session that was waiting for it (the START_SESSION's, by charger and
+token; the reservation's, by the OCPP reservation id or the token), which becomes ACTIVE; meter
+values add readings; the transaction's end, or the reservation's end unused, completes it.
+Every stored change is told to the listeners (the eMSP pushes, the CDRs) with the session as
+it was before.
+
+The charger's events arrive here after the reservation service saw them (it subscribed
+first), but nothing depends on it: a transaction binds to its reservation's session whether
+or not the reservation was marked used yet.
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from dataclasses import asdict, dataclass
-from datetime import datetime
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import structlog
 
-from ocpi_gateway.domain.events import DomainEvent, TransactionEnded, TransactionStarted
+from ocpi_gateway.domain.events import (
+    DomainEvent,
+    MeterValueReported,
+    TransactionEnded,
+    TransactionStarted,
+)
 from ocpi_gateway.domain.ids import ocpp16_id_tag
-from ocpi_gateway.domain.store import DocumentStore
+from ocpi_gateway.sessions.models import (
+    AuthMethod,
+    Hold,
+    HoldEnd,
+    HoldKind,
+    MeterReading,
+    Session,
+    SessionStatus,
+    SessionToken,
+)
+from ocpi_gateway.sessions.places import Place, Places, cdr_location
+from ocpi_gateway.sessions.repository import SessionRepository
 
 log = structlog.get_logger(__name__)
 
-COLLECTION = "sessions"
-STARTS = "session_starts"
+SessionListener = Callable[[Session, Session | None], Awaitable[None]]
+"""Called with a session after every stored change, and the session as it was before (None
+for a new one)."""
+
+TokenOwners = Callable[[str], Awaitable[list[SessionToken]]]
+"""The eMSP tokens a charger may mean by a presented id token (uid or 1.6 digest)."""
+
+REMOTE_START_WINDOW = timedelta(minutes=15)
+"""How long after START_SESSION a transaction with its token fulfils it (mod_commands' window
+for the token itself)."""
+
+PENDING_TIMEOUT = timedelta(minutes=5)
+"""A PENDING session whose transaction never started is declared INVALID after this."""
+
+USED_WITHOUT_TRANSACTION = timedelta(minutes=10)
+"""A reservation used (token presented, connector released) whose transaction never started
+is completed after this, with its reservation time only."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class SessionRecord:
-    id: str
-    charge_point_id: str
-    transaction_id: str
-    evse_id: int | None
-    connector_id: int | None
-    id_token: str | None
-    started_at: str
-    ended_at: str | None = None
-    country_code: str | None = None
-    party_id: str | None = None
-    """The eMSP role that started it remotely, when known."""
+class HoldInfo:
+    """A reservation or booking that is live now: what its session shows."""
 
-    @property
-    def active(self) -> bool:
-        return self.ended_at is None
+    key: str
+    kind: HoldKind = HoldKind.RESERVATION
+    token: SessionToken
+    authorization_reference: str | None = None
+    location_id: str
+    evse_uid: str | None = None
+    """The EVSE held for it; None when it holds a whole charger or none yet."""
+    charge_point_id: str | None = None
+    ocpp_reservation_id: int | None = None
+    expiry: datetime | None = None
+    booking_id: str | None = None
+    slot_end: datetime | None = None
 
 
-def _transaction_key(charge_point_id: str, transaction_id: str) -> str:
-    return f"{charge_point_id}/{transaction_id}"
+def token_matches(token: SessionToken | None, presented: str) -> bool:
+    """IdTokens are case-insensitive (1.6 CiString20Type, 2.0.1 identifierString); a 1.6
+    charger knows a long uid by its digest."""
+    if token is None:
+        return False
+    folded = presented.casefold()
+    return folded in (token.uid.casefold(), ocpp16_id_tag(token.uid).casefold())
 
 
 class SessionTracker:
-    def __init__(self, store: DocumentStore) -> None:
-        self._store = store
+    def __init__(self, repo: SessionRepository, places: Places, *,
+                 token_owners: TokenOwners, clock: Callable[[], datetime],
+                 default_currency: str = "EUR") -> None:
+        self.repo = repo
+        self._places = places
+        self._token_owners = token_owners
+        self._clock = clock
+        self._currency = default_currency
+        self._listeners: list[SessionListener] = []
+        self._locks: dict[str, tuple[asyncio.Lock, list[int]]] = {}
 
-    async def expect_remote_start(self, charge_point_id: str, token_uid: str,
-                                  country_code: str, party_id: str) -> None:
-        """Remember who asked, so the transaction that follows is attributed to that eMSP."""
-        await self._store.put(STARTS, f"{charge_point_id}/{ocpp16_id_tag(token_uid)}",
-                              {"country_code": country_code, "party_id": party_id})
-        await self._store.put(STARTS, f"{charge_point_id}/{token_uid}",
-                              {"country_code": country_code, "party_id": party_id})
+    def add_listener(self, listener: SessionListener) -> None:
+        self._listeners.append(listener)
 
-    async def get(self, session_id: str) -> SessionRecord | None:
-        docs = await self._store.find(COLLECTION, {"id": session_id})
-        return SessionRecord(**docs[0]) if docs else None
+    # ------------------------------------------------------------------ queries
 
-    async def active_at(self, charge_point_id: str) -> list[SessionRecord]:
-        """The sessions of a charger that have not ended."""
-        docs = await self._store.find(COLLECTION, {"charge_point_id": charge_point_id})
-        return [record for record in (SessionRecord(**d) for d in docs) if record.active]
+    async def get(self, session_id: str) -> Session | None:
+        return await self.repo.get(session_id)
+
+    async def active_at(self, charge_point_id: str) -> list[Session]:
+        """The sessions of a charger that have a transaction running."""
+        return [s for s in await self.repo.open_at(charge_point_id)
+                if s.status is SessionStatus.ACTIVE]
+
+    # ------------------------------------------------------------------ START_SESSION
+
+    async def expect_remote_start(self, charge_point_id: str, token: SessionToken, *,
+                                  location_id: str, evse_uid: str | None,
+                                  connector_id: str | None,
+                                  authorization_reference: str | None = None) -> str:
+        """Before a RemoteStart: remember who asks, so the transaction that follows is the
+        session of this eMSP; the id that session will have."""
+        session_id = uuid.uuid4().hex
+        tags = (token.uid, ocpp16_id_tag(token.uid))
+        await self.repo.put_start(charge_point_id, tags, {
+            "session_id": session_id, "token": token.model_dump(mode="json"),
+            "authorization_reference": authorization_reference, "location_id": location_id,
+            "evse_uid": evse_uid, "connector_id": connector_id, "id_tags": list(tags),
+            "until": (self._clock() + REMOTE_START_WINDOW).isoformat()})
+        return session_id
+
+    async def remote_start_accepted(self, session_id: str, charge_point_id: str,
+                                    token: SessionToken, *, location_id: str,
+                                    evse_uid: str | None, connector_id: str | None,
+                                    authorization_reference: str | None = None) -> Session | None:
+        """After the CommandResult ACCEPTED: the PENDING session, unless its transaction
+        started already (then the session exists and is told again)."""
+        existing = await self.repo.get(session_id)
+        if existing is not None:
+            await self._notify(existing, None)
+            return existing
+        place = self._places.of_evse(location_id, evse_uid)
+        if place is None:
+            return None
+        now = self._clock()
+        session = self._new(session_id, place, SessionStatus.PENDING, token,
+                            AuthMethod.COMMAND, now, authorization_reference)
+        if connector_id is not None:
+            session = session.model_copy(update={"connector_id": connector_id})
+        session = session.model_copy(update={"charge_point_id": charge_point_id})
+        if not await self.repo.insert(session):
+            existing = await self.repo.get(session_id)
+            if existing is not None:
+                await self._notify(existing, None)
+            return existing
+        log.info("session_pending", session_id=session_id, charge_point_id=charge_point_id)
+        await self._notify(session, None)
+        return session
+
+    # ------------------------------------------------------------------ reservations
+
+    async def hold_live(self, info: HoldInfo) -> Session | None:
+        """A reservation or booking is active (or moved to another EVSE): its session, in
+        status RESERVATION, created on the first call."""
+        place = self._places.of_evse(info.location_id, info.evse_uid)
+        if place is None:
+            return None
+        existing = await self.repo.by_hold(info.key)
+        if existing is not None and not existing.final:
+            return await self._update(existing.id, lambda s: _moved(s, info, place,
+                                                                    self._clock()))
+        now = self._clock()
+        session = self._new(uuid.uuid4().hex, place, SessionStatus.RESERVATION, info.token,
+                            AuthMethod.COMMAND, now, info.authorization_reference)
+        session = session.model_copy(update={
+            "charge_point_id": info.charge_point_id,
+            "hold": Hold(key=info.key, kind=info.kind, start=now, expiry=info.expiry,
+                         booking_id=info.booking_id, slot_end=info.slot_end,
+                         charge_point_id=info.charge_point_id,
+                         ocpp_reservation_id=info.ocpp_reservation_id)})
+        await self.repo.insert(session)
+        log.info("session_reserved", session_id=session.id, hold_key=info.key)
+        await self._notify(session, None)
+        return session
+
+    async def hold_ended(self, hold_key: str, ended: HoldEnd, at: datetime | None = None
+                         ) -> Session | None:
+        """The reservation or booking ended: used (the session waits for its transaction),
+        or unused (expired, cancelled): its session is COMPLETED."""
+        session = await self.repo.by_hold(hold_key)
+        if session is None:
+            return None
+        when = at or self._clock()
+        return await self._update(session.id, lambda s: _hold_end(s, ended, when))
+
+    # ------------------------------------------------------------------ charger events
 
     async def on_event(self, event: DomainEvent) -> None:
         if isinstance(event, TransactionStarted):
             await self._started(event)
+        elif isinstance(event, MeterValueReported):
+            await self._metered(event)
         elif isinstance(event, TransactionEnded):
             await self._ended(event)
 
     async def _started(self, event: TransactionStarted) -> None:
-        key = _transaction_key(event.charge_point_id, event.transaction_id)
-        if await self._store.get(COLLECTION, key) is not None:
-            return  # 2.0.1 repeats the transaction id on every TransactionEvent
-        owner: dict[str, Any] = {}
-        if event.id_token:
-            owner = await self._store.get(
-                STARTS, f"{event.charge_point_id}/{event.id_token}") or {}
-        record = SessionRecord(
-            id=uuid.uuid4().hex, charge_point_id=event.charge_point_id,
-            transaction_id=event.transaction_id, evse_id=event.evse_id,
-            connector_id=event.connector_id, id_token=event.id_token,
-            started_at=_iso(event.timestamp), country_code=owner.get("country_code"),
-            party_id=owner.get("party_id"))
-        await self._store.insert(COLLECTION, key, asdict(record))
-        log.info("session_started", session_id=record.id, charge_point_id=record.charge_point_id,
-                 transaction_id=record.transaction_id)
+        cp = event.charge_point_id
+        if await self.repo.by_transaction(cp, event.transaction_id) is not None:
+            return  # 2.0.1 may repeat it
+        place = self._places.at_charger(cp, event.evse_id, event.connector_id)
+        intent = None
+        if event.id_token is not None:
+            intent = await self.repo.take_start(cp, event.id_token, self._clock())
+        if intent is not None:
+            await self._start_commanded(event, intent, place)
+            return
+        waiting = await self._waiting_hold(event)
+        if waiting is not None:
+            await self._update(waiting.id, lambda s: _bind(s, event, place, self._places))
+            return
+        if place is None:
+            log.warning("session_unknown_place", charge_point_id=cp,
+                        evse_id=event.evse_id, connector_id=event.connector_id)
+            return
+        owners = await self._token_owners(event.id_token) if event.id_token else []
+        token = owners[0] if owners else None
+        fresh = self._new(uuid.uuid4().hex, place, SessionStatus.ACTIVE, token,
+                          AuthMethod.WHITELIST, event.timestamp, None)
+        session = _bind(fresh, event, place, self._places) or fresh
+        await self.repo.insert(session)
+        log.info("session_started", session_id=session.id, charge_point_id=cp,
+                 transaction_id=event.transaction_id, known_token=token is not None)
+        await self._notify(session, None)
+
+    async def _start_commanded(self, event: TransactionStarted, intent: dict[str, Any],
+                               place: Place | None) -> None:
+        session_id = str(intent["session_id"])
+        token = SessionToken.model_validate(intent["token"])
+        if await self.repo.get(session_id) is None:
+            if place is None:
+                place = self._places.of_evse(intent["location_id"], intent.get("evse_uid"))
+            if place is None:
+                return
+            pending = self._new(session_id, place, SessionStatus.PENDING, token,
+                                AuthMethod.COMMAND, event.timestamp,
+                                intent.get("authorization_reference"))
+            bound = _bind(pending, event, place, self._places) or pending
+            if await self.repo.insert(bound):
+                log.info("session_started", session_id=session_id,
+                         charge_point_id=event.charge_point_id,
+                         transaction_id=event.transaction_id, remote=True)
+                await self._notify(await self._must(session_id), None)
+                return
+        await self._update(session_id, lambda s: _bind(s, event, place, self._places))
+
+    async def _waiting_hold(self, event: TransactionStarted) -> Session | None:
+        """The reservation session this transaction uses: same charger and OCPP reservation
+        id, else the same token."""
+        waiting = [s for s in await self.repo.open_at(event.charge_point_id)
+                   if s.status is SessionStatus.RESERVATION and s.hold is not None]
+        if event.reservation_id is not None:
+            for session in waiting:
+                if session.hold is not None \
+                        and session.hold.ocpp_reservation_id == event.reservation_id:
+                    return session
+        if event.id_token is not None:
+            for session in waiting:
+                if token_matches(session.token, event.id_token):
+                    return session
+        return None
+
+    async def _metered(self, event: MeterValueReported) -> None:
+        session = None
+        if event.transaction_id is not None:
+            session = await self.repo.by_transaction(event.charge_point_id,
+                                                     event.transaction_id)
+        elif event.connector_id is not None or event.evse_id is not None:
+            # A reading without a transaction (1.6 clock-aligned, 2.0.1 MeterValues) belongs
+            # to the transaction running on that connector or EVSE.
+            for candidate in await self.active_at(event.charge_point_id):
+                if (event.evse_id is not None and candidate.ocpp_evse_id == event.evse_id) or (
+                        event.evse_id is None and candidate.ocpp_evse_id is None
+                        and candidate.ocpp_connector_id == event.connector_id):
+                    session = candidate
+        if session is None or session.status is not SessionStatus.ACTIVE:
+            return
+        reading = MeterReading(at=event.timestamp, wh=_wh(event.energy_wh))
+        await self._update(session.id, lambda s: _read(s, reading))
 
     async def _ended(self, event: TransactionEnded) -> None:
-        key = _transaction_key(event.charge_point_id, event.transaction_id)
-        doc = await self._store.get(COLLECTION, key)
-        if doc is None:
+        session = await self.repo.by_transaction(event.charge_point_id, event.transaction_id)
+        if session is None:
             log.warning("session_end_unknown_transaction", charge_point_id=event.charge_point_id,
                         transaction_id=event.transaction_id)
             return
-        doc["ended_at"] = _iso(event.timestamp)
-        await self._store.put(COLLECTION, key, doc)
+        await self._update(session.id, lambda s: _finish(s, event))
+
+    # ------------------------------------------------------------------ sweeping
+
+    async def sweep(self) -> int:
+        """End what no event will end: PENDING sessions whose transaction never came
+        (INVALID), reservations used without a transaction (COMPLETED)."""
+        now = self._clock()
+        ended = 0
+        for session in await self.repo.open_with_status(SessionStatus.PENDING):
+            if now - session.created_at >= PENDING_TIMEOUT:
+                if await self._update(session.id, lambda s: _invalid(s, now)) is not None:
+                    ended += 1
+        for session in await self.repo.open_with_status(SessionStatus.RESERVATION):
+            hold = session.hold
+            if hold is not None and hold.ended is HoldEnd.USED and hold.end is not None \
+                    and now - hold.end >= USED_WITHOUT_TRANSACTION:
+                if await self._update(session.id, lambda s: _used_unbound(s, now)) is not None:
+                    ended += 1
+        return ended
+
+    # ------------------------------------------------------------------ internals
+
+    def _new(self, session_id: str, place: Place, status: SessionStatus,
+             token: SessionToken | None, auth: AuthMethod, at: datetime,
+             authorization_reference: str | None) -> Session:
+        location = place.location
+        party = (token.country_code, token.party_id) if token else None
+        tariff = self._places.tariff(place, party, at)
+        return Session(
+            id=session_id, country_code=location.country_code, party_id=location.party_id,
+            status=status, token=token, auth_method=auth,
+            authorization_reference=authorization_reference, location_id=location.id,
+            evse_uid=place.evse_uid, connector_id=place.connector_id,
+            time_zone=location.time_zone, cdr_location=cdr_location(place),
+            created_at=at, start_date_time=at,
+            currency=tariff.currency if tariff else self._currency, tariff=tariff,
+            last_updated=self._clock())
+
+    async def _must(self, session_id: str) -> Session:
+        session = await self.repo.get(session_id)
+        assert session is not None
+        return session
+
+    async def _update(self, session_id: str, change: Callable[[Session], Session | None]
+                      ) -> Session | None:
+        """Apply ``change`` to the stored session (again on a lost compare-and-set) and tell
+        the listeners; None when the session is gone or ``change`` leaves it as it is."""
+        async with self._lock(session_id):
+            for _ in range(5):
+                current = await self.repo.get(session_id)
+                if current is None:
+                    return None
+                new = change(current)
+                if new is None or new == current:
+                    return None
+                new = new.model_copy(update={"last_updated": max(self._clock(),
+                                                                 current.last_updated)})
+                saved = await self.repo.replace(current, new)
+                if saved is not None:
+                    await self._notify(saved, current)
+                    return saved
+            log.warning("session_update_lost", session_id=session_id)
+            return None
+
+    async def _notify(self, session: Session, previous: Session | None) -> None:
+        for listener in self._listeners:
+            try:
+                await listener(session, previous)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("session_listener_failed", session_id=session.id)
+
+    def _lock(self, key: str) -> _KeyLock:
+        return _KeyLock(self._locks, key)
 
 
-def _iso(moment: datetime) -> str:
-    return moment.isoformat()
+class _KeyLock:
+    """One asyncio lock per session id, dropped once nobody holds or waits for it."""
+
+    def __init__(self, locks: dict[str, tuple[asyncio.Lock, list[int]]], key: str) -> None:
+        self._locks, self._key = locks, key
+
+    async def __aenter__(self) -> None:
+        entry = self._locks.get(self._key)
+        if entry is None:
+            entry = self._locks[self._key] = (asyncio.Lock(), [0])
+        entry[1][0] += 1
+        await entry[0].acquire()
+
+    async def __aexit__(self, *exc: object) -> None:
+        lock, users = self._locks[self._key]
+        lock.release()
+        users[0] -= 1
+        if users[0] == 0:
+            del self._locks[self._key]
+
+
+# ---------------------------------------------------------------------- changes of a session
+# Pure: the session as it should be after the event (None: nothing to change).
+
+
+def _wh(value: float) -> Decimal:
+    return Decimal(repr(value))
+
+
+def _bind(session: Session, event: TransactionStarted, place: Place | None,
+          places: Places) -> Session | None:
+    """The session with the transaction on it: ACTIVE from the transaction's start."""
+    if session.final or session.transaction_id is not None:
+        return None
+    updates: dict[str, Any] = {
+        "status": SessionStatus.ACTIVE, "charge_point_id": event.charge_point_id,
+        "transaction_id": event.transaction_id, "ocpp_evse_id": event.evse_id,
+        "ocpp_connector_id": event.connector_id, "id_token": event.id_token,
+        "start_date_time": event.timestamp}
+    if event.meter_start_wh is not None:
+        updates["readings"] = (MeterReading(at=event.timestamp, wh=_wh(event.meter_start_wh)),)
+    if place is not None:
+        updates.update(evse_uid=place.evse_uid, connector_id=place.connector_id,
+                       cdr_location=cdr_location(place))
+        party = (session.token.country_code, session.token.party_id) \
+            if session.token else None
+        tariff = places.tariff(place, party, event.timestamp)
+        if tariff is not None:
+            updates.update(tariff=tariff, currency=tariff.currency)
+    hold = session.hold
+    if hold is not None and hold.ended is None:
+        # The reservation service marks it used too, with our clock; whichever comes first.
+        updates["hold"] = hold.model_copy(update={
+            "ended": HoldEnd.USED, "end": max(hold.start, event.timestamp)})
+    return session.model_copy(update=updates)
+
+
+def _read(session: Session, reading: MeterReading) -> Session | None:
+    if session.status is not SessionStatus.ACTIVE:
+        return None
+    readings = session.readings
+    if readings and reading.at <= readings[-1].at:
+        return None  # a late or repeated reading: the register only moves on
+    if not readings:
+        # No meter_start: the first reading is the register at the session's start.
+        readings = (MeterReading(at=session.start_date_time, wh=reading.wh),)
+        if reading.at <= session.start_date_time:
+            return session.model_copy(update={"readings": readings})
+    return session.model_copy(update={"readings": (*readings, reading)})
+
+
+def _finish(session: Session, event: TransactionEnded) -> Session | None:
+    if session.final:
+        return None
+    readings = session.readings
+    if event.meter_stop_wh is not None:
+        stop = MeterReading(at=event.timestamp, wh=_wh(event.meter_stop_wh))
+        if not readings:
+            readings = (MeterReading(at=session.start_date_time, wh=stop.wh),)
+        if event.timestamp > readings[-1].at:
+            readings = (*readings, stop)
+    elif readings and event.timestamp > readings[-1].at:
+        readings = (*readings, readings[-1].model_copy(update={"at": event.timestamp}))
+    return session.model_copy(update={
+        "status": SessionStatus.COMPLETED, "readings": readings,
+        "end_date_time": max(event.timestamp, session.start_date_time)})
+
+
+def _moved(session: Session, info: HoldInfo, place: Place, now: datetime) -> Session | None:
+    if session.status is not SessionStatus.RESERVATION or session.hold is None:
+        return None
+    return session.model_copy(update={
+        "evse_uid": place.evse_uid, "connector_id": place.connector_id,
+        "cdr_location": cdr_location(place), "charge_point_id": info.charge_point_id,
+        "hold": session.hold.model_copy(update={
+            "charge_point_id": info.charge_point_id,
+            "ocpp_reservation_id": info.ocpp_reservation_id, "expiry": info.expiry})})
+
+
+def _hold_end(session: Session, ended: HoldEnd, at: datetime) -> Session | None:
+    hold = session.hold
+    if hold is None or hold.ended is not None:
+        return None
+    at = max(at, hold.start)
+    if ended is HoldEnd.EXPIRED and hold.expiry is not None:
+        at = max(hold.start, min(at, hold.expiry))  # the expiry clock may look late
+    updated = session.model_copy(update={"hold": hold.model_copy(update={
+        "ended": ended, "end": at})})
+    if ended is HoldEnd.USED or session.status is not SessionStatus.RESERVATION:
+        return updated
+    return updated.model_copy(update={"status": SessionStatus.COMPLETED,
+                                      "end_date_time": at})
+
+
+def _invalid(session: Session, now: datetime) -> Session | None:
+    if session.status is not SessionStatus.PENDING:
+        return None
+    return session.model_copy(update={"status": SessionStatus.INVALID, "end_date_time": now})
+
+
+def _used_unbound(session: Session, now: datetime) -> Session | None:
+    if session.status is not SessionStatus.RESERVATION or session.hold is None:
+        return None
+    return session.model_copy(update={"status": SessionStatus.COMPLETED,
+                                      "end_date_time": session.hold.end or now})

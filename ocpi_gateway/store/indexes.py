@@ -18,8 +18,12 @@ INDEXES: dict[str, tuple[Index, ...]] = {
     "tokens": (("uid",), ("id_tag_16",)),
     "command_tokens": (("uid",), ("id_tag_16",)),
     "commands": (("state",),),
-    # tracker.py: get(session id); active_at(charger), read by UNLOCK_CONNECTOR's permission.
-    "sessions": (("id",), ("charge_point_id",)),
+    # sessions/repository.py: by_transaction (every meter value), by_hold (reservation
+    # transitions), open_at(charger) (transaction starts, UNLOCK_CONNECTOR's permission),
+    # open_with_status (the sweeper), of_emsp ordered by last_updated (GET {sessions}).
+    "sessions": (("transaction_key",), ("hold_key", "last_updated_ts"),
+                 ("open", "charge_point_id"), ("open", "status"),
+                 ("emsp_key", "last_updated_ts")),
     "partner_role_claims": (("partner_id",),),
     # records.py: count_live(partner), live(location_id=...), live(charge_point_id=...),
     # due() ordered by expiry_ts; the recovery sweeper's unsettled records.

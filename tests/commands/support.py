@@ -85,9 +85,13 @@ def chargers_doc() -> dict[str, Any]:
     ]}
 
 
-def write_configs(tmp_path: Path, policy: dict[str, Any] | None = None) -> dict[str, Any]:
-    files = {"locations_file": locations_doc(), "policy_file": policy or policy_doc(),
-             "chargers_file": chargers_doc()}
+def write_configs(tmp_path: Path, policy: dict[str, Any] | None = None, *,
+                  locations: dict[str, Any] | None = None,
+                  tariffs: dict[str, Any] | None = None) -> dict[str, Any]:
+    files = {"locations_file": locations or locations_doc(),
+             "policy_file": policy or policy_doc(), "chargers_file": chargers_doc()}
+    if tariffs is not None:
+        files["tariffs_file"] = tariffs
     paths: dict[str, Any] = {}
     for key, doc in files.items():
         path = tmp_path / f"{key}.yaml"
@@ -223,14 +227,20 @@ class World:
 
 async def open_world(tmp_path: Path, *, policy: dict[str, Any] | None = None,
                      charger_seconds: float = 1.0, result_seconds: int = 4,
-                     ocpi_version: str = "2.2.1", **overrides: Any) -> World:
+                     ocpi_version: str = "2.2.1", locations: dict[str, Any] | None = None,
+                     tariffs: dict[str, Any] | None = None,
+                     emsp_modules: tuple[str, ...] | None = None,
+                     clock: Callable[[], datetime] | None = None, **overrides: Any) -> World:
+    """``emsp_modules``: the eMSP's endpoints (default EmspPeer's); ``clock``: the
+    gateway's."""
     settings = gateway_settings(
-        tmp_path, **write_configs(tmp_path, policy),
+        tmp_path, **write_configs(tmp_path, policy, locations=locations, tariffs=tariffs),
         command_timeouts={"charger_seconds": charger_seconds,
                           "ocpi_result_seconds": result_seconds},
         instance_id="gw-test", **overrides)
-    gateway = await start_gateway(settings)
-    emsp = EmspPeer(versions=("2.2.1", "2.3.0"), ocpi_version=ocpi_version)
+    gateway = await start_gateway(settings, clock=clock)
+    emsp = EmspPeer(versions=("2.2.1", "2.3.0"), ocpi_version=ocpi_version,
+                    **({"modules": emsp_modules} if emsp_modules else {}))
     await emsp.start()
     _, token_a = await gateway.partners.invite("test emsp", emsp.grants())
     status, body = await emsp.register_with(gateway.versions_url, token_a)

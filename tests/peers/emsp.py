@@ -113,6 +113,15 @@ class EmspPeer:
     locations: dict[str, Any] = field(default_factory=dict)
     tariffs: dict[str, Any] = field(default_factory=dict)
     """What the Tariffs receiver holds, by ``CC/PID/ID`` (``modules`` must list tariffs)."""
+    sessions: dict[str, Any] = field(default_factory=dict)
+    """What the Sessions receiver holds, by session id (``modules`` must list sessions): a
+    PUT replaces, a PATCH updates the fields it has and adds its charging periods."""
+    session_pushes: list[tuple[str, str, Any]] = field(default_factory=list)
+    """Every Session PUT or PATCH received: (method, session id, body)."""
+    cdrs: dict[str, Any] = field(default_factory=dict)
+    """What the CDRs receiver holds, by CDR id (``modules`` must list cdrs)."""
+    cdrs_refuse_duplicates: bool = True
+    """A second POST of a CDR id is refused (2001): CDRs cannot be replaced."""
     command_results: dict[str, list[Any]] = field(default_factory=dict)
     base_url: str = ""
     credentials_url: str = ""
@@ -130,6 +139,10 @@ class EmspPeer:
         app.router.add_route("*", "/emsp/{version}/credentials", self._credentials)
         app.router.add_route("*", "/emsp/{version}/locations/{tail:.*}", self._locations)
         app.router.add_route("*", "/emsp/{version}/tariffs/{tail:.*}", self._tariffs)
+        app.router.add_route("*", "/emsp/{version}/sessions/{cc}/{pid}/{session_id}",
+                             self._sessions)
+        app.router.add_post("/emsp/{version}/cdrs", self._cdr_post)
+        app.router.add_get("/emsp/{version}/cdrs/{cdr_id}", self._cdr_get)
         app.router.add_post("/emsp/results/{name}", self._result)
         app.router.add_post("/emsp/{version}/tokens/{uid}/authorize", self._authorize)
         app.router.add_get("/emsp/{version}/hubclientinfo", self._hub_client_info)
@@ -302,6 +315,60 @@ class EmspPeer:
         else:
             return _reply(None, 2000, http=405)
         return _reply()
+
+    async def _sessions(self, request: web.Request) -> web.Response:
+        """A Sessions receiver (mod_sessions): PUT replaces the session, PATCH updates the
+        fields it has and adds its charging_periods; bodies validated."""
+        if self._token(request) is None:
+            return _reply(None, 2000, http=401)
+        accepted, body = await self._receiver(request)
+        if not accepted:
+            return _reply(None, 3000, http=503)
+        version, session_id = request.match_info["version"], request.match_info["session_id"]
+        path = (f"/sessions/{request.match_info['cc']}/{request.match_info['pid']}/"
+                f"{session_id}")
+        if request.method == "GET":
+            found = self.sessions.get(session_id)
+            return _reply(found) if found else _reply(None, 2004, http=404)
+        if request.method not in ("PUT", "PATCH"):
+            return _reply(None, 2000, http=405)
+        if not self._validated(validate_request, version, request.method, path, body):
+            return _reply(None, 2001, message=self.violations[-1])
+        self.session_pushes.append((request.method, session_id, body))
+        if request.method == "PUT":
+            self.sessions[session_id] = body
+            return _reply()
+        current = self.sessions.get(session_id)
+        if current is None:
+            return _reply(None, 2001, message="unknown session, PUT it first", http=404)
+        added = body.pop("charging_periods", None) or []
+        current.update(body)
+        current["charging_periods"] = [*current.get("charging_periods", []), *added]
+        return _reply()
+
+    async def _cdr_post(self, request: web.Request) -> web.Response:
+        """A CDRs receiver: POST of a new CDR (validated), answered 201 with its Location."""
+        if self._token(request) is None:
+            return _reply(None, 2000, http=401)
+        accepted, body = await self._receiver(request)
+        if not accepted:
+            return _reply(None, 3000, http=503)
+        version = request.match_info["version"]
+        if not self._validated(validate_request, version, "POST", "/cdrs", body):
+            return _reply(None, 2001, message=self.violations[-1])
+        cdr_id = str(body["id"])
+        if cdr_id in self.cdrs and self.cdrs_refuse_duplicates:
+            return _reply(None, 2001, message=f"CDR {cdr_id} exists")
+        self.cdrs[cdr_id] = body
+        location = f"{self.base_url}/emsp/{version}/cdrs/{cdr_id}"
+        return web.Response(body=envelope(), status=201, content_type="application/json",
+                            headers={"Location": location})
+
+    async def _cdr_get(self, request: web.Request) -> web.Response:
+        if self._token(request) is None:
+            return _reply(None, 2000, http=401)
+        found = self.cdrs.get(request.match_info["cdr_id"])
+        return _reply(found) if found else _reply(None, 2004, http=404)
 
     def _apply_location(self, method: str, tail: str, body: Any) -> web.Response:
         """As a real Locations receiver: ``CC/PID/LOC[/EVSE[/CONNECTOR]]``; a PUT or PATCH of

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import datetime
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,8 +64,10 @@ class RunningGateway:
 
 async def start_gateway(settings: GatewaySettings,
                         extensions: Sequence[Extension | str] | None = None, *,
-                        wait_ready: bool = True) -> RunningGateway:
-    app = create_app(settings, extensions=extensions)
+                        wait_ready: bool = True,
+                        clock: Callable[[], datetime] | None = None) -> RunningGateway:
+    """``clock``: the gateway's ``app[keys.CLOCK]`` (default: the wall clock)."""
+    app = create_app(settings, extensions=extensions, **({"clock": clock} if clock else {}))
     runner = web.AppRunner(app, shutdown_timeout=1.0)
     await runner.setup()
     await web.TCPSite(runner, settings.listen.host, settings.listen.port).start()

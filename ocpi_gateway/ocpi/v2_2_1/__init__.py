@@ -8,6 +8,7 @@ from ocpi_gateway.ocpi.v2_2_1 import (
                           credentials,
                           hubclientinfo,
                           locations,
+                          sessions,
                           tariffs,
                           tokens,
 )
@@ -16,4 +17,5 @@ PACKAGE = VersionPackage(number="2.2.1", locations=locations.MAPPING,
                           tokens=tokens.MAPPING, commands=commands.MAPPING,
                           credentials=credentials.MAPPING,
                           hubclientinfo=hubclientinfo.MAPPING,
-                          tariffs=tariffs.MAPPING)
+                          tariffs=tariffs.MAPPING,
+                          sessions=sessions.MAPPING)

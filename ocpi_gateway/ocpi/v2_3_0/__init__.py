@@ -8,6 +8,7 @@ from ocpi_gateway.ocpi.v2_3_0 import (
                           credentials,
                           hubclientinfo,
                           locations,
+                          sessions,
                           tariffs,
                           tokens,
 )
@@ -16,4 +17,5 @@ PACKAGE = VersionPackage(number="2.3.0", locations=locations.MAPPING,
                           tokens=tokens.MAPPING, commands=commands.MAPPING,
                           credentials=credentials.MAPPING,
                           hubclientinfo=hubclientinfo.MAPPING,
-                          tariffs=tariffs.MAPPING)
+                          tariffs=tariffs.MAPPING,
+                          sessions=sessions.MAPPING)

@@ -1,0 +1,52 @@
+"""Sessions SENDER interface (CPO side): ``GET {sessions}``, paginated (``date_from`` /
+``date_to`` on ``last_updated``, ``offset`` / ``limit``), each partner seeing only the
+sessions of its own parties' tokens, in the version of the URL. (The PUT of charging
+preferences is not offered: no EVSE here is CHARGING_PREFERENCES_CAPABLE.)"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+import structlog
+from aiohttp import web
+
+from ocpi_gateway.ocpi import package
+from ocpi_gateway.ocpi.seam import to_json
+from ocpi_gateway.sessions.figures import figures
+from ocpi_gateway.sessions.models import Session
+from ocpi_gateway.sessions.repository import SessionRepository
+from ocpi_gateway.transport.envelope import OcpiError, ocpi_timestamp
+from ocpi_gateway.transport.pagination import page_query, page_response, request_parties
+
+log = structlog.get_logger(__name__)
+
+
+def add_routes_for(repo: Callable[[], SessionRepository], clock: Callable[[], datetime],
+                   public_url: str | None) -> Callable[[web.UrlDispatcher, str, str], None]:
+    """The ``add_routes`` of the Sessions OcpiModule (``repo()`` read per request: it exists
+    once the store is open)."""
+    base_url = public_url.rstrip("/") if public_url else None
+
+    def add_routes(router: web.UrlDispatcher, prefix: str, version: str) -> None:
+        async def list_sessions(request: web.Request) -> web.Response:
+            try:
+                query = page_query(request)
+            except OcpiError as exc:
+                log.info("sessions_bad_query", query=request.query_string, error=exc.message)
+                return exc.to_response()
+            mapping = package(version).sessions
+            now = clock()
+            matching: list[Session] = []
+            for country_code, party_id in request_parties(request):
+                matching += [s for s in await repo().of_emsp(country_code, party_id)
+                             if query.in_range(ocpi_timestamp(s.last_updated))]
+            matching.sort(key=lambda s: (s.last_updated, s.id))
+            # Only the page is priced and serialized; the rest are counted.
+            page = [to_json(mapping.session(s, figures(s, now))) for s in query.page(matching)]
+            return page_response(request, query, page, len(matching), base_url)
+
+        router.add_get(prefix, list_sessions, allow_head=False)
+        router.add_get(prefix + "/", list_sessions, allow_head=False)
+
+    return add_routes
