@@ -1,40 +1,11 @@
-"""OCPI 2.2.1 CDR parts shared with Sessions (CdrToken, CdrDimension, ChargingPeriod): its
-CdrDimensionType has no RESERVATION_EXPIRES (an expired reservation's time is
-RESERVATION_TIME) nor RESERVATION_OVERTIME (bookings are 2.3.0), and its TokenType is closed."""
+"""OCPI 2.2.1 CDRs: its CdrDimensionType has no RESERVATION_EXPIRES (an expired reservation's
+time is RESERVATION_TIME) nor RESERVATION_OVERTIME (bookings are 2.3.0); its TokenType is
+closed (EMAID, or a type it does not list, is OTHER)."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
-
-from ocpi_gateway.ocpi import session_parts
-from ocpi_gateway.ocpi.v2_2_1.prices import Number
-from ocpi_gateway.sessions.models import SessionToken
-from ocpi_gateway.tariffs.pricing import CdrDimensionType, PricedPeriod
+from ocpi_gateway.tariffs.pricing import CdrDimensionType
 from ocpi_gateway.tokens.models import TokenType
-
-
-class _Object(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-
-class CdrToken(_Object):
-    country_code: str
-    party_id: str
-    uid: str
-    type: str
-    contract_id: str
-
-
-class CdrDimension(_Object):
-    type: str
-    volume: Number
-
-
-class ChargingPeriod(_Object):
-    start_date_time: str
-    dimensions: list[CdrDimension]
-    tariff_id: str | None = None
-
 
 _DIMENSIONS: dict[CdrDimensionType, str | None] = {
     **{d: d.value for d in CdrDimensionType},
@@ -48,10 +19,5 @@ def dimension(kind: CdrDimensionType) -> str | None:
     return _DIMENSIONS[kind]
 
 
-def cdr_token(token: SessionToken) -> CdrToken:
-    kind = token.type if token.type in _TOKEN_TYPES else TokenType.OTHER.value
-    return CdrToken.model_validate(session_parts.cdr_token(token, kind))
-
-
-def charging_period(period: PricedPeriod) -> ChargingPeriod:
-    return ChargingPeriod.model_validate(session_parts.charging_period(period, dimension))
+def token_type(kind: str) -> str:
+    return kind if kind in _TOKEN_TYPES else TokenType.OTHER.value
