@@ -3,13 +3,91 @@
 Typed repositories (partners, commands, reservations, deliveries, ...) are built on top of it,
 each owning its collections, so that a backend stays small and every backend passes the same
 contract tests. Backends live in ``ocpi_gateway.store``.
+
+A query's ``where`` maps top-level fields to a condition: a scalar (equality; ``None`` matches
+a field that is null or absent), a :class:`Range` or a :class:`OneOf`. ``order_by`` is a field
+or a sequence of fields, each descending when prefixed with ``-``; ties are broken by key, so
+an order is total and a page of :meth:`DocumentStore.find_page` can continue after the last
+document of the previous one (keyset pagination: no rows skipped or read again as writes come
+in, and a late page costs what the first one does).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 Document = dict[str, Any]
+Scalar = bool | int | float | str
+
+
+@dataclass(frozen=True, slots=True)
+class Range:
+    """The field lies within the given bounds (each optional; at least one). A document whose
+    field is absent or null is outside every range. Bounds compare with values of their own
+    type only (numbers with numbers, strings with strings)."""
+
+    gte: Scalar | None = None
+    gt: Scalar | None = None
+    lte: Scalar | None = None
+    lt: Scalar | None = None
+
+    def __post_init__(self) -> None:
+        if self.gte is None and self.gt is None and self.lte is None and self.lt is None:
+            raise ValueError("a Range needs at least one bound")
+
+    def bounds(self) -> list[tuple[str, Scalar]]:
+        """(operator, value) of each bound given, operators as in SQL."""
+        pairs: list[tuple[str, Scalar | None]] = [
+            (">=", self.gte), (">", self.gt), ("<=", self.lte), ("<", self.lt)]
+        return [(op, value) for op, value in pairs if value is not None]
+
+
+@dataclass(frozen=True, slots=True)
+class OneOf:
+    """The field equals one of ``values`` (none: nothing matches)."""
+
+    values: tuple[Scalar, ...]
+
+    def __init__(self, values: Sequence[Scalar]) -> None:
+        if any(v is None for v in values):
+            raise ValueError("OneOf takes no None: ask for None with an equality")
+        object.__setattr__(self, "values", tuple(values))
+
+
+Condition = Scalar | Range | OneOf | None
+Where = dict[str, Any]
+"""field → :data:`Condition`."""
+OrderBy = str | Sequence[str]
+
+Cursor = tuple[tuple[Any, ...], str]
+"""Where a page ended: the values of its last document's order fields, and its key."""
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    docs: list[Document]
+    next: Cursor | None
+    """Pass as ``after`` for the following page; None when this page is the last."""
+
+
+def order_fields(order_by: OrderBy | None) -> list[tuple[str, bool]]:
+    """(field, descending) of each order field."""
+    if order_by is None:
+        return []
+    fields = [order_by] if isinstance(order_by, str) else list(order_by)
+    return [(f.lstrip("-"), f.startswith("-")) for f in fields if f]
+
+
+def cursor_of(doc: Document, key: str, order_by: OrderBy) -> Cursor:
+    """The cursor after ``doc`` (stored under ``key``) in the order ``order_by``."""
+    values = []
+    for field, _ in order_fields(order_by):
+        if doc.get(field) is None:
+            raise ValueError(f"a paged order field must be in every document: {field} is not")
+        values.append(doc[field])
+    return tuple(values), key
 
 
 class DocumentStore(Protocol):
@@ -32,15 +110,29 @@ class DocumentStore(Protocol):
     async def find(
         self,
         collection: str,
-        where: dict[str, Any] | None = None,
+        where: Where | None = None,
         *,
-        order_by: str | None = None,
+        order_by: OrderBy | None = None,
         limit: int | None = None,
         offset: int = 0,
     ) -> list[Document]:
-        """Documents whose top-level fields equal every value in ``where``."""
+        """Documents matching every condition of ``where``, in ``order_by`` order (by key
+        when none is given)."""
 
-    async def count(self, collection: str, where: dict[str, Any] | None = None) -> int: ...
+    async def find_page(
+        self,
+        collection: str,
+        where: Where | None = None,
+        *,
+        order_by: OrderBy,
+        limit: int,
+        after: Cursor | None = None,
+    ) -> Page:
+        """Up to ``limit`` documents matching ``where`` in ``order_by`` order, starting after
+        ``after`` (a previous page's ``next``). Every order field must be present, not
+        null, in every document the query can match (a creation time, a sequence number)."""
+
+    async def count(self, collection: str, where: Where | None = None) -> int: ...
 
     async def ping(self) -> bool: ...
 

@@ -12,7 +12,17 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
-from ocpi_gateway.domain.store import Document
+from ocpi_gateway.domain.store import (
+    Cursor,
+    Document,
+    OneOf,
+    OrderBy,
+    Page,
+    Range,
+    Where,
+    cursor_of,
+    order_fields,
+)
 from ocpi_gateway.store.indexes import INDEXES, index_name
 
 
@@ -24,6 +34,52 @@ def _strip(raw: dict[str, Any]) -> Document:
 
 def _without_id(doc: Document) -> Document:
     return {k: v for k, v in doc.items() if k != "_id"}
+
+
+_OPERATORS = {">=": "$gte", ">": "$gt", "<=": "$lte", "<": "$lt"}
+
+
+def _filter(where: Where | None) -> dict[str, Any]:
+    """The MongoDB filter of a store ``where`` (a Range becomes $gte/$gt/$lte/$lt, a OneOf
+    $in; null matches a null or absent field, as in SQLite)."""
+    query: dict[str, Any] = {}
+    for field, value in (where or {}).items():
+        if isinstance(value, Range):
+            query[field] = {_OPERATORS[op]: bound for op, bound in value.bounds()}
+        elif isinstance(value, OneOf):
+            query[field] = {"$in": list(value.values)}
+        elif value is None or isinstance(value, bool | int | float | str):
+            query[field] = value
+        else:
+            raise TypeError(f"where: {field} must be a scalar, Range or OneOf, "
+                            f"not {type(value).__name__}")
+    return query
+
+
+def _sort(order_by: OrderBy | None) -> list[tuple[str, int]]:
+    """The order fields, then the key (``_id``): the same total order as every backend."""
+    return [*((field, DESCENDING if descending else ASCENDING)
+              for field, descending in order_fields(order_by)), ("_id", ASCENDING)]
+
+
+def _after(order_by: OrderBy, after: Cursor) -> dict[str, Any]:
+    """Documents strictly after the cursor in the order (the fields, then the key)."""
+    fields = order_fields(order_by)
+    values, key = after
+    if len(values) != len(fields):
+        raise ValueError("the cursor does not belong to this order")
+    alternatives: list[dict[str, Any]] = []
+    for depth in range(len(fields) + 1):
+        condition: dict[str, Any] = {
+            field: value for (field, _), value in zip(fields[:depth], values[:depth],
+                                                      strict=True)}
+        if depth < len(fields):
+            field, descending = fields[depth]
+            condition[field] = {"$lt" if descending else "$gt": values[depth]}
+        else:
+            condition["_id"] = {"$gt": key}
+        alternatives.append(condition)
+    return {"$or": alternatives}
 
 
 class MongoStore:
@@ -83,29 +139,46 @@ class MongoStore:
     async def find(
         self,
         collection: str,
-        where: dict[str, Any] | None = None,
+        where: Where | None = None,
         *,
-        order_by: str | None = None,
+        order_by: OrderBy | None = None,
         limit: int | None = None,
         offset: int = 0,
     ) -> list[Document]:
-        """``order_by`` is a field name, descending when prefixed with ``-``; ties by key."""
         await self._index(collection, where)
-        sort: list[tuple[str, int]] = []
-        if order_by:
-            field = order_by.lstrip("-")
-            sort.append((field, DESCENDING if order_by.startswith("-") else ASCENDING))
-        sort.append(("_id", ASCENDING))
-        cursor = self._db[collection].find(dict(where or {})).sort(sort).skip(offset)
+        if limit == 0:
+            return []
+        cursor = self._db[collection].find(_filter(where)).sort(_sort(order_by)).skip(offset)
         if limit is not None:
-            if limit == 0:
-                return []
             cursor = cursor.limit(limit)
         return [_strip(raw) async for raw in cursor]
 
+    async def find_page(
+        self,
+        collection: str,
+        where: Where | None = None,
+        *,
+        order_by: OrderBy,
+        limit: int,
+        after: Cursor | None = None,
+    ) -> Page:
+        await self._index(collection, where)
+        if limit <= 0:
+            return Page([], None)
+        query = _filter(where)
+        if after is not None:
+            query = {"$and": [query, _after(order_by, after)]} if query \
+                else _after(order_by, after)
+        cursor = self._db[collection].find(query).sort(_sort(order_by)).limit(limit + 1)
+        raws = [raw async for raw in cursor]
+        docs = [_strip(raw) for raw in raws[:limit]]
+        more = len(raws) > limit
+        return Page(docs, cursor_of(docs[-1], str(raws[limit - 1]["_id"]), order_by)
+                    if more else None)
+
     async def count(self, collection: str, where: dict[str, Any] | None = None) -> int:
         await self._index(collection, where)
-        return int(await self._db[collection].count_documents(dict(where or {})))
+        return int(await self._db[collection].count_documents(_filter(where)))
 
     async def ping(self) -> bool:
         try:

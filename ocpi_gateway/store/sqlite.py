@@ -18,7 +18,17 @@ from typing import Any
 
 import orjson
 
-from ocpi_gateway.domain.store import Document
+from ocpi_gateway.domain.store import (
+    Cursor,
+    Document,
+    OneOf,
+    OrderBy,
+    Page,
+    Range,
+    Where,
+    cursor_of,
+    order_fields,
+)
 from ocpi_gateway.store.indexes import INDEXES, Index, index_name, indexed_fields
 
 _SCHEMA = """
@@ -70,34 +80,84 @@ if not all(_NAME.match(name) for c, indexes in INDEXES.items()
     raise ValueError("index names must be lower-case identifiers: they are written into SQL")
 
 
-def _conditions(where: dict[str, Any] | None, indexed: frozenset[str] = frozenset()
+def _field_sql(field: str, indexed: frozenset[str], params: list[Any]) -> str:
+    """The expression of ``field``: the literal one an index is built on, else a bound path."""
+    if field in indexed:
+        return _expression(field)
+    params.append(_path(field))
+    return "json_extract(doc, ?)"
+
+
+def _scalar(field: str, value: Any) -> Any:
+    if not isinstance(value, bool | int | float | str):
+        raise TypeError(f"where: {field} must be a scalar, Range or OneOf, "
+                        f"not {type(value).__name__}")
+    return value
+
+
+def _conditions(where: Where | None, indexed: frozenset[str] = frozenset()
                 ) -> tuple[str, list[Any]]:
-    """`` AND ...`` for each field of ``where`` (top-level equality), and its parameters."""
+    """`` AND ...`` for each field of ``where`` (top-level), and its parameters."""
     clauses: list[str] = []
     params: list[Any] = []
     for field, value in (where or {}).items():
-        if field in indexed:
-            expression = _expression(field)
+        if isinstance(value, OneOf) and not value.values:
+            clauses.append("0")
+        elif value is None:
+            clauses.append(_field_sql(field, indexed, params) + " IS NULL")
+        elif isinstance(value, Range):
+            for op, bound in value.bounds():
+                clauses.append(f"{_field_sql(field, indexed, params)} {op} ?")
+                params.append(_scalar(field, bound))
+        elif isinstance(value, OneOf):
+            clauses.append(f"{_field_sql(field, indexed, params)} IN "
+                           f"({', '.join('?' * len(value.values))})")
+            params.extend(_scalar(field, v) for v in value.values)
         else:
-            expression = "json_extract(doc, ?)"
-            params.append(_path(field))
-        if value is None:
-            clauses.append(f"{expression} IS NULL")
-        elif isinstance(value, bool | int | float | str):
-            clauses.append(f"{expression} = ?")
-            params.append(value)
-        else:
-            raise TypeError(f"where: {field} must be a scalar, not {type(value).__name__}")
+            clauses.append(_field_sql(field, indexed, params) + " = ?")
+            params.append(_scalar(field, value))
     return "".join(f" AND {c}" for c in clauses), params
 
 
-def _select_from(collection: str, where: dict[str, Any] | None) -> tuple[str, list[Any]]:
+def _select_from(collection: str, where: Where | None) -> tuple[str, list[Any]]:
     """``FROM documents WHERE collection ...`` plus the filter, and its parameters."""
     indexed = indexed_fields(collection)
     clause, params = _conditions(where, indexed)
     if indexed:
         return f"FROM documents WHERE collection = '{collection}'{clause}", params
     return f"FROM documents WHERE collection = ?{clause}", [collection, *params]
+
+
+def _order_sql(collection: str, order_by: OrderBy | None, params: list[Any]) -> str:
+    """`` ORDER BY ...`` (the fields, then key), appending the fields' parameters."""
+    indexed = indexed_fields(collection)
+    terms = [_field_sql(field, indexed, params) + (" DESC" if descending else "")
+             for field, descending in order_fields(order_by)]
+    return " ORDER BY " + ", ".join([*terms, "key"])
+
+
+def _after_sql(collection: str, order_by: OrderBy, after: Cursor, params: list[Any]) -> str:
+    """`` AND (...)``: rows strictly after the cursor in the order (the fields, then key)."""
+    indexed = indexed_fields(collection)
+    fields = order_fields(order_by)
+    values, key = after
+    if len(values) != len(fields):
+        raise ValueError("the cursor does not belong to this order")
+    alternatives: list[str] = []
+    for depth in range(len(fields) + 1):
+        parts: list[str] = []
+        for (field, _), value in zip(fields[:depth], values[:depth], strict=True):
+            parts.append(_field_sql(field, indexed, params) + " = ?")
+            params.append(_scalar(field, value))
+        if depth < len(fields):
+            field, descending = fields[depth]
+            parts.append(_field_sql(field, indexed, params) + (" < ?" if descending else " > ?"))
+            params.append(_scalar(field, values[depth]))
+        else:
+            parts.append("key > ?")
+            params.append(key)
+        alternatives.append("(" + " AND ".join(parts) + ")")
+    return " AND (" + " OR ".join(alternatives) + ")"
 
 
 class SqliteStore:
@@ -161,30 +221,41 @@ class SqliteStore:
     async def find(
         self,
         collection: str,
-        where: dict[str, Any] | None = None,
+        where: Where | None = None,
         *,
-        order_by: str | None = None,
+        order_by: OrderBy | None = None,
         limit: int | None = None,
         offset: int = 0,
     ) -> list[Document]:
-        """``order_by`` is a field name, descending when prefixed with ``-``; ties by key."""
         source, args = _select_from(collection, where)
-        sql = "SELECT doc " + source
-        if order_by:
-            descending = order_by.startswith("-")
-            field = order_by.lstrip("-")
-            if field in indexed_fields(collection):
-                sql += " ORDER BY " + _expression(field)  # as the index spells it
-            else:
-                sql += " ORDER BY json_extract(doc, ?)"
-                args.append(_path(field))
-            sql += (" DESC" if descending else "") + ", key"
-        else:
-            sql += " ORDER BY key"
+        sql = "SELECT doc " + source + _order_sql(collection, order_by, args)
         sql += " LIMIT ? OFFSET ?"
         args.extend([-1 if limit is None else limit, offset])
         rows = self._db.execute(sql, args).fetchall()
         return [dict(orjson.loads(row[0])) for row in rows]
+
+    async def find_page(
+        self,
+        collection: str,
+        where: Where | None = None,
+        *,
+        order_by: OrderBy,
+        limit: int,
+        after: Cursor | None = None,
+    ) -> Page:
+        if limit <= 0:
+            return Page([], None)
+        source, args = _select_from(collection, where)
+        sql = "SELECT key, doc " + source
+        if after is not None:
+            sql += _after_sql(collection, order_by, after, args)
+        sql += _order_sql(collection, order_by, args) + " LIMIT ?"
+        args.append(limit + 1)  # one more tells whether a next page exists
+        rows = self._db.execute(sql, args).fetchall()
+        docs = [dict(orjson.loads(row[1])) for row in rows[:limit]]
+        more = len(rows) > limit
+        return Page(docs, cursor_of(docs[-1], str(rows[limit - 1][0]), order_by)
+                    if more else None)
 
     async def count(self, collection: str, where: dict[str, Any] | None = None) -> int:
         source, args = _select_from(collection, where)
