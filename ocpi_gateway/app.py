@@ -48,6 +48,7 @@ EXTENSIONS: list[str] = [
     "ocpi_gateway.reservations.extension:install",  # app[RESERVATIONS], policy, expiry clock
     "ocpi_gateway.sessions.extension:install",  # app[SESSIONS]: Sessions SENDER, pushes
     "ocpi_gateway.commands.module:install",  # Commands receiver; needs all of the above
+    "ocpi_gateway.admin.extension:install",  # /admin/api/, /admin/reload; reads all of the above
 ]
 
 

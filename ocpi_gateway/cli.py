@@ -34,6 +34,7 @@ SUBCOMMANDS: list[str] = [
     "ocpi_gateway.ocpp_adapter.cli:add_subcommands",
     "ocpi_gateway.reservations.cli:add_subcommands",  # policy check / policy explain
     "ocpi_gateway.demo.cli:add_subcommands",  # demo: simulated chargers and eMSP
+    "ocpi_gateway.admin.cli:add_subcommands",  # operators hash-password
 ]
 
 

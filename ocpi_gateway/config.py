@@ -135,6 +135,26 @@ class MetricsSettings(BaseModel):
         "the public port; absent: on the public port beside OCPI and OCPP")
 
 
+class AdminSettings(BaseModel):
+    """The admin API (/admin/api/): operator logins, sessions, tokens (docs/operator-guide.md
+    "The admin API")."""
+
+    session_hours: float = Field(default=12.0, gt=0,
+                                 description="a browser login lasts this long")
+    token_days: float = Field(default=30.0, gt=0,
+                              description="the longest an API token may last")
+    failed_logins_allowed: int = Field(
+        default=5, gt=0, description="failed password checks per operator name and address "
+        "within the window; past them that address gets 429 for that name")
+    failed_logins_allowed_per_operator: int = Field(
+        default=20, gt=0, description="failed checks per name within the window from all "
+        "the addresses it has not logged in from")
+    failed_login_window_seconds: float = Field(default=300.0, gt=0)
+    cookie_secure: bool | None = Field(
+        default=None, description="mark the session cookie Secure (HTTPS only); null: when "
+        "public_url is https")
+
+
 class RedisRecoverySettings(BaseModel):
     """Rebuilding the shared availability after Redis came back without its data."""
 
@@ -172,6 +192,10 @@ class GatewaySettings(BaseSettings):
         default=None, description="tariffs.yaml: the tariffs connectors name in tariff_ids")
     policy_file: Path | None = None
     chargers_file: Path | None = None
+    operators_file: Path | None = Field(
+        default=None, description="operators.yaml: the accounts of the admin API; absent: "
+        "nobody can log in")
+    admin: AdminSettings = AdminSettings()
     command_timeouts: CommandTimeouts = CommandTimeouts()
     ocpp: OcppSettings = OcppSettings()
     metrics: MetricsSettings = MetricsSettings()
@@ -180,8 +204,8 @@ class GatewaySettings(BaseSettings):
         description="a charger disconnected this long has its EVSEs published as UNKNOWN",
     )
     admin_token: str | None = Field(
-        default=None, description="bearer token for /admin endpoints; absent disables them"
-    )
+        default=None, description="legacy bearer token, accepted by POST /admin/reload only "
+        "(operators log in instead: operators_file); absent: not accepted")
     instance_id: str | None = Field(
         default=None, description="name of this process among several; random when absent"
     )
@@ -269,7 +293,8 @@ def load_settings(path: Path | str | None = None) -> GatewaySettings:
     if not isinstance(raw, dict):
         raise ConfigError(f"{config_path}: the top level must be a mapping")
     base = config_path.resolve().parent
-    for key in ("locations_file", "tariffs_file", "policy_file", "chargers_file"):
+    for key in ("locations_file", "tariffs_file", "policy_file", "chargers_file",
+                "operators_file"):
         if key in raw:
             raw[key] = _resolve(base, raw[key])
     if isinstance(raw.get("listen"), dict):

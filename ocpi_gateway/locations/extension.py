@@ -1,4 +1,5 @@
-"""Gateway extension: the Locations SENDER module, live status, pushes, admin reload, SIGHUP.
+"""Gateway extension: the Locations SENDER module, live status, pushes, SIGHUP (``POST
+/admin/reload`` is mounted by the admin extension, which authenticates it).
 
 Leaves on the app, for the Commands module and the reservation policy:
 
@@ -51,7 +52,7 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
     try:
         module = LocationsModule(
             settings.locations_file, availability, store=None, outbox=None, receivers=None,
-            bus=app[keys.EVENT_BUS], admin_token=settings.admin_token,
+            bus=app[keys.EVENT_BUS],
             public_url=settings.public_url,
             offline_grace=settings.charger_offline_grace_seconds,
             # Several instances share Redis: adopt the statuses the others' chargers report.
@@ -90,8 +91,6 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
         router.add_routes(module.routes(prefix, version))
 
     app[keys.MODULES].add(OcpiModule("locations", InterfaceRole.SENDER, add_routes))
-    if settings.admin_token:
-        app.router.add_routes(module.admin_routes())
 
     async def availability_ready() -> bool:
         # Not ready while it is rebuilt after Redis lost its data either.

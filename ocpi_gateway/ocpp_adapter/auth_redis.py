@@ -71,20 +71,20 @@ return 1
 """
 
 
-def _prefix(charge_point_id: str) -> str:
-    return f"ocpp:{{{charge_point_id}}}:"
+def _prefix(charge_point_id: str, namespace: str) -> str:
+    return f"{namespace}:{{{charge_point_id}}}:"
 
 
-def address_key(charge_point_id: str, address: str) -> str:
-    return f"{_prefix(charge_point_id)}login:addr:{address}"
+def address_key(charge_point_id: str, address: str, namespace: str = "ocpp") -> str:
+    return f"{_prefix(charge_point_id, namespace)}login:addr:{address}"
 
 
-def elsewhere_key(charge_point_id: str) -> str:
-    return f"{_prefix(charge_point_id)}login:elsewhere"
+def elsewhere_key(charge_point_id: str, namespace: str = "ocpp") -> str:
+    return f"{_prefix(charge_point_id, namespace)}login:elsewhere"
 
 
-def known_key(charge_point_id: str) -> str:
-    return f"{_prefix(charge_point_id)}login:known"
+def known_key(charge_point_id: str, namespace: str = "ocpp") -> str:
+    return f"{_prefix(charge_point_id, namespace)}login:known"
 
 
 def verified_key(fingerprint: bytes) -> str:
@@ -92,11 +92,15 @@ def verified_key(fingerprint: bytes) -> str:
 
 
 class RedisLoginLimiter:
-    """:class:`ocpp_adapter.auth.LoginLimiter` with its counts in Redis (atomic scripts)."""
+    """:class:`ocpp_adapter.auth.LoginLimiter` with its counts in Redis (atomic scripts).
+    ``namespace`` starts every key: another kind of login (the admin API's operators) counts
+    apart from the chargers under its own."""
 
     def __init__(self, redis: RedisClient, limits: LoginLimits | None = None, *,
-                 clock: Clock = time.time, max_in_flight: int = 96) -> None:
+                 clock: Clock = time.time, max_in_flight: int = 96,
+                 namespace: str = "ocpp") -> None:
         self.limits = limits or LoginLimits()
+        self._namespace = namespace
         self._gate = asyncio.Semaphore(max_in_flight)
         self._clock = clock
         self._begin = redis.register_script(_BEGIN)
@@ -105,8 +109,9 @@ class RedisLoginLimiter:
         self._fallback_tickets: set[str] = set()
 
     def _keys(self, charge_point_id: str, address: str) -> list[str]:
-        return [address_key(charge_point_id, address), elsewhere_key(charge_point_id),
-                known_key(charge_point_id)]
+        namespace = self._namespace
+        return [address_key(charge_point_id, address, namespace),
+                elsewhere_key(charge_point_id, namespace), known_key(charge_point_id, namespace)]
 
     async def begin(self, charge_point_id: str, address: str) -> LoginAttempt | None:
         ticket = os.urandom(8).hex()

@@ -54,7 +54,7 @@ def test_each_gateway_mounts_its_own_config_and_the_operator_files(
         spec = resolved["services"][service]
         mounts = {volume.split(":")[1]: volume.split(":")[0] for volume in spec["volumes"]}
         assert mounts["/etc/ocpi-gateway/gateway.yaml"] == str(ROOT / "docker" / f"{service}.yaml")
-        for name in ("locations.yaml", "policy.yaml", "chargers.yaml"):
+        for name in ("locations.yaml", "policy.yaml", "chargers.yaml", "operators.yaml"):
             assert mounts[f"/etc/ocpi-gateway/{name}"] == str(ROOT / "config" / name)
             assert volume_is_read_only(spec["volumes"], f"/etc/ocpi-gateway/{name}")
         assert spec["build"]["dockerfile"] == "docker/Dockerfile"
@@ -98,7 +98,7 @@ def test_the_proxy_has_the_one_address_the_gateways_trust(resolved: dict[str, An
 
 def test_admin_is_off_unless_a_token_is_given(resolved: dict[str, Any]) -> None:
     for service in GATEWAY_SERVICES:
-        # An empty admin_token disables /admin (ocpi_gateway.locations.extension).
+        # An empty admin_token: POST /admin/reload takes no legacy token (ocpi_gateway.admin).
         assert resolved["services"][service]["environment"]["OCPI_GATEWAY_ADMIN_TOKEN"] == ""
 
 

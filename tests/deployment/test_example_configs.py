@@ -1,8 +1,8 @@
 """Every example config an operator may copy loads with the loader the gateway itself uses.
 
 Files: every YAML file under config/, docs/ and docker/ (the kind comes from its name:
-gateway, locations, tariffs, policy or chargers). Documentation: every fenced ```yaml block in docs/
-whose first line is ``# example: <kind>``.
+gateway, locations, tariffs, policy, chargers or operators). Documentation: every fenced
+```yaml block in docs/ whose first line is ``# example: <kind>``.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import pytest
 
 from tests.deployment._paths import ROOT
 
-KINDS = ("gateway", "locations", "tariffs", "policy", "chargers")
+KINDS = ("gateway", "locations", "tariffs", "policy", "chargers", "operators")
 # kind → (module, function): the loaders the gateway calls on these files at start.
 LOADERS = {
     "gateway": ("ocpi_gateway.config", "load_settings"),
@@ -25,6 +25,7 @@ LOADERS = {
     "tariffs": ("ocpi_gateway.tariffs.catalog", "load_tariffs_file"),
     "policy": ("ocpi_gateway.reservation_policy.policy", "load_policy"),
     "chargers": ("ocpi_gateway.ocpp_adapter.chargers_config", "load_chargers"),
+    "operators": ("ocpi_gateway.admin.operators", "load_operators"),
 }
 _EXAMPLE_BLOCK = re.compile(r"^```ya?ml\n# example: (\w+)[^\n]*\n(.*?)^```", re.M | re.S)
 

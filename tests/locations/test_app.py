@@ -16,7 +16,8 @@ from tests.locations.conftest import EXAMPLE
 from tests.peers.emsp import EmspPeer
 from tests.peers.gateway import RunningGateway, gateway_settings, start_gateway
 
-EXTENSIONS = ["ocpi_gateway.deliveries.app:install", "ocpi_gateway.locations.extension:install"]
+EXTENSIONS = ["ocpi_gateway.deliveries.app:install", "ocpi_gateway.locations.extension:install",
+              "ocpi_gateway.admin.extension:install"]  # POST /admin/reload
 
 
 @pytest.fixture

@@ -31,7 +31,8 @@ async def test_serve_answers_over_https_when_given_a_certificate(
         public_url=f"https://127.0.0.1:{port}", store_url="sqlite:///g.db",
         locations_file=str(CONFIG / "locations.yaml"), policy_file=str(CONFIG / "policy.yaml"),
         tariffs_file=str(CONFIG / "tariffs.yaml"),
-        chargers_file=str(CONFIG / "chargers.yaml"))
+        chargers_file=str(CONFIG / "chargers.yaml"),
+        operators_file=str(CONFIG / "operators.yaml"))
     path = tmp_path / "gateway.yaml"
     path.write_text(yaml.safe_dump(config))
     env = {k: v for k, v in os.environ.items() if not k.startswith("OCPI_GATEWAY_")}

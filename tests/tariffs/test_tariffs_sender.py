@@ -22,7 +22,8 @@ from tests.peers.emsp import EmspPeer
 from tests.peers.gateway import RunningGateway, gateway_settings, start_gateway
 
 EXTENSIONS = ["ocpi_gateway.deliveries.app:install", "ocpi_gateway.locations.extension:install",
-              "ocpi_gateway.tariffs.extension:install"]
+              "ocpi_gateway.tariffs.extension:install",
+              "ocpi_gateway.admin.extension:install"]
 MODULES = ("credentials", "locations", "tariffs")
 
 TARIFFS_YAML = """\
