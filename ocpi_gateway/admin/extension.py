@@ -24,6 +24,7 @@ from ocpi_gateway.admin.api.openapi import openapi_document
 from ocpi_gateway.admin.audit import AuditLog
 from ocpi_gateway.admin.credentials import AdminCredentials
 from ocpi_gateway.admin.operators import OperatorsConfigError, OperatorsSource
+from ocpi_gateway.admin.service.reservations import backfill_created_ts
 from ocpi_gateway.config import ConfigError, GatewaySettings
 from ocpi_gateway.ocpp_adapter.auth import (
     LocalLoginLimiter,
@@ -70,6 +71,9 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
                              session_seconds=admin.session_hours * 3600,
                              token_seconds=admin.token_days * 86_400, cookie_secure=secure)
         app[AUDIT] = AuditLog(store)
+        backfilled = await backfill_created_ts(store)
+        if backfilled:
+            log.info("reservations_backfilled", field="created_ts", count=backfilled)
         housekeeping = asyncio.get_running_loop().create_task(_housekeeping(credentials))
         yield
         housekeeping.cancel()

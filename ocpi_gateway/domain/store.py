@@ -6,8 +6,10 @@ contract tests. Backends live in ``ocpi_gateway.store``.
 
 A query's ``where`` maps top-level fields to a condition: a scalar (equality; ``None`` matches
 a field that is null or absent), a :class:`Range` or a :class:`OneOf`. ``order_by`` is a field
-or a sequence of fields, each descending when prefixed with ``-``; ties are broken by key, so
-an order is total and a page of :meth:`DocumentStore.find_page` can continue after the last
+or a sequence of fields, each descending when prefixed with ``-``; ties are broken by key, in
+the direction of the last field (so that an index on the fields and the key serves the order
+read either way, and "newest first" lists the later key first among equals), so an order is
+total and a page of :meth:`DocumentStore.find_page` can continue after the last
 document of the previous one (keyset pagination: no rows skipped or read again as writes come
 in, and a late page costs what the first one does).
 """
@@ -78,6 +80,12 @@ def order_fields(order_by: OrderBy | None) -> list[tuple[str, bool]]:
         return []
     fields = [order_by] if isinstance(order_by, str) else list(order_by)
     return [(f.lstrip("-"), f.startswith("-")) for f in fields if f]
+
+
+def key_descending(order_by: OrderBy | None) -> bool:
+    """Whether the key, the last tie-breaker, is read descending: as the last order field."""
+    fields = order_fields(order_by)
+    return bool(fields) and fields[-1][1]
 
 
 def cursor_of(doc: Document, key: str, order_by: OrderBy) -> Cursor:

@@ -39,6 +39,7 @@ from ocpi_gateway.ocpp_adapter.auth import (
 from ocpi_gateway.ocpp_adapter.auth_redis import RedisLoginLimiter, RedisVerifiedPasswords
 from ocpi_gateway.ocpp_adapter.chargers_config import ChargerConfig, ChargersConfig
 from ocpi_gateway.ocpp_adapter.connection import AiohttpConnection
+from ocpi_gateway.ocpp_adapter.directory import ChargerPresence, of_session
 from ocpi_gateway.ocpp_adapter.registry import ConnectionRegistry
 from ocpi_gateway.ocpp_adapter.routing import RoutedCommands
 from ocpi_gateway.ocpp_adapter.routing.local import LocalChargerCommands
@@ -140,6 +141,8 @@ class OcppServer:
             shared=RedisVerifiedPasswords(self._redis)
             if self._redis is not None and password_key is not None else None)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._last_seen: dict[str, ChargerPresence] = {}
+        """One process without Redis: the last known connection of chargers that left."""
         self._handshakes = asyncio.Semaphore(HANDSHAKES_AT_ONCE)
         self._context = SessionContext(
             publisher=publisher, authorizer=authorizer, transaction_ids=transaction_ids,
@@ -164,6 +167,21 @@ class OcppServer:
 
     async def start(self) -> None:
         await self._router.start()
+
+    async def describe(self, charge_point_ids: Sequence[str]) -> dict[str, ChargerPresence]:
+        """Each charger's connection as far as any instance knows (ocpp_adapter/directory.py);
+        a charger never seen: offline, nothing else known."""
+        ids = list(charge_point_ids)
+        if isinstance(self._router, RedisChargerCommands):
+            return await self._router.describe(ids)
+        found: dict[str, ChargerPresence] = {}
+        for cp in ids:
+            session = self.registry.get(cp)
+            if session is not None and not session.is_closed:
+                found[cp] = of_session(session, self.instance_id)
+            else:
+                found[cp] = self._last_seen.get(cp) or ChargerPresence(cp, online=False)
+        return found
 
     @property
     def routing_healthy(self) -> bool:
@@ -337,6 +355,8 @@ class OcppServer:
         finally:
             session.mark_closed()
             if self.registry.unregister(session):
+                self._last_seen[charge_point_id] = of_session(session, self.instance_id,
+                                                              online=False)
                 await self._router.charger_disconnected(charge_point_id)
                 log.info("ocpp_disconnected", charge_point_id=charge_point_id,
                          close_code=ws.close_code)

@@ -30,6 +30,7 @@ import asyncio
 import dataclasses
 import inspect
 import logging
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -64,8 +65,8 @@ from ocpi_gateway.ocpp_adapter.ocpp_internals import (
 from ocpi_gateway.ocpp_adapter.transaction_ids import TransactionIdSource
 from ocpi_gateway.ocpp_adapter.validation import validate_request
 
-__all__ = ["CallObserver", "OcppSession", "SessionContext", "handles", "snake_keys",
-           "wire_payload"]
+__all__ = ["BootInfo", "CallObserver", "OcppSession", "SessionContext", "handles",
+           "snake_keys", "wire_payload"]
 
 log = structlog.get_logger(__name__)
 # The package logs every frame at INFO on this logger; keep it apart from ours.
@@ -94,6 +95,13 @@ NOT_SUPPORTED_DESCRIPTION = "Requested Action is recognized but not supported by
 
 CallObserver = Callable[[OcppVersion, str, str], None]
 """Told of every CALL: (version, action, "in" from the charger / "out" to it). For metrics."""
+
+
+@dataclass(frozen=True, slots=True)
+class BootInfo:
+    vendor: str
+    model: str
+    firmware_version: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +158,11 @@ class OcppSession(PackageChargePoint):
         self._closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._events: deque[DomainEvent] | None = None  # made while events are pending
         self._event_task: asyncio.Task[None] | None = None
+        self.connected_at = time.time()
+        self.last_message_at = self.connected_at
+        """Wall-clock time of the last frame from the charger (the admin API shows it)."""
+        self.boot: BootInfo | None = None
+        """What its last BootNotification said."""
 
     # -- inbound -------------------------------------------------------------------------
 
@@ -160,6 +173,7 @@ class OcppSession(PackageChargePoint):
 
     async def route_message(self, raw_msg: str | bytes) -> None:
         """Handle one frame; never raises for the charger's sake."""
+        self.last_message_at = time.time()
         msg = self._parse(raw_msg)
         if isinstance(msg, tuple):
             reply_id, error = msg

@@ -50,7 +50,7 @@ from ocpi_gateway.domain.events import (
     TransactionStarted,
 )
 from ocpi_gateway.domain.ids import OcppVersion, ocpp16_id_tag
-from ocpi_gateway.ocpp_adapter.session import OcppSession, handles
+from ocpi_gateway.ocpp_adapter.session import BootInfo, OcppSession, handles
 from ocpi_gateway.ocpp_adapter.timefmt import parse_rfc3339, rfc3339
 
 log = structlog.get_logger(__name__)
@@ -153,6 +153,7 @@ class V16Session(OcppSession, V16ChargePoint):  # type: ignore[misc]
     def on_boot_notification(self, charge_point_vendor: str, charge_point_model: str,
                              firmware_version: str | None = None,
                              **_: Any) -> call_result.BootNotification:
+        self.boot = BootInfo(charge_point_vendor, charge_point_model, firmware_version)
         self.emit(ChargerBooted(charge_point_id=self.id, vendor=charge_point_vendor,
                                 model=charge_point_model, firmware_version=firmware_version))
         return call_result.BootNotification(current_time=rfc3339(),

@@ -46,7 +46,7 @@ from ocpi_gateway.domain.events import (
     TransactionStarted,
 )
 from ocpi_gateway.domain.ids import OcppVersion
-from ocpi_gateway.ocpp_adapter.session import OcppSession, handles
+from ocpi_gateway.ocpp_adapter.session import BootInfo, OcppSession, handles
 from ocpi_gateway.ocpp_adapter.timefmt import parse_rfc3339, rfc3339
 from ocpi_gateway.ocpp_adapter.v16 import energy_reading, energy_wh
 
@@ -115,6 +115,9 @@ class V201Session(OcppSession, V201ChargePoint):  # type: ignore[misc]
     @handles(Action.boot_notification)
     def on_boot_notification(self, charging_station: dict[str, Any], reason: str,
                              **_: Any) -> call_result.BootNotification:
+        self.boot = BootInfo(charging_station.get("vendor_name", ""),
+                             charging_station.get("model", ""),
+                             charging_station.get("firmware_version"))
         self.emit(ChargerBooted(
             charge_point_id=self.id, vendor=charging_station.get("vendor_name", ""),
             model=charging_station.get("model", ""),

@@ -155,6 +155,7 @@ class Reservation:
         doc["expiry"] = self.expiry.isoformat()
         doc["expiry_ts"] = self.expiry.timestamp()
         doc["created_at"] = self.created_at.isoformat()
+        doc["created_ts"] = self.created_at.timestamp()  # the admin API's range and order
         doc["updated_at"] = self.updated_at.isoformat()
         doc["history"] = list(self.history)
         doc["partner_key"] = self.partner.key

@@ -17,7 +17,8 @@ INDEXES: dict[str, tuple[Index, ...]] = {
     "partner_tokens": (("partner_id",),),
     "tokens": (("uid",), ("id_tag_16",)),
     "command_tokens": (("uid",), ("id_tag_16",)),
-    "commands": (("state",),),
+    # ("created_at",): the admin API's command list, newest first.
+    "commands": (("state",), ("created_at",)),
     # sessions/repository.py: by_transaction (every meter value), by_hold (reservation
     # transitions), open_at(charger) (transaction starts, UNLOCK_CONNECTOR's permission),
     # open_with_status (the sweeper), of_emsp ordered by last_updated (GET {sessions}).
@@ -28,9 +29,14 @@ INDEXES: dict[str, tuple[Index, ...]] = {
     # records.py: count_live(partner), live(location_id=...), live(charge_point_id=...),
     # due() ordered by expiry_ts; the recovery sweeper's unsettled records.
     "reservations": (("live", "partner_key"), ("live", "location_id"),
-                     ("live", "charge_point_id"), ("live", "expiry_ts"), ("unsettled",)),
+                     ("live", "charge_point_id"), ("live", "expiry_ts"), ("unsettled",),
+                     # The admin API's list (admin/service/reservations.py): newest first,
+                     # by one filter (the others checked on the rows that index gives).
+                     ("created_ts",), ("state", "created_ts"), ("location_id", "created_ts"),
+                     ("partner_key", "created_ts"), ("token_uid", "created_ts")),
     "partner_reservation_slots": (("partner_key",),),
-    "outbox": (("owner",),),
+    # ("dead", "seq"): the admin API's dead letters (and pending ones), newest first.
+    "outbox": (("owner",), ("dead", "seq")),
     # reservation_policy/bookings/ledger.py: of_partner() by updated_ts (GET {bookings}),
     # live(location_id=...), the binding and no-show scans, the waiting lists.
     "bookings": (("partner_key", "updated_ts"), ("live", "location_id"),

@@ -21,6 +21,7 @@ from ocpi_gateway.domain.store import (
     Range,
     Where,
     cursor_of,
+    key_descending,
     order_fields,
 )
 from ocpi_gateway.store.indexes import INDEXES, index_name
@@ -59,7 +60,8 @@ def _filter(where: Where | None) -> dict[str, Any]:
 def _sort(order_by: OrderBy | None) -> list[tuple[str, int]]:
     """The order fields, then the key (``_id``): the same total order as every backend."""
     return [*((field, DESCENDING if descending else ASCENDING)
-              for field, descending in order_fields(order_by)), ("_id", ASCENDING)]
+              for field, descending in order_fields(order_by)),
+            ("_id", DESCENDING if key_descending(order_by) else ASCENDING)]
 
 
 def _after(order_by: OrderBy, after: Cursor) -> dict[str, Any]:
@@ -77,7 +79,7 @@ def _after(order_by: OrderBy, after: Cursor) -> dict[str, Any]:
             field, descending = fields[depth]
             condition[field] = {"$lt" if descending else "$gt": values[depth]}
         else:
-            condition["_id"] = {"$gt": key}
+            condition["_id"] = {"$lt" if key_descending(order_by) else "$gt": key}
         alternatives.append(condition)
     return {"$or": alternatives}
 

@@ -27,6 +27,7 @@ from ocpi_gateway.domain.store import (
     Range,
     Where,
     cursor_of,
+    key_descending,
     order_fields,
 )
 from ocpi_gateway.store.indexes import INDEXES, Index, index_name, indexed_fields
@@ -128,12 +129,26 @@ def _select_from(collection: str, where: Where | None) -> tuple[str, list[Any]]:
     return f"FROM documents WHERE collection = ?{clause}", [collection, *params]
 
 
+def _order_index(collection: str, where: Where | None, order_by: OrderBy | None) -> str:
+    """`` INDEXED BY ...`` when an index on the first order field alone exists and no filter
+    leads another index: without statistics SQLite would rather find the collection's rows by
+    the primary key and sort them all than walk that index in order and stop at the limit."""
+    fields = order_fields(order_by)
+    indexes = INDEXES.get(collection, ())
+    if not fields or (fields[0][0],) not in indexes:
+        return ""
+    leading = {index[0] for index in indexes if index != (fields[0][0],)}
+    if any(field in leading for field in (where or {})):
+        return ""
+    return f" INDEXED BY {index_name(collection, (fields[0][0],))}"
+
+
 def _order_sql(collection: str, order_by: OrderBy | None, params: list[Any]) -> str:
     """`` ORDER BY ...`` (the fields, then key), appending the fields' parameters."""
     indexed = indexed_fields(collection)
     terms = [_field_sql(field, indexed, params) + (" DESC" if descending else "")
              for field, descending in order_fields(order_by)]
-    return " ORDER BY " + ", ".join([*terms, "key"])
+    return " ORDER BY " + ", ".join([*terms, "key DESC" if key_descending(order_by) else "key"])
 
 
 def _after_sql(collection: str, order_by: OrderBy, after: Cursor, params: list[Any]) -> str:
@@ -154,7 +169,7 @@ def _after_sql(collection: str, order_by: OrderBy, after: Cursor, params: list[A
             parts.append(_field_sql(field, indexed, params) + (" < ?" if descending else " > ?"))
             params.append(_scalar(field, values[depth]))
         else:
-            parts.append("key > ?")
+            parts.append("key < ?" if key_descending(order_by) else "key > ?")
             params.append(key)
         alternatives.append("(" + " AND ".join(parts) + ")")
     return " AND (" + " OR ".join(alternatives) + ")"
@@ -228,6 +243,8 @@ class SqliteStore:
         offset: int = 0,
     ) -> list[Document]:
         source, args = _select_from(collection, where)
+        source = source.replace("FROM documents", "FROM documents"
+                                + _order_index(collection, where, order_by), 1)
         sql = "SELECT doc " + source + _order_sql(collection, order_by, args)
         sql += " LIMIT ? OFFSET ?"
         args.extend([-1 if limit is None else limit, offset])
@@ -246,6 +263,8 @@ class SqliteStore:
         if limit <= 0:
             return Page([], None)
         source, args = _select_from(collection, where)
+        source = source.replace("FROM documents", "FROM documents"
+                                + _order_index(collection, where, order_by), 1)
         sql = "SELECT key, doc " + source
         if after is not None:
             sql += _after_sql(collection, order_by, after, args)

@@ -100,3 +100,33 @@ def test_cli_makes_an_operator_hash_the_gateway_accepts(
     assert load_operators(path).operators[0].password_hash == printed
     monkeypatch.setattr(sys, "stdin", io.StringIO("too-short\n"))
     assert cli_main(["operators", "hash-password", "--stdin"]) == 1
+
+
+async def test_records_from_before_created_ts_get_it(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from ocpi_gateway.admin.service.reservations import (
+        ReservationFilter,
+        backfill_created_ts,
+        list_reservations,
+    )
+    from ocpi_gateway.reservation_policy.records import Reservation, ReservationState
+
+    store = await open_store(f"sqlite:///{tmp_path / 's.db'}")
+    start = datetime(2026, 3, 1, 12, tzinfo=UTC)
+    for n in range(3):
+        r = Reservation(key=f"DE-ABC/R{n}", country_code="DE", party_id="ABC",
+                        reservation_id=f"R{n}", location_id="L", token_uid="T",
+                        token_type="RFID", expiry=start + timedelta(hours=1),
+                        state=ReservationState.EXPIRED, created_at=start + timedelta(minutes=n),
+                        updated_at=start)
+        doc = r.to_doc()
+        if n < 2:
+            del doc["created_ts"]  # written by a version without the field
+        await store.put("reservations", r.key, doc)
+    assert await store.count("reservations", {"created_ts": None}) == 2
+    assert await backfill_created_ts(store) == 2
+    assert await backfill_created_ts(store) == 0
+    listed = await list_reservations(store, ReservationFilter())
+    assert [i.key for i in listed.items] == ["DE-ABC/R2", "DE-ABC/R1", "DE-ABC/R0"]
+    await store.close()

@@ -86,3 +86,24 @@ async def test_indexed_and_other_fields_filter_alike(tmp_path: Path) -> None:
             assert await store.count(collection, {"state": "DONE"}) == 1
     finally:
         await store.close()
+
+
+@pytest.mark.parametrize(("where", "index"), [
+    ({}, "idx_reservations_created_ts"),
+    ({"partner_key": "DE-ABC"}, "idx_reservations_partner_key_created_ts"),
+    ({"location_id": "L", "state": "EXPIRED"}, "_created_ts"),
+])
+async def test_the_admin_reservation_list_reads_newest_first_from_an_index(
+        tmp_path: Path, where: dict[str, object], index: str) -> None:
+    """GET /admin/api/reservations: a page of the newest, never a sort of every record."""
+    store = await SqliteStore.open(str(tmp_path / "g.db"))
+    try:
+        statements: list[str] = []
+        store._db.set_trace_callback(statements.append)
+        await store.find_page("reservations", where, order_by=["-created_ts"], limit=50)
+        store._db.set_trace_callback(None)
+        [sql] = [s for s in statements if s.startswith("SELECT")]
+        plan = _plan(store, sql, [])
+        assert index in plan and "TEMP B-TREE" not in plan, plan
+    finally:
+        await store.close()

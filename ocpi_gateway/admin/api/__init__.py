@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
-from ocpi_gateway.admin.api import meta, reload, session
+from ocpi_gateway.admin.api import (
+    chargers,
+    commands,
+    meta,
+    outbox,
+    partners,
+    reload,
+    reservations,
+    session,
+    sites,
+)
 from ocpi_gateway.admin.api.framework import Operation
 
 
 def operations() -> list[Operation]:
     """Every operation of the admin API, in the order the document lists them."""
-    return [*session.OPERATIONS, *meta.OPERATIONS, *reload.OPERATIONS]
+    return [*session.OPERATIONS, *meta.OPERATIONS, *sites.OPERATIONS, *chargers.OPERATIONS,
+            *reservations.OPERATIONS, *commands.OPERATIONS, *outbox.OPERATIONS,
+            *partners.OPERATIONS, *reload.OPERATIONS]

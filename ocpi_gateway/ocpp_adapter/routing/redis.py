@@ -18,6 +18,8 @@ Keys (hash-tagged by charger so each script touches one cluster slot):
   Cluster too.
 
 - ``ocpp:instance:<instance>``: exists while the process lives (short TTL, refreshed often).
+- ``ocpp:{<cp>}:info``: the charger's directory entry (ocpp_adapter/directory.py), written by
+  its owner when it connects and at every presence refresh, kept after it leaves.
 
 A command for a charger no live process holds fails at once with OFFLINE (a presence entry of
 a dead process counts as none). While waiting for a remote answer the requester re-checks the
@@ -37,6 +39,13 @@ import structlog
 from redis.exceptions import RedisError
 
 from ocpi_gateway.domain.charger_commands import ChargerCommand, CommandOutcome
+from ocpi_gateway.ocpp_adapter.directory import (
+    ChargerPresence,
+    from_info,
+    info_fields,
+    info_key,
+    of_session,
+)
 from ocpi_gateway.ocpp_adapter.registry import ConnectionRegistry
 from ocpi_gateway.ocpp_adapter.routing.codec import CodecError, decode_command, encode_command
 from ocpi_gateway.redis_clients import RedisClient
@@ -205,6 +214,53 @@ class RedisChargerCommands:
             self._refresh_now.set()
             return
         self._owned[charge_point_id] = f"{self.instance_id}|{int(fence)}"
+        await self._write_info([charge_point_id])
+
+    async def _write_info(self, charge_point_ids: list[str]) -> None:
+        """The directory's entries of chargers connected here (ocpp_adapter/directory.py)."""
+        sessions = [(cp, session) for cp in charge_point_ids
+                    if (session := self.registry.get(cp)) is not None]
+        if not sessions:
+            return
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for cp, session in sessions:
+                    pipe.hset(info_key(cp), mapping=info_fields(
+                        of_session(session, self.instance_id)))
+                await pipe.execute()
+        except RedisError:
+            log.warning("ocpp_directory_write_failed", chargers=len(sessions))
+
+    async def describe(self, charge_point_ids: list[str]) -> dict[str, ChargerPresence]:
+        """Every charger's directory entry, from this process for its own sessions and from
+        Redis for the others (online: a presence entry of a live instance)."""
+        found: dict[str, ChargerPresence] = {}
+        remote: list[str] = []
+        for cp in charge_point_ids:
+            session = self.registry.get(cp)
+            if session is not None and not session.is_closed:
+                found[cp] = of_session(session, self.instance_id)
+            else:
+                remote.append(cp)
+        if not remote:
+            return found
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for cp in remote:
+                pipe.get(presence_key(cp))
+                pipe.hgetall(info_key(cp))
+            results = await pipe.execute()
+        owners: dict[str, str | None] = {}
+        for index, cp in enumerate(remote):
+            value = results[2 * index]
+            owner = value.decode() if isinstance(value, bytes) else value
+            owners[cp] = owner.rsplit("|", 1)[0] if owner else None
+        alive = {instance: instance != self.instance_id and await self._alive(
+            instance, fresh=False) for instance in {o for o in owners.values() if o}}
+        for index, cp in enumerate(remote):
+            owner = owners[cp]
+            found[cp] = from_info(cp, results[2 * index + 1] or {},
+                                  online=owner is not None and alive.get(owner, False))
+        return found
 
     async def _claim_unclaimed(self) -> None:
         for charge_point_id in list(self._unclaimed):
@@ -256,6 +312,8 @@ class RedisChargerCommands:
             except RedisError:
                 log.warning("ocpp_presence_refresh_failed", chargers=len(owned))
                 return
+            await self._write_info([cp for (cp, _), kept in zip(owned, results, strict=True)
+                                    if kept])
             for (charge_point_id, token), kept in zip(owned, results, strict=True):
                 if not kept and self._owned.get(charge_point_id) == token:
                     log.warning("ocpp_presence_lost", charge_point_id=charge_point_id)
