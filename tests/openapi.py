@@ -44,6 +44,7 @@ _OUR_INTERFACE = {
     "tariffs": ("sender", "receiver"),
     "sessions": ("sender", "receiver"),
     "cdrs": ("sender", "receiver"),
+    "bookings": ("sender", "receiver"),
     "credentials": ("", ""),
     "versions": ("", ""),
 }

@@ -12,7 +12,7 @@ from ocpi_gateway.reservation_policy.bookings.states import RequestStatus as R
 
 ALLOWED = {
     (S.PENDING, S.RESERVED), (S.PENDING, S.REJECTED), (S.PENDING, S.FAILED),
-    (S.PENDING, S.CANCELED),
+    (S.PENDING, S.CANCELED), (S.PENDING, S.PENDING),
     (S.RESERVED, S.RESERVED), (S.RESERVED, S.FULFILLED), (S.RESERVED, S.CANCELED),
     (S.RESERVED, S.NO_SHOW),
 }

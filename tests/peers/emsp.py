@@ -123,6 +123,10 @@ class EmspPeer:
     cdrs_refuse_duplicates: bool = True
     """A second POST of a CDR id is refused (2001): CDRs cannot be replaced."""
     command_results: dict[str, list[Any]] = field(default_factory=dict)
+    bookings: dict[str, Any] = field(default_factory=dict)
+    """What the Bookings receiver holds, by the path after the module (``CC/PID/ID``,
+    ``CC/PID/booking_locations/ID``); ``modules`` lists ``bookings`` (or another spelling of
+    the identifier, e.g. ``Booking``, which then names the endpoint)."""
     base_url: str = ""
     credentials_url: str = ""
     """The gateway's credentials endpoint, once register_with found it."""
@@ -143,6 +147,8 @@ class EmspPeer:
                              self._sessions)
         app.router.add_post("/emsp/{version}/cdrs", self._cdr_post)
         app.router.add_get("/emsp/{version}/cdrs/{cdr_id}", self._cdr_get)
+        app.router.add_route("*", "/emsp/{version}/{module:[Bb]ookings?}/{tail:.*}",
+                             self._bookings)
         app.router.add_post("/emsp/results/{name}", self._result)
         app.router.add_post("/emsp/{version}/tokens/{uid}/authorize", self._authorize)
         app.router.add_get("/emsp/{version}/hubclientinfo", self._hub_client_info)
@@ -296,6 +302,28 @@ class EmspPeer:
                 f"/locations/{tail}", body):
             return _reply(None, 2001, message=self.violations[-1])
         return self._apply_location(request.method, tail, body)
+
+    async def _bookings(self, request: web.Request) -> web.Response:
+        """A Bookings receiver: PUT / PATCH of Bookings and BookingLocations, validated."""
+        if self._token(request) is None:
+            return _reply(None, 2000, http=401)
+        accepted, body = await self._receiver(request)
+        if not accepted:
+            return _reply(None, 3000, http=503)
+        tail = request.match_info["tail"].strip("/")
+        if request.method in ("PUT", "PATCH"):
+            if not self._validated(validate_request, request.match_info["version"],
+                                   request.method, f"/bookings/{tail}", body):
+                return _reply(None, 2001, message=self.violations[-1])
+            if request.method == "PUT":
+                self.bookings[tail] = body
+            else:
+                self.bookings.setdefault(tail, {}).update(body)
+            return _reply()
+        if request.method == "GET":
+            found = self.bookings.get(tail)
+            return _reply(found) if found is not None else _reply(None, 2003, http=404)
+        return _reply(None, 2000, http=405)
 
     async def _tariffs(self, request: web.Request) -> web.Response:
         """A Tariffs receiver: PUT and DELETE of ``CC/PID/ID``, PUT bodies validated."""

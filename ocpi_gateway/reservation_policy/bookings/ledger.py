@@ -129,12 +129,17 @@ class BookingLedger:
         now = self._clock()
         updated = replace(current, state=state, version=current.version + 1, updated_at=now,
                           **changes)
-        if message is not None:
-            updated = replace(updated, message=message)
         if decide is not None:
             updated = _decided(updated, decide, now, message)
         if state is not BookingState.PENDING:
             updated = replace(updated, waiting_until=None)
+        if state in states.FINAL_STATES:
+            # Every request is decided by the end: one still open went with the booking.
+            updated = _close_requests(updated, state, now)
+        # The record's message says why it ended, or what it waits for; a RESERVED booking
+        # has none (a declined change's reason stays on that request).
+        updated = replace(updated, message=message if state is not BookingState.RESERVED
+                          else None)
         return await self._write(current, _entry(updated, current.state, reason), reason,
                                  decide)
 
@@ -200,6 +205,14 @@ def _decided(booking: Booking, status: RequestStatus, now: datetime, message: st
     entry = replace(pending, status=status, decided=now, message=message)
     return replace(booking, requests=(*booking.requests[:index], entry,
                                       *booking.requests[index + 1:]))
+
+
+def _close_requests(booking: Booking, state: BookingState, now: datetime) -> Booking:
+    status = RequestStatus.FAILED if state is BookingState.FAILED else RequestStatus.DECLINED
+    closed = tuple(
+        replace(r, status=status, decided=now, message=f"the booking ended {state.value}")
+        if r.status is RequestStatus.PENDING else r for r in booking.requests)
+    return replace(booking, requests=closed)
 
 
 def _entry(b: Booking, previous: BookingState | None, reason: str) -> Booking:

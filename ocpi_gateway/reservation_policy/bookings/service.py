@@ -36,7 +36,7 @@ log = structlog.get_logger(__name__)
 NO_EVSE = "#NA"
 """BookingOption.evse_uid when no EVSE is assigned yet."""
 
-CapacityFreed = Callable[[str], Awaitable[None]]
+CapacityFreed = Callable[[str], Awaitable[object]]
 """Called with a location id after capacity there was given back."""
 
 

@@ -4,7 +4,8 @@
 A booking: PENDING -> RESERVED | REJECTED | FAILED; RESERVED -> FULFILLED | CANCELED |
 NO_SHOW. A PENDING booking waiting on the waiting list that its eMSP withdraws ends
 CANCELED (docs/protocol-notes.md: the text names no state for it, and REJECTED would say
-the CPO refused). RESERVED -> RESERVED is a change accepted or a binding onto an EVSE.
+the CPO refused). PENDING -> PENDING puts it on the waiting list or decides a change asked
+meanwhile; RESERVED -> RESERVED is a change decided or a binding onto an EVSE.
 
 A request (the first POST, each change, a cancellation): PENDING -> ACCEPTED | DECLINED |
 FAILED, once.
@@ -56,8 +57,9 @@ LIVE_STATES = frozenset({BookingState.PENDING, BookingState.RESERVED})
 FINAL_STATES = frozenset(BookingState) - LIVE_STATES
 
 _NEXT: dict[BookingState, frozenset[BookingState]] = {
-    BookingState.PENDING: frozenset({BookingState.RESERVED, BookingState.REJECTED,
-                                     BookingState.FAILED, BookingState.CANCELED}),
+    BookingState.PENDING: frozenset({BookingState.PENDING, BookingState.RESERVED,
+                                     BookingState.REJECTED, BookingState.FAILED,
+                                     BookingState.CANCELED}),
     BookingState.RESERVED: frozenset({BookingState.RESERVED, BookingState.FULFILLED,
                                       BookingState.CANCELED, BookingState.NO_SHOW}),
 }

@@ -1,0 +1,165 @@
+"""Gateway extension: the OCPI 2.3.0 Bookings module (SENDER, listed for 2.3.0 only) over the
+booking records, the policy's booking terms and the capacity timeline the RESERVE_NOW gate
+owns (``app[POLICY_ENGINE].capacity``: one owner of each site's supply).
+
+Leaves ``app[BOOKINGS]`` (``Bookings``) and ``app[BOOKINGS_PUBLISHER]``; the late-binding
+scheduler, the fulfilment and no-show detection hook on ``app[BOOKINGS].service`` and on its
+ledger's listeners. Needs the outbox, Locations and Reservations extensions listed before it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import suppress
+from datetime import tzinfo
+
+import structlog
+from aiohttp import web
+
+from ocpi_gateway import keys, metrics
+from ocpi_gateway.bookings.calendars import SiteChanges, site_zone
+from ocpi_gateway.bookings.context import BOOKINGS, BOOKINGS_CLOCK, Bookings
+from ocpi_gateway.bookings.publisher import BookingsPublisher, bookings_receivers
+from ocpi_gateway.bookings.sender import add_routes_for
+from ocpi_gateway.config import ConfigError, GatewaySettings
+from ocpi_gateway.deliveries.app import OUTBOX
+from ocpi_gateway.domain.events import ConnectorStatusChanged, DomainEvent, utc_now
+from ocpi_gateway.locations.extension import LOCATIONS
+from ocpi_gateway.modules import InterfaceRole, OcpiModule
+from ocpi_gateway.ocpp_wiring import CHARGERS
+from ocpi_gateway.reservation_policy.bookings.intake import BookingIntake
+from ocpi_gateway.reservation_policy.bookings.ledger import BookingLedger
+from ocpi_gateway.reservation_policy.bookings.service import BookingService
+from ocpi_gateway.reservation_policy.bookings.sweeper import BookingSweeper
+from ocpi_gateway.reservation_policy.bookings.waitlist import WaitingList
+from ocpi_gateway.reservation_policy.records import Reservation, ReservationState
+from ocpi_gateway.reservations.candidates import CatalogCandidates
+from ocpi_gateway.reservations.extension import (
+    POLICY,
+    POLICY_ENGINE,
+    RESERVATIONS,
+    whole_charger_capable,
+)
+
+log = structlog.get_logger(__name__)
+
+BOOKINGS_PUBLISHER: web.AppKey[BookingsPublisher] = web.AppKey("bookings_publisher",
+                                                                BookingsPublisher)
+SWEEP_SECONDS = 15.0
+
+
+class _PolicyWatch:
+    """A policy reload changes every site's calendars: seen as a new PolicyFile object."""
+
+    def __init__(self, publisher: BookingsPublisher, current: object) -> None:
+        self._publisher = publisher
+        self._seen = id(current)
+
+    def check(self, current: object) -> None:
+        if id(current) != self._seen:
+            self._seen = id(current)
+            log.info("bookings_policy_changed")
+            self._publisher.all_changed()
+
+
+class _ReloadHook:
+    """Locations (and the files reloaded with them) changed: every site again."""
+
+    name = "bookings"
+
+    def __init__(self, publisher: BookingsPublisher) -> None:
+        self._publisher = publisher
+
+    async def prepare(self) -> None:
+        return None
+
+    def abandon(self) -> None:
+        return None
+
+    async def commit(self) -> list[str]:
+        self._publisher.all_changed()
+        return []
+
+
+def install(app: web.Application, settings: GatewaySettings) -> None:
+    engine = app[POLICY_ENGINE]
+    if engine.capacity is None:
+        raise ConfigError("the Bookings module needs the capacity timeline")
+    capacity = engine.capacity
+    policy = app[POLICY]
+    locations = app[LOCATIONS]
+    cpo = settings.cpo_roles[0]
+    app[keys.MODULES].add(OcpiModule("bookings", InterfaceRole.SENDER,
+                                     add_routes_for(settings.public_url),
+                                     versions=("2.3.0",)))
+
+    def zone(location_id: str) -> tzinfo:
+        return site_zone(locations.catalog.get(location_id))
+
+    def tariffs(location_id: str) -> tuple[str, ...]:
+        location = locations.catalog.get(location_id)
+        return tuple(dict.fromkeys(t for e in location.evses for c in e.connectors
+                                   for t in c.tariff_ids or ())) if location else ()
+
+    async def bookings_ctx(app: web.Application) -> AsyncIterator[None]:
+        candidates = CatalogCandidates(lambda: locations.catalog,
+                                       whole_charger_capable(app[CHARGERS]))
+        clock = app.get(BOOKINGS_CLOCK, utc_now)
+        service = BookingService(BookingLedger(app[keys.STORE], clock=clock), capacity,
+                                 candidates, policy, clock=clock)
+        waiting = WaitingList(service)
+        bookings = Bookings(
+            service=service, intake=BookingIntake(service, site_zone=zone, tariff_ids=tariffs),
+            waiting=waiting, sweeper=BookingSweeper(service, waiting),
+            changes=SiteChanges(clock), catalog=lambda: locations.catalog,
+            party=(cpo.country_code, cpo.party_id))
+        app[BOOKINGS] = bookings
+        publisher = BookingsPublisher(bookings, app.get(OUTBOX),
+                                      bookings_receivers(app[keys.PARTNERS].registered))
+        app[BOOKINGS_PUBLISHER] = publisher
+        service.ledger.add_listener(metrics.booking_listener)
+        service.ledger.add_listener(publisher.on_transition)
+        locations.reload_hooks.append(_ReloadHook(publisher))
+
+        async def on_event(event: DomainEvent) -> None:
+            if not isinstance(event, ConnectorStatusChanged):
+                return
+            for location_id, _ in locations.catalog.evses_of_charger(event.charge_point_id):
+                if policy.bookings_possible(location_id):
+                    # A fault shrinks what can be kept, an EVSE back in service frees some.
+                    publisher.site_changed(location_id)
+                    await waiting.grant(location_id)
+
+        app[keys.EVENT_BUS].subscribe(on_event)
+
+        async def on_reservation(r: Reservation, previous: ReservationState) -> None:
+            if policy.bookings_possible(r.location_id):
+                publisher.site_changed(r.location_id)
+                if not r.live:
+                    await waiting.grant(r.location_id)
+
+        reservations = app.get(RESERVATIONS)
+        if reservations is not None:
+            reservations.add_listener(on_reservation)
+        watch = _PolicyWatch(publisher, policy.current())
+
+        async def sweep_forever() -> None:
+            while True:
+                await asyncio.sleep(SWEEP_SECONDS)
+                try:
+                    watch.check(policy.current())
+                    await bookings.sweeper.sweep()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("bookings_sweep_failed")
+
+        sweeper = asyncio.get_running_loop().create_task(sweep_forever())
+        yield
+        sweeper.cancel()
+        with suppress(asyncio.CancelledError):
+            await sweeper
+        await publisher.stop()
+
+    app.cleanup_ctx.append(bookings_ctx)

@@ -1,0 +1,166 @@
+"""Pushes of the Bookings module to eMSPs that implement its RECEIVER (on 2.3.0), through the
+outbox: every transition of a booking PUTs the Booking to the eMSP that booked
+(``{url}/{cpo cc}/{cpo pid}/{booking id}``); every change of a site's calendars (a booking, a
+cancellation, a fault or status change, a policy or locations reload) PUTs its
+BookingLocation (``{url}/{cpo cc}/{cpo pid}/booking_locations/{id}``) to every receiver that
+may book there, as that receiver's terms make it. Both PUTs coalesce in the outbox (only the
+newest state of an object matters). Changes of one site close together are pushed once
+(``debounce``)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+import structlog
+
+from ocpi_gateway.bookings.context import Bookings
+from ocpi_gateway.deliveries.engine import DeliveryEngine
+from ocpi_gateway.domain.events import BookingTransitioned
+from ocpi_gateway.ocpi.seam import to_jsonable
+from ocpi_gateway.ocpi.v2_3_0 import bookings as v230
+from ocpi_gateway.partners.models import Partner as OcpiPartner
+from ocpi_gateway.reservation_policy.models import Partner
+
+log = structlog.get_logger(__name__)
+
+VERSION = "2.3.0"
+IDENTIFIERS = frozenset({"bookings", "booking"})
+"""The module identifier as partners spell it: the official OpenAPI's ModuleID is
+``bookings``; the module text says ``Booking`` (ocpi/ocpi#577). Compared case-insensitively."""
+
+
+def bookings_endpoint(partner: OcpiPartner, role: str = "RECEIVER") -> str | None:
+    """The partner's Bookings endpoint in ``role``, under any spelling of the identifier."""
+    for endpoint in partner.endpoints:
+        if endpoint.identifier.casefold() in IDENTIFIERS and endpoint.role == role:
+            return endpoint.url.rstrip("/")
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class BookingsReceiver:
+    partner_id: str
+    url: str
+    party: Partner
+    """The eMSP role whose terms shape what it is sent."""
+
+
+def bookings_receivers(registered: Callable[[], Awaitable[Sequence[OcpiPartner]]]
+                       ) -> Callable[[], Awaitable[list[BookingsReceiver]]]:
+    """Every registered partner on 2.3.0 with a Bookings RECEIVER, one per eMSP role."""
+
+    async def receivers() -> list[BookingsReceiver]:
+        found = []
+        for p in await registered():
+            url = bookings_endpoint(p)
+            if url is None or p.version != VERSION:
+                continue
+            found += [BookingsReceiver(p.id, url, Partner(r.country_code.upper(),
+                                                          r.party_id.upper()))
+                      for r in p.roles if r.role == "EMSP"]
+        return found
+
+    return receivers
+
+
+def _headers(cpo: tuple[str, str], emsp: Partner) -> dict[str, str]:
+    return {"OCPI-from-country-code": cpo[0], "OCPI-from-party-id": cpo[1],
+            "OCPI-to-country-code": emsp.country_code, "OCPI-to-party-id": emsp.party_id}
+
+
+class BookingsPublisher:
+    def __init__(self, bookings: Bookings, outbox: DeliveryEngine | None,
+                 receivers: Callable[[], Awaitable[list[BookingsReceiver]]], *,
+                 debounce: float = 0.2) -> None:
+        self._bookings = bookings
+        self._outbox = outbox
+        self._receivers = receivers
+        self._debounce = debounce
+        self._scheduled: dict[str, asyncio.Task[None]] = {}
+        self._running: set[asyncio.Task[None]] = set()
+
+    async def on_transition(self, event: BookingTransitioned) -> None:
+        """A ``BookingLedger`` listener: the Booking to its eMSP, the site's calendars to
+        everyone (the booking changed what is free)."""
+        await self.push_booking(event)
+        self.site_changed(event.location_id)
+
+    async def push_booking(self, event: BookingTransitioned) -> None:
+        if self._outbox is None:
+            return
+        booking = await self._bookings.ledger.get(event.booking_key)
+        if booking is None:
+            return
+        emsp = booking.partner
+        for receiver in await self._receivers():
+            if receiver.party != emsp:
+                continue
+            cpo = self._bookings.party_of(booking.location_id)
+            body = v230.booking_of(booking, cpo, access_methods=self._bookings.access_methods,
+                                   terms_url=self._bookings.terms_url)
+            url = f"{receiver.url}/{cpo[0]}/{cpo[1]}/{booking.id}"
+            await self._outbox.enqueue(receiver.partner_id, "PUT", url, to_jsonable(body),
+                                       ordering_key=url, coalesce=True,
+                                       headers=_headers(cpo, emsp))
+            log.info("booking_pushed", state=booking.state.value, partner_id=receiver.partner_id,
+                     **booking.ids)
+
+    def site_changed(self, location_id: str) -> None:
+        """The site's calendars changed: remember when, and push them soon (once for changes
+        close together)."""
+        self._bookings.changes.touch(location_id)
+        if location_id in self._scheduled:
+            return
+        task = asyncio.get_running_loop().create_task(self._push_later(location_id))
+        self._scheduled[location_id] = task
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+
+    def all_changed(self) -> None:
+        """A policy or locations reload: every site."""
+        self._bookings.changes.touch_all()
+        for location in self._bookings.catalog().locations():
+            self.site_changed(location.id)
+
+    async def _push_later(self, location_id: str) -> None:
+        try:
+            await asyncio.sleep(self._debounce)
+        finally:
+            self._scheduled.pop(location_id, None)
+        try:
+            await self.push_site(location_id)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("booking_location_push_failed", location_id=location_id)
+
+    async def push_site(self, location_id: str) -> int:
+        """PUT the site's BookingLocation to every receiver that may book there; how many."""
+        if self._outbox is None:
+            return 0
+        pushed = 0
+        for receiver in await self._receivers():
+            site = await self._bookings.site(location_id, receiver.party)
+            if site is None:
+                continue
+            body = v230.booking_location_of(site, access_methods=self._bookings.access_methods,
+                                            terms_url=self._bookings.terms_url)
+            cpo = (site.location.country_code, site.location.party_id)
+            url = f"{receiver.url}/{cpo[0]}/{cpo[1]}/booking_locations/{site.location.id}"
+            await self._outbox.enqueue(receiver.partner_id, "PUT", url, to_jsonable(body),
+                                       ordering_key=url, coalesce=True,
+                                       headers=_headers(cpo, receiver.party))
+            pushed += 1
+        return pushed
+
+    async def flush(self) -> None:
+        """Wait for the pushes scheduled (tests, shutdown)."""
+        while self._running:
+            await asyncio.gather(*list(self._running), return_exceptions=True)
+
+    async def stop(self) -> None:
+        for task in list(self._running):
+            task.cancel()
+        await asyncio.gather(*self._running, return_exceptions=True)

@@ -1,0 +1,217 @@
+"""Bookings SENDER interface (CPO side, OCPI 2.3.0 only):
+
+- ``GET {bookings}/booking_locations`` (paginated; ``date_from``/``date_to`` on
+  ``last_updated``; ``timeslot_from``/``timeslot_to``: only sites with a free timeslot in
+  that window, their calendars cut to it), ``GET .../booking_locations/{id}`` and
+  ``.../{id}/{calendar_id}``;
+- ``GET {bookings}`` (paginated): the partner's own bookings only;
+- ``POST {bookings}`` with a BookingRequest: answered with the Booking as it stands
+  (RESERVED or REJECTED at once, PENDING while it waits); the message of the answer names the
+  term broken, or the instant full and the nearest free timeslots.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
+
+import orjson
+import structlog
+from aiohttp import web
+from yarl import URL
+
+from ocpi_gateway.bookings.context import BOOKINGS, Bookings
+from ocpi_gateway.locations.handlers import parse_ocpi_datetime
+from ocpi_gateway.ocpi.seam import to_json
+from ocpi_gateway.ocpi.v2_3_0 import bookings as v230
+from ocpi_gateway.reservation_policy.bookings.intake import UnknownBooking
+from ocpi_gateway.reservation_policy.bookings.records import Booking
+from ocpi_gateway.reservation_policy.models import Partner
+from ocpi_gateway.transport.body import parse_body
+from ocpi_gateway.transport.context import current_partner, current_routing
+from ocpi_gateway.transport.datetimes import as_utc
+from ocpi_gateway.transport.envelope import OcpiError, now_timestamp
+from ocpi_gateway.transport.status_codes import OcpiStatus
+
+log = structlog.get_logger(__name__)
+
+MAX_LIMIT = 100
+
+
+def _int_param(request: web.Request, name: str, default: int) -> int:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit():
+        raise OcpiError(OcpiStatus.INVALID_OR_MISSING_PARAMETERS,
+                        f"{name} must be a non-negative integer")
+    return int(raw)
+
+
+def _time_param(request: web.Request, name: str) -> datetime | None:
+    raw = request.query.get(name)
+    if not raw:
+        return None
+    return as_utc(datetime.fromisoformat(parse_ocpi_datetime(raw, name).replace("Z",
+                                                                                 "+00:00")))
+
+
+def parties(request: web.Request) -> list[Partner]:
+    """The eMSP parties the request is for: the one its OCPI-from-* names (a hub forwarding
+    for one), else every role of the partner."""
+    sender = current_routing(request).sender
+    if sender is not None:
+        return [Partner(sender.country_code.upper(), sender.party_id.upper())]
+    return [Partner(r.country_code.upper(), r.party_id.upper())
+            for r in current_partner(request).roles]
+
+
+def _page(request: web.Request, items: list[bytes], base_url: str | None,
+          kept: tuple[str, ...]) -> web.Response:
+    offset = _int_param(request, "offset", 0)
+    limit = min(_int_param(request, "limit", MAX_LIMIT), MAX_LIMIT)
+    page = items[offset:offset + limit]
+    headers = {"X-Total-Count": str(len(items)), "X-Limit": str(MAX_LIMIT)}
+    if offset + limit < len(items) and limit > 0:
+        url = URL(base_url + request.path) if base_url else request.url.with_query(None)
+        query = {k: v for k, v in request.query.items() if k in kept}
+        query.update(offset=str(offset + limit), limit=str(limit))
+        headers["Link"] = f'<{url.with_query(query)}>; rel="next"'
+    return _data(b"[" + b",".join(page) + b"]", headers=headers)
+
+
+def _data(data: bytes, *, message: str | None = None,
+          headers: dict[str, str] | None = None) -> web.Response:
+    status = b""
+    if message is not None:
+        status = b',"status_message":' + orjson.dumps(message)
+    body = b"".join((b'{"data":', data, b',"status_code":1000', status, b',"timestamp":"',
+                     now_timestamp().encode(), b'"}'))
+    return web.Response(body=body, content_type="application/json", headers=headers)
+
+
+def _in_window(stamp: datetime, start: datetime | None, end: datetime | None) -> bool:
+    return (start is None or stamp >= start) and (end is None or stamp < end)
+
+
+def booking_json(bookings: Bookings, b: Booking) -> bytes:
+    return to_json(v230.booking_of(b, bookings.party_of(b.location_id),
+                                   access_methods=bookings.access_methods,
+                                   terms_url=bookings.terms_url))
+
+
+def add_routes_for(public_url: str | None) -> Callable[[web.UrlDispatcher, str, str], None]:
+    base_url = public_url.rstrip("/") if public_url else None
+
+    def add_routes(router: web.UrlDispatcher, prefix: str, version: str) -> None:
+        async def list_locations(request: web.Request) -> web.Response:
+            return await _list_locations(request, request.app[BOOKINGS], base_url)
+
+        async def one_location(request: web.Request) -> web.Response:
+            return await _one_location(request, request.app[BOOKINGS])
+
+        async def list_bookings(request: web.Request) -> web.Response:
+            return await _list_bookings(request, request.app[BOOKINGS], base_url)
+
+        async def post_booking(request: web.Request) -> web.Response:
+            return await _post(request, request.app[BOOKINGS])
+
+        for suffix in ("", "/"):
+            router.add_get(prefix + suffix, list_bookings, allow_head=False)
+            router.add_post(prefix + suffix, post_booking)
+            router.add_get(prefix + "/booking_locations" + suffix, list_locations,
+                           allow_head=False)
+        router.add_get(prefix + "/booking_locations/{location_id}", one_location,
+                       allow_head=False)
+        router.add_get(prefix + "/booking_locations/{location_id}/{calendar_id}",
+                       one_location, allow_head=False)
+
+    return add_routes
+
+
+async def _list_locations(request: web.Request, bookings: Bookings,
+                          base_url: str | None) -> web.Response:
+    date_from, date_to = _time_param(request, "date_from"), _time_param(request, "date_to")
+    slot_from = _time_param(request, "timeslot_from")
+    slot_to = _time_param(request, "timeslot_to")
+    partner = parties(request)[0]
+    narrowed = slot_from is not None or slot_to is not None
+    items = []
+    for location in bookings.catalog().locations():
+        if not _in_window(bookings.changes.last(location.id), date_from, date_to):
+            continue
+        site = await bookings.site(location.id, partner, within=(slot_from, slot_to))
+        if site is None or (narrowed and not any(v.slots for v in site.calendars)):
+            continue
+        items.append(to_json(v230.booking_location_of(
+            site, access_methods=bookings.access_methods, terms_url=bookings.terms_url)))
+    return _page(request, items, base_url,
+                 ("date_from", "date_to", "timeslot_from", "timeslot_to"))
+
+
+async def _one_location(request: web.Request, bookings: Bookings) -> web.Response:
+    wanted = request.match_info["location_id"]
+    calendar = request.match_info.get("calendar_id")
+    known = bookings.catalog().canonical(wanted)
+    site = (await bookings.site(known[0], parties(request)[0], only=calendar)
+            if known is not None else None)
+    if site is None:
+        raise OcpiError(OcpiStatus.UNKNOWN_LOCATION, f"no BookingLocation {wanted}",
+                        http_status=404)
+    if calendar is None:
+        return _data(to_json(v230.booking_location_of(
+            site, access_methods=bookings.access_methods, terms_url=bookings.terms_url)))
+    views = [c for v in site.calendars
+             if (c := v230.calendar_view(v, site.last_updated)) is not None]
+    if not views:
+        raise OcpiError(OcpiStatus.UNKNOWN_LOCATION,
+                        f"no Calendar {calendar} with a free timeslot at {wanted}",
+                        http_status=404)
+    return _data(to_json(views[0]))
+
+
+async def _list_bookings(request: web.Request, bookings: Bookings,
+                         base_url: str | None) -> web.Response:
+    date_from, date_to = _time_param(request, "date_from"), _time_param(request, "date_to")
+    found: list[Booking] = []
+    for party in parties(request):
+        found += await bookings.ledger.of_partner(party.key)
+    found.sort(key=lambda b: (b.updated_at, b.key))
+    items = [booking_json(bookings, b) for b in found
+             if _in_window(b.updated_at, date_from, date_to)]
+    return _page(request, items, base_url, ("date_from", "date_to"))
+
+
+def requesting_party(request: web.Request, body: v230.BookingRequest) -> Partner:
+    """The eMSP the request names, which must be the partner (or the party a hub forwards
+    for): nobody books, changes or cancels in another eMSP's name."""
+    cc, pid = body.country_code.upper(), body.party_id.upper()
+    allowed = {(p.country_code, p.party_id) for p in parties(request)}
+    if (cc, pid) not in allowed:
+        raise OcpiError(OcpiStatus.INVALID_OR_MISSING_PARAMETERS,
+                        f"country_code/party_id {cc}-{pid} is not the requesting eMSP")
+    return Partner(cc, pid)
+
+
+async def _post(request: web.Request, bookings: Bookings) -> web.Response:
+    body = await parse_body(request, v230.BookingRequest)
+    partner = requesting_party(request, body)
+    ask = v230.ask_of(body)
+    known = bookings.catalog().canonical(ask.location_id)
+    if known is None or ask.booking_location_id.casefold() != known[0].casefold():
+        raise OcpiError(OcpiStatus.UNKNOWN_LOCATION,
+                        f"no BookingLocation {ask.booking_location_id} at location "
+                        f"{ask.location_id}")
+    location_id = known[0]
+    if not ask.is_cancellation and not bookings.bookable(location_id, partner):
+        raise OcpiError(OcpiStatus.UNKNOWN_LOCATION,
+                        f"location {location_id} offers no bookings")
+    ask = replace(ask, location_id=location_id, booking_location_id=location_id)
+    try:
+        answer = await bookings.intake.submit(partner, ask)
+    except UnknownBooking as exc:
+        raise OcpiError(OcpiStatus.INVALID_OR_MISSING_PARAMETERS, str(exc)) from exc
+    log.info("booking_request_answered", state=answer.booking.state.value,
+             message=answer.message, **answer.booking.ids)
+    return _data(booking_json(bookings, answer.booking), message=answer.message)

@@ -1,0 +1,306 @@
+"""The OCPI 2.3.0 Bookings module inside the real gateway app, with eMSP peers on loopback: a
+2.3.0 eMSP with a Bookings receiver, a second 2.3.0 eMSP (the attacker, and the receiver
+spelled ``Booking``), a 2.2.1 eMSP beside them. Every answer is validated against the
+official OpenAPI by the peer's client, every push by its receiver."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from ocpi_gateway.app import EXTENSIONS
+from ocpi_gateway.bookings.context import BOOKINGS, BOOKINGS_CLOCK
+from ocpi_gateway.bookings.extension import BOOKINGS_PUBLISHER
+from ocpi_gateway.config import GatewaySettings
+from tests.bookings.support import Clock
+from tests.commands.support import eventually
+from tests.locations.conftest import EXAMPLE
+from tests.peers.emsp import EmspPeer
+from tests.peers.gateway import RunningGateway, gateway_settings, start_gateway
+
+SITE = "NL-AMS-ZUIDAS"
+AC = "IEC_62196_T2-AC_3_PHASE-22kW"
+POLICY = """\
+defaults:
+  min_duration_minutes: 1
+  walk_in_reserve: 0
+  bookings:
+    enabled: true
+    max_advance_days: 2
+    min_duration_minutes: 30
+    max_duration_minutes: 180
+    timeslot_increment_minutes: 15
+    activation_lead_minutes: 10
+    noshow_timeout_minutes: 15
+    early_start_minutes: 5
+    cancel_until_minutes: 30
+    change_until_minutes: 30
+    turnover_buffer_minutes: 10
+    waitlist_minutes: 20
+partners:
+  DE-OLD:
+    bookings: {enabled: false}
+"""
+MODULES_230 = ("credentials", "locations", "bookings")
+
+
+def stamp(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class Site:
+    gateway: RunningGateway
+    clock: Clock
+    emsp: EmspPeer
+    other: EmspPeer
+    old: EmspPeer
+
+    @property
+    def base(self) -> str:
+        return self.gateway.url + "/ocpi/2.3.0/bookings"
+
+    def at(self, hours: float) -> datetime:
+        return self.clock.now + timedelta(hours=hours)
+
+    def request(self, request_id: str = "R1", *, peer: EmspPeer | None = None,
+                start: float = 6, hours: float = 1, **changes: Any) -> dict[str, Any]:
+        peer = peer or self.emsp
+        body: dict[str, Any] = {
+            "country_code": peer.country_code, "party_id": peer.party_id,
+            "request_id": request_id, "location_id": SITE, "booking_location_id": SITE,
+            "period": {"start_date_time": stamp(self.at(start)),
+                       "end_date_time": stamp(self.at(start + hours))},
+            "authorization_reference": f"AUTH-{request_id}",
+            "tokens": [{"country_code": peer.country_code, "party_id": peer.party_id,
+                        "uid": f"TOK-{peer.party_id}", "type": "RFID",
+                        "contract_id": f"{peer.country_code}-{peer.party_id}-C1"}],
+            "booking_option": {"connector_types": ["IEC_62196_T2"],
+                               "power_types": ["AC_3_PHASE"]}}
+        body.update(changes)
+        return body
+
+    async def post(self, body: dict[str, Any], peer: EmspPeer | None = None
+                   ) -> tuple[int, Any]:
+        status, answer, _ = await (peer or self.emsp).call("POST", self.base, json=body)
+        return status, answer
+
+    async def pushes(self) -> None:
+        await self.gateway.app[BOOKINGS_PUBLISHER].flush()
+
+
+async def register(gateway: RunningGateway, peer: EmspPeer) -> EmspPeer:
+    await peer.start()
+    _partner, token_a = await gateway.partners.invite("eMSP", peer.grants())
+    status, body = await peer.register_with(gateway.versions_url, token_a)
+    assert status == 200, body
+    return peer
+
+
+def clock_extension(clock: Clock) -> Callable[[web.Application, GatewaySettings], None]:
+    def install(app: web.Application, settings: GatewaySettings) -> None:
+        app[BOOKINGS_CLOCK] = clock
+    return install
+
+
+@pytest.fixture
+async def site(tmp_path: Path) -> AsyncIterator[Site]:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(POLICY, encoding="utf-8")
+    clock = Clock(datetime.now(UTC).replace(minute=0, second=0, microsecond=0))
+    settings = gateway_settings(tmp_path, locations_file=EXAMPLE, policy_file=policy)
+    gateway = await start_gateway(settings, extensions=[clock_extension(clock), *EXTENSIONS])
+    emsp = await register(gateway, EmspPeer(party_id="NEW", modules=MODULES_230,
+                                            versions=("2.3.0",), ocpi_version="2.3.0"))
+    other = await register(gateway, EmspPeer(party_id="OTH",
+                                             modules=("credentials", "locations", "Booking"),
+                                             versions=("2.3.0",), ocpi_version="2.3.0"))
+    old = await register(gateway, EmspPeer(party_id="OLD"))
+    yield Site(gateway, clock, emsp, other, old)
+    for peer in (emsp, other, old):
+        await peer.close()
+    await gateway.stop()
+
+
+async def test_versions_list_the_module_for_2_3_0_only(site: Site) -> None:
+    status, body, _ = await site.emsp.call("GET", site.gateway.url + "/ocpi/2.3.0")
+    assert status == 200
+    endpoints = {(e["identifier"], e["role"]) for e in body["data"]["endpoints"]}
+    assert ("bookings", "SENDER") in endpoints
+    status, body, _ = await site.old.call("GET", site.gateway.url + "/ocpi/2.2.1")
+    assert status == 200
+    assert "bookings" not in {e["identifier"] for e in body["data"]["endpoints"]}
+    status, _, _ = await site.old.call(
+        "GET", site.gateway.url + "/ocpi/2.2.1/bookings/booking_locations", validate=False)
+    assert status == 404
+
+
+async def test_booking_locations_show_the_terms_and_a_calendar_per_class(site: Site) -> None:
+    status, body, headers = await site.emsp.call("GET", site.base + "/booking_locations")
+    assert status == 200
+    by_id = {b["id"]: b for b in body["data"]}
+    assert SITE in by_id and headers["X-Total-Count"] == str(len(body["data"]))
+    location = by_id[SITE]
+    assert location["location_id"] == SITE and location["policy"] == {
+        "reservation_required": False, "ad_hoc": 1}
+    terms = location["booking_terms"]
+    assert (terms["cancel_until_minutes"], terms["change_until_minutes"],
+            terms["noshow_timeout"], terms["min_booking_duration"],
+            terms["max_booking_duration"]) == (30, 30, 15, 30, 180)
+    calendars = {c["id"]: c for c in location["calendars"]}
+    assert set(calendars) == {AC, "IEC_62196_T2_COMBO-DC-150kW", "CHADEMO-DC-50kW"}
+    ac = calendars[AC]
+    assert ac["timeslot_increment"] == 15
+    assert ac["begin_from"] == site.clock.now.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    assert ac["end_before"] == site.at(48).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    assert ac["available_timeslots"] == [{
+        "start_date_time": ac["begin_from"], "end_date_time": ac["end_before"],
+        "max_power": 22000}]
+    # A partner the operator does not let book sees no BookingLocation.
+    _, theirs, _ = await site.old.call("GET", site.base + "/booking_locations",
+                                       validate=False)
+    assert theirs["status_code"] != 1000 or theirs["data"] == []
+
+
+async def test_one_booking_location_and_one_calendar(site: Site) -> None:
+    status, body, _ = await site.emsp.call("GET", f"{site.base}/booking_locations/{SITE}")
+    assert status == 200 and body["data"]["id"] == SITE
+    status, body, _ = await site.emsp.call(
+        "GET", f"{site.base}/booking_locations/{SITE.lower()}/{AC.lower()}")
+    assert status == 200 and body["data"]["id"] == AC
+    for path in ("/booking_locations/NOPE", f"/booking_locations/{SITE}/NOPE"):
+        status, body, _ = await site.emsp.call("GET", site.base + path)
+        assert status == 404 and body["status_code"] == 2003
+
+
+async def test_a_booking_is_reserved_at_once_pushed_and_changes_the_calendar(
+        site: Site) -> None:
+    status, body = await site.post(site.request("R1"))
+    assert status == 200 and body["status_code"] == 1000
+    booking = body["data"]
+    assert booking["reservation_status"] == "RESERVED"
+    assert [r["request_status"] for r in booking["booking_requests"]] == ["ACCEPTED"]
+    assert booking["country_code"] == "NL" and booking["party_id"] == "EXA"
+    assert booking["booking_option"]["connector_types"] == ["IEC_62196_T2"]
+    url_tail = f"NL/EXA/{booking['id']}"
+    pushed = await eventually(lambda: site.emsp.bookings.get(url_tail, {}).get(
+        "reservation_status") == "RESERVED")
+    assert pushed
+    # Two AC EVSEs: the slot stays offered until both are promised.
+    status, body = await site.post(site.request("R2"))
+    assert body["data"]["reservation_status"] == "RESERVED"
+    await site.pushes()
+    _, body, _ = await site.emsp.call("GET", f"{site.base}/booking_locations/{SITE}/{AC}")
+    slots = [(s["start_date_time"][:16], s["end_date_time"][:16])
+             for s in body["data"]["available_timeslots"]]
+    # Both take 6:00-7:00 from now, promised 5:50 .. 7:10 (lead 10, buffer 10): another slot
+    # must end by 5:40 and start from 7:20, on the 15-minute grid 5:30 and 7:30.
+    assert slots == [(stamp(site.at(0))[:16], stamp(site.at(5.5))[:16]),
+                     (stamp(site.at(7.5))[:16], stamp(site.at(48))[:16])]
+    location = await eventually(
+        lambda: site.emsp.bookings.get(f"NL/EXA/booking_locations/{SITE}"))
+    assert location["id"] == SITE
+    status, body, _ = await site.emsp.call("GET", site.base)
+    assert [b["request_id"] for b in body["data"]] == ["R1", "R2"]
+
+
+async def test_outside_the_terms_is_rejected_naming_the_term(site: Site) -> None:
+    status, body = await site.post(site.request("LONG", hours=4))
+    assert status == 200 and body["data"]["reservation_status"] == "REJECTED"
+    assert body["status_message"].startswith("max_duration_minutes: ")
+    status, body = await site.post(site.request("FAR", start=72))
+    assert body["data"]["reservation_status"] == "REJECTED"
+    assert body["status_message"].startswith("max_advance_days: ")
+
+
+async def test_a_change_then_a_cancellation_under_the_same_request_id(site: Site) -> None:
+    _, first = await site.post(site.request("R1"))
+    _, changed = await site.post(site.request("R1", start=8))
+    b = changed["data"]
+    assert b["id"] == first["data"]["id"] and b["reservation_status"] == "RESERVED"
+    assert b["period"]["start_date_time"].startswith(stamp(site.at(8))[:19])
+    assert [r["request_status"] for r in b["booking_requests"]] == ["ACCEPTED", "ACCEPTED"]
+    cancel = site.request("R1", start=8, canceled={"cancellation_reason": "TRAFFIC",
+                                                     "who_canceled": "EMSP"})
+    _, ended = await site.post(cancel)
+    assert ended["data"]["reservation_status"] == "CANCELED"
+    assert ended["data"]["canceled"] == {"cancellation_reason": "TRAFFIC",
+                                         "who_canceled": "EMSP"}
+    tail = f"NL/EXA/{b['id']}"
+    assert await eventually(lambda: site.emsp.bookings.get(tail, {}).get(
+        "reservation_status") == "CANCELED")
+
+
+async def test_a_request_that_does_not_fit_waits_and_is_granted(site: Site) -> None:
+    await site.post(site.request("A"))
+    await site.post(site.request("B"))
+    _, waiting = await site.post(site.request("C"))
+    assert waiting["data"]["reservation_status"] == "PENDING"
+    assert waiting["status_message"].startswith("waiting until ")
+    assert "nearest free timeslots" in waiting["status_message"]
+    await site.post(site.request("A", canceled={"cancellation_reason": "NO_CANCELED",
+                                                "who_canceled": "EMSP"}))
+    tail = f"NL/EXA/{waiting['data']['id']}"
+    granted = await eventually(lambda: site.emsp.bookings.get(tail, {}).get(
+        "reservation_status") == "RESERVED")
+    assert granted
+    assert [r["request_status"] for r in site.emsp.bookings[tail]["booking_requests"]] == [
+        "ACCEPTED"]
+
+
+async def test_an_attacker_cannot_use_another_partners_tokens_name_or_bookings(
+        site: Site) -> None:
+    _, mine = await site.post(site.request("R1"))
+    victim = mine["data"]
+    # Another partner's token in its own booking: REJECTED, naming the term.
+    stolen = site.request("X1", peer=site.other)
+    stolen["tokens"] = site.request("R1")["tokens"]
+    _, body = await site.post(stolen, site.other)
+    assert body["data"]["reservation_status"] == "REJECTED"
+    assert body["status_message"].startswith("booking_tokens: token TOK-NEW belongs to DE-NEW")
+    # Booking in the victim's name: refused, nothing stored.
+    status, body = await site.post(site.request("R9"), site.other)
+    assert body["status_code"] == 2001 and "not the requesting eMSP" in body["status_message"]
+    # Cancelling the victim's request id only reaches the attacker's own (none).
+    cancel = site.request("R1", peer=site.other,
+                          canceled={"cancellation_reason": "TRAFFIC", "who_canceled": "EMSP"})
+    _, body = await site.post(cancel, site.other)
+    assert body["status_code"] == 2001
+    # A change under the victim's request id is the attacker's own new booking.
+    _, body = await site.post(site.request("R1", peer=site.other, start=9), site.other)
+    assert body["data"]["id"] != victim["id"]
+    _, listed, _ = await site.emsp.call("GET", site.base)
+    [still] = [b for b in listed["data"] if b["id"] == victim["id"]]
+    assert still["reservation_status"] == "RESERVED"
+    assert still["period"] == victim["period"]
+    _, theirs, _ = await site.other.call("GET", site.base)
+    assert victim["id"] not in {b["id"] for b in theirs["data"]}
+    # Without credentials: 401.
+    status, _, _ = await site.emsp.call("POST", site.base, token="wrong",
+                                        json=site.request("R5"))
+    assert status == 401
+
+
+async def test_a_receiver_spelled_booking_gets_its_pushes(site: Site) -> None:
+    _, body = await site.post(site.request("S1", peer=site.other), site.other)
+    assert body["data"]["reservation_status"] == "RESERVED"
+    tail = f"NL/EXA/{body['data']['id']}"
+    assert await eventually(lambda: tail in site.other.bookings)
+    assert tail not in site.emsp.bookings
+
+
+async def test_a_bad_body_names_the_field(site: Site) -> None:
+    body = site.request("R1")
+    del body["period"]
+    status, answer = await site.post(body)
+    assert answer["status_code"] == 2001 and "period" in answer["status_message"]
+    _status, answer = await site.post(site.request("R1", location_id="NOWHERE",
+                                                  booking_location_id="NOWHERE"))
+    assert answer["status_code"] == 2003
+    assert site.gateway.app[BOOKINGS].ledger is not None
