@@ -298,9 +298,9 @@ async def test_a_receiver_spelled_booking_gets_its_pushes(site: Site) -> None:
 async def test_a_bad_body_names_the_field(site: Site) -> None:
     body = site.request("R1")
     del body["period"]
-    status, answer = await site.post(body)
+    _, answer = await site.post(body)
     assert answer["status_code"] == 2001 and "period" in answer["status_message"]
-    _status, answer = await site.post(site.request("R1", location_id="NOWHERE",
+    _, answer = await site.post(site.request("R1", location_id="NOWHERE",
                                                   booking_location_id="NOWHERE"))
     assert answer["status_code"] == 2003
     assert site.gateway.app[BOOKINGS].ledger is not None
