@@ -68,5 +68,4 @@ class Bookings:
 
 
 BOOKINGS: web.AppKey[Bookings] = web.AppKey("bookings", Bookings)
-BOOKINGS_CLOCK: web.AppKey[Callable[[], datetime]] = web.AppKey("bookings_clock")
-"""The clock of the booking decisions (set before the extension runs; tests move it)."""
+

@@ -19,12 +19,12 @@ from aiohttp import web
 
 from ocpi_gateway import keys, metrics
 from ocpi_gateway.bookings.calendars import SiteChanges, site_zone
-from ocpi_gateway.bookings.context import BOOKINGS, BOOKINGS_CLOCK, Bookings
+from ocpi_gateway.bookings.context import BOOKINGS, Bookings
 from ocpi_gateway.bookings.publisher import BookingsPublisher, bookings_receivers
 from ocpi_gateway.bookings.sender import add_routes_for
 from ocpi_gateway.config import ConfigError, GatewaySettings
 from ocpi_gateway.deliveries.app import OUTBOX
-from ocpi_gateway.domain.events import ConnectorStatusChanged, DomainEvent, utc_now
+from ocpi_gateway.domain.events import ConnectorStatusChanged, DomainEvent
 from ocpi_gateway.locations.extension import LOCATIONS
 from ocpi_gateway.modules import InterfaceRole, OcpiModule
 from ocpi_gateway.ocpp_wiring import CHARGERS
@@ -105,7 +105,7 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
     async def bookings_ctx(app: web.Application) -> AsyncIterator[None]:
         candidates = CatalogCandidates(lambda: locations.catalog,
                                        whole_charger_capable(app[CHARGERS]))
-        clock = app.get(BOOKINGS_CLOCK, utc_now)
+        clock = app[keys.CLOCK]
         service = BookingService(BookingLedger(app[keys.STORE], clock=clock), capacity,
                                  candidates, policy, clock=clock)
         waiting = WaitingList(service)

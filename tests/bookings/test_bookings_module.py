@@ -5,19 +5,16 @@ official OpenAPI by the peer's client, every push by its receiver."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
 
-from ocpi_gateway.app import EXTENSIONS
-from ocpi_gateway.bookings.context import BOOKINGS, BOOKINGS_CLOCK
+from ocpi_gateway.bookings.context import BOOKINGS
 from ocpi_gateway.bookings.extension import BOOKINGS_PUBLISHER
-from ocpi_gateway.config import GatewaySettings
 from tests.bookings.support import Clock
 from tests.commands.support import eventually
 from tests.locations.conftest import EXAMPLE
@@ -103,19 +100,13 @@ async def register(gateway: RunningGateway, peer: EmspPeer) -> EmspPeer:
     return peer
 
 
-def clock_extension(clock: Clock) -> Callable[[web.Application, GatewaySettings], None]:
-    def install(app: web.Application, settings: GatewaySettings) -> None:
-        app[BOOKINGS_CLOCK] = clock
-    return install
-
-
 @pytest.fixture
 async def site(tmp_path: Path) -> AsyncIterator[Site]:
     policy = tmp_path / "policy.yaml"
     policy.write_text(POLICY, encoding="utf-8")
     clock = Clock(datetime.now(UTC).replace(minute=0, second=0, microsecond=0))
     settings = gateway_settings(tmp_path, locations_file=EXAMPLE, policy_file=policy)
-    gateway = await start_gateway(settings, extensions=[clock_extension(clock), *EXTENSIONS])
+    gateway = await start_gateway(settings, clock=clock)
     emsp = await register(gateway, EmspPeer(party_id="NEW", modules=MODULES_230,
                                             versions=("2.3.0",), ocpi_version="2.3.0"))
     other = await register(gateway, EmspPeer(party_id="OTH",
