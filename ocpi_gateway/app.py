@@ -67,7 +67,7 @@ async def _core_services(app: web.Application) -> AsyncIterator[None]:
     app[keys.PARTNERS] = PartnerRegistry(store)
     app[keys.OCPI_CLIENT] = client
     await app[keys.PARTNERS].migrate_grants()
-    log.info("gateway_started", store=settings.store_url.split("://")[0],
+    log.info("core_services_started", store=settings.store_url.split("://")[0],
              versions=list(app[keys.MODULES].versions))
     yield
     await client.close()

@@ -15,16 +15,14 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from aiohttp import web
-
 from ocpi_gateway import __version__
 from ocpi_gateway.config import (
     CONFIG_ENV,
     SYSTEM_CONFIG,
-    ConfigError,
     GatewaySettings,
     load_settings,
 )
+from ocpi_gateway.domain.operator_file import OperatorFileError
 
 Subparsers = Any  # argparse._SubParsersAction is private
 CONFIG_HELP = (f"gateway YAML (default: ${CONFIG_ENV}, else ./config/gateway.yaml, "
@@ -35,6 +33,7 @@ SUBCOMMANDS: list[str] = [
     "ocpi_gateway.reservations.cli:add_subcommands",  # policy check / policy explain
     "ocpi_gateway.demo.cli:add_subcommands",  # demo: simulated chargers and eMSP
     "ocpi_gateway.admin.cli:add_subcommands",  # operators hash-password
+    "ocpi_gateway.config_check.cli:add_subcommands",  # config check
 ]
 
 
@@ -43,26 +42,9 @@ def settings_from(args: argparse.Namespace) -> GatewaySettings:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from ocpi_gateway.app import create_app
-    from ocpi_gateway.logging import configure_logging
+    from ocpi_gateway.serving import serve
 
-    settings = settings_from(args)
-    configure_logging(settings.log_level)
-    app = create_app(settings)
-    # run_app stops accepting on SIGINT/SIGTERM and lets in-flight requests finish
-    # (up to shutdown_timeout) before cleanup closes the store.
-    listen = settings.listen
-    tls = None
-    if listen.tls_cert_file is not None and listen.tls_key_file is not None:
-        from ocpi_gateway.ocpp_adapter.server import server_ssl_context
-
-        tls = server_ssl_context(str(listen.tls_cert_file), str(listen.tls_key_file))
-    # backlog: after a restart thousands of chargers connect within the same second; with
-    # aiohttp's 128 the kernel drops their SYNs and they retry seconds later
-    # (benchmarks/ocpp_restart_storm.py runs with the same value).
-    web.run_app(app, host=listen.host, port=listen.port, ssl_context=tls,
-                shutdown_timeout=10.0, print=None, access_log=None, backlog=4096)
-    return 0
+    return serve(settings_from(args))
 
 
 async def _with_registry(settings: GatewaySettings, work: Callable[[Any, Any], Any]) -> Any:
@@ -275,7 +257,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         result: int = args.func(args)
-    except ConfigError as exc:
+    except OperatorFileError as exc:
         print(exc, file=sys.stderr)
         return 2
     return result

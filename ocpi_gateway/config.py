@@ -5,12 +5,13 @@ from __future__ import annotations
 import ipaddress
 import os
 from collections.abc import Mapping
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import (
     BaseModel,
+    ConfigDict,
     Field,
     SecretStr,
     ValidationError,
@@ -19,23 +20,43 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from ocpi_gateway.config_env import environment_origin, unknown_variables
+from ocpi_gateway.domain.operator_file import (
+    OperatorFileError,
+    describe_validation_error,
+    read_yaml,
+)
 from ocpi_gateway.redis_clients import RedisMode, RedisTarget, parse_host_port
 
 CONFIG_ENV = "OCPI_GATEWAY_CONFIG"
 CHECKOUT_CONFIG = Path("config") / "gateway.yaml"  # relative: a checkout as working directory
 SYSTEM_CONFIG = Path("/etc/ocpi-gateway/gateway.yaml")
+STORE_SCHEMES = ("sqlite:///", "mongodb://", "mongodb+srv://")
 
 
-class ConfigError(Exception):
-    """A configuration file is unreadable or invalid; the message names the file and the key."""
+class LogFormat(StrEnum):
+    AUTO = "auto"
+    JSON = "json"
+    CONSOLE = "console"
 
 
-class BusinessDetails(BaseModel):
+class ConfigError(OperatorFileError):
+    """A configuration file is unreadable or invalid; the message names the file and the key
+    (or the environment variable the value came from)."""
+
+
+class _Section(BaseModel):
+    """A section of gateway.yaml: a misspelt key is an error, not silently a default."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class BusinessDetails(_Section):
     name: str = Field(max_length=100)
     website: str | None = None
 
 
-class CpoRole(BaseModel):
+class CpoRole(_Section):
     country_code: str = Field(min_length=2, max_length=2)
     party_id: str = Field(min_length=3, max_length=3)
     business_details: BusinessDetails
@@ -46,7 +67,7 @@ class CpoRole(BaseModel):
         return value.upper()
 
 
-class ListenSettings(BaseModel):
+class ListenSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
     tls_cert_file: Path | None = Field(
@@ -61,14 +82,14 @@ class ListenSettings(BaseModel):
         return self
 
 
-class CommandTimeouts(BaseModel):
+class CommandTimeouts(_Section):
     charger_seconds: float = Field(default=30.0, gt=0, description="wait for a charger's answer")
     ocpi_result_seconds: int = Field(
         default=60, gt=0, description="timeout announced to the eMSP in CommandResponse"
     )
 
 
-class OcppSettings(BaseModel):
+class OcppSettings(_Section):
     heartbeat_interval_seconds: int = Field(
         default=300, gt=0, description="interval a BootNotification response gives chargers")
     websocket_ping_seconds: float | None = Field(
@@ -119,12 +140,12 @@ class OcppSettings(BaseModel):
         return value
 
 
-class MetricsListen(BaseModel):
+class MetricsListen(_Section):
     host: str = "127.0.0.1"
     port: int = Field(ge=0, le=65535)
 
 
-class MetricsSettings(BaseModel):
+class MetricsSettings(_Section):
     bearer_token: SecretStr | None = Field(
         default=None, min_length=16,
         description="/metrics answers 401 unless the request carries "
@@ -135,7 +156,7 @@ class MetricsSettings(BaseModel):
         "the public port; absent: on the public port beside OCPI and OCPP")
 
 
-class AdminSettings(BaseModel):
+class AdminSettings(_Section):
     """The admin API (/admin/api/): operator logins, sessions, tokens (docs/operator-guide.md
     "The admin API")."""
 
@@ -155,7 +176,7 @@ class AdminSettings(BaseModel):
         "public_url is https")
 
 
-class RedisRecoverySettings(BaseModel):
+class RedisRecoverySettings(_Section):
     """Rebuilding the shared availability after Redis came back without its data."""
 
     check_interval_seconds: float = Field(
@@ -214,6 +235,22 @@ class GatewaySettings(BaseSettings):
         description="accept command response_urls on loopback, link-local or private "
         "addresses (tests, the demo, an eMSP on your own network); false refuses them")
     log_level: str = "INFO"
+    log_format: LogFormat = Field(
+        default=LogFormat.AUTO, description="auto: readable lines on a terminal, JSON lines "
+        "otherwise; json; console")
+    access_log: bool = Field(default=False, description="log every HTTP request (method, "
+                             "path, status, duration; never the Authorization header)")
+    startup_wait_seconds: float = Field(
+        default=0.0, ge=0, description="at start, wait this long for Redis and the store to "
+        "answer (retrying) before giving up; 0: give up at once with one line")
+
+    @field_validator("store_url")
+    @classmethod
+    def _known_store(cls, value: str) -> str:
+        if not value.startswith(STORE_SCHEMES):
+            raise ValueError(f"unsupported store {value!r}: use sqlite:///PATH (embedded) or "
+                             "mongodb://HOST/DB")
+        return value
 
     @model_validator(mode="after")
     def _redis_mode(self) -> GatewaySettings:
@@ -284,12 +321,7 @@ def load_settings(path: Path | str | None = None) -> GatewaySettings:
     """Read the YAML config (``path``, else :func:`default_config_path`); relative paths in it
     are relative to the file's folder."""
     config_path = Path(path) if path else default_config_path()
-    try:
-        raw = yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}
-    except OSError as exc:
-        raise ConfigError(f"{config_path}: cannot read: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{config_path}: not valid YAML: {exc}") from exc
+    raw = read_yaml(config_path, ConfigError, empty={})
     if not isinstance(raw, dict):
         raise ConfigError(f"{config_path}: the top level must be a mapping")
     base = config_path.resolve().parent
@@ -306,13 +338,11 @@ def load_settings(path: Path | str | None = None) -> GatewaySettings:
     try:
         return GatewaySettings(**raw)
     except ValidationError as exc:
-        raise ConfigError(format_validation_error(config_path, exc)) from exc
+        raise ConfigError(describe_validation_error(
+            config_path, raw, exc, model=GatewaySettings,
+            origin=environment_origin(os.environ))) from exc
 
 
-def format_validation_error(source: Path | str, exc: ValidationError) -> str:
-    """One line per problem: file, dotted key, message."""
-    lines = []
-    for error in exc.errors():
-        key = ".".join(str(part) for part in error["loc"]) or "(top level)"
-        lines.append(f"{source}: {key}: {error['msg']}")
-    return "\n".join(lines)
+def environment_warnings(environ: Mapping[str, str] | None = None) -> list[str]:
+    """``OCPI_GATEWAY_*`` variables that set nothing (misspelt, or of another version)."""
+    return unknown_variables(os.environ if environ is None else environ, GatewaySettings)

@@ -1,29 +1,41 @@
-"""structlog configured for JSON lines on stdout, with the request's bound context."""
+"""structlog configured for JSON lines on stdout (readable lines on a terminal), with the
+request's bound context."""
 
 from __future__ import annotations
 
 import logging
 import sys
+from typing import TextIO
 
 import structlog
 
+from ocpi_gateway.config import LogFormat
 
-def configure_logging(level: str = "INFO") -> None:
-    """JSON logs; request id, correlation id and partner come from structlog.contextvars."""
+
+def configure_logging(level: str = "INFO", log_format: LogFormat = LogFormat.JSON,
+                      stream: TextIO | None = None) -> None:
+    """Request id, correlation id and partner come from structlog.contextvars. ``auto`` is
+    readable on a terminal and JSON when the output goes to a file or a log collector."""
+    out = sys.stdout if stream is None else stream
     numeric = logging.getLevelName(level.upper())
     if not isinstance(numeric, int):
         numeric = logging.INFO
-    logging.basicConfig(format="%(message)s", stream=sys.stdout, level=numeric)
+    logging.basicConfig(format="%(message)s", stream=out, level=numeric)
+    readable = log_format is LogFormat.CONSOLE or (
+        log_format is LogFormat.AUTO and out.isatty())
+    renderer: structlog.typing.Processor = (
+        structlog.dev.ConsoleRenderer(colors=out.isatty()) if readable
+        else structlog.processors.JSONRenderer())
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.StackInfoRenderer(),
-            structlog.processors.format_exc_info,
-            structlog.processors.JSONRenderer(),
+            *([] if readable else [structlog.processors.format_exc_info]),
+            renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.PrintLoggerFactory(sys.stdout),
+        logger_factory=structlog.PrintLoggerFactory(out),
         cache_logger_on_first_use=True,
     )

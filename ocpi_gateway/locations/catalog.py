@@ -10,42 +10,27 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
-import yaml
 from pydantic import ValidationError
 
 from ocpi_gateway.domain.ids import ChargerAddress
-from ocpi_gateway.domain.yaml_load import safe_load_fast
+from ocpi_gateway.domain.operator_file import (
+    ItemNames,
+    OperatorFileError,
+    describe_validation_error,
+    read_yaml,
+)
 from ocpi_gateway.locations.models import OperatorEvse, OperatorLocation, OperatorLocations
 
 
-class LocationsConfigError(Exception):
+class LocationsConfigError(OperatorFileError):
     """The locations file is unreadable or invalid: each line names file, location and field."""
 
 
+ITEM_NAMES = {"locations": ItemNames("location", inner={"evses": "uid"})}
+
+
 def _describe(source: Path | str, raw: object, exc: ValidationError) -> str:
-    lines = []
-    locations = raw.get("locations") if isinstance(raw, dict) else None
-    for error in exc.errors():
-        loc = list(error["loc"])
-        where = "(top level)"
-        if len(loc) >= 2 and loc[0] == "locations" and isinstance(loc[1], int):
-            index = loc[1]
-            ident = None
-            if isinstance(locations, list) and index < len(locations):
-                entry = locations[index]
-                ident = entry.get("id") if isinstance(entry, dict) else None
-            where = f"location {ident!r}" if ident else f"location #{index + 1}"
-            loc = loc[2:]
-            # Name EVSEs by uid too: "evses[AMS-01].connectors.0.standard" beats "evses.0...".
-            if len(loc) >= 2 and loc[0] == "evses" and isinstance(loc[1], int):
-                try:
-                    uid = locations[index]["evses"][loc[1]]["uid"]  # type: ignore[index]
-                    loc = [f"evses[{uid}]", *loc[2:]]
-                except (KeyError, IndexError, TypeError):
-                    pass
-        field = ".".join(str(part) for part in loc) or "(whole object)"
-        lines.append(f"{source}: {where}: {field}: {error['msg']}")
-    return "\n".join(lines)
+    return describe_validation_error(source, raw, exc, model=OperatorLocations, items=ITEM_NAMES)
 
 
 VALIDATION_CHUNK = 50
@@ -80,7 +65,9 @@ def parse_locations(raw: object, source: Path | str = "<locations>") -> list[Ope
     ids = Counter(loc.id.upper() for loc in parsed.locations)
     dupes = sorted(i for i, n in ids.items() if n > 1)
     if dupes:
-        raise LocationsConfigError(f"{source}: location {dupes[0]!r}: id: duplicate location id")
+        raise LocationsConfigError("\n".join(
+            f"{source}: location {dupe!r}: id: appears {ids[dupe]} times (ids are compared "
+            "without regard to case)" for dupe in dupes))
     _check_charger_mapping(source, parsed.locations)
     return list(parsed.locations)
 
@@ -108,13 +95,7 @@ def _check_charger_mapping(source: Path | str, locations: Iterable[OperatorLocat
 
 def load_locations_file(path: Path | str) -> list[OperatorLocation]:
     source = Path(path)
-    try:
-        raw = safe_load_fast(source.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise LocationsConfigError(f"{source}: cannot read: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise LocationsConfigError(f"{source}: not valid YAML: {exc}") from exc
-    return parse_locations(raw, source)
+    return parse_locations(read_yaml(source, LocationsConfigError), source)
 
 
 LocationsCheck = Callable[[Sequence[OperatorLocation], Path | None], None]

@@ -10,6 +10,7 @@ evse/connector) never reach a partner.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Annotated
 
@@ -253,9 +254,10 @@ class OperatorEvse(_Model):
 
     @model_validator(mode="after")
     def _mapping(self) -> OperatorEvse:
-        ids = [c.id for c in self.connectors]
-        if len(set(ids)) != len(ids):
-            raise ValueError("connector ids must be unique within an EVSE")
+        twice = _repeated(c.id for c in self.connectors)
+        if twice:
+            raise ValueError(f"connector id {twice[0]!r} appears twice: connector ids must be "
+                             "unique within an EVSE")
         if self.ocpp_evse_id is None and any(c.ocpp_connector_id is None
                                              for c in self.connectors):
             raise ValueError("an OCPP 1.6 EVSE (no ocpp_evse_id) needs ocpp_connector_id "
@@ -301,9 +303,10 @@ class OperatorLocation(_Model):
 
     @model_validator(mode="after")
     def _consistent(self) -> OperatorLocation:
-        uids = [e.uid for e in self.evses]
-        if len(set(uids)) != len(uids):
-            raise ValueError("EVSE uids must be unique within a location")
+        twice = _repeated(e.uid for e in self.evses)
+        if twice:
+            raise ValueError(f"EVSE uid {twice[0]!r} appears twice: EVSE uids must be unique "
+                             "within a location")
         if self.publish and self.publish_allowed_to:
             raise ValueError("publish_allowed_to may only be used when publish is false")
         places = {p.id for p in self.parking_places}
@@ -324,3 +327,14 @@ class OperatorLocations(_Model):
 # Fields that exist only for the gateway; stripped from every object sent to a partner.
 GATEWAY_ONLY_EVSE_FIELDS = frozenset({"charge_point_id", "ocpp_evse_id"})
 GATEWAY_ONLY_CONNECTOR_FIELDS = frozenset({"ocpp_connector_id"})
+
+
+def _repeated(values: Iterable[str]) -> list[str]:
+    """The values that appear more than once, in the order they first repeat."""
+    seen: set[str] = set()
+    repeated: list[str] = []
+    for value in values:
+        if value in seen and value not in repeated:
+            repeated.append(value)
+        seen.add(value)
+    return repeated

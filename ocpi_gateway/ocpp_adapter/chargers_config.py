@@ -5,13 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from ocpi_gateway.domain.ids import OcppVersion
+from ocpi_gateway.domain.operator_file import (
+    ItemNames,
+    OperatorFileError,
+    describe_validation_error,
+    read_yaml,
+)
 
 
-class ChargersConfigError(Exception):
+class ChargersConfigError(OperatorFileError):
     """The chargers file is unreadable or invalid; the message names the file and the key."""
 
 
@@ -75,17 +80,10 @@ def load_chargers(path: Path | str | None) -> ChargersConfig:
     if path is None:
         return ChargersConfig()
     source = Path(path)
-    try:
-        raw = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
-    except OSError as exc:
-        raise ChargersConfigError(f"{source}: cannot read: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise ChargersConfigError(f"{source}: not valid YAML: {exc}") from exc
+    raw = read_yaml(source, ChargersConfigError, empty={})
     try:
         return ChargersConfig.model_validate(raw)
     except ValidationError as exc:
-        lines = [
-            f"{source}: {'.'.join(str(p) for p in err['loc']) or '(top level)'}: {err['msg']}"
-            for err in exc.errors()
-        ]
-        raise ChargersConfigError("\n".join(lines)) from exc
+        raise ChargersConfigError(describe_validation_error(
+            source, raw, exc, model=ChargersConfig,
+            items={"chargers": ItemNames("charger")})) from exc

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any, Self
 
 import structlog
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -27,6 +26,11 @@ from pydantic import (
     model_validator,
 )
 
+from ocpi_gateway.domain.operator_file import (
+    OperatorFileError,
+    describe_validation_error,
+    read_yaml,
+)
 from ocpi_gateway.reservation_policy.models import Partner
 
 log = structlog.get_logger(__name__)
@@ -34,7 +38,7 @@ log = structlog.get_logger(__name__)
 PARTNER_KEY = re.compile(r"^[A-Z]{2}-[A-Z0-9]{3}$")
 
 
-class PolicyError(Exception):
+class PolicyError(OperatorFileError):
     """The policy file is unreadable or invalid; each line names the file and the key."""
 
 
@@ -264,14 +268,6 @@ class PolicyFile(BaseModel):
         return self._resolve(location_id, partner.key if partner else None)
 
 
-def _format(source: Path | str, exc: ValidationError) -> str:
-    lines = []
-    for error in exc.errors():
-        key = ".".join(str(part) for part in error["loc"]) or "(top level)"
-        lines.append(f"{source}: {key}: {error['msg'].removeprefix('Value error, ')}")
-    return "\n".join(lines)
-
-
 def parse_policy(raw: Any, source: Path | str = "<policy>") -> PolicyFile:
     if raw is None:
         raw = {}
@@ -280,7 +276,7 @@ def parse_policy(raw: Any, source: Path | str = "<policy>") -> PolicyFile:
     try:
         policy = PolicyFile.model_validate(raw)
     except ValidationError as exc:
-        raise PolicyError(_format(source, exc)) from None
+        raise PolicyError(describe_validation_error(source, raw, exc, model=PolicyFile)) from None
     errors = policy.combination_errors()
     if errors:
         raise PolicyError("\n".join(f"{source}: {key}: {msg}" for key, msg in errors))
@@ -289,13 +285,7 @@ def parse_policy(raw: Any, source: Path | str = "<policy>") -> PolicyFile:
 
 def load_policy(path: Path | str) -> PolicyFile:
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise PolicyError(f"{path}: cannot read: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise PolicyError(f"{path}: not valid YAML: {exc}") from exc
-    return parse_policy(raw, path)
+    return parse_policy(read_yaml(path, PolicyError), path)
 
 
 class PolicySource:

@@ -10,10 +10,9 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from ocpi_gateway.domain.yaml_load import safe_load_fast
+from ocpi_gateway.domain.operator_file import ItemNames, describe_validation_error, read_yaml
 from ocpi_gateway.locations.catalog import LocationsConfigError
 from ocpi_gateway.locations.models import OperatorLocation
 from ocpi_gateway.tariffs.models import Tariff
@@ -33,20 +32,8 @@ class OperatorTariffs(BaseModel):
 
 
 def _describe(source: Path | str, raw: object, exc: ValidationError) -> str:
-    lines = []
-    tariffs = raw.get("tariffs") if isinstance(raw, dict) else None
-    for error in exc.errors():
-        loc = list(error["loc"])
-        where = "(top level)"
-        if len(loc) >= 2 and loc[0] == "tariffs" and isinstance(loc[1], int):
-            index = loc[1]
-            entry = tariffs[index] if isinstance(tariffs, list) and index < len(tariffs) else None
-            ident = entry.get("id") if isinstance(entry, dict) else None
-            where = f"tariff {ident!r}" if ident else f"tariff #{index + 1}"
-            loc = loc[2:]
-        field = ".".join(str(part) for part in loc) or "(whole object)"
-        lines.append(f"{source}: {where}: {field}: {error['msg']}")
-    return "\n".join(lines)
+    return describe_validation_error(source, raw, exc, model=OperatorTariffs,
+                                     items={"tariffs": ItemNames("tariff")})
 
 
 def parse_tariffs(raw: object, source: Path | str = "<tariffs>") -> list[Tariff]:
@@ -59,21 +46,20 @@ def parse_tariffs(raw: object, source: Path | str = "<tariffs>") -> list[Tariff]
     ids = Counter(t.id.upper() for t in parsed.tariffs)  # CiString: one id in any case
     dupes = sorted(i for i, n in ids.items() if n > 1)
     if dupes:
-        raise TariffsConfigError(f"{source}: tariff {dupes[0]!r}: id: duplicate tariff id")
+        raise TariffsConfigError("\n".join(
+            f"{source}: tariff {dupe!r}: id: appears {ids[dupe]} times (ids are compared "
+            "without regard to case)" for dupe in dupes))
     return list(parsed.tariffs)
 
 
 def load_tariffs_file(path: Path | str) -> tuple[list[Tariff], datetime]:
     """The tariffs and the file's modification time."""
     source = Path(path)
+    raw = read_yaml(source, TariffsConfigError)
     try:
-        text = source.read_text(encoding="utf-8")
         modified = datetime.fromtimestamp(source.stat().st_mtime, UTC)
-        raw = safe_load_fast(text)
     except OSError as exc:
         raise TariffsConfigError(f"{source}: cannot read: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise TariffsConfigError(f"{source}: not valid YAML: {exc}") from exc
     return parse_tariffs(raw, source), modified
 
 
@@ -139,17 +125,17 @@ class TariffsCatalog:
 
     def check_references(self, locations: Iterable[OperatorLocation],
                          source: Path | str | None) -> None:
-        """Every connector's ``tariff_ids`` names a tariff of this catalog."""
-        for location in locations:
-            for evse in location.evses:
-                for connector in evse.connectors:
-                    for tariff_id in connector.tariff_ids:
-                        if tariff_id.casefold() not in self._folded:
-                            raise TariffsConfigError(
-                                f"{source or '<locations>'}: location {location.id!r}: "
-                                f"evses[{evse.uid}].connectors[{connector.id}].tariff_ids: "
-                                f"unknown tariff {tariff_id!r} (not in "
-                                f"{self.source or 'the tariffs file'})")
+        """Every connector's ``tariff_ids`` names a tariff of this catalog (one error
+        naming every one that does not)."""
+        problems = [
+            f"{source or '<locations>'}: location {location.id!r}: "
+            f"evses[{evse.uid}].connectors[{connector.id}].tariff_ids: "
+            f"unknown tariff {tariff_id!r} (not in {self.source or 'the tariffs file'})"
+            for location in locations for evse in location.evses
+            for connector in evse.connectors for tariff_id in connector.tariff_ids
+            if tariff_id.casefold() not in self._folded]
+        if problems:
+            raise TariffsConfigError("\n".join(problems))
 
 
 def _party_key(name: str) -> str:

@@ -58,7 +58,7 @@ def test_example_file_has_two_sites_of_four_evses() -> None:
          "evses[AMS-ZUIDAS-01].physical_reference", "at most 16"),
         (lambda r: r["locations"][0]["evses"][0]["connectors"][0].pop("ocpp_connector_id"),
          "evses[AMS-ZUIDAS-01]", "ocpp_connector_id"),
-        (lambda r: r["locations"][1].update(colour="blue"), "colour", "Extra inputs"),
+        (lambda r: r["locations"][1].update(colour="blue"), "colour", "colour: not a known key"),
         (lambda r: r["locations"][1].pop("time_zone"), "time_zone", "Field required"),
         (lambda r: r["locations"][0]["evses"][0].update(capabilities=["RESERVEABLE"]),
          "evses[AMS-ZUIDAS-01].capabilities.0", "Input should be"),
@@ -91,7 +91,7 @@ def test_duplicate_location_id(tmp_path: Path) -> None:
     raw = copy.deepcopy(example())
     raw["locations"][1]["id"] = raw["locations"][0]["id"]
     raw["locations"][1]["evses"] = []
-    assert "duplicate location id" in error_of(tmp_path, raw)
+    assert "id: appears 2 times" in error_of(tmp_path, raw)
 
 
 def test_unreadable_and_invalid_yaml(tmp_path: Path) -> None:

@@ -70,7 +70,8 @@ def test_terms_inherit_key_by_key_through_every_level() -> None:
 
 
 @pytest.mark.parametrize(("raw", "expected"), [
-    ({"defaults": {"bookings": {"enabeld": True}}}, "defaults.bookings.enabeld: Extra inputs"),
+    ({"defaults": {"bookings": {"enabeld": True}}},
+     "defaults.bookings.enabeld: not a known key; did you mean 'enabled'?"),
     ({"defaults": {"bookings": {"max_advance_days": 0}}},
      "defaults.bookings.max_advance_days: Input should be greater than 0"),
     ({"defaults": {"bookings": {"turnover_buffer_minutes": -1}}},
@@ -87,8 +88,8 @@ def test_terms_inherit_key_by_key_through_every_level() -> None:
                                                                 500}}}}}},
      "locations.S.partners.NL-ABC: bookings: timeslot_increment_minutes is greater"),
     ({"locations": {"S": {"partners": {"NL-ABC": {"reservation_only": True}}}}},
-     "locations.S.partners.NL-ABC.reservation_only: Extra inputs"),
-    ({"defaults": {"reservation_only": True}}, "defaults.reservation_only: Extra inputs"),
+     "locations.S.partners.NL-ABC.reservation_only: not a known key"),
+    ({"defaults": {"reservation_only": True}}, "defaults.reservation_only: not a known key"),
 ])
 def test_errors_name_the_file_and_the_key(raw: object, expected: str) -> None:
     with pytest.raises(PolicyError) as err:

@@ -37,7 +37,8 @@ def test_shipped_policy_is_valid_and_resolves_precedence() -> None:
 
 
 @pytest.mark.parametrize(("raw", "expected"), [
-    ({"defaults": {"walk_in_reserv": 1}}, "defaults.walk_in_reserv: Extra inputs"),
+    ({"defaults": {"walk_in_reserv": 1}},
+     "defaults.walk_in_reserv: not a known key; did you mean 'walk_in_reserve'?"),
     ({"defaults": {"walk_in_reserve": -1}}, "defaults.walk_in_reserve: Input should be greater"),
     ({"defaults": {"ordering": ["highest_power", "fastest"]}}, "defaults.ordering.1: Input"),
     ({"defaults": {"ordering": ["highest_power", "highest_power"]}},

@@ -1,0 +1,1 @@
+"""Checking the configuration and the operator files together (``ocpi-gateway config check``)."""
