@@ -38,20 +38,20 @@ async def test_serve_answers_over_https_when_given_a_certificate(
     env = {k: v for k, v in os.environ.items() if not k.startswith("OCPI_GATEWAY_")}
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "ocpi_gateway.cli", "--config", str(path), "serve", env=env,
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
     client_tls = ssl.create_default_context(cafile=str(cert))
     try:
+        assert proc.stdout is not None
+        while True:  # serve prints this once the port is bound, however long that takes
+            line = (await asyncio.wait_for(proc.stdout.readline(), 120)).decode()
+            assert line, "serve ended before listening"
+            if line.startswith("ocpi-gateway listening on "):
+                break
+        assert line.split()[-1] == f"https://127.0.0.1:{port}"
         async with aiohttp.ClientSession() as http:
-            status = None
-            for _ in range(150):
-                try:
-                    async with http.get(f"https://127.0.0.1:{port}/health",
-                                        ssl=client_tls) as response:
-                        status = response.status
-                        break
-                except aiohttp.ClientConnectionError:
-                    await asyncio.sleep(0.1)
-            assert status == 200
+            async with http.get(f"https://127.0.0.1:{port}/health",
+                                ssl=client_tls) as response:
+                assert response.status == 200
             with pytest.raises(aiohttp.ClientError):
                 async with http.get(f"http://127.0.0.1:{port}/health") as response:
                     await response.read()

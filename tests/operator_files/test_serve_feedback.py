@@ -14,12 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 import yaml
 
 from tests.conftest import free_port
 from tests.redis_servers import RedisProcess
 
 SAMPLE = Path(__file__).resolve().parents[2] / "config"
+pytestmark = pytest.mark.timeout(180)  # each test starts a real gateway process
 ENV = {k: v for k, v in os.environ.items() if not k.startswith("OCPI_GATEWAY_")}
 
 
