@@ -65,7 +65,8 @@ def test_example_chargers_file_loads_and_declares_capabilities() -> None:
 def test_chargers_file_errors_name_file_and_key(tmp_path: Path) -> None:
     bad = tmp_path / "chargers.yaml"
     bad.write_text("chargers:\n  - id: CP-1\n    security_profile: 3\n    password_hash: x\n")
-    with pytest.raises(ChargersConfigError, match=r"chargers.yaml: charger 'CP-1': security_profile: "):
+    with pytest.raises(ChargersConfigError,
+                       match=r"chargers.yaml: charger 'CP-1': security_profile: "):
         load_chargers(bad)
     bad.write_text("chargers:\n  - {id: CP-1, password_hash: x}\n"
                    "  - {id: CP-1, password_hash: y}\n")
