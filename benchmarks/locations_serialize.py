@@ -12,8 +12,9 @@ them; min and median per page are printed, and the ratios.
 ``--catalog N`` then times the first full GET of all pages (the handler's page size) of an
 N-location catalog in each version, nothing built before.
 
-Runs against older code too (``PYTHONPATH=<other worktree>``): where the publisher keeps no
-typed objects, a status change is the cold case.
+Runs against older code too (``PYTHONPATH=<other checkout>``): the publisher of before the
+typed live state kept dicts (``_docs``), which it then dumps as they are; today's untyped
+reference is the JSON form of its typed state (``published_doc``), built before timing.
 
 Usage: .venv/bin/python benchmarks/locations_serialize.py [--locations 200] [--rounds 7]
        [--pages 200] [--catalog 10000]
@@ -28,6 +29,7 @@ import logging
 import resource
 import statistics
 import time
+from typing import Any, cast
 
 import orjson
 import structlog
@@ -36,18 +38,37 @@ from ocpi_gateway.locations.catalog import LocationsCatalog
 from ocpi_gateway.locations.handlers import DEFAULT_MAX_LIMIT
 from ocpi_gateway.locations.publisher import LocationsPublisher
 from ocpi_gateway.locations.sample import sample_locations
+from ocpi_gateway.reservation_policy.availability.base import EvseStatus
 from ocpi_gateway.reservation_policy.availability.memory import MemoryAvailability
 
 
+def _docs(publisher: LocationsPublisher) -> dict[str, dict[str, Any]]:
+    """The published Locations as JSON-ready dicts: the untyped path's state (before the seam
+    the publisher kept these; since, its live state is typed and this is their JSON form)."""
+    kept = getattr(publisher, "_docs", None)
+    if kept is not None:
+        return cast(dict[str, dict[str, Any]], kept)
+    cached = getattr(publisher, "_bench_docs", None)
+    if cached is None:
+        cached = {loc.id: publisher.published_doc(loc.id) for loc in publisher._live}
+        publisher._bench_docs = cached  # type: ignore[attr-defined]
+    return cast(dict[str, dict[str, Any]], cached)
+
+
 def untyped_page(publisher: LocationsPublisher, offset: int) -> bytes:
-    ids = sorted(publisher._docs)[offset:offset + 10]
-    return orjson.dumps([publisher._docs[i] for i in ids])
+    docs = _docs(publisher)
+    ids = sorted(docs)[offset:offset + 10]
+    return orjson.dumps([docs[i] for i in ids])
 
 
 def _forget_all(publisher: LocationsPublisher) -> None:
     getattr(publisher, "_objects", {}).clear()
-    publisher._serialized.clear()
-    publisher._page_cache.clear()
+    pages = getattr(publisher, "_pages", None)
+    if pages is not None:
+        pages.clear()
+    else:
+        publisher._serialized.clear()  # type: ignore[attr-defined]
+        publisher._page_cache.clear()  # type: ignore[attr-defined]
 
 
 def typed_page(publisher: LocationsPublisher, offset: int, version: str) -> bytes:
@@ -60,17 +81,24 @@ FLIP = {"AVAILABLE": "CHARGING", "CHARGING": "AVAILABLE"}
 
 
 def changed_page(publisher: LocationsPublisher, offset: int, version: str) -> bytes:
-    """Each location of the page had one EVSE change status (as _set_published_status does)."""
-    publisher._page_cache.clear()
-    for location_id in sorted(publisher._docs)[offset:offset + 10]:
-        doc = publisher._docs[location_id]
-        evse = doc["evses"][0]
-        evse["status"] = FLIP.get(evse["status"], "AVAILABLE")
-        changed = getattr(publisher, "_status_changed", None)
-        if changed is not None:
-            changed(location_id, evse["uid"], evse["status"], evse["last_updated"])
-        else:
-            _forget_all(publisher)
+    """Each location of the page had one EVSE change status (as a charger's report does)."""
+    live = getattr(publisher, "_live", None)
+    if live is None:  # the publisher of before: dicts
+        publisher._page_cache.clear()  # type: ignore[attr-defined]
+        for location_id in sorted(publisher._docs)[offset:offset + 10]:  # type: ignore[attr-defined]
+            evse = publisher._docs[location_id]["evses"][0]  # type: ignore[attr-defined]
+            evse["status"] = FLIP.get(evse["status"], "AVAILABLE")
+            changed = getattr(publisher, "_status_changed", None)
+            if changed is not None:
+                changed(location_id, evse["uid"], evse["status"], evse["last_updated"])
+            else:
+                _forget_all(publisher)
+    else:
+        for location_id in sorted(loc.id for loc in live)[offset:offset + 10]:
+            location = live.get(location_id)
+            evse = location.evses[0]
+            status = EvseStatus(FLIP.get(evse.status.value, "AVAILABLE"))
+            publisher._set_status(location, evse, status, evse.last_updated)
     body, _ = publisher.page(offset, 10, None, None, version)
     return body
 
@@ -98,9 +126,10 @@ async def full_get(size: int) -> None:
               f"{statistics.median(times) * 1e3:8.0f} ms")
     gc.collect()
     print(f"  resident memory after both: {_rss_mb():.0f} MB")
+    docs = _docs(publisher)
     start = time.perf_counter()
     for offset in range(0, size, limit):
-        orjson.dumps([publisher._docs[i] for i in sorted(publisher._docs)[offset:offset + limit]])
+        orjson.dumps([docs[i] for i in sorted(docs)[offset:offset + limit]])
     print(f"  untyped dumps (before the seam, incl. its sort): "
           f"{(time.perf_counter() - start) * 1e3:.0f} ms")
     await publisher.stop()

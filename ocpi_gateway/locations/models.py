@@ -10,11 +10,18 @@ evse/connector) never reach a partner.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from ocpi_gateway.locations.enums import (
     Capability,
@@ -70,6 +77,14 @@ EvseIdEmi3 = Annotated[
 ]
 
 
+T = TypeVar("T")
+
+Listed = Annotated[list[T] | None, BeforeValidator(lambda value: value or None)]
+"""An optional list inside a nested object, None when absent or empty: what is published
+leaves out an empty list, and serializing objects without the work of ``exclude_unset``
+needs absent to be None (``ocpi/shared/locations.py``)."""
+
+
 class _Model(BaseModel):
     # Unknown keys are an error: a typo in the operator's YAML must not be silently dropped.
     model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
@@ -123,9 +138,9 @@ class ExceptionalPeriod(_Model):
 
 class Hours(_Model):
     twentyfourseven: bool
-    regular_hours: list[RegularHours] = []
-    exceptional_openings: list[ExceptionalPeriod] = []
-    exceptional_closings: list[ExceptionalPeriod] = []
+    regular_hours: Listed[RegularHours] = None
+    exceptional_openings: Listed[ExceptionalPeriod] = None
+    exceptional_closings: Listed[ExceptionalPeriod] = None
 
     @model_validator(mode="after")
     def _regular_when_not_247(self) -> Hours:
@@ -148,8 +163,8 @@ class EnvironmentalImpact(_Model):
 
 class EnergyMix(_Model):
     is_green_energy: bool
-    energy_sources: list[EnergySource] = []
-    environ_impact: list[EnvironmentalImpact] = []
+    energy_sources: Listed[EnergySource] = None
+    environ_impact: Listed[EnvironmentalImpact] = None
     supplier_name: String64 | None = None
     energy_product_name: String64 | None = None
 
@@ -197,10 +212,10 @@ class Parking(_Model):
     reservation_required: bool
     time_limit: float | None = None
     roofed: bool | None = None
-    images: list[Image] = []
+    images: Listed[Image] = None
     lighting: bool | None = None
     refrigeration_outlet: bool | None = None
-    standards: list[Annotated[str, StringConstraints(max_length=36)]] = []
+    standards: Listed[Annotated[str, StringConstraints(max_length=36)]] = None
     apds_reference: Annotated[str, StringConstraints(max_length=36)] | None = None
 
 
@@ -209,8 +224,8 @@ class EVSEParking(_Model):
     evse_position: EVSEPosition | None = None
 
 
-class OperatorConnector(_Model):
-    """An OCPI Connector as the operator describes it, plus its OCPP connector id."""
+class ConnectorConfig(_Model):
+    """An OCPI Connector as the operator describes it (``last_updated`` is live)."""
 
     id: CiString36
     standard: ConnectorType
@@ -223,20 +238,26 @@ class OperatorConnector(_Model):
     terms_and_conditions: Url | None = None
     capabilities: list[ConnectorCapability] = []
     """2.3.0 only."""
+
+
+class OperatorConnector(ConnectorConfig):
+    """A connector of the operator's file: the OCPI Connector plus its OCPP connector id."""
+
     ocpp_connector_id: int | None = Field(
         default=None, ge=1,
         description="1.6 connectorId, or the 2.0.1 connectorId within the EVSE (default 1)",
     )
 
 
-class OperatorEvse(_Model):
-    """An OCPI EVSE (without status and last_updated, which are live) plus its charger."""
+class EvseConfig(_Model):
+    """An OCPI EVSE as the operator describes it (``status`` and ``last_updated`` are live).
+    What is published; an EVSE gone from the file is published from this alone."""
 
     uid: CiString36
     evse_id: EvseIdEmi3 | None = None
     status_schedule: list[StatusSchedule] = []
     capabilities: list[Capability] = []
-    connectors: list[OperatorConnector] = Field(min_length=1)
+    connectors: Sequence[ConnectorConfig] = Field(min_length=1)
     floor_level: String4 | None = None
     coordinates: GeoLocation | None = None
     physical_reference: String16 | None = None
@@ -247,6 +268,24 @@ class OperatorEvse(_Model):
     """2.3.0 only: the location's parking places this EVSE serves."""
     accepted_service_providers: list[Annotated[str, StringConstraints(max_length=50)]] = []
     """2.3.0 only: the eMSPs whose contracts this EVSE accepts (empty: any)."""
+
+    @model_validator(mode="after")
+    def _unique_connectors(self) -> EvseConfig:
+        twice = _repeated(c.id for c in self.connectors)
+        if twice:
+            raise ValueError(f"connector id {twice[0]!r} appears twice: connector ids must be "
+                             "unique within an EVSE")
+        return self
+
+    @property
+    def reservable(self) -> bool:
+        return Capability.RESERVABLE in self.capabilities
+
+
+class OperatorEvse(EvseConfig):
+    """An EVSE of the operator's file: the OCPI EVSE plus the charger it is."""
+
+    connectors: list[OperatorConnector] = Field(min_length=1)
     charge_point_id: Annotated[str, StringConstraints(min_length=1, max_length=48)]
     ocpp_evse_id: int | None = Field(
         default=None, ge=1, description="2.0.1 evseId; absent for an OCPP 1.6 charger"
@@ -254,19 +293,11 @@ class OperatorEvse(_Model):
 
     @model_validator(mode="after")
     def _mapping(self) -> OperatorEvse:
-        twice = _repeated(c.id for c in self.connectors)
-        if twice:
-            raise ValueError(f"connector id {twice[0]!r} appears twice: connector ids must be "
-                             "unique within an EVSE")
         if self.ocpp_evse_id is None and any(c.ocpp_connector_id is None
                                              for c in self.connectors):
             raise ValueError("an OCPP 1.6 EVSE (no ocpp_evse_id) needs ocpp_connector_id "
                              "on every connector")
         return self
-
-    @property
-    def reservable(self) -> bool:
-        return Capability.RESERVABLE in self.capabilities
 
 
 class OperatorLocation(_Model):
@@ -324,9 +355,10 @@ class OperatorLocations(_Model):
     locations: list[OperatorLocation] = []
 
 
-# Fields that exist only for the gateway; stripped from every object sent to a partner.
-GATEWAY_ONLY_EVSE_FIELDS = frozenset({"charge_point_id", "ocpp_evse_id"})
-GATEWAY_ONLY_CONNECTOR_FIELDS = frozenset({"ocpp_connector_id"})
+# Fields that exist only for the gateway; never in what is sent to a partner.
+GATEWAY_ONLY_EVSE_FIELDS = frozenset(OperatorEvse.model_fields) - set(EvseConfig.model_fields)
+GATEWAY_ONLY_CONNECTOR_FIELDS = (frozenset(OperatorConnector.model_fields)
+                                 - set(ConnectorConfig.model_fields))
 
 
 def _repeated(values: Iterable[str]) -> list[str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -11,30 +10,32 @@ from pydantic import BaseModel
 from ocpi_gateway.commands.models import CommandBody, CommandType
 from ocpi_gateway.config import GatewaySettings
 from ocpi_gateway.hubclientinfo.models import ClientInfo
+from ocpi_gateway.locations.published import PublishedLocation
 from ocpi_gateway.partners.models import PartnerCredentials
+from ocpi_gateway.reservation_policy.availability.base import EvseStatus
 from ocpi_gateway.sessions.figures import SessionFigures
 from ocpi_gateway.sessions.models import Session
 from ocpi_gateway.tariffs.models import Tariff
 from ocpi_gateway.tariffs.pricing import PricedPeriod
 from ocpi_gateway.tokens.models import LocationReferences, Token, TokenType
 
-PublishedDoc = Mapping[str, Any]
-"""A published Location in the internal model's JSON form: the operator's fields (all that any
-version can hold) plus the live ``status`` / ``last_updated`` the publisher keeps."""
-
 
 class LocationsMapping(Protocol):
-    """Internal published Location → this version's typed Location, EVSE, Connector."""
+    """A published Location (``locations/published.py``: the internal model with its live
+    status) → this version's typed Location, EVSE, Connector."""
 
-    def location(self, doc: PublishedDoc) -> BaseModel: ...
+    def location(self, live: PublishedLocation) -> BaseModel: ...
 
-    def evse(self, doc: PublishedDoc, evse_uid: str) -> BaseModel | None:
+    def evse(self, live: PublishedLocation, evse_uid: str) -> BaseModel | None:
         """None when the version cannot show that EVSE (e.g. only MCS connectors in 2.2.1)."""
 
-    def connector(self, doc: PublishedDoc, evse_uid: str, connector_id: str) -> BaseModel | None:
-        ...
+    def connector(self, live: PublishedLocation, evse_uid: str,
+                  connector_id: str) -> BaseModel | None: ...
 
-    def evse_patch(self, status: str, last_updated: str) -> BaseModel: ...
+    def evse_patch(self, status: EvseStatus, last_updated: str) -> BaseModel: ...
+
+    def json(self, built: BaseModel) -> bytes:
+        """A Location, EVSE or Connector built by this mapping, serialized as sent."""
 
 
 class TokensMapping(Protocol):

@@ -162,8 +162,8 @@ async def test_16_reserved_then_available_ends_it_and_publishes_the_real_status(
     publisher = world.gateway.app[LOCATIONS].publisher
 
     def published(uid: str) -> str | None:
-        doc = publisher.evse_doc(LOCATION, uid)
-        return None if doc is None else str(doc["status"])
+        evse = publisher.evse(LOCATION, uid)
+        return None if evse is None else evse.status.value
 
     await world.status(CP16, 1, "Reserved")
     assert await eventually(lambda: published("E1") == "RESERVED")

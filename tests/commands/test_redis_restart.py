@@ -129,7 +129,7 @@ async def _trial(cluster: Cluster, redis: RedisProcess, rng: random.Random, run:
     service = cluster.gateways[0].app[RESERVATIONS]
     probes = []
     for n, world in enumerate(cluster.worlds):
-        doc = world.gateway.app[LOCATIONS].publisher.location_doc(LOC)
+        doc = world.gateway.app[LOCATIONS].publisher.published_doc(LOC)
         assert doc is not None
         published = {e["uid"]: e["status"] for e in doc["evses"]}
         available = sorted(uid for uid, status in published.items() if status == "AVAILABLE")

@@ -105,7 +105,7 @@ async def test_offline_grace_comes_from_the_settings(tmp_path: Path) -> None:
         await bus.publish(ChargerDisconnected(charge_point_id="CP-UTR-01"))
         await asyncio.sleep(0.12)
         await publisher.settle()
-        assert publisher.evse_doc("NL-UTR-JAARBEURS", "UTR-JB-03")["status"] == "UNKNOWN"  # type: ignore[index]
+        assert publisher.evse("NL-UTR-JAARBEURS", "UTR-JB-03").status == "UNKNOWN"  # type: ignore[union-attr]
         seen = await running.app[AVAILABILITY].get("NL-UTR-JAARBEURS", "UTR-JB-03")
         assert seen is not None and seen.status.value == "UNKNOWN"
     finally:

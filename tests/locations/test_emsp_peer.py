@@ -28,17 +28,18 @@ async def send(peer: EmspPeer, method: str, tail: str, body: Any = None) -> tupl
 def _location() -> dict[str, Any]:
     """A valid OCPI Location as the gateway publishes it (the peer checks bodies against the
     OpenAPI files): LOC-00000 with EVSEs LOC-00000-1..4, each with connector "1"."""
-    from ocpi_gateway.locations.catalog import LocationsCatalog
-    from ocpi_gateway.locations.publisher import prepare_config
+    from ocpi_gateway.locations.published import (
+        PublishedEvse,
+        PublishedLocation,
+        published_doc,
+    )
     from ocpi_gateway.locations.sample import sample_locations
+    from ocpi_gateway.reservation_policy.availability.base import EvseStatus
 
     stamp = "2026-01-01T00:00:00.000Z"
-    [(config, _)] = prepare_config(LocationsCatalog(sample_locations(1))).values()
-    for evse in config["evses"]:
-        evse.update(status="AVAILABLE", last_updated=stamp)
-        for connector in evse["connectors"]:
-            connector["last_updated"] = stamp
-    return {**config, "last_updated": stamp}
+    [location] = sample_locations(1)
+    return published_doc(PublishedLocation(location, [
+        PublishedEvse(e, EvseStatus.AVAILABLE, stamp, stamp) for e in location.evses], stamp))
 
 
 LOC = "NL/EXA/LOC-00000"

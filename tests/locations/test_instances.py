@@ -20,13 +20,13 @@ async def test_instance_adopts_statuses_of_the_other(redis_url: str) -> None:
     await a.on_event(ConnectorStatusChanged(charge_point_id="CP-UTR-01", evse_id=1,
                                             connector_id=1, status=ConnectorStatus.FAULTED))
     await a.settle()
-    assert a.evse_doc("NL-UTR-JAARBEURS", "UTR-JB-01")["status"] == "OUTOFORDER"  # type: ignore[index]
-    assert b.evse_doc("NL-UTR-JAARBEURS", "UTR-JB-01")["status"] == "UNKNOWN"  # type: ignore[index]
+    assert a.evse("NL-UTR-JAARBEURS", "UTR-JB-01").status == "OUTOFORDER"  # type: ignore[union-attr]
+    assert b.evse("NL-UTR-JAARBEURS", "UTR-JB-01").status == "UNKNOWN"  # type: ignore[union-attr]
     assert await b.sync_shared() == 1
-    evse = b.evse_doc("NL-UTR-JAARBEURS", "UTR-JB-01")
-    assert evse is not None and evse["status"] == "OUTOFORDER"
-    assert b.location_doc("NL-UTR-JAARBEURS")["last_updated"] >= evse["last_updated"]  # type: ignore[index]
-    body, total = b.page(0, 10, evse["last_updated"], None)
+    evse = b.evse("NL-UTR-JAARBEURS", "UTR-JB-01")
+    assert evse is not None and evse.status == "OUTOFORDER"
+    assert b.published_doc("NL-UTR-JAARBEURS")["last_updated"] >= evse.last_updated  # type: ignore[index]
+    body, total = b.page(0, 10, evse.last_updated, None)
     assert total == 1 and b"NL-UTR-JAARBEURS" in body
     assert await b.sync_shared() == 0  # nothing new
 
@@ -37,9 +37,9 @@ async def test_instance_adopts_statuses_of_the_other(redis_url: str) -> None:
                                          until=datetime.now(UTC) + timedelta(minutes=1))
     assert held == "UTR-JB-02"
     await b.settle()
-    assert b.evse_doc("NL-UTR-JAARBEURS", "UTR-JB-02")["status"] == "RESERVED"  # type: ignore[index]
+    assert b.evse("NL-UTR-JAARBEURS", "UTR-JB-02").status == "RESERVED"  # type: ignore[union-attr]
     assert await a.sync_shared() >= 1
-    assert a.evse_doc("NL-UTR-JAARBEURS", "UTR-JB-02")["status"] == "RESERVED"  # type: ignore[index]
+    assert a.evse("NL-UTR-JAARBEURS", "UTR-JB-02").status == "RESERVED"  # type: ignore[union-attr]
     for publisher in (a, b):
         await publisher.stop()
     for store in stores:

@@ -127,11 +127,11 @@ async def test_sighup_reloads(tmp_path: Path, receiver: Peer, doc_store: Documen
         path.write_text(yaml.safe_dump(raw))
         os.kill(os.getpid(), signal.SIGHUP)
         for _ in range(200):
-            doc = module.publisher.location_doc("NL-UTR-JAARBEURS")
+            doc = module.publisher.published_doc("NL-UTR-JAARBEURS")
             if doc and doc["name"] == "Jaarbeurs Noord":
                 break
             await asyncio.sleep(0.01)
-        assert module.publisher.location_doc("NL-UTR-JAARBEURS")["name"] == "Jaarbeurs Noord"  # type: ignore[index]
+        assert module.publisher.published_doc("NL-UTR-JAARBEURS")["name"] == "Jaarbeurs Noord"  # type: ignore[index]
     finally:
         loop.remove_signal_handler(signal.SIGHUP)
     await module.stop()
@@ -194,13 +194,13 @@ async def test_reload_parses_off_the_event_loop_which_keeps_serving(
 async def test_reload_hands_the_loop_back_between_locations(
     tmp_path: Path, receiver: Peer, doc_store: DocumentStore, monkeypatch: Any
 ) -> None:
-    from ocpi_gateway.locations import publisher as publisher_module
+    from ocpi_gateway.locations import config_apply
 
     module, outbox, _, path, raw = await build(tmp_path, receiver, doc_store)
     for location in raw["locations"]:
         location["name"] += " (renamed)"
     path.write_text(yaml.safe_dump(raw))
-    monkeypatch.setattr(publisher_module, "YIELD_EVERY", 0.0)
+    monkeypatch.setattr(config_apply, "YIELD_EVERY", 0.0)
     renamed_per_tick: list[int] = []
 
     async def ticker() -> None:
@@ -208,7 +208,7 @@ async def test_reload_hands_the_loop_back_between_locations(
             await asyncio.sleep(0)
             renamed_per_tick.append(sum(
                 1 for location in raw["locations"]
-                if module.publisher.location_doc(location["id"])["name"]  # type: ignore[index]
+                if module.publisher.published_doc(location["id"])["name"]  # type: ignore[index]
                 .endswith("(renamed)")))
 
     task = asyncio.ensure_future(ticker())

@@ -231,11 +231,11 @@ async def test_charger_wide_status_and_offline_grace(
         await publisher.on_event(status("CP-AMS-01", None, c, ConnectorStatus.AVAILABLE))
     await publisher.on_event(status("CP-AMS-01", None, 0, ConnectorStatus.UNAVAILABLE))
     await settle(publisher, outbox)
-    assert {publisher.evse_doc("NL-AMS-ZUIDAS", u)["status"]  # type: ignore[index]
+    assert {publisher.evse("NL-AMS-ZUIDAS", u).status  # type: ignore[union-attr]
             for u in ("AMS-ZUIDAS-01", "AMS-ZUIDAS-02")} == {"INOPERATIVE"}
     await publisher.on_event(status("CP-AMS-01", None, 0, ConnectorStatus.AVAILABLE))
     await settle(publisher, outbox)
-    assert publisher.evse_doc("NL-AMS-ZUIDAS", "AMS-ZUIDAS-01")["status"] == "AVAILABLE"  # type: ignore[index]
+    assert publisher.evse("NL-AMS-ZUIDAS", "AMS-ZUIDAS-01").status == "AVAILABLE"  # type: ignore[union-attr]
     # a short disconnect inside the grace changes nothing (a grace no loaded machine can
     # overrun between the two events)
     publisher.offline_grace = 60.0
@@ -243,18 +243,18 @@ async def test_charger_wide_status_and_offline_grace(
     await publisher.on_event(ChargerConnected(charge_point_id="CP-AMS-01",
                                               ocpp_version=OcppVersion.V16))
     await settle(publisher, outbox)
-    assert publisher.evse_doc("NL-AMS-ZUIDAS", "AMS-ZUIDAS-01")["status"] == "AVAILABLE"  # type: ignore[index]
+    assert publisher.evse("NL-AMS-ZUIDAS", "AMS-ZUIDAS-01").status == "AVAILABLE"  # type: ignore[union-attr]
     # longer than the grace: UNKNOWN, then back on reconnect (the 0.05 s timer fires before
     # the 0.1 s sleep ends, however slow the machine)
     publisher.offline_grace = 0.05
     await publisher.on_event(ChargerDisconnected(charge_point_id="CP-AMS-01"))
     await asyncio.sleep(0.1)
     await settle(publisher, outbox)
-    assert publisher.evse_doc("NL-AMS-ZUIDAS", "AMS-ZUIDAS-02")["status"] == "UNKNOWN"  # type: ignore[index]
+    assert publisher.evse("NL-AMS-ZUIDAS", "AMS-ZUIDAS-02").status == "UNKNOWN"  # type: ignore[union-attr]
     await publisher.on_event(ChargerConnected(charge_point_id="CP-AMS-01",
                                               ocpp_version=OcppVersion.V16))
     await settle(publisher, outbox)
-    assert publisher.evse_doc("NL-AMS-ZUIDAS", "AMS-ZUIDAS-02")["status"] == "AVAILABLE"  # type: ignore[index]
+    assert publisher.evse("NL-AMS-ZUIDAS", "AMS-ZUIDAS-02").status == "AVAILABLE"  # type: ignore[union-attr]
     pushed = [r.body["status"] for r in receiver.of("PATCH")
               if r.path.endswith("AMS-ZUIDAS-02")]
     # the first two Available reports were overtaken by connector 0 before publishing:
@@ -275,7 +275,7 @@ async def test_hold_publishes_reserved_until_released(
                                             until=until)
     assert held == "UTR-JB-02"
     await settle(publisher, outbox)
-    assert publisher.evse_doc("NL-UTR-JAARBEURS", "UTR-JB-02")["status"] == "RESERVED"  # type: ignore[index]
+    assert publisher.evse("NL-UTR-JAARBEURS", "UTR-JB-02").status == "RESERVED"  # type: ignore[union-attr]
     # the policy still sees the charger's view plus the hold
     seen = await availability.get("NL-UTR-JAARBEURS", "UTR-JB-02")
     assert seen is not None and seen.status.value == "AVAILABLE" and seen.holder == "r1"
@@ -294,10 +294,10 @@ async def test_hold_expiry_republishes(receiver: Peer, doc_store: DocumentStore)
     until = datetime.now(UTC) + timedelta(seconds=0.05)
     await availability.pick_and_hold("NL-UTR-JAARBEURS", ["UTR-JB-02"], holder="r", until=until)
     await settle(publisher, outbox)
-    assert publisher.evse_doc("NL-UTR-JAARBEURS", "UTR-JB-02")["status"] == "RESERVED"  # type: ignore[index]
+    assert publisher.evse("NL-UTR-JAARBEURS", "UTR-JB-02").status == "RESERVED"  # type: ignore[union-attr]
     await asyncio.sleep(0.12)
     await settle(publisher, outbox)
-    assert publisher.evse_doc("NL-UTR-JAARBEURS", "UTR-JB-02")["status"] == "AVAILABLE"  # type: ignore[index]
+    assert publisher.evse("NL-UTR-JAARBEURS", "UTR-JB-02").status == "AVAILABLE"  # type: ignore[union-attr]
     await outbox.stop()
     await publisher.stop()
 
@@ -310,7 +310,7 @@ async def test_reload_pushes_changes_and_marks_removed(
     path.write_text(yaml.safe_dump(raw))
     publisher, outbox, _ = await make_publisher(receiver, doc_store, path=path)
     await settle(publisher, outbox)
-    before = copy.deepcopy(publisher.location_doc("NL-AMS-ZUIDAS"))
+    before = copy.deepcopy(publisher.published_doc("NL-AMS-ZUIDAS"))
     receiver.requests.clear()
     raw["locations"][1]["name"] = "P+R Jaarbeurs (Noord)"
     raw["locations"][1]["evses"].pop()  # UTR-JB-04 taken out of service
@@ -321,7 +321,7 @@ async def test_reload_pushes_changes_and_marks_removed(
     assert put.body["name"] == "P+R Jaarbeurs (Noord)"
     removed = next(e for e in put.body["evses"] if e["uid"] == "UTR-JB-04")
     assert removed["status"] == "REMOVED"
-    assert publisher.location_doc("NL-AMS-ZUIDAS") == before  # untouched, not pushed
+    assert publisher.published_doc("NL-AMS-ZUIDAS") == before  # untouched, not pushed
     await outbox.stop()
     await publisher.stop()
 
@@ -331,7 +331,7 @@ async def test_restart_keeps_last_updated_of_unchanged_locations(
 ) -> None:
     publisher, outbox, _ = await make_publisher(receiver, doc_store)
     await settle(publisher, outbox)
-    stamp = publisher.location_doc("NL-AMS-ZUIDAS")["last_updated"]  # type: ignore[index]
+    stamp = publisher.published_doc("NL-AMS-ZUIDAS")["last_updated"]  # type: ignore[index]
     await publisher.on_event(status("CP-UTR-01", 1, 1, ConnectorStatus.CHARGING))
     await settle(publisher, outbox)
     await outbox.stop()
@@ -341,7 +341,7 @@ async def test_restart_keeps_last_updated_of_unchanged_locations(
     # a new process: in-process availability starts empty, so UTR-JB-01 is UNKNOWN again
     again, outbox2, _ = await make_publisher(receiver, doc_store)
     await settle(again, outbox2)
-    assert again.location_doc("NL-AMS-ZUIDAS")["last_updated"] == stamp  # type: ignore[index]
+    assert again.published_doc("NL-AMS-ZUIDAS")["last_updated"] == stamp  # type: ignore[index]
     assert receiver.of("PUT") == []  # no configuration changed
     [patch] = receiver.of("PATCH")
     assert patch.path.endswith("/NL-UTR-JAARBEURS/UTR-JB-01")
@@ -357,15 +357,15 @@ async def test_evse_with_two_connectors_shows_the_one_in_use(
     await publisher.on_event(status("CP-AMS-02", 1, 1, ConnectorStatus.AVAILABLE))
     await publisher.on_event(status("CP-AMS-02", 1, 2, ConnectorStatus.FAULTED))
     await publisher.settle()
-    assert publisher.evse_doc("NL-AMS-ZUIDAS", "AMS-ZUIDAS-03")["status"] == "AVAILABLE"  # type: ignore[index]
+    assert publisher.evse("NL-AMS-ZUIDAS", "AMS-ZUIDAS-03").status == "AVAILABLE"  # type: ignore[union-attr]
     await publisher.on_event(status("CP-AMS-02", 1, 2, ConnectorStatus.SUSPENDED_EV))
     await publisher.settle()
-    assert publisher.evse_doc("NL-AMS-ZUIDAS", "AMS-ZUIDAS-03")["status"] == "CHARGING"  # type: ignore[index]
+    assert publisher.evse("NL-AMS-ZUIDAS", "AMS-ZUIDAS-03").status == "CHARGING"  # type: ignore[union-attr]
     await publisher.on_event(status("CP-AMS-02", 1, 2, ConnectorStatus.AVAILABLE))
     await publisher.on_event(status("CP-AMS-02", 9, 1, ConnectorStatus.FAULTED))  # unmapped
     await settle(publisher, outbox)
-    assert publisher.evse_doc("NL-AMS-ZUIDAS", "AMS-ZUIDAS-03")["status"] == "AVAILABLE"  # type: ignore[index]
-    assert publisher.evse_doc("NL-AMS-ZUIDAS", "AMS-ZUIDAS-04")["status"] == "UNKNOWN"  # type: ignore[index]
+    assert publisher.evse("NL-AMS-ZUIDAS", "AMS-ZUIDAS-03").status == "AVAILABLE"  # type: ignore[union-attr]
+    assert publisher.evse("NL-AMS-ZUIDAS", "AMS-ZUIDAS-04").status == "UNKNOWN"  # type: ignore[union-attr]
     await outbox.stop()
     await publisher.stop()
 

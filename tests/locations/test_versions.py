@@ -17,6 +17,7 @@ from ocpi_gateway.domain.store import DocumentStore
 from ocpi_gateway.locations.catalog import LocationsCatalog, LocationsConfigError, parse_locations
 from ocpi_gateway.locations.handlers import LocationsSender
 from ocpi_gateway.locations.publisher import LocationsPublisher, Receiver
+from ocpi_gateway.ocpi import package
 from ocpi_gateway.reservation_policy.availability.memory import MemoryAvailability
 from tests.locations.conftest import Receiver as Peer
 from tests.openapi import validate_gateway_response
@@ -159,3 +160,46 @@ async def test_pushes_in_each_partners_version(
 
 async def _token(_partner: str) -> dict[str, str]:
     return {"Authorization": "Token dGVzdA=="}
+
+
+async def test_each_body_is_built_once_per_version_not_per_partner(
+    receiver: Peer, doc_store: DocumentStore, catalog: LocationsCatalog, monkeypatch: Any
+) -> None:
+    """Three partners, two of them on 2.2.1: every PUT and PATCH body is built once for each
+    version in use, then queued for every partner of that version."""
+    built: list[tuple[str, str]] = []
+    for version in ("2.2.1", "2.3.0"):
+        mapping = package(version).locations
+        for name in ("location", "evse_patch"):
+            original = getattr(mapping, name)
+
+            def counted(*args: Any, _v: str = version, _n: str = name,
+                        _o: Any = original) -> Any:
+                built.append((_v, _n))
+                return _o(*args)
+            monkeypatch.setattr(mapping, name, counted)
+    outbox = DeliveryEngine(doc_store, _token, policy=DeliveryPolicy(timeout=2.0,
+                                                                     base_backoff=0.01))
+
+    async def receivers() -> list[Receiver]:
+        return [Receiver("old-1", receiver.url, version="2.2.1", to_party=("DE", "AAA")),
+                Receiver("old-2", receiver.url, version="2.2.1", to_party=("DE", "BBB")),
+                Receiver("new", receiver.url_for("2.3.0"), version="2.3.0")]
+
+    publisher = LocationsPublisher(catalog, MemoryAvailability(), store=doc_store,
+                                   outbox=outbox, receivers=receivers)
+    await outbox.start()
+    await publisher.start()
+    try:
+        assert sorted(built) == [("2.2.1", "location"), ("2.3.0", "location")]
+        built.clear()
+        await publisher.on_event(ConnectorStatusChanged(
+            charge_point_id="CP-1", evse_id=None, connector_id=1,
+            status=ConnectorStatus.AVAILABLE))
+        await publisher.settle()
+        assert sorted(built) == [("2.2.1", "evse_patch"), ("2.3.0", "evse_patch")]
+        assert await outbox.drain(5)
+    finally:
+        await outbox.stop()
+        await publisher.stop()
+    assert len(receiver.of("PUT")) == 3 and len(receiver.of("PATCH")) == 3

@@ -76,6 +76,12 @@ async def test_emsp_registers_on_either_version(located_gateway: RunningGateway,
         await emsp.close()
 
 
+async def _register(gateway: RunningGateway, emsp: EmspPeer) -> None:
+    await register_with_partner(gateway.partners, gateway.app[keys.OCPI_CLIENT],
+                                gateway.settings, SUPPORTED_VERSIONS, emsp.versions_url,
+                                emsp.token_a, name="Peer", grants=emsp.grants())
+
+
 @pytest.mark.parametrize(("theirs", "chosen"), [(("2.1.1", "2.2.1"), "2.2.1"),
                                                 (BOTH, "2.3.0"), (("2.3.0",), "2.3.0")])
 async def test_gateway_registers_on_the_highest_mutual_version(
@@ -83,11 +89,7 @@ async def test_gateway_registers_on_the_highest_mutual_version(
 ) -> None:
     emsp = await peer(*theirs, speaks=chosen)
     try:
-        await register_with_partner(located_gateway.partners,
-                                    located_gateway.app[keys.OCPI_CLIENT],
-                                    located_gateway.settings, SUPPORTED_VERSIONS,
-                                    emsp.versions_url, emsp.token_a, name="Peer",
-                                    grants=emsp.grants())
+        await _register(located_gateway, emsp)
         [partner] = await located_gateway.partners.registered()
         assert partner.version == chosen
         assert emsp.gateway_credentials is not None
@@ -121,5 +123,22 @@ async def test_credentials_put_switches_the_version(located_gateway: RunningGate
         assert emsp.locations["NL/EXA/LOC-AFIR"]["help_phone"] == "+31301234567"
         assert [r.path for r in emsp.received if r.method == "PUT"][-1] == \
             "/emsp/2.3.0/locations/NL/EXA/LOC-AFIR"
+    finally:
+        await emsp.close()
+
+
+async def test_open_enums_of_2_3_0_in_a_partners_versions_and_modules(
+    located_gateway: RunningGateway,
+) -> None:
+    """VersionNumber and ModuleID are OpenEnums in 2.3.0: a version we do not know is passed
+    over (the highest mutual one is chosen), a module we do not know is kept as listed."""
+    emsp = EmspPeer(versions=("2.2.1", "2.3.0", "3.0"), ocpi_version="2.3.0",
+                    modules=("credentials", "locations", "commands", "tokens", "futuremodule"))
+    await emsp.start()
+    try:
+        await _register(located_gateway, emsp)
+        [partner] = await located_gateway.partners.registered()
+        assert partner.version == "2.3.0"
+        assert partner.endpoint("futuremodule") == f"{emsp.base_url}/emsp/2.3.0/futuremodule"
     finally:
         await emsp.close()

@@ -17,3 +17,4 @@ class OcpiObject(BaseModel):
 
 Number = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
 """An OCPI number: exact inside, a JSON number on the wire."""
+

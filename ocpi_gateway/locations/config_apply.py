@@ -1,0 +1,126 @@
+"""Publishing the operator's catalog over what was published before: a location or EVSE whose
+configuration changed is new (``last_updated`` now), one that did not keeps its timestamps and
+takes the catalog's new objects; an EVSE or location gone from the file stays, REMOVED (OCPI
+never deletes one). Changes are found by digests of each location's and EVSE's configuration,
+which snapshots keep, so a restart knows what changed while it was down."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from ocpi_gateway.locations.catalog import LocationsCatalog
+from ocpi_gateway.locations.live import Digests, LiveLocations
+from ocpi_gateway.locations.models import OperatorLocation
+from ocpi_gateway.locations.published import PublishedEvse, PublishedLocation, config_doc
+from ocpi_gateway.locations.status import published_status
+from ocpi_gateway.reservation_policy.availability.base import AvailabilityStore, EvseStatus
+from ocpi_gateway.transport.envelope import ocpi_timestamp
+
+YIELD_EVERY = 0.005
+"""Seconds of publishing work between two hand-backs of the event loop."""
+
+Prepared = dict[str, Digests]
+"""location id → its configuration digests."""
+
+
+def _digest(value: Any) -> str:
+    return hashlib.sha256(orjson.dumps(value, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def digests(location: OperatorLocation) -> Digests:
+    config = config_doc(location)
+    found = {"": _digest({k: v for k, v in config.items() if k != "evses"})}
+    for evse_config in config.get("evses", []):
+        found[evse_config["uid"]] = _digest(evse_config)
+    return found
+
+
+def prepare(catalog: LocationsCatalog) -> Prepared:
+    """The pure part of publishing a catalog (no live status), safe to run in a thread."""
+    return {location.id: digests(location) for location in catalog.locations()}
+
+
+class Yielder:
+    """Hands the event loop back every YIELD_EVERY seconds of work: publishing 10,000
+    locations must not stall chargers and partners."""
+
+    def __init__(self) -> None:
+        self._since = time.perf_counter()
+
+    async def __call__(self) -> None:
+        if time.perf_counter() - self._since > YIELD_EVERY:
+            await asyncio.sleep(0)
+            self._since = time.perf_counter()
+
+
+@dataclass(slots=True)
+class Applied:
+    changed: list[str] = field(default_factory=list)
+    """Locations to PUT again (their configuration changed, or EVSEs were removed)."""
+    status_changes: list[tuple[str, str]] = field(default_factory=list)
+    """(location, EVSE) whose status moved while nothing else did (e.g. during a restart)."""
+
+
+async def apply_catalog(live: LiveLocations, catalog: LocationsCatalog, prepared: Prepared,
+                        availability: AvailabilityStore, pause: Yielder) -> Applied:
+    now = ocpi_timestamp()
+    applied = Applied()
+    present: set[str] = set()
+    for location in catalog.locations():
+        await pause()
+        present.add(location.id)
+        hashes = prepared[location.id]
+        old = live.get(location.id)
+        old_hashes = live.digests(location.id)
+        old_evses = {e.config.uid: e for e in old.evses} if old is not None else {}
+        known_evses = await availability.location(location.id)
+        evses = []
+        for config in location.evses:
+            uid = config.uid
+            previous = old_evses.pop(uid, None)
+            known = known_evses.get(uid)
+            if known is None:
+                await availability.set_status(location.id, uid, EvseStatus.UNKNOWN,
+                                              datetime.now(UTC))
+            status = published_status(known.status, held=known.holder is not None) \
+                if known else EvseStatus.UNKNOWN
+            if previous is not None and old_hashes.get(uid) == hashes[uid]:
+                previous.config = config  # the same content: the new catalog's object
+                if previous.status is not status:
+                    previous.status, previous.last_updated = status, now
+                    applied.status_changes.append((location.id, uid))
+                evses.append(previous)
+            else:
+                evses.append(PublishedEvse(config, status, now, now))
+        newly_removed = False
+        for removed in old_evses.values():
+            if removed.status is not EvseStatus.REMOVED:
+                removed = PublishedEvse(removed.config, EvseStatus.REMOVED, now,
+                                        removed.connectors_updated)
+                newly_removed = True
+            evses.append(removed)
+        unchanged = old is not None and old_hashes == hashes and not newly_removed
+        # A child's newer last_updated (status seen at start) still bumps the parent.
+        stamp = max([old.last_updated, *(e.last_updated for e in evses)]) \
+            if old is not None and unchanged else now
+        live.put(PublishedLocation(location, evses, stamp), hashes)
+        if not unchanged:
+            applied.changed.append(location.id)
+    for gone in live:
+        if gone.id in present:
+            continue
+        # A location gone from the file: its EVSEs become REMOVED, the location stays.
+        if any(e.status is not EvseStatus.REMOVED for e in gone.evses):
+            for evse in gone.evses:
+                evse.status, evse.last_updated = EvseStatus.REMOVED, now
+            gone.last_updated = now
+            applied.changed.append(gone.id)
+    live.reindex()
+    return applied

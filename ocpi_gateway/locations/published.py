@@ -1,0 +1,125 @@
+"""The published Locations in the internal model: the operator's objects as the catalog holds
+them, with the live ``status`` / ``last_updated`` the publisher keeps beside them.
+
+Slotted objects that refer to the catalog's (validated, frozen) models instead of copies:
+10,000 locations of 4 EVSEs cost a few MB on top of the catalog, where a JSON tree of each
+cost hundreds. Every OCPI version's form is built from these at the seam
+(``ocpi/v*/locations.py``); ``published_doc`` is their JSON form, as snapshots store it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ocpi_gateway.locations.models import (
+    GATEWAY_ONLY_CONNECTOR_FIELDS,
+    GATEWAY_ONLY_EVSE_FIELDS,
+    EvseConfig,
+    OperatorLocation,
+)
+from ocpi_gateway.reservation_policy.availability.base import EvseStatus
+
+
+@dataclass(slots=True)
+class PublishedEvse:
+    config: EvseConfig
+    """The operator's EVSE (an ``OperatorEvse`` of the catalog; for an EVSE gone from the file,
+    what was last published of it)."""
+    status: EvseStatus
+    last_updated: str
+    connectors_updated: str
+    """The connectors' ``last_updated``: when the EVSE's configuration last changed."""
+
+
+@dataclass(slots=True)
+class PublishedLocation:
+    config: OperatorLocation
+    """The location's own fields (its ``evses`` are not read: ``evses`` below are published)."""
+    evses: list[PublishedEvse]
+    """The configured EVSEs in the file's order, then those gone from it (REMOVED)."""
+    last_updated: str
+
+    @property
+    def id(self) -> str:
+        return self.config.id
+
+    def evse(self, uid: str) -> PublishedEvse | None:
+        """The EVSE ``uid``, in any case (EVSE uids are CiStrings)."""
+        for evse in self.evses:
+            if evse.config.uid == uid:
+                return evse
+        folded = uid.casefold()
+        return next((e for e in self.evses if e.config.uid.casefold() == folded), None)
+
+
+def _drop_empty(value: Any) -> Any:
+    # OCPI lists that are empty are better left out than sent as [] (optional, card. *).
+    if isinstance(value, dict):
+        return {k: _drop_empty(v) for k, v in value.items() if v != []}
+    if isinstance(value, list):
+        return [_drop_empty(v) for v in value]
+    return value
+
+
+def config_doc(location: OperatorLocation) -> dict[str, Any]:
+    """The operator's part of the published object as JSON (no live fields, no gateway-only
+    fields, no empty lists): what configuration digests are taken of."""
+    doc = location.model_dump(mode="json", exclude_none=True)
+    for evse in doc.get("evses", []):
+        for name in GATEWAY_ONLY_EVSE_FIELDS:
+            evse.pop(name, None)
+        for connector in evse.get("connectors", []):
+            for name in GATEWAY_ONLY_CONNECTOR_FIELDS:
+                connector.pop(name, None)
+    cleaned: dict[str, Any] = _drop_empty(doc)
+    return cleaned
+
+
+_EVSE_EXCLUDED: dict[str, Any] = {
+    **dict.fromkeys(GATEWAY_ONLY_EVSE_FIELDS, True),
+    "connectors": {"__all__": dict.fromkeys(GATEWAY_ONLY_CONNECTOR_FIELDS, True)}}
+
+
+def evse_doc(evse: PublishedEvse) -> dict[str, Any]:
+    doc: dict[str, Any] = _drop_empty(evse.config.model_dump(
+        mode="json", exclude_none=True,
+        exclude=_EVSE_EXCLUDED))
+    for connector in doc["connectors"]:
+        connector["last_updated"] = evse.connectors_updated
+    doc["status"] = evse.status.value
+    doc["last_updated"] = evse.last_updated
+    return doc
+
+
+def published_doc(location: PublishedLocation) -> dict[str, Any]:
+    """The published Location as JSON in the internal model (what snapshots store)."""
+    doc: dict[str, Any] = _drop_empty(location.config.model_dump(
+        mode="json", exclude_none=True, exclude={"evses"}))
+    if location.evses:
+        doc["evses"] = [evse_doc(e) for e in location.evses]
+    doc["last_updated"] = location.last_updated
+    return doc
+
+
+def from_doc(doc: dict[str, Any], current: OperatorLocation | None = None) -> PublishedLocation:
+    """A published Location read back from its JSON form (a snapshot). ``current`` is the
+    location in today's catalog: its objects are used for what it still has, so that only
+    what the file no longer holds is validated again from the snapshot."""
+    configured: dict[str, EvseConfig] = {e.uid: e for e in current.evses} if current else {}
+    evses = []
+    for raw in doc.get("evses", []):
+        connectors = raw.get("connectors", [])
+        config: EvseConfig | None = configured.get(raw["uid"])
+        if config is None:
+            config = EvseConfig.model_validate({
+                **{k: v for k, v in raw.items() if k not in ("status", "last_updated")},
+                "connectors": [{k: v for k, v in c.items() if k != "last_updated"}
+                               for c in connectors]})
+        stamps = [c["last_updated"] for c in connectors if "last_updated" in c]
+        evses.append(PublishedEvse(config, EvseStatus(raw["status"]), raw["last_updated"],
+                                   max(stamps, default=raw["last_updated"])))
+    if current is None:
+        current = OperatorLocation.model_validate(
+            {k: v for k, v in doc.items() if k not in ("evses", "last_updated")})
+    return PublishedLocation(current, evses, doc["last_updated"])

@@ -1,0 +1,81 @@
+"""What partners were told, kept in the store (collection ``locations_published``, one
+document per location: the published Location in the internal model's JSON form and its
+configuration digests), so that a restart corrects a status lost meanwhile and publishes the
+EVSEs and locations gone from the file since. Written when the publisher's queue runs dry, at
+most every SNAPSHOT_INTERVAL: a burst of changes costs one write per location."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import structlog
+
+from ocpi_gateway.domain.store import DocumentStore
+from ocpi_gateway.locations.catalog import LocationsCatalog
+from ocpi_gateway.locations.live import LiveLocations
+from ocpi_gateway.locations.published import PublishedLocation, from_doc, published_doc
+
+log = structlog.get_logger(__name__)
+
+SNAPSHOTS = "locations_published"
+SNAPSHOT_INTERVAL = 2.0
+"""Status snapshots are written at most this often: a restart corrects what partners were told
+(it is not on the path of a push), and the store's writes stay few under bursts."""
+
+
+class Snapshots:
+    def __init__(self, live: LiveLocations, store: DocumentStore | None = None) -> None:
+        self._live = live
+        self.store = store
+        self._dirty: set[str] = set()
+        self._flushed_at = 0.0
+
+    @property
+    def pending(self) -> bool:
+        return bool(self._dirty)
+
+    @property
+    def due(self) -> bool:
+        return bool(self._dirty) and time.monotonic() - self._flushed_at >= SNAPSHOT_INTERVAL
+
+    def mark(self, location_id: str) -> None:
+        self._dirty.add(location_id)
+
+    async def restore(self, catalog: LocationsCatalog) -> None:
+        """Put what was published before into the live state, with the objects of ``catalog``
+        where it still has them."""
+        if self.store is None:
+            return
+        for snapshot in await self.store.find(SNAPSHOTS):
+            try:
+                restored = from_doc(snapshot["doc"], catalog.get(snapshot["id"]))
+            except Exception:
+                # Whatever is wrong with it (an older shape, a hand edit), the location is
+                # published again as new: a snapshot only spares partners a PUT.
+                log.warning("locations_snapshot_unreadable", location_id=snapshot.get("id"),
+                            exc_info=True)
+                continue
+            self._live.put(restored, snapshot["hashes"])
+
+    async def save(self, location: PublishedLocation) -> None:
+        if self.store is None:
+            return
+        await self.store.put(SNAPSHOTS, location.id, {
+            "id": location.id, "doc": published_doc(location),
+            "hashes": self._live.digests(location.id)})
+
+    async def flush(self) -> None:
+        dirty, self._dirty = self._dirty, set()
+        self._flushed_at = time.monotonic()
+        for location_id in dirty:
+            location = self._live.get(location_id)
+            if location is None:
+                continue
+            try:
+                await self.save(location)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # Only the correction after a restart depends on it; keep serving.
+                log.exception("locations_snapshot_failed", location_id=location_id)
