@@ -47,6 +47,7 @@ EXTENSIONS: list[str] = [
     "ocpi_gateway.tokens.module:install",  # app[TOKENS]; the chargers' token authorizer
     "ocpi_gateway.reservations.extension:install",  # app[RESERVATIONS], policy, expiry clock
     "ocpi_gateway.sessions.extension:install",  # app[SESSIONS]: Sessions SENDER, pushes
+    "ocpi_gateway.cdrs.extension:install",  # app[CDRS]: CDRs SENDER, made from the sessions
     "ocpi_gateway.bookings.extension:install",  # app[BOOKINGS]: 2.3.0 Bookings; after the above
     "ocpi_gateway.commands.module:install",  # Commands receiver; needs all of the above
     "ocpi_gateway.admin.extension:install",  # /admin/api/, /admin/reload; reads all of the above

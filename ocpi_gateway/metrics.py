@@ -49,6 +49,7 @@ OCPI_MODULES = frozenset({
     "versions", "version_details", "credentials", "locations", "sessions", "cdrs", "tariffs",
     "tokens", "commands", "chargingprofiles", "hubclientinfo", "bookings",
 })
+CDR_KINDS = ("SESSION", "RESERVATION")
 OCPP_ACTIONS = frozenset(
     {action.value for action in Action16} | {action.value for action in Action201}
 )
@@ -141,6 +142,13 @@ booking_requests = Counter(
     ["status"],
     registry=REGISTRY,
 )
+cdrs = Counter(
+    "ocpi_cdrs_total",
+    "CDRs issued, by kind (SESSION: a charging session; RESERVATION: a reservation or booking "
+    "that ended unused and was billed) and whether it is a Credit CDR.",
+    ["kind", "credit"],
+    registry=REGISTRY,
+)
 ocpp_connections = Gauge(
     "ocpp_connections",
     "Chargers connected to this instance by websocket, by OCPP version.",
@@ -204,6 +212,9 @@ def _initialise_series() -> None:
         booking_requests.labels(status=status)
     for reason in DeliveryGiveUp:
         deliveries_failed.labels(reason=reason.value)
+    for kind in CDR_KINDS:
+        for credit in ("false", "true"):
+            cdrs.labels(kind=kind, credit=credit)
     for version in OcppVersion:
         ocpp_connections.labels(version=version.value)
         ocpp_connections_opened.labels(version=version.value)
@@ -243,6 +254,12 @@ def command_finished(command: str, result: str) -> None:
     the CommandResultType sent to the eMSP, or the CommandResponseType when it was refused at
     once (NOT_SUPPORTED, REJECTED, UNKNOWN_SESSION)."""
     commands.labels(command=str(command), result=str(result)).inc()
+
+
+def cdr_issued(kind: str, *, credit: bool) -> None:
+    """A CDR was stored and queued for its eMSP (``kind`` a ``cdrs.models.CdrKind`` value)."""
+    cdrs.labels(kind=kind if kind in CDR_KINDS else "other",
+                credit="true" if credit else "false").inc()
 
 
 def reservation_transition(outcome: ReservationOutcome) -> None:

@@ -7,6 +7,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel
 
+from ocpi_gateway.cdrs.models import Cdr
 from ocpi_gateway.commands.models import CommandBody, CommandType
 from ocpi_gateway.config import GatewaySettings
 from ocpi_gateway.hubclientinfo.models import ClientInfo
@@ -90,6 +91,11 @@ class SessionsMapping(Protocol):
         """A PATCH after a PUT: what may have changed, and the charging periods to add."""
 
 
+class CdrsMapping(Protocol):
+    def cdr(self, cdr: Cdr) -> BaseModel:
+        """This version's CDR (a POST, a GET)."""
+
+
 class UnknownCommand(ValueError):
     """The URL names a command the version does not define."""
 
@@ -105,6 +111,7 @@ class VersionPackage:
     hubclientinfo: HubClientInfoMapping
     tariffs: TariffsMapping
     sessions: SessionsMapping
+    cdrs: CdrsMapping
 
 
 def to_json(model: BaseModel) -> bytes:

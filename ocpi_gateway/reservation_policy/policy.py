@@ -138,6 +138,10 @@ class PolicySettings(BaseModel):
     ordering: tuple[OrderingRule, ...] = DEFAULT_ORDERING
     allow_whole_charger: bool = False
     bookings: BookingTerms = BookingTerms()
+    free_cancellation_minutes: float | None = Field(default=None, ge=0)
+    """A reservation cancelled by the eMSP within this many minutes of being made costs
+    nothing; later, the time it held the EVSE is billed (a CDR, by the tariff's RESERVATION
+    elements). None: cancelling is always free."""
 
     @field_validator("ordering")
     @classmethod
@@ -165,6 +169,7 @@ class PolicyOverride(BaseModel):
     ordering: list[OrderingRule] | None = None
     allow_whole_charger: bool | None = None
     bookings: BookingTermsOverride | None = None
+    free_cancellation_minutes: float | None = Field(default=None, ge=0)
 
     @field_validator("ordering")
     @classmethod

@@ -21,7 +21,7 @@ from ocpi_gateway.deliveries.app import OUTBOX
 from ocpi_gateway.domain.events import DomainEvent
 from ocpi_gateway.locations.extension import LOCATIONS
 from ocpi_gateway.modules import InterfaceRole, OcpiModule
-from ocpi_gateway.reservations.extension import RESERVATIONS
+from ocpi_gateway.reservations.extension import POLICY, RESERVATIONS
 from ocpi_gateway.sessions.holds import ReservationSessions
 from ocpi_gateway.sessions.models import SessionToken
 from ocpi_gateway.sessions.places import Places
@@ -81,7 +81,9 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
                                       clock=clock)
         publisher.attach(app[OUTBOX])
         tracker.add_listener(publisher.on_change)
-        holds = ReservationSessions(tracker)
+        policy = app[POLICY]
+        holds = ReservationSessions(tracker, lambda location_id, partner: policy.effective(
+            location_id, partner).free_cancellation_minutes)
         app[RESERVATIONS].add_listener(holds.on_transition)
         app[SESSIONS], app[RESERVATION_SESSIONS] = tracker, holds
         app[SESSIONS_PUBLISHER] = publisher

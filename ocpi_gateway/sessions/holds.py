@@ -4,6 +4,10 @@ service's transitions telling the tracker when one is live, where it moved and h
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import timedelta
+
+from ocpi_gateway.reservation_policy.models import Partner
 from ocpi_gateway.reservation_policy.records import Reservation, ReservationState
 from ocpi_gateway.sessions.models import HoldEnd, SessionToken
 from ocpi_gateway.sessions.tracker import HoldInfo, SessionTracker
@@ -17,9 +21,15 @@ _ENDS = {
 }
 
 
+FreeCancellation = Callable[[str, Partner], float | None]
+"""(location id, eMSP) → the policy's ``free_cancellation_minutes``."""
+
+
 class ReservationSessions:
-    def __init__(self, tracker: SessionTracker) -> None:
+    def __init__(self, tracker: SessionTracker,
+                 free_cancellation: FreeCancellation | None = None) -> None:
         self._tracker = tracker
+        self._free_cancellation = free_cancellation
 
     async def remember_token(self, reservation_key: str, token: SessionToken,
                              authorization_reference: str | None) -> None:
@@ -48,8 +58,12 @@ class ReservationSessions:
             token = SessionToken(country_code=r.country_code, party_id=r.party_id,
                                  uid=r.token_uid, type="RFID", contract_id=r.token_uid)
             reference = None
+        minutes = self._free_cancellation(r.location_id, r.partner) \
+            if self._free_cancellation is not None else None
         return HoldInfo(key=r.key, token=token, authorization_reference=reference,
                         location_id=r.location_id,
                         evse_uid=None if r.whole_charger else r.evse_uid,
                         charge_point_id=r.charge_point_id,
-                        ocpp_reservation_id=r.ocpp_reservation_id, expiry=r.expiry)
+                        ocpp_reservation_id=r.ocpp_reservation_id, expiry=r.expiry,
+                        free_cancellation=None if minutes is None
+                        else timedelta(minutes=minutes))

@@ -117,6 +117,9 @@ class Hold(_Model):
     booking_id: str | None = None
     slot_end: datetime | None = None
     """A booking's end of the booked slot (session time past it is BOOKING_OVERTIME)."""
+    free_until: datetime | None = None
+    """A cancellation by the eMSP until then costs nothing, later it is billed; None: a
+    cancellation is never billed."""
     charge_point_id: str | None = None
     ocpp_reservation_id: int | None = None
 

@@ -84,6 +84,9 @@ class HoldInfo:
     expiry: datetime | None = None
     booking_id: str | None = None
     slot_end: datetime | None = None
+    free_cancellation: timedelta | None = None
+    """How long after it became live a cancellation is free (a booking: the time until its
+    cancellation deadline); None: a cancellation is never billed."""
 
 
 def token_matches(token: SessionToken | None, presented: str) -> bool:
@@ -184,6 +187,8 @@ class SessionTracker:
             "charge_point_id": info.charge_point_id,
             "hold": Hold(key=info.key, kind=info.kind, start=now, expiry=info.expiry,
                          booking_id=info.booking_id, slot_end=info.slot_end,
+                         free_until=None if info.free_cancellation is None
+                         else now + info.free_cancellation,
                          charge_point_id=info.charge_point_id,
                          ocpp_reservation_id=info.ocpp_reservation_id)})
         await self.repo.insert(session)

@@ -25,6 +25,9 @@ INDEXES: dict[str, tuple[Index, ...]] = {
     "sessions": (("transaction_key",), ("hold_key", "last_updated_ts"),
                  ("open", "charge_point_id"), ("open", "status"),
                  ("emsp_key", "last_updated_ts")),
+    # cdrs/repository.py: of_emsp ordered by last_updated (GET {cdrs}); a charger's latest
+    # reservation CDRs (a late fault report credits them).
+    "cdrs": (("emsp_key", "last_updated_ts"), ("charge_point_id", "kind", "last_updated_ts")),
     "partner_role_claims": (("partner_id",),),
     # records.py: count_live(partner), live(location_id=...), live(charge_point_id=...),
     # due() ordered by expiry_ts; the recovery sweeper's unsettled records.

@@ -4,6 +4,10 @@ closed (EMAID, or a type it does not list, is OTHER)."""
 
 from __future__ import annotations
 
+from ocpi_gateway.ocpi.shared.cdrs import CdrFields, CdrsMapping
+from ocpi_gateway.ocpi.v2_2_1.prices import Price, price
+from ocpi_gateway.ocpi.v2_2_1.tariffs import MAPPING as TARIFFS
+from ocpi_gateway.ocpi.v2_2_1.tariffs import Tariff
 from ocpi_gateway.tariffs.pricing import CdrDimensionType
 from ocpi_gateway.tokens.models import TokenType
 
@@ -21,3 +25,17 @@ def dimension(kind: CdrDimensionType) -> str | None:
 
 def token_type(kind: str) -> str:
     return kind if kind in _TOKEN_TYPES else TokenType.OTHER.value
+
+
+class Cdr(CdrFields):
+    tariffs: list[Tariff] | None = None
+    total_cost: Price
+    total_fixed_cost: Price | None = None
+    total_energy_cost: Price | None = None
+    total_time_cost: Price | None = None
+    total_parking_cost: Price | None = None
+    total_reservation_cost: Price | None = None
+
+
+MAPPING = CdrsMapping(Cdr, price, TARIFFS.tariff, dimension, token_type,
+                      booking_id=False)

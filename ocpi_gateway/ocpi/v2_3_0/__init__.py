@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ocpi_gateway.ocpi.seam import VersionPackage
 from ocpi_gateway.ocpi.v2_3_0 import (
+                          cdrs,
                           commands,
                           credentials,
                           hubclientinfo,
@@ -18,4 +19,5 @@ PACKAGE = VersionPackage(number="2.3.0", locations=locations.MAPPING,
                           credentials=credentials.MAPPING,
                           hubclientinfo=hubclientinfo.MAPPING,
                           tariffs=tariffs.MAPPING,
-                          sessions=sessions.MAPPING)
+                          sessions=sessions.MAPPING,
+                          cdrs=cdrs.MAPPING)

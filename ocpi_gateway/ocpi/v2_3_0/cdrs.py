@@ -3,6 +3,10 @@ RESERVATION_OVERTIME), and TokenType is open (a type we do not know is kept as s
 
 from __future__ import annotations
 
+from ocpi_gateway.ocpi.shared.cdrs import CdrFields, CdrsMapping
+from ocpi_gateway.ocpi.v2_3_0.prices import Price, price
+from ocpi_gateway.ocpi.v2_3_0.tariffs import MAPPING as TARIFFS
+from ocpi_gateway.ocpi.v2_3_0.tariffs import Tariff
 from ocpi_gateway.tariffs.pricing import CdrDimensionType
 
 
@@ -12,3 +16,18 @@ def dimension(kind: CdrDimensionType) -> str | None:
 
 def token_type(kind: str) -> str:
     return kind
+
+
+class Cdr(CdrFields):
+    booking_id: str | None = None
+    tariffs: list[Tariff] | None = None
+    total_cost: Price
+    total_fixed_cost: Price | None = None
+    total_energy_cost: Price | None = None
+    total_time_cost: Price | None = None
+    total_parking_cost: Price | None = None
+    total_reservation_cost: Price | None = None
+
+
+MAPPING = CdrsMapping(Cdr, price, TARIFFS.tariff, dimension, token_type,
+                      booking_id=True)
