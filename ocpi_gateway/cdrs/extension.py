@@ -42,7 +42,7 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
     app[keys.EVENT_BUS].subscribe(on_event)
 
     async def cdrs_ctx(app: web.Application) -> AsyncIterator[None]:
-        publisher = CdrsPublisher(app[keys.PARTNERS].registered)
+        publisher = CdrsPublisher(app[keys.PARTNERS].registered_now)
         publisher.attach(app[OUTBOX])
         service = CdrService(CdrRepository(app[keys.STORE]), publisher, clock=app[keys.CLOCK],
                              evse_at=lambda cp, evse, connector: app[LOCATIONS].catalog.evse_at(

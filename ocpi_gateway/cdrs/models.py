@@ -22,7 +22,7 @@ from ocpi_gateway.sessions.models import (
     party_key,
 )
 from ocpi_gateway.tariffs.models import Tariff
-from ocpi_gateway.tariffs.pricing import CdrDimensionType
+from ocpi_gateway.tariffs.pricing import PricedPeriod
 
 
 class CdrKind(StrEnum):
@@ -35,17 +35,6 @@ class CdrKind(StrEnum):
 
 class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
-
-
-class CdrDimensionValue(_Model):
-    type: CdrDimensionType
-    volume: Decimal
-
-
-class CdrPeriod(_Model):
-    start: datetime
-    dimensions: tuple[CdrDimensionValue, ...]
-    tariff_id: str | None = None
 
 
 class Cdr(_Model):
@@ -63,7 +52,8 @@ class Cdr(_Model):
     location: CdrLocationInfo
     currency: str
     tariffs: tuple[Tariff, ...] = ()
-    periods: tuple[CdrPeriod, ...]
+    periods: tuple[PricedPeriod, ...]
+    """The engine's periods (``tariff_id`` empty: none applies; ``cost`` not shown)."""
     total_cost: Price
     total_fixed_cost: Price | None = None
     total_energy: Decimal

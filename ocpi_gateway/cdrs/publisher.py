@@ -11,12 +11,13 @@ from ocpi_gateway.deliveries.engine import DeliveryEngine
 from ocpi_gateway.ocpi import package
 from ocpi_gateway.ocpi.seam import to_jsonable
 from ocpi_gateway.partners.models import Partner
-from ocpi_gateway.partners.receivers import receiver_for
+from ocpi_gateway.partners.receivers import ReceiverIndex
 
 
 class CdrsPublisher:
     def __init__(self, registered: Callable[[], Awaitable[Sequence[Partner]]]) -> None:
         self._registered = registered
+        self._receivers = ReceiverIndex("cdrs")
         self._outbox: DeliveryEngine | None = None
 
     def attach(self, outbox: DeliveryEngine) -> None:
@@ -26,8 +27,8 @@ class CdrsPublisher:
         """Queue ``cdr`` for its eMSP; False when it has no CDRs receiver (or no outbox)."""
         if self._outbox is None:
             return False
-        receiver = receiver_for(await self._registered(), "cdrs", cdr.token.country_code,
-                                cdr.token.party_id)
+        receiver = self._receivers.find(await self._registered(), cdr.token.country_code,
+                                        cdr.token.party_id)
         if receiver is None:
             return False
         body = to_jsonable(package(receiver.version).cdrs.cdr(cdr))

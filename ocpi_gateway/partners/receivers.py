@@ -37,3 +37,22 @@ def receiver_for(partners: Sequence[Partner], module: str, country_code: str,
                 and partner.grants.may_forward_for(country_code, party_id):
             hub = found
     return hub
+
+
+class ReceiverIndex:
+    """``receiver_for`` answers, kept while the list of partners is the same object (as
+    ``PartnerRegistry.registered_now`` returns it until a partner changes anywhere)."""
+
+    def __init__(self, module: str) -> None:
+        self._module = module
+        self._partners: Sequence[Partner] | None = None
+        self._found: dict[tuple[str, str], PartyReceiver | None] = {}
+
+    def find(self, partners: Sequence[Partner], country_code: str,
+             party_id: str) -> PartyReceiver | None:
+        if partners is not self._partners:
+            self._partners, self._found = partners, {}
+        key = (country_code.upper(), party_id.upper())
+        if key not in self._found:
+            self._found[key] = receiver_for(partners, self._module, country_code, party_id)
+        return self._found[key]

@@ -87,6 +87,7 @@ class PartnerRegistry:
         self._auth_cache_ttl = auth_cache_ttl
         self._headers_cache: dict[str, tuple[str | None, dict[str, str] | None]] = {}
         self._epoch_reads: SharedRead[str | None] = SharedRead(self._read_epoch)
+        self._registered: tuple[str, builtins.list[Partner]] | None = None
         self._claims = RoleClaims(store, self._owner_state)
 
     @property
@@ -105,6 +106,7 @@ class PartnerRegistry:
         self._auth_cache.clear()
         self._header_cache.clear()
         self._headers_cache.clear()
+        self._registered = None
         await self._store.put(META, EPOCH, {"value": uuid.uuid4().hex})
 
     async def get(self, partner_id: str) -> Partner | None:
@@ -119,6 +121,19 @@ class PartnerRegistry:
         docs = await self._store.find(PARTNERS, {"state": PartnerState.REGISTERED.value},
                                       order_by="created_at")
         return [Partner.model_validate(d) for d in docs]
+
+    async def registered_now(self) -> builtins.list[Partner]:
+        """``registered()``, the last answer reused while no partner changed on any instance
+        (the partner epoch, one shared read): what per-object pushes (Sessions, CDRs) read.
+        The partners returned are shared: do not change them."""
+        epoch = await self._epoch()
+        cached = self._registered
+        if epoch is not None and cached is not None and cached[0] == epoch:
+            return cached[1]
+        partners = await self.registered()
+        if epoch is not None:
+            self._registered = (epoch, partners)
+        return partners
 
     async def by_party(self, country_code: str, party_id: str) -> Partner | None:
         """The registered partner serving this role (e.g. the eMSP a token belongs to)."""

@@ -77,7 +77,7 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
         session_repo = SessionRepository(store)
         tracker = SessionTracker(session_repo, places, token_owners=token_owners,
                                  clock=clock)
-        publisher = SessionsPublisher(session_repo, registered=app[keys.PARTNERS].registered,
+        publisher = SessionsPublisher(session_repo, registered=app[keys.PARTNERS].registered_now,
                                       clock=clock)
         publisher.attach(app[OUTBOX])
         tracker.add_listener(publisher.on_change)

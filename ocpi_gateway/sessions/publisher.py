@@ -21,7 +21,7 @@ from ocpi_gateway.deliveries.models import Delivery
 from ocpi_gateway.ocpi import package
 from ocpi_gateway.ocpi.seam import to_jsonable
 from ocpi_gateway.partners.models import Partner
-from ocpi_gateway.partners.receivers import PartyReceiver, receiver_for
+from ocpi_gateway.partners.receivers import PartyReceiver, ReceiverIndex
 from ocpi_gateway.sessions.figures import SessionFigures, figures
 from ocpi_gateway.sessions.models import Session
 from ocpi_gateway.sessions.repository import SessionRepository
@@ -55,6 +55,7 @@ class SessionsPublisher:
         self._registered = registered
         self._clock = clock
         self._outbox: DeliveryEngine | None = None
+        self._receivers = ReceiverIndex("sessions")
         self._sent: OrderedDict[str, _Sent] = OrderedDict()
 
     def attach(self, outbox: DeliveryEngine) -> None:
@@ -65,8 +66,8 @@ class SessionsPublisher:
         """A ``SessionListener``."""
         if self._outbox is None or session.token is None:
             return
-        receiver = receiver_for(await self._registered(), "sessions",
-                                session.token.country_code, session.token.party_id)
+        receiver = self._receivers.find(await self._registered(), session.token.country_code,
+                                        session.token.party_id)
         if receiver is None:
             return
         shown = figures(session, self._clock())

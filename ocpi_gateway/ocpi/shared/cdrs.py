@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 from ocpi_gateway import money
-from ocpi_gateway.cdrs.models import Cdr, CdrPeriod
+from ocpi_gateway.cdrs.models import Cdr
 from ocpi_gateway.ocpi.shared.objects import Number, OcpiObject
 from ocpi_gateway.sessions.models import CdrLocationInfo, SessionToken
 from ocpi_gateway.tariffs.models import Tariff
@@ -108,6 +108,7 @@ class CdrFields(OcpiObject):
     last_updated: str
 
 
+_TARIFFS_KEPT = 256
 _PRICES = ("total_cost", "total_fixed_cost", "total_energy_cost", "total_time_cost",
            "total_parking_cost", "total_reservation_cost")
 
@@ -129,6 +130,20 @@ class CdrsMapping(Generic[C]):
                  token_type: TokenTypeMap, *, booking_id: bool) -> None:
         self._cdr, self._price, self._tariff = cdr, price, tariff
         self._dimension, self._token_type, self._booking_id = dimension, token_type, booking_id
+        # Most CDRs show one of a few tariffs: (id, last_updated) → (the internal tariff, its
+        # version object), reused when the tariff is equal.
+        self._tariffs: dict[tuple[str, object], tuple[Tariff, OcpiObject | None]] = {}
+
+    def _shown_tariff(self, tariff: Tariff) -> OcpiObject | None:
+        key = (tariff.id, tariff.last_updated)
+        cached = self._tariffs.get(key)
+        if cached is not None and cached[0] == tariff:
+            return cached[1]
+        shown = self._tariff(tariff)
+        if len(self._tariffs) >= _TARIFFS_KEPT:
+            self._tariffs.clear()
+        self._tariffs[key] = (tariff, shown)
+        return shown
 
     def cdr(self, cdr: Cdr) -> C:
         fields: dict[str, Any] = {
@@ -154,15 +169,17 @@ class CdrsMapping(Generic[C]):
             value = getattr(cdr, name)
             if value is not None:
                 fields[name] = self._price(value)
-        tariffs = [shown for t in cdr.tariffs if (shown := self._tariff(t)) is not None]
+        tariffs = [shown for t in cdr.tariffs if (shown := self._shown_tariff(t)) is not None]
         if tariffs:
             fields["tariffs"] = tariffs
         return self._cdr.model_validate(fields)
 
-    def _period(self, period: CdrPeriod) -> ChargingPeriod:
-        dims = [CdrDimension(type=kind, volume=d.volume) for d in period.dimensions
-                if (kind := self._dimension(d.type)) is not None]
+    def _period(self, period: PricedPeriod) -> ChargingPeriod:
+        # From the typed CDR: constructed, not validated again.
+        dims = [CdrDimension.model_construct(type=kind, volume=d.volume)
+                for d in period.dimensions if (kind := self._dimension(d.type)) is not None]
         if period.tariff_id:
-            return ChargingPeriod(start_date_time=ocpi_timestamp(period.start),
-                                  dimensions=dims, tariff_id=period.tariff_id)
-        return ChargingPeriod(start_date_time=ocpi_timestamp(period.start), dimensions=dims)
+            return ChargingPeriod.model_construct(start_date_time=ocpi_timestamp(period.start),
+                                                  dimensions=dims, tariff_id=period.tariff_id)
+        return ChargingPeriod.model_construct(start_date_time=ocpi_timestamp(period.start),
+                                              dimensions=dims)
