@@ -9,6 +9,8 @@ inside create_app, before the app starts, and may
 - add startup/cleanup work: ``app.cleanup_ctx.append(ctx)`` (runs after the core services are
   up and is torn down before they close), or ``app.on_startup`` / ``app.on_shutdown``;
 - add readiness checks: ``app[keys.READINESS_CHECKS]["redis"] = check``;
+- run periodic work as a ``domain.loops.BackgroundLoop`` registered in ``app[keys.LOOPS]``
+  (``/ready`` reports it when it stops or falls behind; a gauge per loop);
 - subscribe to domain events: ``app[keys.EVENT_BUS].subscribe(handler)``.
 """
 
@@ -25,6 +27,7 @@ from aiohttp import web
 from ocpi_gateway import credentials, keys, versions
 from ocpi_gateway.config import GatewaySettings
 from ocpi_gateway.domain.events import EventBus, utc_now
+from ocpi_gateway.domain.loops import LoopRegistry
 from ocpi_gateway.modules import ModuleRegistry
 from ocpi_gateway.partners.client import OcpiClient
 from ocpi_gateway.partners.registry import PartnerRegistry
@@ -89,6 +92,7 @@ async def ready(request: web.Request) -> web.Response:
             ok = False
         if not ok:
             failing.append(name)
+    failing.extend(f"loop:{name}" for name in request.app[keys.LOOPS].unhealthy())
     if failing:
         return web.json_response({"status": "unavailable", "failing": failing}, status=503)
     return web.json_response({"status": "ready"})
@@ -110,6 +114,7 @@ def create_app(
     app[keys.EVENT_BUS] = EventBus()
     app[keys.READINESS_CHECKS] = {}
     app[keys.CLOCK] = clock
+    app[keys.LOOPS] = LoopRegistry()
     app.cleanup_ctx.append(_core_services)
 
     async def store_ready() -> bool:

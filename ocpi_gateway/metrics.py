@@ -198,6 +198,20 @@ deliveries_succeeded = Counter(
     "Outgoing OCPI pushes the partner accepted.",
     registry=REGISTRY,
 )
+loop_last_run = Gauge(
+    "gateway_loop_last_run_timestamp_seconds",
+    "When a background loop (commands-sweep, outbox-adopt, reservations-expiry, ...) last "
+    "finished a run without failing, in seconds since the epoch.",
+    ["loop"],
+    registry=REGISTRY,
+)
+loop_failures = Counter(
+    "gateway_loop_failures_total",
+    "Runs of a background loop that raised (logged as background_loop_failed; the loop "
+    "goes on).",
+    ["loop"],
+    registry=REGISTRY,
+)
 
 
 
@@ -313,6 +327,20 @@ def delivery_failed(reason: DeliveryGiveUp) -> None:
 
 def delivery_succeeded() -> None:
     deliveries_succeeded.inc()
+
+
+class LoopMetrics:
+    """A ``domain.loops.LoopRegistry`` listener: the last-run gauge and the failure count per
+    loop. Loop names are constants of the code, so the series stay bounded."""
+
+    def ran(self, name: str, at: float) -> None:
+        loop_last_run.labels(loop=name).set(at)
+
+    def failed(self, name: str) -> None:
+        loop_failures.labels(loop=name).inc()
+
+
+LOOP_METRICS = LoopMetrics()
 
 
 # --- adapters that record without touching other packages ------------------------------------
@@ -526,3 +554,6 @@ def install(app: web.Application, settings: GatewaySettings | None = None) -> No
     bus = app.get(keys.EVENT_BUS)
     if bus is not None:
         bus.subscribe(connection_listener)
+    loops = app.get(keys.LOOPS)
+    if loops is not None:
+        loops.add_listener(LOOP_METRICS)

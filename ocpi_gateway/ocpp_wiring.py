@@ -74,6 +74,7 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
         if ocpp.verified_password_key is not None else None,
         trusted_proxies=ocpp.trusted_proxies,
         log_frames=ocpp.log_frames,
+        loops=app[keys.LOOPS],
     )
     server.attach(app)
     app[OCPP_SERVER] = server

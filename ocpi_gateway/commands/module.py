@@ -61,7 +61,7 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
             timeout_seconds=settings.command_timeouts.ocpi_result_seconds,
             forget_command_tokens=lambda: app[TOKENS].forget_expired_command_tokens(
                 datetime.now(UTC)),
-            instance_id=instance_id)
+            instance_id=instance_id, loops=app[keys.LOOPS])
         app[handlers.COMMAND_SERVICE] = service
         await service.start()
         yield

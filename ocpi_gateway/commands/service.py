@@ -33,6 +33,7 @@ from ocpi_gateway.commands.models import (
 )
 from ocpi_gateway.commands.records import CommandRecord, CommandRepository
 from ocpi_gateway.commands.results import ResultSender
+from ocpi_gateway.domain.loops import BackgroundLoop, LoopRegistry
 from ocpi_gateway.partners.models import Partner as OcpiPartner
 from ocpi_gateway.reservation_policy.lifecycle import ReservationService
 from ocpi_gateway.reservation_policy.models import Partner
@@ -65,6 +66,7 @@ class CommandService:
         retention_seconds: float = 7 * 86400.0,
         housekeeping_interval: float = 3600.0,
         forget_command_tokens: Callable[[], Awaitable[int]] | None = None,
+        loops: LoopRegistry | None = None,
     ) -> None:
         self._executor = executor
         self._records = records
@@ -74,27 +76,29 @@ class CommandService:
         self._contacts = store_contacts
         self.timeout_seconds = timeout_seconds
         self._instance_id = instance_id
-        self._sweep_interval = sweep_interval
         self._retention = retention_seconds
         self._housekeeping_interval = housekeeping_interval
         self._forget_command_tokens = forget_command_tokens
         self._next_housekeeping = 0.0
         self._running: dict[str, asyncio.Task[None]] = {}
-        self._sweeper: asyncio.Task[None] | None = None
+        # start() sweeps once itself, then the loop every sweep_interval.
+        self._sweeper = BackgroundLoop("commands-sweep", self._sweep_and_housekeep,
+                                       interval=sweep_interval, registry=loops,
+                                       run_at_start=False)
         reservations.add_listener(self._on_reservation_transition)
 
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
         await self.sweep()
-        self._sweeper = asyncio.get_running_loop().create_task(self._sweep_forever())
+        self._sweeper.start()
 
     async def stop(self) -> None:
-        tasks = [t for t in (self._sweeper, *self._running.values()) if t is not None]
+        await self._sweeper.stop()
+        tasks = list(self._running.values())
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        self._sweeper = None
 
     async def wait_idle(self) -> None:
         """Tests and benchmarks: wait for every running command to settle."""
@@ -223,18 +227,11 @@ class CommandService:
 
     # ------------------------------------------------------------------ sweeping
 
-    async def _sweep_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self._sweep_interval)
-            try:
-                await self.sweep()
-                if time.monotonic() >= self._next_housekeeping:
-                    self._next_housekeeping = time.monotonic() + self._housekeeping_interval
-                    await self.housekeeping()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("command_sweep_failed")
+    async def _sweep_and_housekeep(self) -> None:
+        await self.sweep()
+        if time.monotonic() >= self._next_housekeeping:
+            self._next_housekeeping = time.monotonic() + self._housekeeping_interval
+            await self.housekeeping()
 
     async def housekeeping(self) -> int:
         """Forget settled commands past their retention, and command tokens past their time:

@@ -23,7 +23,8 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
         # partner (a revoked partner's next push is dead-lettered, not sent).
         outbox = DeliveryEngine(app[keys.STORE], app[keys.PARTNERS].headers_for,
                                 policy=DeliveryPolicy(headers_ttl=0.0),
-                                instance_id=settings.instance_id or "gw")
+                                instance_id=settings.instance_id or "gw",
+                                loops=app[keys.LOOPS])
         app[OUTBOX] = outbox
         await outbox.start()
         metrics.watch_deliveries_pending(outbox.pending)

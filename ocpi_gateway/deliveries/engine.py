@@ -26,6 +26,7 @@ import structlog
 
 from ocpi_gateway import metrics
 from ocpi_gateway.deliveries.models import COLLECTION, INSTANCES, Delivery
+from ocpi_gateway.domain.loops import BackgroundLoop, LoopRegistry
 from ocpi_gateway.domain.store import DocumentStore
 
 log = structlog.get_logger(__name__)
@@ -77,15 +78,18 @@ class DeliveryEngine:
         orphan_after: float = 60.0,
         clock: Clock = time.time,
         monotonic: Clock = time.monotonic,
+        loops: LoopRegistry | None = None,
     ) -> None:
         """``monotonic`` times only this process's cache of partner headers."""
         self._store = store
         self._clock = clock
         self._monotonic = monotonic
         self.instance_id = instance_id
-        self._heartbeat_interval = heartbeat_interval
         self._orphan_after = orphan_after
-        self._adopter: asyncio.Task[None] | None = None
+        # start() heartbeats itself, then the loop every heartbeat_interval.
+        self._adopter = BackgroundLoop("outbox-adopt", self._heartbeat_and_adopt,
+                                       interval=heartbeat_interval, registry=loops,
+                                       clock=clock, run_at_start=False)
         self._headers_for = headers_for
         self.policy = policy or DeliveryPolicy()
         self._session = session
@@ -134,23 +138,16 @@ class DeliveryEngine:
         self._started = True
         for partner in list(self._ready):
             self._spawn_workers(partner)
-        self._adopter = asyncio.get_running_loop().create_task(self._adopt_forever())
+        self._adopter.start()
         log.info("outbox_started", pending=len(docs), instance_id=self.instance_id)
 
     async def _heartbeat(self) -> None:
         await self._store.put(INSTANCES, self.instance_id,
                               {"id": self.instance_id, "seen_at": self._clock()})
 
-    async def _adopt_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self._heartbeat_interval)
-            try:
-                await self._heartbeat()
-                await self.adopt_orphans()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("outbox_adoption_failed")
+    async def _heartbeat_and_adopt(self) -> None:
+        await self._heartbeat()
+        await self.adopt_orphans()
 
     async def adopt_orphans(self) -> int:
         """Take over the pending deliveries of instances that stopped heartbeating (crashed, or
@@ -177,10 +174,7 @@ class DeliveryEngine:
         return adopted
 
     async def stop(self) -> None:
-        if self._adopter is not None:
-            self._adopter.cancel()
-            await asyncio.gather(self._adopter, return_exceptions=True)
-            self._adopter = None
+        await self._adopter.stop()
         for timer in self._timers:
             timer.cancel()
         self._timers.clear()

@@ -33,7 +33,7 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
         app[HUB_CLIENTS] = clients
         app[HUB_REPORTS] = clients
         sync = HubClientSync(app[keys.PARTNERS], app[keys.OCPI_CLIENT], clients,
-                             on_report=reported)
+                             on_report=reported, loops=app[keys.LOOPS])
         sync.start()
         yield
         await sync.stop()

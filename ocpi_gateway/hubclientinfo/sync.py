@@ -3,12 +3,12 @@ re-registered: a new revision), as mod_hub_client_info asks of a newly connected
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 
 import structlog
 from pydantic import ValidationError
 
+from ocpi_gateway.domain.loops import BackgroundLoop, LoopRegistry
 from ocpi_gateway.hubclientinfo.repository import HubClients
 from ocpi_gateway.ocpi import package
 from ocpi_gateway.partners.client import OcpiClient, OcpiClientError
@@ -25,31 +25,18 @@ MAX_PAGES = 100
 class HubClientSync:
     def __init__(self, partners: PartnerRegistry, client: OcpiClient, clients: HubClients,
                  on_report: Callable[[], Awaitable[object]] | None = None,
-                 interval: float = 2.0) -> None:
+                 interval: float = 2.0, loops: LoopRegistry | None = None) -> None:
         self._partners, self._client, self._clients = partners, client, clients
         self._on_report = on_report
-        self.interval = interval
         self._synced: set[tuple[str, int]] = set()
-        self._task: asyncio.Task[None] | None = None
+        self._loop = BackgroundLoop("hubclientinfo-sync", self.sync_new_hubs,
+                                    interval=interval, registry=loops)
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="hubclientinfo-sync")
+        self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
-
-    async def _loop(self) -> None:
-        while True:
-            try:
-                await self.sync_new_hubs()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("hub_client_sync_failed")
-            await asyncio.sleep(self.interval)
+        await self._loop.stop()
 
     async def sync_new_hubs(self) -> int:
         """Sync every registered hub not synced at its current revision; how many were."""

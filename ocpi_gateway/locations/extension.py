@@ -66,7 +66,7 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
         recovery = app[AVAILABILITY_RECOVERY] = AvailabilityRecovery(
             availability, lambda: [loc.id for loc in module.publisher.catalog.locations()],
             check_interval=settings.redis_recovery.check_interval_seconds,
-            settle=settings.redis_recovery.settle_seconds)
+            settle=settings.redis_recovery.settle_seconds, loops=app[keys.LOOPS])
         ocpp_server = app.get(OCPP_SERVER)
         if ocpp_server is not None:
             recovery.add_status_restorer(ocpp_server.reclaim_presence)
@@ -115,7 +115,8 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
         module.publisher.attach(
             store=app[keys.STORE], outbox=app.get(OUTBOX),
             receivers=partner_receivers(app[keys.PARTNERS].registered,
-                                        hub_parties=hub_parties))
+                                        hub_parties=hub_parties),
+            loops=app[keys.LOOPS])
         await module.start()
         if recovery is not None:
             await recovery.start()

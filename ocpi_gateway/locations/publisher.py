@@ -26,6 +26,7 @@ from ocpi_gateway.domain.events import (
     ConnectorStatusChanged,
     DomainEvent,
 )
+from ocpi_gateway.domain.loops import BackgroundLoop, LoopRegistry
 from ocpi_gateway.domain.store import DocumentStore
 from ocpi_gateway.locations.catalog import LocationsCatalog
 from ocpi_gateway.locations.charger_status import ChargerStatuses, StatusTrigger
@@ -83,6 +84,8 @@ class LocationsPublisher:
             refresh=lambda loc, uid, at: self._queue.put_nowait(("refresh", (loc, uid, at))),
             later=lambda event: self._queue.put_nowait(("event", event)))
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._loops: dict[str, BackgroundLoop] = {}
+        self._loop_registry: LoopRegistry | None = None
         self._known_receivers: set[tuple[str, str, tuple[str, str] | None]] | None = None
         self._hold_timers: dict[tuple[str, str], asyncio.TimerHandle] = {}
         self._flush_timer: asyncio.TimerHandle | None = None
@@ -98,9 +101,12 @@ class LocationsPublisher:
         store: DocumentStore | None,
         outbox: DeliveryEngine | None,
         receivers: ReceiversProvider | None,
+        loops: LoopRegistry | None = None,
     ) -> None:
         """Services that exist only once the app started (the app builds the publisher early
         so that its routes can be mounted)."""
+        if loops is not None:
+            self._loop_registry = loops
         self._snapshots.store = store
         self._pushes.outbox, self._pushes.receivers = outbox, receivers
         if outbox is not None:
@@ -139,20 +145,28 @@ class LocationsPublisher:
         self._tasks["consumer"] = asyncio.create_task(self._consume(),
                                                       name="locations-publisher")
         if self.shared_sync_interval:
-            self._tasks["sync"] = asyncio.create_task(
-                self._every(self.shared_sync_interval, self.sync_shared, "shared_sync"),
-                name="locations-shared-sync")
+            self._loops["sync"] = BackgroundLoop(
+                "locations-shared-sync", self.sync_shared, interval=self.shared_sync_interval,
+                registry=self._loop_registry, run_at_start=False)
         if self._pushes.outbox is not None and self._pushes.receivers is not None:
             self._known_receivers = {r.identity for r in await self._pushes.receivers()}
-            self._tasks["welcome"] = asyncio.create_task(
-                self._every(self.welcome_interval, self.welcome_new_receivers, "welcome"),
-                name="locations-welcome")
+            # A partner that registered since (through either side of the credentials
+            # handshake, possibly on another instance or from the CLI) gets every Location PUT
+            # once: later changes reach it as PATCHes, which need the object to be there.
+            self._loops["welcome"] = BackgroundLoop(
+                "locations-welcome", self.welcome_new_receivers, interval=self.welcome_interval,
+                registry=self._loop_registry, run_at_start=False)
+        for loop in self._loops.values():
+            loop.start()
         freeze_published(len(self._live))
 
     async def stop(self) -> None:
         for releasing in self._releasing:
             releasing.cancel()
-        for name in ("welcome", "sync", "consumer"):
+        for name in ("welcome", "sync"):
+            if (loop := self._loops.pop(name, None)) is not None:
+                await loop.stop()
+        for name in ("consumer",):
             if (task := self._tasks.pop(name, None)) is not None:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
@@ -182,16 +196,6 @@ class LocationsPublisher:
     def _read_catalog(self) -> tuple[LocationsCatalog, Prepared]:
         catalog = self.catalog.reload()
         return catalog, prepare(catalog)
-
-    async def _every(self, interval: float, work: Any, name: str) -> None:
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                await work()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception(f"locations_{name}_failed")
 
     # -- event intake (never blocks) -------------------------------------------------------
 

@@ -26,6 +26,7 @@ from ocpi_gateway.domain.authorization import TokenAuthorizer
 from ocpi_gateway.domain.charger_commands import ChargerCommands
 from ocpi_gateway.domain.events import ChargerConnected, ChargerDisconnected, EventPublisher
 from ocpi_gateway.domain.ids import OcppVersion
+from ocpi_gateway.domain.loops import LoopRegistry
 from ocpi_gateway.ocpp_adapter import v16, v201
 from ocpi_gateway.ocpp_adapter.auth import (
     Clock,
@@ -102,6 +103,7 @@ class OcppServer:
         trusted_proxies: Sequence[str] = (),
         clock: Clock = time.time,
         log_frames: bool = False,
+        loops: LoopRegistry | None = None,
     ) -> None:
         """``password_key``: the key of verified-credential fingerprints, shared through Redis
         when both are set (else each process keeps its own, under a random key).
@@ -126,7 +128,7 @@ class OcppServer:
             redis_router = RedisChargerCommands(
                 self.registry, self._redis, instance_id,
                 presence_ttl=self.timings.presence_ttl, instance_ttl=self.timings.instance_ttl,
-                block_ms=self.timings.stream_block_ms,
+                block_ms=self.timings.stream_block_ms, loops=loops,
             )
             redis_router.on_lost = self._taken_over
             self._router = redis_router

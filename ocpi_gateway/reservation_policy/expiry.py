@@ -8,12 +8,12 @@ compare-and-set, so one instance wins and the others skip it.
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 from typing import Protocol
 
 import structlog
 
+from ocpi_gateway.domain.loops import BackgroundLoop, LoopRegistry
 from ocpi_gateway.reservation_policy.core import ReservationCore
 from ocpi_gateway.reservation_policy.records import ReservationState
 
@@ -35,33 +35,21 @@ class Expires(Protocol):
 
 
 class ExpiryClock:
-    def __init__(self, service: Expires, *, interval: float = 1.0) -> None:
+    """Runs ``expire_due`` every ``interval`` seconds (a ``BackgroundLoop``)."""
+
+    def __init__(self, service: Expires, *, interval: float = 1.0,
+                 loops: LoopRegistry | None = None) -> None:
         self._service = service
-        self._interval = interval
-        self._task: asyncio.Task[None] | None = None
+        self.loop = BackgroundLoop("reservations-expiry", self._expire, interval=interval,
+                                   registry=loops)
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._run())
+        self.loop.start()
 
     async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
+        await self.loop.stop()
 
-    async def _run(self) -> None:
-        while True:
-            try:
-                expired = await self._service.expire_due()
-                if expired:
-                    log.info("reservations_expired", count=expired)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                # A store hiccup must not stop the clock for good.
-                log.exception("expiry_scan_failed")
-            await asyncio.sleep(self._interval)
+    async def _expire(self) -> None:
+        expired = await self._service.expire_due()
+        if expired:
+            log.info("reservations_expired", count=expired)

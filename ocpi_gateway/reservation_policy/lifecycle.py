@@ -18,6 +18,7 @@ import structlog
 
 from ocpi_gateway.domain.charger_commands import ChargerCommands
 from ocpi_gateway.domain.events import DomainEvent, utc_now
+from ocpi_gateway.domain.loops import LoopRegistry
 from ocpi_gateway.domain.store import DocumentStore
 from ocpi_gateway.reservation_policy.attempts import reserve_new
 from ocpi_gateway.reservation_policy.availability.base import AvailabilityRebuilding
@@ -66,6 +67,7 @@ class ReservationService(ReservationCore):
         reroute_timeout: float = 60.0,
         clock: Callable[[], datetime] = utc_now,
         recovery_interval: float = 10.0,
+        loops: LoopRegistry | None = None,
     ) -> None:
         super().__init__(engine=engine, store=store, commands=commands, candidates=candidates,
                          charger_timeout=charger_timeout, reroute_timeout=reroute_timeout,
@@ -74,7 +76,7 @@ class ReservationService(ReservationCore):
         # A live worker writes its record at least once per charger wait; twice that and a
         # margin for a slow store, and nobody is working on it any more.
         self.recovery = RecoverySweeper(self, stale_after=2 * charger_timeout + 10.0,
-                                        interval=recovery_interval)
+                                        interval=recovery_interval, loops=loops)
 
     # ------------------------------------------------------------------ queries
 

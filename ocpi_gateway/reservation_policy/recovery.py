@@ -12,12 +12,12 @@ no worker can still be on it (``stale_after``), and again when the target's char
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime, timedelta
 
 import structlog
 
 from ocpi_gateway.domain.events import ChargerConnected, DomainEvent
+from ocpi_gateway.domain.loops import BackgroundLoop, LoopRegistry
 from ocpi_gateway.reservation_policy.attempts import withdraw
 from ocpi_gateway.reservation_policy.core import ReservationCore
 from ocpi_gateway.reservation_policy.records import Reservation, ReservationState
@@ -87,11 +87,13 @@ class RecoverySweeper:
     (a withdrawal that found it offline is sent as soon as it is back)."""
 
     def __init__(self, core: ReservationCore, *, stale_after: float,
-                 interval: float = 10.0) -> None:
+                 interval: float = 10.0, loops: LoopRegistry | None = None) -> None:
         self._core = core
         self._stale_after = timedelta(seconds=stale_after)
-        self._interval = interval
-        self._task: asyncio.Task[None] | None = None
+        # The first sweep after a start also finds what a crash before the upgrade left.
+        self._legacy = True
+        self.loop = BackgroundLoop("reservations-recovery", self._periodic, interval=interval,
+                                   registry=loops)
 
     async def sweep(self, charge_point_id: str | None = None, *, legacy: bool = False
                     ) -> int:
@@ -108,24 +110,11 @@ class RecoverySweeper:
             self._core.in_background(self.sweep(event.charge_point_id))
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._run())
+        self.loop.start()
 
     async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        await self.loop.stop()
 
-    async def _run(self) -> None:
-        # The first sweep after a start also finds what a crash before the upgrade left.
-        legacy = True
-        while True:
-            try:
-                await self.sweep(legacy=legacy)
-                legacy = False
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("recovery_sweep_failed")
-            await asyncio.sleep(self._interval)
+    async def _periodic(self) -> None:
+        await self.sweep(legacy=self._legacy)
+        self._legacy = False

@@ -97,7 +97,7 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
             engine=engine, store=app[keys.STORE], commands=app[CHARGER_COMMANDS],
             candidates=candidates, charger_timeout=settings.command_timeouts.charger_seconds,
             reroute_timeout=settings.command_timeouts.charger_seconds * 2,
-            clock=app[keys.CLOCK])
+            clock=app[keys.CLOCK], loops=app[keys.LOOPS])
         service.add_listener(metrics.reservation_listener)
 
         async def republish(reservation: Reservation, previous: ReservationState) -> None:
@@ -107,7 +107,7 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
 
         service.add_listener(republish)
         app[RESERVATIONS] = service
-        clock = ExpiryClock(service)
+        clock = ExpiryClock(service, loops=app[keys.LOOPS])
         clock.start()
         service.recovery.start()
         yield

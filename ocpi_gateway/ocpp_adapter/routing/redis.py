@@ -39,6 +39,7 @@ import structlog
 from redis.exceptions import RedisError
 
 from ocpi_gateway.domain.charger_commands import ChargerCommand, CommandOutcome
+from ocpi_gateway.domain.loops import BackgroundLoop, LoopRegistry
 from ocpi_gateway.ocpp_adapter.directory import (
     ChargerPresence,
     from_info,
@@ -124,6 +125,7 @@ class RedisChargerCommands:
         presence_ttl: float = 30.0,
         instance_ttl: float = 3.0,
         block_ms: int = 5_000,
+        loops: LoopRegistry | None = None,
     ) -> None:
         if "|" in instance_id:
             raise ValueError("instance_id must not contain '|'")
@@ -153,6 +155,13 @@ class RedisChargerCommands:
         self._replies = reply_stream(instance_id)
         self.on_lost: Any = None
         """Called with a charger id when another process took it over (set by the server)."""
+        self._refresher = BackgroundLoop("ocpp-presence-refresh", self._refresh_job,
+                                         interval=presence_ttl / 3, registry=loops,
+                                         wake=self._refresh_now, run_at_start=False)
+        self._keeper = BackgroundLoop("ocpp-liveness", self._keep_alive,
+                                      interval=instance_ttl / 3, registry=loops,
+                                      run_at_start=False, quiet=(RedisError,))
+        self._reader: asyncio.Task[None] | None = None
 
     # -- lifetime ------------------------------------------------------------------------
 
@@ -161,19 +170,21 @@ class RedisChargerCommands:
         await self.redis.delete(self._commands, self._replies)
         await self.redis.set(instance_key(self.instance_id), "1", px=self._instance_ttl_ms)
         self.reading = True
-        self._tasks = [
-            asyncio.create_task(self._read_loop(), name=f"ocpp-redis-read-{self.instance_id}"),
-            asyncio.create_task(self._refresh_loop(), name=f"ocpp-presence-{self.instance_id}"),
-            asyncio.create_task(self._liveness_loop(), name=f"ocpp-alive-{self.instance_id}"),
-        ]
+        # The reader is a consumer (it blocks on the streams), not a periodic job.
+        self._reader = asyncio.create_task(self._read_loop(),
+                                           name=f"ocpp-redis-read-{self.instance_id}")
+        self._refresher.start()
+        self._keeper.start()
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in [*self._tasks, *self._serving]:
+        await self._keeper.stop()
+        await self._refresher.stop()
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            reader.cancel()
+        for task in [*([reader] if reader is not None else []), *self._serving]:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        self._tasks = []
         for future in self._pending.values():
             if not future.done():
                 future.set_result(CommandOutcome.OFFLINE)
@@ -182,22 +193,16 @@ class RedisChargerCommands:
         with contextlib.suppress(RedisError):
             await self.redis.delete(instance_key(self.instance_id))
 
-    async def _liveness_loop(self) -> None:
+    async def _keep_alive(self) -> None:
         """A short-lived key per process: a requester sees a dead owner within seconds, long
         before the owner's presence entries (refreshed less often) expire."""
-        while True:
-            await asyncio.sleep(self.instance_ttl / 3)
-            try:
-                before = await self.redis.set(instance_key(self.instance_id), "1",
-                                              px=self._instance_ttl_ms, get=True)
-            except RedisError:
-                log.warning("ocpp_liveness_refresh_failed", instance_id=self.instance_id)
-                continue
-            if before is None and (self._owned or self._unclaimed):
-                # Our key was gone: Redis restarted empty (or we were paused). Our presence
-                # entries are gone too: claim them again now, not at the next refresh.
-                log.warning("ocpp_redis_state_lost", instance_id=self.instance_id)
-                self._refresh_now.set()
+        before = await self.redis.set(instance_key(self.instance_id), "1",
+                                      px=self._instance_ttl_ms, get=True)
+        if before is None and (self._owned or self._unclaimed):
+            # Our key was gone: Redis restarted empty (or we were paused). Our presence
+            # entries are gone too: claim them again now, not at the next refresh.
+            log.warning("ocpp_redis_state_lost", instance_id=self.instance_id)
+            self._refresh_now.set()
 
     # -- presence ------------------------------------------------------------------------
 
@@ -280,13 +285,9 @@ class RedisChargerCommands:
         except RedisError:
             log.warning("ocpp_presence_release_failed", charge_point_id=charge_point_id)
 
-    async def _refresh_loop(self) -> None:
-        interval = self.presence_ttl / 3
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._refresh_now.wait(), interval)
-            self._refresh_now.clear()
-            await self.refresh_presence()
+    async def _refresh_job(self) -> None:
+        self._refresh_now.clear()
+        await self.refresh_presence()
 
     async def refresh_presence(self) -> None:
         """Refresh (or claim again, when Redis lost them) the presence of every charger

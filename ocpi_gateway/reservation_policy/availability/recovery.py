@@ -21,13 +21,13 @@ everyone to a new run the same way.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 
 import structlog
 from redis.exceptions import RedisError
 
+from ocpi_gateway.domain.loops import BackgroundLoop, LoopRegistry
 from ocpi_gateway.reservation_policy.availability.redis import RedisAvailability
 
 log = structlog.get_logger(__name__)
@@ -43,6 +43,7 @@ class AvailabilityRecovery:
         *,
         check_interval: float = 0.5,
         settle: float = 1.5,
+        loops: LoopRegistry | None = None,
     ) -> None:
         self.store = store
         self._locations = locations
@@ -50,7 +51,10 @@ class AvailabilityRecovery:
         self.settle = settle
         self._holds: list[Restorer] = []
         self._statuses: list[Restorer] = []
-        self._task: asyncio.Task[None] | None = None
+        # Waits first: start() decides what the first check must do.
+        self._loop = BackgroundLoop("availability-recovery", self.check,
+                                    interval=check_interval, registry=loops, wake=store.lost,
+                                    run_at_start=False, quiet=(RedisError,))
         self.rebuilds = 0
         """How many rebuilds this instance ran (tests, metrics)."""
 
@@ -76,7 +80,7 @@ class AvailabilityRecovery:
                 # No run yet: a fresh Redis, or one that lost its data while we were down.
                 # Rebuild at the first check, like after a restart seen while running.
                 self.store.close_gate("-")
-                self._task = asyncio.create_task(self._loop(), name="availability-recovery")
+                self._loop.start()
                 return
             # A run exists: the locations are open under it, except those new to it.
             self.store.close_gate(run)
@@ -85,27 +89,10 @@ class AvailabilityRecovery:
                 self.store.open_gate()
             except RedisError:
                 log.warning("availability_open_failed")
-        self._task = asyncio.create_task(self._loop(), name="availability-recovery")
+        self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _loop(self) -> None:
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.store.lost.wait(), self.check_interval)
-            try:
-                await self.check()
-            except asyncio.CancelledError:
-                raise
-            except RedisError:
-                log.warning("availability_check_failed")
-            except Exception:
-                log.exception("availability_check_failed")
+        await self._loop.stop()
 
     async def check(self) -> None:
         lost_here = self.store.lost.is_set()
