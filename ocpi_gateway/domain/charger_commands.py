@@ -78,6 +78,26 @@ class TriggerStatusNotification(ChargerCommand):
     connector_id: int | None = None
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SetDisplayMessage(ChargerCommand):
+    """Show ``text`` on the charger's display (OCPP 2.0.1 SetDisplayMessage, DisplayMessageCtrlr)
+    until ``ends_at`` (the charger drops it by itself then, should the clear be lost), on the
+    display of ``evse_id`` when given. ``message_id`` is unique per charger: the same id
+    replaces the message shown under it, and ``ClearDisplayMessage`` removes it. 1.6 has no
+    display messages (NOT_SUPPORTED)."""
+
+    message_id: int
+    text: str
+    ends_at: datetime | None = None
+    evse_id: int | None = None
+    language: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClearDisplayMessage(ChargerCommand):
+    message_id: int
+
+
 class ChargerCommands(Protocol):
     """Sends a command to a charger wherever it is connected and waits for its answer.
 

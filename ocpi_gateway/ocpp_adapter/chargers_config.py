@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import string
 from pathlib import Path
 from typing import Literal
 
@@ -30,6 +31,33 @@ class ChargerCapabilities(BaseModel):
     )
 
 
+class DisplaySettings(BaseModel):
+    """What the charger's display shows while it is reserved (OCPP 2.0.1 DisplayMessageCtrlr)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    reserved: bool = Field(
+        default=False,
+        description="while a reservation or booking is active on the charger, show `text` "
+        "(SetDisplayMessage), cleared at its end (ClearDisplayMessage); 2.0.1 chargers with "
+        "a DisplayMessageCtrlr only",
+    )
+    text: str = Field(
+        default="Reserved until {until}", min_length=1, max_length=480,
+        description="{until}: the reservation's end, HH:MM in the site's time zone",
+    )
+    language: str | None = Field(default=None, max_length=8,
+                                 description="RFC 5646 code the charger is told (e.g. en, nl)")
+
+    @model_validator(mode="after")
+    def _only_until(self) -> DisplaySettings:
+        fields = {name for _, name, _, _ in string.Formatter().parse(self.text)
+                  if name is not None}
+        if fields - {"until"}:
+            raise ValueError(f"text may only use {{until}}, not {sorted(fields - {'until'})}")
+        return self
+
+
 class ChargerConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -42,6 +70,13 @@ class ChargerConfig(BaseModel):
         min_length=1, description="see ocpp_adapter.auth.hash_password / CLI chargers hash-password"
     )
     capabilities: ChargerCapabilities = ChargerCapabilities()
+    display: DisplaySettings = DisplaySettings()
+
+    @model_validator(mode="after")
+    def _display_needs_201(self) -> ChargerConfig:
+        if self.display.reserved and self.ocpp_version is OcppVersion.V16:
+            raise ValueError("display.reserved needs OCPP 2.0.1 (1.6 has no display messages)")
+        return self
 
 
 class ChargersConfig(BaseModel):

@@ -11,8 +11,12 @@ from ocpp.v201.enums import (
     Action,
     AuthorizationStatusEnumType,
     CancelReservationStatusEnumType,
+    ClearMessageStatusEnumType,
     DataTransferStatusEnumType,
+    DisplayMessageStatusEnumType,
     IdTokenEnumType,
+    MessageFormatEnumType,
+    MessagePriorityEnumType,
     MessageTriggerEnumType,
     RegistrationStatusEnumType,
     RequestStartStopStatusEnumType,
@@ -27,10 +31,12 @@ from ocpi_gateway.domain.authorization import AuthorizationDecision
 from ocpi_gateway.domain.charger_commands import (
     CancelReservation,
     ChargerCommand,
+    ClearDisplayMessage,
     CommandOutcome,
     RemoteStart,
     RemoteStop,
     ReserveNow,
+    SetDisplayMessage,
     TriggerStatusNotification,
     UnlockConnector,
 )
@@ -80,6 +86,19 @@ TRIGGER_OUTCOMES = {
     TriggerMessageStatusEnumType.rejected: CommandOutcome.REJECTED,
     TriggerMessageStatusEnumType.not_implemented: CommandOutcome.NOT_SUPPORTED,
 }
+DISPLAY_OUTCOMES = {
+    DisplayMessageStatusEnumType.accepted: CommandOutcome.ACCEPTED,
+    DisplayMessageStatusEnumType.not_supported_message_format: CommandOutcome.NOT_SUPPORTED,
+    DisplayMessageStatusEnumType.not_supported_priority: CommandOutcome.NOT_SUPPORTED,
+    DisplayMessageStatusEnumType.not_supported_state: CommandOutcome.NOT_SUPPORTED,
+    DisplayMessageStatusEnumType.rejected: CommandOutcome.REJECTED,
+    DisplayMessageStatusEnumType.unknown_transaction: CommandOutcome.REJECTED,
+}
+CLEAR_DISPLAY_OUTCOMES = {
+    ClearMessageStatusEnumType.accepted: CommandOutcome.ACCEPTED,
+    # Unknown: nothing shown under that id (expired at its end time, or never shown).
+    ClearMessageStatusEnumType.unknown: CommandOutcome.REJECTED,
+}
 RESERVATION_END = {
     ReservationUpdateStatusEnumType.expired: ReservationEndReason.EXPIRED,
     ReservationUpdateStatusEnumType.removed: ReservationEndReason.REMOVED,
@@ -98,6 +117,19 @@ def id_token_info(decision: AuthorizationDecision) -> datatypes.IdTokenInfoType:
         if decision.group_id else None
     return datatypes.IdTokenInfoType(status=AuthorizationStatusEnumType(decision.status.value),
                                      group_id_token=group)
+
+
+def display_message(command: SetDisplayMessage) -> datatypes.MessageInfoType:
+    # NormalCycle: shown in turn with the charger's own messages, not over an error it shows.
+    display = datatypes.ComponentType(
+        name="DisplayMessageCtrlr",
+        evse=datatypes.EVSEType(id=command.evse_id) if command.evse_id is not None else None)
+    return datatypes.MessageInfoType(
+        id=command.message_id, priority=MessagePriorityEnumType.normal_cycle,
+        message=datatypes.MessageContentType(format=MessageFormatEnumType.utf8,
+                                             content=command.text, language=command.language),
+        end_date_time=rfc3339(command.ends_at) if command.ends_at is not None else None,
+        display=display)
 
 
 class V201Session(OcppSession, V201ChargePoint):  # type: ignore[misc]
@@ -274,6 +306,10 @@ class V201Session(OcppSession, V201ChargePoint):  # type: ignore[misc]
                                          if command.connector_id is not None else {})}
             return call.TriggerMessage(
                 requested_message=MessageTriggerEnumType.status_notification, evse=evse)
+        if isinstance(command, SetDisplayMessage):
+            return call.SetDisplayMessage(message=display_message(command))
+        if isinstance(command, ClearDisplayMessage):
+            return call.ClearDisplayMessage(id=command.message_id)
         return CommandOutcome.NOT_SUPPORTED
 
     def outcome(self, command: ChargerCommand, response: Any) -> CommandOutcome:
@@ -287,6 +323,10 @@ class V201Session(OcppSession, V201ChargePoint):  # type: ignore[misc]
             table = START_STOP_OUTCOMES
         elif isinstance(command, TriggerStatusNotification):
             table = TRIGGER_OUTCOMES
+        elif isinstance(command, SetDisplayMessage):
+            table = DISPLAY_OUTCOMES
+        elif isinstance(command, ClearDisplayMessage):
+            table = CLEAR_DISPLAY_OUTCOMES
         else:
             table = UNLOCK_OUTCOMES
         return table.get(status, CommandOutcome.REJECTED)

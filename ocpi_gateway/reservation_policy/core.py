@@ -9,8 +9,8 @@ ReserveNow, next candidate), ``replacement``, ``charger_events`` (use, removal, 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -22,6 +22,7 @@ from ocpi_gateway.domain.charger_commands import (
     CommandOutcome,
 )
 from ocpi_gateway.domain.events import utc_now
+from ocpi_gateway.domain.keyed_locks import KeyedLocks
 from ocpi_gateway.domain.store import DocumentStore
 from ocpi_gateway.reservation_policy.engine import PolicyEngine
 from ocpi_gateway.reservation_policy.models import EvseCandidate
@@ -69,29 +70,16 @@ class ReservationCore:
         self.clock = clock
         self.cap = PartnerCap(store)
         self._listeners: list[ReservationListener] = []
-        self._locks: dict[str, tuple[asyncio.Lock, list[int]]] = {}
+        self._locks = KeyedLocks()
         self._background: set[asyncio.Task[None]] = set()
 
     def add_listener(self, listener: ReservationListener) -> None:
         self._listeners.append(listener)
 
-    @asynccontextmanager
-    async def lock(self, key: str) -> AsyncIterator[None]:
+    def lock(self, key: str) -> AbstractAsyncContextManager[None]:
         """Serialises work on one reservation within this instance (other instances are kept
-        out by compare-and-set); dropped once nobody holds or waits for it, so the map does
-        not grow with every reservation ever made."""
-        entry = self._locks.get(key)
-        if entry is None:
-            entry = self._locks[key] = (asyncio.Lock(), [0])
-        lock, users = entry
-        users[0] += 1
-        try:
-            async with lock:
-                yield
-        finally:
-            users[0] -= 1
-            if users[0] == 0:
-                del self._locks[key]
+        out by compare-and-set)."""
+        return self._locks.lock(key)
 
     async def notify(self, reservation: Reservation, previous: ReservationState) -> None:
         for listener in self._listeners:

@@ -16,6 +16,7 @@ from ocpi_gateway.config import ConfigError, GatewaySettings
 from ocpi_gateway.domain.events import ConnectorStatusChanged, DomainEvent, utc_now
 from ocpi_gateway.locations.extension import AVAILABILITY, AVAILABILITY_RECOVERY, LOCATIONS
 from ocpi_gateway.ocpp_adapter.chargers_config import ChargersConfig
+from ocpi_gateway.ocpp_adapter.display import ReservedDisplay
 from ocpi_gateway.ocpp_wiring import CHARGER_COMMANDS, CHARGERS
 from ocpi_gateway.reservation_policy.capacity.gate import ReservationCapacity
 from ocpi_gateway.reservation_policy.capacity.redis import open_capacity
@@ -29,10 +30,13 @@ from ocpi_gateway.reservation_policy.records import (
     ReservationState,
 )
 from ocpi_gateway.reservations.candidates import CatalogCandidates, WholeChargerCapable
+from ocpi_gateway.reservations.display import ReservationDisplay
 
 RESERVATIONS: web.AppKey[ReservationService] = web.AppKey("reservations", ReservationService)
 POLICY: web.AppKey[PolicySource] = web.AppKey("policy", PolicySource)
 POLICY_ENGINE: web.AppKey[PolicyEngine] = web.AppKey("policy_engine", PolicyEngine)
+RESERVED_DISPLAY: web.AppKey[ReservedDisplay] = web.AppKey("reserved_display", ReservedDisplay)
+"""Only where some charger shows "Reserved until" (chargers.yaml ``display.reserved``)."""
 
 
 def whole_charger_capable(chargers: ChargersConfig) -> WholeChargerCapable:
@@ -106,6 +110,13 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
                                                       reservation.evse_uid)
 
         service.add_listener(republish)
+        display: ReservedDisplay | None = None
+        if any(c.display.reserved for c in app[CHARGERS].chargers):
+            display = ReservedDisplay(lambda: app[CHARGERS], app[CHARGER_COMMANDS],
+                                      app[keys.STORE],
+                                      timeout=settings.command_timeouts.charger_seconds)
+            app[RESERVED_DISPLAY] = display
+            service.add_listener(ReservationDisplay(display, lambda: app[LOCATIONS].catalog))
         app[RESERVATIONS] = service
         clock = ExpiryClock(service, loops=app[keys.LOOPS])
         clock.start()
@@ -113,6 +124,8 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
         yield
         await service.recovery.stop()
         await clock.stop()
+        if display is not None:
+            await display.aclose()
         await service.aclose()
         await timeline.close()
 

@@ -87,9 +87,10 @@ def chargers_doc() -> dict[str, Any]:
 
 def write_configs(tmp_path: Path, policy: dict[str, Any] | None = None, *,
                   locations: dict[str, Any] | None = None,
-                  tariffs: dict[str, Any] | None = None) -> dict[str, Any]:
+                  tariffs: dict[str, Any] | None = None,
+                  chargers: dict[str, Any] | None = None) -> dict[str, Any]:
     files = {"locations_file": locations or locations_doc(),
-             "policy_file": policy or policy_doc(), "chargers_file": chargers_doc()}
+             "policy_file": policy or policy_doc(), "chargers_file": chargers or chargers_doc()}
     if tariffs is not None:
         files["tariffs_file"] = tariffs
     paths: dict[str, Any] = {}
@@ -230,11 +231,13 @@ async def open_world(tmp_path: Path, *, policy: dict[str, Any] | None = None,
                      ocpi_version: str = "2.2.1", locations: dict[str, Any] | None = None,
                      tariffs: dict[str, Any] | None = None,
                      emsp_modules: tuple[str, ...] | None = None,
-                     clock: Callable[[], datetime] | None = None, **overrides: Any) -> World:
+                     clock: Callable[[], datetime] | None = None,
+                     chargers: dict[str, Any] | None = None, **overrides: Any) -> World:
     """``emsp_modules``: the eMSP's endpoints (default EmspPeer's); ``clock``: the
-    gateway's."""
+    gateway's; ``chargers``: the chargers file (default ``chargers_doc()``)."""
     settings = gateway_settings(
-        tmp_path, **write_configs(tmp_path, policy, locations=locations, tariffs=tariffs),
+        tmp_path, **write_configs(tmp_path, policy, locations=locations, tariffs=tariffs,
+                                  chargers=chargers),
         command_timeouts={"charger_seconds": charger_seconds,
                           "ocpi_result_seconds": result_seconds},
         instance_id="gw-test", **overrides)

@@ -207,6 +207,9 @@ class Behaviour:
     """What the charger reports when asked (TriggerMessage): by 1.6 connector / 2.0.1 EVSE;
     the tests' World.status keeps it up to date."""
     trigger: str = "Accepted"
+    display: str = "Accepted"
+    """The answer to SetDisplayMessage (2.0.1)."""
+    clear_display: str = "Accepted"
 
     async def answer(self, action: str, payload: dict[str, Any]) -> None:
         self.received.append((action, payload))
@@ -304,6 +307,17 @@ class Charger201(Cp201):
     async def on_unlock_connector(self, **payload: Any) -> Any:
         await self.behaviour.answer("UnlockConnector", payload)
         return result201.UnlockConnector(status=self.behaviour.unlock)
+
+    @on(Action201.set_display_message)
+    async def on_set_display_message(self, **payload: Any) -> Any:
+        # Recorded, never held up: a display update must not wait behind a hung ReserveNow.
+        self.behaviour.received.append(("SetDisplayMessage", payload))
+        return result201.SetDisplayMessage(status=self.behaviour.display)
+
+    @on(Action201.clear_display_message)
+    async def on_clear_display_message(self, **payload: Any) -> Any:
+        self.behaviour.received.append(("ClearDisplayMessage", payload))
+        return result201.ClearDisplayMessage(status=self.behaviour.clear_display)
 
 
 @dataclass

@@ -8,7 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from ocpi_gateway.domain.charger_commands import CancelReservation, RemoteStop, ReserveNow
+from ocpi_gateway.domain.charger_commands import (
+    CancelReservation,
+    ClearDisplayMessage,
+    RemoteStop,
+    ReserveNow,
+    SetDisplayMessage,
+)
 from ocpi_gateway.domain.ids import ocpp16_id_tag
 from ocpi_gateway.ocpp_adapter.auth import (
     hash_password,
@@ -81,6 +87,11 @@ def test_chargers_file_errors_name_file_and_key(tmp_path: Path) -> None:
                group_id_token="G"),
     CancelReservation(charge_point_id="CP-1", reservation_id=5),
     RemoteStop(charge_point_id="CP-1", transaction_id="tx"),
+    SetDisplayMessage(charge_point_id="CP-1", message_id=5, text="Reserved until 21:00",
+                      ends_at=datetime(2026, 11, 23, 20, 0, tzinfo=UTC), evse_id=1,
+                      language="en"),
+    SetDisplayMessage(charge_point_id="CP-1", message_id=6, text="x"),
+    ClearDisplayMessage(charge_point_id="CP-1", message_id=5),
 ])
 def test_command_codec_round_trip(command: object) -> None:
     assert decode_command(encode_command(command)) == command  # type: ignore[arg-type]

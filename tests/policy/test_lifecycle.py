@@ -372,7 +372,7 @@ async def test_same_reservation_id_is_handled_one_request_at_a_time() -> None:
     # each replacement withdrew the previous one: one EVSE held, one OCPP reservation left
     assert await w.holders() == {final.evse_uid: "NL-EXA/SAME"}
     assert list(w.chargers.reservations) == [(final.charge_point_id, final.ocpp_reservation_id)]
-    assert w.service._locks == {}
+    assert len(w.service._locks) == 0
 
 
 async def test_retry_after_a_crash_mid_attempt_reclaims_the_held_evse() -> None:

@@ -11,9 +11,11 @@ import orjson
 from ocpi_gateway.domain.charger_commands import (
     CancelReservation,
     ChargerCommand,
+    ClearDisplayMessage,
     RemoteStart,
     RemoteStop,
     ReserveNow,
+    SetDisplayMessage,
     TriggerStatusNotification,
     UnlockConnector,
 )
@@ -22,8 +24,11 @@ from ocpi_gateway.ocpp_adapter.timefmt import parse_rfc3339
 COMMAND_TYPES: dict[str, type[ChargerCommand]] = {
     cls.__name__: cls
     for cls in (ReserveNow, CancelReservation, RemoteStart, RemoteStop, UnlockConnector,
-                TriggerStatusNotification)
+                TriggerStatusNotification, SetDisplayMessage, ClearDisplayMessage)
 }
+
+
+_DATETIME_TYPES = ("datetime", "datetime | None", datetime)
 
 
 class CodecError(ValueError):
@@ -41,7 +46,8 @@ def decode_command(data: bytes | str) -> ChargerCommand:
         body: dict[str, Any] = orjson.loads(data)
         cls = COMMAND_TYPES[body.pop("type")]
         for field in dataclasses.fields(cls):
-            if field.type in ("datetime", datetime) and isinstance(body.get(field.name), str):
+            # Annotations are strings here (``from __future__ import annotations``).
+            if field.type in _DATETIME_TYPES and isinstance(body.get(field.name), str):
                 body[field.name] = parse_rfc3339(body[field.name])
         return cls(**body)
     except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
