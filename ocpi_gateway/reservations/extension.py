@@ -7,7 +7,8 @@ Needs the OCPP and Locations extensions listed before it.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
 
 from aiohttp import web
 
@@ -18,11 +19,14 @@ from ocpi_gateway.locations.extension import AVAILABILITY, AVAILABILITY_RECOVERY
 from ocpi_gateway.ocpp_adapter.chargers_config import ChargersConfig
 from ocpi_gateway.ocpp_adapter.display import ReservedDisplay
 from ocpi_gateway.ocpp_wiring import CHARGER_COMMANDS, CHARGERS
-from ocpi_gateway.reservation_policy.capacity.gate import ReservationCapacity
+from ocpi_gateway.reservation_policy.capacity.base import Promise
+from ocpi_gateway.reservation_policy.capacity.gate import ReservationCapacity, stored_reservations
+from ocpi_gateway.reservation_policy.capacity.recovery import CapacityRecovery
 from ocpi_gateway.reservation_policy.capacity.redis import open_capacity
 from ocpi_gateway.reservation_policy.engine import PolicyEngine
 from ocpi_gateway.reservation_policy.expiry import ExpiryClock
 from ocpi_gateway.reservation_policy.lifecycle import ReservationService
+from ocpi_gateway.reservation_policy.models import EvseCandidate
 from ocpi_gateway.reservation_policy.policy import PolicyError, PolicySource
 from ocpi_gateway.reservation_policy.records import (
     Reservation,
@@ -35,6 +39,10 @@ from ocpi_gateway.reservations.display import ReservationDisplay
 RESERVATIONS: web.AppKey[ReservationService] = web.AppKey("reservations", ReservationService)
 POLICY: web.AppKey[PolicySource] = web.AppKey("policy", PolicySource)
 POLICY_ENGINE: web.AppKey[PolicyEngine] = web.AppKey("policy_engine", PolicyEngine)
+CAPACITY: web.AppKey[ReservationCapacity] = web.AppKey("capacity", ReservationCapacity)
+CAPACITY_RECOVERY: web.AppKey[CapacityRecovery] = web.AppKey("capacity_recovery",
+                                                             CapacityRecovery)
+"""Only with Redis: the timeline's rebuild after Redis lost its data."""
 RESERVED_DISPLAY: web.AppKey[ReservedDisplay] = web.AppKey("reserved_display", ReservedDisplay)
 """Only where some charger shows "Reserved until" (chargers.yaml ``display.reserved``)."""
 
@@ -54,9 +62,23 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
     app[POLICY] = policy
     # Only sites where some partner may book use it (nothing else pays for it).
     timeline = open_capacity(settings.redis)
-    engine = PolicyEngine(policy, app[AVAILABILITY], clock=app[keys.CLOCK],
-                          capacity=ReservationCapacity(timeline, policy))
+    capacity = ReservationCapacity(timeline, policy, clock=app[keys.CLOCK])
+
+    async def stored_reservation_promises(location_id: str, now: datetime) -> list[Promise]:
+        # Looked up at call time: a rebuild may run before this extension's startup step.
+        read = stored_reservations(ReservationRepository(app[keys.STORE]), policy)
+        return await read(location_id, now)
+
+    capacity.add_stored_promises(stored_reservation_promises)
+    app[CAPACITY] = capacity
+    engine = PolicyEngine(policy, app[AVAILABILITY], clock=app[keys.CLOCK], capacity=capacity)
     app[POLICY_ENGINE] = engine
+    site_candidates = CatalogCandidates(lambda: app[LOCATIONS].catalog,
+                                        whole_charger_capable(app[CHARGERS]))
+
+    async def sites() -> list[tuple[str, Sequence[EvseCandidate]]]:
+        return [(loc.id, await site_candidates.candidates(loc.id))
+                for loc in app[LOCATIONS].catalog.locations()]
 
     async def on_event(event: DomainEvent) -> None:
         if isinstance(event, ConnectorStatusChanged):
@@ -93,6 +115,15 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
                     await store.restore_hold(location_id, evse_uid, holder=holder, until=until)
 
         recovery.add_hold_restorer(restore_holds)
+        # The timeline lived in the same Redis: rebuilt while the gate is closed.
+        capacity_recovery = app[CAPACITY_RECOVERY] = CapacityRecovery(
+            capacity, sites, loops=app[keys.LOOPS])
+        recovery.add_hold_restorer(capacity_recovery.rebuild_all)
+
+        async def capacity_ready() -> bool:
+            return capacity_recovery.rebuilt
+
+        app[keys.READINESS_CHECKS]["capacity"] = capacity_ready
 
     async def reservations_ctx(app: web.Application) -> AsyncIterator[None]:
         candidates = CatalogCandidates(lambda: app[LOCATIONS].catalog,
@@ -120,9 +151,14 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
         app[RESERVATIONS] = service
         clock = ExpiryClock(service, loops=app[keys.LOOPS])
         clock.start()
+        capacity_recovery = app.get(CAPACITY_RECOVERY)
+        if capacity_recovery is not None:
+            capacity_recovery.start()
         service.recovery.start()
         yield
         await service.recovery.stop()
+        if capacity_recovery is not None:
+            await capacity_recovery.stop()
         await clock.stop()
         if display is not None:
             await display.aclose()

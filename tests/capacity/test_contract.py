@@ -202,6 +202,38 @@ async def test_rebuild_replaces_the_site_and_admission_sees_it(
     assert (await timeline.admit(L, booking("z", 150, 170))).verdict is Verdict.FULL
 
 
+async def test_restore_sets_the_supply_and_adds_only_what_the_site_lacks(
+        timeline: CapacityTimeline) -> None:
+    # A site the timeline never had (or lost): the supply and the stored promises at once.
+    assert await timeline.restore(L, [ac("E1"), ac("E2")],
+                                  [booking("b1", 0, 60), bound("r1", "E1", 0, 30)]) == 2
+    assert (await timeline.admit(L, booking("x", 10, 20))).verdict is Verdict.FULL
+    # Another instance admitted meanwhile; a second restore keeps it and the first ones.
+    assert (await timeline.admit(L, booking("b2", 60, 90))).ok
+    assert await timeline.restore(L, [ac("E1"), ac("E2")],
+                                  [booking("b1", 0, 60), booking("b3", 200, 230)]) == 1
+    ids = [p.promise_id for p in await timeline.promises(L, at(0), at(300))]
+    assert sorted(ids) == ["b1", "b2", "b3", "r1"]
+    # A stored promise under an id the site holds does not replace it.
+    assert await timeline.restore(L, [ac("E1"), ac("E2")], [booking("b2", 0, 10)]) == 0
+    assert await timeline.get(L, "b2") == booking("b2", 60, 90)
+    # The supply is the new one: a third EVSE makes room.
+    assert await timeline.restore(L, [ac("E1"), ac("E2"), ac("E3")], []) == 0
+    assert (await timeline.admit(L, booking("x", 10, 20))).ok
+
+
+async def test_a_restored_long_promise_is_found_from_inside(
+        timeline: CapacityTimeline) -> None:
+    # Range reads go back by the longest promise stored: the restore must widen it.
+    await timeline.set_supply(L, [ac("E1")])
+    assert await timeline.restore(L, [ac("E1")], [booking("long", 0, 600)]) == 1
+    assert [p.promise_id for p in await timeline.promises(L, at(500), at(510))] == ["long"]
+    assert (await timeline.admit(L, booking("x", 500, 510))).verdict is Verdict.FULL
+    # ... and never narrows it.
+    assert await timeline.restore(L, [ac("E1")], [booking("short", 700, 710)]) == 1
+    assert [p.promise_id for p in await timeline.promises(L, at(500), at(510))] == ["long"]
+
+
 async def test_prune_drops_ended_promises(timeline: CapacityTimeline, clock: Clock) -> None:
     await timeline.set_supply(L, [ac("E1"), ac("E2")])
     for n in range(3):

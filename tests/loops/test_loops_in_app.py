@@ -15,11 +15,13 @@ from tests.loops.support import Ticks, settle
 from tests.peers.gateway import gateway_settings, start_gateway
 
 WITH_REDIS = {
-    "availability-recovery", "commands-sweep", "hubclientinfo-sync", "locations-shared-sync",
+    "availability-recovery", "capacity-rebuild", "commands-sweep", "hubclientinfo-sync",
+    "locations-shared-sync",
     "locations-welcome", "ocpp-liveness", "ocpp-presence-refresh", "outbox-adopt",
     "reservations-expiry", "reservations-recovery",
 }
-WITHOUT_REDIS = WITH_REDIS - {"availability-recovery", "locations-shared-sync",
+WITHOUT_REDIS = WITH_REDIS - {"availability-recovery", "capacity-rebuild",
+                              "locations-shared-sync",
                               "ocpp-liveness", "ocpp-presence-refresh"}
 
 

@@ -32,7 +32,7 @@ from ocpi_gateway.reservation_policy.availability.redis import RedisAvailability
 
 log = structlog.get_logger(__name__)
 
-Restorer = Callable[[], Awaitable[None]]
+Restorer = Callable[[], Awaitable[object]]
 
 
 class AvailabilityRecovery:

@@ -139,6 +139,14 @@ class CapacityTimeline(Protocol):
         """Replace the site's promises by these (read from the durable store, the system of
         record: Redis may lose its data). Not checked: what was promised stands."""
 
+    async def restore(self, location_id: str, supply: Sequence[SupplyEvse],
+                      promises: Iterable[Promise]) -> int:
+        """In one atomic step, set the site's supply and add those of ``promises`` (read from
+        the durable store) whose id it does not hold; how many were added. Unlike
+        ``rebuild`` it keeps what the site holds: an instance restoring a site after Redis
+        lost it never drops what another instance admitted meanwhile. Not checked: what was
+        promised stands."""
+
     async def prune(self, location_id: str, before: datetime) -> int:
         """Drop promises that ended by ``before``; how many."""
 

@@ -2,6 +2,11 @@
 reservation holds is promised from now to its expiry plus the turnover buffer, and only when
 every booking still fits (the EVSE needed at 18:00 is not given away at 17:30).
 
+A site is first touched in a process, and again whenever its timeline is found gone (Redis
+lost its data: the admission answers NO_INVENTORY), by ``restore``: its supply and the
+promises the durable store holds for it (``add_stored_promises``: live reservations, live
+bookings) in one atomic step that keeps whatever the timeline holds already.
+
 Order in the reserve path (``PolicyEngine.hold``): the atomic pick-and-hold first, then the
 atomic admission of the held EVSE; a refusal gives the hold back and skips every EVSE of the
 same classes (they would be refused alike). Every promise enters the timeline through the one
@@ -11,7 +16,7 @@ most a refusal. Where no partner may book, nothing here runs (``applies``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 
 from ocpi_gateway.domain.events import utc_now
@@ -20,11 +25,16 @@ from ocpi_gateway.reservation_policy.capacity.base import (
     CapacityTimeline,
     Promise,
     PromiseKind,
+    Verdict,
 )
 from ocpi_gateway.reservation_policy.capacity.classes import SiteClasses, supply_of
 from ocpi_gateway.reservation_policy.models import EvseCandidate
 from ocpi_gateway.reservation_policy.policy import PolicySettings, PolicySource
-from ocpi_gateway.reservation_policy.records import Reservation
+from ocpi_gateway.reservation_policy.records import Reservation, ReservationRepository
+
+StoredPromises = Callable[[str, datetime], Awaitable[list[Promise]]]
+"""The promises the durable store holds for a location at a moment (its live reservations,
+its live bookings): what ``restore`` puts back."""
 
 
 def promise_id(holder: str, evse_uid: str) -> str:
@@ -40,15 +50,35 @@ class ReservationCapacity:
         self._policy = policy
         self._clock = clock
         self._sites: dict[str, tuple[tuple[EvseCandidate, ...], SiteClasses]] = {}
+        self._stored: list[StoredPromises] = []
 
     def applies(self, location_id: str) -> bool:
         return self._policy.bookings_possible(location_id)
+
+    def add_stored_promises(self, source: StoredPromises) -> None:
+        self._stored.append(source)
+
+    async def restore(self, location_id: str, candidates: Sequence[EvseCandidate]) -> int:
+        """Put the site's supply and its stored promises on the timeline (those it lacks);
+        how many promises were added."""
+        supply = supply_of(candidates)
+        table = SiteClasses.build(supply)
+        now = self._clock()
+        promises = [p for source in self._stored for p in await source(location_id, now)]
+        added = await self.timeline.restore(location_id, supply, promises)
+        self._sites[location_id] = (tuple(candidates), table)
+        return added
 
     async def _site(self, location_id: str, candidates: Sequence[EvseCandidate]
                     ) -> SiteClasses:
         known = self._sites.get(location_id)
         if known is not None and (known[0] is candidates or known[0] == tuple(candidates)):
             return known[1]
+        if known is None:
+            # First touch in this process: the timeline may have lost the site (or never
+            # had it) while the store holds promises of it.
+            await self.restore(location_id, candidates)
+            return self._sites[location_id][1]
         supply = supply_of(candidates)
         table = SiteClasses.build(supply)
         await self.timeline.set_supply(location_id, supply)
@@ -69,8 +99,14 @@ class ReservationCapacity:
         buffer = timedelta(minutes=settings.bookings.turnover_buffer_minutes)
         promise = Promise(promise_id(holder, evse_uid), self._clock(), until + buffer,
                           evse_uid=evse_uid, kind=PromiseKind.RESERVATION)
-        return await self.timeline.amend(location_id, promise,
-                                         reserve=settings.walk_in_reserve)
+        admission = await self.timeline.amend(location_id, promise,
+                                              reserve=settings.walk_in_reserve)
+        if admission.verdict is Verdict.NO_INVENTORY:
+            # The timeline lost the site since it was cached here (Redis came back empty).
+            await self.restore(location_id, candidates)
+            admission = await self.timeline.amend(location_id, promise,
+                                                  reserve=settings.walk_in_reserve)
+        return admission
 
     async def release(self, location_id: str, evse_uid: str, *, holder: str) -> bool:
         return await self.timeline.release(location_id, promise_id(holder, evse_uid))
@@ -101,3 +137,11 @@ def reservation_promises(reservations: Iterable[Reservation], policy: PolicySour
             promise_id(r.key, r.evse_uid), now, r.expiry + buffer, evse_uid=r.evse_uid,
             kind=PromiseKind.RESERVATION))
     return by_location
+
+
+def stored_reservations(repo: ReservationRepository, policy: PolicySource) -> StoredPromises:
+    """The promises of a location's live reservations, read from the store."""
+    async def stored(location_id: str, now: datetime) -> list[Promise]:
+        live = await repo.live(location_id=location_id)
+        return reservation_promises(live, policy, now).get(location_id, [])
+    return stored

@@ -176,6 +176,18 @@ class MemoryCapacity:
                 self._insert(site, p)
             return len(site.promises)
 
+    async def restore(self, location_id: str, supply: Sequence[SupplyEvse],
+                      promises: Iterable[Promise]) -> int:
+        async with self._lock(location_id):
+            site = self._site(location_id)
+            site.classes = SiteClasses.build(supply)
+            added = 0
+            for p in promises:
+                if p.promise_id not in site.promises:
+                    self._insert(site, p)
+                    added += 1
+            return added
+
     async def prune(self, location_id: str, before: datetime) -> int:
         async with self._lock(location_id):
             site = self._site(location_id)

@@ -217,6 +217,32 @@ redis.call('HSET', KEYS[3], 'longest', ARGV[1])
 return (#ARGV - 1) / 2
 """
 
+# KEYS: z, ids, site, evse. ARGV: longest, the supply (as _SET_SUPPLY: c, nsub, ncls, std,
+# pt, pw, npairs, then uid, mask pairs), then start, member pairs.
+_RESTORE = r"""
+redis.call('HSET', KEYS[3], 'c', ARGV[2], 'nsub', ARGV[3], 'ncls', ARGV[4], 'std', ARGV[5],
+           'pt', ARGV[6], 'pw', ARGV[7])
+redis.call('DEL', KEYS[4])
+local npairs = tonumber(ARGV[8])
+local i = 9
+for _ = 1, npairs do
+  redis.call('HSET', KEYS[4], ARGV[i], ARGV[i + 1])
+  i = i + 2
+end
+local added = 0
+while i <= #ARGV do
+  local pid = string.match(ARGV[i + 1], '^([^\t]*)')
+  if redis.call('HSETNX', KEYS[2], pid, ARGV[i + 1]) == 1 then
+    redis.call('ZADD', KEYS[1], ARGV[i], ARGV[i + 1])
+    added = added + 1
+  end
+  i = i + 2
+end
+local longest = tonumber(redis.call('HGET', KEYS[3], 'longest') or '0')
+if tonumber(ARGV[1]) > longest then redis.call('HSET', KEYS[3], 'longest', ARGV[1]) end
+return added
+"""
+
 # KEYS: z, ids. ARGV: before_ms, limit.
 _PRUNE = _COMMON + r"""
 local n = 0
@@ -253,6 +279,19 @@ def decode(member: bytes | str) -> Promise:
                    bound or None, PromiseKind(kind))
 
 
+def _supply_args(supply: Sequence[SupplyEvse]) -> list[str | int]:
+    """The class table as the scripts read it: c, nsub, ncls, std, pt, pw, uid, mask..."""
+    table = SiteClasses.build(supply)
+    pairs: list[str | int] = []
+    for uid, mask in table.evse_masks.items():
+        pairs += [uid, mask]
+    return [len(table.classes), ",".join(map(str, table.subset_sizes[1:])),
+            ",".join(map(str, table.class_sizes)),
+            ",".join(c.standard for c in table.classes),
+            ",".join(c.power_type or _EMPTY_POWER_TYPE for c in table.classes),
+            ",".join(str(c.power_w) for c in table.classes), *pairs]
+
+
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
@@ -267,6 +306,7 @@ class RedisCapacity:
         self._set_supply = client.register_script(_SET_SUPPLY)
         self._rebuild = client.register_script(_REBUILD)
         self._prune = client.register_script(_PRUNE)
+        self._restore = client.register_script(_RESTORE)
 
     @classmethod
     def from_url(cls, url: RedisTarget | str, *, clock: Callable[[], datetime] = utc_now
@@ -274,17 +314,22 @@ class RedisCapacity:
         return cls(open_redis(url), clock=clock)
 
     async def set_supply(self, location_id: str, supply: Sequence[SupplyEvse]) -> None:
-        table = SiteClasses.build(supply)
         k = keys(location_id)
-        pairs: list[str | int] = []
-        for uid, mask in table.evse_masks.items():
-            pairs += [uid, mask]
-        await self._set_supply(keys=[k["site"], k["evse"]], args=[
-            len(table.classes), ",".join(map(str, table.subset_sizes[1:])),
-            ",".join(map(str, table.class_sizes)),
-            ",".join(c.standard for c in table.classes),
-            ",".join(c.power_type or _EMPTY_POWER_TYPE for c in table.classes),
-            ",".join(str(c.power_w) for c in table.classes), *pairs])
+        await self._set_supply(keys=[k["site"], k["evse"]], args=_supply_args(supply))
+
+    async def restore(self, location_id: str, supply: Sequence[SupplyEvse],
+                      promises: Iterable[Promise]) -> int:
+        k = keys(location_id)
+        supply_args = _supply_args(supply)
+        args: list[str | int] = [0, *supply_args[:6], (len(supply_args) - 6) // 2,
+                                 *supply_args[6:]]
+        longest = 0
+        for p in promises:
+            args += [ms(p.start), encode(p)]
+            longest = max(longest, ms(p.end) - ms(p.start))
+        args[0] = longest
+        return int(await self._restore(keys=[k["z"], k["ids"], k["site"], k["evse"]],
+                                       args=args))
 
     async def _call(self, location_id: str, promise: Promise, reserve: int, mode: str
                     ) -> Admission:
