@@ -8,8 +8,6 @@ extensions (and the outbox) listed before it; the Commands module after it.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 
 import structlog
@@ -19,6 +17,7 @@ from ocpi_gateway import keys
 from ocpi_gateway.config import GatewaySettings
 from ocpi_gateway.deliveries.app import OUTBOX
 from ocpi_gateway.domain.events import DomainEvent
+from ocpi_gateway.domain.loops import BackgroundLoop
 from ocpi_gateway.locations.extension import LOCATIONS
 from ocpi_gateway.modules import InterfaceRole, OcpiModule
 from ocpi_gateway.reservations.extension import POLICY, RESERVATIONS
@@ -87,23 +86,16 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
         app[RESERVATIONS].add_listener(holds.on_transition)
         app[SESSIONS], app[RESERVATION_SESSIONS] = tracker, holds
         app[SESSIONS_PUBLISHER] = publisher
-        sweeper = asyncio.get_running_loop().create_task(_sweep_forever(tracker))
-        yield
-        sweeper.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await sweeper
-
-    app.cleanup_ctx.append(sessions_ctx)
-
-
-async def _sweep_forever(tracker: SessionTracker) -> None:
-    while True:
-        await asyncio.sleep(SWEEP_INTERVAL)
-        try:
+        async def sweep() -> None:
             ended = await tracker.sweep()
             if ended:
                 log.info("sessions_swept", ended=ended)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("sessions_sweep_failed")
+
+        sweeper = BackgroundLoop("sessions-sweep", sweep, interval=SWEEP_INTERVAL,
+                                 registry=app[keys.LOOPS], run_at_start=False)
+        sweeper.start()
+        yield
+        await sweeper.stop()
+
+    app.cleanup_ctx.append(sessions_ctx)
+

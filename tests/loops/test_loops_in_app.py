@@ -18,7 +18,7 @@ WITH_REDIS = {
     "availability-recovery", "capacity-rebuild", "commands-sweep", "hubclientinfo-sync",
     "locations-shared-sync",
     "locations-welcome", "ocpp-liveness", "ocpp-presence-refresh", "outbox-adopt",
-    "reservations-expiry", "reservations-recovery",
+    "reservations-expiry", "reservations-recovery", "sessions-sweep",
 }
 WITHOUT_REDIS = WITH_REDIS - {"availability-recovery", "capacity-rebuild",
                               "locations-shared-sync",
