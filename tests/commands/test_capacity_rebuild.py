@@ -78,7 +78,8 @@ async def test_rebuilt_before_ready_and_admission_sees_it(
         return (await ready(world))[0] == 200
 
     assert await eventually(back)
-    assert world.gateway.app[CAPACITY_RECOVERY].rebuilds == rebuilds + 1
+    # At least once (under load the availability recovery may start over once more).
+    assert world.gateway.app[CAPACITY_RECOVERY].rebuilds > rebuilds
     after = await promised(world)
     assert [(pid, evse, end) for pid, evse, end in after] == before
     # Both T2 EVSEs are promised: a T2 booking overlapping them does not fit; without the
