@@ -7,8 +7,6 @@ Listed last in ``app.EXTENSIONS``: its operations read what the others leave on 
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 
 import structlog
@@ -26,6 +24,7 @@ from ocpi_gateway.admin.credentials import AdminCredentials
 from ocpi_gateway.admin.operators import OperatorsConfigError, OperatorsSource
 from ocpi_gateway.admin.service.reservations import backfill_created_ts
 from ocpi_gateway.config import ConfigError, GatewaySettings
+from ocpi_gateway.domain.loops import BackgroundLoop
 from ocpi_gateway.ocpp_adapter.auth import (
     LocalLoginLimiter,
     LoginLimiter,
@@ -74,22 +73,19 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
         backfilled = await backfill_created_ts(store)
         if backfilled:
             log.info("reservations_backfilled", field="created_ts", count=backfilled)
-        housekeeping = asyncio.get_running_loop().create_task(_housekeeping(credentials))
+
+        async def housekeep() -> None:
+            forgotten = await credentials.forget_expired()
+            if forgotten:
+                log.info("admin_credentials_forgotten", count=forgotten)
+
+        housekeeping = BackgroundLoop("admin-housekeeping", housekeep,
+                                      interval=HOUSEKEEPING_SECONDS, registry=app[keys.LOOPS],
+                                      run_at_start=False)
+        housekeeping.start()
         yield
-        housekeeping.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await housekeeping
+        await housekeeping.stop()
         passwords.close()
 
     app.cleanup_ctx.append(admin_ctx)
 
-
-async def _housekeeping(credentials: AdminCredentials) -> None:
-    while True:
-        await asyncio.sleep(HOUSEKEEPING_SECONDS)
-        try:
-            forgotten = await credentials.forget_expired()
-            if forgotten:
-                log.info("admin_credentials_forgotten", count=forgotten)
-        except Exception:
-            log.exception("admin_housekeeping_failed")

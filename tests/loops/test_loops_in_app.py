@@ -15,9 +15,9 @@ from tests.loops.support import Ticks, settle
 from tests.peers.gateway import gateway_settings, start_gateway
 
 WITH_REDIS = {
-    "availability-recovery", "capacity-rebuild", "commands-sweep", "hubclientinfo-sync",
-    "locations-shared-sync",
-    "locations-welcome", "ocpp-liveness", "ocpp-presence-refresh", "outbox-adopt",
+    "admin-housekeeping", "availability-recovery", "capacity-rebuild", "commands-sweep",
+    "hubclientinfo-sync", "locations-shared-sync", "locations-welcome", "ocpp-liveness",
+    "ocpp-presence-refresh", "outbox-adopt",
     "reservations-expiry", "reservations-recovery", "sessions-sweep",
 }
 WITHOUT_REDIS = WITH_REDIS - {"availability-recovery", "capacity-rebuild",
