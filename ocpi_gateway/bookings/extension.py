@@ -9,9 +9,7 @@ ledger's listeners. Needs the outbox, Locations and Reservations extensions list
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
-from contextlib import suppress
 from datetime import tzinfo
 
 import structlog
@@ -25,6 +23,7 @@ from ocpi_gateway.bookings.sender import add_routes_for
 from ocpi_gateway.config import ConfigError, GatewaySettings
 from ocpi_gateway.deliveries.app import OUTBOX
 from ocpi_gateway.domain.events import ConnectorStatusChanged, DomainEvent
+from ocpi_gateway.domain.loops import BackgroundLoop
 from ocpi_gateway.locations.extension import LOCATIONS
 from ocpi_gateway.modules import InterfaceRole, OcpiModule
 from ocpi_gateway.ocpp_wiring import CHARGERS
@@ -144,22 +143,15 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
             reservations.add_listener(on_reservation)
         watch = _PolicyWatch(publisher, policy.current())
 
-        async def sweep_forever() -> None:
-            while True:
-                await asyncio.sleep(SWEEP_SECONDS)
-                try:
-                    watch.check(policy.current())
-                    await bookings.sweeper.sweep()
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    log.exception("bookings_sweep_failed")
+        async def sweep() -> None:
+            watch.check(policy.current())
+            await bookings.sweeper.sweep()
 
-        sweeper = asyncio.get_running_loop().create_task(sweep_forever())
+        sweeper = BackgroundLoop("bookings-sweep", sweep, interval=SWEEP_SECONDS,
+                                 registry=app[keys.LOOPS], run_at_start=False)
+        sweeper.start()
         yield
-        sweeper.cancel()
-        with suppress(asyncio.CancelledError):
-            await sweeper
+        await sweeper.stop()
         await publisher.stop()
 
     app.cleanup_ctx.append(bookings_ctx)

@@ -15,7 +15,8 @@ from tests.loops.support import Ticks, settle
 from tests.peers.gateway import gateway_settings, start_gateway
 
 WITH_REDIS = {
-    "admin-housekeeping", "availability-recovery", "capacity-rebuild", "commands-sweep",
+    "admin-housekeeping", "availability-recovery", "bookings-sweep", "capacity-rebuild",
+    "commands-sweep",
     "hubclientinfo-sync", "locations-shared-sync", "locations-welcome", "ocpp-liveness",
     "ocpp-presence-refresh", "outbox-adopt",
     "reservations-expiry", "reservations-recovery", "sessions-sweep",
