@@ -12,6 +12,8 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
+import structlog
+
 from ocpi_gateway.config import load_settings
 from ocpi_gateway.reservation_policy.enforcement.bans import Ban
 from ocpi_gateway.reservation_policy.enforcement.rule import stamp
@@ -46,8 +48,15 @@ def _operator() -> str:
         return "cli"
 
 
+def _stderr_logger(*_: Any) -> Any:
+    # Resolved at every log call: the audit lines (token_banned, token_ban_lifted) go to
+    # stderr, whatever stream is stderr now, and stdout keeps the answer alone.
+    return structlog.PrintLogger(sys.stderr)
+
+
 async def _with_enforcement(args: argparse.Namespace,
                             work: Callable[[Enforcement], Awaitable[T]]) -> T:
+    structlog.configure(logger_factory=_stderr_logger, cache_logger_on_first_use=False)
     settings = load_settings(args.config)
     store = await open_store(settings.store_url)
     try:
