@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from ocpi_gateway.domain.events import BookingTransitioned
 from ocpi_gateway.domain.store import DocumentStore
 from ocpi_gateway.reservation_policy.enforcement.records import UnusedKind
 from ocpi_gateway.reservation_policy.engine import RefusalReason
@@ -119,3 +120,47 @@ async def test_a_booking_no_show_counts_like_a_reservation(store: DocumentStore)
     [ban] = s.seen.banned
     assert [n.kind for n in s.seen.no_shows] == [UnusedKind.BOOKING, UnusedKind.RESERVATION]
     assert ban.no_shows[0].startswith("booking:DE-EMS/R1@")
+
+
+def _booking(state: str, previous: str = "RESERVED", *,
+             tokens: tuple[str, ...] = ("CARD-1", "CARD-2")) -> BookingTransitioned:
+    return BookingTransitioned(
+        booking_key="DE-EMS/B1", booking_id="B1", request_id="Q1", country_code="DE",
+        party_id="EMS", location_id="LOC1", previous=previous, state=state, reason="r",
+        start=T0, end=T0 + timedelta(hours=1), authorization_reference="AUTH",
+        token_uids=tokens, evse_uid="E2", timestamp=T0 + timedelta(minutes=15))
+
+
+async def test_a_booking_ending_no_show_strikes_each_of_its_tokens(
+        store: DocumentStore) -> None:
+    s = setup(store, policy(no_show_strikes=strikes(count=1)))
+    await s.enforcement.on_booking(_booking("NO_SHOW"))
+    await s.enforcement.on_booking(_booking("NO_SHOW"))  # heard twice
+    await s.enforcement.on_booking(_booking("NO_SHOW", "NO_SHOW"))  # a change, no new end
+    assert [(n.kind, n.token_uid, n.reference, n.reserved_at, n.expired_at, n.evse_uid)
+            for n in s.seen.no_shows] == [
+        (UnusedKind.BOOKING, card, "B1", T0, T0 + timedelta(minutes=15), "E2")
+        for card in ("CARD-1", "CARD-2")]
+    assert sorted(b.token_uid for b in s.seen.banned) == ["CARD-1", "CARD-2"]
+    counts = await s.enforcement.counts.window(EMSP, s.clock(), 1)
+    assert (counts.ended, counts.no_shows) == (1, 1)  # one booking for the eMSP's rate
+
+
+async def test_a_booking_without_tokens_is_the_emsps_no_show_only(
+        store: DocumentStore) -> None:
+    s = setup(store, policy(no_show_strikes=strikes(count=1)))
+    await s.enforcement.on_booking(_booking("NO_SHOW", tokens=()))
+    assert len(s.seen.no_shows) == 1 and s.seen.banned == []
+    counts = await s.enforcement.counts.window(EMSP, s.clock(), 1)
+    assert (counts.ended, counts.no_shows) == (1, 1)
+
+
+async def test_a_fulfilled_booking_counts_as_ended(store: DocumentStore) -> None:
+    s = setup(store, policy(no_show_strikes=strikes(count=1)))
+    await s.enforcement.on_booking(_booking("FULFILLED"))
+    await s.enforcement.on_booking(_booking("FULFILLED", "FULFILLED"))
+    for state in ("CANCELED", "RESERVED", "REJECTED"):
+        await s.enforcement.on_booking(_booking(state))
+    assert s.seen.no_shows == []
+    counts = await s.enforcement.counts.window(EMSP, s.clock(), 1)
+    assert (counts.ended, counts.no_shows) == (1, 0)

@@ -46,7 +46,7 @@ class NoShow:
     location_id: str
     evse_uid: str | None
     reserved_at: datetime
-    """When the reservation or booking was made."""
+    """When the reservation was made; a booking's slot start."""
     expired_at: datetime
     """When it ended unused: the expiry the eMSP asked for (the grace period after it
     passed too), or a booking's no-show time."""
@@ -64,8 +64,10 @@ class NoShow:
     def key(self) -> str:
         # An eMSP may reuse a reservation id once its reservation is over: the moment it was
         # made tells two uses apart, and the same end recorded twice is one record.
-        return (f"{self.kind.value}:{self.partner.key}/{self.reference.upper()}"
-                f"@{self.reserved_at.isoformat()}")
+        key = (f"{self.kind.value}:{self.partner.key}/{self.reference.upper()}"
+               f"@{self.reserved_at.isoformat()}")
+        # A booking may name several tokens: one record each.
+        return key if self.kind is UnusedKind.RESERVATION else f"{key}#{self.token_uid.upper()}"
 
     @property
     def ids(self) -> dict[str, str | None]:

@@ -16,7 +16,7 @@ from typing import Protocol
 
 import structlog
 
-from ocpi_gateway.domain.events import utc_now
+from ocpi_gateway.domain.events import BookingTransitioned, utc_now
 from ocpi_gateway.domain.store import DocumentStore
 from ocpi_gateway.reservation_policy.enforcement.bans import Ban, BanRepository, BanSource
 from ocpi_gateway.reservation_policy.enforcement.records import (
@@ -44,6 +44,8 @@ log = structlog.get_logger(__name__)
 POLICY = "policy"
 """``Ban.by`` of a ban the policy set."""
 
+_NO_SHOW, _FULFILLED = "NO_SHOW", "FULFILLED"
+"""``bookings.states.BookingState`` values (a booking event carries them as strings)."""
 _HELD = frozenset({ReservationState.ACTIVE, ReservationState.REROUTED})
 """A reservation expiring from these was held at a charger for the driver: a no-show. One
 that expires PENDING never was (no charger confirmed it)."""
@@ -135,6 +137,21 @@ class Enforcement:
         elif r.state is ReservationState.USED:
             await self.record_used(r.partner)
 
+    async def on_booking(self, event: BookingTransitioned) -> None:
+        """A ``BookingLedger`` listener: a booking that ends NO_SHOW is a no-show of every
+        token it named (each was promised the slot) and one for its eMSP's rate; FULFILLED
+        counts as ended."""
+        partner = Partner(event.country_code, event.party_id)
+        if event.state == _NO_SHOW and event.previous != _NO_SHOW:
+            for index, token_uid in enumerate(event.token_uids or ("",)):
+                await self.record_no_show(
+                    kind=UnusedKind.BOOKING, partner=partner, token_uid=token_uid,
+                    reference=event.booking_id, location_id=event.location_id,
+                    evse_uid=event.evse_uid, reserved_at=event.start,
+                    expired_at=event.timestamp, counted=index == 0)
+        elif event.state == _FULFILLED and event.previous != _FULFILLED:
+            await self.record_used(partner)
+
     async def record_used(self, partner: Partner) -> None:
         """A reservation or booking of the eMSP was used (the rate's denominator)."""
         if not await self.counts.count(partner, self._clock(), unused=False):
@@ -142,10 +159,13 @@ class Enforcement:
 
     async def record_no_show(self, *, kind: UnusedKind, partner: Partner, token_uid: str,
                              reference: str, location_id: str, evse_uid: str | None,
-                             reserved_at: datetime, expired_at: datetime) -> NoShow | None:
+                             reserved_at: datetime, expired_at: datetime,
+                             counted: bool = True) -> NoShow | None:
         """Record a reservation or booking that ended unused, and ban its token when that
         makes the strikes of the policy at its location; None when it was recorded already
-        (another instance heard of the same end)."""
+        (another instance heard of the same end). ``counted``: also one more no-show of the
+        eMSP for its rate (once per booking, whatever the number of its tokens). A booking
+        without a token (``token_uid`` "") is the eMSP's no-show only: no strike."""
         record = NoShow(kind=kind, country_code=partner.country_code.upper(),
                         party_id=partner.party_id.upper(), token_uid=token_uid,
                         reference=reference, location_id=location_id, evse_uid=evse_uid,
@@ -156,10 +176,11 @@ class Enforcement:
         log.info("no_show_recorded", kind=kind.value, reference=reference,
                  expired_at=expired_at.isoformat(), **record.ids)
         self._observer.no_show(record)
-        if not await self.counts.count(record.partner, record.recorded_at, unused=True):
+        if counted and not await self.counts.count(record.partner, record.recorded_at,
+                                                   unused=True):
             log.warning("no_show_count_lost", **record.ids)
         terms = self._policy.effective(location_id, record.partner).no_show_strikes
-        if terms.enabled:
+        if terms.enabled and token_uid:
             await self._strike(record)
         return record
 
