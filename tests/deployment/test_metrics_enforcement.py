@@ -10,9 +10,9 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from ocpi_gateway import metrics
-from ocpi_gateway.reservation_policy.engine import Refusal, RefusalReason
 from ocpi_gateway.reservation_policy.enforcement.bans import Ban, BanSource
 from ocpi_gateway.reservation_policy.enforcement.records import NoShow, UnusedKind
+from ocpi_gateway.reservation_policy.engine import Refusal, RefusalReason
 
 T0 = datetime(2026, 3, 2, tzinfo=UTC)
 

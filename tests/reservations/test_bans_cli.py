@@ -36,8 +36,9 @@ def config(tmp_path: Path) -> Path:
 
 
 def _on_store(config: Path, work: object) -> object:
+    doc = yaml.safe_load(config.read_text())
+
     async def run() -> object:
-        doc = yaml.safe_load(config.read_text())
         store = await open_store(doc["store_url"])
         try:
             enforcement = Enforcement(store, PolicySource(doc["policy_file"]))
