@@ -1,21 +1,15 @@
 """The enforcement repositories (no-shows, daily counts, bans) on every DocumentStore backend:
-the queries they make, their ordering, and their compare-and-set under concurrency."""
+the queries they make, their ordering, and their compare-and-set under concurrency (the
+``store`` fixture of conftest.py: every backend)."""
 
 from __future__ import annotations
 
 import asyncio
-import os
-import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-
-import pytest
 
 from ocpi_gateway.domain.store import DocumentStore
-from ocpi_gateway.reservation_policy.enforcement.bans import BANS, Ban, BanRepository, BanSource
+from ocpi_gateway.reservation_policy.enforcement.bans import Ban, BanRepository, BanSource
 from ocpi_gateway.reservation_policy.enforcement.records import (
-    NO_SHOWS,
     STATS,
     STATS_KEPT_DAYS,
     DailyCounts,
@@ -24,32 +18,10 @@ from ocpi_gateway.reservation_policy.enforcement.records import (
     UnusedKind,
 )
 from ocpi_gateway.reservation_policy.models import Partner
-from ocpi_gateway.store import open_store
-from ocpi_gateway.store.mongo import MongoStore
-from tests.store.mongomock_async import AsyncMockDatabase
 
 EMSP = Partner("DE", "EMS")
 OTHER = Partner("NL", "OTH")
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture(params=["sqlite", "mongo_emulated", "mongo_real"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[DocumentStore]:
-    backend: DocumentStore
-    if request.param == "sqlite":
-        backend = await open_store(f"sqlite:///{tmp_path / 'store.db'}")
-    elif request.param == "mongo_emulated":
-        backend = MongoStore(AsyncMockDatabase(f"test_{uuid.uuid4().hex}"))
-    else:
-        url = os.environ.get("MONGODB_URL")
-        if not url:
-            pytest.skip("MONGODB_URL not set: no real MongoDB server to test against")
-        backend = MongoStore.from_url(url)
-    yield backend
-    if request.param == "mongo_real":
-        for name in (NO_SHOWS, STATS, BANS):
-            await backend._db[name].drop()  # type: ignore[attr-defined]
-    await backend.close()
 
 
 def no_show(reference: str, token: str = "TOK", *, partner: Partner = EMSP,
