@@ -11,7 +11,6 @@ from ocpi_gateway.domain.store import DocumentStore
 from ocpi_gateway.reservation_policy.enforcement.bans import Ban, BanRepository, BanSource
 from ocpi_gateway.reservation_policy.enforcement.records import (
     STATS,
-    STATS_KEPT_DAYS,
     DailyCounts,
     NoShow,
     NoShowRepository,
@@ -71,12 +70,11 @@ async def test_concurrent_counts_lose_nothing(store: DocumentStore) -> None:
 async def test_days_older_than_a_year_are_dropped(store: DocumentStore) -> None:
     counts = DailyCounts(store)
     await counts.count(EMSP, T0, unused=True)
-    await counts.count(EMSP, T0 + timedelta(days=STATS_KEPT_DAYS), unused=True)
+    await counts.count(EMSP, T0 + timedelta(days=366), unused=True)
     assert len(await store.find(STATS, {"partner_key": "DE-EMS"})) == 2  # exactly a year
-    await counts.count(EMSP, T0 + timedelta(days=STATS_KEPT_DAYS + 1), unused=True)
+    await counts.count(EMSP, T0 + timedelta(days=367), unused=True)
     assert sorted(d["day"] for d in await store.find(STATS, {"partner_key": "DE-EMS"})) == [
-        (T0 + timedelta(days=n)).date().isoformat()
-        for n in (STATS_KEPT_DAYS, STATS_KEPT_DAYS + 1)]
+        (T0 + timedelta(days=n)).date().isoformat() for n in (366, 367)]
 
 
 def ban(token: str, days: float, *, partner: Partner = EMSP) -> Ban:
