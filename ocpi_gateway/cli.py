@@ -31,6 +31,7 @@ SUBCOMMANDS: list[str] = [
     # "package.module:add_subcommands"
     "ocpi_gateway.ocpp_adapter.cli:add_subcommands",
     "ocpi_gateway.reservations.cli:add_subcommands",  # policy check / policy explain
+    "ocpi_gateway.reservations.bans_cli:add_subcommands",  # bans list / lift / set
     "ocpi_gateway.demo.cli:add_subcommands",  # demo: simulated chargers and eMSP
     "ocpi_gateway.admin.cli:add_subcommands",  # operators hash-password
     "ocpi_gateway.config_check.cli:add_subcommands",  # config check

@@ -95,6 +95,38 @@ class DeliveryGiveUp(StrEnum):
     """The partner is no longer registered (unregistered, revoked or deleted)."""
 
 
+class EnforcementRefusal(StrEnum):
+    """Why the enforcement rule refused a reservation or booking (``RefusalReason`` values)."""
+
+    TOKEN_BANNED = "token_banned"
+    NO_SHOW_RATE = "no_show_rate"
+
+
+class UnusedKind(StrEnum):
+    """What ended unused (``enforcement.records.UnusedKind`` values)."""
+
+    RESERVATION = "reservation"
+    BOOKING = "booking"
+
+
+class BanSource(StrEnum):
+    """Who banned a token (``enforcement.bans.BanSource`` values)."""
+
+    NO_SHOWS = "no_shows"
+    OPERATOR = "operator"
+
+
+class FeeKind(StrEnum):
+    """What a reservation or booking was charged for in a CDR."""
+
+    RESERVATION = "reservation"
+    """The time a used reservation or booking held the EVSE."""
+    NO_SHOW = "no_show"
+    """A reservation or booking that ended unused."""
+    CANCELLATION = "cancellation"
+    """Cancelled after the free cancellation window."""
+
+
 class Direction(StrEnum):
     IN = "in"
     """Sent by the charger (a CALL the gateway answers)."""
@@ -213,6 +245,44 @@ loop_failures = Counter(
     registry=REGISTRY,
 )
 
+enforcement_refusals = Counter(
+    "ocpi_enforcement_refusals_total",
+    "Reservations and bookings refused by the enforcement rule, by reason: the token is "
+    "banned, or the eMSP's no-show rate is above the policy's maximum.",
+    ["reason"],
+    registry=REGISTRY,
+)
+no_shows = Counter(
+    "ocpi_no_shows_total",
+    "Reservations (expired past their grace period) and bookings (NO_SHOW) that ended unused, "
+    "recorded against their token and eMSP.",
+    ["kind"],
+    registry=REGISTRY,
+)
+token_bans = Counter(
+    "ocpi_token_bans_total",
+    "Tokens banned from reservations and bookings, by who banned them: the policy's "
+    "no_show_strikes, or the operator.",
+    ["source"],
+    registry=REGISTRY,
+)
+token_bans_lifted = Counter(
+    "ocpi_token_bans_lifted_total",
+    "Bans the operator lifted before their end.",
+    registry=REGISTRY,
+)
+reservation_fees = Counter(
+    "ocpi_reservation_fees_total",
+    "CDRs charging a reservation or booking, by what was charged.",
+    ["kind"],
+    registry=REGISTRY,
+)
+reservation_fee_amounts = Counter(
+    "ocpi_reservation_fee_amount_total",
+    "Amounts charged for reservations and bookings (before taxes), by kind and currency.",
+    ["kind", "currency"],
+    registry=REGISTRY,
+)
 
 
 def _initialise_series() -> None:
@@ -232,6 +302,14 @@ def _initialise_series() -> None:
     for version in OcppVersion:
         ocpp_connections.labels(version=version.value)
         ocpp_connections_opened.labels(version=version.value)
+    for refusal in EnforcementRefusal:
+        enforcement_refusals.labels(reason=refusal.value)
+    for kind in UnusedKind:
+        no_shows.labels(kind=kind.value)
+    for source in BanSource:
+        token_bans.labels(source=source.value)
+    for fee in FeeKind:
+        reservation_fees.labels(kind=fee.value)
 
 
 _initialise_series()
@@ -282,6 +360,35 @@ def reservation_transition(outcome: ReservationOutcome) -> None:
 
 
 _message_children: dict[tuple[str, str, str], Any] = {}
+
+
+def enforcement_refused(reason: EnforcementRefusal | str) -> None:
+    """The enforcement rule refused a reservation or booking."""
+    enforcement_refusals.labels(reason=EnforcementRefusal(reason).value).inc()
+
+
+def no_show_recorded(kind: UnusedKind | str) -> None:
+    no_shows.labels(kind=UnusedKind(kind).value).inc()
+
+
+def token_banned(source: BanSource | str) -> None:
+    token_bans.labels(source=BanSource(source).value).inc()
+
+
+def token_ban_lifted() -> None:
+    token_bans_lifted.inc()
+
+
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+
+
+def reservation_fee(kind: FeeKind | str, amount: float, currency: str) -> None:
+    """A CDR charged a reservation or booking ``amount`` (before taxes) in ``currency`` (an
+    ISO 4217 code from the operator's tariffs; anything else is counted as "other")."""
+    kind = FeeKind(kind).value
+    reservation_fees.labels(kind=kind).inc()
+    reservation_fee_amounts.labels(
+        kind=kind, currency=currency if _CURRENCY.match(currency) else "other").inc(amount)
 
 
 def ocpp_message(version: OcppVersion | str, action: str, direction: Direction | str) -> None:
@@ -398,6 +505,23 @@ async def booking_listener(event: BookingTransitioned) -> None:
         bookings.labels(state=event.state).inc()
     if event.request_status in BOOKING_REQUEST_STATUSES:
         booking_requests.labels(status=event.request_status).inc()
+
+
+class EnforcementMetrics:
+    """The enforcement service's observer (``enforcement.service.EnforcementObserver``):
+    counts its refusals, no-shows and bans (typed loosely: only the enum fields are read)."""
+
+    def refused(self, refusal: Any) -> None:
+        enforcement_refused(str(getattr(refusal.reason, "value", refusal.reason)))
+
+    def no_show(self, record: Any) -> None:
+        no_show_recorded(str(getattr(record.kind, "value", record.kind)))
+
+    def banned(self, ban: Any) -> None:
+        token_banned(str(getattr(ban.source, "value", ban.source)))
+
+    def lifted(self, ban: Any) -> None:
+        token_ban_lifted()
 
 
 class TimedChargerCommands:

@@ -54,6 +54,12 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # ``tests`` is imported as a package, as under python -m pytest
 EQUIVALENTS = ROOT / "scripts" / "mutation_equivalents.txt"
 
+ENFORCEMENT_TESTS = ("tests/enforcement", "tests/store/test_enforcement_contract.py",
+                     "tests/policy/test_grace_and_admission.py",
+                     "tests/reservations/test_bans_cli.py",
+                     "tests/deployment/test_metrics_enforcement.py",
+                     "tests/commands/test_enforcement.py")
+"""Every test of the enforcement modules (reservation_policy/enforcement/)."""
 # module -> test folders that exercise it (the coverage run uses their union).
 TARGETS: dict[str, tuple[str, ...]] = {
     "ocpi_gateway/reservation_policy/engine.py": ("tests/policy", "tests/reservations",
@@ -67,6 +73,8 @@ TARGETS: dict[str, tuple[str, ...]] = {
     "ocpi_gateway/transport/routing.py": ("tests/ocpi_core",),
     "ocpi_gateway/ocpp_adapter/auth.py": ("tests/ocpp",),
     "ocpi_gateway/deliveries/engine.py": ("tests/locations", "tests/commands"),
+    **{f"ocpi_gateway/reservation_policy/enforcement/{name}.py": ENFORCEMENT_TESTS
+       for name in ("terms", "records", "bans", "rule", "service", "explain")},
 }
 
 IMPORT_TIME_TESTS = 40

@@ -35,6 +35,7 @@ from ocpi_gateway.reservation_policy.bookings.waitlist import WaitingList
 from ocpi_gateway.reservation_policy.records import Reservation, ReservationState
 from ocpi_gateway.reservations.candidates import CatalogCandidates
 from ocpi_gateway.reservations.extension import (
+    ENFORCEMENT,
     POLICY,
     POLICY_ENGINE,
     RESERVATIONS,
@@ -109,7 +110,8 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
                                  candidates, policy, clock=clock)
         waiting = WaitingList(service)
         bookings = Bookings(
-            service=service, intake=BookingIntake(service, site_zone=zone, tariff_ids=tariffs),
+            service=service, intake=BookingIntake(service, site_zone=zone, tariff_ids=tariffs,
+                                                  admission=app[ENFORCEMENT]),
             waiting=waiting, sweeper=BookingSweeper(service, waiting),
             changes=SiteChanges(clock), catalog=lambda: locations.catalog,
             party=(cpo.country_code, cpo.party_id))
@@ -118,6 +120,8 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
                                       bookings_receivers(app[keys.PARTNERS].registered))
         app[BOOKINGS_PUBLISHER] = publisher
         service.ledger.add_listener(metrics.booking_listener)
+        # A booking ending NO_SHOW is a no-show of its tokens (and FULFILLED ends one).
+        service.ledger.add_listener(app[ENFORCEMENT].on_booking)
         service.ledger.add_listener(publisher.on_transition)
         locations.reload_hooks.append(_ReloadHook(publisher))
 

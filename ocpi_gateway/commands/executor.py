@@ -240,9 +240,12 @@ class CommandExecutor:
                 reservation_key(owner, body.reservation_id), _session_token(body.token),
                 body.authorization_reference)
         # The token is remembered while the reservation is made (the driver presents it
-        # later), so that its store write does not delay the ReserveNow.
+        # later, up to the end of the grace period), so that its store write does not delay
+        # the ReserveNow.
+        grace = self._reservations.engine.policy.effective(body.location_id, owner).grace_minutes
         _, result = await asyncio.gather(
-            self._tokens.remember_command_token(body.token.uid, body.expiry_date),
+            self._tokens.remember_command_token(
+                body.token.uid, body.expiry_date + timedelta(minutes=grace)),
             self._reservations.reserve(request, body.reservation_id, time_budget=time_budget))
         metrics.reservation_transition(metrics.ReservationOutcome.ACCEPTED
                                        if result.outcome is ReserveOutcome.ACCEPTED

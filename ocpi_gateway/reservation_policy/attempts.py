@@ -64,7 +64,8 @@ def new_record(key: str, reservation_id: str, request: ReservationRequest) -> Re
         party_id=request.partner.party_id.upper(), reservation_id=reservation_id,
         location_id=request.location_id, token_uid=request.token_uid,
         token_type=request.token_type, group_id_token=request.group_id_token,
-        expiry=request.expiry, state=ReservationState.PENDING,
+        expiry=request.expiry, grace_seconds=request.grace.total_seconds(),
+        state=ReservationState.PENDING,
         requested_evse_uid=request.evse_uid, connector_standard=request.connector_standard,
         min_power_w=request.min_power_w)
 
@@ -144,7 +145,7 @@ async def try_candidates(core: ReservationCore, record: Reservation, request: Re
             if not answers or answers[-1][1] is not CommandOutcome.TIMEOUT:
                 answers.append(("", CommandOutcome.TIMEOUT))
             break
-        picked = await core.engine.hold(plan, holder=holder, until=request.expiry,
+        picked = await core.engine.hold(plan, holder=holder, until=request.ends_at,
                                         skip=tried)
         if picked is None:
             break
@@ -164,7 +165,7 @@ async def try_candidates(core: ReservationCore, record: Reservation, request: Re
             break
         record = written
         outcome = await core.commands.execute(
-            ReserveNow(charge_point_id=cp, reservation_id=ocpp_id, expiry=request.expiry,
+            ReserveNow(charge_point_id=cp, reservation_id=ocpp_id, expiry=request.ends_at,
                        id_token=request.token_uid, id_token_type=request.token_type,
                        group_id_token=request.group_id_token,
                        evse_id=picked.target.evse_id,
@@ -231,7 +232,7 @@ async def withdraw(core: ReservationCore, key: str, target: ChargerTarget, *,
 async def _drop_attempt(core: ReservationCore, key: str, target: ChargerTarget,
                         outcome: CommandOutcome) -> bool:
     current = await core.repo.get(key)
-    if outcome in _NO_ANSWER and current is not None and current.expiry > core.clock():
+    if outcome in _NO_ANSWER and current is not None and current.ends_at > core.clock():
         return False
     if current is not None and current.attempt == target:
         await core.repo.settle_attempt(current, reason=f"withdrawn at the charger: "

@@ -204,7 +204,7 @@ async def ended_by_charger(core: ReservationCore, r: Reservation) -> Reservation
         current = await core.repo.get(r.key)
         if current is None or not current.live or current.version != r.version:
             return current
-        if current.expiry - EXPIRY_SLACK <= core.clock():
+        if current.ends_at - EXPIRY_SLACK <= core.clock():
             return await core.end(current, ReservationState.EXPIRED,
                                   "the charger released it at its expiry")
     return await reroute(core, current, reason="the charger released the reservation",
@@ -233,6 +233,7 @@ async def reroute(core: ReservationCore, r: Reservation, *, reason: str,
         request = ReservationRequest(
             location_id=current.location_id, evse_uid=None, partner=current.partner,
             token_uid=current.token_uid, expiry=current.expiry,
+            grace=timedelta(seconds=current.grace_seconds),
             token_type=current.token_type, group_id_token=current.group_id_token,
             connector_standard=current.connector_standard,
             min_power_w=current.min_power_w,

@@ -17,6 +17,8 @@ from ocpi_gateway.reservation_policy.capacity.base import CapacityTimeline
 from ocpi_gateway.reservation_policy.capacity.classes import Need
 from ocpi_gateway.reservation_policy.capacity.explain import explain_timeline
 from ocpi_gateway.reservation_policy.capacity.slots import Timeslot
+from ocpi_gateway.reservation_policy.enforcement.explain import describe_standing
+from ocpi_gateway.reservation_policy.enforcement.service import Enforcement
 from ocpi_gateway.reservation_policy.engine import PolicyEngine
 from ocpi_gateway.reservation_policy.lifecycle import CandidateSource
 from ocpi_gateway.reservation_policy.models import EvseCandidate, Partner, ReservationRequest
@@ -34,8 +36,12 @@ def check(path: Path | str, out: TextIO | None = None) -> int:
     except PolicyError as exc:
         print(str(exc), file=out)
         return 1
+    s = policy.defaults
     print(f"{path}: valid ({len(policy.locations)} location overrides, "
           f"{len(policy.partners)} partner overrides)", file=out)
+    print(f"  defaults: grace_minutes={s.grace_minutes:g} "
+          f"no_show_strikes={s.no_show_strikes.describe()} "
+          f"max_no_show_rate={s.max_no_show_rate.describe()}", file=out)
     return 0
 
 
@@ -78,6 +84,10 @@ class ExplainContext:
     candidates: CandidateSource
     capacity: CapacityTimeline | None = None
     """The shared capacity timeline (Redis); None: ``--timeline`` has nothing to show."""
+    enforcement: Enforcement | None = None
+    """No-shows and bans in the gateway's store; None: ``--token`` has nothing to show."""
+    close: Callable[[], Awaitable[None]] | None = None
+    """Closes what the context opened besides availability and capacity (the store)."""
 
 
 ExplainContextFactory = Callable[[argparse.Namespace], Awaitable[ExplainContext]]
@@ -107,6 +117,8 @@ def add_subcommands(commands: Any, context: ExplainContextFactory | None = None)
                                 help="timeline start (ISO 8601, default now)")
     explain_parser.add_argument("--hours", type=float, default=24.0)
     explain_parser.add_argument("--slot", help="START/END (ISO 8601): is this slot offered?")
+    explain_parser.add_argument("--token", help="with --partner: the token's no-shows, ban "
+                                "and its eMSP's no-show rate")
     explain_parser.set_defaults(func=lambda args: asyncio.run(_explain_command(args, context)))
 
 
@@ -128,10 +140,20 @@ async def _explain_command(args: argparse.Namespace, context: ExplainContextFact
         print(await explain(ctx.policy, ctx.availability, args.location, candidates,
                             partner=partner, evse_uid=args.evse, minutes=args.minutes,
                             connector_standard=args.standard, min_power_w=args.min_power_w))
+        token = getattr(args, "token", None)
+        if token:
+            if partner is None or ctx.enforcement is None:
+                print("--token needs --partner (and the gateway's store)")
+                return 1
+            standing = await ctx.enforcement.standing(partner, token, args.location)
+            print(describe_standing(standing, partner, token,
+                                    ctx.policy.effective(args.location, partner), utc_now()))
     finally:
         await ctx.availability.close()
         if ctx.capacity is not None:
             await ctx.capacity.close()
+        if ctx.close is not None:
+            await ctx.close()
     return 0 if candidates else 1
 
 

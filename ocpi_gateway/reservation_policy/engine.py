@@ -13,6 +13,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
+from typing import Protocol
 
 from ocpi_gateway.domain.events import utc_now
 from ocpi_gateway.domain.ids import ChargerAddress
@@ -23,7 +24,7 @@ from ocpi_gateway.reservation_policy.availability.base import (
 )
 from ocpi_gateway.reservation_policy.capacity.base import Admission
 from ocpi_gateway.reservation_policy.capacity.gate import ReservationCapacity
-from ocpi_gateway.reservation_policy.models import EvseCandidate, ReservationRequest
+from ocpi_gateway.reservation_policy.models import EvseCandidate, Partner, ReservationRequest
 from ocpi_gateway.reservation_policy.policy import PolicySettings, PolicySource
 from ocpi_gateway.reservation_policy.rules import (
     Exclusion,
@@ -54,6 +55,10 @@ class RefusalReason(StrEnum):
     WALK_IN_RESERVE = "walk_in_reserve"
     PROMISED = "promised"
     """Free now, but promised to bookings (or other reservations) during the window."""
+    TOKEN_BANNED = "token_banned"
+    """The token is banned from reservations and bookings (no-shows, or the operator)."""
+    NO_SHOW_RATE = "no_show_rate"
+    """Too many of the eMSP's reservations and bookings ended unused lately."""
 
 
 class OutcomeHint(StrEnum):
@@ -82,6 +87,14 @@ class Refusal:
     @property
     def outcome_hint(self) -> OutcomeHint:
         return _HINTS.get(self.reason, OutcomeHint.REJECTED)
+
+
+class AdmissionRule(Protocol):
+    """What may refuse a driver whatever the site can offer (``enforcement.service``): one
+    function for RESERVE_NOW and for the bookings admission."""
+
+    async def refusal(self, partner: Partner, token_uid: str, location_id: str
+                      ) -> Refusal | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +185,9 @@ class Explanation:
             f"max_concurrent_per_emsp={s.max_concurrent_per_emsp} "
             f"allow_whole_charger={s.allow_whole_charger}",
             f"  ordering: {rules}",
+            f"  enforcement: grace_minutes={s.grace_minutes:g} "
+            f"no_show_strikes={s.no_show_strikes.describe()} "
+            f"max_no_show_rate={s.max_no_show_rate.describe()}",
             f"  free EVSEs now: {self.free_evses}",
         ]
         if self.refusal is not None:
@@ -236,10 +252,13 @@ class PolicyEngine:
         snapshot_ttl: float = 0.25,
         monotonic: Callable[[], float] = time.monotonic,
         capacity: ReservationCapacity | None = None,
+        admission: AdmissionRule | None = None,
     ) -> None:
         self.policy = policy
         self.availability = availability
         self.capacity = capacity
+        self.admission = admission
+        """Asked last for every new reservation (bans, the eMSP's no-show rate)."""
         """Where bookings are possible, every hold is also promised on the timeline."""
         self._clock = clock
         self._monotonic = monotonic
@@ -403,16 +422,22 @@ class PolicyEngine:
         *,
         active_for_partner: int = 0,
         reroute_from: Collection[str] | None = None,
+        replacing: bool = False,
     ) -> Plan | Refusal:
         """An ordered plan, or why nothing is attempted.
 
         ``active_for_partner`` counts the partner's live reservations besides this one.
         ``reroute_from`` marks a re-route of a live reservation away from those EVSEs: the
         request checks (enabled, duration, cap) were passed when it was made and are skipped.
+        ``replacing``: a live reservation changed by its eMSP, which the admission rule let in
+        when it was made (a ban refuses new reservations, not the ones it found).
         """
         ev = await self._evaluate(request, candidates, reroute_from or ())
         if reroute_from is None:
             refusal = self._check_request(request, ev.settings, active_for_partner)
+            if refusal is None and not replacing and self.admission is not None:
+                refusal = await self.admission.refusal(request.partner, request.token_uid,
+                                                       request.location_id)
             if refusal is not None:
                 return refusal
         return self._plan_or_refusal(request, candidates, ev)

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import datetime
+from dataclasses import replace
+from datetime import datetime, timedelta
 
 import structlog
 
@@ -94,6 +95,7 @@ class ReservationService(ReservationCore):
         """Reserve for ``request`` within ``time_budget`` seconds: pick, hold, ReserveNow, and on a
         refusal release the hold and try the next candidate while time is left.
 
+        The policy's grace period is added after the request's expiry (``ends_at``).
         An existing live reservation with the same (partner, reservation_id) is replaced; if
         the EVSE changes, the old OCPP reservation is cancelled once the new one is accepted,
         and if no new EVSE can be had the old reservation stays as it was.
@@ -101,6 +103,8 @@ class ReservationService(ReservationCore):
         loop = asyncio.get_running_loop()
         deadline = loop.time() + time_budget
         key = reservation_key(request.partner, reservation_id)
+        grace = self.engine.policy.effective(request.location_id, request.partner).grace_minutes
+        request = replace(request, grace=timedelta(minutes=grace))
         for _ in range(2):
             # After Redis lost its data nothing is decided until availability is rebuilt: a
             # decision would see no status (EVSE_INOPERATIVE) or miss holds (double booking).

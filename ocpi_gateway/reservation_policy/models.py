@@ -7,7 +7,7 @@ OCPI objects and stays testable on its own.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from ocpi_gateway.domain.ids import ChargerAddress
 
@@ -70,6 +70,14 @@ class ReservationRequest:
     whole_charger_allowed: bool = True
     """False keeps a re-route of an EVSE-specific request on single EVSEs (``evse_uid`` is
     None there: any other EVSE of the location will do)."""
+    grace: timedelta = timedelta(0)
+    """The policy's ``grace_minutes``: the EVSE stays held, and the charger's reservation
+    valid, this long past ``expiry`` (the eMSP's) before it counts as a no-show."""
+
+    @property
+    def ends_at(self) -> datetime:
+        """When the EVSE is given back: the expiry and the grace period after it."""
+        return self.expiry + self.grace
 
     def __post_init__(self) -> None:
         # OCPI DateTimes are UTC; a naive one would be read as local time by timestamp().

@@ -31,6 +31,13 @@ from ocpi_gateway.domain.operator_file import (
     describe_validation_error,
     read_yaml,
 )
+from ocpi_gateway.reservation_policy.enforcement.terms import (
+    MAX_GRACE_MINUTES,
+    NoShowRate,
+    NoShowRateOverride,
+    NoShowStrikes,
+    NoShowStrikesOverride,
+)
 from ocpi_gateway.reservation_policy.models import Partner
 
 log = structlog.get_logger(__name__)
@@ -142,6 +149,11 @@ class PolicySettings(BaseModel):
     """A reservation cancelled by the eMSP within this many minutes of being made costs
     nothing; later, the time it held the EVSE is billed (a CDR, by the tariff's RESERVATION
     elements). None: cancelling is always free."""
+    grace_minutes: float = Field(default=0.0, ge=0, le=MAX_GRACE_MINUTES)
+    """A reservation stays valid this long past its expiry (the charger's ReserveNow expiry
+    includes it) before it counts as a no-show."""
+    no_show_strikes: NoShowStrikes = NoShowStrikes()
+    max_no_show_rate: NoShowRate = NoShowRate()
 
     @field_validator("ordering")
     @classmethod
@@ -170,6 +182,9 @@ class PolicyOverride(BaseModel):
     allow_whole_charger: bool | None = None
     bookings: BookingTermsOverride | None = None
     free_cancellation_minutes: float | None = Field(default=None, ge=0)
+    grace_minutes: float | None = Field(default=None, ge=0, le=MAX_GRACE_MINUTES)
+    no_show_strikes: NoShowStrikesOverride | None = None
+    max_no_show_rate: NoShowRateOverride | None = None
 
     @field_validator("ordering")
     @classmethod
@@ -178,6 +193,10 @@ class PolicyOverride(BaseModel):
 
     def values(self) -> dict[str, Any]:
         return self.model_dump(exclude_unset=True, exclude_none=True)
+
+
+SECTIONS = ("bookings", "no_show_strikes", "max_no_show_rate")
+"""Keys whose value is a mapping of keys of their own, each inherited on its own."""
 
 
 def _check_partner_keys(value: dict[str, Any]) -> dict[str, Any]:
@@ -243,9 +262,9 @@ class PolicyFile(BaseModel):
             if partner_key is not None and partner_key in loc.partners:
                 layers.append(loc.partners[partner_key].values())
         for layer in layers:
-            # The booking terms merge key by key: an override names only what it changes.
-            bookings = {**merged["bookings"], **layer.pop("bookings", {})}
-            merged.update(layer, bookings=bookings)
+            # The sections merge key by key: an override names only what it changes.
+            sections = {name: {**merged[name], **layer.pop(name, {})} for name in SECTIONS}
+            merged.update(layer, **sections)
         try:
             return PolicySettings(**merged)
         except ValidationError as exc:

@@ -7,7 +7,7 @@ gateway instances, or an expiry and a use arriving together, never both win a tr
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -102,6 +102,7 @@ class Reservation:
     token_uid: str
     token_type: str
     expiry: datetime
+    """The expiry the eMSP asked for."""
     state: ReservationState
     requested_evse_uid: str | None = None
     connector_standard: str | None = None
@@ -114,6 +115,8 @@ class Reservation:
     evse_id: int | None = None
     connector_id: int | None = None
     whole_charger: bool = False
+    grace_seconds: float = 0.0
+    """The grace period after ``expiry`` (the policy's ``grace_minutes`` when it was made)."""
     cap_slot: int | None = None
     """The partner-cap slot it holds (see partner_cap), when a cap applied."""
     attempt: ChargerTarget | None = None
@@ -127,6 +130,12 @@ class Reservation:
     @property
     def partner(self) -> Partner:
         return Partner(self.country_code, self.party_id)
+
+    @property
+    def ends_at(self) -> datetime:
+        """When it ends unused: the expiry and the grace period after it (the charger's
+        ReserveNow expiry, the hold's end, the expiry clock's moment)."""
+        return self.expiry + timedelta(seconds=self.grace_seconds)
 
     @property
     def live(self) -> bool:
@@ -153,7 +162,7 @@ class Reservation:
         doc["unsettled"] = self.unsettled
         doc["attempt"] = self.attempt.to_doc() if self.attempt is not None else None
         doc["expiry"] = self.expiry.isoformat()
-        doc["expiry_ts"] = self.expiry.timestamp()
+        doc["expiry_ts"] = self.ends_at.timestamp()
         doc["created_at"] = self.created_at.isoformat()
         doc["created_ts"] = self.created_at.timestamp()  # the admin API's range and order
         doc["updated_at"] = self.updated_at.isoformat()
@@ -253,7 +262,7 @@ class ReservationRepository:
         return await self._store.count(COLLECTION, {"live": True, "partner_key": partner.key})
 
     async def due(self, now: datetime, limit: int = 100) -> list[Reservation]:
-        """Live reservations whose expiry has passed, earliest first."""
+        """Live reservations whose expiry and grace period have passed, earliest first."""
         docs = await self._store.find(COLLECTION, {"live": True}, order_by="expiry_ts",
                                       limit=limit)
         ts = now.timestamp()

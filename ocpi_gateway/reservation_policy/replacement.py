@@ -40,13 +40,15 @@ async def replace_reservation(core: ReservationCore, existing: Reservation,
     changes: dict[str, object] = {
         "token_uid": request.token_uid, "token_type": request.token_type,
         "group_id_token": request.group_id_token, "expiry": request.expiry,
+        "grace_seconds": request.grace.total_seconds(),
         "requested_evse_uid": request.evse_uid,
         "connector_standard": request.connector_standard,
         "min_power_w": request.min_power_w, "location_id": request.location_id}
     if keeps_evse(existing, request, candidates):
         return await _replace_in_place(core, existing, request, candidates, deadline, changes)
     active = max(0, await active_for(core, request) - 1)
-    decision = await core.engine.decide(request, candidates, active_for_partner=active)
+    decision = await core.engine.decide(request, candidates, active_for_partner=active,
+                                        replacing=True)
     if isinstance(decision, Refusal):
         return refused(decision, existing)
     attempt = await try_candidates(core, existing, request, decision, deadline)
@@ -98,16 +100,16 @@ async def _replace_in_place(core: ReservationCore, existing: Reservation,
     loop = asyncio.get_running_loop()
     # A longer reservation must fit beside the bookings before the charger is asked; a
     # shorter one always fits, and is promised once the charger took it.
-    extending = request.expiry > existing.expiry
+    extending = request.ends_at > existing.ends_at
     if extending:
-        admission = await _promise(core, existing, candidates, request.expiry)
+        admission = await _promise(core, existing, candidates, request.ends_at)
         if admission is not None and not admission.ok:
             refusal = Refusal(RefusalReason.PROMISED, "the EVSE is promised to bookings: "
                               + admission.describe())
             return refused(refusal, existing)
     outcome = await core.commands.execute(
         ReserveNow(charge_point_id=existing.charge_point_id,
-                   reservation_id=existing.ocpp_reservation_id, expiry=request.expiry,
+                   reservation_id=existing.ocpp_reservation_id, expiry=request.ends_at,
                    id_token=request.token_uid, id_token_type=request.token_type,
                    group_id_token=request.group_id_token, evse_id=existing.evse_id,
                    connector_id=existing.connector_id),
@@ -115,7 +117,7 @@ async def _replace_in_place(core: ReservationCore, existing: Reservation,
     answers = ((existing.evse_uid or "", outcome),)
     if outcome is not CommandOutcome.ACCEPTED:
         if extending:
-            await _promise(core, existing, candidates, existing.expiry)
+            await _promise(core, existing, candidates, existing.ends_at)
         return ReserveResult(final_outcome([outcome]), reservation=existing,
                              charger_outcomes=answers,
                              message="the charger refused the update; the reservation "
@@ -126,7 +128,7 @@ async def _replace_in_place(core: ReservationCore, existing: Reservation,
         return ReserveResult(ReserveOutcome.REJECTED, charger_outcomes=answers,
                              message="the reservation ended meanwhile")
     if not extending:
-        await _promise(core, updated, candidates, updated.expiry)
+        await _promise(core, updated, candidates, updated.ends_at)
     await _extend_hold(core, updated)
     return ReserveResult(ReserveOutcome.ACCEPTED, reservation=updated,
                          charger_outcomes=answers)
@@ -154,9 +156,9 @@ async def _extend_hold(core: ReservationCore, r: Reservation) -> None:
     avail = core.engine.availability
     current = await avail.get(r.location_id, r.evse_uid)
     if current is not None and current.hold_until is not None \
-            and current.hold_until >= r.expiry:
+            and current.hold_until >= r.ends_at:
         return
     await core.engine.release(r.location_id, r.evse_uid, holder=r.key, keep_promise=True)
     if await avail.pick_and_hold(r.location_id, [r.evse_uid], holder=r.key,
-                                 until=r.expiry) is None:
+                                 until=r.ends_at) is None:
         log.info("reservation_hold_not_extended", **r.ids)

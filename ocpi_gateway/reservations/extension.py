@@ -1,7 +1,8 @@
 """Gateway extension: the policy engine over live availability, the reservation service and its
 expiry clock, fed by the chargers' events.
 
-Leaves ``app[RESERVATIONS]`` (a ``ReservationService``, from startup on) and ``app[POLICY]``.
+Leaves ``app[RESERVATIONS]`` (a ``ReservationService``, from startup on), ``app[ENFORCEMENT]``
+(no-shows and bans, from startup on) and ``app[POLICY]``, all on ``app[keys.CLOCK]``.
 Needs the OCPP and Locations extensions listed before it.
 """
 
@@ -23,6 +24,7 @@ from ocpi_gateway.reservation_policy.capacity.base import Promise
 from ocpi_gateway.reservation_policy.capacity.gate import ReservationCapacity, stored_reservations
 from ocpi_gateway.reservation_policy.capacity.recovery import CapacityRecovery
 from ocpi_gateway.reservation_policy.capacity.redis import open_capacity
+from ocpi_gateway.reservation_policy.enforcement.service import Enforcement
 from ocpi_gateway.reservation_policy.engine import PolicyEngine
 from ocpi_gateway.reservation_policy.expiry import ExpiryClock
 from ocpi_gateway.reservation_policy.lifecycle import ReservationService
@@ -45,6 +47,7 @@ CAPACITY_RECOVERY: web.AppKey[CapacityRecovery] = web.AppKey("capacity_recovery"
 """Only with Redis: the timeline's rebuild after Redis lost its data."""
 RESERVED_DISPLAY: web.AppKey[ReservedDisplay] = web.AppKey("reserved_display", ReservedDisplay)
 """Only where some charger shows "Reserved until" (chargers.yaml ``display.reserved``)."""
+ENFORCEMENT: web.AppKey[Enforcement] = web.AppKey("enforcement", Enforcement)
 
 
 def whole_charger_capable(chargers: ChargersConfig) -> WholeChargerCapable:
@@ -106,9 +109,9 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
                 if r.attempt is not None:  # a ReserveNow in flight when Redis went away
                     held.add((r.attempt.location_id, r.attempt.evse_uid))
                 for location_id, evse_uid in held:
-                    if evse_uid is not None and r.expiry > now:
+                    if evse_uid is not None and r.ends_at > now:
                         await store.restore_hold(location_id, evse_uid, holder=r.key,
-                                                 until=r.expiry)
+                                                 until=r.ends_at)
             live_keys = {r.key for r in live}
             for (location_id, evse_uid), (holder, until) in engine.holds_taken().items():
                 if holder in live_keys:
@@ -134,6 +137,11 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
             reroute_timeout=settings.command_timeouts.charger_seconds * 2,
             clock=app[keys.CLOCK], loops=app[keys.LOOPS])
         service.add_listener(metrics.reservation_listener)
+        enforcement = Enforcement(app[keys.STORE], policy, clock=app[keys.CLOCK],
+                                  observer=metrics.EnforcementMetrics())
+        engine.admission = enforcement
+        service.add_listener(enforcement.on_reservation)
+        app[ENFORCEMENT] = enforcement
 
         async def republish(reservation: Reservation, previous: ReservationState) -> None:
             if reservation.evse_uid is not None:

@@ -38,6 +38,10 @@ INDEXES: dict[str, tuple[Index, ...]] = {
                      ("created_ts",), ("state", "created_ts"), ("location_id", "created_ts"),
                      ("partner_key", "created_ts"), ("token_uid", "created_ts")),
     "partner_reservation_slots": (("partner_key",),),
+    # enforcement/records.py: of_token() at every no-show, ordered by when it was recorded;
+    # DailyCounts.window(partner) at every RESERVE_NOW where max_no_show_rate applies.
+    "no_shows": (("token_key", "recorded_ts"),),
+    "no_show_stats": (("partner_key",),),
     # ("dead", "seq"): the admin API's dead letters (and pending ones), newest first.
     "outbox": (("owner",), ("dead", "seq")),
     # reservation_policy/bookings/ledger.py: of_partner() by updated_ts (GET {bookings}),

@@ -2,8 +2,9 @@
 
 The tariffs are read at install (a ConfigError names file, tariff and key), every connector's
 ``tariff_ids`` in the locations are checked against them now and on every reload, and the
-tariffs file is reloaded with the locations file (``/admin/reload``, SIGHUP), what changed
-pushed to the partners' Tariffs receivers through the outbox. Without ``tariffs_file`` the
+tariffs file is reloaded with the locations file (``/admin/reload``, SIGHUP). Every partner's
+Tariffs receiver is brought up to date through the outbox at startup, when it registers (or
+switches version) and on reload (``publisher.py``). Without ``tariffs_file`` the
 module serves an empty list and ``tariff_ids`` are not checked (nothing to check them
 against: a deployment that publishes its tariffs elsewhere).
 
@@ -51,7 +52,10 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
         add_routes_for(lambda: publisher.catalog, settings.public_url)))
 
     async def tariffs_ctx(app: web.Application) -> AsyncIterator[None]:
-        publisher.attach(app.get(OUTBOX), tariffs_receivers(app[keys.PARTNERS].registered))
+        publisher.attach(app.get(OUTBOX), tariffs_receivers(app[keys.PARTNERS].registered),
+                         app[keys.STORE])
+        await publisher.start()
         yield
+        await publisher.stop()
 
     app.cleanup_ctx.append(tariffs_ctx)

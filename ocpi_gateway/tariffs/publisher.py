@@ -1,18 +1,29 @@
 """The published tariffs: the current ``TariffsCatalog``, reloaded with the locations file
-(a ``ReloadHook``: a connector naming an unknown tariff refuses both), and the pushes of
-what changed to every partner with a Tariffs RECEIVER (PUT, DELETE for a tariff gone or no
-longer meant for it) through the outbox, in the version each partner speaks."""
+(a ``ReloadHook``: a connector naming an unknown tariff refuses both), and the pushes to
+every partner with a Tariffs RECEIVER (PUT, DELETE for a tariff gone or no longer meant for
+it) through the outbox, in the version each partner speaks.
+
+What each receiver was sent is kept in the store (``tariffs_pushed``: per receiver, a digest
+of every tariff body queued to it), so that one comparison serves every occasion: at startup
+(the file changed while the gateway was down, a partner registered meanwhile), when a partner
+registers or switches version (on any instance, through the CLI too: the welcome loop finds
+it), and on reload. A receiver gets exactly what differs from what it was sent.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import orjson
 import structlog
 
 from ocpi_gateway.deliveries.engine import DeliveryEngine
+from ocpi_gateway.domain.store import DocumentStore
 from ocpi_gateway.locations.models import OperatorLocation
 from ocpi_gateway.ocpi import DEFAULT_VERSION, package
 from ocpi_gateway.ocpi.seam import to_jsonable
@@ -21,6 +32,8 @@ from ocpi_gateway.tariffs.catalog import TariffsCatalog
 from ocpi_gateway.tariffs.models import Tariff
 
 log = structlog.get_logger(__name__)
+
+PUSHED = "tariffs_pushed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +49,13 @@ class TariffsReceiver:
     def to_party(self) -> tuple[str, str] | None:
         return self.parties[0] if len(self.parties) == 1 else None
 
+    @property
+    def key(self) -> str:
+        """What was sent is kept per partner, version, URL and parties: a change of any of
+        them is a receiver that has been sent nothing yet (in that form)."""
+        parties = ",".join(f"{cc}-{pid}" for cc, pid in sorted(self.parties))
+        return f"{self.partner_id}|{self.version}|{self.url}|{parties}"
+
 
 def tariffs_receivers(registered: Callable[[], Awaitable[Sequence[Partner]]]
                       ) -> Callable[[], Awaitable[list[TariffsReceiver]]]:
@@ -50,21 +70,57 @@ def tariffs_receivers(registered: Callable[[], Awaitable[Sequence[Partner]]]
     return receivers
 
 
+def _digest(body: Any) -> str:
+    return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
 class TariffsPublisher:
     """Holds the current catalog; ``name``/``prepare``/``commit``/``abandon`` make it a
-    ``locations.module.ReloadHook``."""
+    ``locations.module.ReloadHook``; ``start``/``stop`` run the welcome loop."""
 
     name = "tariffs"
 
-    def __init__(self, catalog: TariffsCatalog) -> None:
+    def __init__(self, catalog: TariffsCatalog, *, welcome_interval: float = 2.0) -> None:
         self.catalog = catalog
+        self.welcome_interval = welcome_interval
+        """How often to look for partners registered since (or switched version)."""
         self._pending: TariffsCatalog | None = None
         self._outbox: DeliveryEngine | None = None
         self._receivers: Callable[[], Awaitable[list[TariffsReceiver]]] | None = None
+        self._store: DocumentStore | None = None
+        self._known: set[str] = set()
+        self._bodies: dict[tuple[str, str], tuple[Any, str] | None] = {}
+        """(version, tariff id) -> (body, digest) of the current catalog; None: the version
+        cannot show it."""
+        self._sync_lock = asyncio.Lock()
+        self._welcomer: asyncio.Task[None] | None = None
 
     def attach(self, outbox: DeliveryEngine | None,
-               receivers: Callable[[], Awaitable[list[TariffsReceiver]]] | None) -> None:
-        self._outbox, self._receivers = outbox, receivers
+               receivers: Callable[[], Awaitable[list[TariffsReceiver]]] | None,
+               store: DocumentStore | None = None) -> None:
+        self._outbox, self._receivers, self._store = outbox, receivers, store
+
+    @property
+    def _pushing(self) -> bool:
+        return self._outbox is not None and self._receivers is not None \
+            and self._store is not None
+
+    async def start(self) -> None:
+        """Bring every receiver up to date, then look for new ones every
+        ``welcome_interval``."""
+        if not self._pushing:
+            return
+        await self.sync_all()
+        self._welcomer = asyncio.get_running_loop().create_task(
+            self._welcome_loop(), name="tariffs-welcome")
+
+    async def stop(self) -> None:
+        task, self._welcomer = self._welcomer, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    # -- the reload hook ------------------------------------------------------------------
 
     def check_references(self, locations: Sequence[OperatorLocation],
                          source: Path | None) -> None:
@@ -81,46 +137,105 @@ class TariffsPublisher:
         new, self._pending = self._pending, None
         if new is None:
             return []
-        old, self.catalog = self.catalog, new
+        old = self.catalog
+        async with self._sync_lock:
+            self.catalog, self._bodies = new, {}
         changed, gone = new.changed_since(old)
         if changed or gone:
             log.info("tariffs_reloaded", changed=changed, gone=gone)
-            await self._push(old, new, changed)
+            if self._pushing:
+                await self.sync_all()
         return sorted(changed + gone)
 
-    async def _push(self, old: TariffsCatalog, new: TariffsCatalog,
-                    changed: list[str]) -> None:
-        if self._outbox is None or self._receivers is None:
-            return
-        outbox = self._outbox
+    # -- pushes ---------------------------------------------------------------------------
+
+    async def _welcome_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.welcome_interval)
+            try:
+                await self.welcome_new_receivers()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("tariffs_welcome_failed")
+
+    async def welcome_new_receivers(self) -> list[str]:
+        """Bring receivers this instance has not synced yet up to date; their partner ids."""
+        if self._receivers is None:
+            return []
+        new = [r for r in await self._receivers() if r.key not in self._known]
+        for receiver in new:
+            await self.sync(receiver)
+        return [r.partner_id for r in new]
+
+    async def sync_all(self) -> int:
+        """Bring every receiver up to date; the number of pushes queued."""
+        if self._receivers is None:
+            return 0
+        queued = 0
         for receiver in await self._receivers():
-            before = {t.id for t in old.visible_to(receiver.parties)}
-            now = {t.id: t for t in new.visible_to(receiver.parties)}
-            mapping = package(receiver.version).tariffs
-            for tariff_id in changed:
-                tariff = now.get(tariff_id)
-                body = mapping.tariff(tariff) if tariff is not None else None
-                if tariff is not None and body is not None:
-                    url = self._url(receiver, tariff)
-                    await outbox.enqueue(receiver.partner_id, "PUT", url, to_jsonable(body),
-                                         ordering_key=url, headers=_headers(tariff, receiver))
-            for tariff_id in sorted(before - set(now)):
-                gone = old.get(tariff_id)
-                assert gone is not None
-                url = self._url(receiver, gone)
-                await outbox.enqueue(receiver.partner_id, "DELETE", url, ordering_key=url,
-                                     headers=_headers(gone, receiver))
+            queued += await self.sync(receiver)
+        return queued
 
-    @staticmethod
-    def _url(receiver: TariffsReceiver, tariff: Tariff) -> str:
-        return f"{receiver.url}/{tariff.country_code}/{tariff.party_id}/{tariff.id}"
+    async def sync(self, receiver: TariffsReceiver) -> int:
+        """Queue to ``receiver`` every tariff meant for it whose body differs from what it
+        was sent (PUT), and a DELETE for every one it was sent that is no longer meant for
+        it; the number of pushes queued."""
+        outbox, store = self._outbox, self._store
+        if outbox is None or store is None:
+            return 0
+        async with self._sync_lock:
+            doc = await store.get(PUSHED, receiver.key)
+            sent: dict[str, dict[str, str]] = dict(doc["tariffs"]) if doc else {}
+            now: dict[str, dict[str, str]] = {}
+            queued = 0
+            for tariff in self.catalog.visible_to(receiver.parties):
+                shown = self._body(receiver.version, tariff)
+                if shown is None:
+                    continue
+                body, digest = shown
+                assert tariff.country_code and tariff.party_id  # the catalog completes them
+                now[tariff.id] = {"digest": digest, "country_code": tariff.country_code,
+                                  "party_id": tariff.party_id}
+                if sent.get(tariff.id, {}).get("digest") != digest:
+                    url = _url(receiver, tariff.country_code, tariff.party_id, tariff.id)
+                    await outbox.enqueue(receiver.partner_id, "PUT", url, body,
+                                         ordering_key=url,
+                                         headers=_headers(tariff.country_code,
+                                                          tariff.party_id, receiver))
+                    queued += 1
+            for tariff_id, was in sorted(sent.items()):
+                if tariff_id not in now:
+                    url = _url(receiver, was["country_code"], was["party_id"], tariff_id)
+                    await outbox.enqueue(receiver.partner_id, "DELETE", url, ordering_key=url,
+                                         headers=_headers(was["country_code"],
+                                                          was["party_id"], receiver))
+                    queued += 1
+            if queued or doc is None:
+                await store.put(PUSHED, receiver.key, {"partner_id": receiver.partner_id,
+                                                       "tariffs": now})
+            self._known.add(receiver.key)
+        if queued:
+            log.info("tariffs_pushed", partner_id=receiver.partner_id,
+                     version=receiver.version, pushes=queued)
+        return queued
+
+    def _body(self, version: str, tariff: Tariff) -> tuple[Any, str] | None:
+        key = (version, tariff.id)
+        if key not in self._bodies:
+            shown = package(version).tariffs.tariff(tariff)
+            body = to_jsonable(shown) if shown is not None else None
+            self._bodies[key] = (body, _digest(body)) if body is not None else None
+        return self._bodies[key]
 
 
-def _headers(tariff: Tariff, receiver: TariffsReceiver) -> dict[str, str]:
+def _url(receiver: TariffsReceiver, country_code: str, party_id: str, tariff_id: str) -> str:
+    return f"{receiver.url}/{country_code}/{party_id}/{tariff_id}"
+
+
+def _headers(country_code: str, party_id: str, receiver: TariffsReceiver) -> dict[str, str]:
     """transport_and_format: a push is sent from the CPO owning the tariff."""
-    assert tariff.country_code and tariff.party_id
-    headers = {"OCPI-from-country-code": tariff.country_code,
-               "OCPI-from-party-id": tariff.party_id}
+    headers = {"OCPI-from-country-code": country_code, "OCPI-from-party-id": party_id}
     if receiver.to_party is not None:
         headers["OCPI-to-country-code"], headers["OCPI-to-party-id"] = receiver.to_party
     return headers

@@ -226,6 +226,24 @@ class World:
                 for a, p in c.behaviour.received if a == action]
 
 
+class MovableClock:
+    """The gateway's time (``keys.CLOCK``) in a test: it starts at the moment it is made and
+    moves only when the test moves it."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+    def in_minutes(self, minutes: float) -> str:
+        moment = self.now + timedelta(minutes=minutes)
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
 async def open_world(tmp_path: Path, *, policy: dict[str, Any] | None = None,
                      charger_seconds: float = 1.0, result_seconds: int = 4,
                      ocpi_version: str = "2.2.1", locations: dict[str, Any] | None = None,

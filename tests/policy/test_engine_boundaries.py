@@ -194,16 +194,17 @@ async def test_explain_shows_statuses_targets_and_rows_in_rank_order() -> None:
                       "C-NEW": "UNKNOWN"}
     lines = explanation.render().splitlines()
     assert lines[2] == "  ordering: highest_power"
-    rows = [line.split()[1] for line in lines[4:]]
+    assert lines[3] == "  enforcement: grace_minutes=0 no_show_strikes=off max_no_show_rate=off"
+    rows = [line.split()[1] for line in lines[5:]]
     # Ranked rows by rank (ties by uid), then the excluded ones by uid.
     assert rows == ["ZZ-DC", "X-E201", "Y-C16", "Z-W1", "Z-W2", "A-BUSY", "B-HELD", "C-NEW"]
-    where = {line.split()[1]: line.split("] score ")[1] for line in lines[4:9]}
+    where = {line.split()[1]: line.split("] score ")[1] for line in lines[5:10]}
     assert where == {"ZZ-DC": "(highest_power=-150000) -> evse 1",
                      "X-E201": "(highest_power=-22000) -> evse 3",
                      "Y-C16": "(highest_power=-22000) -> connector 2",
                      "Z-W1": "(highest_power=-22000) -> whole charger",
                      "Z-W2": "(highest_power=-22000) -> whole charger"}
-    assert lines[9] == "    -- A-BUSY on CPB [CHARGING] excluded: not_free (status CHARGING)"
+    assert lines[10] == "    -- A-BUSY on CPB [CHARGING] excluded: not_free (status CHARGING)"
     assert "ordering: (none)" in (await _engine(source(), avail).explain(req(), cands)).render()
 
 

@@ -2,7 +2,8 @@
 2.3.0: tariffs.yaml read and checked (errors naming file, tariff and key; connectors naming
 an unknown tariff refused), GET {tariffs} paginated in both versions (every answer validated
 against the official OpenAPI by the peer), tariffs meant for some partners only, and pushes
-(PUT, DELETE) to the partners' Tariffs receivers on reload."""
+(PUT, DELETE) to the partners' Tariffs receivers on reload (at startup and registration:
+test_tariffs_pushes.py)."""
 
 from __future__ import annotations
 
@@ -212,6 +213,12 @@ async def test_reload_pushes_what_changed_and_deletes_what_went(
         gateway: RunningGateway, peers: dict[str, EmspPeer]) -> None:
     path = gateway.settings.tariffs_file
     assert path is not None
+    # Each partner was sent its tariffs when it registered (test_tariffs_pushes.py); what
+    # follows is what the reload adds.
+    await gateway.app[TARIFFS].welcome_new_receivers()
+    assert await gateway.app[OUTBOX].drain(10)
+    for peer in peers.values():
+        peer.received.clear()
     changed = TARIFFS_YAML.replace("price: 0.35", "price: 0.39").replace(
         '    partners: ["DE*FLT"]\n', '    partners: ["DE*NEW"]\n')
     changed += """\

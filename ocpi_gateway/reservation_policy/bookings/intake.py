@@ -39,6 +39,7 @@ from ocpi_gateway.reservation_policy.bookings.states import (
     RequestStatus,
 )
 from ocpi_gateway.reservation_policy.capacity.base import Admission, Verdict
+from ocpi_gateway.reservation_policy.engine import AdmissionRule, Refusal
 from ocpi_gateway.reservation_policy.models import Partner
 
 log = structlog.get_logger(__name__)
@@ -79,8 +80,12 @@ def token_refusal(partner: Partner, ask: BookingAsk) -> str | None:
 
 class BookingIntake:
     def __init__(self, service: BookingService, *, site_zone: SiteZone = _utc,
-                 tariff_ids: Callable[[str], tuple[str, ...]] | None = None) -> None:
+                 tariff_ids: Callable[[str], tuple[str, ...]] | None = None,
+                 admission: AdmissionRule | None = None) -> None:
         self.service = service
+        self.admission = admission
+        """The rule RESERVE_NOW consults too (enforcement: banned tokens, the eMSP's
+        no-show rate), asked for every new booking."""
         self._zone = site_zone
         self._tariff_ids = tariff_ids
         self._locks: dict[str, tuple[asyncio.Lock, list[int]]] = {}
@@ -146,6 +151,9 @@ class BookingIntake:
                                   site_zone=self._zone(ask.location_id))
         if violation is not None:
             return await self._refuse(created, _term_message(violation), "outside_terms")
+        refusal = await self._admission_refusal(partner, ask)
+        if refusal is not None:
+            return await self._refuse(created, refusal.message, refusal.reason.value)
         try:
             admission = await svc.reserve_promise(created)
         except asyncio.CancelledError:
@@ -165,6 +173,17 @@ class BookingIntake:
                 return None
             return Answer(reserved)
         return await self._not_admitted(created, admission, now)
+
+    async def _admission_refusal(self, partner: Partner, ask: BookingAsk) -> Refusal | None:
+        """The first of the booking's tokens the admission rule refuses (a booking without
+        tokens: the eMSP alone, for its no-show rate)."""
+        if self.admission is None:
+            return None
+        for uid in [t.uid for t in ask.tokens] or [""]:
+            refusal = await self.admission.refusal(partner, uid, ask.location_id)
+            if refusal is not None:
+                return refusal
+        return None
 
     async def _not_admitted(self, booking: Booking, admission: Admission, now: datetime
                             ) -> Answer | None:

@@ -128,13 +128,13 @@ def reservation_promises(reservations: Iterable[Reservation], policy: PolicySour
     system of record; bookings add theirs once they are stored."""
     by_location: dict[str, list[Promise]] = {}
     for r in reservations:
-        if not r.live or r.evse_uid is None or r.expiry <= now \
+        if not r.live or r.evse_uid is None or r.ends_at <= now \
                 or not policy.bookings_possible(r.location_id):
             continue
         settings = policy.effective(r.location_id, r.partner)
         buffer = timedelta(minutes=settings.bookings.turnover_buffer_minutes)
         by_location.setdefault(r.location_id, []).append(Promise(
-            promise_id(r.key, r.evse_uid), now, r.expiry + buffer, evse_uid=r.evse_uid,
+            promise_id(r.key, r.evse_uid), now, r.ends_at + buffer, evse_uid=r.evse_uid,
             kind=PromiseKind.RESERVATION))
     return by_location
 
