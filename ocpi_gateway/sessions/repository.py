@@ -58,6 +58,24 @@ class SessionRepository:
         docs = await self._store.find(COLLECTION, {"open": True, "status": status.value})
         return [Session.from_doc(d) for d in docs]
 
+    async def mark_billed(self, session_id: str) -> bool:
+        """Note that a finished session was billed; False when it is gone."""
+        for _ in range(5):
+            current = await self.get(session_id)
+            if current is None:
+                return False
+            if current.billed:
+                return True
+            if await self.replace(current, current.model_copy(update={"billed": True})):
+                return True
+        return False
+
+    async def unbilled(self, limit: int = 100) -> list[Session]:
+        """Finished sessions not billed yet, the longest finished first."""
+        docs = await self._store.find(COLLECTION, {"unbilled": True},
+                                      order_by="last_updated_ts", limit=limit)
+        return [Session.from_doc(d) for d in docs]
+
     async def of_emsp(self, country_code: str, party_id: str) -> list[Session]:
         """An eMSP's sessions, oldest ``last_updated`` first."""
         docs = await self._store.find(COLLECTION,
