@@ -8,8 +8,11 @@ listed before it.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
+import structlog
 from aiohttp import web
 
 from ocpi_gateway import keys
@@ -23,6 +26,8 @@ from ocpi_gateway.domain.events import DomainEvent
 from ocpi_gateway.locations.extension import LOCATIONS
 from ocpi_gateway.modules import InterfaceRole, OcpiModule
 from ocpi_gateway.sessions.extension import SESSIONS
+
+log = structlog.get_logger(__name__)
 
 CDRS: web.AppKey[CdrService] = web.AppKey("cdrs", CdrService)
 
@@ -46,9 +51,28 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
         publisher.attach(app[OUTBOX])
         service = CdrService(CdrRepository(app[keys.STORE]), publisher, clock=app[keys.CLOCK],
                              evse_at=lambda cp, evse, connector: app[LOCATIONS].catalog.evse_at(
-                                 cp, evse, connector))
+                                 cp, evse, connector), sessions=app[SESSIONS].repo)
         app[SESSIONS].add_listener(service.on_session)
         app[CDRS] = service
+        sweeper = asyncio.get_running_loop().create_task(_sweep_forever(service))
         yield
+        sweeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sweeper
 
     app.cleanup_ctx.append(cdrs_ctx)
+
+
+SWEEP_INTERVAL = 30.0
+"""Seconds between sweeps for finished sessions a crash left unbilled."""
+
+
+async def _sweep_forever(service: CdrService) -> None:
+    while True:
+        await asyncio.sleep(SWEEP_INTERVAL)
+        try:
+            await service.sweep()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("cdrs_sweep_failed")

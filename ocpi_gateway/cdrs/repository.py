@@ -3,8 +3,10 @@ a Credit CDR is another document)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from ocpi_gateway.cdrs.models import Cdr, CdrKind
-from ocpi_gateway.domain.store import DocumentStore
+from ocpi_gateway.domain.store import DocumentStore, OneOf, Range
 from ocpi_gateway.sessions.models import party_key
 
 COLLECTION = "cdrs"
@@ -22,12 +24,19 @@ class CdrRepository:
         """False when a CDR with that id exists (it stays as it is)."""
         return await self._store.insert(COLLECTION, cdr.id, cdr.to_doc())
 
-    async def of_emsp(self, country_code: str, party_id: str) -> list[Cdr]:
-        """An eMSP's CDRs, oldest ``last_updated`` first."""
-        docs = await self._store.find(COLLECTION,
-                                      {"emsp_key": party_key(country_code, party_id)},
-                                      order_by="last_updated_ts")
-        return [Cdr.from_doc(d) for d in docs]
+    async def page_of(self, parties: Sequence[tuple[str, str]], updated: Range | None,
+                      offset: int, limit: int) -> tuple[list[Cdr], int]:
+        """A page of the parties' Cdrs (``last_updated`` in ``updated``), oldest first, and
+        how many match in all."""
+        where: dict[str, object] = {"emsp_key": OneOf([party_key(cc, pid) for cc, pid in parties])}
+        if updated is not None:
+            where["last_updated_ts"] = updated
+        total = await self._store.count(COLLECTION, where)
+        if limit <= 0 or offset >= total:
+            return [], total
+        docs = await self._store.find(COLLECTION, where, order_by="last_updated_ts", limit=limit,
+                                      offset=offset)
+        return [Cdr.from_doc(d) for d in docs], total
 
     async def recent_reservation_cdrs(self, charge_point_id: str, limit: int = 20
                                       ) -> list[Cdr]:

@@ -9,11 +9,10 @@ from collections.abc import Callable
 import structlog
 from aiohttp import web
 
-from ocpi_gateway.cdrs.models import Cdr
 from ocpi_gateway.cdrs.repository import CdrRepository
 from ocpi_gateway.ocpi import package
 from ocpi_gateway.ocpi.seam import to_json
-from ocpi_gateway.transport.envelope import OcpiError, ocpi_timestamp
+from ocpi_gateway.transport.envelope import OcpiError
 from ocpi_gateway.transport.pagination import page_query, page_response, request_parties
 
 log = structlog.get_logger(__name__)
@@ -33,13 +32,10 @@ def add_routes_for(repo: Callable[[], CdrRepository], public_url: str | None
                 log.info("cdrs_bad_query", query=request.query_string, error=exc.message)
                 return exc.to_response()
             mapping = package(version).cdrs
-            matching: list[Cdr] = []
-            for country_code, party_id in request_parties(request):
-                matching += [c for c in await repo().of_emsp(country_code, party_id)
-                             if query.in_range(ocpi_timestamp(c.last_updated))]
-            matching.sort(key=lambda c: (c.last_updated, c.id))
-            page = [to_json(mapping.cdr(c)) for c in query.page(matching)]
-            return page_response(request, query, page, len(matching), base_url)
+            found, total = await repo().page_of(request_parties(request), query.timestamps(),
+                                                query.offset, query.limit)
+            page = [to_json(mapping.cdr(c)) for c in found]
+            return page_response(request, query, page, total, base_url)
 
         router.add_get(prefix, list_cdrs, allow_head=False)
         router.add_get(prefix + "/", list_cdrs, allow_head=False)

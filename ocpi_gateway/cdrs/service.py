@@ -1,15 +1,21 @@
 """Makes the CDRs: listens to every session change and, once a session is finished, bills it
-as ``charges`` says (the CDR stored once under the session's id, then POSTed); tells the
-listeners of unused reservations (expired, cancelled, ended by the CPO) whether and how they
-were billed; and credits a reservation CDR when the CPO's side turns out to have been at
-fault (the charger reports, late, a fault or a removal within the reservation's time)."""
+as ``charges`` says (the CDR stored once under the session's id, then POSTed, then the session
+marked billed); tells the listeners of unused reservations (expired, cancelled, ended by the
+CPO) whether and how they were billed; and credits a reservation CDR when the CPO's side turns
+out to have been at fault (the charger reports, late, a fault or a removal within the
+reservation's time).
+
+A crash between a session's end and its billing loses nothing: a sweep bills the finished
+sessions not marked billed a minute after their end, POSTing their CDR again (the eMSP may
+get it twice, with the same id) and telling the listeners again (they are told at least
+once: enforcement counts a hold key once)."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import structlog
 
@@ -27,10 +33,15 @@ from ocpi_gateway.domain.events import (
     ReservationEndReason,
 )
 from ocpi_gateway.sessions.models import HoldEnd, HoldKind, Session, SessionToken
+from ocpi_gateway.sessions.repository import SessionRepository
 
 log = structlog.get_logger(__name__)
 
 _FAULTS = frozenset({ConnectorStatus.FAULTED, ConnectorStatus.UNAVAILABLE})
+
+BILLING_GRACE = timedelta(minutes=1)
+"""How long after its end a session not marked billed is left to its listener (at work now,
+maybe) before the sweep bills it."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -63,11 +74,13 @@ Places = Callable[[str, int | None, int | None], tuple[str, str] | None]
 
 class CdrService:
     def __init__(self, repo: CdrRepository, publisher: CdrsPublisher, *,
-                 clock: Callable[[], datetime], evse_at: Places) -> None:
+                 clock: Callable[[], datetime], evse_at: Places,
+                 sessions: SessionRepository | None = None) -> None:
         self.repo = repo
         self._publisher = publisher
         self._clock = clock
         self._evse_at = evse_at
+        self._sessions = sessions
         self._unused: list[UnusedListener] = []
 
     def add_unused_listener(self, listener: UnusedListener) -> None:
@@ -79,6 +92,23 @@ class CdrService:
         """A ``SessionListener``."""
         if not session.final or (previous is not None and previous.final):
             return
+        await self._bill(session, again=False)
+
+    async def sweep(self) -> int:
+        """Bill the finished sessions a crash left unbilled; how many."""
+        if self._sessions is None:
+            return 0
+        billed = 0
+        now = self._clock()
+        for session in await self._sessions.unbilled():
+            if now - session.last_updated < BILLING_GRACE:
+                break  # the oldest first: the rest are younger still
+            log.warning("session_billed_late", session_id=session.id)
+            await self._bill(session, again=True)
+            billed += 1
+        return billed
+
+    async def _bill(self, session: Session, *, again: bool) -> None:
         kind = cdr_due(session)
         cdr = None
         if kind is not None:
@@ -86,14 +116,21 @@ class CdrService:
             if kind is CdrKind.RESERVATION and cdr.total_reservation_cost is None:
                 cdr = None  # the tariff prices no reservation: nothing to bill
         if cdr is not None:
-            await self._issue(cdr)
+            await self._issue(cdr, again=again)
         if session.transaction_id is None and session.hold is not None \
                 and session.hold.ended is not None and session.token is not None:
             await self._tell_unused(session, cdr)
+        if self._sessions is not None:
+            await self._sessions.mark_billed(session.id)
 
-    async def _issue(self, cdr: Cdr) -> bool:
+    async def _issue(self, cdr: Cdr, *, again: bool = False) -> bool:
+        """Store ``cdr`` and queue it; ``again``: a CDR stored already is queued again (as
+        stored: a CDR never changes)."""
         if not await self.repo.insert(cdr):
-            return False  # made already (another instance saw the same end)
+            stored = await self.repo.get(cdr.id) if again else None
+            if stored is None:
+                return False  # made already (another instance saw the same end)
+            cdr = stored
         sent = await self._publisher.send(cdr)
         metrics.cdr_issued(cdr.kind.value, credit=cdr.credit)
         log.info("cdr_issued", cdr_id=cdr.id, kind=cdr.kind.value, credit=cdr.credit,

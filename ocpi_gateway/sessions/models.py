@@ -155,6 +155,9 @@ class Session(_Model):
     hold: Hold | None = None
     last_updated: datetime
     version: int = 0
+    billed: bool = False
+    """Set once a finished session was billed (its CDR made and queued, or none due): until
+    then a sweep bills it again, so a crash between its end and its CDR loses nothing."""
 
     @property
     def emsp_key(self) -> str | None:
@@ -178,6 +181,7 @@ class Session(_Model):
         doc["transaction_key"] = self.transaction_key
         doc["last_updated_ts"] = self.last_updated.timestamp()
         doc["open"] = not self.final
+        doc["unbilled"] = self.final and not self.billed
         doc["hold_key"] = self.hold.key if self.hold else None
         return doc
 

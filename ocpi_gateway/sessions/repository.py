@@ -4,10 +4,11 @@ charger), and the intents of START_SESSION commands a transaction will fulfil.""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from ocpi_gateway.domain.store import DocumentStore
+from ocpi_gateway.domain.store import DocumentStore, OneOf, Range
 from ocpi_gateway.sessions.models import Session, SessionStatus, party_key
 
 COLLECTION = "sessions"
@@ -58,12 +59,37 @@ class SessionRepository:
         docs = await self._store.find(COLLECTION, {"open": True, "status": status.value})
         return [Session.from_doc(d) for d in docs]
 
-    async def of_emsp(self, country_code: str, party_id: str) -> list[Session]:
-        """An eMSP's sessions, oldest ``last_updated`` first."""
-        docs = await self._store.find(COLLECTION,
-                                      {"emsp_key": party_key(country_code, party_id)},
-                                      order_by="last_updated_ts")
+    async def mark_billed(self, session_id: str) -> bool:
+        """Note that a finished session was billed; False when it is gone."""
+        for _ in range(5):
+            current = await self.get(session_id)
+            if current is None:
+                return False
+            if current.billed:
+                return True
+            if await self.replace(current, current.model_copy(update={"billed": True})):
+                return True
+        return False
+
+    async def unbilled(self, limit: int = 100) -> list[Session]:
+        """Finished sessions not billed yet, the longest finished first."""
+        docs = await self._store.find(COLLECTION, {"unbilled": True},
+                                      order_by="last_updated_ts", limit=limit)
         return [Session.from_doc(d) for d in docs]
+
+    async def page_of(self, parties: Sequence[tuple[str, str]], updated: Range | None,
+                      offset: int, limit: int) -> tuple[list[Session], int]:
+        """A page of the parties' Sessions (``last_updated`` in ``updated``), oldest first, and
+        how many match in all."""
+        where: dict[str, object] = {"emsp_key": OneOf([party_key(cc, pid) for cc, pid in parties])}
+        if updated is not None:
+            where["last_updated_ts"] = updated
+        total = await self._store.count(COLLECTION, where)
+        if limit <= 0 or offset >= total:
+            return [], total
+        docs = await self._store.find(COLLECTION, where, order_by="last_updated_ts", limit=limit,
+                                      offset=offset)
+        return [Session.from_doc(d) for d in docs], total
 
     # -- START_SESSION intents -----------------------------------------------------------
 

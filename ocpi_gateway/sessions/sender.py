@@ -14,9 +14,8 @@ from aiohttp import web
 from ocpi_gateway.ocpi import package
 from ocpi_gateway.ocpi.seam import to_json
 from ocpi_gateway.sessions.figures import figures
-from ocpi_gateway.sessions.models import Session
 from ocpi_gateway.sessions.repository import SessionRepository
-from ocpi_gateway.transport.envelope import OcpiError, ocpi_timestamp
+from ocpi_gateway.transport.envelope import OcpiError
 from ocpi_gateway.transport.pagination import page_query, page_response, request_parties
 
 log = structlog.get_logger(__name__)
@@ -37,14 +36,11 @@ def add_routes_for(repo: Callable[[], SessionRepository], clock: Callable[[], da
                 return exc.to_response()
             mapping = package(version).sessions
             now = clock()
-            matching: list[Session] = []
-            for country_code, party_id in request_parties(request):
-                matching += [s for s in await repo().of_emsp(country_code, party_id)
-                             if query.in_range(ocpi_timestamp(s.last_updated))]
-            matching.sort(key=lambda s: (s.last_updated, s.id))
-            # Only the page is priced and serialized; the rest are counted.
-            page = [to_json(mapping.session(s, figures(s, now))) for s in query.page(matching)]
-            return page_response(request, query, page, len(matching), base_url)
+            # Only the page is read, priced and serialized; the rest are counted.
+            found, total = await repo().page_of(request_parties(request), query.timestamps(),
+                                                query.offset, query.limit)
+            page = [to_json(mapping.session(s, figures(s, now))) for s in found]
+            return page_response(request, query, page, total, base_url)
 
         router.add_get(prefix, list_sessions, allow_head=False)
         router.add_get(prefix + "/", list_sessions, allow_head=False)

@@ -21,11 +21,12 @@ INDEXES: dict[str, tuple[Index, ...]] = {
     "commands": (("state",), ("created_at",)),
     # sessions/repository.py: by_transaction (every meter value), by_hold (reservation
     # transitions), open_at(charger) (transaction starts, UNLOCK_CONNECTOR's permission),
-    # open_with_status (the sweeper), of_emsp ordered by last_updated (GET {sessions}).
+    # open_with_status (the sweeper), page_of ordered by last_updated (GET {sessions}),
+    # unbilled (the CDRs' sweep).
     "sessions": (("transaction_key",), ("hold_key", "last_updated_ts"),
                  ("open", "charge_point_id"), ("open", "status"),
-                 ("emsp_key", "last_updated_ts")),
-    # cdrs/repository.py: of_emsp ordered by last_updated (GET {cdrs}); a charger's latest
+                 ("emsp_key", "last_updated_ts"), ("unbilled", "last_updated_ts")),
+    # cdrs/repository.py: page_of ordered by last_updated (GET {cdrs}); a charger's latest
     # reservation CDRs (a late fault report credits them).
     "cdrs": (("emsp_key", "last_updated_ts"), ("charge_point_id", "kind", "last_updated_ts")),
     "partner_role_claims": (("partner_id",),),

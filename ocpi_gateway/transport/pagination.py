@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TypeVar
 
 from aiohttp import web
 from yarl import URL
 
+from ocpi_gateway.domain.store import Range
 from ocpi_gateway.locations.handlers import parse_ocpi_datetime
 from ocpi_gateway.transport.context import current_partner, current_routing
 from ocpi_gateway.transport.envelope import OcpiError, now_timestamp
@@ -35,6 +37,17 @@ class PageQuery:
 
     def page(self, matching: Sequence[T]) -> Sequence[T]:
         return matching[self.offset:self.offset + self.limit]
+
+    def timestamps(self) -> Range | None:
+        """The dates as a store Range over epoch seconds (None: no date given)."""
+        if self.date_from is None and self.date_to is None:
+            return None
+        return Range(gte=_epoch(self.date_from) if self.date_from else None,
+                     lt=_epoch(self.date_to) if self.date_to else None)
+
+
+def _epoch(stamp: str) -> float:
+    return datetime.fromisoformat(stamp[:-1]).replace(tzinfo=UTC).timestamp()
 
 
 def _int_param(request: web.Request, name: str, default: int) -> int:

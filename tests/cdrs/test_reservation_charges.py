@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from ocpp.v16 import call as call16
+from ocpp.v201 import call as call201
 
 from ocpi_gateway.cdrs.extension import CDRS
 from ocpi_gateway.cdrs.service import UnusedHold
@@ -169,3 +170,20 @@ async def test_a_fault_after_the_reservation_credits_nothing(rig: Rig) -> None:
         connector_id=1, error_code="GroundFailure", status="Faulted", timestamp=clock.z()))
     pulled, _ = await listed(world)
     assert [c["id"] for c in pulled] == [original["id"]]
+
+
+async def test_a_no_show_the_201_charger_reports_is_billed_the_same(rig: Rig) -> None:
+    world, clock = rig.world, rig.clock
+    version = world.emsp.ocpi_version
+    await world.all_available()
+    session = await reserve(rig, evse_uid="E3", minutes=30)
+    ocpp_id = world.received(CP201, "ReserveNow")[0]["id"]
+    clock.advance(minutes=30)
+    await world.chargers[CP201].charger.call(call201.ReservationStatusUpdate(
+        reservation_id=ocpp_id, reservation_update_status="Expired"))
+    await completed(world, session["id"])
+    cdr = await one_cdr(world)
+    assert cdr["cdr_location"]["evse_uid"] == "E3"
+    assert amount(cdr["total_cost"], version) == Decimal("5.60")
+    kind = "RESERVATION_TIME" if version == "2.2.1" else "RESERVATION_EXPIRES"
+    assert minutes(volumes(cdr, kind)) == 30

@@ -13,7 +13,7 @@ import pytest
 
 from ocpi_gateway.cdrs.models import Cdr, CdrKind
 from ocpi_gateway.cdrs.repository import CdrRepository
-from ocpi_gateway.cdrs.service import CdrService, UnusedHold
+from ocpi_gateway.cdrs.service import BILLING_GRACE, CdrService, UnusedHold
 from ocpi_gateway.domain.events import (
     ConnectorStatus,
     ConnectorStatusChanged,
@@ -23,6 +23,7 @@ from ocpi_gateway.domain.events import (
 )
 from ocpi_gateway.domain.store import DocumentStore
 from ocpi_gateway.sessions.models import HoldEnd, Session, SessionStatus
+from ocpi_gateway.sessions.repository import SessionRepository
 from ocpi_gateway.store import open_store
 from tests.sessions.factories import TARIFF, at, hold, session
 
@@ -223,3 +224,72 @@ async def test_the_whole_charger_faulted_or_the_reservation_removed_credits(
                                                 reason=ReservationEndReason.REMOVED))
     assert [c.id for c in rig.publisher.sent] == ["S1", "S1-C", "S2", "S2-C"]
     assert "removed" in (rig.publisher.sent[-1].remark or "")
+
+
+# ---------------------------------------------------------------- crashes in between
+
+
+@dataclass
+class Crashing(Publisher):
+    crashes: int = 1
+
+    async def send(self, cdr: Cdr) -> bool:
+        if self.crashes:
+            self.crashes -= 1
+            raise ConnectionResetError("the process died here")
+        return await super().send(cdr)
+
+
+async def test_a_session_left_unbilled_by_a_crash_is_billed_by_the_sweep(
+        store: DocumentStore) -> None:
+    sessions = SessionRepository(store)
+    publisher = Crashing()
+    now = [at(40)]
+    service = CdrService(CdrRepository(store), publisher, clock=lambda: now[0],  # type: ignore[arg-type, return-value]
+                         evse_at=lambda *_: None, sessions=sessions)
+    done = session()
+    assert await sessions.insert(done)
+    with pytest.raises(ConnectionResetError):
+        await service.on_session(done, None)  # stored, not queued: then the crash
+    assert await service.repo.get("S1") is not None and publisher.sent == []
+    [left] = await sessions.unbilled()
+    assert left.id == "S1"
+    now[0] = at(40) + BILLING_GRACE - timedelta(seconds=1)
+    assert await service.sweep() == 0  # its listener may still be at work
+    now[0] = at(40) + BILLING_GRACE
+    assert await service.sweep() == 1
+    [cdr] = publisher.sent
+    assert cdr == await service.repo.get("S1")  # the stored CDR, as it was made
+    assert cdr.last_updated == at(40)
+    assert await sessions.unbilled() == []
+    billed = await sessions.get("S1")
+    assert billed is not None and billed.billed and billed.last_updated == done.last_updated
+    assert await service.sweep() == 0
+
+
+async def test_a_session_whose_listener_never_ran_is_billed_by_the_sweep(
+        store: DocumentStore) -> None:
+    sessions = SessionRepository(store)
+    publisher = Publisher()
+    service = CdrService(CdrRepository(store), publisher, clock=lambda: at(50),
+                         evse_at=lambda *_: None, sessions=sessions)  # type: ignore[arg-type]
+    await sessions.insert(session())
+    await sessions.insert(session(id="S2", status=SessionStatus.INVALID))
+    await sessions.insert(session(id="S3", status=SessionStatus.ACTIVE, end_date_time=None))
+    assert await service.sweep() == 2
+    assert [c.id for c in publisher.sent] == ["S1"]
+    assert await sessions.unbilled() == []
+    assert await service.sweep() == 0 and await sessions.mark_billed("NOPE") is False
+
+
+async def test_a_billed_session_is_not_billed_again(store: DocumentStore) -> None:
+    sessions = SessionRepository(store)
+    publisher = Publisher()
+    service = CdrService(CdrRepository(store), publisher, clock=lambda: at(90),
+                         evse_at=lambda *_: None, sessions=sessions)  # type: ignore[arg-type]
+    done = session()
+    await sessions.insert(done)
+    await service.on_session(done, None)
+    assert await sessions.unbilled() == [] and await service.sweep() == 0
+    assert len(publisher.sent) == 1
+    assert await sessions.mark_billed("S1") is True
