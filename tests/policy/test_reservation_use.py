@@ -68,6 +68,18 @@ async def test_a_token_presented_again_restarts_the_window() -> None:
     assert await _state(w) is ReservationState.USED
 
 
+async def test_another_token_presented_120_s_later_does_not_end_the_window() -> None:
+    clock = ManualClock()
+    w = await World(grid(2), clock=clock).ready()
+    await w.reserve(evse_uid="E000")
+    await w.service.handle_event(TokenPresented(charge_point_id="CP000", id_token=TOKEN))
+    clock.advance(120)
+    # Presentations forget windows that are over; this one is not yet.
+    await w.service.handle_event(TokenPresented(charge_point_id="CP000", id_token="04FFFF"))
+    await w.service.handle_event(_released(1))
+    assert await _state(w) is ReservationState.USED
+
+
 async def test_a_transaction_with_the_reservation_id_uses_it_whatever_the_id_tag() -> None:
     # 1.6 StartTransaction / 2.0.1 TransactionEvent carry the reservation id the charger
     # consumed; the idTag may be another of the driver's group (parentIdTag).
