@@ -9,7 +9,7 @@ import asyncio
 
 import pytest
 
-from ocpi_gateway.domain.charger_commands import CancelReservation
+from ocpi_gateway.domain.charger_commands import CancelReservation, CommandOutcome
 from ocpi_gateway.domain.events import ConnectorStatus, ConnectorStatusChanged
 from ocpi_gateway.reservation_policy.lifecycle import ReserveOutcome
 from ocpi_gateway.reservation_policy.records import Reservation, ReservationState
@@ -93,3 +93,25 @@ async def test_reroute_answers_the_moved_reservation_and_leaves_a_stale_one() ->
     # The record changed since ``made``: a re-route of that version does nothing.
     again = await w.service.reroute(made.reservation, reason="late", cancel_at_charger=False)
     assert again == moved
+
+
+@pytest.mark.parametrize(("answer", "target_kept"), [
+    (CommandOutcome.REJECTED, False),  # refused: nothing at that charger
+    (CommandOutcome.TIMEOUT, True),  # silent: it may hold it, to be withdrawn
+])
+async def test_a_reroute_whose_alternative_fails_ends_it_keeping_only_a_silent_target(
+        answer: CommandOutcome, target_kept: bool) -> None:
+    w = await World(grid(2)).ready()
+    assert (await w.reserve()).evse_uid == "E000"
+    w.chargers.script[("CP000", 2, None)] = [answer]
+    # The old reservation is cancelled at the faulted charger; a withdrawal of the silent
+    # target finds its charger gone (so the record must keep it for later).
+    w.chargers.cancel_answers = [CommandOutcome.ACCEPTED, CommandOutcome.OFFLINE]
+    await w.service.handle_event(ConnectorStatusChanged(
+        charge_point_id="CP000", evse_id=1, connector_id=1, status=ConnectorStatus.FAULTED))
+    await w.service.drain()
+    removed = await stored(w)
+    assert removed.state is ReservationState.REMOVED
+    assert (removed.attempt is not None) is target_kept
+    # Why, from the alternative's answer.
+    assert removed.history[-1]["reason"].endswith(f"no alternative: E001: {answer.value}")
