@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from ocpi_gateway.domain.charger_commands import CommandOutcome, ReserveNow
 from ocpi_gateway.domain.events import (
@@ -474,3 +474,23 @@ async def test_no_next_candidate_once_the_time_budget_is_used_up() -> None:
     assert [outcome for _, outcome in result.charger_outcomes] == [
         CommandOutcome.OCCUPIED, CommandOutcome.TIMEOUT]
     assert await w.holders() == {}
+
+
+async def test_stopping_the_expiry_clock_stops_its_scan() -> None:
+    scanning, cancelled = asyncio.Event(), asyncio.Event()
+
+    class SlowScan:
+        async def expire_due(self, now: datetime | None = None) -> int:
+            scanning.set()
+            try:
+                await asyncio.Event().wait()  # a scan that never ends by itself
+            except asyncio.CancelledError:
+                cancelled.set()
+                raise
+            return 0
+
+    clock = ExpiryClock(SlowScan(), interval=0.01)
+    clock.start()
+    await scanning.wait()
+    await clock.stop()
+    assert cancelled.is_set()

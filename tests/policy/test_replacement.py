@@ -82,3 +82,16 @@ async def test_an_update_in_place_waits_within_the_budget_and_names_its_evse() -
     assert updated.charger_outcomes == ((first.evse_uid, CommandOutcome.ACCEPTED),)
     assert len(w.chargers.reserve_nows()) == 2
     assert 0 < w.chargers.waits[-1] <= 0.05  # the update's ReserveNow
+
+
+async def test_a_shorter_update_in_place_keeps_the_hold_it_has() -> None:
+    # The hold already lasts past the new expiry: it is not given up and taken again (which
+    # another request could win in between).
+    w = await World(grid(2)).ready()
+    first = await w.reserve(minutes=40)
+    shorter = await w.reserve(minutes=20)
+    assert shorter.outcome is ReserveOutcome.ACCEPTED and shorter.evse_uid == first.evse_uid
+    assert first.reservation is not None and first.evse_uid is not None
+    hold = await w.avail.get("LOC1", first.evse_uid)
+    assert hold is not None and hold.holder == "NL-EXA/R1"
+    assert hold.hold_until == first.reservation.expiry
