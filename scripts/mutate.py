@@ -32,6 +32,7 @@ import argparse
 import ast
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import importlib.abc
 import importlib.machinery
@@ -39,6 +40,7 @@ import importlib.util
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -366,7 +368,8 @@ def _cache_key(paths: Sequence[str], test_dirs: Sequence[str]) -> str:
     files = {*(ROOT / "ocpi_gateway").rglob("*.py"), *(ROOT / "tests").glob("*.py"),
              *(ROOT / "tests" / "peers").rglob("*.py")}
     for folder in test_dirs:
-        files.update((ROOT / folder).rglob("*.py"))
+        path = ROOT / folder.split("::", 1)[0]
+        files.update([path] if path.is_file() else path.rglob("*.py"))  # a folder or a file
     digest = hashlib.sha256()
     for file in sorted(files):
         digest.update(str(file.relative_to(ROOT)).encode())
@@ -628,12 +631,162 @@ def _tests_for(mutant: Mutant, by_line: dict[int, list[str]], broken: set[str],
         return sorted(tests - broken)
     if mutant.statement_line in by_line or mutant.line in by_line:
         # Run at import time only (a module constant, a default, a class attribute): the
-        # module's tests, at most IMPORT_TIME_TESTS of the fastest (all 200 tests of a module
-        # for each default made such a mutant cost minutes).
+        # tests that read what the statement defines (see ``import_time_tests``); failing
+        # that, the module's IMPORT_TIME_TESTS fastest (all 200 tests of a module for each
+        # default made such a mutant cost minutes).
+        chosen = import_time_tests(mutant, by_line, broken, durations)
+        if chosen:
+            return chosen
         every = sorted({t for ts in by_line.values() for t in ts} - broken,
                        key=lambda t: durations.get(t, 1.0))
         return every[:IMPORT_TIME_TESTS]
     return []
+
+
+# ---------------------------------------------------------------------------------------------
+# Tests for a line run only at import time
+
+
+@dataclasses.dataclass(frozen=True)
+class Definition:
+    """What a statement run at import time defines, and the module's lines that read it."""
+
+    names: tuple[str, ...]
+    """Names a test would mention to use it: the variable, or the attribute and its class."""
+    reader_lines: frozenset[int]
+
+
+def definition_at(path: str, line: int) -> Definition | None:
+    """The module-level or class-level assignment (or ``def``) on ``line``, and where the
+    module reads it: ``NAME`` loads for a module variable, ``.attr`` loads for a class
+    attribute or dataclass field, the body for a function (a decorator, a default)."""
+    tree = ast.parse((ROOT / path).read_text(), filename=path)
+    body, owner = tree.body, None
+    while True:
+        statement = next((s for s in body
+                          if s.lineno <= line <= (s.end_lineno or s.lineno)), None)
+        if statement is None:
+            return None
+        if isinstance(statement, ast.ClassDef) and line > statement.lineno:
+            body, owner = statement.body, statement.name
+            continue
+        break
+    if isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef):
+        inner = {n.lineno for s in statement.body for n in ast.walk(s) if hasattr(n, "lineno")}
+        return Definition((statement.name, *([owner] if owner else [])), frozenset(inner))
+    targets: list[ast.expr] = []
+    if isinstance(statement, ast.Assign):
+        targets = list(statement.targets)
+    elif isinstance(statement, ast.AnnAssign | ast.AugAssign):
+        targets = [statement.target]
+    names = [n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)]
+    if not names:
+        return None
+    readers = _ReaderLines(set(names), attributes=owner is not None)
+    readers.visit(tree)
+    return Definition((*names, *([owner] if owner else [])), frozenset(readers.lines))
+
+
+class _ReaderLines(ast.NodeVisitor):
+    """Lines (and their statements' first lines) that load one of ``names``."""
+
+    def __init__(self, names: set[str], *, attributes: bool) -> None:
+        self.names, self.attributes = names, attributes
+        self.lines: set[int] = set()
+        self._statement = 0
+
+    def generic_visit(self, node: ast.AST) -> None:
+        if isinstance(node, ast.stmt):
+            self._statement = node.lineno
+        super().generic_visit(node)
+
+    def visit_Name(self, node: ast.Name) -> None:
+        if not self.attributes and node.id in self.names and isinstance(node.ctx, ast.Load):
+            self.lines.update((node.lineno, self._statement))
+
+    def visit_Attribute(self, node: ast.Attribute) -> None:
+        if self.attributes and node.attr in self.names and isinstance(node.ctx, ast.Load):
+            self.lines.update((node.lineno, self._statement))
+        self.generic_visit(node)
+
+
+def tests_mentioning(names: Sequence[str], test_ids: Sequence[str]
+                     ) -> tuple[set[str], set[str]]:
+    """The tests whose own function names one of ``names`` (a test that builds the class
+    or reads the constant itself, perhaps running no line of the module), and the other
+    tests of the files whose helpers or fixtures name it."""
+    pattern = re.compile(r"\b(?:" + "|".join(re.escape(n) for n in names) + r")\b")
+    by_file: dict[str, list[str]] = {}
+    for test in test_ids:
+        by_file.setdefault(test.split("::", 1)[0], []).append(test)
+    direct: set[str] = set()
+    by_helpers: set[str] = set()
+    for file, tests in by_file.items():
+        try:
+            source = (ROOT / file).read_text()
+        except OSError:
+            continue
+        if not pattern.search(source):
+            continue
+        mentioning, elsewhere = _functions_mentioning(source, pattern)
+        for test in tests:
+            if test.split("::", 1)[-1].split("[", 1)[0] in mentioning:
+                direct.add(test)
+            elif elsewhere:
+                by_helpers.add(test)
+    return direct, by_helpers
+
+
+def _functions_mentioning(source: str, pattern: re.Pattern[str]) -> tuple[set[str], bool]:
+    """Qualified names of the test functions whose source matches; whether anything else
+    (a helper, a fixture, a constant) does."""
+    mentioning: set[str] = set()
+    elsewhere = False
+    for test_name, text in _segments(source):
+        if pattern.search(text):
+            if test_name is not None:
+                mentioning.add(test_name)
+            else:
+                elsewhere = True
+    return mentioning, elsewhere
+
+
+@functools.lru_cache(maxsize=256)
+def _segments(source: str) -> tuple[tuple[str | None, str], ...]:
+    """A test file's top-level parts (and test classes' members) as (the test's qualified
+    name, or None for anything else, its source); imports left out."""
+    out: list[tuple[str | None, str]] = []
+    for statement in ast.parse(source).body:
+        members = [(f"{statement.name}::", s) for s in statement.body] \
+            if isinstance(statement, ast.ClassDef) else [("", statement)]
+        for prefix, node in members:
+            if isinstance(node, ast.Import | ast.ImportFrom):
+                continue
+            test = None
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and \
+                    node.name.startswith("test"):
+                test = prefix + node.name
+            out.append((test, ast.get_source_segment(source, node) or ""))
+    return tuple(out)
+
+
+def import_time_tests(mutant: Mutant, by_line: dict[int, list[str]], broken: set[str],
+                      durations: dict[str, float]) -> list[str]:
+    """For a mutant on a line run only at import: the tests that run a line reading what
+    the line defines and those that name it themselves, at most IMPORT_TIME_TESTS of each
+    (the fastest), and a few of the tests whose file names it in a helper. Empty when the
+    line defines nothing this can follow."""
+    definition = definition_at(mutant.path, mutant.statement_line)
+    if definition is None:
+        return []
+    readers = {t for line in definition.reader_lines for t in by_line.get(line, ())} - broken
+    direct, by_helpers = tests_mentioning(definition.names, sorted(durations))
+
+    def fastest(tests: set[str], count: int = IMPORT_TIME_TESTS) -> list[str]:
+        return sorted(tests - broken, key=lambda t: (durations.get(t, 1.0), t))[:count]
+
+    return sorted({*fastest(readers), *fastest(direct),
+                   *fastest(by_helpers, IMPORT_TIME_TESTS // 4)})
 
 
 def main(argv: Sequence[str] | None = None) -> int:

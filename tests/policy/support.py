@@ -38,9 +38,29 @@ class SimChargers:
     answer_after: asyncio.Event | None = None
     """When set: a ReserveNow is accepted at the charger, but its answer waits for the event
     (a gateway that dies meanwhile never learns of it; one that waits gets TIMEOUT)."""
+    cancel_answers: list[CommandOutcome] = field(default_factory=list)
+    """Scripted answers to the next CancelReservations (the charger keeps its reservation)."""
+    cancel_after: asyncio.Event | None = None
+    """When set: a CancelReservation is answered once the event is set (TIMEOUT before)."""
+    waits: list[float] = field(default_factory=list)
+    """The timeout each command was sent with, in the order of ``sent``."""
+    interrupted: list[ChargerCommand] = field(default_factory=list)
+    """Commands whose sender stopped waiting for the answer (its task was cancelled)."""
+    late: set[str] = field(default_factory=set)
+    """Chargers whose answer comes only once the sender's wait is used up."""
 
     async def execute(self, command: ChargerCommand, timeout: float) -> CommandOutcome:  # noqa: ASYNC109 (the protocol says so)
+        try:
+            return await self._execute(command, timeout)
+        except asyncio.CancelledError:
+            self.interrupted.append(command)
+            raise
+
+    async def _execute(self, command: ChargerCommand, timeout: float) -> CommandOutcome:  # noqa: ASYNC109
         self.sent.append(command)
+        self.waits.append(timeout)
+        if command.charge_point_id in self.late:
+            await asyncio.sleep(timeout + 0.001)
         if self.jitter:
             await asyncio.sleep(self.rng.random() * self.jitter)
         if command.charge_point_id in self.offline:
@@ -66,6 +86,13 @@ class SimChargers:
                     return CommandOutcome.TIMEOUT
             return CommandOutcome.ACCEPTED
         if isinstance(command, CancelReservation):
+            if self.cancel_answers:
+                return self.cancel_answers.pop(0)
+            if self.cancel_after is not None:
+                try:
+                    await asyncio.wait_for(self.cancel_after.wait(), timeout)
+                except TimeoutError:
+                    return CommandOutcome.TIMEOUT
             key = (command.charge_point_id, command.reservation_id)
             if self.reservations.pop(key, None) is None:
                 return CommandOutcome.REJECTED

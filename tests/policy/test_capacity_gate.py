@@ -160,6 +160,20 @@ async def test_a_longer_replacement_must_still_fit_and_the_old_one_stays(site: S
     assert moved is not None and moved.end == site.minutes(15)
 
 
+async def test_a_longer_replacement_that_fits_keeps_its_promise_to_the_new_end(
+        site: Site) -> None:
+    service = await site.start()
+    assert (await service.reserve(site.request(15), "R1", time_budget=2)).outcome \
+        is ReserveOutcome.ACCEPTED
+    longer = await service.reserve(site.request(30), "R1", time_budget=2)
+    assert longer.outcome is ReserveOutcome.ACCEPTED
+    # Its hold is taken again until the new expiry; the promise stays through it.
+    promise = await site.timeline.get("LOC1", "NL-EXA/R1|E000")
+    assert promise is not None and promise.end == site.minutes(40)
+    hold = (await site.avail.location("LOC1"))["E000"]
+    assert hold.holder == "NL-EXA/R1" and hold.hold_until == site.minutes(30)
+
+
 async def test_without_bookings_the_timeline_is_never_asked() -> None:
     site = Site(1, bookings=False)
 

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import pytest
+
 from ocpi_gateway.domain.events import ConnectorStatus, ConnectorStatusChanged
 from ocpi_gateway.reservation_policy.lifecycle import ReserveOutcome
 from ocpi_gateway.reservation_policy.records import Reservation, ReservationState
 from tests.policy.support import evse
-from tests.policy.world import EMSP, World
+from tests.policy.world import EMSP, ManualClock, World
 
 CONNECTORS_16 = [evse("E1", "CP16", evse_id=None, connector_id=1),
                  evse("E2", "CP16", evse_id=None, connector_id=2)]
@@ -94,3 +96,51 @@ async def test_reroute_of_an_evse_specific_reservation_names_an_evse() -> None:
     assert moved.state is ReservationState.REROUTED and not moved.whole_charger
     sent = w.chargers.reserve_nows()[-1]
     assert (sent.evse_id, sent.connector_id) == (None, 2)
+
+
+@pytest.mark.parametrize(("before_expiry", "ends"), [
+    (60.0, ReservationState.EXPIRED),  # within the slack for the charger's clock: expired
+    (60.5, ReservationState.REROUTED),  # earlier: removed there, and moved
+])
+async def test_the_chargers_clock_is_given_60_s(before_expiry: float,
+                                               ends: ReservationState) -> None:
+    clock = ManualClock()
+    w = await World(CONNECTORS_16, clock=clock).ready()
+    made = await reserved_on_e1(w)
+    clock.now = made.expiry - timedelta(seconds=before_expiry)
+    await status(w, 1, ConnectorStatus.AVAILABLE)
+    assert (await current(w)).state is ends
+
+
+EVSES_201 = [evse("E1", "CP16", evse_id=1), evse("E2", "CP16", evse_id=2)]
+
+
+@pytest.mark.parametrize("ocpp16", [True, False])
+async def test_the_other_connector_going_available_leaves_the_reserved_one_watched(
+        ocpp16: bool) -> None:
+    # 1.6 names connectors (1, 2), 2.0.1 names EVSEs (1, 2) and their connector (1).
+    w = await World(CONNECTORS_16 if ocpp16 else EVSES_201).ready()
+
+    async def shows(n: int, value: ConnectorStatus) -> None:
+        await w.service.handle_event(ConnectorStatusChanged(
+            charge_point_id="CP16", evse_id=None if ocpp16 else n,
+            connector_id=n if ocpp16 else 1, status=value))
+        await w.service.drain()
+
+    assert (await w.reserve(evse_uid="E1")).outcome is ReserveOutcome.ACCEPTED
+    await shows(1, ConnectorStatus.RESERVED)
+    await shows(2, ConnectorStatus.AVAILABLE)  # a driver left the other one
+    assert (await current(w)).state is ReservationState.ACTIVE
+    await shows(1, ConnectorStatus.AVAILABLE)  # then the charger ends the reservation
+    moved = await current(w)
+    assert moved.state is ReservationState.REROUTED and moved.evse_uid == "E2"
+
+
+async def test_only_the_change_straight_from_reserved_to_available_is_the_chargers_end(
+        ) -> None:
+    w = await World(CONNECTORS_16).ready()
+    await reserved_on_e1(w)
+    await status(w, 1, ConnectorStatus.PREPARING)  # it left Reserved for something else
+    await status(w, 1, ConnectorStatus.AVAILABLE)
+    r = await current(w)
+    assert r.state is ReservationState.ACTIVE and r.evse_uid == "E1"

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from ocpi_gateway.domain.charger_commands import CommandOutcome, ReserveNow
 from ocpi_gateway.domain.events import (
@@ -461,3 +461,36 @@ async def test_authorize_of_the_reserved_token_does_not_use_the_reservation() ->
         id_token="04A1B2C3D4", reservation_id=made.ocpp_reservation_id))
     r = await w.service.get(EMSP, "R1")
     assert r is not None and r.state is ReservationState.USED
+
+
+async def test_no_next_candidate_once_the_time_budget_is_used_up() -> None:
+    w = await World(grid(2, per_charger=1)).ready()
+    for cp in ("CP000", "CP001"):
+        w.chargers.late.add(cp)  # answers only when the wait (here the whole budget) is over
+        w.chargers.script[(cp, 1, None)] = [CommandOutcome.OCCUPIED]
+    result = await w.reserve(budget=0.05)
+    assert len(w.chargers.reserve_nows()) == 1
+    assert result.outcome is ReserveOutcome.TIMEOUT
+    assert [outcome for _, outcome in result.charger_outcomes] == [
+        CommandOutcome.OCCUPIED, CommandOutcome.TIMEOUT]
+    assert await w.holders() == {}
+
+
+async def test_stopping_the_expiry_clock_stops_its_scan() -> None:
+    scanning, cancelled = asyncio.Event(), asyncio.Event()
+
+    class SlowScan:
+        async def expire_due(self, now: datetime | None = None) -> int:
+            scanning.set()
+            try:
+                await asyncio.Event().wait()  # a scan that never ends by itself
+            except asyncio.CancelledError:
+                cancelled.set()
+                raise
+            return 0
+
+    clock = ExpiryClock(SlowScan(), interval=0.01)
+    clock.start()
+    await scanning.wait()
+    await clock.stop()
+    assert cancelled.is_set()

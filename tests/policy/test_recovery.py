@@ -5,15 +5,19 @@ back, and any ReserveNow a charger may have accepted meanwhile is cancelled ther
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import timedelta
 
+from ocpi_gateway.domain.charger_commands import CommandOutcome
 from ocpi_gateway.domain.events import ChargerConnected, utc_now
 from ocpi_gateway.domain.ids import OcppVersion
+from ocpi_gateway.reservation_policy.attempts import withdraw
 from ocpi_gateway.reservation_policy.lifecycle import ReservationService, ReserveOutcome
+from ocpi_gateway.reservation_policy.partner_cap import COLLECTION as CAP_SLOTS
 from ocpi_gateway.reservation_policy.records import COLLECTION, Reservation, ReservationState
 from ocpi_gateway.reservation_policy.recovery import settle_stale
 from tests.policy.support import grid
-from tests.policy.world import EMSP, World
+from tests.policy.world import EMSP, ManualClock, World
 
 LATER = timedelta(hours=1)
 """Far enough past the last write that no worker can still be on a record."""
@@ -161,3 +165,68 @@ async def test_pending_record_left_before_the_upgrade_is_settled_by_the_first_sw
     assert old.state is ReservationState.FAILED and not old.unsettled
     assert await w.holders() == {}
     assert (await w.reserve("NEW")).outcome is ReserveOutcome.ACCEPTED  # its cap is free
+
+
+async def test_a_timed_out_attempt_whose_withdrawal_failed_is_withdrawn_when_it_connects() -> None:
+    w = await World(grid(2)).ready()
+    w.chargers.script[("CP000", 1, None)] = [CommandOutcome.OCCUPIED]  # the first refuses
+    w.chargers.answer_after = asyncio.Event()  # the next accepts but never answers
+    w.chargers.cancel_answers = [CommandOutcome.OFFLINE]  # and gone when withdrawn
+    result = await w.reserve(budget=0.1)
+    assert result.outcome is ReserveOutcome.TIMEOUT
+    assert [outcome for _, outcome in result.charger_outcomes] == [
+        CommandOutcome.OCCUPIED, CommandOutcome.TIMEOUT]
+    w.chargers.answer_after = None
+    await w.service.drain()
+    failed = await stored(w)
+    # The charger may hold it: the failed record keeps the target for a later withdrawal.
+    assert failed.state is ReservationState.FAILED and failed.attempt is not None
+    assert list(w.chargers.reservations) == [(failed.attempt.charge_point_id,
+                                              failed.attempt.ocpp_reservation_id)]
+    await w.service.handle_event(ChargerConnected(charge_point_id=failed.attempt.charge_point_id,
+                                                  ocpp_version=OcppVersion.V201))
+    await w.service.drain()
+    assert w.chargers.reservations == {}
+    assert not (await stored(w)).unsettled
+
+
+async def test_a_reservation_every_charger_refused_leaves_nothing_to_settle() -> None:
+    w = await World(grid(2), max_concurrent_per_emsp=1).ready()
+    w.chargers.script[("CP000", 1, None)] = [CommandOutcome.OCCUPIED]
+    w.chargers.script[("CP000", 2, None)] = [CommandOutcome.REJECTED]
+    result = await w.reserve()
+    assert result.outcome is ReserveOutcome.OCCUPIED
+    failed = await stored(w)
+    assert failed.state is ReservationState.FAILED and not failed.unsettled
+    # Its cap slot is given back at once, not left for a take-over.
+    [slot] = await w.store.find(CAP_SLOTS)
+    assert slot["reservation_key"] == ""
+    assert await settle_stale(w.service, utc_now() + LATER, timedelta(minutes=5)) == 0
+    assert w.chargers.cancels() == []  # a refused target is nothing at its charger
+
+
+async def test_a_withdrawal_settles_only_the_attempt_it_withdrew() -> None:
+    w = await World(grid(2)).ready()
+    await crash_mid_reserve_now(w)
+    left = await stored(w)
+    assert left.attempt is not None
+    # An earlier ReserveNow of the same record, withdrawn after the record moved on.
+    earlier = replace(left.attempt, ocpp_reservation_id=left.attempt.ocpp_reservation_id + 1)
+    await withdraw(w.service, left.key, earlier)
+    assert (await stored(w)).attempt == left.attempt
+
+
+async def test_a_charger_offline_at_the_expiry_has_dropped_the_reservation_itself() -> None:
+    clock = ManualClock()
+    w = await World(grid(2), clock=clock).ready()
+    await crash_mid_reserve_now(w)
+    left = await stored(w)
+    assert left.attempt is not None
+    w.chargers.offline.add(left.attempt.charge_point_id)
+    restarted = w.new_service()
+    clock.now = left.expiry - timedelta(seconds=1)
+    before = await restarted.settle_abandoned(EMSP, "R1")
+    assert before is not None and before.unsettled  # it may still hold it: tried again later
+    clock.now = left.expiry
+    at_expiry = await restarted.settle_abandoned(EMSP, "R1")
+    assert at_expiry is not None and not at_expiry.unsettled

@@ -5,9 +5,16 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
-from ocpi_gateway.domain.charger_commands import CommandOutcome
-from ocpi_gateway.domain.events import TransactionStarted
+import pytest
+
+from ocpi_gateway.domain.charger_commands import CancelReservation, CommandOutcome
+from ocpi_gateway.domain.events import (
+    ConnectorStatus,
+    ConnectorStatusChanged,
+    TransactionStarted,
+)
 from ocpi_gateway.reservation_policy.engine import RefusalReason
 from ocpi_gateway.reservation_policy.lifecycle import CancelOutcome, ReserveOutcome
 from ocpi_gateway.reservation_policy.partner_cap import COLLECTION as CAP_SLOTS
@@ -25,6 +32,7 @@ async def test_a_live_reservation_keeps_its_cap_slot_and_an_ended_one_frees_it()
     assert second.outcome is ReserveOutcome.REJECTED
     assert second.refusal is not None
     assert second.refusal.reason is RefusalReason.PARTNER_CAP_REACHED
+    assert await w.service.get(EMSP, "R2") is None  # refused before anything was written
     assert (await w.service.cancel(EMSP, "R1")).outcome is CancelOutcome.ACCEPTED
     third = await w.reserve("R3")
     assert third.outcome is ReserveOutcome.ACCEPTED
@@ -101,3 +109,76 @@ async def test_the_sweep_takes_a_pending_record_after_twice_the_charger_wait_and
     failed = await w.service.get(EMSP, "R1")
     assert failed is not None and failed.state is ReservationState.FAILED
     assert ("R1", ReservationState.PENDING, ReservationState.FAILED) in w.seen
+
+
+async def test_two_requests_past_the_count_at_once_still_keep_the_partner_cap(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Both requests count 0 live reservations before either is written; the slot claim is
+    # what keeps the second out: the first's slot belongs to a live reservation.
+    w = await World(grid(4), max_concurrent_per_emsp=1).ready()
+    counted, go_on = asyncio.Event(), asyncio.Event()
+    count = w.store.count
+
+    async def count_then_wait(collection: str, where: dict[str, Any] | None = None) -> int:
+        n = await count(collection, where)
+        if asyncio.current_task() is late:
+            counted.set()
+            await go_on.wait()
+        return n
+
+    monkeypatch.setattr(w.store, "count", count_then_wait)
+    late = asyncio.create_task(w.reserve("R2"))
+    await counted.wait()
+    assert (await w.reserve("R1")).outcome is ReserveOutcome.ACCEPTED
+    go_on.set()
+    second = await late
+    assert second.outcome is ReserveOutcome.REJECTED
+    assert second.refusal is not None
+    assert second.refusal.reason is RefusalReason.PARTNER_CAP_REACHED
+    assert await w.service.repo.count_live(EMSP) == 1
+    assert len(w.chargers.reserve_nows()) == 1
+
+
+async def test_a_cancel_waits_for_the_charger_as_long_as_the_caller_says() -> None:
+    w = await World(grid(2)).ready()
+    assert (await w.reserve("R1")).outcome is ReserveOutcome.ACCEPTED
+    assert (await w.reserve("R2")).outcome is ReserveOutcome.ACCEPTED
+    await w.service.cancel(EMSP, "R1", charger_wait=0.05)
+    await w.service.cancel(EMSP, "R2")  # the service's own charger wait: 0.2 s (World)
+    waits = [wait for command, wait in zip(w.chargers.sent, w.chargers.waits, strict=True)
+             if isinstance(command, CancelReservation)]
+    assert waits == [0.05, 0.2]
+
+
+async def test_closing_the_service_stops_its_background_work_before_it_returns() -> None:
+    w = await World(grid(2)).ready()
+    # A long charger wait: the re-route below is still waiting for the charger when closed.
+    w.service = w.new_service(charger_timeout=30.0)
+    reserved = await w.reserve()
+    assert reserved.reservation is not None
+    w.chargers.cancel_after = asyncio.Event()  # the charger never answers the cancel
+    await w.service.handle_event(ConnectorStatusChanged(
+        charge_point_id="CP000", status=ConnectorStatus.FAULTED,
+        evse_id=reserved.reservation.evse_id, connector_id=1))
+    for _ in range(1000):  # the re-route runs in the background: until it asks the charger
+        if w.chargers.cancels():
+            break
+        await asyncio.sleep(0.001)
+    assert len(w.chargers.cancels()) == 1
+    await w.service.aclose()
+    assert w.chargers.interrupted == w.chargers.cancels()
+
+
+async def test_a_cap_slot_left_by_an_ended_reservation_is_taken_over() -> None:
+    w = await World(grid(4), max_concurrent_per_emsp=1).ready()
+    first = await w.reserve("R1")
+    assert first.reservation is not None and first.reservation.cap_slot == 0
+    assert (await w.service.cancel(EMSP, "R1")).outcome is CancelOutcome.ACCEPTED
+    # A crash between the end of R1 and the release of its slot: the slot still names R1.
+    await w.store.put(CAP_SLOTS, "NL-EXA#0", {"reservation_key": first.reservation.key,
+                                              "partner_key": "NL-EXA", "slot": 0})
+    second = await w.reserve("R2")
+    assert second.outcome is ReserveOutcome.ACCEPTED
+    assert second.reservation is not None and second.reservation.cap_slot == 0
+    [slot] = await w.store.find(CAP_SLOTS)
+    assert slot["reservation_key"] == second.reservation.key

@@ -68,6 +68,18 @@ async def test_a_token_presented_again_restarts_the_window() -> None:
     assert await _state(w) is ReservationState.USED
 
 
+async def test_another_token_presented_120_s_later_does_not_end_the_window() -> None:
+    clock = ManualClock()
+    w = await World(grid(2), clock=clock).ready()
+    await w.reserve(evse_uid="E000")
+    await w.service.handle_event(TokenPresented(charge_point_id="CP000", id_token=TOKEN))
+    clock.advance(120)
+    # Presentations forget windows that are over; this one is not yet.
+    await w.service.handle_event(TokenPresented(charge_point_id="CP000", id_token="04FFFF"))
+    await w.service.handle_event(_released(1))
+    assert await _state(w) is ReservationState.USED
+
+
 async def test_a_transaction_with_the_reservation_id_uses_it_whatever_the_id_tag() -> None:
     # 1.6 StartTransaction / 2.0.1 TransactionEvent carry the reservation id the charger
     # consumed; the idTag may be another of the driver's group (parentIdTag).
@@ -127,3 +139,31 @@ async def test_a_transaction_with_the_token_on_the_reserved_201_evse_withdraws_n
     assert await _state(w) is ReservationState.USED
     await w.service.drain()
     assert w.chargers.cancels() == []
+
+
+@pytest.mark.parametrize("ocpp16", [True, False])
+async def test_a_release_uses_only_the_presented_reservation_on_that_connector(
+        ocpp16: bool) -> None:
+    # Two reservations on one charger: 1.6 connectors 1 and 2, or 2.0.1 EVSEs 1 and 2.
+    cands = ([evse("E1", "CP000", evse_id=None, connector_id=1),
+              evse("E2", "CP000", evse_id=None, connector_id=2)] if ocpp16 else grid(2))
+    w = await World(cands).ready()
+    first = await w.reserve("R1", evse_uid=cands[0].evse_uid, token="04AAAAAAAA")
+    second = await w.reserve("R2", evse_uid=cands[1].evse_uid, token="04BBBBBBBB")
+    assert first.outcome is second.outcome is ReserveOutcome.ACCEPTED
+
+    async def released(n: int) -> None:
+        await w.service.handle_event(ConnectorStatusChanged(
+            charge_point_id="CP000", evse_id=None if ocpp16 else n,
+            connector_id=n if ocpp16 else 1, status=ConnectorStatus.AVAILABLE))
+
+    await w.service.handle_event(TokenPresented(charge_point_id="CP000", id_token="04BBBBBBBB"))
+    await released(1)  # R1's connector: R2's token does not use R2 there
+    states = {rid: r.state for rid in ("R1", "R2")
+              if (r := await w.service.get(EMSP, rid)) is not None}
+    assert states == {"R1": ReservationState.ACTIVE, "R2": ReservationState.ACTIVE}
+    await released(2)
+    used = await w.service.get(EMSP, "R2")
+    assert used is not None and used.state is ReservationState.USED
+    await w.service.drain()
+    assert w.chargers.cancels() == []  # used where it was reserved: nothing to withdraw

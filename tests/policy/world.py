@@ -48,11 +48,11 @@ class World:
         self.seen: list[tuple[str, ReservationState, ReservationState]] = []
         self.services: list[ReservationService] = []
 
-    def new_service(self) -> ReservationService:
+    def new_service(self, *, charger_timeout: float = 0.2) -> ReservationService:
         service = ReservationService(
             engine=PolicyEngine(self.policy, self.avail), store=self.store,
             commands=self.chargers, candidates=StaticCandidates(self.candidates),
-            charger_timeout=0.2, reroute_timeout=1.0, clock=self.clock)
+            charger_timeout=charger_timeout, reroute_timeout=1.0, clock=self.clock)
         self.services.append(service)
         return service
 
