@@ -38,6 +38,9 @@ from ocpi_gateway.sessions.repository import SessionRepository
 log = structlog.get_logger(__name__)
 
 _FAULTS = frozenset({ConnectorStatus.FAULTED, ConnectorStatus.UNAVAILABLE})
+_FEES: dict[HoldEnd | None, metrics.FeeKind] = {
+    HoldEnd.EXPIRED: metrics.FeeKind.NO_SHOW, HoldEnd.CANCELLED: metrics.FeeKind.CANCELLATION}
+"""What a reservation fee is for, by how the reservation ended (used: its time)."""
 
 BILLING_GRACE = timedelta(minutes=1)
 """How long after its end a session not marked billed is left to its listener (at work now,
@@ -133,11 +136,26 @@ class CdrService:
             cdr = stored
         sent = await self._publisher.send(cdr)
         metrics.cdr_issued(cdr.kind.value, credit=cdr.credit)
+        self._count_fee(cdr)
         log.info("cdr_issued", cdr_id=cdr.id, kind=cdr.kind.value, credit=cdr.credit,
                  session_id=cdr.session_id, hold_key=cdr.hold_key,
                  emsp=cdr.emsp_key, total_before_taxes=str(cdr.total_cost.before_taxes),
                  currency=cdr.currency, pushed=sent)
         return True
+
+    @staticmethod
+    def _count_fee(cdr: Cdr) -> None:
+        """A CDR that charges a reservation or booking: what for, logged and counted (a
+        credit CDR is no fee)."""
+        cost = cdr.total_reservation_cost
+        if cdr.credit or cost is None or cost.before_taxes <= 0:
+            return
+        kind = _FEES.get(cdr.hold_end, metrics.FeeKind.RESERVATION)
+        metrics.reservation_fee(kind, float(cost.before_taxes), cdr.currency)
+        log.info("reservation_fee_charged", fee=kind.value, cdr_id=cdr.id,
+                 hold_key=cdr.hold_key, booking_id=cdr.booking_id, emsp=cdr.emsp_key,
+                 token_uid=cdr.token.uid, location_id=cdr.location.id,
+                 amount_before_taxes=str(cost.before_taxes), currency=cdr.currency)
 
     async def _tell_unused(self, session: Session, cdr: Cdr | None) -> None:
         hold = session.hold
