@@ -106,6 +106,17 @@ class MeterValueReported(DomainEvent):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ChargingStateChanged(DomainEvent):
+    """A transaction's EV started or stopped asking for energy (2.0.1 TransactionEvent
+    ``chargingState``; a 1.6 charger says it with StatusNotification Charging / SuspendedEV).
+    ``charging`` False: the EV is not requesting power (OCPI PARKING_TIME)."""
+
+    transaction_id: str
+    evse_id: int | None
+    charging: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ReservationEnded(DomainEvent):
     """The charger ended a reservation itself (2.0.1 ReservationStatusUpdate)."""
 

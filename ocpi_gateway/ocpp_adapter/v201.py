@@ -42,6 +42,7 @@ from ocpi_gateway.domain.charger_commands import (
 )
 from ocpi_gateway.domain.events import (
     ChargerBooted,
+    ChargingStateChanged,
     ConnectorStatus,
     ConnectorStatusChanged,
     MeterValueReported,
@@ -57,6 +58,12 @@ from ocpi_gateway.ocpp_adapter.timefmt import parse_rfc3339, rfc3339
 from ocpi_gateway.ocpp_adapter.v16 import energy_reading, energy_wh
 
 log = structlog.get_logger(__name__)
+
+_CHARGING_STATES = {"Charging": True, "SuspendedEVSE": True, "SuspendedEV": False,
+                    "EVConnected": False, "Idle": False}
+"""2.0.1 ChargingStateEnumType → whether the EV asks for energy: SuspendedEVSE is the
+charger holding back an EV that asks (charging time); the others are an EV that does not
+(parking time)."""
 
 SUBPROTOCOL = "ocpp2.0.1"
 
@@ -237,6 +244,11 @@ class V201Session(OcppSession, V201ChargePoint):  # type: ignore[misc]
                 charge_point_id=self.id, transaction_id=transaction_id, evse_id=evse_id,
                 connector_id=connector_id, energy_wh=reading, timestamp=at,
             ))
+        charging_state = transaction_info.get("charging_state")
+        if charging_state in _CHARGING_STATES and event_type != TransactionEventEnumType.ended:
+            self.emit(ChargingStateChanged(
+                charge_point_id=self.id, transaction_id=transaction_id, evse_id=evse_id,
+                charging=_CHARGING_STATES[charging_state], timestamp=at))
         if event_type == TransactionEventEnumType.ended:
             self._reserved_transactions.discard(transaction_id)
             self.emit(TransactionEnded(

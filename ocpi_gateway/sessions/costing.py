@@ -9,11 +9,18 @@ A session without a tariff is not priced, but its periods and volumes are still 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from ocpi_gateway.money import Price
-from ocpi_gateway.sessions.models import Hold, HoldEnd, HoldKind, MeterReading, Session
+from ocpi_gateway.sessions.models import (
+    ChargingState,
+    Hold,
+    HoldEnd,
+    HoldKind,
+    MeterReading,
+    Session,
+)
 from ocpi_gateway.tariffs.pricing import (
     CdrDimension,
     CdrDimensionType,
@@ -36,10 +43,15 @@ _OUTCOMES = {
 }
 
 
-def meter_periods(readings: Sequence[MeterReading]) -> list[MeterPeriod]:
+def meter_periods(readings: Sequence[MeterReading],
+                  states: Sequence[ChargingState] = ()) -> list[MeterPeriod]:
     """One period between each two readings: the energy the register advanced (a register
     that went back, a reset or a replaced meter, counts nothing), charging or not as the
-    earlier reading says. Readings at or before the previous one are left out."""
+    earlier reading says. Readings at or before the previous one are left out.
+
+    With ``states`` (changes of whether the EV asks for energy), a period is cut where one
+    changes, each part charging or not as the state then says, and the energy goes to the
+    charging parts, in proportion to their time (all parts when none is charging)."""
     periods: list[MeterPeriod] = []
     previous: MeterReading | None = None
     for reading in readings:
@@ -47,9 +59,40 @@ def meter_periods(readings: Sequence[MeterReading]) -> list[MeterPeriod]:
             if reading.at <= previous.at:
                 continue
             energy = max(reading.wh - previous.wh, _ZERO) / _WH_PER_KWH
-            periods.append(MeterPeriod(previous.at, reading.at, energy, previous.charging))
+            if states:
+                periods += _split(previous.at, reading.at, energy, states, previous.charging)
+            else:
+                periods.append(MeterPeriod(previous.at, reading.at, energy,
+                                           previous.charging))
         previous = reading
     return periods
+
+
+def _split(start: datetime, end: datetime, energy: Decimal,
+           states: Sequence[ChargingState], charging: bool) -> list[MeterPeriod]:
+    """[start, end) cut at the state changes within it."""
+    parts: list[tuple[datetime, datetime, bool]] = []
+    at, now = start, charging
+    for state in states:
+        if state.at <= start:
+            now = state.charging
+        elif state.at < end:
+            if state.charging != now and state.at > at:
+                parts.append((at, state.at, now))
+                at = state.at
+            now = state.charging
+    parts.append((at, end, now))
+    weighted = [p for p in parts if p[2]] or parts
+    total = sum(((e - s) for s, e, _ in weighted), timedelta(0))
+    out = []
+    for s, e, c in parts:
+        share = energy * _us(e - s) / _us(total) if (s, e, c) in weighted else _ZERO
+        out.append(MeterPeriod(s, e, share, c))
+    return out
+
+
+def _us(delta: timedelta) -> int:
+    return delta // timedelta(microseconds=1)
 
 
 def hold_span(hold: Hold, *, until: datetime, session_start: datetime | None
@@ -71,7 +114,7 @@ def hold_span(hold: Hold, *, until: datetime, session_start: datetime | None
 def price(session: Session, *, until: datetime) -> PricingResult:
     """The figures of ``session`` up to ``until`` (its end once it ended): priced by its
     tariff when it has one, else the volumes at no cost."""
-    periods = meter_periods(session.readings)
+    periods = meter_periods(session.readings, session.states)
     start = periods[0].start if periods else None
     span = None if session.hold is None else hold_span(session.hold, until=until,
                                                        session_start=start)

@@ -97,11 +97,18 @@ class CdrLocationInfo(_Model):
 
 class MeterReading(_Model):
     """A reading of the energy register (Wh) at a moment; ``charging`` False from then on the
-    EV was not taking energy (OCPI PARKING_TIME)."""
+    EV was not taking energy (OCPI PARKING_TIME), unless a ``ChargingState`` says otherwise."""
 
     at: datetime
     wh: Decimal
     charging: bool = True
+
+
+class ChargingState(_Model):
+    """From ``at`` on, the EV asked for energy (``charging``) or not (parking time)."""
+
+    at: datetime
+    charging: bool
 
 
 class Hold(_Model):
@@ -149,6 +156,8 @@ class Session(_Model):
     start_date_time: datetime
     end_date_time: datetime | None = None
     readings: tuple[MeterReading, ...] = ()
+    states: tuple[ChargingState, ...] = ()
+    """Changes of whether the EV asks for energy, in order (none: it always did)."""
     currency: str
     tariff: Tariff | None = None
     """The tariff that applies, as it was when the session was bound (None: not priced)."""

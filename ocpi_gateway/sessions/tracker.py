@@ -28,6 +28,9 @@ from typing import Any
 import structlog
 
 from ocpi_gateway.domain.events import (
+    ChargingStateChanged,
+    ConnectorStatus,
+    ConnectorStatusChanged,
     DomainEvent,
     MeterValueReported,
     TransactionEnded,
@@ -36,6 +39,7 @@ from ocpi_gateway.domain.events import (
 from ocpi_gateway.domain.ids import ocpp16_id_tag
 from ocpi_gateway.sessions.models import (
     AuthMethod,
+    ChargingState,
     Hold,
     HoldEnd,
     HoldKind,
@@ -62,6 +66,11 @@ for the token itself)."""
 
 PENDING_TIMEOUT = timedelta(minutes=5)
 """A PENDING session whose transaction never started is declared INVALID after this."""
+
+_CHARGING_16 = {ConnectorStatus.CHARGING: True, ConnectorStatus.SUSPENDED_EVSE: True,
+                ConnectorStatus.SUSPENDED_EV: False}
+"""A 1.6 connector's status during a transaction → whether the EV asks for energy
+(SuspendedEVSE: the charger holds back an EV that asks: charging time)."""
 
 USED_WITHOUT_TRANSACTION = timedelta(minutes=10)
 """A reservation used (token presented, connector released) whose transaction never started
@@ -215,6 +224,21 @@ class SessionTracker:
             await self._metered(event)
         elif isinstance(event, TransactionEnded):
             await self._ended(event)
+        elif isinstance(event, ChargingStateChanged):
+            found = await self.repo.by_transaction(event.charge_point_id, event.transaction_id)
+            await self._charging(found, ChargingState(at=event.timestamp,
+                                                      charging=event.charging))
+        elif isinstance(event, ConnectorStatusChanged) and event.evse_id is None \
+                and event.status in _CHARGING_16:
+            found = next((s for s in await self.active_at(event.charge_point_id)
+                          if s.ocpp_evse_id is None
+                          and s.ocpp_connector_id == event.connector_id), None)
+            await self._charging(found, ChargingState(at=event.timestamp,
+                                                      charging=_CHARGING_16[event.status]))
+
+    async def _charging(self, session: Session | None, state: ChargingState) -> None:
+        if session is not None and session.status is SessionStatus.ACTIVE:
+            await self._update(session.id, lambda s: _state(s, state))
 
     async def _started(self, event: TransactionStarted) -> None:
         cp = event.charge_point_id
@@ -453,6 +477,19 @@ def _read(session: Session, reading: MeterReading) -> Session | None:
         if reading.at <= session.start_date_time:
             return session.model_copy(update={"readings": readings})
     return session.model_copy(update={"readings": (*readings, reading)})
+
+
+def _state(session: Session, state: ChargingState) -> Session | None:
+    """The session with ``state`` among its changes, in time order; None when it changes
+    nothing (the EV was in that state already, or the session is not running)."""
+    if session.status is not SessionStatus.ACTIVE or state.at < session.start_date_time:
+        return None
+    before = [s for s in session.states if s.at <= state.at]
+    after = [s for s in session.states if s.at > state.at]
+    current = before[-1].charging if before else True
+    if current == state.charging:
+        return None
+    return session.model_copy(update={"states": (*before, state, *after)})
 
 
 def _finish(session: Session, event: TransactionEnded) -> Session | None:

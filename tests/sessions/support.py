@@ -139,7 +139,7 @@ async def stop16(world: World, clock: Clock, transaction_id: int, wh: int) -> No
 async def event201(world: World, clock: Clock, event_type: str, transaction_id: str, *,
                    seq_no: int, kwh: float | None = None, evse: int = 1,
                    id_tag: str | None = "DEEMS0001", reservation_id: int | None = None,
-                   trigger: str = "Authorized") -> None:
+                   trigger: str = "Authorized", charging_state: str | None = None) -> None:
     """A 2.0.1 TransactionEvent at ``clock``'s now (energy in kWh: the unit handling)."""
     meter = None
     if kwh is not None:
@@ -148,7 +148,8 @@ async def event201(world: World, clock: Clock, event_type: str, transaction_id: 
              "unit_of_measure": {"unit": "kWh"}}]}]
     await world.chargers[CP201].charger.call(call201.TransactionEvent(
         event_type=event_type, timestamp=clock.z(), trigger_reason=trigger, seq_no=seq_no,
-        transaction_info={"transaction_id": transaction_id},
+        transaction_info={"transaction_id": transaction_id,
+                          **({"charging_state": charging_state} if charging_state else {})},
         evse={"id": evse, "connector_id": 1},
         id_token={"id_token": id_tag, "type": "ISO14443"} if id_tag else None,
         reservation_id=reservation_id, meter_value=meter))

@@ -9,7 +9,13 @@ from decimal import Decimal
 
 from ocpi_gateway.money import Price
 from ocpi_gateway.sessions import costing
-from ocpi_gateway.sessions.models import HoldEnd, HoldKind, MeterReading, SessionStatus
+from ocpi_gateway.sessions.models import (
+    ChargingState,
+    HoldEnd,
+    HoldKind,
+    MeterReading,
+    SessionStatus,
+)
 from ocpi_gateway.tariffs.models import Tariff
 from ocpi_gateway.tariffs.pricing import (
     CdrDimension,
@@ -184,3 +190,55 @@ def test_hours_count_microseconds() -> None:
     assert costing._hours(start, start + timedelta(hours=1, microseconds=36)) == \
         Decimal(1) + Decimal("0.00001") / 1000
     assert costing._hours(start, start + timedelta(days=1)) == 24
+
+
+# ---------------------------------------------------------------- parking (charging states)
+
+
+def states(*changes: tuple[float, bool]) -> tuple[ChargingState, ...]:
+    return tuple(ChargingState(at=at(m), charging=c) for m, c in changes)
+
+
+def test_a_period_is_cut_where_the_ev_stops_asking_and_its_energy_is_the_charging_part(
+        ) -> None:
+    periods = costing.meter_periods(readings((0, 0), (30, 3000)), states((20, False)))
+    assert [(p.start, p.end, p.energy_kwh, p.charging) for p in periods] == [
+        (at(0), at(20), Decimal(3), True), (at(20), at(30), Decimal(0), False)]
+
+
+def test_energy_goes_to_the_charging_parts_by_their_time() -> None:
+    periods = costing.meter_periods(readings((0, 0), (40, 3000)),
+                                    states((10, False), (20, True), (20, True), (50, False)))
+    assert [(p.start, p.end, p.charging) for p in periods] == [
+        (at(0), at(10), True), (at(10), at(20), False), (at(20), at(40), True)]
+    assert [p.energy_kwh for p in periods] == [Decimal(1), Decimal(0), Decimal(2)]
+
+
+def test_a_state_from_before_the_period_holds_in_it() -> None:
+    periods = costing.meter_periods(readings((0, 0), (10, 500), (20, 900)),
+                                    states((-5, False), (10, True)))
+    assert [(p.start, p.charging, p.energy_kwh) for p in periods] == [
+        (at(0), False, Decimal("0.5")), (at(10), True, Decimal("0.4"))]
+
+
+def test_two_changes_at_one_moment_make_no_empty_part() -> None:
+    periods = costing.meter_periods(readings((0, 0), (30, 3000)),
+                                    states((10, False), (10, True), (10, False)))
+    assert [(p.start, p.end, p.charging) for p in periods] == [
+        (at(0), at(10), True), (at(10), at(30), False)]
+    assert all(p.end > p.start for p in periods)
+    assert sum(p.energy_kwh for p in periods) == 3
+
+
+def test_a_state_at_the_end_belongs_to_the_next_period() -> None:
+    periods = costing.meter_periods(readings((0, 0), (10, 1000), (20, 1000)),
+                                    states((10, False)))
+    assert [(p.start, p.end, p.charging) for p in periods] == [
+        (at(0), at(10), True), (at(10), at(20), False)]
+
+
+def test_parking_time_is_priced_as_parking() -> None:
+    s = session(tariff=None, states=states((25, False)))
+    result = costing.price(s, until=at(40))
+    assert result.total_parking_time * 60 == 15
+    assert result.total_energy == 6  # all of it while charging

@@ -12,7 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from ocpi_gateway.domain.events import MeterValueReported, TransactionEnded, TransactionStarted
+from ocpi_gateway.domain.events import (
+    ChargingStateChanged,
+    ConnectorStatus,
+    ConnectorStatusChanged,
+    MeterValueReported,
+    TransactionEnded,
+    TransactionStarted,
+)
 from ocpi_gateway.domain.ids import ocpp16_id_tag
 from ocpi_gateway.domain.store import DocumentStore
 from ocpi_gateway.locations.catalog import LocationsCatalog, parse_locations
@@ -438,3 +445,56 @@ async def test_two_instances_changing_one_session_both_count(tmp_path: Path) -> 
 
 async def _none(_id_token: str) -> list[SessionToken]:
     return []
+
+
+# ---------------------------------------------------------------- charging states
+
+
+async def test_the_ev_stopping_and_asking_again_are_kept_in_order(h: Harness) -> None:
+    await h.tracker.on_event(started(h, cp=CP201, tx="T", connector=1, evse=1))
+    h.advance(minutes=20)
+    stop = ChargingStateChanged(charge_point_id=CP201, transaction_id="T", evse_id=1,
+                                charging=False, timestamp=h.at)
+    await h.tracker.on_event(stop)
+    await h.tracker.on_event(stop)  # said again: nothing changes
+    early = ChargingStateChanged(charge_point_id=CP201, transaction_id="T", evse_id=1,
+                                 charging=True, timestamp=T0 + timedelta(minutes=10))
+    await h.tracker.on_event(early)  # still charging then: nothing changes
+    late = ChargingStateChanged(charge_point_id=CP201, transaction_id="T", evse_id=1,
+                                charging=True, timestamp=h.at + timedelta(minutes=5))
+    before = ChargingStateChanged(charge_point_id=CP201, transaction_id="T", evse_id=1,
+                                  charging=False, timestamp=T0 - timedelta(minutes=1))
+    await h.tracker.on_event(late)
+    await h.tracker.on_event(before)  # before the session: ignored
+    session = await h.only()
+    assert [(s.at - T0, s.charging) for s in session.states] == [
+        (timedelta(minutes=20), False), (timedelta(minutes=25), True)]
+    assert len(h.changes) == 3  # started, stopped, asking again
+    await h.tracker.on_event(ChargingStateChanged(
+        charge_point_id=CP201, transaction_id="404", evse_id=1, charging=False,
+        timestamp=h.at))
+    assert len(h.changes) == 3
+
+
+async def test_a_16_connector_says_it_with_its_status(h: Harness) -> None:
+    await h.tracker.on_event(started(h, connector=2))
+    h.advance(minutes=5)
+    for connector, status in ((1, ConnectorStatus.SUSPENDED_EV),  # another connector
+                              (2, ConnectorStatus.CHARGING),  # as it was
+                              (2, ConnectorStatus.SUSPENDED_EV),
+                              (2, ConnectorStatus.FINISHING)):  # says nothing of the EV
+        await h.tracker.on_event(ConnectorStatusChanged(
+            charge_point_id=CP16, evse_id=None, connector_id=connector, status=status,
+            timestamp=h.at))
+    h.advance(minutes=5)
+    await h.tracker.on_event(ConnectorStatusChanged(
+        charge_point_id=CP16, evse_id=None, connector_id=2,
+        status=ConnectorStatus.SUSPENDED_EVSE, timestamp=h.at))
+    session = await h.only()
+    assert [(s.at - T0, s.charging) for s in session.states] == [
+        (timedelta(minutes=5), False), (timedelta(minutes=10), True)]
+    # A 2.0.1 status names an EVSE: its charging state comes with its transaction instead.
+    await h.tracker.on_event(ConnectorStatusChanged(
+        charge_point_id=CP16, evse_id=2, connector_id=2,
+        status=ConnectorStatus.SUSPENDED_EV, timestamp=h.at))
+    assert len((await h.only()).states) == 2
