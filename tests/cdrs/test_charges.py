@@ -13,9 +13,10 @@ def unused(**hold_fields: object) -> Session:
 
 
 def test_a_cancellation_is_free_until_its_window_ends() -> None:
-    assert cancelled_free(unused(ended=HoldEnd.CANCELLED, end=at(5), free_until=at(5)))
-    assert cancelled_free(unused(ended=HoldEnd.CANCELLED, end=at(4), free_until=at(5)))
-    assert not cancelled_free(unused(ended=HoldEnd.CANCELLED, end=at(6), free_until=at(5)))
+    assert cancelled_free(unused(ended=HoldEnd.CANCELLED, end=at(5), free_until=at(5))) is True
+    assert cancelled_free(unused(ended=HoldEnd.CANCELLED, end=at(4), free_until=at(5))) is True
+    assert cancelled_free(unused(ended=HoldEnd.CANCELLED, end=at(6),
+                                 free_until=at(5))) is False
 
 
 def test_without_a_window_a_cancellation_is_always_free() -> None:
@@ -24,20 +25,21 @@ def test_without_a_window_a_cancellation_is_always_free() -> None:
 
 
 def test_only_a_cancellation_is_a_free_cancellation() -> None:
-    assert not cancelled_free(session())
+    assert cancelled_free(session()) is False
     for ended in (HoldEnd.EXPIRED, HoldEnd.USED, HoldEnd.CPO_CANCELLED):
-        assert not cancelled_free(unused(ended=ended, end=at(1), free_until=at(5)))
+        assert cancelled_free(unused(ended=ended, end=at(1), free_until=at(5))) is False
 
 
 def test_what_the_driver_left_unused_is_billed_and_what_the_cpo_ended_is_not() -> None:
-    assert reservation_billable(unused(ended=HoldEnd.EXPIRED, end=at(30)))
-    assert reservation_billable(unused(ended=HoldEnd.USED, end=at(3)))
-    assert reservation_billable(unused(ended=HoldEnd.CANCELLED, end=at(9), free_until=at(5)))
-    assert not reservation_billable(unused(ended=HoldEnd.CANCELLED, end=at(2),
-                                           free_until=at(5)))
-    assert not reservation_billable(unused(ended=HoldEnd.CPO_CANCELLED, end=at(20)))
-    assert not reservation_billable(unused(ended=None))
-    assert not reservation_billable(session())
+    assert reservation_billable(unused(ended=HoldEnd.EXPIRED, end=at(30))) is True
+    assert reservation_billable(unused(ended=HoldEnd.USED, end=at(3))) is True
+    assert reservation_billable(unused(ended=HoldEnd.CANCELLED, end=at(9),
+                                       free_until=at(5))) is True
+    assert reservation_billable(unused(ended=HoldEnd.CANCELLED, end=at(2),
+                                       free_until=at(5))) is False
+    assert reservation_billable(unused(ended=HoldEnd.CPO_CANCELLED, end=at(20))) is False
+    assert reservation_billable(unused(ended=None)) is False
+    assert reservation_billable(session()) is False
 
 
 def test_a_charging_session_is_always_billed_once_completed() -> None:

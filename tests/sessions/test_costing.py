@@ -178,10 +178,11 @@ def test_a_reservation_with_no_tariff_and_no_span_is_empty() -> None:
 
 
 def test_a_running_session_shows_its_closed_periods_only() -> None:
-    running = session(status=SessionStatus.ACTIVE, end_date_time=None, tariff=None)
+    running = session(status=SessionStatus.ACTIVE, end_date_time=None, tariff=None,
+                      readings=readings((10, 0), (25, 3000), (30, 3500), (40, 6000)))
     result = costing.price(running, until=at(40))
-    assert [p.start for p in result.periods] == [at(10), at(25)]
-    assert costing.closed_periods(running, result) == result.periods[:1]
+    assert [p.start for p in result.periods] == [at(10), at(25), at(30)]
+    assert [p.start for p in costing.closed_periods(running, result)] == [at(10), at(25)]
     assert costing.closed_periods(session(), result) == result.periods
 
 
