@@ -139,8 +139,16 @@ class SessionTracker:
                                   connector_id: str | None,
                                   authorization_reference: str | None = None) -> str:
         """Before a RemoteStart: remember who asks, so the transaction that follows is the
-        session of this eMSP; the id that session will have."""
+        session of this eMSP; the id that session will have. A driver starting on their own
+        reservation (reserve, then start from the app) goes on in the reservation's session."""
         session_id = uuid.uuid4().hex
+        for waiting in await self.repo.open_at(charge_point_id):
+            if waiting.status is SessionStatus.RESERVATION and waiting.token is not None \
+                    and token_matches(waiting.token, token.uid) \
+                    and (waiting.token.country_code, waiting.token.party_id) == (
+                        token.country_code, token.party_id):
+                session_id = waiting.id
+                break
         tags = (token.uid, ocpp16_id_tag(token.uid))
         await self.repo.put_start(charge_point_id, tags, {
             "session_id": session_id, "token": token.model_dump(mode="json"),

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.cdrs.support import after_taxes, amount, listed, minutes, one_cdr, volumes
-from tests.commands.support import CP16, CP201, eventually
+from tests.commands.support import CP16, CP201, eventually, start_body
 from tests.sessions.support import Rig, event201, meter16, start16, stop16
 
 
@@ -90,3 +90,31 @@ async def test_a_used_reservation_is_billed_with_its_charging(rig: Rig, evse_uid
     assert pulled == cdr
     posts = [r for r in world.emsp.received if r.method == "POST" and "/cdrs" in r.path]
     assert len(posts) == 1
+
+
+async def test_reserve_then_start_from_the_app_is_one_session_and_one_cdr(rig: Rig) -> None:
+    world, clock = rig.world, rig.clock
+    version = world.emsp.ocpi_version
+    await world.all_available()
+    reply = await world.command("RESERVE_NOW", world.reserve_body("r", evse_uid="E1"))
+    assert reply["data"]["result"] == "ACCEPTED"
+    assert (await world.result("r"))["result"] == "ACCEPTED"
+    reserved = await eventually(lambda: next(iter(world.emsp.sessions.values()), None))
+    assert reserved is not None
+    clock.advance(minutes=10)
+    await world.command("START_SESSION", start_body(world, "go", evse_uid="E1",
+                                                    connector_id="1"))
+    assert (await world.result("go"))["result"] == "ACCEPTED"
+    tx = await start16(world, clock)  # the charger names no reservation id
+    assert await eventually(
+        lambda: world.emsp.sessions[reserved["id"]]["status"] == "ACTIVE")
+    clock.advance(minutes=30)
+    await stop16(world, clock, tx, 5000)
+    assert await eventually(
+        lambda: world.emsp.sessions[reserved["id"]]["status"] == "COMPLETED")
+    assert list(world.emsp.sessions) == [reserved["id"]]
+    cdr = await one_cdr(world)
+    assert cdr["session_id"] == reserved["id"]
+    # Reserved 10 min at 1.20/h, 5 kWh at 0.30, 30 min at 2.00/h.
+    assert amount(cdr["total_reservation_cost"], version) == Decimal("0.20")
+    assert amount(cdr["total_cost"], version) == Decimal("2.70")

@@ -498,3 +498,34 @@ async def test_a_16_connector_says_it_with_its_status(h: Harness) -> None:
         charge_point_id=CP16, evse_id=2, connector_id=2,
         status=ConnectorStatus.SUSPENDED_EV, timestamp=h.at))
     assert len((await h.only()).states) == 2
+
+
+async def test_a_remote_start_on_ones_reservation_goes_on_in_its_session(h: Harness) -> None:
+    reserved = await h.tracker.hold_live(hold())
+    assert reserved is not None
+    h.advance(minutes=5)
+    sid = await h.tracker.expect_remote_start(CP16, TOKEN, location_id="LOC-1",
+                                              evse_uid="E1", connector_id="1")
+    assert sid == reserved.id
+    told = await h.tracker.remote_start_accepted(sid, CP16, TOKEN, location_id="LOC-1",
+                                                 evse_uid="E1", connector_id="1")
+    assert told is not None and told.status is SessionStatus.RESERVATION  # no PENDING one
+    h.advance(minutes=1)
+    await h.tracker.on_event(started(h))  # no reservation id: the charger did not say
+    bound = await h.only()
+    assert bound.id == reserved.id and bound.status is SessionStatus.ACTIVE
+    assert bound.hold is not None and bound.hold.ended is HoldEnd.USED
+    assert bound.hold.end == h.at
+
+
+async def test_someone_elses_reservation_is_not_theirs_to_start_on(h: Harness) -> None:
+    reserved = await h.tracker.hold_live(hold())
+    other = TOKEN.model_copy(update={"party_id": "OTH"})
+    sid = await h.tracker.expect_remote_start(CP16, other, location_id="LOC-1",
+                                              evse_uid="E1", connector_id="1")
+    assert reserved is not None and sid != reserved.id
+    ended = await h.tracker.hold_ended("DE-EMS/R1", HoldEnd.CANCELLED)
+    assert ended is not None
+    again = await h.tracker.expect_remote_start(CP16, TOKEN, location_id="LOC-1",
+                                                evse_uid="E1", connector_id="1")
+    assert again != reserved.id  # its reservation is over
