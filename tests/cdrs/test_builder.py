@@ -97,11 +97,12 @@ def test_the_remark_says_why_an_unused_reservation_is_billed() -> None:
 def test_a_reservation_that_held_nothing_still_has_one_period() -> None:
     for ended, kind in ((HoldEnd.EXPIRED, D.RESERVATION_EXPIRES),
                         (HoldEnd.CANCELLED, D.RESERVATION_TIME)):
-        s = session(transaction_id=None, readings=(), start_date_time=at(0),
-                    end_date_time=at(0), hold=hold(end=at(0), ended=ended))
-        [period] = session_cdr(s, CdrKind.RESERVATION, now=at(1)).periods
-        assert period.start == at(0) and period.tariff_id == "T1"
+        s = session(transaction_id=None, readings=(), start_date_time=at(1),
+                    end_date_time=at(2), hold=hold(start=at(2), end=at(2), ended=ended))
+        [period] = session_cdr(s, CdrKind.RESERVATION, now=at(3)).periods
+        assert period.start == at(2) and period.tariff_id == "T1"  # the hold's start
         assert period.dimensions == (CdrDimension(kind, Decimal(0)),)
+        assert period.cost == 0
     untariffed = session(transaction_id=None, readings=(), tariff=None,
                          start_date_time=at(0), end_date_time=at(0),
                          hold=hold(start=at(0), end=at(0), ended=HoldEnd.CANCELLED))

@@ -22,6 +22,7 @@ from ocpi_gateway.domain.events import (
     TokenPresented,
 )
 from ocpi_gateway.domain.store import DocumentStore
+from ocpi_gateway.metrics import REGISTRY
 from ocpi_gateway.sessions.models import HoldEnd, Session, SessionStatus
 from ocpi_gateway.sessions.repository import SessionRepository
 from ocpi_gateway.store import open_store
@@ -181,6 +182,31 @@ async def test_a_late_fault_within_the_reservation_credits_it(rig: Rig) -> None:
     assert "Faulted" in (rig.publisher.sent[-1].remark or "")
     await rig.service.on_event(fault)  # reported twice: credited once
     assert len(rig.publisher.sent) == 3
+
+
+async def test_a_fault_from_the_reservations_first_moment_credits_it(rig: Rig) -> None:
+    await rig.service.on_session(no_show(), None)
+    await rig.service.on_event(ConnectorStatusChanged(
+        charge_point_id="CP-1", evse_id=None, connector_id=1,
+        status=ConnectorStatus.FAULTED, timestamp=at(0)))
+    assert [c.id for c in rig.publisher.sent] == ["S1", "S1-C"]
+
+
+def issued(kind: str, credit: str) -> float:
+    value = REGISTRY.get_sample_value("ocpi_cdrs_total", {"kind": kind, "credit": credit})
+    return value or 0.0
+
+
+async def test_every_cdr_made_is_counted(rig: Rig) -> None:
+    before = (issued("SESSION", "false"), issued("RESERVATION", "false"),
+              issued("RESERVATION", "true"))
+    await rig.service.on_session(session(id="S9"), None)
+    await rig.service.on_session(no_show(), None)
+    await rig.service.credit("S1", "goodwill")
+    await rig.service.on_session(session(id="S9"), None)  # made already: not counted again
+    after = (issued("SESSION", "false"), issued("RESERVATION", "false"),
+             issued("RESERVATION", "true"))
+    assert [b - a for a, b in zip(before, after, strict=True)] == [1, 1, 1]
 
 
 async def test_a_fault_outside_the_reservation_or_elsewhere_credits_nothing(
