@@ -4,6 +4,7 @@ and on a charger's late report of a fault."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -319,3 +320,13 @@ async def test_a_billed_session_is_not_billed_again(store: DocumentStore) -> Non
     assert await sessions.unbilled() == [] and await service.sweep() == 0
     assert len(publisher.sent) == 1
     assert await sessions.mark_billed("S1") is True
+
+
+async def test_a_cancelled_listener_cancels_the_billing(rig: Rig) -> None:
+    async def cancelled(_event: UnusedHold) -> None:
+        raise asyncio.CancelledError
+
+    rig.service._unused.insert(0, cancelled)
+    with pytest.raises(asyncio.CancelledError):
+        await rig.service.on_session(no_show(), None)
+    assert rig.told == []  # the listeners after it were not told
