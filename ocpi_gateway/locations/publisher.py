@@ -12,6 +12,7 @@ handler.
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
@@ -79,9 +80,11 @@ class LocationsPublisher:
         self._pages = Pages(self._live)
         self._pushes = Pushes()
         self._queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        self._refreshes_queued: Counter[tuple[str, str]] = Counter()
+        """EVSEs whose own refresh (with its push) is queued: the shared sync leaves them to it."""
         self.chargers = ChargerStatuses(
             lambda: self.catalog, availability, offline_grace=offline_grace,
-            refresh=lambda loc, uid, at: self._queue.put_nowait(("refresh", (loc, uid, at))),
+            refresh=self._queue_refresh,
             later=lambda event: self._queue.put_nowait(("event", event)))
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._loops: dict[str, BackgroundLoop] = {}
@@ -206,8 +209,12 @@ class LocationsPublisher:
         if isinstance(event, ConnectorStatusChanged | ChargerConnected | ChargerDisconnected):
             await self.chargers.apply(event)
 
+    def _queue_refresh(self, location_id: str, evse_uid: str, at: datetime | None) -> None:
+        self._refreshes_queued[(location_id, evse_uid)] += 1
+        self._queue.put_nowait(("refresh", (location_id, evse_uid, at)))
+
     def _hold_changed(self, location_id: str, evse_uid: str) -> None:
-        self._queue.put_nowait(("refresh", (location_id, evse_uid, None)))
+        self._queue_refresh(location_id, evse_uid, None)
 
     def hold_changed(self, location_id: str, evse_uid: str) -> None:
         """A reservation hold on the EVSE was placed or dropped: republish its status (a
@@ -268,6 +275,10 @@ class LocationsPublisher:
     async def _refresh(self, location_id: str, evse_uid: str,
                        at: datetime | None = None) -> None:
         """Publish the EVSE's status as partners must see it (charger view + hold overlay)."""
+        key = (location_id, evse_uid)
+        self._refreshes_queued[key] -= 1
+        if self._refreshes_queued[key] <= 0:
+            del self._refreshes_queued[key]
         current = await self._availability.get(location_id, evse_uid)
         if current is None:
             return
@@ -318,6 +329,8 @@ class LocationsPublisher:
                 seen = view.get(evse.config.uid)
                 if seen is None or evse.status is EvseStatus.REMOVED:
                     continue
+                if (location.id, evse.config.uid) in self._refreshes_queued:
+                    continue  # our own change: its queued refresh publishes and pushes it
                 status = published_status(seen.status, held=seen.holder is not None)
                 if status is not evse.status:
                     self._set_status(location, evse, status, ocpi_timestamp(seen.updated_at))

@@ -433,3 +433,23 @@ async def test_401_after_a_token_change_is_retried_with_the_new_token(
     assert [r.body["n"] for r in receiver.requests] == [1]
     assert await doc_store.count(COLLECTION) == 0
     assert seen[-1] == "new"  # the headers were read again after the 401
+
+
+async def test_a_shared_sync_queued_before_our_own_change_does_not_swallow_its_push(
+    receiver: Peer, doc_store: DocumentStore
+) -> None:
+    """Regression: the shared sync (adopting what other instances wrote) ran before the
+    refresh this instance had queued for its own charger's status, adopted that status
+    without a push, and the refresh then found nothing to push: the partner never heard."""
+    publisher, outbox, _ = await make_publisher(receiver, doc_store)
+    await settle(publisher, outbox)
+    receiver.requests.clear()
+    sync = asyncio.create_task(publisher.sync_shared())
+    await asyncio.sleep(0)  # the sync is queued, not yet run
+    await publisher.on_event(status("CP-UTR-01", 1, 1, ConnectorStatus.CHARGING))
+    await sync
+    await settle(publisher, outbox)
+    patches = [r for r in receiver.of("PATCH") if r.path.endswith("/UTR-JB-01")]
+    assert [p.body["status"] for p in patches] == ["CHARGING"]
+    await outbox.stop()
+    await publisher.stop()
