@@ -9,8 +9,9 @@ from datetime import timedelta
 
 from ocpi_gateway.reservation_policy.models import Partner
 from ocpi_gateway.reservation_policy.records import Reservation, ReservationState
+from ocpi_gateway.sessions.changes import HoldInfo
 from ocpi_gateway.sessions.models import HoldEnd, SessionToken
-from ocpi_gateway.sessions.tracker import HoldInfo, SessionTracker
+from ocpi_gateway.sessions.tracker import SessionTracker
 
 _ENDS = {
     ReservationState.USED: HoldEnd.USED,

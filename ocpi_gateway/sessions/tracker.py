@@ -20,9 +20,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 import structlog
@@ -37,12 +35,14 @@ from ocpi_gateway.domain.events import (
     TransactionStarted,
 )
 from ocpi_gateway.domain.ids import ocpp16_id_tag
+from ocpi_gateway.domain.keyed_locks import KeyedLocks
+from ocpi_gateway.sessions import changes
+from ocpi_gateway.sessions.changes import HoldInfo, token_matches
 from ocpi_gateway.sessions.models import (
     AuthMethod,
     ChargingState,
     Hold,
     HoldEnd,
-    HoldKind,
     MeterReading,
     Session,
     SessionStatus,
@@ -77,36 +77,6 @@ USED_WITHOUT_TRANSACTION = timedelta(minutes=10)
 is completed after this, with its reservation time only."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class HoldInfo:
-    """A reservation or booking that is live now: what its session shows."""
-
-    key: str
-    kind: HoldKind = HoldKind.RESERVATION
-    token: SessionToken
-    authorization_reference: str | None = None
-    location_id: str
-    evse_uid: str | None = None
-    """The EVSE held for it; None when it holds a whole charger or none yet."""
-    charge_point_id: str | None = None
-    ocpp_reservation_id: int | None = None
-    expiry: datetime | None = None
-    booking_id: str | None = None
-    slot_end: datetime | None = None
-    free_cancellation: timedelta | None = None
-    """How long after it became live a cancellation is free (a booking: the time until its
-    cancellation deadline); None: a cancellation is never billed."""
-
-
-def token_matches(token: SessionToken | None, presented: str) -> bool:
-    """IdTokens are case-insensitive (1.6 CiString20Type, 2.0.1 identifierString); a 1.6
-    charger knows a long uid by its digest."""
-    if token is None:
-        return False
-    folded = presented.casefold()
-    return folded in (token.uid.casefold(), ocpp16_id_tag(token.uid).casefold())
-
-
 class SessionTracker:
     def __init__(self, repo: SessionRepository, places: Places, *,
                  token_owners: TokenOwners, clock: Callable[[], datetime],
@@ -117,7 +87,7 @@ class SessionTracker:
         self._clock = clock
         self._currency = default_currency
         self._listeners: list[SessionListener] = []
-        self._locks: dict[str, tuple[asyncio.Lock, list[int]]] = {}
+        self._locks = KeyedLocks()
 
     def add_listener(self, listener: SessionListener) -> None:
         self._listeners.append(listener)
@@ -195,7 +165,7 @@ class SessionTracker:
             return None
         existing = await self.repo.by_hold(info.key)
         if existing is not None and not existing.final:
-            return await self._update(existing.id, lambda s: _moved(s, info, place,
+            return await self._update(existing.id, lambda s: changes.moved(s, info, place,
                                                                     self._clock()))
         now = self._clock()
         session = self._new(uuid.uuid4().hex, place, SessionStatus.RESERVATION, info.token,
@@ -221,7 +191,7 @@ class SessionTracker:
         if session is None:
             return None
         when = at or self._clock()
-        return await self._update(session.id, lambda s: _hold_end(s, ended, when))
+        return await self._update(session.id, lambda s: changes.hold_end(s, ended, when))
 
     # ------------------------------------------------------------------ charger events
 
@@ -246,7 +216,7 @@ class SessionTracker:
 
     async def _charging(self, session: Session | None, state: ChargingState) -> None:
         if session is not None and session.status is SessionStatus.ACTIVE:
-            await self._update(session.id, lambda s: _state(s, state))
+            await self._update(session.id, lambda s: changes.state(s, state))
 
     async def _started(self, event: TransactionStarted) -> None:
         cp = event.charge_point_id
@@ -261,7 +231,7 @@ class SessionTracker:
             return
         waiting = await self._waiting_hold(event)
         if waiting is not None:
-            await self._update(waiting.id, lambda s: _bind(s, event, place, self._places))
+            await self._update(waiting.id, lambda s: changes.bind(s, event, place, self._places))
             return
         if place is None:
             log.warning("session_unknown_place", charge_point_id=cp,
@@ -271,7 +241,7 @@ class SessionTracker:
         token = owners[0] if owners else None
         fresh = self._new(uuid.uuid4().hex, place, SessionStatus.ACTIVE, token,
                           AuthMethod.WHITELIST, event.timestamp, None)
-        session = _bind(fresh, event, place, self._places) or fresh
+        session = changes.bind(fresh, event, place, self._places) or fresh
         await self.repo.insert(session)
         log.info("session_started", session_id=session.id, charge_point_id=cp,
                  transaction_id=event.transaction_id, known_token=token is not None)
@@ -289,14 +259,14 @@ class SessionTracker:
             pending = self._new(session_id, place, SessionStatus.PENDING, token,
                                 AuthMethod.COMMAND, event.timestamp,
                                 intent.get("authorization_reference"))
-            bound = _bind(pending, event, place, self._places) or pending
+            bound = changes.bind(pending, event, place, self._places) or pending
             if await self.repo.insert(bound):
                 log.info("session_started", session_id=session_id,
                          charge_point_id=event.charge_point_id,
                          transaction_id=event.transaction_id, remote=True)
                 await self._notify(await self._must(session_id), None)
                 return
-        await self._update(session_id, lambda s: _bind(s, event, place, self._places))
+        await self._update(session_id, lambda s: changes.bind(s, event, place, self._places))
 
     async def _waiting_hold(self, event: TransactionStarted) -> Session | None:
         """The reservation session this transaction uses: same charger and OCPP reservation
@@ -329,8 +299,8 @@ class SessionTracker:
                     session = candidate
         if session is None or session.status is not SessionStatus.ACTIVE:
             return
-        reading = MeterReading(at=event.timestamp, wh=_wh(event.energy_wh))
-        await self._update(session.id, lambda s: _read(s, reading))
+        reading = MeterReading(at=event.timestamp, wh=changes.wh(event.energy_wh))
+        await self._update(session.id, lambda s: changes.read(s, reading))
 
     async def _ended(self, event: TransactionEnded) -> None:
         session = await self.repo.by_transaction(event.charge_point_id, event.transaction_id)
@@ -338,7 +308,7 @@ class SessionTracker:
             log.warning("session_end_unknown_transaction", charge_point_id=event.charge_point_id,
                         transaction_id=event.transaction_id)
             return
-        await self._update(session.id, lambda s: _finish(s, event))
+        await self._update(session.id, lambda s: changes.finish(s, event))
 
     # ------------------------------------------------------------------ sweeping
 
@@ -349,13 +319,15 @@ class SessionTracker:
         ended = 0
         for session in await self.repo.open_with_status(SessionStatus.PENDING):
             if now - session.created_at >= PENDING_TIMEOUT:
-                if await self._update(session.id, lambda s: _invalid(s, now)) is not None:
+                if await self._update(session.id, lambda s: changes.invalid(s, now)) is not None:
                     ended += 1
         for session in await self.repo.open_with_status(SessionStatus.RESERVATION):
             hold = session.hold
             if hold is not None and hold.ended is HoldEnd.USED and hold.end is not None \
                     and now - hold.end >= USED_WITHOUT_TRANSACTION:
-                if await self._update(session.id, lambda s: _used_unbound(s, now)) is not None:
+                completed = await self._update(
+                    session.id, lambda s: changes.used_unbound(s, now))
+                if completed is not None:
                     ended += 1
         return ended
 
@@ -386,7 +358,7 @@ class SessionTracker:
                       ) -> Session | None:
         """Apply ``change`` to the stored session (again on a lost compare-and-set) and tell
         the listeners; None when the session is gone or ``change`` leaves it as it is."""
-        async with self._lock(session_id):
+        async with self._locks.lock(session_id):
             for _ in range(5):
                 current = await self.repo.get(session_id)
                 if current is None:
@@ -412,145 +384,3 @@ class SessionTracker:
             except Exception:
                 log.exception("session_listener_failed", session_id=session.id)
 
-    def _lock(self, key: str) -> _KeyLock:
-        return _KeyLock(self._locks, key)
-
-
-class _KeyLock:
-    """One asyncio lock per session id, dropped once nobody holds or waits for it."""
-
-    def __init__(self, locks: dict[str, tuple[asyncio.Lock, list[int]]], key: str) -> None:
-        self._locks, self._key = locks, key
-
-    async def __aenter__(self) -> None:
-        entry = self._locks.get(self._key)
-        if entry is None:
-            entry = self._locks[self._key] = (asyncio.Lock(), [0])
-        entry[1][0] += 1
-        await entry[0].acquire()
-
-    async def __aexit__(self, *exc: object) -> None:
-        lock, users = self._locks[self._key]
-        lock.release()
-        users[0] -= 1
-        if users[0] == 0:
-            del self._locks[self._key]
-
-
-# ---------------------------------------------------------------------- changes of a session
-# Pure: the session as it should be after the event (None: nothing to change).
-
-
-def _wh(value: float) -> Decimal:
-    return Decimal(repr(value))
-
-
-def _bind(session: Session, event: TransactionStarted, place: Place | None,
-          places: Places) -> Session | None:
-    """The session with the transaction on it: ACTIVE from the transaction's start."""
-    if session.final or session.transaction_id is not None:
-        return None
-    updates: dict[str, Any] = {
-        "status": SessionStatus.ACTIVE, "charge_point_id": event.charge_point_id,
-        "transaction_id": event.transaction_id, "ocpp_evse_id": event.evse_id,
-        "ocpp_connector_id": event.connector_id, "id_token": event.id_token,
-        "start_date_time": event.timestamp}
-    if event.meter_start_wh is not None:
-        updates["readings"] = (MeterReading(at=event.timestamp, wh=_wh(event.meter_start_wh)),)
-    if place is not None:
-        updates.update(evse_uid=place.evse_uid, connector_id=place.connector_id,
-                       cdr_location=cdr_location(place))
-        party = (session.token.country_code, session.token.party_id) \
-            if session.token else None
-        tariff = places.tariff(place, party, event.timestamp)
-        if tariff is not None:
-            updates.update(tariff=tariff, currency=tariff.currency)
-    hold = session.hold
-    if hold is not None and hold.ended is None:
-        # The reservation service marks it used too, with our clock; whichever comes first.
-        updates["hold"] = hold.model_copy(update={
-            "ended": HoldEnd.USED, "end": max(hold.start, event.timestamp)})
-    return session.model_copy(update=updates)
-
-
-def _read(session: Session, reading: MeterReading) -> Session | None:
-    if session.status is not SessionStatus.ACTIVE:
-        return None
-    readings = session.readings
-    if readings and reading.at <= readings[-1].at:
-        return None  # a late or repeated reading: the register only moves on
-    if not readings:
-        # No meter_start: the first reading is the register at the session's start.
-        readings = (MeterReading(at=session.start_date_time, wh=reading.wh),)
-        if reading.at <= session.start_date_time:
-            return session.model_copy(update={"readings": readings})
-    return session.model_copy(update={"readings": (*readings, reading)})
-
-
-def _state(session: Session, state: ChargingState) -> Session | None:
-    """The session with ``state`` among its changes, in time order; None when it changes
-    nothing (the EV was in that state already, or the session is not running)."""
-    if session.status is not SessionStatus.ACTIVE or state.at < session.start_date_time:
-        return None
-    before = [s for s in session.states if s.at <= state.at]
-    after = [s for s in session.states if s.at > state.at]
-    current = before[-1].charging if before else True
-    if current == state.charging:
-        return None
-    return session.model_copy(update={"states": (*before, state, *after)})
-
-
-def _finish(session: Session, event: TransactionEnded) -> Session | None:
-    if session.final:
-        return None
-    readings = session.readings
-    if event.meter_stop_wh is not None:
-        stop = MeterReading(at=event.timestamp, wh=_wh(event.meter_stop_wh))
-        if not readings:
-            readings = (MeterReading(at=session.start_date_time, wh=stop.wh),)
-        if event.timestamp > readings[-1].at:
-            readings = (*readings, stop)
-    elif readings and event.timestamp > readings[-1].at:
-        readings = (*readings, readings[-1].model_copy(update={"at": event.timestamp}))
-    return session.model_copy(update={
-        "status": SessionStatus.COMPLETED, "readings": readings,
-        "end_date_time": max(event.timestamp, session.start_date_time)})
-
-
-def _moved(session: Session, info: HoldInfo, place: Place, now: datetime) -> Session | None:
-    if session.status is not SessionStatus.RESERVATION or session.hold is None:
-        return None
-    return session.model_copy(update={
-        "evse_uid": place.evse_uid, "connector_id": place.connector_id,
-        "cdr_location": cdr_location(place), "charge_point_id": info.charge_point_id,
-        "hold": session.hold.model_copy(update={
-            "charge_point_id": info.charge_point_id,
-            "ocpp_reservation_id": info.ocpp_reservation_id, "expiry": info.expiry})})
-
-
-def _hold_end(session: Session, ended: HoldEnd, at: datetime) -> Session | None:
-    hold = session.hold
-    if hold is None or hold.ended is not None:
-        return None
-    at = max(at, hold.start)
-    if ended is HoldEnd.EXPIRED and hold.expiry is not None:
-        at = max(hold.start, min(at, hold.expiry))  # the expiry clock may look late
-    updated = session.model_copy(update={"hold": hold.model_copy(update={
-        "ended": ended, "end": at})})
-    if ended is HoldEnd.USED or session.status is not SessionStatus.RESERVATION:
-        return updated
-    return updated.model_copy(update={"status": SessionStatus.COMPLETED,
-                                      "end_date_time": at})
-
-
-def _invalid(session: Session, now: datetime) -> Session | None:
-    if session.status is not SessionStatus.PENDING:
-        return None
-    return session.model_copy(update={"status": SessionStatus.INVALID, "end_date_time": now})
-
-
-def _used_unbound(session: Session, now: datetime) -> Session | None:
-    if session.status is not SessionStatus.RESERVATION or session.hold is None:
-        return None
-    return session.model_copy(update={"status": SessionStatus.COMPLETED,
-                                      "end_date_time": session.hold.end or now})

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from ocpi_gateway.sessions.changes import HoldInfo
 from ocpi_gateway.sessions.extension import SESSIONS
 from ocpi_gateway.sessions.models import HoldEnd, HoldKind, SessionToken
-from ocpi_gateway.sessions.tracker import HoldInfo
 from tests.cdrs.support import amount, minutes, one_cdr, volumes
 from tests.commands.support import close_world, eventually
 from tests.sessions.support import VERSIONS, Rig, open_rig, tariffs_doc

@@ -23,6 +23,7 @@ from ocpi_gateway.domain.events import (
 from ocpi_gateway.domain.ids import ocpp16_id_tag
 from ocpi_gateway.domain.store import DocumentStore
 from ocpi_gateway.locations.catalog import LocationsCatalog, parse_locations
+from ocpi_gateway.sessions.changes import HoldInfo, token_matches
 from ocpi_gateway.sessions.models import (
     NOT_AVAILABLE,
     AuthMethod,
@@ -38,9 +39,7 @@ from ocpi_gateway.sessions.tracker import (
     PENDING_TIMEOUT,
     REMOTE_START_WINDOW,
     USED_WITHOUT_TRANSACTION,
-    HoldInfo,
     SessionTracker,
-    token_matches,
 )
 from ocpi_gateway.store import open_store
 from ocpi_gateway.tariffs.catalog import TariffsCatalog, parse_tariffs
