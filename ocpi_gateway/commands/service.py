@@ -37,7 +37,12 @@ from ocpi_gateway.domain.loops import BackgroundLoop, LoopRegistry
 from ocpi_gateway.partners.models import Partner as OcpiPartner
 from ocpi_gateway.reservation_policy.lifecycle import ReservationService
 from ocpi_gateway.reservation_policy.models import Partner
-from ocpi_gateway.reservation_policy.records import LIVE_STATES, Reservation, ReservationState
+from ocpi_gateway.reservation_policy.records import (
+    LIVE_STATES,
+    OPERATOR_CANCELLED,
+    Reservation,
+    ReservationState,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -294,9 +299,13 @@ class CommandService:
         if contact is None:
             log.warning("canceled_reservation_without_contact", reservation_key=reservation.key)
             return
+        last = reservation.history[-1].get("reason", "") if reservation.history else ""
+        # The operator's name stays in the record: the eMSP learns only who ended it.
+        message = ("the CPO's operator cancelled the reservation"
+                   if last.startswith(OPERATOR_CANCELLED) else
+                   "the charger can no longer honour the reservation and no other EVSE is free")
         await self._results.send_canceled_reservation(
-            contact["partner_id"], contact["response_url"],
-            "the charger can no longer honour the reservation and no other EVSE is free",
+            contact["partner_id"], contact["response_url"], message,
             headers=contact.get("headers") or None)
         log.info("reservation_canceled_by_cpo", reservation_key=reservation.key)
 

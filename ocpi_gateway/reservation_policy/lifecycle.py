@@ -136,14 +136,27 @@ class ReservationService(ReservationCore):
         no longer knows the id has nothing to cancel; an offline one will let it expire), so
         the driver is never billed for a reservation they cancelled.
         """
-        key = reservation_key(partner, reservation_id)
+        return await self._cancel(reservation_key(partner, reservation_id),
+                                  ReservationState.CANCELLED, "cancelled by eMSP", charger_wait)
+
+    async def cancel_by_cpo(self, key: str, *, reason: str,
+                            charger_wait: float | None = None) -> CancelResult:
+        """The CPO ends a live reservation (an operator's decision): CancelReservation at the
+        charger and the hold released as for the eMSP's cancel, but it ends REMOVED, the
+        CPO-side end: its listeners tell the eMSP (CANCELED_RESERVATION, the session
+        completed) and it is never billed. ``reason`` starts with ``OPERATOR_CANCELLED``
+        when an operator did it."""
+        return await self._cancel(key, ReservationState.REMOVED, reason, charger_wait)
+
+    async def _cancel(self, key: str, state: ReservationState, reason: str,
+                      charger_wait: float | None) -> CancelResult:
         async with self.lock(key):
             for _ in range(5):
                 r = await self.repo.get(key)
                 if r is None or not r.live:
                     return CancelResult(CancelOutcome.UNKNOWN_RESERVATION, reservation=r)
                 charger_outcome = await self.cancel_at_charger(r, charger_wait)
-                ended = await self.end(r, ReservationState.CANCELLED, "cancelled by eMSP")
+                ended = await self.end(r, state, reason)
                 if ended is not None:
                     return CancelResult(CancelOutcome.ACCEPTED, ended, charger_outcome)
             return CancelResult(CancelOutcome.UNKNOWN_RESERVATION)

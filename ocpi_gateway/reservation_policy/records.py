@@ -32,10 +32,14 @@ class ReservationState(StrEnum):
     EXPIRED = "EXPIRED"
     CANCELLED = "CANCELLED"
     REMOVED = "REMOVED"
-    """Ended by the charger (fault, unavailable) with no EVSE left to move it to."""
+    """Ended by the CPO's side: the charger (fault, unavailable) with no EVSE left to move
+    it to, or an operator (its reason starts with ``OPERATOR_CANCELLED``)."""
     FAILED = "FAILED"
     """No charger accepted it: it never became active."""
 
+
+OPERATOR_CANCELLED = "cancelled by the operator"
+"""How a REMOVED reservation's last reason starts when an operator ended it."""
 
 LIVE_STATES = frozenset({ReservationState.PENDING, ReservationState.ACTIVE,
                          ReservationState.REROUTED})

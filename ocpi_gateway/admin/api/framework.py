@@ -125,12 +125,15 @@ async def _parse(operation: Operation, request: web.Request) -> tuple[Any, Any]:
             raise ApiError(400, "invalid", "bad query parameters",
                            _problems(exc, "query")) from exc
     if operation.body is not None:
-        if request.content_type != "application/json":
+        if not request.body_exists:
+            raw: Any = {}  # the defaults, when the body model has them (cancel, retry...)
+        elif request.content_type != "application/json":
             raise ApiError(415, "invalid", "the body must be application/json")
-        try:
-            raw = orjson.loads(await request.read() or b"null")
-        except orjson.JSONDecodeError as exc:
-            raise ApiError(400, "invalid", f"the body is not JSON: {exc}") from exc
+        else:
+            try:
+                raw = orjson.loads(await request.read() or b"null")
+            except orjson.JSONDecodeError as exc:
+                raise ApiError(400, "invalid", f"the body is not JSON: {exc}") from exc
         try:
             body = operation.body.model_validate(raw)
         except ValidationError as exc:

@@ -82,8 +82,10 @@ def openapi_document(operations: Sequence[Operation], *, title: str, version: st
         if parameters:
             item["parameters"] = parameters
         if op.body is not None:
-            item["requestBody"] = {"required": True,
-                                   "content": _json_content(key_map[(op.body, "validation")])}
+            ref = key_map[(op.body, "validation")]
+            # A body whose every field has a default may be left out.
+            item["requestBody"] = {"required": bool(components[_name(ref)].get("required")),
+                                   "content": _json_content(ref)}
         responses: dict[str, Any] = {}
         if op.response is not None:
             responses[str(op.status)] = {

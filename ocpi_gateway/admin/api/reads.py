@@ -1,4 +1,5 @@
-"""Helpers the resource modules share: the app's parts, looked up at request time."""
+"""Helpers the resource modules share: the app's parts, looked up at request time, and the
+service layer's refusals as HTTP answers."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import TypeVar
 from aiohttp import web
 
 from ocpi_gateway.admin.api.framework import ApiError, Call
+from ocpi_gateway.admin.service.errors import Conflict, NotFound
 from ocpi_gateway.admin.service.paging import BadCursor
 
 T = TypeVar("T")
@@ -21,8 +23,27 @@ def part(call: Call, key: web.AppKey[T], what: str) -> T:
     return found
 
 
+def operator(call: Call) -> str:
+    """Who is acting (an action's operation always authenticates first)."""
+    assert call.principal is not None
+    return call.principal.name
+
+
 async def paged(run: Callable[[], Awaitable[T]]) -> T:
     try:
         return await run()
     except BadCursor as exc:
         raise ApiError(400, "invalid", str(exc)) from exc
+
+
+async def served(run: Callable[[], Awaitable[T]]) -> T:
+    """``run()``, its refusals answered: a bad cursor 400, nothing there 404, a state the
+    act does not apply to 409."""
+    try:
+        return await run()
+    except BadCursor as exc:
+        raise ApiError(400, "invalid", str(exc)) from exc
+    except NotFound as exc:
+        raise ApiError(404, "not_found", str(exc)) from exc
+    except Conflict as exc:
+        raise ApiError(409, "conflict", str(exc)) from exc

@@ -311,6 +311,8 @@ class Booking:
         doc["updated_ts"] = self.updated_at.timestamp()
         doc["created_ts"] = self.created_at.timestamp()
         doc["start_ts"] = self.start.timestamp()
+        # The admin API's token filter: the first token (a booking names one, rarely more).
+        doc["token_uid"] = self.tokens[0].uid if self.tokens else None
         doc["waiting"] = self.state is BookingState.PENDING and self.waiting_until is not None
         doc["awaiting_bind"] = self.state is BookingState.RESERVED and not self.bound
         doc["bind_ts"] = self.bind_at.timestamp()
