@@ -15,7 +15,14 @@ from ocpp.v16.enums import Action as Action16
 from ocpp.v201 import call as call201
 from ocpp.v201 import call_result as result201
 from ocpp.v201.enums import Action as Action201
-from ocpp_test_support import Behaviour, Charger16, Charger201, ChargerFactory, Connected
+
+from tests.ocpp.ocpp_test_support import (
+    Behaviour,
+    Charger16,
+    Charger201,
+    ChargerFactory,
+    Connected,
+)
 
 
 def _now() -> str:

@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 
 import pytest
 from ocpp_test_support import Behaviour, ChargerFactory, Gateway, start_gateway
-from operator_chargers import Ops, connect_ops
 
 from ocpi_gateway.domain.charger_commands import (
     ChangeAvailability,
@@ -32,6 +31,7 @@ from ocpi_gateway.ocpp_adapter.routing.codec import (
     encode_command,
     encode_reply,
 )
+from tests.ocpp.operator_chargers import Ops, connect_ops
 
 CP16 = "CP-AMS-01"
 CP201 = "CP-AMS-02"

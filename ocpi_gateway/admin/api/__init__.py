@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ocpi_gateway.admin.api import (
+    charger_ops,
     chargers,
     commands,
     meta,
@@ -19,5 +20,6 @@ from ocpi_gateway.admin.api.framework import Operation
 def operations() -> list[Operation]:
     """Every operation of the admin API, in the order the document lists them."""
     return [*session.OPERATIONS, *meta.OPERATIONS, *sites.OPERATIONS, *chargers.OPERATIONS,
+            *charger_ops.OPERATIONS,
             *reservations.OPERATIONS, *commands.OPERATIONS, *outbox.OPERATIONS,
             *partners.OPERATIONS, *reload.OPERATIONS]
