@@ -21,13 +21,19 @@ from enum import StrEnum
 from pathlib import Path
 
 import structlog
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from ocpi_gateway.domain.operator_file import (
+    ItemNames,
+    OperatorFileError,
+    describe_validation_error,
+    read_yaml,
+)
 
 log = structlog.get_logger(__name__)
 
 
-class OperatorsConfigError(Exception):
+class OperatorsConfigError(OperatorFileError):
     """The operators file is unreadable or invalid; the message names the file and the key."""
 
 
@@ -81,19 +87,13 @@ class OperatorsFile(BaseModel):
 
 
 def load_operators(path: Path | str) -> OperatorsFile:
-    source = Path(path)
-    try:
-        raw = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
-    except OSError as exc:
-        raise OperatorsConfigError(f"{source}: cannot read: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise OperatorsConfigError(f"{source}: not valid YAML: {exc}") from exc
+    raw = read_yaml(path, OperatorsConfigError, empty={})
     try:
         return OperatorsFile.model_validate(raw)
     except ValidationError as exc:
-        lines = [f"{source}: {'.'.join(str(p) for p in e['loc']) or '(top level)'}: {e['msg']}"
-                 for e in exc.errors()]
-        raise OperatorsConfigError("\n".join(lines)) from exc
+        raise OperatorsConfigError(describe_validation_error(
+            path, raw, exc, model=OperatorsFile,
+            items={"operators": ItemNames("operator", id_key="name")})) from exc
 
 
 @dataclass(slots=True)

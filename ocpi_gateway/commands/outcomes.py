@@ -29,6 +29,7 @@ _CHARGER_RESULTS: dict[CommandOutcome, CommandResultType] = {
     CommandOutcome.TIMEOUT: CommandResultType.TIMEOUT,
     CommandOutcome.OFFLINE: CommandResultType.EVSE_INOPERATIVE,
     CommandOutcome.NOT_SUPPORTED: CommandResultType.NOT_SUPPORTED,
+    CommandOutcome.SCHEDULED: CommandResultType.ACCEPTED,
 }
 
 

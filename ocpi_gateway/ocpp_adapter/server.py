@@ -23,7 +23,7 @@ import structlog
 from aiohttp import WSMsgType, web
 
 from ocpi_gateway.domain.authorization import TokenAuthorizer
-from ocpi_gateway.domain.charger_commands import ChargerCommands
+from ocpi_gateway.domain.charger_commands import ChargerCommands, ChargerQueries
 from ocpi_gateway.domain.events import ChargerConnected, ChargerDisconnected, EventPublisher
 from ocpi_gateway.domain.ids import OcppVersion
 from ocpi_gateway.domain.loops import LoopRegistry
@@ -154,6 +154,11 @@ class OcppServer:
 
     @property
     def commands(self) -> ChargerCommands:
+        return self._router
+
+    @property
+    def queries(self) -> ChargerQueries:
+        """The same routing, answering with the charger's whole reply (operator commands)."""
         return self._router
 
     @property

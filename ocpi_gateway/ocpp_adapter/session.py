@@ -51,7 +51,7 @@ from ocpp.exceptions import (
 from ocpp.messages import Call, CallError, CallResult
 
 from ocpi_gateway.domain.authorization import TokenAuthorizer
-from ocpi_gateway.domain.charger_commands import ChargerCommand, CommandOutcome
+from ocpi_gateway.domain.charger_commands import ChargerCommand, CommandOutcome, CommandReply
 from ocpi_gateway.domain.events import DomainEvent, EventPublisher
 from ocpi_gateway.domain.ids import OcppVersion
 from ocpi_gateway.ocpp_adapter.connection import AiohttpConnection, ConnectionClosed
@@ -281,15 +281,26 @@ class OcppSession(PackageChargePoint):
     def outcome(self, command: ChargerCommand, response: Any) -> CommandOutcome:
         raise NotImplementedError
 
+    def reply(self, command: ChargerCommand, response: Any) -> CommandReply:
+        """The whole answer; the versions add the settings of configuration commands."""
+        status = getattr(response, "status", None)
+        return CommandReply(outcome=self.outcome(command, response),
+                            status=str(status) if status is not None else None)
+
     async def execute(
         self, command: ChargerCommand, timeout: float  # noqa: ASYNC109 (protocol)
     ) -> CommandOutcome:
         """Send the command (after any earlier one), wait for the answer, map it."""
+        return (await self.ask(command, timeout)).outcome
+
+    async def ask(
+        self, command: ChargerCommand, timeout: float  # noqa: ASYNC109 (protocol)
+    ) -> CommandReply:
         if self._closed.done():
-            return CommandOutcome.OFFLINE
+            return CommandReply(outcome=CommandOutcome.OFFLINE)
         request = self.build_request(command)
         if isinstance(request, CommandOutcome):
-            return request
+            return CommandReply(outcome=request)
         if self.context.observe_call is not None:
             self.context.observe_call(self.version, type(request).__name__, "out")
         call = asyncio.ensure_future(self.call(request, suppress=False))
@@ -301,35 +312,36 @@ class OcppSession(PackageChargePoint):
             if not call.done():
                 call.cancel()
         if call not in done:
-            return CommandOutcome.OFFLINE if self._closed.done() else CommandOutcome.TIMEOUT
-        return self._outcome_of(command, call)
+            return CommandReply(outcome=CommandOutcome.OFFLINE if self._closed.done()
+                                else CommandOutcome.TIMEOUT)
+        return self._reply_of(command, call)
 
-    def _outcome_of(self, command: ChargerCommand, call: asyncio.Future[Any]) -> CommandOutcome:
+    def _reply_of(self, command: ChargerCommand, call: asyncio.Future[Any]) -> CommandReply:
         kind = type(command).__name__
         try:
             response = call.result()
         except (OcppNotImplementedError, NotSupportedError) as exc:
             log.info("ocpp_command_not_supported", charge_point_id=self.id, command=kind,
                      error=exc.code)
-            return CommandOutcome.NOT_SUPPORTED
+            return CommandReply(outcome=CommandOutcome.NOT_SUPPORTED, error=exc.code)
         except OCPPError as exc:
             log.warning("ocpp_command_call_error", charge_point_id=self.id, command=kind,
                         error=exc.code, description=exc.description)
-            return CommandOutcome.REJECTED
+            return CommandReply(outcome=CommandOutcome.REJECTED, error=exc.code)
         except UnknownCallErrorCodeError as exc:
             log.warning("ocpp_command_call_error", charge_point_id=self.id, command=kind,
                         error=str(exc))
-            return CommandOutcome.REJECTED
+            return CommandReply(outcome=CommandOutcome.REJECTED, error=str(exc)[:100])
         except TimeoutError:
-            return CommandOutcome.TIMEOUT
+            return CommandReply(outcome=CommandOutcome.TIMEOUT)
         except ConnectionClosed:
-            return CommandOutcome.OFFLINE
+            return CommandReply(outcome=CommandOutcome.OFFLINE)
         except (TypeError, ValueError) as exc:
             # A response the schema let through but the package could not build.
             log.warning("ocpp_command_bad_response", charge_point_id=self.id, command=kind,
                         error=str(exc))
-            return CommandOutcome.REJECTED
-        return self.outcome(command, response)
+            return CommandReply(outcome=CommandOutcome.REJECTED)
+        return self.reply(command, response)
 
     # -- events --------------------------------------------------------------------------
 

@@ -34,6 +34,7 @@ from ocpi_gateway.domain.charger_commands import (
     CancelReservation,
     ChargerCommand,
     CommandOutcome,
+    CommandReply,
     RemoteStart,
     RemoteStop,
     ReserveNow,
@@ -50,6 +51,7 @@ from ocpi_gateway.domain.events import (
     TransactionStarted,
 )
 from ocpi_gateway.domain.ids import OcppVersion, ocpp16_id_tag
+from ocpi_gateway.ocpp_adapter import operator_v16
 from ocpi_gateway.ocpp_adapter.session import BootInfo, OcppSession, handles
 from ocpi_gateway.ocpp_adapter.timefmt import parse_rfc3339, rfc3339
 
@@ -235,6 +237,8 @@ class V16Session(OcppSession, V16ChargePoint):  # type: ignore[misc]
     # -- outbound ------------------------------------------------------------------------
 
     def build_request(self, command: ChargerCommand) -> Any:
+        if isinstance(command, operator_v16.OPERATOR_COMMANDS):
+            return operator_v16.build(command)
         if isinstance(command, ReserveNow):
             # connectorId 0 reserves the charger as a whole (needs ReserveConnectorZeroSupported).
             connector = command.connector_id if command.connector_id is not None \
@@ -268,6 +272,11 @@ class V16Session(OcppSession, V16ChargePoint):  # type: ignore[misc]
             return call.TriggerMessage(requested_message=MessageTrigger.status_notification,
                                        connector_id=trigger_on)
         return CommandOutcome.NOT_SUPPORTED
+
+    def reply(self, command: ChargerCommand, response: Any) -> CommandReply:
+        if isinstance(command, operator_v16.OPERATOR_COMMANDS):
+            return operator_v16.reply(command, response)
+        return super().reply(command, response)
 
     def outcome(self, command: ChargerCommand, response: Any) -> CommandOutcome:
         status = getattr(response, "status", None)

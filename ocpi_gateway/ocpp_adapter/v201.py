@@ -33,6 +33,7 @@ from ocpi_gateway.domain.charger_commands import (
     ChargerCommand,
     ClearDisplayMessage,
     CommandOutcome,
+    CommandReply,
     RemoteStart,
     RemoteStop,
     ReserveNow,
@@ -53,6 +54,7 @@ from ocpi_gateway.domain.events import (
     TransactionStarted,
 )
 from ocpi_gateway.domain.ids import OcppVersion
+from ocpi_gateway.ocpp_adapter import operator_v201
 from ocpi_gateway.ocpp_adapter.session import BootInfo, OcppSession, handles
 from ocpi_gateway.ocpp_adapter.timefmt import parse_rfc3339, rfc3339
 from ocpi_gateway.ocpp_adapter.v16 import energy_reading, energy_wh
@@ -287,6 +289,8 @@ class V201Session(OcppSession, V201ChargePoint):  # type: ignore[misc]
     # -- outbound ------------------------------------------------------------------------
 
     def build_request(self, command: ChargerCommand) -> Any:
+        if isinstance(command, operator_v201.OPERATOR_COMMANDS):
+            return operator_v201.build(command)
         if isinstance(command, ReserveNow):
             # Without evseId the station picks an EVSE (needs ReservationNonEvseSpecific).
             return call.ReserveNow(
@@ -323,6 +327,11 @@ class V201Session(OcppSession, V201ChargePoint):  # type: ignore[misc]
         if isinstance(command, ClearDisplayMessage):
             return call.ClearDisplayMessage(id=command.message_id)
         return CommandOutcome.NOT_SUPPORTED
+
+    def reply(self, command: ChargerCommand, response: Any) -> CommandReply:
+        if isinstance(command, operator_v201.OPERATOR_COMMANDS):
+            return operator_v201.reply(command, response)
+        return super().reply(command, response)
 
     def outcome(self, command: ChargerCommand, response: Any) -> CommandOutcome:
         status = getattr(response, "status", None)

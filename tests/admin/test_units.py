@@ -13,6 +13,7 @@ from ocpi_gateway.admin.operators import (
     Role,
     load_operators,
 )
+from ocpi_gateway.domain.operator_file import OperatorFileError
 from ocpi_gateway.store import open_store
 from tests.admin.support import write_operators
 
@@ -53,7 +54,14 @@ def test_operators_file_errors_name_the_key(tmp_path: Path) -> None:
     with pytest.raises(OperatorsConfigError) as caught:
         load_operators(path)
     message = str(caught.value)
-    assert "operators.0.role" in message and "operators.0.password_hash" in message
+    assert "operator 'a': role:" in message and "operator 'a': password_hash:" in message
+    assert isinstance(caught.value, OperatorFileError)
+    path.write_text("operators:\n"
+                    "  - {name: bob, role: viewer, pasword_hash: 'scrypt$8$8$1$AA==$AA=='}\n")
+    with pytest.raises(OperatorsConfigError) as caught:
+        load_operators(path)
+    assert "operator 'bob': pasword_hash: not a known key; did you mean 'password_hash'?" \
+        in str(caught.value)
     path.write_text("operators:\n"
                     "  - {name: Ann, role: viewer, password_hash: 'scrypt$8$8$1$AA==$AA=='}\n"
                     "  - {name: ann, role: viewer, password_hash: 'scrypt$8$8$1$AA==$AA=='}\n")

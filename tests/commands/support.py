@@ -145,13 +145,18 @@ class World:
     def ws_url(self) -> str:
         return self.gateway.url.replace("http://", "ws://") + "/ocpp"
 
-    async def connect(self, cp_id: str, behaviour: Behaviour | None = None) -> Connected:
+    async def connect(self, cp_id: str, behaviour: Behaviour | None = None,
+                      charger_class: type | None = None, **attributes: Any) -> Connected:
+        """``charger_class``: another test charger; ``attributes`` are set on it before it
+        boots (e.g. its ``ops``)."""
         version = "1.6" if cp_id == CP16 else "2.0.1"
         protocol = "ocpp1.6" if version == "1.6" else "ocpp2.0.1"
         ws = await self.factory.ws(self.ws_url, cp_id, protocols=(protocol,))
-        cls = Charger16WithUnlock if version == "1.6" else Charger201
+        cls = charger_class or (Charger16WithUnlock if version == "1.6" else Charger201)
         charger = cls(cp_id, ClientConnection(ws), response_timeout=5)
         charger.behaviour = behaviour or Behaviour()
+        for name, value in attributes.items():
+            setattr(charger, name, value)
         task = asyncio.create_task(charger.start())
         connected = Connected(charger, ws, task, charger.behaviour)
         self.factory.connected.append(connected)

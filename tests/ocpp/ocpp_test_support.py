@@ -349,11 +349,12 @@ class ChargerFactory:
                                           headers=all_headers, autoping=True)
 
     async def connect(self, url: str, charge_point_id: str, version: str = "1.6",
-                      behaviour: Behaviour | None = None, **kwargs: Any) -> Connected:
+                      behaviour: Behaviour | None = None, charger_class: type | None = None,
+                      **kwargs: Any) -> Connected:
         protocol = "ocpp1.6" if version == "1.6" else "ocpp2.0.1"
         ws = await self.ws(url, charge_point_id, protocols=(protocol,), **kwargs)
         assert ws.protocol == protocol
-        cls = Charger16 if version == "1.6" else Charger201
+        cls = charger_class or (Charger16 if version == "1.6" else Charger201)
         charger = cls(charge_point_id, ClientConnection(ws), response_timeout=5)
         charger.behaviour = behaviour or Behaviour()
         task = asyncio.create_task(charger.start())

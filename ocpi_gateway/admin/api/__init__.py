@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ocpi_gateway.admin.api import (
     bookings,
+    charger_ops,
     chargers,
     commands,
     meta,
@@ -20,6 +21,7 @@ from ocpi_gateway.admin.api.framework import Operation
 def operations() -> list[Operation]:
     """Every operation of the admin API, in the order the document lists them."""
     return [*session.OPERATIONS, *meta.OPERATIONS, *sites.OPERATIONS, *chargers.OPERATIONS,
+            *charger_ops.OPERATIONS,
             *reservations.OPERATIONS, *bookings.OPERATIONS,
             *commands.OPERATIONS, *outbox.OPERATIONS,
             *partners.OPERATIONS, *reload.OPERATIONS]

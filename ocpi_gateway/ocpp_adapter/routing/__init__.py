@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from ocpi_gateway.domain.charger_commands import ChargerCommands
+from ocpi_gateway.domain.charger_commands import ChargerCommands, ChargerQueries
 
 
 class ConnectionObserver(Protocol):
@@ -20,7 +20,7 @@ class ConnectionObserver(Protocol):
     async def charger_disconnected(self, charge_point_id: str) -> None: ...
 
 
-class RoutedCommands(ChargerCommands, ConnectionObserver, Protocol):
+class RoutedCommands(ChargerCommands, ChargerQueries, ConnectionObserver, Protocol):
     async def start(self) -> None: ...
 
     async def stop(self) -> None: ...

@@ -10,22 +10,43 @@ import orjson
 
 from ocpi_gateway.domain.charger_commands import (
     CancelReservation,
+    ChangeAvailability,
+    ChangeConfiguration,
     ChargerCommand,
     ClearDisplayMessage,
+    CommandOutcome,
+    CommandReply,
+    GetConfiguration,
+    GetVariables,
     RemoteStart,
     RemoteStop,
     ReserveNow,
+    Reset,
+    ResetKind,
     SetDisplayMessage,
+    SettingResult,
+    SetVariables,
+    TriggerMessage,
     TriggerStatusNotification,
     UnlockConnector,
+    VariableRef,
 )
 from ocpi_gateway.ocpp_adapter.timefmt import parse_rfc3339
 
 COMMAND_TYPES: dict[str, type[ChargerCommand]] = {
     cls.__name__: cls
     for cls in (ReserveNow, CancelReservation, RemoteStart, RemoteStop, UnlockConnector,
-                TriggerStatusNotification, SetDisplayMessage, ClearDisplayMessage)
+                TriggerStatusNotification, SetDisplayMessage, ClearDisplayMessage, Reset,
+                ChangeAvailability, TriggerMessage, GetConfiguration, ChangeConfiguration,
+                GetVariables, SetVariables)
 }
+
+_FIELD_TYPES: dict[str, Any] = {
+    "kind": ResetKind,
+    "keys": lambda items: tuple(str(item) for item in items),
+    "variables": lambda items: tuple(VariableRef(**item) for item in items),
+}
+"""Fields JSON cannot carry as they are: back to their types."""
 
 
 _DATETIME_TYPES = ("datetime", "datetime | None", datetime)
@@ -49,6 +70,23 @@ def decode_command(data: bytes | str) -> ChargerCommand:
             # Annotations are strings here (``from __future__ import annotations``).
             if field.type in _DATETIME_TYPES and isinstance(body.get(field.name), str):
                 body[field.name] = parse_rfc3339(body[field.name])
+            elif field.name in _FIELD_TYPES and field.name in body:
+                body[field.name] = _FIELD_TYPES[field.name](body[field.name])
         return cls(**body)
-    except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+    except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError, ValueError) as exc:
         raise CodecError(f"not a charger command: {exc}") from exc
+
+
+def encode_reply(reply: CommandReply) -> bytes:
+    return orjson.dumps(dataclasses.asdict(reply))
+
+
+def decode_reply(data: bytes | str) -> CommandReply:
+    try:
+        body: dict[str, Any] = orjson.loads(data)
+        return CommandReply(
+            outcome=CommandOutcome(body["outcome"]), status=body.get("status"),
+            error=body.get("error"),
+            settings=tuple(SettingResult(**item) for item in body.get("settings") or ()))
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise CodecError(f"not a command reply: {exc}") from exc

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ocpi_gateway.domain.charger_commands import ChargerCommand, CommandOutcome
+from ocpi_gateway.domain.charger_commands import ChargerCommand, CommandOutcome, CommandReply
 from ocpi_gateway.ocpp_adapter.registry import ConnectionRegistry
 
 
@@ -17,6 +17,14 @@ class LocalChargerCommands:
         if session is None:
             return CommandOutcome.OFFLINE
         return await session.execute(command, timeout)
+
+    async def ask(
+        self, command: ChargerCommand, timeout: float  # noqa: ASYNC109 (protocol)
+    ) -> CommandReply:
+        session = self.registry.get(command.charge_point_id)
+        if session is None:
+            return CommandReply(outcome=CommandOutcome.OFFLINE)
+        return await session.ask(command, timeout)
 
     async def is_online(self, charge_point_id: str) -> bool:
         session = self.registry.get(charge_point_id)

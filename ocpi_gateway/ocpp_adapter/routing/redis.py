@@ -38,7 +38,7 @@ from typing import Any
 import structlog
 from redis.exceptions import RedisError
 
-from ocpi_gateway.domain.charger_commands import ChargerCommand, CommandOutcome
+from ocpi_gateway.domain.charger_commands import ChargerCommand, CommandOutcome, CommandReply
 from ocpi_gateway.domain.loops import BackgroundLoop, LoopRegistry
 from ocpi_gateway.ocpp_adapter.directory import (
     ChargerPresence,
@@ -48,7 +48,13 @@ from ocpi_gateway.ocpp_adapter.directory import (
     of_session,
 )
 from ocpi_gateway.ocpp_adapter.registry import ConnectionRegistry
-from ocpi_gateway.ocpp_adapter.routing.codec import CodecError, decode_command, encode_command
+from ocpi_gateway.ocpp_adapter.routing.codec import (
+    CodecError,
+    decode_command,
+    decode_reply,
+    encode_command,
+    encode_reply,
+)
 from ocpi_gateway.redis_clients import RedisClient
 
 log = structlog.get_logger(__name__)
@@ -145,7 +151,7 @@ class RedisChargerCommands:
         """Whether the last read of this instance's streams succeeded: commands routed to it
         are served (false while Redis is unreachable or failing over)."""
         self._seen_alive: dict[str, float] = {}
-        self._pending: dict[str, asyncio.Future[CommandOutcome]] = {}
+        self._pending: dict[str, asyncio.Future[CommandReply]] = {}
         self._serving: set[asyncio.Task[None]] = set()
         self._tasks: list[asyncio.Task[None]] = []
         self._claim = redis.register_script(_CLAIM)
@@ -187,7 +193,7 @@ class RedisChargerCommands:
                 await task
         for future in self._pending.values():
             if not future.done():
-                future.set_result(CommandOutcome.OFFLINE)
+                future.set_result(CommandReply(outcome=CommandOutcome.OFFLINE))
         for charge_point_id in list(self._owned):
             await self.charger_disconnected(charge_point_id)
         with contextlib.suppress(RedisError):
@@ -359,22 +365,28 @@ class RedisChargerCommands:
     async def execute(
         self, command: ChargerCommand, timeout: float  # noqa: ASYNC109 (protocol)
     ) -> CommandOutcome:
+        return (await self.ask(command, timeout)).outcome
+
+    async def ask(
+        self, command: ChargerCommand, timeout: float  # noqa: ASYNC109 (protocol)
+    ) -> CommandReply:
+        offline = CommandReply(outcome=CommandOutcome.OFFLINE)
         session = self.registry.get(command.charge_point_id)
         if session is not None and not session.is_closed:
-            return await session.execute(command, timeout)
+            return await session.ask(command, timeout)
         deadline = time.monotonic() + timeout
         try:
             owner = await self._owner(command.charge_point_id)
         except RedisError:
             log.exception("ocpp_presence_lookup_failed", charge_point_id=command.charge_point_id)
-            return CommandOutcome.OFFLINE
+            return offline
         if owner is None:
-            return CommandOutcome.OFFLINE
+            return offline
         instance = owner.rsplit("|", 1)[0]
         if instance == self.instance_id:
-            return CommandOutcome.OFFLINE  # our own stale entry: the socket is gone
+            return offline  # our own stale entry: the socket is gone
         correlation_id = uuid.uuid4().hex
-        future: asyncio.Future[CommandOutcome] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[CommandReply] = asyncio.get_running_loop().create_future()
         self._pending[correlation_id] = future
         try:
             await self.redis.xadd(
@@ -386,24 +398,24 @@ class RedisChargerCommands:
             return await self._await_reply(command.charge_point_id, owner, future, deadline)
         except RedisError:
             log.exception("ocpp_command_route_failed", charge_point_id=command.charge_point_id)
-            return CommandOutcome.OFFLINE
+            return offline
         finally:
             self._pending.pop(correlation_id, None)
 
     async def _await_reply(self, charge_point_id: str, owner: str,
-                           future: asyncio.Future[CommandOutcome],
-                           deadline: float) -> CommandOutcome:
+                           future: asyncio.Future[CommandReply],
+                           deadline: float) -> CommandReply:
         check_every = min(self.presence_ttl, self.instance_ttl) / 3
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
-                return CommandOutcome.TIMEOUT
+                return CommandReply(outcome=CommandOutcome.TIMEOUT)
             done, _ = await asyncio.wait({future}, timeout=min(left, check_every))
             if done:
                 return future.result()
             if await self._owner(charge_point_id, fresh=True) != owner:
                 # The owner died (entry expired) or the charger moved: the command is lost.
-                return CommandOutcome.OFFLINE
+                return CommandReply(outcome=CommandOutcome.OFFLINE)
 
     async def _read_loop(self) -> None:
         last: dict[Any, Any] = {self._commands: "0-0", self._replies: "0-0"}
@@ -434,9 +446,12 @@ class RedisChargerCommands:
         if future is None or future.done():
             return
         try:
-            future.set_result(CommandOutcome(fields[b"outcome"].decode()))
+            # "reply" carries the charger's whole answer; an older instance sends the outcome.
+            future.set_result(decode_reply(fields[b"reply"]) if b"reply" in fields
+                              else CommandReply(outcome=CommandOutcome(
+                                  fields[b"outcome"].decode())))
         except (KeyError, ValueError):
-            future.set_result(CommandOutcome.REJECTED)
+            future.set_result(CommandReply(outcome=CommandOutcome.REJECTED))
 
     async def _serve(self, fields: dict[bytes, bytes]) -> None:
         try:
@@ -450,10 +465,12 @@ class RedisChargerCommands:
         if left <= 0:
             return  # the requester has given up already
         session = self.registry.get(command.charge_point_id)
-        outcome = CommandOutcome.OFFLINE if session is None \
-            else await session.execute(command, left)
+        reply = CommandReply(outcome=CommandOutcome.OFFLINE) if session is None \
+            else await session.ask(command, left)
         try:
-            await self.redis.xadd(reply_to, {"cid": correlation_id, "outcome": outcome.value},
+            await self.redis.xadd(reply_to, {"cid": correlation_id,
+                                             "outcome": reply.outcome.value,
+                                             "reply": encode_reply(reply)},
                                   maxlen=STREAM_MAXLEN, approximate=True)
         except RedisError:
             log.warning("ocpp_reply_failed", charge_point_id=command.charge_point_id)
