@@ -25,7 +25,10 @@ from tests.redis_servers import SentinelProcesses
 @pytest.fixture
 async def pair_on_sentinel(tmp_path: Path, redis_sentinel: SentinelProcesses,
                            ) -> AsyncIterator[tuple[Cluster, SentinelProcesses]]:
+    # Generous command timeouts: a charger's answer on a loaded machine can take seconds, and
+    # a TIMEOUT there would say nothing about the failover.
     cluster = await _open(tmp_path, random.Random(7), "redis://127.0.0.1/0", 2,
+                          charger_seconds=15.0, result_seconds=40,
                           redis_mode="sentinel", redis_sentinels=redis_sentinel.sentinel_addresses,
                           redis_master=redis_sentinel.MASTER)
     yield cluster, redis_sentinel
@@ -59,7 +62,7 @@ async def test_commands_go_on_after_the_primary_is_killed(
             cluster.worlds[i % 2].command("RESERVE_NOW", cluster.worlds[i % 2].reserve_body(
                 name, f"S{run}-{i}", location_id=LOC)) for i, name in enumerate(names)))
         assert all(r["status_code"] == 1000 for r in replies), replies
-        got = [(await world.result(name, within=120))["result"] for name in names]
+        got = [(await world.result(name, within=180))["result"] for name in names]
         results.extend(got)
         live = [r for r in await service.live_at_location(LOC)
                 if r.state is ReservationState.ACTIVE]
