@@ -174,6 +174,21 @@ booking_requests = Counter(
     ["status"],
     registry=REGISTRY,
 )
+BIND_OUTCOMES = ("bound", "occupied", "gave_up")
+booking_binds = Counter(
+    "ocpi_booking_binds_total",
+    "Late binding of bookings onto an EVSE, by outcome: bound (ReserveNow accepted), "
+    "occupied (a try found no fitting EVSE free: the previous driver still charging; "
+    "tried again), gave_up (still unbound at start + noshow_timeout_minutes: CANCELED, FULL).",
+    ["outcome"],
+    registry=REGISTRY,
+)
+booking_bind_lateness = Histogram(
+    "ocpi_booking_bind_lateness_seconds",
+    "How long after its binding time (start - activation_lead_minutes) a booking was bound.",
+    buckets=(1, 5, 15, 30, 60, 120, 300, 600, 1800),
+    registry=REGISTRY,
+)
 cdrs = Counter(
     "ocpi_cdrs_total",
     "CDRs issued, by kind (SESSION: a charging session; RESERVATION: a reservation or booking "
@@ -294,6 +309,8 @@ def _initialise_series() -> None:
         bookings.labels(state=state)
     for status in BOOKING_REQUEST_STATUSES:
         booking_requests.labels(status=status)
+    for bind_outcome in BIND_OUTCOMES:
+        booking_binds.labels(outcome=bind_outcome)
     for reason in DeliveryGiveUp:
         deliveries_failed.labels(reason=reason.value)
     for kind in CDR_KINDS:
@@ -505,6 +522,20 @@ async def booking_listener(event: BookingTransitioned) -> None:
         bookings.labels(state=event.state).inc()
     if event.request_status in BOOKING_REQUEST_STATUSES:
         booking_requests.labels(status=event.request_status).inc()
+
+
+class BookingBindMetrics:
+    """The booking binder's observer (``bookings.binder.BindObserver``)."""
+
+    def bound(self, booking: Any, late_seconds: float) -> None:
+        booking_binds.labels(outcome="bound").inc()
+        booking_bind_lateness.observe(late_seconds)
+
+    def occupied(self, booking: Any) -> None:
+        booking_binds.labels(outcome="occupied").inc()
+
+    def gave_up(self, booking: Any) -> None:
+        booking_binds.labels(outcome="gave_up").inc()
 
 
 class EnforcementMetrics:

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from ocpi_gateway.bookings.calendars import BookingSite, SiteChanges, booking_site
 from ocpi_gateway.locations.catalog import LocationsCatalog
+from ocpi_gateway.reservation_policy.bookings.binder import BookingBinder
 from ocpi_gateway.reservation_policy.bookings.intake import BookingIntake
 from ocpi_gateway.reservation_policy.bookings.ledger import BookingLedger
 from ocpi_gateway.reservation_policy.bookings.service import BookingService
@@ -30,6 +31,8 @@ class Bookings:
     """Our CPO party, for objects of a location the catalog no longer has."""
     access_methods: tuple[str, ...] = ("OPEN",)
     terms_url: str | None = None
+    binder: BookingBinder | None = None
+    """The late-binding scheduler (None without the reservation service)."""
 
     @property
     def ledger(self) -> BookingLedger:

@@ -2,9 +2,10 @@
 booking records, the policy's booking terms and the capacity timeline the RESERVE_NOW gate
 owns (``app[POLICY_ENGINE].capacity``: one owner of each site's supply).
 
-Leaves ``app[BOOKINGS]`` (``Bookings``) and ``app[BOOKINGS_PUBLISHER]``; the late-binding
-scheduler, the fulfilment and no-show detection hook on ``app[BOOKINGS].service`` and on its
-ledger's listeners. Needs the outbox, Locations and Reservations extensions listed before it.
+Leaves ``app[BOOKINGS]`` (``Bookings``) and ``app[BOOKINGS_PUBLISHER]``. The late-binding
+scheduler (``BookingBinder``, the ``bookings-bind`` loop) binds bookings through the
+reservation service (``app[RESERVATIONS]``) and follows their ends from its listeners. Needs
+the outbox, Locations and Reservations extensions listed before it.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from ocpi_gateway.domain.loops import BackgroundLoop
 from ocpi_gateway.locations.extension import LOCATIONS
 from ocpi_gateway.modules import InterfaceRole, OcpiModule
 from ocpi_gateway.ocpp_wiring import CHARGERS
+from ocpi_gateway.reservation_policy.bookings.binder import BookingBinder
 from ocpi_gateway.reservation_policy.bookings.intake import BookingIntake
 from ocpi_gateway.reservation_policy.bookings.ledger import BookingLedger
 from ocpi_gateway.reservation_policy.bookings.service import BookingService
@@ -47,6 +49,8 @@ log = structlog.get_logger(__name__)
 BOOKINGS_PUBLISHER: web.AppKey[BookingsPublisher] = web.AppKey("bookings_publisher",
                                                                 BookingsPublisher)
 SWEEP_SECONDS = 15.0
+BIND_SECONDS = 5.0
+"""How often the binder looks for bookings due: a booking is bound at most this late."""
 
 
 class _PolicyWatch:
@@ -143,8 +147,18 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
                     await waiting.grant(r.location_id)
 
         reservations = app.get(RESERVATIONS)
+        binder_loop: BackgroundLoop | None = None
         if reservations is not None:
             reservations.add_listener(on_reservation)
+            binder = BookingBinder(service, reservations,
+                                   time_budget=settings.command_timeouts.charger_seconds * 2,
+                                   observer=metrics.BookingBindMetrics())
+            capacity.set_booked_promises(binder.booked_promise)
+            reservations.add_listener(binder.on_reservation)
+            service.ledger.add_listener(binder.on_booking)
+            bookings.binder = binder
+            binder_loop = BackgroundLoop("bookings-bind", binder.run, interval=BIND_SECONDS,
+                                         registry=app[keys.LOOPS], run_at_start=False)
         watch = _PolicyWatch(publisher, policy.current())
 
         async def sweep() -> None:
@@ -154,7 +168,11 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
         sweeper = BackgroundLoop("bookings-sweep", sweep, interval=SWEEP_SECONDS,
                                  registry=app[keys.LOOPS], run_at_start=False)
         sweeper.start()
+        if binder_loop is not None:
+            binder_loop.start()
         yield
+        if binder_loop is not None:
+            await binder_loop.stop()
         await sweeper.stop()
         await publisher.stop()
 

@@ -293,7 +293,8 @@ class CommandService:
 
     async def _on_reservation_transition(self, reservation: Reservation,
                                          previous: ReservationState) -> None:
-        if reservation.state is not ReservationState.REMOVED or previous not in LIVE_STATES:
+        if reservation.state is not ReservationState.REMOVED or previous not in LIVE_STATES \
+                or reservation.booking_key is not None:  # the booking tells its eMSP
             return
         contact = await self._contacts.get(CONTACTS, reservation.key)
         if contact is None:

@@ -67,15 +67,18 @@ def new_record(key: str, reservation_id: str, request: ReservationRequest) -> Re
         expiry=request.expiry, grace_seconds=request.grace.total_seconds(),
         state=ReservationState.PENDING,
         requested_evse_uid=request.evse_uid, connector_standard=request.connector_standard,
-        min_power_w=request.min_power_w)
+        min_power_w=request.min_power_w, booking_key=request.booking_key)
 
 
 async def reserve_new(core: ReservationCore, request: ReservationRequest, reservation_id: str,
                       key: str, ended: Reservation | None,
                       candidates: Sequence[EvseCandidate], deadline: float) -> ReserveResult:
     """A new reservation under ``key`` (``ended``: an ended one with that key, overwritten)."""
-    active = await active_for(core, request)
-    decision = await core.engine.decide(request, candidates, active_for_partner=active)
+    booked = request.booking_key is not None
+    active = 0 if booked else await active_for(core, request)
+    # A booking's binding passed its checks when it was booked: none again (reroute_from).
+    decision = await core.engine.decide(request, candidates, active_for_partner=active,
+                                        reroute_from=() if booked else None)
     if isinstance(decision, Refusal):
         log.info("reservation_refused", reservation_key=key,
                  location_id=request.location_id, reason=decision.reason.value,
@@ -85,7 +88,7 @@ async def reserve_new(core: ReservationCore, request: ReservationRequest, reserv
     if record is None:
         return ReserveResult(ReserveOutcome.REJECTED,
                              message="a request with this reservation_id is in progress")
-    cap = decision.settings.max_concurrent_per_emsp
+    cap = None if booked else decision.settings.max_concurrent_per_emsp
     if cap is not None:
         claimed = await _claim_cap_slot(core, record, cap)
         if claimed is None:

@@ -237,7 +237,8 @@ async def reroute(core: ReservationCore, r: Reservation, *, reason: str,
             token_type=current.token_type, group_id_token=current.group_id_token,
             connector_standard=current.connector_standard,
             min_power_w=current.min_power_w,
-            whole_charger_allowed=current.requested_evse_uid is None)
+            whole_charger_allowed=current.requested_evse_uid is None,
+            booking_key=current.booking_key)
         decision = await core.engine.decide(request, candidates, reroute_from=avoid)
         attempt: Attempt | None = None
         if isinstance(decision, Plan):

@@ -132,6 +132,8 @@ class Plan:
     fallback: fitting EVSEs the snapshot saw busy, held or without a status)."""
     site: Sequence[EvseCandidate] = ()
     """Every EVSE of the location (the capacity timeline's supply)."""
+    booking_key: str | None = None
+    """A booking's binding: its own promise moves onto the EVSE held."""
     capacity_refusals: list[Admission] = field(default_factory=list)
     """What the capacity timeline said of EVSEs held and given back (filled by ``hold``)."""
 
@@ -372,11 +374,13 @@ class PolicyEngine:
                                f"EVSE {request.evse_uid} is not RESERVABLE")
         if not ev.eligible and not ev.fallback:
             return Refusal(RefusalReason.NO_CANDIDATE, "no EVSE fits the request")
-        keep_free = ev.settings.walk_in_reserve
+        # A booking was admitted with the walk-in reserve kept at every instant of its slot:
+        # its binding takes any free fitting EVSE.
+        keep_free = 0 if request.booking_key is not None else ev.settings.walk_in_reserve
         return Plan(request.location_id, ev.settings, (*ev.eligible, *ev.fallback), keep_free,
                     self._exhausted(ev, keep_free),
                     self._whole_chargers(request, candidates, ev), len(ev.eligible),
-                    candidates)
+                    candidates, request.booking_key)
 
     def _exhausted(self, ev: _Evaluation, keep_free: int) -> Refusal:
         if ev.eligible:
@@ -497,7 +501,8 @@ class PolicyEngine:
                 assert capacity is not None
                 admission = await capacity.admit(plan.location_id, plan.site, uid,
                                                  holder=holder, until=until,
-                                                 settings=plan.settings)
+                                                 settings=plan.settings,
+                                                 booking_key=plan.booking_key)
                 if not admission.ok:
                     await self.availability.release(plan.location_id, uid, holder=holder)
                     plan.capacity_refusals.append(admission)

@@ -103,8 +103,11 @@ class ReservationService(ReservationCore):
         loop = asyncio.get_running_loop()
         deadline = loop.time() + time_budget
         key = reservation_key(request.partner, reservation_id)
-        grace = self.engine.policy.effective(request.location_id, request.partner).grace_minutes
-        request = replace(request, grace=timedelta(minutes=grace))
+        if request.booking_key is None:
+            # A booking's binding runs to its no-show time, the booking's own grace.
+            grace = self.engine.policy.effective(request.location_id,
+                                                 request.partner).grace_minutes
+            request = replace(request, grace=timedelta(minutes=grace))
         for _ in range(2):
             # After Redis lost its data nothing is decided until availability is rebuilt: a
             # decision would see no status (EVSE_INOPERATIVE) or miss holds (double booking).
@@ -115,6 +118,8 @@ class ReservationService(ReservationCore):
                     existing = await self.repo.get(key)
                     candidates = await self.candidates.candidates(request.location_id)
                     if existing is not None and existing.live:
+                        if request.booking_key is not None:
+                            return _bound_already(existing)
                         return await replace_reservation(self, existing, request, candidates,
                                                          deadline)
                     return await reserve_new(self, request, reservation_id, key, existing,
@@ -187,3 +192,12 @@ class ReservationService(ReservationCore):
         tell the listeners, so the eMSP gets CANCELED_RESERVATION) when none is left."""
         return await reroute(self, r, reason=reason, cancel_at_charger=cancel_at_charger,
                              avoid_charger=avoid_charger)
+
+
+def _bound_already(existing: Reservation) -> ReserveResult:
+    """A booking's binding made meanwhile (another instance, an earlier run): it stands; a
+    booking is never replaced by its own binding."""
+    if existing.state is ReservationState.PENDING:
+        return ReserveResult(ReserveOutcome.REJECTED,
+                             message="a request with this reservation_id is in progress")
+    return ReserveResult(ReserveOutcome.ACCEPTED, reservation=existing)

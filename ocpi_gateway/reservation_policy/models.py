@@ -73,6 +73,10 @@ class ReservationRequest:
     grace: timedelta = timedelta(0)
     """The policy's ``grace_minutes``: the EVSE stays held, and the charger's reservation
     valid, this long past ``expiry`` (the eMSP's) before it counts as a no-show."""
+    booking_key: str | None = None
+    """The late binding of this booking: its terms were checked when it was booked (no
+    duration, cap or ban check), its promise on the capacity timeline moves onto the EVSE
+    held (no second promise), and the walk-in reserve was kept when it was admitted."""
 
     @property
     def ends_at(self) -> datetime:

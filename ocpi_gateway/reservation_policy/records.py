@@ -91,6 +91,15 @@ class ChargerTarget:
 _TARGET_FIELDS = tuple(ChargerTarget.__dataclass_fields__)
 
 
+BOOKED = "\u00a7BOOKING/"
+"""The reservation id of a booking's binding starts so: "\u00a7" is no CiString character,
+so no eMSP's RESERVE_NOW id can take it."""
+
+
+def booked_reservation_id(booking_id: str) -> str:
+    return f"{BOOKED}{booking_id}"
+
+
 def reservation_key(partner: Partner, reservation_id: str) -> str:
     # OCPI reservation ids are CiString: case-insensitive, scoped per eMSP role.
     return f"{partner.key}/{reservation_id.upper()}"
@@ -121,6 +130,8 @@ class Reservation:
     whole_charger: bool = False
     grace_seconds: float = 0.0
     """The grace period after ``expiry`` (the policy's ``grace_minutes`` when it was made)."""
+    booking_key: str | None = None
+    """The booking this reservation binds (its late binding); None for a RESERVE_NOW."""
     cap_slot: int | None = None
     """The partner-cap slot it holds (see partner_cap), when a cap applied."""
     attempt: ChargerTarget | None = None

@@ -40,7 +40,10 @@ class ReservationSessions:
 
     async def on_transition(self, reservation: Reservation,
                             previous: ReservationState) -> None:
-        """A ``ReservationListener``."""
+        """A ``ReservationListener``. A booking's binding is no reservation to bill (the
+        booking's BOOKING elements price it)."""
+        if reservation.booking_key is not None:
+            return
         if reservation.live:
             if reservation.state is not ReservationState.PENDING:
                 await self._tracker.hold_live(await self._info(reservation))

@@ -71,11 +71,11 @@ def booking(request_id: str = "R1", *, start: float = 600, minutes: float = 60,
     return replace(base, **changes)
 
 
-def policy_source(**bookings: Any) -> PolicySource:
+def policy_source(*, walk_in_reserve: int = 0, **bookings: Any) -> PolicySource:
     terms = {"enabled": True, "activation_lead_minutes": 10, "noshow_timeout_minutes": 15,
              "early_start_minutes": 5, "turnover_buffer_minutes": 10, **bookings}
     return PolicySource(policy=parse_policy({"defaults": {
-        "min_duration_minutes": 1, "walk_in_reserve": 0, "ordering": [],
+        "min_duration_minutes": 1, "walk_in_reserve": walk_in_reserve, "ordering": [],
         "bookings": terms}}))
 
 

@@ -78,7 +78,8 @@ class Cluster:
 
 
 async def _open(tmp_path: Path, rng: random.Random, redis_url: str | None,
-                instances: int, **redis_settings: Any) -> Cluster:
+                instances: int, *, charger_seconds: float = 1.0, result_seconds: float = 4,
+                **redis_settings: Any) -> Cluster:
     walk_in = rng.randint(0, 2)
     paths: dict[str, Any] = {}
     for key, doc in {"locations_file": _locations(),
@@ -88,7 +89,8 @@ async def _open(tmp_path: Path, rng: random.Random, redis_url: str | None,
         paths[key].write_text(yaml.safe_dump(doc), encoding="utf-8")
     extra: dict[str, Any] = {"redis_url": redis_url, **redis_settings} if redis_url else {}
     gateways = [await start_gateway(gateway_settings(
-        tmp_path, **paths, command_timeouts={"charger_seconds": 1.0, "ocpi_result_seconds": 4},
+        tmp_path, **paths, command_timeouts={"charger_seconds": charger_seconds,
+                                    "ocpi_result_seconds": result_seconds},
         instance_id=f"gw-{n}", **extra)) for n in range(instances)]
     emsp = EmspPeer()
     await emsp.start()

@@ -15,7 +15,8 @@ from tests.loops.support import Ticks, settle
 from tests.peers.gateway import gateway_settings, start_gateway
 
 WITH_REDIS = {
-    "admin-housekeeping", "availability-recovery", "bookings-sweep", "capacity-rebuild",
+    "admin-housekeeping", "availability-recovery", "bookings-bind", "bookings-sweep",
+    "capacity-rebuild",
     "commands-sweep",
     "hubclientinfo-sync", "locations-shared-sync", "locations-welcome", "ocpp-liveness",
     "ocpp-presence-refresh", "outbox-adopt",

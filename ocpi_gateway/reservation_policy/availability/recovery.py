@@ -14,8 +14,12 @@ every instance that sees a run id other than its own rebuilds:
    instance has put its in-flight holds back before anything is picked again;
 4. it marks every location rebuilt under the new run and opens its gate.
 
-A location found without the current run (a Cluster node that lost some slots) moves
-everyone to a new run the same way.
+A location found without the current run (a Cluster node that lost some slots) closes the
+finding instance's gate until its check looked again: if the location still lacks the run,
+everyone moves to a new run the same way (one instance rotates it, the others adopt it); if
+it has it now, the answer came from before a rebuild that has finished since, and the gate
+opens again. Only data found gone starts a new run, and each run is rebuilt once per
+instance: two instances never hand runs back and forth.
 """
 
 from __future__ import annotations
@@ -57,6 +61,8 @@ class AvailabilityRecovery:
                                     run_at_start=False, quiet=(RedisError,))
         self.rebuilds = 0
         """How many rebuilds this instance ran (tests, metrics)."""
+        self._done = ""
+        """The run this instance finished rebuilding under ("" = none yet)."""
 
     def add_hold_restorer(self, restorer: Restorer) -> None:
         self._holds.append(restorer)
@@ -86,6 +92,7 @@ class AvailabilityRecovery:
             self.store.close_gate(run)
             try:
                 await self.store.open_locations(self._locations(), run, only_missing=True)
+                self._done = run
                 self.store.open_gate()
             except RedisError:
                 log.warning("availability_open_failed")
@@ -95,14 +102,17 @@ class AvailabilityRecovery:
         await self._loop.stop()
 
     async def check(self) -> None:
-        lost_here = self.store.lost.is_set()
         self.store.lost.clear()
         run = await self.store.join_run(uuid.uuid4().hex)
-        if lost_here and run == self.store.run and self.store.ready:
-            # Our run stands but a location lost its data: everyone moves to a new run.
-            run = await self.store.rotate_run(run, uuid.uuid4().hex)
-        if run != self.store.run or not self.store.ready:
-            await self._rebuild(run)
+        if run != self._done or run != self.store.run:
+            await self._rebuild(run)  # a new run (ours or another's), or one not finished
+            return
+        if await self.store.lost_locations(run):
+            # Our run stands but a location lost its data since: everyone moves to a new run
+            # (unless another instance rotated it first: then we adopt that one).
+            await self._rebuild(await self.store.rotate_run(run, uuid.uuid4().hex))
+            return
+        self.store.open_gate()  # what closed it was stale, or nothing did
 
     async def _rebuild(self, run: str) -> None:
         self.store.close_gate(run)
@@ -119,5 +129,6 @@ class AvailabilityRecovery:
         if await self.store.join_run(uuid.uuid4().hex) != run:
             return  # lost again meanwhile: the next check starts over
         await self.store.open_locations(self._locations(), run)
+        self._done = run
         self.store.open_gate()
         log.info("availability_rebuilt", run=run)

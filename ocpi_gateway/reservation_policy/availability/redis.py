@@ -146,6 +146,9 @@ class RedisAvailability:
         """The run id this instance rebuilt under; "" = unguarded (no recovery attached)."""
         self._ready = asyncio.Event()
         self._ready.set()
+        self._generation = 0
+        """Counts ``close_gate`` calls: an answer to a call sent before the last one is stale."""
+        self._suspects: set[str] = set()
         self.lost = asyncio.Event()
         """Set when a location was found not rebuilt under our run: the recovery looks now."""
 
@@ -169,6 +172,8 @@ class RedisAvailability:
     def close_gate(self, run: str) -> None:
         """Refuse decisions until ``open_gate``: the data is being rebuilt under ``run``."""
         self._run = run
+        self._generation += 1
+        self._suspects.clear()
         self._ready.clear()
 
     def open_gate(self) -> None:
@@ -180,6 +185,18 @@ class RedisAvailability:
 
     async def rotate_run(self, expected: str, new: str) -> str:
         return _text(await self._rotate(keys=[RUN_MARKER], args=[expected, new]))
+
+    async def lost_locations(self, run: str) -> list[str]:
+        """Of the locations found not rebuilt under ``run`` since the last look, those still
+        without it (their data is gone); the others were answered from before a rebuild
+        that has finished since, or are back."""
+        suspects, self._suspects = self._suspects, set()
+        lost = []
+        for location_id in sorted(suspects):
+            current = await self._redis.get(_keys(location_id)["run"])
+            if current is None or _text(current) != run:
+                lost.append(location_id)
+        return lost
 
     async def open_locations(self, location_ids: Iterable[str], run: str,
                              *, only_missing: bool = False) -> None:
@@ -203,8 +220,14 @@ class RedisAvailability:
         if await self._redis.hsetnx(k["status"], evse_uid, status.value):
             await self._redis.hset(k["updated"], evse_uid, _ms(at))
 
-    def _not_rebuilt(self) -> AvailabilityRebuilding:
-        self.lost.set()
+    def _not_rebuilt(self, location_id: str, generation: int) -> AvailabilityRebuilding:
+        if generation == self._generation:
+            # Sent under the gate that is still current: decisions wait (and /ready answers
+            # 503) until the recovery looked. An answer from before a rebuild began is stale:
+            # taken for a loss it would start a new run after every rebuild, for ever.
+            self._suspects.add(location_id)
+            self._ready.clear()
+            self.lost.set()
         return AvailabilityRebuilding("availability is being rebuilt after Redis lost its data")
 
     @classmethod
@@ -232,6 +255,7 @@ class RedisAvailability:
                     *, guarded: bool = False) -> list[EvseAvailability]:
         k = _keys(location_id)
         guarded = guarded and bool(self._run)
+        generation = self._generation
         if guarded and not self._ready.is_set():
             raise AvailabilityRebuilding("availability is being rebuilt after a Redis restart")
         async with self._redis.pipeline(transaction=True) as pipe:
@@ -241,7 +265,7 @@ class RedisAvailability:
                 pipe.get(k["run"])
             status, updated, holder, until, reserved, *run = await pipe.execute()
         if guarded and (not run or run[0] is None or _text(run[0]) != self._run):
-            raise self._not_rebuilt()
+            raise self._not_rebuilt(location_id, generation)
         now_ms = _ms(self._clock())
         result = []
         for raw_uid, raw_status in status.items():
@@ -283,6 +307,7 @@ class RedisAvailability:
         if self._run and not self._ready.is_set():
             raise AvailabilityRebuilding("availability is being rebuilt after a Redis restart")
         k = _keys(location_id)
+        generation = self._generation
         picked: Any = await self._pick(
             keys=[k["status"], k["holder"], k["until"], k["reserved"], k["run"]],
             args=[_ms(self._clock()), holder, _ms(until), keep_free, self._run,
@@ -291,7 +316,7 @@ class RedisAvailability:
         if picked is None:
             return None
         if picked == -1:
-            raise self._not_rebuilt()
+            raise self._not_rebuilt(location_id, generation)
         uid = picked.decode() if isinstance(picked, bytes) else str(picked)
         self._notify(location_id, uid)
         return uid

@@ -32,6 +32,11 @@ from ocpi_gateway.reservation_policy.models import EvseCandidate
 from ocpi_gateway.reservation_policy.policy import PolicySettings, PolicySource
 from ocpi_gateway.reservation_policy.records import Reservation, ReservationRepository
 
+BookedPromise = Callable[[str, str, datetime], Awaitable[Promise | None]]
+"""(booking key, EVSE uid, the hold's end) -> the booking's own promise bound onto that EVSE
+and covering the hold, or None when the booking is no longer live: what a booking's binding
+puts on the timeline instead of a second promise."""
+
 StoredPromises = Callable[[str, datetime], Awaitable[list[Promise]]]
 """The promises the durable store holds for a location at a moment (its live reservations,
 its live bookings): what ``restore`` puts back."""
@@ -51,12 +56,17 @@ class ReservationCapacity:
         self._clock = clock
         self._sites: dict[str, tuple[tuple[EvseCandidate, ...], SiteClasses]] = {}
         self._stored: list[StoredPromises] = []
+        self._booked: BookedPromise | None = None
 
     def applies(self, location_id: str) -> bool:
         return self._policy.bookings_possible(location_id)
 
     def add_stored_promises(self, source: StoredPromises) -> None:
         self._stored.append(source)
+
+    def set_booked_promises(self, source: BookedPromise) -> None:
+        """How a booking's binding finds its promise (the bookings module says)."""
+        self._booked = source
 
     async def restore(self, location_id: str, candidates: Sequence[EvseCandidate]) -> int:
         """Put the site's supply and its stored promises on the timeline (those it lacks);
@@ -92,13 +102,23 @@ class ReservationCapacity:
         return await self._site(location_id, candidates)
 
     async def admit(self, location_id: str, candidates: Sequence[EvseCandidate], evse_uid: str,
-                    *, holder: str, until: datetime, settings: PolicySettings) -> Admission:
+                    *, holder: str, until: datetime, settings: PolicySettings,
+                    booking_key: str | None = None) -> Admission:
         """Promise ``evse_uid`` to ``holder`` from now until ``until`` + the buffer (an amend:
-        a re-hold with a new expiry replaces the earlier promise)."""
+        a re-hold with a new expiry replaces the earlier promise). A booking's binding
+        (``booking_key``) moves the booking's own promise onto the EVSE instead: the slot was
+        counted when it was booked, and counting the hold beside it would count it twice."""
         await self._site(location_id, candidates)
-        buffer = timedelta(minutes=settings.bookings.turnover_buffer_minutes)
-        promise = Promise(promise_id(holder, evse_uid), self._clock(), until + buffer,
-                          evse_uid=evse_uid, kind=PromiseKind.RESERVATION)
+        if booking_key is not None:
+            booked = await self._booked(booking_key, evse_uid, until) \
+                if self._booked is not None else None
+            if booked is None:
+                return Admission(Verdict.INVALID)
+            promise = booked
+        else:
+            buffer = timedelta(minutes=settings.bookings.turnover_buffer_minutes)
+            promise = Promise(promise_id(holder, evse_uid), self._clock(), until + buffer,
+                              evse_uid=evse_uid, kind=PromiseKind.RESERVATION)
         admission = await self.timeline.amend(location_id, promise,
                                               reserve=settings.walk_in_reserve)
         if admission.verdict is Verdict.NO_INVENTORY:
@@ -128,7 +148,8 @@ def reservation_promises(reservations: Iterable[Reservation], policy: PolicySour
     system of record; bookings add theirs once they are stored."""
     by_location: dict[str, list[Promise]] = {}
     for r in reservations:
-        if not r.live or r.evse_uid is None or r.ends_at <= now \
+        # A booking's binding holds the booking's promise, restored with the bookings.
+        if not r.live or r.evse_uid is None or r.ends_at <= now or r.booking_key is not None \
                 or not policy.bookings_possible(r.location_id):
             continue
         settings = policy.effective(r.location_id, r.partner)

@@ -8,10 +8,12 @@ start until one pass succeeded (the gateway's ``capacity`` readiness check): a p
 failed (the store away) is run again by the ``capacity-rebuild`` loop. Meanwhile a site
 touched by an admission is restored on its own (``ReservationCapacity`` on NO_INVENTORY), and
 the restore never drops what another instance admitted: nothing is overbooked in between.
+One pass runs at a time: the loop does not start a second while the rebuild's own still runs.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 
 import structlog
@@ -34,25 +36,27 @@ class CapacityRecovery:
         self.rebuilt = True
         """False from the start of a rebuild until one pass succeeded."""
         self.rebuilds = 0
+        self._pass = asyncio.Lock()
         self.loop = BackgroundLoop("capacity-rebuild", self._retry, interval=retry_interval,
                                    registry=loops, run_at_start=False)
 
     async def rebuild_all(self) -> int:
         """Restore every site where bookings are possible; how many promises were put back."""
         self.rebuilt = False
-        self.rebuilds += 1
-        restored = sites = 0
-        for location_id, candidates in await self._sites():
-            if not self._capacity.applies(location_id):
-                continue
-            restored += await self._capacity.restore(location_id, candidates)
-            sites += 1
-        self.rebuilt = True
+        async with self._pass:
+            self.rebuilds += 1
+            restored = sites = 0
+            for location_id, candidates in await self._sites():
+                if not self._capacity.applies(location_id):
+                    continue
+                restored += await self._capacity.restore(location_id, candidates)
+                sites += 1
+            self.rebuilt = True
         log.info("capacity_rebuilt", sites=sites, promises=restored)
         return restored
 
     async def _retry(self) -> None:
-        if not self.rebuilt:
+        if not self.rebuilt and not self._pass.locked():
             await self.rebuild_all()
 
     def start(self) -> None:

@@ -128,7 +128,10 @@ class Enforcement:
 
     async def on_reservation(self, r: Reservation, previous: ReservationState) -> None:
         """A ``ReservationService`` listener: an expired reservation is a no-show, a used
-        one counts for the eMSP's rate."""
+        one counts for the eMSP's rate. A booking's binding counts as its booking
+        (``on_booking``), not twice."""
+        if r.booking_key is not None:
+            return
         if r.state is ReservationState.EXPIRED and previous in _HELD:
             await self.record_no_show(
                 kind=UnusedKind.RESERVATION, partner=r.partner, token_uid=r.token_uid,

@@ -1,0 +1,260 @@
+"""Late binding: at ``start - activation_lead_minutes`` a booking becomes a reservation on one
+free fitting EVSE, and its end follows that reservation's.
+
+The binding is an ordinary reservation of the reservation service (same ordering rules, the
+atomic pick-and-hold, ReserveNow, the next candidate on a refusal, re-route on a fault, the
+expiry clock, recovery after a crash, "Reserved until" on the charger, the EVSE RESERVED in
+Locations) with three differences carried by ``ReservationRequest.booking_key``: its terms are
+not checked again, the walk-in reserve is not kept again (the booking was admitted with it),
+and the booking's own promise on the capacity timeline moves onto the EVSE held
+(``booked_promise``) instead of a second one being added.
+
+Its reservation id is derived from the booking (``booked_reservation_id``), so it exists once
+whichever instance binds and however often a run is repeated: a second instance (or a run
+after a restart) finds the reservation made and only records it on the booking. The
+ReserveNow's expiry is ``start + noshow_timeout_minutes``.
+
+How it ends (``on_reservation``, and ``settle`` for an end whose listener a crash lost):
+used (a transaction with the OCPP reservation id, or the token) → FULFILLED; expired →
+NO_SHOW; removed (fault, no fitting EVSE left) → CANCELED by the CPO, BROKEN_CHARGER; re-routed
+→ bound again to the new EVSE. A booking still unbound at ``start + noshow_timeout_minutes``
+(every fitting EVSE occupied at each try) → CANCELED by the CPO, FULL. A booking that ends
+otherwise (the eMSP cancels) cancels its reservation (``on_booking``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Protocol
+
+import structlog
+
+from ocpi_gateway.domain.events import BookingTransitioned
+from ocpi_gateway.reservation_policy.bookings.records import Booking
+from ocpi_gateway.reservation_policy.bookings.service import (
+    BookingService,
+    promise_of,
+    requested_evse,
+)
+from ocpi_gateway.reservation_policy.bookings.states import (
+    FINAL_STATES,
+    BookingState,
+    CancelReason,
+)
+from ocpi_gateway.reservation_policy.capacity.base import Promise
+from ocpi_gateway.reservation_policy.lifecycle import ReservationService, ReserveOutcome
+from ocpi_gateway.reservation_policy.models import ReservationRequest
+from ocpi_gateway.reservation_policy.records import (
+    Reservation,
+    ReservationState,
+    booked_reservation_id,
+)
+
+log = structlog.get_logger(__name__)
+
+_FINAL = frozenset(s.value for s in FINAL_STATES)
+_HELD = frozenset({ReservationState.ACTIVE, ReservationState.REROUTED})
+
+
+class BindObserver(Protocol):
+    def bound(self, booking: Booking, late_seconds: float) -> None:
+        """Bound, ``late_seconds`` after its binding time."""
+
+    def occupied(self, booking: Booking) -> None:
+        """A try found no fitting EVSE free (the previous driver still charging)."""
+
+    def gave_up(self, booking: Booking) -> None:
+        """Still unbound at its no-show time: CANCELED by the CPO."""
+
+
+class _Quiet:
+    def bound(self, booking: Booking, late_seconds: float) -> None:
+        return None
+
+    def occupied(self, booking: Booking) -> None:
+        return None
+
+    def gave_up(self, booking: Booking) -> None:
+        return None
+
+
+@dataclass(slots=True)
+class BindReport:
+    bound: list[str] = field(default_factory=list)
+    occupied: list[str] = field(default_factory=list)
+    ended: list[str] = field(default_factory=list)
+
+
+def binding_request(booking: Booking) -> ReservationRequest:
+    """The reservation that binds ``booking``: its first token, until its no-show time."""
+    choice = booking.choice
+    token = booking.tokens[0] if booking.tokens else None
+    standards = choice.connector_types if choice is not None else ()
+    return ReservationRequest(
+        location_id=booking.location_id, evse_uid=requested_evse(booking),
+        partner=booking.partner,
+        token_uid=token.uid if token is not None else booking.authorization_reference,
+        token_type=token.type if token is not None else "AD_HOC_USER",
+        expiry=booking.noshow_at,
+        # One connector standard is what the engine filters by; with several the timeline's
+        # classes keep the count, and the charger's connector is the driver's choice.
+        connector_standard=standards[0] if len(standards) == 1 else None,
+        min_power_w=(booking.power_required_kw or 0) * 1000 or None,
+        booking_key=booking.key)
+
+
+class BookingBinder:
+    def __init__(self, service: BookingService, reservations: ReservationService, *,
+                 time_budget: float = 30.0, observer: BindObserver | None = None) -> None:
+        self.service = service
+        self.reservations = reservations
+        self.time_budget = time_budget
+        self.observer: BindObserver = observer or _Quiet()
+
+    async def booked_promise(self, booking_key: str, evse_uid: str, until: datetime
+                             ) -> Promise | None:
+        """``ReservationCapacity.set_booked_promises``: the booking's promise on
+        ``evse_uid``, long enough for the hold (the no-show time may pass the slot's end)."""
+        booking = await self.service.ledger.get(booking_key)
+        if booking is None or booking.state is not BookingState.RESERVED:
+            return None
+        promise = promise_of(booking, evse_uid=evse_uid)
+        buffer = timedelta(minutes=booking.terms.turnover_buffer_minutes)
+        return replace(promise, end=max(promise.end, until + buffer))
+
+    async def run(self, now: datetime | None = None) -> BindReport:
+        """One pass: bind what is due, end what is over."""
+        now = now or self.service.clock()
+        report = BindReport()
+        for booking in await self.service.due_for_binding(now):
+            if booking.noshow_at <= now:
+                continue  # settled below
+            bound = await self.bind(booking)
+            (report.bound if bound is not None and bound.bound else report.occupied).append(
+                booking.key)
+        for booking in await self.service.due_for_noshow(now):
+            ended = await self.settle(booking)
+            if ended is not None and not ended.live:
+                report.ended.append(booking.key)
+        return report
+
+    async def bind(self, booking: Booking) -> Booking | None:
+        """Bind one due booking; the booking as it stands after (still unbound when nothing
+        fitting was free: the next run tries again)."""
+        rid = booked_reservation_id(booking.id)
+        existing = await self.reservations.get(booking.partner, rid)
+        if existing is not None and existing.live:
+            if existing.state in _HELD:
+                return await self._follow(booking, existing)
+            return booking  # a ReserveNow in flight (here or on another instance)
+        result = await self.reservations.reserve(binding_request(booking), rid,
+                                                 time_budget=self.time_budget)
+        if result.outcome is ReserveOutcome.ACCEPTED and result.reservation is not None:
+            return await self._follow(booking, result.reservation)
+        log.info("booking_bind_occupied", outcome=result.outcome.value,
+                 why=result.message, **booking.ids)
+        self.observer.occupied(booking)
+        await self._unbind_promise(booking)
+        return booking
+
+    async def _unbind_promise(self, booking: Booking) -> None:
+        """A failed try may leave the promise on an EVSE it tried: back to the class."""
+        current = await self.service.ledger.get(booking.key)
+        if current is not None and current.state is BookingState.RESERVED and not current.bound:
+            await self.service.reserve_promise(current, amend=True)
+
+    async def _follow(self, booking: Booking, r: Reservation) -> Booking | None:
+        """Record the reservation's EVSE on the booking (bound, or bound again after a
+        re-route); a booking that ended meanwhile gives the reservation back."""
+        current = await self.service.ledger.get(booking.key)
+        if current is None or current.state is not BookingState.RESERVED:
+            self._cancel_reservation(r)
+            return current
+        assert r.evse_uid is not None and r.charge_point_id is not None
+        assert r.ocpp_reservation_id is not None
+        if (current.evse_uid, current.ocpp_reservation_id) == (r.evse_uid,
+                                                               r.ocpp_reservation_id):
+            return current
+        first = not current.bound
+        result = await self.service.mark_bound(
+            current, evse_uid=r.evse_uid, charge_point_id=r.charge_point_id,
+            ocpp_reservation_id=r.ocpp_reservation_id,
+            reason="bound" if first else "re-routed")
+        if result.booking is None:
+            return await self.service.ledger.get(booking.key)
+        if first:
+            late = (self.service.clock() - current.bind_at).total_seconds()
+            self.observer.bound(result.booking, max(0.0, late))
+            log.info("booking_bound", late_seconds=round(late, 3), **result.booking.ids)
+        return result.booking
+
+    def _cancel_reservation(self, r: Reservation) -> None:
+        # In the background: a listener may run under the reservation's own lock.
+        if r.live:
+            self.reservations.in_background(
+                self.reservations.cancel(r.partner, r.reservation_id))
+
+    async def settle(self, booking: Booking) -> Booking | None:
+        """A RESERVED booking past its no-show time: unbound, it is CANCELED (FULL); bound,
+        its reservation's end decides (the expiry clock ends that one)."""
+        rid = booked_reservation_id(booking.id)
+        r = await self.reservations.get(booking.partner, rid)
+        if not booking.bound:
+            if r is not None and r.live:
+                return booking  # a ReserveNow in flight: its answer decides
+            self.observer.gave_up(booking)
+            return await self.service.cancel_by_cpo(
+                booking, CancelReason.FULL,
+                reason="no fitting EVSE was free by the no-show time (the chargers are "
+                       "occupied)")
+        if r is None or r.live:
+            return booking
+        return await self._ended(booking, r)
+
+    async def on_reservation(self, r: Reservation, previous: ReservationState) -> None:
+        """A ``ReservationService`` listener: the booking follows its binding."""
+        if r.booking_key is None:
+            return
+        booking = await self.service.ledger.get(r.booking_key)
+        if booking is None or booking.id != _booking_id(r):
+            return
+        if r.state in _HELD:
+            await self._follow(booking, r)
+        elif not r.live and booking.state is BookingState.RESERVED:
+            await self._ended(booking, r)
+
+    async def _ended(self, booking: Booking, r: Reservation) -> Booking | None:
+        state = r.state
+        if state is ReservationState.USED:
+            return await self.service.fulfil(booking, reason="session started on the binding")
+        if state is ReservationState.EXPIRED:
+            # The charger's clock is not ours: it is told, not left to expire it.
+            self.reservations.in_background(self.reservations.cancel_quietly(r))
+            return await self.service.no_show(booking)
+        if state is ReservationState.REMOVED:
+            return await self.service.cancel_by_cpo(
+                booking, CancelReason.BROKEN_CHARGER,
+                reason="the bound EVSE failed and no fitting EVSE is left")
+        if state is ReservationState.CANCELLED and booking.bound:
+            return await self.service.cancel_by_cpo(
+                booking, CancelReason.UNKNOWN, reason="its reservation was cancelled")
+        if state is ReservationState.FAILED:
+            await self._unbind_promise(booking)
+        return booking
+
+    async def on_booking(self, event: BookingTransitioned) -> None:
+        """A ``BookingLedger`` listener: a booking that ended while bound (the eMSP
+        cancelled) gives its reservation back at the charger."""
+        if event.state not in _FINAL or event.previous in _FINAL or event.evse_uid is None:
+            return
+        booking = await self.service.ledger.get(event.booking_key)
+        if booking is None:
+            return
+        r = await self.reservations.get(booking.partner, booked_reservation_id(booking.id))
+        if r is not None:
+            self._cancel_reservation(r)
+
+
+def _booking_id(r: Reservation) -> str:
+    return r.reservation_id.removeprefix(booked_reservation_id(""))
