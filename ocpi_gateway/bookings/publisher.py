@@ -18,6 +18,7 @@ import structlog
 from ocpi_gateway.bookings.context import Bookings
 from ocpi_gateway.deliveries.engine import DeliveryEngine
 from ocpi_gateway.domain.events import BookingTransitioned
+from ocpi_gateway.domain.tasks import cancel_all
 from ocpi_gateway.ocpi.seam import to_jsonable
 from ocpi_gateway.ocpi.v2_3_0 import bookings as v230
 from ocpi_gateway.partners.models import Partner as OcpiPartner
@@ -161,6 +162,4 @@ class BookingsPublisher:
             await asyncio.gather(*list(self._running), return_exceptions=True)
 
     async def stop(self) -> None:
-        for task in list(self._running):
-            task.cancel()
-        await asyncio.gather(*self._running, return_exceptions=True)
+        await cancel_all(self._running, name="bookings-push")

@@ -9,7 +9,6 @@ listed before it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 
 import structlog
@@ -23,6 +22,7 @@ from ocpi_gateway.cdrs.service import CdrService
 from ocpi_gateway.config import GatewaySettings
 from ocpi_gateway.deliveries.app import OUTBOX
 from ocpi_gateway.domain.events import DomainEvent
+from ocpi_gateway.domain.tasks import cancel_and_wait
 from ocpi_gateway.locations.extension import LOCATIONS
 from ocpi_gateway.modules import InterfaceRole, OcpiModule
 from ocpi_gateway.sessions.extension import SESSIONS
@@ -56,9 +56,7 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
         app[CDRS] = service
         sweeper = asyncio.get_running_loop().create_task(_sweep_forever(service))
         yield
-        sweeper.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await sweeper
+        await cancel_and_wait(sweeper, name="cdrs-sweep")
 
     app.cleanup_ctx.append(cdrs_ctx)
 

@@ -34,6 +34,7 @@ from ocpi_gateway.commands.models import (
 from ocpi_gateway.commands.records import CommandRecord, CommandRepository
 from ocpi_gateway.commands.results import ResultSender
 from ocpi_gateway.domain.loops import BackgroundLoop, LoopRegistry
+from ocpi_gateway.domain.tasks import cancel_all
 from ocpi_gateway.partners.models import Partner as OcpiPartner
 from ocpi_gateway.reservation_policy.lifecycle import ReservationService
 from ocpi_gateway.reservation_policy.models import Partner
@@ -100,10 +101,7 @@ class CommandService:
 
     async def stop(self) -> None:
         await self._sweeper.stop()
-        tasks = list(self._running.values())
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_all(self._running.values(), name="command")
 
     async def wait_idle(self) -> None:
         """Tests and benchmarks: wait for every running command to settle."""

@@ -28,6 +28,7 @@ from ocpi_gateway import metrics
 from ocpi_gateway.deliveries.models import COLLECTION, INSTANCES, Delivery
 from ocpi_gateway.domain.loops import BackgroundLoop, LoopRegistry
 from ocpi_gateway.domain.store import DocumentStore
+from ocpi_gateway.domain.tasks import cancel_all, wait_event
 
 log = structlog.get_logger(__name__)
 
@@ -178,9 +179,7 @@ class DeliveryEngine:
         for timer in self._timers:
             timer.cancel()
         self._timers.clear()
-        for task in self._workers:
-            task.cancel()
-        await asyncio.gather(*self._workers, return_exceptions=True)
+        await cancel_all(self._workers, name="outbox-worker")
         self._workers.clear()
         self._staffed.clear()
         self._ready.clear()
@@ -249,11 +248,7 @@ class DeliveryEngine:
 
     async def drain(self, wait_seconds: float) -> bool:
         """Wait until nothing is pending (benchmarks, tests, graceful shutdown)."""
-        try:
-            await asyncio.wait_for(self._idle.wait(), wait_seconds)
-        except TimeoutError:
-            return False
-        return True
+        return await wait_event(self._idle, wait_seconds)
 
     # -- internals -------------------------------------------------------------------------
 

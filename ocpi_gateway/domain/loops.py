@@ -11,7 +11,10 @@ booking binder) is a :class:`BackgroundLoop`. The loop
   on: a store hiccup must not stop a clock for good;
 - records when its last run finished (``last_run``) and tells the registry's listeners (the
   gateway's metrics keep a gauge per loop);
-- stops on ``stop()`` (the task is cancelled and awaited: nothing is left running at shutdown).
+- stops on ``stop()``: no run starts after it, the task is cancelled (again, should a job
+  have lost the cancellation) and awaited up to ``stop_bound`` seconds
+  (``domain.tasks.cancel_and_wait``): nothing is left running, and a shutdown never waits for
+  ever on a loop.
 
 A :class:`LoopRegistry` (one per app, ``app[keys.LOOPS]``) knows the running loops: ``/ready``
 reports a loop that stopped without being asked to, or whose last run is older than its
@@ -25,12 +28,13 @@ that returns when they say so.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 import structlog
+
+from ocpi_gateway.domain.tasks import STOP_BOUND, cancel_and_wait
 
 log = structlog.get_logger(__name__)
 
@@ -102,6 +106,7 @@ class BackgroundLoop:
         run_at_start: bool = True,
         stale_after: float | None = None,
         quiet: tuple[type[Exception], ...] = (),
+        stop_bound: float = STOP_BOUND,
     ) -> None:
         """``wake``: set, it starts the next run at once (the job clears it when it reads
         it). ``run_at_start``: False waits one interval before the first run (the owner ran
@@ -121,6 +126,8 @@ class BackgroundLoop:
         self._run_at_start = run_at_start
         self._quiet = quiet
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self.stop_bound = stop_bound
         self._started_at: float | None = None
         self.last_run: float | None = None
         """Clock seconds at which the last run finished without raising."""
@@ -135,12 +142,15 @@ class BackgroundLoop:
             return
         if self._registry is not None:
             self._registry.register(self)
+        self._stopping = False
         self._started_at = self._clock()
         self._task = asyncio.get_running_loop().create_task(self._forever(),
                                                             name=f"loop-{self.name}")
 
     async def stop(self) -> None:
-        """Cancel the loop and wait until it ended (a run in progress is cancelled too)."""
+        """Cancel the loop and wait until it ended (a run in progress is cancelled too), at
+        most ``stop_bound`` seconds."""
+        self._stopping = True
         task, self._task = self._task, None
         if self._registry is not None:
             self._registry.unregister(self)
@@ -151,9 +161,7 @@ class BackgroundLoop:
                 log.error("background_loop_stopped_by_itself", loop=self.name,
                           error=repr(task.exception()))
             return
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await cancel_and_wait(task, bound=self.stop_bound, name=f"loop-{self.name}")
 
     @property
     def running(self) -> bool:
@@ -204,8 +212,10 @@ class BackgroundLoop:
     async def _forever(self) -> None:
         if not self._run_at_start:
             await self._pause()
-        while True:
+        while not self._stopping:
             await self.run_once()
+            if self._stopping:
+                break  # the run swallowed the cancellation of stop()
             await self._pause()
 
     async def _pause(self) -> None:

@@ -19,6 +19,7 @@ from ocpi_gateway.domain.events import (
     ConnectorStatusChanged,
     DomainEvent,
 )
+from ocpi_gateway.domain.tasks import cancel_all
 from ocpi_gateway.locations.catalog import LocationsCatalog
 from ocpi_gateway.locations.status import CHARGER_WIDE_OVERRIDES, evse_status, map_ocpp_status
 from ocpi_gateway.reservation_policy.availability.base import AvailabilityStore, EvseStatus
@@ -70,9 +71,7 @@ class ChargerStatuses:
     async def stop(self) -> None:
         for timer in [*self._grace.values(), *self._trigger_timers.values()]:
             timer.cancel()
-        for task in list(self._triggering):
-            task.cancel()
-        await asyncio.gather(*self._triggering, return_exceptions=True)
+        await cancel_all(self._triggering, name="status-trigger")
 
     async def apply(self, event: DomainEvent) -> None:
         cp = event.charge_point_id

@@ -29,6 +29,7 @@ from ocpi_gateway.domain.events import (
 )
 from ocpi_gateway.domain.loops import BackgroundLoop, LoopRegistry
 from ocpi_gateway.domain.store import DocumentStore
+from ocpi_gateway.domain.tasks import cancel_and_wait
 from ocpi_gateway.locations.catalog import LocationsCatalog
 from ocpi_gateway.locations.charger_status import ChargerStatuses, StatusTrigger
 from ocpi_gateway.locations.config_apply import Prepared, Yielder, apply_catalog, prepare
@@ -171,8 +172,7 @@ class LocationsPublisher:
                 await loop.stop()
         for name in ("consumer",):
             if (task := self._tasks.pop(name, None)) is not None:
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
+                await cancel_and_wait(task, name=f"locations-{name}")
         for timer in self._hold_timers.values():
             timer.cancel()
         await self.chargers.stop()

@@ -30,6 +30,7 @@ from ocpi_gateway.domain.charger_commands import (
 )
 from ocpi_gateway.domain.keyed_locks import KeyedLocks
 from ocpi_gateway.domain.store import DocumentStore
+from ocpi_gateway.domain.tasks import cancel_all
 from ocpi_gateway.ocpp_adapter.chargers_config import ChargersConfig
 
 log = structlog.get_logger(__name__)
@@ -116,9 +117,7 @@ class ReservedDisplay:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     async def aclose(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await cancel_all(self._tasks, name="display-update")
 
     # -- inside ---------------------------------------------------------------------------
 

@@ -27,6 +27,7 @@ from ocpi_gateway.domain.charger_commands import ChargerCommands, ChargerQueries
 from ocpi_gateway.domain.events import ChargerConnected, ChargerDisconnected, EventPublisher
 from ocpi_gateway.domain.ids import OcppVersion
 from ocpi_gateway.domain.loops import LoopRegistry
+from ocpi_gateway.domain.tasks import cancel_all
 from ocpi_gateway.ocpp_adapter import v16, v201
 from ocpi_gateway.ocpp_adapter.auth import (
     Clock,
@@ -204,9 +205,7 @@ class OcppServer:
     async def stop(self) -> None:
         """Close every charger's socket, stop routing, release presence."""
         await self._close_all()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await cancel_all(self._tasks, name="ocpp-server")
         await self._router.stop()
         await self.passwords.flush()
         self.passwords.close()

@@ -24,6 +24,7 @@ from ocpi_gateway.domain.charger_commands import (
 from ocpi_gateway.domain.events import utc_now
 from ocpi_gateway.domain.keyed_locks import KeyedLocks
 from ocpi_gateway.domain.store import DocumentStore
+from ocpi_gateway.domain.tasks import cancel_all
 from ocpi_gateway.reservation_policy.engine import PolicyEngine
 from ocpi_gateway.reservation_policy.models import EvseCandidate
 from ocpi_gateway.reservation_policy.ocpp_ids import OcppReservationIds
@@ -146,6 +147,4 @@ class ReservationCore:
             await asyncio.gather(*list(self._background), return_exceptions=True)
 
     async def aclose(self) -> None:
-        for task in list(self._background):
-            task.cancel()
-        await asyncio.gather(*self._background, return_exceptions=True)
+        await cancel_all(self._background, name="reservation-background")

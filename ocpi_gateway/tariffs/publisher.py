@@ -24,6 +24,7 @@ import structlog
 
 from ocpi_gateway.deliveries.engine import DeliveryEngine
 from ocpi_gateway.domain.store import DocumentStore
+from ocpi_gateway.domain.tasks import cancel_and_wait
 from ocpi_gateway.locations.models import OperatorLocation
 from ocpi_gateway.ocpi import DEFAULT_VERSION, package
 from ocpi_gateway.ocpi.seam import to_jsonable
@@ -117,8 +118,7 @@ class TariffsPublisher:
     async def stop(self) -> None:
         task, self._welcomer = self._welcomer, None
         if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+            await cancel_and_wait(task, name="tariffs-welcome")
 
     # -- the reload hook ------------------------------------------------------------------
 

@@ -21,6 +21,11 @@ Keys (hash-tagged by charger so each script touches one cluster slot):
 - ``ocpp:{<cp>}:info``: the charger's directory entry (ocpp_adapter/directory.py), written by
   its owner when it connects and at every presence refresh, kept after it leaves.
 
+Stopping: the reader blocks in XREAD for up to ``block_ms``, and a cancellation can be lost
+inside redis-py (``domain/tasks.py``). ``stop()`` raises a flag, wakes the read with an entry
+of its own on the command stream, and waits (bounded) for the reader to leave; only then is it
+cancelled.
+
 A command for a charger no live process holds fails at once with OFFLINE (a presence entry of
 a dead process counts as none). While waiting for a remote answer the requester re-checks the
 owner every third of the shorter TTL: when the owner dies (or a newer owner appears) the
@@ -40,6 +45,7 @@ from redis.exceptions import RedisError
 
 from ocpi_gateway.domain.charger_commands import ChargerCommand, CommandOutcome, CommandReply
 from ocpi_gateway.domain.loops import BackgroundLoop, LoopRegistry
+from ocpi_gateway.domain.tasks import STOP_BOUND, cancel_and_wait, wait_event
 from ocpi_gateway.ocpp_adapter.directory import (
     ChargerPresence,
     from_info,
@@ -60,6 +66,8 @@ from ocpi_gateway.redis_clients import RedisClient
 log = structlog.get_logger(__name__)
 
 STREAM_MAXLEN = 10_000
+_WAKE = b"wake"
+"""The field of the entry ``stop()`` adds to its own command stream to end a blocking read."""
 
 # KEYS: presence, fence. ARGV: instance, ttl_ms. The fence never goes below the server's clock
 # (ms), so a claim after Redis lost its data still beats every connection made before.
@@ -168,6 +176,8 @@ class RedisChargerCommands:
                                       interval=instance_ttl / 3, registry=loops,
                                       run_at_start=False, quiet=(RedisError,))
         self._reader: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._reader_done = asyncio.Event()
 
     # -- lifetime ------------------------------------------------------------------------
 
@@ -176,6 +186,8 @@ class RedisChargerCommands:
         await self.redis.delete(self._commands, self._replies)
         await self.redis.set(instance_key(self.instance_id), "1", px=self._instance_ttl_ms)
         self.reading = True
+        self._stopping = False
+        self._reader_done.clear()
         # The reader is a consumer (it blocks on the streams), not a periodic job.
         self._reader = asyncio.create_task(self._read_loop(),
                                            name=f"ocpp-redis-read-{self.instance_id}")
@@ -183,14 +195,21 @@ class RedisChargerCommands:
         self._keeper.start()
 
     async def stop(self) -> None:
+        self._stopping = True
         await self._keeper.stop()
         await self._refresher.stop()
         reader, self._reader = self._reader, None
-        if reader is not None:
-            reader.cancel()
-        for task in [*([reader] if reader is not None else []), *self._serving]:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        if reader is not None and not reader.done():
+            await self._wake_reader()
+            if not await wait_event(self._reader_done, STOP_BOUND):
+                log.warning("ocpp_stream_reader_not_woken", instance_id=self.instance_id)
+            await cancel_and_wait(reader, name=f"ocpp-redis-read-{self.instance_id}")
+        serving = list(self._serving)
+        if serving:
+            # Their sessions are closed: they answer OFFLINE at once, unless stuck.
+            await asyncio.wait(serving, timeout=STOP_BOUND)
+        for task in serving:
+            await cancel_and_wait(task, name="ocpp-redis-serve")
         for future in self._pending.values():
             if not future.done():
                 future.set_result(CommandReply(outcome=CommandOutcome.OFFLINE))
@@ -198,6 +217,18 @@ class RedisChargerCommands:
             await self.charger_disconnected(charge_point_id)
         with contextlib.suppress(RedisError):
             await self.redis.delete(instance_key(self.instance_id))
+
+    @property
+    def refreshes(self) -> int:
+        """How many presence refreshes ran (tests: "past several refreshes")."""
+        return self._refresher.runs
+
+    async def _wake_reader(self) -> None:
+        try:
+            await self.redis.xadd(self._commands, {_WAKE: b"1"}, maxlen=STREAM_MAXLEN,
+                                  approximate=True)
+        except RedisError:
+            log.warning("ocpp_stream_wake_failed", instance_id=self.instance_id)
 
     async def _keep_alive(self) -> None:
         """A short-lived key per process: a requester sees a dead owner within seconds, long
@@ -418,8 +449,14 @@ class RedisChargerCommands:
                 return CommandReply(outcome=CommandOutcome.OFFLINE)
 
     async def _read_loop(self) -> None:
+        try:
+            await self._read_until_stopped()
+        finally:
+            self._reader_done.set()
+
+    async def _read_until_stopped(self) -> None:
         last: dict[Any, Any] = {self._commands: "0-0", self._replies: "0-0"}
-        while True:
+        while not self._stopping:
             try:
                 # After a failure, a read that returns at once tells that we read again.
                 batches: Any = await self.redis.xread(
@@ -436,6 +473,8 @@ class RedisChargerCommands:
                     last[name] = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
                     if name == self._replies:
                         self._on_reply(fields)
+                    elif _WAKE in fields:
+                        continue  # stop() woke us: the loop's condition ends the read
                     else:
                         task = asyncio.create_task(self._serve(fields))
                         self._serving.add(task)

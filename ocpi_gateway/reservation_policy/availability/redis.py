@@ -16,13 +16,13 @@ holds before every instance has put back the holds it knows.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import redis.asyncio as aioredis
 
+from ocpi_gateway.domain.tasks import wait_event
 from ocpi_gateway.redis_clients import RedisClient, RedisTarget, as_target, open_redis
 from ocpi_gateway.reservation_policy.availability.base import (
     AvailabilityRebuilding,
@@ -163,11 +163,8 @@ class RedisAvailability:
         return self._ready.is_set()
 
     async def wait_ready(self, timeout: float) -> bool:  # noqa: ASYNC109
-        if self._ready.is_set():
-            return True
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._ready.wait(), max(timeout, 0.0))
-        return self._ready.is_set()
+        # Not wait_for: on 3.11 it can drop the caller's cancellation (domain/tasks.py).
+        return await wait_event(self._ready, timeout)
 
     def close_gate(self, run: str) -> None:
         """Refuse decisions until ``open_gate``: the data is being rebuilt under ``run``."""
