@@ -253,7 +253,9 @@ class LocationsPublisher:
             self._flush_timer = None
             await self._snapshots.flush()
         elif kind == "sync":
-            payload.set_result(await self._sync_shared())
+            adopted = await self._sync_shared()
+            if not payload.done():  # its caller (the sync loop, stopping) may have given up
+                payload.set_result(adopted)
         elif kind == "welcome":
             await self._pushes.everything_to(payload, self._live)
         elif kind == "reload":

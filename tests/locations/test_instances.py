@@ -44,3 +44,27 @@ async def test_instance_adopts_statuses_of_the_other(redis_url: str) -> None:
         await publisher.stop()
     for store in stores:
         await store.close()
+
+
+async def test_a_shared_sync_whose_caller_gave_up_is_no_failure(redis_url: str) -> None:
+    """Regression (seen at shutdown): the sync loop was stopped while its sync waited in the
+    queue; the consumer then set the result of the cancelled future (InvalidStateError,
+    ``locations_event_failed``)."""
+    import asyncio
+
+    from structlog.testing import capture_logs
+
+    store = RedisAvailability.from_url(redis_url)
+    publisher = LocationsPublisher(LocationsCatalog.from_file(EXAMPLE), store)
+    await publisher.start()
+    try:
+        with capture_logs() as logs:
+            sync = asyncio.ensure_future(publisher.sync_shared())
+            await asyncio.sleep(0)  # queued
+            sync.cancel()
+            await publisher.settle()
+        assert sync.cancelled()
+        assert not [e for e in logs if e["event"] == "locations_event_failed"], logs
+    finally:
+        await publisher.stop()
+        await store.close()

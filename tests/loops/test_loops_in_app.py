@@ -114,3 +114,37 @@ async def test_metrics_show_the_last_run_of_the_gateway_loops(tmp_path: Path) ->
         assert before <= float(lines[0].split()[-1]) <= (expiry.last_run or 0.0)
     finally:
         await running.stop()
+
+
+async def test_the_gateway_stops_though_a_loop_lost_its_cancellation(
+        tmp_path: Path, redis_url: str) -> None:
+    """The hang seen (``benchmarks/locations_startup.py --redis``, two-instance tests on a
+    cluster): the availability check was cancelled inside a Redis call that dropped the
+    cancellation (Python 3.11's ``wait_for`` in redis-py), the loop went on, and the app's
+    cleanup waited for it for ever. Here a check loses its cancellation for sure."""
+    from ocpi_gateway.locations.extension import AVAILABILITY_RECOVERY
+
+    running = await start_gateway(gateway_settings(tmp_path, redis_url=redis_url))
+    recovery = running.app[AVAILABILITY_RECOVERY]
+    store = recovery.store
+    real_join = store.join_run
+    in_check = asyncio.Event()
+
+    async def lossy_join(candidate: str) -> str:
+        in_check.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            pass  # dropped, as redis-py on 3.11 can
+        return await real_join(candidate)
+
+    store.join_run = lossy_join  # type: ignore[method-assign]
+    store.lost.set()  # the recovery looks now
+    done, _ = await asyncio.wait({asyncio.ensure_future(in_check.wait())}, timeout=60)
+    assert done, "the availability check never ran"
+    stopping = asyncio.ensure_future(running.stop())
+    # Generous: it ends in a few passes of the event loop; only a hang reaches this.
+    done, _ = await asyncio.wait({stopping}, timeout=120)
+    assert done, "the gateway's shutdown waited for ever on the availability loop"
+    await stopping
+    assert not any(loop.running for loop in running.app[keys.LOOPS].loops())
