@@ -9,14 +9,14 @@ import asyncio
 import sys
 
 from aiohttp import web
-from ocpp_test_support import FAST, LIMITS, RecordingPublisher, TableAuthorizer, chargers_config
+from ocpp_test_support import LIMITS, STEADY, RecordingPublisher, TableAuthorizer, chargers_config
 
 from ocpi_gateway.ocpp_adapter.server import OcppServer
 
 
 async def main(port: int, redis_url: str, instance_id: str) -> None:
     server = OcppServer(chargers_config(), RecordingPublisher(), TableAuthorizer(),
-                        instance_id=instance_id, redis_url=redis_url, timings=FAST,
+                        instance_id=instance_id, redis_url=redis_url, timings=STEADY,
                         login_limits=LIMITS)
     app = web.Application()
     server.attach(app)
