@@ -62,7 +62,7 @@ class ReservationCore:
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.engine = engine
-        self.repo = ReservationRepository(store)
+        self.repo = ReservationRepository(store, clock=clock)
         self.ids = OcppReservationIds(store)
         self.commands = commands
         self.candidates = candidates

@@ -6,6 +6,7 @@ gateway instances, or an expiry and a use arriving together, never both win a tr
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -203,8 +204,11 @@ _FIELD_NAMES = tuple(Reservation.__dataclass_fields__)
 
 
 class ReservationRepository:
-    def __init__(self, store: DocumentStore) -> None:
+    def __init__(self, store: DocumentStore, *,
+                 clock: Callable[[], datetime] = utc_now) -> None:
         self._store = store
+        # Stamps on the service's clock: recovery compares them with it (stale_after).
+        self._clock = clock
 
     async def get(self, key: str) -> Reservation | None:
         doc = await self._store.get(COLLECTION, key)
@@ -215,7 +219,9 @@ class ReservationRepository:
         """Store a new reservation under its key; ``previous`` is an ended one it overwrites
         (an eMSP may reuse an id once its reservation is over). None when another writer won."""
         version = previous.version + 1 if previous is not None else 0
-        fresh = _with_entry(replace(reservation, version=version), None, "created")
+        now = self._clock()
+        fresh = _with_entry(replace(reservation, version=version, created_at=now,
+                                    updated_at=now), None, "created")
         if previous is None:
             ok = await self._store.insert(COLLECTION, fresh.key, fresh.to_doc())
         else:
@@ -232,7 +238,7 @@ class ReservationRepository:
         if state not in _ALLOWED.get(current.state, frozenset()):
             raise TransitionError(f"{current.state.value} -> {state.value} is not allowed")
         updated = replace(current, state=state, version=current.version + 1,
-                          updated_at=utc_now(), **changes)
+                          updated_at=self._clock(), **changes)
         updated = _with_entry(updated, current.state, reason)
         ok = await self._store.replace_if(COLLECTION, current.key, updated.to_doc(),
                                           expected={"version": current.version})
@@ -249,7 +255,7 @@ class ReservationRepository:
         """Drop the record's attempt (its outcome is known now), whatever the state; None
         when another writer won."""
         updated = _with_entry(replace(current, attempt=None, version=current.version + 1,
-                                      updated_at=utc_now()), current.state, reason)
+                                      updated_at=self._clock()), current.state, reason)
         if not await self._store.replace_if(COLLECTION, current.key, updated.to_doc(),
                                             expected={"version": current.version}):
             return None

@@ -230,3 +230,17 @@ async def test_a_charger_offline_at_the_expiry_has_dropped_the_reservation_itsel
     clock.now = left.expiry
     at_expiry = await restarted.settle_abandoned(EMSP, "R1")
     assert at_expiry is not None and not at_expiry.unsettled
+
+
+async def test_staleness_is_judged_on_the_service_clock_not_the_wall_clock() -> None:
+    """Records are stamped on the service's clock: a service whose clock is a day ahead of
+    the machine's finds a record fresh right after its write, and stale an hour later."""
+    clock = ManualClock()
+    clock.now += timedelta(days=1)
+    w = await World(grid(1), clock=clock).ready()
+    await crash_mid_reserve_now(w)
+    left = await stored(w)
+    assert left.updated_at == left.created_at == clock.now
+    assert await settle_stale(w.service, clock.now, timedelta(minutes=5)) == 0
+    assert await settle_stale(w.service, clock.now + LATER, timedelta(minutes=5)) == 1
+    assert (await stored(w)).state is ReservationState.FAILED

@@ -39,7 +39,7 @@ class World:
     def __init__(self, candidates: list[EvseCandidate], *,
                  clock: Callable[[], datetime] = utc_now, **policy: Any) -> None:
         self.clock = clock
-        self.avail = MemoryAvailability()
+        self.avail = MemoryAvailability(clock=clock)
         self.chargers = SimChargers()
         self.candidates = candidates
         self.policy = PolicySource(policy=parse_policy(
@@ -50,7 +50,7 @@ class World:
 
     def new_service(self, *, charger_timeout: float = 0.2) -> ReservationService:
         service = ReservationService(
-            engine=PolicyEngine(self.policy, self.avail), store=self.store,
+            engine=PolicyEngine(self.policy, self.avail, clock=self.clock), store=self.store,
             commands=self.chargers, candidates=StaticCandidates(self.candidates),
             charger_timeout=charger_timeout, reroute_timeout=1.0, clock=self.clock)
         self.services.append(service)
