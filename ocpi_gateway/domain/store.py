@@ -4,8 +4,10 @@ Typed repositories (partners, commands, reservations, deliveries, ...) are built
 each owning its collections, so that a backend stays small and every backend passes the same
 contract tests. Backends live in ``ocpi_gateway.store``.
 
-A query's ``where`` maps top-level fields to a condition: a scalar (equality; ``None`` matches
-a field that is null or absent), a :class:`Range` or a :class:`OneOf`. ``order_by`` is a field
+A query's ``where`` maps fields to a condition (a dotted name, ``token.uid``, is a field of a
+nested object: the admin API filters sessions and CDRs by their token's uid that way): a
+scalar (equality; ``None`` matches a field that is null or absent), a :class:`Range` or a
+:class:`OneOf`. ``order_by`` is a field
 or a sequence of fields, each descending when prefixed with ``-``; ties are broken by key, in
 the direction of the last field (so that an index on the fields and the key serves the order
 read either way, and "newest first" lists the later key first among equals), so an order is
@@ -88,13 +90,25 @@ def key_descending(order_by: OrderBy | None) -> bool:
     return bool(fields) and fields[-1][1]
 
 
+def field_value(doc: Document, field: str) -> Any:
+    """The value of a (dotted) field in ``doc``; None when it or an object on its way is
+    absent or not an object."""
+    value: Any = doc
+    for part in field.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
+
+
 def cursor_of(doc: Document, key: str, order_by: OrderBy) -> Cursor:
     """The cursor after ``doc`` (stored under ``key``) in the order ``order_by``."""
     values = []
     for field, _ in order_fields(order_by):
-        if doc.get(field) is None:
+        value = field_value(doc, field)
+        if value is None:
             raise ValueError(f"a paged order field must be in every document: {field} is not")
-        values.append(doc[field])
+        values.append(value)
     return tuple(values), key
 
 

@@ -23,12 +23,19 @@ INDEXES: dict[str, tuple[Index, ...]] = {
     # transitions), open_at(charger) (transaction starts, UNLOCK_CONNECTOR's permission),
     # open_with_status (the sweeper), page_of ordered by last_updated (GET {sessions}),
     # unbilled (the CDRs' sweep).
+    # The admin API's list (admin/service/sessions.py): latest change first, read from
+    # ("last_updated_ts",) or, for one eMSP, from its index; other filters are checked on
+    # the rows these give.
     "sessions": (("transaction_key",), ("hold_key", "last_updated_ts"),
                  ("open", "charge_point_id"), ("open", "status"),
-                 ("emsp_key", "last_updated_ts"), ("unbilled", "last_updated_ts")),
+                 ("emsp_key", "last_updated_ts"), ("unbilled", "last_updated_ts"),
+                 ("last_updated_ts",)),
     # cdrs/repository.py: page_of ordered by last_updated (GET {cdrs}); a charger's latest
     # reservation CDRs (a late fault report credits them).
-    "cdrs": (("emsp_key", "last_updated_ts"), ("charge_point_id", "kind", "last_updated_ts")),
+    # ("last_updated_ts",), ("token.uid", ...): the admin API's list, newest first, and a
+    # driver's CDRs for the help desk (admin/service/cdrs.py).
+    "cdrs": (("emsp_key", "last_updated_ts"), ("charge_point_id", "kind", "last_updated_ts"),
+             ("last_updated_ts",), ("token.uid", "last_updated_ts")),
     "partner_role_claims": (("partner_id",),),
     # records.py: count_live(partner), live(location_id=...), live(charge_point_id=...),
     # due() ordered by expiry_ts; the recovery sweeper's unsettled records.
@@ -37,11 +44,15 @@ INDEXES: dict[str, tuple[Index, ...]] = {
                      # The admin API's list (admin/service/reservations.py): newest first,
                      # by one filter (the others checked on the rows that index gives).
                      ("created_ts",), ("state", "created_ts"), ("location_id", "created_ts"),
-                     ("partner_key", "created_ts"), ("token_uid", "created_ts")),
+                     ("partner_key", "created_ts"), ("token_uid", "created_ts"),
+                     # ... and by expiry (sort=expiry).
+                     ("expiry_ts",)),
     "partner_reservation_slots": (("partner_key",),),
     # enforcement/records.py: of_token() at every no-show, ordered by when it was recorded;
     # DailyCounts.window(partner) at every RESERVE_NOW where max_no_show_rate applies.
-    "no_shows": (("token_key", "recorded_ts"),),
+    # The admin API's list, newest first, and of one eMSP (admin/service/no_shows.py).
+    "no_shows": (("token_key", "recorded_ts"), ("recorded_ts",),
+                 ("partner_key", "recorded_ts")),
     "no_show_stats": (("partner_key",),),
     # ("dead", "seq"): the admin API's dead letters (and pending ones), newest first.
     "outbox": (("owner",), ("dead", "seq")),
@@ -49,7 +60,9 @@ INDEXES: dict[str, tuple[Index, ...]] = {
     # live(location_id=...), the binding and no-show scans, the waiting lists.
     "bookings": (("partner_key", "updated_ts"), ("live", "location_id"),
                  ("awaiting_bind", "bind_ts"), ("live", "state", "noshow_ts"),
-                 ("waiting", "location_id", "created_ts"), ("waiting", "created_ts")),
+                 ("waiting", "location_id", "created_ts"), ("waiting", "created_ts"),
+                 # The admin API's list: newest first, or by start (admin/service/bookings.py).
+                 ("created_ts",), ("start_ts",)),
 }
 
 
@@ -59,4 +72,4 @@ def indexed_fields(collection: str) -> frozenset[str]:
 
 
 def index_name(collection: str, index: Index) -> str:
-    return f"idx_{collection}_{'_'.join(index)}"
+    return f"idx_{collection}_{'_'.join(field.replace('.', '__') for field in index)}"

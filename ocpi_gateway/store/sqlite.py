@@ -43,16 +43,17 @@ CREATE TABLE IF NOT EXISTS documents (
 
 
 def _path(field: str) -> str:
-    # Quoted JSON path, bound as a parameter: a field name never becomes SQL.
-    return '$."' + field.replace('"', '\\"') + '"'
+    # Quoted JSON path, bound as a parameter: a field name never becomes SQL. A dot steps
+    # into a nested object.
+    return "$" + "".join('."' + part.replace('"', '\\"') + '"' for part in field.split("."))
 
 
-_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
+_NAME = re.compile(r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)*$")
 
 
 def _expression(field: str) -> str:
     """The literal expression indexes are built on (name checked against _NAME)."""
-    return f"json_extract(doc, '$.\"{field}\"')"
+    return f"json_extract(doc, '{_path(field)}')"
 
 
 def _index_sql(collection: str, index: Index) -> str:

@@ -7,12 +7,14 @@ from ocpi_gateway.admin.api import (
     charger_ops,
     chargers,
     commands,
+    enforcement,
     meta,
     outbox,
     partners,
     reload,
     reservations,
     session,
+    sessions,
     sites,
 )
 from ocpi_gateway.admin.api.framework import Operation
@@ -24,4 +26,5 @@ def operations() -> list[Operation]:
             *charger_ops.OPERATIONS,
             *reservations.OPERATIONS, *bookings.OPERATIONS,
             *commands.OPERATIONS, *outbox.OPERATIONS,
-            *partners.OPERATIONS, *reload.OPERATIONS]
+            *partners.OPERATIONS, *reload.OPERATIONS,
+            *sessions.OPERATIONS, *enforcement.OPERATIONS]

@@ -9,7 +9,7 @@ from typing import TypeVar
 from aiohttp import web
 
 from ocpi_gateway.admin.api.framework import ApiError, Call
-from ocpi_gateway.admin.service.errors import Conflict, NotFound
+from ocpi_gateway.admin.service.errors import Conflict, Invalid, NotFound
 from ocpi_gateway.admin.service.paging import BadCursor
 
 T = TypeVar("T")
@@ -37,11 +37,11 @@ async def paged(run: Callable[[], Awaitable[T]]) -> T:
 
 
 async def served(run: Callable[[], Awaitable[T]]) -> T:
-    """``run()``, its refusals answered: a bad cursor 400, nothing there 404, a state the
-    act does not apply to 409."""
+    """``run()``, its refusals answered: a bad cursor or an act that cannot be done as asked
+    400, nothing there 404, a state the act does not apply to 409."""
     try:
         return await run()
-    except BadCursor as exc:
+    except (BadCursor, Invalid) as exc:
         raise ApiError(400, "invalid", str(exc)) from exc
     except NotFound as exc:
         raise ApiError(404, "not_found", str(exc)) from exc

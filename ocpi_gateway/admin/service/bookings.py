@@ -1,15 +1,24 @@
-"""Bookings (OCPI 2.3.0) as an operator sees them: filtered by state, site, eMSP, token and
-creation time, newest first, in keyset pages; one with its requests and full history."""
+"""Bookings (OCPI 2.3.0) as an operator sees them: filtered by state, site, eMSP, token, EVSE
+and creation time, in the order asked for (newest first by default), in keyset pages; one
+with its requests and full history."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 
-from ocpi_gateway.admin.service.paging import decode_cursor, encode_cursor
-from ocpi_gateway.domain.store import DocumentStore, OneOf, Range
+from ocpi_gateway.admin.service.query import (
+    ListQuery,
+    add,
+    one_or_more,
+    party,
+    sort_param,
+    state_names,
+)
+from ocpi_gateway.domain.store import DocumentStore, Where
 from ocpi_gateway.reservation_policy.bookings.records import COLLECTION, Booking
 from ocpi_gateway.reservation_policy.bookings.states import (
     LIVE_STATES,
@@ -18,60 +27,41 @@ from ocpi_gateway.reservation_policy.bookings.states import (
     CancelReason,
 )
 
-ORDER = ["-created_ts"]
 
+class BookingFilter(ListQuery):
+    """The query of ``GET /admin/api/bookings``; ``from`` and ``to`` bound the creation
+    time."""
 
-class BookingFilter(BaseModel):
-    """The query of ``GET /admin/api/bookings``."""
+    SORTS: ClassVar[Mapping[str, str]] = {"created": "created_ts", "start": "start_ts",
+                                          "updated": "updated_ts"}
+    TIME_FIELD: ClassVar[str | None] = "created_ts"
 
-    model_config = ConfigDict(populate_by_name=True, extra="forbid")
-
+    sort: str = sort_param(SORTS, "-created")
     state: str | None = Field(default=None, description="one or more states, comma-separated "
                               "(PENDING, RESERVED, REJECTED, FAILED, FULFILLED, CANCELED, "
                               "NO_SHOW); live = PENDING,RESERVED")
     site: str | None = Field(default=None, description="a location id")
     emsp: str | None = Field(default=None, description="the eMSP's party, e.g. DE-ABC")
     token: str | None = Field(default=None, description="the (first) token uid")
-    created_from: datetime | None = Field(default=None, alias="from",
-                                          description="created at or after")
-    created_to: datetime | None = Field(default=None, alias="to", description="created before")
-    limit: int = Field(default=50, ge=1, le=500)
-    cursor: str | None = Field(default=None, description="next_cursor of the previous page")
+    evse: str | None = Field(default=None, description="the EVSE uid it is bound to")
 
     @field_validator("state")
     @classmethod
     def _states(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        names = [part.strip().upper() for part in value.split(",") if part.strip()]
-        if names == ["LIVE"]:
-            names = sorted(s.value for s in LIVE_STATES)
-        for name in names:
-            BookingState(name)  # ValueError names the wrong one
-        return ",".join(names)
+        return state_names(value, BookingState, frozenset(LIVE_STATES))
 
     @field_validator("emsp")
     @classmethod
     def _party(cls, value: str | None) -> str | None:
-        return value.upper().replace("*", "-") if value else value
+        return party(value)
 
-    def where(self) -> dict[str, Any]:
-        where: dict[str, Any] = {}
-        states = self.state.split(",") if self.state else []
-        if len(states) == 1:
-            where["state"] = states[0]
-        elif states:
-            where["state"] = OneOf(states)
-        if self.site:
-            where["location_id"] = self.site
-        if self.emsp:
-            where["partner_key"] = self.emsp
-        if self.token:
-            where["token_uid"] = self.token
-        if self.created_from is not None or self.created_to is not None:
-            where["created_ts"] = Range(
-                gte=self.created_from.timestamp() if self.created_from else None,
-                lt=self.created_to.timestamp() if self.created_to else None)
+    def filters(self) -> Where:
+        where: Where = {}
+        add(where, "state", one_or_more(self.state.split(",") if self.state else []))
+        add(where, "location_id", self.site or None)
+        add(where, "partner_key", self.emsp or None)
+        add(where, "token_uid", self.token or None)
+        add(where, "evse_uid", self.evse or None)
         return where
 
 
@@ -150,11 +140,10 @@ def view(b: Booking, *, with_history: bool = False) -> BookingView:
 
 
 async def list_bookings(store: DocumentStore, query: BookingFilter) -> BookingPage:
-    """Newest first. Raises paging.BadCursor for a cursor this list did not give out."""
-    page = await store.find_page(COLLECTION, query.where(), order_by=ORDER, limit=query.limit,
-                                 after=decode_cursor(query.cursor, len(ORDER)))
-    return BookingPage(items=[view(Booking.from_doc(d)) for d in page.docs],
-                       next_cursor=encode_cursor(page.next))
+    """In the query's order (newest first by default). Raises paging.BadCursor for a cursor
+    this list did not give out."""
+    items, next_cursor = await query.page(store, COLLECTION, lambda d: view(Booking.from_doc(d)))
+    return BookingPage(items=items, next_cursor=next_cursor)
 
 
 async def get_booking(store: DocumentStore, key: str) -> BookingView | None:

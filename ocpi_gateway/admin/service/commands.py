@@ -2,42 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
-from ocpi_gateway.admin.service.paging import decode_cursor, encode_cursor
+from ocpi_gateway.admin.service.query import ListQuery, add, sort_param
 from ocpi_gateway.commands.models import CommandResultType, CommandType
 from ocpi_gateway.commands.records import COLLECTION, CommandRecord, CommandState
-from ocpi_gateway.domain.store import DocumentStore, Range
-
-ORDER = ["-created_at"]
+from ocpi_gateway.domain.store import DocumentStore, Where
 
 
-class CommandFilter(BaseModel):
-    model_config = ConfigDict(populate_by_name=True, extra="forbid")
+class CommandFilter(ListQuery):
+    """``from`` and ``to`` bound the time the eMSP sent it."""
 
+    SORTS: ClassVar[Mapping[str, str]] = {"created": "created_at"}
+    TIME_FIELD: ClassVar[str | None] = "created_at"
+
+    sort: str = sort_param(SORTS, "-created")
     state: CommandState | None = None
     command: CommandType | None = None
     partner: str | None = Field(default=None, description="a partner id")
-    created_from: datetime | None = Field(default=None, alias="from")
-    created_to: datetime | None = Field(default=None, alias="to")
-    limit: int = Field(default=50, ge=1, le=500)
-    cursor: str | None = None
 
-    def where(self) -> dict[str, Any]:
-        where: dict[str, Any] = {}
-        if self.state is not None:
-            where["state"] = self.state.value
-        if self.command is not None:
-            where["command"] = self.command.value
-        if self.partner:
-            where["partner_id"] = self.partner
-        if self.created_from is not None or self.created_to is not None:
-            where["created_at"] = Range(
-                gte=self.created_from.timestamp() if self.created_from else None,
-                lt=self.created_to.timestamp() if self.created_to else None)
+    def filters(self) -> Where:
+        where: Where = {}
+        add(where, "state", self.state.value if self.state is not None else None)
+        add(where, "command", self.command.value if self.command is not None else None)
+        add(where, "partner_id", self.partner or None)
         return where
 
 
@@ -71,7 +63,6 @@ def view(record: CommandRecord) -> CommandView:
 
 
 async def list_commands(store: DocumentStore, query: CommandFilter) -> CommandsPage:
-    page = await store.find_page(COLLECTION, query.where(), order_by=ORDER, limit=query.limit,
-                                 after=decode_cursor(query.cursor, len(ORDER)))
-    return CommandsPage(items=[view(CommandRecord.from_doc(d)) for d in page.docs],
-                        next_cursor=encode_cursor(page.next))
+    items, next_cursor = await query.page(store, COLLECTION,
+                                          lambda d: view(CommandRecord.from_doc(d)))
+    return CommandsPage(items=items, next_cursor=next_cursor)

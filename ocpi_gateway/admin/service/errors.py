@@ -1,5 +1,5 @@
-"""What an act of the service layer refuses, in words the API (404, 409) and the CLI (a line
-and exit code 1) both show."""
+"""What an act of the service layer refuses, in words the API (400, 404, 409) and the CLI (a
+line and exit code 1) both show."""
 
 from __future__ import annotations
 
@@ -10,3 +10,7 @@ class NotFound(LookupError):
 
 class Conflict(Exception):
     """The record is not in a state the act applies to (ended, already lifted...)."""
+
+
+class Invalid(ValueError):
+    """What was asked cannot be done as asked (a ban ending in the past...)."""

@@ -4,17 +4,16 @@ partner that is gone), which only an operator retries or drops."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, Field
 
-from ocpi_gateway.admin.service.paging import decode_cursor, encode_cursor
+from ocpi_gateway.admin.service.query import ListQuery, add, sort_param
 from ocpi_gateway.deliveries.models import COLLECTION, Delivery
-from ocpi_gateway.domain.store import DocumentStore, Range
-
-ORDER = ["-seq"]
+from ocpi_gateway.domain.store import DocumentStore, Range, Where
 
 
 class DeliveryState(StrEnum):
@@ -23,22 +22,27 @@ class DeliveryState(StrEnum):
     DEAD = "dead"
 
 
-class OutboxFilter(BaseModel):
+class OutboxFilter(ListQuery):
+    SORTS: ClassVar[Mapping[str, str]] = {"queued": "seq", "next_attempt": "next_attempt_at"}
+
+    sort: str = sort_param(SORTS, "-queued")
     state: DeliveryState | None = Field(default=None, description="pending, retrying or dead")
     partner: str | None = Field(default=None, description="a partner id")
-    limit: int = Field(default=50, ge=1, le=500)
-    cursor: str | None = None
+    method: str | None = Field(default=None, description="PUT, PATCH, POST...")
+    ordering_key: str | None = Field(default=None, description="the object it is about (a "
+                                     "Locations push's URL, a command's response_url...)")
 
-    def where(self) -> dict[str, Any]:
-        where: dict[str, Any] = {}
+    def filters(self) -> Where:
+        where: Where = {}
         if self.state is DeliveryState.DEAD:
             where["dead"] = True
         elif self.state is DeliveryState.PENDING:
             where.update(dead=False, attempts=0)
         elif self.state is DeliveryState.RETRYING:
             where.update(dead=False, attempts=Range(gte=1))
-        if self.partner:
-            where["partner_id"] = self.partner
+        add(where, "partner_id", self.partner or None)
+        add(where, "method", self.method.upper() if self.method else None)
+        add(where, "ordering_key", self.ordering_key or None)
         return where
 
 
@@ -84,11 +88,11 @@ def view(delivery: Delivery, *, with_body: bool = False) -> DeliveryView:
 
 
 async def list_deliveries(store: DocumentStore, query: OutboxFilter) -> OutboxPage:
-    """Newest first; raises paging.BadCursor for a cursor this list did not give out."""
-    page = await store.find_page(COLLECTION, query.where(), order_by=ORDER, limit=query.limit,
-                                 after=decode_cursor(query.cursor, len(ORDER)))
-    return OutboxPage(items=[view(Delivery.from_doc(d)) for d in page.docs],
-                      next_cursor=encode_cursor(page.next))
+    """In the query's order (the last queued first by default); raises paging.BadCursor for
+    a cursor this list did not give out."""
+    items, next_cursor = await query.page(store, COLLECTION,
+                                          lambda d: view(Delivery.from_doc(d)))
+    return OutboxPage(items=items, next_cursor=next_cursor)
 
 
 async def get_delivery(store: DocumentStore, delivery_id: str) -> DeliveryView | None:

@@ -1,78 +1,72 @@
-"""Reservations as an operator sees them: filtered by state, site, eMSP, token and creation
-time, newest first, in keyset pages; one with its full history."""
+"""Reservations as an operator sees them: filtered by state, site, eMSP, token, charger, EVSE
+and creation time, in the order asked for (newest first by default), in keyset pages; one
+with its full history."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 
-from ocpi_gateway.admin.service.paging import decode_cursor, encode_cursor
-from ocpi_gateway.domain.store import DocumentStore, OneOf, Range
+from ocpi_gateway.admin.service.query import (
+    ListQuery,
+    add,
+    one_or_more,
+    party,
+    sort_param,
+    state_names,
+)
+from ocpi_gateway.domain.store import DocumentStore, Where
 from ocpi_gateway.reservation_policy.records import (
     COLLECTION,
     Reservation,
     ReservationState,
 )
 
-ORDER = ["-created_ts"]
+LIVE = frozenset({ReservationState.PENDING, ReservationState.ACTIVE,
+                  ReservationState.REROUTED})
 
 
-class ReservationFilter(BaseModel):
-    """The query of ``GET /admin/api/reservations`` (and ``reservations list``)."""
+class ReservationFilter(ListQuery):
+    """The query of ``GET /admin/api/reservations`` (and ``reservations list``); ``from`` and
+    ``to`` bound the creation time."""
 
-    model_config = ConfigDict(populate_by_name=True, extra="forbid")
+    SORTS: ClassVar[Mapping[str, str]] = {"created": "created_ts", "expiry": "expiry_ts"}
+    TIME_FIELD: ClassVar[str | None] = "created_ts"
 
+    sort: str = sort_param(SORTS, "-created")
     state: str | None = Field(default=None, description="one or more states, comma-separated "
                               "(PENDING, ACTIVE, REROUTED, USED, EXPIRED, CANCELLED, REMOVED, "
                               "FAILED); live = PENDING,ACTIVE,REROUTED")
     site: str | None = Field(default=None, description="a location id")
     emsp: str | None = Field(default=None, description="the eMSP's party, e.g. DE-ABC")
     token: str | None = Field(default=None, description="the token uid")
-    created_from: datetime | None = Field(default=None, alias="from",
-                                          description="created at or after")
-    created_to: datetime | None = Field(default=None, alias="to", description="created before")
-    limit: int = Field(default=50, ge=1, le=500)
-    cursor: str | None = Field(default=None, description="next_cursor of the previous page")
+    charger: str | None = Field(default=None, description="a charge point id")
+    evse: str | None = Field(default=None, description="an EVSE uid")
 
     @field_validator("state")
     @classmethod
     def _states(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        names = [part.strip().upper() for part in value.split(",") if part.strip()]
-        if names == ["LIVE"]:
-            names = ["PENDING", "ACTIVE", "REROUTED"]
-        for name in names:
-            ReservationState(name)  # ValueError names the wrong one
-        return ",".join(names)
+        return state_names(value, ReservationState, LIVE)
 
     @field_validator("emsp")
     @classmethod
     def _party(cls, value: str | None) -> str | None:
-        return value.upper().replace("*", "-") if value else value
+        return party(value)
 
     def states(self) -> list[ReservationState]:
         return [ReservationState(s) for s in self.state.split(",")] if self.state else []
 
-    def where(self) -> dict[str, Any]:
-        where: dict[str, Any] = {}
-        states = self.states()
-        if len(states) == 1:
-            where["state"] = states[0].value
-        elif states:
-            where["state"] = OneOf([s.value for s in states])
-        if self.site:
-            where["location_id"] = self.site
-        if self.emsp:
-            where["partner_key"] = self.emsp
-        if self.token:
-            where["token_uid"] = self.token
-        if self.created_from is not None or self.created_to is not None:
-            where["created_ts"] = Range(
-                gte=self.created_from.timestamp() if self.created_from else None,
-                lt=self.created_to.timestamp() if self.created_to else None)
+    def filters(self) -> Where:
+        where: Where = {}
+        add(where, "state", one_or_more([s.value for s in self.states()]))
+        add(where, "location_id", self.site or None)
+        add(where, "partner_key", self.emsp or None)
+        add(where, "token_uid", self.token or None)
+        add(where, "charge_point_id", self.charger or None)
+        add(where, "evse_uid", self.evse or None)
         return where
 
 
@@ -141,12 +135,11 @@ def reservation_key(emsp: str, reservation_id: str) -> str:
 
 async def list_reservations(store: DocumentStore, query: ReservationFilter
                             ) -> ReservationPage:
-    """Newest first. Raises paging.BadCursor for a cursor this list did not give out."""
-    page = await store.find_page(COLLECTION, query.where(), order_by=ORDER,
-                                 limit=query.limit,
-                                 after=decode_cursor(query.cursor, len(ORDER)))
-    return ReservationPage(items=[view(Reservation.from_doc(d)) for d in page.docs],
-                           next_cursor=encode_cursor(page.next))
+    """In the query's order (newest first by default). Raises paging.BadCursor for a cursor
+    this list did not give out."""
+    items, next_cursor = await query.page(store, COLLECTION,
+                                          lambda d: view(Reservation.from_doc(d)))
+    return ReservationPage(items=items, next_cursor=next_cursor)
 
 
 async def get_reservation(store: DocumentStore, key: str) -> ReservationView | None:
