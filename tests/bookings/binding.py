@@ -122,7 +122,7 @@ class BindingSite:
                                         self.clock())
         return self
 
-    def instance(self, *, charger_timeout: float = 0.5) -> Instance:
+    def instance(self, *, charger_timeout: float = 0.5, page_size: int = 100) -> Instance:
         capacity = ReservationCapacity(self.timeline, self.policy, clock=self.clock)
         engine = PolicyEngine(self.policy, self.avail, clock=self.clock, capacity=capacity,
                               snapshot_ttl=0)
@@ -134,7 +134,7 @@ class BindingSite:
         bookings = BookingService(BookingLedger(self.store, clock=self.clock), capacity,
                                   candidates, self.policy, clock=self.clock)
         binder = BookingBinder(bookings, reservations, time_budget=2 * charger_timeout,
-                               observer=_Observer(self.seen))
+                               observer=_Observer(self.seen), page_size=page_size)
         capacity.set_booked_promises(binder.booked_promise)
         reservations.add_listener(binder.on_reservation)
         bookings.ledger.add_listener(binder.on_booking)

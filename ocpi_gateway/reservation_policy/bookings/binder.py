@@ -106,8 +106,10 @@ def binding_request(booking: Booking) -> ReservationRequest:
 
 class BookingBinder:
     def __init__(self, service: BookingService, reservations: ReservationService, *,
-                 time_budget: float = 30.0, observer: BindObserver | None = None) -> None:
+                 time_budget: float = 30.0, observer: BindObserver | None = None,
+                 page_size: int = 100) -> None:
         self.service = service
+        self.page_size = page_size
         self.reservations = reservations
         self.time_budget = time_budget
         self.observer: BindObserver = observer or _Quiet()
@@ -124,19 +126,23 @@ class BookingBinder:
         return replace(promise, end=max(promise.end, until + buffer))
 
     async def run(self, now: datetime | None = None) -> BindReport:
-        """One pass: bind what is due, end what is over."""
+        """One pass: bind every booking due, end every one over (all of them, page by
+        page: a booking tried again while its EVSEs are occupied holds up no other)."""
         now = now or self.service.clock()
         report = BindReport()
-        for booking in await self.service.due_for_binding(now):
-            if booking.noshow_at <= now:
-                continue  # settled below
-            bound = await self.bind(booking)
-            (report.bound if bound is not None and bound.bound else report.occupied).append(
-                booking.key)
-        for booking in await self.service.due_for_noshow(now):
-            ended = await self.settle(booking)
-            if ended is not None and not ended.live:
-                report.ended.append(booking.key)
+        ledger = self.service.ledger
+        async for page in ledger.walk_due_for_binding(now, self.page_size):
+            for booking in page:
+                if booking.noshow_at <= now:
+                    continue  # settled below
+                bound = await self.bind(booking)
+                (report.bound if bound is not None and bound.bound
+                 else report.occupied).append(booking.key)
+        async for page in ledger.walk_due_for_noshow(now, self.page_size):
+            for booking in page:
+                ended = await self.settle(booking)
+                if ended is not None and not ended.live:
+                    report.ended.append(booking.key)
         return report
 
     async def bind(self, booking: Booking) -> Booking | None:
