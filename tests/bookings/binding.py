@@ -16,6 +16,7 @@ from ocpi_gateway.domain.events import DomainEvent
 from ocpi_gateway.domain.store import DocumentStore
 from ocpi_gateway.reservation_policy.availability.base import AvailabilityStore, EvseStatus
 from ocpi_gateway.reservation_policy.bookings.binder import BookingBinder
+from ocpi_gateway.reservation_policy.bookings.fulfilment import BookingUse
 from ocpi_gateway.reservation_policy.bookings.ledger import BookingLedger
 from ocpi_gateway.reservation_policy.bookings.records import Booking
 from ocpi_gateway.reservation_policy.bookings.service import BookingService
@@ -91,9 +92,12 @@ class Instance:
     reservations: ReservationService
     bookings: BookingService
     binder: BookingBinder
+    use: BookingUse
 
     async def event(self, event: DomainEvent) -> None:
+        """As the gateway's EventBus: the reservation service first, then bookings."""
         await self.reservations.handle_event(event)
+        await self.use.on_event(event)
         await self.reservations.drain()
 
     async def run(self) -> None:
@@ -138,7 +142,10 @@ class BindingSite:
         capacity.set_booked_promises(binder.booked_promise)
         reservations.add_listener(binder.on_reservation)
         bookings.ledger.add_listener(binder.on_booking)
-        inst = Instance(reservations, bookings, binder)
+        sites = self.candidates
+        use = BookingUse(bookings, lambda cp: [c.location_id for c in sites
+                                               if c.charge_point_id == cp])
+        inst = Instance(reservations, bookings, binder, use)
         self.instances.append(inst)
         return inst
 

@@ -25,6 +25,7 @@ from ocpi_gateway.reservation_policy.bookings.records import (
     RequestEntry,
 )
 from ocpi_gateway.reservation_policy.bookings.states import BookingState, RequestStatus
+from ocpi_gateway.reservation_policy.policy import MAX_PROMISE_MINUTES
 
 log = structlog.get_logger(__name__)
 
@@ -99,6 +100,16 @@ class BookingLedger:
             if page.next is None:
                 return
             after = page.next
+
+    async def near(self, location_id: str, now: datetime) -> list[Booking]:
+        """Bookings at a site (any state) whose no-show time has not passed and whose slot
+        starts within a day: every booking whose use window may hold ``now`` (the early
+        start is at most the activation lead, the lead within a promise's 24 hours)."""
+        ts = now.timestamp()
+        docs = await self._store.find(COLLECTION, {
+            "location_id": location_id, "noshow_ts": Range(gte=ts),
+            "start_ts": Range(lte=ts + MAX_PROMISE_MINUTES * 60)}, order_by="start_ts")
+        return [Booking.from_doc(d) for d in docs]
 
     async def waiting(self, location_id: str) -> list[Booking]:
         """The waiting list of a site, first come first served."""
