@@ -33,7 +33,7 @@ from ocpi_gateway.reservation_policy.records import (
     booked_reservation_id,
     reservation_key,
 )
-from tests.bookings.support import Clock, booking, policy_source
+from tests.bookings.support import Clock, at, booking, policy_source
 from tests.policy.support import SimChargers, StaticCandidates, grid
 
 
@@ -160,6 +160,15 @@ class BindingSite:
                                                          reason="admitted")
         assert reserved is not None
         return reserved
+
+    async def bound(self, inst: Instance, request_id: str = "R1", *, minute: float = 590,
+                    **kw: Any) -> Booking:
+        """A booking made, then the clock at ``minute`` (its binding time by default) and
+        one binder run: the booking as stored after."""
+        b = await self.book(inst, request_id, **kw)
+        self.clock.now = at(minute)
+        await inst.run()
+        return await self.booking(b.key)
 
     async def booking(self, key: str) -> Booking:
         found = await BookingLedger(self.store, clock=self.clock).get(key)

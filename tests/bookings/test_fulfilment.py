@@ -18,6 +18,7 @@ from ocpi_gateway.domain.ids import ocpp16_id_tag
 from ocpi_gateway.domain.store import DocumentStore
 from ocpi_gateway.reservation_policy.availability.base import EvseStatus
 from ocpi_gateway.reservation_policy.availability.memory import MemoryAvailability
+from ocpi_gateway.reservation_policy.bookings.records import Booking
 from ocpi_gateway.reservation_policy.bookings.states import BookingState
 from ocpi_gateway.reservation_policy.capacity.base import CapacityTimeline
 from ocpi_gateway.reservation_policy.records import ReservationState
@@ -44,10 +45,21 @@ def started(cp: str, evse_id: int, id_token: str = "TOK1", *,
                               reservation_id=reservation_id)
 
 
-async def occupy_all(site: BindingSite, gw: Instance) -> None:
+async def occupy(site: BindingSite) -> None:
     for c in site.candidates:
         if c.location_id == "LOC1":
             await site.set_status(c.evse_uid, EvseStatus.CHARGING)
+
+
+async def occupied_at_binding(site: BindingSite, gw: Instance) -> Booking:
+    """A booking whose binding found every EVSE of the site charging: still unbound."""
+    b = await site.book(gw)
+    await occupy(site)
+    site.clock.now = at(590)
+    await gw.run()
+    waiting = await site.booking(b.key)
+    assert not waiting.bound
+    return waiting
 
 
 async def test_unbound_in_the_window_a_token_session_fulfils_it(
@@ -55,11 +67,7 @@ async def test_unbound_in_the_window_a_token_session_fulfils_it(
     """Every EVSE was occupied at binding time; one frees and the driver, on time, plugs in
     before the next try: the booking is used, and nothing is bound for it afterwards."""
     gw = site.instance()
-    b = await site.book(gw)
-    await occupy_all(site, gw)
-    clock.now = at(590)
-    await gw.run()
-    assert not (await site.booking(b.key)).bound
+    b = await occupied_at_binding(site, gw)
     await site.set_status("E002", EvseStatus.AVAILABLE)
     clock.now = at(597)
     await gw.event(started("CP001", 1, "tok1"))  # id tokens are case-insensitive
@@ -80,7 +88,7 @@ async def test_unbound_before_the_window_a_token_session_does_not_fulfil_it(
     clock.now = at(300)
     await gw.event(started("CP000", 1, tx="T-morning"))
     assert (await site.booking(b.key)).state is BookingState.RESERVED
-    await occupy_all(site, gw)
+    await occupy(site)
     clock.now = at(590)
     await gw.run()
     await site.set_status("E003", EvseStatus.AVAILABLE)
@@ -99,10 +107,7 @@ async def test_unbound_before_the_window_a_token_session_does_not_fulfil_it(
 async def test_after_the_noshow_time_a_token_session_does_not_fulfil_it(
         site: BindingSite, clock: Clock) -> None:
     gw = site.instance()
-    b = await site.book(gw)
-    await occupy_all(site, gw)
-    clock.now = at(590)
-    await gw.run()
+    b = await occupied_at_binding(site, gw)
     await site.set_status("E001", EvseStatus.AVAILABLE)
     clock.now = at(615.5)
     await gw.event(started("CP000", 2))
@@ -114,9 +119,7 @@ async def test_after_the_noshow_time_a_token_session_does_not_fulfil_it(
 async def test_a_token_session_at_another_site_does_not_fulfil_it(
         site: BindingSite, clock: Clock) -> None:
     gw = site.instance()
-    b = await site.book(gw)
-    clock.now = at(590)
-    await gw.run()
+    b = await site.bound(gw)
     clock.now = at(600)
     await gw.event(started("CP100", 1))
     still = await site.booking(b.key)
@@ -150,10 +153,7 @@ async def test_bound_before_the_window_the_token_on_the_bound_charger_does_not_f
     before the window: the reservation is used up at the charger, but the booking is not
     fulfilled; it is bound anew and a session in the window fulfils it."""
     gw = site.instance()
-    b = await site.book(gw)
-    clock.now = at(590)
-    await gw.run()
-    first = await site.booking(b.key)
+    b = first = await site.bound(gw)
     assert (first.charge_point_id, first.evse_uid) == ("CP000", "E000")
     clock.now = at(592)
     await site.set_status("E001", EvseStatus.CHARGING)
@@ -179,10 +179,7 @@ async def test_bound_before_the_window_the_token_on_the_bound_charger_does_not_f
 async def test_the_reservation_id_fulfils_it_even_before_the_window(
         site: BindingSite, clock: Clock) -> None:
     gw = site.instance()
-    b = await site.book(gw)
-    clock.now = at(590)
-    await gw.run()
-    bound = await site.booking(b.key)
+    b = bound = await site.bound(gw)
     clock.now = at(591)
     await gw.event(started("CP000", 1, "SOMEONE-ELSE", reservation_id=bound.ocpp_reservation_id))
     assert (await site.booking(b.key)).state is BookingState.FULFILLED
