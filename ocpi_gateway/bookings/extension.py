@@ -29,6 +29,7 @@ from ocpi_gateway.locations.extension import LOCATIONS
 from ocpi_gateway.modules import InterfaceRole, OcpiModule
 from ocpi_gateway.ocpp_wiring import CHARGERS
 from ocpi_gateway.reservation_policy.bookings.binder import BookingBinder
+from ocpi_gateway.reservation_policy.bookings.fulfilment import BookingUse
 from ocpi_gateway.reservation_policy.bookings.intake import BookingIntake
 from ocpi_gateway.reservation_policy.bookings.ledger import BookingLedger
 from ocpi_gateway.reservation_policy.bookings.service import BookingService
@@ -139,6 +140,11 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
                     await waiting.grant(location_id)
 
         app[keys.EVENT_BUS].subscribe(on_event)
+        # After the reservation service's subscriber (its extension is listed before): a
+        # transaction that used a booking's binding has fulfilled it by the time this looks.
+        use = BookingUse(service, lambda cp: [loc for loc, _ in
+                                              locations.catalog.evses_of_charger(cp)])
+        app[keys.EVENT_BUS].subscribe(use.on_event)
 
         async def on_reservation(r: Reservation, previous: ReservationState) -> None:
             if policy.bookings_possible(r.location_id):

@@ -57,8 +57,10 @@ INDEXES: dict[str, tuple[Index, ...]] = {
     # ("dead", "seq"): the admin API's dead letters (and pending ones), newest first.
     "outbox": (("owner",), ("dead", "seq")),
     # reservation_policy/bookings/ledger.py: of_partner() by updated_ts (GET {bookings}),
-    # live(location_id=...), the binding and no-show scans, the waiting lists.
+    # live(location_id=...), the binding and no-show scans, the waiting lists, near() (every
+    # transaction started at a booking site).
     "bookings": (("partner_key", "updated_ts"), ("live", "location_id"),
+                 ("location_id", "start_ts"),
                  ("awaiting_bind", "bind_ts"), ("live", "state", "noshow_ts"),
                  ("waiting", "location_id", "created_ts"), ("waiting", "created_ts"),
                  # The admin API's list: newest first, or by start (admin/service/bookings.py).

@@ -16,6 +16,7 @@ from ocpi_gateway.domain.events import DomainEvent
 from ocpi_gateway.domain.store import DocumentStore
 from ocpi_gateway.reservation_policy.availability.base import AvailabilityStore, EvseStatus
 from ocpi_gateway.reservation_policy.bookings.binder import BookingBinder
+from ocpi_gateway.reservation_policy.bookings.fulfilment import BookingUse
 from ocpi_gateway.reservation_policy.bookings.ledger import BookingLedger
 from ocpi_gateway.reservation_policy.bookings.records import Booking
 from ocpi_gateway.reservation_policy.bookings.service import BookingService
@@ -32,7 +33,7 @@ from ocpi_gateway.reservation_policy.records import (
     booked_reservation_id,
     reservation_key,
 )
-from tests.bookings.support import Clock, booking, policy_source
+from tests.bookings.support import Clock, at, booking, policy_source
 from tests.policy.support import SimChargers, StaticCandidates, grid
 
 
@@ -91,9 +92,12 @@ class Instance:
     reservations: ReservationService
     bookings: BookingService
     binder: BookingBinder
+    use: BookingUse
 
     async def event(self, event: DomainEvent) -> None:
+        """As the gateway's EventBus: the reservation service first, then bookings."""
         await self.reservations.handle_event(event)
+        await self.use.on_event(event)
         await self.reservations.drain()
 
     async def run(self) -> None:
@@ -122,7 +126,7 @@ class BindingSite:
                                         self.clock())
         return self
 
-    def instance(self, *, charger_timeout: float = 0.5) -> Instance:
+    def instance(self, *, charger_timeout: float = 0.5, page_size: int = 100) -> Instance:
         capacity = ReservationCapacity(self.timeline, self.policy, clock=self.clock)
         engine = PolicyEngine(self.policy, self.avail, clock=self.clock, capacity=capacity,
                               snapshot_ttl=0)
@@ -134,11 +138,14 @@ class BindingSite:
         bookings = BookingService(BookingLedger(self.store, clock=self.clock), capacity,
                                   candidates, self.policy, clock=self.clock)
         binder = BookingBinder(bookings, reservations, time_budget=2 * charger_timeout,
-                               observer=_Observer(self.seen))
+                               observer=_Observer(self.seen), page_size=page_size)
         capacity.set_booked_promises(binder.booked_promise)
         reservations.add_listener(binder.on_reservation)
         bookings.ledger.add_listener(binder.on_booking)
-        inst = Instance(reservations, bookings, binder)
+        sites = self.candidates
+        use = BookingUse(bookings, lambda cp: [c.location_id for c in sites
+                                               if c.charge_point_id == cp])
+        inst = Instance(reservations, bookings, binder, use)
         self.instances.append(inst)
         return inst
 
@@ -153,6 +160,15 @@ class BindingSite:
                                                          reason="admitted")
         assert reserved is not None
         return reserved
+
+    async def bound(self, inst: Instance, request_id: str = "R1", *, minute: float = 590,
+                    **kw: Any) -> Booking:
+        """A booking made, then the clock at ``minute`` (its binding time by default) and
+        one binder run: the booking as stored after."""
+        b = await self.book(inst, request_id, **kw)
+        self.clock.now = at(minute)
+        await inst.run()
+        return await self.booking(b.key)
 
     async def booking(self, key: str) -> Booking:
         found = await BookingLedger(self.store, clock=self.clock).get(key)

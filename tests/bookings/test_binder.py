@@ -256,3 +256,45 @@ async def test_a_crash_during_binding_binds_once_after_restart(
     [p] = await site.timeline.promises("LOC1", at(0), at(1000))
     assert p.evse_uid == bound.evse_uid
 
+
+
+async def test_one_run_binds_every_due_booking_past_the_first_page(
+        store: DocumentStore, timeline: CapacityTimeline, clock: Clock) -> None:
+    """Regression: the run read one page of the store's due bookings, so more due than a
+    page waited for later runs (10,000 due in one minute came nowhere near)."""
+    site = await BindingSite(store, MemoryAvailability(clock=clock), timeline, clock,
+                             evses=5).ready()
+    try:
+        gw = site.instance(page_size=2)
+        due = [await site.book(gw, f"R{i}", start=600 + i) for i in range(5)]
+        clock.now = at(594)
+        report = await gw.binder.run()
+        await gw.reservations.drain()
+        assert sorted(report.bound) == sorted(b.key for b in due)
+        assert len(site.chargers.reserve_nows()) == 5
+        assert {(await site.booking(b.key)).evse_uid for b in due} == {
+            f"E00{i}" for i in range(5)}
+    finally:
+        await site.close()
+
+
+async def test_occupied_bookings_on_the_first_page_do_not_starve_later_ones(
+        store: DocumentStore, timeline: CapacityTimeline, clock: Clock) -> None:
+    """Regression: bookings tried again (their EVSE still charging) stayed first in the
+    store's order, and a run never reached the due booking after them."""
+    site = await BindingSite(store, MemoryAvailability(clock=clock), timeline, clock,
+                             evses=3).ready()
+    try:
+        gw = site.instance(page_size=2)
+        stuck = [await site.book(gw, f"R{i}", start=600,
+                                 choice=BookingChoice(evse_uid=f"E00{i}")) for i in range(2)]
+        later = await site.book(gw, "R2", start=605, choice=BookingChoice(evse_uid="E002"))
+        for b in stuck:
+            await site.set_status(b.choice.evse_uid if b.choice else "", EvseStatus.CHARGING)
+        clock.now = at(595)
+        await gw.run()
+        assert (await site.booking(later.key)).evse_uid == "E002"
+        assert sorted(site.seen.occupied) == sorted(b.key for b in stuck)
+        assert [(await site.booking(b.key)).bound for b in stuck] == [False, False]
+    finally:
+        await site.close()

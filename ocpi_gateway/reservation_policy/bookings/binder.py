@@ -15,7 +15,9 @@ after a restart) finds the reservation made and only records it on the booking. 
 ReserveNow's expiry is ``start + noshow_timeout_minutes``.
 
 How it ends (``on_reservation``, and ``settle`` for an end whose listener a crash lost):
-used (a transaction with the OCPP reservation id, or the token) → FULFILLED; expired →
+used (a transaction with the OCPP reservation id, or with the token inside the booking's use
+window) → FULFILLED; used with the token before that window → unbound again, bound anew by the
+next run (``fulfilment`` has the rule); expired →
 NO_SHOW; removed (fault, no fitting EVSE left) → CANCELED by the CPO, BROKEN_CHARGER; re-routed
 → bound again to the new EVSE. A booking still unbound at ``start + noshow_timeout_minutes``
 (every fitting EVSE occupied at each try) → CANCELED by the CPO, FULL. A booking that ends
@@ -31,6 +33,7 @@ from typing import Protocol
 import structlog
 
 from ocpi_gateway.domain.events import BookingTransitioned
+from ocpi_gateway.reservation_policy.bookings.fulfilment import in_use_window
 from ocpi_gateway.reservation_policy.bookings.records import Booking
 from ocpi_gateway.reservation_policy.bookings.service import (
     BookingService,
@@ -106,8 +109,10 @@ def binding_request(booking: Booking) -> ReservationRequest:
 
 class BookingBinder:
     def __init__(self, service: BookingService, reservations: ReservationService, *,
-                 time_budget: float = 30.0, observer: BindObserver | None = None) -> None:
+                 time_budget: float = 30.0, observer: BindObserver | None = None,
+                 page_size: int = 100) -> None:
         self.service = service
+        self.page_size = page_size
         self.reservations = reservations
         self.time_budget = time_budget
         self.observer: BindObserver = observer or _Quiet()
@@ -124,19 +129,23 @@ class BookingBinder:
         return replace(promise, end=max(promise.end, until + buffer))
 
     async def run(self, now: datetime | None = None) -> BindReport:
-        """One pass: bind what is due, end what is over."""
+        """One pass: bind every booking due, end every one over (all of them, page by
+        page: a booking tried again while its EVSEs are occupied holds up no other)."""
         now = now or self.service.clock()
         report = BindReport()
-        for booking in await self.service.due_for_binding(now):
-            if booking.noshow_at <= now:
-                continue  # settled below
-            bound = await self.bind(booking)
-            (report.bound if bound is not None and bound.bound else report.occupied).append(
-                booking.key)
-        for booking in await self.service.due_for_noshow(now):
-            ended = await self.settle(booking)
-            if ended is not None and not ended.live:
-                report.ended.append(booking.key)
+        ledger = self.service.ledger
+        async for page in ledger.walk_due_for_binding(now, self.page_size):
+            for booking in page:
+                if booking.noshow_at <= now:
+                    continue  # settled below
+                bound = await self.bind(booking)
+                (report.bound if bound is not None and bound.bound
+                 else report.occupied).append(booking.key)
+        async for page in ledger.walk_due_for_noshow(now, self.page_size):
+            for booking in page:
+                ended = await self.settle(booking)
+                if ended is not None and not ended.live:
+                    report.ended.append(booking.key)
         return report
 
     async def bind(self, booking: Booking) -> Booking | None:
@@ -222,12 +231,17 @@ class BookingBinder:
         if r.state in _HELD:
             await self._follow(booking, r)
         elif not r.live and booking.state is BookingState.RESERVED:
-            await self._ended(booking, r)
+            await self._ended(booking, r, self.service.clock())
 
-    async def _ended(self, booking: Booking, r: Reservation) -> Booking | None:
+    async def _ended(self, booking: Booking, r: Reservation, at: datetime | None = None
+                     ) -> Booking | None:
+        """``at``: when it ended, if known (else its record's last entry says)."""
         state = r.state
         if state is ReservationState.USED:
-            return await self.service.fulfil(booking, reason="session started on the binding")
+            if _used_with_its_id(r) or in_use_window(booking, at or _ended_at(r)):
+                return await self.service.fulfil(booking,
+                                                 reason="session started on the binding")
+            return await self._unbind(booking, r)
         if state is ReservationState.EXPIRED:
             # The charger's clock is not ours: it is told, not left to expire it.
             self.reservations.in_background(self.reservations.cancel_quietly(r))
@@ -243,6 +257,23 @@ class BookingBinder:
             await self._unbind_promise(booking)
         return booking
 
+    async def _unbind(self, booking: Booking, r: Reservation) -> Booking | None:
+        """Its binding was used by a transaction with one of its tokens but before its use
+        window (the driver charging early on the bound charger's other EVSE): not the
+        booking's use. Unbound again, its promise back on the class: the next run binds it
+        anew, and a session in the window still fulfils it."""
+        log.info("booking_binding_used_outside_window", reservation_key=r.key, **booking.ids)
+        current = await self.service.ledger.get(booking.key)
+        if current is None or current.state is not BookingState.RESERVED \
+                or current.ocpp_reservation_id != r.ocpp_reservation_id:
+            return current
+        unbound = await self.service.ledger.transition(
+            current, BookingState.RESERVED, reason="binding used outside the use window",
+            evse_uid=None, charge_point_id=None, ocpp_reservation_id=None, bound_at=None)
+        if unbound is not None:
+            await self.service.reserve_promise(unbound, amend=True)
+        return unbound
+
     async def on_booking(self, event: BookingTransitioned) -> None:
         """A ``BookingLedger`` listener: a booking that ended while bound (the eMSP
         cancelled) gives its reservation back at the charger."""
@@ -254,6 +285,18 @@ class BookingBinder:
         r = await self.reservations.get(booking.partner, booked_reservation_id(booking.id))
         if r is not None:
             self._cancel_reservation(r)
+
+
+_USED_WITH_ITS_ID = "transaction started with the reservation id"
+"""The reason ``charger_events`` records when a transaction names the OCPP reservation id."""
+
+
+def _used_with_its_id(r: Reservation) -> bool:
+    return bool(r.history) and r.history[-1].get("reason") == _USED_WITH_ITS_ID
+
+
+def _ended_at(r: Reservation) -> datetime:
+    return datetime.fromisoformat(r.history[-1]["at"]) if r.history else r.updated_at
 
 
 def _booking_id(r: Reservation) -> str:

@@ -9,7 +9,7 @@ stored (with a history entry), logged with the booking's ids, and handed to the 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -17,7 +17,7 @@ from typing import Any
 import structlog
 
 from ocpi_gateway.domain.events import BookingListener, BookingTransitioned, utc_now
-from ocpi_gateway.domain.store import DocumentStore
+from ocpi_gateway.domain.store import Cursor, DocumentStore, Range, Where
 from ocpi_gateway.reservation_policy.bookings import states
 from ocpi_gateway.reservation_policy.bookings.records import (
     COLLECTION,
@@ -25,6 +25,7 @@ from ocpi_gateway.reservation_policy.bookings.records import (
     RequestEntry,
 )
 from ocpi_gateway.reservation_policy.bookings.states import BookingState, RequestStatus
+from ocpi_gateway.reservation_policy.policy import MAX_PROMISE_MINUTES
 
 log = structlog.get_logger(__name__)
 
@@ -59,19 +60,56 @@ class BookingLedger:
 
     async def due_for_binding(self, now: datetime, limit: int = 100) -> list[Booking]:
         """RESERVED bookings not bound to an EVSE yet whose binding time (start - activation
-        lead) has come, earliest first."""
-        docs = await self._store.find(COLLECTION, {"awaiting_bind": True},
-                                      order_by="bind_ts", limit=limit)
-        ts = now.timestamp()
-        return [Booking.from_doc(d) for d in docs if d["bind_ts"] <= ts]
+        lead) has come, earliest first: the first ``limit`` (``walk_due_for_binding`` reads
+        them all)."""
+        async for page in self.walk_due_for_binding(now, limit):
+            return page
+        return []
+
+    def walk_due_for_binding(self, now: datetime, page_size: int = 100
+                             ) -> AsyncIterator[list[Booking]]:
+        """Every booking ``due_for_binding``, page by page (a booking bound meanwhile leaves
+        the query; the pages go on after the last one read)."""
+        return self._walk({"awaiting_bind": True, "bind_ts": Range(lte=now.timestamp())},
+                          "bind_ts", page_size)
 
     async def due_for_noshow(self, now: datetime, limit: int = 100) -> list[Booking]:
         """RESERVED bookings (bound or not) whose no-show time (start + noshow timeout) has
-        passed, earliest first: the ones nobody used are no-shows."""
-        docs = await self._store.find(COLLECTION, {"live": True, "state": "RESERVED"},
-                                      order_by="noshow_ts", limit=limit)
+        passed, earliest first: the ones nobody used are no-shows. The first ``limit``
+        (``walk_due_for_noshow`` reads them all)."""
+        async for page in self.walk_due_for_noshow(now, limit):
+            return page
+        return []
+
+    def walk_due_for_noshow(self, now: datetime, page_size: int = 100
+                            ) -> AsyncIterator[list[Booking]]:
+        return self._walk({"live": True, "state": BookingState.RESERVED.value,
+                           "noshow_ts": Range(lte=now.timestamp())}, "noshow_ts", page_size)
+
+    async def _walk(self, where: Where, order_by: str, page_size: int
+                    ) -> AsyncIterator[list[Booking]]:
+        # Keyset pages: a run that acts on what it reads (binds, ends) neither skips nor
+        # re-reads a booking, and a booking left as it was (occupied, tried again next run)
+        # never hides the ones after it.
+        after: Cursor | None = None
+        while True:
+            page = await self._store.find_page(COLLECTION, where, order_by=order_by,
+                                               limit=page_size, after=after)
+            if page.docs:
+                yield [Booking.from_doc(d) for d in page.docs]
+            if page.next is None:
+                return
+            after = page.next
+
+    async def near(self, location_id: str, now: datetime) -> list[Booking]:
+        """Bookings at a site (any state) whose no-show time has not passed and whose slot
+        starts within a day: every booking whose use window may hold ``now`` (the early
+        start is at most the activation lead, the lead within a promise's 24 hours)."""
         ts = now.timestamp()
-        return [Booking.from_doc(d) for d in docs if d["noshow_ts"] <= ts]
+        docs = await self._store.find(COLLECTION, {
+            "location_id": location_id, "noshow_ts": Range(gte=ts),
+            "start_ts": Range(lte=ts + MAX_PROMISE_MINUTES * 60)}, order_by="start_ts")
+        return [Booking.from_doc(d) for d in docs]
 
     async def waiting(self, location_id: str) -> list[Booking]:
         """The waiting list of a site, first come first served."""
