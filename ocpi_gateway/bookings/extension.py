@@ -23,7 +23,7 @@ from ocpi_gateway.bookings.publisher import BookingsPublisher, bookings_receiver
 from ocpi_gateway.bookings.sender import add_routes_for
 from ocpi_gateway.config import ConfigError, GatewaySettings
 from ocpi_gateway.deliveries.app import OUTBOX
-from ocpi_gateway.domain.events import ConnectorStatusChanged, DomainEvent
+from ocpi_gateway.domain.events import AvailabilityChanged, ConnectorStatusChanged, DomainEvent
 from ocpi_gateway.domain.loops import BackgroundLoop
 from ocpi_gateway.locations.extension import LOCATIONS
 from ocpi_gateway.modules import InterfaceRole, OcpiModule
@@ -109,7 +109,8 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
 
     async def bookings_ctx(app: web.Application) -> AsyncIterator[None]:
         candidates = CatalogCandidates(lambda: locations.catalog,
-                                       whole_charger_capable(app[CHARGERS]))
+                                       whole_charger_capable(app[CHARGERS]),
+                                       marks=lambda: locations.publisher.chargers.marks)
         clock = app[keys.CLOCK]
         service = BookingService(BookingLedger(app[keys.STORE], clock=clock), capacity,
                                  candidates, policy, clock=clock)
@@ -131,7 +132,7 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
         locations.reload_hooks.append(_ReloadHook(publisher))
 
         async def on_event(event: DomainEvent) -> None:
-            if not isinstance(event, ConnectorStatusChanged):
+            if not isinstance(event, ConnectorStatusChanged | AvailabilityChanged):
                 return
             for location_id, _ in locations.catalog.evses_of_charger(event.charge_point_id):
                 if policy.bookings_possible(location_id):

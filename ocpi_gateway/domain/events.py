@@ -124,6 +124,23 @@ class ReservationEnded(DomainEvent):
     reason: ReservationEndReason
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AvailabilityChanged(DomainEvent):
+    """The charger accepted (or scheduled) a ChangeAvailability: the operator took its target
+    out of service (``operative`` False) or put it back. The target as the command named it:
+    1.6 ``connector_id`` (0: the charger), 2.0.1 ``evse_id`` (both None: the station)."""
+
+    evse_id: int | None
+    connector_id: int | None
+    operative: bool
+    scheduled: bool = False
+    """The charger does it once its transaction ends (OCPP Scheduled)."""
+
+    @property
+    def whole_charger(self) -> bool:
+        return self.evse_id is None and self.connector_id in (None, 0)
+
+
 EventHandler = Callable[[DomainEvent], Awaitable[None]]
 
 

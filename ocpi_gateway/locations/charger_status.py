@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 import structlog
 
 from ocpi_gateway.domain.events import (
+    AvailabilityChanged,
     ChargerConnected,
     ChargerDisconnected,
     ConnectorStatus,
@@ -21,6 +22,7 @@ from ocpi_gateway.domain.events import (
 )
 from ocpi_gateway.domain.tasks import cancel_all
 from ocpi_gateway.locations.catalog import LocationsCatalog
+from ocpi_gateway.locations.service_marks import EvseKey, ServiceMarks, marked_status
 from ocpi_gateway.locations.status import CHARGER_WIDE_OVERRIDES, evse_status, map_ocpp_status
 from ocpi_gateway.reservation_policy.availability.base import AvailabilityStore, EvseStatus
 
@@ -59,6 +61,8 @@ class ChargerStatuses:
         self.trigger_delay = 2.0
         """Seconds after a connection before asking a charger that reported nothing: one that
         (re)boots reports by itself meanwhile."""
+        self.marks = ServiceMarks()
+        """EVSEs the operator took out of service (the app gives it the store)."""
         self._connectors: dict[tuple[str, str], dict[str, EvseStatus]] = {}
         self._charger_override: dict[str, ConnectorStatus] = {}
         self._offline: set[str] = set()
@@ -75,8 +79,12 @@ class ChargerStatuses:
 
     async def apply(self, event: DomainEvent) -> None:
         cp = event.charge_point_id
-        if isinstance(event, ChargerConnected):
+        if isinstance(event, AvailabilityChanged):
+            await self._availability_changed(event)
+        elif isinstance(event, ChargerConnected):
             self._connected.add(cp)
+            # Marks written while another instance held it (or before a restart).
+            await self.refresh_marks()
             timer = self._grace.pop(cp, None)
             if timer is not None:
                 timer.cancel()
@@ -115,6 +123,35 @@ class ChargerStatuses:
                 return
             self._connectors.setdefault(found, {})[connector] = map_ocpp_status(event.status)
             await self._recompute(found, event.timestamp)
+
+    # -- the operator's out-of-service marks ---------------------------------------------
+
+    def evses_targeted(self, event: AvailabilityChanged) -> list[EvseKey]:
+        """The EVSEs a ChangeAvailability's target covers."""
+        catalog = self._catalog()
+        if event.whole_charger:
+            return catalog.evses_of_charger(event.charge_point_id)
+        found = catalog.evse_at(event.charge_point_id, event.evse_id,
+                                None if event.evse_id is not None else event.connector_id)
+        return [found] if found is not None else []
+
+    async def _availability_changed(self, event: AvailabilityChanged) -> None:
+        targeted = self.evses_targeted(event)
+        await self.marks.set(targeted, out=not event.operative,
+                             charge_point_id=event.charge_point_id, scheduled=event.scheduled)
+        for key in targeted:
+            await self._recompute(key, event.timestamp)
+
+    async def refresh_marks(self) -> list[EvseKey]:
+        """Read the marks again; republish the changed EVSEs of chargers connected here (an
+        instance knows only its own chargers' connector statuses)."""
+        changed = await self.marks.refresh()
+        catalog = self._catalog()
+        for key in changed:
+            evse = catalog.evse(*key)
+            if evse is not None and evse.charge_point_id in self._connected:
+                await self._recompute(key, _now())
+        return changed
 
     # -- statuses the gateway does not know ----------------------------------------------
 
@@ -179,10 +216,10 @@ class ChargerStatuses:
         evse = self._catalog().evse(location_id, evse_uid)
         if evse is None:
             return
-        charger_view = evse_status(
+        charger_view = marked_status(evse_status(
             self._connectors.get(key, {}).values(),
             charger_override=self._charger_override.get(evse.charge_point_id),
             offline=evse.charge_point_id in self._offline,
-        )
+        ), self.marks.is_out(location_id, evse_uid))
         await self._availability.set_status(location_id, evse_uid, charger_view, at)
         self._refresh(location_id, evse_uid, at)

@@ -22,6 +22,7 @@ from pydantic import BaseModel
 from ocpi_gateway.deliveries.engine import DeliveryEngine
 from ocpi_gateway.deliveries.models import Delivery
 from ocpi_gateway.domain.events import (
+    AvailabilityChanged,
     ChargerConnected,
     ChargerDisconnected,
     ConnectorStatusChanged,
@@ -112,6 +113,7 @@ class LocationsPublisher:
         if loops is not None:
             self._loop_registry = loops
         self._snapshots.store = store
+        self.chargers.marks.store = store
         self._pushes.outbox, self._pushes.receivers = outbox, receivers
         if outbox is not None:
             outbox.register_resync(RESYNC_KIND, self._resync_body)
@@ -144,6 +146,7 @@ class LocationsPublisher:
     # -- lifecycle -------------------------------------------------------------------------
 
     async def start(self) -> None:
+        await self.chargers.marks.refresh()
         await self._snapshots.restore(self.catalog)
         await self._apply_catalog(self.catalog, prepare(self.catalog))
         self._tasks["consumer"] = asyncio.create_task(self._consume(),
@@ -206,7 +209,8 @@ class LocationsPublisher:
         """Record the charger's view in the availability store at once (the reservation policy
         must see a status as soon as the charger's StatusNotification is answered); everything
         slower — publishing and the pushes to partners — is queued."""
-        if isinstance(event, ConnectorStatusChanged | ChargerConnected | ChargerDisconnected):
+        if isinstance(event, ConnectorStatusChanged | ChargerConnected | ChargerDisconnected
+                      | AvailabilityChanged):
             await self.chargers.apply(event)
 
     def _queue_refresh(self, location_id: str, evse_uid: str, at: datetime | None) -> None:
@@ -324,6 +328,9 @@ class LocationsPublisher:
         return await done
 
     async def _sync_shared(self) -> int:
+        # Out-of-service marks another instance wrote: the policy and the capacity here
+        # must see them too (their statuses come with the availability below).
+        await self.chargers.refresh_marks()
         changed = 0
         for location in self._live:
             view = await self._availability.location(location.id)

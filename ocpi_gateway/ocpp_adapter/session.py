@@ -51,8 +51,13 @@ from ocpp.exceptions import (
 from ocpp.messages import Call, CallError, CallResult
 
 from ocpi_gateway.domain.authorization import TokenAuthorizer
-from ocpi_gateway.domain.charger_commands import ChargerCommand, CommandOutcome, CommandReply
-from ocpi_gateway.domain.events import DomainEvent, EventPublisher
+from ocpi_gateway.domain.charger_commands import (
+    ChangeAvailability,
+    ChargerCommand,
+    CommandOutcome,
+    CommandReply,
+)
+from ocpi_gateway.domain.events import AvailabilityChanged, DomainEvent, EventPublisher
 from ocpi_gateway.domain.ids import OcppVersion
 from ocpi_gateway.ocpp_adapter.connection import AiohttpConnection, ConnectionClosed
 from ocpi_gateway.ocpp_adapter.ocpp_internals import (
@@ -92,6 +97,8 @@ class RpcFrameworkError(OCPPError):  # type: ignore[misc]
 NOT_IMPLEMENTED_DESCRIPTION = "Requested Action is not known by receiver"
 NOT_SUPPORTED_DESCRIPTION = "Requested Action is recognized but not supported by the receiver"
 
+
+_TAKEN = frozenset({CommandOutcome.ACCEPTED, CommandOutcome.SCHEDULED})
 
 CallObserver = Callable[[OcppVersion, str, str], None]
 """Told of every CALL: (version, action, "in" from the charger / "out" to it). For metrics."""
@@ -314,7 +321,15 @@ class OcppSession(PackageChargePoint):
         if call not in done:
             return CommandReply(outcome=CommandOutcome.OFFLINE if self._closed.done()
                                 else CommandOutcome.TIMEOUT)
-        return self._reply_of(command, call)
+        reply = self._reply_of(command, call)
+        if isinstance(command, ChangeAvailability) and reply.outcome in _TAKEN:
+            # On the instance holding the charger, whoever asked: the gateway's own record of
+            # the operator's decision follows the charger's acceptance, in event order.
+            self.emit(AvailabilityChanged(
+                charge_point_id=self.id, evse_id=command.evse_id,
+                connector_id=command.connector_id, operative=command.operative,
+                scheduled=reply.outcome is CommandOutcome.SCHEDULED))
+        return reply
 
     def _reply_of(self, command: ChargerCommand, call: asyncio.Future[Any]) -> CommandReply:
         kind = type(command).__name__

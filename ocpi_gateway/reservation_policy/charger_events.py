@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 import structlog
 
 from ocpi_gateway.domain.events import (
+    AvailabilityChanged,
     ConnectorStatus,
     ConnectorStatusChanged,
     DomainEvent,
@@ -79,6 +80,14 @@ class ChargerEvents:
             await self._on_presented(event)
         elif isinstance(event, ReservationEnded):
             await self._on_reservation_ended(event)
+        elif isinstance(event, AvailabilityChanged):
+            if not event.operative:
+                # Out of service by the operator: whatever the charger reports next (a busy
+                # one answers Scheduled and reports nothing yet), its reservations move now.
+                await self._reroute_at(
+                    event.charge_point_id, event.evse_id,
+                    None if event.evse_id is not None else event.connector_id,
+                    charger_wide=event.whole_charger, why="EVSE taken out of service")
         elif isinstance(event, ConnectorStatusChanged):
             shown_reserved = self._note_reserved(event)
             if event.status in _REMOVING_STATUSES:
@@ -178,22 +187,28 @@ class ChargerEvents:
                     cancel_at_charger=False))
 
     async def _on_fault(self, event: ConnectorStatusChanged) -> None:
-        charger_wide = event.connector_id == 0 and event.evse_id is None
-        for r in await self._core.repo.live(charge_point_id=event.charge_point_id):
+        await self._reroute_at(event.charge_point_id, event.evse_id, event.connector_id,
+                               charger_wide=event.connector_id == 0 and event.evse_id is None,
+                               why=f"EVSE went {event.status.value}")
+
+    async def _reroute_at(self, cp: str, evse_id: int | None, connector_id: int | None, *,
+                          charger_wide: bool, why: str) -> None:
+        """Re-route the live reservations at an OCPP target that can no longer serve them."""
+        for r in await self._core.repo.live(charge_point_id=cp):
             if r.state is ReservationState.PENDING:
                 continue
             if charger_wide:
                 hit = True
             elif r.whole_charger:
                 hit = False  # the charger keeps another of its EVSEs for the driver
-            elif event.evse_id is not None:
-                hit = r.evse_id == event.evse_id
+            elif evse_id is not None:
+                hit = r.evse_id == evse_id
             else:
-                hit = r.evse_id is None and r.connector_id == event.connector_id
+                hit = r.evse_id is None and r.connector_id == connector_id
             if hit:
                 self._core.in_background(reroute(
-                    self._core, r, reason=f"EVSE went {event.status.value}",
-                    cancel_at_charger=True, avoid_charger=charger_wide))
+                    self._core, r, reason=why, cancel_at_charger=True,
+                    avoid_charger=charger_wide))
 
 
 async def ended_by_charger(core: ReservationCore, r: Reservation) -> Reservation | None:

@@ -6,12 +6,15 @@ from collections.abc import Callable, Sequence
 
 from ocpi_gateway.locations.catalog import LocationsCatalog
 from ocpi_gateway.locations.models import OperatorConnector, OperatorEvse
+from ocpi_gateway.locations.service_marks import ServiceMarks
 from ocpi_gateway.reservation_policy.models import ConnectorInfo, EvseCandidate
 
 CatalogProvider = Callable[[], LocationsCatalog]
 """The current catalog: a reload replaces it, so it is looked up on every request."""
 
 WholeChargerCapable = Callable[[str], bool]
+
+MarksProvider = Callable[[], ServiceMarks]
 
 
 def connector_power_w(connector: OperatorConnector) -> int:
@@ -24,6 +27,7 @@ def connector_power_w(connector: OperatorConnector) -> int:
 def to_candidate(
     location_id: str, evse: OperatorEvse, catalog: LocationsCatalog,
     whole_charger: WholeChargerCapable, *, every_evse_counts: bool = False,
+    out_of_service: bool = False,
 ) -> EvseCandidate | None:
     address = catalog.address_of(location_id, evse.uid)
     if address is None:
@@ -33,7 +37,8 @@ def to_candidate(
         evse_uid=evse.uid,
         charge_point_id=evse.charge_point_id,
         address=address,
-        reservable=every_evse_counts or evse.reservable,
+        # Out of service (the operator's mark): no reservation, no bookings' supply.
+        reservable=not out_of_service and (every_evse_counts or evse.reservable),
         connectors=tuple(ConnectorInfo(c.standard.value, connector_power_w(c),
                                        c.power_type.value)
                          for c in evse.connectors),
@@ -48,24 +53,31 @@ class CatalogCandidates:
     """
 
     def __init__(self, catalog: CatalogProvider, whole_charger: WholeChargerCapable, *,
-                 every_evse_counts: bool = False) -> None:
+                 every_evse_counts: bool = False, marks: MarksProvider | None = None) -> None:
         self._catalog = catalog
         self._whole_charger = whole_charger
         self._every_evse_counts = every_evse_counts
-        # Built once per catalog: a reload replaces the catalog object, which drops these.
-        self._built: dict[str, tuple[LocationsCatalog, tuple[EvseCandidate, ...]]] = {}
+        self._marks = marks
+        # Built once per catalog and marks: a reload replaces the catalog object, a mark
+        # moves the generation; either drops these.
+        self._built: dict[str, tuple[LocationsCatalog, int,
+                                     tuple[EvseCandidate, ...]]] = {}
 
     async def candidates(self, location_id: str) -> Sequence[EvseCandidate]:
         catalog = self._catalog()
+        marks = self._marks() if self._marks is not None else None
+        generation = marks.generation if marks is not None else 0
         built = self._built.get(location_id)
-        if built is not None and built[0] is catalog:
-            return built[1]
+        if built is not None and built[0] is catalog and built[1] == generation:
+            return built[2]
         location = catalog.get(location_id)
         if location is None:
             return ()
         found = (to_candidate(location_id, evse, catalog, self._whole_charger,
-                              every_evse_counts=self._every_evse_counts)
+                              every_evse_counts=self._every_evse_counts,
+                              out_of_service=marks is not None
+                              and marks.is_out(location_id, evse.uid))
                  for evse in location.evses)
         result = tuple(c for c in found if c is not None)
-        self._built[location_id] = (catalog, result)
+        self._built[location_id] = (catalog, generation, result)
         return result

@@ -15,7 +15,12 @@ from aiohttp import web
 
 from ocpi_gateway import keys, metrics
 from ocpi_gateway.config import ConfigError, GatewaySettings
-from ocpi_gateway.domain.events import ConnectorStatusChanged, DomainEvent, utc_now
+from ocpi_gateway.domain.events import (
+    AvailabilityChanged,
+    ConnectorStatusChanged,
+    DomainEvent,
+    utc_now,
+)
 from ocpi_gateway.locations.extension import AVAILABILITY, AVAILABILITY_RECOVERY, LOCATIONS
 from ocpi_gateway.ocpp_adapter.chargers_config import ChargersConfig
 from ocpi_gateway.ocpp_adapter.display import ReservedDisplay
@@ -76,15 +81,16 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
     app[CAPACITY] = capacity
     engine = PolicyEngine(policy, app[AVAILABILITY], clock=app[keys.CLOCK], capacity=capacity)
     app[POLICY_ENGINE] = engine
-    site_candidates = CatalogCandidates(lambda: app[LOCATIONS].catalog,
-                                        whole_charger_capable(app[CHARGERS]))
+    site_candidates = CatalogCandidates(
+        lambda: app[LOCATIONS].catalog, whole_charger_capable(app[CHARGERS]),
+        marks=lambda: app[LOCATIONS].publisher.chargers.marks)
 
     async def sites() -> list[tuple[str, Sequence[EvseCandidate]]]:
         return [(loc.id, await site_candidates.candidates(loc.id))
                 for loc in app[LOCATIONS].catalog.locations()]
 
     async def on_event(event: DomainEvent) -> None:
-        if isinstance(event, ConnectorStatusChanged):
+        if isinstance(event, ConnectorStatusChanged | AvailabilityChanged):
             # The Locations extension, subscribed earlier, has written the new status to the
             # availability store by now.
             for location_id, _ in app[LOCATIONS].catalog.evses_of_charger(event.charge_point_id):
@@ -130,7 +136,8 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
 
     async def reservations_ctx(app: web.Application) -> AsyncIterator[None]:
         candidates = CatalogCandidates(lambda: app[LOCATIONS].catalog,
-                                       whole_charger_capable(app[CHARGERS]))
+                                       whole_charger_capable(app[CHARGERS]),
+                                       marks=lambda: app[LOCATIONS].publisher.chargers.marks)
         service = ReservationService(
             engine=engine, store=app[keys.STORE], commands=app[CHARGER_COMMANDS],
             candidates=candidates, charger_timeout=settings.command_timeouts.charger_seconds,

@@ -78,9 +78,10 @@ OPERATIONS = [
     _op("/change-availability", change_availability, "ChangeAvailability: take an EVSE, a "
         "connector or the whole charger out of service (Inoperative) or back (Operative)",
         ops.ChangeAvailabilityBody, "charger.change_availability",
-        "The charger then reports the connector Unavailable (Available when back): the EVSE "
-        "is published INOPERATIVE to the eMSPs and its live reservations are re-routed to "
-        "another EVSE of the site, or canceled when none fits."),
+        "Once the charger accepts (or schedules) it, the gateway marks the EVSEs out of "
+        "service (stored, on every instance, whatever the charger reports): "
+        "published INOPERATIVE to the eMSPs, never picked, out of the bookings' supply, its "
+        "live reservations re-routed to another EVSE of the site, or canceled when none fits."),
     _op("/trigger-message", trigger_message, "TriggerMessage: ask the charger to send a "
         "message now (the version's MessageTrigger values)", ops.TriggerMessageBody,
         "charger.trigger_message"),
