@@ -11,11 +11,13 @@ from ocpi_gateway.admin.api import (
     outbox,
     partners,
     reload,
+    reports,
     reservations,
     session,
     sites,
 )
 from ocpi_gateway.admin.api.framework import Operation
+from ocpi_gateway.console import timeline
 
 
 def operations() -> list[Operation]:
@@ -24,4 +26,5 @@ def operations() -> list[Operation]:
             *charger_ops.OPERATIONS,
             *reservations.OPERATIONS, *bookings.OPERATIONS,
             *commands.OPERATIONS, *outbox.OPERATIONS,
-            *partners.OPERATIONS, *reload.OPERATIONS]
+            *partners.OPERATIONS, *reload.OPERATIONS,
+            *reports.OPERATIONS, *timeline.OPERATIONS]
