@@ -15,7 +15,7 @@ from ocpi_gateway.bookings.context import BOOKINGS
 from ocpi_gateway.config import GatewaySettings
 from ocpi_gateway.console import pages
 from ocpi_gateway.console.changes import booking_change, evse_change, reservation_change
-from ocpi_gateway.console.events import EVENTS, FEED, stream
+from ocpi_gateway.console.events import FEED
 from ocpi_gateway.console.feed import Feed, LocalFeed
 from ocpi_gateway.console.feed_redis import RedisFeed
 from ocpi_gateway.domain.events import BookingTransitioned
@@ -28,7 +28,6 @@ from ocpi_gateway.reservations.extension import RESERVATIONS
 
 def install(app: web.Application, settings: GatewaySettings) -> None:
     app.router.add_routes(pages.routes())
-    app.router.add_get(EVENTS, stream, allow_head=False)
 
     async def console_ctx(app: web.Application) -> AsyncIterator[None]:
         ocpp = app.get(OCPP_SERVER)

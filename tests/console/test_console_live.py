@@ -111,7 +111,7 @@ async def test_a_stranger_gets_no_data_and_no_post_passes_without_the_csrf_token
         await stranger.locator("#login").wait_for()
         assert await stranger.locator("#nav").is_hidden()
         assert await stranger.locator(".evse").count() == 0
-        for path in ("/admin/api/sites", "/admin/api/reservations", "/admin/console/events",
+        for path in ("/admin/api/sites", "/admin/api/reservations", "/admin/api/live",
                      "/admin/api/reports?from=2026-12-01T00:00:00Z&to=2026-12-02T00:00:00Z"):
             answer = await stranger.request.get(world.gateway.url + path)
             assert answer.status == 401, path

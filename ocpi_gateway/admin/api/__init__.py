@@ -17,7 +17,7 @@ from ocpi_gateway.admin.api import (
     sites,
 )
 from ocpi_gateway.admin.api.framework import Operation
-from ocpi_gateway.console import timeline
+from ocpi_gateway.console import events, timeline
 
 
 def operations() -> list[Operation]:
@@ -27,4 +27,5 @@ def operations() -> list[Operation]:
             *reservations.OPERATIONS, *bookings.OPERATIONS,
             *commands.OPERATIONS, *outbox.OPERATIONS,
             *partners.OPERATIONS, *reload.OPERATIONS,
-            *reports.OPERATIONS, *timeline.OPERATIONS]
+            *reports.OPERATIONS, *timeline.OPERATIONS,
+            *events.OPERATIONS]

@@ -15,7 +15,7 @@ function badge(on) {
 
 export function connect() {
   if (source !== null) return;
-  source = new EventSource('/admin/console/events');
+  source = new EventSource('/admin/api/live');
   source.addEventListener('ready', () => {
     badge(true);
     for (const handler of handlers.ready) handler();
