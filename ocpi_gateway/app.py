@@ -54,6 +54,7 @@ EXTENSIONS: list[str] = [
     "ocpi_gateway.bookings.extension:install",  # app[BOOKINGS]: 2.3.0 Bookings; after the above
     "ocpi_gateway.commands.module:install",  # Commands receiver; needs all of the above
     "ocpi_gateway.admin.extension:install",  # /admin/api/, /admin/reload; reads all of the above
+    "ocpi_gateway.console.extension:install",  # /console and its live feed; after admin
 ]
 
 

@@ -35,6 +35,7 @@ SUBCOMMANDS: list[str] = [
     "ocpi_gateway.demo.cli:add_subcommands",  # demo: simulated chargers and eMSP
     "ocpi_gateway.admin.cli:add_subcommands",  # operators hash-password
     "ocpi_gateway.config_check.cli:add_subcommands",  # config check
+    "ocpi_gateway.admin.report_cli:add_subcommands",  # report --from --to --format csv|json
 ]
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -53,7 +54,12 @@ from ocpi_gateway.transport.envelope import ocpi_timestamp
 
 log = structlog.get_logger(__name__)
 
-__all__ = ["SNAPSHOTS", "LocationsPublisher", "Receiver", "ReceiversProvider", "StatusTrigger"]
+__all__ = ["SNAPSHOTS", "LocationsPublisher", "Receiver", "ReceiversProvider", "StatusListener",
+           "StatusTrigger"]
+
+
+StatusListener = Callable[[str, str, EvseStatus, str], None]
+"""(location id, EVSE uid, published status, last_updated as published)."""
 
 
 def _now() -> datetime:
@@ -95,6 +101,9 @@ class LocationsPublisher:
         self._hold_timers: dict[tuple[str, str], asyncio.TimerHandle] = {}
         self._flush_timer: asyncio.TimerHandle | None = None
         self._releasing: set[asyncio.Task[None]] = set()
+        self.status_listeners: list[StatusListener] = []
+        """Told of every EVSE status this instance published (the console's live feed);
+        called in the consumer task, so each must return at once."""
         self.attach(store=store, outbox=outbox, receivers=receivers)
         listen = getattr(availability, "add_hold_listener", None)
         if listen is not None:
@@ -308,6 +317,8 @@ class LocationsPublisher:
         # What partners were told survives a restart, so a status lost meanwhile is corrected;
         # written when the queue runs dry, so a burst of changes costs one write per location.
         self._snapshots.mark(location_id)
+        for listener in self.status_listeners:
+            listener(location_id, evse_uid, status, evse.last_updated)
         await self._pushes.evse_status(location, evse)
 
     def _set_status(self, location: PublishedLocation, evse: PublishedEvse,

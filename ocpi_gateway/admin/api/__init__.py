@@ -12,12 +12,14 @@ from ocpi_gateway.admin.api import (
     outbox,
     partners,
     reload,
+    reports,
     reservations,
     session,
     sessions,
     sites,
 )
 from ocpi_gateway.admin.api.framework import Operation
+from ocpi_gateway.console import events, timeline
 
 
 def operations() -> list[Operation]:
@@ -27,4 +29,6 @@ def operations() -> list[Operation]:
             *reservations.OPERATIONS, *bookings.OPERATIONS,
             *commands.OPERATIONS, *outbox.OPERATIONS,
             *partners.OPERATIONS, *reload.OPERATIONS,
-            *sessions.OPERATIONS, *enforcement.OPERATIONS]
+            *sessions.OPERATIONS, *enforcement.OPERATIONS,
+            *reports.OPERATIONS, *timeline.OPERATIONS,
+            *events.OPERATIONS]

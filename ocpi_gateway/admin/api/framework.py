@@ -93,6 +93,9 @@ class Operation:
     """Also takes gateway.yaml's ``admin_token`` (only ``POST /admin/reload``)."""
     description: str = ""
     errors: tuple[int, ...] = field(default=(400, 404))
+    streams: str | None = None
+    """The media type of a streamed answer (``text/event-stream``): the handler prepares and
+    writes it itself; ``response`` is then None."""
 
     @property
     def operation_id(self) -> str:

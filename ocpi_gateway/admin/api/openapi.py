@@ -91,6 +91,9 @@ def openapi_document(operations: Sequence[Operation], *, title: str, version: st
             responses[str(op.status)] = {
                 "description": "done" if op.action else "what was asked for",
                 "content": _json_content(key_map[(op.response, "serialization")])}
+        elif op.streams is not None:
+            responses["200"] = {"description": "a stream, until the client leaves",
+                                "content": {op.streams: {"schema": {"type": "string"}}}}
         else:
             responses["204"] = {"description": "done"}
         errors = set(op.errors) | {500}

@@ -1,0 +1,74 @@
+// The reservation list (newest first), filtered, with the operator's cancel; reloaded when
+// the feed reports a reservation's change.
+'use strict';
+import { currentSession, get, post } from './api.js';
+import { clear, h, message, table, when } from './dom.js';
+import { listen } from './live.js';
+
+export async function show(view) {
+  const filters = { state: 'live', site: '', emsp: '' };
+  const notice = h('div', {});
+  const list = h('div', {});
+  const form = h('form', { class: 'toolbar', onsubmit: (e) => { e.preventDefault(); load(); } },
+    h('label', {}, 'State ', stateSelect(filters)),
+    h('label', {}, 'Site ', input(filters, 'site')),
+    h('label', {}, 'eMSP ', input(filters, 'emsp')),
+    h('button', { type: 'submit' }, 'Filter'));
+  clear(view);
+  view.append(h('h2', {}, 'Reservations'), form, notice, list);
+
+  async function cancel(item) {
+    const note = window.prompt(`Cancel ${item.key}? A note for the audit log:`, '');
+    if (note === null) return;
+    const [emsp, id] = [item.emsp, item.reservation_id];
+    try {
+      const done = await post(`/admin/api/reservations/${encodeURIComponent(emsp)}/` +
+                              `${encodeURIComponent(id)}/cancel`, note ? { note } : {});
+      notice.replaceChildren(message(`${item.key}: ${done.reservation.state}, charger ` +
+                                     `${done.charger_answer}`));
+    } catch (error) {
+      notice.replaceChildren(message(`${item.key}: ${error.message}`, 'error'));
+    }
+    await load();
+  }
+
+  async function load() {
+    const query = new URLSearchParams({ limit: '200' });
+    for (const [name, value] of Object.entries(filters)) if (value) query.set(name, value);
+    const page = await get(`/admin/api/reservations?${query}`);
+    const mayAct = currentSession().role === 'operator';
+    list.replaceChildren(page.items.length === 0 ? h('p', { class: 'muted' }, 'none') :
+      table([
+        { title: 'Reservation', value: (r) => r.key },
+        { title: 'State', value: (r) => h('span', { class: 'state' }, r.state) },
+        { title: 'Site', value: (r) => r.location_id },
+        { title: 'EVSE', value: (r) => r.evse_uid || '' },
+        { title: 'Charger', value: (r) => r.charge_point_id || '' },
+        { title: 'Token', value: (r) => r.token_uid },
+        { title: 'Made', value: (r) => when(r.created_at) },
+        { title: 'Expiry', value: (r) => when(r.expiry) },
+        { title: '', value: (r) => (r.live && mayAct ? h('button', {
+          class: 'danger', type: 'button', onclick: () => cancel(r) }, 'Cancel') : '') },
+      ], page.items.map((r) => ({ item: r, attributes: { 'data-key': r.key } }))));
+    view.dataset.loaded = String(Date.now());
+  }
+  let queued = null;
+  const off = [listen('ready', load), listen('reservation', () => {
+    // A burst of transitions makes one reload.
+    if (queued === null) queued = setTimeout(() => { queued = null; load(); }, 100);
+  })];
+  await load();
+  return () => { off.forEach((f) => f()); if (queued) clearTimeout(queued); };
+}
+
+function input(filters, name) {
+  return h('input', { value: filters[name], size: 10,
+                      oninput: (e) => { filters[name] = e.target.value.trim(); } });
+}
+
+function stateSelect(filters) {
+  const states = ['live', 'PENDING', 'ACTIVE', 'REROUTED', 'USED', 'EXPIRED', 'CANCELLED',
+                  'REMOVED', 'FAILED', ''];
+  return h('select', { onchange: (e) => { filters.state = e.target.value; } },
+    states.map((st) => h('option', { value: st, selected: st === filters.state }, st || 'all')));
+}
