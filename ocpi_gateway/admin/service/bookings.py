@@ -11,10 +11,9 @@ from typing import ClassVar
 from pydantic import BaseModel, Field, field_validator
 
 from ocpi_gateway.admin.service.query import (
-    ListQuery,
+    SiteQuery,
     add,
     one_or_more,
-    party,
     sort_param,
     state_names,
 )
@@ -28,7 +27,7 @@ from ocpi_gateway.reservation_policy.bookings.states import (
 )
 
 
-class BookingFilter(ListQuery):
+class BookingFilter(SiteQuery):
     """The query of ``GET /admin/api/bookings``; ``from`` and ``to`` bound the creation
     time."""
 
@@ -40,9 +39,6 @@ class BookingFilter(ListQuery):
     state: str | None = Field(default=None, description="one or more states, comma-separated "
                               "(PENDING, RESERVED, REJECTED, FAILED, FULFILLED, CANCELED, "
                               "NO_SHOW); live = PENDING,RESERVED")
-    site: str | None = Field(default=None, description="a location id")
-    emsp: str | None = Field(default=None, description="the eMSP's party, e.g. DE-ABC")
-    token: str | None = Field(default=None, description="the (first) token uid")
     evse: str | None = Field(default=None, description="the EVSE uid it is bound to")
 
     @field_validator("state")
@@ -50,14 +46,13 @@ class BookingFilter(ListQuery):
     def _states(cls, value: str | None) -> str | None:
         return state_names(value, BookingState, frozenset(LIVE_STATES))
 
-    @field_validator("emsp")
-    @classmethod
-    def _party(cls, value: str | None) -> str | None:
-        return party(value)
-
     def filters(self) -> Where:
         where: Where = {}
-        add(where, "state", one_or_more(self.state.split(",") if self.state else []))
+        states = set(self.state.split(",")) if self.state else set()
+        if states and states == {s.value for s in LIVE_STATES}:
+            where["live"] = True  # what the record says of itself, and its indexes lead
+        else:
+            add(where, "state", one_or_more(sorted(states)))
         add(where, "location_id", self.site or None)
         add(where, "partner_key", self.emsp or None)
         add(where, "token_uid", self.token or None)

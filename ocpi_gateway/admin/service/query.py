@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, ClassVar, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ocpi_gateway.admin.service.paging import decode_cursor, encode_cursor
 from ocpi_gateway.domain.store import Document, DocumentStore, OneOf, Range, Where
@@ -77,6 +77,24 @@ class ListQuery(BaseModel):
         return [convert(doc) for doc in found.docs], encode_cursor(found.next, order)
 
 
+class DriverQuery(ListQuery):
+    """A list of things an eMSP's driver did: filtered by the eMSP and the token."""
+
+    emsp: str | None = Field(default=None, description="the eMSP's party, e.g. DE-ABC")
+    token: str | None = Field(default=None, description="the token uid")
+
+    @field_validator("emsp")
+    @classmethod
+    def _party(cls, value: str | None) -> str | None:
+        return party(value)
+
+
+class SiteQuery(DriverQuery):
+    """... at a site: also filtered by location."""
+
+    site: str | None = Field(default=None, description="a location id")
+
+
 def time_range(since: datetime | None, until: datetime | None) -> Range | None:
     """[since, until) in epoch seconds; a moment without a zone is UTC."""
     if since is None and until is None:
@@ -100,9 +118,10 @@ def state_names(value: str | None, states: type[E], live: frozenset[E] | None = 
     a ValueError names a wrong one."""
     if value is None:
         return None
-    names = [name.strip().upper() for name in value.split(",") if name.strip()]
-    if names == ["LIVE"] and live is not None:
-        names = sorted(state.value for state in live)
+    names: list[str] = []
+    for name in (part.strip().upper() for part in value.split(",")):
+        wanted = sorted(state.value for state in live) if name == "LIVE" and live else [name]
+        names += [n for n in wanted if n and n not in names]
     known = [state.value for state in states]
     for name in names:
         if name not in known:

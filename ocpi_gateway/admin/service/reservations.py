@@ -11,25 +11,22 @@ from typing import ClassVar
 from pydantic import BaseModel, Field, field_validator
 
 from ocpi_gateway.admin.service.query import (
-    ListQuery,
+    SiteQuery,
     add,
     one_or_more,
-    party,
     sort_param,
     state_names,
 )
 from ocpi_gateway.domain.store import DocumentStore, Where
 from ocpi_gateway.reservation_policy.records import (
     COLLECTION,
+    LIVE_STATES,
     Reservation,
     ReservationState,
 )
 
-LIVE = frozenset({ReservationState.PENDING, ReservationState.ACTIVE,
-                  ReservationState.REROUTED})
 
-
-class ReservationFilter(ListQuery):
+class ReservationFilter(SiteQuery):
     """The query of ``GET /admin/api/reservations`` (and ``reservations list``); ``from`` and
     ``to`` bound the creation time."""
 
@@ -40,28 +37,24 @@ class ReservationFilter(ListQuery):
     state: str | None = Field(default=None, description="one or more states, comma-separated "
                               "(PENDING, ACTIVE, REROUTED, USED, EXPIRED, CANCELLED, REMOVED, "
                               "FAILED); live = PENDING,ACTIVE,REROUTED")
-    site: str | None = Field(default=None, description="a location id")
-    emsp: str | None = Field(default=None, description="the eMSP's party, e.g. DE-ABC")
-    token: str | None = Field(default=None, description="the token uid")
     charger: str | None = Field(default=None, description="a charge point id")
     evse: str | None = Field(default=None, description="an EVSE uid")
 
     @field_validator("state")
     @classmethod
     def _states(cls, value: str | None) -> str | None:
-        return state_names(value, ReservationState, LIVE)
-
-    @field_validator("emsp")
-    @classmethod
-    def _party(cls, value: str | None) -> str | None:
-        return party(value)
+        return state_names(value, ReservationState, LIVE_STATES)
 
     def states(self) -> list[ReservationState]:
         return [ReservationState(s) for s in self.state.split(",")] if self.state else []
 
     def filters(self) -> Where:
         where: Where = {}
-        add(where, "state", one_or_more([s.value for s in self.states()]))
+        states = {s.value for s in self.states()}
+        if states and states == {s.value for s in LIVE_STATES}:
+            where["live"] = True  # what the record says of itself, and its indexes lead
+        else:
+            add(where, "state", one_or_more(sorted(states)))
         add(where, "location_id", self.site or None)
         add(where, "partner_key", self.emsp or None)
         add(where, "token_uid", self.token or None)
