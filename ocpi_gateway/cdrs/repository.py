@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ocpi_gateway.cdrs.models import Cdr, CdrKind
+from ocpi_gateway.deliveries.group_commit import GroupCommit
 from ocpi_gateway.domain.store import DocumentStore, OneOf, Range
 from ocpi_gateway.sessions.models import party_key
 
@@ -15,6 +16,8 @@ COLLECTION = "cdrs"
 class CdrRepository:
     def __init__(self, store: DocumentStore) -> None:
         self._store = store
+        # The CDRs of sessions finishing together are stored in one commit.
+        self._commits = GroupCommit(store)
 
     async def get(self, cdr_id: str) -> Cdr | None:
         doc = await self._store.get(COLLECTION, cdr_id)
@@ -22,7 +25,7 @@ class CdrRepository:
 
     async def insert(self, cdr: Cdr) -> bool:
         """False when a CDR with that id exists (it stays as it is)."""
-        return await self._store.insert(COLLECTION, cdr.id, cdr.to_doc())
+        return await self._commits.insert(COLLECTION, cdr.id, cdr.to_doc())
 
     async def page_of(self, parties: Sequence[tuple[str, str]], updated: Range | None,
                       offset: int, limit: int) -> tuple[list[Cdr], int]:

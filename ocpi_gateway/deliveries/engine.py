@@ -25,6 +25,7 @@ import orjson
 import structlog
 
 from ocpi_gateway import metrics
+from ocpi_gateway.deliveries.group_commit import GroupCommit
 from ocpi_gateway.deliveries.models import COLLECTION, INSTANCES, Delivery
 from ocpi_gateway.domain.loops import BackgroundLoop, LoopRegistry
 from ocpi_gateway.domain.store import DocumentStore
@@ -83,6 +84,8 @@ class DeliveryEngine:
     ) -> None:
         """``monotonic`` times only this process's cache of partner headers."""
         self._store = store
+        # Deliveries written and deleted by many producers and workers at once share commits.
+        self._commits = GroupCommit(store)
         self._clock = clock
         self._monotonic = monotonic
         self.instance_id = instance_id
@@ -233,7 +236,7 @@ class DeliveryEngine:
         answers "database is locked") is retried briefly rather than losing the push."""
         for attempt in range(attempts):
             try:
-                await self._store.put(COLLECTION, delivery.id, delivery.to_doc())
+                await self._commits.put(COLLECTION, delivery.id, delivery.to_doc())
                 return
             except asyncio.CancelledError:
                 raise
@@ -355,7 +358,7 @@ class DeliveryEngine:
         if outcome is _Outcome.DONE:
             self.delivered += 1
             metrics.delivery_succeeded()
-            await self._store.delete(COLLECTION, delivery.id)
+            await self._commits.delete(COLLECTION, delivery.id)
             return True
         if outcome is _Outcome.REFUSED:
             delivery.last_error = detail

@@ -65,6 +65,33 @@ Where = dict[str, Any]
 """field → :data:`Condition`."""
 OrderBy = str | Sequence[str]
 
+@dataclass(frozen=True, slots=True)
+class Put:
+    """Insert or replace, as :meth:`DocumentStore.put`."""
+
+    collection: str
+    key: str
+    doc: Document
+
+
+@dataclass(frozen=True, slots=True)
+class Insert:
+    """Insert only if absent, as :meth:`DocumentStore.insert`."""
+
+    collection: str
+    key: str
+    doc: Document
+
+
+@dataclass(frozen=True, slots=True)
+class Delete:
+    collection: str
+    key: str
+
+
+Write = Put | Insert | Delete
+"""One write of :meth:`DocumentStore.write_batch`."""
+
 Cursor = tuple[tuple[Any, ...], str]
 """Where a page ended: the values of its last document's order fields, and its key."""
 
@@ -128,6 +155,14 @@ class DocumentStore(Protocol):
         (atomic compare-and-set); False otherwise or when absent."""
 
     async def delete(self, collection: str, key: str) -> bool: ...
+
+    async def write_batch(self, writes: Sequence[Write]) -> list[bool]:
+        """Apply ``writes`` in their order, committed together (SQLite: one transaction, all
+        or none; MongoDB: ordered bulk writes, one per run of writes to a collection, which
+        stop at the first that fails). One result per write: an Insert's is whether it
+        inserted (False when the key existed, before the batch or by an earlier write of
+        it); a Put's and a Delete's is True (a Delete of an absent key is no error). Each
+        write is durable once this returns, as it would be by its own call."""
 
     async def find(
         self,

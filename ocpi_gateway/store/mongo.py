@@ -7,19 +7,23 @@ an in-process emulator (tests/store/mongomock_async.py) with the same coroutine 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, DeleteOne, ReplaceOne, UpdateOne
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from ocpi_gateway.domain.store import (
     Cursor,
+    Delete,
     Document,
+    Insert,
     OneOf,
     OrderBy,
     Page,
     Range,
     Where,
+    Write,
     cursor_of,
     key_descending,
     order_fields,
@@ -137,6 +141,36 @@ class MongoStore:
     async def delete(self, collection: str, key: str) -> bool:
         result = await self._db[collection].delete_one({"_id": key})
         return bool(result.deleted_count == 1)
+
+    async def write_batch(self, writes: Sequence[Write]) -> list[bool]:
+        # One ordered bulk write per run of writes to one collection (a bulk write names one
+        # collection). An Insert is an upsert that sets nothing on a match: it inserted when
+        # the bulk reports an upserted id at its index.
+        results: list[bool] = []
+        start = 0
+        while start < len(writes):
+            collection = writes[start].collection
+            end = start
+            while end < len(writes) and writes[end].collection == collection:
+                end += 1
+            run = writes[start:end]
+            operations: list[Any] = []
+            for write in run:
+                if isinstance(write, Delete):
+                    operations.append(DeleteOne({"_id": write.key}))
+                elif isinstance(write, Insert):
+                    operations.append(UpdateOne({"_id": write.key},
+                                                {"$setOnInsert": _without_id(write.doc)},
+                                                upsert=True))
+                else:
+                    operations.append(ReplaceOne({"_id": write.key}, _without_id(write.doc),
+                                                 upsert=True))
+            outcome = await self._db[collection].bulk_write(operations, ordered=True)
+            upserted = outcome.upserted_ids or {}
+            results += [i in upserted if isinstance(w, Insert) else True
+                        for i, w in enumerate(run)]
+            start = end
+        return results
 
     async def find(
         self,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +21,15 @@ import orjson
 
 from ocpi_gateway.domain.store import (
     Cursor,
+    Delete,
     Document,
+    Insert,
     OneOf,
     OrderBy,
     Page,
     Range,
     Where,
+    Write,
     cursor_of,
     key_descending,
     order_fields,
@@ -242,6 +246,34 @@ class SqliteStore:
             "DELETE FROM documents WHERE collection = ? AND key = ?", (collection, key)
         )
         return cursor.rowcount == 1
+
+    async def write_batch(self, writes: Sequence[Write]) -> list[bool]:
+        # Serialised first: a document that cannot be stored fails the batch before it began.
+        rows = [(w, None if isinstance(w, Delete) else orjson.dumps(w.doc).decode())
+                for w in writes]
+        if not rows:
+            return []
+        db = self._db
+        results: list[bool] = []
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for write, text in rows:
+                if isinstance(write, Delete):
+                    db.execute("DELETE FROM documents WHERE collection = ? AND key = ?",
+                               (write.collection, write.key))
+                    results.append(True)
+                else:
+                    verb = "INSERT OR IGNORE" if isinstance(write, Insert) \
+                        else "INSERT OR REPLACE"
+                    cursor = db.execute(f"{verb} INTO documents (collection, key, doc) "
+                                        "VALUES (?, ?, ?)", (write.collection, write.key, text))
+                    results.append(cursor.rowcount == 1 or not isinstance(write, Insert))
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+        return results
 
     async def find(
         self,

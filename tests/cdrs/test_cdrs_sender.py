@@ -36,6 +36,8 @@ async def three_cdrs(rig: Rig) -> list[str]:
         clock.advance(minutes=10)
         await stop16(world, clock, tx, 1000 * connector)
         stamps.append(clock.z())
+        # Billed after the charger was answered: made (at this time) before the clock moves.
+        assert await eventually(lambda: len(world.emsp.cdrs) == len(stamps))
     await event201(world, clock, "Started", "TX-3", seq_no=0, kwh=1.0)
     clock.advance(minutes=10)
     await event201(world, clock, "Ended", "TX-3", seq_no=1, kwh=4.0, id_tag=None)

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from types import SimpleNamespace
 from typing import Any
 
 import mongomock
+import pymongo
 
 
 class AsyncMockCursor:
@@ -60,6 +62,28 @@ class AsyncMockCollection:
     async def delete_one(self, filter: Any, **kwargs: Any) -> Any:
         await asyncio.sleep(0)
         return self._collection.delete_one(filter, **kwargs)
+
+    async def bulk_write(self, requests: Any, ordered: bool = True) -> Any:
+        # mongomock's own bulk_write predates pymongo's operation classes of today: each
+        # operation is applied in order here, atomically together (one round trip).
+        await asyncio.sleep(0)
+        assert ordered, "MongoStore writes batches in order"
+        upserted: dict[int, Any] = {}
+        for index, request in enumerate(requests):
+            if isinstance(request, pymongo.DeleteOne):
+                self._collection.delete_one(request._filter)
+                continue
+            if isinstance(request, pymongo.ReplaceOne):
+                result = self._collection.replace_one(request._filter, request._doc,
+                                                      upsert=request._upsert)
+            elif isinstance(request, pymongo.UpdateOne):
+                result = self._collection.update_one(request._filter, request._doc,
+                                                     upsert=request._upsert)
+            else:
+                raise NotImplementedError(type(request).__name__)
+            if result.upserted_id is not None:
+                upserted[index] = result.upserted_id
+        return SimpleNamespace(upserted_ids=upserted)
 
     async def count_documents(self, filter: Any, **kwargs: Any) -> int:
         await asyncio.sleep(0)

@@ -1,0 +1,119 @@
+"""Group commit: the writes of concurrent coroutines to one store, committed together.
+
+A coroutine that writes waits until its write is committed, as with the store's own call, so
+nothing it was told is stored can be lost by a crash after that. Meanwhile the writes other
+coroutines make while it waits (in the same turn of the event loop, or during the commit
+before) join one ``write_batch``: one transaction, one commit, instead of one each. Under a
+burst (CDRs of many sessions finishing at once, the outbox deleting what its workers
+delivered) the commit's cost is shared; a lone write waits one turn of the loop more.
+
+A batch that fails is retried write by write through the store's own calls, so one write
+that cannot be stored fails only its own caller.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import structlog
+
+from ocpi_gateway.domain.store import Delete, Document, DocumentStore, Insert, Put, Write
+
+log = structlog.get_logger(__name__)
+
+MAX_BATCH = 256
+"""Writes per transaction at most: a SQLite transaction holds the write lock (and the event
+loop) while it runs, so even a large backlog is committed in bounded steps."""
+
+
+class GroupCommit:
+    def __init__(self, store: DocumentStore, *, max_batch: int = MAX_BATCH) -> None:
+        self._store = store
+        self._max_batch = max_batch
+        self._pending: list[tuple[Write, asyncio.Future[bool]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+        self.batches = 0
+        """Transactions committed (a batch, or a write alone after a batch failed)."""
+
+    async def put(self, collection: str, key: str, doc: Document) -> None:
+        await self.write(Put(collection, key, doc))
+
+    async def insert(self, collection: str, key: str, doc: Document) -> bool:
+        """False when the key exists (it stays as it is)."""
+        return await self.write(Insert(collection, key, doc))
+
+    async def delete(self, collection: str, key: str) -> None:
+        await self.write(Delete(collection, key))
+
+    async def write(self, write: Write) -> bool:
+        """Committed once this returns; its result as ``DocumentStore.write_batch`` says. A
+        caller cancelled while it waits may still find its write made."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[bool] = loop.create_future()
+        self._pending.append((write, future))
+        if self._flusher is None:
+            self._flusher = loop.create_task(self._flush(), name="group-commit")
+        return await future
+
+    async def _flush(self) -> None:
+        try:
+            # One turn of the loop: the coroutines already running may add their writes.
+            await asyncio.sleep(0)
+            while self._pending:
+                batch = self._pending[:self._max_batch]
+                del self._pending[:self._max_batch]
+                await self._commit(batch)
+        finally:
+            self._flusher = None
+            # Cancelled (the loop is closing): no caller may wait for ever on a write that
+            # will not be made.
+            left, self._pending = self._pending, []
+            for _, future in left:
+                future.cancel()
+
+    async def _commit(self, batch: list[tuple[Write, asyncio.Future[bool]]]) -> None:
+        try:
+            results = await self._store.write_batch([write for write, _ in batch])
+        except asyncio.CancelledError:
+            for _, future in batch:
+                future.cancel()
+            raise
+        except Exception as exc:
+            if len(batch) == 1:
+                _settle(batch[0][1], exc)
+                return
+            log.warning("group_commit_batch_failed", writes=len(batch), error=repr(exc))
+            for write, future in batch:
+                await self._alone(write, future)
+            return
+        self.batches += 1
+        for (_, future), result in zip(batch, results, strict=True):
+            _settle(future, result)
+
+    async def _alone(self, write: Write, future: asyncio.Future[bool]) -> None:
+        try:
+            if isinstance(write, Put):
+                await self._store.put(write.collection, write.key, write.doc)
+                result = True
+            elif isinstance(write, Insert):
+                result = await self._store.insert(write.collection, write.key, write.doc)
+            else:
+                await self._store.delete(write.collection, write.key)
+                result = True
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
+        except Exception as exc:
+            _settle(future, exc)
+            return
+        self.batches += 1
+        _settle(future, result)
+
+
+def _settle(future: asyncio.Future[bool], outcome: bool | Exception) -> None:
+    if future.done():  # its caller was cancelled
+        return
+    if isinstance(outcome, Exception):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)
