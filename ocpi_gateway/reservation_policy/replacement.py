@@ -80,7 +80,7 @@ async def release_held_by(core: ReservationCore, r: Reservation) -> None:
             await core.engine.release(r.location_id, uid, holder=r.key)
 
 
-async def _promise(core: ReservationCore, r: Reservation,
+async def promise_until(core: ReservationCore, r: Reservation,
                    candidates: Sequence[EvseCandidate], until: datetime) -> Admission | None:
     """The reservation's promise on the capacity timeline moved to end at ``until`` (None
     where bookings are not possible)."""
@@ -102,7 +102,7 @@ async def _replace_in_place(core: ReservationCore, existing: Reservation,
     # shorter one always fits, and is promised once the charger took it.
     extending = request.ends_at > existing.ends_at
     if extending:
-        admission = await _promise(core, existing, candidates, request.ends_at)
+        admission = await promise_until(core, existing, candidates, request.ends_at)
         if admission is not None and not admission.ok:
             refusal = Refusal(RefusalReason.PROMISED, "the EVSE is promised to bookings: "
                               + admission.describe())
@@ -117,7 +117,7 @@ async def _replace_in_place(core: ReservationCore, existing: Reservation,
     answers = ((existing.evse_uid or "", outcome),)
     if outcome is not CommandOutcome.ACCEPTED:
         if extending:
-            await _promise(core, existing, candidates, existing.ends_at)
+            await promise_until(core, existing, candidates, existing.ends_at)
         return ReserveResult(final_outcome([outcome]), reservation=existing,
                              charger_outcomes=answers,
                              message="the charger refused the update; the reservation "
@@ -128,8 +128,8 @@ async def _replace_in_place(core: ReservationCore, existing: Reservation,
         return ReserveResult(ReserveOutcome.REJECTED, charger_outcomes=answers,
                              message="the reservation ended meanwhile")
     if not extending:
-        await _promise(core, updated, candidates, updated.ends_at)
-    await _extend_hold(core, updated)
+        await promise_until(core, updated, candidates, updated.ends_at)
+    await extend_hold(core, updated)
     return ReserveResult(ReserveOutcome.ACCEPTED, reservation=updated,
                          charger_outcomes=answers)
 
@@ -148,7 +148,7 @@ def keeps_evse(existing: Reservation, request: ReservationRequest,
     return why is None or why[0] is Exclusion.UNKNOWN_STATUS
 
 
-async def _extend_hold(core: ReservationCore, r: Reservation) -> None:
+async def extend_hold(core: ReservationCore, r: Reservation) -> None:
     # The hold ends at the old expiry; take it again until the new one. While the charger
     # shows the EVSE Reserved nobody else can pick it anyway, so a failed re-hold is fine.
     if r.evse_uid is None:
