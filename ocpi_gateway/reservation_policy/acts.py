@@ -15,13 +15,17 @@ from enum import StrEnum
 
 import structlog
 
-from ocpi_gateway.domain.charger_commands import CommandOutcome, ReserveNow
+from ocpi_gateway.domain.charger_commands import CommandOutcome
 from ocpi_gateway.reservation_policy.attempts import activate, try_candidates
 from ocpi_gateway.reservation_policy.core import ReservationCore
 from ocpi_gateway.reservation_policy.engine import Refusal
 from ocpi_gateway.reservation_policy.models import ReservationRequest
 from ocpi_gateway.reservation_policy.records import Reservation, ReservationState
-from ocpi_gateway.reservation_policy.replacement import extend_hold, promise_until
+from ocpi_gateway.reservation_policy.replacement import (
+    extend_hold,
+    promise_until,
+    reserve_again,
+)
 from ocpi_gateway.reservation_policy.results import describe_answers
 
 log = structlog.get_logger(__name__)
@@ -117,14 +121,12 @@ async def extend(core: ReservationCore, key: str, expiry: datetime, *, reason: s
     """Give a live reservation a new expiry (later or earlier) on its EVSE: ReserveNow again
     with its OCPP id (the charger replaces it, H01.FR.02), a longer one admitted beside the
     bookings first."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + time_budget
+    deadline = asyncio.get_running_loop().time() + time_budget
     async with core.lock(key):
         r = await core.repo.get(key)
         if (why := _not_actionable(key, r)) is not None:
             return why
-        assert r is not None and r.charge_point_id is not None
-        assert r.ocpp_reservation_id is not None
+        assert r is not None
         if r.booking_key is not None:
             return ActResult(ActOutcome.REFUSED, r, "a booking's reservation runs to its "
                              "booking's no-show time: change the booking")
@@ -138,13 +140,7 @@ async def extend(core: ReservationCore, key: str, expiry: datetime, *, reason: s
             if admission is not None and not admission.ok:
                 return ActResult(ActOutcome.REFUSED, r, "the EVSE is promised to bookings: "
                                  + admission.describe())
-        outcome = await core.commands.execute(
-            ReserveNow(charge_point_id=r.charge_point_id,
-                       reservation_id=r.ocpp_reservation_id, expiry=request.ends_at,
-                       id_token=r.token_uid, id_token_type=r.token_type,
-                       group_id_token=r.group_id_token, evse_id=r.evse_id,
-                       connector_id=r.connector_id),
-            max(0.001, min(core.charger_timeout, deadline - loop.time())))
+        outcome = await reserve_again(core, r, request, deadline)
         answers = ((r.evse_uid or "", outcome),)
         if outcome is not CommandOutcome.ACCEPTED:
             if extending:

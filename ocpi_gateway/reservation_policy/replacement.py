@@ -97,7 +97,6 @@ async def _replace_in_place(core: ReservationCore, existing: Reservation,
                             deadline: float, changes: dict[str, object]) -> ReserveResult:
     assert existing.charge_point_id is not None
     assert existing.ocpp_reservation_id is not None
-    loop = asyncio.get_running_loop()
     # A longer reservation must fit beside the bookings before the charger is asked; a
     # shorter one always fits, and is promised once the charger took it.
     extending = request.ends_at > existing.ends_at
@@ -107,13 +106,7 @@ async def _replace_in_place(core: ReservationCore, existing: Reservation,
             refusal = Refusal(RefusalReason.PROMISED, "the EVSE is promised to bookings: "
                               + admission.describe())
             return refused(refusal, existing)
-    outcome = await core.commands.execute(
-        ReserveNow(charge_point_id=existing.charge_point_id,
-                   reservation_id=existing.ocpp_reservation_id, expiry=request.ends_at,
-                   id_token=request.token_uid, id_token_type=request.token_type,
-                   group_id_token=request.group_id_token, evse_id=existing.evse_id,
-                   connector_id=existing.connector_id),
-        max(0.001, min(core.charger_timeout, deadline - loop.time())))
+    outcome = await reserve_again(core, existing, request, deadline)
     answers = ((existing.evse_uid or "", outcome),)
     if outcome is not CommandOutcome.ACCEPTED:
         if extending:
@@ -132,6 +125,21 @@ async def _replace_in_place(core: ReservationCore, existing: Reservation,
     await extend_hold(core, updated)
     return ReserveResult(ReserveOutcome.ACCEPTED, reservation=updated,
                          charger_outcomes=answers)
+
+
+async def reserve_again(core: ReservationCore, r: Reservation, request: ReservationRequest,
+                        deadline: float) -> CommandOutcome:
+    """ReserveNow on the reservation's own target with its OCPP id: the charger replaces it
+    (H01.FR.02) with the request's token and expiry."""
+    assert r.charge_point_id is not None and r.ocpp_reservation_id is not None
+    loop = asyncio.get_running_loop()
+    return await core.commands.execute(
+        ReserveNow(charge_point_id=r.charge_point_id,
+                   reservation_id=r.ocpp_reservation_id, expiry=request.ends_at,
+                   id_token=request.token_uid, id_token_type=request.token_type,
+                   group_id_token=request.group_id_token, evse_id=r.evse_id,
+                   connector_id=r.connector_id),
+        max(0.001, min(core.charger_timeout, deadline - loop.time())))
 
 
 def keeps_evse(existing: Reservation, request: ReservationRequest,
