@@ -98,6 +98,7 @@ class LocationsPublisher:
             later=lambda event: self._queue.put_nowait(("event", event)))
         self.capabilities = KnownCapabilities()
         """What the chargers said of their reservation support (the app gives it the store)."""
+        self.chargers.shared = bool(shared_sync_interval)
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._loops: dict[str, BackgroundLoop] = {}
         self._loop_registry: LoopRegistry | None = None
