@@ -110,7 +110,8 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
     async def bookings_ctx(app: web.Application) -> AsyncIterator[None]:
         candidates = CatalogCandidates(lambda: locations.catalog,
                                        whole_charger_capable(app[CHARGERS]),
-                                       marks=lambda: locations.publisher.chargers.marks)
+                                       marks=lambda: locations.publisher.chargers.marks,
+                                       capabilities=lambda: locations.publisher.capabilities)
         clock = app[keys.CLOCK]
         service = BookingService(BookingLedger(app[keys.STORE], clock=clock), capacity,
                                  candidates, policy, clock=clock)

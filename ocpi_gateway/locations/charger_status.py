@@ -63,6 +63,9 @@ class ChargerStatuses:
         (re)boots reports by itself meanwhile."""
         self.marks = ServiceMarks()
         """EVSEs the operator took out of service (the app gives it the store)."""
+        self.shared = False
+        """Other instances share the chargers (Redis): their marks are read again when a
+        charger connects here. Alone, this instance wrote every mark it holds."""
         self._connectors: dict[tuple[str, str], dict[str, EvseStatus]] = {}
         self._charger_override: dict[str, ConnectorStatus] = {}
         self._offline: set[str] = set()
@@ -83,8 +86,9 @@ class ChargerStatuses:
             await self._availability_changed(event)
         elif isinstance(event, ChargerConnected):
             self._connected.add(cp)
-            # Marks written while another instance held it (or before a restart).
-            await self.refresh_marks()
+            if self.shared:
+                # Marks written while another instance held it.
+                await self.refresh_marks()
             timer = self._grace.pop(cp, None)
             if timer is not None:
                 timer.cancel()

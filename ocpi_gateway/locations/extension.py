@@ -29,6 +29,7 @@ from ocpi_gateway.domain.charger_commands import TriggerStatusNotification
 from ocpi_gateway.hubclientinfo.handlers import HUB_CLIENTS, ON_REPORT
 from ocpi_gateway.hubclientinfo.models import ConnectionStatus
 from ocpi_gateway.locations.catalog import LocationsConfigError
+from ocpi_gateway.locations.charger_capabilities import CapabilityReader
 from ocpi_gateway.locations.module import LocationsModule, partner_receivers
 from ocpi_gateway.modules import InterfaceRole, OcpiModule
 from ocpi_gateway.ocpp_wiring import CHARGER_COMMANDS, OCPP_SERVER
@@ -43,6 +44,8 @@ AVAILABILITY: web.AppKey[AvailabilityStore] = web.AppKey("availability")
 AVAILABILITY_RECOVERY: web.AppKey[AvailabilityRecovery] = web.AppKey(
     "availability_recovery", AvailabilityRecovery)
 LOCATIONS: web.AppKey[LocationsModule] = web.AppKey("locations", LocationsModule)
+CAPABILITY_READER: web.AppKey[CapabilityReader] = web.AppKey("capability_reader",
+                                                             CapabilityReader)
 
 
 def install(app: web.Application, settings: GatewaySettings) -> None:
@@ -87,6 +90,16 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
         module.publisher.trigger = trigger
         module.publisher.trigger_delay = settings.charger_status_trigger_seconds
 
+    reader: CapabilityReader | None = None
+    ocpp = app.get(OCPP_SERVER)
+    if ocpp is not None:
+        # What each charger says it can reserve, read when it connects.
+        reader = app[CAPABILITY_READER] = CapabilityReader(
+            ocpp.queries, module.publisher.capabilities_read,
+            timeout=settings.command_timeouts.charger_seconds,
+            delay=settings.charger_status_trigger_seconds)
+        app[keys.EVENT_BUS].subscribe(reader.on_event)
+
     def add_routes(router: web.UrlDispatcher, prefix: str, version: str) -> None:
         router.add_routes(module.routes(prefix, version))
 
@@ -130,6 +143,8 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
             loop.remove_signal_handler(signal.SIGHUP)
         if recovery is not None:
             await recovery.stop()
+        if reader is not None:
+            await reader.stop()
         await module.stop()
         await availability.close()
 

@@ -33,6 +33,7 @@ from ocpi_gateway.domain.loops import BackgroundLoop, LoopRegistry
 from ocpi_gateway.domain.store import DocumentStore
 from ocpi_gateway.domain.tasks import cancel_and_wait
 from ocpi_gateway.locations.catalog import LocationsCatalog
+from ocpi_gateway.locations.charger_capabilities import KnownCapabilities, advertise
 from ocpi_gateway.locations.charger_status import ChargerStatuses, StatusTrigger
 from ocpi_gateway.locations.config_apply import Prepared, Yielder, apply_catalog, prepare
 from ocpi_gateway.locations.heap import collector_paused, freeze_published, release_gradually
@@ -49,6 +50,7 @@ from ocpi_gateway.locations.pushes import (
 from ocpi_gateway.locations.snapshots import SNAPSHOT_INTERVAL, SNAPSHOTS, Snapshots
 from ocpi_gateway.locations.status import published_status
 from ocpi_gateway.ocpi import DEFAULT_VERSION, package
+from ocpi_gateway.ocpp_adapter.capabilities import ReservationCapabilities
 from ocpi_gateway.reservation_policy.availability.base import AvailabilityStore, EvseStatus
 from ocpi_gateway.transport.envelope import ocpi_timestamp
 
@@ -94,6 +96,9 @@ class LocationsPublisher:
             lambda: self.catalog, availability, offline_grace=offline_grace,
             refresh=self._queue_refresh,
             later=lambda event: self._queue.put_nowait(("event", event)))
+        self.capabilities = KnownCapabilities()
+        """What the chargers said of their reservation support (the app gives it the store)."""
+        self.chargers.shared = bool(shared_sync_interval)
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._loops: dict[str, BackgroundLoop] = {}
         self._loop_registry: LoopRegistry | None = None
@@ -123,6 +128,7 @@ class LocationsPublisher:
             self._loop_registry = loops
         self._snapshots.store = store
         self.chargers.marks.store = store
+        self.capabilities.store = store
         self._pushes.outbox, self._pushes.receivers = outbox, receivers
         if outbox is not None:
             outbox.register_resync(RESYNC_KIND, self._resync_body)
@@ -156,6 +162,7 @@ class LocationsPublisher:
 
     async def start(self) -> None:
         await self.chargers.marks.refresh()
+        await self.capabilities.refresh()
         await self._snapshots.restore(self.catalog)
         await self._apply_catalog(self.catalog, prepare(self.catalog))
         self._tasks["consumer"] = asyncio.create_task(self._consume(),
@@ -269,6 +276,10 @@ class LocationsPublisher:
             adopted = await self._sync_shared()
             if not payload.done():  # its caller (the sync loop, stopping) may have given up
                 payload.set_result(adopted)
+        elif kind == "capabilities":
+            cp, read = payload
+            if await self.capabilities.record(cp, read):
+                await self._advertise([cp], push=True)
         elif kind == "welcome":
             await self._pushes.everything_to(payload, self._live)
         elif kind == "reload":
@@ -342,6 +353,7 @@ class LocationsPublisher:
         # Out-of-service marks another instance wrote: the policy and the capacity here
         # must see them too (their statuses come with the availability below).
         await self.chargers.refresh_marks()
+        await self._advertise(await self.capabilities.refresh(), push=False)
         changed = 0
         for location in self._live:
             view = await self._availability.location(location.id)
@@ -356,6 +368,24 @@ class LocationsPublisher:
                     self._set_status(location, evse, status, ocpi_timestamp(seen.updated_at))
                     changed += 1
         return changed
+
+    # -- the chargers' reservation capabilities --------------------------------------------
+
+    def capabilities_read(self, charge_point_id: str, read: ReservationCapabilities) -> None:
+        """A charger said what it can reserve: stored, and its EVSEs advertised accordingly
+        (in the queue's order, after whatever the catalog did before)."""
+        self._queue.put_nowait(("capabilities", (charge_point_id, read)))
+
+    async def _advertise(self, chargers: list[str], *, push: bool,
+                         catalog: LocationsCatalog | None = None) -> None:
+        """RESERVABLE only on EVSEs whose charger can reserve. ``push``: this instance saw
+        the change (the others adopt it from the store without a push)."""
+        for location in advertise(self._live, catalog or self.catalog, self.capabilities,
+                                  chargers):
+            self._pages.changed(location.id)
+            self._snapshots.mark(location.id)
+            if push:
+                await self._pushes.location(location)
 
     # -- operator config -------------------------------------------------------------------
 
@@ -378,6 +408,9 @@ class LocationsPublisher:
             evse = location.evse(evse_uid) if location is not None else None
             if location is not None and evse is not None and location_id not in applied.changed:
                 await self._pushes.evse_status(location, evse)
+        # The catalog's objects advertise what the file says: not for chargers that said
+        # they cannot reserve.
+        await self._advertise(self.capabilities.chargers, push=True, catalog=catalog)
         if applied.changed:
             log.info("locations_applied", changed=applied.changed)
         return applied.changed

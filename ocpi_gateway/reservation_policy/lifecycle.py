@@ -21,6 +21,8 @@ from ocpi_gateway.domain.charger_commands import ChargerCommands
 from ocpi_gateway.domain.events import DomainEvent, utc_now
 from ocpi_gateway.domain.loops import LoopRegistry
 from ocpi_gateway.domain.store import DocumentStore
+from ocpi_gateway.reservation_policy import acts
+from ocpi_gateway.reservation_policy.acts import ActResult
 from ocpi_gateway.reservation_policy.attempts import reserve_new
 from ocpi_gateway.reservation_policy.availability.base import AvailabilityRebuilding
 from ocpi_gateway.reservation_policy.charger_events import (
@@ -165,6 +167,18 @@ class ReservationService(ReservationCore):
                 if ended is not None:
                     return CancelResult(CancelOutcome.ACCEPTED, ended, charger_outcome)
             return CancelResult(CancelOutcome.UNKNOWN_RESERVATION)
+
+    # ------------------------------------------------------------------ operator acts
+
+    async def move_by_cpo(self, key: str, evse_uid: str, *, reason: str,
+                          time_budget: float) -> ActResult:
+        """Move a live reservation to another EVSE of its location (``acts.move``)."""
+        return await acts.move(self, key, evse_uid, reason=reason, time_budget=time_budget)
+
+    async def extend_by_cpo(self, key: str, expiry: datetime, *, reason: str,
+                            time_budget: float) -> ActResult:
+        """Give a live reservation a new expiry on its EVSE (``acts.extend``)."""
+        return await acts.extend(self, key, expiry, reason=reason, time_budget=time_budget)
 
     # ------------------------------------------------------------------ expiry and events
 

@@ -80,7 +80,7 @@ async def release_held_by(core: ReservationCore, r: Reservation) -> None:
             await core.engine.release(r.location_id, uid, holder=r.key)
 
 
-async def _promise(core: ReservationCore, r: Reservation,
+async def promise_until(core: ReservationCore, r: Reservation,
                    candidates: Sequence[EvseCandidate], until: datetime) -> Admission | None:
     """The reservation's promise on the capacity timeline moved to end at ``until`` (None
     where bookings are not possible)."""
@@ -97,27 +97,20 @@ async def _replace_in_place(core: ReservationCore, existing: Reservation,
                             deadline: float, changes: dict[str, object]) -> ReserveResult:
     assert existing.charge_point_id is not None
     assert existing.ocpp_reservation_id is not None
-    loop = asyncio.get_running_loop()
     # A longer reservation must fit beside the bookings before the charger is asked; a
     # shorter one always fits, and is promised once the charger took it.
     extending = request.ends_at > existing.ends_at
     if extending:
-        admission = await _promise(core, existing, candidates, request.ends_at)
+        admission = await promise_until(core, existing, candidates, request.ends_at)
         if admission is not None and not admission.ok:
             refusal = Refusal(RefusalReason.PROMISED, "the EVSE is promised to bookings: "
                               + admission.describe())
             return refused(refusal, existing)
-    outcome = await core.commands.execute(
-        ReserveNow(charge_point_id=existing.charge_point_id,
-                   reservation_id=existing.ocpp_reservation_id, expiry=request.ends_at,
-                   id_token=request.token_uid, id_token_type=request.token_type,
-                   group_id_token=request.group_id_token, evse_id=existing.evse_id,
-                   connector_id=existing.connector_id),
-        max(0.001, min(core.charger_timeout, deadline - loop.time())))
+    outcome = await reserve_again(core, existing, request, deadline)
     answers = ((existing.evse_uid or "", outcome),)
     if outcome is not CommandOutcome.ACCEPTED:
         if extending:
-            await _promise(core, existing, candidates, existing.ends_at)
+            await promise_until(core, existing, candidates, existing.ends_at)
         return ReserveResult(final_outcome([outcome]), reservation=existing,
                              charger_outcomes=answers,
                              message="the charger refused the update; the reservation "
@@ -128,10 +121,25 @@ async def _replace_in_place(core: ReservationCore, existing: Reservation,
         return ReserveResult(ReserveOutcome.REJECTED, charger_outcomes=answers,
                              message="the reservation ended meanwhile")
     if not extending:
-        await _promise(core, updated, candidates, updated.ends_at)
-    await _extend_hold(core, updated)
+        await promise_until(core, updated, candidates, updated.ends_at)
+    await extend_hold(core, updated)
     return ReserveResult(ReserveOutcome.ACCEPTED, reservation=updated,
                          charger_outcomes=answers)
+
+
+async def reserve_again(core: ReservationCore, r: Reservation, request: ReservationRequest,
+                        deadline: float) -> CommandOutcome:
+    """ReserveNow on the reservation's own target with its OCPP id: the charger replaces it
+    (H01.FR.02) with the request's token and expiry."""
+    assert r.charge_point_id is not None and r.ocpp_reservation_id is not None
+    loop = asyncio.get_running_loop()
+    return await core.commands.execute(
+        ReserveNow(charge_point_id=r.charge_point_id,
+                   reservation_id=r.ocpp_reservation_id, expiry=request.ends_at,
+                   id_token=request.token_uid, id_token_type=request.token_type,
+                   group_id_token=request.group_id_token, evse_id=r.evse_id,
+                   connector_id=r.connector_id),
+        max(0.001, min(core.charger_timeout, deadline - loop.time())))
 
 
 def keeps_evse(existing: Reservation, request: ReservationRequest,
@@ -148,7 +156,7 @@ def keeps_evse(existing: Reservation, request: ReservationRequest,
     return why is None or why[0] is Exclusion.UNKNOWN_STATUS
 
 
-async def _extend_hold(core: ReservationCore, r: Reservation) -> None:
+async def extend_hold(core: ReservationCore, r: Reservation) -> None:
     # The hold ends at the old expiry; take it again until the new one. While the charger
     # shows the EVSE Reserved nobody else can pick it anyway, so a failed re-hold is fine.
     if r.evse_uid is None:

@@ -83,7 +83,8 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
     app[POLICY_ENGINE] = engine
     site_candidates = CatalogCandidates(
         lambda: app[LOCATIONS].catalog, whole_charger_capable(app[CHARGERS]),
-        marks=lambda: app[LOCATIONS].publisher.chargers.marks)
+        marks=lambda: app[LOCATIONS].publisher.chargers.marks,
+        capabilities=lambda: app[LOCATIONS].publisher.capabilities)
 
     async def sites() -> list[tuple[str, Sequence[EvseCandidate]]]:
         return [(loc.id, await site_candidates.candidates(loc.id))
@@ -135,9 +136,10 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
         app[keys.READINESS_CHECKS]["capacity"] = capacity_ready
 
     async def reservations_ctx(app: web.Application) -> AsyncIterator[None]:
-        candidates = CatalogCandidates(lambda: app[LOCATIONS].catalog,
-                                       whole_charger_capable(app[CHARGERS]),
-                                       marks=lambda: app[LOCATIONS].publisher.chargers.marks)
+        candidates = CatalogCandidates(
+            lambda: app[LOCATIONS].catalog, whole_charger_capable(app[CHARGERS]),
+            marks=lambda: app[LOCATIONS].publisher.chargers.marks,
+            capabilities=lambda: app[LOCATIONS].publisher.capabilities)
         service = ReservationService(
             engine=engine, store=app[keys.STORE], commands=app[CHARGER_COMMANDS],
             candidates=candidates, charger_timeout=settings.command_timeouts.charger_seconds,

@@ -19,7 +19,7 @@ from ocpi_gateway.config import ListenSettings
 from ocpi_gateway.locations.extension import AVAILABILITY, LOCATIONS
 from ocpi_gateway.locations.service_marks import COLLECTION as MARKS
 from ocpi_gateway.reservation_policy.availability.base import EvseStatus
-from ocpi_gateway.reservations.extension import RESERVATIONS
+from ocpi_gateway.reservations.extension import CAPACITY, RESERVATIONS
 from tests.admin.support import AdminClient, write_operators
 from tests.commands.support import (
     CP16,
@@ -29,6 +29,7 @@ from tests.commands.support import (
     close_world,
     eventually,
     open_world,
+    policy_doc,
 )
 from tests.conftest import free_port
 from tests.ocpp.operator_chargers import Ops, OpsCharger16, OpsCharger201
@@ -75,6 +76,14 @@ async def _reservable(world: World | RunningGateway) -> dict[str, bool]:
     return {c.evse_uid: c.reservable for c in candidates}
 
 
+async def _supply(world: World) -> set[str]:
+    """The EVSEs the bookings' capacity timeline counts at the site."""
+    app = world.gateway.app
+    candidates = await app[RESERVATIONS].candidates.candidates(LOCATION)
+    table = await app[CAPACITY].ensure_site(LOCATION, candidates)
+    return set(table.evse_masks)
+
+
 @dataclass
 class Setup:
     world: World
@@ -86,7 +95,9 @@ class Setup:
 @pytest.fixture
 async def setup(tmp_path: Path) -> AsyncIterator[Setup]:
     operators = write_operators(tmp_path / "operators.yaml", ("alice", "victor"))
-    world = await open_world(tmp_path, operators_file=operators)
+    # Bookings possible at the site: the capacity timeline counts its supply.
+    world = await open_world(tmp_path, operators_file=operators,
+                             policy=policy_doc(bookings={"enabled": True}))
     ops16, ops201 = Ops(), Ops()
     await _connect_all(world, ops16, ops201)
     alice = AdminClient(world.gateway.url)
@@ -124,6 +135,7 @@ async def test_out_of_service_publishes_reroutes_refuses_and_survives_a_restart(
     # No longer a candidate of the policy nor supply of the bookings.
     assert (await _reservable(world))["E1"] is False
     assert (await _reservable(world))["E2"] is True
+    assert await _supply(world) == {"E2", "E3"}
     refused = await world.command("RESERVE_NOW", world.reserve_body("R2", "R2",
                                                                     evse_uid="E1"))
     assert refused["data"]["result"] == "ACCEPTED"
@@ -162,6 +174,7 @@ async def test_out_of_service_publishes_reroutes_refuses_and_survives_a_restart(
         "E1": EvseStatus.AVAILABLE}))
     assert await eventually(lambda: _pushed(world, "E1") == "AVAILABLE")
     assert (await _reservable(world))["E1"] is True
+    assert await _supply(world) == {"E1", "E2", "E3"}
     assert await world.gateway.app[keys.STORE].find(MARKS) == []
 
 

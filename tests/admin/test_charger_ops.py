@@ -41,6 +41,11 @@ async def setup(tmp_path: Path) -> AsyncIterator[Setup]:
     ops201 = Ops(variables={("OCPPCommCtrlr", "HeartbeatInterval"): "300"})
     await world.connect(CP16, charger_class=OpsCharger16, ops=ops16)
     await world.connect(CP201, charger_class=OpsCharger201, ops=ops201)
+    # Each charger is read once at its boot (its reservation capabilities): not the
+    # operator's doing.
+    assert await eventually(lambda: ops16.received and ops201.received)
+    ops16.received.clear()
+    ops201.received.clear()
     alice, victor = AdminClient(world.gateway.url), AdminClient(world.gateway.url)
     assert (await alice.use_token("alice")).status == 201
     assert (await victor.login("victor")).status == 200

@@ -13,6 +13,7 @@ from ocpi_gateway.admin.api import (
     partners,
     reload,
     reports,
+    reservation_acts,
     reservations,
     session,
     sessions,
@@ -26,7 +27,7 @@ def operations() -> list[Operation]:
     """Every operation of the admin API, in the order the document lists them."""
     return [*session.OPERATIONS, *meta.OPERATIONS, *sites.OPERATIONS, *chargers.OPERATIONS,
             *charger_ops.OPERATIONS,
-            *reservations.OPERATIONS, *bookings.OPERATIONS,
+            *reservations.OPERATIONS, *reservation_acts.OPERATIONS, *bookings.OPERATIONS,
             *commands.OPERATIONS, *outbox.OPERATIONS,
             *partners.OPERATIONS, *reload.OPERATIONS,
             *sessions.OPERATIONS, *enforcement.OPERATIONS,

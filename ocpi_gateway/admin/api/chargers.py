@@ -17,13 +17,22 @@ class ChargersQuery(BaseModel):
     online: bool | None = None
 
 
+def _discovered(call: Call) -> dict[str, dict[str, bool | None]]:
+    """What the chargers said of their reservation support when they connected."""
+    locations = call.app.get(LOCATIONS)
+    if locations is None:
+        return {}
+    known = locations.publisher.capabilities
+    return {cp: view for cp in known.chargers if (view := known.as_view(cp)) is not None}
+
+
 async def chargers(call: Call) -> ChargersPage:
     query: ChargersQuery = call.query
     locations = call.app.get(LOCATIONS)
     return await list_chargers(part(call, CHARGERS, "chargers"),
                                locations.catalog if locations is not None else None,
                                part(call, OCPP_SERVER, "the OCPP adapter").describe,
-                               online=query.online)
+                               online=query.online, discovered=_discovered(call))
 
 
 async def charger(call: Call) -> ChargerView:
@@ -33,7 +42,8 @@ async def charger(call: Call) -> ChargerView:
         raise not_found(f"charger {cp} in chargers.yaml")
     locations = call.app.get(LOCATIONS)
     page = await list_chargers(config, locations.catalog if locations is not None else None,
-                               part(call, OCPP_SERVER, "the OCPP adapter").describe, ids=[cp])
+                               part(call, OCPP_SERVER, "the OCPP adapter").describe, ids=[cp],
+                               discovered=_discovered(call))
     return page.items[0]
 
 
