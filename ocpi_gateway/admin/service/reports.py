@@ -161,6 +161,8 @@ class RevenueRow(BaseModel):
 
 
 class Report(BaseModel):
+    model_config = ConfigDict(serialize_by_alias=True)  # "from" and "to", as asked
+
     start: datetime = Field(serialization_alias="from")
     end: datetime = Field(serialization_alias="to")
     site: str | None
