@@ -26,8 +26,8 @@ pytestmark = pytest.mark.timeout(180)
 async def pair(tmp_path: Path, redis_url: str
                ) -> AsyncIterator[tuple[World, RunningGateway]]:
     operators = write_operators(tmp_path / "operators.yaml", ("alice", "victor"))
-    # The shared sync would carry statuses over too, minutes later: far slower than the
-    # wait below allows, so only the feed can make the page change in time.
+    # The Locations shared sync adopts the first instance's statuses on the second too, but
+    # tells no listener: only the Redis feed can reach a page open there.
     world = await open_world(tmp_path, operators_file=operators, redis_url=redis_url,
                              ocpp={"presence_ttl_seconds": 1.5})
     port = free_port()
