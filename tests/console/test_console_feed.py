@@ -6,7 +6,6 @@ skips an entry it cannot read."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -20,14 +19,6 @@ from ocpi_gateway.console.feed import QUEUE_SIZE, Change, Hub
 from ocpi_gateway.console.feed_redis import RedisFeed
 from tests.admin.support import AdminClient, write_operators
 from tests.peers.gateway import RunningGateway, gateway_settings, start_gateway
-
-
-@pytest.fixture
-async def gateway(tmp_path: Path) -> AsyncIterator[RunningGateway]:
-    operators = write_operators(tmp_path / "operators.yaml", ("alice",))
-    running = await start_gateway(gateway_settings(tmp_path, operators_file=operators))
-    yield running
-    await running.stop()
 
 
 async def _event(response: aiohttp.ClientResponse) -> tuple[str, dict[str, object]] | None:

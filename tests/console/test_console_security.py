@@ -4,27 +4,16 @@ route serves its own files and nothing else."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import aiohttp
 import pytest
 
 from ocpi_gateway.partners.grants import Grants
-from tests.admin.support import PASSWORDS, write_operators
+from tests.admin.support import PASSWORDS
 from tests.console.browser import chromium, log_in, new_page, open_view
-from tests.peers.gateway import RunningGateway, gateway_settings, start_gateway
+from tests.peers.gateway import RunningGateway
 
 pytestmark = pytest.mark.timeout(120)
 HOSTILE = '<img src=x onerror="window.__pwned = 1">'
-
-
-@pytest.fixture
-async def gateway(tmp_path: Path) -> AsyncIterator[RunningGateway]:
-    operators = write_operators(tmp_path / "operators.yaml", ("alice",))
-    running = await start_gateway(gateway_settings(tmp_path, operators_file=operators))
-    yield running
-    await running.stop()
 
 
 async def test_a_hostile_partner_name_is_shown_as_text(gateway: RunningGateway) -> None:
