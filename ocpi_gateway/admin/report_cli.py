@@ -1,5 +1,5 @@
 """``ocpi-gateway report --from --to [--site] [--partner] --format csv|json``: the console's
-figures as data, a thin client of ``admin/service/reports.py`` over the gateway's own store
+figures as data, a thin client of ``admin/service/reports/`` over the gateway's own store
 (the figures ``GET /admin/api/reports`` answers)."""
 
 from __future__ import annotations

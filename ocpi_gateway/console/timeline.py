@@ -52,6 +52,8 @@ class TimelineItem(BaseModel):
 
 
 class Timeline(BaseModel):
+    model_config = ConfigDict(serialize_by_alias=True)  # "from" and "to", as asked
+
     site: str
     start: datetime = Field(serialization_alias="from")
     end: datetime = Field(serialization_alias="to")

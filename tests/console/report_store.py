@@ -89,7 +89,7 @@ def reservations() -> list[Reservation]:
                     expiry=at("13:00"), grace_minutes=15),
         reservation("R3", "DE-BBB", "S1", [("23:30", "PENDING", "E1"),
                                             ("23:30", "ACTIVE", "E1")],
-                    expiry=at("00:30", day=2)),
+                    expiry=at("12:00", day=2)),  # still live at NOW
         reservation("R4", "DE-BBB", "S1", [("2026-11-30T23:50:00+00:00", "PENDING", "E1"),
                                             ("2026-11-30T23:50:00+00:00", "ACTIVE", "E1"),
                                             ("00:20", "USED", "E1")],
@@ -196,11 +196,21 @@ def command(cid: str, emsp: str, site: str, created: datetime, *,
             result: CommandResultType | None, message: str | None = None,
             kind: CommandType = CommandType.RESERVE_NOW) -> CommandRecord:
     cc, party = emsp.split("-")
+    token = _token(emsp)
+    body = {"response_url": f"http://127.0.0.1:9/{cid}", "location_id": site,
+            "token": {**token.model_dump(), "issuer": "eMSP", "valid": True,
+                      "whitelist": "ALWAYS", "last_updated": created.isoformat()}}
+    if kind is CommandType.RESERVE_NOW:
+        body.update(reservation_id=f"R-{cid}",
+                    expiry_date=(created + timedelta(hours=1)).isoformat())
+    # A pending one is another instance's, well within its time: a gateway started over this
+    # store leaves it alone.
     return CommandRecord(id=cid, partner_id="p", country_code=cc, party_id=party,
-                         command=kind, body={"location_id": site},
-                         response_url="http://emsp/x", deadline=created.timestamp() + 30,
+                         command=kind, body=body, response_url=body["response_url"],
+                         deadline=created.timestamp() + (30 if result else 400 * 86_400),
                          state=CommandState.DONE if result else CommandState.PENDING,
-                         result=result, message=message, created_at=created.timestamp())
+                         result=result, message=message, instance_id="gw-elsewhere",
+                         created_at=created.timestamp())
 
 
 def commands() -> list[CommandRecord]:

@@ -1,5 +1,5 @@
 """``/admin/api/reports``: the operator's figures over a window (the console's charts,
-``ocpi-gateway report``), computed by ``admin/service/reports.py``."""
+``ocpi-gateway report``), computed by ``admin/service/reports/``."""
 
 from __future__ import annotations
 

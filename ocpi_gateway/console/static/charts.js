@@ -4,15 +4,15 @@
 import { h, s } from './dom.js';
 
 const COLOURS = ['#d08a00', '#2457c5', '#2e9e5b', '#8b5cf6', '#b42318', '#475467'];
-const WIDTH = 560;
-const LABEL = 150;
+const WIDTH = 600;
+const LABEL = 140;
 const ROW = 22;
 
 // rows: [{label, parts: [{name, value, text}]}]; max: the scale (1 for shares).
 export function stackedBars(title, series, rows, max, id) {
   const height = 10 + ROW * Math.max(rows.length, 1);
   const svg = s('svg', { viewBox: `0 0 ${WIDTH} ${height}`, role: 'img', 'aria-label': title });
-  const span = WIDTH - LABEL - 80;
+  const span = WIDTH - LABEL - 190;  // room for the figures after the longest bar
   const scale = max > 0 ? max : 1;
   rows.forEach((row, index) => {
     const y = 5 + index * ROW;

@@ -1,6 +1,6 @@
 // Chargers, partners and the outbox's dead letters: tables of what the admin API reads.
 'use strict';
-import { currentSession, get, hasOperation, post } from './api.js';
+import { call, currentSession, get, hasOperation } from './api.js';
 import { clear, h, message, table, when } from './dom.js';
 import { listen } from './live.js';
 
@@ -41,18 +41,18 @@ export async function partners(view) {
   return () => {};
 }
 
-const RETRY = '/admin/api/outbox/{delivery_id}/retry';
-const DROP = '/admin/api/outbox/{delivery_id}/drop';
+const RETRY = ['POST', '/admin/api/outbox/{delivery_id}/retry'];
+const DROP = ['DELETE', '/admin/api/outbox/{delivery_id}'];
 
 export async function outbox(view) {
   const notice = h('div', {});
   const mayAct = currentSession().role === 'operator';
   // The buttons appear where this gateway has the operations (its OpenAPI document says).
-  const canRetry = mayAct && await hasOperation('POST', RETRY);
-  const canDrop = mayAct && await hasOperation('POST', DROP);
-  async function act(path, delivery, verb) {
+  const canRetry = mayAct && await hasOperation(...RETRY);
+  const canDrop = mayAct && await hasOperation(...DROP);
+  async function act([method, template], delivery, verb) {
     try {
-      await post(path.replace('{delivery_id}', encodeURIComponent(delivery.id)), {});
+      await call(method, template.replace('{delivery_id}', encodeURIComponent(delivery.id)));
       notice.replaceChildren(message(`${verb}: ${delivery.id}`));
     } catch (error) {
       notice.replaceChildren(message(`${delivery.id}: ${error.message}`, 'error'));

@@ -60,7 +60,9 @@ function render(report) {
         parts: [{ name: 'reserved', value: u.reserved_share, text: percent(u.reserved_share) },
                 { name: 'used by the reserver', value: u.used_share, text: percent(u.used_share) },
                 { name: 'walk-in', value: u.walk_in_share, text: percent(u.walk_in_share) }] })),
-      1, 'chart-utilisation'),
+      // Scaled to the busiest row: shares of a window are small; the labels say them.
+      Math.max(0.01, ...usage.map((u) => u.reserved_share + u.used_share + u.walk_in_share)),
+      'chart-utilisation'),
     stackedBars('Acceptance per eMSP', ['accepted', 'refused'], report.acceptance.map((a) => ({
       label: `${a.partner} ${a.kind}`,
       parts: [{ name: 'accepted', value: a.accepted, text: `${a.accepted} accepted` },

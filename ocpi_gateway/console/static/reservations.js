@@ -1,7 +1,7 @@
 // The reservation list (newest first), filtered, with the operator's cancel; reloaded when
 // the feed reports a reservation's change.
 'use strict';
-import { currentSession, get, post } from './api.js';
+import { currentSession, get, hasOperation, post } from './api.js';
 import { clear, h, message, table, when } from './dom.js';
 import { listen } from './live.js';
 
@@ -17,26 +17,51 @@ export async function show(view) {
   clear(view);
   view.append(h('h2', {}, 'Reservations'), form, notice, list);
 
-  async function cancel(item) {
-    const note = window.prompt(`Cancel ${item.key}? A note for the audit log:`, '');
-    if (note === null) return;
-    const [emsp, id] = [item.emsp, item.reservation_id];
+  const path = (item, act) => `/admin/api/reservations/${encodeURIComponent(item.emsp)}/` +
+    `${encodeURIComponent(item.reservation_id)}/${act}`;
+  async function act(item, verb, body, describe) {
     try {
-      const done = await post(`/admin/api/reservations/${encodeURIComponent(emsp)}/` +
-                              `${encodeURIComponent(id)}/cancel`, note ? { note } : {});
-      notice.replaceChildren(message(`${item.key}: ${done.reservation.state}, charger ` +
-                                     `${done.charger_answer}`));
+      const done = await post(path(item, verb), body);
+      notice.replaceChildren(message(`${item.key}: ${describe(done)}`));
     } catch (error) {
       notice.replaceChildren(message(`${item.key}: ${error.message}`, 'error'));
     }
     await load();
+  }
+  async function cancel(item) {
+    const note = window.prompt(`Cancel ${item.key}? A note for the audit log:`, '');
+    if (note === null) return;
+    await act(item, 'cancel', note ? { note } : {},
+      (done) => `${done.reservation.state}, charger ${done.charger_answer}`);
+  }
+  async function move(item) {
+    const evse = window.prompt(`Move ${item.key} to which EVSE of ${item.location_id}?`, '');
+    if (!evse) return;
+    await act(item, 'move', { evse_uid: evse.trim() },
+      (done) => `${done.reservation.state} at ${done.reservation.evse_uid}`);
+  }
+  async function extend(item) {
+    const expiry = window.prompt(`New expiry of ${item.key} (ISO 8601, UTC):`, item.expiry);
+    if (!expiry) return;
+    await act(item, 'extend', { expiry_date: expiry.trim() },
+      (done) => `${done.reservation.state} until ${done.reservation.expiry}`);
+  }
+  // The acts this gateway has (its OpenAPI document lists them), for an operator only.
+  const ONE = '/admin/api/reservations/{emsp}/{reservation_id}';
+  const operator = currentSession().role === 'operator';
+  const acts = [['Cancel', cancel, 'cancel', 'danger'], ['Move', move, 'move', ''],
+                ['Extend', extend, 'extend', '']];
+  const available = [];
+  for (const [label, handler, verb, kind] of acts) {
+    if (operator && await hasOperation('POST', `${ONE}/${verb}`)) {
+      available.push([label, handler, kind]);
+    }
   }
 
   async function load() {
     const query = new URLSearchParams({ limit: '200' });
     for (const [name, value] of Object.entries(filters)) if (value) query.set(name, value);
     const page = await get(`/admin/api/reservations?${query}`);
-    const mayAct = currentSession().role === 'operator';
     list.replaceChildren(page.items.length === 0 ? h('p', { class: 'muted' }, 'none') :
       table([
         { title: 'Reservation', value: (r) => r.key },
@@ -47,8 +72,9 @@ export async function show(view) {
         { title: 'Token', value: (r) => r.token_uid },
         { title: 'Made', value: (r) => when(r.created_at) },
         { title: 'Expiry', value: (r) => when(r.expiry) },
-        { title: '', value: (r) => (r.live && mayAct ? h('button', {
-          class: 'danger', type: 'button', onclick: () => cancel(r) }, 'Cancel') : '') },
+        { title: '', value: (r) => (r.live ? available.map(([label, handler, kind]) => h(
+          'button', { class: kind || null, type: 'button', onclick: () => handler(r) },
+          label)) : '') },
       ], page.items.map((r) => ({ item: r, attributes: { 'data-key': r.key } }))));
     view.dataset.loaded = String(Date.now());
   }

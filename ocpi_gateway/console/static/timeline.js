@@ -6,7 +6,7 @@ import { clear, h, s } from './dom.js';
 import { listen } from './live.js';
 
 const LANE = 26;
-const LEFT = 90;
+const LEFT = 110;
 const WIDTH = 960;
 
 function startOfDay(date) {
