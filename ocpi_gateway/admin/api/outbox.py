@@ -5,8 +5,8 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from ocpi_gateway import keys
-from ocpi_gateway.admin.api.framework import Call, Operation, not_found
-from ocpi_gateway.admin.api.reads import paged
+from ocpi_gateway.admin.api.framework import Call, Operation
+from ocpi_gateway.admin.api.reads import found, paged
 from ocpi_gateway.admin.service.outbox import (
     DeliveryView,
     OutboxFilter,
@@ -34,10 +34,8 @@ async def outbox_counts(call: Call) -> OutboxCounts:
 
 
 async def delivery(call: Call) -> DeliveryView:
-    found = await get_delivery(call.app[keys.STORE], call.path["delivery_id"])
-    if found is None:
-        raise not_found(f"delivery {call.path['delivery_id']}")
-    return found
+    return await found(get_delivery(call.app[keys.STORE], call.path["delivery_id"]),
+                       f"delivery {call.path['delivery_id']}")
 
 
 OPERATIONS = [

@@ -8,7 +8,7 @@ from typing import TypeVar
 
 from aiohttp import web
 
-from ocpi_gateway.admin.api.framework import ApiError, Call
+from ocpi_gateway.admin.api.framework import ApiError, Call, not_found
 from ocpi_gateway.admin.service.errors import Conflict, Invalid, NotFound
 from ocpi_gateway.admin.service.paging import BadCursor
 
@@ -27,6 +27,14 @@ def operator(call: Call) -> str:
     """Who is acting (an action's operation always authenticates first)."""
     assert call.principal is not None
     return call.principal.name
+
+
+async def found(look: Awaitable[T | None], what: str) -> T:
+    """What ``look`` finds, or 404 naming ``what``."""
+    value = await look
+    if value is None:
+        raise not_found(what)
+    return value
 
 
 async def paged(run: Callable[[], Awaitable[T]]) -> T:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from ocpi_gateway import keys
-from ocpi_gateway.admin.api.framework import Call, Operation, not_found
-from ocpi_gateway.admin.api.reads import paged
+from ocpi_gateway.admin.api.framework import Call, Operation
+from ocpi_gateway.admin.api.reads import found, paged
 from ocpi_gateway.admin.service.cdrs import CdrFilter, CdrsPage, CdrView, get_cdr, list_cdrs
 from ocpi_gateway.admin.service.sessions import (
     SessionFilter,
@@ -20,10 +20,8 @@ async def sessions(call: Call) -> SessionsPage:
 
 
 async def session(call: Call) -> SessionView:
-    found = await get_session(call.app[keys.STORE], call.path["session_id"])
-    if found is None:
-        raise not_found(f"session {call.path['session_id']}")
-    return found
+    return await found(get_session(call.app[keys.STORE], call.path["session_id"]),
+                       f"session {call.path['session_id']}")
 
 
 async def cdrs(call: Call) -> CdrsPage:
@@ -31,10 +29,8 @@ async def cdrs(call: Call) -> CdrsPage:
 
 
 async def cdr(call: Call) -> CdrView:
-    found = await get_cdr(call.app[keys.STORE], call.path["cdr_id"])
-    if found is None:
-        raise not_found(f"CDR {call.path['cdr_id']}")
-    return found
+    return await found(get_cdr(call.app[keys.STORE], call.path["cdr_id"]),
+                       f"CDR {call.path['cdr_id']}")
 
 
 OPERATIONS = [

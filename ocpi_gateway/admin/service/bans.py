@@ -9,10 +9,10 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from ocpi_gateway.admin.service.errors import Conflict, Invalid, NotFound
-from ocpi_gateway.admin.service.query import ListQuery, add, party, sort_param
+from ocpi_gateway.admin.service.query import DriverQuery, add, party, sort_param
 from ocpi_gateway.domain.store import DocumentStore, Range, Where
 from ocpi_gateway.reservation_policy.enforcement.bans import BANS, Ban, BanSource
 from ocpi_gateway.reservation_policy.enforcement.records import token_key
@@ -21,23 +21,16 @@ from ocpi_gateway.reservation_policy.models import Partner
 from ocpi_gateway.reservation_policy.policy import PARTNER_KEY
 
 
-class BanFilter(ListQuery):
+class BanFilter(DriverQuery):
     """The query of ``GET /admin/api/bans``; ``from`` and ``to`` bound when the ban ends."""
 
     SORTS: ClassVar[Mapping[str, str]] = {"until": "until_ts"}
     TIME_FIELD: ClassVar[str | None] = "until_ts"
 
     sort: str = sort_param(SORTS, "-until")
-    emsp: str | None = Field(default=None, description="the eMSP's party, e.g. DE-ABC")
-    token: str | None = Field(default=None, description="the token uid (with emsp)")
     source: BanSource | None = Field(default=None, description="no_shows or operator")
     in_force: bool = Field(default=False, description="only bans in force now (not lifted, "
                            "not ended)")
-
-    @field_validator("emsp")
-    @classmethod
-    def _party(cls, value: str | None) -> str | None:
-        return party(value)
 
     def filters(self) -> Where:
         where: Where = {}

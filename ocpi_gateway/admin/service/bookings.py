@@ -11,10 +11,9 @@ from typing import ClassVar
 from pydantic import BaseModel, Field, field_validator
 
 from ocpi_gateway.admin.service.query import (
-    ListQuery,
+    SiteQuery,
     add,
     one_or_more,
-    party,
     sort_param,
     state_names,
 )
@@ -28,7 +27,7 @@ from ocpi_gateway.reservation_policy.bookings.states import (
 )
 
 
-class BookingFilter(ListQuery):
+class BookingFilter(SiteQuery):
     """The query of ``GET /admin/api/bookings``; ``from`` and ``to`` bound the creation
     time."""
 
@@ -40,20 +39,12 @@ class BookingFilter(ListQuery):
     state: str | None = Field(default=None, description="one or more states, comma-separated "
                               "(PENDING, RESERVED, REJECTED, FAILED, FULFILLED, CANCELED, "
                               "NO_SHOW); live = PENDING,RESERVED")
-    site: str | None = Field(default=None, description="a location id")
-    emsp: str | None = Field(default=None, description="the eMSP's party, e.g. DE-ABC")
-    token: str | None = Field(default=None, description="the (first) token uid")
     evse: str | None = Field(default=None, description="the EVSE uid it is bound to")
 
     @field_validator("state")
     @classmethod
     def _states(cls, value: str | None) -> str | None:
         return state_names(value, BookingState, frozenset(LIVE_STATES))
-
-    @field_validator("emsp")
-    @classmethod
-    def _party(cls, value: str | None) -> str | None:
-        return party(value)
 
     def filters(self) -> Where:
         where: Where = {}

@@ -8,9 +8,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import ClassVar
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field
 
-from ocpi_gateway.admin.service.query import ListQuery, add, party, sort_param
+from ocpi_gateway.admin.service.query import SiteQuery, add, sort_param
 from ocpi_gateway.admin.service.sessions import party_of_records
 from ocpi_gateway.cdrs.models import Cdr, CdrKind
 from ocpi_gateway.cdrs.repository import COLLECTION
@@ -20,7 +20,7 @@ from ocpi_gateway.sessions.models import HoldEnd, HoldKind
 from ocpi_gateway.tariffs.pricing import CdrDimensionType
 
 
-class CdrFilter(ListQuery):
+class CdrFilter(SiteQuery):
     """The query of ``GET /admin/api/cdrs``; ``from`` and ``to`` bound when it was made (a
     CDR is never changed: a correction is a Credit CDR)."""
 
@@ -30,16 +30,8 @@ class CdrFilter(ListQuery):
     sort: str = sort_param(SORTS, "-created")
     kind: CdrKind | None = Field(default=None, description="SESSION, or RESERVATION (a "
                                  "reservation or booking that ended unused)")
-    site: str | None = Field(default=None, description="a location id")
-    emsp: str | None = Field(default=None, description="the eMSP's party, e.g. DE-ABC")
-    token: str | None = Field(default=None, description="the token uid")
     charger: str | None = Field(default=None, description="a charge point id")
     credit: bool | None = Field(default=None, description="only Credit CDRs, or none")
-
-    @field_validator("emsp")
-    @classmethod
-    def _party(cls, value: str | None) -> str | None:
-        return party(value)
 
     def filters(self) -> Where:
         where: Where = {}

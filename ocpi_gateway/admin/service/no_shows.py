@@ -8,14 +8,14 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import ClassVar
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field
 
-from ocpi_gateway.admin.service.query import ListQuery, add, party, sort_param
+from ocpi_gateway.admin.service.query import SiteQuery, add, sort_param
 from ocpi_gateway.domain.store import DocumentStore, Where
 from ocpi_gateway.reservation_policy.enforcement.records import NO_SHOWS, NoShow, UnusedKind
 
 
-class NoShowFilter(ListQuery):
+class NoShowFilter(SiteQuery):
     """The query of ``GET /admin/api/no-shows``; ``from`` and ``to`` bound when it was
     recorded."""
 
@@ -24,14 +24,6 @@ class NoShowFilter(ListQuery):
 
     sort: str = sort_param(SORTS, "-recorded")
     kind: UnusedKind | None = Field(default=None, description="reservation or booking")
-    site: str | None = Field(default=None, description="a location id")
-    emsp: str | None = Field(default=None, description="the eMSP's party, e.g. DE-ABC")
-    token: str | None = Field(default=None, description="the token uid (any case)")
-
-    @field_validator("emsp")
-    @classmethod
-    def _party(cls, value: str | None) -> str | None:
-        return party(value)
 
     def filters(self) -> Where:
         where: Where = {}

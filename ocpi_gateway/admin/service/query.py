@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, ClassVar, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ocpi_gateway.admin.service.paging import decode_cursor, encode_cursor
 from ocpi_gateway.domain.store import Document, DocumentStore, OneOf, Range, Where
@@ -75,6 +75,24 @@ class ListQuery(BaseModel):
                                       order_by=order,
                                       limit=self.limit, after=decode_cursor(self.cursor, order))
         return [convert(doc) for doc in found.docs], encode_cursor(found.next, order)
+
+
+class DriverQuery(ListQuery):
+    """A list of things an eMSP's driver did: filtered by the eMSP and the token."""
+
+    emsp: str | None = Field(default=None, description="the eMSP's party, e.g. DE-ABC")
+    token: str | None = Field(default=None, description="the token uid")
+
+    @field_validator("emsp")
+    @classmethod
+    def _party(cls, value: str | None) -> str | None:
+        return party(value)
+
+
+class SiteQuery(DriverQuery):
+    """... at a site: also filtered by location."""
+
+    site: str | None = Field(default=None, description="a location id")
 
 
 def time_range(since: datetime | None, until: datetime | None) -> Range | None:

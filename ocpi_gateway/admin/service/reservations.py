@@ -11,10 +11,9 @@ from typing import ClassVar
 from pydantic import BaseModel, Field, field_validator
 
 from ocpi_gateway.admin.service.query import (
-    ListQuery,
+    SiteQuery,
     add,
     one_or_more,
-    party,
     sort_param,
     state_names,
 )
@@ -29,7 +28,7 @@ LIVE = frozenset({ReservationState.PENDING, ReservationState.ACTIVE,
                   ReservationState.REROUTED})
 
 
-class ReservationFilter(ListQuery):
+class ReservationFilter(SiteQuery):
     """The query of ``GET /admin/api/reservations`` (and ``reservations list``); ``from`` and
     ``to`` bound the creation time."""
 
@@ -40,9 +39,6 @@ class ReservationFilter(ListQuery):
     state: str | None = Field(default=None, description="one or more states, comma-separated "
                               "(PENDING, ACTIVE, REROUTED, USED, EXPIRED, CANCELLED, REMOVED, "
                               "FAILED); live = PENDING,ACTIVE,REROUTED")
-    site: str | None = Field(default=None, description="a location id")
-    emsp: str | None = Field(default=None, description="the eMSP's party, e.g. DE-ABC")
-    token: str | None = Field(default=None, description="the token uid")
     charger: str | None = Field(default=None, description="a charge point id")
     evse: str | None = Field(default=None, description="an EVSE uid")
 
@@ -50,11 +46,6 @@ class ReservationFilter(ListQuery):
     @classmethod
     def _states(cls, value: str | None) -> str | None:
         return state_names(value, ReservationState, LIVE)
-
-    @field_validator("emsp")
-    @classmethod
-    def _party(cls, value: str | None) -> str | None:
-        return party(value)
 
     def states(self) -> list[ReservationState]:
         return [ReservationState(s) for s in self.state.split(",")] if self.state else []

@@ -12,10 +12,9 @@ from typing import ClassVar
 from pydantic import BaseModel, Field, field_validator
 
 from ocpi_gateway.admin.service.query import (
-    ListQuery,
+    SiteQuery,
     add,
     one_or_more,
-    party,
     sort_param,
     state_names,
 )
@@ -37,7 +36,7 @@ def party_of_records(emsp: str) -> str:
     return emsp.replace("-", "/", 1)
 
 
-class SessionFilter(ListQuery):
+class SessionFilter(SiteQuery):
     """The query of ``GET /admin/api/sessions``; ``from`` and ``to`` bound the time of the
     session's latest change."""
 
@@ -48,20 +47,12 @@ class SessionFilter(ListQuery):
     state: str | None = Field(default=None, description="one or more statuses, comma-"
                               "separated (PENDING, RESERVATION, ACTIVE, COMPLETED, INVALID); "
                               "live = not COMPLETED or INVALID")
-    site: str | None = Field(default=None, description="a location id")
-    emsp: str | None = Field(default=None, description="the eMSP's party, e.g. DE-ABC")
-    token: str | None = Field(default=None, description="the token uid")
     charger: str | None = Field(default=None, description="a charge point id")
 
     @field_validator("state")
     @classmethod
     def _states(cls, value: str | None) -> str | None:
         return state_names(value, SessionStatus, OPEN)
-
-    @field_validator("emsp")
-    @classmethod
-    def _party(cls, value: str | None) -> str | None:
-        return party(value)
 
     def filters(self) -> Where:
         where: Where = {}
