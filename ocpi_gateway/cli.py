@@ -34,6 +34,9 @@ SUBCOMMANDS: list[str] = [
     "ocpi_gateway.reservations.bans_cli:add_subcommands",  # bans list / lift / set
     "ocpi_gateway.demo.cli:add_subcommands",  # demo: simulated chargers and eMSP
     "ocpi_gateway.admin.cli:add_subcommands",  # operators hash-password
+    # reservations list|show, outbox list|retry|drop, chargers list (after ocpp_adapter's
+    # chargers hash-password: it adds to that parser)
+    "ocpi_gateway.admin.cli_ops:add_subcommands",
     "ocpi_gateway.config_check.cli:add_subcommands",  # config check
     "ocpi_gateway.admin.report_cli:add_subcommands",  # report --from --to --format csv|json
 ]

@@ -118,9 +118,10 @@ def state_names(value: str | None, states: type[E], live: frozenset[E] | None = 
     a ValueError names a wrong one."""
     if value is None:
         return None
-    names = [name.strip().upper() for name in value.split(",") if name.strip()]
-    if names == ["LIVE"] and live is not None:
-        names = sorted(state.value for state in live)
+    names: list[str] = []
+    for name in (part.strip().upper() for part in value.split(",")):
+        wanted = sorted(state.value for state in live) if name == "LIVE" and live else [name]
+        names += [n for n in wanted if n and n not in names]
     known = [state.value for state in states]
     for name in names:
         if name not in known:
