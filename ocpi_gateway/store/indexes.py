@@ -45,8 +45,8 @@ INDEXES: dict[str, tuple[Index, ...]] = {
                      # by one filter (the others checked on the rows that index gives).
                      ("created_ts",), ("state", "created_ts"), ("location_id", "created_ts"),
                      ("partner_key", "created_ts"), ("token_uid", "created_ts"),
-                     # ... and by expiry (sort=expiry).
-                     ("expiry_ts",)),
+                     # ... the live ones (state=live), and by expiry (sort=expiry).
+                     ("live", "created_ts"), ("expiry_ts",)),
     "partner_reservation_slots": (("partner_key",),),
     # enforcement/records.py: of_token() at every no-show, ordered by when it was recorded;
     # DailyCounts.window(partner) at every RESERVE_NOW where max_no_show_rate applies.

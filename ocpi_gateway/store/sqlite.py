@@ -130,16 +130,25 @@ def _select_from(collection: str, where: Where | None) -> tuple[str, list[Any]]:
     return f"FROM documents WHERE collection = ?{clause}", [collection, *params]
 
 
+def _narrows(condition: Any) -> bool:
+    """Whether an index led by the condition's field reads few rows for it: an equality (or a
+    one-of of one value) or a range does; a one-of of several values SQLite would read as a
+    scan of the whole collection (no statistics) and sort."""
+    return not isinstance(condition, OneOf) or len(condition.values) == 1
+
+
 def _order_index(collection: str, where: Where | None, order_by: OrderBy | None) -> str:
     """`` INDEXED BY ...`` when an index on the first order field alone exists and no filter
-    leads another index: without statistics SQLite would rather find the collection's rows by
-    the primary key and sort them all than walk that index in order and stop at the limit."""
+    that narrows leads another index: without statistics SQLite would rather find the
+    collection's rows by the primary key and sort them all than walk that index in order and
+    stop at the limit."""
     fields = order_fields(order_by)
     indexes = INDEXES.get(collection, ())
     if not fields or (fields[0][0],) not in indexes:
         return ""
     leading = {index[0] for index in indexes if index != (fields[0][0],)}
-    if any(field in leading for field in (where or {})):
+    if any(field in leading and _narrows(condition)
+           for field, condition in (where or {}).items()):
         return ""
     return f" INDEXED BY {index_name(collection, (fields[0][0],))}"
 

@@ -20,12 +20,10 @@ from ocpi_gateway.admin.service.query import (
 from ocpi_gateway.domain.store import DocumentStore, Where
 from ocpi_gateway.reservation_policy.records import (
     COLLECTION,
+    LIVE_STATES,
     Reservation,
     ReservationState,
 )
-
-LIVE = frozenset({ReservationState.PENDING, ReservationState.ACTIVE,
-                  ReservationState.REROUTED})
 
 
 class ReservationFilter(SiteQuery):
@@ -45,14 +43,18 @@ class ReservationFilter(SiteQuery):
     @field_validator("state")
     @classmethod
     def _states(cls, value: str | None) -> str | None:
-        return state_names(value, ReservationState, LIVE)
+        return state_names(value, ReservationState, LIVE_STATES)
 
     def states(self) -> list[ReservationState]:
         return [ReservationState(s) for s in self.state.split(",")] if self.state else []
 
     def filters(self) -> Where:
         where: Where = {}
-        add(where, "state", one_or_more([s.value for s in self.states()]))
+        states = {s.value for s in self.states()}
+        if states and states == {s.value for s in LIVE_STATES}:
+            where["live"] = True  # what the record says of itself, and its indexes lead
+        else:
+            add(where, "state", one_or_more(sorted(states)))
         add(where, "location_id", self.site or None)
         add(where, "partner_key", self.emsp or None)
         add(where, "token_uid", self.token or None)
