@@ -12,6 +12,7 @@ import pytest
 from pydantic import ValidationError
 
 from ocpi_gateway.admin.service.bans import BanFilter, list_bans
+from ocpi_gateway.admin.service.bookings import BookingFilter, list_bookings
 from ocpi_gateway.admin.service.cdrs import CdrFilter, list_cdrs
 from ocpi_gateway.admin.service.no_shows import NoShowFilter, list_no_shows
 from ocpi_gateway.admin.service.outbox import OutboxFilter, list_deliveries
@@ -24,6 +25,8 @@ from ocpi_gateway.cdrs.repository import CdrRepository
 from ocpi_gateway.deliveries.models import COLLECTION as OUTBOX
 from ocpi_gateway.deliveries.models import Delivery
 from ocpi_gateway.domain.store import DocumentStore
+from ocpi_gateway.reservation_policy.bookings.records import COLLECTION as BOOKINGS
+from ocpi_gateway.reservation_policy.bookings.states import BookingState
 from ocpi_gateway.reservation_policy.enforcement.bans import Ban, BanRepository, BanSource
 from ocpi_gateway.reservation_policy.enforcement.records import (
     NoShow,
@@ -34,6 +37,7 @@ from ocpi_gateway.reservation_policy.records import COLLECTION as RESERVATIONS
 from ocpi_gateway.reservation_policy.records import Reservation, ReservationState
 from ocpi_gateway.sessions.models import SessionStatus
 from ocpi_gateway.sessions.repository import SessionRepository
+from tests.bookings.support import OTHER, booking
 from tests.sessions.factories import TOKEN, session
 
 T0 = datetime(2026, 11, 1, 8, tzinfo=UTC)
@@ -242,3 +246,28 @@ async def test_outbox_by_state_partner_method_and_order(store: DocumentStore) ->
     assert await ids(state="dead") == ["d2"]
     assert await ids(partner="p1", method="patch") == ["d1"]
     assert await ids(ordering_key="k1", sort="next_attempt") == ["d1", "d2"]
+
+
+async def test_bookings_by_state_site_emsp_evse_and_start(store: DocumentStore) -> None:
+    made = [booking("B0", start=300, created_at=at(0), updated_at=at(0)),
+            booking("B1", start=100, state=BookingState.RESERVED, evse_uid="E2",
+                    created_at=at(1), updated_at=at(5)),
+            booking("B2", start=200, partner=OTHER, state=BookingState.CANCELED,
+                    created_at=at(2), updated_at=at(2)),
+            booking("B3", start=400, location="LOC2", state=BookingState.NO_SHOW,
+                    created_at=at(3), updated_at=at(3))]
+    for b in made:
+        await store.put(BOOKINGS, b.key, b.to_doc())
+
+    async def ids(**query: Any) -> list[str]:
+        keys = await walk(lambda q: list_bookings(store, q), BookingFilter.model_validate(query))
+        return [k.split("/")[-1] for k in keys]
+
+    assert await ids() == ["B3", "B2", "B1", "B0"]
+    assert await ids(state="live") == ["B1", "B0"]
+    assert await ids(state="live,no_show", site="LOC1") == ["B1", "B0"]
+    assert await ids(emsp="de-oth") == ["B2"]
+    assert await ids(evse="E2") == ["B1"]
+    assert await ids(token="TOK1", sort="start") == ["B1", "B2", "B0", "B3"]
+    assert await ids(sort="-updated") == ["B1", "B3", "B2", "B0"]
+    assert await ids(**{"from": at(1).isoformat(), "to": at(3).isoformat()}) == ["B2", "B1"]
