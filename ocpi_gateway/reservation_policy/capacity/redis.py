@@ -38,7 +38,6 @@ from ocpi_gateway.reservation_policy.capacity.classes import (
 from ocpi_gateway.reservation_policy.capacity.hall import spare_profile
 from ocpi_gateway.reservation_policy.capacity.memory import (
     MemoryCapacity,
-    full,
     invalid,
     span_of,
 )
@@ -156,8 +155,9 @@ for _, mem in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], base, '(' .. ARGV[3]))
   end
 end
 local function refuse(at, j)
+  -- The classes with the answer: describing a refusal takes no second round trip.
   return {'full', string.format('%d', at), tostring(subsets[j]), tostring(load[j]),
-          tostring(caps[j])}
+          tostring(caps[j]), info[5] or '', info[6] or '', info[7] or ''}
 end
 for j = 1, #subsets do
   if load[j] + 1 > caps[j] then return refuse(a, j) end
@@ -262,6 +262,15 @@ return n
 _EMPTY_POWER_TYPE = "-"
 
 
+def _classes(standards: str, power_types: str, powers: str) -> tuple[EvseClass, ...]:
+    """The class table's classes from its comma-separated fields."""
+    def split(text: str) -> list[str]:
+        return [v for v in text.split(",") if v]
+    return tuple(EvseClass(s, "" if t == _EMPTY_POWER_TYPE else t, int(p))
+                 for s, t, p in zip(split(standards), split(power_types), split(powers),
+                                    strict=True))
+
+
 def keys(location_id: str) -> dict[str, str]:
     tag = "{" + location_id + "}"
     return {name: f"cap:{tag}:{name}" for name in ("z", "ids", "site", "evse")}
@@ -345,9 +354,11 @@ class RedisCapacity:
         if verdict is Verdict.EVSE_TAKEN:
             return Admission(verdict, from_ms(int(answer[1])))
         if verdict is Verdict.FULL:
-            table = await self._table(location_id)
-            assert table is not None
-            return full(table, int(answer[1]), int(answer[2]), int(answer[3]), int(answer[4]))
+            subset = int(answer[2])
+            classes = tuple(c for i, c in enumerate(_classes(*map(_text, answer[5:8])))
+                            if subset >> i & 1)
+            return Admission(verdict, from_ms(int(answer[1])), classes, int(answer[3]),
+                             int(answer[4]))
         return Admission(verdict)
 
     async def admit(self, location_id: str, promise: Promise, *, reserve: int = 0
@@ -378,8 +389,7 @@ class RedisCapacity:
         def split(field: str) -> list[str]:
             return [v for v in site.get(field, "").split(",") if v]
 
-        classes = tuple(EvseClass(s, "" if t == _EMPTY_POWER_TYPE else t, int(p))
-                        for s, t, p in zip(split("std"), split("pt"), split("pw"), strict=True))
+        classes = _classes(site.get("std", ""), site.get("pt", ""), site.get("pw", ""))
         return SiteClasses(classes, masks, (0, *map(int, split("nsub"))),
                            tuple(map(int, split("ncls"))))
 
