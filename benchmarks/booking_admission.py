@@ -112,6 +112,10 @@ async def fill(rng: random.Random, count: int) -> list[Promise]:
     return kept
 
 
+def load() -> str:
+    return " ".join(f"{v:.2f}" for v in os.getloadavg())
+
+
 def percentile(samples: list[float], q: float) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
@@ -195,35 +199,39 @@ async def run(args: argparse.Namespace, rng: random.Random, bookings: list[Promi
         await timeline.rebuild(SITE, bookings)
     sha = await client.script_load(REFERENCE)
     print(f"site: {len(supply())} EVSEs in 3 classes, {len(bookings)} bookings over 7 days; "
-          f"{args.admissions} admissions per round and backend")
-    figures: dict[str, list[tuple[float, float, float]]] = {
+          f"{args.admissions} admissions per round and backend; load {load()}")
+    figures: dict[str, list[tuple[float, float, float, float]]] = {
         "in-process": [], "redis": [], "bare Lua (reference)": []}
     for round_no in range(1, args.rounds + 1):
         requests = [random_booking(rng, f"r{round_no}-{n}") for n in range(args.admissions)]
         took, admitted = await measure(memory, requests)
-        figures["in-process"].append((percentile(took, 50), percentile(took, 99), 0.0))
+        figures["in-process"].append((min(took), percentile(took, 50), percentile(took, 99),
+                                      0.0))
         await client.config_resetstat()
         took, admitted_redis = await measure(redis_timeline, requests)
         usec = await script_usec(client)
-        figures["redis"].append((percentile(took, 50), percentile(took, 99), usec / 1000))
+        figures["redis"].append((min(took), percentile(took, 50), percentile(took, 99),
+                                 usec / 1000))
         assert admitted == admitted_redis, "the two backends disagree"
         await client.config_resetstat()
         took = await measure_reference(client, sha, requests)
         usec = await script_usec(client)
         figures["bare Lua (reference)"].append(
-            (percentile(took, 50), percentile(took, 99), usec / 1000))
+            (min(took), percentile(took, 50), percentile(took, 99), usec / 1000))
         print(f"round {round_no}: admitted {admitted}/{len(requests)}; " + "; ".join(
-            f"{name} p50 {f[-1][0]:.3f} p99 {f[-1][1]:.3f} ms"
-            + (f" (in Redis {f[-1][2]:.3f} ms/call)" if name != "in-process" else "")
-            for name, f in figures.items()))
+            f"{name} min {f[-1][0]:.3f} p50 {f[-1][1]:.3f} p99 {f[-1][2]:.3f} ms"
+            + (f" (in Redis {f[-1][3]:.3f} ms/call)" if name != "in-process" else "")
+            for name, f in figures.items()) + f"; load {load()}")
     print("over the rounds (min / median), ms:")
     for name, rows in figures.items():
-        p50s, p99s, inside = zip(*rows, strict=True)
-        line = (f"  {name:22} p50 {min(p50s):.3f} / {statistics.median(p50s):.3f}   "
+        mins, p50s, p99s, inside = zip(*rows, strict=True)
+        line = (f"  {name:22} min {min(mins):.3f}   "
+                f"p50 {min(p50s):.3f} / {statistics.median(p50s):.3f}   "
                 f"p99 {min(p99s):.3f} / {statistics.median(p99s):.3f}")
         if name != "in-process":
             line += f"   in Redis {min(inside):.3f} / {statistics.median(inside):.3f}"
         print(line)
+    print(f"load average (1/5/15 min): {load()}")
     await redis_timeline.close()
     await client.aclose()
 

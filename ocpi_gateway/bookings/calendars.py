@@ -4,9 +4,10 @@ terms and the capacity timeline: one BookingLocation per location where the part
 type, power level), whose available timeslots are the periods in which one more booking of
 that class fits, on the timeslot grid, from now to ``max_advance_days`` ahead.
 
-Nothing is stored: a calendar is what ``spare`` says now. ``SiteChanges`` remembers when a
-site's calendars last changed (a booking, a cancellation, a status change, a policy or
-locations reload) for ``last_updated`` and for the pushes.
+Nothing is stored: a calendar is what ``spare`` says now (through the ``SpareCache``, which
+keeps the spare profile and recomputes only what the timeline's change log says changed).
+``SiteChanges`` remembers when a site's calendars last changed (a booking, a cancellation, a
+status change, a policy or locations reload) for ``last_updated`` and for the pushes.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ocpi_gateway.locations.models import OperatorLocation
-from ocpi_gateway.reservation_policy.capacity.base import CapacityTimeline
 from ocpi_gateway.reservation_policy.capacity.classes import (
     EvseClass,
     Need,
@@ -26,7 +26,11 @@ from ocpi_gateway.reservation_policy.capacity.classes import (
     supply_of,
 )
 from ocpi_gateway.reservation_policy.capacity.gate import ReservationCapacity
-from ocpi_gateway.reservation_policy.capacity.slots import SlotShape, free_timeslots
+from ocpi_gateway.reservation_policy.capacity.slots import (
+    SlotShape,
+    SpareSource,
+    free_timeslots,
+)
 from ocpi_gateway.reservation_policy.models import EvseCandidate
 from ocpi_gateway.reservation_policy.policy import BookingTerms, PolicySettings
 
@@ -92,7 +96,7 @@ def window_of(terms: BookingTerms, now: datetime, zone: tzinfo) -> tuple[datetim
             _grid_down(now + timedelta(days=terms.max_advance_days), increment, zone))
 
 
-async def calendar_of(timeline: CapacityTimeline, location_id: str, cls: EvseClass,
+async def calendar_of(timeline: SpareSource, location_id: str, cls: EvseClass,
                       settings: PolicySettings, begin: datetime, end: datetime,
                       zone: tzinfo) -> CalendarView:
     terms = settings.bookings
@@ -159,10 +163,11 @@ async def booking_site(capacity: ReservationCapacity, location: OperatorLocation
                        candidates: Sequence[EvseCandidate], settings: PolicySettings, *,
                        now: datetime, last_updated: datetime, reservation_required: bool,
                        only: str | None = None, within: tuple[datetime | None,
-                                                            datetime | None] = (None, None)
-                       ) -> BookingSite:
+                                                            datetime | None] = (None, None),
+                       spare: SpareSource | None = None) -> BookingSite:
     """The site as ``settings`` (one partner's) see it; ``only`` a calendar id; ``within``
-    narrows the calendars to [from, to)."""
+    narrows the calendars to [from, to); ``spare`` reads the timeline (a ``SpareCache``:
+    what a calendar asked again costs only what changed)."""
     table: SiteClasses = await capacity.ensure_site(location.id, candidates)
     zone = site_zone(location)
     begin, end = window_of(settings.bookings, now, zone)
@@ -175,8 +180,8 @@ async def booking_site(capacity: ReservationCapacity, location: OperatorLocation
         if only is not None and calendar_id(cls).upper() != only.upper():
             continue
         if end > begin:
-            views.append(await calendar_of(capacity.timeline, location.id, cls, settings,
-                                           begin, end, zone))
+            views.append(await calendar_of(spare or capacity.timeline, location.id, cls,
+                                           settings, begin, end, zone))
     bookable = len(supply_of(candidates))
     return BookingSite(location, settings, tuple(views), reservation_required,
                        len(location.evses) - bookable, _tariffs(location), last_updated)

@@ -16,6 +16,7 @@ from ocpi_gateway.reservation_policy.bookings.ledger import BookingLedger
 from ocpi_gateway.reservation_policy.bookings.service import BookingService
 from ocpi_gateway.reservation_policy.bookings.sweeper import BookingSweeper
 from ocpi_gateway.reservation_policy.bookings.waitlist import WaitingList
+from ocpi_gateway.reservation_policy.capacity.slots import SpareSource
 from ocpi_gateway.reservation_policy.models import Partner
 
 
@@ -33,6 +34,8 @@ class Bookings:
     terms_url: str | None = None
     binder: BookingBinder | None = None
     """The late-binding scheduler (None without the reservation service)."""
+    spare: SpareSource | None = None
+    """How calendars read the timeline (the extension's ``SpareCache``)."""
 
     @property
     def ledger(self) -> BookingLedger:
@@ -67,7 +70,7 @@ class Bookings:
             svc.capacity, location, candidates, svc.policy.effective(location.id, partner),
             now=svc.clock(), last_updated=self.changes.last(location.id),
             reservation_required=svc.policy.reservation_only(location.id), only=only,
-            within=within)
+            within=within, spare=self.spare)
 
 
 BOOKINGS: web.AppKey[Bookings] = web.AppKey("bookings", Bookings)

@@ -35,6 +35,7 @@ from ocpi_gateway.reservation_policy.bookings.ledger import BookingLedger
 from ocpi_gateway.reservation_policy.bookings.service import BookingService
 from ocpi_gateway.reservation_policy.bookings.sweeper import BookingSweeper
 from ocpi_gateway.reservation_policy.bookings.waitlist import WaitingList
+from ocpi_gateway.reservation_policy.capacity.spare_cache import SpareCache
 from ocpi_gateway.reservation_policy.records import Reservation, ReservationState
 from ocpi_gateway.reservations.candidates import CatalogCandidates
 from ocpi_gateway.reservations.extension import (
@@ -121,7 +122,7 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
                                                   admission=app[ENFORCEMENT]),
             waiting=waiting, sweeper=BookingSweeper(service, waiting),
             changes=SiteChanges(clock), catalog=lambda: locations.catalog,
-            party=(cpo.country_code, cpo.party_id))
+            party=(cpo.country_code, cpo.party_id), spare=SpareCache(capacity.timeline))
         app[BOOKINGS] = bookings
         publisher = BookingsPublisher(bookings, app.get(OUTBOX),
                                       bookings_receivers(app[keys.PARTNERS].registered))

@@ -106,6 +106,22 @@ class SpareSegment:
     spare: int
 
 
+@dataclass(frozen=True, slots=True)
+class Changes:
+    """What changed at a site since a version (``CapacityTimeline.changes``)."""
+
+    version: int
+    """The site's version now: every write of its promises or its supply counts one."""
+    spans: tuple[tuple[int, int], ...] | None
+    """The [from, to) ms each change since touched (spare outside them is as it was);
+    None when that is not known (the version is too old for the log, or the supply or every
+    promise changed): every instant may have changed."""
+
+
+CHANGE_LOG = 256
+"""How many changes a site remembers for ``changes``."""
+
+
 class CapacityTimeline(Protocol):
     async def set_supply(self, location_id: str, supply: Sequence[SupplyEvse]) -> None:
         """The site's reservable EVSEs (its classes follow). Stored promises are kept."""
@@ -149,5 +165,10 @@ class CapacityTimeline(Protocol):
 
     async def prune(self, location_id: str, before: datetime) -> int:
         """Drop promises that ended by ``before``; how many."""
+
+    async def changes(self, location_id: str, since: int | None) -> Changes:
+        """The site's version, and what changed after version ``since`` (None: not asked,
+        everything): what lets a reader of ``spare`` keep its answer and recompute only the
+        instants a change touched."""
 
     async def close(self) -> None: ...

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from ocpi_gateway.domain.events import utc_now
 from ocpi_gateway.reservation_policy.capacity.base import (
+    CHANGE_LOG,
     MAX_INTERVAL,
     Admission,
+    Changes,
     Promise,
     SpareSegment,
     Verdict,
@@ -20,6 +23,9 @@ from ocpi_gateway.reservation_policy.capacity.base import (
 )
 from ocpi_gateway.reservation_policy.capacity.classes import Need, SiteClasses, SupplyEvse
 from ocpi_gateway.reservation_policy.capacity.hall import Span, first_violation, spare_profile
+
+EVERYTHING = -1
+"""A change log entry's span when the change touched every instant (supply, rebuild)."""
 
 
 @dataclass(slots=True)
@@ -30,6 +36,13 @@ class _Site:
     longest: int = 0
     """The longest interval stored (ms): a window's overlapping promises start after
     window start - longest."""
+    version: int = 0
+    log: deque[tuple[int, int, int]] = field(default_factory=lambda: deque(maxlen=CHANGE_LOG))
+    """(version, from ms, to ms) of each change; (version, -1, -1) changed everything."""
+
+    def changed(self, start: int = EVERYTHING, end: int = EVERYTHING) -> None:
+        self.version += 1
+        self.log.append((self.version, start, end))
 
 
 def span_of(site: SiteClasses, promise: Promise) -> Span | None:
@@ -53,6 +66,20 @@ def full(site: SiteClasses, violation_at: int, subset: int, promised: int, capac
                      promised, capacity)
 
 
+def changes_after(log: Iterable[tuple[int, int, int]], version: int, since: int | None
+                  ) -> tuple[tuple[int, int], ...] | None:
+    """The spans of the changes after ``since`` in ``log`` (oldest first); None when the log
+    does not reach back to ``since`` or one of them changed everything."""
+    if since is None or since > version:
+        return None
+    entries = [e for e in log if e[0] > since]
+    if since < version and (not entries or entries[0][0] != since + 1):
+        return None
+    if any(start == EVERYTHING for _, start, _ in entries):
+        return None
+    return tuple((start, end) for _, start, end in entries)
+
+
 class MemoryCapacity:
     def __init__(self, *, clock: Callable[[], datetime] = utc_now) -> None:
         self._clock = clock
@@ -73,7 +100,9 @@ class MemoryCapacity:
 
     async def set_supply(self, location_id: str, supply: Sequence[SupplyEvse]) -> None:
         async with self._lock(location_id):
-            self._site(location_id).classes = SiteClasses.build(supply)
+            site = self._site(location_id)
+            site.classes = SiteClasses.build(supply)
+            site.changed()
 
     def _overlapping(self, site: _Site, start: int, end: int) -> list[Promise]:
         lo = bisect.bisect_left(site.by_start, (start - site.longest, ""))
@@ -81,15 +110,18 @@ class MemoryCapacity:
         found = (site.promises[pid] for _, pid in site.by_start[lo:hi])
         return [p for p in found if ms(p.end) > start]
 
-    def _insert(self, site: _Site, promise: Promise) -> None:
+    def _insert(self, site: _Site, promise: Promise, *, log: bool = True) -> None:
         site.promises[promise.promise_id] = promise
         bisect.insort(site.by_start, (ms(promise.start), promise.promise_id))
         site.longest = max(site.longest, ms(promise.end) - ms(promise.start))
+        if log:
+            site.changed(ms(promise.start), ms(promise.end))
 
     def _remove(self, site: _Site, promise_id: str) -> Promise | None:
         old = site.promises.pop(promise_id, None)
         if old is not None:
             site.by_start.remove((ms(old.start), promise_id))
+            site.changed(ms(old.start), ms(old.end))
         return old
 
     def _check(self, site: _Site, promise: Promise, reserve: int) -> Admission:
@@ -173,7 +205,8 @@ class MemoryCapacity:
             site.by_start.clear()
             site.longest = 0
             for p in promises:
-                self._insert(site, p)
+                self._insert(site, p, log=False)
+            site.changed()
             return len(site.promises)
 
     async def restore(self, location_id: str, supply: Sequence[SupplyEvse],
@@ -184,8 +217,9 @@ class MemoryCapacity:
             added = 0
             for p in promises:
                 if p.promise_id not in site.promises:
-                    self._insert(site, p)
+                    self._insert(site, p, log=False)
                     added += 1
+            site.changed()
             return added
 
     async def prune(self, location_id: str, before: datetime) -> int:
@@ -195,6 +229,10 @@ class MemoryCapacity:
             for pid in ended:
                 self._remove(site, pid)
             return len(ended)
+
+    async def changes(self, location_id: str, since: int | None) -> Changes:
+        site = self._site(location_id)
+        return Changes(site.version, changes_after(site.log, site.version, since))
 
     async def close(self) -> None:
         self._sites.clear()

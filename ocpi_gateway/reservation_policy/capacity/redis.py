@@ -20,8 +20,10 @@ from typing import Any
 from ocpi_gateway.domain.events import utc_now
 from ocpi_gateway.redis_clients import RedisClient, RedisTarget, as_target, open_redis
 from ocpi_gateway.reservation_policy.capacity.base import (
+    CHANGE_LOG,
     Admission,
     CapacityTimeline,
+    Changes,
     Promise,
     PromiseKind,
     SpareSegment,
@@ -38,12 +40,22 @@ from ocpi_gateway.reservation_policy.capacity.classes import (
 from ocpi_gateway.reservation_policy.capacity.hall import spare_profile
 from ocpi_gateway.reservation_policy.capacity.memory import (
     MemoryCapacity,
-    full,
+    changes_after,
     invalid,
     span_of,
 )
 
-_COMMON = r"""
+_CHANGED = r"""
+local function changed(site, log, a, b)
+  local v = redis.call('HINCRBY', site, 'v', 1)
+  redis.call('RPUSH', log, string.format('%d:%d:%d', v, a, b))
+  redis.call('LTRIM', log, -""" + str(CHANGE_LOG) + r""", -1)
+end
+"""
+"""Every write counts a version of the site and logs the span it touched (-1: all of it):
+``changes``."""
+
+_COMMON = _CHANGED + r"""
 local band = bit.band
 local function split(text)
   local out = {}
@@ -55,7 +67,7 @@ local function parse(mem)
 end
 """
 
-# KEYS: z, ids, site, evse. ARGV: id, start, end, bound, need, member, reserve, mode.
+# KEYS: z, ids, site, evse, log. ARGV: id, start, end, bound, need, member, reserve, mode.
 ADMIT = _COMMON + r"""
 local id, a, b = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local bound, member, reserve = ARGV[4], ARGV[6], tonumber(ARGV[7])
@@ -156,8 +168,9 @@ for _, mem in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], base, '(' .. ARGV[3]))
   end
 end
 local function refuse(at, j)
+  -- The classes with the answer: describing a refusal takes no second round trip.
   return {'full', string.format('%d', at), tostring(subsets[j]), tostring(load[j]),
-          tostring(caps[j])}
+          tostring(caps[j]), info[5] or '', info[6] or '', info[7] or ''}
 end
 for j = 1, #subsets do
   if load[j] + 1 > caps[j] then return refuse(a, j) end
@@ -177,28 +190,33 @@ for _, ev in ipairs(events) do
     for _, j in ipairs(lists[t]) do load[j] = load[j] - 1 end
   end
 end
-if old then redis.call('ZREM', KEYS[1], old) end
+if old then
+  redis.call('ZREM', KEYS[1], old)
+  local _, ps, pe = parse(old)
+  changed(KEYS[3], KEYS[5], tonumber(ps), tonumber(pe))
+end
+changed(KEYS[3], KEYS[5], a, b)
 redis.call('ZADD', KEYS[1], a, member)
 redis.call('HSET', KEYS[2], id, member)
 if b - a > longest then redis.call('HSET', KEYS[3], 'longest', string.format('%d', b - a)) end
 return {'admitted'}
 """
 
-# KEYS: z, ids. ARGV: id, evse ('' = whatever it is bound to).
+# KEYS: z, ids, site, log. ARGV: id, evse ('' = whatever it is bound to).
 _RELEASE = _COMMON + r"""
 local old = redis.call('HGET', KEYS[2], ARGV[1])
 if not old then return 0 end
-if ARGV[2] ~= '' then
-  local _, _, _, pb = parse(old)
-  if pb ~= ARGV[2] then return 0 end
-end
+local _, ps, pe, pb = parse(old)
+if ARGV[2] ~= '' and pb ~= ARGV[2] then return 0 end
+changed(KEYS[3], KEYS[4], tonumber(ps), tonumber(pe))
 redis.call('ZREM', KEYS[1], old)
 redis.call('HDEL', KEYS[2], ARGV[1])
 return 1
 """
 
-# KEYS: site, evse. ARGV: c, nsub, ncls, std, pt, pw, then uid, mask pairs.
-_SET_SUPPLY = r"""
+# KEYS: site, evse, log. ARGV: c, nsub, ncls, std, pt, pw, then uid, mask pairs.
+_SET_SUPPLY = _CHANGED + r"""
+changed(KEYS[1], KEYS[3], -1, -1)
 redis.call('HSET', KEYS[1], 'c', ARGV[1], 'nsub', ARGV[2], 'ncls', ARGV[3], 'std', ARGV[4],
            'pt', ARGV[5], 'pw', ARGV[6])
 redis.call('DEL', KEYS[2])
@@ -206,8 +224,10 @@ for i = 7, #ARGV, 2 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
 return 1
 """
 
-# KEYS: z, ids, site. ARGV: longest, then start, member pairs (member starts with id TAB).
-_REBUILD = r"""
+# KEYS: z, ids, site, log. ARGV: longest, then start, member pairs (member starts with id
+# TAB).
+_REBUILD = _CHANGED + r"""
+changed(KEYS[3], KEYS[4], -1, -1)
 redis.call('DEL', KEYS[1], KEYS[2])
 for i = 2, #ARGV, 2 do
   redis.call('ZADD', KEYS[1], ARGV[i], ARGV[i + 1])
@@ -217,9 +237,10 @@ redis.call('HSET', KEYS[3], 'longest', ARGV[1])
 return (#ARGV - 1) / 2
 """
 
-# KEYS: z, ids, site, evse. ARGV: longest, the supply (as _SET_SUPPLY: c, nsub, ncls, std,
-# pt, pw, npairs, then uid, mask pairs), then start, member pairs.
-_RESTORE = r"""
+# KEYS: z, ids, site, evse, log. ARGV: longest, the supply (as _SET_SUPPLY: c, nsub, ncls,
+# std, pt, pw, npairs, then uid, mask pairs), then start, member pairs.
+_RESTORE = _CHANGED + r"""
+changed(KEYS[3], KEYS[5], -1, -1)
 redis.call('HSET', KEYS[3], 'c', ARGV[2], 'nsub', ARGV[3], 'ncls', ARGV[4], 'std', ARGV[5],
            'pt', ARGV[6], 'pw', ARGV[7])
 redis.call('DEL', KEYS[4])
@@ -243,28 +264,68 @@ if tonumber(ARGV[1]) > longest then redis.call('HSET', KEYS[3], 'longest', ARGV[
 return added
 """
 
-# KEYS: z, ids. ARGV: before_ms, limit.
+# KEYS: z, ids, site, log. ARGV: before_ms, limit.
 _PRUNE = _COMMON + r"""
 local n = 0
 local limit = tonumber(ARGV[2])
+local first
 for _, mem in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1])) do
-  local pid, _, e = parse(mem)
+  local pid, s, e = parse(mem)
   if tonumber(e) <= tonumber(ARGV[1]) then
     redis.call('ZREM', KEYS[1], mem)
     redis.call('HDEL', KEYS[2], pid)
+    if not first then first = tonumber(s) end
     n = n + 1
     if n >= limit then break end
   end
 end
+if first then changed(KEYS[3], KEYS[4], first, tonumber(ARGV[1])) end
 return n
+"""
+
+# KEYS: site, evse, z. ARGV: start, end. What ``spare`` sweeps, in one round trip: the class
+# table, the EVSE masks and the members that may overlap [start, end).
+_SPARE_INPUTS = r"""
+local longest = tonumber(redis.call('HGET', KEYS[1], 'longest') or '0')
+return {redis.call('HGETALL', KEYS[1]), redis.call('HGETALL', KEYS[2]),
+        redis.call('ZRANGEBYSCORE', KEYS[3], tonumber(ARGV[1]) - longest, '(' .. ARGV[2])}
+"""
+
+# KEYS: site, log. The site's version and its change log.
+_CHANGES = r"""
+return {tonumber(redis.call('HGET', KEYS[1], 'v') or '0'), redis.call('LRANGE', KEYS[2], 0, -1)}
 """
 
 _EMPTY_POWER_TYPE = "-"
 
 
+def _classes(standards: str, power_types: str, powers: str) -> tuple[EvseClass, ...]:
+    """The class table's classes from its comma-separated fields."""
+    def split(text: str) -> list[str]:
+        return [v for v in text.split(",") if v]
+    return tuple(EvseClass(s, "" if t == _EMPTY_POWER_TYPE else t, int(p))
+                 for s, t, p in zip(split(standards), split(power_types), split(powers),
+                                    strict=True))
+
+
+def _table_of(site_hash: dict[Any, Any], evse_hash: dict[Any, Any]) -> SiteClasses | None:
+    """The class table from the site and EVSE hashes (None: no supply set)."""
+    site = {_text(f): _text(v) for f, v in site_hash.items()}
+    if "c" not in site:
+        return None
+    masks = {_text(f): int(v) for f, v in evse_hash.items()}
+
+    def split(field: str) -> list[str]:
+        return [v for v in site.get(field, "").split(",") if v]
+
+    classes = _classes(site.get("std", ""), site.get("pt", ""), site.get("pw", ""))
+    return SiteClasses(classes, masks, (0, *map(int, split("nsub"))),
+                       tuple(map(int, split("ncls"))))
+
+
 def keys(location_id: str) -> dict[str, str]:
     tag = "{" + location_id + "}"
-    return {name: f"cap:{tag}:{name}" for name in ("z", "ids", "site", "evse")}
+    return {name: f"cap:{tag}:{name}" for name in ("z", "ids", "site", "evse", "log")}
 
 
 def encode(promise: Promise) -> str:
@@ -307,6 +368,8 @@ class RedisCapacity:
         self._rebuild = client.register_script(_REBUILD)
         self._prune = client.register_script(_PRUNE)
         self._restore = client.register_script(_RESTORE)
+        self._changes = client.register_script(_CHANGES)
+        self._spare_inputs = client.register_script(_SPARE_INPUTS)
 
     @classmethod
     def from_url(cls, url: RedisTarget | str, *, clock: Callable[[], datetime] = utc_now
@@ -315,7 +378,8 @@ class RedisCapacity:
 
     async def set_supply(self, location_id: str, supply: Sequence[SupplyEvse]) -> None:
         k = keys(location_id)
-        await self._set_supply(keys=[k["site"], k["evse"]], args=_supply_args(supply))
+        await self._set_supply(keys=[k["site"], k["evse"], k["log"]],
+                               args=_supply_args(supply))
 
     async def restore(self, location_id: str, supply: Sequence[SupplyEvse],
                       promises: Iterable[Promise]) -> int:
@@ -328,8 +392,8 @@ class RedisCapacity:
             args += [ms(p.start), encode(p)]
             longest = max(longest, ms(p.end) - ms(p.start))
         args[0] = longest
-        return int(await self._restore(keys=[k["z"], k["ids"], k["site"], k["evse"]],
-                                       args=args))
+        return int(await self._restore(
+            keys=[k["z"], k["ids"], k["site"], k["evse"], k["log"]], args=args))
 
     async def _call(self, location_id: str, promise: Promise, reserve: int, mode: str
                     ) -> Admission:
@@ -337,7 +401,7 @@ class RedisCapacity:
             return Admission(Verdict.INVALID)
         k = keys(location_id)
         answer: list[Any] = await self._admit(
-            keys=[k["z"], k["ids"], k["site"], k["evse"]],
+            keys=[k["z"], k["ids"], k["site"], k["evse"], k["log"]],
             args=[promise.promise_id, ms(promise.start), ms(promise.end),
                   promise.evse_uid or "", promise.need.encode(), encode(promise), reserve,
                   mode])
@@ -345,9 +409,11 @@ class RedisCapacity:
         if verdict is Verdict.EVSE_TAKEN:
             return Admission(verdict, from_ms(int(answer[1])))
         if verdict is Verdict.FULL:
-            table = await self._table(location_id)
-            assert table is not None
-            return full(table, int(answer[1]), int(answer[2]), int(answer[3]), int(answer[4]))
+            subset = int(answer[2])
+            classes = tuple(c for i, c in enumerate(_classes(*map(_text, answer[5:8])))
+                            if subset >> i & 1)
+            return Admission(verdict, from_ms(int(answer[1])), classes, int(answer[3]),
+                             int(answer[4]))
         return Admission(verdict)
 
     async def admit(self, location_id: str, promise: Promise, *, reserve: int = 0
@@ -361,7 +427,7 @@ class RedisCapacity:
     async def release(self, location_id: str, promise_id: str, *,
                       evse_uid: str | None = None) -> bool:
         k = keys(location_id)
-        return bool(await self._release(keys=[k["z"], k["ids"]],
+        return bool(await self._release(keys=[k["z"], k["ids"], k["site"], k["log"]],
                                         args=[promise_id, evse_uid or ""]))
 
     async def get(self, location_id: str, promise_id: str) -> Promise | None:
@@ -370,18 +436,8 @@ class RedisCapacity:
 
     async def _table(self, location_id: str) -> SiteClasses | None:
         k = keys(location_id)
-        site = {_text(f): _text(v) for f, v in (await self._redis.hgetall(k["site"])).items()}
-        if "c" not in site:
-            return None
-        masks = {_text(f): int(v) for f, v in (await self._redis.hgetall(k["evse"])).items()}
-
-        def split(field: str) -> list[str]:
-            return [v for v in site.get(field, "").split(",") if v]
-
-        classes = tuple(EvseClass(s, "" if t == _EMPTY_POWER_TYPE else t, int(p))
-                        for s, t, p in zip(split("std"), split("pt"), split("pw"), strict=True))
-        return SiteClasses(classes, masks, (0, *map(int, split("nsub"))),
-                           tuple(map(int, split("ncls"))))
+        return _table_of(await self._redis.hgetall(k["site"]),
+                         await self._redis.hgetall(k["evse"]))
 
     async def _overlapping(self, location_id: str, start: int, end: int) -> list[Promise]:
         k = keys(location_id)
@@ -397,12 +453,16 @@ class RedisCapacity:
 
     async def spare(self, location_id: str, need: Need, start: datetime, end: datetime, *,
                     reserve: int = 0) -> list[SpareSegment]:
-        table = await self._table(location_id)
+        k = keys(location_id)
+        a, b = ms(start), ms(end)
+        site, evse, members = await self._spare_inputs(keys=[k["site"], k["evse"], k["z"]],
+                                                       args=[a, b])
+        table = _table_of(dict(zip(site[::2], site[1::2], strict=True)),
+                          dict(zip(evse[::2], evse[1::2], strict=True)))
         if table is None:
             return [SpareSegment(start, end, 0)] if end > start else []
-        a, b = ms(start), ms(end)
-        spans = [s for p in await self._overlapping(location_id, a, b)
-                 if (s := span_of(table, p)) is not None]
+        spans = [s for p in map(decode, members)
+                 if ms(p.end) > a and (s := span_of(table, p)) is not None]
         return [SpareSegment(from_ms(x), from_ms(y), n) for x, y, n in spare_profile(
             table, spans, table.need_mask(need), a, b, reserve)]
 
@@ -414,11 +474,20 @@ class RedisCapacity:
             args += [ms(p.start), encode(p)]
             longest = max(longest, ms(p.end) - ms(p.start))
         args[0] = longest
-        return int(await self._rebuild(keys=[k["z"], k["ids"], k["site"]], args=args))
+        return int(await self._rebuild(keys=[k["z"], k["ids"], k["site"], k["log"]],
+                                       args=args))
 
     async def prune(self, location_id: str, before: datetime) -> int:
         k = keys(location_id)
-        return int(await self._prune(keys=[k["z"], k["ids"]], args=[ms(before), 10_000]))
+        return int(await self._prune(keys=[k["z"], k["ids"], k["site"], k["log"]],
+                                     args=[ms(before), 10_000]))
+
+    async def changes(self, location_id: str, since: int | None) -> Changes:
+        k = keys(location_id)
+        version, entries = await self._changes(keys=[k["site"], k["log"]])
+        log = [tuple(int(x) for x in _text(e).split(":")) for e in entries]
+        return Changes(int(version), changes_after(
+            [(v, a, b) for v, a, b in log], int(version), since))
 
     async def close(self) -> None:
         await self._redis.aclose()

@@ -6,9 +6,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
-from ocpi_gateway.reservation_policy.capacity.base import CapacityTimeline
+from ocpi_gateway.reservation_policy.capacity.base import SpareSegment
 from ocpi_gateway.reservation_policy.capacity.classes import Need
+
+
+class SpareSource(Protocol):
+    """``CapacityTimeline.spare``, or a ``SpareCache`` over it."""
+
+    async def spare(self, location_id: str, need: Need, start: datetime, end: datetime, *,
+                    reserve: int = 0) -> list[SpareSegment]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,7 +35,7 @@ class SlotShape:
     reserve: int = 0
 
 
-async def _free_intervals(timeline: CapacityTimeline, location_id: str, need: Need,
+async def _free_intervals(timeline: SpareSource, location_id: str, need: Need,
                           start: datetime, end: datetime, reserve: int
                           ) -> list[tuple[datetime, datetime]]:
     free: list[tuple[datetime, datetime]] = []
@@ -41,7 +49,7 @@ async def _free_intervals(timeline: CapacityTimeline, location_id: str, need: Ne
     return free
 
 
-async def free_timeslots(timeline: CapacityTimeline, location_id: str, need: Need,
+async def free_timeslots(timeline: SpareSource, location_id: str, need: Need,
                          start: datetime, end: datetime, shape: SlotShape) -> list[Timeslot]:
     """The maximal periods within [start, end) in which a booking of ``need`` fits (any slot
     inside one, of at least the minimum duration, may be booked)."""
@@ -55,7 +63,7 @@ async def free_timeslots(timeline: CapacityTimeline, location_id: str, need: Nee
     return slots
 
 
-async def nearest_free(timeline: CapacityTimeline, location_id: str, need: Need,
+async def nearest_free(timeline: SpareSource, location_id: str, need: Need,
                        wanted: Timeslot, shape: SlotShape, *, increment: timedelta,
                        horizon: timedelta, not_before: datetime, count: int = 3
                        ) -> list[Timeslot]:

@@ -1,0 +1,121 @@
+"""The spare profile kept for calendars (``SpareCache``) against the timeline itself, on both
+backends: seeded streams of admissions, amendments, releases, supply changes and prunes, some
+by a second writer (on Redis another client, as another instance would), and after every step
+the cache's answer for a random window equals the timeline's own sweep. The change log
+(``changes``) says what changed and when it cannot."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+
+from ocpi_gateway.reservation_policy.capacity.base import (
+    CHANGE_LOG,
+    CapacityTimeline,
+    Promise,
+    SpareSegment,
+    ms,
+)
+from ocpi_gateway.reservation_policy.capacity.redis import RedisCapacity
+from ocpi_gateway.reservation_policy.capacity.spare_cache import SpareCache, splice
+from tests.capacity.support import Clock, ac, at, dc
+from tests.capacity.test_property import random_need, random_supply
+
+L = "LOC-S"
+
+
+@pytest.fixture
+async def writer(timeline: CapacityTimeline, request: pytest.FixtureRequest, clock: Clock
+                 ) -> AsyncIterator[CapacityTimeline]:
+    """A second writer of the same timeline: another client of the same Redis."""
+    if not isinstance(timeline, RedisCapacity):
+        yield timeline
+        return
+    other = RedisCapacity.from_url(request.getfixturevalue("redis_server"), clock=clock)
+    yield other
+    await other.close()
+
+
+def merged(segments: list[SpareSegment]) -> list[tuple[int, int, int]]:
+    out: list[tuple[int, int, int]] = []
+    for s in segments:
+        a, b = ms(s.start), ms(s.end)
+        if out and out[-1][1] == a and out[-1][2] == s.spare:
+            out[-1] = (out[-1][0], b, s.spare)
+        else:
+            out.append((a, b, s.spare))
+    return out
+
+
+def test_splice_replaces_a_range_and_merges_equal_neighbours() -> None:
+    segments = [(0, 10, 2), (10, 20, 1), (20, 30, 2)]
+    assert splice(segments, [(5, 25, 2)], 5, 25) == [(0, 30, 2)]
+    assert splice(segments, [(12, 15, 0)], 12, 15) == [
+        (0, 10, 2), (10, 12, 1), (12, 15, 0), (15, 20, 1), (20, 30, 2)]
+    assert splice(segments, [(30, 40, 2)], 30, 40) == [(0, 10, 2), (10, 20, 1), (20, 40, 2)]
+    assert splice(segments, [(10, 20, 3)], 10, 20) == [(0, 10, 2), (10, 20, 3), (20, 30, 2)]
+
+
+async def test_the_change_log_says_what_changed_and_when_it_cannot(
+        timeline: CapacityTimeline) -> None:
+    await timeline.set_supply(L, [ac("A1"), ac("A2")])
+    start = await timeline.changes(L, None)
+    assert start.spans is None
+    same = await timeline.changes(L, start.version)
+    assert (same.version, same.spans) == (start.version, ())
+    p = Promise("p1", at(60), at(120))
+    assert (await timeline.admit(L, p)).ok
+    await timeline.release(L, "p1")
+    after = await timeline.changes(L, start.version)
+    assert after.version == start.version + 2
+    assert after.spans == ((ms(at(60)), ms(at(120))),) * 2
+    await timeline.set_supply(L, [ac("A1")])
+    assert (await timeline.changes(L, after.version)).spans is None
+    mark = (await timeline.changes(L, None)).version
+    for n in range(CHANGE_LOG + 1):
+        assert (await timeline.admit(L, Promise(f"q{n}", at(n), at(n + 1)))).ok
+    assert (await timeline.changes(L, mark)).spans is None  # the log no longer reaches back
+    assert (await timeline.changes(L, mark + 1)).spans is not None
+
+
+@pytest.mark.parametrize("seed", range(6))
+async def test_the_cache_answers_what_the_timeline_answers(
+        timeline: CapacityTimeline, writer: CapacityTimeline, clock: Clock, seed: int) -> None:
+    rng = random.Random(seed)
+    cache = SpareCache(timeline)
+    await timeline.set_supply(L, random_supply(rng))
+    needs = [random_need(rng) for _ in range(3)]
+    live: list[str] = []
+    for step in range(120):
+        who = rng.choice([timeline, writer])
+        roll = rng.random()
+        if roll < 0.5 or not live:
+            start = at(rng.randrange(0, 24 * 60, 15))
+            pid = f"p{step}"
+            promise = Promise(pid, start, start + timedelta(minutes=rng.choice([15, 45, 120])),
+                              rng.choice(needs))
+            if (await who.admit(L, promise, reserve=rng.choice([0, 1]))).ok:
+                live.append(pid)
+        elif roll < 0.65:
+            pid = rng.choice(live)
+            start = at(rng.randrange(0, 24 * 60, 15))
+            await who.amend(L, Promise(pid, start, start + timedelta(minutes=30),
+                                       rng.choice(needs)))
+        elif roll < 0.9:
+            pid = live.pop(rng.randrange(len(live)))
+            await who.release(L, pid)
+        elif roll < 0.95:
+            await who.set_supply(L, random_supply(rng) if rng.random() < 0.5
+                                 else [ac("A1"), dc("D1")])
+        else:
+            clock.now = at(rng.randrange(0, 60))
+            await who.prune(L, clock.now)
+        begin = at(rng.randrange(0, 12 * 60, 15))
+        end = begin + timedelta(hours=rng.choice([1, 6, 14]))
+        need, reserve = rng.choice(needs), rng.choice([0, 1])
+        kept = await cache.spare(L, need, begin, end, reserve=reserve)
+        swept = await timeline.spare(L, need, begin, end, reserve=reserve)
+        assert merged(kept) == merged(swept), f"step {step}"
