@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field, field_validator
 from ocpi_gateway.admin.service.query import (
     SiteQuery,
     add,
-    one_or_more,
+    site_filters,
     sort_param,
     state_names,
 )
@@ -47,15 +47,7 @@ class BookingFilter(SiteQuery):
         return state_names(value, BookingState, frozenset(LIVE_STATES))
 
     def filters(self) -> Where:
-        where: Where = {}
-        states = set(self.state.split(",")) if self.state else set()
-        if states and states == {s.value for s in LIVE_STATES}:
-            where["live"] = True  # what the record says of itself, and its indexes lead
-        else:
-            add(where, "state", one_or_more(sorted(states)))
-        add(where, "location_id", self.site or None)
-        add(where, "partner_key", self.emsp or None)
-        add(where, "token_uid", self.token or None)
+        where = site_filters(self.state, frozenset(LIVE_STATES), self.site, self.emsp, self.token)
         add(where, "evse_uid", self.evse or None)
         return where
 

@@ -140,3 +140,19 @@ def add(where: Where, field: str, condition: Any) -> None:
     """``where[field] = condition`` unless there is no condition."""
     if condition is not None:
         where[field] = condition
+
+
+def site_filters(state: str | None, live: frozenset[E], site: str | None, emsp: str | None,
+                 token: str | None) -> Where:
+    """The conditions a site's reservation or booking list shares: states (exactly the live
+    ones read the record's ``live`` flag, which its indexes lead), site, eMSP and token."""
+    where: Where = {}
+    states = set(state.split(",")) if state else set()
+    if states and states == {s.value for s in live}:
+        where["live"] = True
+    else:
+        add(where, "state", one_or_more(sorted(states)))
+    add(where, "location_id", site or None)
+    add(where, "partner_key", emsp or None)
+    add(where, "token_uid", token or None)
+    return where
