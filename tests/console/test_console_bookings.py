@@ -7,7 +7,7 @@ charger's ReserveNow, the eMSP's EVSE, the timeline's lane), extend one (the eMS
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -136,6 +136,27 @@ async def test_the_bookings_list_filters_and_the_operator_acts_on_bookings(
         assert float(await bar.get_attribute("y") or 0) == float(
             await label.get_attribute("y") or 0) - 13
         await screenshot(page, test, "timeline")
+        # A week from that day: seven days on the axis, the booking still in its lane.
+        loaded = await page.locator("#view").get_attribute("data-loaded")
+        await page.locator("select[name=span]").select_option("week")
+        assert await eventually(lambda: _reloaded(page, loaded))
+        first_day = day.at(60).replace(hour=0, minute=0)
+        assert await page.locator(".timeline svg text").all_text_contents() == [
+            (first_day + timedelta(days=i)).strftime("%m-%d") for i in range(7)] + [
+            "E1", "E2", "E3", "unassigned"]
+        assert float(await bar.get_attribute("y") or 0) == float(
+            await label.get_attribute("y") or 0) - 13
+        await screenshot(page, test, "timeline-week")
+
+        # A viewer sees the same lists and no button to act with.
+        viewer = await new_page(browser)
+        await log_in(viewer, world.gateway.url, "victor", PASSWORDS["victor"])
+        for name in ("bookings", "reservations"):
+            await open_view(viewer, name)
+            assert await viewer.locator("#view tbody tr").count() >= 1, name
+            assert await viewer.locator("#view button:not([type=submit])").count() == 0, name
+        assert sorted(await _keys(viewer)) == [
+            f"DE-BKG/§BOOKING/{first['id'].upper()}"]  # B1's binding
     assert await audit(day, "cancel_booking", "move_booking", "extend_booking") == [
         ("alice", "cancel_booking", "ok"), ("alice", "move_booking", "ok"),
         ("alice", "extend_booking", "ok")]
