@@ -236,7 +236,7 @@ def _page_flags(parser: argparse.ArgumentParser, sorts: str) -> None:
     parser.add_argument("--json", action="store_true", help="print what the API answers")
 
 
-def _subparsers(commands: Any, name: str, text: str) -> Any:
+def subparsers_of(commands: Any, name: str, text: str) -> Any:
     """The subcommands of ``name``, added to its parser when another part made it already
     (``chargers`` is the OCPP adapter's: ``chargers hash-password``)."""
     parser = commands.choices.get(name) or commands.add_parser(name, help=text)
@@ -247,7 +247,7 @@ def _subparsers(commands: Any, name: str, text: str) -> Any:
 
 
 def add_subcommands(commands: Any) -> None:
-    reservations = _subparsers(commands, "reservations", "reservations (RESERVE_NOW)")
+    reservations = subparsers_of(commands, "reservations", "reservations (RESERVE_NOW)")
     listing = reservations.add_parser("list", help="reservations, newest first")
     for flag, text in (("state", "states, comma-separated, or live"), ("site", "location id"),
                        ("emsp", "eMSP party, e.g. DE-ABC"), ("token", "token uid"),
@@ -263,7 +263,7 @@ def add_subcommands(commands: Any) -> None:
     show.add_argument("--json", action="store_true", help="print what the API answers")
     show.set_defaults(func=_reservations_show)
 
-    outbox = _subparsers(commands, "outbox", "deliveries to partners, dead letters")
+    outbox = subparsers_of(commands, "outbox", "deliveries to partners, dead letters")
     listing = outbox.add_parser("list", help="deliveries, the last queued first")
     listing.add_argument("--state", help="pending, retrying or dead")
     listing.add_argument("--partner", help="a partner id")
@@ -279,7 +279,7 @@ def add_subcommands(commands: Any) -> None:
         act.add_argument("--by", default=_operator(), help="who does it (default: cli:$USER)")
         act.set_defaults(func=_outbox_act)
 
-    chargers = _subparsers(commands, "chargers", "OCPP chargers")
+    chargers = subparsers_of(commands, "chargers", "OCPP chargers")
     listing = chargers.add_parser("list", help="chargers.yaml's chargers, their EVSEs and, "
                                   "with Redis, who is connected")
     online = listing.add_mutually_exclusive_group()
