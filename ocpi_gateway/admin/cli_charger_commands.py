@@ -81,8 +81,10 @@ def unlock_body(args: argparse.Namespace) -> tuple[str, BaseModel]:
 
 
 def describe(answer: dict[str, Any]) -> list[str]:
-    said = answer.get("status") or (f"CallError {answer['call_error']}"
-                                    if answer.get("call_error") else answer["outcome"])
+    said = answer.get("status") or (
+        f"CallError {answer['call_error']}" if answer.get("call_error")
+        # Get/SetVariables and GetConfiguration answer per setting, not as a whole.
+        else "answered" if answer.get("settings") else answer["outcome"])
     lines = [f"{answer['charge_point_id']} (OCPP {answer['ocpp_version']}) "
              f"{answer['command']}: {said}"]
     for s in answer.get("settings") or []:
