@@ -153,7 +153,9 @@ def _reservations_show(args: argparse.Namespace) -> int:
 
 
 def _delivery_line(d: DeliveryView) -> str:
-    line = f"{d.id}  {d.state.value:<8} {d.partner_id}  {d.method} {d.url}  attempts {d.attempts}"
+    queued = d.queued_at.isoformat() if d.queued_at else "-"
+    line = (f"{d.id}  {d.state.value:<8} {d.partner_id}  {d.method} {d.url}  queued {queued}  "
+            f"attempts {d.attempts}")
     return line + (f"  last error: {d.last_error}" if d.last_error else "")
 
 
@@ -270,6 +272,8 @@ def add_subcommands(commands: Any) -> None:
     listing.add_argument("--method", help="PUT, PATCH, POST...")
     listing.add_argument("--ordering-key", dest="ordering_key",
                          help="the object it is about")
+    listing.add_argument("--from", dest="since", help="queued at or after (ISO 8601)")
+    listing.add_argument("--to", dest="until", help="queued before (ISO 8601)")
     _page_flags(listing, "queued or next_attempt")
     listing.set_defaults(func=_outbox_list)
     for name, text in (("retry", "send a dead letter again"),
