@@ -174,7 +174,7 @@ def _outbox_act(args: argparse.Namespace) -> int:
     async def work(_: GatewaySettings, store: DocumentStore) -> DeliveryView:
         # In the audit log as the API's acts are, said to come from the CLI: who did it is
         # what --by says (the shell's user by default), not an authenticated operator.
-        audit = AuditLog(store)
+        audit = AuditLog(store, log_lines=False)
         entry = await audit.record(
             operator=args.by, role=None, via="cli", action=f"{args.outbox_command}_dead_letter",
             target={"delivery_id": args.delivery_id}, outcome="started")
