@@ -90,5 +90,5 @@ def add_subcommands(commands: Any) -> None:
                        "admin.token_days)")
     token.add_argument("--api-url", help=f"the gateway instance's address (default: "
                        f"${remote.URL_ENV}, else gateway.yaml's listen)")
-    token.add_argument("--json", action="store_true", help="print what the API answers")
+    remote.add_address_flags(token)
     token.set_defaults(func=_token)
