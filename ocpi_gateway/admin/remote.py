@@ -126,7 +126,8 @@ def call(args: argparse.Namespace, method: str, path: str, *, json: Any = None,
     if details:
         message += ": " + "; ".join(str(d) for d in details)
     hint = {401: f" (a token of {TOKEN_ENV} or --token-file that the gateway knows)",
-            403: " (an operator's token is needed: a viewer only reads)"}.get(reply.status, "")
+            403: " (an operator's token is needed: a viewer only reads)"}.get(
+                reply.status, "") if authenticated else ""
     code = 2 if reply.status in (400, 422) else 1
     label = f"{reply.status} {body['error']}" if body.get("error") else str(reply.status)
     raise RemoteError(f"{label}: {message}{hint}", code)
