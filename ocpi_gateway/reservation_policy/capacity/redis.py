@@ -13,6 +13,7 @@ and checks only the sets of classes the new promise touches.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -37,12 +38,11 @@ from ocpi_gateway.reservation_policy.capacity.classes import (
     SiteClasses,
     SupplyEvse,
 )
-from ocpi_gateway.reservation_policy.capacity.hall import spare_profile
+from ocpi_gateway.reservation_policy.capacity.hall import Span, spare_profile
 from ocpi_gateway.reservation_policy.capacity.memory import (
     MemoryCapacity,
     changes_after,
     invalid,
-    span_of,
 )
 
 _CHANGED = r"""
@@ -214,13 +214,13 @@ redis.call('HDEL', KEYS[2], ARGV[1])
 return 1
 """
 
-# KEYS: site, evse, log. ARGV: c, nsub, ncls, std, pt, pw, then uid, mask pairs.
+# KEYS: site, evse, log. ARGV: c, nsub, ncls, std, pt, pw, sd, then uid, mask pairs.
 _SET_SUPPLY = _CHANGED + r"""
 changed(KEYS[1], KEYS[3], -1, -1)
 redis.call('HSET', KEYS[1], 'c', ARGV[1], 'nsub', ARGV[2], 'ncls', ARGV[3], 'std', ARGV[4],
-           'pt', ARGV[5], 'pw', ARGV[6])
+           'pt', ARGV[5], 'pw', ARGV[6], 'sd', ARGV[7])
 redis.call('DEL', KEYS[2])
-for i = 7, #ARGV, 2 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
+for i = 8, #ARGV, 2 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
 return 1
 """
 
@@ -238,14 +238,14 @@ return (#ARGV - 1) / 2
 """
 
 # KEYS: z, ids, site, evse, log. ARGV: longest, the supply (as _SET_SUPPLY: c, nsub, ncls,
-# std, pt, pw, npairs, then uid, mask pairs), then start, member pairs.
+# std, pt, pw, sd, npairs, then uid, mask pairs), then start, member pairs.
 _RESTORE = _CHANGED + r"""
 changed(KEYS[3], KEYS[5], -1, -1)
 redis.call('HSET', KEYS[3], 'c', ARGV[2], 'nsub', ARGV[3], 'ncls', ARGV[4], 'std', ARGV[5],
-           'pt', ARGV[6], 'pw', ARGV[7])
+           'pt', ARGV[6], 'pw', ARGV[7], 'sd', ARGV[8])
 redis.call('DEL', KEYS[4])
-local npairs = tonumber(ARGV[8])
-local i = 9
+local npairs = tonumber(ARGV[9])
+local i = 10
 for _ = 1, npairs do
   redis.call('HSET', KEYS[4], ARGV[i], ARGV[i + 1])
   i = i + 2
@@ -283,12 +283,15 @@ if first then changed(KEYS[3], KEYS[4], first, tonumber(ARGV[1])) end
 return n
 """
 
-# KEYS: site, evse, z. ARGV: start, end. What ``spare`` sweeps, in one round trip: the class
-# table, the EVSE masks and the members that may overlap [start, end).
+# KEYS: site, evse, z. ARGV: start, end, the supply digest the caller knows. What ``spare``
+# sweeps, in one round trip: the members that may overlap [start, end) and, unless the caller
+# has it (the same digest), the class table and the EVSE masks.
 _SPARE_INPUTS = r"""
-local longest = tonumber(redis.call('HGET', KEYS[1], 'longest') or '0')
-return {redis.call('HGETALL', KEYS[1]), redis.call('HGETALL', KEYS[2]),
-        redis.call('ZRANGEBYSCORE', KEYS[3], tonumber(ARGV[1]) - longest, '(' .. ARGV[2])}
+local info = redis.call('HMGET', KEYS[1], 'longest', 'sd')
+local members = redis.call('ZRANGEBYSCORE', KEYS[3], tonumber(ARGV[1]) - tonumber(info[1] or '0'),
+                           '(' .. ARGV[2])
+if info[2] and info[2] == ARGV[3] then return {info[2], {}, {}, members} end
+return {info[2] or '', redis.call('HGETALL', KEYS[1]), redis.call('HGETALL', KEYS[2]), members}
 """
 
 # KEYS: site, log. The site's version and its change log.
@@ -341,20 +344,45 @@ def decode(member: bytes | str) -> Promise:
 
 
 def _supply_args(supply: Sequence[SupplyEvse]) -> list[str | int]:
-    """The class table as the scripts read it: c, nsub, ncls, std, pt, pw, uid, mask..."""
+    """The class table as the scripts read it: c, nsub, ncls, std, pt, pw, sd (a digest of
+    the others: a reader that has the table with this digest need not fetch it again), then
+    uid, mask..."""
     table = SiteClasses.build(supply)
     pairs: list[str | int] = []
     for uid, mask in table.evse_masks.items():
         pairs += [uid, mask]
-    return [len(table.classes), ",".join(map(str, table.subset_sizes[1:])),
-            ",".join(map(str, table.class_sizes)),
-            ",".join(c.standard for c in table.classes),
-            ",".join(c.power_type or _EMPTY_POWER_TYPE for c in table.classes),
-            ",".join(str(c.power_w) for c in table.classes), *pairs]
+    fields: list[str | int] = [
+        len(table.classes), ",".join(map(str, table.subset_sizes[1:])),
+        ",".join(map(str, table.class_sizes)), ",".join(c.standard for c in table.classes),
+        ",".join(c.power_type or _EMPTY_POWER_TYPE for c in table.classes),
+        ",".join(str(c.power_w) for c in table.classes)]
+    digest = hashlib.sha256(repr((fields, pairs)).encode()).hexdigest()[:32]
+    return [*fields, digest, *pairs]
 
 
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _spans(table: SiteClasses, members: Iterable[bytes | str], after: int) -> list[Span]:
+    """The sweep's view of the members ending after ``after`` (``span_of`` without making a
+    Promise of each: a calendar's change reads a hundred or so)."""
+    masks: dict[str, int] = {}
+    out: list[Span] = []
+    for member in members:
+        _, start, end, bound, need, _ = _text(member).split("\t")
+        stop = int(end)
+        if stop <= after:
+            continue
+        if bound:
+            mask = table.evse_masks.get(bound, 0)
+        else:
+            mask = masks.get(need, -1)
+            if mask < 0:
+                mask = masks[need] = table.need_mask(Need.decode(need))
+        if mask:
+            out.append(Span(int(start), stop, mask, bound or None))
+    return out
 
 
 class RedisCapacity:
@@ -362,6 +390,8 @@ class RedisCapacity:
                  ) -> None:
         self._redis = client
         self._clock = clock
+        self._tables: dict[str, tuple[str, SiteClasses]] = {}
+        """Per site the class table ``spare`` last read and its digest (``_supply_args``)."""
         self._admit = client.register_script(ADMIT)
         self._release = client.register_script(_RELEASE)
         self._set_supply = client.register_script(_SET_SUPPLY)
@@ -385,8 +415,8 @@ class RedisCapacity:
                       promises: Iterable[Promise]) -> int:
         k = keys(location_id)
         supply_args = _supply_args(supply)
-        args: list[str | int] = [0, *supply_args[:6], (len(supply_args) - 6) // 2,
-                                 *supply_args[6:]]
+        args: list[str | int] = [0, *supply_args[:7], (len(supply_args) - 7) // 2,
+                                 *supply_args[7:]]
         longest = 0
         for p in promises:
             args += [ms(p.start), encode(p)]
@@ -434,11 +464,6 @@ class RedisCapacity:
         member = await self._redis.hget(keys(location_id)["ids"], promise_id)
         return decode(member) if member is not None else None
 
-    async def _table(self, location_id: str) -> SiteClasses | None:
-        k = keys(location_id)
-        return _table_of(await self._redis.hgetall(k["site"]),
-                         await self._redis.hgetall(k["evse"]))
-
     async def _overlapping(self, location_id: str, start: int, end: int) -> list[Promise]:
         k = keys(location_id)
         longest = int(await self._redis.hget(k["site"], "longest") or 0)
@@ -455,16 +480,21 @@ class RedisCapacity:
                     reserve: int = 0) -> list[SpareSegment]:
         k = keys(location_id)
         a, b = ms(start), ms(end)
-        site, evse, members = await self._spare_inputs(keys=[k["site"], k["evse"], k["z"]],
-                                                       args=[a, b])
-        table = _table_of(dict(zip(site[::2], site[1::2], strict=True)),
-                          dict(zip(evse[::2], evse[1::2], strict=True)))
+        known = self._tables.get(location_id)
+        digest, site, evse, members = await self._spare_inputs(
+            keys=[k["site"], k["evse"], k["z"]], args=[a, b, known[0] if known else ""])
+        digest = _text(digest)
+        if known is not None and not site and digest == known[0]:
+            table: SiteClasses | None = known[1]
+        else:
+            table = _table_of(dict(zip(site[::2], site[1::2], strict=True)),
+                              dict(zip(evse[::2], evse[1::2], strict=True)))
+            if table is not None and digest:
+                self._tables[location_id] = (digest, table)
         if table is None:
             return [SpareSegment(start, end, 0)] if end > start else []
-        spans = [s for p in map(decode, members)
-                 if ms(p.end) > a and (s := span_of(table, p)) is not None]
         return [SpareSegment(from_ms(x), from_ms(y), n) for x, y, n in spare_profile(
-            table, spans, table.need_mask(need), a, b, reserve)]
+            table, _spans(table, members, a), table.need_mask(need), a, b, reserve)]
 
     async def rebuild(self, location_id: str, promises: Iterable[Promise]) -> int:
         k = keys(location_id)
