@@ -2,13 +2,17 @@
 50 kW, 20 CCS 150 kW), 10,000 future bookings over 7 days.
 
     .venv/bin/python benchmarks/booking_admission.py [--rounds 5] [--admissions 400]
-                                                     [--bookings 10000] [--seed 7]
+                                                     [--bookings 10000] [--seed 7] [--long 0]
 
 Per round, interleaved: the in-process timeline (the per-site lock and the sweep in Python),
 the Redis timeline (one round trip: the admission Lua script over the site's keys, the atomic
 step included) and, as the reference, a bare Lua script doing the same sweep (read the window,
 sort the endpoints, the largest overlap; one class, no Hall check, nothing written), called
-with EVALSHA straight from redis-py. Each admission that succeeds is released again, so the
+with EVALSHA straight from redis-py over a plain sorted set of the same promises by start
+(the layout before the length buckets: one index, read back by the longest promise stored).
+``--long N`` adds N promises of 24 h (reservations made now until tomorrow): with one index
+every read reaches a day back; the timelines' length buckets keep them to their own bucket.
+Each admission that succeeds is released again, so the
 site keeps its 10,000 bookings. Printed per round: p50 / p99 of the call seen from Python,
 and Redis's own time per script call (INFO commandstats); then the min and median over the
 rounds. Goal: the Redis timeline's p99 <= 2 ms.
@@ -42,6 +46,7 @@ import redis.asyncio as aioredis  # noqa: E402
 from ocpi_gateway.reservation_policy.capacity.base import (  # noqa: E402
     CapacityTimeline,
     Promise,
+    ms,
 )
 from ocpi_gateway.reservation_policy.capacity.classes import (  # noqa: E402
     Need,
@@ -49,7 +54,7 @@ from ocpi_gateway.reservation_policy.capacity.classes import (  # noqa: E402
     SupplyEvse,
 )
 from ocpi_gateway.reservation_policy.capacity.memory import MemoryCapacity  # noqa: E402
-from ocpi_gateway.reservation_policy.capacity.redis import RedisCapacity, keys  # noqa: E402
+from ocpi_gateway.reservation_policy.capacity.redis import RedisCapacity, encode  # noqa: E402
 
 SITE = "BENCH-SITE"
 START = datetime(2026, 12, 7, 0, 0, tzinfo=UTC)
@@ -80,6 +85,10 @@ return most
 """
 
 
+def reference_keys() -> list[str]:
+    return ["bench:{" + SITE + "}:z", "bench:{" + SITE + "}:site"]
+
+
 def supply() -> list[SupplyEvse]:
     out = [SupplyEvse(f"AC{n:02d}", (SupplyConnector(T2, "AC_3_PHASE", 22000),))
            for n in range(50)]
@@ -96,11 +105,18 @@ def random_booking(rng: random.Random, pid: str) -> Promise:
                    rng.choice(NEEDS))
 
 
-async def fill(rng: random.Random, count: int) -> list[Promise]:
-    """``count`` bookings the site can carry (admitted one by one in-process)."""
+async def fill(rng: random.Random, count: int, long: int = 0) -> list[Promise]:
+    """``count`` bookings the site can carry (admitted one by one in-process), after ``long``
+    promises of 24 h."""
     memory = MemoryCapacity(clock=lambda: START)
     await memory.set_supply(SITE, supply())
     kept: list[Promise] = []
+    for n in range(long):
+        promise = Promise(f"long-{n}", START, START + timedelta(hours=24), rng.choice(NEEDS))
+        if not (await memory.admit(SITE, promise)).ok:
+            sys.exit(f"only {n} promises of 24 h fit the site")
+        kept.append(promise)
+    count += long
     n = 0
     while len(kept) < count:
         n += 1
@@ -136,14 +152,24 @@ async def measure(timeline: CapacityTimeline, requests: list[Promise]) -> tuple[
 
 async def measure_reference(client: aioredis.Redis, sha: str, requests: list[Promise]
                             ) -> list[float]:
-    k = keys(SITE)
+    z, site = reference_keys()
     took = []
     for promise in requests:
         a, b = int(promise.start.timestamp() * 1000), int(promise.end.timestamp() * 1000)
         t0 = time.perf_counter()
-        await client.evalsha(sha, 2, k["z"], k["site"], a, b)
+        await client.evalsha(sha, 2, z, site, a, b)
         took.append((time.perf_counter() - t0) * 1000)
     return took
+
+
+async def load_reference(client: aioredis.Redis, bookings: list[Promise]) -> None:
+    """The reference's plain index: every promise by start, the longest stored."""
+    z, site = reference_keys()
+    pipe = client.pipeline(transaction=False)
+    for p in bookings:
+        pipe.zadd(z, {encode(p): ms(p.start)})
+    pipe.hset(site, "longest", max(ms(p.end) - ms(p.start) for p in bookings))
+    await pipe.execute()
 
 
 async def script_usec(client: aioredis.Redis) -> float:
@@ -179,7 +205,7 @@ async def main(args: argparse.Namespace) -> None:
     if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
         os.sched_setaffinity(0, {0})
     rng = random.Random(args.seed)
-    bookings = await fill(rng, args.bookings)
+    bookings = await fill(rng, args.bookings, args.long)
     with tempfile.TemporaryDirectory() as workdir:
         proc, url = start_redis(Path(workdir))
         try:
@@ -198,7 +224,9 @@ async def run(args: argparse.Namespace, rng: random.Random, bookings: list[Promi
         await timeline.set_supply(SITE, supply())
         await timeline.rebuild(SITE, bookings)
     sha = await client.script_load(REFERENCE)
-    print(f"site: {len(supply())} EVSEs in 3 classes, {len(bookings)} bookings over 7 days; "
+    await load_reference(client, bookings)
+    print(f"site: {len(supply())} EVSEs in 3 classes, {len(bookings)} bookings over 7 days "
+          f"({args.long} of them 24 h long); "
           f"{args.admissions} admissions per round and backend; load {load()}")
     figures: dict[str, list[tuple[float, float, float, float]]] = {
         "in-process": [], "redis": [], "bare Lua (reference)": []}
@@ -242,4 +270,6 @@ if __name__ == "__main__":
     parser.add_argument("--admissions", type=int, default=400)
     parser.add_argument("--bookings", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--long", type=int, default=0,
+                        help="promises of 24 h among the bookings")
     asyncio.run(main(parser.parse_args()))

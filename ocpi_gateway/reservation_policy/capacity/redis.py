@@ -1,15 +1,16 @@
 """Redis capacity timeline: every key of a site carries the hash tag ``{location_id}``, so each
 script touches one slot (Redis Cluster too) and an admission is atomic across instances.
 
-Keys per site ``L``: ``cap:{L}:z`` the promises by start (sorted set of members), ``cap:{L}:ids``
-promise id -> member, ``cap:{L}:site`` the class table (classes, EVSEs per set of classes,
-per class) and the longest interval stored, ``cap:{L}:evse`` EVSE uid -> classes it serves.
-A member is ``id TAB start_ms TAB end_ms TAB bound_evse TAB need TAB kind``.
-The scripts are in ``redis_scripts``.
+Keys per site ``L`` (``site_keys``): ``cap:{L}:z0`` .. ``z6`` the promises by start, one
+sorted set of members per length bucket (``base.bucket_of``), ``cap:{L}:ids`` promise id ->
+member, ``cap:{L}:site`` the class table (classes, EVSEs per set of classes, per class), the
+longest interval per bucket, the version and the supply digest, ``cap:{L}:evse`` EVSE uid ->
+classes it serves, ``cap:{L}:log`` the change log. The scripts are in ``redis_scripts``.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
@@ -19,6 +20,7 @@ from ocpi_gateway.domain.events import utc_now
 from ocpi_gateway.redis_clients import RedisClient, RedisTarget, as_target, open_redis
 from ocpi_gateway.reservation_policy.capacity import redis_scripts as scripts
 from ocpi_gateway.reservation_policy.capacity.base import (
+    BUCKETS,
     Admission,
     CapacityTimeline,
     Changes,
@@ -70,8 +72,16 @@ def _table_of(site_hash: dict[Any, Any], evse_hash: dict[Any, Any]) -> SiteClass
 
 
 def keys(location_id: str) -> dict[str, str]:
+    """The site's keys by name (z0 .. z6: the length buckets)."""
     tag = "{" + location_id + "}"
-    return {name: f"cap:{tag}:{name}" for name in ("z", "ids", "site", "evse", "log")}
+    names = (*(f"z{k}" for k in range(BUCKETS)), "ids", "site", "evse", "log")
+    return {name: f"cap:{tag}:{name}" for name in names}
+
+
+@functools.lru_cache(maxsize=4096)
+def site_keys(location_id: str) -> tuple[str, ...]:
+    """KEYS of every script: the buckets, ids, site, evse, log."""
+    return tuple(keys(location_id).values())
 
 
 def encode(promise: Promise) -> str:
@@ -88,8 +98,8 @@ def decode(member: bytes | str) -> Promise:
 
 def _supply_args(supply: Sequence[SupplyEvse]) -> list[str | int]:
     """The class table as the scripts read it: c, nsub, ncls, std, pt, pw, sd (a digest of
-    the others: a reader that has the table with this digest need not fetch it again), then
-    uid, mask..."""
+    the others: a reader that has the table with this digest need not fetch it again), the
+    number of EVSEs, then uid, mask..."""
     table = SiteClasses.build(supply)
     pairs: list[str | int] = []
     for uid, mask in table.evse_masks.items():
@@ -100,7 +110,7 @@ def _supply_args(supply: Sequence[SupplyEvse]) -> list[str | int]:
         ",".join(c.power_type or _EMPTY_POWER_TYPE for c in table.classes),
         ",".join(str(c.power_w) for c in table.classes)]
     digest = hashlib.sha256(repr((fields, pairs)).encode()).hexdigest()[:32]
-    return [*fields, digest, *pairs]
+    return [*fields, digest, len(pairs) // 2, *pairs]
 
 
 def _text(value: Any) -> str:
@@ -143,6 +153,7 @@ class RedisCapacity:
         self._restore = client.register_script(scripts.RESTORE)
         self._changes = client.register_script(scripts.CHANGES)
         self._spare_inputs = client.register_script(scripts.SPARE_INPUTS)
+        self._overlapping_members = client.register_script(scripts.OVERLAPPING)
 
     @classmethod
     def from_url(cls, url: RedisTarget | str, *, clock: Callable[[], datetime] = utc_now
@@ -150,31 +161,21 @@ class RedisCapacity:
         return cls(open_redis(url), clock=clock)
 
     async def set_supply(self, location_id: str, supply: Sequence[SupplyEvse]) -> None:
-        k = keys(location_id)
-        await self._set_supply(keys=[k["site"], k["evse"], k["log"]],
-                               args=_supply_args(supply))
+        await self._set_supply(keys=site_keys(location_id), args=_supply_args(supply))
 
     async def restore(self, location_id: str, supply: Sequence[SupplyEvse],
                       promises: Iterable[Promise]) -> int:
-        k = keys(location_id)
-        supply_args = _supply_args(supply)
-        args: list[str | int] = [0, *supply_args[:7], (len(supply_args) - 7) // 2,
-                                 *supply_args[7:]]
-        longest = 0
+        args = _supply_args(supply)
         for p in promises:
             args += [ms(p.start), encode(p)]
-            longest = max(longest, ms(p.end) - ms(p.start))
-        args[0] = longest
-        return int(await self._restore(
-            keys=[k["z"], k["ids"], k["site"], k["evse"], k["log"]], args=args))
+        return int(await self._restore(keys=site_keys(location_id), args=args))
 
     async def _call(self, location_id: str, promise: Promise, reserve: int, mode: str
                     ) -> Admission:
         if invalid(promise, self._clock()):
             return Admission(Verdict.INVALID)
-        k = keys(location_id)
         answer: list[Any] = await self._admit(
-            keys=[k["z"], k["ids"], k["site"], k["evse"], k["log"]],
+            keys=site_keys(location_id),
             args=[promise.promise_id, ms(promise.start), ms(promise.end),
                   promise.evse_uid or "", promise.need.encode(), encode(promise), reserve,
                   mode])
@@ -199,33 +200,27 @@ class RedisCapacity:
 
     async def release(self, location_id: str, promise_id: str, *,
                       evse_uid: str | None = None) -> bool:
-        k = keys(location_id)
-        return bool(await self._release(keys=[k["z"], k["ids"], k["site"], k["log"]],
+        return bool(await self._release(keys=site_keys(location_id),
                                         args=[promise_id, evse_uid or ""]))
 
     async def get(self, location_id: str, promise_id: str) -> Promise | None:
         member = await self._redis.hget(keys(location_id)["ids"], promise_id)
         return decode(member) if member is not None else None
 
-    async def _overlapping(self, location_id: str, start: int, end: int) -> list[Promise]:
-        k = keys(location_id)
-        longest = int(await self._redis.hget(k["site"], "longest") or 0)
-        members: list[Any] = await self._redis.zrangebyscore(k["z"], start - longest,
-                                                             f"({end}")
-        found = (decode(m) for m in members)
-        return [p for p in found if ms(p.end) > start]
-
     async def promises(self, location_id: str, start: datetime, end: datetime
                        ) -> list[Promise]:
-        return await self._overlapping(location_id, ms(start), ms(end))
+        a = ms(start)
+        members: list[Any] = await self._overlapping_members(keys=site_keys(location_id),
+                                                             args=[a, ms(end)])
+        found = [p for p in map(decode, members) if ms(p.end) > a]
+        return sorted(found, key=lambda p: (p.start, p.promise_id))
 
     async def spare(self, location_id: str, need: Need, start: datetime, end: datetime, *,
                     reserve: int = 0) -> list[SpareSegment]:
-        k = keys(location_id)
         a, b = ms(start), ms(end)
         known = self._tables.get(location_id)
         digest, site, evse, members = await self._spare_inputs(
-            keys=[k["site"], k["evse"], k["z"]], args=[a, b, known[0] if known else ""])
+            keys=site_keys(location_id), args=[a, b, known[0] if known else ""])
         digest = _text(digest)
         if known is not None and not site and digest == known[0]:
             table: SiteClasses | None = known[1]
@@ -240,24 +235,17 @@ class RedisCapacity:
             table, _spans(table, members, a), table.need_mask(need), a, b, reserve)]
 
     async def rebuild(self, location_id: str, promises: Iterable[Promise]) -> int:
-        k = keys(location_id)
-        args: list[str | int] = [0]
-        longest = 0
+        args: list[str | int] = []
         for p in promises:
             args += [ms(p.start), encode(p)]
-            longest = max(longest, ms(p.end) - ms(p.start))
-        args[0] = longest
-        return int(await self._rebuild(keys=[k["z"], k["ids"], k["site"], k["log"]],
-                                       args=args))
+        return int(await self._rebuild(keys=site_keys(location_id), args=args))
 
     async def prune(self, location_id: str, before: datetime) -> int:
-        k = keys(location_id)
-        return int(await self._prune(keys=[k["z"], k["ids"], k["site"], k["log"]],
+        return int(await self._prune(keys=site_keys(location_id),
                                      args=[ms(before), 10_000]))
 
     async def changes(self, location_id: str, since: int | None) -> Changes:
-        k = keys(location_id)
-        version, entries = await self._changes(keys=[k["site"], k["log"]])
+        version, entries = await self._changes(keys=site_keys(location_id))
         log = [tuple(int(x) for x in _text(e).split(":")) for e in entries]
         return Changes(int(version), changes_after(
             [(v, a, b) for v, a, b in log], int(version), since))
