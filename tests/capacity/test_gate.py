@@ -84,8 +84,23 @@ async def test_the_supply_is_set_on_first_touch_and_again_only_when_the_candidat
     assert sorted((await capacity.ensure_site(L, more)).evse_masks) == [
         "E000", "E001", "E009"]
     assert await version(timeline) == first + 1
+    await capacity.ensure_site(L, more)  # known now: not set a third time
+    assert await version(timeline) == first + 1
     assert (await timeline.admit(L, Promise("p", minutes(0), minutes(30),
                                             evse_uid="E009"))).ok
+
+
+async def test_the_first_touch_in_a_process_restores_the_stored_promises(
+        timeline: CapacityTimeline, clock: Clock) -> None:
+    capacity = gate(timeline, clock)
+
+    async def stored(location_id: str, now: datetime) -> list[Promise]:
+        return [Promise("kept", minutes(0), minutes(30), evse_uid="E000")]
+
+    capacity.add_stored_promises(stored)
+    await capacity.ensure_site(L, grid(2, per_charger=1))
+    assert [p.promise_id for p in await timeline.promises(L, minutes(0), minutes(60))] == [
+        "kept"]
 
 
 async def test_restore_puts_back_every_stored_source_and_counts_what_it_added(
@@ -215,10 +230,11 @@ def test_stored_reservations_become_promises_until_their_end_plus_the_buffer() -
         "defaults": {"bookings": BOOKINGS},
         "locations": {"NOBOOK": {"bookings": {"enabled": False}}},
         "partners": {"NL-EXA": {"bookings": {"turnover_buffer_minutes": 5}}}}))
-    rows = [reservation("live", grace=60), reservation("ended", state=ReservationState.USED),
+    # Each skipped one before the kept one: one skipped is no reason to stop.
+    rows = [reservation("ended", state=ReservationState.USED),
             reservation("unbound", evse_uid=None), reservation("over", expiry=-1),
             reservation("at-now", expiry=0), reservation("binding", booking_key="B1"),
-            reservation("elsewhere", location="NOBOOK")]
+            reservation("elsewhere", location="NOBOOK"), reservation("live", grace=60)]
     got = reservation_promises(rows, source, T0)
     assert got == {L: [Promise("live|E000", T0, minutes(30 + 1 + 5), evse_uid="E000",
                                  kind=PromiseKind.RESERVATION)]}
