@@ -70,6 +70,9 @@ async def test_an_operator_moves_a_bound_booking_to_another_evse(day: Day,
     assert await eventually(lambda: _pushed_evse(day, first, target))
     binding = await world.gateway.app[BOOKINGS].service.ledger.get("DE-BKG/B1")
     assert binding is not None and binding.evse_uid == target
+    # The reservation that binds it names it.
+    [reservation] = (await alice.call("GET", "/admin/api/reservations?state=live")).body["items"]
+    assert (reservation["booking_key"], reservation["evse_uid"]) == ("DE-BKG/B1", target)
 
     # Refused, with the reason; the booking stays where it is.
     sent = len(world.received(CP16, "ReserveNow"))

@@ -7,7 +7,7 @@ charger's ReserveNow, the eMSP's EVSE, the timeline's lane), extend one (the eMS
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,14 @@ async def _filter(page: Page, state: str, token: str) -> None:
     assert await eventually(lambda: _reloaded(page, loaded))
 
 
+async def _made(page: Page, first: date | None, last: date | None) -> None:
+    loaded = await page.locator("#view").get_attribute("data-loaded")
+    for name, value in (("from", first), ("to", last)):
+        await page.locator(f"input[name={name}]").fill(value.isoformat() if value else "")
+    await page.locator("form.toolbar button[type=submit]").click()
+    assert await eventually(lambda: _reloaded(page, loaded))
+
+
 async def _reloaded(page: Page, before: str | None) -> bool:
     return await page.locator("#view").get_attribute("data-loaded") != before
 
@@ -78,6 +86,17 @@ async def test_the_bookings_list_filters_and_the_operator_acts_on_bookings(
         assert await _row(page, "B2").locator("button").all_text_contents() == [
             "Cancel", "Extend"]
         await screenshot(page, test, "bookings")
+
+        # Made on which days (UTC, whole days): the next day has none, that day has all.
+        made = day.t0.date()
+        await _made(page, made + timedelta(days=1), None)
+        assert await _keys(page) == []
+        await page.locator("#view p.muted", has_text="none").wait_for()
+        await _made(page, made, made)
+        assert sorted(await _keys(page)) == ["DE-BKG/B1", "DE-BKG/B2", "DE-BKG/B3"]
+        await _made(page, made - timedelta(days=1), made - timedelta(days=1))
+        assert await _keys(page) == []
+        await _made(page, None, None)
 
         await _filter(page, "live", "BKG-TOK2")
         assert await _keys(page) == ["DE-BKG/B2"]
@@ -148,6 +167,14 @@ async def test_the_bookings_list_filters_and_the_operator_acts_on_bookings(
             await label.get_attribute("y") or 0) - 13
         await screenshot(page, test, "timeline-week")
 
+        # B1's binding in the reservation list: it names its booking, and is extended as
+        # the booking (above), not as a reservation.
+        binding = f"DE-BKG/§BOOKING/{first['id'].upper()}"
+        await open_view(page, "reservations")
+        row = page.locator(f'tr[data-key="{binding}"]')
+        assert "DE-BKG/B1" in await row.locator("td").all_text_contents()
+        assert await row.locator("button").all_text_contents() == ["Cancel", "Move"]
+
         # A viewer sees the same lists and no button to act with.
         viewer = await new_page(browser)
         await log_in(viewer, world.gateway.url, "victor", PASSWORDS["victor"])
@@ -155,8 +182,7 @@ async def test_the_bookings_list_filters_and_the_operator_acts_on_bookings(
             await open_view(viewer, name)
             assert await viewer.locator("#view tbody tr").count() >= 1, name
             assert await viewer.locator("#view button:not([type=submit])").count() == 0, name
-        assert sorted(await _keys(viewer)) == [
-            f"DE-BKG/§BOOKING/{first['id'].upper()}"]  # B1's binding
+        assert await _keys(viewer) == [binding]
     assert await audit(day, "cancel_booking", "move_booking", "extend_booking") == [
         ("alice", "cancel_booking", "ok"), ("alice", "move_booking", "ok"),
         ("alice", "extend_booking", "ok")]

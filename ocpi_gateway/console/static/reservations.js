@@ -57,6 +57,10 @@ export async function show(view) {
     }
   }
 
+  // A booking's binding runs to the booking's no-show time: the booking is what is
+  // extended (the Bookings view); moving it moves the booking too.
+  const applies = (label, r) => !(label === 'Extend' && r.booking_key);
+
   async function load() {
     const page = await get(`/admin/api/reservations?${bar.query({ limit: '200' })}`);
     list.replaceChildren(page.items.length === 0 ? h('p', { class: 'muted' }, 'none') :
@@ -67,11 +71,13 @@ export async function show(view) {
         { title: 'EVSE', value: (r) => r.evse_uid || '' },
         { title: 'Charger', value: (r) => r.charge_point_id || '' },
         { title: 'Token', value: (r) => r.token_uid },
+        { title: 'Booking', value: (r) => r.booking_key || '' },
         { title: 'Made', value: (r) => when(r.created_at) },
         { title: 'Expiry', value: (r) => when(r.expiry) },
-        { title: '', value: (r) => (r.live ? available.map(([label, handler, kind]) => h(
-          'button', { class: kind || null, type: 'button', onclick: () => handler(r) },
-          label)) : '') },
+        { title: '', value: (r) => (r.live ? available.filter(([label]) => applies(label, r))
+          .map(([label, handler, kind]) => h('button', { class: kind || null, type: 'button',
+                                                      onclick: () => handler(r) }, label))
+          : '') },
       ], page.items.map((r) => ({ item: r, attributes: { 'data-key': r.key } }))));
     view.dataset.loaded = String(Date.now());
   }
