@@ -6,7 +6,7 @@ charger's ReserveNow, the eMSP's EVSE, the timeline's lane), extend one (the eMS
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,7 +14,14 @@ from typing import Any
 import pytest
 from playwright.async_api import Page
 
-from tests.admin.booking_world import CONNECTOR, OTHER_T2, audit, booking_day, period_end
+from tests.admin.booking_world import (
+    CONNECTOR,
+    OTHER_T2,
+    audit,
+    booking_day,
+    period_end,
+    pushed_evse,
+)
 from tests.admin.support import PASSWORDS
 from tests.bookings.test_booking_day import Day, z
 from tests.commands.support import CP16, LOCATION, eventually
@@ -71,7 +78,7 @@ async def test_the_bookings_list_filters_and_the_operator_acts_on_bookings(
     third = await day.book("B3", "BKG-TOK3", start=120)
     day.clock.now = day.at(50)
     await day.bind()
-    was = (await day.pushed(first))["booking_option"]["evse_uid"]
+    was = await eventually(lambda: pushed_evse(day, first))  # through the outbox
     target = OTHER_T2[was]
 
     async with chromium() as browser:
@@ -132,7 +139,7 @@ async def test_the_bookings_list_filters_and_the_operator_acts_on_bookings(
         await page.locator(".message", has_text=f"DE-BKG/B1: RESERVED at {target}").wait_for()
         again = world.received(CP16, "ReserveNow")[-1]
         assert (again["connector_id"], again["id_tag"]) == (CONNECTOR[target], "BKG-TOK1")
-        assert await eventually(lambda: _pushed_evse(day, first, target))
+        assert await eventually(lambda: _is(pushed_evse(day, first), target))
         await _row(page, "B1").locator(".evse-uid", has_text=target).wait_for()
 
         # Extend: the dialog offers the current end.
@@ -192,9 +199,8 @@ async def _pushed_state(day: Day, booking: dict[str, Any], state: str) -> bool:
     return bool((await day.pushed(booking)).get("reservation_status") == state)
 
 
-async def _pushed_evse(day: Day, booking: dict[str, Any], evse_uid: str) -> bool:
-    pushed = await day.pushed(booking)
-    return bool(pushed.get("booking_option", {}).get("evse_uid") == evse_uid)
+async def _is(value: Awaitable[object], expected: object) -> bool:
+    return await value == expected
 
 
 async def _pushed_end(day: Day, booking: dict[str, Any], end: datetime) -> bool:
