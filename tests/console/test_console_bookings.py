@@ -142,6 +142,16 @@ async def test_the_bookings_list_filters_and_the_operator_acts_on_bookings(
         assert await eventually(lambda: _is(pushed_evse(day, first), target))
         await _row(page, "B1").locator(".evse-uid", has_text=target).wait_for()
 
+        # Its history and requests, from the key.
+        await _row(page, "B1").locator("a.key").click()
+        history = page.locator("dialog.history[open]")
+        reasons = await history.locator("tr.entry td:last-child").all_text_contents()
+        assert reasons[-2:] == ["bound", "re-routed"]
+        assert await history.locator("tr.request td:nth-child(3)").all_text_contents() == [
+            "ACCEPTED"]
+        await history.locator("button", has_text="Close").click()
+        await history.wait_for(state="detached")
+
         # Extend: the dialog offers the current end.
         await _row(page, "B3").locator("button", has_text="Extend").click()
         end = page.locator("dialog.ask[open] input[name=end_date]")
