@@ -213,3 +213,33 @@ async def test_background_work_cancelled_at_close_ends_cancelled() -> None:
     await w.service.aclose()
     # Its cancellation is not swallowed (a caller awaiting it sees CancelledError).
     assert task.cancelled()
+
+
+async def test_a_listener_s_failure_is_logged_and_its_cancellation_passed_on() -> None:
+    w = await World(grid(1)).ready()
+    reserved = await w.reserve("R1")
+    assert reserved.reservation is not None
+    heard: list[str] = []
+    waiting = asyncio.Event()
+
+    async def failing(r: Reservation, previous: ReservationState) -> None:
+        heard.append("failing")
+        raise RuntimeError("a listener's bug")
+
+    async def slow(r: Reservation, previous: ReservationState) -> None:
+        heard.append("slow")
+        waiting.set()
+        await asyncio.Event().wait()
+
+    async def last(r: Reservation, previous: ReservationState) -> None:
+        heard.append("last")
+
+    for listener in (failing, slow, last):
+        w.service.add_listener(listener)
+    task = asyncio.create_task(w.service.notify(reserved.reservation, ReservationState.PENDING))
+    await waiting.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    # The failing one did not stop the next; the cancelled one stopped the rest.
+    assert heard == ["failing", "slow"]
