@@ -42,7 +42,7 @@ from ocpi_gateway.domain.store import DocumentStore
 from ocpi_gateway.locations.catalog import LocationsCatalog
 from ocpi_gateway.ocpp_adapter.chargers_config import load_chargers
 from ocpi_gateway.ocpp_adapter.directory import ChargerPresence, from_info, info_key
-from ocpi_gateway.ocpp_adapter.routing.redis import presence_key
+from ocpi_gateway.ocpp_adapter.routing.presence import presence_key
 from ocpi_gateway.partners.registry import PartnerRegistry
 from ocpi_gateway.redis_clients import open_redis
 from ocpi_gateway.store import open_store

@@ -23,7 +23,7 @@ from ocpi_gateway.deliveries.engine import DeliveryEngine
 from ocpi_gateway.deliveries.models import COLLECTION as OUTBOX
 from ocpi_gateway.deliveries.models import Delivery
 from ocpi_gateway.ocpp_adapter.directory import info_key
-from ocpi_gateway.ocpp_adapter.routing.redis import presence_key
+from ocpi_gateway.ocpp_adapter.routing.presence import presence_key
 from ocpi_gateway.partners.models import Partner, PartnerState
 from ocpi_gateway.partners.registry import PartnerRegistry
 from ocpi_gateway.reservation_policy.records import COLLECTION as RESERVATIONS
