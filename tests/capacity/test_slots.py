@@ -12,6 +12,7 @@ from ocpi_gateway.reservation_policy.capacity.slots import (
     free_timeslots,
     nearest_free,
 )
+from ocpi_gateway.reservation_policy.capacity.spare_cache import SpareCache
 from tests.capacity.support import CCS, T2, ac, at, dc
 
 L = "LOC-S"
@@ -51,3 +52,25 @@ async def test_nearest_free_slots(timeline: CapacityTimeline) -> None:
     assert await nearest_free(timeline, L, Need(), wanted, SHAPE,
                               increment=timedelta(minutes=15), horizon=timedelta(hours=3),
                               not_before=at(100), count=1) == [Timeslot(at(210), at(240))]
+
+
+async def test_free_periods_of_different_spare_make_one_slot(timeline: CapacityTimeline
+                                                             ) -> None:
+    # Two EVSEs, one promised 100..200: spare 2, then 1, then 2 — free throughout, one slot,
+    # read from the timeline itself and through the kept profile alike.
+    await timeline.set_supply(L, [ac("E1"), ac("E2")])
+    assert (await timeline.admit(L, Promise("b", at(100), at(200)))).ok
+    for source in (timeline, SpareCache(timeline)):
+        assert await free_timeslots(source, L, Need(), at(0), at(400), SHAPE) == [
+            Timeslot(at(0), at(400))], source
+
+
+async def test_a_later_free_period_is_joined_on_its_own(timeline: CapacityTimeline) -> None:
+    # Spare 2 to 50, 0 to 100, then 2, 1 (150..200) and 2: two free periods, the second
+    # joined from three segments.
+    await timeline.set_supply(L, [ac("E1"), ac("E2")])
+    for pid, a, b in (("a1", 50, 100), ("a2", 50, 100), ("c", 150, 200)):
+        assert (await timeline.admit(L, Promise(pid, at(a), at(b)))).ok
+    for source in (timeline, SpareCache(timeline)):
+        assert await free_timeslots(source, L, Need(), at(0), at(400), SHAPE) == [
+            Timeslot(at(0), at(45)), Timeslot(at(110), at(400))], source
