@@ -74,3 +74,14 @@ async def test_a_later_free_period_is_joined_on_its_own(timeline: CapacityTimeli
     for source in (timeline, SpareCache(timeline)):
         assert await free_timeslots(source, L, Need(), at(0), at(400), SHAPE) == [
             Timeslot(at(0), at(45)), Timeslot(at(110), at(400))], source
+
+
+async def test_a_gap_of_exactly_the_minimum_duration_is_a_slot(timeline: CapacityTimeline
+                                                                ) -> None:
+    await timeline.set_supply(L, [ac("E1")])
+    # Promised to 200 and from 245: a slot from 210 (lead) to 240 (buffer), 30 min.
+    assert (await timeline.admit(L, Promise("b", at(100), at(200)))).ok
+    assert (await timeline.admit(L, Promise("c", at(245), at(300)))).ok
+    for source in (timeline, SpareCache(timeline)):
+        assert await free_timeslots(source, L, Need(), at(150), at(290), SHAPE) == [
+            Timeslot(at(210), at(240))], source
