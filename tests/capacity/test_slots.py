@@ -85,3 +85,24 @@ async def test_a_gap_of_exactly_the_minimum_duration_is_a_slot(timeline: Capacit
     for source in (timeline, SpareCache(timeline)):
         assert await free_timeslots(source, L, Need(), at(150), at(290), SHAPE) == [
             Timeslot(at(210), at(240))], source
+
+
+async def test_nearest_free_reaches_both_ends_of_its_horizon(timeline: CapacityTimeline
+                                                            ) -> None:
+    await timeline.set_supply(L, [ac("E1")])
+    half_hour = {"increment": timedelta(minutes=15), "horizon": timedelta(minutes=30)}
+    # Full from 125: of 120, 105, 135, 90 and 150 only the earliest, 90 (to 125 with its
+    # buffer, from 80 with its lead), fits — also when nothing before 90 may be offered.
+    assert (await timeline.admit(L, Promise("late", at(125), at(400)))).ok
+    wanted = Timeslot(at(120), at(150))
+    assert await nearest_free(timeline, L, Need(), wanted, SHAPE, not_before=at(90),
+                              **half_hour) == [Timeslot(at(90), at(120))]
+    # Full 50..130: only the latest, 150 (its lead from 140, its buffer to 185), fits.
+    assert await timeline.release(L, "late")
+    assert (await timeline.admit(L, Promise("early", at(50), at(130)))).ok
+    assert await nearest_free(timeline, L, Need(), wanted, SHAPE, not_before=at(0),
+                              **half_hour) == [Timeslot(at(150), at(180))]
+    # A wanted slot that fits is the first found, once, then the nearest others.
+    assert await nearest_free(timeline, L, Need(), Timeslot(at(200), at(230)), SHAPE,
+                              not_before=at(0), count=3, **half_hour) == [
+        Timeslot(at(200), at(230)), Timeslot(at(185), at(215)), Timeslot(at(215), at(245))]
