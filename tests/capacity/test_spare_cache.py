@@ -91,6 +91,7 @@ def test_splice_equals_replacing_each_instant(seed: int) -> None:
     assert pointwise(out) == want
     assert all(x[1] == y[0] and x[2] != y[2] for x, y in itertools.pairwise(out))
     assert out[0][0] == 0 and out[-1][1] == max(40, end)
+    assert all(a < b for a, b, _ in out)  # no empty segment left at a joint
 
 
 def test_splice_replaces_a_range_and_merges_equal_neighbours() -> None:
