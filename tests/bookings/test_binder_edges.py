@@ -1,0 +1,66 @@
+"""The binder's edges the end-to-end binder tests leave open: the promise a binding moves
+(long enough for the hold), what one run reports, the no-show instant itself, and the ends
+of a binding's reservation that are neither used nor expired."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from ocpi_gateway.domain.store import DocumentStore
+from ocpi_gateway.reservation_policy.availability.base import EvseStatus
+from ocpi_gateway.reservation_policy.availability.memory import MemoryAvailability
+from ocpi_gateway.reservation_policy.bookings.records import BookingChoice
+from ocpi_gateway.reservation_policy.bookings.states import BookingState, CancelReason
+from ocpi_gateway.reservation_policy.capacity.base import CapacityTimeline
+from tests.bookings.binding import BindingSite
+from tests.bookings.support import Clock, at
+
+
+@pytest.fixture
+async def site(store: DocumentStore, timeline: CapacityTimeline, clock: Clock
+               ) -> AsyncIterator[BindingSite]:
+    s = await BindingSite(store, MemoryAvailability(clock=clock), timeline, clock).ready()
+    yield s
+    await s.close()
+
+
+async def test_the_moved_promise_lasts_as_long_as_the_hold(site: BindingSite) -> None:
+    gw = site.instance()
+    # A 10 min slot (600..610): its promise ends at 620 with the 10 min buffer; a hold to
+    # 640 needs it to 650, a hold to 600 leaves it at 620.
+    b = await site.book(gw, minutes=10)
+    long = await gw.binder.booked_promise(b.key, "E001", at(640))
+    assert long is not None
+    assert (long.promise_id, long.start, long.end, long.evse_uid) == (
+        b.promise_id, at(590), at(650), "E001")
+    short = await gw.binder.booked_promise(b.key, "E000", at(600))
+    assert short is not None and (short.end, short.evse_uid) == (at(620), "E000")
+    assert await gw.binder.booked_promise("NL*EXA*nobody", "E000", at(640)) is None
+    canceled = await gw.bookings.ledger.transition(b, BookingState.CANCELED, reason="eMSP")
+    assert canceled is not None
+    assert await gw.binder.booked_promise(b.key, "E000", at(640)) is None
+
+
+async def test_a_run_reports_what_it_bound_found_occupied_and_ended(
+        site: BindingSite, clock: Clock) -> None:
+    gw = site.instance()
+    free = await site.book(gw, "R1", choice=BookingChoice(evse_uid="E000"))
+    busy = await site.book(gw, "R2", choice=BookingChoice(evse_uid="E001"))
+    await site.set_status("E001", EvseStatus.CHARGING)
+    clock.now = at(590)
+    report = await gw.binder.run()
+    await gw.reservations.drain()
+    assert (report.bound, report.occupied, report.ended) == ([free.key], [busy.key], [])
+    # At the no-show time itself the unbound one is not tried again: it is given up.
+    clock.now = at(615)
+    report = await gw.binder.run()
+    await gw.reservations.drain()
+    assert (report.bound, report.occupied, report.ended) == ([], [], [busy.key])
+    assert site.seen.occupied == [busy.key]
+    given_up = await site.booking(busy.key)
+    assert given_up.state is BookingState.CANCELED and given_up.canceled is not None
+    assert given_up.canceled.reason is CancelReason.FULL
+    # The bound one is not over while its reservation lives.
+    assert (await site.booking(free.key)).state is BookingState.RESERVED
