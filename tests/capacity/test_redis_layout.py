@@ -1,0 +1,22 @@
+"""What a timeline reads back of its classes (on Redis from its own hashes): the classes of a
+FULL answer and of ``spare``, an unknown power type (stored as "-" on Redis) among them."""
+
+from __future__ import annotations
+
+from ocpi_gateway.reservation_policy.capacity.base import CapacityTimeline, Promise, Verdict
+from ocpi_gateway.reservation_policy.capacity.classes import EvseClass, Need
+from tests.capacity.support import CCS, T2, at, evse
+
+
+async def test_classes_with_and_without_a_power_type_read_back(
+        timeline: CapacityTimeline) -> None:
+    t2 = Need(frozenset({T2}))
+    for site, power_type in (("LOC-U", ""), ("LOC-A", "AC")):
+        await timeline.set_supply(site, [evse("T1", (T2, power_type, 22000)),
+                                         evse("D1", (CCS, "DC", 50000))])
+        assert (await timeline.admit(site, Promise("p", at(0), at(60), t2))).ok
+        full = await timeline.admit(site, Promise("p2", at(0), at(60), t2))
+        assert full.verdict is Verdict.FULL
+        assert full.classes == (EvseClass(T2, power_type, 22000),), power_type
+        assert [s.spare for s in await timeline.spare(site, t2, at(0), at(60))] == [0]
+        assert [s.spare for s in await timeline.spare(site, Need(), at(0), at(60))] == [1]
