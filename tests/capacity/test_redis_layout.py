@@ -20,3 +20,13 @@ async def test_classes_with_and_without_a_power_type_read_back(
         assert full.classes == (EvseClass(T2, power_type, 22000),), power_type
         assert [s.spare for s in await timeline.spare(site, t2, at(0), at(60))] == [0]
         assert [s.spare for s in await timeline.spare(site, Need(), at(0), at(60))] == [1]
+
+
+async def test_a_promise_bound_to_an_evse_gone_from_the_supply_counts_nowhere(
+        timeline: CapacityTimeline) -> None:
+    await timeline.set_supply("LOC-G", [evse("A1", (T2, "AC", 22000)),
+                                        evse("A2", (T2, "AC", 22000))])
+    assert (await timeline.admit("LOC-G", Promise("p", at(0), at(60), evse_uid="A2"))).ok
+    await timeline.set_supply("LOC-G", [evse("A1", (T2, "AC", 22000))])
+    assert [s.spare for s in await timeline.spare("LOC-G", Need(), at(0), at(60))] == [1]
+    assert (await timeline.admit("LOC-G", Promise("q", at(0), at(60)))).ok

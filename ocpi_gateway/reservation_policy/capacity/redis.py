@@ -130,9 +130,9 @@ def _spans(table: SiteClasses, members: Iterable[bytes | str], after: int) -> li
         if bound:
             mask = table.evse_masks.get(bound, 0)
         else:
-            mask = masks.get(need, -1)
-            if mask < 0:
-                mask = masks[need] = table.need_mask(Need.decode(need))
+            known = masks.get(need)
+            mask = known if known is not None else table.need_mask(Need.decode(need))
+            masks[need] = mask
         if mask:
             out.append(Span(int(start), stop, mask, bound or None))
     return out
