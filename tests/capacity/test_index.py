@@ -151,3 +151,13 @@ async def test_a_restore_indexes_what_a_site_of_the_old_layout_held(redis_server
         assert await client.zcard(k["z1"]) == 1
     finally:
         await timeline.close()
+
+
+async def test_a_promise_ending_where_a_window_starts_is_not_in_it(
+        timeline: CapacityTimeline) -> None:
+    await timeline.set_supply(L, [ac("E1")])
+    assert (await timeline.admit(L, booking("before", 0, 60))).ok
+    assert (await timeline.admit(L, booking("after", 120, 180))).ok
+    assert [p.promise_id for p in await timeline.promises(L, at(60), at(120))] == []
+    assert [p.promise_id for p in await timeline.promises(L, at(59), at(121))] == [
+        "before", "after"]
