@@ -30,3 +30,9 @@ async def test_a_promise_bound_to_an_evse_gone_from_the_supply_counts_nowhere(
     await timeline.set_supply("LOC-G", [evse("A1", (T2, "AC", 22000))])
     assert [s.spare for s in await timeline.spare("LOC-G", Need(), at(0), at(60))] == [1]
     assert (await timeline.admit("LOC-G", Promise("q", at(0), at(60)))).ok
+
+
+async def test_a_site_without_supply_has_no_spare(timeline: CapacityTimeline) -> None:
+    assert [(s.start, s.end, s.spare) for s in await timeline.spare(
+        "LOC-N", Need(), at(0), at(60))] == [(at(0), at(60), 0)]
+    assert await timeline.spare("LOC-N", Need(), at(60), at(60)) == []

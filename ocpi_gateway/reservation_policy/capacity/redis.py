@@ -227,7 +227,7 @@ class RedisCapacity:
         else:
             table = _table_of(dict(zip(site[::2], site[1::2], strict=True)),
                               dict(zip(evse[::2], evse[1::2], strict=True)))
-            if table is not None and digest:
+            if table is not None:
                 self._tables[location_id] = (digest, table)
         if table is None:
             return [SpareSegment(start, end, 0)] if end > start else []
