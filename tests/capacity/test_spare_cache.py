@@ -105,6 +105,8 @@ def test_splice_replaces_a_range_and_merges_equal_neighbours() -> None:
 
 async def test_the_change_log_says_what_changed_and_when_it_cannot(
         timeline: CapacityTimeline) -> None:
+    untouched = await timeline.changes(L, 0)  # a site nothing was written to: version 0
+    assert (untouched.version, untouched.spans) == (0, ())
     await timeline.set_supply(L, [ac("A1"), ac("A2")])
     start = await timeline.changes(L, None)
     assert start.spans is None
