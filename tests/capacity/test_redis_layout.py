@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from ocpi_gateway.reservation_policy.capacity.base import CapacityTimeline, Promise, Verdict
 from ocpi_gateway.reservation_policy.capacity.classes import EvseClass, Need
-from tests.capacity.support import CCS, T2, at, evse
+from ocpi_gateway.reservation_policy.capacity.redis import RedisCapacity
+from tests.capacity.support import CCS, T2, Clock, at, evse
 
 
 async def test_classes_with_and_without_a_power_type_read_back(
@@ -36,3 +37,21 @@ async def test_a_site_without_supply_has_no_spare(timeline: CapacityTimeline) ->
     assert [(s.start, s.end, s.spare) for s in await timeline.spare(
         "LOC-N", Need(), at(0), at(60))] == [(at(0), at(60), 0)]
     assert await timeline.spare("LOC-N", Need(), at(60), at(60)) == []
+
+
+async def test_a_promise_ending_now_is_over(timeline: CapacityTimeline, clock: Clock) -> None:
+    await timeline.set_supply("LOC-P", [evse("A1", (T2, "AC", 22000))])
+    clock.now = at(60)
+    assert (await timeline.admit("LOC-P", Promise("p", at(0), at(60)))).verdict \
+        is Verdict.INVALID
+    assert (await timeline.admit("LOC-P", Promise("q", at(0), at(61)))).ok
+
+
+async def test_closing_the_redis_timeline_closes_its_connections(redis_server: str) -> None:
+    timeline = RedisCapacity.from_url(redis_server)
+    await timeline.changes("LOC-C", None)  # a connection made
+    pool = timeline._redis.connection_pool
+    made = [*pool._available_connections, *pool._in_use_connections]
+    assert made and any(c.is_connected for c in made)
+    await timeline.close()
+    assert not any(c.is_connected for c in made)
