@@ -98,10 +98,27 @@ async def test_a_fresh_recovery_is_rebuilt_and_its_loop_waits_an_interval() -> N
     fail = False
     recovery.start()
     try:
+        assert recovery.loop.running
         for _ in range(20):
             await asyncio.sleep(0)
         assert passes == 1 and not recovery.rebuilt
     finally:
         await recovery.stop()
+    assert not recovery.loop.running
     assert await recovery.rebuild_all() == 1
     assert (recovery.rebuilt, recovery.rebuilds) == (True, 2)
+
+
+async def test_sites_where_nobody_may_book_are_skipped_not_the_rest() -> None:
+    class Some(_Capacity):
+        def applies(self, location_id: str) -> bool:
+            return location_id != "NOBOOK"
+
+    capacity = Some()
+
+    async def sites() -> list[tuple[str, Sequence[EvseCandidate]]]:
+        return [("NOBOOK", []), ("L1", []), ("L2", [])]
+
+    recovery = CapacityRecovery(cast(ReservationCapacity, capacity), sites, retry_interval=3600)
+    assert await recovery.rebuild_all() == 2
+    assert capacity.restored == ["L1", "L2"]

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from ocpi_gateway.reservation_policy.capacity.base import CapacityTimeline, Promise, Verdict
 from ocpi_gateway.reservation_policy.capacity.classes import EvseClass, Need
-from ocpi_gateway.reservation_policy.capacity.redis import RedisCapacity
+from ocpi_gateway.reservation_policy.capacity.memory import MemoryCapacity
+from ocpi_gateway.reservation_policy.capacity.redis import RedisCapacity, open_capacity
 from tests.capacity.support import CCS, T2, Clock, at, evse
 
 
@@ -55,3 +56,12 @@ async def test_closing_the_redis_timeline_closes_its_connections(redis_server: s
     assert made and any(c.is_connected for c in made)
     await timeline.close()
     assert not any(c.is_connected for c in made)
+
+
+async def test_redis_when_configured_else_in_process(redis_server: str) -> None:
+    assert isinstance(open_capacity(None), MemoryCapacity)
+    redis = open_capacity(redis_server)
+    try:
+        assert isinstance(redis, RedisCapacity)
+    finally:
+        await redis.close()
