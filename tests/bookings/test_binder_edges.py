@@ -11,9 +11,11 @@ import pytest
 from ocpi_gateway.domain.store import DocumentStore
 from ocpi_gateway.reservation_policy.availability.base import EvseStatus
 from ocpi_gateway.reservation_policy.availability.memory import MemoryAvailability
+from ocpi_gateway.reservation_policy.bookings.ledger import BookingLedger
 from ocpi_gateway.reservation_policy.bookings.records import BookingChoice
 from ocpi_gateway.reservation_policy.bookings.states import BookingState, CancelReason
 from ocpi_gateway.reservation_policy.capacity.base import CapacityTimeline
+from ocpi_gateway.reservation_policy.records import ReservationState
 from tests.bookings.binding import BindingSite
 from tests.bookings.support import Clock, at
 
@@ -64,3 +66,39 @@ async def test_a_run_reports_what_it_bound_found_occupied_and_ended(
     assert given_up.canceled.reason is CancelReason.FULL
     # The bound one is not over while its reservation lives.
     assert (await site.booking(free.key)).state is BookingState.RESERVED
+
+
+async def test_a_failed_try_puts_the_promise_back_on_the_class(
+        site: BindingSite, clock: Clock) -> None:
+    gw = site.instance()
+    b = await site.book(gw)
+    site.chargers.offline.update({"CP000", "CP001"})  # held, then no charger answers
+    clock.now = at(590)
+    await gw.run()
+    assert site.seen.occupied == [b.key]
+    assert not (await site.booking(b.key)).bound
+    [p] = await site.timeline.promises("LOC1", at(0), at(1000))
+    assert (p.promise_id, p.evse_uid) == (b.promise_id, None)
+
+
+async def test_a_binding_that_comes_up_for_an_ended_booking_is_given_back(
+        site: BindingSite, clock: Clock) -> None:
+    gw = site.instance()
+    b = await site.book(gw)
+    clock.now = at(590)
+    await gw.run()
+    r = await site.reservation(b)
+    assert r is not None and r.state is ReservationState.ACTIVE
+    # Cancelled where no binder listens (another instance's bare ledger): the reservation
+    # lives on until the binder next hears of it.
+    bound = await site.booking(b.key)
+    ended = await BookingLedger(site.store, clock=clock).transition(
+        bound, BookingState.CANCELED, reason="eMSP")
+    assert ended is not None
+    assert (await site.reservation(b)).state is ReservationState.ACTIVE  # type: ignore[union-attr]
+    await gw.binder.on_reservation(r, ReservationState.PENDING)
+    await gw.reservations.drain()
+    after = await site.reservation(b)
+    assert after is not None and after.state is ReservationState.CANCELLED
+    assert [c.reservation_id for c in site.chargers.cancels()] == [bound.ocpp_reservation_id]
+    assert (await site.booking(b.key)).state is BookingState.CANCELED
