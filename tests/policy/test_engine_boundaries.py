@@ -239,3 +239,33 @@ async def test_a_standard_the_evse_lacks_is_explained() -> None:
     assert detail == {"BARE": (Exclusion.WRONG_STANDARD, "wanted CHADEMO, EVSE has none"),
                       "AC": (Exclusion.WRONG_STANDARD,
                              "wanted CHADEMO, EVSE has IEC_62196_T2")}
+
+
+def test_nothing_held_names_the_last_capacity_refusal() -> None:
+    from ocpi_gateway.reservation_policy.capacity.base import Admission, Verdict
+
+    exhausted = Refusal(RefusalReason.ALL_BUSY, "every fitting EVSE is busy")
+    plan = Plan("LOC1", source().effective("LOC1", EMSP), (), 0, exhausted)
+    assert plan.nothing_held is exhausted
+    plan.capacity_refusals.extend([Admission(Verdict.EVSE_TAKEN), Admission(Verdict.NO_CLASS)])
+    refusal = plan.nothing_held
+    assert refusal.reason is RefusalReason.PROMISED
+    assert refusal.message == "the fitting EVSEs are promised to bookings: no_class"
+
+
+async def test_holds_taken_lists_the_engine_s_own_holds_until_they_end() -> None:
+    avail = MemoryAvailability()
+    cands = grid(2)
+    await set_all(avail, cands)
+    now = [NOW]
+    engine = PolicyEngine(source(), avail, clock=lambda: now[0], snapshot_ttl=0)
+    plan = await engine.decide(req(), cands)
+    assert isinstance(plan, Plan)
+    ends = NOW + timedelta(minutes=5)
+    held = await engine.hold(plan, holder="h1", until=ends)
+    assert held is not None
+    assert engine.holds_taken() == {("LOC1", held.evse_uid): ("h1", ends)}
+    now[0] = ends - timedelta(microseconds=1)
+    assert engine.holds_taken() == {("LOC1", held.evse_uid): ("h1", ends)}
+    now[0] = ends  # over at its end: not put back after Redis lost it
+    assert engine.holds_taken() == {}
