@@ -263,3 +263,18 @@ async def test_the_timeline_is_rebuilt_from_stored_reservations(redis_server: st
             await s.engine.availability.close()
         await timeline.close()
         await site.close()
+
+
+async def test_a_longer_replacement_the_charger_refuses_gives_back_the_longer_promise(
+        site: Site) -> None:
+    service = await site.start()
+    first = await service.reserve(site.request(15), "R1", time_budget=2)
+    assert first.outcome is ReserveOutcome.ACCEPTED and first.reservation is not None
+    site.chargers.script[("CP000", 1, None)] = [CommandOutcome.REJECTED]
+    longer = await service.reserve(site.request(30), "R1", time_budget=2)
+    assert longer.outcome is ReserveOutcome.REJECTED
+    assert longer.reservation == first.reservation  # unchanged
+    assert longer.message == "the charger refused the update; the reservation is unchanged"
+    # Promised to the new end before the charger was asked; back to the old end after.
+    promise = await site.timeline.get("LOC1", "NL-EXA/R1|E000")
+    assert promise is not None and promise.end == site.minutes(25)

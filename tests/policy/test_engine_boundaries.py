@@ -269,3 +269,21 @@ async def test_holds_taken_lists_the_engine_s_own_holds_until_they_end() -> None
     assert engine.holds_taken() == {("LOC1", held.evse_uid): ("h1", ends)}
     now[0] = ends  # over at its end: not put back after Redis lost it
     assert engine.holds_taken() == {}
+
+
+async def test_a_booking_s_binding_may_take_the_evse_kept_for_walk_ins() -> None:
+    from dataclasses import replace
+
+    avail = MemoryAvailability()
+    cands = grid(2)
+    await set_all(avail, cands)
+    await avail.set_status("LOC1", "E001", EvseStatus.CHARGING, NOW)
+    engine = _engine(source(walk_in_reserve=1), avail)
+    walk_in = await engine.decide(req(), cands)
+    assert isinstance(walk_in, Plan) and walk_in.keep_free == 1
+    assert await engine.hold(walk_in, holder="r", until=until()) is None
+    # Admitted with the reserve kept at every instant of its slot: none kept again now.
+    binding = await engine.decide(replace(req(), booking_key="B1"), cands)
+    assert isinstance(binding, Plan) and binding.keep_free == 0
+    held = await engine.hold(binding, holder="b", until=until())
+    assert held is not None and held.evse_uid == "E000"

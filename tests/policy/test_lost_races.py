@@ -136,3 +136,33 @@ async def test_an_accept_for_a_record_cancelled_meanwhile_is_withdrawn() -> None
         reservation_id=reserve_now.reservation_id)]
     assert await w.holders() == {}
     assert w.seen == []  # no listener hears of an activation that did not happen
+
+
+async def test_a_move_accepted_for_a_reservation_cancelled_meanwhile_is_withdrawn() -> None:
+    w, racing = await racing_world(lambda key, doc: last_reason(doc) == "replaced",
+                                   cancelled_by_another_instance)
+    first = await w.reserve("R1")
+    assert first.evse_uid == "E000"
+    moved = await w.reserve("R1", evse_uid="E001")
+    assert racing.raced
+    assert moved.outcome is ReserveOutcome.REJECTED
+    assert moved.message == "the reservation ended meanwhile"
+    await w.service.drain()
+    [_, new] = w.chargers.reserve_nows()
+    assert w.chargers.cancels() == [CancelReservation(charge_point_id=new.charge_point_id,
+                                                      reservation_id=new.reservation_id)]
+    assert "E001" not in await w.holders()
+
+
+async def test_an_update_in_place_for_a_reservation_cancelled_meanwhile_is_rejected() -> None:
+    w, racing = await racing_world(lambda key, doc: last_reason(doc) == "replaced in place",
+                                   cancelled_by_another_instance)
+    first = await w.reserve("R1", minutes=20)
+    assert first.evse_uid == "E000"
+    again = await w.reserve("R1", minutes=40)
+    assert racing.raced
+    assert again.outcome is ReserveOutcome.REJECTED
+    assert again.message == "the reservation ended meanwhile"
+    assert len(again.charger_outcomes) == 1
+    r = await w.service.repo.get("NL-EXA/R1")
+    assert r is not None and r.state is ReservationState.CANCELLED
