@@ -6,12 +6,14 @@ Each test pins a boundary that a one-character change to engine.py or rules.py w
 from __future__ import annotations
 
 import functools
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from ocpi_gateway.domain.events import utc_now
 from ocpi_gateway.domain.ids import ChargerAddress
 from ocpi_gateway.reservation_policy.availability.base import EvseStatus
 from ocpi_gateway.reservation_policy.availability.memory import MemoryAvailability
+from ocpi_gateway.reservation_policy.capacity.base import Admission, Verdict
 from ocpi_gateway.reservation_policy.engine import Plan, PolicyEngine, Refusal, RefusalReason
 from ocpi_gateway.reservation_policy.models import ConnectorInfo, Partner, ReservationRequest
 from ocpi_gateway.reservation_policy.policy import PolicySource, parse_policy
@@ -242,8 +244,6 @@ async def test_a_standard_the_evse_lacks_is_explained() -> None:
 
 
 def test_nothing_held_names_the_last_capacity_refusal() -> None:
-    from ocpi_gateway.reservation_policy.capacity.base import Admission, Verdict
-
     exhausted = Refusal(RefusalReason.ALL_BUSY, "every fitting EVSE is busy")
     plan = Plan("LOC1", source().effective("LOC1", EMSP), (), 0, exhausted)
     assert plan.nothing_held is exhausted
@@ -272,8 +272,6 @@ async def test_holds_taken_lists_the_engine_s_own_holds_until_they_end() -> None
 
 
 async def test_a_booking_s_binding_may_take_the_evse_kept_for_walk_ins() -> None:
-    from dataclasses import replace
-
     avail = MemoryAvailability()
     cands = grid(2)
     await set_all(avail, cands)
