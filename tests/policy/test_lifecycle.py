@@ -64,6 +64,17 @@ async def test_refusal_by_charger_moves_to_next_candidate() -> None:
     assert await w.holders() == {"E002": "NL-EXA/R1"}
 
 
+async def test_an_answer_that_is_no_refusal_stops_the_walk_over_the_candidates() -> None:
+    # SCHEDULED is no ReserveNow answer: neither a refusal to try elsewhere after, nor an accept.
+    w = await World(grid(4)).ready()
+    w.chargers.script[("CP000", 1, None)] = [CommandOutcome.SCHEDULED]
+    result = await w.reserve()
+    assert result.outcome is not ReserveOutcome.ACCEPTED
+    assert [a for _, a in result.charger_outcomes] == [CommandOutcome.SCHEDULED]
+    assert len(w.chargers.reserve_nows()) == 1
+    assert await w.holders() == {}
+
+
 async def test_all_refuse_reports_the_most_telling_outcome() -> None:
     w = await World(grid(2)).ready()
     w.chargers.script[("CP000", 1, None)] = [CommandOutcome.FAULTED]
