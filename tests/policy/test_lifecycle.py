@@ -487,6 +487,15 @@ async def test_no_next_candidate_once_the_time_budget_is_used_up() -> None:
     assert await w.holders() == {}
 
 
+async def test_a_budget_used_up_before_any_charger_is_asked_is_a_timeout() -> None:
+    w = await World(grid(2)).ready()
+    result = await w.reserve(budget=0.0)
+    assert w.chargers.reserve_nows() == []
+    assert result.outcome is ReserveOutcome.TIMEOUT
+    assert result.charger_outcomes == (("", CommandOutcome.TIMEOUT),)
+    assert await w.holders() == {}
+
+
 async def test_stopping_the_expiry_clock_stops_its_scan() -> None:
     scanning, cancelled = asyncio.Event(), asyncio.Event()
 
