@@ -8,6 +8,8 @@ loopback aiohttp server (tests/locations/outbox_peer.py)."""
 from __future__ import annotations
 
 import asyncio
+import gc
+import warnings
 from typing import Any
 
 import aiohttp
@@ -61,6 +63,12 @@ async def test_stop_closes_the_connections_the_outbox_opened(
     assert outbox_peer.connections() == 1  # kept alive for the next push
     await outbox.stop()
     await outbox_peer.wait_for(lambda: outbox_peer.connections() == 0, "connection closed")
+    # Closed, not merely idle past the client's keep-alive: nothing is left to collect.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        del outbox
+        gc.collect()
+    assert [str(w.message) for w in caught if "Unclosed" in str(w.message)] == []
 
 
 async def test_stop_leaves_a_session_the_caller_passed_open(

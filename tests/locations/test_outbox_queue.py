@@ -195,14 +195,16 @@ async def test_drain_waits_until_every_object_is_delivered(
 async def test_a_partner_gets_at_most_eight_requests_at_once_by_default(
         doc_store: DocumentStore, outbox_peer: OutboxPeer) -> None:
     release = held(outbox_peer)
-    outbox = DeliveryEngine(doc_store, token, heartbeat_interval=NO_BACKGROUND)
+    policy = DeliveryPolicy()
+    outbox = DeliveryEngine(doc_store, token, policy=policy, heartbeat_interval=NO_BACKGROUND)
     await outbox.start()
     try:
         for n in range(9):
             await outbox.enqueue("p1", "PUT", f"{outbox_peer.url}/L{n}", {"n": n})
         await outbox_peer.wait_for(lambda: outbox_peer.in_flight == 8, "8 requests at once")
         await asyncio.sleep(0.3)  # a ninth worker would have sent the ninth by now
-        assert outbox_peer.most_in_flight == 8 and len(outbox_peer.requests) == 8
+        assert outbox_peer.most_in_flight == policy.concurrency_per_partner == 8
+        assert len(outbox_peer.requests) == 8
         release.set()
         assert await outbox.drain(10)
         assert len(outbox_peer.requests) == 9
