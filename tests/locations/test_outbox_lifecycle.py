@@ -246,3 +246,36 @@ async def test_a_receiver_cannot_redirect_a_push_and_our_token_elsewhere(
     assert thief.requests == []
     [row] = await stored(doc_store)
     assert row["dead"] is True and row["last_error"] == "HTTP 307 OCPI None"
+
+
+async def test_an_outbox_stopped_during_a_resync_resumes_the_resync_not_the_patch(
+        doc_store: DocumentStore, outbox_peer: OutboxPeer) -> None:
+    refusing_patches(outbox_peer)
+    entered = asyncio.Event()
+
+    async def hanging(_delivery: Delivery) -> tuple[str, Any] | None:
+        entered.set()
+        await asyncio.Event().wait()  # the process dies while the resync runs
+        return None
+
+    first = DeliveryEngine(doc_store, token, policy=FAST, heartbeat_interval=NO_BACKGROUND)
+    first.register_resync("location", hanging)
+    await first.start()
+    await first.enqueue("p1", "PATCH", f"{outbox_peer.url}/L1/E1", {"status": "CHARGING"},
+                        resync={"kind": "location"})
+    await asyncio.wait_for(entered.wait(), 30)  # a hang guard
+    await first.stop()
+
+    async def provider(_delivery: Delivery) -> tuple[str, Any] | None:
+        return f"{outbox_peer.url}/L1", {"id": "L1"}
+
+    again = DeliveryEngine(doc_store, token, policy=FAST, heartbeat_interval=NO_BACKGROUND)
+    again.register_resync("location", provider)
+    await again.start()
+    try:
+        assert await again.drain(10)
+    finally:
+        await again.stop()
+    # The refused PATCH is not sent again: the restart goes on with the GET and the PUT.
+    assert [r.method for r in outbox_peer.requests] == ["PATCH", "GET", "PUT"]
+    assert await stored(doc_store) == []
