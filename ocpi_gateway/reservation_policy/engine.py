@@ -24,16 +24,16 @@ from ocpi_gateway.reservation_policy.availability.base import (
 )
 from ocpi_gateway.reservation_policy.capacity.base import Admission
 from ocpi_gateway.reservation_policy.capacity.gate import ReservationCapacity
+from ocpi_gateway.reservation_policy.evaluation import (
+    Evaluation,
+    EvaluationIndex,
+    Shape,
+    evaluate,
+    shape_of,
+)
 from ocpi_gateway.reservation_policy.models import EvseCandidate, Partner, ReservationRequest
 from ocpi_gateway.reservation_policy.policy import PolicySettings, PolicySource
-from ocpi_gateway.reservation_policy.rules import (
-    Exclusion,
-    RuleContext,
-    busy_per_charger,
-    order,
-    static_exclusion,
-    status_exclusion,
-)
+from ocpi_gateway.reservation_policy.rules import Exclusion
 
 
 class RefusalReason(StrEnum):
@@ -221,17 +221,8 @@ def _describe(target: ChargerAddress) -> str:
     return "-> " + " ".join(parts)
 
 
-@dataclass(slots=True)
-class _Evaluation:
-    settings: PolicySettings
-    availability: dict[str, EvseAvailability]
-    free_count: int
-    eligible: list[tuple[EvseCandidate, tuple[float, ...]]] = field(default_factory=list)
-    """Fit the request and free in the snapshot, ordered."""
-    fallback: list[tuple[EvseCandidate, tuple[float, ...]]] = field(default_factory=list)
-    """Fit the request but not free in the snapshot, ordered."""
-    excluded: list[tuple[EvseCandidate, Exclusion, str]] = field(default_factory=list)
-    statically_excluded: set[str] = field(default_factory=set)
+MAX_INDEXES = 1_024
+"""Kept evaluations per engine (location and request shape) at most; the oldest goes first."""
 
 
 class PolicyEngine:
@@ -267,6 +258,8 @@ class PolicyEngine:
         """Ages the cached snapshots (``clock`` is for request durations)."""
         self._ttl = snapshot_ttl
         self._snapshots: dict[str, tuple[float, dict[str, EvseAvailability]]] = {}
+        self._indexes: dict[tuple[str, Shape], EvaluationIndex] = {}
+        """Per location and request shape: the evaluation kept between decisions."""
         self._held: dict[tuple[str, str], tuple[str, datetime]] = {}
         """Holds taken through this engine and not released: put back if Redis loses them
         (an attempt in flight has no EVSE on its record yet)."""
@@ -307,39 +300,33 @@ class PolicyEngine:
 
     async def _evaluate(
         self, request: ReservationRequest, candidates: Sequence[EvseCandidate],
-        exclude: Collection[str] = (), *, fresh: bool = False,
-    ) -> _Evaluation:
+        exclude: Collection[str] = (), *, fresh: bool = False, indexed: bool = True,
+    ) -> Evaluation:
+        """``indexed``: a location-level decision (not a re-route, not an explanation) reads
+        the location's kept evaluation rather than walking every EVSE again."""
         settings = self.policy.effective(request.location_id, request.partner)
         availability = await self._snapshot(request.location_id, fresh=fresh)
-        available = EvseStatus.AVAILABLE
-        ev = _Evaluation(settings, availability, sum(
-            1 for a in availability.values() if a.status is available and a.holder is None))
-        ctx = RuleContext(request, availability, busy_per_charger(candidates, availability))
-        free: list[EvseCandidate] = []
-        others: list[EvseCandidate] = []
-        for c in candidates:
-            if c.evse_uid in exclude:
-                ev.excluded.append((c, Exclusion.NOT_FREE, "the reservation is moving away"))
-                continue
-            why = static_exclusion(c, request)
-            if why is not None:
-                ev.statically_excluded.add(c.evse_uid)
-                ev.excluded.append((c, *why))
-                continue
-            why = status_exclusion(availability.get(c.evse_uid))
-            if why is None:
-                free.append(c)
-            else:
-                others.append(c)
-                ev.excluded.append((c, *why))
-        ev.eligible = order(free, settings.ordering, ctx)
-        if ev.eligible:
-            # Only reached when the snapshot was stale: the uid order is good enough and
-            # spares the rules' cost on every decision.
-            ev.fallback = [(c, ()) for c in sorted(others, key=_uid)]
-        else:
-            ev.fallback = order(others, settings.ordering, ctx)
-        return ev
+        if indexed and not exclude and not fresh and request.evse_uid is None:
+            index = self._index(request, candidates, settings)
+            if index is not None:
+                return index.evaluation(settings, availability)
+        return evaluate(request, candidates, settings, availability, exclude)
+
+    def _index(self, request: ReservationRequest, candidates: Sequence[EvseCandidate],
+               settings: PolicySettings) -> EvaluationIndex | None:
+        key = (request.location_id, shape_of(request, settings))
+        index = self._indexes.get(key)
+        if index is not None and index.candidates is candidates:
+            return index
+        # A reload, a mark or a charger's answer makes new candidates: built again.
+        if not EvaluationIndex.usable(candidates):
+            return None
+        index = EvaluationIndex(request, candidates, settings)
+        self._indexes.pop(key, None)
+        if len(self._indexes) >= MAX_INDEXES:
+            self._indexes.pop(next(iter(self._indexes)))
+        self._indexes[key] = index
+        return index
 
     def _check_request(self, request: ReservationRequest, settings: PolicySettings,
                        active_for_partner: int) -> Refusal | None:
@@ -359,7 +346,7 @@ class PolicyEngine:
         return None
 
     def _plan_or_refusal(
-        self, request: ReservationRequest, candidates: Sequence[EvseCandidate], ev: _Evaluation
+        self, request: ReservationRequest, candidates: Sequence[EvseCandidate], ev: Evaluation
     ) -> Plan | Refusal:
         if not candidates:
             return Refusal(RefusalReason.UNKNOWN_LOCATION,
@@ -382,7 +369,7 @@ class PolicyEngine:
                     self._whole_chargers(request, candidates, ev), len(ev.eligible),
                     candidates, request.booking_key)
 
-    def _exhausted(self, ev: _Evaluation, keep_free: int) -> Refusal:
+    def _exhausted(self, ev: Evaluation, keep_free: int) -> Refusal:
         if ev.eligible:
             if ev.free_count - keep_free <= 0:
                 return Refusal(RefusalReason.WALK_IN_RESERVE,
@@ -398,7 +385,7 @@ class PolicyEngine:
         return Refusal(RefusalReason.ALL_BUSY, "every fitting EVSE is in use or reserved")
 
     def _whole_chargers(self, request: ReservationRequest,
-                        candidates: Sequence[EvseCandidate], ev: _Evaluation
+                        candidates: Sequence[EvseCandidate], ev: Evaluation
                         ) -> frozenset[str]:
         """Chargers to reserve as a whole rather than by EVSE.
 
@@ -489,7 +476,8 @@ class PolicyEngine:
         capacity = self.capacity
         checked = capacity is not None and capacity.applies(plan.location_id)
         while True:
-            order_ = [(c, score) for c, score in plan.ranked if c.evse_uid not in skipped]
+            order_ = ([(c, score) for c, score in plan.ranked if c.evse_uid not in skipped]
+                      if skipped else plan.ranked)
             if not order_:
                 return None
             uid = await self.availability.pick_and_hold(
@@ -525,10 +513,6 @@ class PolicyEngine:
                 and self.capacity.applies(location_id)):
             await self.capacity.release(location_id, evse_uid, holder=holder)
         return released
-
-
-def _uid(candidate: EvseCandidate) -> str:
-    return candidate.evse_uid
 
 
 def _status(availability: Mapping[str, EvseAvailability], uid: str) -> str:
