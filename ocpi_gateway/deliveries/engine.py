@@ -216,6 +216,7 @@ class DeliveryEngine:
         ``enqueue`` would, stored in one commit: all are durable once this returns."""
         deliveries: list[Delivery] = []
         fresh: list[Delivery] = []
+        now = self._clock()
         for item in items:
             key = item.ordering_key or item.url
             queue = self._queues.get((item.partner_id, key))
@@ -234,7 +235,7 @@ class DeliveryEngine:
                 id=fresh_hex_id(), partner_id=item.partner_id, method=item.method,
                 url=item.url, body=item.body, ordering_key=key, seq=next(self._seq),
                 coalesce=item.coalesce, resync=item.resync, expires_at=item.expires_at,
-                owner=self.instance_id,
+                owner=self.instance_id, queued_at=now,
                 extra={"headers": item.headers} if item.headers else {},
             )
             deliveries.append(delivery)
