@@ -9,10 +9,9 @@ reservation.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from enum import StrEnum
 from typing import Protocol
 
 from ocpi_gateway.domain.events import utc_now
@@ -31,62 +30,20 @@ from ocpi_gateway.reservation_policy.evaluation import (
     evaluate,
     shape_of,
 )
+from ocpi_gateway.reservation_policy.explanation import CandidateReport, Explanation, status_of
 from ocpi_gateway.reservation_policy.models import EvseCandidate, Partner, ReservationRequest
 from ocpi_gateway.reservation_policy.policy import PolicySettings, PolicySource
+from ocpi_gateway.reservation_policy.refusals import OutcomeHint, Refusal, RefusalReason
 from ocpi_gateway.reservation_policy.rules import Exclusion
 
-
-class RefusalReason(StrEnum):
-    """Why no attempt is made. ``outcome_hint`` says what the eMSP should be told."""
-
-    DISABLED = "disabled"
-    DURATION_TOO_SHORT = "duration_too_short"
-    DURATION_TOO_LONG = "duration_too_long"
-    PARTNER_CAP_REACHED = "partner_cap_reached"
-    UNKNOWN_LOCATION = "unknown_location"
-    UNKNOWN_EVSE = "unknown_evse"
-    NOT_RESERVABLE = "not_reservable"
-    NO_CANDIDATE = "no_candidate"
-    """No EVSE of the location fits the request (standard, power, reservability)."""
-    ALL_BUSY = "all_busy"
-    """Fitting EVSEs exist but none is free."""
-    ALL_INOPERATIVE = "all_inoperative"
-    """Every fitting EVSE is out of order, inoperative or unknown."""
-    WALK_IN_RESERVE = "walk_in_reserve"
-    PROMISED = "promised"
-    """Free now, but promised to bookings (or other reservations) during the window."""
-    TOKEN_BANNED = "token_banned"
-    """The token is banned from reservations and bookings (no-shows, or the operator)."""
-    NO_SHOW_RATE = "no_show_rate"
-    """Too many of the eMSP's reservations and bookings ended unused lately."""
-
-
-class OutcomeHint(StrEnum):
-    """Version- and protocol-neutral result the OCPI side maps to its CommandResultType."""
-
-    REJECTED = "rejected"
-    OCCUPIED = "occupied"
-    INOPERATIVE = "inoperative"
-
-
-_HINTS = {
-    RefusalReason.ALL_BUSY: OutcomeHint.OCCUPIED,
-    RefusalReason.WALK_IN_RESERVE: OutcomeHint.OCCUPIED,
-    RefusalReason.ALL_INOPERATIVE: OutcomeHint.INOPERATIVE,
-}
+# Refusals and explanations live in their own modules; they are imported from here too.
+__all__ = [
+    "AdmissionRule", "CandidateReport", "Explanation", "OutcomeHint", "Plan",
+    "PlannedCandidate", "PolicyEngine", "Refusal", "RefusalReason",
+]
 
 _INOPERATIVE = {EvseStatus.INOPERATIVE, EvseStatus.OUTOFORDER, EvseStatus.REMOVED,
                 EvseStatus.UNKNOWN, EvseStatus.PLANNED}
-
-
-@dataclass(frozen=True, slots=True)
-class Refusal:
-    reason: RefusalReason
-    message: str
-
-    @property
-    def outcome_hint(self) -> OutcomeHint:
-        return _HINTS.get(self.reason, OutcomeHint.REJECTED)
 
 
 class AdmissionRule(Protocol):
@@ -155,70 +112,6 @@ class Plan:
     def attempts(self) -> tuple[PlannedCandidate, ...]:
         # Built on demand: a decision only needs the uids, and the one picked.
         return tuple(self.planned(c, score) for c, score in self.ranked)
-
-
-@dataclass(frozen=True, slots=True)
-class CandidateReport:
-    evse_uid: str
-    charge_point_id: str
-    status: str
-    rank: int | None
-    score: tuple[float, ...] | None
-    exclusion: Exclusion | None
-    detail: str
-    target: ChargerAddress | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Explanation:
-    location_id: str
-    settings: PolicySettings
-    rows: tuple[CandidateReport, ...]
-    refusal: Refusal | None = None
-    free_evses: int = 0
-
-    def render(self) -> str:
-        s = self.settings
-        rules = ", ".join(r.value for r in s.ordering) or "(none)"
-        lines = [
-            f"location {self.location_id}",
-            f"  policy: enabled={s.enabled} duration={s.min_duration_minutes:g}.."
-            f"{s.max_duration_minutes:g} min walk_in_reserve={s.walk_in_reserve} "
-            f"max_concurrent_per_emsp={s.max_concurrent_per_emsp} "
-            f"allow_whole_charger={s.allow_whole_charger}",
-            f"  ordering: {rules}",
-            f"  enforcement: grace_minutes={s.grace_minutes:g} "
-            f"no_show_strikes={s.no_show_strikes.describe()} "
-            f"max_no_show_rate={s.max_no_show_rate.describe()}",
-            f"  free EVSEs now: {self.free_evses}",
-        ]
-        if self.refusal is not None:
-            lines.append(f"  decision: REFUSED {self.refusal.reason.value}: {self.refusal.message}")
-        for row in sorted(self.rows, key=lambda r: (r.rank is None, r.rank or 0, r.evse_uid)):
-            score = ("(" + ", ".join(f"{r.value}={v:g}" for r, v in zip(s.ordering, row.score,
-                                                                          strict=True)) + ")"
-                     if row.score is not None else "")
-            head = f"#{row.rank}" if row.rank is not None else "--"
-            if row.exclusion is None:
-                where = _describe(row.target) if row.target else ""
-                lines.append(f"  {head:>4} {row.evse_uid} on {row.charge_point_id} "
-                             f"[{row.status}] score {score} {where}".rstrip())
-            else:
-                lines.append(f"  {head:>4} {row.evse_uid} on {row.charge_point_id} "
-                             f"[{row.status}] excluded: {row.exclusion.value} ({row.detail})"
-                             + (f" score {score}" if score else ""))
-        return "\n".join(lines)
-
-
-def _describe(target: ChargerAddress) -> str:
-    if target.evse_id is None and target.connector_id is None:
-        return "-> whole charger"
-    parts = []
-    if target.evse_id is not None:
-        parts.append(f"evse {target.evse_id}")
-    if target.connector_id is not None:
-        parts.append(f"connector {target.connector_id}")
-    return "-> " + " ".join(parts)
 
 
 MAX_INDEXES = 1_024
@@ -451,7 +344,7 @@ class PolicyEngine:
         targets = ({p.evse_uid: p.target for p in decision.attempts}
                    if isinstance(decision, Plan) else {})
         for rank, (c, score) in enumerate(ev.eligible, start=1):
-            status = _status(ev.availability, c.evse_uid)
+            status = status_of(ev.availability, c.evse_uid)
             if rank > holdable:
                 rows.append(CandidateReport(
                     c.evse_uid, c.charge_point_id, status, None, score, Exclusion.WALK_IN_RESERVE,
@@ -461,7 +354,7 @@ class PolicyEngine:
                                             None, "", targets.get(c.evse_uid, c.address)))
         for c, exclusion, detail in ev.excluded:
             rows.append(CandidateReport(c.evse_uid, c.charge_point_id,
-                                        _status(ev.availability, c.evse_uid), None, None,
+                                        status_of(ev.availability, c.evse_uid), None, None,
                                         exclusion, detail))
         return Explanation(request.location_id, ev.settings, tuple(rows), refusal, ev.free_count)
 
@@ -514,9 +407,3 @@ class PolicyEngine:
             await self.capacity.release(location_id, evse_uid, holder=holder)
         return released
 
-
-def _status(availability: Mapping[str, EvseAvailability], uid: str) -> str:
-    a = availability.get(uid)
-    if a is None:
-        return "UNKNOWN"
-    return a.status.value + (" held" if a.holder else "")
