@@ -225,7 +225,9 @@ def _cut(period: MeterPeriod, phase: Phase, kwh_before: Decimal,
         if energy and phase.kwh:
             for k in phase.kwh:
                 if kwh_before < k < kwh_before + energy:
-                    at = start + int((period_end - start) // _US * (k - kwh_before) / energy) * _US
+                    # At least a microsecond in: a threshold reached sooner is still a cut.
+                    at = start + max(1, int((period_end - start) // _US * (k - kwh_before)
+                                            / energy)) * _US
                     if start < at < end:
                         end, cut_energy = at, k - kwh_before
                     break

@@ -205,3 +205,20 @@ def test_prepared_tariffs_kept_are_bounded() -> None:
         compiled(tariff([{"price_components": [{"type": "FLAT", "price": 1, "step_size": 0}]}],
                         id=f"T{n}"))
     assert len(restrictions._compiled) <= restrictions._COMPILED_KEPT
+
+
+def test_parking_that_takes_energy_is_priced_apart_from_parking_that_does_not() -> None:
+    # Not charging, the EV still took 2 kWh in the second half hour (the meter says so):
+    # that energy is billed (0.30), the hour of parking too (1.00); and the other way round
+    t = tariff([{"price_components": [{"type": "ENERGY", "price": 0.30, "step_size": 1},
+                                      {"type": "PARKING_TIME", "price": 1.00,
+                                       "step_size": 1}]}])
+    idle = parking(at(MONDAY, "10:00"), 30)
+    taking = MeterPeriod(idle.end, idle.end + timedelta(minutes=30), Decimal(2), False)
+    for periods in ([idle, taking],
+                    [MeterPeriod(idle.start, idle.end, Decimal(2), False), parking(idle.end, 30)]):
+        result = price_session(t, periods, time_zone="UTC", decimals=None)
+        assert result.total_energy_cost is not None
+        assert result.total_energy_cost.before_taxes == d("0.60")
+        assert cost(result) == d("0.60") + d("1.00")
+        assert len(result.periods) == 2
