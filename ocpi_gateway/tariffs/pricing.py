@@ -339,12 +339,11 @@ def _price_periods(periods: Sequence[MeterPeriod], session: Phase, outs: list[_O
             if _signature(session, local.hour * 3600 + local.minute * 60 + local.second,
                           local.date(), kwh, (start - session.start) // _US) \
                     == last_signature:
+                # Its current and power are the last piece's: in the output's band already.
                 out = outs[-1]
                 out.end = end
                 out.energy += energy
                 out.duration_us += (end - start) // _US
-                out.current = _widen(out.current, period.current_a)
-                out.power = _widen(out.power, period.power_kw)
                 kwh += energy
                 continue
         for piece in _cut(period, session, kwh, None):
