@@ -226,15 +226,15 @@ def test_parking_that_takes_energy_is_priced_apart_from_parking_that_does_not() 
 
 def test_a_period_starting_in_the_repeated_hour_is_matched_at_its_own_time() -> None:
     # Europe/Paris falls back at 01:00 UTC on 27 Oct 2024. A band from 02:30 local: the
-    # first period starts 02:35 CEST (in it: 6.00), the second 02:29:45 CET, a quarter
-    # minute before the band comes round again (2.00). Read to the second, not later.
+    # first period starts 02:35 CEST (in it: 6.00), the second 02:29:59 CET, a second
+    # before the band comes round again (2.00). Read to the second, not later.
     t = tariff([
         {"price_components": [{"type": "TIME", "price": 6.00, "step_size": 1}],
          "restrictions": {"start_time": "02:30", "end_time": "05:00"}},
         {"price_components": [{"type": "TIME", "price": 2.00, "step_size": 1}]}])
     first = MeterPeriod(datetime(2024, 10, 27, 0, 35, tzinfo=UTC),
-                        datetime(2024, 10, 27, 1, 29, 45, tzinfo=UTC))
+                        datetime(2024, 10, 27, 1, 29, 59, tzinfo=UTC))
     second = MeterPeriod(first.end, datetime(2024, 10, 27, 1, 40, tzinfo=UTC))
     result = price_session(t, [first, second], time_zone="Europe/Paris", decimals=None)
-    assert cost(result) == 6 * Decimal(3285) / 3600 + 2 * Decimal(615) / 3600
+    assert cost(result) == 6 * Decimal(3299) / 3600 + 2 * Decimal(601) / 3600
     assert result == _without_joins(t, [first, second], "Europe/Paris", decimals=None)
