@@ -216,21 +216,20 @@ def _cut(period: MeterPeriod, phase: Phase, kwh_before: Decimal,
                 if clock is not None and start < clock < end:
                     end = clock
             since = (start - cutting.start) // _US
-            for d in cutting.durations:
-                if d > since:
-                    at = cutting.start + d * _US
-                    if start < at < end:
-                        end = at
-                    break
-        if energy and phase.kwh:
-            for k in phase.kwh:
-                if kwh_before < k < kwh_before + energy:
-                    # At least a microsecond in: a threshold reached sooner is still a cut.
-                    at = start + max(1, int((period_end - start) // _US * (k - kwh_before)
-                                            / energy)) * _US
-                    if start < at < end:
-                        end, cut_energy = at, k - kwh_before
-                    break
+            # The first threshold ahead is the earliest cut: later ones cannot come sooner.
+            ahead = next((d for d in cutting.durations if d > since), None)
+            if ahead is not None:
+                at = cutting.start + ahead * _US
+                if start < at < end:
+                    end = at
+        crossed = next((k for k in phase.kwh if kwh_before < k < kwh_before + energy), None) \
+            if energy else None
+        if crossed is not None:
+            # At least a microsecond in: a threshold reached sooner is still a cut.
+            at = start + max(1, int((period_end - start) // _US * (crossed - kwh_before)
+                                    / energy)) * _US
+            if start < at < end:
+                end, cut_energy = at, crossed - kwh_before
         duration = (end - start) // _US
         if end == period_end:
             part = energy
