@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import pytest
 
-from ocpi_gateway.tariffs import pricing, restrictions
+from ocpi_gateway.tariffs import pieces, restrictions
 from ocpi_gateway.tariffs.pricing import MeterPeriod, PricingResult, price_session
 from ocpi_gateway.tariffs.restrictions import compiled
 from tests.tariffs.pricing_helpers import MONDAY, at, charging, d, parking, tariff
@@ -134,7 +134,7 @@ def _without_joins(t: object, periods: list[MeterPeriod], time_zone: str,
                    **kw: object) -> PricingResult:
     """The same pricing with every period cut and matched on its own."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(pricing, "_whole", lambda *_: False)
+        patch.setattr(pieces, "whole", lambda *_: False)
         return price_session(t, periods, time_zone=time_zone, **kw)  # type: ignore[arg-type]
 
 
