@@ -238,3 +238,19 @@ def test_a_period_starting_in_the_repeated_hour_is_matched_at_its_own_time() -> 
     result = price_session(t, [first, second], time_zone="Europe/Paris", decimals=None)
     assert cost(result) == 6 * Decimal(3299) / 3600 + 2 * Decimal(601) / 3600
     assert result == _without_joins(t, [first, second], "Europe/Paris", decimals=None)
+
+
+@pytest.mark.parametrize("measured", ["current", "power"])
+def test_another_current_or_power_widens_the_periods_band(measured: str) -> None:
+    # Nothing restricts current or power: the three periods are one charging period, whose
+    # MIN/MAX of what was measured spans what each period measured
+    t = tariff([{"price_components": [{"type": "TIME", "price": 1.20, "step_size": 1}]}])
+    first = charging(at(MONDAY, "10:00"), 10, "1", **{measured: 16})
+    second = charging(first.end, 10, "1", **{measured: 32})
+    third = charging(second.end, 10, "1", **{measured: 8})
+    result = price_session(t, [first, second, third], time_zone="UTC", decimals=None)
+    [period] = result.periods
+    volumes = {x.type.value: x.volume for x in period.dimensions}
+    name = measured.upper()
+    assert (volumes[f"MIN_{name}"], volumes[f"MAX_{name}"]) == (d("8"), d("32"))
+    assert cost(result) == d("0.60")
