@@ -244,3 +244,16 @@ def test_a_kwh_threshold_within_the_first_microsecond_still_cuts_the_period() ->
               for p in result.periods]
     assert energy == [d("2"), d("3"), d("6.9999999")]
     assert result.periods[1].start == first.end + timedelta(microseconds=1)
+
+
+def test_a_reservation_with_one_naive_end_is_refused() -> None:
+    import pytest
+
+    from ocpi_gateway.tariffs.pricing import PricingError
+    t = tariff([{"price_components": [{"type": "TIME", "price": 1, "step_size": 1}],
+                 "restrictions": {"reservation": "RESERVATION"}}])
+    for start, end in ((MONDAY, datetime(2024, 3, 4, 1, 0)),
+                       (datetime(2024, 3, 3, 23, 0), MONDAY)):
+        span = ReservationSpan(start, end, ReservationOutcome.USED)
+        with pytest.raises(PricingError, match="timezone-aware"):
+            price_session(t, [], time_zone="UTC", reservation=span)
