@@ -254,3 +254,13 @@ def test_another_current_or_power_widens_the_periods_band(measured: str) -> None
     name = measured.upper()
     assert (volumes[f"MIN_{name}"], volumes[f"MAX_{name}"]) == (d("8"), d("32"))
     assert cost(result) == d("0.60")
+
+
+def test_a_period_that_measured_nothing_keeps_the_band() -> None:
+    t = tariff([{"price_components": [{"type": "TIME", "price": 1.20, "step_size": 1}]}])
+    first = charging(at(MONDAY, "10:00"), 10, "1", current=16, power=11)
+    second = charging(first.end, 10, "1")  # the charger sent no current nor power then
+    [period] = price_session(t, [first, second], time_zone="UTC", decimals=None).periods
+    volumes = {x.type.value: x.volume for x in period.dimensions}
+    assert (volumes["MIN_CURRENT"], volumes["MAX_CURRENT"]) == (d("16"), d("16"))
+    assert (volumes["MIN_POWER"], volumes["MAX_POWER"]) == (d("11"), d("11"))
