@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import pytest
 from aiohttp import web
 
+from ocpi_gateway import metrics
 from ocpi_gateway.deliveries import DeliveryEngine, DeliveryPolicy
 from ocpi_gateway.deliveries.models import COLLECTION
 from ocpi_gateway.domain.store import DocumentStore
@@ -129,8 +130,10 @@ async def test_acceptances_are_delivered_once(
     answer: tuple[int, bytes], scripted: Scripted, doc_store: DocumentStore
 ) -> None:
     scripted.script = [answer]
+    before = metrics.REGISTRY.get_sample_value("ocpi_deliveries_succeeded_total") or 0.0
     assert await _push(scripted, doc_store) == []
     assert scripted.seen == 1
+    assert metrics.REGISTRY.get_sample_value("ocpi_deliveries_succeeded_total") == before + 1
 
 
 async def test_a_stopped_outbox_started_again_delivers_what_was_pending(
