@@ -21,7 +21,7 @@ from ocpi_gateway.domain.store import DocumentStore
 from tests.locations.outbox_peer import Clock, OutboxPeer, ocpi, serve, token
 
 NO_BACKGROUND = 3600.0
-FAST = DeliveryPolicy(timeout=10.0, base_backoff=0.01, max_backoff=0.02)
+FAST = DeliveryPolicy(timeout=60.0, base_backoff=0.01, max_backoff=0.02)  # no time-outs when loaded
 
 
 async def stored(store: DocumentStore) -> list[dict[str, Any]]:
@@ -33,7 +33,7 @@ async def test_a_retry_not_due_at_restart_is_woken_when_it_is(
     outbox_peer.script = [(503, b"")]
     clock = Clock(1_000_000.0)
     outbox = DeliveryEngine(doc_store, token, clock=clock, heartbeat_interval=NO_BACKGROUND,
-                            policy=DeliveryPolicy(base_backoff=0.2, max_backoff=0.2))
+                            policy=DeliveryPolicy(timeout=60.0, base_backoff=0.2, max_backoff=0.2))
     await outbox.start()
     await outbox.enqueue("p1", "PUT", f"{outbox_peer.url}/L1", {"n": 1})
     for _ in range(600):  # a hang guard: the failed attempt is stored after its answer
