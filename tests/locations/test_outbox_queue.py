@@ -228,3 +228,23 @@ async def test_nothing_is_sent_before_start(doc_store: DocumentStore,
         finally:
             await outbox.stop()
     assert outbox_peer.bodies() == [{"n": 1}]
+
+
+async def test_one_receiver_host_gets_at_most_32_connections_from_all_partners(
+        doc_store: DocumentStore, outbox_peer: OutboxPeer) -> None:
+    # Five partners behind one host (a hub, one platform's tenants), eight workers each: the
+    # outbox's own connection pool holds them to 32 at once on that host.
+    release = held(outbox_peer)
+    outbox = engine(doc_store)
+    await outbox.start()
+    try:
+        for n in range(40):
+            await outbox.enqueue(f"p{n % 5}", "PUT", f"{outbox_peer.url}/L{n}", {"n": n})
+        await outbox_peer.wait_for(lambda: outbox_peer.in_flight == 32, "32 requests at once")
+        await asyncio.sleep(0.3)  # a 33rd connection would have carried a request by now
+        assert outbox_peer.most_in_flight == 32 and len(outbox_peer.requests) == 32
+        release.set()
+        assert await outbox.drain(30)
+        assert len(outbox_peer.requests) == 40
+    finally:
+        await outbox.stop()
