@@ -202,7 +202,7 @@ async def test_a_partner_gets_at_most_eight_requests_at_once_by_default(
     try:
         for n in range(9):
             await outbox.enqueue("p1", "PUT", f"{outbox_peer.url}/L{n}", {"n": n})
-        await outbox_peer.wait_for(lambda: outbox_peer.in_flight == 8, "8 requests at once")
+        await outbox_peer.wait_for(lambda: outbox_peer.in_flight >= 8, "8 requests at once")
         await asyncio.sleep(0.3)  # a ninth worker would have sent the ninth by now
         assert outbox_peer.most_in_flight == policy.concurrency_per_partner == 8
         assert len(outbox_peer.requests) == 8
@@ -240,7 +240,7 @@ async def test_one_receiver_host_gets_at_most_32_connections_from_all_partners(
     try:
         for n in range(40):
             await outbox.enqueue(f"p{n % 5}", "PUT", f"{outbox_peer.url}/L{n}", {"n": n})
-        await outbox_peer.wait_for(lambda: outbox_peer.in_flight == 32, "32 requests at once")
+        await outbox_peer.wait_for(lambda: outbox_peer.in_flight >= 32, "32 requests at once")
         await asyncio.sleep(0.3)  # a 33rd connection would have carried a request by now
         assert outbox_peer.most_in_flight == 32 and len(outbox_peer.requests) == 32
         release.set()
