@@ -6,7 +6,7 @@ gateway instances, or an expiry and a use arriving together, never both win a tr
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -15,7 +15,7 @@ from typing import Any
 import structlog
 
 from ocpi_gateway.domain.events import utc_now
-from ocpi_gateway.domain.store import Document, DocumentStore
+from ocpi_gateway.domain.store import Cursor, Document, DocumentStore, Range, Where
 from ocpi_gateway.reservation_policy.models import Partner
 
 log = structlog.get_logger(__name__)
@@ -283,11 +283,27 @@ class ReservationRepository:
         return await self._store.count(COLLECTION, {"live": True, "partner_key": partner.key})
 
     async def due(self, now: datetime, limit: int = 100) -> list[Reservation]:
-        """Live reservations whose expiry and grace period have passed, earliest first."""
-        docs = await self._store.find(COLLECTION, {"live": True}, order_by="expiry_ts",
-                                      limit=limit)
-        ts = now.timestamp()
-        return [Reservation.from_doc(d) for d in docs if d["expiry_ts"] <= ts]
+        """Live reservations whose expiry and grace period have passed, earliest first: the
+        first ``limit`` (``walk_due`` reads them all)."""
+        async for page in self.walk_due(now, limit):
+            return page
+        return []
+
+    async def walk_due(self, now: datetime, page_size: int = 100
+                       ) -> AsyncIterator[list[Reservation]]:
+        """Every reservation ``due``, page by page. Keyset pages: ending what was read takes
+        it out of the query without shifting the next page, and one the caller leaves live
+        (another writer won) does not fill the page the next ones would be on."""
+        where: Where = {"live": True, "expiry_ts": Range(lte=now.timestamp())}
+        after: Cursor | None = None
+        while True:
+            page = await self._store.find_page(COLLECTION, where, order_by="expiry_ts",
+                                               limit=page_size, after=after)
+            if page.docs:
+                yield [Reservation.from_doc(d) for d in page.docs]
+            if page.next is None:
+                return
+            after = page.next
 
 
 def _with_entry(r: Reservation, previous: ReservationState | None, reason: str) -> Reservation:

@@ -3,10 +3,12 @@ sweepers and clocks query pending commands and live reservations every second or
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from ocpi_gateway.reservation_policy.records import ReservationRepository
 from ocpi_gateway.store.indexes import INDEXES, Index, index_name
 from ocpi_gateway.store.sqlite import SqliteStore, _select_from
 
@@ -44,12 +46,13 @@ async def test_live_reservations_of_a_partner_are_counted_from_their_index(
 
 async def test_the_expiry_clock_reads_the_earliest_expiries_from_an_index(
         tmp_path: Path) -> None:
-    """due(): live reservations by expiry, first 100; no sort of every live reservation."""
+    """walk_due(): live reservations by expiry, page by page; no sort of every live one."""
     store = await SqliteStore.open(str(tmp_path / "g.db"))
     try:
         statements: list[str] = []
         store._db.set_trace_callback(statements.append)
-        await store.find("reservations", {"live": True}, order_by="expiry_ts", limit=100)
+        async for _ in ReservationRepository(store).walk_due(datetime.now(UTC)):
+            pass
         store._db.set_trace_callback(None)
         [sql] = [s for s in statements if s.startswith("SELECT")]
         plan = _plan(store, sql, [])
