@@ -206,3 +206,18 @@ async def test_a_stale_use_does_not_unbind_a_booking_bound_anew(
     await gw.binder.on_reservation(stale, ReservationState.ACTIVE)
     kept = await site.booking(b.key)
     assert kept.bound and kept.ocpp_reservation_id == r.ocpp_reservation_id
+
+
+async def test_a_try_for_a_booking_cancelled_meanwhile_brings_no_promise_back(
+        site: BindingSite, clock: Clock) -> None:
+    gw = site.instance()
+    b = await site.book(gw)
+    # Cancelled (its promise released) after the run read it as due: the try finds it over.
+    cancelled = await gw.bookings.cancel_by_cpo(b, CancelReason.UNKNOWN, reason="test")
+    assert cancelled is not None and cancelled.state is BookingState.CANCELED
+    assert await site.timeline.promises("LOC1", at(0), at(1000)) == []
+    clock.now = at(590)
+    assert await gw.binder.bind(b) is b  # the stale copy: nothing fitting was bound
+    await gw.reservations.drain()
+    assert await site.timeline.promises("LOC1", at(0), at(1000)) == []
+    assert site.chargers.reserve_nows() == []
