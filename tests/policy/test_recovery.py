@@ -258,3 +258,12 @@ async def test_staleness_is_judged_on_the_service_clock_not_the_wall_clock() -> 
     assert await settle_stale(w.service, clock.now, timedelta(minutes=5)) == 0
     assert await settle_stale(w.service, clock.now + LATER, timedelta(minutes=5)) == 1
     assert (await stored(w)).state is ReservationState.FAILED
+
+
+async def test_settling_a_record_with_nothing_left_answers_it_unchanged() -> None:
+    w = await World(grid(1)).ready()
+    made = await w.reserve()
+    assert made.reservation is not None and not made.reservation.unsettled
+    assert await w.service.settle_abandoned(EMSP, "R1") == made.reservation
+    assert await w.service.settle_abandoned(EMSP, "NONE") is None
+    assert w.chargers.cancels() == []
