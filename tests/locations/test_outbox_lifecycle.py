@@ -310,3 +310,70 @@ async def test_a_row_from_before_owners_is_taken_by_the_instance_that_loads_it(
         assert other.pending() == 0
     finally:
         await other.stop()
+
+
+async def test_a_restart_sends_a_delivery_that_was_waiting_for_a_worker_once(
+        doc_store: DocumentStore, outbox_peer: OutboxPeer) -> None:
+    # Stopped while every worker was busy and one object waited for a worker: what was
+    # queued before the stop must not be picked up again beside what the restart loads.
+    outbox_peer.hold = asyncio.Event()
+    outbox = DeliveryEngine(doc_store, token, heartbeat_interval=NO_BACKGROUND,
+                            policy=DeliveryPolicy(timeout=60.0, concurrency_per_partner=3))
+    await outbox.start()
+    for name in ("k1", "k2", "k3", "b"):
+        await outbox.enqueue("p1", "PUT", f"{outbox_peer.url}/{name}", {"n": name})
+    await outbox_peer.wait_for(lambda: outbox_peer.in_flight == 3, "three workers busy")
+    await outbox.stop()
+    outbox_peer.held = {"b"}  # from now on only b's requests wait
+    await outbox.start()
+    try:
+        for _ in range(600):  # a hang guard: k1-k3 are delivered, b is held
+            if await doc_store.count(COLLECTION) == 1:
+                break
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.3)  # the workers free again would have sent b a second time
+        assert outbox_peer.bodies().count({"n": "b"}) == 1
+        outbox_peer.hold.set()
+        assert await outbox.drain(30)
+    finally:
+        await outbox.stop()
+    assert outbox_peer.bodies().count({"n": "b"}) == 1
+
+
+async def test_a_stopped_outbox_sends_nothing_until_started_again(
+        doc_store: DocumentStore, outbox_peer: OutboxPeer) -> None:
+    outbox = DeliveryEngine(doc_store, token, policy=FAST, heartbeat_interval=NO_BACKGROUND)
+    await outbox.start()
+    await outbox.enqueue("p1", "PUT", f"{outbox_peer.url}/L1", {"n": 1})
+    assert await outbox.drain(10)
+    await outbox.stop()
+    # Queued while stopped (a producer finishing during shutdown): stored, not attempted.
+    await outbox.enqueue("p1", "PUT", f"{outbox_peer.url}/L1", {"n": 2})
+    await asyncio.sleep(0.3)
+    assert outbox_peer.bodies() == [{"n": 1}]
+    assert [row["attempts"] for row in await stored(doc_store)] == [0]
+    # Started again with nothing else pending, the partner served before gets its workers
+    # back: both the stored delivery and a new one go out.
+    await outbox.start()
+    try:
+        await outbox.enqueue("p1", "PUT", f"{outbox_peer.url}/L2", {"n": 3})
+        assert await outbox.drain(10)
+    finally:
+        await outbox.stop()
+    assert sorted(b["n"] for b in outbox_peer.bodies()) == [1, 2, 3]
+
+
+async def test_after_a_restart_with_nothing_pending_a_partner_served_before_is_served(
+        doc_store: DocumentStore, outbox_peer: OutboxPeer) -> None:
+    outbox = DeliveryEngine(doc_store, token, policy=FAST, heartbeat_interval=NO_BACKGROUND)
+    await outbox.start()
+    await outbox.enqueue("p1", "PUT", f"{outbox_peer.url}/L1", {"n": 1})
+    assert await outbox.drain(10)
+    await outbox.stop()
+    await outbox.start()
+    try:
+        await outbox.enqueue("p1", "PUT", f"{outbox_peer.url}/L1", {"n": 2})
+        assert await outbox.drain(10)
+    finally:
+        await outbox.stop()
+    assert outbox_peer.bodies() == [{"n": 1}, {"n": 2}]
