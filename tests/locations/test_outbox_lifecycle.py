@@ -61,14 +61,15 @@ async def test_stop_closes_the_connections_the_outbox_opened(
     await outbox.enqueue("p1", "PUT", f"{outbox_peer.url}/L1", {"n": 1})
     assert await outbox.drain(10)
     assert outbox_peer.connections() == 1  # kept alive for the next push
-    await outbox.stop()
-    await outbox_peer.wait_for(lambda: outbox_peer.connections() == 0, "connection closed")
-    # Closed, not merely idle past the client's keep-alive: nothing is left to collect.
+    # Closed, not merely dropped or idle past the client's keep-alive: no unclosed session
+    # or connector is left to the collector.
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
+        await outbox.stop()
         del outbox
         gc.collect()
     assert [str(w.message) for w in caught if "Unclosed" in str(w.message)] == []
+    await outbox_peer.wait_for(lambda: outbox_peer.connections() == 0, "connection closed")
 
 
 async def test_stop_leaves_a_session_the_caller_passed_open(
