@@ -42,12 +42,12 @@ async def test_a_retry_not_due_at_restart_is_woken_when_it_is(
         await asyncio.sleep(0.02)
     await outbox.stop()
     # Started again while the retry is 0.1-0.2 s away by the clock: the worker finds it not
-    # due and must park it on a timer; the clock then passes it.
+    # due and must park it on a timer; the clock then reaches it (exactly: due at that time).
     await outbox.start()
     try:
         await asyncio.sleep(0.01)  # the worker has looked at it
         assert len(outbox_peer.requests) == 1
-        clock.now += 1.0
+        clock.now = float((await stored(doc_store))[0]["next_attempt_at"])
         assert await outbox.drain(10)
     finally:
         await outbox.stop()
@@ -378,3 +378,34 @@ async def test_after_a_restart_with_nothing_pending_a_partner_served_before_is_s
     finally:
         await outbox.stop()
     assert outbox_peer.bodies() == [{"n": 1}, {"n": 2}]
+
+
+async def test_a_quick_restart_leaves_one_timer_per_parked_retry(
+        doc_store: DocumentStore, outbox_peer: OutboxPeer) -> None:
+    # stop() cancels the retry timers it parked: one left over would wake a second worker
+    # for the same object after a restart, and both would send its delivery.
+    outbox_peer.script = [(503, b"")]
+    clock = Clock(1_000_000.0)
+    outbox = DeliveryEngine(doc_store, token, clock=clock, heartbeat_interval=NO_BACKGROUND,
+                            policy=DeliveryPolicy(timeout=60.0, base_backoff=0.2,
+                                                  max_backoff=0.2))
+    await outbox.start()
+    await outbox.enqueue("p1", "PUT", f"{outbox_peer.url}/L1", {"n": 1})
+    for _ in range(600):  # a hang guard: the failed attempt is stored after its answer
+        if (await stored(doc_store))[0]["attempts"] == 1:
+            break
+        await asyncio.sleep(0.02)
+    await outbox.stop()  # its retry was parked on a timer 0.1-0.2 s away
+    outbox_peer.hold = asyncio.Event()  # the retry, once sent, stays on the wire
+    await outbox.start()
+    try:
+        await asyncio.sleep(0.01)  # the restarted worker parked it again
+        clock.now += 1.0  # due
+        await outbox_peer.wait_for(lambda: len(outbox_peer.requests) == 2, "the retry")
+        await asyncio.sleep(0.5)  # past every timer either run could have parked
+        assert len(outbox_peer.requests) == 2
+        outbox_peer.hold.set()
+        assert await outbox.drain(10)
+    finally:
+        await outbox.stop()
+    assert outbox_peer.bodies() == [{"n": 1}, {"n": 1}]
