@@ -66,6 +66,7 @@ class GroupCommit:
         return future
 
     async def _flush(self) -> None:
+        batch: list[tuple[Write, asyncio.Future[bool]]] = []
         try:
             # One turn of the loop: the coroutines already running may add their writes.
             await asyncio.sleep(0)
@@ -76,18 +77,16 @@ class GroupCommit:
         finally:
             self._flusher = None
             # Cancelled (the loop is closing): no caller may wait for ever on a write that
-            # will not be made.
+            # will not be made, neither one queued nor one of the batch being committed
+            # (its writes made alone after a failure included). A settled future ignores
+            # cancel().
             left, self._pending = self._pending, []
-            for _, future in left:
+            for _, future in [*batch, *left]:
                 future.cancel()
 
     async def _commit(self, batch: list[tuple[Write, asyncio.Future[bool]]]) -> None:
         try:
             results = await self._store.write_batch([write for write, _ in batch])
-        except asyncio.CancelledError:
-            for _, future in batch:
-                future.cancel()
-            raise
         except Exception as exc:
             if len(batch) == 1:
                 _settle(batch[0][1], exc)
@@ -110,9 +109,6 @@ class GroupCommit:
             else:
                 await self._store.delete(write.collection, write.key)
                 result = True
-        except asyncio.CancelledError:
-            future.cancel()
-            raise
         except Exception as exc:
             _settle(future, exc)
             return

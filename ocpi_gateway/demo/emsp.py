@@ -43,6 +43,24 @@ def _reply(data: Any = None, status_code: int = 1000, http: int = 200) -> web.Re
 
 
 @dataclass(frozen=True)
+class Exchange:
+    """One OCPI message of a simulated eMSP, kept for whoever checks them (the demo's test
+    validates every body against the official OpenAPI)."""
+
+    kind: str
+    """``call``: we called the gateway (``response`` is its answer); ``push``: the gateway
+    called us (``request`` is what it sent)."""
+    version: str
+    method: str
+    path: str
+    """The URL path: the gateway's (``/ocpi/2.3.0/bookings``) for a call, ours below the
+    version (``/bookings/NL/EXA/ID``) for a push, ``/results/NAME`` for a CommandResult."""
+    request: Any
+    response: Any = None
+    http_status: int = 200
+
+
+@dataclass(frozen=True)
 class StatusChange:
     """An EVSE status the gateway pushed to us."""
 
@@ -53,8 +71,10 @@ class StatusChange:
 
 class SimulatedEmsp:
     def __init__(self, *, country_code: str = "DE", party_id: str = "DMO",
-                 name: str = "Demo eMSP", version: str = VERSION) -> None:
+                 name: str = "Demo eMSP", version: str = VERSION,
+                 traffic: list[Exchange] | None = None) -> None:
         self.version = version
+        self.traffic: list[Exchange] = traffic if traffic is not None else []
         self.country_code = country_code
         self.party_id = party_id
         self.name = name
@@ -80,6 +100,7 @@ class SimulatedEmsp:
         app.router.add_route("*", f"/emsp/{self.version}/locations/{{tail:.*}}",
                              self._locations)
         app.router.add_post("/emsp/results/{name}", self._result)
+        self._routes(app)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -94,6 +115,16 @@ class SimulatedEmsp:
             await self._http.close()
         if self._runner is not None:
             await self._runner.cleanup()
+
+    def _routes(self, app: web.Application) -> None:
+        """More receivers (a subclass's modules)."""
+
+    def _endpoint_list(self, base: str) -> list[dict[str, str]]:
+        return [{"identifier": "credentials", "role": "SENDER", "url": f"{base}/credentials"},
+                {"identifier": "locations", "role": "RECEIVER", "url": f"{base}/locations"}]
+
+    def _pushed(self, request: web.Request, body: Any, path: str) -> None:
+        self.traffic.append(Exchange("push", self.version, request.method, path, body))
 
     @property
     def versions_url(self) -> str:
@@ -131,10 +162,7 @@ class SimulatedEmsp:
         if not self._authorized(request):
             return _reply(None, 2000, http=401)
         base = f"{self.base_url}/emsp/{self.version}"
-        return _reply({"version": self.version, "endpoints": [
-            {"identifier": "credentials", "role": "SENDER", "url": f"{base}/credentials"},
-            {"identifier": "locations", "role": "RECEIVER", "url": f"{base}/locations"},
-        ]})
+        return _reply({"version": self.version, "endpoints": self._endpoint_list(base)})
 
     async def _credentials(self, request: web.Request) -> web.Response:
         if not self._authorized(request):
@@ -148,6 +176,7 @@ class SimulatedEmsp:
             return _reply(None, 2000, http=401)
         parts = request.match_info["tail"].split("/")
         body = orjson.loads(await request.read()) if request.can_read_body else None
+        self._pushed(request, body, "/locations/" + request.match_info["tail"])
         if request.method == "PUT" and len(parts) == 3 and isinstance(body, dict):
             self.locations[parts[2]] = body
             for evse in body.get("evses", []):
@@ -170,6 +199,7 @@ class SimulatedEmsp:
         if not self._authorized(request):
             return _reply(None, 2000, http=401)
         body = orjson.loads(await request.read())
+        self._pushed(request, body, f"/results/{request.match_info['name']}")
         self.command_results.setdefault(request.match_info["name"], []).append(body)
         return _reply()
 
@@ -198,6 +228,8 @@ class SimulatedEmsp:
                 body = orjson.loads(raw) if raw else {}
             except orjson.JSONDecodeError:
                 body = {}
+            self.traffic.append(Exchange("call", self.version, method, resp.url.path, json,
+                                         body, resp.status))
             if resp.status != 200 or body.get("status_code") != 1000:
                 raise EmspError(f"{method} {url}: HTTP {resp.status}, OCPI "
                                 f"{body.get('status_code')} {body.get('status_message', '')}")

@@ -1,12 +1,12 @@
-"""The narrated demo scenario: the real gateway on loopback, two simulated chargers and a
-simulated eMSP, a location-level reservation that gets used and one that expires."""
+"""The narrated demo scenario: the real gateway on loopback, two simulated chargers and two
+simulated eMSPs; a location-level reservation that gets used and one that expires, an eMSP on
+2.3.0 beside the one on 2.2.1, two bookings bound late (one used, one a no-show), and both
+eMSPs reserving at the same site."""
 
 from __future__ import annotations
 
 import asyncio
-import socket
 import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,13 +15,22 @@ from typing import Any
 import aiohttp
 import structlog
 from aiohttp import web
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
 from ocpi_gateway import keys
 from ocpi_gateway.app import create_app
-from ocpi_gateway.config import GatewaySettings
-from ocpi_gateway.demo.chargers import Charger16, Charger201, SimulatedCharger
-from ocpi_gateway.demo.emsp import EmspError, SimulatedEmsp
+from ocpi_gateway.demo.bookings_act import bookings_act
+from ocpi_gateway.demo.chargers import Charger16, SimulatedCharger
+from ocpi_gateway.demo.chargers201 import Charger201
+from ocpi_gateway.demo.common import (
+    DemoFailed,
+    DemoSettings,
+    Narrator,
+    Out,
+    bound_socket,
+    clock_text,
+    iso,
+)
+from ocpi_gateway.demo.emsp import EmspError, Exchange, SimulatedEmsp
 from ocpi_gateway.demo.setup import (
     CP16,
     CP201,
@@ -30,7 +39,7 @@ from ocpi_gateway.demo.setup import (
     MIN_DURATION_SECONDS,
     write_files,
 )
-from ocpi_gateway.demo.versions import two_versions_at_one_site
+from ocpi_gateway.demo.versions import both_reserve, second_emsp
 from ocpi_gateway.locations.extension import AVAILABILITY
 from ocpi_gateway.partners.grants import grants_from_options
 from ocpi_gateway.reservation_policy.availability.base import EvseStatus
@@ -41,8 +50,6 @@ from ocpi_gateway.versions import versions_url
 
 log = structlog.get_logger(__name__)
 
-Out = Callable[[str], None]
-
 CHARGER_SECONDS = 2.0
 RESULT_SECONDS = 5
 EXPIRING_AFTER_SECONDS = 5.0
@@ -50,55 +57,6 @@ DRIVER_UID = "04A1B2C3D4E5F6"
 DRIVER_TOKEN: dict[str, Any] = {"country_code": "DE", "party_id": "DMO", "uid": DRIVER_UID,
                 "type": "RFID", "contract_id": "DE-DMO-C12345678-X", "issuer": "Demo eMSP",
                 "valid": True, "whitelist": "ALLOWED", "last_updated": "2026-01-01T00:00:00Z"}
-
-
-class DemoFailed(Exception):
-    """A step did not happen as it should: the message says which and why."""
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-
-def _clock(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%H:%M:%S UTC")
-
-
-class _DemoSettings(GatewaySettings):
-    """Settings from the demo alone: OCPI_GATEWAY_* variables meant for a real deployment
-    (a Redis URL, a MongoDB store) must not leak into it."""
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings,)
-
-
-def _bound_socket() -> socket.socket:
-    # Bound before the settings are made, so the port the gateway announces is surely ours.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    return sock
-
-
-@dataclass
-class Narrator:
-    out: Out
-    step: int = 0
-
-    def title(self, text: str) -> None:
-        self.step += 1
-        self.out("")
-        self.out(f"[{self.step}] {text}")
-
-    def say(self, text: str) -> None:
-        self.out(f"    {text}")
 
 
 @dataclass
@@ -114,6 +72,8 @@ class Demo:
     url: str = ""
     passwords: dict[str, str] = field(default_factory=dict)
     others: list[SimulatedEmsp] = field(default_factory=list)
+    traffic: list[Exchange] = field(default_factory=list)
+    """Every OCPI message of the simulated eMSPs (the demo's test validates them)."""
 
     # ------------------------------------------------------------------ plumbing
 
@@ -155,10 +115,10 @@ class Demo:
         # Every run tells the same story from an empty database, also in a kept --workdir.
         for old in self.workdir.glob("gateway.db*"):
             old.unlink()
-        sock = _bound_socket()
+        sock = bound_socket()
         port = sock.getsockname()[1]
         url = f"http://127.0.0.1:{port}"
-        settings = _DemoSettings(
+        settings = DemoSettings(
             listen={"host": "127.0.0.1", "port": port}, public_url=url, cpo_roles=[CPO_ROLE],
             store_url=f"sqlite:///{self.workdir / 'gateway.db'}", redis_url=None,
             locations_file=files.locations_file, policy_file=files.policy_file,
@@ -217,7 +177,7 @@ class Demo:
         n = self.narrator
         assert self.app is not None
         n.title("An eMSP registers with the gateway (OCPI credentials handshake)")
-        self.emsp = SimulatedEmsp()
+        self.emsp = SimulatedEmsp(traffic=self.traffic)
         await self.emsp.start()
         _, token_a = await self.app[keys.PARTNERS].invite(
             "Demo eMSP", grants_from_options(roles=[f"EMSP:{self.emsp.country_code}-"
@@ -268,11 +228,11 @@ class Demo:
         assert self.emsp is not None and self.app is not None
         body: dict[str, Any] = {
             "response_url": self.emsp.response_url(reservation_id), "token": DRIVER_TOKEN,
-            "expiry_date": _iso(expiry), "reservation_id": reservation_id,
+            "expiry_date": iso(expiry), "reservation_id": reservation_id,
             "location_id": LOCATION_ID}
         n.say(f"POST /commands/RESERVE_NOW: reservation_id {reservation_id}, location "
               f"{LOCATION_ID}, no evse_uid ({explain}), token {DRIVER_TOKEN['uid']}, "
-              f"expiry_date {_clock(expiry)}.")
+              f"expiry_date {clock_text(expiry)}.")
         try:
             response = await self.emsp.command("RESERVE_NOW", body)
         except EmspError as exc:
@@ -356,7 +316,7 @@ class Demo:
             f"{MIN_DURATION_SECONDS:.0f} s")
         assert record.evse_uid is not None
         await self._pushed(record.evse_uid, "RESERVED", mark, 5)
-        n.say(f"Nobody arrives. Waiting for {_clock(expiry)} ...")
+        n.say(f"Nobody arrives. Waiting for {clock_text(expiry)} ...")
         mark = len(self.emsp.status_changes)
         ended = await self._ended("DEMO-RES-2", EXPIRING_AFTER_SECONDS + 5)
         if ended.state is not ReservationState.EXPIRED:
@@ -377,11 +337,15 @@ def _reason(r: Reservation) -> str:
     return str(reason or "no reason recorded")
 
 
-async def run_demo(out: Out = print, *, workdir: Path | None = None) -> int:
-    """Run the scenario, narrating to ``out``; 0 when every step happened, 1 otherwise."""
+async def run_demo(out: Out = print, *, workdir: Path | None = None,
+                   traffic: list[Exchange] | None = None) -> int:
+    """Run the scenario, narrating to ``out``; 0 when every step happened, 1 otherwise.
+    ``traffic``: filled with every OCPI message of the simulated eMSPs."""
     narrator = Narrator(out)
     with tempfile.TemporaryDirectory(prefix="ocpi-demo-") as tmp:
         demo = Demo(workdir or Path(tmp), narrator)
+        if traffic is not None:
+            demo.traffic = traffic
         out("OCPI gateway demo: one site, two chargers and two eMSPs (OCPI 2.2.1 and 2.3.0), "
             "all on this machine.")
         try:
@@ -391,7 +355,9 @@ async def run_demo(out: Out = print, *, workdir: Path | None = None) -> int:
             await demo.read_locations()
             await demo.reservation_used()
             await demo.reservation_expires()
-            demo.others.append(await two_versions_at_one_site(demo))
+            newer = await second_emsp(demo)
+            await bookings_act(demo, newer)
+            await both_reserve(demo, newer)
         except DemoFailed as exc:
             out("")
             out(f"DEMO FAILED at step {narrator.step}: {exc}")
@@ -406,5 +372,6 @@ async def run_demo(out: Out = print, *, workdir: Path | None = None) -> int:
         finally:
             await demo.close()
     out("")
-    out("Demo complete: the reservation was used by the driver, the second one expired.")
+    out("Demo complete: the reservation was used by the driver, the second one expired; "
+        "both bookings were bound at activation, one used, one a no-show.")
     return 0

@@ -1,6 +1,6 @@
 """The demo's operator files, written into its working directory: one site with three EVSEs on
 two chargers, chargers with freshly generated passwords, and a policy that allows reservations
-short enough to watch one expire."""
+short enough to watch one expire and bookings a few seconds ahead."""
 
 from __future__ import annotations
 
@@ -20,6 +20,11 @@ CPO_ROLE = {"country_code": "NL", "party_id": "EXA",
             "business_details": {"name": "Example CPO (demo)"}}
 MIN_DURATION_SECONDS = 3.0
 """Shortest reservation the demo policy allows (the example policy says 5 minutes)."""
+BOOKING_LEAD_SECONDS = 6.0
+"""The demo policy's activation_lead_minutes, in seconds: a booking is bound this long before
+its start."""
+BOOKING_NOSHOW_SECONDS = 6.0
+"""The demo policy's noshow_timeout_minutes, in seconds."""
 
 
 @dataclass(frozen=True)
@@ -72,6 +77,16 @@ def policy_doc() -> dict[str, Any]:
         "walk_in_reserve": 0,
         "max_concurrent_per_emsp": 10,
         "ordering": ["spread_across_chargers", "least_recently_reserved"],
+        # Bookings on a demo's time scale (minutes, fractions allowed): slots on a one-second
+        # grid, bound 6 s before their start, a no-show 6 s after it.
+        "bookings": {
+            "enabled": True, "max_advance_days": 1, "min_duration_minutes": 0.5,
+            "max_duration_minutes": 60, "timeslot_increment_minutes": 1 / 60,
+            "activation_lead_minutes": BOOKING_LEAD_SECONDS / 60,
+            "early_start_minutes": 0.05,
+            "noshow_timeout_minutes": BOOKING_NOSHOW_SECONDS / 60,
+            "cancel_until_minutes": 0, "change_until_minutes": 0,
+            "turnover_buffer_minutes": 0, "waitlist_minutes": 0},
     }}
 
 

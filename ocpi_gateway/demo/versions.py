@@ -1,5 +1,5 @@
-"""The demo's last act: a second eMSP on OCPI 2.3.0 beside the first on 2.2.1, both reserving
-at the same site, each served in its own version."""
+"""A second eMSP on OCPI 2.3.0 beside the first on 2.2.1 (it also books: ``bookings_act``),
+both reserving at the same site, each served in its own version."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ocpi_gateway import keys
+from ocpi_gateway.demo.booking_emsp import BookingEmsp
+from ocpi_gateway.demo.common import DemoFailed, iso
 from ocpi_gateway.demo.emsp import EmspError, SimulatedEmsp
 from ocpi_gateway.demo.setup import LOCATION_ID
 from ocpi_gateway.partners.grants import grants_from_options
@@ -18,15 +20,14 @@ if TYPE_CHECKING:
 NEW_PARTY = "DMN"
 
 
-async def two_versions_at_one_site(demo: Demo) -> SimulatedEmsp:
-    """Register eMSP DE-DMN on 2.3.0, show what each version sees of the site, and let both
-    eMSPs reserve there. Returns the new eMSP (the caller closes it)."""
-    from ocpi_gateway.demo.script import DRIVER_TOKEN, DemoFailed
-
+async def second_emsp(demo: Demo) -> BookingEmsp:
+    """Register eMSP DE-DMN on 2.3.0 (with a Bookings receiver) and show what each version
+    sees of the site. Returns the new eMSP, in ``demo.others`` (closed with the demo)."""
     n = demo.narrator
     assert demo.app is not None and demo.emsp is not None
     n.title("A second eMSP registers on OCPI 2.3.0; the first stays on 2.2.1")
-    newer = SimulatedEmsp(party_id=NEW_PARTY, name="Second eMSP", version="2.3.0")
+    newer = BookingEmsp(party_id=NEW_PARTY, name="Second eMSP", traffic=demo.traffic)
+    demo.others.append(newer)
     await newer.start()
     _, token_a = await demo.app[keys.PARTNERS].invite(
         "Second eMSP", grants_from_options(roles=[f"EMSP:DE-{NEW_PARTY}"]))
@@ -46,7 +47,15 @@ async def two_versions_at_one_site(demo: Demo) -> SimulatedEmsp:
     n.say(f"2.2.1 view of the same site: help_phone {site_old.get('help_phone', 'absent')}, "
           f"parking places {len(site_old.get('parking_places', [])) or 'absent'} "
           "(2.2.1 cannot hold them).")
+    return newer
 
+
+async def both_reserve(demo: Demo, newer: SimulatedEmsp) -> None:
+    """Both eMSPs reserve at the same site, each in its own version."""
+    from ocpi_gateway.demo.script import DRIVER_TOKEN
+
+    n = demo.narrator
+    assert demo.emsp is not None
     n.title("Both eMSPs reserve at the same site, each in its own version")
     expiry = datetime.now(UTC) + timedelta(minutes=10)
     chosen: list[str] = []
@@ -58,7 +67,7 @@ async def two_versions_at_one_site(demo: Demo) -> SimulatedEmsp:
                  "uid": f"{DRIVER_TOKEN['uid']}-{version}",
                  "contract_id": f"DE-{emsp.party_id}-C12345678-X"}
         body: dict[str, Any] = {"response_url": emsp.response_url(reservation_id),
-                                "token": token, "expiry_date": _iso(expiry),
+                                "token": token, "expiry_date": iso(expiry),
                                 "reservation_id": reservation_id, "location_id": LOCATION_ID}
         try:
             response = await emsp.command("RESERVE_NOW", body)
@@ -82,11 +91,9 @@ async def two_versions_at_one_site(demo: Demo) -> SimulatedEmsp:
             raise DemoFailed(f"the {version} eMSP missed a push: {exc}") from exc
         n.say(f"Locations pushes to DE-{emsp.party_id} in {version}: "
               + " and ".join(chosen) + " RESERVED.")
-    return newer
 
 
 async def _reserved_evse(demo: Demo, party_id: str, reservation_id: str) -> str:
-    from ocpi_gateway.demo.script import DemoFailed
     from ocpi_gateway.reservation_policy.models import Partner
     from ocpi_gateway.reservations.extension import RESERVATIONS
 
@@ -96,6 +103,3 @@ async def _reserved_evse(demo: Demo, party_id: str, reservation_id: str) -> str:
         raise DemoFailed(f"no live reservation {reservation_id}")
     return record.evse_uid
 
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"

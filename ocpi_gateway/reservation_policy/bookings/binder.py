@@ -26,6 +26,8 @@ otherwise (the eMSP cancels) cancels its reservation (``on_booking``).
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -110,9 +112,10 @@ def binding_request(booking: Booking) -> ReservationRequest:
 class BookingBinder:
     def __init__(self, service: BookingService, reservations: ReservationService, *,
                  time_budget: float = 30.0, observer: BindObserver | None = None,
-                 page_size: int = 100) -> None:
+                 page_size: int = 100, concurrency: int = 32) -> None:
         self.service = service
         self.page_size = page_size
+        self.concurrency = concurrency
         self.reservations = reservations
         self.time_budget = time_budget
         self.observer: BindObserver = observer or _Quiet()
@@ -130,23 +133,50 @@ class BookingBinder:
 
     async def run(self, now: datetime | None = None) -> BindReport:
         """One pass: bind every booking due, end every one over (all of them, page by
-        page: a booking tried again while its EVSEs are occupied holds up no other)."""
+        page: a booking tried again while its EVSEs are occupied holds up no other), up to
+        ``concurrency`` at once: a binding waits for its charger's answer, and one after
+        the other 10,000 due in one minute took 58 s."""
         now = now or self.service.clock()
         report = BindReport()
         ledger = self.service.ledger
-        async for page in ledger.walk_due_for_binding(now, self.page_size):
-            for booking in page:
-                if booking.noshow_at <= now:
-                    continue  # settled below
-                bound = await self.bind(booking)
-                (report.bound if bound is not None and bound.bound
-                 else report.occupied).append(booking.key)
-        async for page in ledger.walk_due_for_noshow(now, self.page_size):
-            for booking in page:
-                ended = await self.settle(booking)
-                if ended is not None and not ended.live:
-                    report.ended.append(booking.key)
+
+        async def bind(booking: Booking) -> None:
+            bound = await self.bind(booking)
+            (report.bound if bound is not None and bound.bound
+             else report.occupied).append(booking.key)
+
+        async def settle(booking: Booking) -> None:
+            ended = await self.settle(booking)
+            if ended is not None and not ended.live:
+                report.ended.append(booking.key)
+
+        await self._each(ledger.walk_due_for_binding(now, self.page_size), bind,
+                         skip=lambda b: b.noshow_at <= now)  # settled below
+        await self._each(ledger.walk_due_for_noshow(now, self.page_size), settle)
         return report
+
+    async def _each(self, pages: AsyncIterator[list[Booking]],
+                    act: Callable[[Booking], Awaitable[None]], *,
+                    skip: Callable[[Booking], bool] = lambda _: False) -> None:
+        """``act`` on every booking of ``pages``, ``concurrency`` at a time, reading on while
+        they run. One that fails is logged and leaves the others to go on."""
+        slots = asyncio.Semaphore(self.concurrency)
+
+        async def one(booking: Booking) -> None:
+            try:
+                await act(booking)
+            except Exception:
+                log.exception("booking_binder_failed", **booking.ids)
+            finally:
+                slots.release()
+
+        async with asyncio.TaskGroup() as group:
+            async for page in pages:
+                for booking in page:
+                    if skip(booking):
+                        continue
+                    await slots.acquire()
+                    group.create_task(one(booking))
 
     async def bind(self, booking: Booking) -> Booking | None:
         """Bind one due booking; the booking as it stands after (still unbound when nothing

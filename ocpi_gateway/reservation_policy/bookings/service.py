@@ -25,7 +25,13 @@ from ocpi_gateway.reservation_policy.bookings.states import (
     CanceledBy,
     CancelReason,
 )
-from ocpi_gateway.reservation_policy.capacity.base import Admission, Promise, PromiseKind
+from ocpi_gateway.reservation_policy.capacity.base import (
+    Admission,
+    Promise,
+    PromiseKind,
+    Verdict,
+    ms,
+)
 from ocpi_gateway.reservation_policy.capacity.classes import Need
 from ocpi_gateway.reservation_policy.capacity.gate import ReservationCapacity
 from ocpi_gateway.reservation_policy.core import CandidateSource
@@ -71,6 +77,14 @@ def booking_promises(bookings: Iterable[Booking]) -> dict[str, list[Promise]]:
         if b.state is BookingState.RESERVED:
             by_location.setdefault(b.location_id, []).append(promise_of(b))
     return by_location
+
+
+def _covers(held: Promise, wanted: Promise) -> bool:
+    """``held`` is ``wanted`` on the same EVSE, or the same held longer (to the millisecond
+    a timeline keeps)."""
+    return (held.evse_uid == wanted.evse_uid and held.need == wanted.need
+            and ms(held.start) == ms(wanted.start) and ms(held.end) >= ms(wanted.end)
+            and held.kind is wanted.kind)
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,8 +155,16 @@ class BookingService:
         candidates = await self.candidates.candidates(booking.location_id)
         await self.capacity.ensure_site(booking.location_id, candidates)
         reserve = self.policy.effective(booking.location_id, booking.partner).walk_in_reserve
-        admission = await self.capacity.timeline.amend(
-            booking.location_id, promise_of(booking, evse_uid=evse_uid), reserve=reserve)
+        promise = promise_of(booking, evse_uid=evse_uid)
+        timeline = self.capacity.timeline
+        held = await timeline.get(booking.location_id, booking.promise_id)
+        if held is not None and _covers(held, promise):
+            # The binding's hold moved the promise onto the EVSE already (in the same atomic
+            # step that checked it): a second check would cost a second admission, and its
+            # amend would cut the hold's promise (to the no-show time) back to the slot's.
+            admission = Admission(Verdict.ADMITTED)
+        else:
+            admission = await timeline.amend(booking.location_id, promise, reserve=reserve)
         if not admission.ok:
             log.info("booking_bind_refused", wanted=evse_uid, why=admission.describe(),
                      **booking.ids)

@@ -1,0 +1,116 @@
+"""How one binder run goes through the due bookings: several bindings side by side (each
+waits for its charger's answer), never more than ``concurrency``; one that fails leaves the
+others to be bound; the binding keeps the hold's promise (to the no-show time) on the EVSE."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import pytest
+
+from ocpi_gateway.domain.charger_commands import ChargerCommand, CommandOutcome, ReserveNow
+from ocpi_gateway.domain.store import DocumentStore
+from ocpi_gateway.reservation_policy.availability.memory import MemoryAvailability
+from ocpi_gateway.reservation_policy.bookings.records import Booking
+from ocpi_gateway.reservation_policy.capacity.base import CapacityTimeline
+from tests.bookings.binding import BindingSite, ExpiringChargers
+from tests.bookings.support import Clock, at
+
+
+@dataclass
+class GatedChargers(ExpiringChargers):
+    """Each ReserveNow waits until ``want`` are in flight together (or a short while, so
+    that a binder sending them one at a time fails the test instead of hanging it)."""
+
+    want: int = 1
+    in_flight: int = 0
+    peak: int = 0
+    together: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def _execute(self, command: ChargerCommand, timeout: float) -> CommandOutcome:  # noqa: ASYNC109
+        if isinstance(command, ReserveNow):
+            self.in_flight += 1
+            self.peak = max(self.peak, self.in_flight)
+            if self.in_flight >= self.want:
+                self.together.set()
+            try:
+                await asyncio.wait_for(self.together.wait(), 0.3)
+            except TimeoutError:
+                pass
+            finally:
+                self.in_flight -= 1
+        return await super()._execute(command, timeout)
+
+
+@pytest.fixture
+async def site(store: DocumentStore, timeline: CapacityTimeline, clock: Clock
+               ) -> AsyncIterator[BindingSite]:
+    s = await BindingSite(store, MemoryAvailability(clock=clock), timeline, clock,
+                          evses=6).ready()
+    yield s
+    await s.close()
+
+
+async def test_a_run_binds_side_by_side_up_to_its_concurrency(
+        site: BindingSite, clock: Clock) -> None:
+    site.chargers = GatedChargers(clock=clock, want=3)
+    gw = site.instance()
+    gw.binder.concurrency = 3
+    due = [await site.book(gw, f"R{i}", start=600) for i in range(6)]
+    clock.now = at(590)
+    report = await gw.binder.run()
+    await gw.reservations.drain()
+    assert site.chargers.peak == 3
+    assert sorted(report.bound) == sorted(b.key for b in due)
+    bound = [await site.booking(b.key) for b in due]
+    assert sorted(b.evse_uid or "" for b in bound) == [f"E00{i}" for i in range(6)]
+
+
+async def test_one_at_a_time_when_its_concurrency_is_one(
+        site: BindingSite, clock: Clock) -> None:
+    site.chargers = GatedChargers(clock=clock, want=2)
+    gw = site.instance()
+    gw.binder.concurrency = 1
+    due = [await site.book(gw, f"R{i}", start=600) for i in range(3)]
+    clock.now = at(590)
+    report = await gw.binder.run()
+    assert site.chargers.peak == 1
+    assert sorted(report.bound) == sorted(b.key for b in due)
+
+
+async def test_a_booking_whose_binding_fails_leaves_the_others_bound(
+        site: BindingSite, clock: Clock, monkeypatch: pytest.MonkeyPatch) -> None:
+    gw = site.instance()
+    gw.binder.concurrency = 1  # in the store's order: the failing one comes first
+    due = [await site.book(gw, f"R{i}", start=600 + i) for i in range(3)]
+    bind = gw.binder.bind
+
+    async def failing_first(booking: Booking) -> Booking | None:
+        if booking.key == due[0].key:
+            raise RuntimeError("the store went away for this one")
+        return await bind(booking)
+
+    monkeypatch.setattr(gw.binder, "bind", failing_first)
+    clock.now = at(593)
+    report = await gw.binder.run()
+    await gw.reservations.drain()
+    assert sorted(report.bound) == sorted(b.key for b in due[1:])
+    assert not (await site.booking(due[0].key)).bound
+    assert len(site.chargers.reserve_nows()) == 2
+
+
+async def test_a_slot_shorter_than_the_noshow_timeout_keeps_its_hold_to_the_noshow_time(
+        site: BindingSite, clock: Clock) -> None:
+    """Regression: binding moved the promise onto the EVSE until the no-show time (the
+    ReserveNow's expiry) + buffer, then cut it back to the slot's end + buffer, so the EVSE
+    looked free on the timeline while the charger still held it."""
+    gw = site.instance()
+    b = await site.book(gw, start=600, minutes=5)  # ends 605; the no-show time is 615
+    clock.now = at(590)
+    await gw.run()
+    bound = await site.booking(b.key)
+    assert bound.evse_uid is not None
+    [p] = await site.timeline.promises("LOC1", at(0), at(1000))
+    assert (p.evse_uid, p.start, p.end) == (bound.evse_uid, at(590), at(625))
