@@ -36,6 +36,7 @@ async def test_every_handed_over_fan_out_survives_a_sigkill(tmp_path: Path) -> N
         stdout=asyncio.subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     assert process.stdout is not None
     reported: list[int] = []
+    killed = False
     try:
         # Killed while changes are being queued: well past the first commits.
         while len(reported) < 60:
@@ -43,10 +44,13 @@ async def test_every_handed_over_fan_out_survives_a_sigkill(tmp_path: Path) -> N
             assert line, "the writer stopped by itself"
             reported += queued(line.decode())
         process.send_signal(signal.SIGKILL)
+        killed = True
         # Lines it wrote before the kill count too.
         reported += queued((await process.stdout.read()).decode())
     finally:
-        if process.returncode is None:
+        # Never signal it twice: once dead, Popen.send_signal's poll() reaps it before
+        # asyncio's child watcher can, which then reports exit code 255.
+        if not killed:
             process.kill()
         await process.wait()
     assert process.returncode == -signal.SIGKILL
