@@ -5,10 +5,6 @@ deliveries in the outbox."""
 
 from __future__ import annotations
 
-import asyncio
-import os
-import signal
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -17,8 +13,7 @@ import pytest
 from ocpi_gateway.deliveries.models import COLLECTION as OUTBOX
 from ocpi_gateway.store.sqlite import SqliteStore
 from tests.locations.fanout_crash_writer import PARTNERS, QUEUED
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.sigkill import killed_after
 
 
 def queued(text: str) -> list[int]:
@@ -31,29 +26,8 @@ def queued(text: str) -> list[int]:
 @pytest.mark.timeout(120)
 async def test_every_handed_over_fan_out_survives_a_sigkill(tmp_path: Path) -> None:
     path = tmp_path / "gateway.db"
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tests.locations.fanout_crash_writer", str(path), cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    assert process.stdout is not None
-    reported: list[int] = []
-    killed = False
-    try:
-        # Killed while changes are being queued: well past the first commits.
-        while len(reported) < 60:
-            line = await asyncio.wait_for(process.stdout.readline(), 60)
-            assert line, "the writer stopped by itself"
-            reported += queued(line.decode())
-        process.send_signal(signal.SIGKILL)
-        killed = True
-        # Lines it wrote before the kill count too.
-        reported += queued((await process.stdout.read()).decode())
-    finally:
-        # Never signal it twice: once dead, Popen.send_signal's poll() reaps it before
-        # asyncio's child watcher can, which then reports exit code 255.
-        if not killed:
-            process.kill()
-        await process.wait()
-    assert process.returncode == -signal.SIGKILL
+    # Killed while changes are being queued: well past the first commits.
+    reported = await killed_after("tests.locations.fanout_crash_writer", str(path), queued, 60)
     store = await SqliteStore.open(str(path))
     try:
         rows = await store.find(OUTBOX)

@@ -21,7 +21,7 @@ from ocpi_gateway.domain.store import DocumentStore
 from tests.locations.outbox_peer import Clock, OutboxPeer, ocpi, serve, token
 
 NO_BACKGROUND = 3600.0
-FAST = DeliveryPolicy(timeout=10.0, base_backoff=0.01, max_backoff=0.02)
+FAST = DeliveryPolicy(timeout=60.0, base_backoff=0.01, max_backoff=0.02)  # no time-outs when loaded
 
 
 async def stored(store: DocumentStore) -> list[dict[str, Any]]:
@@ -33,7 +33,7 @@ async def test_a_retry_not_due_at_restart_is_woken_when_it_is(
     outbox_peer.script = [(503, b"")]
     clock = Clock(1_000_000.0)
     outbox = DeliveryEngine(doc_store, token, clock=clock, heartbeat_interval=NO_BACKGROUND,
-                            policy=DeliveryPolicy(base_backoff=0.2, max_backoff=0.2))
+                            policy=DeliveryPolicy(timeout=60.0, base_backoff=0.2, max_backoff=0.2))
     await outbox.start()
     await outbox.enqueue("p1", "PUT", f"{outbox_peer.url}/L1", {"n": 1})
     for _ in range(600):  # a hang guard: the failed attempt is stored after its answer
@@ -279,3 +279,34 @@ async def test_an_outbox_stopped_during_a_resync_resumes_the_resync_not_the_patc
     # The refused PATCH is not sent again: the restart goes on with the GET and the PUT.
     assert [r.method for r in outbox_peer.requests] == ["PATCH", "GET", "PUT"]
     assert await stored(doc_store) == []
+
+
+async def test_a_row_from_before_owners_is_taken_by_the_instance_that_loads_it(
+        doc_store: DocumentStore, outbox_peer: OutboxPeer) -> None:
+    # A row an older release stored has no owner: any instance's start loads it. Once one
+    # did, its retries must carry that owner, or a second instance starting would send it too.
+    outbox_peer.script = [(503, b"")]
+    legacy = Delivery(id="old-1", partner_id="p1", method="PUT", url=f"{outbox_peer.url}/L1",
+                      body={"n": 1}, ordering_key=f"{outbox_peer.url}/L1", seq=1).to_doc()
+    del legacy["owner"], legacy["queued_at"]
+    await doc_store.put(COLLECTION, "old-1", legacy)
+    outbox = DeliveryEngine(doc_store, token, instance_id="gw-a", clock=Clock(1_000_000.0),
+                            heartbeat_interval=NO_BACKGROUND, policy=DeliveryPolicy(
+                                timeout=60.0, base_backoff=3600.0, max_backoff=3600.0))
+    await outbox.start()
+    try:
+        for _ in range(600):  # a hang guard: the failed attempt is stored after its answer
+            if (await stored(doc_store))[0]["attempts"] == 1:
+                break
+            await asyncio.sleep(0.02)
+        [row] = await stored(doc_store)
+        assert row["attempts"] == 1 and row["owner"] == "gw-a"
+    finally:
+        await outbox.stop()
+    other = DeliveryEngine(doc_store, token, instance_id="gw-b", clock=Clock(1_000_000.0),
+                           heartbeat_interval=NO_BACKGROUND)
+    await other.start()
+    try:
+        assert other.pending() == 0
+    finally:
+        await other.stop()

@@ -31,6 +31,10 @@ def test_the_default_backoff_starts_at_one_second_doubles_and_stops_at_five_minu
     policy = DeliveryPolicy()
     waits = [next_attempt_at(policy, delivery(n), NOW, 1.0) for n in (1, 2, 3, 9, 10, 30)]
     assert [w - NOW for w in waits if w is not None] == [1.0, 2.0, 4.0, 256.0, 300.0, 300.0]
+    # An attempt may take 10 s; a partner's headers are read again after 2 s (a token change
+    # or an unregistration takes effect within that).
+    assert attempt_timeout(policy, delivery(), NOW) == 10.0
+    assert policy.headers_ttl == 2.0 and policy.max_attempts is None
 
 
 def test_the_backoff_doubles_from_base_and_is_capped_at_max() -> None:
