@@ -37,6 +37,10 @@ SUBCOMMANDS: list[str] = [
     # reservations list|show, outbox list|retry|drop, chargers list (after ocpp_adapter's
     # chargers hash-password: it adds to that parser)
     "ocpi_gateway.admin.cli_ops:add_subcommands",
+    # reservations cancel, operators token, chargers command: through the running gateway's
+    # admin API (admin/remote.py)
+    "ocpi_gateway.admin.cli_remote:add_subcommands",
+    "ocpi_gateway.admin.cli_charger_commands:add_subcommands",
     "ocpi_gateway.config_check.cli:add_subcommands",  # config check
     "ocpi_gateway.admin.report_cli:add_subcommands",  # report --from --to --format csv|json
 ]

@@ -21,6 +21,9 @@ NESTED = "__"
 NOT_SETTINGS = frozenset({
     "OCPI_GATEWAY_CONFIG",  # which config file (config.default_config_path)
     "OCPI_GATEWAY_HEALTH_URL",  # the image's health check (docker/Dockerfile)
+    # The CLI's acts through a running gateway (admin/remote.py): where, and who.
+    "OCPI_GATEWAY_ADMIN_URL",
+    "OCPI_GATEWAY_OPERATOR_TOKEN",
 })
 
 

@@ -62,13 +62,20 @@ ENFORCEMENT_TESTS = ("tests/enforcement", "tests/store/test_enforcement_contract
                      "tests/deployment/test_metrics_enforcement.py",
                      "tests/commands/test_enforcement.py")
 """Every test of the enforcement modules (reservation_policy/enforcement/)."""
+LIFECYCLE_TESTS = ("tests/policy", "tests/commands")
+"""The reservation service's tests: its own (tests/policy) and the OCPI Commands end to end."""
+LIFECYCLE_MODULES = ("lifecycle", "core", "attempts", "replacement", "charger_events", "expiry",
+                     "recovery", "acts", "results")
+"""The reservation service, one job per module (lifecycle.ReservationService joins them)."""
 # module -> test folders that exercise it (the coverage run uses their union).
 TARGETS: dict[str, tuple[str, ...]] = {
     "ocpi_gateway/reservation_policy/engine.py": ("tests/policy", "tests/reservations",
                                                    "tests/commands"),
     "ocpi_gateway/reservation_policy/rules.py": ("tests/policy", "tests/reservations"),
-    "ocpi_gateway/reservation_policy/lifecycle.py": ("tests/policy", "tests/commands",
-                                                      "tests/ocpp"),
+    "ocpi_gateway/reservation_policy/records.py": ("tests/policy", "tests/store",
+                                                    "tests/commands"),
+    **{f"ocpi_gateway/reservation_policy/{name}.py": LIFECYCLE_TESTS
+       for name in LIFECYCLE_MODULES},
     "ocpi_gateway/reservation_policy/capacity/hall.py": ("tests/capacity",),
     "ocpi_gateway/reservation_policy/capacity/classes.py": ("tests/capacity",),
     "ocpi_gateway/transport/auth.py": ("tests/ocpi_core",),
@@ -98,14 +105,23 @@ class Mutant:
     col: int
     statement_line: int
     description: str
+    occurrence: int = 1
+    """The same mutation of the same line text found earlier in the module (``x = 0`` in two
+    functions, two ``1024`` on one line): the second is ``#2``, so that each has its own key."""
 
     def source_line(self) -> str:
         return _lines(self.path)[self.line - 1].strip()
 
+    def label(self) -> str:
+        """The mutation as printed and as named in the equivalents file."""
+        suffix = f" #{self.occurrence}" if self.occurrence > 1 else ""
+        return self.description + suffix
+
     def key(self) -> str:
-        return f"{self.path} :: {self.source_line()} :: {self.description}"
+        return f"{self.path} :: {self.source_line()} :: {self.label()}"
 
 
+@functools.lru_cache(maxsize=64)
 def _lines(path: str) -> list[str]:
     return (ROOT / path).read_text().splitlines()
 
@@ -227,21 +243,26 @@ class Mutator(ast.NodeTransformer):
                          or (isinstance(statement, ast.Return) and statement.value is not None
                              and not (isinstance(statement.value, ast.Constant)
                                       and statement.value.value is None)))
+            # The replacements take the statement's whole location: at module level
+            # fix_missing_locations has no parent end to copy, and compile() refuses a node
+            # ending before it starts.
             if (isinstance(statement, ast.Expr | ast.Raise) or _assigns_state(statement)) and (
                     self._site(statement, f"statement removed: `{_short(statement)}`")):
-                out.append(ast.Pass(lineno=statement.lineno, col_offset=statement.col_offset))
+                out.append(ast.copy_location(ast.Pass(), statement))
                 continue
             if removable and isinstance(statement, ast.Return) and self._site(
                     statement, f"`{_short(statement)}` -> `return None`"):
-                out.append(ast.Return(value=ast.Constant(None), lineno=statement.lineno,
-                                      col_offset=statement.col_offset))
+                none = ast.copy_location(ast.Constant(None), statement)
+                out.append(ast.copy_location(ast.Return(value=none), statement))
                 continue
             result = self.visit(statement)
             if isinstance(result, list):
                 out.extend(result)
             elif result is not None:
                 out.append(result)
-        return out or [ast.Pass()]
+        if not out:  # an empty block (never from a module: each has a statement)
+            return [ast.copy_location(ast.Pass(), body[0]) if body else ast.Pass()]
+        return out
 
     def visit_Call(self, node: ast.Call) -> ast.AST:
         if _is_log_call(node):
@@ -335,7 +356,19 @@ def mutants_of(path: str) -> list[Mutant]:
     tree = ast.parse((ROOT / path).read_text(), filename=path)
     mutator = Mutator(path)
     mutator.visit(tree)
-    return mutator.found
+    return number_occurrences(mutator.found)
+
+
+def number_occurrences(found: Sequence[Mutant]) -> list[Mutant]:
+    """Each mutant with its occurrence among those of the same line text and mutation, in
+    the module's order (see ``Mutant.occurrence``)."""
+    seen: dict[tuple[str, str], int] = {}
+    out: list[Mutant] = []
+    for m in found:
+        text = (m.source_line(), m.description)
+        seen[text] = seen.get(text, 0) + 1
+        out.append(dataclasses.replace(m, occurrence=seen[text]))
+    return out
 
 
 def mutated_code(mutant: Mutant) -> Any:
@@ -818,7 +851,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for path in modules:
             for m in mutants_of(path):
                 if wanted_lines is None or m.line in wanted_lines:
-                    print(f"{m.path}:{m.line}:{m.col} #{m.index} {m.description}")
+                    print(f"{m.path}:{m.line}:{m.col} [{m.index}] {m.label()}")
                     if args.show:
                         print(_diff(m))
         return 0
@@ -865,7 +898,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         print("." if outcome.verdict == "killed" else "T", end="", flush=True)
                     else:
                         m = outcome.mutant
-                        print(f"\n  {outcome.verdict} {m.path}:{m.line} {m.description}",
+                        print(f"\n  {outcome.verdict} {m.path}:{m.line} {m.label()}",
                               flush=True)
                         if outcome.log:
                             print(outcome.log)
@@ -907,7 +940,7 @@ def _report(path: str, chosen: list[Mutant], outcomes: list[Outcome], sampled: s
     for o in sorted(outcomes, key=lambda o: (o.mutant.line, o.mutant.index)):
         if o.verdict in ("survived", "uncovered") or o.verdict.startswith("error"):
             m = o.mutant
-            lines.append(f"  {o.verdict:9} {m.path}:{m.line} {m.description}  | "
+            lines.append(f"  {o.verdict:9} {m.path}:{m.line} {m.label()}  | "
                          f"{m.source_line()[:70]}")
     return "\n".join(lines)
 

@@ -41,7 +41,7 @@ from ocpi_gateway.domain.store import DocumentStore
 from ocpi_gateway.locations.catalog import LocationsCatalog
 from ocpi_gateway.ocpp_adapter.chargers_config import load_chargers
 from ocpi_gateway.ocpp_adapter.directory import ChargerPresence, from_info, info_key
-from ocpi_gateway.ocpp_adapter.routing.redis import presence_key
+from ocpi_gateway.ocpp_adapter.routing.presence import presence_key
 from ocpi_gateway.partners.registry import PartnerRegistry
 from ocpi_gateway.redis_clients import open_redis
 from ocpi_gateway.store import open_store
@@ -153,7 +153,9 @@ def _reservations_show(args: argparse.Namespace) -> int:
 
 
 def _delivery_line(d: DeliveryView) -> str:
-    line = f"{d.id}  {d.state.value:<8} {d.partner_id}  {d.method} {d.url}  attempts {d.attempts}"
+    queued = d.queued_at.isoformat() if d.queued_at else "-"
+    line = (f"{d.id}  {d.state.value:<8} {d.partner_id}  {d.method} {d.url}  queued {queued}  "
+            f"attempts {d.attempts}")
     return line + (f"  last error: {d.last_error}" if d.last_error else "")
 
 
@@ -236,7 +238,7 @@ def _page_flags(parser: argparse.ArgumentParser, sorts: str) -> None:
     parser.add_argument("--json", action="store_true", help="print what the API answers")
 
 
-def _subparsers(commands: Any, name: str, text: str) -> Any:
+def subparsers_of(commands: Any, name: str, text: str) -> Any:
     """The subcommands of ``name``, added to its parser when another part made it already
     (``chargers`` is the OCPP adapter's: ``chargers hash-password``)."""
     parser = commands.choices.get(name) or commands.add_parser(name, help=text)
@@ -247,7 +249,7 @@ def _subparsers(commands: Any, name: str, text: str) -> Any:
 
 
 def add_subcommands(commands: Any) -> None:
-    reservations = _subparsers(commands, "reservations", "reservations (RESERVE_NOW)")
+    reservations = subparsers_of(commands, "reservations", "reservations (RESERVE_NOW)")
     listing = reservations.add_parser("list", help="reservations, newest first")
     for flag, text in (("state", "states, comma-separated, or live"), ("site", "location id"),
                        ("emsp", "eMSP party, e.g. DE-ABC"), ("token", "token uid"),
@@ -263,13 +265,15 @@ def add_subcommands(commands: Any) -> None:
     show.add_argument("--json", action="store_true", help="print what the API answers")
     show.set_defaults(func=_reservations_show)
 
-    outbox = _subparsers(commands, "outbox", "deliveries to partners, dead letters")
+    outbox = subparsers_of(commands, "outbox", "deliveries to partners, dead letters")
     listing = outbox.add_parser("list", help="deliveries, the last queued first")
     listing.add_argument("--state", help="pending, retrying or dead")
     listing.add_argument("--partner", help="a partner id")
     listing.add_argument("--method", help="PUT, PATCH, POST...")
     listing.add_argument("--ordering-key", dest="ordering_key",
                          help="the object it is about")
+    listing.add_argument("--from", dest="since", help="queued at or after (ISO 8601)")
+    listing.add_argument("--to", dest="until", help="queued before (ISO 8601)")
     _page_flags(listing, "queued or next_attempt")
     listing.set_defaults(func=_outbox_list)
     for name, text in (("retry", "send a dead letter again"),
@@ -279,7 +283,7 @@ def add_subcommands(commands: Any) -> None:
         act.add_argument("--by", default=_operator(), help="who does it (default: cli:$USER)")
         act.set_defaults(func=_outbox_act)
 
-    chargers = _subparsers(commands, "chargers", "OCPP chargers")
+    chargers = subparsers_of(commands, "chargers", "OCPP chargers")
     listing = chargers.add_parser("list", help="chargers.yaml's chargers, their EVSEs and, "
                                   "with Redis, who is connected")
     online = listing.add_mutually_exclusive_group()

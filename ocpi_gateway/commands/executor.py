@@ -103,8 +103,10 @@ class CommandExecutor:
         tokens: TokenRepository,
         charger_timeout: float,
         allow_private_response_urls: bool = False,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._catalog = catalog
+        self._clock = clock
         self._reservations = reservations
         self._start_engine = start_engine
         self._start_candidates = start_candidates
@@ -276,7 +278,7 @@ class CommandExecutor:
             targets = await self._start_targets(body, owner)
             if not targets:
                 return Outcome(CommandResultType.EVSE_OCCUPIED, "no available EVSE")
-        until = datetime.now(UTC) + COMMAND_TOKEN_WINDOW
+        until = self._clock() + COMMAND_TOKEN_WINDOW
         await self._tokens.remember_command_token(body.token.uid, until)
         answers: list[CommandOutcome] = []
         token = _session_token(body.token)
@@ -325,7 +327,7 @@ class CommandExecutor:
         candidates = await self._start_candidates.candidates(body.location_id)
         request = ReservationRequest(location_id=body.location_id, evse_uid=None, partner=owner,
                                      token_uid=body.token.uid,
-                                     expiry=datetime.now(UTC) + timedelta(minutes=30))
+                                     expiry=self._clock() + timedelta(minutes=30))
         # A session is no reservation: the reservation checks (enabled, duration, cap) do not
         # apply, which is what the re-route form of decide() skips.
         plan = await self._start_engine.decide(request, candidates, reroute_from=())

@@ -6,7 +6,6 @@ Needs the Tokens, Locations, deliveries, reservations and sessions extensions li
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 
 from aiohttp import web
 
@@ -53,14 +52,15 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
             chargers=app[CHARGER_COMMANDS], sessions=sessions,
             reservation_sessions=app[RESERVATION_SESSIONS], tokens=app[TOKENS],
             charger_timeout=settings.command_timeouts.charger_seconds,
-            allow_private_response_urls=settings.allow_private_response_urls)
+            allow_private_response_urls=settings.allow_private_response_urls,
+            clock=app[keys.CLOCK])
         service = CommandService(
             executor=executor, records=CommandRepository(store),
             results=ResultSender(app[OUTBOX]), reservations=app[RESERVATIONS],
             partners=app[keys.PARTNERS].get, store_contacts=store,
             timeout_seconds=settings.command_timeouts.ocpi_result_seconds,
             forget_command_tokens=lambda: app[TOKENS].forget_expired_command_tokens(
-                datetime.now(UTC)),
+                app[keys.CLOCK]()),
             instance_id=instance_id, loops=app[keys.LOOPS])
         app[handlers.COMMAND_SERVICE] = service
         await service.start()

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
+from pydantic import ValidationError
 
 from ocpi_gateway import metrics
 from ocpi_gateway.commands.executor import CommandExecutor, Outcome, Refused
@@ -256,18 +257,29 @@ class CommandService:
             orphaned = record.instance_id == self._instance_id
             if not orphaned and record.deadline > now:
                 continue  # another instance is still within its time
-            outcome = await self._recovered_outcome(record)
+            try:
+                body = (ReserveNowRequest.model_validate(record.body)
+                        if record.command is CommandType.RESERVE_NOW else None)
+            except ValidationError as error:
+                # Written by another release, or damaged: tell the eMSP it failed rather
+                # than stop settling every command stored after this one.
+                log.error("command_record_unreadable", command_id=record.id,
+                          command=record.command.value, errors=error.error_count())
+                await self._settle(record, Outcome(CommandResultType.FAILED,
+                                                   "the gateway could not read the command"))
+                settled += 1
+                continue
+            outcome = await self._recovered_outcome(record, body)
             await self._settle(record, outcome)
-            if record.command is CommandType.RESERVE_NOW:
+            if body is not None:
                 # No task works on it: settle what it left, without holding up the sweep.
-                self._reservations.in_background(self._settle_reservation(
-                    ReserveNowRequest.model_validate(record.body)))
+                self._reservations.in_background(self._settle_reservation(body))
             settled += 1
         return settled
 
-    async def _recovered_outcome(self, record: CommandRecord) -> Outcome:
-        if record.command is CommandType.RESERVE_NOW:
-            body = ReserveNowRequest.model_validate(record.body)
+    async def _recovered_outcome(self, record: CommandRecord,
+                                 body: ReserveNowRequest | None) -> Outcome:
+        if body is not None:
             owner = Partner(body.token.country_code.upper(), body.token.party_id.upper())
             reservation = await self._reservations.get(owner, body.reservation_id)
             if reservation is not None and reservation.state in (

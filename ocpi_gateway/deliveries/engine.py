@@ -222,7 +222,7 @@ class DeliveryEngine:
         delivery = Delivery(
             id=uuid.uuid4().hex, partner_id=partner_id, method=method, url=url, body=body,
             ordering_key=key, seq=next(self._seq), coalesce=coalesce, resync=resync,
-            expires_at=expires_at, owner=self.instance_id,
+            expires_at=expires_at, owner=self.instance_id, queued_at=self._clock(),
             extra={"headers": headers} if headers else {},
         )
         await self._write(delivery)

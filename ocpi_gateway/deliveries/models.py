@@ -34,6 +34,9 @@ class Delivery:
     last_error: str | None = None
     owner: str | None = None
     """The gateway instance delivering it; another adopts it once that one stops heartbeating."""
+    queued_at: float | None = None
+    """When it was queued (epoch seconds, the outbox's clock): the admin list's time range.
+    None for a row an older release stored, which loads as ever and no time range matches."""
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_doc(self) -> dict[str, Any]:

@@ -45,9 +45,13 @@ from ocpi_gateway.ocpp_adapter.directory import ChargerPresence, of_session
 from ocpi_gateway.ocpp_adapter.registry import ConnectionRegistry
 from ocpi_gateway.ocpp_adapter.routing import RoutedCommands
 from ocpi_gateway.ocpp_adapter.routing.local import LocalChargerCommands
-from ocpi_gateway.ocpp_adapter.routing.redis import RedisChargerCommands, RedisTransactionIds
+from ocpi_gateway.ocpp_adapter.routing.redis import RedisChargerCommands
 from ocpi_gateway.ocpp_adapter.session import CallObserver, OcppSession, SessionContext
-from ocpi_gateway.ocpp_adapter.transaction_ids import InMemoryTransactionIds, TransactionIdSource
+from ocpi_gateway.ocpp_adapter.transaction_ids import (
+    InMemoryTransactionIds,
+    RedisTransactionIds,
+    TransactionIdSource,
+)
 from ocpi_gateway.redis_clients import RedisClient, RedisTarget, as_target, open_redis
 
 log = structlog.get_logger(__name__)

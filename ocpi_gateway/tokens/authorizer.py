@@ -3,6 +3,7 @@ eMSP in real time where the token's whitelist says so."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from ocpi_gateway.domain.authorization import AuthorizationDecision, AuthorizationStatus
@@ -21,15 +22,16 @@ class TokenStoreAuthorizer:
     remembers them and they are accepted while remembered.
     """
 
-    def __init__(self, tokens: TokenRepository, realtime: RealtimeAuthorizer | None = None
-                 ) -> None:
+    def __init__(self, tokens: TokenRepository, realtime: RealtimeAuthorizer | None = None,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self._tokens = tokens
+        self._clock = clock
         self._realtime = realtime
 
     async def authorize(self, charge_point_id: str, id_token: str) -> AuthorizationDecision:
         candidates = await self._tokens.find_by_presented_id(id_token)
         until = await self._tokens.command_token_valid_until(id_token)
-        commanded = until is not None and until > datetime.now(UTC)
+        commanded = until is not None and until > self._clock()
         if candidates:
             # Several eMSPs may have pushed the same card uid; any valid one admits the driver.
             decisions = [await self._decide(token, charge_point_id, commanded)

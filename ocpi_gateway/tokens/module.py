@@ -45,7 +45,7 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
         repo = TokenRepository(app[keys.STORE])
         app[handlers.TOKENS] = repo
         realtime = RealtimeAuthorizer(app[keys.PARTNERS], app[keys.OCPI_CLIENT], references)
-        app[TOKEN_AUTHORIZER] = TokenStoreAuthorizer(repo, realtime)
+        app[TOKEN_AUTHORIZER] = TokenStoreAuthorizer(repo, realtime, clock=app[keys.CLOCK])
         yield
 
     app.cleanup_ctx.append(tokens_ctx)

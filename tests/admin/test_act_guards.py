@@ -24,7 +24,9 @@ def _concrete(path: str) -> str:
 
 def test_the_acts_of_the_issue_are_operator_acts() -> None:
     acts = {op.action for op in ACTS}
-    assert {"cancel_reservation", "cancel_booking", "reload_files"} <= acts
+    assert {"cancel_reservation", "move_reservation", "extend_reservation", "cancel_booking",
+            "move_booking", "extend_booking", "retry_dead_letter", "drop_dead_letter",
+            "reload_files"} <= acts
 
 
 async def test_every_act_is_refused_to_strangers_viewers_and_forged_requests(

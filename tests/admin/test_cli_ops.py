@@ -21,7 +21,7 @@ from ocpi_gateway.deliveries.engine import DeliveryEngine
 from ocpi_gateway.deliveries.models import COLLECTION as OUTBOX
 from ocpi_gateway.deliveries.models import Delivery
 from ocpi_gateway.ocpp_adapter.directory import info_key
-from ocpi_gateway.ocpp_adapter.routing.redis import presence_key
+from ocpi_gateway.ocpp_adapter.routing.presence import presence_key
 from ocpi_gateway.partners.models import Partner, PartnerState
 from ocpi_gateway.partners.registry import PartnerRegistry
 from ocpi_gateway.reservation_policy.records import COLLECTION as RESERVATIONS
@@ -173,6 +173,31 @@ def test_outbox_retry_from_the_cli_is_delivered_by_a_running_outbox(
     assert code == 0 and adopted == 1
     assert seen == [("POST", "/r0")] and left is None
     assert "outbox_dead_letter_retried" in capsys.readouterr().err
+
+
+def test_outbox_list_by_when_queued(tmp_path: Path, capsys: pytest.CaptureFixture[str]
+                                    ) -> None:
+    config = _config(tmp_path)
+
+    async def fill(store: Any) -> None:
+        for n in range(3):
+            row = Delivery(id=f"d{n}", partner_id="p1", method="PUT", url=f"http://x/{n}",
+                           ordering_key=f"k{n}", seq=n, dead=n == 1,
+                           queued_at=(T0 + timedelta(hours=n)).timestamp())
+            await store.put(OUTBOX, row.id, row.to_doc())
+    _on_store(config, fill)
+
+    assert cli(config, "outbox", "list", "--from", (T0 + timedelta(hours=1)).isoformat()) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines] == ["d2", "d1"]
+    assert "queued 2026-11-30T11:00:00+00:00" in lines[0]
+    assert cli(config, "outbox", "list", "--to", "2026-11-30T10:00:00Z", "--json") == 0
+    assert [d["id"] for d in json.loads(capsys.readouterr().out)["items"]] == ["d0"]
+    assert cli(config, "outbox", "list", "--from", "2026-11-30T10:00", "--to",
+               "2026-11-30T11:00", "--state", "dead") == 0
+    assert [line.split()[0] for line in capsys.readouterr().out.splitlines()] == ["d1"]
+    assert cli(config, "outbox", "list", "--from", "soon") == 2
+    assert capsys.readouterr().err.startswith("--from: ")
 
 
 async def _headers(partner_id: str) -> dict[str, str] | None:

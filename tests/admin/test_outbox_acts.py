@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -58,9 +59,11 @@ async def _partner(gateway: RunningGateway, partner_id: str, state: PartnerState
 
 async def _dead(gateway: RunningGateway, delivery_id: str, partner_id: str, url: str,
                 **changes: Any) -> None:
-    row = Delivery(id=delivery_id, partner_id=partner_id, method="PUT", url=url,
-                   body={"n": delivery_id}, ordering_key=url, seq=1, attempts=7, dead=True,
-                   last_error="HTTP 400 OCPI 2001", owner="gw-gone", **changes)
+    fields: dict[str, Any] = dict(
+        id=delivery_id, partner_id=partner_id, method="PUT", url=url, body={"n": delivery_id},
+        ordering_key=url, seq=1, attempts=7, dead=True, last_error="HTTP 400 OCPI 2001",
+        owner="gw-gone")
+    row = Delivery(**{**fields, **changes})
     await gateway.app[keys.STORE].put(COLLECTION, row.id, row.to_doc())
 
 
@@ -153,3 +156,30 @@ async def test_what_cannot_be_retried_and_dropping(
 
 async def _gone(store: Any, delivery_id: str) -> bool:
     return await store.get(COLLECTION, delivery_id) is None
+
+
+async def test_the_outbox_by_when_queued(gateway: RunningGateway,
+                                         new_client: MakeClient) -> None:
+    store = gateway.app[keys.STORE]
+    for n, hour in enumerate((8, 9, 10)):
+        await _dead(gateway, f"q{n}", "emsp-1", f"http://127.0.0.1:9/{n}", seq=n,
+                    queued_at=datetime(2026, 12, 1, hour, tzinfo=UTC).timestamp())
+    old = Delivery(id="old", partner_id="emsp-1", method="PUT", url="http://127.0.0.1:9/o",
+                   ordering_key="o", seq=-1, dead=True).to_doc()
+    del old["queued_at"]  # as an earlier release stored it
+    await store.put(COLLECTION, "old", old)
+    victor = new_client()
+    assert (await victor.login("victor")).status == 200
+
+    ranged = await victor.call("GET", "/admin/api/outbox?state=dead&from=2026-12-01T09:00:00Z"
+                               "&to=2026-12-01T10:00:00%2B00:00")
+    assert ranged.status == 200, ranged
+    assert [(d["id"], d["queued_at"]) for d in ranged.body["items"]] == [
+        ("q1", "2026-12-01T09:00:00Z")]
+    since = await victor.call("GET", "/admin/api/outbox?from=2026-12-01T09:00:00")
+    assert [d["id"] for d in since.body["items"]] == ["q2", "q1"]
+    every = await victor.call("GET", "/admin/api/outbox?sort=queued")
+    assert [(d["id"], d["queued_at"]) for d in every.body["items"]][:2] == [
+        ("old", None), ("q0", "2026-12-01T08:00:00Z")]
+    bad = await victor.call("GET", "/admin/api/outbox?from=yesterday")
+    assert bad.status == 400 and bad.body["error"] == "invalid"

@@ -49,7 +49,11 @@ async def pair_on_restartable(
     seed = random.randrange(2**32)
     print(f"seed {seed}")
     rng = random.Random(seed)
-    cluster = await _open(tmp_path, rng, restartable_redis.url, 2)
+    # A charger's answer routed between the instances through a Redis that just restarted can
+    # take over a second on a loaded machine: 1 s (the other tests' bound) turned that into a
+    # TIMEOUT. A command really lost still ends TIMEOUT, after 5 s.
+    cluster = await _open(tmp_path, rng, restartable_redis.url, 2, charger_seconds=5.0,
+                          result_seconds=10)
     yield cluster, restartable_redis, rng
     await _close(cluster)
 

@@ -174,3 +174,31 @@ async def test_partner_headers_are_reused_for_headers_ttl_by_the_monotonic_clock
         assert outbox.delivered == 3
     finally:
         await outbox.stop()
+
+
+async def test_a_delivery_is_queued_at_the_injected_clock(doc_store: DocumentStore,
+                                                          receiver: Receiver) -> None:
+    # A row an earlier release stored, without queued_at: loaded and delivered as ever.
+    await doc_store.put(COLLECTION, "old", {
+        "id": "old", "partner_id": "p1", "method": "PATCH",
+        "url": f"{receiver.url}/NL/EXA/L1/E9", "body": PATCH_BODY, "ordering_key": "old",
+        "seq": 1, "attempts": 0, "next_attempt_at": 0.0, "dead": False, "owner": None})
+    clock = Clock(7_000.0)
+    outbox = DeliveryEngine(doc_store, token, policy=SLOW_RETRY, clock=clock,
+                            heartbeat_interval=NO_BACKGROUND)
+    first = await outbox.enqueue("p1", "PATCH", f"{receiver.url}/NL/EXA/L1/E1", PATCH_BODY,
+                                 coalesce=True)
+    clock.now = 7_005.5
+    # Coalesced into the waiting one: it keeps the moment it was first queued.
+    same = await outbox.enqueue("p1", "PATCH", f"{receiver.url}/NL/EXA/L1/E1", PATCH_BODY,
+                                coalesce=True)
+    other = await outbox.enqueue("p1", "PATCH", f"{receiver.url}/NL/EXA/L1/E2", PATCH_BODY)
+    assert same is first
+    rows = {r["id"]: r["queued_at"] for r in await stored_rows(doc_store) if r["id"] != "old"}
+    assert rows == {first.id: 7_000.0, other.id: 7_005.5}
+    await outbox.start()
+    try:
+        assert await outbox.drain(30)
+        assert outbox.delivered == 3 and await stored_rows(doc_store) == []
+    finally:
+        await outbox.stop()

@@ -11,7 +11,8 @@ import redis.asyncio as aioredis
 from ocpp_test_support import STEADY, Behaviour, ChargerFactory, eventually, start_gateway
 
 from ocpi_gateway.domain.charger_commands import CommandOutcome, ReserveNow
-from ocpi_gateway.ocpp_adapter.routing.redis import RedisChargerCommands, presence_key
+from ocpi_gateway.ocpp_adapter.routing.presence import presence_key
+from ocpi_gateway.ocpp_adapter.routing.redis import RedisChargerCommands
 from tests.redis_servers import RedisProcess
 
 CP = "CP-AMS-01"

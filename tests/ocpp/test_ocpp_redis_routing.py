@@ -25,7 +25,7 @@ from ocpp_test_support import (
 
 from ocpi_gateway.domain.charger_commands import CancelReservation, CommandOutcome, ReserveNow
 from ocpi_gateway.domain.events import TransactionStarted
-from ocpi_gateway.ocpp_adapter.routing.redis import presence_key
+from ocpi_gateway.ocpp_adapter.routing.presence import presence_key
 from ocpi_gateway.redis_clients import RedisTarget, open_redis
 
 CP = "CP-AMS-01"

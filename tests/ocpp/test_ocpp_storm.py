@@ -20,7 +20,7 @@ from ocpp_test_support import (
 )
 
 from ocpi_gateway.ocpp_adapter.chargers_config import ChargersConfig
-from ocpi_gateway.ocpp_adapter.routing.redis import presence_key
+from ocpi_gateway.ocpp_adapter.routing.presence import presence_key
 
 COUNT = 150  # past redis-py's default pool of 100 connections; more only loads a shared CI box
 # A presence entry outlives any stall of a loaded machine: "all present at once" must not depend

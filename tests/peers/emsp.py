@@ -12,8 +12,9 @@ For the gateway-initiated handshake, give the gateway ``peer.token_a`` and
 ``peer.versions_url``. ``peer.refuse_first`` makes the receiver endpoints (locations, command
 results) answer HTTP 503 to that many requests before accepting (retry tests);
 ``peer.results_status`` makes the CommandResult receiver answer that HTTP status to every
-POST, and ``peer.results_delay`` makes it wait that many seconds before answering (a slow or
-hanging receiver; ``release_delayed()`` or ``close()`` ends the wait).
+POST, ``peer.results_refused`` makes it refuse that many (OCPI 2001: the gateway keeps them
+as dead letters), and ``peer.results_delay`` makes it wait that many seconds before
+answering (a slow or hanging receiver; ``release_delayed()`` or ``close()`` ends the wait).
 """
 
 from __future__ import annotations
@@ -88,6 +89,9 @@ class EmspPeer:
     """Real-time authorization: token uid → AllowedType answered; other uids get HTTP 404."""
     authorize_delay: float = 0.0
     results_status: int | None = None
+    results_refused: int = 0
+    """The next that many CommandResult POSTs are answered OCPI 2001 (a refusal, not to be
+    retried: each ends a dead letter in the gateway's outbox); recorded in ``received``."""
     results_delay: float = 0.0
     results_in_flight: int = 0
     """CommandResult POSTs received and not answered yet."""
@@ -501,6 +505,10 @@ class EmspPeer:
         if self.results_status is not None:
             self._record(request, orjson.loads(await request.read() or b"null"))
             return _reply(None, 3000, http=self.results_status)
+        if self.results_refused > 0:
+            self.results_refused -= 1
+            self._record(request, orjson.loads(await request.read() or b"null"))
+            return _reply(None, 2001, message="refused by the test eMSP")
         accepted, body = await self._receiver(request)
         if not accepted:
             return _reply(None, 3000, http=503)

@@ -248,6 +248,35 @@ async def test_outbox_by_state_partner_method_and_order(store: DocumentStore) ->
     assert await ids(ordering_key="k1", sort="next_attempt") == ["d1", "d2"]
 
 
+async def test_outbox_by_when_queued_and_rows_stored_before_it_was_kept(
+        store: DocumentStore) -> None:
+    for n, minute in enumerate((0, 10, 20, 30)):
+        row = Delivery(id=f"q{n}", partner_id="p1", method="PUT", url=f"u{n}",
+                       ordering_key=f"k{n}", seq=n, queued_at=at(minute).timestamp(),
+                       dead=n == 2)
+        await store.put(OUTBOX, row.id, row.to_doc())
+    # A row an earlier release wrote: no queued_at at all.
+    old = Delivery(id="old", partner_id="p1", method="PUT", url="u", ordering_key="k",
+                   seq=-1).to_doc()
+    del old["queued_at"]
+    await store.put(OUTBOX, "old", old)
+
+    async def ids(**query: Any) -> list[str]:
+        return await walk(lambda q: list_deliveries(store, q),
+                          OutboxFilter.model_validate(query))
+
+    assert await ids(**{"from": at(10).isoformat()}) == ["q3", "q2", "q1"]
+    assert await ids(**{"from": at(10).isoformat(), "to": at(30).isoformat()}) == ["q2", "q1"]
+    assert await ids(to=at(10).isoformat(), sort="queued") == ["q0"]
+    assert await ids(**{"from": at(5).isoformat(), "state": "dead"}) == ["q2"]
+    assert await ids(**{"from": at(5).isoformat(), "state": "pending"}) == ["q3", "q1"]
+    # Without a range the old row is listed, and loads without the field.
+    assert await ids() == ["q3", "q2", "q1", "q0", "old"]
+    page = await list_deliveries(store, OutboxFilter(sort="queued", limit=1))
+    assert page.items[0].id == "old" and page.items[0].queued_at is None
+    assert (await list_deliveries(store, OutboxFilter(state="dead"))).items[0].queued_at == at(20)
+
+
 async def test_bookings_by_state_site_emsp_evse_and_start(store: DocumentStore) -> None:
     made = [booking("B0", start=300, created_at=at(0), updated_at=at(0)),
             booking("B1", start=100, state=BookingState.RESERVED, evse_uid="E2",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ocpi_gateway.admin.api import (
+    booking_acts,
     bookings,
     charger_ops,
     chargers,
@@ -28,6 +29,7 @@ def operations() -> list[Operation]:
     return [*session.OPERATIONS, *meta.OPERATIONS, *sites.OPERATIONS, *chargers.OPERATIONS,
             *charger_ops.OPERATIONS,
             *reservations.OPERATIONS, *reservation_acts.OPERATIONS, *bookings.OPERATIONS,
+            *booking_acts.OPERATIONS,
             *commands.OPERATIONS, *outbox.OPERATIONS,
             *partners.OPERATIONS, *reload.OPERATIONS,
             *sessions.OPERATIONS, *enforcement.OPERATIONS,

@@ -32,6 +32,9 @@ class DeliveryState(StrEnum):
 
 class OutboxFilter(ListQuery):
     SORTS: ClassVar[Mapping[str, str]] = {"queued": "seq", "next_attempt": "next_attempt_at"}
+    TIME_FIELD: ClassVar[str | None] = "queued_at"
+    """``from``/``to`` bound when it was queued; a row stored before ``queued_at`` existed
+    is in no range (it is listed without one)."""
 
     sort: str = sort_param(SORTS, "-queued")
     state: DeliveryState | None = Field(default=None, description="pending, retrying or dead")
@@ -71,6 +74,8 @@ class DeliveryView(BaseModel):
     ordering_key: str
     attempts: int
     last_error: str | None
+    queued_at: datetime | None
+    """When it was queued (null: stored by a release before this was kept)."""
     next_attempt_at: datetime | None
     expires_at: datetime | None
     owner: str | None
@@ -101,6 +106,7 @@ def view(delivery: Delivery, *, with_body: bool = False) -> DeliveryView:
         id=delivery.id, state=state_of(delivery), partner_id=delivery.partner_id,
         method=delivery.method, url=delivery.url, ordering_key=delivery.ordering_key,
         attempts=delivery.attempts, last_error=delivery.last_error,
+        queued_at=_at(delivery.queued_at),
         next_attempt_at=_at(delivery.next_attempt_at) if not delivery.dead else None,
         expires_at=_at(delivery.expires_at), owner=delivery.owner,
         retries=[RetryView(at=datetime.fromtimestamp(r["at"], UTC), by=r["by"],

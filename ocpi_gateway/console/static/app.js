@@ -2,6 +2,7 @@
 // address names (#sites, #timeline, ...), and leave the previous one cleanly.
 'use strict';
 import * as api from './api.js';
+import * as bookings from './bookings.js';
 import { message } from './dom.js';
 import * as live from './live.js';
 import * as lists from './lists.js';
@@ -12,8 +13,8 @@ import * as timeline from './timeline.js';
 
 const VIEWS = {
   sites: sites.show, timeline: timeline.show, reservations: reservations.show,
-  chargers: lists.chargers, partners: lists.partners, outbox: lists.outbox,
-  reports: reports.show,
+  bookings: bookings.show, chargers: lists.chargers, partners: lists.partners,
+  outbox: lists.outbox, reports: reports.show,
 };
 let leave = null;
 let showing = 0;

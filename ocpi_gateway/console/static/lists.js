@@ -51,6 +51,9 @@ export async function outbox(view) {
   const canRetry = mayAct && await hasOperation(...RETRY);
   const canDrop = mayAct && await hasOperation(...DROP);
   async function act([method, template], delivery, verb) {
+    // A drop cannot be undone: the operator says so first.
+    if (method === 'DELETE' && !window.confirm(`Drop ${delivery.id} for good? ` +
+        `${delivery.method} ${delivery.url} will never be sent.`)) return;
     try {
       await call(method, template.replace('{delivery_id}', encodeURIComponent(delivery.id)));
       notice.replaceChildren(message(`${verb}: ${delivery.id}`));

@@ -3,19 +3,18 @@
 'use strict';
 import { currentSession, get, hasOperation, post } from './api.js';
 import { clear, h, message, table, when } from './dom.js';
+import { filterBar } from './filters.js';
 import { listen } from './live.js';
 
+const STATES = ['PENDING', 'ACTIVE', 'REROUTED', 'USED', 'EXPIRED', 'CANCELLED', 'REMOVED',
+                'FAILED'];
+
 export async function show(view) {
-  const filters = { state: 'live', site: '', emsp: '' };
   const notice = h('div', {});
   const list = h('div', {});
-  const form = h('form', { class: 'toolbar', onsubmit: (e) => { e.preventDefault(); load(); } },
-    h('label', {}, 'State ', stateSelect(filters)),
-    h('label', {}, 'Site ', input(filters, 'site')),
-    h('label', {}, 'eMSP ', input(filters, 'emsp')),
-    h('button', { type: 'submit' }, 'Filter'));
+  const bar = filterBar(STATES, () => load());
   clear(view);
-  view.append(h('h2', {}, 'Reservations'), form, notice, list);
+  view.append(h('h2', {}, 'Reservations'), bar.form, notice, list);
 
   const path = (item, act) => `/admin/api/reservations/${encodeURIComponent(item.emsp)}/` +
     `${encodeURIComponent(item.reservation_id)}/${act}`;
@@ -59,9 +58,7 @@ export async function show(view) {
   }
 
   async function load() {
-    const query = new URLSearchParams({ limit: '200' });
-    for (const [name, value] of Object.entries(filters)) if (value) query.set(name, value);
-    const page = await get(`/admin/api/reservations?${query}`);
+    const page = await get(`/admin/api/reservations?${bar.query({ limit: '200' })}`);
     list.replaceChildren(page.items.length === 0 ? h('p', { class: 'muted' }, 'none') :
       table([
         { title: 'Reservation', value: (r) => r.key },
@@ -85,16 +82,4 @@ export async function show(view) {
   })];
   await load();
   return () => { off.forEach((f) => f()); if (queued) clearTimeout(queued); };
-}
-
-function input(filters, name) {
-  return h('input', { value: filters[name], size: 10,
-                      oninput: (e) => { filters[name] = e.target.value.trim(); } });
-}
-
-function stateSelect(filters) {
-  const states = ['live', 'PENDING', 'ACTIVE', 'REROUTED', 'USED', 'EXPIRED', 'CANCELLED',
-                  'REMOVED', 'FAILED', ''];
-  return h('select', { onchange: (e) => { filters.state = e.target.value; } },
-    states.map((st) => h('option', { value: st, selected: st === filters.state }, st || 'all')));
 }

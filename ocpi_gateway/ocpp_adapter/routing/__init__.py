@@ -1,7 +1,8 @@
 """``ocpi_gateway.domain.charger_commands.ChargerCommands`` implementations.
 
 - :class:`ocpi_gateway.ocpp_adapter.routing.local.LocalChargerCommands`: one process, in memory.
-- :class:`ocpp_adapter.routing.redis.RedisChargerCommands`: several processes sharing Redis.
+- :class:`ocpp_adapter.routing.redis.RedisChargerCommands`: several processes sharing Redis
+  (which process holds each charger: :class:`ocpp_adapter.routing.presence.RedisPresence`).
 
 Both also learn of connections coming and going (:class:`ConnectionObserver`), so the Redis
 one can announce presence.

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 
 import structlog
 
@@ -187,6 +187,39 @@ class BookingService:
         """The CPO cancels (broken charger, occupied until the no-show time...)."""
         return await self._end(booking, BookingState.CANCELED, reason,
                                canceled=Cancellation(why, CanceledBy.CPO), message=reason)
+
+    async def extend_by_cpo(self, booking: Booking, end: datetime, *, reason: str
+                            ) -> tuple[Booking | None, Admission]:
+        """The CPO gives a RESERVED booking a later end (the eMSP is pushed the Booking by
+        the ledger's listener): its promise grows first, one atomic amend refused when the
+        capacity is promised to others, then the record. The booking None with the
+        admission when refused; None with an admitted one when another writer won (the
+        promise is then put back as the stored booking has it)."""
+        if booking.state is not BookingState.RESERVED or end <= booking.end:
+            raise ValueError(f"extending a {booking.state.value} booking to {end}")
+        admission = await self._amend(replace(booking, end=end))
+        if not admission.ok:
+            return None, admission
+        extended = await self.ledger.transition(booking, BookingState.RESERVED,
+                                                reason=reason, end=end)
+        if extended is None:
+            stored = await self.ledger.get(booking.key)
+            if stored is not None and stored.state is BookingState.RESERVED:
+                await self._amend(stored)
+        return extended, admission
+
+    async def _amend(self, booking: Booking) -> Admission:
+        # A bound booking's promise also covers its hold, which runs to the no-show time
+        # (``BookingBinder.booked_promise``).
+        promise = promise_of(booking)
+        if booking.bound:
+            buffer = timedelta(minutes=booking.terms.turnover_buffer_minutes)
+            promise = replace(promise, end=max(promise.end, booking.noshow_at + buffer))
+        candidates = await self.candidates.candidates(booking.location_id)
+        await self.capacity.ensure_site(booking.location_id, candidates)
+        reserve = self.policy.effective(booking.location_id, booking.partner).walk_in_reserve
+        return await self.capacity.timeline.amend(booking.location_id, promise,
+                                                  reserve=reserve)
 
     async def _end(self, booking: Booking, state: BookingState, reason: str, *,
                    canceled: Cancellation | None = None, message: str | None = None

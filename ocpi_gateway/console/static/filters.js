@@ -1,0 +1,25 @@
+// The filter bar of the reservation and booking lists: state (``live`` by default), site,
+// eMSP and token, sent as the admin API's query parameters.
+'use strict';
+import { h } from './dom.js';
+
+export function filterBar(states, onSubmit) {
+  const filters = { state: 'live', site: '', emsp: '', token: '' };
+  const input = (name) => h('input', { name, value: filters[name], size: 10,
+    oninput: (e) => { filters[name] = e.target.value.trim(); } });
+  const select = h('select', { name: 'state',
+    onchange: (e) => { filters.state = e.target.value; } },
+  ['live', ...states, ''].map((st) => h('option', { value: st, selected: st === 'live' },
+    st || 'all')));
+  const form = h('form', { class: 'toolbar',
+    onsubmit: (e) => { e.preventDefault(); onSubmit(); } },
+  h('label', {}, 'State ', select), h('label', {}, 'Site ', input('site')),
+  h('label', {}, 'eMSP ', input('emsp')), h('label', {}, 'Token ', input('token')),
+  h('button', { type: 'submit' }, 'Filter'));
+  const query = (extra) => {
+    const params = new URLSearchParams(extra);
+    for (const [name, value] of Object.entries(filters)) if (value) params.set(name, value);
+    return params;
+  };
+  return { form, query };
+}
