@@ -189,3 +189,13 @@ def test_only_the_bookings_that_compete_for_the_last_fitting_evses_are_bound_ear
     assert to_bind_early([first, second, fast], {"A1", "A2"}, table) == [first, second]
     # Slack left: nothing bound early.
     assert to_bind_early([first], {"A1", "A2"}, table) == []
+
+
+def test_an_evse_whose_promise_ends_before_the_binding_time_counts_as_free_by_then() -> None:
+    table = SiteClasses.build(supply_of([evse("A1", "CP1"), evse("A2", "CP1", evse_id=2)]))
+    b = booking("AC0", start=600)  # bound at 590
+    assert to_bind_early([b], {"A1"}, table) == [b]  # the last free one: held now
+    # A2's reservation (and buffer) ends at 580: two for one by then, nothing held early.
+    assert to_bind_early([b], {"A1"}, table, {"A2": at(580)}) == []
+    # Ending only after the binding time, it does not help.
+    assert to_bind_early([b], {"A1"}, table, {"A2": at(591)}) == [b]

@@ -181,7 +181,14 @@ class BookingBinder:
             seen = await self.reservations.engine.availability.location(location_id)
             free = {c.evse_uid for c in candidates
                     if c.reservable and (a := seen.get(c.evse_uid)) is not None and a.is_free}
-            for booking in to_bind_early(pending, free, table):
+            # Held now, free by then: what a promise on the EVSE ends at (charging cars with
+            # no promise have no known end and count as taken).
+            freeing: dict[str, datetime] = {}
+            for p in await self.service.capacity.timeline.promises(
+                    location_id, now, now + self.early_within):
+                if p.evse_uid is not None and p.evse_uid not in free:
+                    freeing[p.evse_uid] = max(p.end, freeing.get(p.evse_uid, p.end))
+            for booking in to_bind_early(pending, free, table, freeing):
                 bound = await self.bind(booking, early=True)
                 if bound is not None and bound.bound:
                     report.early.append(booking.key)
