@@ -41,9 +41,13 @@ class AuditEntry(BaseModel):
 
 
 class AuditLog:
-    def __init__(self, store: DocumentStore, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, store: DocumentStore, *, clock: Callable[[], float] = time.time,
+                 log_lines: bool = True) -> None:
+        """``log_lines`` off: stored only (the CLI, whose acts log their own lines and whose
+        stderr is its answer)."""
         self._store = store
         self._clock = clock
+        self._log_lines = log_lines
 
     async def record(self, *, operator: str, role: str | None, via: str, action: str,
                      target: dict[str, str] | None = None,
@@ -53,18 +57,20 @@ class AuditLog:
                            role=role, via=via, action=action, target=target or {},
                            details=details or {}, outcome=outcome, remote=remote)
         await self._store.put(COLLECTION, entry.id, entry.model_dump(mode="json"))
-        (log.info if outcome in ("ok", "started") else log.warning)(
-            "admin_audit", operator=operator, role=role, via=via, action=action,
-            target=entry.target, outcome=outcome, remote=remote)
+        if self._log_lines:
+            (log.info if outcome in ("ok", "started") else log.warning)(
+                "admin_audit", operator=operator, role=role, via=via, action=action,
+                target=entry.target, outcome=outcome, remote=remote)
         return entry
 
     async def finish(self, entry: AuditEntry, outcome: str) -> AuditEntry:
         """How an action recorded as started ended."""
         done = entry.model_copy(update={"outcome": outcome})
         await self._store.put(COLLECTION, done.id, done.model_dump(mode="json"))
-        (log.info if outcome == "ok" else log.warning)(
-            "admin_audit", operator=done.operator, role=done.role, via=done.via,
-            action=done.action, target=done.target, outcome=outcome, remote=done.remote)
+        if self._log_lines:
+            (log.info if outcome == "ok" else log.warning)(
+                "admin_audit", operator=done.operator, role=done.role, via=done.via,
+                action=done.action, target=done.target, outcome=outcome, remote=done.remote)
         return done
 
     async def entries(self, *, since: float | None = None, until: float | None = None,

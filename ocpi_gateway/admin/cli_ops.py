@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import structlog
 from pydantic import BaseModel, ValidationError
 
+from ocpi_gateway.admin.audit import AuditLog
 from ocpi_gateway.admin.service.chargers import ChargersPage, list_chargers
 from ocpi_gateway.admin.service.errors import Conflict, Invalid, NotFound
 from ocpi_gateway.admin.service.outbox import (
@@ -171,10 +172,24 @@ def _outbox_list(args: argparse.Namespace) -> int:
 
 def _outbox_act(args: argparse.Namespace) -> int:
     async def work(_: GatewaySettings, store: DocumentStore) -> DeliveryView:
-        if args.outbox_command == "retry":
-            return await retry_dead_letter(store, PartnerRegistry(store), args.delivery_id,
-                                           operator=args.by, now=time.time())
-        return await drop_dead_letter(store, args.delivery_id, operator=args.by)
+        # In the audit log as the API's acts are, said to come from the CLI: who did it is
+        # what --by says (the shell's user by default), not an authenticated operator.
+        audit = AuditLog(store, log_lines=False)
+        entry = await audit.record(
+            operator=args.by, role=None, via="cli", action=f"{args.outbox_command}_dead_letter",
+            target={"delivery_id": args.delivery_id}, outcome="started")
+        try:
+            if args.outbox_command == "retry":
+                done = await retry_dead_letter(store, PartnerRegistry(store), args.delivery_id,
+                                               operator=args.by, now=time.time())
+            else:
+                done = await drop_dead_letter(store, args.delivery_id, operator=args.by)
+        except (NotFound, Conflict) as exc:
+            code = "not_found" if isinstance(exc, NotFound) else "conflict"
+            await audit.finish(entry, f"refused: {code}: {exc}")
+            raise
+        await audit.finish(entry, "ok")
+        return done
 
     def run() -> int:
         done = _run(args, work)

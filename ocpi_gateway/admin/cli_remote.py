@@ -9,9 +9,10 @@ import json
 import sys
 from typing import Any
 
+from pydantic import ValidationError
+
 from ocpi_gateway.admin import remote
 from ocpi_gateway.admin.cli_ops import subparsers_of
-from ocpi_gateway.admin.service.cancel import CancelReservationBody
 
 
 def _print_json(body: Any) -> None:
@@ -19,8 +20,14 @@ def _print_json(body: Any) -> None:
 
 
 def _cancel(args: argparse.Namespace) -> int:
+    # Here, not at the top: every ocpi-gateway command would pay the reservation core's import.
+    from ocpi_gateway.admin.service.cancel import CancelReservationBody
+
     def run() -> int:
-        body = CancelReservationBody(note=args.note).model_dump(exclude_none=True)
+        try:
+            body = CancelReservationBody(note=args.note).model_dump(exclude_none=True)
+        except ValidationError as exc:
+            raise remote.RemoteError(f"--note: {exc.errors()[0]['msg']}", 2) from exc
         answer = remote.call(args, "POST", "/admin/api/reservations/" + remote.path_of(
             args.emsp, args.reservation_id) + "/cancel", json=body)
         if args.json:
@@ -83,5 +90,5 @@ def add_subcommands(commands: Any) -> None:
                        "admin.token_days)")
     token.add_argument("--api-url", help=f"the gateway instance's address (default: "
                        f"${remote.URL_ENV}, else gateway.yaml's listen)")
-    token.add_argument("--json", action="store_true", help="print what the API answers")
+    remote.add_address_flags(token)
     token.set_defaults(func=_token)

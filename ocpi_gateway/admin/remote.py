@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import ssl
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -79,15 +80,31 @@ def path_of(*parts: str) -> str:
     return "/".join(quote(part, safe="") for part in parts)
 
 
+def tls(args: argparse.Namespace) -> ssl.SSLContext | bool:
+    """The certificates an https gateway is checked against: the system's, or ``--ca-file``
+    (a private CA, a self-signed certificate). Never unchecked: the token would go to anyone."""
+    ca_file: Path | None = getattr(args, "ca_file", None)
+    if ca_file is None:
+        return True
+    try:
+        return ssl.create_default_context(cafile=str(ca_file))
+    except (OSError, ssl.SSLError) as exc:
+        raise RemoteError(f"--ca-file {ca_file}: {getattr(exc, 'strerror', None) or exc}",
+                          2) from exc
+
+
 async def _request(base: str, method: str, path: str, *, token: str | None,
-                   json: Any = None) -> Reply:
+                   json: Any = None, verify: ssl.SSLContext | bool = True) -> Reply:
     headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
     timeout = aiohttp.ClientTimeout(total=TIMEOUT)
     try:
         async with aiohttp.ClientSession(timeout=timeout) as http, http.request(
-                method, base + path, json=json, headers=headers) as response:
+                method, base + path, json=json, headers=headers, ssl=verify) as response:
             body = await response.json(content_type=None) if await response.read() else None
             return Reply(response.status, body)
+    except aiohttp.ClientConnectorCertificateError as exc:
+        raise RemoteError(f"the certificate of {base} is not trusted here "
+                          f"({exc.certificate_error}); give its CA with --ca-file") from exc
     except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
         raise RemoteError(f"no admin API answers at {base} ({type(exc).__name__}: {exc}); "
                           f"is the gateway running? (--api-url or {URL_ENV})") from exc
@@ -99,7 +116,8 @@ def call(args: argparse.Namespace, method: str, path: str, *, json: Any = None,
     base = api_url(args)
     if authenticated and token is None:
         token = operator_token(args)
-    reply = asyncio.run(_request(base, method, path, token=token, json=json))
+    reply = asyncio.run(_request(base, method, path, token=token, json=json,
+                                 verify=tls(args)))
     if 200 <= reply.status < 300:
         return reply.body
     body = reply.body if isinstance(reply.body, dict) else {}
@@ -108,7 +126,8 @@ def call(args: argparse.Namespace, method: str, path: str, *, json: Any = None,
     if details:
         message += ": " + "; ".join(str(d) for d in details)
     hint = {401: f" (a token of {TOKEN_ENV} or --token-file that the gateway knows)",
-            403: " (an operator's token is needed: a viewer only reads)"}.get(reply.status, "")
+            403: " (an operator's token is needed: a viewer only reads)"}.get(
+                reply.status, "") if authenticated else ""
     code = 2 if reply.status in (400, 422) else 1
     label = f"{reply.status} {body['error']}" if body.get("error") else str(reply.status)
     raise RemoteError(f"{label}: {message}{hint}", code)
@@ -119,6 +138,12 @@ def add_connection_flags(parser: argparse.ArgumentParser) -> None:
                         "else gateway.yaml's listen)")
     parser.add_argument("--token-file", type=Path,
                         help=f"a file holding the operator's token (default: ${TOKEN_ENV})")
+    add_address_flags(parser)
+
+
+def add_address_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--ca-file", type=Path, help="check an https gateway's certificate "
+                        "against this CA (PEM) instead of the system's")
     parser.add_argument("--json", action="store_true", help="print what the API answers")
 
 

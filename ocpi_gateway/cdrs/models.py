@@ -24,6 +24,24 @@ from ocpi_gateway.sessions.models import (
 from ocpi_gateway.tariffs.models import Tariff
 from ocpi_gateway.tariffs.pricing import PricedPeriod
 
+_TARIFFS_KEPT = 256
+_tariff_docs: dict[tuple[str, datetime | None], tuple[Tariff, dict[str, Any]]] = {}
+
+
+def tariff_doc(tariff: Tariff) -> dict[str, Any]:
+    """``tariff.model_dump(mode="json")``, made once while an equal tariff comes back (most
+    CDRs show one of a few tariffs; one changed by a reload under the same id and date is
+    not equal). Shared by the documents: the store serialises them as they are."""
+    key = (tariff.id, tariff.last_updated)
+    cached = _tariff_docs.get(key)
+    if cached is not None and (cached[0] is tariff or cached[0] == tariff):
+        return cached[1]
+    doc: dict[str, Any] = tariff.model_dump(mode="json")
+    if len(_tariff_docs) >= _TARIFFS_KEPT:
+        _tariff_docs.clear()
+    _tariff_docs[key] = (tariff, doc)
+    return doc
+
 
 class CdrKind(StrEnum):
     SESSION = "SESSION"
@@ -79,7 +97,8 @@ class Cdr(_Model):
         return party_key(self.token.country_code, self.token.party_id)
 
     def to_doc(self) -> dict[str, Any]:
-        doc: dict[str, Any] = self.model_dump(mode="json")
+        doc: dict[str, Any] = self.model_dump(mode="json", exclude={"tariffs"})
+        doc["tariffs"] = [tariff_doc(t) for t in self.tariffs]
         doc["emsp_key"] = self.emsp_key
         doc["last_updated_ts"] = self.last_updated.timestamp()
         return doc

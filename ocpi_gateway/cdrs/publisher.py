@@ -9,7 +9,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from ocpi_gateway.cdrs.models import Cdr
 from ocpi_gateway.deliveries.engine import DeliveryEngine
 from ocpi_gateway.ocpi import package
-from ocpi_gateway.ocpi.seam import to_jsonable
 from ocpi_gateway.partners.models import Partner
 from ocpi_gateway.partners.receivers import ReceiverIndex
 
@@ -31,7 +30,7 @@ class CdrsPublisher:
                                         cdr.token.party_id)
         if receiver is None:
             return False
-        body = to_jsonable(package(receiver.version).cdrs.cdr(cdr))
+        body = package(receiver.version).cdrs.body(cdr)
         await self._outbox.enqueue(
             receiver.partner_id, "POST", receiver.url, body,
             ordering_key=f"cdr:{cdr.session_id or cdr.credit_reference_id or cdr.id}",

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ocpi_gateway.admin.operators import load_operators
 from ocpi_gateway.config import ConfigError, GatewaySettings, environment_warnings, load_settings
 from ocpi_gateway.config_check.consistency import disagreements
 from ocpi_gateway.domain.operator_file import OperatorFileError
@@ -68,6 +69,15 @@ def _check_operator_files(settings: GatewaySettings, report: CheckReport) -> Non
             policy = load_policy(settings.policy_file)
             report.read.append(f"{settings.policy_file}: valid, {len(policy.locations)} "
                                f"location and {len(policy.partners)} partner overrides")
+        except OperatorFileError as exc:
+            report.errors.extend(exc.problems)
+    if settings.operators_file is not None:
+        try:
+            accounts = load_operators(settings.operators_file).operators
+            roles = sorted({a.role.value for a in accounts})
+            report.read.append(f"{settings.operators_file}: {len(accounts)} operators"
+                               + (f" ({', '.join(roles)})" if roles else
+                                  ": nobody can log in to the admin API"))
         except OperatorFileError as exc:
             report.errors.extend(exc.problems)
     if settings.tariffs_file is not None:

@@ -95,6 +95,9 @@ class CdrsMapping(Protocol):
     def cdr(self, cdr: Cdr) -> BaseModel:
         """This version's CDR (a POST, a GET)."""
 
+    def body(self, cdr: Cdr) -> dict[str, Any]:
+        """``to_jsonable(self.cdr(cdr))``: the CDR as the outbox POSTs it."""
+
 
 class UnknownCommand(ValueError):
     """The URL names a command the version does not define."""

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 import structlog
 
+from ocpi_gateway.admin.audit import AuditLog
 from ocpi_gateway.config import load_settings
 from ocpi_gateway.reservation_policy.enforcement.bans import Ban
 from ocpi_gateway.reservation_policy.enforcement.rule import stamp
@@ -55,12 +56,28 @@ def _stderr_logger(*_: Any) -> Any:
 
 
 async def _with_enforcement(args: argparse.Namespace,
-                            work: Callable[[Enforcement], Awaitable[T]]) -> T:
+                            work: Callable[[Enforcement], Awaitable[T]],
+                            action: str | None = None) -> T:
+    """``action``: recorded in the admin audit log as the API's acts are, said to come from
+    the CLI (who did it is what --by says, not an authenticated operator); a refusal too."""
     structlog.configure(logger_factory=_stderr_logger, cache_logger_on_first_use=False)
     settings = load_settings(args.config)
     store = await open_store(settings.store_url)
     try:
-        return await work(Enforcement(store, PolicySource(settings.policy_file)))
+        enforcement = Enforcement(store, PolicySource(settings.policy_file))
+        if action is None:
+            return await work(enforcement)
+        audit = AuditLog(store, log_lines=False)
+        entry = await audit.record(
+            operator=args.by, role=None, via="cli", action=action,
+            target={"emsp": args.partner.key, "token_uid": args.token}, outcome="started")
+        try:
+            done = await work(enforcement)
+        except BanError as exc:
+            await audit.finish(entry, f"refused: invalid: {exc}")
+            raise
+        await audit.finish(entry, "ok" if done is not None else "refused: conflict: not banned")
+        return done
     finally:
         await store.close()
 
@@ -94,7 +111,7 @@ def _lift(args: argparse.Namespace) -> int:
         return await enforcement.lift(args.partner, args.token, by=args.by, reason=args.reason)
 
     try:
-        lifted = asyncio.run(_with_enforcement(args, work))
+        lifted = asyncio.run(_with_enforcement(args, work, "lift_ban"))
     except BanError as exc:
         print(exc, file=sys.stderr)
         return 1
@@ -113,7 +130,7 @@ def _set(args: argparse.Namespace) -> int:
                                          reason=args.reason, by=args.by)
 
     try:
-        ban = asyncio.run(_with_enforcement(args, work))
+        ban = asyncio.run(_with_enforcement(args, work, "set_ban"))
     except BanError as exc:
         print(exc, file=sys.stderr)
         return 1

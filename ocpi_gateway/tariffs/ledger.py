@@ -34,14 +34,19 @@ class Ledger:
 
     def price(self, categories: Sequence[str], decimals: int | None) -> Price | None:
         rates: dict[Decimal | None, Decimal] = {}
+        amounts = self.amounts
         for category in categories:
-            for rate, amount in self.amounts.get(category, {}).items():
-                rates[rate] = rates.get(rate, _ZERO) + amount
+            of_category = amounts.get(category)
+            if of_category:
+                for rate, amount in of_category.items():
+                    rates[rate] = rates.get(rate, _ZERO) + amount
         if not rates:
             return None
         before = sum(rates.values(), _ZERO)
         taxes: list[Tax] | None = []
-        for rate, amount in sorted(rates.items(), key=lambda kv: (kv[0] is None, kv[0])):
+        ordered = rates.items() if len(rates) == 1 else \
+            sorted(rates.items(), key=lambda kv: (kv[0] is None, kv[0]))
+        for rate, amount in ordered:
             if rate is None:
                 if amount and self.tax_included is not TaxIncluded.NOT_APPLICABLE:
                     taxes = None  # the CPO does not know the tax on this part
@@ -53,10 +58,16 @@ class Ledger:
         return Price(before_taxes=round_money(before, decimals), taxes=taxes)
 
 
+_QUANTA = {n: Decimal(1).scaleb(-n) for n in range(7)}
+
+
 def round_money(value: Decimal, decimals: int | None) -> Decimal:
     if decimals is None:
         return value
-    return value.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
+    quantum = _QUANTA.get(decimals)
+    if quantum is None:
+        quantum = Decimal(1).scaleb(-decimals)
+    return value.quantize(quantum, rounding=ROUND_HALF_UP)
 
 
 def ceil_to(volume: Decimal | int, step: int) -> Decimal:

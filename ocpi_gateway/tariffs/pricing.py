@@ -24,6 +24,7 @@ Knows nothing of HTTP or of OCPI versions: the version packages serialize the re
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -46,7 +47,8 @@ from ocpi_gateway.tariffs.restrictions import (
     Element,
     Moment,
     Phase,
-    compile_elements,
+    PhaseKinds,
+    compiled,
 )
 
 _US = timedelta(microseconds=1)
@@ -150,7 +152,7 @@ _ENERGY_G, _TIME_G = "energy", "time"
 _D = TariffDimensionType
 
 
-_PHASE_KINDS: dict[tuple[bool, ReservationOutcome | None], tuple[object, ...]] = {
+_PHASE_KINDS: dict[tuple[bool, ReservationOutcome | None], PhaseKinds] = {
     # (booking, outcome) → the restriction kinds whose elements price that phase, first first.
     (False, ReservationOutcome.USED): (ReservationRestrictionType.RESERVATION,),
     (False, ReservationOutcome.CANCELLED): (ReservationRestrictionType.RESERVATION,),
@@ -280,42 +282,117 @@ def price_session(tariff: Tariff, periods: Sequence[MeterPeriod], *, time_zone: 
     reservation that never became a session) and its reservation or booking."""
     _check(periods, reservation)
     tz = ZoneInfo(time_zone)
-    elements = compile_elements(tariff)
-    pieces: list[_Piece] = []
+    plans = compiled(tariff)
+    outs: list[_Out] = []
     if reservation is not None:
         kinds = _PHASE_KINDS[(reservation.booking, reservation.outcome)]
-        ordered = [e for kind in kinds for e in elements if e.kind is kind]
-        phase = Phase(_RESERVATION, ordered, reservation.start, tz)
+        phase = Phase(_RESERVATION, plans.plan(kinds), reservation.start, tz)
         span = MeterPeriod(reservation.start, reservation.end, charging=False)
         if reservation.end > reservation.start:
             for piece in _cut(span, phase, _ZERO, None):
                 piece.chosen = _choose(phase, piece, _RESERVATION_DIMS)
-                pieces.append(piece)
+                _merge(piece, outs)
     slot_end = reservation.slot_end if reservation is not None and reservation.booking \
         and reservation.outcome is ReservationOutcome.USED else None
     if periods:
-        session = Phase(_SESSION, [e for e in elements if e.kind is None], periods[0].start,
-                         tz)
-        overtime = None if slot_end is None else Phase(
-            _OVERTIME, [e for e in elements if e.kind is BookingRestrictionType.BOOKING_OVERTIME],
-            slot_end, tz)
-        kwh = _ZERO
-        for period in periods:
-            for piece in _cut(period, session, kwh, slot_end, overtime):
-                if piece.charging:
-                    dims = _CHARGING_DIMS
-                else:
-                    dims = _PARKING_ENERGY_DIMS if piece.energy else _PARKING_DIMS
-                piece.chosen = _choose(session, piece, dims)
-                if overtime is not None and slot_end is not None and piece.start >= slot_end:
-                    piece.overtime = True
-                    moment = _at(piece.start, tz, piece.kwh_before,
-                                     (piece.start - slot_end) // _US, piece.current,
-                                     piece.power)
-                    piece.overtime_chosen = _choose(overtime, moment, _RESERVATION_DIMS)
-                pieces.append(piece)
-            kwh += period.energy_kwh
-    return _account(tariff, pieces, reservation, decimals)
+        session = Phase(_SESSION, plans.plan(_SESSION_KINDS), periods[0].start, tz)
+        if slot_end is None:
+            _price_periods(periods, session, outs)
+        else:
+            _price_periods_overtime(periods, session, Phase(
+                _OVERTIME, plans.plan(_OVERTIME_KINDS), slot_end, tz), slot_end, outs)
+    return _account(tariff, outs, reservation, decimals)
+
+
+_SESSION_KINDS: PhaseKinds = (None,)
+_OVERTIME_KINDS: PhaseKinds = (BookingRestrictionType.BOOKING_OVERTIME,)
+
+
+def _dims_of(charging: bool, energy: Decimal) -> _Dims:
+    if charging:
+        return _CHARGING_DIMS
+    return _PARKING_ENERGY_DIMS if energy else _PARKING_DIMS
+
+
+def _price_periods(periods: Sequence[MeterPeriod], session: Phase, outs: list[_Out]) -> None:
+    """The session's meter periods, priced. A period that no cut point divides and whose
+    start looks to every restriction as the start of the last piece priced did (same
+    time-of-day band and local date, same kWh and duration thresholds passed, same current,
+    power and charging state) is priced as that piece was: it joins the last output period
+    as ``_merge`` would, without being cut and matched again (most of a session's periods,
+    unless current or power are measured and vary)."""
+    kwh = _ZERO
+    last: _Piece | None = None
+    last_signature: tuple[object, ...] | None = None
+    for period in periods:
+        start, end, energy = period.start, period.end, period.energy_kwh
+        if last is not None and period.charging == last.charging \
+                and bool(energy) == bool(last.energy) and period.current_a == last.current \
+                and period.power_kw == last.power and outs[-1].end == start \
+                and _whole(period, session, kwh):
+            if last_signature is None:
+                last_signature = _signature(session, last.seconds_of_day, last.local_date,
+                                            last.kwh_before, last.duration_before_us)
+            local = start.astimezone(session.tz)
+            if _signature(session, local.hour * 3600 + local.minute * 60 + local.second,
+                          local.date(), kwh, (start - session.start) // _US) \
+                    == last_signature:
+                out = outs[-1]
+                out.end = end
+                out.energy += energy
+                out.duration_us += (end - start) // _US
+                out.current = _widen(out.current, period.current_a)
+                out.power = _widen(out.power, period.power_kw)
+                kwh += energy
+                continue
+        for piece in _cut(period, session, kwh, None):
+            piece.chosen = _choose(session, piece, _dims_of(piece.charging, piece.energy))
+            _merge(piece, outs)
+            last, last_signature = piece, None
+        kwh += energy
+
+
+def _signature(phase: Phase, seconds_of_day: int, local_date: date, kwh_before: Decimal,
+               duration_before_us: int) -> tuple[object, ...]:
+    """What the restrictions of ``phase`` can tell apart of a moment: which time-of-day band
+    and local date, how many kWh and duration thresholds passed."""
+    clock, kwh, durations = phase.clock, phase.kwh, phase.durations
+    return (bisect_right(clock, seconds_of_day) if clock else 0,
+            local_date if clock else None,
+            bisect_right(kwh, kwh_before) if kwh else 0,
+            bisect_right(durations, duration_before_us) if durations else 0)
+
+
+def _whole(period: MeterPeriod, phase: Phase, kwh_before: Decimal) -> bool:
+    """No point where a restriction of ``phase`` may change lies inside ``period``."""
+    start, end = period.start, period.end
+    clock = phase.next_clock_cut(start)
+    if clock is not None and start < clock < end:
+        return False
+    if phase.durations:
+        since, length = (start - phase.start) // _US, (end - start) // _US
+        if any(since < d < since + length for d in phase.durations):
+            return False
+    energy = period.energy_kwh
+    return not (energy and any(kwh_before < k < kwh_before + energy for k in phase.kwh))
+
+
+def _price_periods_overtime(periods: Sequence[MeterPeriod], session: Phase, overtime: Phase,
+                            slot_end: datetime, outs: list[_Out]) -> None:
+    """The session's meter periods of a booking, past the end of its slot priced by the
+    BOOKING_OVERTIME elements too."""
+    tz = session.tz
+    kwh = _ZERO
+    for period in periods:
+        for piece in _cut(period, session, kwh, slot_end, overtime):
+            piece.chosen = _choose(session, piece, _dims_of(piece.charging, piece.energy))
+            if piece.start >= slot_end:
+                piece.overtime = True
+                moment = _at(piece.start, tz, piece.kwh_before,
+                             (piece.start - slot_end) // _US, piece.current, piece.power)
+                piece.overtime_chosen = _choose(overtime, moment, _RESERVATION_DIMS)
+            _merge(piece, outs)
+        kwh += period.energy_kwh
 
 
 def _check(periods: Sequence[MeterPeriod], reservation: ReservationSpan | None) -> None:
@@ -364,11 +441,8 @@ class _Out:
 _CATEGORY = {_D.ENERGY: "energy", _D.TIME: "time", _D.PARKING_TIME: "parking"}
 
 
-def _account(tariff: Tariff, pieces: list[_Piece], reservation: ReservationSpan | None,
+def _account(tariff: Tariff, outs: list[_Out], reservation: ReservationSpan | None,
              decimals: int | None) -> PricingResult:
-    outs: list[_Out] = []
-    for piece in pieces:
-        _merge(piece, outs)
     ledger = Ledger(tariff.tax_included)
     # step_size group → (dimension, output period, component) of its last priced period
     last: dict[str, tuple[TariffDimensionType, _Out, PriceComponent]] = {}

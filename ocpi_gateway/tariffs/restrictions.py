@@ -148,15 +148,14 @@ class At:
     power: Decimal | None
 
 
-class Phase:
-    """The elements that price one phase (the session, a reservation, booking overtime), per
-    dimension in the order they are tried, and the cut points their restrictions imply."""
+class PhasePlan:
+    """What a phase needs of its elements, the same for every session priced by them: the
+    elements per dimension in the order they are tried, and the points where a restriction
+    may change (time of day in seconds, durations in µs, kWh)."""
 
-    def __init__(self, name: str, elements: list[Element], start: datetime,
-                 tz: ZoneInfo) -> None:
-        self.name = name
-        self.start = start
-        self.tz = tz
+    __slots__ = ("by_dimension", "clock", "durations", "kwh")
+
+    def __init__(self, elements: list[Element]) -> None:
         self.by_dimension: dict[TariffDimensionType, list[Element]] = {
             d: [e for e in elements if d in e.components] for d in TariffDimensionType}
         clock: set[int] = set()
@@ -180,6 +179,23 @@ class Phase:
         self.clock = sorted(clock)
         self.durations = sorted(durations)
         self.kwh = sorted(kwh)
+
+
+class Phase:
+    """One phase of a priced session (the session, a reservation, booking overtime): its
+    plan, when it starts (durations count from there) and the location's time zone."""
+
+    __slots__ = ("_next_clock", "by_dimension", "clock", "durations", "kwh", "name", "start",
+                 "tz")
+
+    def __init__(self, name: str, plan: PhasePlan, start: datetime, tz: ZoneInfo) -> None:
+        self.name = name
+        self.start = start
+        self.tz = tz
+        self.by_dimension = plan.by_dimension
+        self.clock = plan.clock
+        self.durations = plan.durations
+        self.kwh = plan.kwh
         self._next_clock: datetime | None = None
 
     def next_clock_cut(self, at: datetime) -> datetime | None:
@@ -201,6 +217,48 @@ class Phase:
         found = wall.astimezone(UTC)
         self._next_clock = found if found > at else None
         return found
+
+
+PhaseKinds = tuple[ReservationRestrictionType | BookingRestrictionType | None, ...]
+"""The restriction kinds whose elements price a phase, first first (``(None,)``: the
+session's, elements without a reservation or booking restriction)."""
+
+
+class CompiledTariff:
+    """A tariff's elements prepared once, with the plan of each phase asked for so far."""
+
+    __slots__ = ("_plans", "elements")
+
+    def __init__(self, tariff: Tariff) -> None:
+        self.elements = compile_elements(tariff)
+        self._plans: dict[PhaseKinds, PhasePlan] = {}
+
+    def plan(self, kinds: PhaseKinds) -> PhasePlan:
+        plan = self._plans.get(kinds)
+        if plan is None:
+            plan = self._plans[kinds] = PhasePlan(
+                [e for kind in kinds for e in self.elements if e.kind is kind])
+        return plan
+
+
+_COMPILED_KEPT = 256
+_compiled: dict[tuple[str, datetime | None], tuple[Tariff, CompiledTariff]] = {}
+
+
+def compiled(tariff: Tariff) -> CompiledTariff:
+    """``tariff`` prepared for pricing; kept while an equal tariff comes back (a session
+    keeps its tariff as it was when bound, each stored session its own copy). A tariff that
+    changed under the same id and ``last_updated`` (a reload that did not touch the date) is
+    not equal: it is prepared anew."""
+    key = (tariff.id, tariff.last_updated)
+    cached = _compiled.get(key)
+    if cached is not None and (cached[0] is tariff or cached[0] == tariff):
+        return cached[1]
+    made = CompiledTariff(tariff)
+    if len(_compiled) >= _COMPILED_KEPT:
+        _compiled.clear()
+    _compiled[key] = (tariff, made)
+    return made
 
 
 def compile_elements(tariff: Tariff) -> list[Element]:

@@ -48,3 +48,10 @@ async def audit(day: Day, *actions: str) -> list[tuple[str, str, str]]:
 
 def period_end(pushed: dict[str, Any]) -> str:
     return str(pushed["period"]["end_date_time"])
+
+
+async def pushed_evse(day: Day, booking: dict[str, Any]) -> str | None:
+    """The EVSE the eMSP's copy of ``booking`` names (None: none yet)."""
+    option = (await day.pushed(booking)).get("booking_option") or {}
+    uid = option.get("evse_uid")
+    return None if uid in (None, "#NA") else str(uid)

@@ -190,6 +190,13 @@ async def test_an_operator_cancels_a_booking_and_the_emsp_is_pushed_it(site: Sit
         assert again.status == 409
         listed = await victor.call("GET", f"/admin/api/bookings?site={SITE}&state=CANCELED")
         assert [b["request_id"] for b in listed.body["items"]] == ["B1"]
+        # One booking: its full history, to the operator's cancel.
+        shown = await victor.call("GET", "/admin/api/bookings/de-new/B1")
+        assert shown.status == 200 and shown.body["id"] == booking["id"]
+        assert shown.body["history"][0]["from_state"] is None
+        assert shown.body["history"][-1] == answer.body["history"][-1]
+        assert len(shown.body["history"]) >= 2
+        assert (await victor.call("GET", "/admin/api/bookings/DE-NEW/NOPE")).status == 404
     finally:
         await alice.close()
         await victor.close()

@@ -9,17 +9,21 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import ssl
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import structlog
+from aiohttp import web
 
 from ocpi_gateway.admin.remote import TOKEN_ENV
 from ocpi_gateway.cli import main
 from tests.admin.support import PASSWORDS
 from tests.admin.test_charger_ops import Setup, _charger_audit, _sent, setup  # noqa: F401
 from tests.commands.support import CP16, CP201, LOCATION
+from tests.conftest import free_port
 
 
 class Cli:
@@ -149,3 +153,23 @@ async def test_who_may_not_command_and_bodies_refused_before_sending(
     assert [(e["operator"], e["action"], e["outcome"]) for e in audit] == [
         ("victor", "charger.reset", "refused: forbidden"),
         ("alice", "charger.reset", "refused: not_found: no charger NOPE in chargers.yaml")]
+
+
+async def test_over_https_the_gateway_is_checked_against_the_ca_given(
+        setup: Setup, cli: Cli, tls_certificate: tuple[Path, Path]) -> None:  # noqa: F811
+    cert, key = tls_certificate
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    port = free_port()
+    await web.TCPSite(setup.world.gateway.runner, "127.0.0.1", port,
+                      ssl_context=context).start()
+    cli.url = f"https://127.0.0.1:{port}"
+    code, _, err = await cli.run(CP16, "reset", "--type", "Soft")
+    assert code == 1 and err.startswith(f"the certificate of {cli.url} is not trusted here")
+    assert "--ca-file" in err and not setup.ops16.received
+    assert await cli.run(CP16, "reset", "--type", "Soft", "--ca-file", str(cert)) == (
+        0, f"{CP16} (OCPP 1.6) Reset: Accepted\n", "")
+    code, _, err = await cli.run(CP16, "reset", "--type", "Soft", "--ca-file", str(key.parent /
+                                                                                  "none.pem"))
+    assert code == 2 and err.startswith("--ca-file ")
+    assert _sent(setup.ops16, "Reset") == [{"type": "Soft"}]

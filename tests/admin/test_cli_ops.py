@@ -16,6 +16,8 @@ import pytest
 import yaml
 from aiohttp import web
 
+from ocpi_gateway.admin.audit import COLLECTION as AUDIT
+from ocpi_gateway.admin.cli_ops import _operator
 from ocpi_gateway.cli import main
 from ocpi_gateway.deliveries.engine import DeliveryEngine
 from ocpi_gateway.deliveries.models import COLLECTION as OUTBOX
@@ -173,6 +175,17 @@ def test_outbox_retry_from_the_cli_is_delivered_by_a_running_outbox(
     assert code == 0 and adopted == 1
     assert seen == [("POST", "/r0")] and left is None
     assert "outbox_dead_letter_retried" in capsys.readouterr().err
+
+    async def audited(store: Any) -> list[tuple[str, str, str, str, str]]:
+        entries = await store.find(AUDIT, order_by="at")
+        return [(e["operator"], e["via"], e["action"], e["target"]["delivery_id"],
+                 e["outcome"]) for e in entries]
+    assert _on_store(config, audited) == [
+        (_operator(), "cli", "retry_dead_letter", "d2",
+         "refused: conflict: delivery d2 is retrying, not dead"),
+        ("ops:ann", "cli", "drop_dead_letter", "d1", "ok"),
+        (_operator(), "cli", "drop_dead_letter", "d1", "refused: not_found: no delivery d1"),
+        ("ann", "cli", "retry_dead_letter", "d0", "ok")]
 
 
 def test_outbox_list_by_when_queued(tmp_path: Path, capsys: pytest.CaptureFixture[str]

@@ -16,7 +16,7 @@ from aiohttp import web
 from ocpi_gateway import keys
 from ocpi_gateway.admin.audit import COLLECTION as AUDIT
 from ocpi_gateway.deliveries.app import OUTBOX
-from ocpi_gateway.deliveries.models import COLLECTION, Delivery
+from ocpi_gateway.deliveries.models import COLLECTION, INSTANCES, Delivery
 from ocpi_gateway.partners.models import Partner, PartnerState
 from tests.admin.support import AdminClient
 from tests.commands.support import eventually
@@ -183,3 +183,17 @@ async def test_the_outbox_by_when_queued(gateway: RunningGateway,
         ("old", None), ("q0", "2026-12-01T08:00:00Z")]
     bad = await victor.call("GET", "/admin/api/outbox?from=yesterday")
     assert bad.status == 400 and bad.body["error"] == "invalid"
+
+    # Waiting ones, of an instance alive elsewhere (none here adopts them meanwhile).
+    await store.put(INSTANCES, "gw-other", {"id": "gw-other", "seen_at": 4e9})
+    for n, attempts in ((3, 0), (4, 2), (5, 1)):
+        await _dead(gateway, f"q{n}", "emsp-1", f"http://127.0.0.1:9/{n}", seq=n, dead=False,
+                    attempts=attempts, owner="gw-other", next_attempt_at=4e9,
+                    queued_at=datetime(2026, 12, 1, 11, tzinfo=UTC).timestamp())
+    counts = await victor.call("GET", "/admin/api/outbox/counts")
+    assert counts.body == {"pending": 1, "retrying": 2, "dead": 4}
+    pending = await victor.call("GET", "/admin/api/outbox?state=pending")
+    retrying = await victor.call("GET", "/admin/api/outbox?state=retrying&from=2026-12-01T11:00Z")
+    assert [d["id"] for d in pending.body["items"]] == ["q3"]
+    assert [(d["id"], d["state"]) for d in retrying.body["items"]] == [
+        ("q5", "retrying"), ("q4", "retrying")]

@@ -55,7 +55,9 @@ async def _stream(timeline: CapacityTimeline, clock: Clock, seed: int, steps: in
         roll = rng.random()
         if roll < 0.55 or not stored:
             start = clock.now + timedelta(minutes=rng.randrange(0, 240, 5))
-            end = start + timedelta(minutes=rng.randrange(5, 120, 5))
+            # Now and then a long one (another length bucket of the index: base.bucket_of).
+            end = start + timedelta(minutes=rng.randrange(5, 120, 5) if rng.random() < 0.9
+                                    else rng.randrange(300, 24 * 60, 60))
             if rng.random() < 0.3:
                 promise = Promise(f"p{step}", clock.now, end,
                                   evse_uid=rng.choice(supply).evse_uid,

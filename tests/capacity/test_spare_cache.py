@@ -6,9 +6,10 @@ the cache's answer for a random window equals the timeline's own sweep. The chan
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -19,7 +20,8 @@ from ocpi_gateway.reservation_policy.capacity.base import (
     SpareSegment,
     ms,
 )
-from ocpi_gateway.reservation_policy.capacity.redis import RedisCapacity
+from ocpi_gateway.reservation_policy.capacity.classes import Need
+from ocpi_gateway.reservation_policy.capacity.redis import RedisCapacity, keys
 from ocpi_gateway.reservation_policy.capacity.spare_cache import SpareCache, splice
 from tests.capacity.support import Clock, ac, at, dc
 from tests.capacity.test_property import random_need, random_supply
@@ -48,6 +50,47 @@ def merged(segments: list[SpareSegment]) -> list[tuple[int, int, int]]:
         else:
             out.append((a, b, s.spare))
     return out
+
+
+def free_of(found: list[SpareSegment] | list[tuple[datetime, datetime]]
+            ) -> list[tuple[int, int]]:
+    """Periods of spare >= 1 (or ``SpareCache.free``'s periods), adjacent ones joined."""
+    out: list[tuple[int, int]] = []
+    for item in found:
+        if isinstance(item, SpareSegment):
+            if item.spare < 1:
+                continue
+            item = (item.start, item.end)
+        a, b = ms(item[0]), ms(item[1])
+        if out and out[-1][1] == a:
+            out[-1] = (out[-1][0], b)
+        else:
+            out.append((a, b))
+    return out
+
+
+def pointwise(segments: list[tuple[int, int, int]]) -> dict[int, int]:
+    return {t: n for a, b, n in segments for t in range(a, b)}
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_splice_equals_replacing_each_instant(seed: int) -> None:
+    rng = random.Random(seed)
+    cuts = sorted(rng.sample(range(1, 40), rng.randint(0, 8)))
+    bounds = [0, *cuts, 40]
+    segments: list[tuple[int, int, int]] = []
+    for a, b in itertools.pairwise(bounds):
+        value = rng.choice([v for v in range(3) if not segments or v != segments[-1][2]])
+        segments.append((a, b, value))
+    start = rng.randrange(0, 40)
+    end = rng.randrange(start + 1, 46)  # may reach past the profile (an extension)
+    fresh_cuts = sorted({start, end, *rng.sample(range(start, end), min(3, end - start))})
+    fresh = [(a, b, rng.randrange(3)) for a, b in itertools.pairwise(fresh_cuts)]
+    out = splice(segments, fresh, start, end)
+    want = pointwise(segments) | pointwise(fresh)
+    assert pointwise(out) == want
+    assert all(x[1] == y[0] and x[2] != y[2] for x, y in itertools.pairwise(out))
+    assert out[0][0] == 0 and out[-1][1] == max(40, end)
 
 
 def test_splice_replaces_a_range_and_merges_equal_neighbours() -> None:
@@ -95,8 +138,10 @@ async def test_the_cache_answers_what_the_timeline_answers(
         if roll < 0.5 or not live:
             start = at(rng.randrange(0, 24 * 60, 15))
             pid = f"p{step}"
+            # Some bound (to an EVSE the site may no longer have after a supply change).
+            bound = rng.choice(["E0", "E1", "A1", "D1"]) if rng.random() < 0.2 else None
             promise = Promise(pid, start, start + timedelta(minutes=rng.choice([15, 45, 120])),
-                              rng.choice(needs))
+                              rng.choice(needs), evse_uid=bound)
             if (await who.admit(L, promise, reserve=rng.choice([0, 1]))).ok:
                 live.append(pid)
         elif roll < 0.65:
@@ -119,3 +164,32 @@ async def test_the_cache_answers_what_the_timeline_answers(
         kept = await cache.spare(L, need, begin, end, reserve=reserve)
         swept = await timeline.spare(L, need, begin, end, reserve=reserve)
         assert merged(kept) == merged(swept), f"step {step}"
+        assert free_of(await cache.free(L, need, begin, end, reserve=reserve)) \
+            == free_of(swept), f"step {step}"
+
+
+async def test_redis_spare_reads_the_class_table_again_only_when_the_supply_changed(
+        redis_server: str, clock: Clock) -> None:
+    reader = RedisCapacity.from_url(redis_server, clock=clock)
+    other = RedisCapacity.from_url(redis_server, clock=clock)
+    try:
+        await reader._redis.flushall()
+        await other.set_supply(L, [ac("A1"), ac("A2")])
+        assert (await other.admit(L, Promise("b", at(0), at(60), evse_uid="A1"))).ok
+        window = (Need(), at(0), at(60))
+        assert [s.spare for s in await reader.spare(L, *window)] == [1]
+        # Kept: the EVSE masks deleted behind its back do not reach it (same digest).
+        await reader._redis.delete(keys(L)["evse"])
+        assert [s.spare for s in await reader.spare(L, *window)] == [1]
+        # Another supply (another digest) is read again, on any instance ...
+        await other.set_supply(L, [ac("A1"), ac("A2"), ac("A3")])
+        assert [s.spare for s in await reader.spare(L, *window)] == [2]
+        # ... and so is the supply a restore puts back after Redis lost everything.
+        await reader._redis.flushall()
+        await other.restore(L, [ac("A1"), ac("A2")], [])
+        assert [s.spare for s in await reader.spare(L, *window)] == [2]
+        await reader._redis.flushall()
+        assert [s.spare for s in await reader.spare(L, *window)] == [0]  # no supply
+    finally:
+        await reader.close()
+        await other.close()

@@ -133,6 +133,18 @@ async def test_the_page_moves_a_reservation_and_extends_it(
         assert datetime.fromisoformat(again["expiry_date_time"].replace("Z", "+00:00")) == later
         await screenshot(page, test, "reservations-after-extend")
 
+        # Its history, from the key: every transition with why, the operator's acts named.
+        await row.locator("a.key").click()
+        history = page.locator("dialog.history[open]")
+        reasons = await history.locator("tr.entry td:last-child").all_text_contents()
+        assert reasons == [e["reason"] for e in extended.history]
+        assert reasons[-2:] == ["moved by the operator alice",
+                                "expiry changed by the operator alice"]
+        assert await history.locator("tr.request").count() == 0  # a reservation has none
+        await screenshot(page, test, "reservation-history")
+        await history.locator("button", has_text="Close").click()
+        await history.wait_for(state="detached")
+
         # A refused move says why on the page and changes nothing.
         _answer_prompt(page, "E9", seen)
         await row.locator("button", has_text="Move").click()

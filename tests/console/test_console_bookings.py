@@ -6,8 +6,8 @@ charger's ReserveNow, the eMSP's EVSE, the timeline's lane), extend one (the eMS
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from collections.abc import AsyncIterator, Awaitable
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,14 @@ import pytest
 from playwright.async_api import Page
 
 from ocpi_gateway.bookings.context import BOOKINGS
-from tests.admin.booking_world import CONNECTOR, OTHER_T2, audit, booking_day, period_end
+from tests.admin.booking_world import (
+    CONNECTOR,
+    OTHER_T2,
+    audit,
+    booking_day,
+    period_end,
+    pushed_evse,
+)
 from tests.admin.support import PASSWORDS
 from tests.bookings.test_booking_day import Day, z
 from tests.commands.support import CP16, LOCATION, eventually
@@ -47,6 +54,14 @@ async def _filter(page: Page, state: str, token: str) -> None:
     assert await eventually(lambda: _reloaded(page, loaded))
 
 
+async def _made(page: Page, first: date | None, last: date | None) -> None:
+    loaded = await page.locator("#view").get_attribute("data-loaded")
+    for name, value in (("from", first), ("to", last)):
+        await page.locator(f"input[name={name}]").fill(value.isoformat() if value else "")
+    await page.locator("form.toolbar button[type=submit]").click()
+    assert await eventually(lambda: _reloaded(page, loaded))
+
+
 async def _reloaded(page: Page, before: str | None) -> bool:
     return await page.locator("#view").get_attribute("data-loaded") != before
 
@@ -69,7 +84,7 @@ async def test_the_bookings_list_filters_and_the_operator_acts_on_bookings(
     assert binder is not None
     binder.early_within = timedelta(0)
     await day.bind()
-    was = (await day.pushed(first))["booking_option"]["evse_uid"]
+    was = await eventually(lambda: pushed_evse(day, first))  # through the outbox
     target = OTHER_T2[was]
 
     async with chromium() as browser:
@@ -84,6 +99,17 @@ async def test_the_bookings_list_filters_and_the_operator_acts_on_bookings(
         assert await _row(page, "B2").locator("button").all_text_contents() == [
             "Cancel", "Extend"]
         await screenshot(page, test, "bookings")
+
+        # Made on which days (UTC, whole days): the next day has none, that day has all.
+        made = day.t0.date()
+        await _made(page, made + timedelta(days=1), None)
+        assert await _keys(page) == []
+        await page.locator("#view p.muted", has_text="none").wait_for()
+        await _made(page, made, made)
+        assert sorted(await _keys(page)) == ["DE-BKG/B1", "DE-BKG/B2", "DE-BKG/B3"]
+        await _made(page, made - timedelta(days=1), made - timedelta(days=1))
+        assert await _keys(page) == []
+        await _made(page, None, None)
 
         await _filter(page, "live", "BKG-TOK2")
         assert await _keys(page) == ["DE-BKG/B2"]
@@ -119,8 +145,18 @@ async def test_the_bookings_list_filters_and_the_operator_acts_on_bookings(
         await page.locator(".message", has_text=f"DE-BKG/B1: RESERVED at {target}").wait_for()
         again = world.received(CP16, "ReserveNow")[-1]
         assert (again["connector_id"], again["id_tag"]) == (CONNECTOR[target], "BKG-TOK1")
-        assert await eventually(lambda: _pushed_evse(day, first, target))
+        assert await eventually(lambda: _is(pushed_evse(day, first), target))
         await _row(page, "B1").locator(".evse-uid", has_text=target).wait_for()
+
+        # Its history and requests, from the key.
+        await _row(page, "B1").locator("a.key").click()
+        history = page.locator("dialog.history[open]")
+        reasons = await history.locator("tr.entry td:last-child").all_text_contents()
+        assert reasons[-2:] == ["bound", "re-routed"]
+        assert await history.locator("tr.request td:nth-child(3)").all_text_contents() == [
+            "ACCEPTED"]
+        await history.locator("button", has_text="Close").click()
+        await history.wait_for(state="detached")
 
         # Extend: the dialog offers the current end.
         await _row(page, "B3").locator("button", has_text="Extend").click()
@@ -154,6 +190,14 @@ async def test_the_bookings_list_filters_and_the_operator_acts_on_bookings(
             await label.get_attribute("y") or 0) - 13
         await screenshot(page, test, "timeline-week")
 
+        # B1's binding in the reservation list: it names its booking, and is extended as
+        # the booking (above), not as a reservation.
+        binding = f"DE-BKG/§BOOKING/{first['id'].upper()}"
+        await open_view(page, "reservations")
+        row = page.locator(f'tr[data-key="{binding}"]')
+        assert "DE-BKG/B1" in await row.locator("td").all_text_contents()
+        assert await row.locator("button").all_text_contents() == ["Cancel", "Move"]
+
         # A viewer sees the same lists and no button to act with.
         viewer = await new_page(browser)
         await log_in(viewer, world.gateway.url, "victor", PASSWORDS["victor"])
@@ -161,8 +205,7 @@ async def test_the_bookings_list_filters_and_the_operator_acts_on_bookings(
             await open_view(viewer, name)
             assert await viewer.locator("#view tbody tr").count() >= 1, name
             assert await viewer.locator("#view button:not([type=submit])").count() == 0, name
-        assert sorted(await _keys(viewer)) == [
-            f"DE-BKG/§BOOKING/{first['id'].upper()}"]  # B1's binding
+        assert await _keys(viewer) == [binding]
     assert await audit(day, "cancel_booking", "move_booking", "extend_booking") == [
         ("alice", "cancel_booking", "ok"), ("alice", "move_booking", "ok"),
         ("alice", "extend_booking", "ok")]
@@ -172,9 +215,8 @@ async def _pushed_state(day: Day, booking: dict[str, Any], state: str) -> bool:
     return bool((await day.pushed(booking)).get("reservation_status") == state)
 
 
-async def _pushed_evse(day: Day, booking: dict[str, Any], evse_uid: str) -> bool:
-    pushed = await day.pushed(booking)
-    return bool(pushed.get("booking_option", {}).get("evse_uid") == evse_uid)
+async def _is(value: Awaitable[object], expected: object) -> bool:
+    return await value == expected
 
 
 async def _pushed_end(day: Day, booking: dict[str, Any], end: datetime) -> bool:

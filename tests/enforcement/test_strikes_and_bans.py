@@ -7,6 +7,7 @@ import asyncio
 from datetime import timedelta
 
 import pytest
+from structlog.testing import capture_logs
 
 from ocpi_gateway.domain.store import DocumentStore
 from ocpi_gateway.reservation_policy.enforcement.bans import BanSource
@@ -212,3 +213,26 @@ async def test_lifting_under_a_concurrent_change_retries(store: DocumentStore) -
     assert sum(r is not None for r in results) == 1
     ban = await s.enforcement.ban_of(EMSP, "T")
     assert ban is not None and ban.lifted_by in ("ops:1", "ops:2") and ban.version == 1
+
+
+async def test_every_refusal_ban_and_lift_is_logged_with_its_ids(store: DocumentStore) -> None:
+    s = setup(store, policy(no_show_strikes=strikes(count=1, within_days=30, ban_days=5)))
+    with capture_logs() as logs:
+        await s.no_show()
+        await s.refusal(location="LOC9")
+        await s.enforcement.lift(EMSP, "TOKEN1", by="ops:ann", reason="charger fault")
+        await s.enforcement.set_ban(EMSP, "TOKEN1", until=s.clock() + timedelta(days=1),
+                                    reason="card misuse", by="ops:bob")
+    by_event = {e["event"]: e for e in logs}
+    assert [e["event"] for e in logs] == ["no_show_recorded", "token_banned",
+                                          "enforcement_refused", "token_ban_lifted",
+                                          "token_banned"]
+    refused = by_event["enforcement_refused"]
+    assert (refused["reason"], refused["partner_key"], refused["token_uid"],
+            refused["location_id"]) == ("token_banned", EMSP.key, "TOKEN1", "LOC9")
+    lifted = by_event["token_ban_lifted"]
+    assert (lifted["by"], lifted["lift_reason"], lifted["partner_key"],
+            lifted["token_uid"]) == ("ops:ann", "charger fault", EMSP.key, "TOKEN1")
+    operator = logs[-1]
+    assert (operator["by"], operator["reason"], operator["source"], operator["token_uid"]) \
+        == ("ops:bob", "card misuse", BanSource.OPERATOR.value, "TOKEN1")

@@ -21,7 +21,7 @@ SAMPLE = Path(__file__).resolve().parents[2] / "config"
 @pytest.fixture
 def config(tmp_path: Path) -> Path:
     for name in ("gateway.yaml", "locations.yaml", "policy.yaml", "chargers.yaml",
-                 "tariffs.yaml"):
+                 "tariffs.yaml", "operators.yaml"):
         shutil.copy(SAMPLE / name, tmp_path / name)
     return tmp_path
 
@@ -36,6 +36,7 @@ def test_the_shipped_files_pass(config: Path, capsys: pytest.CaptureFixture[str]
     assert main(["--config", str(config / "gateway.yaml"), "config", "check"]) == 0
     out = capsys.readouterr().out
     assert f"{config / 'locations.yaml'}: 2 locations, 8 EVSEs" in out
+    assert f"{config / 'operators.yaml'}: 0 operators: nobody can log in" in out
     assert out.rstrip().endswith("configuration OK")
 
 
@@ -128,3 +129,31 @@ def test_invalid_settings_stop_the_check_before_the_other_files(config: Path) ->
                              "mean 'log_level'?"]
     assert report.warnings == [
         "environment variable OCPI_GATEWAY_X is not a setting and is ignored"]
+
+
+def test_the_operators_file_is_checked_with_the_others(config: Path) -> None:
+    """serve refuses an invalid operators file at start: the check says so first."""
+    made = "scrypt$8$8$1$c2FsdA==$aGFzaA=="
+    (config / "operators.yaml").write_text(
+        "operators:\n"
+        f"  - {{name: alice, role: operator, password_hash: '{made}'}}\n"
+        f"  - {{name: Alice, role: viewer, password_hash: '{made}'}}\n"
+        f"  - {{name: bob, rol: viewer, password_hash: '{made}'}}\n", encoding="utf-8")
+    _edit(config / "policy.yaml", "  walk_in_reserve:", "  walk_in_reserv:")
+    report = check_files(config / "gateway.yaml", environ={})
+    operators = [e for e in report.errors if e.startswith(str(config / "operators.yaml"))]
+    assert any("operator 'bob'" in e and "rol: not a known key; did you mean 'role'?" in e
+               for e in operators), operators
+    assert any(f"{config / 'policy.yaml'}: defaults.walk_in_reserv" in e
+               for e in report.errors)
+
+    (config / "operators.yaml").write_text(
+        "operators:\n"
+        f"  - {{name: alice, role: operator, password_hash: '{made}'}}\n"
+        f"  - {{name: Alice, role: viewer, password_hash: '{made}'}}\n", encoding="utf-8")
+    report = check_files(config / "gateway.yaml", environ={})
+    assert any("operator name 'Alice' appears twice" in e for e in report.errors), \
+        report.errors
+    (config / "operators.yaml").unlink()
+    report = check_files(config / "gateway.yaml", environ={})
+    assert [e for e in report.errors if "operators.yaml" in e], report.errors

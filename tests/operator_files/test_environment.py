@@ -42,12 +42,18 @@ def test_a_misspelt_variable_is_reported_with_the_nearest_setting() -> None:
         "OCPI_GATEWAY_REDIS_URL": "redis://x",  # a setting
         "OCPI_GATEWAY_CONFIG": "/etc/gw.yaml",  # not a setting, but known
         "OCPI_GATEWAY_HEALTH_URL": "http://x",
+        # The CLI's own (admin/remote.py): where the admin API is, the operator's token.
+        "OCPI_GATEWAY_ADMIN_URL": "http://127.0.0.1:8080",
+        "OCPI_GATEWAY_OPERATOR_TOKEN": "ogt_x",
+        "OCPI_GATEWAY_OPERATOR_TOKN": "ogt_x",
         "OCPI_GATEWAY_QWERTY": "1",
         "PATH": "/bin",
     })
     assert warnings == [
         "environment variable OCPI_GATEWAY_LISTEN_PORT is not a setting and is ignored; "
         "did you mean OCPI_GATEWAY_LISTEN__PORT?",
+        "environment variable OCPI_GATEWAY_OPERATOR_TOKN is not a setting and is ignored; "
+        "did you mean OCPI_GATEWAY_OPERATOR_TOKEN?",
         "environment variable OCPI_GATEWAY_QWERTY is not a setting and is ignored",
     ]
 

@@ -85,6 +85,10 @@ async def test_the_urls_are_printed_once_the_port_answers(tmp_path: Path) -> Non
         assert versions.split()[-1] == f"http://127.0.0.1:{port}/ocpi/versions"
         ocpp = await _line_with(proc.stdout, "OCPP:", seen)
         assert f"ws://127.0.0.1:{port}/ocpp/<charge point id>" in ocpp
+        console = await _line_with(proc.stdout, "console:", seen)
+        assert console.split()[-1] == f"http://127.0.0.1:{port}/console"
+        admin = await _line_with(proc.stdout, "admin API:", seen)
+        assert admin.split()[-1] == f"http://127.0.0.1:{port}/admin/api/docs"
         started = await _line_with(proc.stdout, "gateway_started", seen)
         assert f'"listen": "127.0.0.1:{port}"' in started  # JSON: stdout is no terminal
     finally:
@@ -104,6 +108,26 @@ async def test_redis_down_is_one_line_and_exit_1(tmp_path: Path) -> None:
     lines = err.strip().splitlines()
     assert len(lines) == 1
     assert lines[0].startswith(f"ocpi-gateway: cannot reach Redis (redis://127.0.0.1:{dead}): ")
+
+
+async def test_a_store_that_cannot_be_opened_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("not a folder", encoding="utf-8")
+    url = f"sqlite:///{tmp_path / 'a-file' / 'g.db'}"
+    code, out, err = await _finish(await _start(_config(tmp_path, free_port(), store_url=url)))
+    assert code == 1
+    assert "Traceback" not in err + out
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(
+        f"ocpi-gateway: cannot open the sqlite store ({url}): ")
+
+
+async def test_an_unsupported_store_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    code, out, err = await _finish(await _start(_config(
+        tmp_path, free_port(), store_url="postgres://db/gateway")))
+    assert code == 2
+    assert "Traceback" not in err + out
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "store_url" in lines[0] and "postgres://db/gateway" in lines[0]
 
 
 async def test_a_redis_password_is_not_printed(tmp_path: Path) -> None:

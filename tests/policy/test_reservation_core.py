@@ -4,6 +4,7 @@ several charger answers (core.py, results.py)."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -182,3 +183,63 @@ async def test_a_cap_slot_left_by_an_ended_reservation_is_taken_over() -> None:
     assert second.reservation is not None and second.reservation.cap_slot == 0
     [slot] = await w.store.find(CAP_SLOTS)
     assert slot["reservation_key"] == second.reservation.key
+
+
+async def test_no_cancel_goes_to_a_charger_without_both_of_its_ids() -> None:
+    w = await World(grid(1)).ready()
+    reserved = await w.reserve("R1")
+    assert reserved.reservation is not None
+    r = reserved.reservation
+    assert r.charge_point_id is not None and r.ocpp_reservation_id is not None
+    assert await w.service.cancel_at_charger(replace(r, ocpp_reservation_id=None)) is None
+    assert await w.service.cancel_at_charger(replace(r, charge_point_id=None)) is None
+    assert w.chargers.cancels() == []
+    assert await w.service.cancel_at_charger(r) is CommandOutcome.ACCEPTED
+    assert w.chargers.cancels() == [CancelReservation(charge_point_id=r.charge_point_id,
+                                                      reservation_id=r.ocpp_reservation_id)]
+
+
+async def test_background_work_cancelled_at_close_ends_cancelled() -> None:
+    w = await World(grid(1)).ready()
+    started = asyncio.Event()
+
+    async def forever() -> None:
+        started.set()
+        await asyncio.Event().wait()
+
+    w.service.in_background(forever())
+    [task] = list(w.service._background)
+    await started.wait()
+    await w.service.aclose()
+    # Its cancellation is not swallowed (a caller awaiting it sees CancelledError).
+    assert task.cancelled()
+
+
+async def test_a_listener_s_failure_is_logged_and_its_cancellation_passed_on() -> None:
+    w = await World(grid(1)).ready()
+    reserved = await w.reserve("R1")
+    assert reserved.reservation is not None
+    heard: list[str] = []
+    waiting = asyncio.Event()
+
+    async def failing(r: Reservation, previous: ReservationState) -> None:
+        heard.append("failing")
+        raise RuntimeError("a listener's bug")
+
+    async def slow(r: Reservation, previous: ReservationState) -> None:
+        heard.append("slow")
+        waiting.set()
+        await asyncio.Event().wait()
+
+    async def last(r: Reservation, previous: ReservationState) -> None:
+        heard.append("last")
+
+    for listener in (failing, slow, last):
+        w.service.add_listener(listener)
+    task = asyncio.create_task(w.service.notify(reserved.reservation, ReservationState.PENDING))
+    await waiting.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    # The failing one did not stop the next; the cancelled one stopped the rest.
+    assert heard == ["failing", "slow"]

@@ -10,11 +10,13 @@ from pathlib import Path
 import pytest
 import yaml
 
+from ocpi_gateway.admin.audit import COLLECTION as AUDIT
 from ocpi_gateway.cli import main
 from ocpi_gateway.reservation_policy.enforcement.records import UnusedKind
 from ocpi_gateway.reservation_policy.enforcement.service import Enforcement
 from ocpi_gateway.reservation_policy.models import Partner
 from ocpi_gateway.reservation_policy.policy import PolicySource
+from ocpi_gateway.reservations.bans_cli import _operator
 from ocpi_gateway.store import open_store
 
 CONFIG = Path(__file__).resolve().parents[2] / "config"
@@ -99,6 +101,22 @@ def test_set_list_and_lift(config: Path, capsys: pytest.CaptureFixture[str]) -> 
         ban = await enforcement.ban_of(EMSP, "TOK2")
         assert ban is not None and ban.lifted_by == "ops:bob"
     _on_store(config, check)
+
+    url = yaml.safe_load(config.read_text())["store_url"]
+
+    async def audited() -> list[dict[str, object]]:
+        store = await open_store(url)
+        try:
+            return await store.find(AUDIT, order_by="at")
+        finally:
+            await store.close()
+    # In the admin audit log as the API's acts, said to come from the CLI.
+    assert [(e["operator"], e["via"], e["action"], e["target"], e["outcome"])
+            for e in asyncio.run(audited())] == [
+        ("ops:ann", "cli", "set_ban", {"emsp": "DE-ABC", "token_uid": "TOK1"}, "ok"),
+        ("ops:bob", "cli", "lift_ban", {"emsp": "DE-ABC", "token_uid": "tok2"}, "ok"),
+        (_operator(), "cli", "lift_ban", {"emsp": "DE-ABC", "token_uid": "TOK2"},
+         "refused: conflict: not banned")]
 
 
 def test_set_until_and_bad_arguments(config: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -35,7 +35,8 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
     yield backend
     if request.param == "mongo_real":
         # A private collection per test would be cleaner; drop what the tests wrote instead.
-        for name in ("things", "other", "no_shows", "no_show_stats", "token_bans"):
+        for name in ("things", "other", "no_shows", "no_show_stats", "token_bans",
+                     "reservations"):
             await backend._db[name].drop()  # type: ignore[attr-defined]
     await backend.close()
 

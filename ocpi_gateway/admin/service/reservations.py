@@ -85,6 +85,10 @@ class ReservationView(BaseModel):
     expiry: datetime
     created_at: datetime
     updated_at: datetime
+    booking_key: str | None = None
+    """The booking (OCPI 2.3.0) this reservation binds to its EVSE, in the bookings' API
+    (``<eMSP party>/<request id>``): its end is the booking's no-show time, so it is the
+    booking that is changed, not the reservation."""
     history: list[HistoryEntry] | None = None
     """Every transition, oldest first (one reservation only)."""
 
@@ -110,7 +114,8 @@ def view(r: Reservation, *, with_history: bool = False) -> ReservationView:
         evse_id=r.evse_id, connector_id=r.connector_id,
         ocpp_reservation_id=r.ocpp_reservation_id, whole_charger=r.whole_charger,
         token_uid=r.token_uid, token_type=r.token_type, expiry=r.expiry,
-        created_at=r.created_at, updated_at=r.updated_at, history=history)
+        created_at=r.created_at, updated_at=r.updated_at, booking_key=r.booking_key,
+        history=history)
 
 
 def reservation_key(emsp: str, reservation_id: str) -> str:

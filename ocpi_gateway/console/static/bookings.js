@@ -6,6 +6,7 @@ import { currentSession, get, hasOperation, post } from './api.js';
 import { ask } from './ask.js';
 import { clear, h, message, table, when } from './dom.js';
 import { filterBar } from './filters.js';
+import { keyLink } from './history.js';
 import { listen } from './live.js';
 
 const STATES = ['PENDING', 'RESERVED', 'REJECTED', 'FAILED', 'FULFILLED', 'CANCELED',
@@ -21,8 +22,9 @@ export async function show(view) {
   clear(view);
   view.append(h('h2', {}, 'Bookings'), bar.form, notice, list);
 
-  const path = (item, verb) => `/admin/api/bookings/${encodeURIComponent(item.emsp)}/` +
-    `${encodeURIComponent(item.request_id)}/${verb}`;
+  const one = (item) => `/admin/api/bookings/${encodeURIComponent(item.emsp)}/` +
+    encodeURIComponent(item.request_id);
+  const path = (item, verb) => `${one(item)}/${verb}`;
   async function act(item, verb, body, describe) {
     try {
       const done = await post(path(item, verb), body);
@@ -78,7 +80,7 @@ export async function show(view) {
     const page = await get(`/admin/api/bookings?${bar.query({ limit: '200' })}`);
     list.replaceChildren(page.items.length === 0 ? h('p', { class: 'muted' }, 'none') :
       table([
-        { title: 'Booking', value: (b) => b.key },
+        { title: 'Booking', value: (b) => keyLink(b.key, `Booking ${b.key}`, one(b)) },
         { title: 'State', value: (b) => h('span', { class: 'state' }, b.state) },
         { title: 'Site', value: (b) => b.location_id },
         { title: 'EVSE', value: (b) => h('span', { class: 'evse-uid' }, b.evse_uid || '') },

@@ -4,6 +4,7 @@
 import { currentSession, get, hasOperation, post } from './api.js';
 import { clear, h, message, table, when } from './dom.js';
 import { filterBar } from './filters.js';
+import { keyLink } from './history.js';
 import { listen } from './live.js';
 
 const STATES = ['PENDING', 'ACTIVE', 'REROUTED', 'USED', 'EXPIRED', 'CANCELLED', 'REMOVED',
@@ -16,8 +17,9 @@ export async function show(view) {
   clear(view);
   view.append(h('h2', {}, 'Reservations'), bar.form, notice, list);
 
-  const path = (item, act) => `/admin/api/reservations/${encodeURIComponent(item.emsp)}/` +
-    `${encodeURIComponent(item.reservation_id)}/${act}`;
+  const one = (item) => `/admin/api/reservations/${encodeURIComponent(item.emsp)}/` +
+    encodeURIComponent(item.reservation_id);
+  const path = (item, act) => `${one(item)}/${act}`;
   async function act(item, verb, body, describe) {
     try {
       const done = await post(path(item, verb), body);
@@ -57,21 +59,27 @@ export async function show(view) {
     }
   }
 
+  // A booking's binding runs to the booking's no-show time: the booking is what is
+  // extended (the Bookings view); moving it moves the booking too.
+  const applies = (label, r) => !(label === 'Extend' && r.booking_key);
+
   async function load() {
     const page = await get(`/admin/api/reservations?${bar.query({ limit: '200' })}`);
     list.replaceChildren(page.items.length === 0 ? h('p', { class: 'muted' }, 'none') :
       table([
-        { title: 'Reservation', value: (r) => r.key },
+        { title: 'Reservation', value: (r) => keyLink(r.key, `Reservation ${r.key}`, one(r)) },
         { title: 'State', value: (r) => h('span', { class: 'state' }, r.state) },
         { title: 'Site', value: (r) => r.location_id },
         { title: 'EVSE', value: (r) => r.evse_uid || '' },
         { title: 'Charger', value: (r) => r.charge_point_id || '' },
         { title: 'Token', value: (r) => r.token_uid },
+        { title: 'Booking', value: (r) => r.booking_key || '' },
         { title: 'Made', value: (r) => when(r.created_at) },
         { title: 'Expiry', value: (r) => when(r.expiry) },
-        { title: '', value: (r) => (r.live ? available.map(([label, handler, kind]) => h(
-          'button', { class: kind || null, type: 'button', onclick: () => handler(r) },
-          label)) : '') },
+        { title: '', value: (r) => (r.live ? available.filter(([label]) => applies(label, r))
+          .map(([label, handler, kind]) => h('button', { class: kind || null, type: 'button',
+                                                      onclick: () => handler(r) }, label))
+          : '') },
       ], page.items.map((r) => ({ item: r, attributes: { 'data-key': r.key } }))));
     view.dataset.loaded = String(Date.now());
   }

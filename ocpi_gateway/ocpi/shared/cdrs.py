@@ -6,6 +6,7 @@ dimension types and token types it can name."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from ocpi_gateway import money
@@ -130,22 +131,37 @@ class CdrsMapping(Generic[C]):
                  token_type: TokenTypeMap, *, booking_id: bool) -> None:
         self._cdr, self._price, self._tariff = cdr, price, tariff
         self._dimension, self._token_type, self._booking_id = dimension, token_type, booking_id
-        # Most CDRs show one of a few tariffs: (id, last_updated) → (the internal tariff, its
-        # version object), reused when the tariff is equal.
-        self._tariffs: dict[tuple[str, object], tuple[Tariff, OcpiObject | None]] = {}
+        # Most CDRs show one of a few tariffs: (id, last_updated) → the internal tariff, its
+        # version object and that object's JSON, reused while the tariff is equal (a reload
+        # that changed it under the same id and date is not).
+        self._tariffs: dict[tuple[str, object], _ShownTariff] = {}
 
-    def _shown_tariff(self, tariff: Tariff) -> OcpiObject | None:
+    def _shown_tariff(self, tariff: Tariff) -> _ShownTariff:
         key = (tariff.id, tariff.last_updated)
         cached = self._tariffs.get(key)
-        if cached is not None and cached[0] == tariff:
-            return cached[1]
+        if cached is not None and (cached.tariff is tariff or cached.tariff == tariff):
+            return cached
         shown = self._tariff(tariff)
+        made = _ShownTariff(tariff, shown, None if shown is None else _jsonable(shown))
         if len(self._tariffs) >= _TARIFFS_KEPT:
             self._tariffs.clear()
-        self._tariffs[key] = (tariff, shown)
-        return shown
+        self._tariffs[key] = made
+        return made
 
     def cdr(self, cdr: Cdr) -> C:
+        return self._build(cdr, with_tariffs=True)
+
+    def body(self, cdr: Cdr) -> dict[str, Any]:
+        # The tariffs' JSON is made once per tariff and shared by the bodies (read only: the
+        # outbox stores and sends a body as it is).
+        body = _jsonable(self._build(cdr, with_tariffs=False))
+        tariffs = [shown.json for t in cdr.tariffs
+                   if (shown := self._shown_tariff(t)).json is not None]
+        if tariffs:
+            body["tariffs"] = tariffs
+        return body
+
+    def _build(self, cdr: Cdr, *, with_tariffs: bool) -> C:
         fields: dict[str, Any] = {
             "country_code": cdr.country_code, "party_id": cdr.party_id, "id": cdr.id,
             "start_date_time": ocpi_timestamp(cdr.start_date_time),
@@ -169,17 +185,33 @@ class CdrsMapping(Generic[C]):
             value = getattr(cdr, name)
             if value is not None:
                 fields[name] = self._price(value)
-        tariffs = [shown for t in cdr.tariffs if (shown := self._shown_tariff(t)) is not None]
-        if tariffs:
-            fields["tariffs"] = tariffs
+        if with_tariffs:
+            tariffs = [shown.shown for t in cdr.tariffs
+                       if (shown := self._shown_tariff(t)).shown is not None]
+            if tariffs:
+                fields["tariffs"] = tariffs
         return self._cdr.model_validate(fields)
 
     def _period(self, period: PricedPeriod) -> ChargingPeriod:
-        # From the typed CDR: constructed, not validated again.
-        dims = [CdrDimension.model_construct(type=kind, volume=d.volume)
+        # Validating these two small objects costs half what model_construct does.
+        dims = [CdrDimension(type=kind, volume=d.volume)
                 for d in period.dimensions if (kind := self._dimension(d.type)) is not None]
         if period.tariff_id:
-            return ChargingPeriod.model_construct(start_date_time=ocpi_timestamp(period.start),
-                                                  dimensions=dims, tariff_id=period.tariff_id)
-        return ChargingPeriod.model_construct(start_date_time=ocpi_timestamp(period.start),
-                                              dimensions=dims)
+            return ChargingPeriod(start_date_time=ocpi_timestamp(period.start),
+                                  dimensions=dims, tariff_id=period.tariff_id)
+        return ChargingPeriod(start_date_time=ocpi_timestamp(period.start), dimensions=dims)
+
+
+def _jsonable(model: OcpiObject) -> dict[str, Any]:
+    """As ``seam.to_jsonable``: the fields that were set, none that are None."""
+    dumped: dict[str, Any] = model.model_dump(mode="json", exclude_none=True,
+                                              exclude_unset=True)
+    return dumped
+
+
+@dataclass(frozen=True, slots=True)
+class _ShownTariff:
+    tariff: Tariff
+    shown: OcpiObject | None
+    """The version's Tariff (None: the version cannot show it)."""
+    json: dict[str, Any] | None

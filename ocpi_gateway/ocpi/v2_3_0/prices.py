@@ -29,8 +29,17 @@ class PriceLimit(OcpiObject):
 def price(value: money.Price) -> Price:
     if value.taxes is None:
         return Price(before_taxes=value.before_taxes)
-    return Price(before_taxes=value.before_taxes, taxes=[
-        TaxAmount.model_validate(t.model_dump(exclude_none=True)) for t in value.taxes])
+    return Price(before_taxes=value.before_taxes, taxes=[_tax(t) for t in value.taxes])
+
+
+def _tax(tax: money.Tax) -> TaxAmount:
+    # Only the fields the tax has are set (an unset field is left out of the JSON).
+    fields: dict[str, object] = {"name": tax.name, "amount": tax.amount}
+    if tax.percentage is not None:
+        fields["percentage"] = tax.percentage
+    if tax.account_number is not None:
+        fields["account_number"] = tax.account_number
+    return TaxAmount.model_validate(fields)
 
 
 def price_limit(value: money.Price) -> PriceLimit:

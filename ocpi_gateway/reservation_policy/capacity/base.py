@@ -21,8 +21,25 @@ from ocpi_gateway.reservation_policy.capacity.classes import EvseClass, Need, Su
 
 MAX_INTERVAL = timedelta(hours=24)
 """The longest promise admitted. Every interval overlapping a window then starts within
-``MAX_INTERVAL`` before it, so one range read by start finds them all (the implementations
-keep the longest stored, usually far less)."""
+``MAX_INTERVAL`` before it, so range reads by start find them all (the implementations keep
+the longest stored per length bucket, usually far less)."""
+
+BUCKET_BASE_MS = 30 * 60 * 1000
+BUCKETS = 7
+"""The implementations index promises by start in buckets of length: bucket k (from 0) holds
+those up to 30 min * 2^k long, the last one the rest (up to ``MAX_INTERVAL`` and beyond, for a
+rebuild). A window's overlapping promises of a bucket start within the longest of that
+bucket before it: one long promise widens the reads of its own bucket only (with one index,
+one 24 h reservation made every admission at a busy site read a day of bookings)."""
+
+
+def bucket_of(length_ms: int) -> int:
+    """The length bucket of a promise lasting ``length_ms``."""
+    k, limit = 0, BUCKET_BASE_MS
+    while length_ms > limit and k < BUCKETS - 1:
+        k += 1
+        limit *= 2
+    return k
 
 
 class PromiseKind(StrEnum):

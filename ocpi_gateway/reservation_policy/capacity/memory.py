@@ -11,6 +11,7 @@ from datetime import datetime
 
 from ocpi_gateway.domain.events import utc_now
 from ocpi_gateway.reservation_policy.capacity.base import (
+    BUCKETS,
     CHANGE_LOG,
     MAX_INTERVAL,
     Admission,
@@ -18,6 +19,7 @@ from ocpi_gateway.reservation_policy.capacity.base import (
     Promise,
     SpareSegment,
     Verdict,
+    bucket_of,
     from_ms,
     ms,
 )
@@ -32,10 +34,12 @@ EVERYTHING = -1
 class _Site:
     classes: SiteClasses | None = None
     promises: dict[str, Promise] = field(default_factory=dict)
-    by_start: list[tuple[int, str]] = field(default_factory=list)
-    longest: int = 0
-    """The longest interval stored (ms): a window's overlapping promises start after
-    window start - longest."""
+    by_start: list[list[tuple[int, str]]] = field(
+        default_factory=lambda: [[] for _ in range(BUCKETS)])
+    """Per length bucket (``base.bucket_of``) its promises' (start ms, id), sorted."""
+    longest: list[int] = field(default_factory=lambda: [0] * BUCKETS)
+    """Per length bucket the longest interval stored (ms): the bucket's promises that
+    overlap a window start after window start - that."""
     version: int = 0
     log: deque[tuple[int, int, int]] = field(default_factory=lambda: deque(maxlen=CHANGE_LOG))
     """(version, from ms, to ms) of each change; (version, -1, -1) changed everything."""
@@ -105,22 +109,28 @@ class MemoryCapacity:
             site.changed()
 
     def _overlapping(self, site: _Site, start: int, end: int) -> list[Promise]:
-        lo = bisect.bisect_left(site.by_start, (start - site.longest, ""))
-        hi = bisect.bisect_left(site.by_start, (end, ""))
-        found = (site.promises[pid] for _, pid in site.by_start[lo:hi])
+        """The promises overlapping [start, end), in no particular order."""
+        found: list[Promise] = []
+        for index, longest in zip(site.by_start, site.longest, strict=True):
+            lo = bisect.bisect_left(index, (start - longest, ""))
+            hi = bisect.bisect_left(index, (end, ""))
+            found += (site.promises[pid] for _, pid in index[lo:hi])
         return [p for p in found if ms(p.end) > start]
 
     def _insert(self, site: _Site, promise: Promise, *, log: bool = True) -> None:
         site.promises[promise.promise_id] = promise
-        bisect.insort(site.by_start, (ms(promise.start), promise.promise_id))
-        site.longest = max(site.longest, ms(promise.end) - ms(promise.start))
+        length = ms(promise.end) - ms(promise.start)
+        k = bucket_of(length)
+        bisect.insort(site.by_start[k], (ms(promise.start), promise.promise_id))
+        site.longest[k] = max(site.longest[k], length)
         if log:
             site.changed(ms(promise.start), ms(promise.end))
 
     def _remove(self, site: _Site, promise_id: str) -> Promise | None:
         old = site.promises.pop(promise_id, None)
         if old is not None:
-            site.by_start.remove((ms(old.start), promise_id))
+            site.by_start[bucket_of(ms(old.end) - ms(old.start))].remove(
+                (ms(old.start), promise_id))
             site.changed(ms(old.start), ms(old.end))
         return old
 
@@ -185,7 +195,8 @@ class MemoryCapacity:
     async def promises(self, location_id: str, start: datetime, end: datetime
                        ) -> list[Promise]:
         site = self._site(location_id)
-        return self._overlapping(site, ms(start), ms(end))
+        return sorted(self._overlapping(site, ms(start), ms(end)),
+                      key=lambda p: (p.start, p.promise_id))
 
     async def spare(self, location_id: str, need: Need, start: datetime, end: datetime, *,
                     reserve: int = 0) -> list[SpareSegment]:
@@ -202,8 +213,9 @@ class MemoryCapacity:
         async with self._lock(location_id):
             site = self._site(location_id)
             site.promises.clear()
-            site.by_start.clear()
-            site.longest = 0
+            for index in site.by_start:
+                index.clear()
+            site.longest = [0] * BUCKETS
             for p in promises:
                 self._insert(site, p, log=False)
             site.changed()

@@ -10,6 +10,7 @@ from typing import Protocol
 
 from ocpi_gateway.reservation_policy.capacity.base import SpareSegment
 from ocpi_gateway.reservation_policy.capacity.classes import Need
+from ocpi_gateway.reservation_policy.capacity.spare_cache import SpareCache
 
 
 class SpareSource(Protocol):
@@ -38,6 +39,8 @@ class SlotShape:
 async def _free_intervals(timeline: SpareSource, location_id: str, need: Need,
                           start: datetime, end: datetime, reserve: int
                           ) -> list[tuple[datetime, datetime]]:
+    if isinstance(timeline, SpareCache):
+        return await timeline.free(location_id, need, start, end, reserve=reserve)
     free: list[tuple[datetime, datetime]] = []
     for segment in await timeline.spare(location_id, need, start, end, reserve=reserve):
         if segment.spare < 1:

@@ -44,34 +44,39 @@ class _Profile:
     """Contiguous over [start, end), adjacent ones of different spare."""
 
 
+def _start(segment: Segment) -> int:
+    return segment[0]
+
+
 def splice(segments: list[Segment], fresh: list[Segment], start: int, end: int
            ) -> list[Segment]:
     """``segments`` with [start, end) replaced by ``fresh`` (which covers exactly that),
-    equal neighbours merged."""
-    starts = [s[0] for s in segments]
-    lo = max(0, bisect.bisect_right(starts, start) - 1)
-    hi = bisect.bisect_left(starts, end)
-    head = segments[:lo]
+    equal neighbours merged. Only the replaced range and its two neighbours are looked at
+    (a week of a busy site is thousands of segments; a change touches a few)."""
+    lo = max(0, bisect.bisect_right(segments, start, key=_start) - 1)
+    hi = bisect.bisect_left(segments, end, key=_start)
+    pieces: list[Segment] = []
     if lo < len(segments) and segments[lo][0] < start:
-        head.append((segments[lo][0], start, segments[lo][2]))
-    tail = segments[hi:]
+        pieces.append((segments[lo][0], start, segments[lo][2]))
+    pieces += fresh
     if hi > 0 and segments[hi - 1][1] > end:
-        tail.insert(0, (end, segments[hi - 1][1], segments[hi - 1][2]))
-    out: list[Segment] = []
-    for seg in (*head, *fresh, *tail):
-        if out and out[-1][2] == seg[2] and out[-1][1] == seg[0]:
-            out[-1] = (out[-1][0], seg[1], seg[2])
+        pieces.append((end, segments[hi - 1][1], segments[hi - 1][2]))
+    # The neighbours join the merge: an equal spare may meet them at either joint.
+    first, last = max(0, lo - 1), min(len(segments), hi + 1)
+    merged: list[Segment] = []
+    for seg in (*segments[first:lo], *pieces, *segments[hi:last]):
+        if merged and merged[-1][2] == seg[2] and merged[-1][1] == seg[0]:
+            merged[-1] = (merged[-1][0], seg[1], seg[2])
         else:
-            out.append(seg)
-    return out
+            merged.append(seg)
+    return [*segments[:first], *merged, *segments[last:]]
 
 
-def _cut(segments: list[Segment], start: int, end: int) -> list[SpareSegment]:
-    starts = [s[0] for s in segments]
-    lo = max(0, bisect.bisect_right(starts, start) - 1)
-    hi = bisect.bisect_left(starts, end)
-    return [SpareSegment(from_ms(max(a, start)), from_ms(min(b, end)), n)
-            for a, b, n in segments[lo:hi] if min(b, end) > max(a, start)]
+def _cut(segments: list[Segment], start: int, end: int) -> list[Segment]:
+    lo = max(0, bisect.bisect_right(segments, start, key=_start) - 1)
+    hi = bisect.bisect_left(segments, end, key=_start)
+    return [(max(a, start), min(b, end), n) for a, b, n in segments[lo:hi]
+            if min(b, end) > max(a, start)]
 
 
 def _merged(spans: tuple[tuple[int, int], ...], start: int, end: int
@@ -100,9 +105,39 @@ class SpareCache:
         a, b = ms(start), ms(end)
         if b <= a:
             return []
-        key = (location_id, need, reserve)
+        return [SpareSegment(from_ms(x), from_ms(y), n) for x, y, n in _cut(
+            await self._segments((location_id, need, reserve), a, b), a, b)]
+
+    async def free(self, location_id: str, need: Need, start: datetime, end: datetime, *,
+                   reserve: int = 0) -> list[tuple[datetime, datetime]]:
+        """The periods of [start, end) in which at least one more promise of ``need`` fits,
+        adjacent ones joined: what a calendar reads. The same as joining ``spare``'s
+        segments of spare >= 1, without a segment object (two datetimes) per change of the
+        count: a week of a busy site has thousands, its free periods a handful."""
+        a, b = ms(start), ms(end)
+        if b <= a:
+            return []
+        segments = await self._segments((location_id, need, reserve), a, b)
+        lo = max(0, bisect.bisect_right(segments, a, key=_start) - 1)
+        hi = bisect.bisect_left(segments, b, key=_start)
+        out: list[list[int]] = []
+        for x, y, n in segments[lo:hi]:
+            if n < 1:
+                continue
+            if out and out[-1][1] == x:
+                out[-1][1] = y
+            else:
+                out.append([x, y])
+        # Only the first and the last can reach outside [a, b): the profile covers it.
+        if out:
+            out[0][0] = max(out[0][0], a)
+            out[-1][1] = min(out[-1][1], b)
+        return [(from_ms(x), from_ms(y)) for x, y in out]
+
+    async def _segments(self, key: tuple[str, Need, int], a: int, b: int) -> list[Segment]:
+        """The kept profile of ``key``, brought up to date and covering [a, b)."""
         kept = self._profiles.get(key)
-        changes = await self.timeline.changes(location_id,
+        changes = await self.timeline.changes(key[0],
                                               kept.version if kept is not None else None)
         if kept is None or changes.spans is None or a < kept.start \
                 or len(changes.spans) > MAX_SPANS:
@@ -119,7 +154,7 @@ class SpareCache:
         self._profiles.move_to_end(key)
         while len(self._profiles) > self.max_profiles:
             self._profiles.popitem(last=False)
-        return _cut(kept.segments, a, b)
+        return kept.segments
 
     async def _sweep(self, key: tuple[str, Need, int], a: int, b: int) -> list[Segment]:
         location_id, need, reserve = key
