@@ -151,6 +151,7 @@ async def test_the_bookings_list_filters_and_the_operator_acts_on_bookings(
         # Its history and requests, from the key.
         await _row(page, "B1").locator("a.key").click()
         history = page.locator("dialog.history[open]")
+        await history.locator("tr.entry").nth(1).wait_for()  # loaded
         reasons = await history.locator("tr.entry td:last-child").all_text_contents()
         assert reasons[-2:] == ["bound", "re-routed"]
         assert await history.locator("tr.request td:nth-child(3)").all_text_contents() == [

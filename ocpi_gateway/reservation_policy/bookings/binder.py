@@ -123,6 +123,8 @@ class BookingBinder:
         self.page_size = page_size
         self.concurrency = concurrency
         self.early_within = early_within
+        self._early: set[str] = set()
+        """Bookings being bound before their binding time, now (``booked_promise``)."""
         self.reservations = reservations
         self.time_budget = time_budget
         self.observer: BindObserver = observer or _Quiet()
@@ -137,8 +139,10 @@ class BookingBinder:
         promise = promise_of(booking, evse_uid=evse_uid)
         buffer = timedelta(minutes=booking.terms.turnover_buffer_minutes)
         # Bound early (the site ran short), the EVSE is held from now: counted from now.
-        return replace(promise, start=min(promise.start, self.service.clock()),
-                       end=max(promise.end, until + buffer))
+        # Any other caller (a binding at its time, a re-route) gets the booking's interval.
+        start = (min(promise.start, self.service.clock()) if booking_key in self._early
+                 else promise.start)
+        return replace(promise, start=start, end=max(promise.end, until + buffer))
 
     async def run(self, now: datetime | None = None) -> BindReport:
         """One pass: bind every booking due, end every one over (all of them, page by
@@ -226,8 +230,13 @@ class BookingBinder:
             if existing.state in _HELD:
                 return await self._follow(booking, existing)
             return booking  # a ReserveNow in flight (here or on another instance)
-        result = await self.reservations.reserve(binding_request(booking), rid,
-                                                 time_budget=self.time_budget)
+        if early:
+            self._early.add(booking.key)
+        try:
+            result = await self.reservations.reserve(binding_request(booking), rid,
+                                                     time_budget=self.time_budget)
+        finally:
+            self._early.discard(booking.key)
         if result.outcome is ReserveOutcome.ACCEPTED and result.reservation is not None:
             return await self._follow(booking, result.reservation)
         log.info("booking_early_bind_refused" if early else "booking_bind_occupied",
