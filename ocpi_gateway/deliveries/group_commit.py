@@ -14,6 +14,7 @@ that cannot be stored fails only its own caller.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 import structlog
 
@@ -48,14 +49,24 @@ class GroupCommit:
     async def write(self, write: Write) -> bool:
         """Committed once this returns; its result as ``DocumentStore.write_batch`` says. A
         caller cancelled while it waits may still find its write made."""
+        return await self._queue(write)
+
+    async def write_all(self, writes: Sequence[Write]) -> list[bool]:
+        """Several writes of one caller (a fan-out's deliveries), committed with the others
+        waiting: all committed once this returns, or the first failure raised (the others
+        may have been made: the outbox's puts are idempotent, so it retries them all)."""
+        return list(await asyncio.gather(*(self._queue(write) for write in writes)))
+
+    def _queue(self, write: Write) -> asyncio.Future[bool]:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[bool] = loop.create_future()
         self._pending.append((write, future))
         if self._flusher is None:
             self._flusher = loop.create_task(self._flush(), name="group-commit")
-        return await future
+        return future
 
     async def _flush(self) -> None:
+        batch: list[tuple[Write, asyncio.Future[bool]]] = []
         try:
             # One turn of the loop: the coroutines already running may add their writes.
             await asyncio.sleep(0)
@@ -66,18 +77,16 @@ class GroupCommit:
         finally:
             self._flusher = None
             # Cancelled (the loop is closing): no caller may wait for ever on a write that
-            # will not be made.
+            # will not be made, neither one queued nor one of the batch being committed
+            # (its writes made alone after a failure included). A settled future ignores
+            # cancel().
             left, self._pending = self._pending, []
-            for _, future in left:
+            for _, future in [*batch, *left]:
                 future.cancel()
 
     async def _commit(self, batch: list[tuple[Write, asyncio.Future[bool]]]) -> None:
         try:
             results = await self._store.write_batch([write for write, _ in batch])
-        except asyncio.CancelledError:
-            for _, future in batch:
-                future.cancel()
-            raise
         except Exception as exc:
             if len(batch) == 1:
                 _settle(batch[0][1], exc)
@@ -100,9 +109,6 @@ class GroupCommit:
             else:
                 await self._store.delete(write.collection, write.key)
                 result = True
-        except asyncio.CancelledError:
-            future.cancel()
-            raise
         except Exception as exc:
             _settle(future, exc)
             return

@@ -15,6 +15,7 @@ from aiohttp import web
 
 from ocpi_gateway.domain.store import DocumentStore
 from ocpi_gateway.store import open_store
+from tests.locations.outbox_peer import OutboxPeer, serve
 from tests.openapi import OpenApiViolation, validate_request
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "locations.yaml"
@@ -106,3 +107,14 @@ async def doc_store(tmp_path: Path) -> AsyncIterator[DocumentStore]:
     store = await open_store(f"sqlite:///{tmp_path / 'gateway.db'}")
     yield store
     await store.close()
+
+
+@pytest.fixture
+async def outbox_peer() -> AsyncIterator[OutboxPeer]:
+    """A receiver for the outbox's mechanics (tests/locations/outbox_peer.py)."""
+    recv = OutboxPeer()
+    runner = await serve(recv)
+    yield recv
+    if recv.hold is not None:
+        recv.hold.set()
+    await runner.cleanup()

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import pytest
 from aiohttp import web
 
+from ocpi_gateway import metrics
 from ocpi_gateway.deliveries import DeliveryEngine, DeliveryPolicy
 from ocpi_gateway.deliveries.models import COLLECTION
 from ocpi_gateway.domain.store import DocumentStore
@@ -85,6 +86,30 @@ async def test_answers_worth_retrying_are_retried_until_accepted(
 
 
 @pytest.mark.parametrize(("answer", "error"), [
+    ((500, b"boom"), "HTTP 500"), ((408, b""), "HTTP 408"), ((401, b""), "HTTP 401"),
+    (ocpi(200, 3000), "HTTP 200 OCPI 3000"), (ocpi(502, 3000), "HTTP 502"),
+], ids=["500", "408", "401", "200-3000", "502-3000"])
+async def test_a_retried_answer_is_kept_as_the_last_error(
+    answer: tuple[int, bytes], error: str, scripted: Scripted, doc_store: DocumentStore
+) -> None:
+    # One attempt allowed: the row is given up on, keeping why the attempt failed (an
+    # operator reads it in the dead letters), not "internal error".
+    scripted.script = [answer]
+    # A long attempt time: a loaded machine must not turn the answer into a time-out.
+    outbox = DeliveryEngine(doc_store, _headers, policy=DeliveryPolicy(
+        timeout=30.0, base_backoff=0.01, max_backoff=0.02, max_attempts=1))
+    await outbox.start()
+    try:
+        await outbox.enqueue("emsp", "PUT", scripted.url, {"id": "L1"})
+        assert await outbox.drain(5)
+    finally:
+        await outbox.stop()
+    [row] = await doc_store.find(COLLECTION)
+    assert row["dead"] is True and row["attempts"] == 1 and row["last_error"] == error
+    assert scripted.seen == 1
+
+
+@pytest.mark.parametrize(("answer", "error"), [
     (ocpi(200, 2001), "HTTP 200 OCPI 2001"), (ocpi(200, 2000), "HTTP 200 OCPI 2000"),
     (ocpi(404, 2003), "HTTP 404 OCPI 2003"), ((400, b"no"), "HTTP 400 OCPI None"),
     (ocpi(300, 1000), "HTTP 300 OCPI 1000"), (ocpi(200, 2999), "HTTP 200 OCPI 2999"),
@@ -106,8 +131,10 @@ async def test_acceptances_are_delivered_once(
     answer: tuple[int, bytes], scripted: Scripted, doc_store: DocumentStore
 ) -> None:
     scripted.script = [answer]
+    before = metrics.REGISTRY.get_sample_value("ocpi_deliveries_succeeded_total") or 0.0
     assert await _push(scripted, doc_store) == []
     assert scripted.seen == 1
+    assert metrics.REGISTRY.get_sample_value("ocpi_deliveries_succeeded_total") == before + 1
 
 
 async def test_a_stopped_outbox_started_again_delivers_what_was_pending(

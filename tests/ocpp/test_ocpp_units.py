@@ -17,6 +17,7 @@ from ocpi_gateway.domain.charger_commands import (
 )
 from ocpi_gateway.domain.ids import ocpp16_id_tag
 from ocpi_gateway.ocpp_adapter.auth import (
+    SCRYPT_LOG2_N,
     hash_password,
     parse_basic_auth,
     verify_password,
@@ -44,6 +45,7 @@ def test_the_default_hash_has_the_documented_cost_and_salt() -> None:
     # 32-byte hash (one default-cost hash: a few tens of ms).
     scheme, log2_n, r, p, salt, digest = hash_password("pw").split("$")
     assert (scheme, log2_n, r, p) == ("scrypt", "14", "8", "1")
+    assert SCRYPT_LOG2_N == 14  # the default of hash_password(log2_n=...), read above
     assert len(base64.b64decode(salt)) == 16 and len(base64.b64decode(digest)) == 32
 
 

@@ -8,8 +8,8 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
-from ocpi_gateway.deliveries.group_commit import GroupCommit
-from ocpi_gateway.domain.store import DocumentStore, Write
+from ocpi_gateway.deliveries.group_commit import MAX_BATCH, GroupCommit
+from ocpi_gateway.domain.store import Delete, DocumentStore, Insert, Put, Write
 
 
 class Recorded:
@@ -118,3 +118,130 @@ async def test_writers_waiting_on_a_cancelled_commit_are_not_left_waiting(
     recorded.hold.set()
     await commits.put("things", "d", {"v": 2})
     assert await store.get("things", "d") == {"v": 2}
+
+
+class Failing(Recorded):
+    """The store, failing every batch that holds a write of key ``bad`` (and that write
+    alone); ``hold_alone`` (when set) keeps each write done alone waiting until released."""
+
+    def __init__(self, inner: DocumentStore) -> None:
+        super().__init__(inner)
+        self.alone: list[str] = []
+        self.hold_alone: asyncio.Event | None = None
+
+    async def write_batch(self, writes: Sequence[Write]) -> list[bool]:
+        self.batches.append(list(writes))
+        if any(w.key == "bad" for w in writes):
+            raise RuntimeError("cannot store that")
+        return await self.inner.write_batch(writes)
+
+    async def _one(self, key: str) -> None:
+        self.alone.append(key)
+        self.entered.set()
+        if self.hold_alone is not None:
+            await self.hold_alone.wait()
+        if key == "bad":
+            raise RuntimeError("cannot store that")
+
+    async def put(self, collection: str, key: str, doc: Any) -> None:
+        await self._one(key)
+        await self.inner.put(collection, key, doc)
+
+    async def insert(self, collection: str, key: str, doc: Any) -> bool:
+        await self._one(key)
+        return await self.inner.insert(collection, key, doc)
+
+    async def delete(self, collection: str, key: str) -> None:
+        await self._one(key)
+        await self.inner.delete(collection, key)
+
+
+async def test_after_a_failed_batch_each_kind_of_write_is_made_alone_with_its_result(
+        store: DocumentStore) -> None:
+    await store.put("things", "gone", {"v": 0})
+    await store.put("things", "kept", {"v": 0})
+    failing = Failing(store)
+    commits = GroupCommit(failing)  # type: ignore[arg-type]
+    results = await asyncio.gather(
+        commits.write(Put("things", "a", {"v": 1})),
+        commits.write(Put("things", "bad", {"v": 2})),
+        commits.write(Insert("things", "b", {"v": 3})),
+        commits.write(Insert("things", "kept", {"v": 4})),
+        commits.write(Delete("things", "gone")),
+        return_exceptions=True)
+    assert results[0] is True and isinstance(results[1], RuntimeError)
+    assert results[2:] == [True, False, True]
+    assert failing.alone == ["a", "bad", "b", "kept", "gone"]
+    assert commits.batches == 4  # each write made alone is a commit of its own
+    assert await store.get("things", "a") == {"v": 1}
+    assert await store.get("things", "b") == {"v": 3}
+    assert await store.get("things", "kept") == {"v": 0}
+    assert await store.get("things", "gone") is None
+
+
+async def test_a_lone_write_that_fails_fails_its_caller_once_tried(store: DocumentStore) -> None:
+    failing = Failing(store)
+    commits = GroupCommit(failing)  # type: ignore[arg-type]
+    try:
+        await commits.put("things", "bad", {"v": 1})
+    except RuntimeError:
+        pass
+    else:
+        raise AssertionError("the failed write was reported as made")
+    # Not tried again alone: its caller (the outbox retries with a backoff) decides.
+    assert len(failing.batches) == 1 and failing.alone == []
+    assert commits.batches == 0
+
+
+async def test_writers_of_a_batch_being_retried_alone_are_not_left_waiting_when_cancelled(
+        store: DocumentStore) -> None:
+    failing = Failing(store)
+    failing.hold_alone = asyncio.Event()
+    commits = GroupCommit(failing)  # type: ignore[arg-type]
+    writers = [asyncio.create_task(commits.put("things", k, {"v": 1}))
+               for k in ("bad", "a", "b")]
+    await failing.entered.wait()  # the batch failed; its first write is being made alone
+    flusher = commits._flusher
+    assert flusher is not None
+    flusher.cancel()
+    _, waiting = await asyncio.wait(writers, timeout=10)  # a hang guard
+    assert not waiting, "writers left waiting on a commit that was cancelled"
+    assert all(w.cancelled() for w in writers)
+    assert await store.count("things") == 0
+
+
+async def test_writes_made_one_turn_of_the_loop_later_join_the_same_commit(
+        store: DocumentStore) -> None:
+    recorded = Recorded(store)
+    commits = GroupCommit(recorded)  # type: ignore[arg-type]
+
+    async def a_step_later() -> None:
+        await asyncio.sleep(0)  # a coroutine already running, one step from its write
+        await commits.put("things", "b", {"v": 2})
+
+    first = asyncio.create_task(commits.put("things", "a", {"v": 1}))
+    second = asyncio.create_task(a_step_later())
+    await asyncio.gather(first, second)
+    assert [[w.key for w in batch] for batch in recorded.batches] == [["a", "b"]]
+
+
+async def test_a_lone_write_is_committed_within_a_few_turns_of_the_loop(
+        store: DocumentStore) -> None:
+    commits = GroupCommit(store)
+    writer = asyncio.create_task(commits.put("things", "a", {"v": 1}))
+    for _ in range(20):  # turns of the loop, not time
+        if writer.done():
+            break
+        await asyncio.sleep(0)
+    assert writer.done()
+    assert await store.get("things", "a") == {"v": 1}
+
+
+async def test_a_backlog_is_committed_in_transactions_of_max_batch_writes(
+        store: DocumentStore) -> None:
+    recorded = Recorded(store)
+    commits = GroupCommit(recorded)  # type: ignore[arg-type]
+    await asyncio.gather(*(commits.put("things", f"k{i}", {"v": i})
+                           for i in range(MAX_BATCH + 3)))
+    assert [len(batch) for batch in recorded.batches] == [MAX_BATCH, 3]
+    assert MAX_BATCH == 256
