@@ -12,7 +12,7 @@ import pytest
 from ocpi_gateway.domain.charger_commands import CancelReservation, CommandOutcome, ReserveNow
 from ocpi_gateway.reservation_policy.acts import ActOutcome
 from ocpi_gateway.reservation_policy.lifecycle import ReservationService, ReserveOutcome
-from ocpi_gateway.reservation_policy.records import ReservationState
+from ocpi_gateway.reservation_policy.records import Reservation, ReservationState
 from tests.policy.test_capacity_gate import EMSP, Site
 
 KEY = "NL-EXA/R1"
@@ -46,8 +46,16 @@ async def test_a_move_reserves_the_target_then_withdraws_the_old_one(two: Site) 
     other = "E001" if first == "E000" else "E000"
     before = await service.get(EMSP, "R1")
     assert before is not None
+    heard: list[tuple[str | None, ReservationState, ReservationState]] = []
+
+    async def listener(r: Reservation, previous: ReservationState) -> None:
+        heard.append((r.evse_uid, previous, r.state))
+
+    service.add_listener(listener)
     moved = await service.move_by_cpo(KEY, other, reason="moved by the operator o",
                                       time_budget=2)
+    # The listeners (the eMSP's session, metrics, the EVSE statuses) learn of the move.
+    assert heard == [(other, ReservationState.ACTIVE, ReservationState.REROUTED)]
     assert moved.outcome is ActOutcome.DONE, moved.message
     assert moved.reservation is not None
     assert (moved.reservation.evse_uid, moved.reservation.state) == (
