@@ -64,6 +64,8 @@ async def test_reservation_never_active_is_failed_cancelled_and_freed() -> None:
     assert w.chargers.reservations == {}  # nothing left at the charger
     assert await w.holders() == {}
     assert await restarted.repo.count_live(EMSP) == 0
+    [slot] = await w.store.find(CAP_SLOTS)
+    assert slot["reservation_key"] == ""  # given back, not left for a take-over
     # The cap slot is free again: the partner's cap of 1 admits a new reservation.
     w.service = restarted
     assert (await w.reserve("R2")).outcome is ReserveOutcome.ACCEPTED
