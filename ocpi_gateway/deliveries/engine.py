@@ -13,9 +13,8 @@ import asyncio
 import itertools
 import random
 import time
-import uuid
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -26,10 +25,11 @@ import structlog
 
 from ocpi_gateway import metrics
 from ocpi_gateway.deliveries.group_commit import GroupCommit
-from ocpi_gateway.deliveries.models import COLLECTION, INSTANCES, Delivery
+from ocpi_gateway.deliveries.models import COLLECTION, INSTANCES, Delivery, Outgoing
 from ocpi_gateway.domain.loops import BackgroundLoop, LoopRegistry
-from ocpi_gateway.domain.store import DocumentStore
+from ocpi_gateway.domain.store import DocumentStore, Put
 from ocpi_gateway.domain.tasks import cancel_all, wait_event
+from ocpi_gateway.transport.request_ids import fresh_hex_id, fresh_id
 
 log = structlog.get_logger(__name__)
 
@@ -207,43 +207,64 @@ class DeliveryEngine:
         headers: dict[str, str] | None = None,
     ) -> Delivery:
         """``headers``: sent with the partner's Authorization (e.g. OCPI routing headers)."""
-        key = ordering_key or url
-        queue = self._queues.get((partner_id, key))
-        if coalesce and queue:
-            last = queue[-1]
-            if (last.coalesce and last.id not in self._inflight and last.method == method
-                    and last.url == url):
-                # Only the newest state matters for a status PATCH: overwrite the waiting one.
-                last.body, last.url, last.resync = body, url, resync
-                if headers:
-                    last.extra["headers"] = headers
-                await self._write(last)
-                return last
-        delivery = Delivery(
-            id=uuid.uuid4().hex, partner_id=partner_id, method=method, url=url, body=body,
-            ordering_key=key, seq=next(self._seq), coalesce=coalesce, resync=resync,
-            expires_at=expires_at, owner=self.instance_id, queued_at=self._clock(),
-            extra={"headers": headers} if headers else {},
-        )
-        await self._write(delivery)
-        self._append(delivery)
-        if self._started and partner_id not in self._staffed:
-            self._spawn_workers(partner_id)
-        return delivery
+        return (await self.enqueue_many([Outgoing(
+            partner_id=partner_id, method=method, url=url, body=body, ordering_key=ordering_key,
+            coalesce=coalesce, resync=resync, expires_at=expires_at, headers=headers)]))[0]
 
-    async def _write(self, delivery: Delivery, attempts: int = 5) -> None:
+    async def enqueue_many(self, items: Sequence[Outgoing]) -> list[Delivery]:
+        """Queue several deliveries (one change fanned out to every partner), each as
+        ``enqueue`` would, stored in one commit: all are durable once this returns."""
+        deliveries: list[Delivery] = []
+        fresh: list[Delivery] = []
+        now = self._clock()
+        for item in items:
+            key = item.ordering_key or item.url
+            queue = self._queues.get((item.partner_id, key))
+            if item.coalesce and queue:
+                last = queue[-1]
+                if (last.coalesce and last.id not in self._inflight
+                        and last.method == item.method and last.url == item.url):
+                    # Only the newest state matters for a status PATCH: overwrite the
+                    # waiting one.
+                    last.body, last.url, last.resync = item.body, item.url, item.resync
+                    if item.headers:
+                        last.extra["headers"] = item.headers
+                    deliveries.append(last)
+                    continue
+            delivery = Delivery(
+                id=fresh_hex_id(), partner_id=item.partner_id, method=item.method,
+                url=item.url, body=item.body, ordering_key=key, seq=next(self._seq),
+                coalesce=item.coalesce, resync=item.resync, expires_at=item.expires_at,
+                owner=self.instance_id, queued_at=now,
+                extra={"headers": item.headers} if item.headers else {},
+            )
+            deliveries.append(delivery)
+            fresh.append(delivery)
+        # A delivery named twice (coalesced twice in one batch) is written once.
+        await self._write(list({d.id: d for d in deliveries}.values()))
+        for delivery in fresh:
+            self._append(delivery)
+            if self._started and delivery.partner_id not in self._staffed:
+                self._spawn_workers(delivery.partner_id)
+        return deliveries
+
+    async def _write(self, deliveries: Sequence[Delivery], attempts: int = 5) -> None:
         """Persist before anything is sent; a busy store (SQLite shared by two processes
         answers "database is locked") is retried briefly rather than losing the push."""
+        if not deliveries:
+            return
         for attempt in range(attempts):
             try:
-                await self._commits.put(COLLECTION, delivery.id, delivery.to_doc())
+                await self._commits.write_all([Put(COLLECTION, d.id, d.to_doc())
+                                               for d in deliveries])
                 return
             except asyncio.CancelledError:
                 raise
             except Exception:
                 if attempt == attempts - 1:
                     raise
-                log.warning("outbox_write_retry", delivery=delivery.id, attempt=attempt + 1)
+                log.warning("outbox_write_retry", deliveries=len(deliveries),
+                            delivery=deliveries[0].id, attempt=attempt + 1)
                 await asyncio.sleep(0.02 * 2 ** attempt)
 
     def pending(self) -> int:
@@ -435,8 +456,7 @@ class DeliveryEngine:
         assert self._session is not None, "DeliveryEngine.start() was not called"
         data = orjson.dumps(body) if body is not None else None
         # transport_and_format: every request carries a unique X-Request-ID and a correlation id.
-        send_headers = {**headers, "X-Request-ID": str(uuid.uuid4()),
-                        "X-Correlation-ID": str(uuid.uuid4())}
+        send_headers = {**headers, "X-Request-ID": fresh_id(), "X-Correlation-ID": fresh_id()}
         if data:
             send_headers["Content-Type"] = "application/json"
         try:

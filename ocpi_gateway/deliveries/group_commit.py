@@ -14,6 +14,7 @@ that cannot be stored fails only its own caller.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 import structlog
 
@@ -48,12 +49,21 @@ class GroupCommit:
     async def write(self, write: Write) -> bool:
         """Committed once this returns; its result as ``DocumentStore.write_batch`` says. A
         caller cancelled while it waits may still find its write made."""
+        return await self._queue(write)
+
+    async def write_all(self, writes: Sequence[Write]) -> list[bool]:
+        """Several writes of one caller (a fan-out's deliveries), committed with the others
+        waiting: all committed once this returns, or the first failure raised (the others
+        may have been made: the outbox's puts are idempotent, so it retries them all)."""
+        return list(await asyncio.gather(*(self._queue(write) for write in writes)))
+
+    def _queue(self, write: Write) -> asyncio.Future[bool]:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[bool] = loop.create_future()
         self._pending.append((write, future))
         if self._flusher is None:
             self._flusher = loop.create_task(self._flush(), name="group-commit")
-        return await future
+        return future
 
     async def _flush(self) -> None:
         batch: list[tuple[Write, asyncio.Future[bool]]] = []

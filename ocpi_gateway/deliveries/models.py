@@ -51,3 +51,19 @@ class Delivery:
 
 
 _FIELD_NAMES = tuple(Delivery.__dataclass_fields__)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Outgoing:
+    """One request to queue (``DeliveryEngine.enqueue_many``); the fields as ``enqueue``'s
+    arguments say."""
+
+    partner_id: str
+    method: str
+    url: str
+    body: Any = None
+    ordering_key: str | None = None
+    coalesce: bool = False
+    resync: dict[str, Any] | None = None
+    expires_at: float | None = None
+    headers: dict[str, str] | None = None

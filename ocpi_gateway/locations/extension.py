@@ -127,7 +127,7 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
             app[ON_REPORT].append(module.publisher.welcome_new_receivers)
         module.publisher.attach(
             store=app[keys.STORE], outbox=app.get(OUTBOX),
-            receivers=partner_receivers(app[keys.PARTNERS].registered,
+            receivers=partner_receivers(app[keys.PARTNERS].registered_now,
                                         hub_parties=hub_parties),
             loops=app[keys.LOOPS])
         await module.start()

@@ -54,27 +54,43 @@ def partner_receivers(
     """Every registered partner whose endpoints include a Locations RECEIVER; a hub that
     reports its parties gives one receiver per connected party (OCPI-to-* that party). Read on
     every push by default: a partner that registers must get the very next change (a PATCH
-    missed is not repaired by a resync). ``ttl`` > 0 trades that for fewer reads."""
+    missed is not repaired by a resync). ``ttl`` > 0 trades that for fewer reads. A list
+    ``registered`` answers again (the same object) is taken as unchanged."""
     cache: list[Receiver] = []
     fetched_at = -1.0e9
 
+    def _is_hub(partner: _Endpoints) -> bool:
+        return hub_parties is not None and any(
+            r.role == HUB for r in getattr(partner, "roles", None) or [])
+
     async def of(partner: _Endpoints, url: str) -> list[Receiver]:
         version = getattr(partner, "version", None) or DEFAULT_VERSION
-        roles = getattr(partner, "roles", None) or []
         parties = None
-        if hub_parties is not None and any(r.role == HUB for r in roles):
+        if hub_parties is not None and _is_hub(partner):
             parties = await hub_parties(partner)
         if parties is None:
             return [Receiver(partner.id, url, _single_party(partner), version=version)]
         return [Receiver(partner.id, url, party, version=version) for party in parties]
 
+    # Per partner of the last list: its receivers, or None for a hub (its connected parties
+    # change on their own, so it is asked on every read). ``registered`` answers the same list
+    # object while no partner changed (PartnerRegistry.registered_now): then nothing else is
+    # built again.
+    known: Sequence[_Endpoints] | None = None
+    rows: list[tuple[_Endpoints, str, list[Receiver] | None]] = []
+
     async def receivers() -> list[Receiver]:
-        nonlocal cache, fetched_at
+        nonlocal cache, fetched_at, known, rows
         if ttl <= 0 or time.monotonic() - fetched_at > ttl:
             partners = await registered()
-            cache = [receiver for p in partners
-                     if (url := p.endpoint("locations", "RECEIVER"))
-                     for receiver in await of(p, url)]
+            if partners is not known:
+                rows = [(p, url, None if _is_hub(p) else await of(p, url)) for p in partners
+                        if (url := p.endpoint("locations", "RECEIVER"))]
+                known = partners
+                cache = [r for _, _, fixed in rows for r in fixed or ()]
+            if any(fixed is None for _, _, fixed in rows):
+                cache = [r for p, url, fixed in rows
+                         for r in (fixed if fixed is not None else await of(p, url))]
             fetched_at = time.monotonic()
         return cache
 

@@ -5,7 +5,6 @@ version in use, then queued for every partner of that version."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -13,7 +12,7 @@ from typing import Any
 import structlog
 
 from ocpi_gateway.deliveries.engine import DeliveryEngine
-from ocpi_gateway.deliveries.models import Delivery
+from ocpi_gateway.deliveries.models import Delivery, Outgoing
 from ocpi_gateway.locations.published import PublishedEvse, PublishedLocation
 from ocpi_gateway.ocpi import DEFAULT_VERSION, package
 from ocpi_gateway.ocpi.seam import to_jsonable
@@ -81,15 +80,14 @@ class Pushes:
         outbox = self.outbox
         if outbox is None:
             return
-        # One outbox write per partner, issued together: the store pipelines them.
+        # One outbox commit for every partner.
         targets = await self.targets()
         bodies = {v: to_jsonable(package(v).locations.location(location))
                   for v in {r.version for r in targets}}
-        await asyncio.gather(*(
-            outbox.enqueue(r.partner_id, "PUT", url, bodies[r.version],
-                           ordering_key=ordering_key(r, url),
-                           headers=routing_headers(location, r))
-            for r in targets for url in (location_url(r, location),)))
+        await outbox.enqueue_many([
+            Outgoing(partner_id=r.partner_id, method="PUT", url=url, body=bodies[r.version],
+                     ordering_key=ordering_key(r, url), headers=routing_headers(location, r))
+            for r in targets for url in (location_url(r, location),)])
 
     async def evse_status(self, location: PublishedLocation, evse: PublishedEvse) -> None:
         """PATCH the EVSE's status to every partner whose version can show the EVSE."""
@@ -104,15 +102,15 @@ class Pushes:
             # An EVSE the version cannot show (2.2.1: only MCS connectors) gets no PATCH.
             bodies[version] = (to_jsonable(mapping.evse_patch(evse.status, evse.last_updated))
                                if mapping.evse(location, uid) is not None else None)
-        await asyncio.gather(*(
-            outbox.enqueue(r.partner_id, "PATCH", f"{url}/{uid}", body,
-                           ordering_key=ordering_key(r, url), coalesce=True,
-                           resync={"kind": RESYNC_KIND, "location_id": location.id,
-                                   "location_url": url, "version": r.version},
-                           headers=routing_headers(location, r))
+        await outbox.enqueue_many([
+            Outgoing(partner_id=r.partner_id, method="PATCH", url=f"{url}/{uid}", body=body,
+                     ordering_key=ordering_key(r, url), coalesce=True,
+                     resync={"kind": RESYNC_KIND, "location_id": location.id,
+                             "location_url": url, "version": r.version},
+                     headers=routing_headers(location, r))
             for r in targets
             if (body := bodies[r.version]) is not None
-            for url in (location_url(r, location),)))
+            for url in (location_url(r, location),)])
 
     async def everything_to(self, receiver: Receiver,
                             locations: Iterable[PublishedLocation]) -> int:

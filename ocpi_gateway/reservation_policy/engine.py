@@ -9,10 +9,9 @@ reservation.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from enum import StrEnum
 from typing import Protocol
 
 from ocpi_gateway.domain.events import utc_now
@@ -24,69 +23,27 @@ from ocpi_gateway.reservation_policy.availability.base import (
 )
 from ocpi_gateway.reservation_policy.capacity.base import Admission
 from ocpi_gateway.reservation_policy.capacity.gate import ReservationCapacity
+from ocpi_gateway.reservation_policy.evaluation import (
+    Evaluation,
+    EvaluationIndex,
+    Shape,
+    evaluate,
+    shape_of,
+)
+from ocpi_gateway.reservation_policy.explanation import CandidateReport, Explanation, status_of
 from ocpi_gateway.reservation_policy.models import EvseCandidate, Partner, ReservationRequest
 from ocpi_gateway.reservation_policy.policy import PolicySettings, PolicySource
-from ocpi_gateway.reservation_policy.rules import (
-    Exclusion,
-    RuleContext,
-    busy_per_charger,
-    order,
-    static_exclusion,
-    status_exclusion,
-)
+from ocpi_gateway.reservation_policy.refusals import OutcomeHint, Refusal, RefusalReason
+from ocpi_gateway.reservation_policy.rules import Exclusion
 
-
-class RefusalReason(StrEnum):
-    """Why no attempt is made. ``outcome_hint`` says what the eMSP should be told."""
-
-    DISABLED = "disabled"
-    DURATION_TOO_SHORT = "duration_too_short"
-    DURATION_TOO_LONG = "duration_too_long"
-    PARTNER_CAP_REACHED = "partner_cap_reached"
-    UNKNOWN_LOCATION = "unknown_location"
-    UNKNOWN_EVSE = "unknown_evse"
-    NOT_RESERVABLE = "not_reservable"
-    NO_CANDIDATE = "no_candidate"
-    """No EVSE of the location fits the request (standard, power, reservability)."""
-    ALL_BUSY = "all_busy"
-    """Fitting EVSEs exist but none is free."""
-    ALL_INOPERATIVE = "all_inoperative"
-    """Every fitting EVSE is out of order, inoperative or unknown."""
-    WALK_IN_RESERVE = "walk_in_reserve"
-    PROMISED = "promised"
-    """Free now, but promised to bookings (or other reservations) during the window."""
-    TOKEN_BANNED = "token_banned"
-    """The token is banned from reservations and bookings (no-shows, or the operator)."""
-    NO_SHOW_RATE = "no_show_rate"
-    """Too many of the eMSP's reservations and bookings ended unused lately."""
-
-
-class OutcomeHint(StrEnum):
-    """Version- and protocol-neutral result the OCPI side maps to its CommandResultType."""
-
-    REJECTED = "rejected"
-    OCCUPIED = "occupied"
-    INOPERATIVE = "inoperative"
-
-
-_HINTS = {
-    RefusalReason.ALL_BUSY: OutcomeHint.OCCUPIED,
-    RefusalReason.WALK_IN_RESERVE: OutcomeHint.OCCUPIED,
-    RefusalReason.ALL_INOPERATIVE: OutcomeHint.INOPERATIVE,
-}
+# Refusals and explanations live in their own modules; they are imported from here too.
+__all__ = [
+    "AdmissionRule", "CandidateReport", "Explanation", "OutcomeHint", "Plan",
+    "PlannedCandidate", "PolicyEngine", "Refusal", "RefusalReason",
+]
 
 _INOPERATIVE = {EvseStatus.INOPERATIVE, EvseStatus.OUTOFORDER, EvseStatus.REMOVED,
                 EvseStatus.UNKNOWN, EvseStatus.PLANNED}
-
-
-@dataclass(frozen=True, slots=True)
-class Refusal:
-    reason: RefusalReason
-    message: str
-
-    @property
-    def outcome_hint(self) -> OutcomeHint:
-        return _HINTS.get(self.reason, OutcomeHint.REJECTED)
 
 
 class AdmissionRule(Protocol):
@@ -157,81 +114,8 @@ class Plan:
         return tuple(self.planned(c, score) for c, score in self.ranked)
 
 
-@dataclass(frozen=True, slots=True)
-class CandidateReport:
-    evse_uid: str
-    charge_point_id: str
-    status: str
-    rank: int | None
-    score: tuple[float, ...] | None
-    exclusion: Exclusion | None
-    detail: str
-    target: ChargerAddress | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Explanation:
-    location_id: str
-    settings: PolicySettings
-    rows: tuple[CandidateReport, ...]
-    refusal: Refusal | None = None
-    free_evses: int = 0
-
-    def render(self) -> str:
-        s = self.settings
-        rules = ", ".join(r.value for r in s.ordering) or "(none)"
-        lines = [
-            f"location {self.location_id}",
-            f"  policy: enabled={s.enabled} duration={s.min_duration_minutes:g}.."
-            f"{s.max_duration_minutes:g} min walk_in_reserve={s.walk_in_reserve} "
-            f"max_concurrent_per_emsp={s.max_concurrent_per_emsp} "
-            f"allow_whole_charger={s.allow_whole_charger}",
-            f"  ordering: {rules}",
-            f"  enforcement: grace_minutes={s.grace_minutes:g} "
-            f"no_show_strikes={s.no_show_strikes.describe()} "
-            f"max_no_show_rate={s.max_no_show_rate.describe()}",
-            f"  free EVSEs now: {self.free_evses}",
-        ]
-        if self.refusal is not None:
-            lines.append(f"  decision: REFUSED {self.refusal.reason.value}: {self.refusal.message}")
-        for row in sorted(self.rows, key=lambda r: (r.rank is None, r.rank or 0, r.evse_uid)):
-            score = ("(" + ", ".join(f"{r.value}={v:g}" for r, v in zip(s.ordering, row.score,
-                                                                          strict=True)) + ")"
-                     if row.score is not None else "")
-            head = f"#{row.rank}" if row.rank is not None else "--"
-            if row.exclusion is None:
-                where = _describe(row.target) if row.target else ""
-                lines.append(f"  {head:>4} {row.evse_uid} on {row.charge_point_id} "
-                             f"[{row.status}] score {score} {where}".rstrip())
-            else:
-                lines.append(f"  {head:>4} {row.evse_uid} on {row.charge_point_id} "
-                             f"[{row.status}] excluded: {row.exclusion.value} ({row.detail})"
-                             + (f" score {score}" if score else ""))
-        return "\n".join(lines)
-
-
-def _describe(target: ChargerAddress) -> str:
-    if target.evse_id is None and target.connector_id is None:
-        return "-> whole charger"
-    parts = []
-    if target.evse_id is not None:
-        parts.append(f"evse {target.evse_id}")
-    if target.connector_id is not None:
-        parts.append(f"connector {target.connector_id}")
-    return "-> " + " ".join(parts)
-
-
-@dataclass(slots=True)
-class _Evaluation:
-    settings: PolicySettings
-    availability: dict[str, EvseAvailability]
-    free_count: int
-    eligible: list[tuple[EvseCandidate, tuple[float, ...]]] = field(default_factory=list)
-    """Fit the request and free in the snapshot, ordered."""
-    fallback: list[tuple[EvseCandidate, tuple[float, ...]]] = field(default_factory=list)
-    """Fit the request but not free in the snapshot, ordered."""
-    excluded: list[tuple[EvseCandidate, Exclusion, str]] = field(default_factory=list)
-    statically_excluded: set[str] = field(default_factory=set)
+MAX_INDEXES = 1_024
+"""Kept evaluations per engine (location and request shape) at most; the oldest goes first."""
 
 
 class PolicyEngine:
@@ -267,6 +151,8 @@ class PolicyEngine:
         """Ages the cached snapshots (``clock`` is for request durations)."""
         self._ttl = snapshot_ttl
         self._snapshots: dict[str, tuple[float, dict[str, EvseAvailability]]] = {}
+        self._indexes: dict[tuple[str, Shape], EvaluationIndex] = {}
+        """Per location and request shape: the evaluation kept between decisions."""
         self._held: dict[tuple[str, str], tuple[str, datetime]] = {}
         """Holds taken through this engine and not released: put back if Redis loses them
         (an attempt in flight has no EVSE on its record yet)."""
@@ -307,39 +193,33 @@ class PolicyEngine:
 
     async def _evaluate(
         self, request: ReservationRequest, candidates: Sequence[EvseCandidate],
-        exclude: Collection[str] = (), *, fresh: bool = False,
-    ) -> _Evaluation:
+        exclude: Collection[str] = (), *, fresh: bool = False, indexed: bool = True,
+    ) -> Evaluation:
+        """``indexed``: a location-level decision (not a re-route, not an explanation) reads
+        the location's kept evaluation rather than walking every EVSE again."""
         settings = self.policy.effective(request.location_id, request.partner)
         availability = await self._snapshot(request.location_id, fresh=fresh)
-        available = EvseStatus.AVAILABLE
-        ev = _Evaluation(settings, availability, sum(
-            1 for a in availability.values() if a.status is available and a.holder is None))
-        ctx = RuleContext(request, availability, busy_per_charger(candidates, availability))
-        free: list[EvseCandidate] = []
-        others: list[EvseCandidate] = []
-        for c in candidates:
-            if c.evse_uid in exclude:
-                ev.excluded.append((c, Exclusion.NOT_FREE, "the reservation is moving away"))
-                continue
-            why = static_exclusion(c, request)
-            if why is not None:
-                ev.statically_excluded.add(c.evse_uid)
-                ev.excluded.append((c, *why))
-                continue
-            why = status_exclusion(availability.get(c.evse_uid))
-            if why is None:
-                free.append(c)
-            else:
-                others.append(c)
-                ev.excluded.append((c, *why))
-        ev.eligible = order(free, settings.ordering, ctx)
-        if ev.eligible:
-            # Only reached when the snapshot was stale: the uid order is good enough and
-            # spares the rules' cost on every decision.
-            ev.fallback = [(c, ()) for c in sorted(others, key=_uid)]
-        else:
-            ev.fallback = order(others, settings.ordering, ctx)
-        return ev
+        if indexed and not exclude and not fresh and request.evse_uid is None:
+            index = self._index(request, candidates, settings)
+            if index is not None:
+                return index.evaluation(settings, availability)
+        return evaluate(request, candidates, settings, availability, exclude)
+
+    def _index(self, request: ReservationRequest, candidates: Sequence[EvseCandidate],
+               settings: PolicySettings) -> EvaluationIndex | None:
+        key = (request.location_id, shape_of(request, settings))
+        index = self._indexes.get(key)
+        if index is not None and index.candidates is candidates:
+            return index
+        # A reload, a mark or a charger's answer makes new candidates: built again.
+        if not EvaluationIndex.usable(candidates):
+            return None
+        index = EvaluationIndex(request, candidates, settings)
+        self._indexes.pop(key, None)
+        if len(self._indexes) >= MAX_INDEXES:
+            self._indexes.pop(next(iter(self._indexes)))
+        self._indexes[key] = index
+        return index
 
     def _check_request(self, request: ReservationRequest, settings: PolicySettings,
                        active_for_partner: int) -> Refusal | None:
@@ -359,7 +239,7 @@ class PolicyEngine:
         return None
 
     def _plan_or_refusal(
-        self, request: ReservationRequest, candidates: Sequence[EvseCandidate], ev: _Evaluation
+        self, request: ReservationRequest, candidates: Sequence[EvseCandidate], ev: Evaluation
     ) -> Plan | Refusal:
         if not candidates:
             return Refusal(RefusalReason.UNKNOWN_LOCATION,
@@ -382,7 +262,7 @@ class PolicyEngine:
                     self._whole_chargers(request, candidates, ev), len(ev.eligible),
                     candidates, request.booking_key)
 
-    def _exhausted(self, ev: _Evaluation, keep_free: int) -> Refusal:
+    def _exhausted(self, ev: Evaluation, keep_free: int) -> Refusal:
         if ev.eligible:
             if ev.free_count - keep_free <= 0:
                 return Refusal(RefusalReason.WALK_IN_RESERVE,
@@ -398,7 +278,7 @@ class PolicyEngine:
         return Refusal(RefusalReason.ALL_BUSY, "every fitting EVSE is in use or reserved")
 
     def _whole_chargers(self, request: ReservationRequest,
-                        candidates: Sequence[EvseCandidate], ev: _Evaluation
+                        candidates: Sequence[EvseCandidate], ev: Evaluation
                         ) -> frozenset[str]:
         """Chargers to reserve as a whole rather than by EVSE.
 
@@ -464,7 +344,7 @@ class PolicyEngine:
         targets = ({p.evse_uid: p.target for p in decision.attempts}
                    if isinstance(decision, Plan) else {})
         for rank, (c, score) in enumerate(ev.eligible, start=1):
-            status = _status(ev.availability, c.evse_uid)
+            status = status_of(ev.availability, c.evse_uid)
             if rank > holdable:
                 rows.append(CandidateReport(
                     c.evse_uid, c.charge_point_id, status, None, score, Exclusion.WALK_IN_RESERVE,
@@ -474,7 +354,7 @@ class PolicyEngine:
                                             None, "", targets.get(c.evse_uid, c.address)))
         for c, exclusion, detail in ev.excluded:
             rows.append(CandidateReport(c.evse_uid, c.charge_point_id,
-                                        _status(ev.availability, c.evse_uid), None, None,
+                                        status_of(ev.availability, c.evse_uid), None, None,
                                         exclusion, detail))
         return Explanation(request.location_id, ev.settings, tuple(rows), refusal, ev.free_count)
 
@@ -489,7 +369,8 @@ class PolicyEngine:
         capacity = self.capacity
         checked = capacity is not None and capacity.applies(plan.location_id)
         while True:
-            order_ = [(c, score) for c, score in plan.ranked if c.evse_uid not in skipped]
+            order_ = ([(c, score) for c, score in plan.ranked if c.evse_uid not in skipped]
+                      if skipped else plan.ranked)
             if not order_:
                 return None
             uid = await self.availability.pick_and_hold(
@@ -526,13 +407,3 @@ class PolicyEngine:
             await self.capacity.release(location_id, evse_uid, holder=holder)
         return released
 
-
-def _uid(candidate: EvseCandidate) -> str:
-    return candidate.evse_uid
-
-
-def _status(availability: Mapping[str, EvseAvailability], uid: str) -> str:
-    a = availability.get(uid)
-    if a is None:
-        return "UNKNOWN"
-    return a.status.value + (" held" if a.holder else "")

@@ -27,6 +27,7 @@ from ocpi_gateway.domain.store import (
     OneOf,
     OrderBy,
     Page,
+    Put,
     Range,
     Where,
     Write,
@@ -78,6 +79,19 @@ def _stale_indexes(db: sqlite3.Connection) -> list[str]:
     rows = db.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND "
                       "tbl_name = 'documents' AND name LIKE 'idx_%'").fetchall()
     return [str(row[0]) for row in rows if row[0] not in wanted]
+
+
+def _runs(rows: list[tuple[Write, str | None]]
+          ) -> list[tuple[type, list[tuple[Any, str | None]]]]:
+    """Consecutive writes of one kind together (one executemany each), in their order."""
+    runs: list[tuple[type, list[tuple[Any, str | None]]]] = []
+    for row in rows:
+        kind = type(row[0])
+        if runs and runs[-1][0] is kind:
+            runs[-1][1].append(row)
+        else:
+            runs.append((kind, [row]))
+    return runs
 
 
 _INDEXES = [_index_sql(c, i) for c, indexes in INDEXES.items() for i in indexes]
@@ -257,17 +271,24 @@ class SqliteStore:
         results: list[bool] = []
         db.execute("BEGIN IMMEDIATE")
         try:
-            for write, text in rows:
-                if isinstance(write, Delete):
-                    db.execute("DELETE FROM documents WHERE collection = ? AND key = ?",
-                               (write.collection, write.key))
-                    results.append(True)
+            for kind, run in _runs(rows):
+                if kind is Delete:
+                    db.executemany("DELETE FROM documents WHERE collection = ? AND key = ?",
+                                   [(w.collection, w.key) for w, _ in run])
+                    results.extend(True for _ in run)
+                elif kind is Put:
+                    db.executemany("INSERT OR REPLACE INTO documents (collection, key, doc) "
+                                   "VALUES (?, ?, ?)",
+                                   [(w.collection, w.key, text) for w, text in run])
+                    results.extend(True for _ in run)
                 else:
-                    verb = "INSERT OR IGNORE" if isinstance(write, Insert) \
-                        else "INSERT OR REPLACE"
-                    cursor = db.execute(f"{verb} INTO documents (collection, key, doc) "
-                                        "VALUES (?, ?, ?)", (write.collection, write.key, text))
-                    results.append(cursor.rowcount == 1 or not isinstance(write, Insert))
+                    assert kind is Insert
+                    # An insert's result is its own row count: one statement each.
+                    for write, text in run:
+                        cursor = db.execute("INSERT OR IGNORE INTO documents (collection, key, "
+                                            "doc) VALUES (?, ?, ?)",
+                                            (write.collection, write.key, text))
+                        results.append(cursor.rowcount == 1)
             db.execute("COMMIT")
         except BaseException:
             if db.in_transaction:

@@ -12,9 +12,6 @@ Every response carries X-Request-ID and X-Correlation-ID (the caller's, or fresh
 
 from __future__ import annotations
 
-import itertools
-import os
-import uuid
 from collections.abc import Awaitable, Callable
 
 import structlog
@@ -37,6 +34,7 @@ from ocpi_gateway.transport.context import (
     Routing,
 )
 from ocpi_gateway.transport.envelope import OcpiError, ocpi_response
+from ocpi_gateway.transport.request_ids import fresh_id
 from ocpi_gateway.transport.routing import (
     FROM_COUNTRY,
     FROM_PARTY,
@@ -55,26 +53,6 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 CONFIGURATION_MODULES = frozenset({"versions", "credentials", "hubclientinfo"})
 """Modules without routing headers (transport_and_format); hubclientinfo checks for itself that
 a registered hub calls it."""
-
-
-class _RequestIds:
-    """Fresh X-Request-ID/X-Correlation-ID values in UUID form: a random prefix per process
-    and a counter, unique without the cost of two uuid4() per request (they identify, they
-    are not secrets)."""
-
-    def __init__(self) -> None:
-        self.reset()
-        os.register_at_fork(after_in_child=self.reset)
-
-    def reset(self) -> None:
-        self._prefix = str(uuid.uuid4())[:24]
-        self._counter = itertools.count(int.from_bytes(os.urandom(5), "big"))
-
-    def next(self) -> str:
-        return f"{self._prefix}{next(self._counter) & 0xFFFFFFFFFFFF:012x}"
-
-
-fresh_id = _RequestIds().next
 
 
 def is_configuration_path(path: str) -> bool:

@@ -12,6 +12,7 @@ from ocpi_gateway.reservation_policy.capacity.base import (
     CapacityTimeline,
     Verdict,
     bucket_of,
+    ms,
 )
 from ocpi_gateway.reservation_policy.capacity.classes import Need
 from ocpi_gateway.reservation_policy.capacity.redis import RedisCapacity, keys
@@ -122,3 +123,41 @@ async def test_redis_keeps_each_promise_in_its_bucket(redis_server: str, clock: 
         assert await client.zcard(k["z5"]) == 0
     finally:
         await timeline.close()
+
+
+async def test_a_restore_indexes_what_a_site_of_the_old_layout_held(redis_server: str,
+                                                                   clock: Clock) -> None:
+    # Before the buckets, every member sat in one sorted set (cap:{L}:z) no script reads
+    # now: admission no longer sees it, and the restore at the first touch in a process must
+    # put it back in its bucket though its id is held.
+    timeline = RedisCapacity.from_url(redis_server, clock=clock)
+    client = timeline._redis
+    try:
+        await client.flushall()
+        await timeline.set_supply(L, [ac("E1")])
+        held = booking("b1", 0, 60)
+        assert (await timeline.admit(L, held)).ok
+        k = keys(L)
+        member = (await client.zrange(k["z1"], 0, -1))[0]
+        await client.zrem(k["z1"], member)
+        await client.zadd("cap:{" + L + "}:z", {member: ms(held.start)})
+        assert (await timeline.admit(L, booking("x", 10, 20))).ok  # unseen: overbooked
+        assert await timeline.release(L, "x")
+        changed = booking("b1", 100, 160)  # the store's copy differs: the held one stands
+        assert await timeline.restore(L, [ac("E1")], [changed]) == 1
+        assert await timeline.get(L, "b1") == held
+        assert (await timeline.admit(L, booking("x", 10, 20))).verdict is Verdict.FULL
+        assert await timeline.restore(L, [ac("E1")], [changed]) == 0  # indexed now
+        assert await client.zcard(k["z1"]) == 1
+    finally:
+        await timeline.close()
+
+
+async def test_a_promise_ending_where_a_window_starts_is_not_in_it(
+        timeline: CapacityTimeline) -> None:
+    await timeline.set_supply(L, [ac("E1")])
+    assert (await timeline.admit(L, booking("before", 0, 60))).ok
+    assert (await timeline.admit(L, booking("after", 120, 180))).ok
+    assert [p.promise_id for p in await timeline.promises(L, at(60), at(120))] == []
+    assert [p.promise_id for p in await timeline.promises(L, at(59), at(121))] == [
+        "before", "after"]

@@ -70,3 +70,55 @@ async def test_a_failed_pass_is_run_again_by_the_loop() -> None:
     fail = False
     assert await recovery.loop.run_once()
     assert recovery.rebuilt and capacity.restored == ["L1"]
+
+
+async def test_a_fresh_recovery_is_rebuilt_and_its_loop_waits_an_interval() -> None:
+    capacity = _Capacity()
+    fail = True
+    passes = 0
+
+    async def sites() -> list[tuple[str, Sequence[EvseCandidate]]]:
+        nonlocal passes
+        passes += 1
+        if fail:
+            raise ConnectionError("store away")
+        return [("L1", [])]
+
+    recovery = CapacityRecovery(cast(ReservationCapacity, capacity), sites, retry_interval=3600)
+    assert recovery.rebuilt and recovery.rebuilds == 0  # nothing lost yet: ready
+    assert await recovery.loop.run_once()
+    assert passes == 0  # nothing to retry
+    try:
+        await recovery.rebuild_all()
+    except ConnectionError:
+        pass
+    assert (recovery.rebuilt, recovery.rebuilds, passes) == (False, 1, 1)
+    # Started after the failed pass (as the gateway starts it after its own first pass): the
+    # first retry waits an interval rather than running at once.
+    fail = False
+    recovery.start()
+    try:
+        assert recovery.loop.running
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert passes == 1 and not recovery.rebuilt
+    finally:
+        await recovery.stop()
+    assert not recovery.loop.running
+    assert await recovery.rebuild_all() == 1
+    assert (recovery.rebuilt, recovery.rebuilds) == (True, 2)
+
+
+async def test_sites_where_nobody_may_book_are_skipped_not_the_rest() -> None:
+    class Some(_Capacity):
+        def applies(self, location_id: str) -> bool:
+            return location_id != "NOBOOK"
+
+    capacity = Some()
+
+    async def sites() -> list[tuple[str, Sequence[EvseCandidate]]]:
+        return [("NOBOOK", []), ("L1", []), ("L2", [])]
+
+    recovery = CapacityRecovery(cast(ReservationCapacity, capacity), sites, retry_interval=3600)
+    assert await recovery.rebuild_all() == 2
+    assert capacity.restored == ["L1", "L2"]

@@ -91,6 +91,7 @@ def test_splice_equals_replacing_each_instant(seed: int) -> None:
     assert pointwise(out) == want
     assert all(x[1] == y[0] and x[2] != y[2] for x, y in itertools.pairwise(out))
     assert out[0][0] == 0 and out[-1][1] == max(40, end)
+    assert all(a < b for a, b, _ in out)  # no empty segment left at a joint
 
 
 def test_splice_replaces_a_range_and_merges_equal_neighbours() -> None:
@@ -104,6 +105,8 @@ def test_splice_replaces_a_range_and_merges_equal_neighbours() -> None:
 
 async def test_the_change_log_says_what_changed_and_when_it_cannot(
         timeline: CapacityTimeline) -> None:
+    untouched = await timeline.changes(L, 0)  # a site nothing was written to: version 0
+    assert (untouched.version, untouched.spans) == (0, ())
     await timeline.set_supply(L, [ac("A1"), ac("A2")])
     start = await timeline.changes(L, None)
     assert start.spans is None
@@ -193,3 +196,32 @@ async def test_redis_spare_reads_the_class_table_again_only_when_the_supply_chan
     finally:
         await reader.close()
         await other.close()
+
+
+async def test_a_change_inside_an_earlier_one_keeps_the_earlier_ones_whole_span(
+        timeline: CapacityTimeline) -> None:
+    # Three changes between reads: "a" released (0..10), "long" released (50..120) and a
+    # short one admitted inside it (60..70). All of 0..10 and 50..120 is swept again.
+    cache = SpareCache(timeline)
+    await timeline.set_supply(L, [ac("A1")])
+    assert (await timeline.admit(L, Promise("a", at(0), at(10)))).ok
+    assert (await timeline.admit(L, Promise("long", at(50), at(120)))).ok
+    window = (Need(), at(0), at(180))
+    assert [s.spare for s in await cache.spare(L, *window)] == [0, 1, 0, 1]
+    assert await timeline.release(L, "a")
+    assert await timeline.release(L, "long")
+    assert (await timeline.admit(L, Promise("short", at(60), at(70)))).ok
+    assert merged(await cache.spare(L, *window)) == [
+        (ms(at(0)), ms(at(60)), 1), (ms(at(60)), ms(at(70)), 0), (ms(at(70)), ms(at(180)), 1)]
+    assert free_of(await cache.free(L, *window)) == [(ms(at(0)), ms(at(60))),
+                                                     (ms(at(70)), ms(at(180)))]
+
+
+async def test_an_empty_window_has_no_segment_and_no_free_period(
+        timeline: CapacityTimeline) -> None:
+    cache = SpareCache(timeline)
+    await timeline.set_supply(L, [ac("A1")])
+    assert len(await cache.spare(L, Need(), at(0), at(60))) == 1  # a profile is kept
+    for moment in (at(0), at(30), at(60)):
+        assert await cache.spare(L, Need(), moment, moment) == []
+        assert await cache.free(L, Need(), moment, moment) == []

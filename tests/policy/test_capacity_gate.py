@@ -31,7 +31,7 @@ from ocpi_gateway.reservation_policy.models import EvseCandidate, Partner, Reser
 from ocpi_gateway.reservation_policy.policy import PolicySource, parse_policy
 from ocpi_gateway.store.sqlite import SqliteStore
 from tests.capacity import oracle
-from tests.policy.support import SimChargers, StaticCandidates, grid, set_all
+from tests.policy.support import CCS, SimChargers, StaticCandidates, evse, grid, set_all
 
 EMSP = Partner("NL", "EXA")
 BOOKINGS = {"enabled": True, "activation_lead_minutes": 10, "turnover_buffer_minutes": 10}
@@ -262,4 +262,40 @@ async def test_the_timeline_is_rebuilt_from_stored_reservations(redis_server: st
         for s in site.services:
             await s.engine.availability.close()
         await timeline.close()
+        await site.close()
+
+
+async def test_a_longer_replacement_the_charger_refuses_gives_back_the_longer_promise(
+        site: Site) -> None:
+    service = await site.start()
+    first = await service.reserve(site.request(15), "R1", time_budget=2)
+    assert first.outcome is ReserveOutcome.ACCEPTED and first.reservation is not None
+    site.chargers.script[("CP000", 1, None)] = [CommandOutcome.REJECTED]
+    longer = await service.reserve(site.request(30), "R1", time_budget=2)
+    assert longer.outcome is ReserveOutcome.REJECTED
+    assert longer.reservation == first.reservation  # unchanged
+    assert longer.message == "the charger refused the update; the reservation is unchanged"
+    # Promised to the new end before the charger was asked; back to the old end after.
+    promise = await site.timeline.get("LOC1", "NL-EXA/R1|E000")
+    assert promise is not None and promise.end == site.minutes(25)
+
+
+async def test_an_evse_of_a_class_promised_to_bookings_gives_way_to_one_of_another_class(
+        ) -> None:
+    site = Site(0)
+    # The fast one first in the plan, but a booking needs it (and only it) from now + 20 min.
+    site.candidates = [evse("A-DC", "CP1", connectors=(CCS,)), evse("B-AC", "CP2")]
+    try:
+        service = await site.start()
+        await site.timeline.set_supply("LOC1", supply_of(site.candidates))
+        booked = await site.timeline.admit("LOC1", Promise(
+            "dc-booking", site.minutes(20), site.minutes(90),
+            Need(standards=frozenset({CCS.standard}))))
+        assert booked.ok
+        result = await service.reserve(site.request(30), "R1", time_budget=2)
+        assert result.outcome is ReserveOutcome.ACCEPTED and result.evse_uid == "B-AC"
+        assert [r.evse_id for r in site.chargers.reserve_nows()] == [1]
+        assert site.chargers.reserve_nows()[0].charge_point_id == "CP2"
+        assert not (await site.avail.location("LOC1"))["A-DC"].holder
+    finally:
         await site.close()

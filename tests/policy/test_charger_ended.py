@@ -9,9 +9,11 @@ from datetime import datetime, timedelta
 import pytest
 
 from ocpi_gateway.domain.events import ConnectorStatus, ConnectorStatusChanged
+from ocpi_gateway.reservation_policy.availability.base import EvseStatus
+from ocpi_gateway.reservation_policy.charger_events import ended_by_charger
 from ocpi_gateway.reservation_policy.lifecycle import ReserveOutcome
 from ocpi_gateway.reservation_policy.records import Reservation, ReservationState
-from tests.policy.support import evse
+from tests.policy.support import NOW, evse
 from tests.policy.world import EMSP, ManualClock, World
 
 CONNECTORS_16 = [evse("E1", "CP16", evse_id=None, connector_id=1),
@@ -144,3 +146,27 @@ async def test_only_the_change_straight_from_reserved_to_available_is_the_charge
     await status(w, 1, ConnectorStatus.AVAILABLE)
     r = await current(w)
     assert r.state is ReservationState.ACTIVE and r.evse_uid == "E1"
+
+
+async def test_the_charger_s_end_of_a_reservation_that_changed_meanwhile_answers_the_record(
+        ) -> None:
+    w = await World(CONNECTORS_16).ready()
+    seen = await reserved_on_e1(w)
+    await w.service.cancel(EMSP, "R1")
+    ended = await current(w)
+    # The event about the version seen before the cancel: the record as it is now.
+    assert await ended_by_charger(w.service, seen) == ended
+    assert (await current(w)) == ended
+
+
+async def test_a_charger_s_end_with_no_other_evse_to_hold_says_why_without_answers() -> None:
+    w = await World(CONNECTORS_16).ready()
+    await reserved_on_e1(w)
+    await w.avail.set_status("LOC1", "E2", EvseStatus.CHARGING, NOW)
+    await status(w, 1, ConnectorStatus.AVAILABLE)  # long before its expiry: re-routed
+    removed = await current(w)
+    assert removed.state is ReservationState.REMOVED
+    # The plan (its snapshot still saw E2 free) had no charger to ask: the plan's own words.
+    assert removed.history[-1]["reason"] == (
+        "the charger released the reservation; no alternative: the free EVSEs were taken "
+        "meanwhile")

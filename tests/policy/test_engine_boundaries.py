@@ -6,12 +6,14 @@ Each test pins a boundary that a one-character change to engine.py or rules.py w
 from __future__ import annotations
 
 import functools
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from ocpi_gateway.domain.events import utc_now
 from ocpi_gateway.domain.ids import ChargerAddress
 from ocpi_gateway.reservation_policy.availability.base import EvseStatus
 from ocpi_gateway.reservation_policy.availability.memory import MemoryAvailability
+from ocpi_gateway.reservation_policy.capacity.base import Admission, Verdict
 from ocpi_gateway.reservation_policy.engine import Plan, PolicyEngine, Refusal, RefusalReason
 from ocpi_gateway.reservation_policy.models import ConnectorInfo, Partner, ReservationRequest
 from ocpi_gateway.reservation_policy.policy import PolicySource, parse_policy
@@ -239,3 +241,47 @@ async def test_a_standard_the_evse_lacks_is_explained() -> None:
     assert detail == {"BARE": (Exclusion.WRONG_STANDARD, "wanted CHADEMO, EVSE has none"),
                       "AC": (Exclusion.WRONG_STANDARD,
                              "wanted CHADEMO, EVSE has IEC_62196_T2")}
+
+
+def test_nothing_held_names_the_last_capacity_refusal() -> None:
+    exhausted = Refusal(RefusalReason.ALL_BUSY, "every fitting EVSE is busy")
+    plan = Plan("LOC1", source().effective("LOC1", EMSP), (), 0, exhausted)
+    assert plan.nothing_held is exhausted
+    plan.capacity_refusals.extend([Admission(Verdict.EVSE_TAKEN), Admission(Verdict.NO_CLASS)])
+    refusal = plan.nothing_held
+    assert refusal.reason is RefusalReason.PROMISED
+    assert refusal.message == "the fitting EVSEs are promised to bookings: no_class"
+
+
+async def test_holds_taken_lists_the_engine_s_own_holds_until_they_end() -> None:
+    avail = MemoryAvailability()
+    cands = grid(2)
+    await set_all(avail, cands)
+    now = [NOW]
+    engine = PolicyEngine(source(), avail, clock=lambda: now[0], snapshot_ttl=0)
+    plan = await engine.decide(req(), cands)
+    assert isinstance(plan, Plan)
+    ends = NOW + timedelta(minutes=5)
+    held = await engine.hold(plan, holder="h1", until=ends)
+    assert held is not None
+    assert engine.holds_taken() == {("LOC1", held.evse_uid): ("h1", ends)}
+    now[0] = ends - timedelta(microseconds=1)
+    assert engine.holds_taken() == {("LOC1", held.evse_uid): ("h1", ends)}
+    now[0] = ends  # over at its end: not put back after Redis lost it
+    assert engine.holds_taken() == {}
+
+
+async def test_a_booking_s_binding_may_take_the_evse_kept_for_walk_ins() -> None:
+    avail = MemoryAvailability()
+    cands = grid(2)
+    await set_all(avail, cands)
+    await avail.set_status("LOC1", "E001", EvseStatus.CHARGING, NOW)
+    engine = _engine(source(walk_in_reserve=1), avail)
+    walk_in = await engine.decide(req(), cands)
+    assert isinstance(walk_in, Plan) and walk_in.keep_free == 1
+    assert await engine.hold(walk_in, holder="r", until=until()) is None
+    # Admitted with the reserve kept at every instant of its slot: none kept again now.
+    binding = await engine.decide(replace(req(), booking_key="B1"), cands)
+    assert isinstance(binding, Plan) and binding.keep_free == 0
+    held = await engine.hold(binding, holder="b", until=until())
+    assert held is not None and held.evse_uid == "E000"

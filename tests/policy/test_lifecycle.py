@@ -64,6 +64,17 @@ async def test_refusal_by_charger_moves_to_next_candidate() -> None:
     assert await w.holders() == {"E002": "NL-EXA/R1"}
 
 
+async def test_an_answer_that_is_no_refusal_stops_the_walk_over_the_candidates() -> None:
+    # SCHEDULED is no ReserveNow answer: neither a refusal to try elsewhere after, nor an accept.
+    w = await World(grid(4)).ready()
+    w.chargers.script[("CP000", 1, None)] = [CommandOutcome.SCHEDULED]
+    result = await w.reserve()
+    assert result.outcome is not ReserveOutcome.ACCEPTED
+    assert [a for _, a in result.charger_outcomes] == [CommandOutcome.SCHEDULED]
+    assert len(w.chargers.reserve_nows()) == 1
+    assert await w.holders() == {}
+
+
 async def test_all_refuse_reports_the_most_telling_outcome() -> None:
     w = await World(grid(2)).ready()
     w.chargers.script[("CP000", 1, None)] = [CommandOutcome.FAULTED]
@@ -473,6 +484,15 @@ async def test_no_next_candidate_once_the_time_budget_is_used_up() -> None:
     assert result.outcome is ReserveOutcome.TIMEOUT
     assert [outcome for _, outcome in result.charger_outcomes] == [
         CommandOutcome.OCCUPIED, CommandOutcome.TIMEOUT]
+    assert await w.holders() == {}
+
+
+async def test_a_budget_used_up_before_any_charger_is_asked_is_a_timeout() -> None:
+    w = await World(grid(2)).ready()
+    result = await w.reserve(budget=0.0)
+    assert w.chargers.reserve_nows() == []
+    assert result.outcome is ReserveOutcome.TIMEOUT
+    assert result.charger_outcomes == (("", CommandOutcome.TIMEOUT),)
     assert await w.holders() == {}
 
 

@@ -212,8 +212,22 @@ async def test_a_withdrawal_settles_only_the_attempt_it_withdrew() -> None:
     assert left.attempt is not None
     # An earlier ReserveNow of the same record, withdrawn after the record moved on.
     earlier = replace(left.attempt, ocpp_reservation_id=left.attempt.ocpp_reservation_id + 1)
-    await withdraw(w.service, left.key, earlier)
+    assert await withdraw(w.service, left.key, earlier) is True  # answered: done
     assert (await stored(w)).attempt == left.attempt
+
+
+async def test_a_withdrawal_the_offline_charger_did_not_answer_is_to_be_tried_again() -> None:
+    clock = ManualClock()
+    w = await World(grid(2), clock=clock).ready()
+    await crash_mid_reserve_now(w)
+    left = await stored(w)
+    assert left.attempt is not None
+    w.chargers.offline.add(left.attempt.charge_point_id)
+    assert await withdraw(w.service, left.key, left.attempt) is False
+    assert (await stored(w)).attempt == left.attempt
+    clock.now = left.ends_at  # expired at the charger by now: nothing left to withdraw
+    assert await withdraw(w.service, left.key, left.attempt) is True
+    assert (await stored(w)).attempt is None
 
 
 async def test_a_charger_offline_at_the_expiry_has_dropped_the_reservation_itself() -> None:

@@ -12,7 +12,7 @@ from ocpi_gateway.domain.charger_commands import CommandOutcome
 from ocpi_gateway.reservation_policy.lifecycle import ReserveOutcome
 from ocpi_gateway.reservation_policy.models import ReservationRequest
 from ocpi_gateway.reservation_policy.records import ReservationState
-from tests.policy.support import evse, grid
+from tests.policy.support import StaticCandidates, evse, grid
 from tests.policy.world import EMSP, World
 
 
@@ -95,3 +95,28 @@ async def test_a_shorter_update_in_place_keeps_the_hold_it_has() -> None:
     hold = await w.avail.get("LOC1", first.evse_uid)
     assert hold is not None and hold.holder == "NL-EXA/R1"
     assert hold.hold_until == first.reservation.expiry
+
+
+async def test_a_replacement_the_policy_refuses_leaves_the_reservation_as_it_was() -> None:
+    w = await World(grid(2)).ready()
+    first = await w.reserve()
+    assert first.reservation is not None
+    refused = await w.reserve(evse_uid="NOT-HERE")
+    assert refused.outcome is ReserveOutcome.REJECTED
+    assert refused.refusal is not None
+    assert refused.reservation == first.reservation
+    assert await w.service.get(EMSP, "R1") == first.reservation
+    assert await w.holders() == {"E000": "NL-EXA/R1"}
+    assert len(w.chargers.reserve_nows()) == 1 and w.chargers.cancels() == []
+
+
+async def test_a_replacement_whose_evse_left_the_location_moves_the_reservation() -> None:
+    w = await World(grid(2)).ready()
+    first = await w.reserve()
+    assert first.evse_uid == "E000"
+    # The location's data no longer lists E000 (taken out of the CPO's feed).
+    w.service.candidates = StaticCandidates([c for c in w.candidates if c.evse_uid != "E000"])
+    moved = await w.reserve(minutes=40)
+    assert moved.outcome is ReserveOutcome.ACCEPTED and moved.evse_uid == "E001"
+    await w.service.drain()
+    assert len(w.chargers.cancels()) == 1  # the old one withdrawn at its charger

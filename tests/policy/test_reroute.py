@@ -6,11 +6,17 @@ reservation."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 import pytest
 
 from ocpi_gateway.domain.charger_commands import CancelReservation, CommandOutcome
-from ocpi_gateway.domain.events import ConnectorStatus, ConnectorStatusChanged
+from ocpi_gateway.domain.events import (
+    AvailabilityChanged,
+    ConnectorStatus,
+    ConnectorStatusChanged,
+)
+from ocpi_gateway.reservation_policy.attempts import new_record
 from ocpi_gateway.reservation_policy.lifecycle import ReserveOutcome
 from ocpi_gateway.reservation_policy.records import Reservation, ReservationState
 from tests.policy.support import evse, grid
@@ -115,3 +121,50 @@ async def test_a_reroute_whose_alternative_fails_ends_it_keeping_only_a_silent_t
     assert (removed.attempt is not None) is target_kept
     # Why, from the alternative's answer.
     assert removed.history[-1]["reason"].endswith(f"no alternative: E001: {answer.value}")
+
+
+async def test_a_16_connector_taken_out_of_service_moves_its_reservation_at_once() -> None:
+    w = await World(SITE_16).ready()
+    assert (await w.reserve(evse_uid="E1")).outcome is ReserveOutcome.ACCEPTED
+    await w.service.handle_event(AvailabilityChanged(
+        charge_point_id="CP16", evse_id=None, connector_id=2, operative=False))
+    await w.service.handle_event(AvailabilityChanged(
+        charge_point_id="CP16", evse_id=None, connector_id=1, operative=True))
+    await w.service.drain()
+    assert (await stored(w)).evse_uid == "E1"  # another connector, or back in service
+    await w.service.handle_event(AvailabilityChanged(
+        charge_point_id="CP16", evse_id=None, connector_id=1, operative=False))
+    await w.service.drain()
+    moved = await stored(w)
+    assert moved.state is ReservationState.REROUTED and moved.evse_uid != "E1"
+
+
+async def test_one_evse_s_fault_leaves_a_whole_charger_reservation_where_it_is() -> None:
+    cands = [evse("W1", "CPW", evse_id=None, connector_id=1, whole=True),
+             evse("W2", "CPW", evse_id=None, connector_id=2, whole=True)]
+    w = await World(cands, allow_whole_charger=True).ready()
+    result = await w.reserve()
+    assert result.reservation is not None and result.reservation.whole_charger
+    await w.service.handle_event(ConnectorStatusChanged(
+        charge_point_id="CPW", evse_id=None, connector_id=1, status=ConnectorStatus.FAULTED))
+    await w.service.drain()
+    kept = await stored(w)
+    assert kept.state is ReservationState.ACTIVE and kept.whole_charger
+    assert w.chargers.cancels() == []  # the charger keeps its other EVSE for the driver
+
+
+async def test_a_fault_passes_over_a_pending_reservation_to_the_live_ones_after_it() -> None:
+    w = await World(SITE_16).ready()
+    # Stored first (listed first): a reservation still waiting for its ReserveNow there.
+    pending = replace(new_record("NL-EXA/R0", "R0", w.request()), charge_point_id="CP16")
+    assert await w.service.repo.start(pending, None) is not None
+    assert (await w.reserve(evse_uid="E1")).outcome is ReserveOutcome.ACCEPTED
+    listed = await w.service.repo.live(charge_point_id="CP16")
+    assert [r.reservation_id for r in listed] == ["R0", "R1"]
+    await w.service.handle_event(ConnectorStatusChanged(
+        charge_point_id="CP16", evse_id=None, connector_id=1, status=ConnectorStatus.FAULTED))
+    await w.service.drain()
+    moved = await stored(w)
+    assert moved.state is ReservationState.REROUTED and moved.evse_uid != "E1"
+    r0 = await w.service.get(EMSP, "R0")
+    assert r0 is not None and r0.state is ReservationState.PENDING

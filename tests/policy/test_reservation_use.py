@@ -167,3 +167,19 @@ async def test_a_release_uses_only_the_presented_reservation_on_that_connector(
     assert used is not None and used.state is ReservationState.USED
     await w.service.drain()
     assert w.chargers.cancels() == []  # used where it was reserved: nothing to withdraw
+
+
+async def test_a_transaction_with_a_token_uses_that_token_s_reservation_among_others() -> None:
+    w = await World(grid(2)).ready()
+    assert (await w.reserve("R1", evse_uid="E000", token="04AAAAAAAA")).outcome \
+        is ReserveOutcome.ACCEPTED
+    assert (await w.reserve("R2", evse_uid="E001", token="04BBBBBBBB")).outcome \
+        is ReserveOutcome.ACCEPTED
+    listed = await w.service.repo.live(charge_point_id="CP000")
+    assert [r.reservation_id for r in listed] == ["R1", "R2"]  # the other token's first
+    await w.service.handle_event(TransactionStarted(
+        charge_point_id="CP000", transaction_id="T1", evse_id=2, connector_id=1,
+        id_token="04bbbbbbbb"))
+    states = {rid: r.state for rid in ("R1", "R2")
+              if (r := await w.service.get(EMSP, rid)) is not None}
+    assert states == {"R1": ReservationState.ACTIVE, "R2": ReservationState.USED}

@@ -82,9 +82,12 @@ async def open_session_world(tmp_path: Path, clock: Clock, *, version: str = "2.
                              policy: dict[str, Any] | None = None,
                              tariffs: dict[str, Any] | None = None,
                              emsp_modules: tuple[str, ...] = EMSP_MODULES) -> World:
+    # No test here waits for a charger that does not answer: the bound only has to outlast a
+    # loaded machine (1 s, the commands tests' bound, turned a START_SESSION into a TIMEOUT).
     return await open_world(tmp_path, ocpi_version=version, locations=priced_locations(),
                             tariffs=tariffs or tariffs_doc(), policy=policy or policy_doc(),
-                            emsp_modules=emsp_modules, clock=clock)
+                            emsp_modules=emsp_modules, clock=clock, charger_seconds=5.0,
+                            result_seconds=10)
 
 
 @dataclass

@@ -35,6 +35,22 @@ async def test_a_batch_applies_its_writes_in_order(store: DocumentStore) -> None
     assert await store.count("things") == 3
 
 
+async def test_runs_of_one_kind_apply_in_order_too(store: DocumentStore) -> None:
+    # Consecutive writes of one kind may be applied together: still each in its turn.
+    await store.put("things", "z", {"v": 0})
+    results = await store.write_batch([
+        Put("things", "a", {"v": 1}), Put("things", "a", {"v": 2}), Put("things", "b", {"v": 1}),
+        Delete("things", "b"), Delete("things", "z"), Delete("things", "never"),
+        Put("things", "b", {"v": 3}), Put("things", "z", {"v": 4}),
+        Insert("things", "c", {"v": 5}), Insert("things", "c", {"v": 6}),
+        Delete("things", "c"), Put("things", "c", {"v": 7}),
+    ])
+    assert results == [True] * 9 + [False, True, True]
+    assert {k: (await store.get("things", k) or {}).get("v") for k in "abcz"} == {
+        "a": 2, "b": 3, "c": 7, "z": 4}
+    assert await store.count("things") == 4
+
+
 async def test_an_empty_batch_writes_nothing(store: DocumentStore) -> None:
     assert await store.write_batch([]) == []
     assert await store.count("things") == 0

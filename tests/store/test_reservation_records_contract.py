@@ -260,3 +260,22 @@ async def test_due_records_are_those_whose_grace_has_passed(store: DocumentStore
     assert ended is not None and await repo.transition(ended, S.EXPIRED, reason="x")
     assert [r.reservation_id for r in await repo.due(now)] == ["GRACE_OVER", "LATE", "EXACT"]
     assert [r.reservation_id for r in await repo.due(now, limit=2)] == ["GRACE_OVER", "LATE"]
+
+
+async def test_walking_the_due_records_page_by_page(store: DocumentStore) -> None:
+    repo = ReservationRepository(store, clock=Clock())
+    now = T0 + timedelta(hours=2)
+    assert [page async for page in repo.walk_due(now, 2)] == []
+    assert await repo.due(now) == []
+    for n in range(5):
+        assert await repo.start(record(f"D{n}", expiry=now - timedelta(minutes=10 - n)), None)
+    assert await repo.start(record("FUTURE", expiry=now + timedelta(seconds=1)), None)
+    pages: list[list[str]] = []
+    async for page in repo.walk_due(now, 2):
+        pages.append([r.reservation_id for r in page])
+        if len(pages) == 1:
+            # Ending what was read does not shift the next page; one left live (another
+            # writer won its end) stays out of the next pages too.
+            assert await repo.transition(page[0], S.EXPIRED, reason="x")
+    assert pages == [["D0", "D1"], ["D2", "D3"], ["D4"]]
+    assert [r.reservation_id for r in await repo.due(now, limit=3)] == ["D1", "D2", "D3"]

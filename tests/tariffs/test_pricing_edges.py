@@ -202,3 +202,58 @@ def test_the_first_period_alone_finds_the_next_boundary() -> None:
         result = price_session(t, [MeterPeriod(start, at(MONDAY, "20:30"), Decimal(3))],
                                time_zone="UTC")
         assert [p.start for p in result.periods] == [start, at(MONDAY, "20:00")], start
+
+
+def test_booking_overtime_is_matched_at_its_local_time_to_the_second() -> None:
+    # Overtime costs 6.00 per hour from 18:40 local. The slot ends 18:40:30 (Amsterdam, UTC+1
+    # in March); the session runs to 19:30: 49.5 minutes of overtime, 4.95. Read to the
+    # second (not 18:39:30, not 17:20:30), overtime starts inside the window.
+    t = tariff([
+        {"price_components": [{"type": "TIME", "price": 6.00, "step_size": 1}],
+         "restrictions": {"booking": "BOOKING_OVERTIME", "start_time": "18:40",
+                          "end_time": "23:00"}},
+        {"price_components": [{"type": "ENERGY", "price": 0.30, "step_size": 1}]}])
+    start = datetime(2024, 3, 4, 15, 30, tzinfo=UTC)  # 16:30 local
+    session = MeterPeriod(start, start + timedelta(hours=3), Decimal(10))
+    booking = ReservationSpan(start - timedelta(minutes=5), start, ReservationOutcome.USED,
+                              booking=True,
+                              slot_end=start + timedelta(hours=2, minutes=10, seconds=30))
+    result = price_session(t, [session], time_zone="Europe/Amsterdam", reservation=booking,
+                           decimals=None)
+    assert result.total_reservation_cost is not None
+    assert result.total_reservation_cost.before_taxes == d("4.95")
+    assert result.total_cost.before_taxes == d("4.95") + d("3.00")  # and 10 kWh at 0.30
+
+
+def test_a_kwh_threshold_within_the_first_microsecond_still_cuts_the_period() -> None:
+    # Regression: 2 kWh (A, 0.10) is reached 0.1 Wh into the second period, sooner than the
+    # microsecond the cut is timed to; the period was priced whole at A (1.20 in all). Now
+    # it is cut a microsecond in: 2 kWh at A, 3 kWh at B (0.20, up to 5 kWh), 6.9999999 at
+    # C (0.40), and the 1 Wh steps bill the 11.9999999 kWh as 12 (the extra at C): 3.60
+    t = tariff([
+        {"price_components": [{"type": "ENERGY", "price": 0.10, "step_size": 1}],
+         "restrictions": {"max_kwh": 2}},
+        {"price_components": [{"type": "ENERGY", "price": 0.20, "step_size": 1}],
+         "restrictions": {"max_kwh": 5}},
+        {"price_components": [{"type": "ENERGY", "price": 0.40, "step_size": 1}]}])
+    first = charging(at(MONDAY, "10:00"), 30, "1.9999999")
+    second = MeterPeriod(first.end, first.end + timedelta(minutes=1), Decimal(10))
+    result = price_session(t, [first, second], time_zone="UTC", decimals=None)
+    assert result.total_cost.before_taxes == d("3.60")
+    energy = [next(x.volume for x in p.dimensions if x.type.value == "ENERGY")
+              for p in result.periods]
+    assert energy == [d("2"), d("3"), d("6.9999999")]
+    assert result.periods[1].start == first.end + timedelta(microseconds=1)
+
+
+def test_a_reservation_with_one_naive_end_is_refused() -> None:
+    import pytest
+
+    from ocpi_gateway.tariffs.pricing import PricingError
+    t = tariff([{"price_components": [{"type": "TIME", "price": 1, "step_size": 1}],
+                 "restrictions": {"reservation": "RESERVATION"}}])
+    for start, end in ((MONDAY, datetime(2024, 3, 4, 1, 0)),
+                       (datetime(2024, 3, 3, 23, 0), MONDAY)):
+        span = ReservationSpan(start, end, ReservationOutcome.USED)
+        with pytest.raises(PricingError, match="timezone-aware"):
+            price_session(t, [], time_zone="UTC", reservation=span)

@@ -8,9 +8,12 @@ from pathlib import Path
 
 from tests.test_import_graph import PACKAGE_ROOT, imported_modules
 
-ENGINE = ("tariffs/pricing.py", "tariffs/restrictions.py", "tariffs/ledger.py")
+ENGINE = ("tariffs/pricing.py", "tariffs/priced.py", "tariffs/pieces.py", "tariffs/accounting.py",
+          "tariffs/restrictions.py", "tariffs/ledger.py")
 ALLOWED_OURS = {"ocpi_gateway.money", "ocpi_gateway.tariffs.models",
-                "ocpi_gateway.tariffs.restrictions", "ocpi_gateway.tariffs.ledger"}
+                "ocpi_gateway.tariffs.restrictions", "ocpi_gateway.tariffs.ledger",
+                "ocpi_gateway.tariffs.priced", "ocpi_gateway.tariffs.pieces",
+                "ocpi_gateway.tariffs.accounting"}
 
 
 def test_the_engine_imports_only_models_and_the_standard_library() -> None:

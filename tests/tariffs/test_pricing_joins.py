@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import pytest
 
-from ocpi_gateway.tariffs import pricing, restrictions
+from ocpi_gateway.tariffs import pieces, restrictions
 from ocpi_gateway.tariffs.pricing import MeterPeriod, PricingResult, price_session
 from ocpi_gateway.tariffs.restrictions import compiled
 from tests.tariffs.pricing_helpers import MONDAY, at, charging, d, parking, tariff
@@ -134,7 +134,7 @@ def _without_joins(t: object, periods: list[MeterPeriod], time_zone: str,
                    **kw: object) -> PricingResult:
     """The same pricing with every period cut and matched on its own."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(pricing, "_whole", lambda *_: False)
+        patch.setattr(pieces, "whole", lambda *_: False)
         return price_session(t, periods, time_zone=time_zone, **kw)  # type: ignore[arg-type]
 
 
@@ -205,3 +205,62 @@ def test_prepared_tariffs_kept_are_bounded() -> None:
         compiled(tariff([{"price_components": [{"type": "FLAT", "price": 1, "step_size": 0}]}],
                         id=f"T{n}"))
     assert len(restrictions._compiled) <= restrictions._COMPILED_KEPT
+
+
+def test_parking_that_takes_energy_is_priced_apart_from_parking_that_does_not() -> None:
+    # Not charging, the EV still took 2 kWh in the second half hour (the meter says so):
+    # that energy is billed (0.30), the hour of parking too (1.00); and the other way round
+    t = tariff([{"price_components": [{"type": "ENERGY", "price": 0.30, "step_size": 1},
+                                      {"type": "PARKING_TIME", "price": 1.00,
+                                       "step_size": 1}]}])
+    idle = parking(at(MONDAY, "10:00"), 30)
+    taking = MeterPeriod(idle.end, idle.end + timedelta(minutes=30), Decimal(2), False)
+    for periods in ([idle, taking],
+                    [MeterPeriod(idle.start, idle.end, Decimal(2), False), parking(idle.end, 30)]):
+        result = price_session(t, periods, time_zone="UTC", decimals=None)
+        assert result.total_energy_cost is not None
+        assert result.total_energy_cost.before_taxes == d("0.60")
+        assert cost(result) == d("0.60") + d("1.00")
+        assert len(result.periods) == 2
+
+
+def test_a_period_starting_in_the_repeated_hour_is_matched_at_its_own_time() -> None:
+    # Europe/Paris falls back at 01:00 UTC on 27 Oct 2024. A band from 02:30 local: the
+    # first period starts 02:35 CEST (in it: 6.00), the second 02:29:59 CET, a second
+    # before the band comes round again (2.00). Read to the second, not later.
+    t = tariff([
+        {"price_components": [{"type": "TIME", "price": 6.00, "step_size": 1}],
+         "restrictions": {"start_time": "02:30", "end_time": "05:00"}},
+        {"price_components": [{"type": "TIME", "price": 2.00, "step_size": 1}]}])
+    first = MeterPeriod(datetime(2024, 10, 27, 0, 35, tzinfo=UTC),
+                        datetime(2024, 10, 27, 1, 29, 59, tzinfo=UTC))
+    second = MeterPeriod(first.end, datetime(2024, 10, 27, 1, 40, tzinfo=UTC))
+    result = price_session(t, [first, second], time_zone="Europe/Paris", decimals=None)
+    assert cost(result) == 6 * Decimal(3299) / 3600 + 2 * Decimal(601) / 3600
+    assert result == _without_joins(t, [first, second], "Europe/Paris", decimals=None)
+
+
+@pytest.mark.parametrize("measured", ["current", "power"])
+def test_another_current_or_power_widens_the_periods_band(measured: str) -> None:
+    # Nothing restricts current or power: the three periods are one charging period, whose
+    # MIN/MAX of what was measured spans what each period measured
+    t = tariff([{"price_components": [{"type": "TIME", "price": 1.20, "step_size": 1}]}])
+    first = charging(at(MONDAY, "10:00"), 10, "1", **{measured: 16})
+    second = charging(first.end, 10, "1", **{measured: 32})
+    third = charging(second.end, 10, "1", **{measured: 8})
+    result = price_session(t, [first, second, third], time_zone="UTC", decimals=None)
+    [period] = result.periods
+    volumes = {x.type.value: x.volume for x in period.dimensions}
+    name = measured.upper()
+    assert (volumes[f"MIN_{name}"], volumes[f"MAX_{name}"]) == (d("8"), d("32"))
+    assert cost(result) == d("0.60")
+
+
+def test_a_period_that_measured_nothing_keeps_the_band() -> None:
+    t = tariff([{"price_components": [{"type": "TIME", "price": 1.20, "step_size": 1}]}])
+    first = charging(at(MONDAY, "10:00"), 10, "1", current=16, power=11)
+    second = charging(first.end, 10, "1")  # the charger sent no current nor power then
+    [period] = price_session(t, [first, second], time_zone="UTC", decimals=None).periods
+    volumes = {x.type.value: x.volume for x in period.dimensions}
+    assert (volumes["MIN_CURRENT"], volumes["MAX_CURRENT"]) == (d("16"), d("16"))
+    assert (volumes["MIN_POWER"], volumes["MAX_POWER"]) == (d("11"), d("11"))

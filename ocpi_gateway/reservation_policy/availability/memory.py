@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -19,6 +19,17 @@ def _now() -> datetime:
 
 def _held(entry: EvseAvailability, now: datetime) -> bool:
     return entry.holder is not None and (entry.hold_until is None or entry.hold_until > now)
+
+
+def _free_beyond(entries: Iterable[EvseAvailability], count: int, now: datetime) -> bool:
+    """More than ``count`` of ``entries`` are free."""
+    free = 0
+    for e in entries:
+        if e.status is EvseStatus.AVAILABLE and not _held(e, now):
+            free += 1
+            if free > count:
+                return True
+    return False
 
 
 class MemoryAvailability:
@@ -75,9 +86,10 @@ class MemoryAvailability:
         async with self._lock(location_id):
             now = self._clock()
             evses = self._data.get(location_id, {})
-            free = sum(1 for e in evses.values()
-                       if e.status is EvseStatus.AVAILABLE and not _held(e, now))
-            if free - 1 < keep_free:
+            # Holding one must leave keep_free free: more than keep_free free ones are needed
+            # (with none to keep, the free candidate found below is enough), counted only as
+            # far as that.
+            if keep_free > 0 and not _free_beyond(evses.values(), keep_free, now):
                 return None
             for uid in candidates:
                 entry = evses.get(uid)

@@ -126,13 +126,12 @@ class MemoryCapacity:
         if log:
             site.changed(ms(promise.start), ms(promise.end))
 
-    def _remove(self, site: _Site, promise_id: str) -> Promise | None:
+    def _remove(self, site: _Site, promise_id: str) -> None:
         old = site.promises.pop(promise_id, None)
         if old is not None:
             site.by_start[bucket_of(ms(old.end) - ms(old.start))].remove(
                 (ms(old.start), promise_id))
             site.changed(ms(old.start), ms(old.end))
-        return old
 
     def _check(self, site: _Site, promise: Promise, reserve: int) -> Admission:
         if site.classes is None:

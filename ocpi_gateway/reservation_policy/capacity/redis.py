@@ -130,9 +130,9 @@ def _spans(table: SiteClasses, members: Iterable[bytes | str], after: int) -> li
         if bound:
             mask = table.evse_masks.get(bound, 0)
         else:
-            mask = masks.get(need, -1)
-            if mask < 0:
-                mask = masks[need] = table.need_mask(Need.decode(need))
+            known = masks.get(need)
+            mask = known if known is not None else table.need_mask(Need.decode(need))
+            masks[need] = mask
         if mask:
             out.append(Span(int(start), stop, mask, bound or None))
     return out
@@ -227,7 +227,7 @@ class RedisCapacity:
         else:
             table = _table_of(dict(zip(site[::2], site[1::2], strict=True)),
                               dict(zip(evse[::2], evse[1::2], strict=True)))
-            if table is not None and digest:
+            if table is not None:
                 self._tables[location_id] = (digest, table)
         if table is None:
             return [SpareSegment(start, end, 0)] if end > start else []

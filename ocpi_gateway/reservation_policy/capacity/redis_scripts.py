@@ -226,15 +226,26 @@ local function supply(i)
   end
   return i
 end
--- Adds a member unless its id is held (``only_new``); the longest per bucket follows.
+-- Adds a member; ``only_new``: unless its id is held, and then the held member is only
+-- indexed if its bucket lacks it (a site written before the length buckets kept its members
+-- in one sorted set no script reads now: a restore puts them back where they are read).
 local function add(start, mem, only_new, longest)
   local pid = string.match(mem, '^([^\t]*)')
+  local s, e
   if only_new then
-    if redis.call('HSETNX', IDS, pid, mem) == 0 then return 0 end
+    local held = redis.call('HGET', IDS, pid)
+    if held then
+      s, e = ends(held)
+      if redis.call('ZSCORE', KEYS[bucket(e - s)], held) then return 0 end
+      mem, start = held, s
+    else
+      redis.call('HSET', IDS, pid, mem)
+      s, e = ends(mem)
+    end
   else
     redis.call('HSET', IDS, pid, mem)
+    s, e = ends(mem)
   end
-  local s, e = ends(mem)
   local k = bucket(e - s)
   redis.call('ZADD', KEYS[k], start, mem)
   if e - s > longest[k] then

@@ -81,13 +81,15 @@ async def nearest_free(timeline: SpareSource, location_id: str, need: Need,
         a, b = slot_start - shape.lead, slot_start + length + shape.buffer
         return any(x <= a and b <= y for x, y in free)
 
+    # The wanted start, then one increment earlier and later, two, ...
+    shifts = [timedelta(0)]
+    for k in range(1, int(horizon / increment) + 1):
+        shifts += [-k * increment, k * increment]
     found: list[Timeslot] = []
-    steps = int(horizon / increment)
-    for k in range(steps + 1):
-        for sign in ((0,) if k == 0 else (-1, 1)):
-            candidate = wanted.start + sign * k * increment
-            if candidate >= not_before and fits(candidate):
-                found.append(Timeslot(candidate, candidate + length))
-                if len(found) == count:
-                    return found
+    for shift in shifts:
+        candidate = wanted.start + shift
+        if candidate >= not_before and fits(candidate):
+            found.append(Timeslot(candidate, candidate + length))
+            if len(found) == count:
+                return found
     return found

@@ -73,10 +73,11 @@ def splice(segments: list[Segment], fresh: list[Segment], start: int, end: int
 
 
 def _cut(segments: list[Segment], start: int, end: int) -> list[Segment]:
+    """The segments over [start, end), which ``segments`` covers: each of those from the one
+    holding ``start`` to the last starting before ``end`` meets it."""
     lo = max(0, bisect.bisect_right(segments, start, key=_start) - 1)
     hi = bisect.bisect_left(segments, end, key=_start)
-    return [(max(a, start), min(b, end), n) for a, b, n in segments[lo:hi]
-            if min(b, end) > max(a, start)]
+    return [(max(a, start), min(b, end), n) for a, b, n in segments[lo:hi]]
 
 
 def _merged(spans: tuple[tuple[int, int], ...], start: int, end: int
