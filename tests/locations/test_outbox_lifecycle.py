@@ -42,12 +42,12 @@ async def test_a_retry_not_due_at_restart_is_woken_when_it_is(
         await asyncio.sleep(0.02)
     await outbox.stop()
     # Started again while the retry is 0.1-0.2 s away by the clock: the worker finds it not
-    # due and must park it on a timer; the clock then passes it.
+    # due and must park it on a timer; the clock then reaches it (exactly: due at that time).
     await outbox.start()
     try:
         await asyncio.sleep(0.01)  # the worker has looked at it
         assert len(outbox_peer.requests) == 1
-        clock.now += 1.0
+        clock.now = float((await stored(doc_store))[0]["next_attempt_at"])
         assert await outbox.drain(10)
     finally:
         await outbox.stop()
@@ -61,14 +61,15 @@ async def test_stop_closes_the_connections_the_outbox_opened(
     await outbox.enqueue("p1", "PUT", f"{outbox_peer.url}/L1", {"n": 1})
     assert await outbox.drain(10)
     assert outbox_peer.connections() == 1  # kept alive for the next push
-    await outbox.stop()
-    await outbox_peer.wait_for(lambda: outbox_peer.connections() == 0, "connection closed")
-    # Closed, not merely idle past the client's keep-alive: nothing is left to collect.
+    # Closed, not merely dropped or idle past the client's keep-alive: no unclosed session
+    # or connector is left to the collector.
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
+        await outbox.stop()
         del outbox
         gc.collect()
     assert [str(w.message) for w in caught if "Unclosed" in str(w.message)] == []
+    await outbox_peer.wait_for(lambda: outbox_peer.connections() == 0, "connection closed")
 
 
 async def test_stop_leaves_a_session_the_caller_passed_open(
@@ -310,3 +311,101 @@ async def test_a_row_from_before_owners_is_taken_by_the_instance_that_loads_it(
         assert other.pending() == 0
     finally:
         await other.stop()
+
+
+async def test_a_restart_sends_a_delivery_that_was_waiting_for_a_worker_once(
+        doc_store: DocumentStore, outbox_peer: OutboxPeer) -> None:
+    # Stopped while every worker was busy and one object waited for a worker: what was
+    # queued before the stop must not be picked up again beside what the restart loads.
+    outbox_peer.hold = asyncio.Event()
+    outbox = DeliveryEngine(doc_store, token, heartbeat_interval=NO_BACKGROUND,
+                            policy=DeliveryPolicy(timeout=60.0, concurrency_per_partner=3))
+    await outbox.start()
+    for name in ("k1", "k2", "k3", "b"):
+        await outbox.enqueue("p1", "PUT", f"{outbox_peer.url}/{name}", {"n": name})
+    await outbox_peer.wait_for(lambda: outbox_peer.in_flight == 3, "three workers busy")
+    await outbox.stop()
+    outbox_peer.held = {"b"}  # from now on only b's requests wait
+    await outbox.start()
+    try:
+        for _ in range(600):  # a hang guard: k1-k3 are delivered, b is held
+            if await doc_store.count(COLLECTION) == 1:
+                break
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.3)  # the workers free again would have sent b a second time
+        assert outbox_peer.bodies().count({"n": "b"}) == 1
+        outbox_peer.hold.set()
+        assert await outbox.drain(30)
+    finally:
+        await outbox.stop()
+    assert outbox_peer.bodies().count({"n": "b"}) == 1
+
+
+async def test_a_stopped_outbox_sends_nothing_until_started_again(
+        doc_store: DocumentStore, outbox_peer: OutboxPeer) -> None:
+    outbox = DeliveryEngine(doc_store, token, policy=FAST, heartbeat_interval=NO_BACKGROUND)
+    await outbox.start()
+    await outbox.enqueue("p1", "PUT", f"{outbox_peer.url}/L1", {"n": 1})
+    assert await outbox.drain(10)
+    await outbox.stop()
+    # Queued while stopped (a producer finishing during shutdown): stored, not attempted.
+    await outbox.enqueue("p1", "PUT", f"{outbox_peer.url}/L1", {"n": 2})
+    await asyncio.sleep(0.3)
+    assert outbox_peer.bodies() == [{"n": 1}]
+    assert [row["attempts"] for row in await stored(doc_store)] == [0]
+    # Started again with nothing else pending, the partner served before gets its workers
+    # back: both the stored delivery and a new one go out.
+    await outbox.start()
+    try:
+        await outbox.enqueue("p1", "PUT", f"{outbox_peer.url}/L2", {"n": 3})
+        assert await outbox.drain(10)
+    finally:
+        await outbox.stop()
+    assert sorted(b["n"] for b in outbox_peer.bodies()) == [1, 2, 3]
+
+
+async def test_after_a_restart_with_nothing_pending_a_partner_served_before_is_served(
+        doc_store: DocumentStore, outbox_peer: OutboxPeer) -> None:
+    outbox = DeliveryEngine(doc_store, token, policy=FAST, heartbeat_interval=NO_BACKGROUND)
+    await outbox.start()
+    await outbox.enqueue("p1", "PUT", f"{outbox_peer.url}/L1", {"n": 1})
+    assert await outbox.drain(10)
+    await outbox.stop()
+    await outbox.start()
+    try:
+        await outbox.enqueue("p1", "PUT", f"{outbox_peer.url}/L1", {"n": 2})
+        assert await outbox.drain(10)
+    finally:
+        await outbox.stop()
+    assert outbox_peer.bodies() == [{"n": 1}, {"n": 2}]
+
+
+async def test_a_quick_restart_leaves_one_timer_per_parked_retry(
+        doc_store: DocumentStore, outbox_peer: OutboxPeer) -> None:
+    # stop() cancels the retry timers it parked: one left over would wake a second worker
+    # for the same object after a restart, and both would send its delivery.
+    outbox_peer.script = [(503, b"")]
+    clock = Clock(1_000_000.0)
+    outbox = DeliveryEngine(doc_store, token, clock=clock, heartbeat_interval=NO_BACKGROUND,
+                            policy=DeliveryPolicy(timeout=60.0, base_backoff=0.2,
+                                                  max_backoff=0.2))
+    await outbox.start()
+    await outbox.enqueue("p1", "PUT", f"{outbox_peer.url}/L1", {"n": 1})
+    for _ in range(600):  # a hang guard: the failed attempt is stored after its answer
+        if (await stored(doc_store))[0]["attempts"] == 1:
+            break
+        await asyncio.sleep(0.02)
+    await outbox.stop()  # its retry was parked on a timer 0.1-0.2 s away
+    outbox_peer.hold = asyncio.Event()  # the retry, once sent, stays on the wire
+    await outbox.start()
+    try:
+        await asyncio.sleep(0.01)  # the restarted worker parked it again
+        clock.now += 1.0  # due
+        await outbox_peer.wait_for(lambda: len(outbox_peer.requests) == 2, "the retry")
+        await asyncio.sleep(0.5)  # past every timer either run could have parked
+        assert len(outbox_peer.requests) == 2
+        outbox_peer.hold.set()
+        assert await outbox.drain(10)
+    finally:
+        await outbox.stop()
+    assert outbox_peer.bodies() == [{"n": 1}, {"n": 1}]
