@@ -149,3 +149,18 @@ async def test_a_reservation_still_being_made_is_not_extended(two: Site) -> None
     result = await service.extend_by_cpo(KEY, two.minutes(60), reason="r", time_budget=2)
     assert result.outcome is ActOutcome.REFUSED and "still being made" in result.message
     assert two.chargers.sent == []
+
+
+async def test_a_target_the_policy_excludes_is_refused_with_the_policys_reason(
+        two: Site) -> None:
+    two.candidates[1] = replace(two.candidates[1], reservable=False)
+    service = await two.start()
+    assert await _reserved(two, service, 30) == "E000"  # the one reservable EVSE
+    refused = await service.move_by_cpo(KEY, "E001", reason="r", time_budget=2)
+    assert refused.outcome is ActOutcome.REFUSED
+    assert refused.message.startswith("EVSE E001 cannot take it: ")
+    assert len(refused.message) > len("EVSE E001 cannot take it: ")
+    assert refused.charger_outcomes == ()
+    kept = await service.get(EMSP, "R1")
+    assert kept is not None and kept.evse_uid == "E000" and refused.reservation == kept
+    assert len(two.chargers.sent) == 1  # the first ReserveNow only
