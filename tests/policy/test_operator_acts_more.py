@@ -18,6 +18,7 @@ from ocpi_gateway.reservation_policy.availability.base import EvseStatus
 from ocpi_gateway.reservation_policy.records import COLLECTION, Reservation, ReservationState
 from tests.policy.support import NOW
 from tests.policy.test_capacity_gate import EMSP, Site
+from tests.policy.test_lost_races import cancelled_by_another_instance, last_reason, racing_world
 from tests.policy.test_operator_acts import KEY, _reserved
 
 
@@ -164,3 +165,24 @@ async def test_a_target_the_policy_excludes_is_refused_with_the_policys_reason(
     kept = await service.get(EMSP, "R1")
     assert kept is not None and kept.evse_uid == "E000" and refused.reservation == kept
     assert len(two.chargers.sent) == 1  # the first ReserveNow only
+
+
+@pytest.mark.parametrize("act", ["move", "extend"])
+async def test_an_act_on_a_record_another_instance_ended_meanwhile_answers_not_live(
+        act: str) -> None:
+    w, racing = await racing_world(lambda key, doc: last_reason(doc) == "by the operator",
+                                   cancelled_by_another_instance)
+    made = (await w.reserve("R1", evse_uid="E000")).reservation
+    assert made is not None
+    if act == "move":
+        result = await w.service.move_by_cpo(KEY, "E001", reason="by the operator",
+                                             time_budget=2)
+    else:
+        result = await w.service.extend_by_cpo(KEY, made.expiry + timedelta(minutes=10),
+                                               reason="by the operator", time_budget=2)
+    assert racing.raced
+    assert result.outcome is ActOutcome.NOT_LIVE
+    assert result.message.startswith("the reservation ended meanwhile")
+    assert result.reservation is not None
+    assert result.reservation.state is ReservationState.CANCELLED
+    assert result.reservation == await w.service.get(EMSP, "R1")

@@ -19,6 +19,7 @@ from ocpi_gateway.reservation_policy.records import (
 )
 from ocpi_gateway.reservation_policy.recovery import RecoverySweeper, settle_stale
 from tests.policy.support import grid
+from tests.policy.test_lost_races import cancelled_by_another_instance, last_reason, racing_world
 from tests.policy.test_recovery import crash_mid_reserve_now, stored
 from tests.policy.world import EMSP, ManualClock, World
 
@@ -164,3 +165,14 @@ async def test_the_sweeper_runs_once_started_and_ends_when_stopped() -> None:
     finally:
         await sweeper.stop()
     assert not sweeper.loop.running
+
+
+async def test_a_record_another_instance_ended_first_is_answered_as_it_left_it() -> None:
+    w, racing = await racing_world(
+        lambda key, doc: last_reason(doc) == "its worker stopped before a charger accepted",
+        cancelled_by_another_instance)
+    assert await w.service.repo.start(pending(w, "R1"), None) is not None
+    settled = await w.service.settle_abandoned(EMSP, "R1")
+    assert racing.raced
+    assert settled is not None and settled.state is ReservationState.CANCELLED
+    assert settled == await stored(w)
