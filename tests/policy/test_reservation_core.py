@@ -20,7 +20,7 @@ from ocpi_gateway.reservation_policy.engine import RefusalReason
 from ocpi_gateway.reservation_policy.lifecycle import CancelOutcome, ReserveOutcome
 from ocpi_gateway.reservation_policy.partner_cap import COLLECTION as CAP_SLOTS
 from ocpi_gateway.reservation_policy.records import Reservation, ReservationState
-from ocpi_gateway.reservation_policy.results import final_outcome
+from ocpi_gateway.reservation_policy.results import describe_answers, final_outcome
 from tests.policy.support import grid
 from tests.policy.world import EMSP, ManualClock, World
 
@@ -89,6 +89,13 @@ def test_the_outcome_of_several_answers_is_a_timeout_only_when_the_last_timed_ou
     assert final_outcome([CommandOutcome.FAULTED]) is ReserveOutcome.INOPERATIVE
     # An answer none of the priorities names (no ReserveNow answer): a plain rejection.
     assert final_outcome([CommandOutcome.SCHEDULED]) is ReserveOutcome.REJECTED
+
+
+def test_the_answers_are_told_in_order_and_none_as_nothing_held() -> None:
+    # A re-route that could hold nothing tells it so (charger_events), not an empty string.
+    assert describe_answers([]) == "no free EVSE could be held"
+    assert describe_answers([("E001", CommandOutcome.OCCUPIED),
+                             ("", CommandOutcome.REJECTED)]) == "E001: occupied, -: rejected"
 
 
 async def test_the_sweep_takes_a_pending_record_after_twice_the_charger_wait_and_10_s() -> None:
