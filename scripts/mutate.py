@@ -712,12 +712,20 @@ def definition_at(path: str, line: int) -> Definition | None:
         targets = list(statement.targets)
     elif isinstance(statement, ast.AnnAssign | ast.AugAssign):
         targets = [statement.target]
-    names = [n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)]
+    names = [n.id for t in targets for n in ast.walk(_assigned(t)) if isinstance(n, ast.Name)]
     if not names:
         return None
     readers = _ReaderLines(set(names), attributes=owner is not None)
     readers.visit(tree)
     return Definition((*names, *([owner] if owner else [])), frozenset(readers.lines))
+
+
+def _assigned(target: ast.expr) -> ast.expr:
+    """What an assignment target defines: ``TABLE`` of ``TABLE[Kind.X] = ...`` (the index's
+    names are only read; following them picks the tests of every user of ``Kind``)."""
+    while isinstance(target, ast.Subscript | ast.Attribute):
+        target = target.value
+    return target
 
 
 class _ReaderLines(ast.NodeVisitor):

@@ -85,3 +85,18 @@ def test_targets_exist(mutate: ModuleType) -> None:
     for module, folders in mutate.TARGETS.items():
         assert (ROOT / module).is_file(), module
         assert all((ROOT / folder).exists() for folder in folders), module
+
+
+def test_a_module_level_item_assignment_is_followed_by_its_table_only(mutate: ModuleType,
+                                                                      tmp_path: Path) -> None:
+    path = tmp_path / "table.py"
+    path.write_text("import enum\n\n\n"
+                    "class Kind(enum.Enum):\n    A = 1\n    B = 2\n\n\n"
+                    "TABLE = {Kind.A: 1}\n"
+                    "TABLE[Kind.B] = 2\n\n\n"
+                    "def lookup(kind):\n    return TABLE[kind]\n\n\n"
+                    "def name(kind):\n    return Kind(kind).name\n")
+    definition = mutate.definition_at(str(path), 10)
+    assert definition is not None
+    assert definition.names == ("TABLE",)
+    assert 14 in definition.reader_lines and 18 not in definition.reader_lines

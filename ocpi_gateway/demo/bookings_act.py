@@ -1,6 +1,7 @@
 """The demo's booking act (OCPI 2.3.0 Bookings): the 2.3.0 eMSP reads the site's calendar and
 books two slots a few seconds ahead. The gateway promises capacity, not a charger; at
-``start - activation_lead_minutes`` its binder picks a free fitting EVSE and sends ReserveNow,
+``start - activation_lead_minutes`` (or earlier, when the site has no spare free EVSE of the
+booking's kind) its binder picks a free fitting EVSE and sends ReserveNow,
 the eMSP gets the Booking with the EVSE and sees it RESERVED in Locations. One driver comes
 (FULFILLED), the other does not (NO_SHOW, the EVSE free again)."""
 
@@ -89,7 +90,7 @@ async def book_and_bind(demo: Demo, emsp: BookingEmsp) -> dict[str, dict[str, An
     n.say(f"Activation lead {BOOKING_LEAD_SECONDS:g} s: the gateway binds them at "
           f"{clock_text(start - timedelta(seconds=BOOKING_LEAD_SECONDS))}. Waiting ...")
 
-    n.title("At activation the gateway binds each booking to a free fitting EVSE")
+    n.title("The gateway binds each booking to a free fitting EVSE")
     bound: dict[str, dict[str, Any]] = {}
     for request_id in asks:
         try:
@@ -100,7 +101,8 @@ async def book_and_bind(demo: Demo, emsp: BookingEmsp) -> dict[str, dict[str, An
         bound[request_id] = pushed
         n.say(f"Booking push to the eMSP: {request_id} RESERVED, evse_uid "
               f"{evse_of(pushed)} (ReserveNow sent to its charger until "
-              f"{clock_text(start + timedelta(seconds=BOOKING_NOSHOW_SECONDS))}).")
+              f"{clock_text(start + timedelta(seconds=BOOKING_NOSHOW_SECONDS))}); "
+              + await _when_bound(demo, emsp, request_id) + ".")
     evses = [evse_of(b) or "" for b in bound.values()]
     if len(set(evses)) != 2:
         raise DemoFailed(f"both bookings were bound to the same EVSE: {evses}")
@@ -146,6 +148,24 @@ async def one_comes_one_does_not(demo: Demo, emsp: BookingEmsp,
     n.say(f"Locations push to the 2.3.0 eMSP: EVSE {free} is AVAILABLE again.")
     await charger.stop_transaction(transaction)
     n.say(f"Driver {token} finishes charging and leaves {evse}.")
+
+
+async def _when_bound(demo: Demo, emsp: BookingEmsp, request_id: str) -> str:
+    from ocpi_gateway.bookings.context import BOOKINGS
+    from ocpi_gateway.reservation_policy.bookings.records import booking_key
+    from ocpi_gateway.reservation_policy.models import Partner
+
+    assert demo.app is not None
+    b = await demo.app[BOOKINGS].ledger.get(booking_key(
+        Partner(emsp.country_code, emsp.party_id), request_id))
+    if b is None or b.bound_at is None:
+        raise DemoFailed(f"the gateway has no binding of {request_id}")
+    if b.bound_at < b.bind_at:
+        return (f"bound at {clock_text(b.bound_at)}, before its binding time "
+                f"{clock_text(b.bind_at)}: the site had no spare free EVSE of its kind (as "
+                "many free as bookings due within the hour), so the gateway held one now "
+                "rather than let a walk-in take it")
+    return f"bound at {clock_text(b.bound_at)}, its binding time (start - activation lead)"
 
 
 def _charger_of(demo: Demo, evse_uid: str) -> str:

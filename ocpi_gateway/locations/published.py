@@ -81,10 +81,14 @@ _EVSE_EXCLUDED: dict[str, Any] = {
     "connectors": {"__all__": dict.fromkeys(GATEWAY_ONLY_CONNECTOR_FIELDS, True)}}
 
 
+def _config_part(config: EvseConfig) -> dict[str, Any]:
+    part: dict[str, Any] = _drop_empty(config.model_dump(
+        mode="json", exclude_none=True, exclude=_EVSE_EXCLUDED))
+    return part
+
+
 def evse_doc(evse: PublishedEvse) -> dict[str, Any]:
-    doc: dict[str, Any] = _drop_empty(evse.config.model_dump(
-        mode="json", exclude_none=True,
-        exclude=_EVSE_EXCLUDED))
+    doc = _config_part(evse.config)
     for connector in doc["connectors"]:
         connector["last_updated"] = evse.connectors_updated
     doc["status"] = evse.status.value
@@ -92,12 +96,43 @@ def evse_doc(evse: PublishedEvse) -> dict[str, Any]:
     return doc
 
 
-def published_doc(location: PublishedLocation) -> dict[str, Any]:
-    """The published Location as JSON in the internal model (what snapshots store)."""
+ConfigDocs = dict[str, tuple[EvseConfig, dict[str, Any]]]
+"""Per EVSE uid: its configuration and that configuration's part of ``evse_doc``."""
+
+
+def _evse_doc_from(config_part: dict[str, Any], evse: PublishedEvse) -> dict[str, Any]:
+    # A new document around the shared configuration part: only what changes is new.
+    doc = {**config_part, "connectors": [{**c, "last_updated": evse.connectors_updated}
+                                         for c in config_part["connectors"]]}
+    doc["status"] = evse.status.value
+    doc["last_updated"] = evse.last_updated
+    return doc
+
+
+def published_doc(location: PublishedLocation,
+                  config_docs: ConfigDocs | None = None) -> dict[str, Any]:
+    """The published Location as JSON in the internal model (what snapshots store).
+
+    ``config_docs`` (filled here) keeps each EVSE's configuration part between two calls, so
+    that a location of many EVSEs whose statuses changed is not dumped whole again: only EVSEs
+    whose configuration object is new are. The documents share those parts: store them (or
+    copy them) before changing anything in them."""
     doc: dict[str, Any] = _drop_empty(location.config.model_dump(
         mode="json", exclude_none=True, exclude={"evses"}))
     if location.evses:
-        doc["evses"] = [evse_doc(e) for e in location.evses]
+        if config_docs is None:
+            doc["evses"] = [evse_doc(e) for e in location.evses]
+        else:
+            kept = dict(config_docs)
+            config_docs.clear()
+            evses = []
+            for e in location.evses:
+                known = kept.get(e.config.uid)
+                if known is None or known[0] is not e.config:
+                    known = (e.config, _config_part(e.config))
+                config_docs[e.config.uid] = known
+                evses.append(_evse_doc_from(known[1], e))
+            doc["evses"] = evses
     doc["last_updated"] = location.last_updated
     return doc
 

@@ -151,8 +151,7 @@ def price_periods(periods: Sequence[MeterPeriod], session: Phase, outs: list[Out
         start, end, energy = period.start, period.end, period.energy_kwh
         if last is not None and period.charging == last.charging \
                 and bool(energy) == bool(last.energy) and period.current_a == last.current \
-                and period.power_kw == last.power and outs[-1].end == start \
-                and whole(period, session, kwh):
+                and period.power_kw == last.power and whole(period, session, kwh):
             if last_signature is None:
                 last_signature = signature(session, last.seconds_of_day, last.local_date,
                                             last.kwh_before, last.duration_before_us)
@@ -160,6 +159,7 @@ def price_periods(periods: Sequence[MeterPeriod], session: Phase, outs: list[Out
             if signature(session, local.hour * 3600 + local.minute * 60 + local.second,
                           local.date(), kwh, (start - session.start) // US) \
                     == last_signature:
+                # The periods follow each other (checked): the last output ends at ``start``.
                 # Its current and power are the last piece's: in the output's band already.
                 out = outs[-1]
                 out.end = end

@@ -206,3 +206,31 @@ async def test_a_stale_use_does_not_unbind_a_booking_bound_anew(
     await gw.binder.on_reservation(stale, ReservationState.ACTIVE)
     kept = await site.booking(b.key)
     assert kept.bound and kept.ocpp_reservation_id == r.ocpp_reservation_id
+
+
+async def test_a_try_for_a_booking_cancelled_meanwhile_brings_no_promise_back(
+        site: BindingSite, clock: Clock) -> None:
+    gw = site.instance()
+    b = await site.book(gw)
+    # Cancelled (its promise released) after the run read it as due: the try finds it over.
+    cancelled = await gw.bookings.cancel_by_cpo(b, CancelReason.UNKNOWN, reason="test")
+    assert cancelled is not None and cancelled.state is BookingState.CANCELED
+    assert await site.timeline.promises("LOC1", at(0), at(1000)) == []
+    clock.now = at(590)
+    assert await gw.binder.bind(b) is b  # the stale copy: nothing fitting was bound
+    await gw.reservations.drain()
+    assert await site.timeline.promises("LOC1", at(0), at(1000)) == []
+    assert site.chargers.reserve_nows() == []
+
+
+async def test_a_try_that_finds_its_binding_made_answers_the_bound_booking(
+        site: BindingSite, clock: Clock) -> None:
+    gw = site.instance()
+    b = await site.book(gw)
+    clock.now = at(590)
+    first = await gw.binder.bind(b)
+    assert first is not None and first.bound
+    # Another instance's run with the copy it read before: the reservation stands, held.
+    again = await gw.binder.bind(b)
+    assert again is not None and again.bound and again.evse_uid == first.evse_uid
+    assert len(site.chargers.reserve_nows()) == 1

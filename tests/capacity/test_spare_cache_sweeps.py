@@ -73,6 +73,19 @@ async def test_changes_that_meet_are_swept_together_and_outside_the_window_not_a
     assert timeline.taken() == [(100, 200), (300, 320)]
 
 
+async def test_a_change_inside_an_earlier_one_is_swept_with_it() -> None:
+    timeline, cache = await site()
+    for pid, a, b in (("a", 0, 10), ("long", 50, 120)):
+        assert (await timeline.admit(L, Promise(pid, at(a), at(b)))).ok
+    await read(cache, 0, 600)
+    timeline.taken()
+    assert await timeline.release(L, "a")
+    assert await timeline.release(L, "long")
+    assert (await timeline.admit(L, Promise("short", at(60), at(70)))).ok
+    await read(cache, 0, 600)
+    assert timeline.taken() == [(0, 10), (50, 120)]
+
+
 async def test_a_longer_window_sweeps_only_its_extension_and_an_earlier_one_all() -> None:
     timeline, cache = await site()
     await read(cache, 0, 600)

@@ -6,13 +6,15 @@ bookings' promises leave room."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import pytest
 
 from ocpi_gateway.domain.charger_commands import CancelReservation, CommandOutcome, ReserveNow
 from ocpi_gateway.reservation_policy.acts import ActOutcome
+from ocpi_gateway.reservation_policy.attempts import new_record
 from ocpi_gateway.reservation_policy.lifecycle import ReservationService, ReserveOutcome
-from ocpi_gateway.reservation_policy.records import ReservationState
+from ocpi_gateway.reservation_policy.records import Reservation, ReservationState
 from tests.policy.test_capacity_gate import EMSP, Site
 
 KEY = "NL-EXA/R1"
@@ -46,8 +48,16 @@ async def test_a_move_reserves_the_target_then_withdraws_the_old_one(two: Site) 
     other = "E001" if first == "E000" else "E000"
     before = await service.get(EMSP, "R1")
     assert before is not None
+    heard: list[tuple[str | None, ReservationState, ReservationState]] = []
+
+    async def listener(r: Reservation, previous: ReservationState) -> None:
+        heard.append((r.evse_uid, previous, r.state))
+
+    service.add_listener(listener)
     moved = await service.move_by_cpo(KEY, other, reason="moved by the operator o",
                                       time_budget=2)
+    # The listeners (the eMSP's session, metrics, the EVSE statuses) learn of the move.
+    assert heard == [(other, ReservationState.ACTIVE, ReservationState.REROUTED)]
     assert moved.outcome is ActOutcome.DONE, moved.message
     assert moved.reservation is not None
     assert (moved.reservation.evse_uid, moved.reservation.state) == (
@@ -138,3 +148,16 @@ async def test_a_longer_expiry_where_it_fits_and_a_charger_that_refuses(two: Sit
     assert refused.outcome is ActOutcome.REFUSED and "rejected" in refused.message
     kept = await service.get(EMSP, "R1")
     assert kept is not None and kept.expiry == two.minutes(60)
+
+
+async def test_a_reservation_still_being_made_is_not_moved_even_with_an_evse(two: Site) -> None:
+    service = await two.start()
+    # PENDING (its ReserveNow not answered yet), though an EVSE is on the record already.
+    pending = replace(new_record(KEY, "R1", two.request(30)), evse_uid="E000",
+                      charge_point_id="CP000")
+    assert await service.repo.start(pending, None) is not None
+    result = await service.move_by_cpo(KEY, "E001", reason="r", time_budget=2)
+    assert result.outcome is ActOutcome.REFUSED
+    assert result.message == f"reservation {KEY} is still being made at a charger; try again " \
+                             "in a moment"
+    assert two.chargers.sent == []

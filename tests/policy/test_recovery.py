@@ -64,6 +64,8 @@ async def test_reservation_never_active_is_failed_cancelled_and_freed() -> None:
     assert w.chargers.reservations == {}  # nothing left at the charger
     assert await w.holders() == {}
     assert await restarted.repo.count_live(EMSP) == 0
+    [slot] = await w.store.find(CAP_SLOTS)
+    assert slot["reservation_key"] == ""  # given back, not left for a take-over
     # The cap slot is free again: the partner's cap of 1 admits a new reservation.
     w.service = restarted
     assert (await w.reserve("R2")).outcome is ReserveOutcome.ACCEPTED
@@ -258,3 +260,12 @@ async def test_staleness_is_judged_on_the_service_clock_not_the_wall_clock() -> 
     assert await settle_stale(w.service, clock.now, timedelta(minutes=5)) == 0
     assert await settle_stale(w.service, clock.now + LATER, timedelta(minutes=5)) == 1
     assert (await stored(w)).state is ReservationState.FAILED
+
+
+async def test_settling_a_record_with_nothing_left_answers_it_unchanged() -> None:
+    w = await World(grid(1)).ready()
+    made = await w.reserve()
+    assert made.reservation is not None and not made.reservation.unsettled
+    assert await w.service.settle_abandoned(EMSP, "R1") == made.reservation
+    assert await w.service.settle_abandoned(EMSP, "NONE") is None
+    assert w.chargers.cancels() == []

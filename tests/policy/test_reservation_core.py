@@ -87,6 +87,8 @@ def test_the_outcome_of_several_answers_is_a_timeout_only_when_the_last_timed_ou
     assert final_outcome([occupied, timeout]) is ReserveOutcome.TIMEOUT
     assert final_outcome([CommandOutcome.REJECTED, occupied]) is ReserveOutcome.OCCUPIED
     assert final_outcome([CommandOutcome.FAULTED]) is ReserveOutcome.INOPERATIVE
+    # An answer none of the priorities names (no ReserveNow answer): a plain rejection.
+    assert final_outcome([CommandOutcome.SCHEDULED]) is ReserveOutcome.REJECTED
 
 
 async def test_the_sweep_takes_a_pending_record_after_twice_the_charger_wait_and_10_s() -> None:

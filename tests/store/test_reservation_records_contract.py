@@ -130,6 +130,16 @@ async def test_the_state_machine(store: DocumentStore, start: ReservationState,
             assert await repo.get(fresh.key) == fresh
 
 
+async def test_a_rerouted_reservation_ends_like_an_active_one(store: DocumentStore) -> None:
+    repo = ReservationRepository(store, clock=Clock())
+    moved = await repo.start(record(state=S.REROUTED), None)
+    assert moved is not None
+    with pytest.raises(TransitionError):
+        await repo.transition(moved, S.FAILED, reason="never active")
+    used = await repo.transition(moved, S.USED, reason="transaction")
+    assert used is not None and used.state is S.USED
+
+
 async def test_start_stamps_the_record_and_writes_its_first_entry(store: DocumentStore) -> None:
     clock = Clock()
     repo = ReservationRepository(store, clock=clock)

@@ -257,3 +257,30 @@ def test_a_reservation_with_one_naive_end_is_refused() -> None:
         span = ReservationSpan(start, end, ReservationOutcome.USED)
         with pytest.raises(PricingError, match="timezone-aware"):
             price_session(t, [], time_zone="UTC", reservation=span)
+
+
+def test_a_booked_sessions_energy_counts_from_period_to_period() -> None:
+    # A used booking (slot to 12:00) and two periods of 4 kWh: the 5 kWh threshold is passed
+    # 1 kWh into the second; 5 kWh at 0.20, 3 at 0.40
+    t = tariff([
+        {"price_components": [{"type": "ENERGY", "price": 0.20, "step_size": 1}],
+         "restrictions": {"max_kwh": 5}},
+        {"price_components": [{"type": "ENERGY", "price": 0.40, "step_size": 1}]}])
+    first = charging(at(MONDAY, "10:00"), 30, "4")
+    second = charging(first.end, 30, "4")
+    booking = ReservationSpan(at(MONDAY, "09:50"), first.start, ReservationOutcome.USED,
+                              booking=True, slot_end=at(MONDAY, "12:00"))
+    result = price_session(t, [first, second], time_zone="UTC", reservation=booking,
+                           decimals=None)
+    assert result.total_cost.before_taxes == 5 * d("0.20") + 3 * d("0.40")
+
+
+def test_a_reservation_takes_no_energy_so_kwh_restrictions_never_match_it() -> None:
+    t = tariff([
+        {"price_components": [{"type": "TIME", "price": 3.00, "step_size": 1}],
+         "restrictions": {"reservation": "RESERVATION", "min_kwh": 0.5}},
+        {"price_components": [{"type": "TIME", "price": 1.00, "step_size": 1}],
+         "restrictions": {"reservation": "RESERVATION"}}])
+    span = ReservationSpan(at(MONDAY, "10:00"), at(MONDAY, "11:00"), ReservationOutcome.USED)
+    result = price_session(t, [], time_zone="UTC", reservation=span, decimals=None)
+    assert result.total_cost.before_taxes == d("1.00")

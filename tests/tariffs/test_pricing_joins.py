@@ -264,3 +264,18 @@ def test_a_period_that_measured_nothing_keeps_the_band() -> None:
     volumes = {x.type.value: x.volume for x in period.dimensions}
     assert (volumes["MIN_CURRENT"], volumes["MAX_CURRENT"]) == (d("16"), d("16"))
     assert (volumes["MIN_POWER"], volumes["MAX_POWER"]) == (d("11"), d("11"))
+
+
+def test_a_period_after_the_band_starts_in_the_repeated_hour_is_matched_again() -> None:
+    # 02:00-02:30:30 CET (the repeated hour) is one piece before the 02:30 band; the next
+    # period starts half a minute into the band: matched again, as priced one by one
+    t = tariff([
+        {"price_components": [{"type": "TIME", "price": 6.00, "step_size": 1}],
+         "restrictions": {"start_time": "02:30", "end_time": "05:00"}},
+        {"price_components": [{"type": "TIME", "price": 2.00, "step_size": 1}]}])
+    first = MeterPeriod(datetime(2024, 10, 27, 1, 0, tzinfo=UTC),
+                        datetime(2024, 10, 27, 1, 30, 30, tzinfo=UTC))
+    second = MeterPeriod(first.end, datetime(2024, 10, 27, 1, 40, tzinfo=UTC))
+    result = price_session(t, [first, second], time_zone="Europe/Paris", decimals=None)
+    assert result == _without_joins(t, [first, second], "Europe/Paris", decimals=None)
+    assert len(result.periods) == 2

@@ -2,9 +2,10 @@
 // (the eMSP is told why, in OCPI's CanceledReason), move a bound booking to another EVSE,
 // give one a later end. Reloaded when the feed reports a booking's change.
 'use strict';
-import { currentSession, get, hasOperation, post } from './api.js';
+import { recordActs } from './acts.js';
+import { currentSession, get, hasOperation } from './api.js';
 import { ask } from './ask.js';
-import { clear, h, message, table, when } from './dom.js';
+import { clear, h, table, when } from './dom.js';
 import { filterBar } from './filters.js';
 import { keyLink } from './history.js';
 import { listen } from './live.js';
@@ -22,18 +23,7 @@ export async function show(view) {
   clear(view);
   view.append(h('h2', {}, 'Bookings'), bar.form, notice, list);
 
-  const one = (item) => `/admin/api/bookings/${encodeURIComponent(item.emsp)}/` +
-    encodeURIComponent(item.request_id);
-  const path = (item, verb) => `${one(item)}/${verb}`;
-  async function act(item, verb, body, describe) {
-    try {
-      const done = await post(path(item, verb), body);
-      notice.replaceChildren(message(`${item.key}: ${describe(done)}`));
-    } catch (error) {
-      notice.replaceChildren(message(`${item.key}: ${error.message}`, 'error'));
-    }
-    await load();
-  }
+  const { one, act } = recordActs('/admin/api/bookings', 'request_id', notice, () => load());
   const withNote = (answers, extra) => ({ ...extra,
                                           ...(answers.note ? { note: answers.note } : {}) });
   async function cancel(item) {

@@ -1,8 +1,9 @@
 // The reservation list (newest first), filtered, with the operator's cancel; reloaded when
 // the feed reports a reservation's change.
 'use strict';
-import { currentSession, get, hasOperation, post } from './api.js';
-import { clear, h, message, table, when } from './dom.js';
+import { recordActs } from './acts.js';
+import { currentSession, get, hasOperation } from './api.js';
+import { clear, h, table, when } from './dom.js';
 import { filterBar } from './filters.js';
 import { keyLink } from './history.js';
 import { listen } from './live.js';
@@ -17,18 +18,7 @@ export async function show(view) {
   clear(view);
   view.append(h('h2', {}, 'Reservations'), bar.form, notice, list);
 
-  const one = (item) => `/admin/api/reservations/${encodeURIComponent(item.emsp)}/` +
-    encodeURIComponent(item.reservation_id);
-  const path = (item, act) => `${one(item)}/${act}`;
-  async function act(item, verb, body, describe) {
-    try {
-      const done = await post(path(item, verb), body);
-      notice.replaceChildren(message(`${item.key}: ${describe(done)}`));
-    } catch (error) {
-      notice.replaceChildren(message(`${item.key}: ${error.message}`, 'error'));
-    }
-    await load();
-  }
+  const { one, act } = recordActs('/admin/api/reservations', 'reservation_id', notice, () => load());
   async function cancel(item) {
     const note = window.prompt(`Cancel ${item.key}? A note for the audit log:`, '');
     if (note === null) return;

@@ -42,6 +42,7 @@ from ocpi_gateway.reservation_policy.bookings.service import (
     promise_of,
     requested_evse,
 )
+from ocpi_gateway.reservation_policy.bookings.shortage import to_bind_early
 from ocpi_gateway.reservation_policy.bookings.states import (
     FINAL_STATES,
     BookingState,
@@ -59,6 +60,8 @@ from ocpi_gateway.reservation_policy.records import (
 log = structlog.get_logger(__name__)
 
 _FINAL = frozenset(s.value for s in FINAL_STATES)
+EARLY_WITHIN = timedelta(minutes=60)
+"""How far ahead the binder looks for bookings to bind early at a site running short."""
 _HELD = frozenset({ReservationState.ACTIVE, ReservationState.REROUTED})
 
 
@@ -89,6 +92,8 @@ class BindReport:
     bound: list[str] = field(default_factory=list)
     occupied: list[str] = field(default_factory=list)
     ended: list[str] = field(default_factory=list)
+    early: list[str] = field(default_factory=list)
+    """Bound before their binding time: the site ran short of free fitting EVSEs."""
 
 
 def binding_request(booking: Booking) -> ReservationRequest:
@@ -112,10 +117,14 @@ def binding_request(booking: Booking) -> ReservationRequest:
 class BookingBinder:
     def __init__(self, service: BookingService, reservations: ReservationService, *,
                  time_budget: float = 30.0, observer: BindObserver | None = None,
-                 page_size: int = 100, concurrency: int = 32) -> None:
+                 page_size: int = 100, concurrency: int = 32,
+                 early_within: timedelta = EARLY_WITHIN) -> None:
         self.service = service
         self.page_size = page_size
         self.concurrency = concurrency
+        self.early_within = early_within
+        self._early: set[str] = set()
+        """Bookings being bound before their binding time, now (``booked_promise``)."""
         self.reservations = reservations
         self.time_budget = time_budget
         self.observer: BindObserver = observer or _Quiet()
@@ -129,7 +138,11 @@ class BookingBinder:
             return None
         promise = promise_of(booking, evse_uid=evse_uid)
         buffer = timedelta(minutes=booking.terms.turnover_buffer_minutes)
-        return replace(promise, end=max(promise.end, until + buffer))
+        # Bound early (the site ran short), the EVSE is held from now: counted from now.
+        # Any other caller (a binding at its time, a re-route) gets the booking's interval.
+        start = (min(promise.start, self.service.clock()) if booking_key in self._early
+                 else promise.start)
+        return replace(promise, start=start, end=max(promise.end, until + buffer))
 
     async def run(self, now: datetime | None = None) -> BindReport:
         """One pass: bind every booking due, end every one over (all of them, page by
@@ -152,8 +165,37 @@ class BookingBinder:
 
         await self._each(ledger.walk_due_for_binding(now, self.page_size), bind,
                          skip=lambda b: b.noshow_at <= now)  # settled below
+        if self.early_within > timedelta(0):
+            await self._bind_short(now, report)
         await self._each(ledger.walk_due_for_noshow(now, self.page_size), settle)
         return report
+
+    async def _bind_short(self, now: datetime, report: BindReport) -> None:
+        """Bind now the bookings due within ``early_within`` at sites running short of
+        free EVSEs that fit them (``shortage``)."""
+        soon: dict[str, list[Booking]] = {}
+        async for page in self.service.ledger.walk_due_for_binding(now + self.early_within,
+                                                                   self.page_size):
+            for b in page:
+                if b.bind_at > now:
+                    soon.setdefault(b.location_id, []).append(b)
+        for location_id, pending in soon.items():
+            candidates = await self.service.candidates.candidates(location_id)
+            table = await self.service.capacity.ensure_site(location_id, candidates)
+            seen = await self.reservations.engine.availability.location(location_id)
+            free = {c.evse_uid for c in candidates
+                    if c.reservable and (a := seen.get(c.evse_uid)) is not None and a.is_free}
+            # Held now, free by then: what a promise on the EVSE ends at (charging cars with
+            # no promise have no known end and count as taken).
+            freeing: dict[str, datetime] = {}
+            for p in await self.service.capacity.timeline.promises(
+                    location_id, now, now + self.early_within):
+                if p.evse_uid is not None and p.evse_uid not in free:
+                    freeing[p.evse_uid] = max(p.end, freeing.get(p.evse_uid, p.end))
+            for booking in to_bind_early(pending, free, table, freeing):
+                bound = await self.bind(booking, early=True)
+                if bound is not None and bound.bound:
+                    report.early.append(booking.key)
 
     async def _each(self, pages: AsyncIterator[list[Booking]],
                     act: Callable[[Booking], Awaitable[None]], *,
@@ -178,22 +220,29 @@ class BookingBinder:
                     await slots.acquire()
                     group.create_task(one(booking))
 
-    async def bind(self, booking: Booking) -> Booking | None:
+    async def bind(self, booking: Booking, *, early: bool = False) -> Booking | None:
         """Bind one due booking; the booking as it stands after (still unbound when nothing
-        fitting was free: the next run tries again)."""
+        fitting was free: the next run tries again). ``early``: before its binding time, a
+        try that finds nothing (or does not fit on the timeline from now) is no failure."""
         rid = booked_reservation_id(booking.id)
         existing = await self.reservations.get(booking.partner, rid)
         if existing is not None and existing.live:
             if existing.state in _HELD:
                 return await self._follow(booking, existing)
             return booking  # a ReserveNow in flight (here or on another instance)
-        result = await self.reservations.reserve(binding_request(booking), rid,
-                                                 time_budget=self.time_budget)
+        if early:
+            self._early.add(booking.key)
+        try:
+            result = await self.reservations.reserve(binding_request(booking), rid,
+                                                     time_budget=self.time_budget)
+        finally:
+            self._early.discard(booking.key)
         if result.outcome is ReserveOutcome.ACCEPTED and result.reservation is not None:
             return await self._follow(booking, result.reservation)
-        log.info("booking_bind_occupied", outcome=result.outcome.value,
-                 why=result.message, **booking.ids)
-        self.observer.occupied(booking)
+        log.info("booking_early_bind_refused" if early else "booking_bind_occupied",
+                 outcome=result.outcome.value, why=result.message, **booking.ids)
+        if not early:
+            self.observer.occupied(booking)
         await self._unbind_promise(booking)
         return booking
 

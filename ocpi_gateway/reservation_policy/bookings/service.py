@@ -80,10 +80,10 @@ def booking_promises(bookings: Iterable[Booking]) -> dict[str, list[Promise]]:
 
 
 def _covers(held: Promise, wanted: Promise) -> bool:
-    """``held`` is ``wanted`` on the same EVSE, or the same held longer (to the millisecond
-    a timeline keeps)."""
+    """``held`` is ``wanted`` on the same EVSE, or the same held longer (from earlier: bound
+    early; or later), to the millisecond a timeline keeps."""
     return (held.evse_uid == wanted.evse_uid and held.need == wanted.need
-            and ms(held.start) == ms(wanted.start) and ms(held.end) >= ms(wanted.end)
+            and ms(held.start) <= ms(wanted.start) and ms(held.end) >= ms(wanted.end)
             and held.kind is wanted.kind)
 
 

@@ -53,13 +53,15 @@ def splice(segments: list[Segment], fresh: list[Segment], start: int, end: int
     """``segments`` with [start, end) replaced by ``fresh`` (which covers exactly that),
     equal neighbours merged. Only the replaced range and its two neighbours are looked at
     (a week of a busy site is thousands of segments; a change touches a few)."""
+    # A kept profile is never empty and starts at or before ``start`` < ``end``: segment
+    # ``lo`` holds ``start`` (or ends the profile) and ``hi`` is at least 1.
     lo = max(0, bisect.bisect_right(segments, start, key=_start) - 1)
     hi = bisect.bisect_left(segments, end, key=_start)
     pieces: list[Segment] = []
-    if lo < len(segments) and segments[lo][0] < start:
+    if segments[lo][0] < start:
         pieces.append((segments[lo][0], start, segments[lo][2]))
     pieces += fresh
-    if hi > 0 and segments[hi - 1][1] > end:
+    if segments[hi - 1][1] > end:
         pieces.append((end, segments[hi - 1][1], segments[hi - 1][2]))
     # The neighbours join the merge: an equal spare may meet them at either joint.
     first, last = max(0, lo - 1), min(len(segments), hi + 1)
