@@ -14,7 +14,7 @@ from ocpi_gateway.domain.ids import ChargerAddress
 from ocpi_gateway.reservation_policy.availability.base import EvseStatus
 from ocpi_gateway.reservation_policy.availability.memory import MemoryAvailability
 from ocpi_gateway.reservation_policy.engine import Plan, PolicyEngine
-from ocpi_gateway.reservation_policy.evaluation import Evaluation
+from ocpi_gateway.reservation_policy.evaluation import Evaluation, EvaluationIndex
 from ocpi_gateway.reservation_policy.models import (
     ConnectorInfo,
     EvseCandidate,
@@ -188,3 +188,36 @@ def test_entries_gone_from_a_snapshot_count_as_unknown() -> None:
             evaluate(request, candidates, settings, snapshot))
     assert [c.evse_uid for c, _ in index.evaluation(settings, {"E1": full["E1"]}).eligible
             ] == ["E1"]
+
+
+def test_the_index_is_used_only_with_one_candidate_per_uid() -> None:
+    a = EvseCandidate(LOCATION, "E1", "CP1", ChargerAddress("CP1", 1), True,
+                      (ConnectorInfo("IEC_62196_T2", 22_000),))
+    b = EvseCandidate(LOCATION, "E2", "CP1", ChargerAddress("CP1", 2), True,
+                      (ConnectorInfo("IEC_62196_T2", 22_000),))
+    assert EvaluationIndex.usable([a, b]) is True
+    assert EvaluationIndex.usable([a, b, a]) is False  # keyed by uid: the walk decides
+
+
+def test_entries_gone_while_others_appear_are_both_seen() -> None:
+    # As many entries (or half as many) appear as vanish: the sizes alone hide the change.
+    from ocpi_gateway.reservation_policy.availability.base import EvseAvailability
+    from ocpi_gateway.reservation_policy.evaluation import evaluate
+    from ocpi_gateway.reservation_policy.policy import PolicySettings
+
+    candidates = tuple(EvseCandidate(LOCATION, f"E{i}", f"CP{i}", ChargerAddress(f"CP{i}", 1),
+                                     True, (ConnectorInfo("IEC_62196_T2", 22_000),))
+                       for i in range(4))
+    settings = PolicySettings(ordering=("spread_across_chargers",))
+    request = ReservationRequest(LOCATION, None, PARTNER, "TOK", NOW + timedelta(minutes=30))
+
+    def free(*uids: str) -> dict[str, EvseAvailability]:
+        return {u: EvseAvailability(LOCATION, u, EvseStatus.AVAILABLE, NOW) for u in uids}
+
+    for later in (free("E0", "E1", "E3"), free("E0", "E3")):
+        index = EvaluationIndex(request, candidates, settings)
+        for snapshot in (free("E0", "E1", "E2"), later):
+            got = index.evaluation(settings, snapshot)
+            want = evaluate(request, candidates, settings, snapshot)
+            assert described(got) == described(want)
+            assert got.free_count == want.free_count == len(snapshot)
