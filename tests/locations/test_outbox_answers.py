@@ -158,3 +158,27 @@ async def test_a_stopped_outbox_started_again_delivers_what_was_pending(
         await outbox.stop()
     assert scripted.seen == seen + 1
     assert await doc_store.find(COLLECTION) == []
+
+
+async def test_a_receiver_that_cannot_be_reached_is_kept_with_the_connection_error(
+    doc_store: DocumentStore
+) -> None:
+    import socket
+
+    # A loopback port nobody listens on: the connection is refused.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    outbox = DeliveryEngine(doc_store, _headers, policy=DeliveryPolicy(
+        timeout=30.0, base_backoff=0.01, max_backoff=0.02, max_attempts=1))
+    await outbox.start()
+    try:
+        await outbox.enqueue("emsp", "PUT", f"http://127.0.0.1:{port}/locations/L1",
+                             {"id": "L1"})
+        assert await outbox.drain(5)
+    finally:
+        await outbox.stop()
+    [row] = await doc_store.find(COLLECTION)
+    # Why it failed, for the operator reading the dead letters; not "internal error".
+    assert row["dead"] is True and row["attempts"] == 1
+    assert str(row["last_error"]).startswith("ClientConnectorError: "), row["last_error"]

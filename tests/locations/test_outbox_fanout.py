@@ -188,3 +188,59 @@ async def test_a_fan_out_that_cannot_be_stored_is_retried_then_raised(
         raise AssertionError("a fan-out that cannot be stored must fail its caller")
     # Nothing of the refused fan-out is queued in memory either: it was never durable.
     assert outbox.pending() == 5
+
+
+async def test_a_coalesced_update_takes_the_new_headers_and_keeps_them_when_none(
+    receiver: Peer, doc_store: DocumentStore
+) -> None:
+    receiver.validate = False  # outbox mechanics: opaque bodies
+    outbox = DeliveryEngine(doc_store, token, policy=FAST)  # not started: everything waits
+    url = f"{receiver.url}/NL/EXA/L1"
+    first = await outbox.enqueue_many(patches(url, 1, "CHARGING"))
+    moved = [Outgoing(partner_id="p0", method="PATCH", url=f"{url}/E1",
+                      body={"status": "AVAILABLE"}, ordering_key=url, coalesce=True,
+                      headers={"OCPI-to-party-id": "MOVED"})]
+    again = await outbox.enqueue_many(moved)
+    # An update without headers overwrites the body and keeps the headers it replaced.
+    bare = await outbox.enqueue_many([Outgoing(
+        partner_id="p0", method="PATCH", url=f"{url}/E1", body={"status": "BLOCKED"},
+        ordering_key=url, coalesce=True)])
+    assert [d.id for d in again] == [d.id for d in bare] == [d.id for d in first]
+    (stored,) = await doc_store.find(COLLECTION)
+    assert stored["body"] == {"status": "BLOCKED"}
+    await outbox.start()
+    assert await outbox.drain(5)
+    await outbox.stop()
+    (patched,) = receiver.of("PATCH")
+    assert to_party(patched) == "MOVED" and patched.body == {"status": "BLOCKED"}
+
+
+async def test_a_fan_out_cancelled_while_it_is_stored_is_cancelled_not_retried(
+    receiver: Peer, doc_store: DocumentStore
+) -> None:
+    entered = asyncio.Event()
+    release = asyncio.Event()
+
+    class Held(Recorded):
+        async def write_batch(self, writes: Sequence[Write]) -> list[bool]:
+            self.batches.append(list(writes))
+            entered.set()
+            await release.wait()
+            return await self.inner.write_batch(writes)
+
+    held = Held(doc_store)
+    outbox = DeliveryEngine(held, token, policy=FAST)  # type: ignore[arg-type]
+    url = f"{receiver.url}/NL/EXA/L1"
+    caller = asyncio.create_task(outbox.enqueue_many(patches(url, 3, "CHARGING")))
+    await entered.wait()
+    caller.cancel()
+    release.set()
+    try:
+        await asyncio.wait_for(caller, 10)
+    except asyncio.CancelledError:
+        pass
+    else:
+        raise AssertionError("a cancelled caller must see its cancellation")
+    # Not written again after the cancellation, and nothing queued in memory.
+    assert len(held.batches) == 1
+    assert outbox.pending() == 0

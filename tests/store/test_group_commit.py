@@ -245,3 +245,23 @@ async def test_a_backlog_is_committed_in_transactions_of_max_batch_writes(
                            for i in range(MAX_BATCH + 3)))
     assert [len(batch) for batch in recorded.batches] == [MAX_BATCH, 3]
     assert MAX_BATCH == 256
+
+
+async def test_write_all_commits_one_callers_writes_together_and_answers_each(
+        store: DocumentStore) -> None:
+    await store.put("things", "kept", {"v": 0})
+    await store.put("things", "gone", {"v": 0})
+    recorded = Recorded(store)
+    commits = GroupCommit(recorded)  # type: ignore[arg-type]
+    results = await commits.write_all([
+        Put("things", "a", {"v": 1}), Insert("things", "kept", {"v": 2}),
+        Insert("things", "b", {"v": 3}), Delete("things", "gone")])
+    # One result per write, in their order, as write_batch answers them.
+    assert results == [True, False, True, True]
+    assert [[w.key for w in batch] for batch in recorded.batches] == [
+        ["a", "kept", "b", "gone"]]
+    assert await store.get("things", "a") == {"v": 1}
+    assert await store.get("things", "kept") == {"v": 0}
+    assert await store.get("things", "b") == {"v": 3}
+    assert await store.get("things", "gone") is None
+    assert await commits.write_all([]) == []
