@@ -1,0 +1,173 @@
+"""Prometheus metrics of the gateway: the series, the functions that record them, `/metrics`.
+
+Every series lives in one dedicated ``REGISTRY`` (not the client library's global default), so
+that importing a third-party library that registers its own collectors never changes what the
+operator scrapes, and so that tests read exact values with ``REGISTRY.get_sample_value``.
+
+Other modules record through the small functions below, never through the metric objects, so
+that label names and label values stay in one place and a typo cannot create a new series.
+Labels only take values from closed sets (OCPI modules, command types, outcomes, OCPP actions)
+to keep the number of series bounded whatever a partner or a charger sends.
+
+The registry is process-wide: one container runs one gateway process, and Prometheus scrapes
+each instance separately (see docs/operator-guide.md).
+
+Where things are: ``series`` (the registry and every metric), ``recording`` (the functions
+other modules call), ``adapters`` (bus listeners, the ChargerCommands wrapper), ``http``
+(``/metrics`` and the request observer). Everything is re-exported here: callers use
+``metrics.name``.
+"""
+
+from __future__ import annotations
+
+from ocpi_gateway.metrics.adapters import (
+    BookingBindMetrics,
+    EnforcementMetrics,
+    TimedChargerCommands,
+    booking_listener,
+    connection_listener,
+    reservation_listener,
+    watch_ocpp_connections,
+)
+from ocpi_gateway.metrics.http import (
+    Handler,
+    bearer_protected,
+    install,
+    metrics_handler,
+    ocpi_metrics_middleware,
+    ocpi_module_of,
+    ocpi_status_of,
+)
+from ocpi_gateway.metrics.recording import (
+    LOOP_METRICS,
+    LoopMetrics,
+    cdr_issued,
+    command_finished,
+    delivery_failed,
+    delivery_retried,
+    delivery_succeeded,
+    enforcement_refused,
+    no_show_recorded,
+    observe_command_roundtrip,
+    observe_ocpi_request,
+    ocpp_message,
+    reservation_fee,
+    reservation_transition,
+    token_ban_lifted,
+    token_banned,
+    watch_deliveries_pending,
+)
+from ocpi_gateway.metrics.series import (
+    BIND_OUTCOMES,
+    BOOKING_REQUEST_STATUSES,
+    BOOKING_STATES,
+    CDR_KINDS,
+    OCPI_MODULES,
+    OCPP_ACTIONS,
+    REGISTRY,
+    BanSource,
+    DeliveryGiveUp,
+    Direction,
+    EnforcementRefusal,
+    FeeKind,
+    ReservationOutcome,
+    UnusedKind,
+    booking_bind_lateness,
+    booking_binds,
+    booking_requests,
+    bookings,
+    cdrs,
+    commands,
+    deliveries_failed,
+    deliveries_pending,
+    deliveries_retried,
+    deliveries_succeeded,
+    enforcement_refusals,
+    loop_failures,
+    loop_last_run,
+    no_shows,
+    ocpi_request_duration,
+    ocpi_requests,
+    ocpp_command_duration,
+    ocpp_connections,
+    ocpp_connections_opened,
+    ocpp_messages,
+    reservation_fee_amounts,
+    reservation_fees,
+    reservations,
+    token_bans,
+    token_bans_lifted,
+)
+
+__all__ = [
+    "BIND_OUTCOMES",
+    "BOOKING_REQUEST_STATUSES",
+    "BOOKING_STATES",
+    "CDR_KINDS",
+    "LOOP_METRICS",
+    "OCPI_MODULES",
+    "OCPP_ACTIONS",
+    "REGISTRY",
+    "BanSource",
+    "BookingBindMetrics",
+    "DeliveryGiveUp",
+    "Direction",
+    "EnforcementMetrics",
+    "EnforcementRefusal",
+    "FeeKind",
+    "Handler",
+    "LoopMetrics",
+    "ReservationOutcome",
+    "TimedChargerCommands",
+    "UnusedKind",
+    "bearer_protected",
+    "booking_bind_lateness",
+    "booking_binds",
+    "booking_listener",
+    "booking_requests",
+    "bookings",
+    "cdr_issued",
+    "cdrs",
+    "command_finished",
+    "commands",
+    "connection_listener",
+    "deliveries_failed",
+    "deliveries_pending",
+    "deliveries_retried",
+    "deliveries_succeeded",
+    "delivery_failed",
+    "delivery_retried",
+    "delivery_succeeded",
+    "enforcement_refusals",
+    "enforcement_refused",
+    "install",
+    "loop_failures",
+    "loop_last_run",
+    "metrics_handler",
+    "no_show_recorded",
+    "no_shows",
+    "observe_command_roundtrip",
+    "observe_ocpi_request",
+    "ocpi_metrics_middleware",
+    "ocpi_module_of",
+    "ocpi_request_duration",
+    "ocpi_requests",
+    "ocpi_status_of",
+    "ocpp_command_duration",
+    "ocpp_connections",
+    "ocpp_connections_opened",
+    "ocpp_message",
+    "ocpp_messages",
+    "reservation_fee",
+    "reservation_fee_amounts",
+    "reservation_fees",
+    "reservation_listener",
+    "reservation_transition",
+    "reservations",
+    "token_ban_lifted",
+    "token_banned",
+    "token_bans",
+    "token_bans_lifted",
+    "watch_deliveries_pending",
+    "watch_ocpp_connections",
+]
