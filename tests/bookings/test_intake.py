@@ -319,6 +319,57 @@ async def test_an_error_while_admitting_fails_the_booking(
     assert answer.message == "the request could not be processed"
 
 
+async def test_an_error_during_a_change_fails_that_request_and_the_booking_stands(
+        store: DocumentStore, timeline: CapacityTimeline, clock: Clock) -> None:
+    # A change's request is stored PENDING before it is decided: an error after that must
+    # decide it FAILED (BookingRequestStatus FAILED, "request for booking failed"), not leave
+    # it open for ever with the booking unchanged.
+    i = intake(store, timeline, clock, evses=2)
+    made = (await submit(i)).booking
+    real = i.service.reserve_promise
+
+    async def broken(*args: Any, **kwargs: Any) -> Any:
+        raise ConnectionError("redis went away")
+
+    i.service.reserve_promise = broken  # type: ignore[method-assign]
+    answer = await submit(i, start=660)
+    b = answer.booking
+    assert [r.status for r in b.requests] == [RequestStatus.ACCEPTED, RequestStatus.FAILED]
+    assert b.state is BookingState.RESERVED and (b.start, b.end) == (made.start, made.end)
+    assert answer.message == "the request could not be processed"
+    stored = await i.service.ledger.get(made.key)
+    assert stored is not None and stored.requests == b.requests
+    assert (await timeline.get("LOC1", made.promise_id)) is not None
+    # The next change is decided as usual.
+    i.service.reserve_promise = real  # type: ignore[method-assign]
+    later = (await submit(i, start=660)).booking
+    assert [r.status for r in later.requests][-1] is RequestStatus.ACCEPTED
+    assert later.start == at(660)
+
+
+async def test_an_error_during_a_cancellation_fails_that_request(
+        store: DocumentStore, timeline: CapacityTimeline, clock: Clock) -> None:
+    i = intake(store, timeline, clock, evses=2)
+    made = (await submit(i)).booking
+    real = i.service.ledger.transition
+    calls = {"n": 0}
+
+    async def failing_once(*args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("reason") == "canceled" and calls["n"] == 0:
+            calls["n"] += 1
+            raise ConnectionError("the store went away")
+        return await real(*args, **kwargs)
+
+    i.service.ledger.transition = failing_once  # type: ignore[method-assign]
+    answer = await submit(i, canceled=CANCEL)
+    assert [r.status for r in answer.booking.requests] == [RequestStatus.ACCEPTED,
+                                                           RequestStatus.FAILED]
+    assert answer.booking.state is BookingState.RESERVED
+    again = await submit(i, canceled=CANCEL)
+    assert again.booking.state is BookingState.CANCELED
+    assert (await timeline.get("LOC1", made.promise_id)) is None
+
+
 async def test_a_request_interrupted_before_its_decision_is_failed_by_the_sweeper(
         store: DocumentStore, timeline: CapacityTimeline, clock: Clock) -> None:
     from ocpi_gateway.reservation_policy.bookings.sweeper import BookingSweeper
