@@ -392,3 +392,33 @@ async def test_a_request_interrupted_before_its_decision_is_failed_by_the_sweepe
     assert await timeline.get("LOC1", stuck.promise_id) is None
     assert T0 < clock.now
     _ = replace
+
+
+async def test_a_change_interrupted_before_its_decision_is_failed_by_the_sweeper(
+        store: DocumentStore, timeline: CapacityTimeline, clock: Clock) -> None:
+    # The instance died between storing a change's request and deciding it (after the
+    # timeline took the new period, say): the sweep decides the request FAILED, and the
+    # booking keeps its own period and promise.
+    from ocpi_gateway.reservation_policy.bookings.records import RequestEntry
+    from ocpi_gateway.reservation_policy.bookings.service import promise_of
+    from ocpi_gateway.reservation_policy.bookings.sweeper import BookingSweeper
+    from ocpi_gateway.reservation_policy.bookings.waitlist import WaitingList
+    i = intake(store, timeline, clock, evses=2)
+    sweeper = BookingSweeper(i.service, WaitingList(i.service),
+                             stale_after=timedelta(minutes=1))
+    made = (await submit(i)).booking
+    moved = ask(start=700)
+    added = await i.service.ledger.add_request(
+        made, RequestEntry(RequestStatus.PENDING, moved, clock()), reason="change_received")
+    assert added is not None
+    assert (await i.service.reserve_promise(replace(added, start=moved.start, end=moved.end),
+                                            amend=True)).ok
+    assert await sweeper.sweep() == []  # not stale yet
+    clock.advance(2)
+    [swept] = await sweeper.sweep()
+    assert swept.key == made.key and swept.state is BookingState.RESERVED
+    assert [r.status for r in swept.requests] == [RequestStatus.ACCEPTED, RequestStatus.FAILED]
+    assert (swept.start, swept.end) == (made.start, made.end)
+    kept = await timeline.get("LOC1", made.promise_id)
+    assert kept is not None and kept.start == promise_of(made).start
+    assert await sweeper.sweep() == []  # decided once
