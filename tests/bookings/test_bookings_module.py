@@ -17,6 +17,7 @@ from ocpi_gateway import keys
 from ocpi_gateway.bookings.context import BOOKINGS
 from ocpi_gateway.bookings.extension import BOOKINGS_PUBLISHER
 from ocpi_gateway.domain.events import ConnectorStatus, ConnectorStatusChanged
+from ocpi_gateway.locations.extension import LOCATIONS
 from tests.bookings.support import Clock
 from tests.commands.support import eventually
 from tests.locations.conftest import EXAMPLE
@@ -413,3 +414,17 @@ async def test_a_status_change_and_a_policy_reload_push_the_booking_location(
     assert await eventually(lambda: len(_site_puts(site.emsp)) > after_fault)
     newest = _site_puts(site.emsp)[-1]
     assert newest["booking_terms"]["cancel_until_minutes"] == 45
+
+
+async def test_a_locations_reload_pushes_every_booking_location(site: Site) -> None:
+    await site.pushes()
+
+    def puts_of(location_id: str) -> int:
+        return sum(1 for r in site.emsp.received if r.method == "PUT"
+                   and r.path.endswith(f"/booking_locations/{location_id}"))
+
+    before = {loc: puts_of(loc) for loc in (SITE, OTHER_SITE)}
+    changed = await site.gateway.app[LOCATIONS].reload_all()
+    assert changed["bookings"] == []
+    await site.pushes()
+    assert await eventually(lambda: all(puts_of(loc) > before[loc] for loc in before))
