@@ -53,6 +53,8 @@ log = structlog.get_logger(__name__)
 BOOKINGS_PUBLISHER: web.AppKey[BookingsPublisher] = web.AppKey("bookings_publisher",
                                                                 BookingsPublisher)
 SWEEP_SECONDS = 15.0
+WELCOME_SECONDS = 2.0
+"""How often to look for receivers registered since (they get every BookingLocation)."""
 BIND_SECONDS = 5.0
 """How often the binder looks for bookings due: a booking is bound at most this late."""
 
@@ -186,12 +188,18 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
 
         sweeper = BackgroundLoop("bookings-sweep", sweep, interval=SWEEP_SECONDS,
                                  registry=app[keys.LOOPS], run_at_start=False)
+        await publisher.know_receivers()
+        welcome = BackgroundLoop("bookings-welcome", publisher.welcome_new_receivers,
+                                 interval=WELCOME_SECONDS, registry=app[keys.LOOPS],
+                                 run_at_start=False)
         sweeper.start()
+        welcome.start()
         if binder_loop is not None:
             binder_loop.start()
         yield
         if binder_loop is not None:
             await binder_loop.stop()
+        await welcome.stop()
         await sweeper.stop()
         await publisher.stop()
 

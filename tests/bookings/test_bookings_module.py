@@ -428,3 +428,16 @@ async def test_a_locations_reload_pushes_every_booking_location(site: Site) -> N
     assert changed["bookings"] == []
     await site.pushes()
     assert await eventually(lambda: all(puts_of(loc) > before[loc] for loc in before))
+
+
+async def test_a_receiver_registered_later_is_sent_every_booking_location(site: Site) -> None:
+    # As for Locations: a partner that registers with a Bookings RECEIVER gets every site's
+    # BookingLocation without waiting for the next change of each.
+    late = await register(site.gateway, EmspPeer(
+        party_id="LAT", modules=MODULES_230, versions=("2.3.0",), ocpi_version="2.3.0"))
+    try:
+        wanted = {f"NL/EXA/booking_locations/{loc}" for loc in (SITE, OTHER_SITE)}
+        assert await eventually(lambda: wanted <= set(late.bookings))
+        assert late.bookings[f"NL/EXA/booking_locations/{SITE}"]["calendars"]
+    finally:
+        await late.close()
