@@ -20,6 +20,7 @@ from ocpi_gateway.reservation_policy.bookings.fulfilment import BookingUse
 from ocpi_gateway.reservation_policy.bookings.ledger import BookingLedger
 from ocpi_gateway.reservation_policy.bookings.records import Booking
 from ocpi_gateway.reservation_policy.bookings.service import BookingService
+from ocpi_gateway.reservation_policy.bookings.sessions import SessionWatch
 from ocpi_gateway.reservation_policy.bookings.states import BookingState
 from ocpi_gateway.reservation_policy.capacity.base import CapacityTimeline
 from ocpi_gateway.reservation_policy.capacity.gate import ReservationCapacity
@@ -93,11 +94,13 @@ class Instance:
     bookings: BookingService
     binder: BookingBinder
     use: BookingUse
+    sessions: SessionWatch
 
     async def event(self, event: DomainEvent) -> None:
         """As the gateway's EventBus: the reservation service first, then bookings."""
         await self.reservations.handle_event(event)
         await self.use.on_event(event)
+        await self.sessions.on_event(event)
         await self.reservations.drain()
 
     async def run(self) -> None:
@@ -145,7 +148,10 @@ class BindingSite:
         sites = self.candidates
         use = BookingUse(bookings, lambda cp: [c.location_id for c in sites
                                                if c.charge_point_id == cp])
-        inst = Instance(reservations, bookings, binder, use)
+        sessions = SessionWatch(bookings, use.sites)
+        binder.sessions = sessions
+        capacity.add_stored_promises(sessions.stored)
+        inst = Instance(reservations, bookings, binder, use, sessions)
         self.instances.append(inst)
         return inst
 
