@@ -30,10 +30,10 @@ from ocpi_gateway.modules import InterfaceRole, OcpiModule
 from ocpi_gateway.ocpp_wiring import CHARGERS
 from ocpi_gateway.reservation_policy.bookings.binder import BookingBinder
 from ocpi_gateway.reservation_policy.bookings.fulfilment import BookingUse
-from ocpi_gateway.reservation_policy.bookings.sessions import SessionWatch
 from ocpi_gateway.reservation_policy.bookings.intake import BookingIntake
 from ocpi_gateway.reservation_policy.bookings.ledger import BookingLedger
 from ocpi_gateway.reservation_policy.bookings.service import BookingService
+from ocpi_gateway.reservation_policy.bookings.sessions import SessionWatch
 from ocpi_gateway.reservation_policy.bookings.sweeper import BookingSweeper
 from ocpi_gateway.reservation_policy.bookings.waitlist import WaitingList
 from ocpi_gateway.reservation_policy.capacity.spare_cache import SpareCache

@@ -22,7 +22,11 @@ from ocpi_gateway.reservation_policy.bookings.records import Booking
 from ocpi_gateway.reservation_policy.bookings.service import BookingService
 from ocpi_gateway.reservation_policy.bookings.sessions import SessionWatch
 from ocpi_gateway.reservation_policy.bookings.states import BookingState
-from ocpi_gateway.reservation_policy.capacity.base import CapacityTimeline
+from ocpi_gateway.reservation_policy.capacity.base import (
+    CapacityTimeline,
+    Promise,
+    PromiseKind,
+)
 from ocpi_gateway.reservation_policy.capacity.gate import ReservationCapacity
 from ocpi_gateway.reservation_policy.engine import PolicyEngine
 from ocpi_gateway.reservation_policy.lifecycle import ReservationService
@@ -175,6 +179,11 @@ class BindingSite:
         self.clock.now = at(minute)
         await inst.run()
         return await self.booking(b.key)
+
+    async def promised(self, start: datetime, end: datetime) -> list[Promise]:
+        """The promises over [start, end), not the sessions in progress beside them."""
+        return [p for p in await self.timeline.promises("LOC1", start, end)
+                if p.kind is not PromiseKind.SESSION]
 
     async def booking(self, key: str) -> Booking:
         found = await BookingLedger(self.store, clock=self.clock).get(key)

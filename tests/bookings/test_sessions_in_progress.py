@@ -24,7 +24,7 @@ from ocpi_gateway.bookings.context import BOOKINGS
 from ocpi_gateway.reservation_policy.capacity.base import PromiseKind
 from ocpi_gateway.reservation_policy.capacity.redis import RedisCapacity
 from ocpi_gateway.reservations.extension import CAPACITY
-from tests.bookings.test_booking_day import TERMS, T2, z
+from tests.bookings.test_booking_day import T2, TERMS, z
 from tests.bookings.test_bookings_module import MODULES_230, register
 from tests.commands.support import (
     CP16,
