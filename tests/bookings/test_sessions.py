@@ -164,3 +164,40 @@ def test_the_evse_of_a_transaction() -> None:
     single = [evse("S", "CP9", evse_id=1)]
     assert evse_of(single, "CP9", None, None) is single[0]
     assert evse_of(single, "CP8", 1, 1) is None
+
+
+@pytest.mark.parametrize(("walk_in_at", "early"), [(500, False), (535, True)])
+async def test_a_car_expected_to_leave_before_the_binding_time_counts_as_freeing(
+        store: DocumentStore, timeline: CapacityTimeline, clock: Clock, walk_in_at: float,
+        early: bool) -> None:
+    """Two EVSEs, a booking at 10:00 (bound at 09:50), a walk-in on E001 expected for an
+    hour: at 09:00 the site runs short only if the car is expected still there at 09:50."""
+    site = await BindingSite(store, MemoryAvailability(clock=clock), timeline, clock).ready()
+    try:
+        gw = site.instance()
+        b = await site.book(gw)
+        clock.now = at(walk_in_at)
+        await start(site, gw, "E001", "TW")
+        clock.now = at(540)
+        report = await gw.binder.run()
+        assert report.early == ([b.key] if early else [])
+        assert (await site.booking(b.key)).evse_uid == ("E000" if early else None)
+    finally:
+        await site.close()
+
+
+async def test_a_new_transaction_on_an_evse_replaces_one_whose_end_went_unreported(
+        site: BindingSite, clock: Clock) -> None:
+    gw = site.instance()
+    clock.now = at(0)
+    await start(site, gw, "E000", "T-lost")
+    clock.now = at(30)
+    await start(site, gw, "E000", "T-new")
+    assert await sessions(site) == {"E000": (at(30), at(90))}
+    # The lost one's end, reported late, neither ends the new one nor joins the history...
+    await gw.event(TransactionEnded(charge_point_id="CP000", transaction_id="T-lost"))
+    assert await sessions(site) == {"E000": (at(30), at(90))}
+    # ... nor does a run at its estimate, with the EVSE charging: only the new one is kept.
+    clock.now = at(55)
+    await gw.run()
+    assert await sessions(site) == {"E000": (at(30), at(90))}

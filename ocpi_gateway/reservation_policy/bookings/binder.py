@@ -188,8 +188,9 @@ class BookingBinder:
             candidates = await self.service.candidates.candidates(location_id)
             table = await self.service.capacity.ensure_site(location_id, candidates)
             free = await self._free(location_id, candidates)
-            # Held now, free by then: what a promise on the EVSE ends at (charging cars with
-            # no promise have no known end and count as taken).
+            # Held now, free by then: what a promise on the EVSE ends at, or a session in
+            # progress its estimate (busy-day benchmark: counting them taken held more EVSEs
+            # early, seed 1 turned away 33 walk-ins, not 18, for the same bookings on time).
             freeing: dict[str, datetime] = {}
             for p in await self.service.capacity.timeline.promises(
                     location_id, now, now + self.early_within):

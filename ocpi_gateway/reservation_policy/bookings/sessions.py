@@ -129,6 +129,9 @@ class SessionWatch:
                               used is not None)
             await svc.capacity.ensure_site(location_id, candidates)
             await svc.capacity.timeline.occupy(location_id, running.promise())
+            for key, other in list(self._running.items()):
+                if (other.location_id, other.evse_uid) == (location_id, evse.evse_uid):
+                    del self._running[key]  # its end went unreported: this one replaced it
             self._running[(event.charge_point_id, event.transaction_id)] = running
             log.info("session_on_timeline", location_id=location_id,
                      evse_uid=evse.evse_uid, until=running.until.isoformat(),
