@@ -88,6 +88,12 @@ class ReservationOnlyAuthorizer:
         return AuthorizationDecision(status=AuthorizationStatus.INVALID,
                                      group_id=decision.group_id)
 
+    async def refuses(self, location_id: str, token_uid: str) -> bool:
+        """Whether a charge of ``token_uid`` at the location would be a walk-in it refuses
+        (START_SESSION is answered at once: many chargers do not authorize a remote start)."""
+        return (self._reservation_only(location_id)
+                and not await self._reserved(location_id, token_uid, self._clock()))
+
     async def _reserved(self, location_id: str, id_token: str, now: datetime) -> bool:
         if any(_presented(r.token_uid, id_token)
                for r in await self._reservations(location_id)):

@@ -32,6 +32,7 @@ from tests.commands.support import (
     eventually,
     open_world,
     policy_doc,
+    start_body,
     token,
 )
 from tests.store.test_reservation_records_contract import record
@@ -203,3 +204,17 @@ async def test_the_oldest_admitted_token_is_forgotten_first() -> None:
     assert [(await authorizer.authorize("CP1", uid)).accepted for uid in ("A", "B", "C")] == [
         True, False, True]
 
+
+
+async def test_a_remote_start_of_a_walk_in_is_refused_at_once(world: World) -> None:
+    # Many chargers start a remote start without asking Authorize: the gateway refuses it.
+    await world.all_available()
+    refused = await world.command("START_SESSION", start_body(world, "walk", uid=WALK_IN))
+    assert refused["data"]["result"] == "REJECTED"
+    assert "reservation_only" in refused["data"]["message"][0]["text"]
+    assert world.all_received("RequestStartTransaction") == []
+    assert world.received(CP16, "RemoteStartTransaction") == []
+    reply = await world.command("RESERVE_NOW", world.reserve_body("r1", evse_uid="E1"))
+    assert (await world.result("r1"))["result"] == "ACCEPTED", reply
+    accepted = await world.command("START_SESSION", start_body(world, "mine", evse_uid="E1"))
+    assert accepted["data"]["result"] == "ACCEPTED", accepted
