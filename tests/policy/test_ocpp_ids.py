@@ -10,8 +10,11 @@ from typing import Any
 import pytest
 
 from ocpi_gateway.domain.store import Document
-from ocpi_gateway.reservation_policy.ocpp_ids import COLLECTION, MAX_ID, OcppReservationIds
+from ocpi_gateway.reservation_policy.ocpp_ids import COLLECTION, OcppReservationIds
 from ocpi_gateway.store.sqlite import SqliteStore
+
+LARGEST = 2_147_483_647
+"""OCPP's integers are signed 32-bit."""
 
 
 @pytest.fixture
@@ -57,14 +60,14 @@ async def test_concurrent_takers_on_one_instance_get_distinct_ids(
 
 async def test_the_block_that_reaches_the_largest_id_is_used_then_it_wraps(
         store: SqliteStore) -> None:
-    await store.insert(COLLECTION, "CP1", {"last": MAX_ID - 4})
+    await store.insert(COLLECTION, "CP1", {"last": LARGEST - 4})
     ids = OcppReservationIds(store, block=4)
-    assert await take(ids, "CP1", 6) == [MAX_ID - 3, MAX_ID - 2, MAX_ID - 1, MAX_ID, 1, 2]
+    assert await take(ids, "CP1", 6) == [LARGEST - 3, LARGEST - 2, LARGEST - 1, LARGEST, 1, 2]
 
 
 async def test_a_block_that_would_pass_the_largest_id_starts_at_one(
         store: SqliteStore) -> None:
-    await store.insert(COLLECTION, "CP1", {"last": MAX_ID - 3})
+    await store.insert(COLLECTION, "CP1", {"last": LARGEST - 3})
     assert await take(OcppReservationIds(store, block=4), "CP1", 2) == [1, 2]
 
 
