@@ -17,8 +17,12 @@ run out. Printed:
 
 ``--live N``: the same requests three times in one run, with 0, then N, then 0 again live
 reservations of other eMSPs (1,000 of them, at other locations) in the store, and the ratio of
-the loop's p50 with N to its p50 without (goal <= 1.2 at 100,000): the reservation path and
-the expiry clock must not read every live reservation.
+the loop's p50 with N to its p50 without (goal <= 1.2 at 100,000), and the CPU of an expiry
+clock tick (nothing due) in each: the reservation path and the expiry clock must not read
+every live reservation.
+
+``--serve``: after the setup, one batch of reservations per count read on stdin, a line of
+figures for each (``reserve_now_evses.py`` interleaves two such processes).
 
 Everything shares one event loop (and the two cores of a small machine), so the figures
 include the simulated parties' own work. ``--profile FILE`` writes a cProfile of the run.
@@ -258,7 +262,8 @@ async def measure(http: aiohttp.ClientSession, url: str, headers: dict[str, str]
             collector.seconds * 1000 / reservations)
 
 
-async def serve_batches(run: Callable[..., Awaitable[Phase]], warmup: int) -> None:
+async def serve_batches(run: Callable[..., Awaitable[Phase]], warmup: int, emsp: EmspPeer
+                        ) -> None:
     """``--serve``: after the setup, one batch of reservations per line read on stdin (its
     count), one line of figures printed for each, until stdin closes. A parent interleaves
     two such processes (``reserve_now_evses.py``), each set up once."""
@@ -269,13 +274,25 @@ async def serve_batches(run: Callable[..., Awaitable[Phase]], warmup: int) -> No
         # The first batch warms up the process; later ones only its caches after idling.
         phase = await run(int(line), warmup if batch == 0 else 3, None, f"s{batch}-")
         _, loop_ms, _, _, _, cpu_ms, gc_ms = phase
+        # Whole-location PUTs after the first would be resyncs: the eMSP refused a PATCH.
+        puts = sum(1 for r in emsp.received if r.method == "PUT" and "/locations/" in r.path)
         print(f"batch: p50 {percentile(loop_ms, 50):.3f} p99 {percentile(loop_ms, 99):.3f} "
-              f"cpu {cpu_ms:.3f} gc {gc_ms:.3f} samples {','.join(f'{v:.3f}' for v in loop_ms)}",
-              flush=True)
+              f"cpu {cpu_ms:.3f} gc {gc_ms:.3f} location_puts {puts} "
+              f"samples {','.join(f'{v:.3f}' for v in loop_ms)}", flush=True)
         batch += 1
 
 
 OTHER_PARTNERS = 1_000
+TICKS = 200
+
+
+async def expiry_tick_cpu(service: Any) -> float:
+    """CPU microseconds of one expiry clock tick when nothing is due (what it costs every
+    second whatever the count of live reservations)."""
+    started = time.process_time()
+    for _ in range(TICKS):
+        await service.expire_due()
+    return (time.process_time() - started) * 1e6 / TICKS
 
 
 async def add_live_reservations(store: Any, count: int) -> None:
@@ -347,10 +364,11 @@ async def main(reservations: int, chargers: int, connectors: int, warmup: int,
         if serve:
             await serve_batches(functools.partial(
                 measure, http, url, headers, results_url, arrived, events, reserve_seen,
-                service), warmup)
+                service), warmup, emsp)
         else:
             phases = [0] if not live else [0, live, 0]
             results: list[tuple[int, Phase]] = []
+            ticks: list[float] = []
             for index, live_count in enumerate(phases):
                 if live_count:
                     await add_live_reservations(store, live_count)
@@ -358,6 +376,8 @@ async def main(reservations: int, chargers: int, connectors: int, warmup: int,
                     http, url, headers, results_url, arrived, events, reserve_seen, service,
                     reservations, warmup, profile if index == len(phases) - 1 else None,
                     f"p{index}-")))
+                if live:
+                    ticks.append(await expiry_tick_cpu(service))
                 if live_count:
                     await remove_live_reservations(store, live_count)
             sync_ms, loop_ms, to_charger_ms, to_result_ms, outcomes, cpu_ms, gc_ms = results[-1][1]
@@ -373,6 +393,10 @@ async def main(reservations: int, chargers: int, connectors: int, warmup: int,
                 with_live = percentile(results[1][1][1], 50)
                 print(f"loop p50 with {live:,} live / without (mean of the two runs without): "
                       f"{with_live / (sum(without) / len(without)):.2f} (goal <= 1.2)")
+                print(f"expiry clock tick, nothing due, CPU: {ticks[0]:.0f} / {ticks[1]:.0f} / "
+                      f"{ticks[2]:.0f} us with 0 / {live:,} / 0 live; with / without "
+                      f"{2 * ticks[1] / (ticks[0] + ticks[2]):.2f} (goal: independent of the "
+                      "count)")
             report("sync: POST -> CommandResponse", sync_ms, "p50<=3, p99<=10")
             report("loop: POST -> ReserveNow -> CommandResult", loop_ms, "p50<=10, p99<=40")
             report("  of which POST -> ReserveNow at the charger", to_charger_ms, "-")
