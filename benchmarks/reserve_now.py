@@ -2,7 +2,9 @@
 
     .venv/bin/python benchmarks/reserve_now.py [--reservations 400] [--chargers 10]
                                                [--connectors 4] [--profile FILE]
-                                               [--live 100000]
+                                               [--live 100000] [--redis] [--serve]
+
+``--redis``: availability, holds and presence in a private redis-server instead.
 
 One process: the real gateway app on loopback, a registered eMSP (the tests' loopback peer)
 that POSTs location-level RESERVE_NOW with its own aiohttp session, a result receiver for the
@@ -33,6 +35,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import cProfile
 import functools
 import gc
@@ -49,7 +52,14 @@ import aiohttp
 import orjson
 import yaml
 from aiohttp import web
-from ocpp_bench_common import auth_header, free_port, hash_password, percentile, quiet_logs
+from ocpp_bench_common import (
+    auth_header,
+    free_port,
+    hash_password,
+    percentile,
+    quiet_logs,
+    redis_server,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -320,14 +330,16 @@ async def remove_live_reservations(store: Any, count: int) -> None:
 
 async def main(reservations: int, chargers: int, connectors: int, warmup: int,
                profile: str | None, cap: int | None, live: int = 0,
-               profile_setup: str | None = None, serve: bool = False) -> None:
+               profile_setup: str | None = None, serve: bool = False,
+               redis: bool = False) -> None:
     quiet_logs()
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, (
+            redis_server(None) if redis else contextlib.nullcontext(None)) as redis_url:
         workdir = Path(tmp)
         settings = gateway_settings(
             workdir, **write_configs(workdir, chargers, connectors, cap),
             command_timeouts={"charger_seconds": 2.0, "ocpi_result_seconds": 10},
-            instance_id="gw-bench")
+            instance_id="gw-bench", **({"redis_url": redis_url} if redis_url else {}))
         gateway = await start_gateway(settings)
         emsp = EmspPeer()
         await emsp.start()
@@ -381,7 +393,8 @@ async def main(reservations: int, chargers: int, connectors: int, warmup: int,
                 if live_count:
                     await remove_live_reservations(store, live_count)
             sync_ms, loop_ms, to_charger_ms, to_result_ms, outcomes, cpu_ms, gc_ms = results[-1][1]
-            print(f"RESERVE_NOW on embedded defaults: {chargers} chargers x {connectors} EVSEs at "
+            print(f"RESERVE_NOW on {'Redis' if redis else 'embedded defaults'}: {chargers} "
+                  f"chargers x {connectors} EVSEs at "
                   f"one location, {reservations} reservations one at a time (+{warmup} warm-up), "
                   f"cancelled after each result; per-eMSP cap {cap}")
             print(f"reservation states before cancel: {outcomes}; ReserveNow calls seen by the "
@@ -427,6 +440,8 @@ if __name__ == "__main__":
     parser.add_argument("--profile", default=None, help="write a cProfile to this file")
     parser.add_argument("--profile-setup", default=None,
                         help="write a cProfile of the chargers' setup to this file")
+    parser.add_argument("--redis", action="store_true",
+                        help="availability, holds and presence in a private redis-server")
     parser.add_argument("--serve", action="store_true",
                         help="after the setup, run one batch per count read on stdin")
     parser.add_argument("--live", type=int, default=0,
@@ -434,4 +449,4 @@ if __name__ == "__main__":
     args = parser.parse_args()
     asyncio.run(main(args.reservations, args.chargers, args.connectors, args.warmup,
                      args.profile, args.cap or None, args.live, args.profile_setup,
-                     args.serve))
+                     args.serve, args.redis))

@@ -1,7 +1,7 @@
 """RESERVE_NOW at a location of 1,000 EVSEs against one of 10, batches interleaved in one run.
 
     .venv/bin/python benchmarks/reserve_now_evses.py [--rounds 12] [--reservations 50]
-                                                     [--cpus 0,1]
+                                                     [--cpus 0,1] [--redis]
 
 Two processes of ``benchmarks/reserve_now.py --serve``, each a gateway on embedded defaults with
 its eMSP and chargers, set up once side by side: 10 chargers x 1 connector, and 250 chargers x
@@ -94,9 +94,10 @@ class Server:
         self.stderr.close()
 
 
-def start(shape: tuple[int, int], cpus: str | None) -> Server:
+def start(shape: tuple[int, int], cpus: str | None, redis: bool) -> Server:
     command = [sys.executable, str(HERE / "reserve_now.py"), "--serve",
-               "--chargers", str(shape[0]), "--connectors", str(shape[1])]
+               "--chargers", str(shape[0]), "--connectors", str(shape[1]),
+               *(["--redis"] if redis else [])]
     if cpus:
         command = ["taskset", "-c", cpus, *command]
     stderr = tempfile.TemporaryFile("w+")  # open as long as the process
@@ -110,13 +111,14 @@ def summary(label: str, values: list[float], goal: str = "") -> str:
             f"{statistics.median(values):.2f}  max {max(values):.2f}{goal}")
 
 
-def main(rounds: int, reservations: int, cpus: str | None) -> None:
+def main(rounds: int, reservations: int, cpus: str | None, redis: bool) -> None:
     print(f"RESERVE_NOW loop at {BIG[0] * BIG[1]:,} EVSEs vs {SMALL[0] * SMALL[1]} EVSEs at one "
           f"location: both set up once, then {rounds} rounds of one batch of {reservations} "
-          f"reservations each, interleaved (order alternating); load average "
+          f"reservations each, interleaved (order alternating), "
+          f"{'on Redis' if redis else 'embedded defaults'}; load average "
           f"{os.getloadavg()[0]:.1f}", flush=True)
     started = time.monotonic()
-    servers = {shape: start(shape, cpus) for shape in (SMALL, BIG)}
+    servers = {shape: start(shape, cpus, redis) for shape in (SMALL, BIG)}
     try:
         for server in servers.values():
             server.read_until("ready")
@@ -159,5 +161,7 @@ if __name__ == "__main__":
     parser.add_argument("--reservations", type=int, default=50)
     parser.add_argument("--cpus", default=None,
                         help="taskset core list for both processes, e.g. 1")
+    parser.add_argument("--redis", action="store_true",
+                        help="each gateway with a private redis-server (availability, holds)")
     args = parser.parse_args()
-    main(args.rounds, args.reservations, args.cpus)
+    main(args.rounds, args.reservations, args.cpus, args.redis)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -74,3 +75,25 @@ async def test_clients_retry_on_broken_connections_and_check_idle_ones() -> None
     cluster = open_redis(RedisTarget(url="redis://127.0.0.1:1/0", mode=RedisMode.CLUSTER))
     assert isinstance(cluster, RedisCluster)
     await cluster.aclose()
+
+
+async def test_a_fresh_cluster_client_routes_its_first_burst_right(
+        redis_cluster: RedisTarget) -> None:
+    # 200 commands at once on a client that has not met the cluster yet: each goes to the
+    # master of its slot (none answered MOVED, which once made redis-py rebuild its node
+    # list under commands in flight and fail some with AttributeError), and all succeed.
+    from redis.cluster import RedisCluster as SyncCluster
+
+    admin = SyncCluster.from_url(redis_cluster.url)
+    client = open_redis(redis_cluster)
+    try:
+        admin.config_resetstat(target_nodes=SyncCluster.PRIMARIES)
+        done = await asyncio.gather(*(client.incr("{CP-1}:burst") for _ in range(200)))
+        assert sorted(done) == list(range(1, 201))
+        errors = admin.info("errorstats", target_nodes=SyncCluster.PRIMARIES)
+    finally:
+        await client.aclose()
+        admin.close()
+    moved = sum(stats.get("errorstat_MOVED", {}).get("count", 0)
+                for stats in errors.values())
+    assert moved == 0
