@@ -76,6 +76,7 @@ async def serve(port: int, count: int, cold_hashes: Path | None = None) -> None:
         server, _ = make_server(count)
     else:
         server = OcppServer(config, NullPublisher(), AcceptAllAuthorizer(), instance_id="bench",
+                            redis_url=None,
                             timings=OcppTimings(ws_ping_interval=60.0, presence_ttl=10.0,
                                                 stream_block_ms=1000))
 
