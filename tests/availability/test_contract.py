@@ -180,3 +180,12 @@ async def test_open_availability_picks_backend(redis_url: str) -> None:
     remote = open_availability(redis_url)
     assert isinstance(remote, RedisAvailability) and await remote.ping()
     await remote.close()
+
+
+async def test_a_closed_in_process_store_forgets_statuses_and_holds() -> None:
+    store = MemoryAvailability()
+    await _seed(store, "L1", {"E1": EvseStatus.AVAILABLE, "E2": EvseStatus.AVAILABLE})
+    assert await store.pick_and_hold("L1", ["E1"], holder="r1", until=later()) == "E1"
+    await store.close()
+    assert await store.location("L1") == {}
+    assert await store.get("L1", "E1") is None
