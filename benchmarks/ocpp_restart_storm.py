@@ -66,6 +66,7 @@ from ocpp_bench_common import (
 )
 
 from ocpi_gateway.domain.authorization import AcceptAllAuthorizer
+from ocpi_gateway.listening import ACCEPT_BATCH
 from ocpi_gateway.ocpp_adapter.auth import PasswordChecker, hash_password
 from ocpi_gateway.ocpp_adapter.auth_redis import verified_key
 from ocpi_gateway.ocpp_adapter.chargers_config import ChargersConfig
@@ -73,7 +74,6 @@ from ocpi_gateway.ocpp_adapter.server import OcppServer, OcppTimings
 
 SERVER_CPU, CLIENT_CPU = 0, 1
 HEARTBEAT_PERIOD = 0.25
-LISTEN_BACKLOG = 4096  # as `ocpi-gateway serve` (ocpi_gateway/cli.py)
 LOST_AFTER = 20.0  # a Heartbeat unanswered this long counts as lost
 
 
@@ -103,8 +103,33 @@ async def serve(port: int, redis_url: str, chargers: ChargersConfig, key: str) -
                                   "scrypt_runs": server.passwords.scrypt_runs,
                                   "cpu_s": usage.ru_utime + usage.ru_stime})
 
-    await run_site(server, port, [web.get("/stats", stats)],
-                   backlog=int(os.environ.get("STORM_BACKLOG", LISTEN_BACKLOG)))
+    routes = [web.get("/stats", stats)]
+    if os.environ.get("STORM_STALLS"):
+        from loop_stalls import StallSampler
+
+        sampler = StallSampler(stacks=bool(os.environ.get("STORM_STACKS")),
+                               threshold=float(os.environ.get("STORM_STALL_S", "0.05")))
+        sampler.start()
+
+        import cProfile
+
+        profile = cProfile.Profile()
+
+        async def stalls(request: web.Request) -> web.Response:
+            report = sampler.report()
+            target = os.environ.get("STORM_PROFILE")
+            if request.query.get("reset"):
+                sampler.reset()
+                if target:
+                    profile.enable()
+            elif target:
+                profile.disable()
+                profile.dump_stats(target)
+            return web.json_response(report)
+
+        routes.append(web.get("/stalls", stalls))
+    await run_site(server, port, routes,
+                   accept_batch=int(os.environ.get("STORM_ACCEPT_BATCH", ACCEPT_BATCH)))
     print("READY", flush=True)
     await asyncio.Event().wait()
 
@@ -206,6 +231,14 @@ async def stats(port: int) -> dict[str, float]:
         return data
 
 
+async def stalls_report(port: int, *, reset: bool) -> dict[str, Any]:
+    async with aiohttp.ClientSession() as http, \
+            http.get(f"http://127.0.0.1:{port}/stalls",
+                     params={"reset": "1"} if reset else {}) as response:
+        data: dict[str, Any] = await response.json()
+        return data
+
+
 async def beat(port: int, pairs: list[tuple[str, str]]) -> None:
     """The chargers connected before the storm: a Heartbeat every HEARTBEAT_PERIOD each,
     round trips printed as JSON when a line arrives on stdin."""
@@ -237,6 +270,8 @@ async def beat(port: int, pairs: list[tuple[str, str]]) -> None:
 
 async def storm(port: int, ids: list[str], passwords: list[str]) -> dict[str, Any]:
     before = await stats(port)
+    if os.environ.get("STORM_STALLS"):
+        await stalls_report(port, reset=True)
     admitted: list[float] = []
     first_rtts: list[float] = []
     refused: list[str] = []
@@ -255,6 +290,9 @@ async def storm(port: int, ids: list[str], passwords: list[str]) -> dict[str, An
 
     await asyncio.gather(*(one(cp, pw) for cp, pw in zip(ids, passwords, strict=True)))
     after = await stats(port)
+    if os.environ.get("STORM_STALLS"):
+        report = await stalls_report(port, reset=False)
+        print(json.dumps(report, indent=1), file=sys.stderr)
     for charger in chargers:
         charger.close()
     return {"admitted_s": max(admitted) if admitted else float("nan"),
