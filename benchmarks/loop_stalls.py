@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import gc
 import sys
 import threading
 import time
@@ -36,7 +37,20 @@ class StallSampler:
         little CPU is the machine's (the process waited for a core), not the loop's work."""
         self._stop = threading.Event()
         self._task: asyncio.Task[None] | None = None
-        self._t0 = time.perf_counter()
+        self.started = time.perf_counter()
+        self._gc_started = 0.0
+        self.gc_pauses: collections.defaultdict[int, list[float]] = collections.defaultdict(list)
+        """Seconds of each garbage collection, by generation."""
+        self.full_collections: list[tuple[float, tuple[int, int, int], int]] = []
+
+    def _gc(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._gc_started = time.perf_counter()
+        else:
+            self.gc_pauses[info["generation"]].append(time.perf_counter() - self._gc_started)
+            if info["generation"] == 2:
+                self.full_collections.append((round(self._gc_started - self.started, 3),
+                                              gc.get_threshold(), info["collected"]))
 
     async def _ticker(self) -> None:
         cpu = time.thread_time()
@@ -44,7 +58,7 @@ class StallSampler:
             now, cpu_now = time.perf_counter(), time.thread_time()
             gap = now - self._last
             if gap > self.threshold:
-                self.stalls.append((self._last - self._t0, gap, cpu_now - cpu))
+                self.stalls.append((self._last - self.started, gap, cpu_now - cpu))
             self._last, cpu = now, cpu_now
             await asyncio.sleep(self.tick)
 
@@ -62,17 +76,23 @@ class StallSampler:
 
     def start(self) -> None:
         self._thread_id = threading.get_ident()
-        self._t0 = self._last = time.perf_counter()
+        self.started = self._last = time.perf_counter()
         self._task = asyncio.get_running_loop().create_task(self._ticker())
+        gc.callbacks.append(self._gc)
         if self.sample_stacks:  # the thread competes for the GIL: off when timing matters
             threading.Thread(target=self._watch, daemon=True, name="stall-sampler").start()
 
     def reset(self) -> None:
         self._stacks.clear()
         self.stalls.clear()
-        self._t0 = time.perf_counter()
+        self.gc_pauses.clear()
+        self.full_collections.clear()
+        self.started = time.perf_counter()
 
     def report(self, top: int = 25) -> dict[str, Any]:
         return {"stalls": [(round(at, 3), round(gap, 3), round(cpu, 3))
                            for at, gap, cpu in self.stalls],
+                "gc": {generation: [len(pauses), round(sum(pauses), 3), round(max(pauses), 3)]
+                       for generation, pauses in sorted(self.gc_pauses.items())},
+                "full_collections": self.full_collections,
                 "stacks": [[n, stack] for stack, n in self._stacks.most_common(top)]}
