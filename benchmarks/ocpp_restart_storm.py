@@ -142,7 +142,7 @@ def pinned(cpu: int, *args: str) -> list[str]:
 
 
 def run_case(redis_url: str, credentials: list[tuple[str, str]], heartbeaters: int,
-             key: str | None) -> dict[str, Any]:
+             key: str | None, reference: str | None = None) -> dict[str, Any]:
     ids = charger_ids(len(credentials))
     asyncio.run(flush(redis_url))
     if key is not None:
@@ -154,9 +154,10 @@ def run_case(redis_url: str, credentials: list[tuple[str, str]], heartbeaters: i
                                                      strict=False)]))
     port = free_port()
     load = os.getloadavg()[0]
+    env = {**os.environ, **({"STORM_REFERENCE_SRC": reference} if reference else {})}
     server = subprocess.Popen(pinned(SERVER_CPU, str(HERE / "storm_gateway.py"), str(port),
                                      redis_url, chargers_file, key or "-"),
-                              stdout=subprocess.PIPE)
+                              stdout=subprocess.PIPE, env=env)
     beater = None
     warnings: collections.Counter[str] = collections.Counter()
     try:
@@ -247,6 +248,9 @@ def main() -> None:
     parser.add_argument("--heartbeaters", type=int, default=50)
     parser.add_argument("--log2-n", type=int, default=14)
     parser.add_argument("--redis-url", default=None)
+    parser.add_argument("--reference-src", default=None,
+                        help="another checkout (e.g. main's): its gateway runs each case too, "
+                             "interleaved, as the same-run reference")
     args = parser.parse_args()
     if os.sched_getaffinity(0) != {CLIENT_CPU} and len(os.sched_getaffinity(0)) > CLIENT_CPU:
         os.execvp("taskset", ["taskset", "-c", str(CLIENT_CPU), sys.executable, *sys.argv])
@@ -263,19 +267,38 @@ def main() -> None:
     names = {"warm": "warm: one shared hash",
              "cold": f"cold restart: {count} distinct hashes, fingerprints in Redis",
              "scrypt": f"scrypt: {args.scrypt_count} distinct hashes, no fingerprints"}
-    results: dict[str, list[dict[str, Any]]] = {case: [] for case in cases}
+    runs = [(case, None) for case in cases]
+    if args.reference_src:
+        runs = [run for case in cases for run in ((case, None), (case, args.reference_src))]
+    results: dict[tuple[str, str | None], list[dict[str, Any]]] = {run: [] for run in runs}
     with redis_server(args.redis_url) as redis_url:
         for round_no in range(1, args.rounds + 1):
-            for case in cases:
+            for case, reference in runs:
                 key = secrets.token_urlsafe(32) if case == "cold" else None
                 beating = args.heartbeaters if case != "scrypt" \
                     else min(args.heartbeaters, args.scrypt_count // 10)
-                result = run_case(redis_url, credentials[case], beating, key)
-                report(names[case], round_no, result)
-                results[case].append(result)
+                result = run_case(redis_url, credentials[case], beating, key, reference)
+                report(label(names[case], reference), round_no, result)
+                results[(case, reference)].append(result)
     print()
-    for case in cases:
-        summary(names[case], results[case])
+    for case, reference in runs:
+        summary(label(names[case], reference), results[(case, reference)])
+    if args.reference_src:
+        for case in cases:
+            ratios(names[case], results[(case, None)], results[(case, args.reference_src)])
+
+
+def label(name: str, reference: str | None) -> str:
+    return f"{name} [reference {reference}]" if reference else name
+
+
+def ratios(name: str, ours: list[dict[str, Any]], theirs: list[dict[str, Any]]) -> None:
+    """This tree over the reference, round by round (each pair ran one after the other)."""
+    print(f"{name}: this tree / reference, per round")
+    for field in ("admit_s", "hb_p99_ms", "cpu_ms_per_charger"):
+        values = [figures(a)[field] / figures(b)[field] for a, b in zip(ours, theirs,
+                                                                           strict=True)]
+        print(f"  {field:<20} min {min(values):6.2f}x  median {statistics.median(values):6.2f}x")
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 
     python benchmarks/storm_gateway.py PORT REDIS_URL CHARGERS_JSON KEY|-
 
+``STORM_REFERENCE_SRC=DIR`` runs DIR's ``ocpi_gateway`` instead (the reference).
 ``STORM_STALLS=1`` adds ``/stalls`` (loop stalls with the CPU used in them, garbage
 collections, the admission gate over time; ``?reset=1`` starts a new record);
 ``STORM_STACKS=1`` samples the loop's stack during stalls, ``STORM_PROFILE=FILE`` writes a
@@ -23,12 +24,16 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-from ocpp_bench_common import quiet_logs, raise_fd_limit, run_site
 
-from ocpi_gateway.domain.authorization import AcceptAllAuthorizer
-from ocpi_gateway.ocpp_adapter.chargers_config import ChargersConfig
-from ocpi_gateway.ocpp_adapter.server import OcppServer, OcppTimings
-from ocpi_gateway.serving import freeze_startup_heap
+REFERENCE = os.environ.get("STORM_REFERENCE_SRC")
+"""Another checkout's ``ocpi_gateway`` (the reference: e.g. main before this change), run
+with this script and listening as that checkout's ``serve`` did (TCPSite, backlog 4096)."""
+if REFERENCE:
+    sys.path.insert(0, REFERENCE)
+
+from ocpi_gateway.domain.authorization import AcceptAllAuthorizer  # noqa: E402
+from ocpi_gateway.ocpp_adapter.chargers_config import ChargersConfig  # noqa: E402
+from ocpi_gateway.ocpp_adapter.server import OcppServer, OcppTimings  # noqa: E402
 
 
 class NoPublisher:
@@ -97,20 +102,38 @@ async def serve(port: int, redis_url: str, chargers: ChargersConfig, key: str) -
                                   "scrypt_runs": server.passwords.scrypt_runs,
                                   "cpu_s": usage.ru_utime + usage.ru_stime,
                                   "runqueue_s": runqueue_seconds(),
-                                  "slowest_lag_s": server.admissions.slowest_lag})
+                                  "slowest_lag_s": getattr(getattr(
+                                      server, "admissions", None), "slowest_lag", 0.0)})
 
     routes = [web.get("/stats", stats)]
     if os.environ.get("STORM_STALLS"):
         routes.append(diagnostics(server))
-    await run_site(server, port, routes)
-    freeze_startup_heap()  # as `ocpi-gateway serve`
+    if REFERENCE:
+        app = web.Application()
+        server.attach(app)
+        app.add_routes(routes)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port, backlog=4096).start()
+    else:
+        from ocpp_bench_common import run_site
+
+        from ocpi_gateway.serving import freeze_startup_heap
+
+        await run_site(server, port, routes)
+        freeze_startup_heap()  # as `ocpi-gateway serve`
     print("READY", flush=True)
     await asyncio.Event().wait()
 
 
 def main() -> None:
-    quiet_logs()
-    raise_fd_limit()
+    import logging
+
+    import structlog
+
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     chargers = ChargersConfig.model_validate(json.loads(Path(sys.argv[3]).read_text()))
     asyncio.run(serve(int(sys.argv[1]), sys.argv[2], chargers, sys.argv[4]))
 

@@ -126,7 +126,7 @@ class RedisPresence:
         self._refresher = BackgroundLoop("ocpp-presence-refresh", self._refresh_job,
                                          interval=presence_ttl / 3, registry=loops,
                                          wake=self._refresh_now, run_at_start=False)
-        self._keeper = BackgroundLoop("ocpp-liveness", self._keep_alive,
+        self._keeper = BackgroundLoop("ocpp-liveness", self.keep_alive,
                                       interval=instance_ttl / 3, registry=loops,
                                       run_at_start=False, quiet=(RedisError,))
 
@@ -151,24 +151,26 @@ class RedisPresence:
         """How many presence refreshes ran (tests: "past several refreshes")."""
         return self._refresher.runs
 
-    async def _keep_alive(self) -> None:
-        """A short-lived key per process: a requester sees a dead owner within seconds, long
-        before the owner's presence entries (refreshed less often) expire."""
+    async def keep_alive(self) -> bool:
+        """Renew this process's short-lived key (a requester sees a dead owner within
+        seconds, long before the owner's presence entries, refreshed less often, expire).
+        True when Redis lost its data and every presence is being claimed again now."""
         before = await self.redis.set(instance_key(self.instance_id), "1",
                                       px=self._instance_ttl_ms, get=True)
         if before is not None or not (self._owned or self._unclaimed):
-            return
+            return False
         if self._unclaimed or not await self._fences_kept():
             # Redis restarted empty: our presence entries are gone too; claim them again
             # now, not at the next refresh.
             log.warning("ocpp_redis_state_lost", instance_id=self.instance_id)
             self._refresh_now.set()
-            return
+            return True
         # Only our short-lived key lapsed: this process (or its Redis calls) fell behind by
         # more than the instance TTL, as in a reconnect storm on a loaded machine. The
         # presence entries live far longer and the refresh keeps them; refreshing thousands
         # now would only put the loop further behind.
         log.info("ocpp_liveness_lapsed", instance_id=self.instance_id)
+        return False
 
     async def _fences_kept(self) -> bool:
         """Whether Redis still holds the fence of a charger we claimed: fences never expire, so
