@@ -62,7 +62,6 @@ class FullCollections:
         cls._holders -= 1
         if cls._holders == 0 and cls._saved is not None:
             gc.set_threshold(*cls._saved)
-            cls._saved = None
 
 
 class AdmissionGate:
