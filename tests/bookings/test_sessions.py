@@ -17,8 +17,9 @@ from ocpi_gateway.domain.store import DocumentStore
 from ocpi_gateway.reservation_policy.availability.base import EvseStatus
 from ocpi_gateway.reservation_policy.availability.memory import MemoryAvailability
 from ocpi_gateway.reservation_policy.bookings.sessions import evse_of
-from ocpi_gateway.reservation_policy.bookings.states import BookingState
+from ocpi_gateway.reservation_policy.bookings.states import BookingState, CancelReason
 from ocpi_gateway.reservation_policy.capacity.base import CapacityTimeline, PromiseKind
+from ocpi_gateway.reservation_policy.policy import PolicySource, parse_policy
 from tests.bookings.binding import BindingSite, Instance
 from tests.bookings.support import Clock, at, booking
 from tests.policy.support import evse, grid
@@ -105,6 +106,8 @@ async def test_each_run_extends_a_car_past_its_estimate_and_drops_one_shown_free
     assert await sessions(site) == {"E000": (at(0), at(60)), "E001": (at(0), at(60))}
     clock.now = at(52.5)
     await gw.run()
+    assert await sessions(site) == {"E000": (at(0), at(67.5))}
+    await gw.bookings.capacity.restore("LOC1", site.candidates)  # E001 is not known now
     assert await sessions(site) == {"E000": (at(0), at(67.5))}
     clock.now = at(65)
     await gw.run()
@@ -228,17 +231,28 @@ async def test_a_run_goes_through_every_session(site: BindingSite, clock: Clock)
 
 async def test_a_car_is_believed_for_a_day_at_most(site: BindingSite, clock: Clock) -> None:
     gw = site.instance()
+    for i in range(4):  # one short of a history
+        clock.now = at(10 * i - 100)
+        await start(site, gw, "E001", f"S{i}")
+        clock.now = at(10 * i - 95)
+        await end(site, gw, "E001", f"S{i}")
     clock.now = at(0)
     await start(site, gw, "E000", "T0")
+    clock.now = at(24 * 60 - 53)
+    await start(site, gw, "E002", "T2")  # due at the same run as E000's day is over
     clock.now = at(24 * 60 - 7)
     await gw.run()
-    assert await sessions(site) == {"E000": (at(0), at(24 * 60))}
+    assert await sessions(site) == {"E000": (at(0), at(24 * 60)),
+                                    "E002": (at(24 * 60 - 53), at(24 * 60 + 7))}
     clock.now = at(24 * 60)
     await gw.run()
-    assert await sessions(site) == {}
+    assert await sessions(site) == {"E002": (at(24 * 60 - 53), at(24 * 60 + 15))}
+    # Forgotten: its end, reported at last, is no session of the site's history.
+    await end(site, gw, "E000", "T0")
+    assert gw.sessions.expected("LOC1") == gw.sessions.default
     await site.timeline.rebuild("LOC1", [])
     await gw.bookings.capacity.restore("LOC1", site.candidates)
-    assert await sessions(site) == {}
+    assert set(await sessions(site)) == {"E002"}
 
 
 async def test_a_restore_at_a_sessions_estimate_leaves_it_out(site: BindingSite, clock: Clock
@@ -297,18 +311,37 @@ async def test_which_sessions_used_a_booking(site: BindingSite, clock: Clock, ri
     assert (await sessions(site))[uid] == (at(minute), until)
 
 
+@pytest.mark.parametrize("evse_id", [1, 2])
 async def test_a_charger_with_evses_at_two_sites(store: DocumentStore,
-                                                 timeline: CapacityTimeline, clock: Clock
-                                                 ) -> None:
+                                                 timeline: CapacityTimeline, clock: Clock,
+                                                 evse_id: int) -> None:
+    # LOC0 first (A, EVSE 1: no bookings there), then LOC1 (B, EVSE 2).
     candidates = [evse("A", "CPX", location="LOC0", evse_id=1),
-                  evse("B", "CPX", location="LOC1", evse_id=2)]
+                  evse("B", "CPX", location="LOC1", evse_id=2),
+                  evse("C", "CPX", location="LOC0", evse_id=3)]
+    policy = PolicySource(policy=parse_policy({
+        "defaults": {"min_duration_minutes": 1, "ordering": [], "bookings": {"enabled": True}},
+        "locations": {"LOC0": {"bookings": {"enabled": False}}}}))
     site = await BindingSite(store, MemoryAvailability(clock=clock), timeline, clock,
-                             candidates=candidates).ready()
+                             candidates=candidates, policy=policy).ready()
     try:
         gw = site.instance()
         clock.now = at(0)
         await gw.event(TransactionStarted(charge_point_id="CPX", transaction_id="T",
-                                          evse_id=2, connector_id=1, id_token="WALK"))
-        assert await sessions(site) == {"B": (at(0), at(60))}
+                                          evse_id=evse_id, connector_id=1, id_token="WALK"))
+        assert await sessions(site) == ({"B": (at(0), at(60))} if evse_id == 2 else {})
+        assert await site.timeline.promises("LOC0", at(-600), at(2000)) == []
     finally:
         await site.close()
+
+
+async def test_a_booking_that_ended_is_no_booking_a_session_used(
+        site: BindingSite, clock: Clock) -> None:
+    gw = site.instance()
+    gone = await site.book(gw, "R0", start=590)  # the same token, its window [585, 605]
+    await gw.bookings.cancel_by_cpo(gone, CancelReason.UNKNOWN, reason="test")
+    b = await site.bound(gw)  # R1 at 600 on E000
+    clock.now = at(598)
+    await start(site, gw, "E001", "TX", "TOK1")
+    assert (await sessions(site))["E001"] == (at(598), at(670))
+    assert (await site.booking(b.key)).state is BookingState.FULFILLED
