@@ -34,6 +34,7 @@ from ocpi_gateway.reservation_policy.bookings.fulfilment import BookingUse
 from ocpi_gateway.reservation_policy.bookings.intake import BookingIntake
 from ocpi_gateway.reservation_policy.bookings.ledger import BookingLedger
 from ocpi_gateway.reservation_policy.bookings.service import BookingService
+from ocpi_gateway.reservation_policy.bookings.sessions import SessionWatch
 from ocpi_gateway.reservation_policy.bookings.sweeper import BookingSweeper
 from ocpi_gateway.reservation_policy.bookings.waitlist import WaitingList
 from ocpi_gateway.reservation_policy.capacity.spare_cache import SpareCache
@@ -153,6 +154,10 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
         use = BookingUse(service, lambda cp: [loc for loc, _ in
                                               locations.catalog.evses_of_charger(cp)])
         app[keys.EVENT_BUS].subscribe(use.on_event)
+        # After BookingUse: a session that used a booking ends with the booking's promise.
+        sessions = SessionWatch(service, use.sites)
+        app[keys.EVENT_BUS].subscribe(sessions.on_event)
+        capacity.add_stored_promises(sessions.stored)
 
         async def on_reservation(r: Reservation, previous: ReservationState) -> None:
             if policy.bookings_possible(r.location_id):
@@ -178,6 +183,7 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
             capacity.set_booked_promises(binder.booked_promise)
             reservations.add_listener(binder.on_reservation)
             service.ledger.add_listener(binder.on_booking)
+            binder.sessions = sessions
             bookings.binder = binder
             binder_loop = BackgroundLoop("bookings-bind", binder.run, interval=BIND_SECONDS,
                                          registry=app[keys.LOOPS], run_at_start=False)

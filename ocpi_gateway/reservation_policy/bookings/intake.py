@@ -249,7 +249,7 @@ class BookingIntake:
             # Lost to another writer: put the promise back as the stored booking has it.
             stored = await svc.ledger.get(current.key)
             if stored is not None and stored.state is BookingState.RESERVED:
-                await svc.reserve_promise(stored, amend=True)
+                await svc.reserve_promise(stored, amend=True, sessions=False)
             return None
         if accepted.start != current.start or accepted.end != current.end:
             await svc.capacity_freed(accepted.location_id)
