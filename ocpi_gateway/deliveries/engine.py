@@ -29,7 +29,7 @@ from ocpi_gateway.deliveries.models import COLLECTION, Delivery, Outgoing
 from ocpi_gateway.deliveries.policy import DeliveryPolicy, attempt_timeout, next_attempt_at
 from ocpi_gateway.deliveries.sending import Sender
 from ocpi_gateway.domain.loops import BackgroundLoop, LoopRegistry
-from ocpi_gateway.domain.store import DocumentStore, Put
+from ocpi_gateway.domain.store import Delete, DocumentStore, Put
 from ocpi_gateway.domain.tasks import cancel_all, wait_event
 from ocpi_gateway.transport.request_ids import fresh_hex_id
 
@@ -94,6 +94,8 @@ class DeliveryEngine:
         self._seq = itertools.count(self._now_ns())
         self._idle = asyncio.Event()
         self._idle.set()
+        self._deleting: set[asyncio.Future[list[bool]]] = set()
+        """Deletes of delivered rows not committed yet (``_forget``)."""
         self._started = False
         self._headers: dict[str, tuple[float, dict[str, str] | None]] = {}
         self.delivered = 0
@@ -151,6 +153,9 @@ class DeliveryEngine:
         self._queues.clear()
         self._scheduled.clear()
         self._started = False
+        # What was delivered leaves the store before the process goes (a row left would
+        # only be sent once more at the next start).
+        await asyncio.gather(*self._deleting, return_exceptions=True)
         if self._sender is not None:
             await self._sender.close()
             self._sender = None
@@ -313,7 +318,7 @@ class DeliveryEngine:
             else:
                 self._scheduled.discard(key)
                 self._queues.pop(key, None)
-                if not self._queues:
+                if not self._queues and not self._deleting:
                     self._idle.set()
 
     async def _process(self, delivery: Delivery) -> bool:
@@ -351,13 +356,30 @@ class DeliveryEngine:
         if outcome is Outcome.DONE:
             self.delivered += 1
             metrics.delivery_succeeded()
-            await self._commits.delete(COLLECTION, delivery.id)
+            self._forget(delivery)
             return True
         if outcome is Outcome.REFUSED:
             delivery.last_error = detail
             await self._give_up(delivery, metrics.DeliveryGiveUp.REFUSED, detail)
             return True
         return await self._schedule_retry(delivery, detail)
+
+    def _forget(self, delivery: Delivery) -> None:
+        """Delete the row of a delivered delivery with the next group commit, without holding
+        the worker until it is committed: a crash before that commit sends the delivery once
+        more at the restart, as a crash between the answer and the delete always could
+        (receivers take a Locations PUT or PATCH twice as once)."""
+        deleting = self._commits.submit(Delete(COLLECTION, delivery.id))
+        self._deleting.add(deleting)
+
+        def deleted(done: asyncio.Future[list[bool]]) -> None:
+            self._deleting.discard(done)
+            if not done.cancelled() and (error := done.exception()) is not None:
+                log.warning("outbox_delete_failed", delivery=delivery.id, error=repr(error))
+            if not self._queues and not self._deleting:
+                self._idle.set()
+
+        deleting.add_done_callback(deleted)
 
     async def _give_up(self, delivery: Delivery, reason: metrics.DeliveryGiveUp,
                        detail: str) -> None:

@@ -187,28 +187,25 @@ class _Connection(asyncio.Protocol):
         return self._mode == ""
 
     def _head(self, head: bytes) -> None:
-        lines = head.split(b"\r\n")
-        version, _, rest = lines[0].partition(b" ")
+        end = head.find(b"\r\n")
+        first = head if end < 0 else head[:end]
+        version, _, rest = first.partition(b" ")
         code = rest[:3]
         if not version.startswith(b"HTTP/1.") or len(code) != 3 or not code.isdigit():
-            raise HttpError(f"not an HTTP/1 answer: {lines[0][:80]!r}")
+            raise HttpError(f"not an HTTP/1 answer: {first[:80]!r}")
         status = int(code)
+        # Only three headers matter here: found in the lowered head rather than by splitting
+        # every line (a receiver's Date, Server, Content-Type are not read).
+        fields = head.lower()
         length: int | None = None
-        chunked = close = keep_alive = False
-        for line in lines[1:]:
-            name, colon, value = line.partition(b":")
-            if not colon:
-                raise HttpError("malformed header line")
-            name, value = name.strip().lower(), value.strip().lower()
-            if name == b"content-length":
-                if not value.isdigit() or (length is not None and int(value) != length):
-                    raise HttpError("bad Content-Length")
-                length = int(value)
-            elif name == b"transfer-encoding":
-                chunked = value.rsplit(b",", 1)[-1].strip() == b"chunked"
-            elif name == b"connection":
-                tokens = {t.strip() for t in value.split(b",")}
-                close, keep_alive = b"close" in tokens, b"keep-alive" in tokens
+        for value in _values(fields, b"\r\ncontent-length:"):
+            if not value.isdigit() or (length is not None and int(value) != length):
+                raise HttpError("bad Content-Length")
+            length = int(value)
+        codings = b",".join(_values(fields, b"\r\ntransfer-encoding:"))
+        chunked = codings.rsplit(b",", 1)[-1].strip() == b"chunked"
+        tokens = {t.strip() for v in _values(fields, b"\r\nconnection:") for t in v.split(b",")}
+        close, keep_alive = b"close" in tokens, b"keep-alive" in tokens
         if 100 <= status < 200:
             if status == 101:
                 raise HttpError("unexpected protocol switch")
@@ -262,6 +259,18 @@ class _Connection(asyncio.Protocol):
                 if size < 0:
                     raise HttpError("bad chunk size")
                 self._trailer, self._left = size == 0, size
+
+
+def _values(fields: bytes, name: bytes) -> list[bytes]:
+    """The values of every header ``name`` (``b"\\r\\nname:"``, lowercase) in ``fields``."""
+    values = []
+    at = fields.find(name)
+    while at >= 0:
+        start = at + len(name)
+        end = fields.find(b"\r\n", start)
+        values.append(fields[start:end if end >= 0 else len(fields)].strip())
+        at = fields.find(name, start)
+    return values
 
 
 class _Pool:
