@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
 COLLECTION = "outbox"
@@ -45,7 +46,7 @@ class Delivery:
     def to_doc(self) -> dict[str, Any]:
         # Shallow on purpose: asdict() deep-copied the body, the costliest step of an enqueue.
         # The store serialises the document at once, so sharing the body is safe.
-        return {name: getattr(self, name) for name in _FIELD_NAMES}
+        return dict(zip(_FIELD_NAMES, _STORED_VALUES(self), strict=True))
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> Delivery:
@@ -55,6 +56,7 @@ class Delivery:
 
 _FIELD_NAMES = tuple(name for name in Delivery.__dataclass_fields__ if name != "encoded")
 _STORED = frozenset(_FIELD_NAMES)
+_STORED_VALUES = attrgetter(*_FIELD_NAMES)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
