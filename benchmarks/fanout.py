@@ -16,7 +16,8 @@ Each partner has its own loopback address, as 100 partners have 100 hosts. Each 
 count is measured in ``--rounds`` rounds of ``--changes`` changes: per round its p50, p99 and
 CPU per partner, printed as the min and the median over the rounds, with the machine's load
 average at each round (partners once registered stay, so the counts run in increasing order,
-not interleaved).
+not interleaved). The reference, interleaved round by round: the same PATCHes at the same
+receivers from a bare aiohttp client in the gateway's process, its figures and the ratios.
 """
 
 from __future__ import annotations
@@ -176,6 +177,34 @@ def per_change(rounds: list[Round], count: int) -> float:
     return statistics.median(r.cpu_per_partner for r in rounds) * count
 
 
+def ratio(rounds: list[Round], references: list[Round], figure: str) -> str:
+    """The medians' ratio, and the range of the ratios round by round (interleaved)."""
+    pairs = [getattr(r, figure) / getattr(ref, figure) for r, ref in zip(rounds, references,
+                                                                           strict=True)]
+    medians = (statistics.median(getattr(r, figure) for r in rounds)
+               / statistics.median(getattr(r, figure) for r in references))
+    return f"{medians:.2f}x ({min(pairs):.2f}-{max(pairs):.2f})"
+
+
+async def bare_fanout(session: aiohttp.ClientSession, port: int, count: int,
+                      mark: str) -> None:
+    """The reference: each partner's PATCH sent at once by a plain aiohttp client, with the
+    headers the gateway sends."""
+    body = orjson.dumps({"status": mark, "last_updated": "2026-12-01T12:00:00Z"})
+
+    async def one(i: int) -> None:
+        async with session.patch(
+                f"http://{address(i)}:{port}/p{i}/2.2.1/locations/NL/EXA/LOC-FAN/FAN-1",
+                data=body, headers={"Authorization": f"Token token-{i}",
+                                    "OCPI-from-country-code": "NL",
+                                    "OCPI-from-party-id": "EXA",
+                                    "X-Request-ID": str(i), "X-Correlation-ID": str(i),
+                                    "Content-Type": "application/json"}) as response:
+            await response.read()
+
+    await asyncio.gather(*(one(i) for i in range(count)))
+
+
 def spread(values: list[float], digits: int) -> str:
     return f"{min(values):.{digits}f} / {statistics.median(values):.{digits}f}"
 
@@ -231,7 +260,8 @@ async def main(partner_counts: list[int], changes: int, rounds_per_count: int,
         await call("BootNotification", {"chargePointModel": "Fan", "chargePointVendor": "Fan"})
         await call("StatusNotification", status("Available"))
         registered = 0
-        results: list[tuple[int, list[Round]]] = []
+        results: list[tuple[int, list[Round], list[Round]]] = []
+        reference = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
         for count in partner_counts:
             await add_partners(gateway, registered, count - registered, port)
             # New partners get every Location PUT first (the welcome loop, every 2 s).
@@ -240,8 +270,9 @@ async def main(partner_counts: list[int], changes: int, rounds_per_count: int,
             await arrived(control, receiver_base, 60)
             registered = count
             rounds: list[Round] = []
+            references: list[Round] = []
             ocpp = "Available"
-            for _ in range(rounds_per_count):
+            for round_number in range(rounds_per_count):
                 samples: list[float] = []
                 cpu = 0.0
                 for _ in range(changes):
@@ -259,28 +290,50 @@ async def main(partner_counts: list[int], changes: int, rounds_per_count: int,
                         profiler.disable()
                     samples.append((last - started) * 1000)
                 rounds.append(Round(min(samples), percentile(samples, 50),
-                                    percentile(samples, 99), cpu / changes * 1000 / count,
-                                    os.getloadavg()[0]))
-            results.append((count, rounds))
+                                  percentile(samples, 99), cpu / changes * 1000 / count,
+                                  os.getloadavg()[0]))
+                # The reference, interleaved: the same PATCHes at the same receivers from a
+                # bare aiohttp client in the same process (no store, no OCPP, no queue).
+                samples, cpu = [], 0.0
+                for change in range(changes):
+                    mark = f"REF-{round_number}-{change}"
+                    await expect(control, receiver_base, {f"p{i}" for i in range(count)},
+                                 mark)
+                    started, cpu_started = time.perf_counter(), time.process_time()
+                    await bare_fanout(reference, port, count, mark)
+                    last = await arrived(control, receiver_base)
+                    cpu += time.process_time() - cpu_started
+                    samples.append((last - started) * 1000)
+                references.append(Round(min(samples), percentile(samples, 50),
+                                        percentile(samples, 99),
+                                        cpu / changes * 1000 / count, os.getloadavg()[0]))
+            results.append((count, rounds, references))
         print(f"status fan-out: one StatusNotification -> EVSE PATCH at every partner "
               f"({rounds_per_count} rounds of {changes} changes per partner count; gateway "
               f"on cores {gateway_cores}, receivers in another process on cores "
               f"{receiver_cores}); each figure: min / median over the rounds")
-        for count, rounds in results:
+        for count, rounds, references in results:
             print(f"{count:>4} partners: p50 {spread([r.p50 for r in rounds], 1)} ms  "
                   f"p99 {spread([r.p99 for r in rounds], 1)} ms  "
                   f"fastest {spread([r.fastest for r in rounds], 1)} ms  "
                   f"gateway CPU per partner {spread([r.cpu_per_partner for r in rounds], 3)}"
                   f" ms  load {', '.join(f'{r.load:.1f}' for r in rounds)}"
                   + ("   (goal at 100: p50 <= 50 ms)" if count == 100 else ""))
+            print(f"      reference (bare aiohttp client, the same PATCHes): "
+                  f"p50 {spread([r.p50 for r in references], 1)} ms  "
+                  f"p99 {spread([r.p99 for r in references], 1)} ms  "
+                  f"CPU per partner {spread([r.cpu_per_partner for r in references], 3)} ms;"
+                  f"  gateway / reference: p50 {ratio(rounds, references, 'p50')}  "
+                  f"CPU {ratio(rounds, references, 'cpu_per_partner')}")
         # What one more partner costs, the change's own cost (OCPP, publishing) taken out.
-        for (low, low_rounds), (high, high_rounds) in itertools.pairwise(results):
+        for (low, low_rounds, _), (high, high_rounds, _) in itertools.pairwise(results):
             marginal = (per_change(high_rounds, high) - per_change(low_rounds, low)) / (
                 high - low)
             print(f"marginal gateway CPU per partner {low} -> {high}: {marginal:.3f} ms "
                   "(medians)")
         await ws.close()
         await http.close()
+        await reference.close()
         await control.close()
         if profiler is not None:
             profiler.dump_stats(profile)  # type: ignore[arg-type]
