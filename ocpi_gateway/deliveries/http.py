@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import quote, urlsplit
 
+from ocpi_gateway import __version__
+
 LIMIT_PER_HOST = 32
 """Connections to one receiver origin at most, from all partners behind it together (a hub,
 one platform's tenants): its own limits are not ours to find out by overrunning them."""
@@ -34,6 +36,8 @@ MAX_BODY = 16 * 1024 * 1024
 """Bytes: an answer larger than this is a failed attempt (a Location GET of a resync, with
 thousands of EVSEs, stays far below)."""
 
+_USER_AGENT = f"User-Agent: ocpi-gateway/{__version__}\r\n".encode("ascii")
+"""Some receivers' firewalls turn away a request that names no client."""
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _PATH_SAFE = "/:@!$&'()*+,;=%?~-._"
 
@@ -311,8 +315,8 @@ class HttpClient:
         """(status, body) of the answer. ``headers``: lines from ``encode_headers``. Raises
         HttpError, OSError (connection refused, TLS), TimeoutError."""
         where = target(url)
-        request = b"%s %s HTTP/1.1\r\nHost: %s\r\n%s" % (method.encode("ascii"), where.path,
-                                                         where.host, headers)
+        request = b"%s %s HTTP/1.1\r\nHost: %s\r\n%s%s" % (
+            method.encode("ascii"), where.path, where.host, _USER_AGENT, headers)
         if body is not None or method in ("POST", "PUT", "PATCH"):
             request += b"Content-Length: %d\r\n\r\n%s" % (len(body or b""), body or b"")
         else:

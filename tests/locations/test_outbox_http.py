@@ -64,6 +64,7 @@ async def test_requests_to_one_receiver_share_one_kept_alive_connection(
                                                                         range(5)]
     assert outbox_peer.requests[0].headers["Authorization"] == "Token dGVzdA=="
     assert outbox_peer.requests[0].headers["Content-Length"] == "8"
+    assert outbox_peer.requests[0].headers["User-Agent"].startswith("ocpi-gateway/")
     assert outbox_peer.connections() == 1 and client.connections() == 1
 
 
