@@ -166,6 +166,8 @@ async def test_a_new_connection_closed_without_an_answer_fails_the_attempt(
     b"SMTP ready\r\n\r\n",
     b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n",
     b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nabcdefg\r\n0\r\n\r\n",
+    b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n"
+    b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
 ])
 async def test_a_cut_or_malformed_answer_fails_the_attempt(client: HttpClient,
                                                            answer: bytes) -> None:
@@ -309,3 +311,91 @@ def test_a_url_becomes_its_origin_path_and_host() -> None:
     for bad in ("ftp://emsp.example/x", "http:///x", "http://emsp.example:99999/x"):
         with pytest.raises(HttpError):
             target(bad)
+
+
+async def test_chunk_extensions_and_trailers_are_read_past(client: HttpClient) -> None:
+    async def chunked(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                      number: int) -> None:
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                     b"5;name=value\r\nhello\r\n1\r\n!\r\n0\r\nX-Trailer: 1\r\n\r\n")
+        await writer.drain()
+        await reader.read()
+
+    server, url = await raw_server(chunked)
+    async with server:
+        assert await client.request("GET", f"{url}/a", AUTH, None, 5) == (200, b"hello!")
+
+
+@pytest.mark.parametrize("answer", [
+    b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok",
+    b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok",
+])
+async def test_a_connection_the_receiver_will_close_is_not_reused(
+        client: HttpClient, answer: bytes) -> None:
+    # The receiver says it closes (or speaks HTTP/1.0 without keep-alive) but leaves the
+    # socket open: a second request must still go on a new connection.
+    requests: list[int] = []
+
+    async def says_close(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                         number: int) -> None:
+        while True:
+            await read_request(reader)
+            requests.append(number)
+            writer.write(answer)
+            await writer.drain()
+
+    server, url = await raw_server(says_close)
+    async with server:
+        for _ in range(2):
+            assert await client.request("PUT", f"{url}/a", AUTH, b"{}", 5) == (200, b"ok")
+    assert requests == [0, 1]
+
+
+async def test_http_1_0_keep_alive_is_reused() -> None:
+    requests: list[int] = []
+
+    async def keeps(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                    number: int) -> None:
+        while True:
+            await read_request(reader)
+            requests.append(number)
+            writer.write(b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\n"
+                         b"Content-Length: 2\r\n\r\nok")
+            await writer.drain()
+
+    client = HttpClient()
+    server, url = await raw_server(keeps)
+    try:
+        async with server:
+            for _ in range(2):
+                assert await client.request("PUT", f"{url}/a", AUTH, b"{}", 5) == (200, b"ok")
+    finally:
+        await client.close()
+    assert requests == [0, 0]
+
+
+async def test_bytes_a_receiver_sends_unasked_never_become_the_next_answer(
+        client: HttpClient) -> None:
+    sent_extra = asyncio.Event()
+
+    async def chatty(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                     number: int) -> None:
+        while True:
+            await read_request(reader)
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%d" % (
+                len(str(number)), number))
+            await writer.drain()
+            if number == 0:
+                # Unasked, while the connection is idle: an answer nobody sent a request for.
+                await asyncio.sleep(0.05)
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nstale")
+                await writer.drain()
+                sent_extra.set()
+
+    server, url = await raw_server(chatty)
+    async with server:
+        assert await client.request("GET", f"{url}/a", AUTH, None, 5) == (200, b"0")
+        await sent_extra.wait()
+        await asyncio.sleep(0.05)
+        assert await client.request("GET", f"{url}/a", AUTH, None, 5) == (200, b"1")
