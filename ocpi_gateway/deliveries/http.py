@@ -363,7 +363,6 @@ class HttpClient:
             connection.close()
         self._open.clear()
         self._pools.clear()
-        await asyncio.sleep(0)  # let the transports finish closing
 
 
 @lru_cache(maxsize=1)

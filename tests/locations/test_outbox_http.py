@@ -66,6 +66,8 @@ async def test_requests_to_one_receiver_share_one_kept_alive_connection(
     assert outbox_peer.requests[0].headers["Content-Length"] == "8"
     assert outbox_peer.requests[0].headers["User-Agent"].startswith("ocpi-gateway/")
     assert outbox_peer.connections() == 1 and client.connections() == 1
+    await client.close()
+    await outbox_peer.wait_for(lambda: outbox_peer.connections() == 0, "closed by close()")
 
 
 async def test_a_get_carries_no_body_and_the_host_names_the_port(
@@ -166,6 +168,7 @@ async def test_a_new_connection_closed_without_an_answer_fails_the_attempt(
     b"SMTP ready\r\n\r\n",
     b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n",
     b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nabcdefg\r\n0\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n-5\r\nabcde\r\n0\r\n\r\n",
     b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n"
     b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
 ])
@@ -399,3 +402,42 @@ async def test_bytes_a_receiver_sends_unasked_never_become_the_next_answer(
         await sent_extra.wait()
         await asyncio.sleep(0.05)
         assert await client.request("GET", f"{url}/a", AUTH, None, 5) == (200, b"1")
+
+
+async def test_an_answer_arriving_in_pieces_is_put_together(client: HttpClient) -> None:
+    pieces = [b"HTTP/1.1 200 OK\r\nTransfer-", b"Encoding: chunked\r\n\r\n5", b"\r\nhel",
+              b"lo\r\n", b"0\r\n", b"\r\n"]
+
+    async def slow(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                   number: int) -> None:
+        while True:
+            await read_request(reader)
+            for piece in pieces:
+                writer.write(piece)
+                await writer.drain()
+                await asyncio.sleep(0.02)
+
+    server, url = await raw_server(slow)
+    async with server:
+        for _ in range(2):
+            assert await client.request("GET", f"{url}/a", AUTH, None, 5) == (200, b"hello")
+
+
+async def test_a_chunked_answer_over_the_size_limit_fails_the_attempt(
+        client: HttpClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ocpi_gateway.deliveries import http
+
+    monkeypatch.setattr(http, "MAX_BODY", 100)
+
+    async def big(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                  number: int) -> None:
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" +
+                     b"32\r\n" + b"x" * 50 + b"\r\n" + b"33\r\n" + b"x" * 51 + b"\r\n")
+        await writer.drain()
+        await reader.read()
+
+    server, url = await raw_server(big)
+    async with server:
+        with pytest.raises(HttpError, match="too large"):
+            await client.request("GET", f"{url}/a", AUTH, None, 5)
