@@ -168,7 +168,6 @@ async def test_a_new_connection_closed_without_an_answer_fails_the_attempt(
     b"SMTP ready\r\n\r\n",
     b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n",
     b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nabcdefg\r\n0\r\n\r\n",
-    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n-5\r\nabcde\r\n0\r\n\r\n",
     b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n"
     b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
 ])
@@ -440,4 +439,18 @@ async def test_a_chunked_answer_over_the_size_limit_fails_the_attempt(
     server, url = await raw_server(big)
     async with server:
         with pytest.raises(HttpError, match="too large"):
+            await client.request("GET", f"{url}/a", AUTH, None, 5)
+
+
+async def test_a_negative_chunk_size_fails_the_attempt_at_once(client: HttpClient) -> None:
+    async def negative(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                       number: int) -> None:
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n-5\r\nabcde\r\n")
+        await writer.drain()
+        await reader.read()  # the connection stays open: only the parser can end this
+
+    server, url = await raw_server(negative)
+    async with server:
+        with pytest.raises(HttpError, match="bad chunk size"):
             await client.request("GET", f"{url}/a", AUTH, None, 5)
