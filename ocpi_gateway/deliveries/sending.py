@@ -1,6 +1,9 @@
-"""One attempt of a delivery: the request sent (OCPI's request and correlation ids added), the
-answer judged. Through the outbox's own HTTP client (``http.py``), or through an aiohttp
-session when the engine was given one."""
+"""One attempt of a delivery: the request sent through aiohttp's client (OCPI's request and
+correlation ids added), the answer judged.
+
+The outbox's own session is set for many small requests to many receivers: at most 32
+connections per host (a hub's tenants share it), kept alive, no Accept-Encoding asked for and
+nothing decompressed (answers are small envelopes), one ClientTimeout per distinct timeout."""
 
 from __future__ import annotations
 
@@ -10,57 +13,50 @@ from functools import lru_cache
 import aiohttp
 
 from ocpi_gateway.deliveries.answers import Outcome, judge
-from ocpi_gateway.deliveries.http import HttpClient, HttpError, encode_headers
 from ocpi_gateway.transport.request_ids import fresh_id
 
-_JSON = b"Content-Type: application/json\r\n"
+LIMIT_PER_HOST = 32
+KEEPALIVE = 15.0
+"""Seconds an idle connection is kept for the next delivery."""
 
 
-@lru_cache(maxsize=4096)
-def _header_lines(headers: tuple[tuple[str, str], ...]) -> bytes:
-    """A partner's headers (its Authorization, a location's routing headers) encoded once:
-    every push of a fan-out carries the same few sets."""
-    return encode_headers(dict(headers))
+@lru_cache(maxsize=256)
+def _timeout(total: float) -> aiohttp.ClientTimeout:
+    return aiohttp.ClientTimeout(total=total)
+
+
+def outbox_session() -> aiohttp.ClientSession:
+    connector = aiohttp.TCPConnector(limit=0, limit_per_host=LIMIT_PER_HOST,
+                                     keepalive_timeout=KEEPALIVE)
+    return aiohttp.ClientSession(connector=connector, auto_decompress=False,
+                                 skip_auto_headers=("Accept-Encoding",))
 
 
 class Sender:
     def __init__(self, session: aiohttp.ClientSession | None = None) -> None:
-        self.session = session
-        self.client = HttpClient() if session is None else None
+        """``session``: the caller's, left open by ``close``; else the outbox's own."""
+        self._own = session is None
+        self.session = session if session is not None else outbox_session()
 
     async def send(self, method: str, url: str, data: bytes | None,
                    headers: Mapping[str, str], wait: float) -> tuple[Outcome, str]:
-        # No redirects: a receiver must not send our token, or a response_url's POST, to a
-        # host nobody checked (docs/security.md, "Where results go").
-        try:
-            if self.client is not None:
-                # transport_and_format: every request carries a unique X-Request-ID and a
-                # correlation id.
-                lines = b"%sX-Request-ID: %s\r\nX-Correlation-ID: %s\r\n%s" % (
-                    _header_lines(tuple(headers.items())), fresh_id().encode(),
-                    fresh_id().encode(), _JSON if data else b"")
-                status, raw = await self.client.request(method, url, lines, data, wait)
-            else:
-                status, raw = await self._through_session(method, url, data, headers, wait)
-        except (TimeoutError, aiohttp.ClientError, HttpError, OSError) as exc:
-            return Outcome.RETRY, f"{type(exc).__name__}: {exc}"
-        except ValueError as exc:  # a header that cannot be sent: no attempt can succeed
-            return Outcome.REFUSED, f"{type(exc).__name__}: {exc}"
-        return judge(status, raw)
-
-    async def _through_session(self, method: str, url: str, data: bytes | None,
-                               headers: Mapping[str, str], wait: float) -> tuple[int, bytes]:
-        assert self.session is not None
+        # transport_and_format: every request carries a unique X-Request-ID and a correlation id.
         send_headers = {**headers, "X-Request-ID": fresh_id(), "X-Correlation-ID": fresh_id()}
         if data:
             send_headers["Content-Type"] = "application/json"
-        async with self.session.request(
-            method, url, data=data, headers=send_headers,
-            timeout=aiohttp.ClientTimeout(total=wait), allow_redirects=False,
-        ) as response:
-            return response.status, await response.read()
+        try:
+            # No redirects: a receiver must not send our token, or a response_url's POST,
+            # to a host nobody checked (docs/security.md, "Where results go").
+            async with self.session.request(method, url, data=data, headers=send_headers,
+                                            timeout=_timeout(wait),
+                                            allow_redirects=False) as response:
+                raw = await response.read()
+                status = response.status
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            return Outcome.RETRY, f"{type(exc).__name__}: {exc}"
+        return judge(status, raw)
 
     async def close(self) -> None:
-        """Closes the outbox's own connections (a session given to it stays open)."""
-        if self.client is not None:
-            await self.client.close()
+        """Closes the outbox's own session (a session given to it stays open)."""
+        if self._own:
+            await self.session.close()

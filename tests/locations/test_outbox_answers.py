@@ -181,4 +181,4 @@ async def test_a_receiver_that_cannot_be_reached_is_kept_with_the_connection_err
     [row] = await doc_store.find(COLLECTION)
     # Why it failed, for the operator reading the dead letters; not "internal error".
     assert row["dead"] is True and row["attempts"] == 1
-    assert str(row["last_error"]).startswith("ConnectionRefusedError: "), row["last_error"]
+    assert str(row["last_error"]).startswith("ClientConnectorError: "), row["last_error"]
