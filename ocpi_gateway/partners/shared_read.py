@@ -18,30 +18,39 @@ T = TypeVar("T")
 class SharedRead(Generic[T]):
     def __init__(self, read: Callable[[], Awaitable[T]]) -> None:
         self._read = read
-        self._waiting: asyncio.Future[T] | None = None
+        self._waiting: list[asyncio.Future[T]] = []
         self._runner: asyncio.Task[None] | None = None
 
     async def get(self) -> T:
-        if self._waiting is None:
-            self._waiting = asyncio.get_running_loop().create_future()
-        waiting = self._waiting
+        loop = asyncio.get_running_loop()
+        # A future of its own per caller, answered by the read: a caller cancelled leaves the
+        # read and the others alone (as a shield would, one callback and future fewer: the
+        # outbox asks once per delivery).
+        answer: asyncio.Future[T] = loop.create_future()
+        self._waiting.append(answer)
         if self._runner is None:
-            self._runner = asyncio.get_running_loop().create_task(self._run())
-        # Shielded: a cancelled caller must not cancel the read the others wait for.
-        return await asyncio.shield(waiting)
+            self._runner = loop.create_task(self._run())
+        return await answer
 
     async def _run(self) -> None:
         try:
-            while self._waiting is not None:
-                batch, self._waiting = self._waiting, None
+            while self._waiting:
+                batch, self._waiting = self._waiting, []
                 # Everyone in the batch asked before this read begins.
                 try:
-                    batch.set_result(await self._read())
+                    value = await self._read()
                 except asyncio.CancelledError:
-                    batch.cancel()
+                    for answer in [*batch, *self._waiting]:
+                        answer.cancel()
+                    self._waiting = []
                     raise
                 except Exception as exc:
-                    batch.set_exception(exc)
-                    batch.exception()  # retrieved: callers that left must not warn
+                    for answer in batch:
+                        if not answer.done():
+                            answer.set_exception(exc)
+                    continue
+                for answer in batch:
+                    if not answer.done():  # its caller was cancelled
+                        answer.set_result(value)
         finally:
             self._runner = None

@@ -147,3 +147,45 @@ async def test_a_failed_shared_read_fails_its_batch_only() -> None:
     results = await asyncio.gather(shared.get(), shared.get(), return_exceptions=True)
     assert [type(r) for r in results] == [OSError, OSError]
     assert await shared.get() == 2
+
+
+async def test_a_caller_cancelled_while_waiting_leaves_the_shared_read_to_the_others() -> None:
+    from ocpi_gateway.partners.shared_read import SharedRead
+
+    release = asyncio.Event()
+    reads = 0
+
+    async def read() -> int:
+        nonlocal reads
+        reads += 1
+        await release.wait()
+        return 7
+
+    shared = SharedRead(read)
+    leaving = asyncio.create_task(shared.get())
+    staying = [asyncio.create_task(shared.get()) for _ in range(3)]
+    await asyncio.sleep(0)
+    leaving.cancel()
+    await asyncio.sleep(0)
+    release.set()
+    assert await asyncio.gather(*staying) == [7, 7, 7]
+    assert leaving.cancelled() and reads == 1
+
+
+async def test_a_shared_read_cancelled_cancels_every_caller_waiting_for_it() -> None:
+    from ocpi_gateway.partners.shared_read import SharedRead
+
+    async def read() -> int:
+        await asyncio.Event().wait()
+        return 1
+
+    shared = SharedRead(read)
+    first = asyncio.create_task(shared.get())
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    later = asyncio.create_task(shared.get())  # asked during the read: waits for the next
+    await asyncio.sleep(0)
+    assert shared._runner is not None
+    shared._runner.cancel()
+    results = await asyncio.gather(first, later, return_exceptions=True)
+    assert [type(r) for r in results] == [asyncio.CancelledError] * 2
