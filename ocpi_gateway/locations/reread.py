@@ -20,7 +20,6 @@ GIL for long slices (libyaml's events, pydantic's validation of a chunk). So:
 from __future__ import annotations
 
 import asyncio
-import os
 import pickle
 import struct
 import subprocess
@@ -118,8 +117,6 @@ def _write_frame(out: BinaryIO, kind: str, payload: object) -> None:
 
 
 def child_main(stdin: BinaryIO, stdout: BinaryIO) -> None:
-    # Seconds of CPU that need not be quick: the gateway's loop comes first.
-    os.nice(10)
     path, known = pickle.loads(stdin.read())
     batch: list[Record] = []
     size = 0
