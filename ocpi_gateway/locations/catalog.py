@@ -71,36 +71,11 @@ def parse_locations(raw: object, source: Path | str = "<locations>") -> list[Ope
     return list(parsed.locations)
 
 
-class ChargerMapping:
-    """Two EVSEs must never claim the same OCPP evse/connector of a charger: fed one location
-    at a time (a reload assembles its catalog between two hand-backs of the event loop)."""
-
-    def __init__(self, source: Path | str) -> None:
-        self._source = source
-        self._seen: dict[tuple[str, int | None, int | None], tuple[str, str]] = {}
-        self.conflict: str | None = None
-        """The first claim of an evse/connector already claimed (an error message)."""
-
-    def add(self, location: OperatorLocation) -> None:
-        if self.conflict is not None:
-            return
-        seen = self._seen
-        for evse in location.evses:
-            keys: list[tuple[str, int | None, int | None]]
-            if evse.ocpp_evse_id is not None:
-                keys = [(evse.charge_point_id, evse.ocpp_evse_id, None)]
-            else:
-                keys = [(evse.charge_point_id, None, c.ocpp_connector_id)
-                        for c in evse.connectors]
-            for key in keys:
-                if key in seen:
-                    other = seen[key]
-                    self.conflict = (
-                        f"{self._source}: location {location.id!r}: evses[{evse.uid}]."
-                        f"charge_point_id: {key[0]} evse {key[1]} connector {key[2]} is "
-                        f"already EVSE {other[1]!r} of location {other[0]!r}")
-                    return
-                seen[key] = (location.id, evse.uid)
+def _mapping_conflict(source: Path | str, location: OperatorLocation, evse: OperatorEvse,
+                      key: tuple[str, int | None, int | None], other: tuple[str, str]) -> str:
+    return (f"{source}: location {location.id!r}: evses[{evse.uid}].charge_point_id:"
+            f" {key[0]} evse {key[1]} connector {key[2]} is already EVSE"
+            f" {other[1]!r} of location {other[0]!r}")
 
 
 def duplicate_ids(source: Path | str, ids: Counter[str]) -> str | None:
@@ -114,11 +89,21 @@ def duplicate_ids(source: Path | str, ids: Counter[str]) -> str | None:
 
 
 def _check_charger_mapping(source: Path | str, locations: Iterable[OperatorLocation]) -> None:
-    mapping = ChargerMapping(source)
+    """Two EVSEs must never claim the same OCPP evse/connector of a charger."""
+    seen: dict[tuple[str, int | None, int | None], tuple[str, str]] = {}
     for location in locations:
-        mapping.add(location)
-    if mapping.conflict is not None:
-        raise LocationsConfigError(mapping.conflict)
+        for evse in location.evses:
+            keys: list[tuple[str, int | None, int | None]]
+            if evse.ocpp_evse_id is not None:
+                keys = [(evse.charge_point_id, evse.ocpp_evse_id, None)]
+            else:
+                keys = [(evse.charge_point_id, None, c.ocpp_connector_id)
+                        for c in evse.connectors]
+            for key in keys:
+                if key in seen:
+                    raise LocationsConfigError(
+                        _mapping_conflict(source, location, evse, key, seen[key]))
+                seen[key] = (location.id, evse.uid)
 
 
 def content_key(item: object) -> bytes:
@@ -184,6 +169,26 @@ class LocationsCatalog:
                 for connector in evse.connectors:
                     assert connector.ocpp_connector_id is not None  # model-validated
                     self._by_ocpp16[(evse.charge_point_id, connector.ocpp_connector_id)] = key
+
+    def claimed(self, location: OperatorLocation) -> str | None:
+        """Before ``add``: the error naming an OCPP evse/connector of ``location`` that an EVSE
+        already added claims (as ``parse_locations`` words it), else None. Read from the
+        indexes: a reload checks 40,000 EVSEs without a second map of them to free."""
+        source = self.source or "<locations>"
+        for evse in location.evses:
+            if evse.ocpp_evse_id is not None:
+                other = self._by_ocpp201.get((evse.charge_point_id, evse.ocpp_evse_id))
+                if other is not None:
+                    return _mapping_conflict(source, location, evse, (
+                        evse.charge_point_id, evse.ocpp_evse_id, None), other)
+                continue
+            for connector in evse.connectors:
+                assert connector.ocpp_connector_id is not None  # model-validated
+                other = self._by_ocpp16.get((evse.charge_point_id, connector.ocpp_connector_id))
+                if other is not None:
+                    return _mapping_conflict(source, location, evse, (
+                        evse.charge_point_id, None, connector.ocpp_connector_id), other)
+        return None
 
     def __len__(self) -> int:
         return len(self._locations)

@@ -117,6 +117,7 @@ async def apply_catalog(live: LiveLocations, catalog: LocationsCatalog, prepared
         if not unchanged:
             applied.changed.append(location.id)
     for gone in live:
+        await pause()
         if gone.id in present:
             continue
         # A location gone from the file: its EVSEs become REMOVED, the location stays.
@@ -125,5 +126,6 @@ async def apply_catalog(live: LiveLocations, catalog: LocationsCatalog, prepared
                 evse.status, evse.last_updated = EvseStatus.REMOVED, now
             gone.last_updated = now
             applied.changed.append(gone.id)
+    await pause()
     live.reindex()
     return applied

@@ -34,7 +34,6 @@ from pydantic import ValidationError
 
 from ocpi_gateway.domain.operator_file import read_yaml
 from ocpi_gateway.locations.catalog import (
-    ChargerMapping,
     LocationsCatalog,
     LocationsConfigError,
     content_key,
@@ -191,7 +190,7 @@ async def assemble(found: Changes, current: LocationsCatalog, pause: Pause) -> L
     assert source is not None
     catalog = LocationsCatalog([], source, current.checks)
     ids: Counter[str] = Counter()
-    mapping = ChargerMapping(source)
+    conflict: str | None = None
     locations: list[OperatorLocation] = []
     for location_id, key, item in found.records:
         location = None
@@ -203,16 +202,17 @@ async def assemble(found: Changes, current: LocationsCatalog, pause: Pause) -> L
             raise LocationsConfigError(f"{source}: location {location_id!r}: read again "
                                        "without its data; reload once more")
         ids[location.id.upper()] += 1
-        mapping.add(location)
+        conflict = conflict or catalog.claimed(location)
         catalog.add(location)
         catalog.keys[location.id] = key
         locations.append(location)
         await pause()
+    await pause()
     dupes = duplicate_ids(source, ids)
     if dupes is not None:
         raise LocationsConfigError(dupes)
-    if mapping.conflict is not None:
-        raise LocationsConfigError(mapping.conflict)
+    if conflict is not None:
+        raise LocationsConfigError(conflict)
     await _check(catalog, locations, pause)
     return catalog
 
