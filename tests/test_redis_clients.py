@@ -74,3 +74,25 @@ async def test_clients_retry_on_broken_connections_and_check_idle_ones() -> None
     cluster = open_redis(RedisTarget(url="redis://127.0.0.1:1/0", mode=RedisMode.CLUSTER))
     assert isinstance(cluster, RedisCluster)
     await cluster.aclose()
+
+
+def _backoff_seconds(retry: Retry) -> float:
+    backoff = retry._backoff  # the Retry keeps its policy private; the sum is what matters
+    return sum(backoff.compute(n) for n in range(1, retry.get_retries() + 1))
+
+
+async def test_sentinel_clients_wait_out_a_failover_single_clients_do_not() -> None:
+    # Regression: under load a failover took longer than the ~4.5 s the retries bridged, and
+    # RESERVE_NOWs in that window ended FAILED ("internal error", MasterNotFoundError).
+    sentinel = open_redis(RedisTarget(mode=RedisMode.SENTINEL, sentinels=(("127.0.0.1", 1),),
+                                      master="gw"))
+    single = open_redis("redis://127.0.0.1:1/0")
+    try:
+        on_failover = sentinel.connection_pool.connection_kwargs["retry"]
+        on_restart = single.connection_pool.connection_kwargs["retry"]
+        assert on_failover.get_retries() == RedisTarget().failover_retries
+        assert _backoff_seconds(on_failover) >= 12.0
+        assert _backoff_seconds(on_restart) < 6.0
+    finally:
+        await sentinel.aclose()
+        await single.aclose()

@@ -42,6 +42,12 @@ class ReserveNow(ChargerCommand):
     group_id_token: str | None = None
     evse_id: int | None = None
     connector_id: int | None = None
+    connector_standard: str | None = None
+    """On a reservation of the whole charger: the connector standard the driver will use
+    (``IEC_62196_T2``...), which 2.0.1 sends as ``connectorType`` so that the station keeps
+    a connector of that type free; 1.6 has no such field."""
+    connector_format: str | None = None
+    """``CABLE`` or ``SOCKET`` of that connector (OCPP tells a Type 2 cable from a socket)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

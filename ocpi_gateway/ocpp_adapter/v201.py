@@ -41,6 +41,7 @@ from ocpi_gateway.domain.charger_commands import (
     TriggerStatusNotification,
     UnlockConnector,
 )
+from ocpi_gateway.domain.connector_types import ocpp201_connector_type
 from ocpi_gateway.domain.events import (
     ChargerBooted,
     ChargingStateChanged,
@@ -299,6 +300,9 @@ class V201Session(OcppSession, V201ChargePoint):  # type: ignore[misc]
                 evse_id=command.evse_id,
                 group_id_token=id_token(command.group_id_token, IdTokenEnumType.central.value)
                 if command.group_id_token else None,
+                connector_type=ocpp201_connector_type(command.connector_standard,
+                                                      command.connector_format)
+                if command.evse_id is None and command.connector_standard else None,
             )
         if isinstance(command, CancelReservation):
             return call.CancelReservation(reservation_id=command.reservation_id)

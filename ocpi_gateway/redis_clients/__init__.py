@@ -51,6 +51,11 @@ class RedisTarget:
     retries: int = 8
     """Retries of a command after a connection error; with the backoff below about 5 s, the
     time a restarted or failed-over Redis takes to answer again."""
+    failover_retries: int = 16
+    """Retries in sentinel mode. A failover lasts the Sentinels' ``down-after-milliseconds``,
+    an election and the replica's promotion, during which they name no primary at all
+    (``MasterNotFoundError``): seconds, more on a loaded machine. About 13 s with the backoff
+    below, so that a command issued then waits for the new primary instead of failing."""
     backoff_base: float = 0.05
     backoff_cap: float = 1.0
     health_check_interval: float = 5.0
@@ -76,14 +81,13 @@ def parse_host_port(value: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-def _retry(target: RedisTarget) -> Retry:
-    return Retry(ExponentialBackoff(cap=target.backoff_cap, base=target.backoff_base),
-                 target.retries)
+def _retry(target: RedisTarget, retries: int) -> Retry:
+    return Retry(ExponentialBackoff(cap=target.backoff_cap, base=target.backoff_base), retries)
 
 
-def _common(target: RedisTarget) -> dict[str, Any]:
+def _common(target: RedisTarget, retries: int | None = None) -> dict[str, Any]:
     return {
-        "retry": _retry(target),
+        "retry": _retry(target, target.retries if retries is None else retries),
         "retry_on_error": [RedisConnectionError, RedisTimeoutError],
         "health_check_interval": target.health_check_interval,
         "socket_timeout": target.socket_timeout,
@@ -118,7 +122,7 @@ def open_redis(target: RedisTarget | str) -> RedisClient:
             list(target.sentinels),
             sentinel_kwargs={"socket_timeout": target.connect_timeout,
                              "socket_connect_timeout": target.connect_timeout},
-            **_common(target), **extra)
+            **_common(target, target.failover_retries), **extra)
         client: aioredis.Redis = sentinel.master_for(target.master)
         return client
     if not target.url:

@@ -140,7 +140,7 @@ async def extend(core: ReservationCore, key: str, expiry: datetime, *, reason: s
             if admission is not None and not admission.ok:
                 return ActResult(ActOutcome.REFUSED, r, "the EVSE is promised to bookings: "
                                  + admission.describe())
-        outcome = await reserve_again(core, r, request, deadline)
+        outcome = await reserve_again(core, r, request, deadline, candidates)
         answers = ((r.evse_uid or "", outcome),)
         if outcome is not CommandOutcome.ACCEPTED:
             if extending:

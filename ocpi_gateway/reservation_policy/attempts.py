@@ -167,12 +167,16 @@ async def try_candidates(core: ReservationCore, record: Reservation, request: Re
             await core.engine.release(plan.location_id, picked.evse_uid, holder=holder)
             break
         record = written
+        standard, connector_format = (
+            picked.candidate.connector_kind(request.connector_standard)
+            if picked.whole_charger else (None, None))
         outcome = await core.commands.execute(
             ReserveNow(charge_point_id=cp, reservation_id=ocpp_id, expiry=request.ends_at,
                        id_token=request.token_uid, id_token_type=request.token_type,
                        group_id_token=request.group_id_token,
                        evse_id=picked.target.evse_id,
-                       connector_id=picked.target.connector_id),
+                       connector_id=picked.target.connector_id,
+                       connector_standard=standard, connector_format=connector_format),
             min(core.charger_timeout, remaining))
         log.info("reserve_now_answer", reservation_key=record.key, evse_uid=picked.evse_uid,
                  charge_point_id=cp, ocpp_reservation_id=ocpp_id, outcome=outcome.value,

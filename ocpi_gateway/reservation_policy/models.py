@@ -19,6 +19,8 @@ class ConnectorInfo:
     power_w: int
     power_type: str = ""
     """OCPI PowerType (``AC_3_PHASE``, ``DC``...); empty when unknown (any power type)."""
+    format: str = ""
+    """OCPI ConnectorFormat (``SOCKET``, ``CABLE``); empty when unknown."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +37,16 @@ class EvseCandidate:
     max_power_w: int = field(init=False, compare=False)
     power_by_standard: dict[str, int] = field(init=False, compare=False, repr=False)
     """Best power per connector standard; computed once, since every decision reads it."""
+
+    def connector_kind(self, standard: str | None) -> tuple[str | None, str | None]:
+        """What a ReserveNow of this EVSE's whole charger says of the connector to keep free
+        (2.0.1 ``connectorType``): ``standard`` and the format of this EVSE's connector of
+        that standard; (None, None) when no one standard is wanted. Several wanted
+        standards name none: one type would hold the driver to it."""
+        for c in self.connectors:
+            if standard is not None and c.standard == standard:
+                return standard, c.format or None
+        return None, None
 
     def __post_init__(self) -> None:
         by_standard: dict[str, int] = {}

@@ -106,7 +106,7 @@ async def _replace_in_place(core: ReservationCore, existing: Reservation,
             refusal = Refusal(RefusalReason.PROMISED, "the EVSE is promised to bookings: "
                               + admission.describe())
             return refused(refusal, existing)
-    outcome = await reserve_again(core, existing, request, deadline)
+    outcome = await reserve_again(core, existing, request, deadline, candidates)
     answers = ((existing.evse_uid or "", outcome),)
     if outcome is not CommandOutcome.ACCEPTED:
         if extending:
@@ -128,17 +128,22 @@ async def _replace_in_place(core: ReservationCore, existing: Reservation,
 
 
 async def reserve_again(core: ReservationCore, r: Reservation, request: ReservationRequest,
-                        deadline: float) -> CommandOutcome:
+                        deadline: float, candidates: Sequence[EvseCandidate]
+                        ) -> CommandOutcome:
     """ReserveNow on the reservation's own target with its OCPP id: the charger replaces it
     (H01.FR.02) with the request's token and expiry."""
     assert r.charge_point_id is not None and r.ocpp_reservation_id is not None
     loop = asyncio.get_running_loop()
+    own = next((c for c in candidates if c.evse_uid == r.evse_uid), None)
+    standard, connector_format = (own.connector_kind(request.connector_standard)
+                                  if own is not None and r.whole_charger else (None, None))
     return await core.commands.execute(
         ReserveNow(charge_point_id=r.charge_point_id,
                    reservation_id=r.ocpp_reservation_id, expiry=request.ends_at,
                    id_token=request.token_uid, id_token_type=request.token_type,
                    group_id_token=request.group_id_token, evse_id=r.evse_id,
-                   connector_id=r.connector_id),
+                   connector_id=r.connector_id, connector_standard=standard,
+                   connector_format=connector_format),
         max(0.001, min(core.charger_timeout, deadline - loop.time())))
 
 

@@ -44,7 +44,7 @@ def to_candidate(
         reservable=not out_of_service and (every_evse_counts or evse.reservable)
         and (known is None or known.can_reserve(evse.charge_point_id)),
         connectors=tuple(ConnectorInfo(c.standard.value, connector_power_w(c),
-                                       c.power_type.value)
+                                       c.power_type.value, c.format.value)
                          for c in evse.connectors),
         charger_can_reserve_whole=whole_charger(evse.charge_point_id) if known is None
         else known.whole_charger(evse.charge_point_id, whole_charger(evse.charge_point_id)),

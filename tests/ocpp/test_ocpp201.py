@@ -117,6 +117,34 @@ async def test_reserve_whole_charger_sends_no_evse(gateway: Gateway,
     assert payload["group_id_token"] == {"id_token": "GROUP-9", "type": "Central"}
 
 
+@pytest.mark.parametrize(("standard", "connector_format", "expected"), [
+    ("IEC_62196_T2", "SOCKET", "sType2"), ("IEC_62196_T2", "CABLE", "cType2"),
+    ("IEC_62196_T2_COMBO", "CABLE", "cCCS2"), ("CHADEMO", None, "cG105"),
+    ("IEC_62196_T2", None, None), ("MCS", "CABLE", None)])
+async def test_a_whole_charger_reservation_names_the_connector_type(
+        gateway: Gateway, chargers: ChargerFactory, standard: str,
+        connector_format: str | None, expected: str | None) -> None:
+    # H01 S3: without evseId, connectorType asks the station to keep a connector of that
+    # type free; a standard OCPP has no value for (or a Type 2 of unknown format) sends none.
+    cp = await chargers.connect(gateway.url, CP, "2.0.1")
+    result = await gateway.server.commands.execute(
+        reserve(evse_id=None, connector_standard=standard,
+                connector_format=connector_format), timeout=3)
+    assert result is CommandOutcome.ACCEPTED
+    payload = cp.behaviour.received[0][1]
+    assert payload.get("connector_type") == expected and "evse_id" not in payload
+
+
+async def test_an_evse_reservation_names_no_connector_type(gateway: Gateway,
+                                                           chargers: ChargerFactory) -> None:
+    cp = await chargers.connect(gateway.url, CP, "2.0.1")
+    assert await gateway.server.commands.execute(
+        reserve(connector_standard="IEC_62196_T2", connector_format="CABLE"),
+        timeout=3) is CommandOutcome.ACCEPTED
+    payload = cp.behaviour.received[0][1]
+    assert "connector_type" not in payload and payload["evse_id"] == 1
+
+
 @pytest.mark.parametrize(("status", "outcome"), [
     ("Accepted", CommandOutcome.ACCEPTED), ("Rejected", CommandOutcome.REJECTED)])
 async def test_cancel_reservation(gateway: Gateway, chargers: ChargerFactory, status: str,

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from ocpi_gateway.domain.charger_commands import CommandOutcome, ReserveNow
@@ -22,7 +23,7 @@ from ocpi_gateway.reservation_policy.lifecycle import (
     CancelOutcome,
     ReserveOutcome,
 )
-from ocpi_gateway.reservation_policy.models import Partner, ReservationRequest
+from ocpi_gateway.reservation_policy.models import ConnectorInfo, Partner, ReservationRequest
 from ocpi_gateway.reservation_policy.ocpp_ids import OcppReservationIds
 from ocpi_gateway.reservation_policy.records import Reservation, ReservationState
 from ocpi_gateway.store.sqlite import SqliteStore
@@ -342,6 +343,40 @@ async def test_whole_charger_reservation_is_sent_without_evse() -> None:
     assert (sent.evse_id, sent.connector_id) == (None, None)
     assert result.reservation is not None and result.reservation.whole_charger
     assert ChargerAddress("CPW") == ChargerAddress(sent.charge_point_id)
+
+
+async def test_a_whole_charger_reservation_of_one_standard_names_its_connector() -> None:
+    socket = ConnectorInfo("IEC_62196_T2", 22_000, "AC_3_PHASE", "SOCKET")
+    cands = [evse("W1", "CPW", evse_id=None, connector_id=1, whole=True, connectors=(socket,)),
+             evse("W2", "CPW", evse_id=None, connector_id=2, whole=True, connectors=(socket,))]
+    w = await World(cands, allow_whole_charger=True).ready()
+    request = replace(w.request(), connector_standard="IEC_62196_T2")
+    result = await w.service.reserve(request, "R1", time_budget=2.0)
+    assert result.outcome is ReserveOutcome.ACCEPTED
+    sent = w.chargers.reserve_nows()[-1]
+    assert (sent.evse_id, sent.connector_standard, sent.connector_format) == (
+        None, "IEC_62196_T2", "SOCKET")
+    # The same reservation again (a replacement in place) tells the charger the same.
+    again = await w.service.reserve(replace(request, expiry=request.expiry
+                                            + timedelta(minutes=5)), "R1", time_budget=2.0)
+    assert again.outcome is ReserveOutcome.ACCEPTED
+    resent = w.chargers.reserve_nows()[-1]
+    assert resent is not sent
+    assert (resent.evse_id, resent.connector_standard, resent.connector_format) == (
+        None, "IEC_62196_T2", "SOCKET")
+    # Without a wanted standard no connector type is named.
+    plain = await World(cands, allow_whole_charger=True).ready()
+    assert (await plain.reserve()).outcome is ReserveOutcome.ACCEPTED
+    assert plain.chargers.reserve_nows()[-1].connector_standard is None
+
+
+async def test_an_evse_reservation_names_no_connector() -> None:
+    w = await World(grid(2)).ready()
+    result = await w.service.reserve(replace(w.request(), connector_standard="IEC_62196_T2"),
+                                     "R1", time_budget=2.0)
+    assert result.outcome is ReserveOutcome.ACCEPTED
+    sent = w.chargers.reserve_nows()[-1]
+    assert sent.evse_id is not None and sent.connector_standard is None
 
 
 async def test_partner_cap_holds_under_concurrency_and_frees_slots() -> None:

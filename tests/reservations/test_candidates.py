@@ -22,6 +22,11 @@ async def test_candidates_follow_the_catalog_and_its_reloads() -> None:
     assert not by_uid["AMS-ZUIDAS-03"].charger_can_reserve_whole
     assert by_uid["AMS-ZUIDAS-03"].max_power_w == 150000
     assert by_uid["AMS-ZUIDAS-01"].address.connector_id == 1
+    # The connector's format goes with it: 2.0.1 tells a Type 2 socket from a cable.
+    assert by_uid["AMS-ZUIDAS-01"].connector_kind("IEC_62196_T2") == ("IEC_62196_T2",
+                                                                      "SOCKET")
+    assert by_uid["AMS-ZUIDAS-03"].connector_kind("CHADEMO") == ("CHADEMO", "CABLE")
+    assert by_uid["AMS-ZUIDAS-03"].connector_kind("IEC_62196_T2") == (None, None)
     assert await source.candidates("NL-AMS-ZUIDAS") is found  # built once per catalog
     # A reload is a new catalog object: the candidates are built again from it.
     current["catalog"] = LocationsCatalog([])
