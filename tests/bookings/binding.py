@@ -20,8 +20,13 @@ from ocpi_gateway.reservation_policy.bookings.fulfilment import BookingUse
 from ocpi_gateway.reservation_policy.bookings.ledger import BookingLedger
 from ocpi_gateway.reservation_policy.bookings.records import Booking
 from ocpi_gateway.reservation_policy.bookings.service import BookingService
+from ocpi_gateway.reservation_policy.bookings.sessions import SessionWatch
 from ocpi_gateway.reservation_policy.bookings.states import BookingState
-from ocpi_gateway.reservation_policy.capacity.base import CapacityTimeline
+from ocpi_gateway.reservation_policy.capacity.base import (
+    CapacityTimeline,
+    Promise,
+    PromiseKind,
+)
 from ocpi_gateway.reservation_policy.capacity.gate import ReservationCapacity
 from ocpi_gateway.reservation_policy.engine import PolicyEngine
 from ocpi_gateway.reservation_policy.lifecycle import ReservationService
@@ -93,11 +98,13 @@ class Instance:
     bookings: BookingService
     binder: BookingBinder
     use: BookingUse
+    sessions: SessionWatch
 
     async def event(self, event: DomainEvent) -> None:
         """As the gateway's EventBus: the reservation service first, then bookings."""
         await self.reservations.handle_event(event)
         await self.use.on_event(event)
+        await self.sessions.on_event(event)
         await self.reservations.drain()
 
     async def run(self) -> None:
@@ -145,7 +152,10 @@ class BindingSite:
         sites = self.candidates
         use = BookingUse(bookings, lambda cp: [c.location_id for c in sites
                                                if c.charge_point_id == cp])
-        inst = Instance(reservations, bookings, binder, use)
+        sessions = SessionWatch(bookings, use.sites)
+        binder.sessions = sessions
+        capacity.add_stored_promises(sessions.stored)
+        inst = Instance(reservations, bookings, binder, use, sessions)
         self.instances.append(inst)
         return inst
 
@@ -169,6 +179,11 @@ class BindingSite:
         self.clock.now = at(minute)
         await inst.run()
         return await self.booking(b.key)
+
+    async def promised(self, start: datetime, end: datetime) -> list[Promise]:
+        """The promises over [start, end), not the sessions in progress beside them."""
+        return [p for p in await self.timeline.promises("LOC1", start, end)
+                if p.kind is not PromiseKind.SESSION]
 
     async def booking(self, key: str) -> Booking:
         found = await BookingLedger(self.store, clock=self.clock).get(key)

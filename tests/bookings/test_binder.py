@@ -137,7 +137,7 @@ async def test_a_session_with_the_reservation_id_fulfils_it(
                                       reservation_id=bound.ocpp_reservation_id))
     done = await site.booking(b.key)
     assert done.state is BookingState.FULFILLED
-    assert await site.timeline.promises("LOC1", at(0), at(1000)) == []
+    assert await site.promised(at(0), at(1000)) == []
     r = await site.reservation(b)
     assert r is not None and r.state is ReservationState.USED
 

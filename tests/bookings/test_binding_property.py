@@ -39,6 +39,7 @@ from ocpi_gateway.reservation_policy.bookings.states import (
     CanceledBy,
     CancelReason,
 )
+from ocpi_gateway.reservation_policy.capacity.base import PromiseKind
 from ocpi_gateway.reservation_policy.capacity.classes import supply_of
 from ocpi_gateway.reservation_policy.capacity.redis import RedisCapacity
 from ocpi_gateway.reservation_policy.models import ReservationRequest
@@ -185,7 +186,9 @@ class Stream:
         now = site.clock.now
         promises = await site.timeline.promises("LOC1", now - timedelta(days=1),
                                                 now + timedelta(days=2))
-        live_promises = [p for p in promises if p.end > now]
+        # The cars charging are no promise: unchecked, they may exceed what is left.
+        live_promises = [p for p in promises if p.end > now
+                         and p.kind is not PromiseKind.SESSION]
         reserve = site.policy.effective("LOC1", EMSP).walk_in_reserve
         assert oracle.fits(supply_of(CANDIDATES), live_promises, reserve), live_promises
         ids = {p.promise_id for p in promises}

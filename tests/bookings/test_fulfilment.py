@@ -73,7 +73,7 @@ async def test_unbound_in_the_window_a_token_session_fulfils_it(
     await gw.event(started("CP001", 1, "tok1"))  # id tokens are case-insensitive
     done = await site.booking(b.key)
     assert done.state is BookingState.FULFILLED
-    assert await site.timeline.promises("LOC1", at(0), at(1000)) == []
+    assert await site.promised(at(0), at(1000)) == []
     clock.now = at(600)
     await gw.run()
     assert site.chargers.reserve_nows() == []
@@ -162,7 +162,7 @@ async def test_bound_before_the_window_the_token_on_the_bound_charger_does_not_f
     assert r is not None and r.state is ReservationState.USED
     again = await site.booking(b.key)
     assert (again.state, again.bound) == (BookingState.RESERVED, False)
-    [p] = await site.timeline.promises("LOC1", at(0), at(1000))
+    [p] = await site.promised(at(0), at(1000))
     assert (p.promise_id, p.evse_uid) == (b.promise_id, None)
     clock.now = at(593)
     await gw.run()

@@ -121,16 +121,21 @@ class BookingService:
             except Exception:
                 log.exception("booking_capacity_hook_failed", location_id=location_id)
 
-    async def reserve_promise(self, booking: Booking, *, amend: bool = False) -> Admission:
-        """Admit (or, for a change, amend) the booking's promise; one atomic step."""
+    async def reserve_promise(self, booking: Booking, *, amend: bool = False,
+                              sessions: bool = True) -> Admission:
+        """Admit (or, for a change, amend) the booking's promise; one atomic step. Beside the
+        sessions in progress, unless it puts back a promise counted already (``sessions``
+        False: a binding that failed, a change lost to another writer)."""
         candidates = await self.candidates.candidates(booking.location_id)
         await self.capacity.ensure_site(booking.location_id, candidates)
         reserve = self.policy.effective(booking.location_id, booking.partner).walk_in_reserve
         timeline = self.capacity.timeline
         promise = promise_of(booking)
         if amend:
-            return await timeline.amend(booking.location_id, promise, reserve=reserve)
-        return await timeline.admit(booking.location_id, promise, reserve=reserve)
+            return await timeline.amend(booking.location_id, promise, reserve=reserve,
+                                        sessions=sessions)
+        return await timeline.admit(booking.location_id, promise, reserve=reserve,
+                                    sessions=sessions)
 
     async def release_promise(self, booking: Booking) -> None:
         await self.capacity.timeline.release(booking.location_id, booking.promise_id)
@@ -164,7 +169,9 @@ class BookingService:
             # amend would cut the hold's promise (to the no-show time) back to the slot's.
             admission = Admission(Verdict.ADMITTED)
         else:
-            admission = await timeline.amend(booking.location_id, promise, reserve=reserve)
+            # Counted when it was booked: the cars charging now do not undo that.
+            admission = await timeline.amend(booking.location_id, promise, reserve=reserve,
+                                             sessions=False)
         if not admission.ok:
             log.info("booking_bind_refused", wanted=evse_uid, why=admission.describe(),
                      **booking.ids)

@@ -8,8 +8,10 @@ benchmark: 2 % of the bookings bound late, every case with 6-7 walk-ins on a res
 So when the free EVSEs that fit the bookings due soon are no more than those bookings, the
 earliest of them are bound now, holding an EVSE each: the free EVSEs beyond that are left to
 walk-ins. An EVSE held by a promise that ends before a booking's binding time (a reservation,
-a bound booking, their buffer included) counts for it: it will be free then, and should a
-walk-in take it once it is, the next run sees the site short. Interchangeable EVSEs (one
+a bound booking, their buffer included), or charging a car expected to leave by then (a
+session in progress, ``sessions``), counts for it: it will be free then, and should a
+walk-in take it once it is, or the car stay longer, the next run sees the site short. What
+is held early is always an EVSE free now, never one expected to free up. Interchangeable EVSEs (one
 class) make the count exact; with several classes, a booking counts the pending bookings
 that could use any of the EVSEs that fit it.
 """

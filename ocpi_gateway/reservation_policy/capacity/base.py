@@ -45,6 +45,11 @@ def bucket_of(length_ms: int) -> int:
 class PromiseKind(StrEnum):
     BOOKING = "booking"
     RESERVATION = "reservation"
+    SESSION = "session"
+    """Not a promise: a car charging on its EVSE until an estimated end (``sessions``). Put
+    by ``occupy``, never checked (the car is there), and counted by admissions that ask
+    for it (a new booking, a RESERVE_NOW), not by moving a promise already counted (a
+    binding): the EVSE the car leaves was counted for that promise when it was made."""
 
 
 def ms(moment: datetime) -> int:
@@ -72,6 +77,14 @@ class Promise:
                 object.__setattr__(self, name, value.replace(tzinfo=UTC))
         if "\t" in self.promise_id or (self.evse_uid is not None and "\t" in self.evse_uid):
             raise ValueError("ids may not contain a tab")
+
+
+def as_session(promise: Promise) -> Promise:
+    """``promise`` if it can be ``occupy``'s session (its kind, bound, not too long)."""
+    if promise.kind is not PromiseKind.SESSION or promise.evse_uid is None \
+            or not promise.start < promise.end <= promise.start + MAX_INTERVAL:
+        raise ValueError(f"not a session on one EVSE: {promise}")
+    return promise
 
 
 class Verdict(StrEnum):
@@ -143,15 +156,20 @@ class CapacityTimeline(Protocol):
     async def set_supply(self, location_id: str, supply: Sequence[SupplyEvse]) -> None:
         """The site's reservable EVSEs (its classes follow). Stored promises are kept."""
 
-    async def admit(self, location_id: str, promise: Promise, *, reserve: int = 0
-                    ) -> Admission:
-        """Atomically add ``promise`` if it fits at every instant of its interval. The same
-        promise admitted again is ADMITTED (a retry); another one under its id DUPLICATE."""
+    async def admit(self, location_id: str, promise: Promise, *, reserve: int = 0,
+                    sessions: bool = True) -> Admission:
+        """Atomically add ``promise`` if it fits at every instant of its interval (beside
+        the sessions in progress too, unless ``sessions`` is False). The same promise
+        admitted again is ADMITTED (a retry); another one under its id DUPLICATE."""
 
-    async def amend(self, location_id: str, promise: Promise, *, reserve: int = 0
-                    ) -> Admission:
+    async def amend(self, location_id: str, promise: Promise, *, reserve: int = 0,
+                    sessions: bool = True) -> Admission:
         """Atomically replace the promise with this id (a change, a binding) if the new one
         fits beside the others; the old one stays otherwise. Adds it when absent."""
+
+    async def occupy(self, location_id: str, session: Promise) -> None:
+        """Put (or replace) a session in progress (``PromiseKind.SESSION``, bound to its
+        EVSE), unchecked: the car charges whatever was promised. ``release`` ends it."""
 
     async def release(self, location_id: str, promise_id: str, *,
                       evse_uid: str | None = None) -> bool:

@@ -119,13 +119,18 @@ class ReservationCapacity:
             buffer = timedelta(minutes=settings.bookings.turnover_buffer_minutes)
             promise = Promise(promise_id(holder, evse_uid), self._clock(), until + buffer,
                               evse_uid=evse_uid, kind=PromiseKind.RESERVATION)
+        # A new reservation counts the cars charging (where they still are at 18:00 the
+        # EVSE is not given away at 17:30); a binding was counted when it was booked.
+        sessions = booking_key is None
         admission = await self.timeline.amend(location_id, promise,
-                                              reserve=settings.walk_in_reserve)
+                                              reserve=settings.walk_in_reserve,
+                                              sessions=sessions)
         if admission.verdict is Verdict.NO_INVENTORY:
             # The timeline lost the site since it was cached here (Redis came back empty).
             await self.restore(location_id, candidates)
             admission = await self.timeline.amend(location_id, promise,
-                                                  reserve=settings.walk_in_reserve)
+                                                  reserve=settings.walk_in_reserve,
+                                                  sessions=sessions)
         return admission
 
     async def release(self, location_id: str, evse_uid: str, *, holder: str) -> bool:

@@ -17,8 +17,10 @@ from ocpi_gateway.reservation_policy.capacity.base import (
     Admission,
     Changes,
     Promise,
+    PromiseKind,
     SpareSegment,
     Verdict,
+    as_session,
     bucket_of,
     from_ms,
     ms,
@@ -133,7 +135,8 @@ class MemoryCapacity:
                 (ms(old.start), promise_id))
             site.changed(ms(old.start), ms(old.end))
 
-    def _check(self, site: _Site, promise: Promise, reserve: int) -> Admission:
+    def _check(self, site: _Site, promise: Promise, reserve: int, sessions: bool
+               ) -> Admission:
         if site.classes is None:
             return Admission(Verdict.NO_INVENTORY)
         if invalid(promise, self._clock()):
@@ -144,6 +147,11 @@ class MemoryCapacity:
         others: list[Span] = []
         for p in self._overlapping(site, new.start, new.end):
             if p.promise_id == promise.promise_id:
+                continue
+            if p.kind is PromiseKind.SESSION:
+                # A car's estimated end is no claim on the EVSE: it only counts.
+                if sessions and (span := span_of(site.classes, p)) is not None:
+                    others.append(span)
                 continue
             if new.bound is not None and p.evse_uid == new.bound:
                 return Admission(Verdict.EVSE_TAKEN, p.start)
@@ -156,27 +164,34 @@ class MemoryCapacity:
                         violation.capacity)
         return Admission(Verdict.ADMITTED)
 
-    async def admit(self, location_id: str, promise: Promise, *, reserve: int = 0
-                    ) -> Admission:
+    async def admit(self, location_id: str, promise: Promise, *, reserve: int = 0,
+                    sessions: bool = True) -> Admission:
         async with self._lock(location_id):
             site = self._site(location_id)
             existing = site.promises.get(promise.promise_id)
             if existing is not None:
                 return Admission(Verdict.ADMITTED if existing == promise else Verdict.DUPLICATE)
-            admission = self._check(site, promise, reserve)
+            admission = self._check(site, promise, reserve, sessions)
             if admission.ok:
                 self._insert(site, promise)
             return admission
 
-    async def amend(self, location_id: str, promise: Promise, *, reserve: int = 0
-                    ) -> Admission:
+    async def amend(self, location_id: str, promise: Promise, *, reserve: int = 0,
+                    sessions: bool = True) -> Admission:
         async with self._lock(location_id):
             site = self._site(location_id)
-            admission = self._check(site, promise, reserve)
+            admission = self._check(site, promise, reserve, sessions)
             if admission.ok:
                 self._remove(site, promise.promise_id)
                 self._insert(site, promise)
             return admission
+
+    async def occupy(self, location_id: str, session: Promise) -> None:
+        as_session(session)
+        async with self._lock(location_id):
+            site = self._site(location_id)
+            self._remove(site, session.promise_id)
+            self._insert(site, session)
 
     async def release(self, location_id: str, promise_id: str, *,
                       evse_uid: str | None = None) -> bool:

@@ -28,6 +28,7 @@ from ocpi_gateway.reservation_policy.capacity.base import (
     PromiseKind,
     SpareSegment,
     Verdict,
+    as_session,
     from_ms,
     ms,
 )
@@ -147,6 +148,7 @@ class RedisCapacity:
         """Per site the class table ``spare`` last read and its digest (``_supply_args``)."""
         self._admit = client.register_script(scripts.ADMIT)
         self._release = client.register_script(scripts.RELEASE)
+        self._occupy = client.register_script(scripts.OCCUPY)
         self._set_supply = client.register_script(scripts.SET_SUPPLY)
         self._rebuild = client.register_script(scripts.REBUILD)
         self._prune = client.register_script(scripts.PRUNE)
@@ -170,15 +172,15 @@ class RedisCapacity:
             args += [ms(p.start), encode(p)]
         return int(await self._restore(keys=site_keys(location_id), args=args))
 
-    async def _call(self, location_id: str, promise: Promise, reserve: int, mode: str
-                    ) -> Admission:
+    async def _call(self, location_id: str, promise: Promise, reserve: int, mode: str,
+                    sessions: bool) -> Admission:
         if invalid(promise, self._clock()):
             return Admission(Verdict.INVALID)
         answer: list[Any] = await self._admit(
             keys=site_keys(location_id),
             args=[promise.promise_id, ms(promise.start), ms(promise.end),
                   promise.evse_uid or "", promise.need.encode(), encode(promise), reserve,
-                  mode])
+                  mode, "1" if sessions else "0"])
         verdict = Verdict(_text(answer[0]))
         if verdict is Verdict.EVSE_TAKEN:
             return Admission(verdict, from_ms(int(answer[1])))
@@ -190,13 +192,18 @@ class RedisCapacity:
                              int(answer[4]))
         return Admission(verdict)
 
-    async def admit(self, location_id: str, promise: Promise, *, reserve: int = 0
-                    ) -> Admission:
-        return await self._call(location_id, promise, reserve, "admit")
+    async def admit(self, location_id: str, promise: Promise, *, reserve: int = 0,
+                    sessions: bool = True) -> Admission:
+        return await self._call(location_id, promise, reserve, "admit", sessions)
 
-    async def amend(self, location_id: str, promise: Promise, *, reserve: int = 0
-                    ) -> Admission:
-        return await self._call(location_id, promise, reserve, "amend")
+    async def amend(self, location_id: str, promise: Promise, *, reserve: int = 0,
+                    sessions: bool = True) -> Admission:
+        return await self._call(location_id, promise, reserve, "amend", sessions)
+
+    async def occupy(self, location_id: str, session: Promise) -> None:
+        await self._occupy(keys=site_keys(location_id),
+                           args=[as_session(session).promise_id, ms(session.start),
+                                 encode(session)])
 
     async def release(self, location_id: str, promise_id: str, *,
                       evse_uid: str | None = None) -> bool:

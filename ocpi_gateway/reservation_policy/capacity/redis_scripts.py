@@ -59,15 +59,17 @@ local function split(text)
   return out
 end
 local function parse(mem)
-  return string.match(mem, '^([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)')
+  return string.match(mem,
+    '^([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)')
 end
 """
 
-# ARGV: id, start, end, bound, need, member, reserve, mode.
+# ARGV: id, start, end, bound, need, member, reserve, mode, sessions ('1': they count).
 ADMIT = _COMMON + r"""
 local id, a, b = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local bound, member, reserve = ARGV[4], ARGV[6], tonumber(ARGV[7])
 local amend = ARGV[8] == 'amend'
+local sessions = ARGV[9] == '1'
 local info = redis.call('HMGET', SITE, 'c', 'nsub', 'ncls', 'std', 'pt', 'pw')
 if not info[1] then return {'no_inventory'} end
 local old = redis.call('HGET', IDS, id)
@@ -146,10 +148,13 @@ for j = 1, #subsets do load[j] = 0 end
 local events = {}
 for k = 1, NB do
   for _, mem in ipairs(redis.call('ZRANGEBYSCORE', KEYS[k], a - longest[k], '(' .. ARGV[3])) do
-    local pid, s, e, pb, pneed = parse(mem)
+    local pid, s, e, pb, pneed, kind = parse(mem)
     s, e = tonumber(s), tonumber(e)
-    if pid ~= id and e > a then
-      if bound ~= '' and pb == bound then return {'evse_taken', string.format('%d', s)} end
+    local session = kind == 'session'
+    if pid ~= id and e > a and (sessions or not session) then
+      if bound ~= '' and pb == bound and not session then
+        return {'evse_taken', string.format('%d', s)}
+      end
       local m
       if pb ~= '' then m = evse_mask(pb) else m = need_mask(pneed) end
       if m ~= 0 then
@@ -198,6 +203,24 @@ redis.call('ZADD', KEYS[k], a, member)
 redis.call('HSET', IDS, id, member)
 if b - a > longest[k] then redis.call('HSET', SITE, 'l' .. k, string.format('%d', b - a)) end
 return {'admitted'}
+"""
+
+# ARGV: id, start, member. A session in progress, replacing the one of its id, unchecked.
+OCCUPY = _COMMON + r"""
+local old = redis.call('HGET', IDS, ARGV[1])
+if old then
+  local ps, pe = ends(old)
+  redis.call('ZREM', KEYS[bucket(pe - ps)], old)
+  changed(SITE, LOG, ps, pe)
+end
+local s, e = ends(ARGV[3])
+local k = bucket(e - s)
+redis.call('ZADD', KEYS[k], ARGV[2], ARGV[3])
+redis.call('HSET', IDS, ARGV[1], ARGV[3])
+local longest = tonumber(redis.call('HGET', SITE, 'l' .. k) or '0')
+if e - s > longest then redis.call('HSET', SITE, 'l' .. k, string.format('%d', e - s)) end
+changed(SITE, LOG, s, e)
+return 1
 """
 
 # ARGV: id, evse ('' = whatever it is bound to).
