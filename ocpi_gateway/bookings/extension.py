@@ -23,11 +23,12 @@ from ocpi_gateway.bookings.publisher import BookingsPublisher, bookings_receiver
 from ocpi_gateway.bookings.sender import add_routes_for
 from ocpi_gateway.config import ConfigError, GatewaySettings
 from ocpi_gateway.deliveries.app import OUTBOX
+from ocpi_gateway.domain.authorization import AcceptAllAuthorizer
 from ocpi_gateway.domain.events import AvailabilityChanged, ConnectorStatusChanged, DomainEvent
 from ocpi_gateway.domain.loops import BackgroundLoop
 from ocpi_gateway.locations.extension import LOCATIONS
 from ocpi_gateway.modules import InterfaceRole, OcpiModule
-from ocpi_gateway.ocpp_wiring import CHARGERS
+from ocpi_gateway.ocpp_wiring import CHARGERS, TOKEN_AUTHORIZER
 from ocpi_gateway.reservation_policy.bookings.binder import BookingBinder
 from ocpi_gateway.reservation_policy.bookings.fulfilment import BookingUse
 from ocpi_gateway.reservation_policy.bookings.intake import BookingIntake
@@ -46,12 +47,15 @@ from ocpi_gateway.reservations.extension import (
     RESERVATIONS,
     whole_charger_capable,
 )
+from ocpi_gateway.reservations.reservation_only import ReservationOnlyAuthorizer
 
 log = structlog.get_logger(__name__)
 
 BOOKINGS_PUBLISHER: web.AppKey[BookingsPublisher] = web.AppKey("bookings_publisher",
                                                                 BookingsPublisher)
 SWEEP_SECONDS = 15.0
+WELCOME_SECONDS = 2.0
+"""How often to look for receivers registered since (they get every BookingLocation)."""
 BIND_SECONDS = 5.0
 """How often the binder looks for bookings due: a booking is bound at most this late."""
 
@@ -164,6 +168,14 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
         binder_loop: BackgroundLoop | None = None
         if reservations is not None:
             reservations.add_listener(on_reservation)
+            # After the Tokens module's: at a reservation_only site it refuses walk-ins.
+            app[TOKEN_AUTHORIZER] = ReservationOnlyAuthorizer(
+                app.get(TOKEN_AUTHORIZER) or AcceptAllAuthorizer(),
+                reservation_only=policy.reservation_only,
+                locations_of=lambda cp: list(dict.fromkeys(
+                    loc for loc, _ in locations.catalog.evses_of_charger(cp))),
+                reservations=reservations.live_at_location, bookings=service.ledger.near,
+                clock=clock)
             binder = BookingBinder(service, reservations,
                                    time_budget=settings.command_timeouts.charger_seconds * 2,
                                    observer=metrics.BookingBindMetrics())
@@ -182,12 +194,18 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
 
         sweeper = BackgroundLoop("bookings-sweep", sweep, interval=SWEEP_SECONDS,
                                  registry=app[keys.LOOPS], run_at_start=False)
+        await publisher.know_receivers()
+        welcome = BackgroundLoop("bookings-welcome", publisher.welcome_new_receivers,
+                                 interval=WELCOME_SECONDS, registry=app[keys.LOOPS],
+                                 run_at_start=False)
         sweeper.start()
+        welcome.start()
         if binder_loop is not None:
             binder_loop.start()
         yield
         if binder_loop is not None:
             await binder_loop.stop()
+        await welcome.stop()
         await sweeper.stop()
         await publisher.stop()
 

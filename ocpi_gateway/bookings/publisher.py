@@ -3,9 +3,10 @@ outbox: every transition of a booking PUTs the Booking to the eMSP that booked
 (``{url}/{cpo cc}/{cpo pid}/{booking id}``); every change of a site's calendars (a booking, a
 cancellation, a fault or status change, a policy or locations reload) PUTs its
 BookingLocation (``{url}/{cpo cc}/{cpo pid}/booking_locations/{id}``) to every receiver that
-may book there, as that receiver's terms make it. Both PUTs coalesce in the outbox (only the
-newest state of an object matters). Changes of one site close together are pushed once
-(``debounce``)."""
+may book there, as that receiver's terms make it; a receiver registered later gets every
+site's (``welcome_new_receivers``, the ``bookings-welcome`` loop). Both PUTs coalesce in
+the outbox (only the newest state of an object matters). Changes of one site close together
+are pushed once (``debounce``)."""
 
 from __future__ import annotations
 
@@ -81,6 +82,27 @@ class BookingsPublisher:
         self._debounce = debounce
         self._scheduled: dict[str, asyncio.Task[None]] = {}
         self._running: set[asyncio.Task[None]] = set()
+        self._welcomed: set[BookingsReceiver] = set()
+        """Receivers this instance has sent every BookingLocation, or found at its start."""
+
+    async def know_receivers(self) -> None:
+        """At start: the receivers registered now were sent what they hold before (the outbox
+        keeps what was queued); only those that come later are welcomed."""
+        self._welcomed = set(await self._receivers())
+
+    async def welcome_new_receivers(self) -> list[str]:
+        """Every site's BookingLocation to each receiver registered (or switched to 2.3.0)
+        since, as Locations are sent to a new partner; their partner ids."""
+        if self._outbox is None:
+            return []
+        fresh = [r for r in await self._receivers() if r not in self._welcomed]
+        for receiver in fresh:
+            for location in self._bookings.catalog().locations():
+                await self._push_site_to(location.id, receiver)
+            self._welcomed.add(receiver)
+            log.info("booking_locations_welcomed", partner_id=receiver.partner_id,
+                     party=receiver.party.key)
+        return [r.partner_id for r in fresh]
 
     async def on_transition(self, event: BookingTransitioned) -> None:
         """A ``BookingLedger`` listener: the Booking to its eMSP, the site's calendars to
@@ -143,18 +165,21 @@ class BookingsPublisher:
             return 0
         pushed = 0
         for receiver in await self._receivers():
-            site = await self._bookings.site(location_id, receiver.party)
-            if site is None:
-                continue
-            body = v230.booking_location_of(site, access_methods=self._bookings.access_methods,
-                                            terms_url=self._bookings.terms_url)
-            cpo = (site.location.country_code, site.location.party_id)
-            url = f"{receiver.url}/{cpo[0]}/{cpo[1]}/booking_locations/{site.location.id}"
-            await self._outbox.enqueue(receiver.partner_id, "PUT", url, to_jsonable(body),
-                                       ordering_key=url, coalesce=True,
-                                       headers=_headers(cpo, receiver.party))
-            pushed += 1
+            pushed += await self._push_site_to(location_id, receiver)
         return pushed
+
+    async def _push_site_to(self, location_id: str, receiver: BookingsReceiver) -> int:
+        site = await self._bookings.site(location_id, receiver.party)
+        if site is None or self._outbox is None:
+            return 0
+        body = v230.booking_location_of(site, access_methods=self._bookings.access_methods,
+                                        terms_url=self._bookings.terms_url)
+        cpo = (site.location.country_code, site.location.party_id)
+        url = f"{receiver.url}/{cpo[0]}/{cpo[1]}/booking_locations/{site.location.id}"
+        await self._outbox.enqueue(receiver.partner_id, "PUT", url, to_jsonable(body),
+                                   ordering_key=url, coalesce=True,
+                                   headers=_headers(cpo, receiver.party))
+        return 1
 
     async def flush(self) -> None:
         """Wait for the pushes scheduled (tests, shutdown)."""

@@ -8,10 +8,8 @@ listed before it.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
-import structlog
 from aiohttp import web
 
 from ocpi_gateway import keys
@@ -22,12 +20,10 @@ from ocpi_gateway.cdrs.service import CdrService
 from ocpi_gateway.config import GatewaySettings
 from ocpi_gateway.deliveries.app import OUTBOX
 from ocpi_gateway.domain.events import DomainEvent
-from ocpi_gateway.domain.tasks import cancel_and_wait
+from ocpi_gateway.domain.loops import BackgroundLoop
 from ocpi_gateway.locations.extension import LOCATIONS
 from ocpi_gateway.modules import InterfaceRole, OcpiModule
 from ocpi_gateway.sessions.extension import SESSIONS
-
-log = structlog.get_logger(__name__)
 
 CDRS: web.AppKey[CdrService] = web.AppKey("cdrs", CdrService)
 
@@ -54,9 +50,11 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
                                  cp, evse, connector), sessions=app[SESSIONS].repo)
         app[SESSIONS].add_listener(service.on_session)
         app[CDRS] = service
-        sweeper = asyncio.get_running_loop().create_task(_sweep_forever(service))
+        sweeper = BackgroundLoop("cdrs-sweep", service.sweep, interval=SWEEP_INTERVAL,
+                                 registry=app[keys.LOOPS], run_at_start=False)
+        sweeper.start()
         yield
-        await cancel_and_wait(sweeper, name="cdrs-sweep")
+        await sweeper.stop()
 
     app.cleanup_ctx.append(cdrs_ctx)
 
@@ -64,13 +62,3 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
 SWEEP_INTERVAL = 30.0
 """Seconds between sweeps for finished sessions a crash left unbilled."""
 
-
-async def _sweep_forever(service: CdrService) -> None:
-    while True:
-        await asyncio.sleep(SWEEP_INTERVAL)
-        try:
-            await service.sweep()
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("cdrs_sweep_failed")

@@ -63,6 +63,7 @@ INDEXES: dict[str, tuple[Index, ...]] = {
                  ("location_id", "start_ts"),
                  ("awaiting_bind", "bind_ts"), ("live", "state", "noshow_ts"),
                  ("waiting", "location_id", "created_ts"), ("waiting", "created_ts"),
+                 ("open_request", "updated_ts"),
                  # The admin API's list: newest first, or by start (admin/service/bookings.py).
                  ("created_ts",), ("start_ts",)),
 }

@@ -54,7 +54,7 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
     async def tariffs_ctx(app: web.Application) -> AsyncIterator[None]:
         publisher.attach(app.get(OUTBOX), tariffs_receivers(app[keys.PARTNERS].registered),
                          app[keys.STORE])
-        await publisher.start()
+        await publisher.start(app[keys.LOOPS])
         yield
         await publisher.stop()
 

@@ -23,8 +23,8 @@ import orjson
 import structlog
 
 from ocpi_gateway.deliveries.engine import DeliveryEngine
+from ocpi_gateway.domain.loops import BackgroundLoop, LoopRegistry
 from ocpi_gateway.domain.store import DocumentStore
-from ocpi_gateway.domain.tasks import cancel_and_wait
 from ocpi_gateway.locations.models import OperatorLocation
 from ocpi_gateway.ocpi import DEFAULT_VERSION, package
 from ocpi_gateway.ocpi.seam import to_jsonable
@@ -83,8 +83,6 @@ class TariffsPublisher:
 
     def __init__(self, catalog: TariffsCatalog, *, welcome_interval: float = 2.0) -> None:
         self.catalog = catalog
-        self.welcome_interval = welcome_interval
-        """How often to look for partners registered since (or switched version)."""
         self._pending: TariffsCatalog | None = None
         self._outbox: DeliveryEngine | None = None
         self._receivers: Callable[[], Awaitable[list[TariffsReceiver]]] | None = None
@@ -94,7 +92,19 @@ class TariffsPublisher:
         """(version, tariff id) -> (body, digest) of the current catalog; None: the version
         cannot show it."""
         self._sync_lock = asyncio.Lock()
-        self._welcomer: asyncio.Task[None] | None = None
+        self._welcome_interval = welcome_interval
+        self._welcomer: BackgroundLoop | None = None
+
+    @property
+    def welcome_interval(self) -> float:
+        """How often to look for partners registered since (or switched version)."""
+        return self._welcome_interval
+
+    @welcome_interval.setter
+    def welcome_interval(self, seconds: float) -> None:
+        self._welcome_interval = seconds
+        if self._welcomer is not None:
+            self._welcomer.interval = seconds
 
     def attach(self, outbox: DeliveryEngine | None,
                receivers: Callable[[], Awaitable[list[TariffsReceiver]]] | None,
@@ -106,19 +116,21 @@ class TariffsPublisher:
         return self._outbox is not None and self._receivers is not None \
             and self._store is not None
 
-    async def start(self) -> None:
+    async def start(self, loops: LoopRegistry | None = None) -> None:
         """Bring every receiver up to date, then look for new ones every
-        ``welcome_interval``."""
+        ``welcome_interval`` (the ``tariffs-welcome`` loop, in ``loops``)."""
         if not self._pushing:
             return
         await self.sync_all()
-        self._welcomer = asyncio.get_running_loop().create_task(
-            self._welcome_loop(), name="tariffs-welcome")
+        self._welcomer = BackgroundLoop("tariffs-welcome", self.welcome_new_receivers,
+                                        interval=self._welcome_interval, registry=loops,
+                                        run_at_start=False)
+        self._welcomer.start()
 
     async def stop(self) -> None:
-        task, self._welcomer = self._welcomer, None
-        if task is not None:
-            await cancel_and_wait(task, name="tariffs-welcome")
+        loop, self._welcomer = self._welcomer, None
+        if loop is not None:
+            await loop.stop()
 
     # -- the reload hook ------------------------------------------------------------------
 
@@ -148,16 +160,6 @@ class TariffsPublisher:
         return sorted(changed + gone)
 
     # -- pushes ---------------------------------------------------------------------------
-
-    async def _welcome_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.welcome_interval)
-            try:
-                await self.welcome_new_receivers()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("tariffs_welcome_failed")
 
     async def welcome_new_receivers(self) -> list[str]:
         """Bring receivers this instance has not synced yet up to date; their partner ids."""

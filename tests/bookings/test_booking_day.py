@@ -198,3 +198,29 @@ async def _bound_evse(day: Day, booking: dict[str, Any]) -> str | None:
     option = (await day.pushed(booking)).get("booking_option") or {}
     uid = option.get("evse_uid")
     return None if uid in (None, "#NA") else str(uid)
+
+
+async def test_a_2_3_0_reserve_now_is_held_to_the_bookings_as_a_2_2_1_one(
+        tmp_path: Path) -> None:
+    # The same gate whatever the eMSP's version: the issue's "A RESERVE_NOW (2.2.1 or 2.3.0)
+    # whose window overlaps bookings is accepted only when the bookings still fit".
+    clock = MovableClock()
+    clock.now = clock.now.replace(second=0, microsecond=0)
+    world = await open_world(tmp_path, policy=policy_doc(bookings=TERMS), clock=clock,
+                             ocpi_version="2.3.0")
+    booker = await register(world.gateway, EmspPeer(
+        party_id="BKG", modules=MODULES_230, versions=("2.3.0",), ocpi_version="2.3.0"))
+    try:
+        await world.all_available()
+        versions = {p.version for p in await world.gateway.partners.registered()}
+        assert versions == {"2.3.0"}  # the RESERVE_NOW eMSP too
+        day = Day(world, clock, booker, clock.now)
+        await day.book("B1", "BKG-TOK1", start=60)
+        await day.book("B2", "BKG-TOK2", start=60)
+        assert await day.reserve("RN-LONG", "E1", minutes=55) == "REJECTED"
+        assert await day.reserve("RN-SHORT", "E1", minutes=40) == "ACCEPTED"
+        [(cp, _)] = world.all_received("ReserveNow")
+        assert cp == CP16
+    finally:
+        await booker.close()
+        await close_world(world)

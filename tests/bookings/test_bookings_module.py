@@ -13,8 +13,11 @@ from typing import Any
 
 import pytest
 
+from ocpi_gateway import keys
 from ocpi_gateway.bookings.context import BOOKINGS
 from ocpi_gateway.bookings.extension import BOOKINGS_PUBLISHER
+from ocpi_gateway.domain.events import ConnectorStatus, ConnectorStatusChanged
+from ocpi_gateway.locations.extension import LOCATIONS
 from tests.bookings.support import Clock
 from tests.commands.support import eventually
 from tests.locations.conftest import EXAMPLE
@@ -295,3 +298,146 @@ async def test_a_bad_body_names_the_field(site: Site) -> None:
                                                   booking_location_id="NOWHERE"))
     assert answer["status_code"] == 2003
     assert site.gateway.app[BOOKINGS].ledger is not None
+
+
+OTHER_SITE = "NL-UTR-JAARBEURS"
+
+
+async def _all_pages(site: Site, url: str) -> tuple[list[dict[str, Any]], list[str]]:
+    """Every page from ``url`` on, following the Link headers; the items and the links."""
+    items: list[dict[str, Any]] = []
+    links: list[str] = []
+    while True:
+        status, body, headers = await site.emsp.call("GET", url)
+        assert status == 200 and body["status_code"] == 1000, body
+        items += body["data"]
+        link = headers.get("Link")
+        if link is None:
+            return items, links
+        url = link.split(">", 1)[0].lstrip("<")
+        links.append(url)
+
+
+async def test_booking_locations_are_paginated_and_filtered_by_date(site: Site) -> None:
+    everything, _ = await _all_pages(site, site.base + "/booking_locations")
+    assert {b["id"] for b in everything} == {SITE, OTHER_SITE}
+    _, body, headers = await site.emsp.call("GET", site.base + "/booking_locations?limit=1")
+    assert len(body["data"]) == 1 and headers["X-Total-Count"] == "2"
+    paged, links = await _all_pages(site, site.base + "/booking_locations?limit=1")
+    assert [b["id"] for b in paged] == [b["id"] for b in everything]
+    assert len(links) == 1 and "offset=1" in links[0] and "limit=1" in links[0]
+    # A booking an hour later changes SITE's calendars: only SITE was updated since.
+    site.clock.now += timedelta(hours=1)
+    _, answer = await site.post(site.request("R1"))
+    assert answer["data"]["reservation_status"] == "RESERVED"
+    half = stamp(site.at(-0.5))
+    since, links = await _all_pages(site, f"{site.base}/booking_locations?date_from={half}")
+    assert [b["id"] for b in since] == [SITE]
+    assert since[0]["last_updated"].startswith(stamp(site.clock.now)[:19])
+    before, _ = await _all_pages(site, f"{site.base}/booking_locations?date_to={half}")
+    assert [b["id"] for b in before] == [OTHER_SITE]
+    # The filters go along in the next page's link.
+    _, links = await _all_pages(site, f"{site.base}/booking_locations?limit=1&date_to="
+                                      f"{stamp(site.at(1))}")
+    assert len(links) == 1 and "date_to=" in links[0]
+
+
+async def test_booking_locations_filtered_by_timeslot(site: Site) -> None:
+    # Both AC EVSEs booked from 6:00 to 7:00: no AC slot from 5:50 to 7:10 (lead, buffer).
+    for rid in ("A", "B"):
+        _, answer = await site.post(site.request(rid))
+        assert answer["data"]["reservation_status"] == "RESERVED"
+    window = f"timeslot_from={stamp(site.at(6))}&timeslot_to={stamp(site.at(7))}"
+    found, _ = await _all_pages(site, f"{site.base}/booking_locations?{window}")
+    by_id = {b["id"]: b for b in found}
+    # The DC calendars still have room in that hour; the AC one has none, so it is left out;
+    # the calendars are cut to the window.
+    assert SITE in by_id
+    calendars = {c["id"]: c for c in by_id[SITE]["calendars"]}
+    assert AC not in calendars and calendars
+    for calendar in calendars.values():
+        for slot in calendar["available_timeslots"]:
+            assert stamp(site.at(6)) <= slot["start_date_time"][:19] + "Z"
+            assert slot["end_date_time"][:19] + "Z" <= stamp(site.at(7))
+    # A window beyond what may be booked (max_advance_days 2): no BookingLocation at all.
+    far = f"timeslot_from={stamp(site.at(72))}&timeslot_to={stamp(site.at(73))}"
+    nothing, _ = await _all_pages(site, f"{site.base}/booking_locations?{far}")
+    assert nothing == []
+
+
+async def test_bookings_are_paginated_and_filtered_by_date(site: Site) -> None:
+    for n, rid in enumerate(("P1", "P2", "P3")):
+        site.clock.now += timedelta(minutes=15)  # the slots stay on the 15-minute grid
+        _, answer = await site.post(site.request(rid, start=6 + 2 * n))
+        assert answer["data"]["reservation_status"] == "RESERVED", answer
+    listed, links = await _all_pages(site, site.base + "?limit=2")
+    assert [b["request_id"] for b in listed] == ["P1", "P2", "P3"] and len(links) == 1
+    _, body, headers = await site.emsp.call("GET", site.base + "?limit=2")
+    assert headers["X-Total-Count"] == "3" and len(body["data"]) == 2
+    # Only those changed in [date_from, date_to): P2, made 15 minutes before P3.
+    window = f"date_from={stamp(site.at(-0.25))}&date_to={stamp(site.clock.now)}"
+    picked, _ = await _all_pages(site, f"{site.base}?{window}")
+    assert [b["request_id"] for b in picked] == ["P2"]
+    _, bad, _ = await site.emsp.call("GET", site.base + "?offset=-1", validate=False)
+    assert bad["status_code"] == 2001
+
+
+def _site_puts(peer: EmspPeer) -> list[dict[str, Any]]:
+    return [r.body for r in peer.received
+            if r.method == "PUT" and r.path.endswith(f"/booking_locations/{SITE}")]
+
+
+def _edit_policy(path: Path, old: str, new: str) -> None:
+    path.write_text(POLICY.replace(old, new), encoding="utf-8")
+
+
+async def test_a_status_change_and_a_policy_reload_push_the_booking_location(
+        site: Site) -> None:
+    app = site.gateway.app
+    await site.pushes()
+    before = len(_site_puts(site.emsp))
+    # A charger of the site reports a fault: its calendars are pushed again.
+    await app[keys.EVENT_BUS].publish(ConnectorStatusChanged(
+        charge_point_id="CP-AMS-01", evse_id=None, connector_id=1,
+        status=ConnectorStatus.FAULTED))
+    await site.pushes()
+    assert await eventually(lambda: len(_site_puts(site.emsp)) > before)
+    after_fault = len(_site_puts(site.emsp))
+    # The operator edits the policy: the next sweep sees the new file and pushes every site
+    # with the new terms.
+    policy = app[keys.SETTINGS].policy_file
+    assert policy is not None
+    _edit_policy(Path(policy), "cancel_until_minutes: 30", "cancel_until_minutes: 45")
+    [sweep] = [loop for loop in app[keys.LOOPS].loops() if loop.name == "bookings-sweep"]
+    assert await sweep.run_once()
+    await site.pushes()
+    assert await eventually(lambda: len(_site_puts(site.emsp)) > after_fault)
+    newest = _site_puts(site.emsp)[-1]
+    assert newest["booking_terms"]["cancel_until_minutes"] == 45
+
+
+async def test_a_locations_reload_pushes_every_booking_location(site: Site) -> None:
+    await site.pushes()
+
+    def puts_of(location_id: str) -> int:
+        return sum(1 for r in site.emsp.received if r.method == "PUT"
+                   and r.path.endswith(f"/booking_locations/{location_id}"))
+
+    before = {loc: puts_of(loc) for loc in (SITE, OTHER_SITE)}
+    changed = await site.gateway.app[LOCATIONS].reload_all()
+    assert changed["bookings"] == []
+    await site.pushes()
+    assert await eventually(lambda: all(puts_of(loc) > before[loc] for loc in before))
+
+
+async def test_a_receiver_registered_later_is_sent_every_booking_location(site: Site) -> None:
+    # As for Locations: a partner that registers with a Bookings RECEIVER gets every site's
+    # BookingLocation without waiting for the next change of each.
+    late = await register(site.gateway, EmspPeer(
+        party_id="LAT", modules=MODULES_230, versions=("2.3.0",), ocpi_version="2.3.0"))
+    try:
+        wanted = {f"NL/EXA/booking_locations/{loc}" for loc in (SITE, OTHER_SITE)}
+        assert await eventually(lambda: wanted <= set(late.bookings))
+        assert late.bookings[f"NL/EXA/booking_locations/{SITE}"]["calendars"]
+    finally:
+        await late.close()

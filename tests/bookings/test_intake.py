@@ -319,6 +319,57 @@ async def test_an_error_while_admitting_fails_the_booking(
     assert answer.message == "the request could not be processed"
 
 
+async def test_an_error_during_a_change_fails_that_request_and_the_booking_stands(
+        store: DocumentStore, timeline: CapacityTimeline, clock: Clock) -> None:
+    # A change's request is stored PENDING before it is decided: an error after that must
+    # decide it FAILED (BookingRequestStatus FAILED, "request for booking failed"), not leave
+    # it open for ever with the booking unchanged.
+    i = intake(store, timeline, clock, evses=2)
+    made = (await submit(i)).booking
+    real = i.service.reserve_promise
+
+    async def broken(*args: Any, **kwargs: Any) -> Any:
+        raise ConnectionError("redis went away")
+
+    i.service.reserve_promise = broken  # type: ignore[method-assign]
+    answer = await submit(i, start=660)
+    b = answer.booking
+    assert [r.status for r in b.requests] == [RequestStatus.ACCEPTED, RequestStatus.FAILED]
+    assert b.state is BookingState.RESERVED and (b.start, b.end) == (made.start, made.end)
+    assert answer.message == "the request could not be processed"
+    stored = await i.service.ledger.get(made.key)
+    assert stored is not None and stored.requests == b.requests
+    assert (await timeline.get("LOC1", made.promise_id)) is not None
+    # The next change is decided as usual.
+    i.service.reserve_promise = real  # type: ignore[method-assign]
+    later = (await submit(i, start=660)).booking
+    assert [r.status for r in later.requests][-1] is RequestStatus.ACCEPTED
+    assert later.start == at(660)
+
+
+async def test_an_error_during_a_cancellation_fails_that_request(
+        store: DocumentStore, timeline: CapacityTimeline, clock: Clock) -> None:
+    i = intake(store, timeline, clock, evses=2)
+    made = (await submit(i)).booking
+    real = i.service.ledger.transition
+    calls = {"n": 0}
+
+    async def failing_once(*args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("reason") == "canceled" and calls["n"] == 0:
+            calls["n"] += 1
+            raise ConnectionError("the store went away")
+        return await real(*args, **kwargs)
+
+    i.service.ledger.transition = failing_once  # type: ignore[method-assign]
+    answer = await submit(i, canceled=CANCEL)
+    assert [r.status for r in answer.booking.requests] == [RequestStatus.ACCEPTED,
+                                                           RequestStatus.FAILED]
+    assert answer.booking.state is BookingState.RESERVED
+    again = await submit(i, canceled=CANCEL)
+    assert again.booking.state is BookingState.CANCELED
+    assert (await timeline.get("LOC1", made.promise_id)) is None
+
+
 async def test_a_request_interrupted_before_its_decision_is_failed_by_the_sweeper(
         store: DocumentStore, timeline: CapacityTimeline, clock: Clock) -> None:
     from ocpi_gateway.reservation_policy.bookings.sweeper import BookingSweeper
@@ -341,3 +392,33 @@ async def test_a_request_interrupted_before_its_decision_is_failed_by_the_sweepe
     assert await timeline.get("LOC1", stuck.promise_id) is None
     assert T0 < clock.now
     _ = replace
+
+
+async def test_a_change_interrupted_before_its_decision_is_failed_by_the_sweeper(
+        store: DocumentStore, timeline: CapacityTimeline, clock: Clock) -> None:
+    # The instance died between storing a change's request and deciding it (after the
+    # timeline took the new period, say): the sweep decides the request FAILED, and the
+    # booking keeps its own period and promise.
+    from ocpi_gateway.reservation_policy.bookings.records import RequestEntry
+    from ocpi_gateway.reservation_policy.bookings.service import promise_of
+    from ocpi_gateway.reservation_policy.bookings.sweeper import BookingSweeper
+    from ocpi_gateway.reservation_policy.bookings.waitlist import WaitingList
+    i = intake(store, timeline, clock, evses=2)
+    sweeper = BookingSweeper(i.service, WaitingList(i.service),
+                             stale_after=timedelta(minutes=1))
+    made = (await submit(i)).booking
+    moved = ask(start=700)
+    added = await i.service.ledger.add_request(
+        made, RequestEntry(RequestStatus.PENDING, moved, clock()), reason="change_received")
+    assert added is not None
+    assert (await i.service.reserve_promise(replace(added, start=moved.start, end=moved.end),
+                                            amend=True)).ok
+    assert await sweeper.sweep() == []  # not stale yet
+    clock.advance(2)
+    [swept] = await sweeper.sweep()
+    assert swept.key == made.key and swept.state is BookingState.RESERVED
+    assert [r.status for r in swept.requests] == [RequestStatus.ACCEPTED, RequestStatus.FAILED]
+    assert (swept.start, swept.end) == (made.start, made.end)
+    kept = await timeline.get("LOC1", made.promise_id)
+    assert kept is not None and kept.start == promise_of(made).start
+    assert await sweeper.sweep() == []  # decided once

@@ -136,6 +136,8 @@ async def test_the_page_moves_a_reservation_and_extends_it(
         # Its history, from the key: every transition with why, the operator's acts named.
         await row.locator("a.key").click()
         history = page.locator("dialog.history[open]")
+        # The dialog opens before its rows arrive (a fetch): wait for the last one, then read.
+        await history.locator("tr.entry").nth(len(extended.history) - 1).wait_for()
         reasons = await history.locator("tr.entry td:last-child").all_text_contents()
         assert reasons == [e["reason"] for e in extended.history]
         assert reasons[-2:] == ["moved by the operator alice",

@@ -16,11 +16,12 @@ from tests.peers.gateway import gateway_settings, start_gateway
 
 WITH_REDIS = {
     "admin-housekeeping", "availability-recovery", "bookings-bind", "bookings-sweep",
-    "capacity-rebuild",
+    "bookings-welcome",
+    "capacity-rebuild", "cdrs-sweep",
     "commands-sweep",
     "hubclientinfo-sync", "locations-shared-sync", "locations-welcome", "ocpp-liveness",
     "ocpp-presence-refresh", "outbox-adopt",
-    "reservations-expiry", "reservations-recovery", "sessions-sweep",
+    "reservations-expiry", "reservations-recovery", "sessions-sweep", "tariffs-welcome",
 }
 WITHOUT_REDIS = WITH_REDIS - {"availability-recovery", "capacity-rebuild",
                               "locations-shared-sync",

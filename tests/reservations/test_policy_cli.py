@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import yaml
 
+from ocpi_gateway.locations.catalog import LocationsCatalog
 from ocpi_gateway.reservation_policy.availability.base import EvseStatus
 from ocpi_gateway.reservation_policy.availability.redis import open_availability
+from ocpi_gateway.reservation_policy.capacity.base import Promise
+from ocpi_gateway.reservation_policy.capacity.classes import Need, supply_of
+from ocpi_gateway.reservation_policy.capacity.redis import RedisCapacity
+from ocpi_gateway.reservations.candidates import CatalogCandidates
 
 # Its tests start Python processes (the CLI, a gateway): slow on a loaded machine, not stuck.
 pytestmark = pytest.mark.timeout(300)
@@ -58,3 +63,48 @@ def test_policy_check_names_the_bad_key(tmp_path: Path) -> None:
     done = run_cli("policy", "check", str(bad))
     assert done.returncode != 0
     assert "walk_in_reserve" in done.stdout + done.stderr
+
+
+async def test_explain_timeline_shows_the_sites_promises_and_why_a_slot_is_not_offered(
+        tmp_path: Path, redis_url: str) -> None:
+    """``policy explain --timeline`` from a shell, over the live capacity timeline in Redis
+    (what the gateways admitted): the classes, the promises, and a slot's verdict."""
+    catalog = LocationsCatalog.from_file(CONFIG / "locations.yaml")
+    candidates = await CatalogCandidates(lambda: catalog, lambda cp: False).candidates(
+        "NL-AMS-ZUIDAS")
+    timeline = RedisCapacity.from_url(redis_url)
+    start = (datetime.now(UTC) + timedelta(days=1)).replace(hour=18, minute=0, second=0,
+                                                            microsecond=0)
+    chademo = Need(frozenset({"CHADEMO"}))
+    try:
+        await timeline.set_supply("NL-AMS-ZUIDAS", supply_of(candidates))
+        admitted = await timeline.admit("NL-AMS-ZUIDAS", Promise(
+            "booking-1", start - timedelta(minutes=10), start + timedelta(minutes=70),
+            chademo))
+        assert admitted.ok, admitted.describe()
+    finally:
+        await timeline.close()
+    policy = yaml.safe_load((CONFIG / "policy.yaml").read_text())
+    policy["defaults"]["bookings"]["enabled"] = True
+    policy["defaults"]["walk_in_reserve"] = 0
+    policy_path = tmp_path / "policy.yaml"
+    policy_path.write_text(yaml.safe_dump(policy))
+    config = yaml.safe_load((CONFIG / "gateway.yaml").read_text())
+    config.update(redis_url=redis_url, store_url=f"sqlite:///{tmp_path / 'g.db'}",
+                  locations_file=str(CONFIG / "locations.yaml"), policy_file=str(policy_path),
+                  chargers_file=str(CONFIG / "chargers.yaml"))
+    path = tmp_path / "gateway.yaml"
+    path.write_text(yaml.safe_dump(config))
+    slot = f"{start.isoformat()}/{(start + timedelta(hours=1)).isoformat()}"
+
+    done = run_cli("--config", str(path), "policy", "explain", "--location", "NL-AMS-ZUIDAS",
+                   "--timeline", "--from", (start - timedelta(hours=1)).isoformat(),
+                   "--hours", "3", "--standard", "CHADEMO", "--slot", slot)
+
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "class CHADEMO/DC/50kW: 1 EVSEs, 1 promisable at once" in out, out
+    assert "  promises: 1\n" in out and " booking booking-1 " in out
+    # The one CHAdeMO EVSE is promised then: the same hour is not offered, and why.
+    assert f"not offered: full from {start - timedelta(minutes=10):%m-%d %H:%M}" in out, out
+    assert "nearest free: " in out

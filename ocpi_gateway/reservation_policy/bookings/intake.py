@@ -11,7 +11,7 @@ DECLINED) with a message naming the term. Each request appends a ``RequestEntry`
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -48,6 +48,7 @@ SiteZone = Callable[[str], tzinfo]
 """The time zone of a site (the timeslot grid counts from its midnight)."""
 
 _WAITABLE = frozenset({Verdict.FULL, Verdict.EVSE_TAKEN})
+NOT_PROCESSED = "the request could not be processed"
 """Refusals that capacity freeing up later can turn around (not NO_CLASS, INVALID...)."""
 
 
@@ -162,8 +163,8 @@ class BookingIntake:
             log.exception("booking_admission_failed", **created.ids)
             failed = await svc.ledger.transition(
                 created, BookingState.FAILED, reason="admission_error",
-                decide=RequestStatus.FAILED, message="the request could not be processed")
-            return Answer(failed or created, "the request could not be processed")
+                decide=RequestStatus.FAILED, message=NOT_PROCESSED)
+            return Answer(failed or created, NOT_PROCESSED)
         if admission.ok:
             reserved = await svc.ledger.transition(created, BookingState.RESERVED,
                                                    reason="admitted",
@@ -223,6 +224,11 @@ class BookingIntake:
                                              reason="change_received")
         if added is None:
             return None
+        return await self._or_failed(added, self._decide_change(current, added, ask, now))
+
+    async def _decide_change(self, current: Booking, added: Booking, ask: BookingAsk,
+                             now: datetime) -> Answer | None:
+        svc = self.service
         refusal = self._change_refusal(added, ask, now)
         if refusal is not None:
             return await self._decline(added, refusal)
@@ -281,6 +287,11 @@ class BookingIntake:
                                              reason="cancellation_received")
         if added is None:
             return None
+        return await self._or_failed(added, self._decide_cancel(added, ask, now))
+
+    async def _decide_cancel(self, added: Booking, ask: BookingAsk, now: datetime
+                             ) -> Answer | None:
+        svc = self.service
         if added.state is BookingState.RESERVED:
             violation = check_cancel(added.terms, added.start, now)
             if violation is not None:
@@ -294,6 +305,34 @@ class BookingIntake:
         await svc.release_promise(ended)
         await svc.capacity_freed(ended.location_id)
         return Answer(ended)
+
+
+    async def _or_failed(self, added: Booking, decision: Awaitable[Answer | None]
+                         ) -> Answer | None:
+        """The decision of the request ``added`` appended; an error on the way decides the
+        request FAILED and leaves the booking as it is stored (its promise put back as that
+        booking has it: an amend may have gone through before the error)."""
+        try:
+            return await decision
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("booking_request_failed", **added.ids)
+        svc = self.service
+        stored = await svc.ledger.get(added.key)
+        if stored is None or not stored.live:
+            return Answer(stored, NOT_PROCESSED) if stored is not None else None
+        if stored.state is BookingState.RESERVED:
+            try:
+                await svc.reserve_promise(stored, amend=True)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("booking_promise_not_restored", **stored.ids)
+        failed = await svc.ledger.transition(stored, stored.state, reason="request_error",
+                                             decide=RequestStatus.FAILED,
+                                             message=NOT_PROCESSED)
+        return Answer(failed, NOT_PROCESSED) if failed is not None else None
 
 
 class UnknownBooking(LookupError):

@@ -111,6 +111,14 @@ class BookingLedger:
             "start_ts": Range(lte=ts + MAX_PROMISE_MINUTES * 60)}, order_by="start_ts")
         return [Booking.from_doc(d) for d in docs]
 
+    async def open_requests(self, before: datetime, limit: int = 100) -> list[Booking]:
+        """RESERVED bookings with a request (a change, a cancellation) still PENDING, last
+        written before ``before``, oldest first."""
+        docs = await self._store.find(COLLECTION, {
+            "open_request": True, "updated_ts": Range(lt=before.timestamp())},
+            order_by="updated_ts", limit=limit)
+        return [Booking.from_doc(d) for d in docs]
+
     async def waiting(self, location_id: str) -> list[Booking]:
         """The waiting list of a site, first come first served."""
         docs = await self._store.find(COLLECTION, {"waiting": True, "location_id": location_id},

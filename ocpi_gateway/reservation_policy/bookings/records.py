@@ -315,6 +315,10 @@ class Booking:
         doc["token_uid"] = self.tokens[0].uid if self.tokens else None
         doc["waiting"] = self.state is BookingState.PENDING and self.waiting_until is not None
         doc["awaiting_bind"] = self.state is BookingState.RESERVED and not self.bound
+        # A RESERVED booking with a change or cancellation not decided yet (the sweeper
+        # fails one a crash left open).
+        doc["open_request"] = self.state is BookingState.RESERVED and any(
+            r.status is RequestStatus.PENDING for r in self.requests)
         doc["bind_ts"] = self.bind_at.timestamp()
         doc["noshow_ts"] = self.noshow_at.timestamp()
         return doc
