@@ -5,8 +5,10 @@ many are CANCELED because every fitting EVSE was still occupied at binding?
                                                     [--requests 260] [--walkins 60]
 
 The real reservation service, policy engine, capacity timeline (in-process), booking intake,
-booking service and binder, over the SQLite store and in-process availability, with chargers
-that accept every ReserveNow (``tests/bookings/binding.py``'s site). The clock is the test
+booking service, binder and sessions in progress (``bookings/sessions.py``: each
+transaction's EVSE busy on the timeline until its estimated end), over the SQLite store and
+in-process availability, with chargers that accept every ReserveNow
+(``tests/bookings/binding.py``'s site). The clock is the test
 clock, moved by the simulation: 05:00 to 24:00 in 5 s steps (the gateway's binder runs every
 5 s), so a day takes a minute or two, not a day.
 

@@ -59,15 +59,16 @@ BIND_SECONDS = 5.0
 
 
 class _PolicyWatch:
-    """A policy reload changes every site's calendars: seen as a new PolicyFile object."""
+    """A policy reload changes every site's calendars: seen as a new PolicyFile object. The
+    object seen is kept, not its id: once freed, a later PolicyFile may get its address."""
 
     def __init__(self, publisher: BookingsPublisher, current: object) -> None:
         self._publisher = publisher
-        self._seen = id(current)
+        self._seen = current
 
     def check(self, current: object) -> None:
-        if id(current) != self._seen:
-            self._seen = id(current)
+        if current is not self._seen:
+            self._seen = current
             log.info("bookings_policy_changed")
             self._publisher.all_changed()
 

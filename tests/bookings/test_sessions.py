@@ -17,8 +17,9 @@ from ocpi_gateway.domain.store import DocumentStore
 from ocpi_gateway.reservation_policy.availability.base import EvseStatus
 from ocpi_gateway.reservation_policy.availability.memory import MemoryAvailability
 from ocpi_gateway.reservation_policy.bookings.sessions import evse_of
-from ocpi_gateway.reservation_policy.bookings.states import BookingState
+from ocpi_gateway.reservation_policy.bookings.states import BookingState, CancelReason
 from ocpi_gateway.reservation_policy.capacity.base import CapacityTimeline, PromiseKind
+from ocpi_gateway.reservation_policy.policy import PolicySource, parse_policy
 from tests.bookings.binding import BindingSite, Instance
 from tests.bookings.support import Clock, at, booking
 from tests.policy.support import evse, grid
@@ -97,13 +98,23 @@ async def test_each_run_extends_a_car_past_its_estimate_and_drops_one_shown_free
     clock.now = at(40)
     await gw.run()
     assert await sessions(site) == {"E000": (at(0), at(60)), "E001": (at(0), at(60))}
-    # E001's end went unreported (the EVSE shows free): it leaves at its estimate.
+    # E001's end went unreported (the EVSE shows free): it leaves at its estimate; E000 is
+    # kept a quarter hour ahead from half of that before its estimate.
     await site.set_status("E001", EvseStatus.AVAILABLE)
-    clock.now = at(55)
+    clock.now = at(52.4)
     await gw.run()
-    assert await sessions(site) == {"E000": (at(0), at(70))}
+    assert await sessions(site) == {"E000": (at(0), at(60)), "E001": (at(0), at(60))}
+    clock.now = at(52.5)
+    await gw.run()
+    assert await sessions(site) == {"E000": (at(0), at(67.5))}
+    await gw.bookings.capacity.restore("LOC1", site.candidates)  # E001 is not known now
+    assert await sessions(site) == {"E000": (at(0), at(67.5))}
     clock.now = at(65)
     await gw.run()
+    assert await sessions(site) == {"E000": (at(0), at(80))}
+    # What a restore puts back is the session as extended, without the one dropped.
+    await site.timeline.rebuild("LOC1", [])
+    await gw.bookings.capacity.restore("LOC1", site.candidates)
     assert await sessions(site) == {"E000": (at(0), at(80))}
     await end(site, gw, "E000", "T0")
     assert await sessions(site) == {}
@@ -201,3 +212,136 @@ async def test_a_new_transaction_on_an_evse_replaces_one_whose_end_went_unreport
     clock.now = at(55)
     await gw.run()
     assert await sessions(site) == {"E000": (at(30), at(90))}
+
+
+
+async def test_a_run_goes_through_every_session(site: BindingSite, clock: Clock) -> None:
+    gw = site.instance()
+    clock.now = at(0)
+    await start(site, gw, "E000", "T0")  # dropped at 55: shown free
+    clock.now = at(20)
+    await start(site, gw, "E001", "T1")  # not due at 55
+    clock.now = at(0)
+    await start(site, gw, "E002", "T2")  # extended at 55
+    await site.set_status("E000", EvseStatus.AVAILABLE)
+    clock.now = at(55)
+    await gw.run()
+    assert await sessions(site) == {"E001": (at(20), at(80)), "E002": (at(0), at(70))}
+
+
+async def test_a_car_is_believed_for_a_day_at_most(site: BindingSite, clock: Clock) -> None:
+    gw = site.instance()
+    for i in range(4):  # one short of a history
+        clock.now = at(10 * i - 100)
+        await start(site, gw, "E001", f"S{i}")
+        clock.now = at(10 * i - 95)
+        await end(site, gw, "E001", f"S{i}")
+    clock.now = at(0)
+    await start(site, gw, "E000", "T0")
+    clock.now = at(24 * 60 - 53)
+    await start(site, gw, "E002", "T2")  # due at the same run as E000's day is over
+    clock.now = at(24 * 60 - 7)
+    await gw.run()
+    assert await sessions(site) == {"E000": (at(0), at(24 * 60)),
+                                    "E002": (at(24 * 60 - 53), at(24 * 60 + 7))}
+    clock.now = at(24 * 60)
+    await gw.run()
+    assert await sessions(site) == {"E002": (at(24 * 60 - 53), at(24 * 60 + 15))}
+    # Forgotten: its end, reported at last, is no session of the site's history.
+    await end(site, gw, "E000", "T0")
+    assert gw.sessions.expected("LOC1") == gw.sessions.default
+    await site.timeline.rebuild("LOC1", [])
+    await gw.bookings.capacity.restore("LOC1", site.candidates)
+    assert set(await sessions(site)) == {"E002"}
+
+
+async def test_a_restore_at_a_sessions_estimate_leaves_it_out(site: BindingSite, clock: Clock
+                                                             ) -> None:
+    gw = site.instance()
+    clock.now = at(0)
+    await start(site, gw, "E000", "T0")
+    clock.now = at(60)  # no run since: not extended
+    await site.timeline.rebuild("LOC1", [])
+    await gw.bookings.capacity.restore("LOC1", site.candidates)
+    assert await sessions(site) == {}
+
+
+async def test_short_sessions_are_still_expected_a_quarter_hour(
+        site: BindingSite, clock: Clock) -> None:
+    gw = site.instance()
+    for i in range(5):
+        clock.now = at(10 * i)
+        await start(site, gw, "E000", f"T{i}")
+        clock.now = at(10 * i + 5)
+        await end(site, gw, "E000", f"T{i}")
+    clock.now = at(100)
+    await start(site, gw, "E001", "T9")
+    assert await sessions(site) == {"E001": (at(100), at(115))}
+
+
+async def test_the_estimate_follows_the_last_50_sessions(site: BindingSite, clock: Clock
+                                                        ) -> None:
+    gw = site.instance()
+    # 26 of 100 min, then 25 of 10 min: of the last 50, half and half (median 55 min).
+    for i, minutes in enumerate([100] * 26 + [10] * 25):
+        clock.now = at(200 * i)
+        await start(site, gw, "E000", f"T{i}")
+        clock.now = at(200 * i + minutes)
+        await end(site, gw, "E000", f"T{i}")
+    assert gw.sessions.expected("LOC1").total_seconds() == 55 * 60
+
+
+@pytest.mark.parametrize(("rid", "id_token", "minute", "booked"), [
+    (True, "SOMEONE-ELSE", 598, True),  # the binding's reservation id decides
+    (False, "TOK1", 598, True),  # a booking token in the use window
+    (False, "TOK1", 580, False),  # the same card before the window: a walk-in
+    (False, "SOMEONE-ELSE", 598, False),
+])
+async def test_which_sessions_used_a_booking(site: BindingSite, clock: Clock, rid: bool,
+                                             id_token: str, minute: float, booked: bool
+                                             ) -> None:
+    gw = site.instance()
+    b = await site.bound(gw)
+    assert b.evse_uid == "E000" and b.ocpp_reservation_id is not None
+    clock.now = at(minute)
+    # With the reservation id on the bound EVSE; with a token on the other one.
+    uid = "E000" if rid else "E001"
+    await start(site, gw, uid, "TX", id_token, b.ocpp_reservation_id if rid else None)
+    until = at(670) if booked else at(minute + 60)
+    assert (await sessions(site))[uid] == (at(minute), until)
+
+
+@pytest.mark.parametrize("evse_id", [1, 2])
+async def test_a_charger_with_evses_at_two_sites(store: DocumentStore,
+                                                 timeline: CapacityTimeline, clock: Clock,
+                                                 evse_id: int) -> None:
+    # LOC0 first (A, EVSE 1: no bookings there), then LOC1 (B, EVSE 2).
+    candidates = [evse("A", "CPX", location="LOC0", evse_id=1),
+                  evse("B", "CPX", location="LOC1", evse_id=2),
+                  evse("C", "CPX", location="LOC0", evse_id=3)]
+    policy = PolicySource(policy=parse_policy({
+        "defaults": {"min_duration_minutes": 1, "ordering": [], "bookings": {"enabled": True}},
+        "locations": {"LOC0": {"bookings": {"enabled": False}}}}))
+    site = await BindingSite(store, MemoryAvailability(clock=clock), timeline, clock,
+                             candidates=candidates, policy=policy).ready()
+    try:
+        gw = site.instance()
+        clock.now = at(0)
+        await gw.event(TransactionStarted(charge_point_id="CPX", transaction_id="T",
+                                          evse_id=evse_id, connector_id=1, id_token="WALK"))
+        assert await sessions(site) == ({"B": (at(0), at(60))} if evse_id == 2 else {})
+        assert await site.timeline.promises("LOC0", at(-600), at(2000)) == []
+    finally:
+        await site.close()
+
+
+async def test_a_booking_that_ended_is_no_booking_a_session_used(
+        site: BindingSite, clock: Clock) -> None:
+    gw = site.instance()
+    gone = await site.book(gw, "R0", start=590)  # the same token, its window [585, 605]
+    await gw.bookings.cancel_by_cpo(gone, CancelReason.UNKNOWN, reason="test")
+    b = await site.bound(gw)  # R1 at 600 on E000
+    clock.now = at(598)
+    await start(site, gw, "E001", "TX", "TOK1")
+    assert (await sessions(site))["E001"] == (at(598), at(670))
+    assert (await site.booking(b.key)).state is BookingState.FULFILLED

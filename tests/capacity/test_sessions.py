@@ -116,3 +116,11 @@ async def test_occupy_takes_only_a_session_on_one_evse(timeline: CapacityTimelin
     with pytest.raises(ValueError):
         await timeline.occupy(L, bad)
     assert await timeline.promises(L, at(0), at(100)) == [session("E1", 0, 10)]
+
+
+async def test_a_session_may_last_a_day(timeline: CapacityTimeline) -> None:
+    await timeline.set_supply(L, [ac("E1")])
+    await timeline.occupy(L, session("E1", 0, 24 * 60))
+    with pytest.raises(ValueError):
+        await timeline.occupy(L, session("E1", 0, 24 * 60 + 1))
+    assert await timeline.promises(L, at(0), at(10)) == [session("E1", 0, 24 * 60)]

@@ -110,7 +110,7 @@ class SessionWatch:
             return self.default
         return timedelta(seconds=statistics.median(seen))
 
-    async def started(self, event: TransactionStarted) -> Running | None:
+    async def started(self, event: TransactionStarted) -> None:
         svc = self.service
         now = svc.clock()
         for location_id in dict.fromkeys(self.sites(event.charge_point_id)):
@@ -127,7 +127,7 @@ class SessionWatch:
             running = Running(location_id, evse.evse_uid, now,
                               min(max(until, now + self.extend), now + MAX_INTERVAL),
                               used is not None)
-            await svc.capacity.ensure_site(location_id, candidates)
+            # Unchecked, it needs no supply: the site's first admission here restores that.
             await svc.capacity.timeline.occupy(location_id, running.promise())
             for key, other in list(self._running.items()):
                 if (other.location_id, other.evse_uid) == (location_id, evse.evse_uid):
@@ -136,8 +136,7 @@ class SessionWatch:
             log.info("session_on_timeline", location_id=location_id,
                      evse_uid=evse.evse_uid, until=running.until.isoformat(),
                      booked=running.booked)
-            return running
-        return None
+            return
 
     @staticmethod
     def _booking_used(near: Sequence[Booking], event: TransactionStarted, now: datetime
@@ -167,10 +166,9 @@ class SessionWatch:
         await self.service.capacity.timeline.release(running.location_id,
                                                      session_id(running.evse_uid))
 
-    async def refresh(self, free: FreeEvses, now: datetime | None = None) -> None:
+    async def refresh(self, free: FreeEvses, now: datetime) -> None:
         """Extend the sessions charging past their estimate; drop those whose EVSE shows
         free (their end went unreported)."""
-        now = now or self.service.clock()
         free_at: dict[str, set[str]] = {}
         for key, running in list(self._running.items()):
             if running.until > now + self.extend / 2:
