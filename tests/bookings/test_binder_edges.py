@@ -14,9 +14,9 @@ from ocpi_gateway.reservation_policy.availability.base import EvseStatus
 from ocpi_gateway.reservation_policy.availability.memory import MemoryAvailability
 from ocpi_gateway.reservation_policy.bookings.ledger import BookingLedger
 from ocpi_gateway.reservation_policy.bookings.records import Booking, BookingChoice
-from ocpi_gateway.reservation_policy.bookings.service import promise_of
+from ocpi_gateway.reservation_policy.bookings.service import BindResult, promise_of
 from ocpi_gateway.reservation_policy.bookings.states import BookingState, CancelReason
-from ocpi_gateway.reservation_policy.capacity.base import CapacityTimeline
+from ocpi_gateway.reservation_policy.capacity.base import Admission, CapacityTimeline, Verdict
 from ocpi_gateway.reservation_policy.records import (
     Reservation,
     ReservationState,
@@ -234,3 +234,26 @@ async def test_a_try_that_finds_its_binding_made_answers_the_bound_booking(
     again = await gw.binder.bind(b)
     assert again is not None and again.bound and again.evse_uid == first.evse_uid
     assert len(site.chargers.reserve_nows()) == 1
+
+
+async def test_a_binding_the_listener_could_not_record_is_recorded_by_bind(
+        site: BindingSite, clock: Clock, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The listener's write of the EVSE onto the booking lost (another writer, a failed
+    store write): ``bind`` does not take what the listener saw, it records the binding."""
+    gw = site.instance()
+    b = await site.book(gw)
+    real = gw.bookings.mark_bound
+    lost: list[str] = []
+
+    async def lose_once(booking: Booking, **kw: object) -> object:
+        if not lost:
+            lost.append(booking.key)
+            return BindResult(None, Admission(Verdict.ADMITTED))
+        return await real(booking, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(gw.bookings, "mark_bound", lose_once)
+    clock.now = at(590)
+    bound = await gw.binder.bind(b)
+    assert lost == [b.key]
+    assert bound is not None and bound.bound and bound.evse_uid is not None
+    assert (await site.booking(b.key)).evse_uid == bound.evse_uid
