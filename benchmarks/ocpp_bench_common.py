@@ -26,6 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from ocpi_gateway.domain.authorization import AcceptAllAuthorizer  # noqa: E402
 from ocpi_gateway.domain.events import DomainEvent  # noqa: E402
+from ocpi_gateway.listening import ACCEPT_BATCH, BACKLOG, StormSite  # noqa: E402
 from ocpi_gateway.ocpp_adapter.auth import hash_password  # noqa: E402
 from ocpi_gateway.ocpp_adapter.chargers_config import ChargersConfig  # noqa: E402
 from ocpi_gateway.ocpp_adapter.server import OcppServer, OcppTimings  # noqa: E402
@@ -97,14 +98,16 @@ def make_server(count: int, *, redis_url: RedisTarget | str | None = None,
 
 async def run_site(server: OcppServer, port: int,
                    extra_routes: list[web.RouteDef] | None = None,
-                   backlog: int = 4096) -> web.AppRunner:
+                   backlog: int = BACKLOG, accept_batch: int = ACCEPT_BATCH) -> web.AppRunner:
+    """The OCPP server on a site listening as ``ocpi-gateway serve`` does (listening.py)."""
     app = web.Application()
     server.attach(app)
     if extra_routes:
         app.add_routes(extra_routes)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port, backlog=backlog).start()
+    await StormSite(runner, "127.0.0.1", port, backlog=backlog,
+                    accept_batch=accept_batch).start()
     return runner
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -96,3 +97,25 @@ async def test_sentinel_clients_wait_out_a_failover_single_clients_do_not() -> N
     finally:
         await sentinel.aclose()
         await single.aclose()
+
+
+async def test_a_fresh_cluster_client_routes_its_first_burst_right(
+        redis_cluster: RedisTarget) -> None:
+    # 200 commands at once on a client that has not met the cluster yet: each goes to the
+    # master of its slot (none answered MOVED, which once made redis-py rebuild its node
+    # list under commands in flight and fail some with AttributeError), and all succeed.
+    from redis.cluster import RedisCluster as SyncCluster
+
+    admin = SyncCluster.from_url(redis_cluster.url)
+    client = open_redis(redis_cluster)
+    try:
+        admin.config_resetstat(target_nodes=SyncCluster.PRIMARIES)
+        done = await asyncio.gather(*(client.incr("{CP-1}:burst") for _ in range(200)))
+        assert sorted(done) == list(range(1, 201))
+        errors = admin.info("errorstats", target_nodes=SyncCluster.PRIMARIES)
+    finally:
+        await client.aclose()
+        admin.close()
+    moved = sum(stats.get("errorstat_MOVED", {}).get("count", 0)
+                for stats in errors.values())
+    assert moved == 0

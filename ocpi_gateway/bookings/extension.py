@@ -28,7 +28,7 @@ from ocpi_gateway.domain.events import AvailabilityChanged, ConnectorStatusChang
 from ocpi_gateway.domain.loops import BackgroundLoop
 from ocpi_gateway.locations.extension import LOCATIONS
 from ocpi_gateway.modules import InterfaceRole, OcpiModule
-from ocpi_gateway.ocpp_wiring import CHARGERS, TOKEN_AUTHORIZER
+from ocpi_gateway.ocpp_wiring import TOKEN_AUTHORIZER
 from ocpi_gateway.reservation_policy.bookings.binder import BookingBinder
 from ocpi_gateway.reservation_policy.bookings.fulfilment import BookingUse
 from ocpi_gateway.reservation_policy.bookings.intake import BookingIntake
@@ -39,13 +39,11 @@ from ocpi_gateway.reservation_policy.bookings.sweeper import BookingSweeper
 from ocpi_gateway.reservation_policy.bookings.waitlist import WaitingList
 from ocpi_gateway.reservation_policy.capacity.spare_cache import SpareCache
 from ocpi_gateway.reservation_policy.records import Reservation, ReservationState
-from ocpi_gateway.reservations.candidates import CatalogCandidates
 from ocpi_gateway.reservations.extension import (
     ENFORCEMENT,
     POLICY,
     POLICY_ENGINE,
     RESERVATIONS,
-    whole_charger_capable,
 )
 from ocpi_gateway.reservations.reservation_only import ReservationOnlyAuthorizer
 
@@ -61,15 +59,16 @@ BIND_SECONDS = 5.0
 
 
 class _PolicyWatch:
-    """A policy reload changes every site's calendars: seen as a new PolicyFile object."""
+    """A policy reload changes every site's calendars: seen as a new PolicyFile object. The
+    object seen is kept, not its id: once freed, a later PolicyFile may get its address."""
 
     def __init__(self, publisher: BookingsPublisher, current: object) -> None:
         self._publisher = publisher
-        self._seen = id(current)
+        self._seen = current
 
     def check(self, current: object) -> None:
-        if id(current) != self._seen:
-            self._seen = id(current)
+        if current is not self._seen:
+            self._seen = current
             log.info("bookings_policy_changed")
             self._publisher.all_changed()
 
@@ -114,10 +113,10 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
                                    for t in c.tariff_ids or ())) if location else ()
 
     async def bookings_ctx(app: web.Application) -> AsyncIterator[None]:
-        candidates = CatalogCandidates(lambda: locations.catalog,
-                                       whole_charger_capable(app[CHARGERS]),
-                                       marks=lambda: locations.publisher.chargers.marks,
-                                       capabilities=lambda: locations.publisher.capabilities)
+        # The reservation service's own: one object per site for both, so that the capacity
+        # gate and the engine's evaluation index know it by identity (two caches built equal
+        # tuples, and every binding compared 100 EVSEs to tell them the same).
+        candidates = app[RESERVATIONS].candidates
         clock = app[keys.CLOCK]
         service = BookingService(BookingLedger(app[keys.STORE], clock=clock), capacity,
                                  candidates, policy, clock=clock)
@@ -130,7 +129,7 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
             party=(cpo.country_code, cpo.party_id), spare=SpareCache(capacity.timeline))
         app[BOOKINGS] = bookings
         publisher = BookingsPublisher(bookings, app.get(OUTBOX),
-                                      bookings_receivers(app[keys.PARTNERS].registered))
+                                      bookings_receivers(app[keys.PARTNERS].registered_now))
         app[BOOKINGS_PUBLISHER] = publisher
         service.ledger.add_listener(metrics.booking_listener)
         # A booking ending NO_SHOW is a no-show of its tokens (and FULFILLED ends one).

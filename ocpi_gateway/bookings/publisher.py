@@ -113,13 +113,15 @@ class BookingsPublisher:
     async def push_booking(self, event: BookingTransitioned) -> None:
         if self._outbox is None:
             return
+        emsp = Partner(event.country_code, event.party_id)
+        # The eMSP's receivers first: a booking is read again only when someone is told.
+        receivers = [r for r in await self._receivers() if r.party == emsp]
+        if not receivers:
+            return
         booking = await self._bookings.ledger.get(event.booking_key)
         if booking is None:
             return
-        emsp = booking.partner
-        for receiver in await self._receivers():
-            if receiver.party != emsp:
-                continue
+        for receiver in receivers:
             cpo = self._bookings.party_of(booking.location_id)
             body = v230.booking_of(booking, cpo, access_methods=self._bookings.access_methods,
                                    terms_url=self._bookings.terms_url)

@@ -104,8 +104,12 @@ class CommandExecutor:
         charger_timeout: float,
         allow_private_response_urls: bool = False,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        walk_in_refused: Callable[[str, str], Awaitable[bool]] | None = None,
     ) -> None:
+        """``walk_in_refused(location_id, token_uid)``: the location takes only reserved
+        drivers and this token has no reservation or booking there (``reservation_only``)."""
         self._catalog = catalog
+        self._walk_in_refused = walk_in_refused
         self._clock = clock
         self._reservations = reservations
         self._start_engine = start_engine
@@ -186,6 +190,11 @@ class CommandExecutor:
         self._location(body.location_id)
         if body.connector_id is not None and body.evse_uid is None:
             raise Refused(CommandResponseType.REJECTED, "connector_id requires evse_uid")
+        if self._walk_in_refused is not None and await self._walk_in_refused(
+                body.location_id, body.token.uid):
+            raise Refused(CommandResponseType.REJECTED,
+                          f"location {body.location_id} takes only drivers with a reservation "
+                          "or booking there (reservation_only)")
         if body.evse_uid is not None:
             address = self._evse_address(body.location_id, body.evse_uid, body.connector_id)
             evse = self._catalog().evse(body.location_id, body.evse_uid)

@@ -5,7 +5,7 @@ Needs the Tokens, Locations, deliveries, reservations and sessions extensions li
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
@@ -19,19 +19,25 @@ from ocpi_gateway.config import GatewaySettings
 from ocpi_gateway.deliveries.app import OUTBOX
 from ocpi_gateway.locations.extension import LOCATIONS
 from ocpi_gateway.modules import InterfaceRole, OcpiModule
-from ocpi_gateway.ocpp_wiring import CHARGER_COMMANDS, CHARGERS
+from ocpi_gateway.ocpp_wiring import CHARGER_COMMANDS, CHARGERS, TOKEN_AUTHORIZER
 from ocpi_gateway.reservations.candidates import CatalogCandidates
 from ocpi_gateway.reservations.extension import (
     POLICY_ENGINE,
     RESERVATIONS,
     whole_charger_capable,
 )
+from ocpi_gateway.reservations.reservation_only import ReservationOnlyAuthorizer
 from ocpi_gateway.sessions.extension import RESERVATION_SESSIONS, SESSIONS
 from ocpi_gateway.tokens.handlers import TOKENS
 
 MODULE = OcpiModule("commands", InterfaceRole.RECEIVER, handlers.add_routes)
 
 __all__ = ["MODULE", "SESSIONS", "install"]
+
+
+def _walk_in_refused(app: web.Application) -> Callable[[str, str], Awaitable[bool]] | None:
+    authorizer = app.get(TOKEN_AUTHORIZER)
+    return authorizer.refuses if isinstance(authorizer, ReservationOnlyAuthorizer) else None
 
 
 def install(app: web.Application, settings: GatewaySettings) -> None:
@@ -53,7 +59,7 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
             reservation_sessions=app[RESERVATION_SESSIONS], tokens=app[TOKENS],
             charger_timeout=settings.command_timeouts.charger_seconds,
             allow_private_response_urls=settings.allow_private_response_urls,
-            clock=app[keys.CLOCK])
+            clock=app[keys.CLOCK], walk_in_refused=_walk_in_refused(app))
         service = CommandService(
             executor=executor, records=CommandRepository(store),
             results=ResultSender(app[OUTBOX]), reservations=app[RESERVATIONS],

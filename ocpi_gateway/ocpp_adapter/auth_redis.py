@@ -37,6 +37,7 @@ from ocpi_gateway.ocpp_adapter.auth import (
     LoginLimits,
 )
 from ocpi_gateway.redis_clients import RedisClient
+from ocpi_gateway.redis_clients.batching import CommandBatcher
 
 log = structlog.get_logger(__name__)
 
@@ -103,8 +104,8 @@ class RedisLoginLimiter:
         self._namespace = namespace
         self._gate = asyncio.Semaphore(max_in_flight)
         self._clock = clock
-        self._begin = redis.register_script(_BEGIN)
-        self._succeeded = redis.register_script(_SUCCEEDED)
+        # EVAL in a pipeline of the logins of one pass of the loop (redis_clients/batching.py).
+        self._batch = CommandBatcher(redis)
         self._fallback = LocalLoginLimiter(self.limits, clock=clock)
         self._fallback_tickets: set[str] = set()
 
@@ -118,11 +119,10 @@ class RedisLoginLimiter:
         limits = self.limits
         try:
             async with self._gate:
-                answer = await self._begin(
-                    keys=self._keys(charge_point_id, address),
-                    args=[repr(self._clock()), repr(limits.window), limits.per_address,
-                          limits.per_charger, ticket, address,
-                          repr(limits.known_address_seconds)])
+                answer = await self._batch.execute(
+                    "EVAL", _BEGIN, 3, *self._keys(charge_point_id, address),
+                    repr(self._clock()), repr(limits.window), limits.per_address,
+                    limits.per_charger, ticket, address, repr(limits.known_address_seconds))
         except RedisError as exc:
             log.warning("ocpp_login_limiter_redis_failed", charge_point_id=charge_point_id,
                         error=str(exc))
@@ -142,11 +142,11 @@ class RedisLoginLimiter:
         limits = self.limits
         try:
             async with self._gate:
-                await self._succeeded(
-                    keys=self._keys(attempt.charge_point_id, attempt.address),
-                    args=[repr(self._clock()), attempt.ticket,
-                          repr(limits.known_address_seconds), attempt.address,
-                          limits.known_addresses])
+                await self._batch.execute(
+                    "EVAL", _SUCCEEDED, 3,
+                    *self._keys(attempt.charge_point_id, attempt.address),
+                    repr(self._clock()), attempt.ticket, repr(limits.known_address_seconds),
+                    attempt.address, limits.known_addresses)
         except RedisError as exc:
             log.warning("ocpp_login_limiter_redis_failed",
                         charge_point_id=attempt.charge_point_id, error=str(exc))
@@ -160,7 +160,7 @@ class RedisVerifiedPasswords:
 
     def __init__(self, redis: RedisClient, *, ttl_seconds: int = 30 * 86_400,
                  max_in_flight: int = 96) -> None:
-        self._redis = redis
+        self._batch = CommandBatcher(redis)
         self._gate = asyncio.Semaphore(max_in_flight)
         self._ttl = ttl_seconds
         self._fallback = LocalVerifiedPasswords()
@@ -168,7 +168,7 @@ class RedisVerifiedPasswords:
     async def matches(self, fingerprint: bytes) -> bool:
         try:
             async with self._gate:
-                found = await self._redis.exists(verified_key(fingerprint))
+                found = await self._batch.execute("EXISTS", verified_key(fingerprint))
         except RedisError as exc:
             log.warning("ocpp_verified_passwords_redis_failed", error=str(exc))
             return await self._fallback.matches(fingerprint)
@@ -177,7 +177,8 @@ class RedisVerifiedPasswords:
     async def remember(self, fingerprint: bytes) -> None:
         try:
             async with self._gate:
-                await self._redis.set(verified_key(fingerprint), b"1", ex=self._ttl)
+                await self._batch.execute("SET", verified_key(fingerprint), b"1", "EX",
+                                          self._ttl)
         except RedisError as exc:
             log.warning("ocpp_verified_passwords_redis_failed", error=str(exc))
             await self._fallback.remember(fingerprint)

@@ -29,6 +29,7 @@ from ocpi_gateway.domain.ids import OcppVersion
 from ocpi_gateway.domain.loops import LoopRegistry
 from ocpi_gateway.domain.tasks import cancel_all
 from ocpi_gateway.ocpp_adapter import v16, v201
+from ocpi_gateway.ocpp_adapter.admission import AdmissionGate
 from ocpi_gateway.ocpp_adapter.auth import (
     Clock,
     LocalLoginLimiter,
@@ -64,11 +65,6 @@ SUBPROTOCOL_OF = {OcppVersion.V16: v16.SUBPROTOCOL, OcppVersion.V201: v201.SUBPR
 
 WIRE_LOGGER = "ocpi_gateway.ocpp_adapter.wire"
 """The logger the ``ocpp`` package writes every frame to (at INFO; frames carry idTags)."""
-
-HANDSHAKES_AT_ONCE = 256
-"""Websocket handshakes admitted at a time; the rest wait their turn (cheaply), so that a
-reconnect storm does not queue thousands of handshakes' work ahead of a connected charger's
-Heartbeat on the event loop."""
 
 CLOSE_REPLACED = 4000  # private-use close codes (RFC 6455 7.4.2)
 CLOSE_TAKEN_OVER = 4001
@@ -150,7 +146,9 @@ class OcppServer:
         self._tasks: set[asyncio.Task[None]] = set()
         self._last_seen: dict[str, ChargerPresence] = {}
         """One process without Redis: the last known connection of chargers that left."""
-        self._handshakes = asyncio.Semaphore(HANDSHAKES_AT_ONCE)
+        self.admissions = AdmissionGate()
+        """Upgrade, login and presence claim of new connections, a few at a time while the
+        event loop lags (admission.py): connected chargers are answered during a storm."""
         self._context = SessionContext(
             publisher=publisher, authorizer=authorizer, transaction_ids=transaction_ids,
             heartbeat_interval=self.timings.heartbeat_interval,
@@ -211,6 +209,7 @@ class OcppServer:
         await self._close_all()
         await cancel_all(self._tasks, name="ocpp-server")
         await self._router.stop()
+        self.admissions.close()
         await self.passwords.flush()
         self.passwords.close()
         if self._redis is not None:
@@ -311,7 +310,7 @@ class OcppServer:
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         charge_point_id = request.match_info["charge_point_id"]
-        async with self._handshakes:
+        async with self.admissions:
             admitted = await self._admit(request, charge_point_id)
             if isinstance(admitted, web.Response):
                 return admitted
@@ -323,21 +322,22 @@ class OcppServer:
                 max_msg_size=1024 * 1024,
             )
             await ws.prepare(request)
-        if subprotocol is None:
-            # OCPP-J 4.1.2: finish the handshake without a subprotocol, then close.
-            log.warning("ocpp_no_common_subprotocol", charge_point_id=charge_point_id,
-                        offered=request.headers.get("Sec-WebSocket-Protocol"))
-            await ws.close(code=1002, message=b"no supported OCPP subprotocol")
-            return ws
-        session = SESSION_CLASSES[subprotocol](charge_point_id, AiohttpConnection(ws),
-                                               self._context)
-        await self._serve(session, ws, request.remote)
+            if subprotocol is None:
+                # OCPP-J 4.1.2: finish the handshake without a subprotocol, then close.
+                log.warning("ocpp_no_common_subprotocol", charge_point_id=charge_point_id,
+                            offered=request.headers.get("Sec-WebSocket-Protocol"))
+                await ws.close(code=1002, message=b"no supported OCPP subprotocol")
+                return ws
+            session = SESSION_CLASSES[subprotocol](charge_point_id, AiohttpConnection(ws),
+                                                   self._context)
+            await self._connected(session, request.remote)
+        await self._serve(session, ws)
         return ws
 
     # -- connection lifetime ---------------------------------------------------------------
 
-    async def _serve(self, session: OcppSession, ws: web.WebSocketResponse,
-                     remote: str | None) -> None:
+    async def _connected(self, session: OcppSession, remote: str | None) -> None:
+        """The session is this instance's: registered, claimed in Redis, announced."""
         charge_point_id = session.id
         previous = self.registry.register(session)
         if previous is not None:
@@ -352,6 +352,9 @@ class OcppServer:
                  remote=remote)
         session.emit(ChargerConnected(charge_point_id=charge_point_id,
                                       ocpp_version=session.version))
+
+    async def _serve(self, session: OcppSession, ws: web.WebSocketResponse) -> None:
+        charge_point_id = session.id
         try:
             async for msg in ws:
                 if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):

@@ -26,11 +26,18 @@ from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel
 from redis.backoff import ExponentialBackoff
+from redis.driver_info import DriverInfo
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 RedisClient: TypeAlias = "aioredis.Redis | RedisCluster"
 """What the factory returns; both speak the same commands, scripts and pipelines."""
+
+
+_DRIVER_INFO = DriverInfo()
+"""What every connection reports in CLIENT SETINFO, resolved once: left to redis-py, each new
+connection looks its version up in the installed packages' metadata (~5 ms of CPU), and a
+reconnect storm opens the whole pool at once."""
 
 
 class RedisMode(StrEnum):
@@ -93,7 +100,25 @@ def _common(target: RedisTarget, retries: int | None = None) -> dict[str, Any]:
         "socket_timeout": target.socket_timeout,
         "socket_connect_timeout": target.connect_timeout,
         "socket_keepalive": True,
+        "driver_info": _DRIVER_INFO,
     }
+
+
+class _ClusterRoutedFromTheStart(RedisCluster):
+    """A cluster client whose first commands wait for its slot map.
+
+    redis-py 8.1 resolves a command's routing policy before it learns the cluster's layout:
+    the commands of a fresh client's first burst (96 logins of a restart storm at once) went
+    to the startup node and came back MOVED, every fifth MOVED rebuilt the node list, and the
+    rebuild closed connections other commands were using: some failed with an
+    ``AttributeError`` out of redis-py, some were sent again after they had run (an INCR
+    counted twice; ``tests/test_redis_clients.py``). Learning the layout first is one lock
+    the first commands share, then a flag read."""
+
+    async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        if self._initialize:
+            await self.initialize()
+        return await super().execute_command(*args, **kwargs)
 
 
 def as_target(value: RedisTarget | str | None) -> RedisTarget | None:
@@ -110,7 +135,7 @@ def open_redis(target: RedisTarget | str) -> RedisClient:
     if target.mode is RedisMode.CLUSTER:
         if not target.url:
             raise ValueError("redis_mode cluster needs redis_url (any node of the cluster)")
-        return RedisCluster.from_url(target.url, **_common(target))
+        return _ClusterRoutedFromTheStart.from_url(target.url, **_common(target))
     if target.mode is RedisMode.SENTINEL:
         if not target.sentinels or not target.master:
             raise ValueError("redis_mode sentinel needs redis_sentinels and redis_master")

@@ -26,6 +26,7 @@ from ocpi_gateway.reservation_policy.capacity.gate import ReservationCapacity
 from ocpi_gateway.reservation_policy.evaluation import (
     Evaluation,
     EvaluationIndex,
+    RankedUids,
     Shape,
     evaluate,
     shape_of,
@@ -374,7 +375,7 @@ class PolicyEngine:
             if not order_:
                 return None
             uid = await self.availability.pick_and_hold(
-                plan.location_id, [c.evse_uid for c, _ in order_], holder=holder,
+                plan.location_id, RankedUids(order_), holder=holder,
                 until=until, keep_free=plan.keep_free)
             if uid is None:
                 return None

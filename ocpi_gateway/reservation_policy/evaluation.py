@@ -14,8 +14,9 @@ the evaluation reads. It answers what ``evaluate`` answers for the same snapshot
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import overload
 
 from ocpi_gateway.reservation_policy.availability.base import EvseAvailability, EvseStatus
 from ocpi_gateway.reservation_policy.models import EvseCandidate, ReservationRequest
@@ -31,6 +32,34 @@ from ocpi_gateway.reservation_policy.rules import (
 )
 
 Ranked = list[tuple[EvseCandidate, tuple[float, ...]]]
+
+
+class RankedUids(Sequence[str]):
+    """The uids of ranked candidates, in order, read only as far as a reader goes: the
+    in-process store holds the first free one, usually the first, where a list of every uid
+    of a 1,000-EVSE plan was made for each hold."""
+
+    __slots__ = ("_ranked",)
+
+    def __init__(self, ranked: Sequence[tuple[EvseCandidate, tuple[float, ...]]]) -> None:
+        self._ranked = ranked
+
+    def __len__(self) -> int:
+        return len(self._ranked)
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[str]: ...
+
+    def __getitem__(self, index: int | slice) -> str | Sequence[str]:
+        if isinstance(index, slice):
+            return [c.evse_uid for c, _ in self._ranked[index]]
+        return self._ranked[index][0].evse_uid
+
+    def __iter__(self) -> Iterator[str]:
+        return (c.evse_uid for c, _ in self._ranked)
 _Key = tuple[float | str, ...]
 """A free EVSE's place in the order: its score, then its uid (the last tie-break)."""
 

@@ -136,13 +136,9 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
         app[keys.READINESS_CHECKS]["capacity"] = capacity_ready
 
     async def reservations_ctx(app: web.Application) -> AsyncIterator[None]:
-        candidates = CatalogCandidates(
-            lambda: app[LOCATIONS].catalog, whole_charger_capable(app[CHARGERS]),
-            marks=lambda: app[LOCATIONS].publisher.chargers.marks,
-            capabilities=lambda: app[LOCATIONS].publisher.capabilities)
         service = ReservationService(
             engine=engine, store=app[keys.STORE], commands=app[CHARGER_COMMANDS],
-            candidates=candidates, charger_timeout=settings.command_timeouts.charger_seconds,
+            candidates=site_candidates, charger_timeout=settings.command_timeouts.charger_seconds,
             reroute_timeout=settings.command_timeouts.charger_seconds * 2,
             clock=app[keys.CLOCK], loops=app[keys.LOOPS])
         service.add_listener(metrics.reservation_listener)

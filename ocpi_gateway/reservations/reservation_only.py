@@ -53,7 +53,8 @@ class ReservationOnlyAuthorizer:
     def __init__(self, inner: TokenAuthorizer, *, reservation_only: Callable[[str], bool],
                  locations_of: LocationsOf, reservations: LiveReservations,
                  bookings: NearBookings, clock: Callable[[], datetime],
-                 remember: timedelta = REMEMBER) -> None:
+                 remember: timedelta = REMEMBER, max_remembered: int = MAX_REMEMBERED
+                 ) -> None:
         self._inner = inner
         self._reservation_only = reservation_only
         self._locations_of = locations_of
@@ -61,6 +62,7 @@ class ReservationOnlyAuthorizer:
         self._bookings = bookings
         self._clock = clock
         self._remember = remember
+        self._max_remembered = max_remembered
         self._admitted: OrderedDict[tuple[str, str], datetime] = OrderedDict()
 
     async def authorize(self, charge_point_id: str, id_token: str) -> AuthorizationDecision:
@@ -75,7 +77,7 @@ class ReservationOnlyAuthorizer:
         if any([await self._reserved(site, id_token, now) for site in sites]):
             self._admitted[key] = now + self._remember
             self._admitted.move_to_end(key)
-            while len(self._admitted) > MAX_REMEMBERED:
+            while len(self._admitted) > self._max_remembered:
                 self._admitted.popitem(last=False)
             return decision
         until = self._admitted.get(key)
@@ -85,6 +87,12 @@ class ReservationOnlyAuthorizer:
         log.info("walk_in_refused", charge_point_id=charge_point_id, location_ids=list(sites))
         return AuthorizationDecision(status=AuthorizationStatus.INVALID,
                                      group_id=decision.group_id)
+
+    async def refuses(self, location_id: str, token_uid: str) -> bool:
+        """Whether a charge of ``token_uid`` at the location would be a walk-in it refuses
+        (START_SESSION is answered at once: many chargers do not authorize a remote start)."""
+        return (self._reservation_only(location_id)
+                and not await self._reserved(location_id, token_uid, self._clock()))
 
     async def _reserved(self, location_id: str, id_token: str, now: datetime) -> bool:
         if any(_presented(r.token_uid, id_token)

@@ -88,6 +88,7 @@ async def test_release_only_by_holder(store: AvailabilityStore) -> None:
     assert await store.release("L1", "E1", holder="r1") is True
     got = await store.get("L1", "E1")
     assert got is not None and got.holder is None and got.is_free
+    assert (await store.location("L1"))["E1"].is_free
     assert await store.release("L1", "E1", holder="r1") is False
 
 
@@ -112,8 +113,10 @@ async def test_expired_hold_is_free_again(kind: str, request: pytest.FixtureRequ
         now[0] += timedelta(seconds=29)
         assert await store.pick_and_hold("L1", ["E1"], holder="r2", until=end) is None
         assert (await store.get("L1", "E1")).holder == "r1"  # type: ignore[union-attr]
+        assert (await store.location("L1"))["E1"].holder == "r1"
         now[0] += timedelta(seconds=1)
         assert (await store.get("L1", "E1")).holder is None  # type: ignore[union-attr]
+        assert (await store.location("L1"))["E1"].is_free
         assert await store.pick_and_hold("L1", ["E1"], holder="r2",
                                          until=end + timedelta(minutes=5)) == "E1"
     finally:
@@ -177,3 +180,12 @@ async def test_open_availability_picks_backend(redis_url: str) -> None:
     remote = open_availability(redis_url)
     assert isinstance(remote, RedisAvailability) and await remote.ping()
     await remote.close()
+
+
+async def test_a_closed_in_process_store_forgets_statuses_and_holds() -> None:
+    store = MemoryAvailability()
+    await _seed(store, "L1", {"E1": EvseStatus.AVAILABLE, "E2": EvseStatus.AVAILABLE})
+    assert await store.pick_and_hold("L1", ["E1"], holder="r1", until=later()) == "E1"
+    await store.close()
+    assert await store.location("L1") == {}
+    assert await store.get("L1", "E1") is None

@@ -394,6 +394,10 @@ def _edit_policy(path: Path, old: str, new: str) -> None:
 async def test_a_status_change_and_a_policy_reload_push_the_booking_location(
         site: Site) -> None:
     app = site.gateway.app
+    # The eMSP registered after the start: its welcome (every site) comes first.
+    [welcome] = [loop for loop in app[keys.LOOPS].loops() if loop.name == "bookings-welcome"]
+    assert await welcome.run_once()
+    assert await eventually(lambda: len(_site_puts(site.emsp)) >= 1)
     await site.pushes()
     before = len(_site_puts(site.emsp))
     # A charger of the site reports a fault: its calendars are pushed again.
@@ -412,8 +416,8 @@ async def test_a_status_change_and_a_policy_reload_push_the_booking_location(
     assert await sweep.run_once()
     await site.pushes()
     assert await eventually(lambda: len(_site_puts(site.emsp)) > after_fault)
-    newest = _site_puts(site.emsp)[-1]
-    assert newest["booking_terms"]["cancel_until_minutes"] == 45
+    assert await eventually(lambda: _site_puts(site.emsp)[-1]["booking_terms"][
+        "cancel_until_minutes"] == 45)
 
 
 async def test_a_locations_reload_pushes_every_booking_location(site: Site) -> None:
@@ -441,3 +445,30 @@ async def test_a_receiver_registered_later_is_sent_every_booking_location(site: 
         assert late.bookings[f"NL/EXA/booking_locations/{SITE}"]["calendars"]
     finally:
         await late.close()
+
+
+def test_a_policy_reloaded_twice_between_two_looks_is_still_seen() -> None:
+    # The sweep looks every 15 s; two edits in between make two PolicyFile objects, and the
+    # third may be allocated where the first was once that one is freed: the watch must not
+    # take it for the policy it saw.
+    from ocpi_gateway.bookings.extension import _PolicyWatch
+    from ocpi_gateway.reservation_policy.policy import PolicyFile
+
+    class Publisher:
+        def __init__(self) -> None:
+            self.calls = 0
+
+        def all_changed(self) -> None:
+            self.calls += 1
+
+    publisher = Publisher()
+    first = PolicyFile()
+    watch = _PolicyWatch(publisher, first)  # type: ignore[arg-type]
+    second = PolicyFile()
+    del first  # the source holds the second now
+    third = PolicyFile()
+    watch.check(third)
+    assert publisher.calls == 1
+    watch.check(third)
+    assert publisher.calls == 1
+    assert second is not third

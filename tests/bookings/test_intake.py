@@ -422,3 +422,20 @@ async def test_a_change_interrupted_before_its_decision_is_failed_by_the_sweeper
     kept = await timeline.get("LOC1", made.promise_id)
     assert kept is not None and kept.start == promise_of(made).start
     assert await sweeper.sweep() == []  # decided once
+
+
+async def test_the_sweeper_waits_a_minute_by_default(
+        store: DocumentStore, timeline: CapacityTimeline, clock: Clock) -> None:
+    from ocpi_gateway.reservation_policy.bookings.records import RequestEntry
+    from ocpi_gateway.reservation_policy.bookings.sweeper import BookingSweeper
+    from ocpi_gateway.reservation_policy.bookings.waitlist import WaitingList
+    i = intake(store, timeline, clock, evses=2)
+    sweeper = BookingSweeper(i.service, WaitingList(i.service))
+    made = (await submit(i)).booking
+    assert await i.service.ledger.add_request(
+        made, RequestEntry(RequestStatus.PENDING, ask(start=700), clock()),
+        reason="change_received") is not None
+    clock.advance(59 / 60)
+    assert await sweeper.sweep() == []
+    clock.advance(2 / 60)
+    assert [b.key for b in await sweeper.sweep()] == [made.key]

@@ -153,7 +153,9 @@ class World:
         protocol = "ocpp1.6" if version == "1.6" else "ocpp2.0.1"
         ws = await self.factory.ws(self.ws_url, cp_id, protocols=(protocol,))
         cls = charger_class or (Charger16WithUnlock if version == "1.6" else Charger201)
-        charger = cls(cp_id, ClientConnection(ws), response_timeout=5)
+        # The gateway's answer to a charger's call only bounds a hang: on a loaded machine a
+        # StatusNotification's answer took over 5 s.
+        charger = cls(cp_id, ClientConnection(ws), response_timeout=30)
         charger.behaviour = behaviour or Behaviour()
         for name, value in attributes.items():
             setattr(charger, name, value)

@@ -32,8 +32,10 @@ from tests.commands.support import (
     eventually,
     open_world,
     policy_doc,
+    start_body,
     token,
 )
+from tests.store.test_reservation_records_contract import record
 
 WALK_IN = "DEEMS0002"
 
@@ -158,3 +160,61 @@ async def test_a_booking_token_is_authorized_in_its_use_window_only() -> None:
         bookings=near, clock=clock)
     assert (await refused.authorize("CP1", token_uid)).status is AuthorizationStatus.BLOCKED
     assert at(600) == b.start
+
+
+_RESERVATION = record("R1")
+
+
+def _remembering(clock: Clock, reserved: set[str], **kw: object) -> ReservationOnlyAuthorizer:
+    async def reservations(location_id: str) -> list[Reservation]:
+        return [replace(_RESERVATION, token_uid=uid) for uid in sorted(reserved)]
+
+    async def no_bookings(location_id: str, now: datetime) -> list[Booking]:
+        return []
+
+    return ReservationOnlyAuthorizer(
+        _Inner(), reservation_only=lambda loc: True, locations_of=lambda cp: ["LOC1"],
+        reservations=reservations, bookings=no_bookings, clock=clock,
+        **kw)  # type: ignore[arg-type]
+
+
+async def test_an_admitted_token_is_remembered_for_a_day_then_refused() -> None:
+    clock = Clock()
+    reserved = {"TOK-A"}
+    authorizer = _remembering(clock, reserved)
+    assert (await authorizer.authorize("CP1", "TOK-A")).accepted
+    reserved.clear()  # the reservation was used: no longer live
+    clock.now += timedelta(hours=24) - timedelta(seconds=1)
+    assert (await authorizer.authorize("CP1", "tok-a")).accepted
+    assert not (await authorizer.authorize("CP2", "TOK-A")).accepted  # at that charger only
+    clock.now += timedelta(seconds=1)
+    assert not (await authorizer.authorize("CP1", "TOK-A")).accepted
+    # Refused once, it is forgotten: a later reservation admits it again for a new day.
+    reserved.add("TOK-A")
+    assert (await authorizer.authorize("CP1", "TOK-A")).accepted
+
+
+async def test_the_oldest_admitted_token_is_forgotten_first() -> None:
+    clock = Clock()
+    reserved = {"A", "B", "C"}
+    authorizer = _remembering(clock, reserved, max_remembered=2)
+    for uid in ("A", "B", "A", "C"):  # A again: the most recent, B now the oldest
+        assert (await authorizer.authorize("CP1", uid)).accepted
+    reserved.clear()
+    assert [(await authorizer.authorize("CP1", uid)).accepted for uid in ("A", "B", "C")] == [
+        True, False, True]
+
+
+
+async def test_a_remote_start_of_a_walk_in_is_refused_at_once(world: World) -> None:
+    # Many chargers start a remote start without asking Authorize: the gateway refuses it.
+    await world.all_available()
+    refused = await world.command("START_SESSION", start_body(world, "walk", uid=WALK_IN))
+    assert refused["data"]["result"] == "REJECTED"
+    assert "reservation_only" in refused["data"]["message"][0]["text"]
+    assert world.all_received("RequestStartTransaction") == []
+    assert world.received(CP16, "RemoteStartTransaction") == []
+    reply = await world.command("RESERVE_NOW", world.reserve_body("r1", evse_uid="E1"))
+    assert (await world.result("r1"))["result"] == "ACCEPTED", reply
+    accepted = await world.command("START_SESSION", start_body(world, "mine", evse_uid="E1"))
+    assert accepted["data"]["result"] == "ACCEPTED", accepted

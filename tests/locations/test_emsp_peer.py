@@ -79,3 +79,29 @@ async def test_a_patch_of_an_unknown_object_is_refused(peer: EmspPeer, tail: str
         "status": "CHARGING", "last_updated": "2026-01-02T00:00:00.000Z"})
     assert status == 404 and body["status_code"] == 2001
     assert peer.locations[LOC]["evses"][0]["status"] == "AVAILABLE"
+
+
+async def test_patches_follow_the_evses_where_a_put_moved_them(peer: EmspPeer) -> None:
+    # The peer finds an EVSE through an index of positions: a location PUT with its EVSEs in
+    # another order, or an EVSE PUT replacing one, must not send a PATCH to the wrong EVSE.
+    location = _location()
+    assert (await send(peer, "PUT", LOC, location))[0] == 200
+    await send(peer, "PATCH", LOC + "/LOC-00000-3", {
+        "status": "CHARGING", "last_updated": "2026-01-02T00:00:00.000Z"})
+    moved = _location()
+    moved["evses"].reverse()
+    assert (await send(peer, "PUT", LOC, moved))[0] == 200
+    await send(peer, "PATCH", LOC + "/LOC-00000-1", {
+        "status": "BLOCKED", "last_updated": "2026-01-03T00:00:00.000Z"})
+    replaced = {**moved["evses"][1], "status": "OUTOFORDER"}  # LOC-00000-3
+    assert (await send(peer, "PUT", LOC + "/LOC-00000-3", replaced))[0] == 200
+    await send(peer, "PATCH", LOC + "/LOC-00000-3/1", {
+        "max_amperage": 8, "last_updated": "2026-01-04T00:00:00.000Z"})
+    stored = {e["uid"]: e for e in peer.locations[LOC]["evses"]}
+    assert [e["uid"] for e in peer.locations[LOC]["evses"]] == [
+        "LOC-00000-4", "LOC-00000-3", "LOC-00000-2", "LOC-00000-1"]
+    assert {uid: e["status"] for uid, e in stored.items()} == {
+        "LOC-00000-1": "BLOCKED", "LOC-00000-2": "AVAILABLE", "LOC-00000-3": "OUTOFORDER",
+        "LOC-00000-4": "AVAILABLE"}
+    assert stored["LOC-00000-3"]["connectors"][0]["max_amperage"] == 8
+    assert stored["LOC-00000-3"]["last_updated"] == "2026-01-04T00:00:00.000Z"

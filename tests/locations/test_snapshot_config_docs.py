@@ -49,3 +49,23 @@ def test_kept_configuration_parts_give_the_full_dump() -> None:
         assert set(kept) == {e.config.uid for e in evses}
     assert published_doc(PublishedLocation(location, states[2], LATER), kept)[
         "evses"][0]["floor_level"] == "-2"
+
+
+def test_only_evses_that_changed_get_a_new_document() -> None:
+    [location] = parse_locations({"locations": [afir_location()]})
+    first, second = location.evses[0], location.evses[1]
+    kept: ConfigDocs = {}
+    a = PublishedEvse(first, EvseStatus.AVAILABLE, STAMP, STAMP)
+    b = PublishedEvse(second, EvseStatus.AVAILABLE, STAMP, STAMP)
+    live = PublishedLocation(location, [a, b], STAMP)
+    before = published_doc(live, kept)["evses"]
+    again = published_doc(live, kept)["evses"]
+    assert again[0] is before[0] and again[1] is before[1]  # nothing changed: reused
+    for change in ({"status": EvseStatus.CHARGING}, {"last_updated": LATER},
+                   {"connectors_updated": LATER}):
+        for name, value in change.items():
+            setattr(b, name, value)
+        after = published_doc(live, kept)["evses"]
+        assert after[0] is before[0] and after[1] is not before[1], change
+        assert after == published_doc(live)["evses"]
+        before = after

@@ -1,5 +1,6 @@
-"""One contract, two implementations (in-process, and Redis on a real redis-server) for the
-login limiter and the verified-credential fingerprints; then PasswordChecker on top of them."""
+"""One contract, two implementations (in-process, and Redis: a real redis-server, and a real
+3-master Redis Cluster, where each script must keep to one slot) for the login limiter and the
+verified-credential fingerprints; then PasswordChecker on top of them."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from ocpi_gateway.ocpp_adapter.auth_redis import (
     known_key,
     verified_key,
 )
+from ocpi_gateway.redis_clients import RedisClient, open_redis
 
 LIMITS = LoginLimits(per_address=3, per_charger=5, window=60.0, known_address_seconds=1000.0,
                      known_addresses=2)
@@ -43,29 +45,32 @@ async def redis_client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
     await client.aclose()
 
 
-async def _fresh_redis(request: pytest.FixtureRequest) -> aioredis.Redis:
+async def _fresh_redis(request: pytest.FixtureRequest, kind: str = "redis") -> RedisClient:
+    if kind == "cluster":
+        # The fixture empties every master; the client is the one the gateway opens.
+        return open_redis(request.getfixturevalue("redis_cluster"))
     client = aioredis.from_url(request.getfixturevalue("redis_server"))
     await client.flushall()
     return client
 
 
-@pytest.fixture(params=["local", "redis"])
+@pytest.fixture(params=["local", "redis", "cluster"])
 async def limiter(request: pytest.FixtureRequest, clock: FakeClock
                   ) -> AsyncIterator[LoginLimiter]:
     if request.param == "local":
         yield LocalLoginLimiter(LIMITS, clock=clock)
         return
-    client = await _fresh_redis(request)
+    client = await _fresh_redis(request, request.param)
     yield RedisLoginLimiter(client, LIMITS, clock=clock)
     await client.aclose()
 
 
-@pytest.fixture(params=["local", "redis"])
+@pytest.fixture(params=["local", "redis", "cluster"])
 async def verified(request: pytest.FixtureRequest) -> AsyncIterator[VerifiedPasswords]:
     if request.param == "local":
         yield LocalVerifiedPasswords()
         return
-    client = await _fresh_redis(request)
+    client = await _fresh_redis(request, request.param)
     yield RedisVerifiedPasswords(client)
     await client.aclose()
 

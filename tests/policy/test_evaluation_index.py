@@ -221,3 +221,18 @@ def test_entries_gone_while_others_appear_are_both_seen() -> None:
             want = evaluate(request, candidates, settings, snapshot)
             assert described(got) == described(want)
             assert got.free_count == want.free_count == len(snapshot)
+
+
+def test_ranked_uids_reads_the_uids_of_a_ranking_in_order() -> None:
+    from ocpi_gateway.reservation_policy.evaluation import RankedUids
+
+    ranked = [(EvseCandidate(LOCATION, f"E{n}", "CP1", ChargerAddress("CP1", n + 1), True,
+                             (ConnectorInfo("IEC_62196_T2", 22_000),)), (float(n),))
+              for n in range(5)]
+    uids = RankedUids(ranked)
+    assert len(uids) == 5
+    assert list(uids) == ["E0", "E1", "E2", "E3", "E4"]
+    assert uids[0] == "E0" and uids[-1] == "E4"
+    assert list(uids[1:3]) == ["E1", "E2"]
+    assert "E3" in uids and "E9" not in uids
+    assert len(RankedUids([])) == 0 and list(RankedUids([])) == []

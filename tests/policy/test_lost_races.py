@@ -11,7 +11,6 @@ from typing import Any
 from ocpi_gateway.domain.charger_commands import CancelReservation, ReserveNow
 from ocpi_gateway.domain.store import Document
 from ocpi_gateway.reservation_policy.lifecycle import ReserveOutcome
-from ocpi_gateway.reservation_policy.ocpp_ids import COLLECTION as OCPP_IDS
 from ocpi_gateway.reservation_policy.partner_cap import COLLECTION as CAP_SLOTS
 from ocpi_gateway.reservation_policy.records import (
     COLLECTION,
@@ -115,8 +114,7 @@ async def test_no_reserve_now_goes_out_for_a_record_cancelled_before_it_is_sent(
     assert await w.holders() == {}  # the hold taken for it is given back
     # It stopped there: no other EVSE of the location was tried for the ended record (each
     # try takes an OCPP id of the charger, CP000 for both EVSEs).
-    [ids] = await w.store.find(OCPP_IDS)
-    assert ids["last"] == 1
+    assert await w.service.ids.next("CP000") == 2
     r = await w.service.repo.get("NL-EXA/R1")
     assert r is not None and r.state is ReservationState.CANCELLED
 

@@ -38,8 +38,14 @@ from ocpi_gateway.ocpp_adapter.directory import (
 )
 from ocpi_gateway.ocpp_adapter.registry import ConnectionRegistry
 from ocpi_gateway.redis_clients import RedisClient
+from ocpi_gateway.redis_clients.batching import CommandBatcher
 
 log = structlog.get_logger(__name__)
+
+BATCH = 256
+"""Chargers per pipeline of a presence refresh or directory write: 5,000 chargers in one
+pipeline held the event loop for seconds (packing and parsing 10,000 commands between two
+awaits), long enough for connected chargers' Heartbeats to wait behind it."""
 
 # KEYS: presence, fence. ARGV: instance, ttl_ms. The fence never goes below the server's clock
 # (ms), so a claim after Redis lost its data still beats every connection made before.
@@ -112,15 +118,15 @@ class RedisPresence:
         """Chargers connected while Redis could not be reached: claimed at the next refresh."""
         self._refresh_now = asyncio.Event()
         self._seen_alive: dict[str, float] = {}
-        self._claim = redis.register_script(_CLAIM)
-        self._refresh = redis.register_script(_REFRESH)
-        self._release = redis.register_script(_RELEASE)
+        # A charger's claim, directory entry and release go out with the other chargers' of
+        # the same pass of the loop (a reconnect storm: redis_clients/batching.py).
+        self._batch = CommandBatcher(redis)
         self.on_lost: Callable[[str], Awaitable[None]] | None = None
         """Called with a charger id when another process took it over (set by the server)."""
         self._refresher = BackgroundLoop("ocpp-presence-refresh", self._refresh_job,
                                          interval=presence_ttl / 3, registry=loops,
                                          wake=self._refresh_now, run_at_start=False)
-        self._keeper = BackgroundLoop("ocpp-liveness", self._keep_alive,
+        self._keeper = BackgroundLoop("ocpp-liveness", self.keep_alive,
                                       interval=instance_ttl / 3, registry=loops,
                                       run_at_start=False, quiet=(RedisError,))
 
@@ -145,46 +151,72 @@ class RedisPresence:
         """How many presence refreshes ran (tests: "past several refreshes")."""
         return self._refresher.runs
 
-    async def _keep_alive(self) -> None:
-        """A short-lived key per process: a requester sees a dead owner within seconds, long
-        before the owner's presence entries (refreshed less often) expire."""
+    async def keep_alive(self) -> bool:
+        """Renew this process's short-lived key (a requester sees a dead owner within
+        seconds, long before the owner's presence entries, refreshed less often, expire).
+        True when Redis lost its data and every presence is being claimed again now."""
         before = await self.redis.set(instance_key(self.instance_id), "1",
                                       px=self._instance_ttl_ms, get=True)
-        if before is None and (self._owned or self._unclaimed):
-            # Our key was gone: Redis restarted empty (or we were paused). Our presence
-            # entries are gone too: claim them again now, not at the next refresh.
+        if before is not None or not (self._owned or self._unclaimed):
+            return False
+        if self._unclaimed or not await self._fences_kept():
+            # Redis restarted empty: our presence entries are gone too; claim them again
+            # now, not at the next refresh.
             log.warning("ocpp_redis_state_lost", instance_id=self.instance_id)
             self._refresh_now.set()
+            return True
+        # Only our short-lived key lapsed: this process (or its Redis calls) fell behind by
+        # more than the instance TTL, as in a reconnect storm on a loaded machine. The
+        # presence entries live far longer and the refresh keeps them; refreshing thousands
+        # now would only put the loop further behind.
+        log.info("ocpp_liveness_lapsed", instance_id=self.instance_id)
+        return False
+
+    async def _fences_kept(self) -> bool:
+        """Whether Redis still holds the fence of a charger we claimed: fences never expire, so
+        only a Redis that lost its data lacks it."""
+        charge_point_id = next(iter(self._owned), None)
+        if charge_point_id is None:
+            return False
+        return bool(await self.redis.exists(fence_key(charge_point_id)))
 
     async def charger_connected(self, charge_point_id: str) -> None:
         self._unclaimed.discard(charge_point_id)
         try:
-            fence = await self._claim(
-                keys=[presence_key(charge_point_id), fence_key(charge_point_id)],
-                args=[self.instance_id, self._ttl_ms],
-            )
+            fence = await self._batch.execute(
+                "EVAL", _CLAIM, 2, presence_key(charge_point_id), fence_key(charge_point_id),
+                self.instance_id, self._ttl_ms)
         except RedisError:
             log.warning("ocpp_presence_claim_failed", charge_point_id=charge_point_id)
             self._unclaimed.add(charge_point_id)
             self._refresh_now.set()
             return
         self._owned[charge_point_id] = f"{self.instance_id}|{int(fence)}"
-        await self._write_info([charge_point_id])
+        session = self.registry.get(charge_point_id)
+        if session is None:
+            return
+        fields = info_fields(of_session(session, self.instance_id))
+        try:
+            await self._batch.execute("HSET", info_key(charge_point_id),
+                                      *(item for pair in fields.items() for item in pair))
+        except RedisError:
+            log.warning("ocpp_directory_write_failed", chargers=1)
 
     async def _write_info(self, charge_point_ids: list[str]) -> None:
         """The directory's entries of chargers connected here (ocpp_adapter/directory.py)."""
         sessions = [(cp, session) for cp in charge_point_ids
                     if (session := self.registry.get(cp)) is not None]
-        if not sessions:
-            return
-        try:
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for cp, session in sessions:
-                    pipe.hset(info_key(cp), mapping=info_fields(
-                        of_session(session, self.instance_id)))
-                await pipe.execute()
-        except RedisError:
-            log.warning("ocpp_directory_write_failed", chargers=len(sessions))
+        for start in range(0, len(sessions), BATCH):
+            batch = sessions[start:start + BATCH]
+            try:
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    for cp, session in batch:
+                        pipe.hset(info_key(cp), mapping=info_fields(
+                            of_session(session, self.instance_id)))
+                    await pipe.execute()
+            except RedisError:
+                log.warning("ocpp_directory_write_failed", chargers=len(sessions) - start)
+                return
 
     async def describe(self, charge_point_ids: list[str]) -> dict[str, ChargerPresence]:
         """Every charger's directory entry, from this process for its own sessions and from
@@ -231,7 +263,8 @@ class RedisPresence:
         if token is None:
             return
         try:
-            await self._release(keys=[presence_key(charge_point_id)], args=[token])
+            await self._batch.execute("EVAL", _RELEASE, 1, presence_key(charge_point_id),
+                                      token)
         except RedisError:
             log.warning("ocpp_presence_release_failed", charge_point_id=charge_point_id)
 
@@ -250,27 +283,32 @@ class RedisPresence:
         if self._unclaimed:
             await self._claim_unclaimed()
         owned = list(self._owned.items())
-        if owned:
-            try:
-                # EVAL, not EVALSHA: after a Redis restart the script cache is empty, and a
-                # cluster pipeline does not reload scripts.
-                async with self.redis.pipeline(transaction=False) as pipe:
-                    for charge_point_id, token in owned:
-                        pipe.eval(_REFRESH, 2, presence_key(charge_point_id),
-                                  fence_key(charge_point_id), token, self._ttl_ms,
-                                  token.rsplit("|", 1)[1])
-                    results = await pipe.execute()
-            except RedisError:
-                log.warning("ocpp_presence_refresh_failed", chargers=len(owned))
+        for start in range(0, len(owned), BATCH):
+            if not await self._refresh_batch(owned[start:start + BATCH]):
+                log.warning("ocpp_presence_refresh_failed", chargers=len(owned) - start)
                 return
-            await self._write_info([cp for (cp, _), kept in zip(owned, results, strict=True)
-                                    if kept])
-            for (charge_point_id, token), kept in zip(owned, results, strict=True):
-                if not kept and self._owned.get(charge_point_id) == token:
-                    log.warning("ocpp_presence_lost", charge_point_id=charge_point_id)
-                    del self._owned[charge_point_id]
-                    if self.on_lost is not None:
-                        await self.on_lost(charge_point_id)
+
+    async def _refresh_batch(self, owned: list[tuple[str, str]]) -> bool:
+        try:
+            # EVAL, not EVALSHA: after a Redis restart the script cache is empty, and a
+            # cluster pipeline does not reload scripts.
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for charge_point_id, token in owned:
+                    pipe.eval(_REFRESH, 2, presence_key(charge_point_id),
+                              fence_key(charge_point_id), token, self._ttl_ms,
+                              token.rsplit("|", 1)[1])
+                results = await pipe.execute()
+        except RedisError:
+            return False
+        await self._write_info([cp for (cp, _), kept in zip(owned, results, strict=True)
+                                if kept])
+        for (charge_point_id, token), kept in zip(owned, results, strict=True):
+            if not kept and self._owned.get(charge_point_id) == token:
+                log.warning("ocpp_presence_lost", charge_point_id=charge_point_id)
+                del self._owned[charge_point_id]
+                if self.on_lost is not None:
+                    await self.on_lost(charge_point_id)
+        return True
 
     async def owner(self, charge_point_id: str, *, fresh: bool = False) -> str | None:
         """``instance|fence`` of the live process holding the charger, or None."""

@@ -36,6 +36,9 @@ class MemoryAvailability:
     def __init__(self, *, clock: Callable[[], datetime] = _now) -> None:
         self._clock = clock
         self._data: dict[str, dict[str, EvseAvailability]] = {}
+        self._holds: dict[str, set[str]] = {}
+        """Per location, the EVSEs whose entry names a holder (in force or past its end): a
+        snapshot copies the location's entries and looks only at these, not at every EVSE."""
         self._locks: dict[str, asyncio.Lock] = {}
         self._listeners: list[HoldListener] = []
 
@@ -71,8 +74,13 @@ class MemoryAvailability:
         return _expire(entry, self._clock()) if entry else None
 
     async def location(self, location_id: str) -> dict[str, EvseAvailability]:
-        now = self._clock()
-        return {uid: _expire(e, now) for uid, e in self._data.get(location_id, {}).items()}
+        view = dict(self._data.get(location_id, {}))
+        held = self._holds.get(location_id)
+        if held:
+            now = self._clock()
+            for uid in held:
+                view[uid] = _expire(view[uid], now)
+        return view
 
     async def pick_and_hold(
         self,
@@ -96,6 +104,7 @@ class MemoryAvailability:
                 if entry is None or entry.status is not EvseStatus.AVAILABLE or _held(entry, now):
                     continue
                 evses[uid] = replace(entry, holder=holder, hold_until=until, last_reserved_at=now)
+                self._holds.setdefault(location_id, set()).add(uid)
                 self._notify(location_id, uid)
                 return uid
             return None
@@ -106,6 +115,7 @@ class MemoryAvailability:
             if entry is None or entry.holder != holder:
                 return False
             self._data[location_id][evse_uid] = replace(entry, holder=None, hold_until=None)
+            self._holds[location_id].discard(evse_uid)
             self._notify(location_id, evse_uid)
             return True
 
@@ -124,6 +134,7 @@ class MemoryAvailability:
 
     async def close(self) -> None:
         self._data.clear()
+        self._holds.clear()
 
 
 def _expire(entry: EvseAvailability, now: datetime) -> EvseAvailability:

@@ -126,6 +126,10 @@ class BookingBinder:
         self.early_within = early_within
         self._early: set[str] = set()
         """Bookings being bound before their binding time, now (``booked_promise``)."""
+        self._binding: dict[str, Booking | None] = {}
+        """Bookings ``bind`` is binding now: what the listener recorded on each meanwhile
+        (``on_reservation`` runs inside ``reserve``), so that ``bind`` need not read it
+        again."""
         self.reservations = reservations
         self.time_budget = time_budget
         self.observer: BindObserver = observer or _Quiet()
@@ -245,13 +249,19 @@ class BookingBinder:
             return booking  # a ReserveNow in flight (here or on another instance)
         if early:
             self._early.add(booking.key)
+        self._binding[booking.key] = None
         try:
             result = await self.reservations.reserve(binding_request(booking), rid,
                                                      time_budget=self.time_budget)
         finally:
             self._early.discard(booking.key)
+            followed = self._binding.pop(booking.key, None)
         if result.outcome is ReserveOutcome.ACCEPTED and result.reservation is not None:
-            return await self._follow(booking, result.reservation)
+            r = result.reservation
+            if followed is not None and (followed.evse_uid, followed.ocpp_reservation_id) \
+                    == (r.evse_uid, r.ocpp_reservation_id):
+                return followed
+            return await self._follow(booking, r)
         log.info("booking_early_bind_refused" if early else "booking_bind_occupied",
                  outcome=result.outcome.value, why=result.message, **booking.ids)
         if not early:
@@ -265,10 +275,12 @@ class BookingBinder:
         if current is not None and current.state is BookingState.RESERVED and not current.bound:
             await self.service.reserve_promise(current, amend=True, sessions=False)
 
-    async def _follow(self, booking: Booking, r: Reservation) -> Booking | None:
+    async def _follow(self, booking: Booking, r: Reservation, *, read: bool = True
+                      ) -> Booking | None:
         """Record the reservation's EVSE on the booking (bound, or bound again after a
-        re-route); a booking that ended meanwhile gives the reservation back."""
-        current = await self.service.ledger.get(booking.key)
+        re-route); a booking that ended meanwhile gives the reservation back. ``read``:
+        ``booking`` may be stale (else the caller has just read it)."""
+        current = await self.service.ledger.get(booking.key) if read else booking
         if current is None or current.state is not BookingState.RESERVED:
             self._cancel_reservation(r)
             return current
@@ -321,7 +333,9 @@ class BookingBinder:
         if booking is None or booking.id != _booking_id(r):
             return
         if r.state in _HELD:
-            await self._follow(booking, r)
+            followed = await self._follow(booking, r, read=False)
+            if booking.key in self._binding:
+                self._binding[booking.key] = followed
         elif not r.live and booking.state is BookingState.RESERVED:
             await self._ended(booking, r, self.service.clock())
 

@@ -82,7 +82,12 @@ class ReservationCapacity:
     async def _site(self, location_id: str, candidates: Sequence[EvseCandidate]
                     ) -> SiteClasses:
         known = self._sites.get(location_id)
-        if known is not None and (known[0] is candidates or known[0] == tuple(candidates)):
+        if known is not None and known[0] is candidates:
+            return known[1]
+        if known is not None and known[0] == tuple(candidates):
+            # Built again, the same (a charger's capabilities moved the candidates' cache):
+            # kept as this object, so that the next admission is not a compare of every EVSE.
+            self._sites[location_id] = (tuple(candidates), known[1])
             return known[1]
         if known is None:
             # First touch in this process: the timeline may have lost the site (or never

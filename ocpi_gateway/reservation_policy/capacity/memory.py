@@ -42,6 +42,11 @@ class _Site:
     longest: list[int] = field(default_factory=lambda: [0] * BUCKETS)
     """Per length bucket the longest interval stored (ms): the bucket's promises that
     overlap a window start after window start - that."""
+    ends: dict[str, int] = field(default_factory=dict)
+    """Each promise's end (ms): the overlap test of every admission reads it."""
+    spans: dict[str, tuple[Promise, Span | None]] = field(default_factory=dict)
+    """The sweep's view of each promise as last computed, with the promise it is of:
+    an admission at a site of 100 promises computed 100 spans (``span_of``)."""
     version: int = 0
     log: deque[tuple[int, int, int]] = field(default_factory=lambda: deque(maxlen=CHANGE_LOG))
     """(version, from ms, to ms) of each change; (version, -1, -1) changed everything."""
@@ -108,6 +113,7 @@ class MemoryCapacity:
         async with self._lock(location_id):
             site = self._site(location_id)
             site.classes = SiteClasses.build(supply)
+            site.spans.clear()
             site.changed()
 
     def _overlapping(self, site: _Site, start: int, end: int) -> list[Promise]:
@@ -117,10 +123,20 @@ class MemoryCapacity:
             lo = bisect.bisect_left(index, (start - longest, ""))
             hi = bisect.bisect_left(index, (end, ""))
             found += (site.promises[pid] for _, pid in index[lo:hi])
-        return [p for p in found if ms(p.end) > start]
+        return [p for p in found if site.ends[p.promise_id] > start]
+
+    def _span(self, site: _Site, classes: SiteClasses, promise: Promise) -> Span | None:
+        """``span_of``, kept per promise until it or the site's classes change."""
+        kept = site.spans.get(promise.promise_id)
+        if kept is not None and kept[0] is promise:
+            return kept[1]
+        span = span_of(classes, promise)
+        site.spans[promise.promise_id] = (promise, span)
+        return span
 
     def _insert(self, site: _Site, promise: Promise, *, log: bool = True) -> None:
         site.promises[promise.promise_id] = promise
+        site.ends[promise.promise_id] = ms(promise.end)
         length = ms(promise.end) - ms(promise.start)
         k = bucket_of(length)
         bisect.insort(site.by_start[k], (ms(promise.start), promise.promise_id))
@@ -130,7 +146,9 @@ class MemoryCapacity:
 
     def _remove(self, site: _Site, promise_id: str) -> None:
         old = site.promises.pop(promise_id, None)
+        site.spans.pop(promise_id, None)
         if old is not None:
+            del site.ends[promise_id]
             site.by_start[bucket_of(ms(old.end) - ms(old.start))].remove(
                 (ms(old.start), promise_id))
             site.changed(ms(old.start), ms(old.end))
@@ -155,7 +173,7 @@ class MemoryCapacity:
                 continue
             if new.bound is not None and p.evse_uid == new.bound:
                 return Admission(Verdict.EVSE_TAKEN, p.start)
-            span = span_of(site.classes, p)
+            span = self._span(site, site.classes, p)
             if span is not None:
                 others.append(span)
         violation = first_violation(site.classes, others, new, reserve)
@@ -227,6 +245,8 @@ class MemoryCapacity:
         async with self._lock(location_id):
             site = self._site(location_id)
             site.promises.clear()
+            site.ends.clear()
+            site.spans.clear()
             for index in site.by_start:
                 index.clear()
             site.longest = [0] * BUCKETS
@@ -240,6 +260,7 @@ class MemoryCapacity:
         async with self._lock(location_id):
             site = self._site(location_id)
             site.classes = SiteClasses.build(supply)
+            site.spans.clear()
             added = 0
             for p in promises:
                 if p.promise_id not in site.promises:
