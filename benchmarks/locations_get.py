@@ -109,6 +109,11 @@ def serve(kind: str, args: dict[str, Any], port_queue: Any, stop: Any) -> None:
             await runner.setup()
             site = web.TCPSite(runner, "127.0.0.1", 0)
             await site.start()
+            from ocpi_gateway.serving import freeze_startup_heap
+
+            # As `ocpi-gateway serve` does once listening (serving.freeze_startup_heap), for
+            # both servers alike: the startup heap is kept out of full collections.
+            freeze_startup_heap()
             port_queue.put(site._server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
             await asyncio.to_thread(stop.wait)
             await runner.cleanup()

@@ -69,7 +69,7 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
         raise ConfigError(str(exc)) from exc
     app[POLICY] = policy
     # Only sites where some partner may book use it (nothing else pays for it).
-    timeline = open_capacity(settings.redis)
+    timeline = open_capacity(settings.redis, clock=app[keys.CLOCK])
     capacity = ReservationCapacity(timeline, policy, clock=app[keys.CLOCK])
 
     async def stored_reservation_promises(location_id: str, now: datetime) -> list[Promise]:
