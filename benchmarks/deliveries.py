@@ -95,7 +95,7 @@ async def bench_engine(urls: list[str], count: int, concurrency: int) -> None:
         enqueued = time.perf_counter() - start
         await engine.drain(120)
         elapsed = time.perf_counter() - start
-        print(f"DeliveryEngine (SQLite outbox, aiohttp) {count / elapsed:6.0f} deliveries/s "
+        print(f"DeliveryEngine (SQLite outbox, own client) {count / elapsed:6.0f} deliveries/s "
               f"end to end ({engine.delivered} delivered; enqueue alone {count / enqueued:.0f}/s)")
         await engine.stop()
         await store.close()

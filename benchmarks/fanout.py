@@ -1,7 +1,7 @@
 """Status fan-out: one StatusNotification → the EVSE PATCH at every registered partner.
 
     .venv/bin/python benchmarks/fanout.py [--partners 1,20,100] [--changes 40]
-                                          [--profile FILE]
+                                          [--rounds 3] [--profile FILE]
 
 The real gateway app (embedded defaults: SQLite store, in-process availability) with one
 location; an OCPP 1.6 charger (raw websocket) reports its connector Charging, then Available,
@@ -12,7 +12,12 @@ both processes), and only the last arrival is reported back, once per change. Pe
 count: the time from sending the StatusNotification to the last partner's PATCH (min, p50,
 p99), that time divided by the number of partners (which should not grow with it), and the
 gateway process's CPU time per change and partner (what a shared machine disturbs least).
-Each partner has its own loopback address, as 100 partners have 100 hosts.
+Each partner has its own loopback address, as 100 partners have 100 hosts. Each partner
+count is measured in ``--rounds`` rounds of ``--changes`` changes: per round its p50, p99 and
+CPU per partner, printed as the min and the median over the rounds, with the machine's load
+average at each round (partners once registered stay, so the counts run in increasing order,
+not interleaved). The reference, interleaved round by round: the same PATCHes at the same
+receivers from a bare aiohttp client in the gateway's process, its figures and the ratios.
 """
 
 from __future__ import annotations
@@ -20,12 +25,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import itertools
 import multiprocessing
 import os
 import pstats
+import statistics
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -155,7 +163,54 @@ async def arrived(control: aiohttp.ClientSession, base: str, wait: float = 30.0)
         return float(orjson.loads(await response.read())["last"])
 
 
-async def main(partner_counts: list[int], changes: int, profile: str | None = None) -> None:
+@dataclass(frozen=True, slots=True)
+class Round:
+    fastest: float
+    p50: float
+    p99: float
+    cpu_per_partner: float
+    load: float
+
+
+def per_change(rounds: list[Round], count: int) -> float:
+    """Median gateway CPU per change, in ms."""
+    return statistics.median(r.cpu_per_partner for r in rounds) * count
+
+
+def ratio(rounds: list[Round], references: list[Round], figure: str) -> str:
+    """The medians' ratio, and the range of the ratios round by round (interleaved)."""
+    pairs = [getattr(r, figure) / getattr(ref, figure) for r, ref in zip(rounds, references,
+                                                                           strict=True)]
+    medians = (statistics.median(getattr(r, figure) for r in rounds)
+               / statistics.median(getattr(r, figure) for r in references))
+    return f"{medians:.2f}x ({min(pairs):.2f}-{max(pairs):.2f})"
+
+
+async def bare_fanout(session: aiohttp.ClientSession, port: int, count: int,
+                      mark: str) -> None:
+    """The reference: each partner's PATCH sent at once by a plain aiohttp client, with the
+    headers the gateway sends."""
+    body = orjson.dumps({"status": mark, "last_updated": "2026-12-01T12:00:00Z"})
+
+    async def one(i: int) -> None:
+        async with session.patch(
+                f"http://{address(i)}:{port}/p{i}/2.2.1/locations/NL/EXA/LOC-FAN/FAN-1",
+                data=body, headers={"Authorization": f"Token token-{i}",
+                                    "OCPI-from-country-code": "NL",
+                                    "OCPI-from-party-id": "EXA",
+                                    "X-Request-ID": str(i), "X-Correlation-ID": str(i),
+                                    "Content-Type": "application/json"}) as response:
+            await response.read()
+
+    await asyncio.gather(*(one(i) for i in range(count)))
+
+
+def spread(values: list[float], digits: int) -> str:
+    return f"{min(values):.{digits}f} / {statistics.median(values):.{digits}f}"
+
+
+async def main(partner_counts: list[int], changes: int, rounds_per_count: int,
+               profile: str | None = None) -> None:
     quiet_logs()
     ctx = multiprocessing.get_context("spawn")
     ready = ctx.Event()
@@ -164,11 +219,13 @@ async def main(partner_counts: list[int], changes: int, profile: str | None = No
     process.start()
     ready.wait(30)
     cores = sorted(os.sched_getaffinity(0))
+    gateway_cores = receiver_cores = cores
     if len(cores) >= 2 and process.pid is not None:
-        # The gateway on one half of the cores, the receivers on the other.
+        # The gateway on one half of the cores, the receivers on the other (taskset's call).
         half = len(cores) // 2
-        os.sched_setaffinity(0, cores[:half])
-        os.sched_setaffinity(process.pid, cores[half:])
+        gateway_cores, receiver_cores = cores[:half], cores[half:]
+        os.sched_setaffinity(0, gateway_cores)
+        os.sched_setaffinity(process.pid, receiver_cores)
     receiver_base = f"http://127.0.0.1:{port}"
     control = aiohttp.ClientSession()
     # CPU time, not wall time: on a shared machine a wall-clock profile mostly measures
@@ -203,7 +260,8 @@ async def main(partner_counts: list[int], changes: int, profile: str | None = No
         await call("BootNotification", {"chargePointModel": "Fan", "chargePointVendor": "Fan"})
         await call("StatusNotification", status("Available"))
         registered = 0
-        results: list[tuple[int, list[float], float]] = []
+        results: list[tuple[int, list[Round], list[Round]]] = []
+        reference = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
         for count in partner_counts:
             await add_partners(gateway, registered, count - registered, port)
             # New partners get every Location PUT first (the welcome loop, every 2 s).
@@ -211,33 +269,71 @@ async def main(partner_counts: list[int], changes: int, profile: str | None = No
                          "PUT")
             await arrived(control, receiver_base, 60)
             registered = count
-            samples: list[float] = []
-            cpu = 0.0
-            ocpp, ocpi = "Available", "AVAILABLE"
-            for _ in range(changes):
-                ocpp, ocpi = ("Charging", "CHARGING") if ocpp == "Available" else (
-                    "Available", "AVAILABLE")
-                await expect(control, receiver_base, {f"p{i}" for i in range(count)}, ocpi)
-                if profiler is not None and count == partner_counts[-1]:
-                    profiler.enable()
-                started, cpu_started = time.perf_counter(), time.process_time()
-                await call("StatusNotification", status(ocpp))
-                last = await arrived(control, receiver_base)
-                cpu += time.process_time() - cpu_started
-                if profiler is not None:
-                    profiler.disable()
-                samples.append((last - started) * 1000)
-            results.append((count, samples, cpu / changes * 1000))
+            rounds: list[Round] = []
+            references: list[Round] = []
+            ocpp = "Available"
+            for round_number in range(rounds_per_count):
+                samples: list[float] = []
+                cpu = 0.0
+                for _ in range(changes):
+                    ocpp, ocpi = ("Charging", "CHARGING") if ocpp == "Available" else (
+                        "Available", "AVAILABLE")
+                    await expect(control, receiver_base, {f"p{i}" for i in range(count)},
+                                 ocpi)
+                    if profiler is not None and count == partner_counts[-1]:
+                        profiler.enable()
+                    started, cpu_started = time.perf_counter(), time.process_time()
+                    await call("StatusNotification", status(ocpp))
+                    last = await arrived(control, receiver_base)
+                    cpu += time.process_time() - cpu_started
+                    if profiler is not None:
+                        profiler.disable()
+                    samples.append((last - started) * 1000)
+                rounds.append(Round(min(samples), percentile(samples, 50),
+                                  percentile(samples, 99), cpu / changes * 1000 / count,
+                                  os.getloadavg()[0]))
+                # The reference, interleaved: the same PATCHes at the same receivers from a
+                # bare aiohttp client in the same process (no store, no OCPP, no queue).
+                samples, cpu = [], 0.0
+                for change in range(changes):
+                    mark = f"REF-{round_number}-{change}"
+                    await expect(control, receiver_base, {f"p{i}" for i in range(count)},
+                                 mark)
+                    started, cpu_started = time.perf_counter(), time.process_time()
+                    await bare_fanout(reference, port, count, mark)
+                    last = await arrived(control, receiver_base)
+                    cpu += time.process_time() - cpu_started
+                    samples.append((last - started) * 1000)
+                references.append(Round(min(samples), percentile(samples, 50),
+                                        percentile(samples, 99),
+                                        cpu / changes * 1000 / count, os.getloadavg()[0]))
+            results.append((count, rounds, references))
         print(f"status fan-out: one StatusNotification -> EVSE PATCH at every partner "
-              f"({changes} changes each; receivers in another process)")
-        for count, samples, cpu_ms in results:
-            p50 = percentile(samples, 50)
-            print(f"{count:>4} partners: min {min(samples):7.1f} ms  p50 {p50:7.1f} ms  "
-                  f"p99 {percentile(samples, 99):7.1f} ms"
-                  f"  per partner {p50 / count:5.2f} ms  gateway CPU {cpu_ms / count:5.2f} ms"
+              f"({rounds_per_count} rounds of {changes} changes per partner count; gateway "
+              f"on cores {gateway_cores}, receivers in another process on cores "
+              f"{receiver_cores}); each figure: min / median over the rounds")
+        for count, rounds, references in results:
+            print(f"{count:>4} partners: p50 {spread([r.p50 for r in rounds], 1)} ms  "
+                  f"p99 {spread([r.p99 for r in rounds], 1)} ms  "
+                  f"fastest {spread([r.fastest for r in rounds], 1)} ms  "
+                  f"gateway CPU per partner {spread([r.cpu_per_partner for r in rounds], 3)}"
+                  f" ms  load {', '.join(f'{r.load:.1f}' for r in rounds)}"
                   + ("   (goal at 100: p50 <= 50 ms)" if count == 100 else ""))
+            print(f"      reference (bare aiohttp client, the same PATCHes): "
+                  f"p50 {spread([r.p50 for r in references], 1)} ms  "
+                  f"p99 {spread([r.p99 for r in references], 1)} ms  "
+                  f"CPU per partner {spread([r.cpu_per_partner for r in references], 3)} ms;"
+                  f"  gateway / reference: p50 {ratio(rounds, references, 'p50')}  "
+                  f"CPU {ratio(rounds, references, 'cpu_per_partner')}")
+        # What one more partner costs, the change's own cost (OCPP, publishing) taken out.
+        for (low, low_rounds, _), (high, high_rounds, _) in itertools.pairwise(results):
+            marginal = (per_change(high_rounds, high) - per_change(low_rounds, low)) / (
+                high - low)
+            print(f"marginal gateway CPU per partner {low} -> {high}: {marginal:.3f} ms "
+                  "(medians)")
         await ws.close()
         await http.close()
+        await reference.close()
         await control.close()
         if profiler is not None:
             profiler.dump_stats(profile)  # type: ignore[arg-type]
@@ -250,7 +346,9 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--partners", default="1,20,100")
     parser.add_argument("--changes", type=int, default=40)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--profile", help="cProfile of the gateway's process while the "
                         "last partner count is measured, written to this file")
     args = parser.parse_args()
-    asyncio.run(main([int(c) for c in args.partners.split(",")], args.changes, args.profile))
+    asyncio.run(main([int(c) for c in args.partners.split(",")], args.changes, args.rounds,
+                     args.profile))

@@ -399,8 +399,9 @@ async def main(reservations: int, chargers: int, connectors: int, warmup: int,
                   f"cancelled after each result; per-eMSP cap {cap}")
             print(f"reservation states before cancel: {outcomes}; ReserveNow calls seen by the "
                   f"chargers: {len(reserve_seen)}")
-            for live_count, (_, phase_loop, *_rest) in results:
-                report(f"loop with {live_count:,} other live reservations", phase_loop, "-")
+            for live_count, phase in results:
+                report(f"loop with {live_count:,} other live reservations", phase[1],
+                       f"-; CPU {phase[5]:.2f} ms per reservation")
             if live:
                 without = [percentile(phase[1], 50) for n, phase in results if n == 0]
                 with_live = percentile(results[1][1][1], 50)

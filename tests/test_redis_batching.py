@@ -32,6 +32,8 @@ async def test_commands_of_one_pass_go_out_as_one_pipeline_each_with_its_answer(
         ), HANG_GUARD)
         assert answers == [True, 1, 0, 5, 2]
         assert batcher.batches == 1
+        await asyncio.sleep(0)  # the pipeline's task ends after it answered
+        assert batcher.sending == 0
         assert await redis.get("a") == b"1"
         assert await redis.hgetall("h") == {b"f1": b"v1", b"f2": b"v2"}
         # A later pass is a batch of its own.
@@ -52,6 +54,21 @@ async def test_a_failing_command_fails_its_caller_only(redis_url: str) -> None:
         assert good == 1
         assert isinstance(bad, ResponseError)
         assert batcher.batches == 1
+    finally:
+        await redis.aclose()
+
+
+async def test_a_malformed_command_does_not_abort_the_others(redis_url: str) -> None:
+    # Not a transaction: in MULTI, a command Redis refuses to queue aborts all of them.
+    redis = open_redis(redis_url)
+    try:
+        batcher = CommandBatcher(redis)
+        good, bad = await asyncio.wait_for(asyncio.gather(
+            batcher.execute("SET", "k", "v"), batcher.execute("GET"),
+            return_exceptions=True), HANG_GUARD)
+        assert good is True
+        assert isinstance(bad, ResponseError)
+        assert await redis.get("k") == b"v"
     finally:
         await redis.aclose()
 

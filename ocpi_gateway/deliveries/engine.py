@@ -15,8 +15,6 @@ import random
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from enum import Enum
 from typing import Any
 
 import aiohttp
@@ -24,14 +22,20 @@ import orjson
 import structlog
 
 from ocpi_gateway import metrics
+from ocpi_gateway.deliveries.answers import UNAUTHORIZED, Outcome
 from ocpi_gateway.deliveries.group_commit import GroupCommit
-from ocpi_gateway.deliveries.models import COLLECTION, INSTANCES, Delivery, Outgoing
+from ocpi_gateway.deliveries.instances import Instances
+from ocpi_gateway.deliveries.models import COLLECTION, Delivery, Outgoing
+from ocpi_gateway.deliveries.policy import DeliveryPolicy, attempt_timeout, next_attempt_at
+from ocpi_gateway.deliveries.sending import Sender
 from ocpi_gateway.domain.loops import BackgroundLoop, LoopRegistry
-from ocpi_gateway.domain.store import DocumentStore, Put
+from ocpi_gateway.domain.store import Delete, DocumentStore, Put
 from ocpi_gateway.domain.tasks import cancel_all, wait_event
-from ocpi_gateway.transport.request_ids import fresh_hex_id, fresh_id
+from ocpi_gateway.transport.request_ids import fresh_hex_id
 
 log = structlog.get_logger(__name__)
+
+__all__ = ["DeliveryEngine", "DeliveryPolicy", "attempt_timeout", "next_attempt_at"]
 
 HeadersFor = Callable[[str], Awaitable[dict[str, str] | None]]
 """Request headers (Authorization: Token ...) for a partner; None when it is no longer
@@ -43,26 +47,6 @@ ResyncProvider = Callable[[Delivery], Awaitable[tuple[str, Any] | None]]
 Clock = Callable[[], float]
 """Seconds since the epoch: stored times (retries, expiries, heartbeats) are shared between
 instances, so wall-clock time."""
-
-
-@dataclass(frozen=True, slots=True)
-class DeliveryPolicy:
-    timeout: float = 10.0
-    base_backoff: float = 1.0
-    max_backoff: float = 300.0
-    concurrency_per_partner: int = 8
-    max_attempts: int | None = None
-    """None: retry until ``expires_at`` (if any); Locations pushes never expire."""
-    headers_ttl: float = 2.0
-    """How long a partner's headers are reused: a token change or an unregistration takes
-    effect within this time, and a burst of deliveries does not read the partner each time."""
-
-
-class _Outcome(Enum):
-    DONE = "done"
-    RETRY = "retry"
-    REFUSED = "refused"
-
 
 _Key = tuple[str, str]
 
@@ -89,15 +73,16 @@ class DeliveryEngine:
         self._clock = clock
         self._monotonic = monotonic
         self.instance_id = instance_id
-        self._orphan_after = orphan_after
+        self._instances = Instances(store, instance_id, orphan_after=orphan_after, clock=clock,
+                                    take=self._adopt)
         # start() heartbeats itself, then the loop every heartbeat_interval.
-        self._adopter = BackgroundLoop("outbox-adopt", self._heartbeat_and_adopt,
+        self._adopter = BackgroundLoop("outbox-adopt", self._instances.heartbeat_and_adopt,
                                        interval=heartbeat_interval, registry=loops,
                                        clock=clock, run_at_start=False)
         self._headers_for = headers_for
         self.policy = policy or DeliveryPolicy()
         self._session = session
-        self._own_session = session is None
+        self._sender: Sender | None = None
         self._resync: dict[str, ResyncProvider] = {}
         self._queues: dict[_Key, deque[Delivery]] = {}
         self._scheduled: set[_Key] = set()
@@ -109,6 +94,8 @@ class DeliveryEngine:
         self._seq = itertools.count(self._now_ns())
         self._idle = asyncio.Event()
         self._idle.set()
+        self._deleting: set[asyncio.Future[list[bool]]] = set()
+        """Deletes of delivered rows not committed yet (``_forget``)."""
         self._started = False
         self._headers: dict[str, tuple[float, dict[str, str] | None]] = {}
         self.delivered = 0
@@ -122,10 +109,9 @@ class DeliveryEngine:
 
     async def start(self) -> None:
         """Load what a previous run left pending and start delivering it."""
-        if self._session is None:
-            connector = aiohttp.TCPConnector(limit=0, limit_per_host=32)
-            self._session = aiohttp.ClientSession(connector=connector)
-        await self._heartbeat()
+        if self._sender is None:
+            self._sender = Sender(self._session)
+        await self._instances.heartbeat()
         # Only this instance's own leftovers (and rows from before owners existed): deliveries
         # of another instance sharing the store are its business while it is alive.
         docs = [d for d in await self._store.find(COLLECTION, {"dead": False}, order_by="seq")
@@ -145,37 +131,15 @@ class DeliveryEngine:
         self._adopter.start()
         log.info("outbox_started", pending=len(docs), instance_id=self.instance_id)
 
-    async def _heartbeat(self) -> None:
-        await self._store.put(INSTANCES, self.instance_id,
-                              {"id": self.instance_id, "seen_at": self._clock()})
-
-    async def _heartbeat_and_adopt(self) -> None:
-        await self._heartbeat()
-        await self.adopt_orphans()
-
     async def adopt_orphans(self) -> int:
         """Take over the pending deliveries of instances that stopped heartbeating (crashed, or
         scaled down): compare-and-set on the owner, so exactly one survivor gets each."""
-        adopted = 0
-        stale_before = self._clock() - self._orphan_after
-        for doc in await self._store.find(INSTANCES):
-            owner = str(doc["id"])
-            if owner == self.instance_id or doc["seen_at"] >= stale_before:
-                continue
-            for row in await self._store.find(COLLECTION, {"owner": owner, "dead": False},
-                                              order_by="seq"):
-                delivery = Delivery.from_doc(row)
-                delivery.owner = self.instance_id
-                if await self._store.replace_if(COLLECTION, delivery.id, delivery.to_doc(),
-                                                expected={"owner": owner}):
-                    self._append(delivery)
-                    if delivery.partner_id not in self._staffed:
-                        self._spawn_workers(delivery.partner_id)
-                    adopted += 1
-            await self._store.delete(INSTANCES, owner)
-        if adopted:
-            log.info("outbox_adopted", count=adopted)
-        return adopted
+        return await self._instances.adopt_orphans()
+
+    def _adopt(self, delivery: Delivery) -> None:
+        self._append(delivery)
+        if delivery.partner_id not in self._staffed:
+            self._spawn_workers(delivery.partner_id)
 
     async def stop(self) -> None:
         await self._adopter.stop()
@@ -189,9 +153,12 @@ class DeliveryEngine:
         self._queues.clear()
         self._scheduled.clear()
         self._started = False
-        if self._own_session and self._session is not None:
-            await self._session.close()
-            self._session = None
+        # What was delivered leaves the store before the process goes (a row left would
+        # only be sent once more at the next start).
+        await asyncio.gather(*self._deleting, return_exceptions=True)
+        if self._sender is not None:
+            await self._sender.close()
+            self._sender = None
 
     async def enqueue(
         self,
@@ -217,7 +184,15 @@ class DeliveryEngine:
         deliveries: list[Delivery] = []
         fresh: list[Delivery] = []
         now = self._clock()
+        # One body object shared by many partners (one version's PATCH or Location) is
+        # serialised once; the items hold it, so its id() is not reused during the call.
+        encoded: dict[int, bytes] = {}
         for item in items:
+            data = None
+            if item.body is not None:
+                data = encoded.get(id(item.body))
+                if data is None:
+                    data = encoded[id(item.body)] = orjson.dumps(item.body)
             key = item.ordering_key or item.url
             queue = self._queues.get((item.partner_id, key))
             if item.coalesce and queue:
@@ -227,6 +202,7 @@ class DeliveryEngine:
                     # Only the newest state matters for a status PATCH: overwrite the
                     # waiting one.
                     last.body, last.url, last.resync = item.body, item.url, item.resync
+                    last.encoded = data
                     if item.headers:
                         last.extra["headers"] = item.headers
                     deliveries.append(last)
@@ -236,7 +212,7 @@ class DeliveryEngine:
                 url=item.url, body=item.body, ordering_key=key, seq=next(self._seq),
                 coalesce=item.coalesce, resync=item.resync, expires_at=item.expires_at,
                 owner=self.instance_id, queued_at=now,
-                extra={"headers": item.headers} if item.headers else {},
+                extra={"headers": item.headers} if item.headers else {}, encoded=data,
             )
             deliveries.append(delivery)
             fresh.append(delivery)
@@ -342,7 +318,7 @@ class DeliveryEngine:
             else:
                 self._scheduled.discard(key)
                 self._queues.pop(key, None)
-                if not self._queues:
+                if not self._queues and not self._deleting:
                     self._idle.set()
 
     async def _process(self, delivery: Delivery) -> bool:
@@ -366,26 +342,44 @@ class DeliveryEngine:
         else:
             outcome, detail = await self._send(delivery.method, delivery.url, delivery.body,
                                                headers, attempt_timeout(self.policy, delivery,
-                                                                        now))
-            if outcome is _Outcome.REFUSED and delivery.method == "PATCH" and delivery.resync:
+                                                                        now),
+                                               delivery.encoded)
+            if outcome is Outcome.REFUSED and delivery.method == "PATCH" and delivery.resync:
                 # OCPI: a receiver that refuses a PATCH has lost the object; GET it to see
                 # what it holds, then PUT the whole current object.
                 log.info("delivery_resync", url=delivery.url, reason=detail)
                 delivery.extra["resync"] = True
                 await self._store.put(COLLECTION, delivery.id, delivery.to_doc())
                 outcome, detail = await self._resync_put(delivery, headers)
-        if detail == _UNAUTHORIZED:
+        if detail == UNAUTHORIZED:
             self._headers.pop(delivery.partner_id, None)
-        if outcome is _Outcome.DONE:
+        if outcome is Outcome.DONE:
             self.delivered += 1
             metrics.delivery_succeeded()
-            await self._commits.delete(COLLECTION, delivery.id)
+            self._forget(delivery)
             return True
-        if outcome is _Outcome.REFUSED:
+        if outcome is Outcome.REFUSED:
             delivery.last_error = detail
             await self._give_up(delivery, metrics.DeliveryGiveUp.REFUSED, detail)
             return True
         return await self._schedule_retry(delivery, detail)
+
+    def _forget(self, delivery: Delivery) -> None:
+        """Delete the row of a delivered delivery with the next group commit, without holding
+        the worker until it is committed: a crash before that commit sends the delivery once
+        more at the restart, as a crash between the answer and the delete always could
+        (receivers take a Locations PUT or PATCH twice as once)."""
+        deleting = self._commits.submit(Delete(COLLECTION, delivery.id))
+        self._deleting.add(deleting)
+
+        def deleted(done: asyncio.Future[list[bool]]) -> None:
+            self._deleting.discard(done)
+            if not done.cancelled() and (error := done.exception()) is not None:
+                log.warning("outbox_delete_failed", delivery=delivery.id, error=repr(error))
+            if not self._queues and not self._deleting:
+                self._idle.set()
+
+        deleting.add_done_callback(deleted)
 
     async def _give_up(self, delivery: Delivery, reason: metrics.DeliveryGiveUp,
                        detail: str) -> None:
@@ -436,14 +430,14 @@ class DeliveryEngine:
 
     async def _resync_put(
         self, delivery: Delivery, headers: dict[str, str]
-    ) -> tuple[_Outcome, str]:
+    ) -> tuple[Outcome, str]:
         assert delivery.resync is not None
         provider = self._resync.get(str(delivery.resync.get("kind")))
         if provider is None:
-            return _Outcome.REFUSED, f"no resync provider for {delivery.resync.get('kind')}"
+            return Outcome.REFUSED, f"no resync provider for {delivery.resync.get('kind')}"
         target = await provider(delivery)
         if target is None:
-            return _Outcome.DONE, "object gone"
+            return Outcome.DONE, "object gone"
         put_url, body = target
         get_outcome, detail = await self._send("GET", put_url, None, headers)
         log.info("delivery_resync_get", url=put_url, outcome=get_outcome.value, detail=detail)
@@ -451,71 +445,10 @@ class DeliveryEngine:
 
     async def _send(
         self, method: str, url: str, body: Any, headers: dict[str, str],
-        wait: float | None = None,
-    ) -> tuple[_Outcome, str]:
-        assert self._session is not None, "DeliveryEngine.start() was not called"
-        data = orjson.dumps(body) if body is not None else None
-        # transport_and_format: every request carries a unique X-Request-ID and a correlation id.
-        send_headers = {**headers, "X-Request-ID": fresh_id(), "X-Correlation-ID": fresh_id()}
-        if data:
-            send_headers["Content-Type"] = "application/json"
-        try:
-            # No redirects: a receiver must not send our token, or a response_url's POST,
-            # to a host nobody checked (docs/security.md, "Where results go").
-            async with self._session.request(
-                method, url, data=data, headers=send_headers,
-                timeout=aiohttp.ClientTimeout(total=wait or self.policy.timeout),
-                allow_redirects=False,
-            ) as response:
-                raw = await response.read()
-                status = response.status
-        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            return _Outcome.RETRY, f"{type(exc).__name__}: {exc}"
-        if status >= 500 or status in (408, 429):
-            return _Outcome.RETRY, f"HTTP {status}"
-        if status == 401:
-            # The partner rotated its token (credentials PUT) and our cached headers still
-            # carry the old one: retry with headers read afresh rather than lose the push. A
-            # partner that unregisters stops its deliveries through headers_for instead.
-            return _Outcome.RETRY, _UNAUTHORIZED
-        ocpi_status = _ocpi_status(raw)
-        if 200 <= status < 300 and (ocpi_status is None or 1000 <= ocpi_status < 2000):
-            return _Outcome.DONE, f"HTTP {status}"
-        if ocpi_status is not None and ocpi_status >= 3000:
-            return _Outcome.RETRY, f"HTTP {status} OCPI {ocpi_status}"
-        return _Outcome.REFUSED, f"HTTP {status} OCPI {ocpi_status}"
-
-
-_UNAUTHORIZED = "HTTP 401"
-
-_MIN_ATTEMPT_TIMEOUT = 0.05
-"""Seconds: an attempt started just before the expiry still gets a chance to connect."""
-
-
-def attempt_timeout(policy: DeliveryPolicy, delivery: Delivery, now: float) -> float:
-    """How long one attempt may take: the policy's timeout, cut to what is left before the
-    delivery expires, so a hanging receiver cannot hold a worker past the command's time."""
-    if delivery.expires_at is None:
-        return policy.timeout
-    return max(_MIN_ATTEMPT_TIMEOUT, min(policy.timeout, delivery.expires_at - now))
-
-
-def next_attempt_at(policy: DeliveryPolicy, delivery: Delivery, now: float,
-                    jitter: float) -> float | None:
-    """When to try again after ``delivery.attempts`` failed attempts: exponential backoff
-    (``jitter`` in [0.5, 1] spreads retries of many deliveries), or None when that moment is
-    not before the delivery expires."""
-    backoff = min(policy.max_backoff, policy.base_backoff * 2.0 ** (delivery.attempts - 1))
-    at = now + backoff * jitter
-    if delivery.expires_at is not None and at >= delivery.expires_at:
-        return None
-    return at
-
-
-def _ocpi_status(raw: bytes) -> int | None:
-    try:
-        parsed = orjson.loads(raw) if raw else None
-    except orjson.JSONDecodeError:
-        return None
-    code = parsed.get("status_code") if isinstance(parsed, dict) else None
-    return code if isinstance(code, int) else None
+        wait: float | None = None, data: bytes | None = None,
+    ) -> tuple[Outcome, str]:
+        """``data``: the body already serialised (one fan-out's deliveries share it)."""
+        assert self._sender is not None, "DeliveryEngine.start() was not called"
+        if data is None and body is not None:
+            data = orjson.dumps(body)
+        return await self._sender.send(method, url, data, headers, wait or self.policy.timeout)

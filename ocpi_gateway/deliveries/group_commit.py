@@ -31,7 +31,7 @@ class GroupCommit:
     def __init__(self, store: DocumentStore, *, max_batch: int = MAX_BATCH) -> None:
         self._store = store
         self._max_batch = max_batch
-        self._pending: list[tuple[Write, asyncio.Future[bool]]] = []
+        self._pending: list[tuple[Write, _Ticket, int]] = []
         self._flusher: asyncio.Task[None] | None = None
         self.batches = 0
         """Transactions committed (a batch, or a write alone after a batch failed)."""
@@ -49,24 +49,32 @@ class GroupCommit:
     async def write(self, write: Write) -> bool:
         """Committed once this returns; its result as ``DocumentStore.write_batch`` says. A
         caller cancelled while it waits may still find its write made."""
-        return await self._queue(write)
+        return (await self._queue([write]))[0]
+
+    def submit(self, write: Write) -> asyncio.Future[list[bool]]:
+        """Queued for the next commit, not waited for: the future answers ``[result]`` once
+        it is committed (or the failure)."""
+        return self._queue([write])
 
     async def write_all(self, writes: Sequence[Write]) -> list[bool]:
         """Several writes of one caller (a fan-out's deliveries), committed with the others
         waiting: all committed once this returns, or the first failure raised (the others
         may have been made: the outbox's puts are idempotent, so it retries them all)."""
-        return list(await asyncio.gather(*(self._queue(write) for write in writes)))
+        if not writes:
+            return []
+        return await self._queue(writes)
 
-    def _queue(self, write: Write) -> asyncio.Future[bool]:
+    def _queue(self, writes: Sequence[Write]) -> asyncio.Future[list[bool]]:
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[bool] = loop.create_future()
-        self._pending.append((write, future))
+        # One future for all of one caller's writes (a fan-out's hundred), not one each.
+        ticket = _Ticket(loop.create_future(), len(writes))
+        self._pending.extend((write, ticket, n) for n, write in enumerate(writes))
         if self._flusher is None:
             self._flusher = loop.create_task(self._flush(), name="group-commit")
-        return future
+        return ticket.future
 
     async def _flush(self) -> None:
-        batch: list[tuple[Write, asyncio.Future[bool]]] = []
+        batch: list[tuple[Write, _Ticket, int]] = []
         try:
             # One turn of the loop: the coroutines already running may add their writes.
             await asyncio.sleep(0)
@@ -81,25 +89,25 @@ class GroupCommit:
             # (its writes made alone after a failure included). A settled future ignores
             # cancel().
             left, self._pending = self._pending, []
-            for _, future in [*batch, *left]:
-                future.cancel()
+            for _, ticket, _n in [*batch, *left]:
+                ticket.future.cancel()
 
-    async def _commit(self, batch: list[tuple[Write, asyncio.Future[bool]]]) -> None:
+    async def _commit(self, batch: list[tuple[Write, _Ticket, int]]) -> None:
         try:
-            results = await self._store.write_batch([write for write, _ in batch])
+            results = await self._store.write_batch([write for write, _, _n in batch])
         except Exception as exc:
             if len(batch) == 1:
-                _settle(batch[0][1], exc)
+                batch[0][1].settle(batch[0][2], exc)
                 return
             log.warning("group_commit_batch_failed", writes=len(batch), error=repr(exc))
-            for write, future in batch:
-                await self._alone(write, future)
+            for write, ticket, n in batch:
+                await self._alone(write, ticket, n)
             return
         self.batches += 1
-        for (_, future), result in zip(batch, results, strict=True):
-            _settle(future, result)
+        for (_, ticket, n), result in zip(batch, results, strict=True):
+            ticket.settle(n, result)
 
-    async def _alone(self, write: Write, future: asyncio.Future[bool]) -> None:
+    async def _alone(self, write: Write, ticket: _Ticket, n: int) -> None:
         try:
             if isinstance(write, Put):
                 await self._store.put(write.collection, write.key, write.doc)
@@ -110,16 +118,30 @@ class GroupCommit:
                 await self._store.delete(write.collection, write.key)
                 result = True
         except Exception as exc:
-            _settle(future, exc)
+            ticket.settle(n, exc)
             return
         self.batches += 1
-        _settle(future, result)
+        ticket.settle(n, result)
 
 
-def _settle(future: asyncio.Future[bool], outcome: bool | Exception) -> None:
-    if future.done():  # its caller was cancelled
-        return
-    if isinstance(outcome, Exception):
-        future.set_exception(outcome)
-    else:
-        future.set_result(outcome)
+class _Ticket:
+    """What one caller waits for: the results of its writes, once all are committed, or the
+    first failure."""
+
+    __slots__ = ("future", "left", "results")
+
+    def __init__(self, future: asyncio.Future[list[bool]], count: int) -> None:
+        self.future = future
+        self.results = [False] * count
+        self.left = count
+
+    def settle(self, n: int, outcome: bool | Exception) -> None:
+        if self.future.done():  # its caller was cancelled, or an earlier write failed
+            return
+        if isinstance(outcome, Exception):
+            self.future.set_exception(outcome)
+            return
+        self.results[n] = outcome
+        self.left -= 1
+        if self.left == 0:
+            self.future.set_result(self.results)

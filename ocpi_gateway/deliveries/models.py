@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
 COLLECTION = "outbox"
@@ -38,19 +39,24 @@ class Delivery:
     """When it was queued (epoch seconds, the outbox's clock): the admin list's time range.
     None for a row an older release stored, which loads as ever and no time range matches."""
     extra: dict[str, Any] = field(default_factory=dict)
+    encoded: bytes | None = field(default=None, repr=False, compare=False)
+    """``body`` serialised, in memory only (not stored): what a fan-out serialised once for
+    every partner whose body is the same; None until then (a row loaded from the store)."""
 
     def to_doc(self) -> dict[str, Any]:
         # Shallow on purpose: asdict() deep-copied the body, the costliest step of an enqueue.
         # The store serialises the document at once, so sharing the body is safe.
-        return {name: getattr(self, name) for name in _FIELD_NAMES}
+        return dict(zip(_FIELD_NAMES, _STORED_VALUES(self), strict=True))
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> Delivery:
-        known = {k: v for k, v in doc.items() if k in cls.__dataclass_fields__}
+        known = {k: v for k, v in doc.items() if k in _STORED}
         return cls(**known)
 
 
-_FIELD_NAMES = tuple(Delivery.__dataclass_fields__)
+_FIELD_NAMES = tuple(name for name in Delivery.__dataclass_fields__ if name != "encoded")
+_STORED = frozenset(_FIELD_NAMES)
+_STORED_VALUES = attrgetter(*_FIELD_NAMES)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

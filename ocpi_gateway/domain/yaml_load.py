@@ -32,6 +32,8 @@ _Base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _STR = "tag:yaml.org,2002:str"
 _SEQ = "tag:yaml.org,2002:seq"
 _MAP = "tag:yaml.org,2002:map"
+_IMMUTABLE = frozenset(f"tag:yaml.org,2002:{name}"
+                       for name in ("bool", "int", "float", "null", "timestamp"))
 _SPECIAL_KEYS = frozenset({"tag:yaml.org,2002:merge", "tag:yaml.org,2002:value"})
 
 
@@ -73,6 +75,7 @@ class _EventBuilder:
         # One object per distinct string: a big file repeats its keys and most values, and
         # each copy would stay alive in the models built from it.
         self._strings: dict[str, str] = {}
+        self._typed: dict[tuple[str, str], Any] = {}
 
     def document(self) -> Any:
         loader = self._loader
@@ -136,9 +139,16 @@ class _EventBuilder:
         if tag == _STR:
             value: str = event.value
             return self._strings.setdefault(value, value)
-        # Typed scalars: PyYAML's constructor, as it would.
+        # Typed scalars: PyYAML's constructor, as it would, once per distinct text (the values
+        # are immutable: ints, floats, booleans, None, dates).
+        key = (tag, event.value)
+        if key in self._typed:
+            return self._typed[key]
         node = ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
-        return self._loader.construct_object(node, deep=True)
+        value = self._loader.construct_object(node, deep=True)
+        if tag in _IMMUTABLE:
+            self._typed[key] = value
+        return value
 
 
 def safe_load_fast(text: str) -> Any:

@@ -41,7 +41,7 @@ class HubClientSync:
     async def sync_new_hubs(self) -> int:
         """Sync every registered hub not synced at its current revision; how many were."""
         done = 0
-        for partner in await self._partners.registered():
+        for partner in await self._partners.registered_now():
             key = (partner.id, partner.revision)
             if key in self._synced or not any(r.role == HUB for r in partner.roles):
                 continue

@@ -6,8 +6,10 @@ status, which ``LocationsPublisher`` adds.
 
 from __future__ import annotations
 
+import hashlib
+import pickle
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -62,14 +64,28 @@ def parse_locations(raw: object, source: Path | str = "<locations>") -> list[Ope
         parsed = _validate(raw)
     except ValidationError as exc:
         raise LocationsConfigError(_describe(source, raw, exc)) from exc
-    ids = Counter(loc.id.upper() for loc in parsed.locations)
-    dupes = sorted(i for i, n in ids.items() if n > 1)
-    if dupes:
-        raise LocationsConfigError("\n".join(
-            f"{source}: location {dupe!r}: id: appears {ids[dupe]} times (ids are compared "
-            "without regard to case)" for dupe in dupes))
+    dupes = duplicate_ids(source, Counter(loc.id.upper() for loc in parsed.locations))
+    if dupes is not None:
+        raise LocationsConfigError(dupes)
     _check_charger_mapping(source, parsed.locations)
     return list(parsed.locations)
+
+
+def _mapping_conflict(source: Path | str, location: OperatorLocation, evse: OperatorEvse,
+                      key: tuple[str, int | None, int | None], other: tuple[str, str]) -> str:
+    return (f"{source}: location {location.id!r}: evses[{evse.uid}].charge_point_id:"
+            f" {key[0]} evse {key[1]} connector {key[2]} is already EVSE"
+            f" {other[1]!r} of location {other[0]!r}")
+
+
+def duplicate_ids(source: Path | str, ids: Counter[str]) -> str | None:
+    """``ids``: the locations' ids upper-cased, counted; the error naming each repeated one."""
+    dupes = sorted(i for i, n in ids.items() if n > 1)
+    if not dupes:
+        return None
+    return "\n".join(
+        f"{source}: location {dupe!r}: id: appears {ids[dupe]} times (ids are compared "
+        "without regard to case)" for dupe in dupes)
 
 
 def _check_charger_mapping(source: Path | str, locations: Iterable[OperatorLocation]) -> None:
@@ -85,17 +101,31 @@ def _check_charger_mapping(source: Path | str, locations: Iterable[OperatorLocat
                         for c in evse.connectors]
             for key in keys:
                 if key in seen:
-                    other = seen[key]
                     raise LocationsConfigError(
-                        f"{source}: location {location.id!r}: evses[{evse.uid}].charge_point_id:"
-                        f" {key[0]} evse {key[1]} connector {key[2]} is already EVSE"
-                        f" {other[1]!r} of location {other[0]!r}")
+                        _mapping_conflict(source, location, evse, key, seen[key]))
                 seen[key] = (location.id, evse.uid)
 
 
+def content_key(item: object) -> bytes:
+    """A digest of one location as the file's parser gave it (before validation): equal keys
+    mean equal data down to the types (pickle tells 1 from 1.0 and True, NaN from null), so a
+    reload keeps the validated object of a location whose key did not change."""
+    return hashlib.blake2b(pickle.dumps(item, protocol=5), digest_size=16).digest()
+
+
 def load_locations_file(path: Path | str) -> list[OperatorLocation]:
+    return read_locations_file(path)[0]
+
+
+def read_locations_file(path: Path | str) -> tuple[list[OperatorLocation], dict[str, bytes]]:
+    """The file's locations and each one's ``content_key``."""
     source = Path(path)
-    return parse_locations(read_yaml(source, LocationsConfigError), source)
+    raw = read_yaml(source, LocationsConfigError)
+    locations = parse_locations(raw, source)
+    items = raw.get("locations") if isinstance(raw, dict) else None
+    keys = {location.id: content_key(item)
+            for location, item in zip(locations, items or (), strict=True)}
+    return locations, keys
 
 
 LocationsCheck = Callable[[Sequence[OperatorLocation], Path | None], None]
@@ -107,9 +137,12 @@ class LocationsCatalog:
     """Immutable snapshot of the operator's locations; ``reload`` returns a new one."""
 
     def __init__(self, locations: Iterable[OperatorLocation], source: Path | None = None,
-                 checks: Sequence[LocationsCheck] = ()) -> None:
+                 checks: Sequence[LocationsCheck] = (),
+                 keys: Mapping[str, bytes] | None = None) -> None:
         self.source = source
         self.checks: tuple[LocationsCheck, ...] = tuple(checks)
+        self.keys: dict[str, bytes] = dict(keys or {})
+        """Location id → ``content_key`` of what the file said (none for one built in code)."""
         self._locations: dict[str, OperatorLocation] = {}
         self._evses: dict[tuple[str, str], OperatorEvse] = {}
         self._by_ocpp201: dict[tuple[str, int], tuple[str, str]] = {}
@@ -118,27 +151,55 @@ class LocationsCatalog:
         self._location_ids: dict[str, str] = {}
         self._evse_uids: dict[tuple[str, str], str] = {}
         for location in locations:
-            self._locations[location.id] = location
-            self._location_ids[location.id.casefold()] = location.id
-            for evse in location.evses:
-                key = (location.id, evse.uid)
-                self._evses[key] = evse
-                self._evse_uids[(location.id, evse.uid.casefold())] = evse.uid
-                self._by_charger.setdefault(evse.charge_point_id, []).append(key)
-                if evse.ocpp_evse_id is not None:
-                    self._by_ocpp201[(evse.charge_point_id, evse.ocpp_evse_id)] = key
-                else:
-                    for connector in evse.connectors:
-                        assert connector.ocpp_connector_id is not None  # model-validated
-                        self._by_ocpp16[(evse.charge_point_id, connector.ocpp_connector_id)] = key
+            self.add(location)
+
+    def add(self, location: OperatorLocation) -> None:
+        """Index one more location: only while the catalog is being built (``__init__``,
+        ``locations.reread``), before anyone reads it."""
+        self._locations[location.id] = location
+        self._location_ids[location.id.casefold()] = location.id
+        for evse in location.evses:
+            key = (location.id, evse.uid)
+            self._evses[key] = evse
+            self._evse_uids[(location.id, evse.uid.casefold())] = evse.uid
+            self._by_charger.setdefault(evse.charge_point_id, []).append(key)
+            if evse.ocpp_evse_id is not None:
+                self._by_ocpp201[(evse.charge_point_id, evse.ocpp_evse_id)] = key
+            else:
+                for connector in evse.connectors:
+                    assert connector.ocpp_connector_id is not None  # model-validated
+                    self._by_ocpp16[(evse.charge_point_id, connector.ocpp_connector_id)] = key
+
+    def claimed(self, location: OperatorLocation) -> str | None:
+        """Before ``add``: the error naming an OCPP evse/connector of ``location`` that an EVSE
+        already added claims (as ``parse_locations`` words it), else None. Read from the
+        indexes: a reload checks 40,000 EVSEs without a second map of them to free."""
+        source = self.source or "<locations>"
+        for evse in location.evses:
+            if evse.ocpp_evse_id is not None:
+                other = self._by_ocpp201.get((evse.charge_point_id, evse.ocpp_evse_id))
+                if other is not None:
+                    return _mapping_conflict(source, location, evse, (
+                        evse.charge_point_id, evse.ocpp_evse_id, None), other)
+                continue
+            for connector in evse.connectors:
+                assert connector.ocpp_connector_id is not None  # model-validated
+                other = self._by_ocpp16.get((evse.charge_point_id, connector.ocpp_connector_id))
+                if other is not None:
+                    return _mapping_conflict(source, location, evse, (
+                        evse.charge_point_id, None, connector.ocpp_connector_id), other)
+        return None
+
+    def __len__(self) -> int:
+        return len(self._locations)
 
     @classmethod
     def from_file(cls, path: Path | str,
                   checks: Sequence[LocationsCheck] = ()) -> LocationsCatalog:
-        locations = load_locations_file(path)
+        locations, keys = read_locations_file(path)
         for check in checks:
             check(locations, Path(path))
-        return cls(locations, Path(path), checks)
+        return cls(locations, Path(path), checks, keys)
 
     def add_check(self, check: LocationsCheck) -> None:
         """Run ``check`` on these locations now (raising as it does) and on every reload."""

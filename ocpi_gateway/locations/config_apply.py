@@ -76,19 +76,22 @@ async def apply_catalog(live: LiveLocations, catalog: LocationsCatalog, prepared
     for location in catalog.locations():
         await pause()
         present.add(location.id)
+        known_evses = await availability.location(location.id)
+        for config in location.evses:
+            if config.uid not in known_evses:
+                await availability.set_status(location.id, config.uid, EvseStatus.UNKNOWN,
+                                              datetime.now(UTC))
+        # From here to the put, no await: a reader (a GET during a reload) sees this location
+        # as it was or as it becomes, never an EVSE list half applied.
         hashes = prepared[location.id]
         old = live.get(location.id)
         old_hashes = live.digests(location.id)
         old_evses = {e.config.uid: e for e in old.evses} if old is not None else {}
-        known_evses = await availability.location(location.id)
         evses = []
         for config in location.evses:
             uid = config.uid
             previous = old_evses.pop(uid, None)
             known = known_evses.get(uid)
-            if known is None:
-                await availability.set_status(location.id, uid, EvseStatus.UNKNOWN,
-                                              datetime.now(UTC))
             status = published_status(known.status, held=known.holder is not None) \
                 if known else EvseStatus.UNKNOWN
             if previous is not None and old_hashes.get(uid) == hashes[uid]:
@@ -114,6 +117,7 @@ async def apply_catalog(live: LiveLocations, catalog: LocationsCatalog, prepared
         if not unchanged:
             applied.changed.append(location.id)
     for gone in live:
+        await pause()
         if gone.id in present:
             continue
         # A location gone from the file: its EVSEs become REMOVED, the location stays.
@@ -122,5 +126,6 @@ async def apply_catalog(live: LiveLocations, catalog: LocationsCatalog, prepared
                 evse.status, evse.last_updated = EvseStatus.REMOVED, now
             gone.last_updated = now
             applied.changed.append(gone.id)
+    await pause()
     live.reindex()
     return applied

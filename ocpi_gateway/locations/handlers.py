@@ -1,11 +1,14 @@
 """Locations SENDER interface (CPO side): the paginated list and single objects.
 
 The list is the hot path: pages come serialized from the publisher's cache and the envelope is
-spliced around them, so a cached page costs one bytes concatenation.
+spliced around them once a second (``_Reply``), so a request for a cached page copies nothing.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import structlog
@@ -18,7 +21,6 @@ from ocpi_gateway.ocpi import DEFAULT_VERSION
 from ocpi_gateway.ocpi.seam import to_json
 from ocpi_gateway.transport.envelope import (
     OcpiError,
-    now_timestamp,
     ocpi_response,
     ocpi_timestamp,
 )
@@ -62,10 +64,29 @@ def _int_param(request: web.Request, name: str, default: int) -> int:
     return value
 
 
+REPLIES_KEPT = 1024
+"""Distinct list replies kept (each a page query under one URL); then all are dropped."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Reply:
+    """A list reply as served during one second: its envelope's timestamp is that second
+    (OCPI DateTime: fractional seconds MAY be used), so every request for the page in that
+    second is answered with the same bytes, without copying the page into a new body."""
+
+    data: bytes
+    """The publisher's serialized page it was built from (held, so compared by identity): a
+    changed page is a new bytes object."""
+    total: int
+    second: int
+    body: bytes
+    headers: dict[str, str]
+
+
 class LocationsSender:
     def __init__(
         self, publisher: LocationsPublisher, *, max_limit: int = DEFAULT_MAX_LIMIT,
-        public_url: str | None = None,
+        public_url: str | None = None, clock: Callable[[], float] = time.time,
     ) -> None:
         self.publisher = publisher
         self.max_limit = max_limit
@@ -73,6 +94,9 @@ class LocationsSender:
         # (scheme, Host header, path) → the page URL without query, as yarl normalised it:
         # building a yarl URL per page is a measurable part of a request.
         self._bases: dict[tuple[str, str, str], str] = {}
+        self._clock = clock
+        self._replies: dict[tuple[str, int, int, str | None, str | None, str, str, str],
+                            _Reply] = {}
 
     def routes(self, prefix: str = "/ocpi/2.2.1/locations",
                version: str = DEFAULT_VERSION) -> list[web.RouteDef]:
@@ -95,22 +119,39 @@ class LocationsSender:
 
     async def list_locations(self, request: web.Request,
                              version: str = DEFAULT_VERSION) -> web.Response:
+        query = request.query
+        raw_from, raw_to = query.get("date_from"), query.get("date_to")
         try:
             offset = _int_param(request, "offset", 0)
             limit = min(_int_param(request, "limit", self.max_limit), self.max_limit)
-            raw_from, raw_to = request.query.get("date_from"), request.query.get("date_to")
             date_from = parse_ocpi_datetime(raw_from, "date_from") if raw_from else None
             date_to = parse_ocpi_datetime(raw_to, "date_to") if raw_to else None
         except OcpiError as exc:
             log.info("locations_bad_query", query=request.query_string, error=exc.message)
             return exc.to_response()
         data, total = self.publisher.page(offset, limit, date_from, date_to, version)
-        headers = {"X-Total-Count": str(total), "X-Limit": str(self.max_limit)}
+        second = int(self._clock())
+        key = (version, offset, limit, raw_from, raw_to, request.scheme, request.host,
+               request.path)
+        reply = self._replies.get(key)
+        if (reply is None or reply.data is not data or reply.total != total
+                or reply.second != second):
+            reply = self._reply(request, data, total, offset, limit, second)
+            if len(self._replies) >= REPLIES_KEPT:  # the Host header is the client's
+                self._replies.clear()
+            self._replies[key] = reply
+        return web.Response(body=reply.body, headers=reply.headers)
+
+    def _reply(self, request: web.Request, data: bytes, total: int, offset: int, limit: int,
+               second: int) -> _Reply:
+        headers = {"Content-Type": "application/json", "X-Total-Count": str(total),
+                   "X-Limit": str(self.max_limit)}
         if offset + limit < total and limit > 0:
             headers["Link"] = f'<{self._next_url(request, offset + limit, limit)}>; rel="next"'
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second))
         body = b"".join((b'{"data":', data, b',"status_code":1000,"timestamp":"',
-                         now_timestamp().encode(), b'"}'))
-        return web.Response(body=body, content_type="application/json", headers=headers)
+                         stamp.encode(), b'"}'))
+        return _Reply(data, total, second, body, headers)
 
     def _next_url(self, request: web.Request, offset: int, limit: int) -> str:
         query = request.query

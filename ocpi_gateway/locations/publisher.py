@@ -35,7 +35,13 @@ from ocpi_gateway.domain.tasks import cancel_and_wait
 from ocpi_gateway.locations.catalog import LocationsCatalog
 from ocpi_gateway.locations.charger_capabilities import KnownCapabilities, advertise
 from ocpi_gateway.locations.charger_status import ChargerStatuses, StatusTrigger
-from ocpi_gateway.locations.config_apply import Prepared, Yielder, apply_catalog, prepare
+from ocpi_gateway.locations.config_apply import (
+    Prepared,
+    Yielder,
+    apply_catalog,
+    digests,
+    prepare,
+)
 from ocpi_gateway.locations.heap import collector_paused, freeze_published, release_gradually
 from ocpi_gateway.locations.live import LiveLocations
 from ocpi_gateway.locations.pages import Pages
@@ -47,6 +53,7 @@ from ocpi_gateway.locations.pushes import (
     ReceiversProvider,
     resync_body,
 )
+from ocpi_gateway.locations.reread import reread
 from ocpi_gateway.locations.snapshots import SNAPSHOT_INTERVAL, SNAPSHOTS, Snapshots
 from ocpi_gateway.locations.status import published_status
 from ocpi_gateway.ocpi import DEFAULT_VERSION, package
@@ -205,19 +212,29 @@ class LocationsPublisher:
         await self._queue.join()
 
     async def reload(self) -> list[str]:
-        """Re-read the operator file; returns the ids of locations that changed (pushed)."""
-        # Parsing and validating a big file takes seconds: off the loop, which goes on serving
-        # chargers and partners. Raises LocationsConfigError, keeping the old catalog.
+        """Re-read the operator file; returns the ids of locations that changed (pushed).
+        Raises LocationsConfigError, keeping the old catalog."""
+        # Reading a big file takes seconds: in a child process, the rest in slices of the
+        # loop, which goes on serving chargers and partners (locations/reread.py).
         with collector_paused(len(self._live)):
-            catalog, prepared = await asyncio.to_thread(self._read_catalog)
+            pause = Yielder()
+            catalog = await reread(self.catalog, pause)
+            prepared = await self._prepare(catalog, pause)
             done: asyncio.Future[list[str]] = asyncio.get_running_loop().create_future()
             self._queue.put_nowait(("reload", (catalog, prepared, done)))
             del catalog, prepared
             return await done
 
-    def _read_catalog(self) -> tuple[LocationsCatalog, Prepared]:
-        catalog = self.catalog.reload()
-        return catalog, prepare(catalog)
+    async def _prepare(self, catalog: LocationsCatalog, pause: Yielder) -> Prepared:
+        """The new catalog's digests: those already published for the objects it kept."""
+        prepared: Prepared = {}
+        for location in catalog.locations():
+            live = self._live.get(location.id)
+            known = self._live.digests(location.id)
+            prepared[location.id] = known if live is not None and live.config is location \
+                and known else digests(location)
+            await pause()
+        return prepared
 
     # -- event intake (never blocks) -------------------------------------------------------
 

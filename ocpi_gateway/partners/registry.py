@@ -108,6 +108,7 @@ class PartnerRegistry:
         self._headers_cache.clear()
         self._registered = None
         await self._store.put(META, EPOCH, {"value": uuid.uuid4().hex})
+        self._epoch_reads.forget()
 
     async def get(self, partner_id: str) -> Partner | None:
         doc = await self._store.get(PARTNERS, partner_id)

@@ -35,6 +35,11 @@ class CommandBatcher:
         self.batches = 0
         """Pipelines sent (tests, benchmarks)."""
 
+    @property
+    def sending(self) -> int:
+        """Pipelines sent and not answered yet."""
+        return len(self._sending)
+
     async def execute(self, *command: Any) -> Any:
         loop = asyncio.get_running_loop()
         answer: asyncio.Future[Any] = loop.create_future()

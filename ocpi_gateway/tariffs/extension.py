@@ -52,7 +52,7 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
         add_routes_for(lambda: publisher.catalog, settings.public_url)))
 
     async def tariffs_ctx(app: web.Application) -> AsyncIterator[None]:
-        publisher.attach(app.get(OUTBOX), tariffs_receivers(app[keys.PARTNERS].registered),
+        publisher.attach(app.get(OUTBOX), tariffs_receivers(app[keys.PARTNERS].registered_now),
                          app[keys.STORE])
         await publisher.start(app[keys.LOOPS])
         yield

@@ -60,7 +60,8 @@ class TariffsReceiver:
 
 def tariffs_receivers(registered: Callable[[], Awaitable[Sequence[Partner]]]
                       ) -> Callable[[], Awaitable[list[TariffsReceiver]]]:
-    """Every registered partner with a Tariffs RECEIVER, read on every push."""
+    """Every registered partner with a Tariffs RECEIVER, read on every push (the registry's
+    ``registered_now``: the list is built again only once a partner changed)."""
 
     async def receivers() -> list[TariffsReceiver]:
         return [TariffsReceiver(p.id, url.rstrip("/"),

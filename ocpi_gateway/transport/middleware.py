@@ -13,6 +13,7 @@ Every response carries X-Request-ID and X-Correlation-ID (the caller's, or fresh
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 import structlog
 from aiohttp import web
@@ -57,65 +58,95 @@ a registered hub calls it."""
 
 def is_configuration_path(path: str) -> bool:
     """``/ocpi/versions``, ``/ocpi/<version>`` (details) and ``/ocpi/<version>/credentials``."""
-    parts = [p for p in path.split("/") if p][1:]
-    return len(parts) <= 1 or parts[0] in CONFIGURATION_MODULES or parts[1] in (
-        CONFIGURATION_MODULES)
+    known = _CONFIGURATION_PATHS.get(path)
+    if known is None:
+        parts = [p for p in path.split("/") if p][1:]
+        known = len(parts) <= 1 or parts[0] in CONFIGURATION_MODULES or parts[1] in (
+            CONFIGURATION_MODULES)
+        if len(_CONFIGURATION_PATHS) > 10_000:  # paths are the client's: bound what they add
+            _CONFIGURATION_PATHS.clear()
+        _CONFIGURATION_PATHS[path] = known
+    return known
+
+
+_CONFIGURATION_PATHS: dict[str, bool] = {}
 
 
 def _unauthorized(message: str) -> OcpiError:
     return OcpiError(OcpiStatus.CLIENT_ERROR, message, http_status=401)
 
 
-async def _authenticate(request: web.Request) -> None:
-    header = request.headers.get("Authorization")
-    configuration = is_configuration_path(request.path)
+async def _authenticate(request: web.Request, path: str) -> _Resolved | None:
+    """The request's routing resolved (None on configuration modules); sets CALLER/ROUTING."""
+    headers = request.headers
+    header = headers.get("Authorization")
+    configuration = is_configuration_path(path)
+    app = request.app
     # Functional modules only read the partner: they may share the registry's cached one.
-    caller = await request.app[keys.PARTNERS].authenticate_header(header,
-                                                                 to_change=configuration)
+    caller = await app[keys.PARTNERS].authenticate_header(header, to_change=configuration)
     if caller is None:
         if not token_candidates(header):
             raise _unauthorized("missing Authorization: Token header")
         raise _unauthorized("unknown credentials token")
     request[CALLER] = caller
-    structlog.contextvars.bind_contextvars(partner=caller.partner.name,
-                                           partner_id=caller.partner.id)
+    partner = caller.partner
+    structlog.contextvars.bind_contextvars(partner=partner.name, partner_id=partner.id)
     if configuration:
-        return
-    if caller.kind is not TokenKind.CREDENTIALS or not caller.partner.registered:
+        return None
+    if caller.kind is not TokenKind.CREDENTIALS or not partner.registered:
         raise _unauthorized("this token is only valid on versions and credentials")
-    routing = _routing_for(request, caller)
-    reports = request.app.get(HUB_REPORTS)
-    sender = routing.sender
-    if (reports is not None and sender is not None
-            and not caller.partner.has_party(sender.country_code, sender.party_id)):
-        # A hub forwarding: the party must be one it reported, besides the operator's grant.
-        refusal = await reports.refusal(caller.partner, sender)
-        if refusal is not None:
-            raise OcpiError(OcpiStatus.CLIENT_ERROR, f"{FROM_COUNTRY}/{FROM_PARTY}: {refusal}",
-                            http_status=401)
-    request[ROUTING] = routing
+    resolved = _routing_for(request, caller)
+    if resolved.forwarded is not None:
+        reports = app.get(HUB_REPORTS)
+        if reports is not None:
+            # A hub forwarding: the party must be one it reported, besides the operator's
+            # grant.
+            refusal = await reports.refusal(partner, resolved.forwarded)
+            if refusal is not None:
+                raise OcpiError(OcpiStatus.CLIENT_ERROR,
+                                f"{FROM_COUNTRY}/{FROM_PARTY}: {refusal}", http_status=401)
+    request[ROUTING] = resolved.routing
+    return resolved
+
+
+@dataclass(frozen=True, slots=True)
+class _Resolved:
+    """A caller's routing headers resolved, with what every response to them carries."""
+
+    caller: Caller
+    ours: list[Party]
+    routing: Routing
+    forwarded: Party | None
+    """The OCPI-from party when it is not one of the partner's own roles (a hub forwarding)."""
+    reply_headers: tuple[tuple[str, str], ...]
 
 
 _RoutingKey = tuple[int, str | None, str | None, str | None, str | None]
-_ROUTINGS: dict[_RoutingKey, tuple[Caller, list[Party], Routing]] = {}
+_ROUTINGS: dict[_RoutingKey, _Resolved] = {}
 """(caller, routing headers) → their resolution. The registry hands readers the same cached
 caller for a while, so a partner's repeated requests skip resolve_routing; a new caller
-object (its cache refreshed, the partner changed) or other headers resolve afresh."""
+object (its cache refreshed, the partner changed) or other headers resolve afresh. An entry
+holds its caller, so the id in its key cannot be another caller's."""
 
 
-def _routing_for(request: web.Request, caller: Caller) -> Routing:
+def _routing_for(request: web.Request, caller: Caller) -> _Resolved:
     headers = request.headers
     ours = _our_parties(request)
     key = (id(caller), headers.get(FROM_COUNTRY), headers.get(FROM_PARTY),
            headers.get(TO_COUNTRY), headers.get(TO_PARTY))
     known = _ROUTINGS.get(key)
-    if known is not None and known[0] is caller and known[1] is ours:
-        return known[2]
+    if known is not None and known.caller is caller and known.ours is ours:
+        return known
     routing = resolve_routing(headers, caller.partner, ours)  # OcpiError: nothing cached
+    sender = routing.sender
+    forwarded = sender if sender is not None and not caller.partner.has_party(
+        sender.country_code, sender.party_id) else None
+    resolved = _Resolved(caller, ours, routing, forwarded,
+                         tuple(response_headers(routing).items()))
     if len(_ROUTINGS) > 10_000:
         _ROUTINGS.clear()
-    _ROUTINGS[key] = (caller, ours, routing)
-    return routing
+    _ROUTINGS[key] = resolved
+    return resolved
 
 
 def _our_parties(request: web.Request) -> list[Party]:
@@ -129,9 +160,10 @@ def our_parties(settings: GatewaySettings) -> list[Party]:
     return [Party(r.country_code, r.party_id) for r in settings.cpo_roles]
 
 
-async def _ocpi(request: web.Request, handler: Handler) -> web.StreamResponse:
+async def _ocpi(request: web.Request, handler: Handler, path: str) -> web.StreamResponse:
+    resolved: _Resolved | None = None
     try:
-        await _authenticate(request)
+        resolved = await _authenticate(request, path)
         response = await handler(request)
     except OcpiError as exc:
         log.info("ocpi_request_refused", status_code=int(exc.status_code), error=exc.message,
@@ -153,9 +185,8 @@ async def _ocpi(request: web.Request, handler: Handler) -> web.StreamResponse:
                                  http_status=500)
     # Errors too: routing headers go on any response of a functional module once the
     # request's routing was resolved (transport_and_format, Message Routing Headers).
-    routing = request.get(ROUTING)
-    if routing is not None and not response.prepared:
-        response.headers.update(response_headers(routing))
+    if resolved is not None and not response.prepared:
+        response.headers.update(resolved.reply_headers)
     return response
 
 
@@ -166,12 +197,13 @@ async def transport_middleware(request: web.Request, handler: Handler) -> web.St
     correlation_id = headers.get("X-Correlation-ID") or fresh_id()
     request[REQUEST_ID] = request_id
     request[CORRELATION_ID] = correlation_id
+    path = request.path
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(request_id=request_id, correlation_id=correlation_id,
-                                           method=request.method, path=request.path)
+                                           method=request.method, path=path)
     try:
-        if request.path == "/ocpi" or request.path.startswith("/ocpi/"):
-            response = await _ocpi(request, handler)
+        if path.startswith("/ocpi/") or path == "/ocpi":
+            response = await _ocpi(request, handler, path)
         else:
             response = await handler(request)
     except web.HTTPException as exc:
@@ -179,6 +211,7 @@ async def transport_middleware(request: web.Request, handler: Handler) -> web.St
         exc.headers["X-Correlation-ID"] = correlation_id
         raise
     if not response.prepared:
-        response.headers["X-Request-ID"] = request_id
-        response.headers["X-Correlation-ID"] = correlation_id
+        response_headers = response.headers
+        response_headers["X-Request-ID"] = request_id
+        response_headers["X-Correlation-ID"] = correlation_id
     return response

@@ -161,7 +161,7 @@ async def test_reload_parses_off_the_event_loop_which_keeps_serving(
 ) -> None:
     import threading
 
-    from ocpi_gateway.locations import catalog as catalog_module
+    from ocpi_gateway.locations import reread
 
     module, outbox, _, path, raw = await build(tmp_path, receiver, doc_store)
     raw["locations"][1]["name"] = "Jaarbeurs Noord"
@@ -169,16 +169,16 @@ async def test_reload_parses_off_the_event_loop_which_keeps_serving(
     loop_thread = threading.get_ident()
     parsed_in: list[int] = []
     loop_ran = threading.Event()
-    real_load = catalog_module.load_locations_file
+    real_changes = reread.changes
 
-    def load_waiting_for_the_loop(source: Path | str) -> Any:
+    def changes_waiting_for_the_loop(source: Path, known: Any) -> Any:
         parsed_in.append(threading.get_ident())
         # On the loop this would wait for itself: the loop must run while the file parses.
         if not loop_ran.wait(timeout=30):
             raise AssertionError("the event loop did not run while the file was parsed")
-        return real_load(source)
+        return real_changes(source, known)
 
-    monkeypatch.setattr(catalog_module, "load_locations_file", load_waiting_for_the_loop)
+    monkeypatch.setattr(reread, "changes", changes_waiting_for_the_loop)
     reload = asyncio.ensure_future(module.reload())
     for _ in range(3000):
         if parsed_in:

@@ -168,3 +168,49 @@ async def test_child_change_bumps_parents(client: TestClient[Any, Any]) -> None:
     # now the newest: last in the list
     _, _, page = await get(client, "/ocpi/2.2.1/locations?offset=24&limit=1")
     assert page["data"][0]["id"] == "LOC-00001"
+
+
+async def test_a_list_reply_is_reused_within_its_second_and_never_after_a_change(
+    aiohttp_client: Any,
+) -> None:
+    publisher = LocationsPublisher(LocationsCatalog(sample_locations(COUNT)), MemoryAvailability())
+    await publisher.start()
+    await publisher.settle()
+    now = [1_900_000_000.25]  # 2030-03-17T17:46:40Z
+    app = web.Application()
+    app.add_routes(LocationsSender(publisher, max_limit=CAP, clock=lambda: now[0]).routes())
+    client = await aiohttp_client(app)
+    try:
+        async def page(host: str = "cpo.example.com") -> tuple[bytes, dict[str, Any]]:
+            resp = await client.get("/ocpi/2.2.1/locations?limit=2", headers={"Host": host})
+            raw = await resp.read()
+            validate_gateway_response("GET", resp.url.path, await resp.json(),
+                                      http_status=resp.status)
+            return raw, dict(resp.headers)
+
+        first, headers = await page()
+        assert b'"timestamp":"2030-03-17T17:46:40Z"' in first
+        assert headers["Link"] == (
+            '<http://cpo.example.com/ocpi/2.2.1/locations?offset=2&limit=2>; rel="next"')
+        now[0] += 0.7  # the same second: the same reply
+        assert (await page())[0] == first
+        # A Host of its own gets its own Link, never another client's.
+        _, other = await page("other.example.com")
+        assert other["Link"].startswith("<http://other.example.com/")
+        assert (await page())[1]["Link"] == headers["Link"]
+        # A change within the same second (LOC-00000, now the newest, leaves the first page):
+        # the new content at once.
+        await publisher.on_event(ConnectorStatusChanged(
+            charge_point_id="CP-00000", evse_id=1, connector_id=1,
+            status=ConnectorStatus.CHARGING, timestamp=T0))
+        await publisher.settle()
+        changed, _ = await page()
+        assert b'"id":"LOC-00000"' in first and b'"id":"LOC-00000"' not in changed
+        assert publisher.page(0, 2, None, None)[0] in changed
+        assert b'"timestamp":"2030-03-17T17:46:40Z"' in changed
+        now[0] += 1  # the next second: the same page under a new timestamp
+        later, _ = await page()
+        assert b'"timestamp":"2030-03-17T17:46:41Z"' in later
+        assert later.replace(b"17:46:41Z", b"17:46:40Z") == changed
+    finally:
+        await publisher.stop()

@@ -21,6 +21,7 @@ DOCUMENTS = [
     "nested: {a: [{b: {c: [1, {d: e}]}}]}\n",
     "? [1, 2]\n: complex key\n",
     "dup: 1\ndup: 2\n",
+    "- [1, 1, 1.0, true, True, 2024-05-01, 2024-05-01, ~, null, 0x1, 01]\n- {a: 1, b: 1.0}\n",
 ]
 
 

@@ -147,3 +147,87 @@ async def test_a_failed_shared_read_fails_its_batch_only() -> None:
     results = await asyncio.gather(shared.get(), shared.get(), return_exceptions=True)
     assert [type(r) for r in results] == [OSError, OSError]
     assert await shared.get() == 2
+
+
+async def test_a_shared_read_serves_callers_queued_before_it_began_and_no_later_one() -> None:
+    from ocpi_gateway.partners.shared_read import SharedRead
+
+    started: list[int] = []
+
+    async def read() -> int:
+        started.append(len(started) + 1)
+        return len(started)
+
+    shared = SharedRead(read)
+    spawned: list[asyncio.Task[int]] = []
+
+    async def first() -> int:
+        value = await shared.get()  # read 1 begins (and ends: no await inside) here
+        # Scheduled after read 1 began, as a request received from now on would be: it
+        # must not get read 1.
+        spawned.append(asyncio.create_task(shared.get()))
+        return value
+
+    one = asyncio.create_task(first())
+    queued = [asyncio.create_task(shared.get()) for _ in range(5)]  # queued before read 1
+    assert await one == 1
+    assert await asyncio.gather(*queued) == [1] * 5
+    assert await spawned[0] == 2
+    assert started == [1, 2]
+
+
+async def test_a_shared_read_whose_reader_is_cancelled_is_read_again_by_the_others() -> None:
+    from ocpi_gateway.partners.shared_read import SharedRead
+
+    calls = 0
+    release = asyncio.Event()
+
+    async def read() -> int:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            await release.wait()
+        return calls
+
+    shared = SharedRead(read)
+    reader = asyncio.create_task(shared.get())  # begins read 1, which waits
+    joiner = asyncio.create_task(shared.get())  # queued before read 1 began: joins it
+    await asyncio.sleep(0)
+    reader.cancel()
+    assert await joiner == 2  # not cancelled itself: it read again
+    assert reader.cancelled()
+    # A cancelled joiner stays cancelled.
+    release.clear()
+    calls = 0
+    reader = asyncio.create_task(shared.get())
+    joiner = asyncio.create_task(shared.get())
+    await asyncio.sleep(0)
+    joiner.cancel()
+    await asyncio.sleep(0)
+    assert joiner.cancelled()
+    release.set()
+    assert await reader == 1
+
+
+async def test_a_change_made_here_is_read_at_once_within_the_window(tmp_path: Path) -> None:
+    store = await open_store(f"sqlite:///{tmp_path / 'g.db'}")
+    try:
+        registry = PartnerRegistry(store, auth_cache_ttl=60)
+        token = await registered(registry)
+        caller = await registry.authenticate([(token, True)])
+        assert caller is not None
+        epochs: list[str | None] = []
+
+        async def read_then_revoke() -> None:
+            epochs.append(await registry._epoch())
+            await registry.revoke(caller.partner.id)  # SQLite: all in this one callback
+
+        async def read() -> None:  # queued before the read above began: may share it...
+            epochs.append(await registry._epoch())
+
+        await asyncio.gather(read_then_revoke(), read())
+        # ...but not once this process changed the partners.
+        assert len(epochs) == 2 and epochs[0] != epochs[1]
+        assert await registry.authenticate([(token, True)]) is None
+    finally:
+        await store.close()
