@@ -10,12 +10,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-import redis.asyncio as aioredis
 
-from tests.bookings.test_booking_day import TERMS
-from tests.bookings.test_bookings_module import MODULES_230, register
-from tests.bookings.test_sessions_in_progress import book
-from tests.commands.support import World, close_world, open_world, policy_doc
+from tests.bookings.test_sessions_in_progress import book, booking_site
+from tests.commands.support import World
 from tests.peers.emsp import EmspPeer
 from tests.sessions.support import Clock
 
@@ -25,23 +22,8 @@ async def behind(request: pytest.FixtureRequest, tmp_path: Path
                  ) -> AsyncIterator[tuple[World, Clock, EmspPeer]]:
     clock = Clock()
     clock.now = clock.now.replace(second=0) - timedelta(days=2)
-    redis = {}
-    if request.param == "redis":
-        url = request.getfixturevalue("redis_server")
-        client = aioredis.from_url(url)
-        await client.flushall()
-        await client.aclose()
-        redis["redis_url"] = url
-    world = await open_world(tmp_path, policy=policy_doc(bookings=TERMS), clock=clock,
-                             charger_seconds=5.0, **redis)
-    booker = await register(world.gateway, EmspPeer(
-        party_id="BKG", modules=MODULES_230, versions=("2.3.0",), ocpi_version="2.3.0"))
-    try:
-        await world.all_available()
-        yield world, clock, booker
-    finally:
-        await booker.close()
-        await close_world(world)
+    async for opened in booking_site(request, tmp_path, clock):
+        yield opened
 
 
 async def test_a_slot_ahead_of_the_gateways_clock_is_booked(

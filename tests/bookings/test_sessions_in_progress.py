@@ -39,11 +39,10 @@ from tests.peers.emsp import EmspPeer
 from tests.sessions.support import Clock, start16, stop16
 
 
-@pytest.fixture(params=["memory", "redis"])
-async def site(request: pytest.FixtureRequest, tmp_path: Path
-               ) -> AsyncIterator[tuple[World, Clock, EmspPeer]]:
-    clock = Clock()
-    clock.now = clock.now.replace(second=0)
+async def booking_site(request: pytest.FixtureRequest, tmp_path: Path, clock: Clock
+                       ) -> AsyncIterator[tuple[World, Clock, EmspPeer]]:
+    """The gateway on ``clock`` with the bookings terms, its capacity timeline in-process or
+    on a real redis-server (``request.param``), a 2.3.0 booker, every EVSE Available."""
     redis: dict[str, Any] = {}
     if request.param == "redis":
         url = request.getfixturevalue("redis_server")
@@ -52,7 +51,7 @@ async def site(request: pytest.FixtureRequest, tmp_path: Path
         await client.aclose()
         redis["redis_url"] = url
     world = await open_world(tmp_path, policy=policy_doc(bookings=TERMS), clock=clock,
-                             **redis)
+                             charger_seconds=5.0, **redis)
     booker = await register(world.gateway, EmspPeer(
         party_id="BKG", modules=MODULES_230, versions=("2.3.0",), ocpi_version="2.3.0"))
     try:
@@ -63,6 +62,15 @@ async def site(request: pytest.FixtureRequest, tmp_path: Path
     finally:
         await booker.close()
         await close_world(world)
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def site(request: pytest.FixtureRequest, tmp_path: Path
+               ) -> AsyncIterator[tuple[World, Clock, EmspPeer]]:
+    clock = Clock()
+    clock.now = clock.now.replace(second=0)
+    async for opened in booking_site(request, tmp_path, clock):
+        yield opened
 
 
 async def book(world: World, booker: EmspPeer, t0: datetime, request_id: str, start: float,
