@@ -151,7 +151,9 @@ async def _set_statuses(cluster: Cluster, rng: random.Random) -> set[str]:
                    for uid, status in expected.items())
 
     for w in cluster.worlds:
-        assert await eventually(lambda w=w: settled(w)), "statuses never reached the gateway"
+        if not await eventually(lambda w=w: settled(w)):
+            seen = await w.gateway.app[AVAILABILITY].location(LOC)
+            raise AssertionError(("statuses never reached the gateway", expected, seen))
     return free
 
 

@@ -132,6 +132,7 @@ async def _trial(cluster: Cluster, redis: RedisProcess, rng: random.Random, run:
         await world.gateway.app[LOCATIONS].publisher.sync_shared()
     service = cluster.gateways[0].app[RESERVATIONS]
     probes = []
+    offered: list[list[str]] = []
     for n, world in enumerate(cluster.worlds):
         doc = world.gateway.app[LOCATIONS].publisher.published_doc(LOC)
         assert doc is not None
@@ -141,6 +142,10 @@ async def _trial(cluster: Cluster, redis: RedisProcess, rng: random.Random, run:
         for uid in available:  # what partners are told is what the policy sees
             assert seen[uid].status is EvseStatus.AVAILABLE and seen[uid].holder is None, (
                 context, n, uid, seen[uid])
+        offered.append(available)
+    # Probed only once both instances were checked: a probe holds an EVSE, which the other
+    # instance's published copy shows only after its next sync.
+    for n, (world, available) in enumerate(zip(cluster.worlds, offered, strict=True)):
         if len(available) > cluster.walk_in:
             name = f"probe{run}-{n}"
             reply = await world.command("RESERVE_NOW", world.reserve_body(
