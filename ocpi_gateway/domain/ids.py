@@ -46,3 +46,11 @@ def ocpp16_id_tag(token_uid: str) -> str:
         return token_uid
     digest = hashlib.sha256(token_uid.encode("utf-8")).digest()
     return base64.b32encode(digest).decode("ascii")[:OCPP16_ID_TAG_MAX]
+
+
+def presents(token_uid: str, presented: str) -> bool:
+    """Whether an id token a charger presented is the OCPI token ``token_uid``:
+    case-insensitive, as OCPP id tokens are, and a 1.6 charger knows a long uid by its
+    :func:`ocpp16_id_tag`."""
+    wanted = presented.casefold()
+    return wanted in (token_uid.casefold(), ocpp16_id_tag(token_uid).casefold())

@@ -27,10 +27,9 @@ from ocpi_gateway.domain.authorization import (
     AuthorizationStatus,
     TokenAuthorizer,
 )
-from ocpi_gateway.domain.ids import ocpp16_id_tag
-from ocpi_gateway.reservation_policy.bookings.fulfilment import in_use_window, token_matches
+from ocpi_gateway.domain.ids import presents
+from ocpi_gateway.reservation_policy.bookings.fulfilment import admits
 from ocpi_gateway.reservation_policy.bookings.records import Booking
-from ocpi_gateway.reservation_policy.bookings.states import BookingState
 from ocpi_gateway.reservation_policy.records import Reservation
 
 log = structlog.get_logger(__name__)
@@ -42,11 +41,6 @@ LocationsOf = Callable[[str], Sequence[str]]
 """A charge point id → the locations its EVSEs belong to."""
 LiveReservations = Callable[[str], Awaitable[Sequence[Reservation]]]
 NearBookings = Callable[[str, datetime], Awaitable[Sequence[Booking]]]
-
-
-def _presented(uid: str, presented: str) -> bool:
-    wanted = presented.casefold()
-    return wanted in (uid.casefold(), ocpp16_id_tag(uid).casefold())
 
 
 class ReservationOnlyAuthorizer:
@@ -95,9 +89,7 @@ class ReservationOnlyAuthorizer:
                 and not await self._reserved(location_id, token_uid, self._clock()))
 
     async def _reserved(self, location_id: str, id_token: str, now: datetime) -> bool:
-        if any(_presented(r.token_uid, id_token)
+        if any(presents(r.token_uid, id_token)
                for r in await self._reservations(location_id)):
             return True
-        return any(b.state in (BookingState.RESERVED, BookingState.FULFILLED)
-                   and token_matches(b, id_token) and in_use_window(b, now)
-                   for b in await self._bookings(location_id, now))
+        return any(admits(b, id_token, now) for b in await self._bookings(location_id, now))

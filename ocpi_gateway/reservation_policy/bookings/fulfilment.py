@@ -21,7 +21,7 @@ from datetime import datetime
 import structlog
 
 from ocpi_gateway.domain.events import DomainEvent, TransactionStarted
-from ocpi_gateway.domain.ids import ocpp16_id_tag
+from ocpi_gateway.domain.ids import presents
 from ocpi_gateway.reservation_policy.bookings.records import Booking
 from ocpi_gateway.reservation_policy.bookings.service import BookingService
 from ocpi_gateway.reservation_policy.bookings.states import BookingState
@@ -33,16 +33,21 @@ SitesOfCharger = Callable[[str], Iterable[str]]
 
 
 def token_matches(booking: Booking, presented: str) -> bool:
-    """Whether a charger's id token names one of the booking's tokens (case-insensitive, as
-    OCPP id tokens are; a 1.6 charger knows a long uid by its digest)."""
-    wanted = presented.casefold()
-    return any(wanted in (t.uid.casefold(), ocpp16_id_tag(t.uid).casefold())
-               for t in booking.tokens)
+    """Whether a charger's id token names one of the booking's tokens."""
+    return any(presents(t.uid, presented) for t in booking.tokens)
 
 
 def in_use_window(booking: Booking, at: datetime) -> bool:
     first, last = booking.use_window
     return first <= at <= last
+
+
+def admits(booking: Booking, presented: str, at: datetime) -> bool:
+    """Whether the token presented at ``at`` may use the booking: RESERVED (its binder's
+    listener may not have fulfilled it yet) or FULFILLED by this very charge, one of its
+    tokens, inside its use window."""
+    return (booking.state in (BookingState.RESERVED, BookingState.FULFILLED)
+            and token_matches(booking, presented) and in_use_window(booking, at))
 
 
 class BookingUse:

@@ -27,11 +27,7 @@ from datetime import datetime, timedelta
 import structlog
 
 from ocpi_gateway.domain.events import DomainEvent, TransactionEnded, TransactionStarted
-from ocpi_gateway.reservation_policy.bookings.fulfilment import (
-    SitesOfCharger,
-    in_use_window,
-    token_matches,
-)
+from ocpi_gateway.reservation_policy.bookings.fulfilment import SitesOfCharger, admits
 from ocpi_gateway.reservation_policy.bookings.records import Booking
 from ocpi_gateway.reservation_policy.bookings.service import BookingService, promise_of
 from ocpi_gateway.reservation_policy.bookings.states import BookingState
@@ -147,8 +143,7 @@ class SessionWatch:
                 continue
             if (event.reservation_id is not None and b.charge_point_id == event.charge_point_id
                     and b.ocpp_reservation_id == event.reservation_id) or (
-                    event.id_token is not None and token_matches(b, event.id_token)
-                    and in_use_window(b, now)):
+                    event.id_token is not None and admits(b, event.id_token, now)):
                 return b
         return None
 
