@@ -471,6 +471,11 @@ class LocationsPublisher:
         Pages are cached until the next change."""
         return self._pages.page(offset, limit, date_from, date_to, version)
 
+    @property
+    def pages_generation(self) -> int:
+        """Changes whenever any page may have (``Pages.generation``)."""
+        return self._pages.generation
+
     # -- pushes ----------------------------------------------------------------------------
 
     async def welcome_new_receivers(self) -> list[str]:

@@ -35,6 +35,8 @@ from ocpi_gateway.transport.context import (
     Routing,
 )
 from ocpi_gateway.transport.envelope import OcpiError, ocpi_response
+from ocpi_gateway.transport.log_context import RequestContext
+from ocpi_gateway.transport.log_context import begin as begin_log_context
 from ocpi_gateway.transport.request_ids import fresh_id
 from ocpi_gateway.transport.routing import (
     FROM_COUNTRY,
@@ -76,26 +78,29 @@ def _unauthorized(message: str) -> OcpiError:
     return OcpiError(OcpiStatus.CLIENT_ERROR, message, http_status=401)
 
 
-async def _authenticate(request: web.Request, path: str) -> _Resolved | None:
+async def _authenticate(request: web.Request, app: web.Application, path: str,
+                        context: RequestContext) -> _Resolved | None:
     """The request's routing resolved (None on configuration modules); sets CALLER/ROUTING."""
-    headers = request.headers
-    header = headers.get("Authorization")
+    header = request.headers.get("Authorization")
     configuration = is_configuration_path(path)
-    app = request.app
-    # Functional modules only read the partner: they may share the registry's cached one.
-    caller = await app[keys.PARTNERS].authenticate_header(header, to_change=configuration)
+    registry = app[keys.PARTNERS]
+    # Functional modules only read the partner: they may share the registry's cached one,
+    # without an await when the registry can tell at once.
+    caller = None if configuration or not header else registry.cached_reader(header)
     if caller is None:
-        if not token_candidates(header):
-            raise _unauthorized("missing Authorization: Token header")
-        raise _unauthorized("unknown credentials token")
+        caller = await registry.authenticate_header(header, to_change=configuration)
+        if caller is None:
+            if not token_candidates(header):
+                raise _unauthorized("missing Authorization: Token header")
+            raise _unauthorized("unknown credentials token")
     request[CALLER] = caller
     partner = caller.partner
-    structlog.contextvars.bind_contextvars(partner=partner.name, partner_id=partner.id)
+    context.partner = (partner.name, partner.id)
     if configuration:
         return None
     if caller.kind is not TokenKind.CREDENTIALS or not partner.registered:
         raise _unauthorized("this token is only valid on versions and credentials")
-    resolved = _routing_for(request, caller)
+    resolved = _routing_for(request, app, caller)
     if resolved.forwarded is not None:
         reports = app.get(HUB_REPORTS)
         if reports is not None:
@@ -129,9 +134,9 @@ object (its cache refreshed, the partner changed) or other headers resolve afres
 holds its caller, so the id in its key cannot be another caller's."""
 
 
-def _routing_for(request: web.Request, caller: Caller) -> _Resolved:
+def _routing_for(request: web.Request, app: web.Application, caller: Caller) -> _Resolved:
     headers = request.headers
-    ours = _our_parties(request)
+    ours = _our_parties(app)
     key = (id(caller), headers.get(FROM_COUNTRY), headers.get(FROM_PARTY),
            headers.get(TO_COUNTRY), headers.get(TO_PARTY))
     known = _ROUTINGS.get(key)
@@ -149,10 +154,10 @@ def _routing_for(request: web.Request, caller: Caller) -> _Resolved:
     return resolved
 
 
-def _our_parties(request: web.Request) -> list[Party]:
-    parties = request.app.get(OUR_PARTIES)
+def _our_parties(app: web.Application) -> list[Party]:
+    parties = app.get(OUR_PARTIES)
     if parties is None:  # an app built without create_app
-        parties = our_parties(request.app[keys.SETTINGS])
+        parties = our_parties(app[keys.SETTINGS])
     return parties
 
 
@@ -160,10 +165,11 @@ def our_parties(settings: GatewaySettings) -> list[Party]:
     return [Party(r.country_code, r.party_id) for r in settings.cpo_roles]
 
 
-async def _ocpi(request: web.Request, handler: Handler, path: str) -> web.StreamResponse:
+async def _ocpi(request: web.Request, handler: Handler, path: str,
+                context: RequestContext) -> web.StreamResponse:
     resolved: _Resolved | None = None
     try:
-        resolved = await _authenticate(request, path)
+        resolved = await _authenticate(request, request.app, path, context)
         response = await handler(request)
     except OcpiError as exc:
         log.info("ocpi_request_refused", status_code=int(exc.status_code), error=exc.message,
@@ -198,12 +204,11 @@ async def transport_middleware(request: web.Request, handler: Handler) -> web.St
     request[REQUEST_ID] = request_id
     request[CORRELATION_ID] = correlation_id
     path = request.path
-    structlog.contextvars.clear_contextvars()
-    structlog.contextvars.bind_contextvars(request_id=request_id, correlation_id=correlation_id,
-                                           method=request.method, path=path)
+    # The lines it logs carry these (and the partner, once authenticated): log_context.
+    context = begin_log_context(request_id, correlation_id, request.method, path)
     try:
         if path.startswith("/ocpi/") or path == "/ocpi":
-            response = await _ocpi(request, handler, path)
+            response = await _ocpi(request, handler, path, context)
         else:
             response = await handler(request)
     except web.HTTPException as exc:
