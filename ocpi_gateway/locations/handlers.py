@@ -93,6 +93,7 @@ class LocationsSender:
         public_url: str | None = None, clock: Callable[[], float] = time.time,
     ) -> None:
         self.publisher = publisher
+        self._pages = publisher.pages
         self.max_limit = max_limit
         self.public_url = public_url.rstrip("/") if public_url else None
         # (scheme, Host header, path) → the page URL without query, as yarl normalised it:
@@ -122,7 +123,7 @@ class LocationsSender:
         # scheme is the same page query with the same Link: while no location changed and
         # the second is the same, the reply is, without parsing the query again.
         second = int(self._clock())
-        generation = self.publisher.pages_generation
+        generation = self._pages.generation
         key = (version, request.scheme, request.host, request.raw_path)
         reply = self._replies.get(key)
         if reply is None or reply.second != second or reply.generation != generation:

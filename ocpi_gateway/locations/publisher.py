@@ -472,9 +472,10 @@ class LocationsPublisher:
         return self._pages.page(offset, limit, date_from, date_to, version)
 
     @property
-    def pages_generation(self) -> int:
-        """Changes whenever any page may have (``Pages.generation``)."""
-        return self._pages.generation
+    def pages(self) -> Pages:
+        """The serialized pages; ``pages.generation`` moves on whenever any page may have
+        changed."""
+        return self._pages
 
     # -- pushes ----------------------------------------------------------------------------
 

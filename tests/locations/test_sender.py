@@ -262,13 +262,13 @@ async def test_the_pages_generation_moves_on_with_every_change() -> None:
     await publisher.start()
     await publisher.settle()
     try:
-        before = publisher.pages_generation
+        before = publisher.pages.generation
         publisher.page(0, 2, None, None)
-        assert publisher.pages_generation == before  # reading pages changes nothing
+        assert publisher.pages.generation == before  # reading pages changes nothing
         await publisher.on_event(ConnectorStatusChanged(
             charge_point_id="CP-00001", evse_id=1, connector_id=1,
             status=ConnectorStatus.CHARGING, timestamp=T0))
         await publisher.settle()
-        assert publisher.pages_generation > before
+        assert publisher.pages.generation > before
     finally:
         await publisher.stop()
