@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import structlog
-from aiohttp import web
+from aiohttp import hdrs, web
+from multidict import CIMultiDict, istr
 from pydantic import BaseModel
 from yarl import URL
 
@@ -30,6 +31,8 @@ from ocpi_gateway.transport.status_codes import OcpiStatus
 log = structlog.get_logger(__name__)
 
 DEFAULT_MAX_LIMIT = 100
+X_TOTAL_COUNT = istr("X-Total-Count")
+X_LIMIT = istr("X-Limit")
 PUBLISHER_KEY: web.AppKey[LocationsPublisher] = web.AppKey("locations_publisher")
 
 
@@ -80,7 +83,7 @@ class _Reply:
     changed."""
     second: int
     body: bytes
-    headers: dict[str, str]
+    headers: CIMultiDict[str]
 
 
 _ReplyKey = tuple[str, str, str, str]
@@ -150,10 +153,11 @@ class LocationsSender:
             log.info("locations_bad_query", query=request.query_string, error=exc.message)
             return exc.to_response()
         data, total = self.publisher.page(offset, limit, date_from, date_to, version)
-        headers = {"Content-Type": "application/json", "X-Total-Count": str(total),
-                   "X-Limit": str(self.max_limit)}
+        # A multidict of istr names: each response copies it without case-folding a name.
+        headers = CIMultiDict({hdrs.CONTENT_TYPE: "application/json",
+                               X_TOTAL_COUNT: str(total), X_LIMIT: str(self.max_limit)})
         if offset + limit < total and limit > 0:
-            headers["Link"] = f'<{self._next_url(request, offset + limit, limit)}>; rel="next"'
+            headers[hdrs.LINK] = f'<{self._next_url(request, offset + limit, limit)}>; rel="next"'
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second))
         body = b"".join((b'{"data":', data, b',"status_code":1000,"timestamp":"',
                          stamp.encode(), b'"}'))

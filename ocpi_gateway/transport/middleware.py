@@ -16,7 +16,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import structlog
-from aiohttp import web
+from aiohttp import hdrs, web
+from multidict import istr
 from pydantic import ValidationError
 
 from ocpi_gateway import keys
@@ -41,14 +42,19 @@ from ocpi_gateway.transport.routing import (
     FROM_COUNTRY,
     FROM_PARTY,
     HUB_REPORTS,
-    TO_COUNTRY,
-    TO_PARTY,
+    LOOKUP_NAMES,
     resolve_routing,
     response_headers,
 )
 from ocpi_gateway.transport.status_codes import OcpiStatus
 
 log = structlog.get_logger(__name__)
+
+X_REQUEST_ID = istr("X-Request-ID")
+X_CORRELATION_ID = istr("X-Correlation-ID")
+"""As ``istr`` (like aiohttp's ``hdrs``): a header set or looked up by its istr name is not
+case-folded again on every request."""
+_FROM_COUNTRY, _FROM_PARTY, _TO_COUNTRY, _TO_PARTY = LOOKUP_NAMES
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -98,8 +104,8 @@ def _authorized(request: web.Request, app: web.Application, caller: Caller,
         raise _unauthorized("this token is only valid on versions and credentials")
     headers = request.headers
     ours = _our_parties(app)
-    key = (id(caller), headers.get(FROM_COUNTRY), headers.get(FROM_PARTY),
-           headers.get(TO_COUNTRY), headers.get(TO_PARTY))
+    key = (id(caller), headers.get(_FROM_COUNTRY), headers.get(_FROM_PARTY),
+           headers.get(_TO_COUNTRY), headers.get(_TO_PARTY))
     known = _ROUTINGS.get(key)
     if known is not None and known.caller is caller and known.ours is ours:
         return known
@@ -108,7 +114,7 @@ def _authorized(request: web.Request, app: web.Application, caller: Caller,
     forwarded = sender if sender is not None and not partner.has_party(
         sender.country_code, sender.party_id) else None
     resolved = _Resolved(caller, ours, routing, forwarded,
-                         tuple(response_headers(routing).items()))
+                         tuple((istr(k), v) for k, v in response_headers(routing).items()))
     if len(_ROUTINGS) > 10_000:
         _ROUTINGS.clear()
     _ROUTINGS[key] = resolved
@@ -135,7 +141,8 @@ class _Resolved:
     routing: Routing
     forwarded: Party | None
     """The OCPI-from party when it is not one of the partner's own roles (a hub forwarding)."""
-    reply_headers: tuple[tuple[str, str], ...]
+    reply_headers: tuple[tuple[istr, str], ...]
+    """Names as ``istr``: a response's headers take them without case-folding each again."""
 
 
 _RoutingKey = tuple[int, str | None, str | None, str | None, str | None]
@@ -178,14 +185,14 @@ def _error_response(exc: Exception) -> web.Response:
 @web.middleware
 async def transport_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     headers = request.headers
-    request_id = headers.get("X-Request-ID") or fresh_id()
-    correlation_id = headers.get("X-Correlation-ID") or fresh_id()
+    request_id = headers.get(X_REQUEST_ID) or fresh_id()
+    correlation_id = headers.get(X_CORRELATION_ID) or fresh_id()
     request[REQUEST_ID] = request_id
     request[CORRELATION_ID] = correlation_id
     path = request.path
     # The lines it logs carry these (and the partner, once authenticated): log_context.
     context = begin_log_context(request_id, correlation_id, request.method, path)
-    reply_headers: tuple[tuple[str, str], ...] = ()
+    reply_headers: tuple[tuple[istr, str], ...] = ()
     try:
         if path.startswith("/ocpi/") or path == "/ocpi":
             # Written out here rather than in a coroutine of its own: this is every OCPI
@@ -193,7 +200,7 @@ async def transport_middleware(request: web.Request, handler: Handler) -> web.St
             try:
                 app = request.app
                 registry = app[keys.PARTNERS]
-                header = headers.get("Authorization")
+                header = headers.get(hdrs.AUTHORIZATION)
                 configuration = _CONFIGURATION_PATHS.get(path)
                 if configuration is None:
                     configuration = is_configuration_path(path)
@@ -225,13 +232,13 @@ async def transport_middleware(request: web.Request, handler: Handler) -> web.St
         else:
             response = await handler(request)
     except web.HTTPException as exc:
-        exc.headers["X-Request-ID"] = request_id
-        exc.headers["X-Correlation-ID"] = correlation_id
+        exc.headers[X_REQUEST_ID] = request_id
+        exc.headers[X_CORRELATION_ID] = correlation_id
         raise
     if not response.prepared:
         response_headers = response.headers
         if reply_headers:
             response_headers.update(reply_headers)
-        response_headers["X-Request-ID"] = request_id
-        response_headers["X-Correlation-ID"] = correlation_id
+        response_headers[X_REQUEST_ID] = request_id
+        response_headers[X_CORRELATION_ID] = correlation_id
     return response
