@@ -43,8 +43,9 @@ class SessionEvents:
                 except asyncio.CancelledError:
                     raise
                 except Exception:
+                    # Not ``event=``: structlog's first argument is named so (a TypeError).
                     log.exception("event_publish_failed", charge_point_id=self._charge_point_id,
-                                  event=type(event).__name__)
+                                  event_type=type(event).__name__)
         finally:
             self._task = None
             if not self._events:

@@ -12,6 +12,7 @@ import pytest
 from ocpp.exceptions import FormationViolationError, NotSupportedError, OCPPError
 from ocpp.exceptions import NotImplementedError as OcppNotImplementedError
 from ocpp.messages import Call, CallError, CallResult
+from structlog.testing import capture_logs
 
 from ocpi_gateway.domain.events import ChargerDisconnected, DomainEvent
 from ocpi_gateway.ocpp_adapter.frames import (
@@ -105,3 +106,27 @@ async def test_events_are_published_in_order_from_a_task_of_their_own() -> None:
     events.emit(sent[0])
     await events.flush()
     assert publisher.published == [*sent, sent[0]]
+
+
+async def test_a_failing_publish_is_logged_and_the_next_events_still_go_out() -> None:
+    published: list[DomainEvent] = []
+
+    class FailingFirst:
+        failed = False
+
+        async def publish(self, event: DomainEvent) -> None:
+            if not self.failed:
+                self.failed = True
+                raise RuntimeError("subscriber failed")
+            published.append(event)
+
+    events = SessionEvents(FailingFirst(), "CP-1")
+    sent = [ChargerDisconnected(charge_point_id=f"CP-{n}") for n in range(3)]
+    with capture_logs() as logs:
+        for event in sent:
+            events.emit(event)
+        await events.flush()
+    assert published == sent[1:]
+    failed = [e for e in logs if e["event"] == "event_publish_failed"]
+    assert [(e["event_type"], e["charge_point_id"]) for e in failed] == [
+        ("ChargerDisconnected", "CP-1")]
