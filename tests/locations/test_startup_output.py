@@ -11,19 +11,24 @@ upgrade)."""
 from __future__ import annotations
 
 import asyncio
+import collections.abc
 import json
+import types
+import typing
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+from pydantic import BaseModel
 
 from ocpi_gateway.deliveries import DeliveryEngine
 from ocpi_gateway.deliveries.models import COLLECTION
 from ocpi_gateway.domain.store import DocumentStore
 from ocpi_gateway.locations import config_apply
 from ocpi_gateway.locations.catalog import LocationsCatalog, parse_locations
+from ocpi_gateway.locations.models import EvseConfig, OperatorConnector, OperatorLocation
 from ocpi_gateway.locations.publisher import LocationsPublisher, Receiver
 from ocpi_gateway.locations.sample import sample_location
 from ocpi_gateway.locations.snapshots import SNAPSHOTS
@@ -125,6 +130,41 @@ async def test_a_start_stores_and_queues_what_it_did_before(
     # Lists left empty in the file are not published, at any level.
     rich = found["first start"]["snapshots"]["LOC-00007"]
     assert "[]" not in rich and '"facilities"' not in rich and '"directions"' in rich
+
+
+def _list_items(annotation: Any) -> list[Any]:
+    """The item types of every list within ``annotation``."""
+    found = []
+    if typing.get_origin(annotation) in (list, collections.abc.Sequence):
+        found.extend(typing.get_args(annotation))
+    for arg in typing.get_args(annotation):
+        found.extend(_list_items(arg))
+    return found
+
+
+def test_no_published_list_mixes_objects_and_values() -> None:
+    # What is published leaves empty lists out without walking a list whose first item is a
+    # value (published.py): that holds while no list of the models holds a union.
+    seen: set[type[BaseModel]] = set()
+    todo: list[type[BaseModel]] = [OperatorLocation, EvseConfig]  # a removed EVSE's
+    while todo:
+        model = todo.pop()
+        if model in seen:
+            continue
+        seen.add(model)
+        for name, info in model.model_fields.items():
+            for item in _list_items(info.annotation):
+                assert typing.get_origin(item) not in (typing.Union, types.UnionType), \
+                    f"{model.__name__}.{name}"
+            for kind in _models_in(info.annotation):
+                todo.append(kind)
+    assert OperatorConnector in seen and len(seen) > 10
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in typing.get_args(annotation) for m in _models_in(arg)]
 
 
 def main() -> None:
