@@ -28,23 +28,28 @@ async def known_digests(live: LiveLocations, catalog: LocationsCatalog,
 
 async def publish_catalog(live: LiveLocations, pages: Pages, snapshots: Snapshots,
                           pushes: Pushes, availability: AvailabilityStore,
-                          catalog: LocationsCatalog, prepared: Prepared) -> list[str]:
-    """Publish ``catalog`` (``prepared``: its digests); saves and pushes what changed, and
-    returns the ids of the locations that did. Hands the loop back every few milliseconds."""
+                          catalog: LocationsCatalog, prepared: Prepared | None) -> list[str]:
+    """Publish ``catalog`` (``prepared``: its digests, None to take them as it is applied);
+    saves and pushes what changed, and returns the ids of the locations that did. Hands the
+    loop back every few milliseconds."""
     pause = Yielder()
-    applied = await apply_catalog(live, catalog, prepared, availability, pause)
+    saves = snapshots.batch()
+    applied = await apply_catalog(live, catalog, prepared, availability, pause, saves.add)
+    await saves.flush()
     pages.clear()
+    # The partners are read once: per location, 10,000 reads of the registry (a partner
+    # registering meanwhile is welcomed with every location all the same).
+    targets = await pushes.targets()
     for location_id in applied.changed:
         await pause()
         location = live.get(location_id)
         assert location is not None
-        await snapshots.save(location)
-        await pushes.location(location)
+        await pushes.location(location, targets)
     for location_id, evse_uid in applied.status_changes:
         # Status moved while we were down (e.g. no longer known): tell the partners, who
         # still hold what we pushed before.
         location = live.get(location_id)
         evse = location.evse(evse_uid) if location is not None else None
         if location is not None and evse is not None and location_id not in applied.changed:
-            await pushes.evse_status(location, evse)
+            await pushes.evse_status(location, evse, targets)
     return applied.changed

@@ -34,7 +34,7 @@ from ocpi_gateway.locations.catalog import LocationsCatalog
 from ocpi_gateway.locations.catalog_publish import known_digests, publish_catalog
 from ocpi_gateway.locations.charger_capabilities import KnownCapabilities, advertise
 from ocpi_gateway.locations.charger_status import ChargerStatuses, StatusTrigger
-from ocpi_gateway.locations.config_apply import Prepared, Yielder, prepare
+from ocpi_gateway.locations.config_apply import Prepared, Yielder
 from ocpi_gateway.locations.heap import collector_paused, freeze_published, release_gradually
 from ocpi_gateway.locations.live import LiveLocations
 from ocpi_gateway.locations.live_status import LiveStatuses, StatusListener
@@ -150,8 +150,11 @@ class LocationsPublisher(PublishedReads):
     async def start(self) -> None:
         await self.chargers.marks.refresh()
         await self.capabilities.refresh()
-        await self._snapshots.restore(self.catalog)
-        await self._apply_catalog(self.catalog, prepare(self.catalog))
+        # Full collections walking a big catalog's millions of objects took half of a
+        # restart's CPU: none while it is published, then it is frozen.
+        with collector_paused(len(self.catalog)):
+            await self._snapshots.restore(self.catalog)
+            await self._apply_catalog(self.catalog, None)
         self._tasks["consumer"] = asyncio.create_task(self._consume(),
                                                       name="locations-publisher")
         if self.shared_sync_interval:
@@ -318,8 +321,10 @@ class LocationsPublisher(PublishedReads):
 
     # -- operator config -------------------------------------------------------------------
 
-    async def _apply_catalog(self, catalog: LocationsCatalog, prepared: Prepared) -> list[str]:
-        """Publish ``catalog`` (``prepared``: its digests, computed off the loop on a reload);
+    async def _apply_catalog(self, catalog: LocationsCatalog,
+                             prepared: Prepared | None) -> list[str]:
+        """Publish ``catalog`` (``prepared``: its digests, computed off the loop on a reload;
+        None at a start, to take them as it is published);
         saves and pushes what changed. Hands the loop back every few milliseconds."""
         changed = await publish_catalog(self._live, self._pages, self._snapshots, self._pushes,
                                         self._availability, catalog, prepared)
