@@ -40,7 +40,12 @@ class WaitingList:
                 waiting, BookingState.RESERVED, reason="granted_from_waiting_list",
                 decide=RequestStatus.ACCEPTED, message=None)
             if reserved is None:
-                await svc.release_promise(waiting)
+                # Another writer won. A pass that read the same waiting request and granted
+                # it first stands on this very promise (admitting it again was a retry of
+                # it): only one that did not end RESERVED gives it back.
+                stored = await svc.ledger.get(waiting.key)
+                if stored is None or stored.state is not BookingState.RESERVED:
+                    await svc.release_promise(waiting)
                 continue
             log.info("booking_granted_from_waiting_list", **reserved.ids)
             granted.append(reserved)
