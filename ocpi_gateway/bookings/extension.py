@@ -121,7 +121,6 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
         service = BookingService(BookingLedger(app[keys.STORE], clock=clock), capacity,
                                  candidates, policy, clock=clock)
         waiting = WaitingList(service)
-        capacity.set_waiting_list(waiting.grant)
         bookings = Bookings(
             service=service, intake=BookingIntake(service, site_zone=zone, tariff_ids=tariffs,
                                                   admission=app[ENFORCEMENT]),

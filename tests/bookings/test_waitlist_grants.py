@@ -73,3 +73,23 @@ async def test_a_grant_that_lost_to_a_cancellation_gives_the_promise_back(
     monkeypatch.setattr(svc.ledger, "waiting", stale)
     assert await waiting.grant("LOC1") == []
     assert await timeline.get("LOC1", second.promise_id) is None
+
+
+async def test_capacity_freed_unoffered_goes_to_the_waiting_request_not_a_new_one(
+        store: DocumentStore, timeline: CapacityTimeline, clock: Clock) -> None:
+    # Capacity can free where nothing offers it to the waiting list (an operator's edit of
+    # the policy, read again by the next request): a request arriving next must not take
+    # it from one that waited for it.
+    svc = service(store, timeline, clock, evses=1, policy=policy_source(waitlist_minutes=30))
+    intake = BookingIntake(svc)
+    WaitingList(svc)
+    first = (await intake.submit(EMSP, ask("FIRST"))).booking
+    clock.advance(1)
+    second = (await intake.submit(EMSP, ask("SECOND"))).booking
+    assert second.state is BookingState.PENDING
+    await svc.release_promise(first)  # freed, offered to nobody
+    clock.advance(1)
+    third = (await intake.submit(EMSP, ask("THIRD"))).booking
+    granted = await svc.ledger.get(second.key)
+    assert granted is not None and granted.state is BookingState.RESERVED
+    assert third.state is BookingState.PENDING

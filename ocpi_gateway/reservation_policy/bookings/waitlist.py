@@ -22,6 +22,9 @@ class WaitingList:
     def __init__(self, service: BookingService) -> None:
         self.service = service
         service.on_capacity_freed(self.grant)
+        # Before a new booking or reservation takes capacity at a site, the requests waiting
+        # there are tried (capacity freed where nothing offered it to them is theirs first).
+        service.capacity.set_waiting_list(self.grant)
 
     async def grant(self, location_id: str) -> list[Booking]:
         """Try the site's waiting requests in arrival order; the ones granted, RESERVED."""
