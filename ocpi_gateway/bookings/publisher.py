@@ -146,6 +146,8 @@ class BookingsPublisher:
             # will be sent, so its copy goes.
             plan = await self._copies.plan(receiver.partner_id, url, body,
                                            whole=event.previous is None, keep=booking.live)
+            if plan.put is None and not plan.patches:
+                continue  # nothing the eMSP holds changed
             await self._outbox.enqueue_many(plan.outgoing(
                 receiver.partner_id, url, headers=_headers(cpo, emsp),
                 resync={"kind": RESYNC_KIND, "booking_key": booking.key}))
@@ -228,21 +230,20 @@ class BookingsPublisher:
         assert delivery.resync is not None
         what = delivery.resync
         url = str(what["url"])
+        await self._copies.forget(delivery.partner_id, url)
         if "booking_key" in what:
             booking = await self._bookings.ledger.get(str(what["booking_key"]))
             if booking is None:
                 return None
             body = self._booking_body(booking, self._bookings.party_of(booking.location_id))
-            if booking.live:
-                await self._copies.record(delivery.partner_id, url, body)
-            return url, body
-        country_code, party_id = what["party"]
-        found = await self._site_body(str(what["location_id"]),
-                                      Partner(str(country_code), str(party_id)))
-        if found is None:
-            return None
-        await self._copies.record(delivery.partner_id, url, found, children=CALENDARS)
-        return url, found
+        else:
+            country_code, party_id = what["party"]
+            found = await self._site_body(str(what["location_id"]),
+                                          Partner(str(country_code), str(party_id)))
+            if found is None:
+                return None
+            body = found
+        return url, body
 
     async def flush(self) -> None:
         """Wait for the pushes scheduled (tests, shutdown)."""

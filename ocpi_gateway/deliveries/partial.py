@@ -8,7 +8,8 @@ cannot remove: mod_locations, mod_bookings), or when another instance changed th
 between (compare-and-set lost); otherwise PATCHes of the object's changed fields and of each
 changed child at ``{url}/{child id}``, each with ``last_updated`` (OCPI: every PATCH has it);
 nothing when only ``last_updated`` moved. A PATCH the receiver refuses is repaired by the
-outbox's resync (GET, then PUT of the whole current object), whose provider ``record``s it.
+outbox's resync (GET, then PUT of the whole current object), whose provider ``forget``s the
+copy.
 """
 
 from __future__ import annotations
@@ -142,8 +143,8 @@ class SentCopies:
             return Plan(put=body)
         return Plan(put=None, patches=tuple(patches))
 
-    async def record(self, partner_id: str, url: str, body: Json, *,
-                     children: str | None = None) -> None:
-        """The receiver is sent ``body`` whole (a resync's PUT)."""
-        await self._store.put(COLLECTION, self._key(partner_id, url),
-                              _Copy.of(body, children).doc(fresh_hex_id()))
+    async def forget(self, partner_id: str, url: str) -> None:
+        """The receiver gets the object whole by other means (a resync's PUT, of the object
+        as it is then): its next change is PUT whole too, so whatever was queued meanwhile
+        cannot leave the receiver holding what no copy says."""
+        await self._store.delete(COLLECTION, self._key(partner_id, url))
