@@ -35,9 +35,10 @@ snapshots: dumping 1,000 EVSEs again for every status write took a tenth of the 
 RESERVE_NOW at such a location (issue 13). Smaller ones are dumped each time, so that a big
 catalog of small locations does not hold a second copy of every EVSE."""
 
-BATCH = 500
+BATCH = 100
 """Snapshots written in one commit when a catalog is published: 10,000 commits of one each
-took a third of a start's CPU; a batch bounds the documents held at once."""
+took a third of a start's CPU. A commit of 100 takes ~3 ms of the loop (SQLite; 500: 17 ms,
+too long a hold during a reload) and bounds the documents held at once."""
 
 RESTORE_PAGE = 1_000
 """Snapshots read at once by a restart: all 10,000 at once held ~100 MB of documents."""
