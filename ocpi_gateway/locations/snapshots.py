@@ -95,28 +95,29 @@ class Snapshots:
         return {"id": location.id, "doc": published_doc(location, config_docs, dumped),
                 "hashes": self._live.digests(location.id)}
 
-    async def save(self, location: PublishedLocation) -> None:
-        if self.store is None:
-            return
-        await self.store.put(SNAPSHOTS, location.id, self.document(location))
-
     def batch(self) -> SnapshotBatch:
         return SnapshotBatch(self)
 
     async def flush(self) -> None:
         dirty, self._dirty = self._dirty, set()
         self._flushed_at = time.monotonic()
-        for location_id in dirty:
-            location = self._live.get(location_id)
-            if location is None:
-                continue
+        if self.store is None:
+            return
+        # A burst of status changes at many sites is a few commits, not one per site.
+        marked = [location for location_id in sorted(dirty)
+                  if (location := self._live.get(location_id)) is not None]
+        for start in range(0, len(marked), BATCH):
+            batch = marked[start:start + BATCH]
             try:
-                await self.save(location)
+                await self.store.write_batch([Put(SNAPSHOTS, location.id,
+                                                  self.document(location))
+                                              for location in batch])
             except asyncio.CancelledError:
                 raise
             except Exception:
                 # Only the correction after a restart depends on it; keep serving.
-                log.exception("locations_snapshot_failed", location_id=location_id)
+                log.exception("locations_snapshot_failed",
+                              location_ids=[location.id for location in batch])
 
 
 class SnapshotBatch:
