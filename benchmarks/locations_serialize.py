@@ -98,7 +98,7 @@ def changed_page(publisher: LocationsPublisher, offset: int, version: str) -> by
             location = live.get(location_id)
             evse = location.evses[0]
             status = EvseStatus(FLIP.get(evse.status.value, "AVAILABLE"))
-            publisher._set_status(location, evse, status, evse.last_updated)
+            publisher._statuses.set(location, evse, status, evse.last_updated)
     body, _ = publisher.page(offset, 10, None, None, version)
     return body
 

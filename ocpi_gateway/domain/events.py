@@ -169,7 +169,8 @@ class EventBus:
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("event_handler_failed", event=type(event).__name__,
+                # Not ``event=``: structlog's first argument is named so (a TypeError here).
+                log.exception("event_handler_failed", event_type=type(event).__name__,
                               charge_point_id=event.charge_point_id)
 
 

@@ -3,7 +3,8 @@
 Every periodic job (the command sweeper, the outbox's adoption of orphans, the Locations
 shared sync and welcome, the reservation expiry clock and recovery sweep, the hub sync, the
 OCPP presence refresh and liveness key, the availability check after Redis lost its data, the
-booking binder and sweeper, the CDRs sweep, the Tariffs welcome) is a :class:`BackgroundLoop`.
+booking binder and sweeper, the capacity timeline's prune, the CDRs sweep, the Tariffs
+welcome) is a :class:`BackgroundLoop`.
 The loop
 
 - runs the job, then waits ``interval`` seconds (or until ``wake`` is set) and runs it again;

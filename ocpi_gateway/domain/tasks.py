@@ -8,13 +8,15 @@ reads Redis runs again), and whoever awaited it waits for ever. So:
 - :func:`cancel_and_wait` cancels, waits, cancels again while the task goes on, and gives up
   after a bound with a log line (``task_did_not_stop``) rather than hang the shutdown;
 - :func:`wait_event` waits for an event with a timeout through ``asyncio.wait``, which never
-  drops the caller's cancellation.
+  drops the caller's cancellation;
+- :func:`finish_within` lets work a stop must not lose (commands queued for Redis) finish,
+  for at most a bound, then cancels what is left.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from typing import Any
 
 import structlog
@@ -64,3 +66,18 @@ async def cancel_all(tasks: Iterable[asyncio.Future[Any]], *, bound: float = STO
     ended = await asyncio.gather(*(cancel_and_wait(task, bound=bound, name=name)
                                    for task in list(tasks)))
     return all(ended)
+
+
+async def finish_within(work: Iterable[Awaitable[Any]], *, bound: float = STOP_BOUND,
+                        name: str) -> bool:
+    """Wait until every one of ``work`` ended, at most ``bound`` seconds; then cancel what is
+    left (:func:`cancel_and_wait`) and return False with a warning (``task_did_not_finish``).
+    An exception of one is raised once all ended."""
+    together = asyncio.ensure_future(asyncio.gather(*work))
+    done, _ = await asyncio.wait({together}, timeout=max(bound, 0.0))
+    if done:
+        together.result()
+        return True
+    log.warning("task_did_not_finish", task=name, bound=bound)
+    await cancel_and_wait(together, name=name)
+    return False

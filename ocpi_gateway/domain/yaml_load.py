@@ -13,6 +13,7 @@ tags, merge keys, unhashable keys or several documents is loaded again by PyYAML
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import yaml
@@ -76,6 +77,10 @@ class _EventBuilder:
         # each copy would stay alive in the models built from it.
         self._strings: dict[str, str] = {}
         self._typed: dict[tuple[str, str], Any] = {}
+        # A scalar's value by its text, style of plainness and tag: every value a safe load
+        # gives a scalar without an explicit tag is immutable (strings, numbers, booleans,
+        # null, dates), so an operator file's repeated keys and values cost one lookup.
+        self._scalars: dict[tuple[str, Any, str | None], Any] = {}
 
     def document(self) -> Any:
         loader = self._loader
@@ -91,6 +96,16 @@ class _EventBuilder:
 
     def build(self, event: Any) -> Any:
         kind = type(event)
+        if kind is ScalarEvent and event.anchor is None:
+            key = (event.value, event.implicit, event.tag)
+            try:
+                return self._scalars[key]
+            except KeyError:
+                pass
+            if event.tag not in (None, "!"):
+                raise _NotFast  # an explicit tag
+            value = self._scalars[key] = self._scalar(event)
+            return value
         if kind is AliasEvent:
             if event.anchor not in self._anchors:
                 raise _NotFast  # PyYAML's own error
@@ -162,3 +177,70 @@ def safe_load_fast(text: str) -> Any:
     finally:
         loader.dispose()
     return yaml.load(text, Loader=_Base)  # a safe loader (CSafeLoader or SafeLoader)
+
+
+class NotStreamable(Exception):
+    """The document is not a plain mapping whose list can be streamed: load it whole."""
+
+
+class RootListStream:
+    """The items of one list of the root mapping (``locations:`` of the locations file), each
+    handed out as soon as libyaml has parsed it, so that a consumer validates one while the
+    rest is still text and the whole list is never held as parsed data. An item is what
+    ``safe_load_fast`` would have put in that list (the same strings, shared the same way).
+
+    ``items()`` raises ``NotStreamable`` (possibly after some items) where ``safe_load_fast``
+    would need PyYAML's own constructor or the root is not such a mapping, and
+    ``yaml.YAMLError`` where the text is not YAML; ``root`` holds the other keys once
+    ``items()`` is exhausted, ``key`` mapped to an empty list."""
+
+    def __init__(self, text: str, key: str) -> None:
+        self._text = text
+        self._key = key
+        self.root: dict[Any, Any] = {}
+
+    def items(self) -> Iterator[Any]:
+        loader = _FastSafeLoader(self._text)
+        try:
+            yield from self._items(_EventBuilder(loader))
+        except (_NotFast, TypeError, RecursionError) as exc:
+            raise NotStreamable(str(exc)) from exc
+        finally:
+            loader.dispose()
+
+    def _items(self, builder: _EventBuilder) -> Iterator[Any]:
+        loader = builder._loader
+        get = loader.get_event
+        get()  # StreamStartEvent
+        if isinstance(loader.peek_event(), StreamEndEvent):
+            raise NotStreamable("no document")
+        get()  # DocumentStartEvent
+        start = get()
+        if type(start) is not MappingStartEvent or start.tag not in (None, "!") or (
+                start.anchor is not None):
+            raise NotStreamable("the root is not a plain mapping")
+        streamed = False
+        key_event = get()
+        while type(key_event) is not MappingEndEvent:
+            if type(key_event) is ScalarEvent and builder._tag(key_event) in _SPECIAL_KEYS:
+                raise NotStreamable("a merge key")
+            key = builder.build(key_event)
+            if key == self._key and isinstance(key, str):
+                if streamed:
+                    raise NotStreamable(f"{key!r} appears twice")
+                streamed = True
+                sequence = get()
+                if type(sequence) is not SequenceStartEvent or sequence.tag not in (
+                        None, "!") or sequence.anchor is not None:
+                    raise NotStreamable(f"{key!r} is not a plain list")
+                item = get()
+                while type(item) is not SequenceEndEvent:
+                    yield builder.build(item)
+                    item = get()
+                self.root[key] = []
+            else:
+                self.root[key] = builder.build(get())
+            key_event = get()
+        get()  # DocumentEndEvent
+        if not isinstance(loader.peek_event(), StreamEndEvent):
+            raise NotStreamable("several documents")

@@ -6,8 +6,6 @@ status, which ``LocationsPublisher`` adds.
 
 from __future__ import annotations
 
-import hashlib
-import pickle
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -21,6 +19,7 @@ from ocpi_gateway.domain.operator_file import (
     describe_validation_error,
     read_yaml,
 )
+from ocpi_gateway.locations.file_stream import content_key
 from ocpi_gateway.locations.models import OperatorEvse, OperatorLocation, OperatorLocations
 
 
@@ -104,13 +103,6 @@ def _check_charger_mapping(source: Path | str, locations: Iterable[OperatorLocat
                     raise LocationsConfigError(
                         _mapping_conflict(source, location, evse, key, seen[key]))
                 seen[key] = (location.id, evse.uid)
-
-
-def content_key(item: object) -> bytes:
-    """A digest of one location as the file's parser gave it (before validation): equal keys
-    mean equal data down to the types (pickle tells 1 from 1.0 and True, NaN from null), so a
-    reload keeps the validated object of a location whose key did not change."""
-    return hashlib.blake2b(pickle.dumps(item, protocol=5), digest_size=16).digest()
 
 
 def load_locations_file(path: Path | str) -> list[OperatorLocation]:

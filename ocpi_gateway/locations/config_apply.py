@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -18,7 +19,7 @@ import orjson
 from ocpi_gateway.locations.catalog import LocationsCatalog
 from ocpi_gateway.locations.live import Digests, LiveLocations
 from ocpi_gateway.locations.models import OperatorLocation
-from ocpi_gateway.locations.published import PublishedEvse, PublishedLocation, config_doc
+from ocpi_gateway.locations.published import Dumped, PublishedEvse, PublishedLocation, dump
 from ocpi_gateway.locations.status import published_status
 from ocpi_gateway.reservation_policy.availability.base import AvailabilityStore, EvseStatus
 from ocpi_gateway.transport.envelope import ocpi_timestamp
@@ -34,17 +35,15 @@ def _digest(value: Any) -> str:
     return hashlib.sha256(orjson.dumps(value, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
-def digests(location: OperatorLocation) -> Digests:
-    config = config_doc(location)
-    found = {"": _digest({k: v for k, v in config.items() if k != "evses"})}
-    for evse_config in config.get("evses", []):
-        found[evse_config["uid"]] = _digest(evse_config)
+def digests_of(dumped: Dumped) -> Digests:
+    found = {"": _digest(dumped.own)}
+    for uid, (_, part) in dumped.evses.items():
+        found[uid] = _digest(part)
     return found
 
 
-def prepare(catalog: LocationsCatalog) -> Prepared:
-    """The pure part of publishing a catalog (no live status), safe to run in a thread."""
-    return {location.id: digests(location) for location in catalog.locations()}
+def digests(location: OperatorLocation) -> Digests:
+    return digests_of(dump(location))
 
 
 class Yielder:
@@ -68,8 +67,17 @@ class Applied:
     """(location, EVSE) whose status moved while nothing else did (e.g. during a restart)."""
 
 
-async def apply_catalog(live: LiveLocations, catalog: LocationsCatalog, prepared: Prepared,
-                        availability: AvailabilityStore, pause: Yielder) -> Applied:
+Changed = Callable[[PublishedLocation, Dumped | None], Awaitable[None]]
+"""Told of each location that changed as soon as it is published, with its configuration's
+dump when one was made (the snapshots, written in batches as the catalog is applied)."""
+
+
+async def apply_catalog(live: LiveLocations, catalog: LocationsCatalog, prepared: Prepared | None,
+                        availability: AvailabilityStore, pause: Yielder,
+                        changed: Changed | None = None) -> Applied:
+    """``prepared``: the catalog's digests; None to take them here of each location's dump,
+    which ``changed`` then gets (a start, where every location is dumped anyway: the dumps
+    of 10,000 locations are not kept until all are applied)."""
     now = ocpi_timestamp()
     applied = Applied()
     present: set[str] = set()
@@ -83,7 +91,12 @@ async def apply_catalog(live: LiveLocations, catalog: LocationsCatalog, prepared
                                               datetime.now(UTC))
         # From here to the put, no await: a reader (a GET during a reload) sees this location
         # as it was or as it becomes, never an EVSE list half applied.
-        hashes = prepared[location.id]
+        dumped = None
+        if prepared is None:
+            dumped = dump(location)
+            hashes = digests_of(dumped)
+        else:
+            hashes = prepared[location.id]
         old = live.get(location.id)
         old_hashes = live.digests(location.id)
         old_evses = {e.config.uid: e for e in old.evses} if old is not None else {}
@@ -113,9 +126,12 @@ async def apply_catalog(live: LiveLocations, catalog: LocationsCatalog, prepared
         # A child's newer last_updated (status seen at start) still bumps the parent.
         stamp = max([old.last_updated, *(e.last_updated for e in evses)]) \
             if old is not None and unchanged else now
-        live.put(PublishedLocation(location, evses, stamp), hashes)
+        published = PublishedLocation(location, evses, stamp)
+        live.put(published, hashes)
         if not unchanged:
             applied.changed.append(location.id)
+            if changed is not None:
+                await changed(published, dumped)
     for gone in live:
         await pause()
         if gone.id in present:
@@ -126,6 +142,8 @@ async def apply_catalog(live: LiveLocations, catalog: LocationsCatalog, prepared
                 evse.status, evse.last_updated = EvseStatus.REMOVED, now
             gone.last_updated = now
             applied.changed.append(gone.id)
+            if changed is not None:
+                await changed(gone, None)
     await pause()
     live.reindex()
     return applied

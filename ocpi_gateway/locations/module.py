@@ -19,6 +19,7 @@ from ocpi_gateway.domain.store import DocumentStore
 from ocpi_gateway.locations.catalog import LocationsCatalog, LocationsConfigError
 from ocpi_gateway.locations.handlers import DEFAULT_MAX_LIMIT, LocationsSender
 from ocpi_gateway.locations.publisher import LocationsPublisher, Receiver, ReceiversProvider
+from ocpi_gateway.locations.reread import read_catalog
 from ocpi_gateway.ocpi import DEFAULT_VERSION
 from ocpi_gateway.partners.grants import HUB
 from ocpi_gateway.reservation_policy.availability.base import AvailabilityStore
@@ -130,8 +131,7 @@ class LocationsModule:
         offline_grace: float = 300.0,
         shared_sync_interval: float | None = None,
     ) -> None:
-        catalog = (LocationsCatalog.from_file(locations_file) if locations_file
-                   else LocationsCatalog([]))
+        catalog = read_catalog(locations_file) if locations_file else LocationsCatalog([])
         self.catalog_source = locations_file
         self.publisher = LocationsPublisher(catalog, availability, store=store, outbox=outbox,
                                             receivers=receivers, offline_grace=offline_grace,

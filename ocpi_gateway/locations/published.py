@@ -60,47 +60,87 @@ class PublishedLocation:
         return next((e for e in self.evses if e.config.uid.casefold() == folded), None)
 
 
-def _drop_empty(value: Any) -> Any:
-    # OCPI lists that are empty are better left out than sent as [] (optional, card. *).
-    if isinstance(value, dict):
-        return {k: _drop_empty(v) for k, v in value.items() if v != []}
-    if isinstance(value, list):
-        return [_drop_empty(v) for v in value]
-    return value
+_CONTAINERS = (dict, list)
 
 
-def config_doc(location: OperatorLocation) -> dict[str, Any]:
-    """The operator's part of the published object as JSON (no live fields, no gateway-only
-    fields, no empty lists): what configuration digests are taken of."""
-    doc = location.model_dump(mode="json", exclude_none=True)
-    for evse in doc.get("evses", []):
-        for name in GATEWAY_ONLY_EVSE_FIELDS:
-            evse.pop(name, None)
-        for connector in evse.get("connectors", []):
-            for name in GATEWAY_ONLY_CONNECTOR_FIELDS:
-                connector.pop(name, None)
-    cleaned: dict[str, Any] = _drop_empty(doc)
-    return cleaned
+def _drop_empty(doc: dict[str, Any]) -> dict[str, Any]:
+    """``doc`` (a fresh dump: changed in place) without the keys whose value is an empty list,
+    at any depth: OCPI lists that are empty are better left out than sent as [] (optional,
+    card. *). Lists inside lists are kept, empty or not."""
+    empty = None
+    for key, value in doc.items():
+        kind = type(value)
+        if kind is list:
+            if value:
+                # A list holds one type (the models have no list of a union): one of strings
+                # (capabilities, tariff_ids, facilities: most lists) is not walked.
+                if type(value[0]) in _CONTAINERS:
+                    _drop_empty_within(value)
+            elif empty is None:
+                empty = [key]
+            else:
+                empty.append(key)
+        elif kind is dict:
+            _drop_empty(value)
+    if empty is not None:
+        for key in empty:
+            del doc[key]
+    return doc
+
+
+def _drop_empty_within(items: list[Any]) -> None:
+    for item in items:
+        kind = type(item)
+        if kind is dict:
+            _drop_empty(item)
+        elif kind is list:
+            _drop_empty_within(item)
 
 
 _EVSE_EXCLUDED: dict[str, Any] = {
     **dict.fromkeys(GATEWAY_ONLY_EVSE_FIELDS, True),
     "connectors": {"__all__": dict.fromkeys(GATEWAY_ONLY_CONNECTOR_FIELDS, True)}}
+_LOCATION_EXCLUDED: dict[str, Any] = {"evses": {"__all__": _EVSE_EXCLUDED}}
 
 
 def _config_part(config: EvseConfig) -> dict[str, Any]:
-    part: dict[str, Any] = _drop_empty(config.model_dump(
-        mode="json", exclude_none=True, exclude=_EVSE_EXCLUDED))
-    return part
+    return _drop_empty(config.model_dump(mode="json", exclude_none=True, exclude=_EVSE_EXCLUDED))
 
 
-def evse_doc(evse: PublishedEvse) -> dict[str, Any]:
-    doc = _config_part(evse.config)
-    for connector in doc["connectors"]:
-        connector["last_updated"] = evse.connectors_updated
-    doc["status"] = evse.status.value
-    doc["last_updated"] = evse.last_updated
-    return doc
+@dataclass(slots=True)
+class Dumped:
+    """A catalog location's configuration in its JSON form (no live fields, no gateway-only
+    fields, no empty lists), dumped in one call: its configuration digests and its published
+    document are both made of it, where dumping it for each took most of a start's CPU
+    (issue 13). Shared by what is made of it: never changed."""
+
+    config: OperatorLocation
+    own: dict[str, Any]
+    """The location's own fields (no ``evses``)."""
+    evses: dict[str, tuple[EvseConfig, dict[str, Any]]]
+    """Per EVSE uid: the configuration dumped and its part of the EVSE's document."""
+
+
+def dump(location: OperatorLocation) -> Dumped:
+    own = _drop_empty(location.model_dump(mode="json", exclude_none=True,
+                                          exclude=_LOCATION_EXCLUDED))
+    parts = own.pop("evses", [])
+    return Dumped(location, own, {evse.uid: (evse, part)
+                                  for evse, part in zip(location.evses, parts, strict=True)})
+
+
+def _own_part(config: OperatorLocation, dumped: Dumped | None) -> dict[str, Any]:
+    if dumped is not None and dumped.config is config:
+        return dict(dumped.own)
+    return _drop_empty(config.model_dump(mode="json", exclude_none=True, exclude={"evses"}))
+
+
+def _evse_part(config: EvseConfig, dumped: Dumped | None) -> dict[str, Any]:
+    if dumped is not None:
+        known = dumped.evses.get(config.uid)
+        if known is not None and known[0] is config:
+            return known[1]
+    return _config_part(config)
 
 
 @dataclass(slots=True)
@@ -109,7 +149,7 @@ class KeptEvse:
 
     config: EvseConfig
     part: dict[str, Any]
-    """Its configuration's part of ``evse_doc``."""
+    """Its configuration's part of its document."""
     live: tuple[EvseStatus, str, str]
     """The status, last_updated and connectors' last_updated ``doc`` was made with."""
     doc: dict[str, Any]
@@ -128,8 +168,8 @@ def _evse_doc_from(config_part: dict[str, Any], evse: PublishedEvse) -> dict[str
     return doc
 
 
-def published_doc(location: PublishedLocation,
-                  config_docs: ConfigDocs | None = None) -> dict[str, Any]:
+def published_doc(location: PublishedLocation, config_docs: ConfigDocs | None = None,
+                  dumped: Dumped | None = None) -> dict[str, Any]:
     """The published Location as JSON in the internal model (what snapshots store).
 
     ``config_docs`` (filled here) keeps each EVSE's configuration part and document between
@@ -138,12 +178,13 @@ def published_doc(location: PublishedLocation,
     moved gets a new document around its kept part, the others' documents are reused (a
     snapshot every 2 s of a 1,000-EVSE location made 1,000 new documents each time, more per
     reservation the slower the machine). The documents share those parts and are shared
-    between calls: store them (or copy them) before changing anything in them."""
-    doc: dict[str, Any] = _drop_empty(location.config.model_dump(
-        mode="json", exclude_none=True, exclude={"evses"}))
+    between calls: store them (or copy them) before changing anything in them. So do those
+    made of ``dumped`` (the location's configuration dumped already, for what it holds)."""
+    doc = _own_part(location.config, dumped)
     if location.evses:
         if config_docs is None:
-            doc["evses"] = [evse_doc(e) for e in location.evses]
+            doc["evses"] = [_evse_doc_from(_evse_part(e.config, dumped), e)
+                            for e in location.evses]
         else:
             kept = dict(config_docs)
             config_docs.clear()
@@ -152,7 +193,7 @@ def published_doc(location: PublishedLocation,
                 known = kept.get(e.config.uid)
                 live = (e.status, e.last_updated, e.connectors_updated)
                 if known is None or known.config is not e.config:
-                    part = _config_part(e.config)
+                    part = _evse_part(e.config, dumped)
                     known = KeptEvse(e.config, part, live, _evse_doc_from(part, e))
                 elif known.live != live:
                     known.live, known.doc = live, _evse_doc_from(known.part, e)

@@ -1,6 +1,7 @@
 """Published OCPI Locations: the live state (``live.py``, typed) fed by the operator's catalog
-(``config_apply.py``) and the chargers' statuses (``charger_status.py``), the sender's pages
-(``pages.py``) and the pushes to partners (``pushes.py``).
+(``catalog_publish.py``) and the chargers' statuses (``charger_status.py``, published by
+``live_status.py``), read by the sender (``reads.py``, ``pages.py``) and pushed to partners
+(``pushes.py``). This module holds them together: lifecycle, the intake and the queue.
 
 ``on_event`` (called in the OCPP handler's task) only updates in-memory state and the
 availability store, so the policy sees a status the moment the charger reported it; publishing,
@@ -12,13 +13,10 @@ handler.
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
-from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import structlog
-from pydantic import BaseModel
 
 from ocpi_gateway.deliveries.engine import DeliveryEngine
 from ocpi_gateway.deliveries.models import Delivery
@@ -33,19 +31,13 @@ from ocpi_gateway.domain.loops import BackgroundLoop, LoopRegistry
 from ocpi_gateway.domain.store import DocumentStore
 from ocpi_gateway.domain.tasks import cancel_and_wait
 from ocpi_gateway.locations.catalog import LocationsCatalog
+from ocpi_gateway.locations.catalog_publish import known_digests, publish_catalog
 from ocpi_gateway.locations.charger_capabilities import KnownCapabilities, advertise
 from ocpi_gateway.locations.charger_status import ChargerStatuses, StatusTrigger
-from ocpi_gateway.locations.config_apply import (
-    Prepared,
-    Yielder,
-    apply_catalog,
-    digests,
-    prepare,
-)
+from ocpi_gateway.locations.config_apply import Prepared, Yielder
 from ocpi_gateway.locations.heap import collector_paused, freeze_published, release_gradually
 from ocpi_gateway.locations.live import LiveLocations
-from ocpi_gateway.locations.pages import Pages
-from ocpi_gateway.locations.published import PublishedEvse, PublishedLocation, published_doc
+from ocpi_gateway.locations.live_status import LiveStatuses, StatusListener
 from ocpi_gateway.locations.pushes import (
     RESYNC_KIND,
     Pushes,
@@ -53,13 +45,11 @@ from ocpi_gateway.locations.pushes import (
     ReceiversProvider,
     resync_body,
 )
+from ocpi_gateway.locations.reads import PublishedReads
 from ocpi_gateway.locations.reread import reread
 from ocpi_gateway.locations.snapshots import SNAPSHOT_INTERVAL, SNAPSHOTS, Snapshots
-from ocpi_gateway.locations.status import published_status
-from ocpi_gateway.ocpi import DEFAULT_VERSION, package
 from ocpi_gateway.ocpp_adapter.capabilities import ReservationCapabilities
-from ocpi_gateway.reservation_policy.availability.base import AvailabilityStore, EvseStatus
-from ocpi_gateway.transport.envelope import ocpi_timestamp
+from ocpi_gateway.reservation_policy.availability.base import AvailabilityStore
 
 log = structlog.get_logger(__name__)
 
@@ -67,15 +57,7 @@ __all__ = ["SNAPSHOTS", "LocationsPublisher", "Receiver", "ReceiversProvider", "
            "StatusTrigger"]
 
 
-StatusListener = Callable[[str, str, EvseStatus, str], None]
-"""(location id, EVSE uid, published status, last_updated as published)."""
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-class LocationsPublisher:
+class LocationsPublisher(PublishedReads):
     def __init__(
         self,
         catalog: LocationsCatalog,
@@ -92,13 +74,12 @@ class LocationsPublisher:
         self.welcome_interval = 2.0
         """How often to look for newly registered partners to send every Location to."""
         self._availability = availability
-        self._live = LiveLocations()
+        super().__init__(LiveLocations())
         self._snapshots = Snapshots(self._live, store)
-        self._pages = Pages(self._live)
         self._pushes = Pushes()
         self._queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
-        self._refreshes_queued: Counter[tuple[str, str]] = Counter()
-        """EVSEs whose own refresh (with its push) is queued: the shared sync leaves them to it."""
+        self._statuses = LiveStatuses(self._live, self._pages, self._snapshots, self._pushes,
+                                      availability, self._hold_changed)
         self.chargers = ChargerStatuses(
             lambda: self.catalog, availability, offline_grace=offline_grace,
             refresh=self._queue_refresh,
@@ -110,10 +91,9 @@ class LocationsPublisher:
         self._loops: dict[str, BackgroundLoop] = {}
         self._loop_registry: LoopRegistry | None = None
         self._known_receivers: set[tuple[str, str, tuple[str, str] | None]] | None = None
-        self._hold_timers: dict[tuple[str, str], asyncio.TimerHandle] = {}
         self._flush_timer: asyncio.TimerHandle | None = None
         self._releasing: set[asyncio.Task[None]] = set()
-        self.status_listeners: list[StatusListener] = []
+        self.status_listeners: list[StatusListener] = self._statuses.listeners
         """Told of every EVSE status this instance published (the console's live feed);
         called in the consumer task, so each must return at once."""
         self.attach(store=store, outbox=outbox, receivers=receivers)
@@ -170,8 +150,11 @@ class LocationsPublisher:
     async def start(self) -> None:
         await self.chargers.marks.refresh()
         await self.capabilities.refresh()
-        await self._snapshots.restore(self.catalog)
-        await self._apply_catalog(self.catalog, prepare(self.catalog))
+        # Full collections walking a big catalog's millions of objects took half of a
+        # restart's CPU: none while it is published, then it is frozen.
+        with collector_paused(len(self.catalog)):
+            await self._snapshots.restore(self.catalog)
+            await self._apply_catalog(self.catalog, None)
         self._tasks["consumer"] = asyncio.create_task(self._consume(),
                                                       name="locations-publisher")
         if self.shared_sync_interval:
@@ -199,8 +182,7 @@ class LocationsPublisher:
         for name in ("consumer",):
             if (task := self._tasks.pop(name, None)) is not None:
                 await cancel_and_wait(task, name=f"locations-{name}")
-        for timer in self._hold_timers.values():
-            timer.cancel()
+        self._statuses.stop()
         await self.chargers.stop()
         if self._flush_timer is not None:
             self._flush_timer.cancel()
@@ -219,22 +201,11 @@ class LocationsPublisher:
         with collector_paused(len(self._live)):
             pause = Yielder()
             catalog = await reread(self.catalog, pause)
-            prepared = await self._prepare(catalog, pause)
+            prepared = await known_digests(self._live, catalog, pause)
             done: asyncio.Future[list[str]] = asyncio.get_running_loop().create_future()
             self._queue.put_nowait(("reload", (catalog, prepared, done)))
             del catalog, prepared
             return await done
-
-    async def _prepare(self, catalog: LocationsCatalog, pause: Yielder) -> Prepared:
-        """The new catalog's digests: those already published for the objects it kept."""
-        prepared: Prepared = {}
-        for location in catalog.locations():
-            live = self._live.get(location.id)
-            known = self._live.digests(location.id)
-            prepared[location.id] = known if live is not None and live.config is location \
-                and known else digests(location)
-            await pause()
-        return prepared
 
     # -- event intake (never blocks) -------------------------------------------------------
 
@@ -247,7 +218,7 @@ class LocationsPublisher:
             await self.chargers.apply(event)
 
     def _queue_refresh(self, location_id: str, evse_uid: str, at: datetime | None) -> None:
-        self._refreshes_queued[(location_id, evse_uid)] += 1
+        self._statuses.queued[(location_id, evse_uid)] += 1
         self._queue.put_nowait(("refresh", (location_id, evse_uid, at)))
 
     def _hold_changed(self, location_id: str, evse_uid: str) -> None:
@@ -285,7 +256,7 @@ class LocationsPublisher:
         if kind == "event":
             await self.chargers.apply(payload)
         elif kind == "refresh":
-            await self._refresh(*payload)
+            await self._statuses.refresh(*payload)
         elif kind == "flush":
             self._flush_timer = None
             await self._snapshots.flush()
@@ -313,49 +284,6 @@ class LocationsPublisher:
                 done.set_exception(exc)
                 raise
 
-    # -- live status -----------------------------------------------------------------------
-
-    async def _refresh(self, location_id: str, evse_uid: str,
-                       at: datetime | None = None) -> None:
-        """Publish the EVSE's status as partners must see it (charger view + hold overlay)."""
-        key = (location_id, evse_uid)
-        self._refreshes_queued[key] -= 1
-        if self._refreshes_queued[key] <= 0:
-            del self._refreshes_queued[key]
-        current = await self._availability.get(location_id, evse_uid)
-        if current is None:
-            return
-        held = current.holder is not None
-        timer = self._hold_timers.pop((location_id, evse_uid), None)
-        if timer is not None:
-            timer.cancel()
-        if held and current.hold_until is not None:
-            delay = (current.hold_until - _now()).total_seconds() + 0.01
-            self._hold_timers[(location_id, evse_uid)] = asyncio.get_running_loop().call_later(
-                max(delay, 0.0), self._hold_changed, location_id, evse_uid)
-        status = published_status(current.status, held=held)
-        location = self._live.get(location_id)
-        evse = location.evse(evse_uid) if location is not None else None
-        if location is None or evse is None or evse.config.uid != evse_uid:
-            return
-        if evse.status is status:
-            return
-        # last_updated must never go back, even if a charger's clock lags ours.
-        self._set_status(location, evse, status, ocpi_timestamp(at or _now()))
-        # What partners were told survives a restart, so a status lost meanwhile is corrected;
-        # written when the queue runs dry, so a burst of changes costs one write per location.
-        self._snapshots.mark(location_id)
-        for listener in self.status_listeners:
-            listener(location_id, evse_uid, status, evse.last_updated)
-        await self._pushes.evse_status(location, evse)
-
-    def _set_status(self, location: PublishedLocation, evse: PublishedEvse,
-                    status: EvseStatus, stamp: str) -> None:
-        evse.status = status
-        evse.last_updated = max(stamp, evse.last_updated)
-        self._live.touch(location, evse.last_updated)
-        self._pages.changed(location.id)
-
     # -- several instances ----------------------------------------------------------------
 
     async def sync_shared(self) -> int:
@@ -371,20 +299,7 @@ class LocationsPublisher:
         # must see them too (their statuses come with the availability below).
         await self.chargers.refresh_marks()
         await self._advertise(await self.capabilities.refresh(), push=False)
-        changed = 0
-        for location in self._live:
-            view = await self._availability.location(location.id)
-            for evse in location.evses:
-                seen = view.get(evse.config.uid)
-                if seen is None or evse.status is EvseStatus.REMOVED:
-                    continue
-                if (location.id, evse.config.uid) in self._refreshes_queued:
-                    continue  # our own change: its queued refresh publishes and pushes it
-                status = published_status(seen.status, held=seen.holder is not None)
-                if status is not evse.status:
-                    self._set_status(location, evse, status, ocpi_timestamp(seen.updated_at))
-                    changed += 1
-        return changed
+        return await self._statuses.adopt_shared()
 
     # -- the chargers' reservation capabilities --------------------------------------------
 
@@ -406,70 +321,19 @@ class LocationsPublisher:
 
     # -- operator config -------------------------------------------------------------------
 
-    async def _apply_catalog(self, catalog: LocationsCatalog, prepared: Prepared) -> list[str]:
-        """Publish ``catalog`` (``prepared``: its digests, computed off the loop on a reload);
+    async def _apply_catalog(self, catalog: LocationsCatalog,
+                             prepared: Prepared | None) -> list[str]:
+        """Publish ``catalog`` (``prepared``: its digests, computed off the loop on a reload;
+        None at a start, to take them as it is published);
         saves and pushes what changed. Hands the loop back every few milliseconds."""
-        pause = Yielder()
-        applied = await apply_catalog(self._live, catalog, prepared, self._availability, pause)
-        self._pages.clear()
-        for location_id in applied.changed:
-            await pause()
-            location = self._live.get(location_id)
-            assert location is not None
-            await self._snapshots.save(location)
-            await self._pushes.location(location)
-        for location_id, evse_uid in applied.status_changes:
-            # Status moved while we were down (e.g. no longer known): tell the partners, who
-            # still hold what we pushed before.
-            location = self._live.get(location_id)
-            evse = location.evse(evse_uid) if location is not None else None
-            if location is not None and evse is not None and location_id not in applied.changed:
-                await self._pushes.evse_status(location, evse)
+        changed = await publish_catalog(self._live, self._pages, self._snapshots, self._pushes,
+                                        self._availability, catalog, prepared)
         # The catalog's objects advertise what the file says: not for chargers that said
         # they cannot reserve.
         await self._advertise(self.capabilities.chargers, push=True, catalog=catalog)
-        if applied.changed:
-            log.info("locations_applied", changed=applied.changed)
-        return applied.changed
-
-    # -- read model for the sender interface -----------------------------------------------
-
-    def location(self, location_id: str) -> PublishedLocation | None:
-        """The published Location (any version's form derives from it); ids in any case."""
-        return self._live.find(location_id)
-
-    def published_doc(self, location_id: str) -> dict[str, Any] | None:
-        """The same in its JSON form, as snapshots store it."""
-        location = self._live.find(location_id)
-        return published_doc(location) if location is not None else None
-
-    def evse(self, location_id: str, evse_uid: str) -> PublishedEvse | None:
-        location = self._live.find(location_id)
-        return location.evse(evse_uid) if location is not None else None
-
-    def location_object(self, location_id: str, version: str) -> BaseModel | None:
-        location = self._live.find(location_id)
-        return package(version).locations.location(location) if location is not None else None
-
-    def evse_object(self, location_id: str, evse_uid: str, version: str) -> BaseModel | None:
-        location = self._live.find(location_id)
-        return package(version).locations.evse(location, evse_uid) if location else None
-
-    def connector_object(
-        self, location_id: str, evse_uid: str, connector_id: str, version: str
-    ) -> BaseModel | None:
-        location = self._live.find(location_id)
-        if location is None:
-            return None
-        return package(version).locations.connector(location, evse_uid, connector_id)
-
-    def page(
-        self, offset: int, limit: int, date_from: str | None, date_to: str | None,
-        version: str = DEFAULT_VERSION,
-    ) -> tuple[bytes, int]:
-        """Serialized JSON array of the page and the total matching count, oldest first.
-        Pages are cached until the next change."""
-        return self._pages.page(offset, limit, date_from, date_to, version)
+        if changed:
+            log.info("locations_applied", changed=changed)
+        return changed
 
     @property
     def pages(self) -> Pages:

@@ -75,13 +75,15 @@ class Pushes:
             return []
         return await self.receivers()
 
-    async def location(self, location: PublishedLocation) -> None:
-        """PUT the whole Location to every partner."""
+    async def location(self, location: PublishedLocation,
+                       targets: list[Receiver] | None = None) -> None:
+        """PUT the whole Location to every partner (``targets``: as ``targets()`` answered)."""
         outbox = self.outbox
         if outbox is None:
             return
         # One outbox commit for every partner.
-        targets = await self.targets()
+        if targets is None:
+            targets = await self.targets()
         bodies = {v: to_jsonable(package(v).locations.location(location))
                   for v in {r.version for r in targets}}
         await outbox.enqueue_many([
@@ -89,12 +91,14 @@ class Pushes:
                      ordering_key=ordering_key(r, url), headers=routing_headers(location, r))
             for r in targets for url in (location_url(r, location),)])
 
-    async def evse_status(self, location: PublishedLocation, evse: PublishedEvse) -> None:
+    async def evse_status(self, location: PublishedLocation, evse: PublishedEvse,
+                          targets: list[Receiver] | None = None) -> None:
         """PATCH the EVSE's status to every partner whose version can show the EVSE."""
         outbox = self.outbox
         if outbox is None:
             return
-        targets = await self.targets()
+        if targets is None:
+            targets = await self.targets()
         uid = evse.config.uid
         bodies: dict[str, dict[str, Any] | None] = {}
         for version in {r.version for r in targets}:

@@ -1,67 +1,184 @@
-"""A reload's reading of the locations file, without stalling the event loop (issue 13).
+"""The locations file read into a catalog at start and on a reload, a location at a time.
 
-Parsing and validating 10,000 locations is seconds of CPU that, in a thread, still holds the
-GIL for long slices (libyaml's events, pydantic's validation of a chunk). So:
+A big file (``CHILD_FROM_BYTES``) is parsed by a child process that streams its locations
+(``locations.file_stream``); a small one in this process (at start) or a thread (a reload).
+Either way each location goes through one ``CatalogBuilder``: validated as it arrives (or, on
+a reload, the current catalog's object kept when its ``content_key`` did not change: no copy,
+no pydantic work), checked against the ones before it (no OCPP target claimed twice) and
+indexed. So at start the validation runs while the child still parses, and neither the parsed
+file nor a second copy of the locations is ever alive; on a reload the event loop does its
+part in slices (``config_apply.Yielder``) and goes on serving chargers and partners.
 
-- a big file is parsed in a child process (``python -m ocpi_gateway.locations.reread``), a
-  small one in a thread; either way ``changes`` compares each location with what the current
-  catalog was read from (``catalog.content_key``) and validates only those that differ, so
-  that an invalid file is refused with the same messages as at start;
-- the child sends, per location, its id and key, and the parsed data of the changed ones
-  only, pickled (a child of our own, through a pipe: pickle keeps the parser's types, so the
-  parent validates exactly what the child did), in frames of a few hundred KB;
-- the event loop validates the changed locations one at a time, keeps the current catalog's
-  objects for the others (no copy, no pydantic work), checks the whole (ids unique, no OCPP
-  target claimed twice, the other files' checks) and indexes it, handing the loop back every
-  few milliseconds (``config_apply.Yielder``). The catalog it returns is not read by anyone
-  before the publisher swaps it in.
+Whatever is wrong with the file, the refusal is the one a start in this process words
+(``catalog.parse_locations``, places named by ids): when the stream finds a problem, the file is
+read again here for the message. The catalog a reload returns is read by nobody before the
+publisher swaps it in.
 """
 
 from __future__ import annotations
 
 import asyncio
-import pickle
-import struct
-import subprocess
-import sys
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, NoReturn
+from typing import Any, NoReturn
 
 from pydantic import ValidationError
 
 from ocpi_gateway.domain.operator_file import read_yaml
 from ocpi_gateway.locations.catalog import (
     LocationsCatalog,
+    LocationsCheck,
     LocationsConfigError,
-    content_key,
     duplicate_ids,
     parse_locations,
+)
+from ocpi_gateway.locations.file_stream import (
+    ChildFailed,
+    ChildStream,
+    Record,
+    content_key,
+    frame_of,
 )
 from ocpi_gateway.locations.models import OperatorLocation, OperatorLocations
 
 CHILD_FROM_BYTES = 2_000_000
-"""File size from which a reload parses in a child process (about 800 locations): below, a
-thread costs the loop little and spares a second interpreter's start."""
-FRAME_BYTES = 256 * 1024
-"""About how much the child sends at a time: one frame is unpickled on the loop at once."""
+"""File size from which the file is parsed in a child process (about 800 locations): below,
+this process (or a thread) costs little and spares a second interpreter's start."""
 CHECK_CHUNK = 500
 """Locations given to another file's check (``LocationsCheck``) at a time."""
 
 Pause = Callable[[], Awaitable[None]]
-Record = tuple[str, bytes, Any]
-"""(location id, content key, the parsed data when it changed, else None)."""
 
+
+class _Whole(Exception):
+    """The stream cannot give this file: read it whole in this process."""
+
+
+class _Received:
+    """What the child's frames said so far."""
+
+    def __init__(self) -> None:
+        self.root: Mapping[Any, Any] = {}
+        self.ended = False
+
+    def records(self, data: bytes) -> list[Record]:
+        frame = frame_of(data)
+        if frame[0] == "records":
+            return frame[1]
+        if frame[0] == "root":
+            self.root = frame[1]
+        elif frame[0] == "whole":
+            raise _Whole(frame[1])
+        else:
+            self.ended = True
+        return []
+
+
+class CatalogBuilder:
+    """A catalog built a location at a time, in the file's order; ``current`` (a reload) lends
+    the objects of the locations whose key it already has."""
+
+    def __init__(self, source: Path, checks: Sequence[LocationsCheck] = (),
+                 current: LocationsCatalog | None = None) -> None:
+        self.catalog = LocationsCatalog([], source, checks)
+        self.locations: list[OperatorLocation] = []
+        self._current = current
+        self._ids: Counter[str] = Counter()
+        self._conflict: str | None = None
+
+    def add(self, record: Record, validated: OperatorLocation | None = None) -> None:
+        """Raises ValidationError when the location is invalid."""
+        location_id, key, item = record
+        if item is None:
+            location = self._current.get(location_id) if self._current is not None else None
+            if location is None:  # the child named a location the current catalog lacks
+                raise LocationsConfigError(
+                    f"{self.catalog.source}: location {location_id!r}: read again without its "
+                    "data; reload once more")
+        else:
+            location = validated or OperatorLocation.model_validate(item)
+        self._ids[location.id.upper()] += 1
+        self._conflict = self._conflict or self.catalog.claimed(location)
+        self.catalog.add(location)
+        self.catalog.keys[location.id] = key
+        self.locations.append(location)
+
+    def finish(self, root: Mapping[Any, Any]) -> LocationsCatalog:
+        """The catalog, once every location was added; ``root``: the file's other keys.
+        Raises ValidationError or LocationsConfigError as ``parse_locations`` would."""
+        OperatorLocations.model_validate({**root, "locations": []})
+        source = self.catalog.source
+        assert source is not None
+        dupes = duplicate_ids(source, self._ids)
+        if dupes is not None:
+            raise LocationsConfigError(dupes)
+        if self._conflict is not None:
+            raise LocationsConfigError(self._conflict)
+        return self.catalog
+
+
+def refuse(path: Path) -> NoReturn:
+    """The message of a start in this process for what is wrong with ``path``."""
+    parse_locations(read_yaml(path, LocationsConfigError), path)
+    raise LocationsConfigError(f"{path}: not a list of locations")
+
+
+def _is_big(path: Path, child_from: int | None) -> bool:
+    try:
+        return path.stat().st_size >= (CHILD_FROM_BYTES if child_from is None else child_from)
+    except OSError:
+        return False  # read_yaml names the problem
+
+
+# -- at start ------------------------------------------------------------------------------
+
+def read_catalog(path: Path, checks: Sequence[LocationsCheck] = (), *,
+                 child_from: int | None = None) -> LocationsCatalog:
+    """The catalog of ``path`` (as ``LocationsCatalog.from_file``), a big file streamed from a
+    child process; raises LocationsConfigError."""
+    if not _is_big(path, child_from):
+        return LocationsCatalog.from_file(path, checks)
+    builder = CatalogBuilder(path, checks)
+    child = ChildStream.start(path, {})
+    try:
+        root = _take(child, builder)
+    except ChildFailed as exc:
+        raise LocationsConfigError(f"{path}: {exc}") from exc
+    except _Whole:
+        return LocationsCatalog.from_file(path, checks)
+    except ValidationError:
+        refuse(path)
+    finally:
+        child.close()
+    try:
+        catalog = builder.finish(root)
+    except ValidationError:
+        refuse(path)
+    for check in checks:
+        check(builder.locations, path)
+    return catalog
+
+
+def _take(child: ChildStream, builder: CatalogBuilder) -> Mapping[Any, Any]:
+    received = _Received()
+    while not received.ended:
+        for record in received.records(child.next_frame()):
+            builder.add(record)
+    return received.root
+
+
+# -- on a reload ---------------------------------------------------------------------------
 
 @dataclass(slots=True)
 class Changes:
-    """What a reread found: every location of the file in order, the changed ones with their
-    data (and, from a thread, already validated)."""
+    """What a read in a thread found: every location of the file in order, the changed ones
+    with their data, already validated."""
 
     records: list[Record] = field(default_factory=list)
     validated: dict[str, OperatorLocation] = field(default_factory=dict)
+    root: dict[Any, Any] = field(default_factory=dict)
 
 
 def changes(path: Path, known: Mapping[str, bytes]
@@ -74,7 +191,7 @@ def changes(path: Path, known: Mapping[str, bytes]
         raw = {}
     items = raw.get("locations", []) if isinstance(raw, dict) else None
     if not isinstance(items, list):
-        _refuse(raw, path)
+        refuse(path)
     try:
         OperatorLocations.model_validate({**raw, "locations": []})  # the other root keys
         for item in items:
@@ -86,13 +203,7 @@ def changes(path: Path, known: Mapping[str, bytes]
             location = OperatorLocation.model_validate(item)
             yield location.id, key, item, location
     except ValidationError:
-        _refuse(raw, path)
-
-
-def _refuse(raw: object, path: Path) -> NoReturn:
-    # The whole file's validation words the errors as at start (places named by ids).
-    parse_locations(raw, path)
-    raise LocationsConfigError(f"{path}: not a list of locations")
+        refuse(path)
 
 
 def read_in_thread(path: Path, known: Mapping[str, bytes]) -> Changes:
@@ -104,68 +215,6 @@ def read_in_thread(path: Path, known: Mapping[str, bytes]) -> Changes:
     return found
 
 
-# -- the child process ---------------------------------------------------------------------
-
-_LENGTH = struct.Struct(">I")
-
-
-def _write_frame(out: BinaryIO, kind: str, payload: object) -> None:
-    data = pickle.dumps((kind, payload), protocol=5)
-    out.write(_LENGTH.pack(len(data)))
-    out.write(data)
-
-
-def child_main(stdin: BinaryIO, stdout: BinaryIO) -> None:
-    path, known = pickle.loads(stdin.read())
-    batch: list[Record] = []
-    size = 0
-    try:
-        for location_id, key, item, _ in changes(Path(path), known):
-            batch.append((location_id, key, item))
-            size += 64 if item is None else 2048  # about what each pickles to
-            if size >= FRAME_BYTES:
-                _write_frame(stdout, "records", batch)
-                batch, size = [], 0
-    except LocationsConfigError as exc:
-        _write_frame(stdout, "error", str(exc))
-    else:
-        _write_frame(stdout, "records", batch)
-        _write_frame(stdout, "end", None)
-    stdout.flush()
-
-
-def _run_child(path: Path, known: Mapping[str, bytes]) -> tuple[int, bytes, bytes]:
-    # In a thread: starting a process waits until it has exec'd, which on a busy machine is
-    # a scheduling round of the child's, and the pipes are read without holding the GIL.
-    done = subprocess.run(
-        [sys.executable, "-m", "ocpi_gateway.locations.reread"],
-        input=pickle.dumps((str(path), dict(known)), protocol=5), capture_output=True,
-        check=False)
-    return done.returncode, done.stdout, done.stderr
-
-
-async def read_in_child(path: Path, known: Mapping[str, bytes], pause: Pause) -> Changes:
-    code, out, err = await asyncio.to_thread(_run_child, path, known)
-    found = Changes()
-    at = 0
-    while at + _LENGTH.size <= len(out):
-        length, = _LENGTH.unpack_from(out, at)
-        at += _LENGTH.size
-        kind, payload = pickle.loads(out[at:at + length])
-        at += length
-        if kind == "error":
-            raise LocationsConfigError(payload)
-        if kind == "end":
-            return found
-        found.records.extend(payload)
-        await pause()
-    raise LocationsConfigError(
-        f"{path}: the process reading it failed (exit {code}): "
-        + err.decode(errors="replace").strip()[-2000:])
-
-
-# -- the new catalog -----------------------------------------------------------------------
-
 async def reread(current: LocationsCatalog, pause: Pause, *,
                  child_from: int | None = None) -> LocationsCatalog:
     """The catalog the file now holds, sharing ``current``'s objects for the locations that
@@ -173,48 +222,50 @@ async def reread(current: LocationsCatalog, pause: Pause, *,
     path = current.source
     if path is None:
         return current
-    threshold = CHILD_FROM_BYTES if child_from is None else child_from
+    builder = CatalogBuilder(path, current.checks, current)
     try:
-        big = path.stat().st_size >= threshold
-    except OSError:
-        big = False  # read_yaml names the problem
-    if big:
-        found = await read_in_child(path, current.keys, pause)
-    else:
-        found = await asyncio.to_thread(read_in_thread, path, current.keys)
-    return await assemble(found, current, pause)
-
-
-async def assemble(found: Changes, current: LocationsCatalog, pause: Pause) -> LocationsCatalog:
-    source = current.source
-    assert source is not None
-    catalog = LocationsCatalog([], source, current.checks)
-    ids: Counter[str] = Counter()
-    conflict: str | None = None
-    locations: list[OperatorLocation] = []
-    for location_id, key, item in found.records:
-        location = None
-        if item is None:
-            location = current.get(location_id)
+        if _is_big(path, child_from):
+            try:
+                root = await _take_from_child(path, current.keys, builder, pause)
+            except _Whole:
+                builder = CatalogBuilder(path, current.checks, current)
+                root = await _take_from_thread(path, current.keys, builder, pause)
         else:
-            location = found.validated.get(location_id) or OperatorLocation.model_validate(item)
-        if location is None:  # the child named a location the current catalog lacks
-            raise LocationsConfigError(f"{source}: location {location_id!r}: read again "
-                                       "without its data; reload once more")
-        ids[location.id.upper()] += 1
-        conflict = conflict or catalog.claimed(location)
-        catalog.add(location)
-        catalog.keys[location.id] = key
-        locations.append(location)
+            root = await _take_from_thread(path, current.keys, builder, pause)
         await pause()
-    await pause()
-    dupes = duplicate_ids(source, ids)
-    if dupes is not None:
-        raise LocationsConfigError(dupes)
-    if conflict is not None:
-        raise LocationsConfigError(conflict)
-    await _check(catalog, locations, pause)
+        catalog = builder.finish(root)
+    except ValidationError:
+        await asyncio.to_thread(refuse, path)
+    await _check(catalog, builder.locations, pause)
     return catalog
+
+
+async def _take_from_thread(path: Path, known: Mapping[str, bytes], builder: CatalogBuilder,
+                            pause: Pause) -> Mapping[Any, Any]:
+    found = await asyncio.to_thread(read_in_thread, path, known)
+    for record in found.records:
+        builder.add(record, found.validated.get(record[0]))
+        await pause()
+    return {}  # changes() validated the other root keys
+
+
+async def _take_from_child(path: Path, known: Mapping[str, bytes], builder: CatalogBuilder,
+                           pause: Pause) -> Mapping[Any, Any]:
+    # Starting a process waits until it has exec'd (on a busy machine, a scheduling round of
+    # the child's), and its pipe is read without holding the GIL: both in a thread. A frame
+    # is unpickled here, one location validated at a time between pauses.
+    child = await asyncio.to_thread(ChildStream.start, path, known)
+    received = _Received()
+    try:
+        while not received.ended:
+            for record in received.records(await asyncio.to_thread(child.next_frame)):
+                builder.add(record)
+                await pause()
+        return received.root
+    except ChildFailed as exc:
+        raise LocationsConfigError(f"{path}: {exc}") from exc
+    finally:
+        await asyncio.to_thread(child.close)
 
 
 async def _check(catalog: LocationsCatalog, locations: list[OperatorLocation],
@@ -237,5 +288,3 @@ async def _check(catalog: LocationsCatalog, locations: list[OperatorLocation],
             raise type(first)("\n".join(problems))
 
 
-if __name__ == "__main__":
-    child_main(sys.stdin.buffer, sys.stdout.buffer)

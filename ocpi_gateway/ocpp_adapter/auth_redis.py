@@ -151,6 +151,10 @@ class RedisLoginLimiter:
             log.warning("ocpp_login_limiter_redis_failed",
                         charge_point_id=attempt.charge_point_id, error=str(exc))
 
+    async def drain(self) -> None:
+        """Wait for the commands queued (before the client is closed)."""
+        await self._batch.drain()
+
 
 class RedisVerifiedPasswords:
     """:class:`ocpp_adapter.auth.VerifiedPasswords` in Redis, so that a restarted or another
@@ -182,3 +186,7 @@ class RedisVerifiedPasswords:
         except RedisError as exc:
             log.warning("ocpp_verified_passwords_redis_failed", error=str(exc))
             await self._fallback.remember(fingerprint)
+
+    async def drain(self) -> None:
+        """Wait for the commands queued (before the client is closed)."""
+        await self._batch.drain()

@@ -27,7 +27,7 @@ from ocpi_gateway.domain.charger_commands import ChargerCommands, ChargerQueries
 from ocpi_gateway.domain.events import ChargerConnected, ChargerDisconnected, EventPublisher
 from ocpi_gateway.domain.ids import OcppVersion
 from ocpi_gateway.domain.loops import LoopRegistry
-from ocpi_gateway.domain.tasks import cancel_all
+from ocpi_gateway.domain.tasks import cancel_all, finish_within
 from ocpi_gateway.ocpp_adapter import v16, v201
 from ocpi_gateway.ocpp_adapter.admission import AdmissionGate
 from ocpi_gateway.ocpp_adapter.auth import (
@@ -139,10 +139,9 @@ class OcppServer:
             self._router = LocalChargerCommands(self.registry)
             transaction_ids = InMemoryTransactionIds()
             self._limiter = LocalLoginLimiter(login_limits, clock=clock)
-        self.passwords = PasswordChecker(
-            key=password_key,
-            shared=RedisVerifiedPasswords(self._redis)
-            if self._redis is not None and password_key is not None else None)
+        self._shared = RedisVerifiedPasswords(self._redis) \
+            if self._redis is not None and password_key is not None else None
+        self.passwords = PasswordChecker(key=password_key, shared=self._shared)
         self._tasks: set[asyncio.Task[None]] = set()
         self._last_seen: dict[str, ChargerPresence] = {}
         """One process without Redis: the last known connection of chargers that left."""
@@ -205,7 +204,8 @@ class OcppServer:
             await self._router.refresh_presence()
 
     async def stop(self) -> None:
-        """Close every charger's socket, stop routing, release presence."""
+        """Close every charger's socket, stop routing, release presence, send the commands
+        queued for Redis (for at most ``STOP_BOUND`` seconds), close Redis."""
         await self._close_all()
         await cancel_all(self._tasks, name="ocpp-server")
         await self._router.stop()
@@ -213,6 +213,11 @@ class OcppServer:
         await self.passwords.flush()
         self.passwords.close()
         if self._redis is not None:
+            # A login cancelled above leaves its commands in the batchers, awaited by no one:
+            # the end of the event loop would cancel them unsent.
+            limiter = self._limiter if isinstance(self._limiter, RedisLoginLimiter) else None
+            await finish_within([b.drain() for b in (limiter, self._shared) if b is not None],
+                                name="ocpp-redis-drain")
             await self._redis.aclose()
 
     async def _close_all(self) -> None:

@@ -3,18 +3,21 @@
 Pitfalls of the ``ocpp`` package handled here (each has a test in tests/ocpp):
 
 - ``route_message`` only logs a frame it cannot parse; OCPP-J wants a CALLERROR
-  (FormationViolation in 1.6, RpcFrameworkError in 2.0.1, MessageId "-1" when unreadable).
+  (FormationViolation in 1.6, RpcFrameworkError in 2.0.1, MessageId "-1" when unreadable:
+  ``frames.parse_frame``).
 - For an unknown action it answers NotSupported and for a known but unhandled one
   NotImplemented, the reverse of both specifications' tables, and the two exceptions' default
-  descriptions are swapped too; we decide code and description ourselves.
+  descriptions are swapped too; we decide code and description ourselves
+  (``frames.unhandled_action``).
 - Schema violations come out as FormatViolation even on 1.6, where the code is spelled
   FormationViolation.
 - ``call()`` returns None on a CALLERROR unless ``suppress=False``; ``UnknownCallErrorCodeError``
   is not an ``OCPPError``; a call pending when the charger leaves waits the whole timeout:
-  :meth:`OcppSession.execute` races the call against the session's end.
+  :meth:`OcppSession.execute` races the call against the session's end, and
+  ``call_outcomes.reply_of`` maps every way a call ends.
 - Calling ``call()`` from an ``@on`` handler deadlocks (the reader is busy in the handler). Events
   are therefore published from a per-session task, not from the handler: a subscriber may send
-  a command to the same charger without waiting for its own answer.
+  a command to the same charger without waiting for its own answer (``session_events``).
 - The route map is built per instance from every ``@on`` in the process; we share one per class.
 - Its ``_handle_call`` validates with jsonschema in a thread pool, converts keys with regexes
   and calls ``inspect.signature`` for every message; we dispatch the ``@on`` handlers ourselves
@@ -27,28 +30,16 @@ and this module uses only the names it defines.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import inspect
 import logging
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-import orjson
 import structlog
-from ocpp.exceptions import (
-    FormatViolationError,
-    InternalError,
-    NotSupportedError,
-    OCPPError,
-    UnknownCallErrorCodeError,
-)
-from ocpp.exceptions import (
-    NotImplementedError as OcppNotImplementedError,
-)
-from ocpp.messages import Call, CallError, CallResult
+from ocpp.exceptions import FormatViolationError, InternalError, OCPPError
+from ocpp.messages import Call
 
 from ocpi_gateway.domain.authorization import TokenAuthorizer
 from ocpi_gateway.domain.charger_commands import (
@@ -59,43 +50,31 @@ from ocpi_gateway.domain.charger_commands import (
 )
 from ocpi_gateway.domain.events import AvailabilityChanged, DomainEvent, EventPublisher
 from ocpi_gateway.domain.ids import OcppVersion
+from ocpi_gateway.ocpp_adapter.call_outcomes import consume, reply_of
 from ocpi_gateway.ocpp_adapter.connection import AiohttpConnection, ConnectionClosed
-from ocpi_gateway.ocpp_adapter.ocpp_internals import (
-    PackageChargePoint,
-    camel_key,
-    handles,
-    snake_key,
-    validate_inline,
+from ocpi_gateway.ocpp_adapter.frames import (
+    Message,
+    MessageTypeNotSupportedError,
+    Refused,
+    RpcFrameworkError,
+    error_frame,
+    parse_frame,
+    result_frame,
+    snake_keys,
+    unhandled_action,
+    wire_payload,
 )
+from ocpi_gateway.ocpp_adapter.ocpp_internals import PackageChargePoint, handles, validate_inline
+from ocpi_gateway.ocpp_adapter.session_events import SessionEvents
 from ocpi_gateway.ocpp_adapter.transaction_ids import TransactionIdSource
 from ocpi_gateway.ocpp_adapter.validation import validate_request
 
-__all__ = ["BootInfo", "CallObserver", "OcppSession", "SessionContext", "handles",
-           "snake_keys", "wire_payload"]
+__all__ = ["BootInfo", "CallObserver", "MessageTypeNotSupportedError", "OcppSession",
+           "RpcFrameworkError", "SessionContext", "handles", "snake_keys", "wire_payload"]
 
 log = structlog.get_logger(__name__)
 # The package logs every frame at INFO on this logger; keep it apart from ours.
 wire_log = logging.getLogger("ocpi_gateway.ocpp_adapter.wire")
-
-
-class MessageTypeNotSupportedError(OCPPError):  # type: ignore[misc]
-    """OCPP 2.0.1 code for a MessageTypeId other than 2, 3, 4 (absent from the package)."""
-
-    code = "MessageTypeNotSupported"
-    default_description = "A message with a Message Type Number that is not supported"
-
-
-class RpcFrameworkError(OCPPError):  # type: ignore[misc]
-    """OCPP 2.0.1 code for a frame that is no valid RPC message (absent from the package)."""
-
-    code = "RpcFrameworkError"
-    default_description = "Content of the call is not a valid RPC Request"
-
-
-# The package gives each of these two codes the other's description; the specifications'
-# tables (OCPP-J 1.6 §4.2.3, 2.0.1 part 4 §4.3) word them so:
-NOT_IMPLEMENTED_DESCRIPTION = "Requested Action is not known by receiver"
-NOT_SUPPORTED_DESCRIPTION = "Requested Action is recognized but not supported by the receiver"
 
 
 _TAKEN = frozenset({CommandOutcome.ACCEPTED, CommandOutcome.SCHEDULED})
@@ -121,30 +100,6 @@ class SessionContext:
     observe_call: CallObserver | None = None
 
 
-def snake_keys(value: Any) -> Any:
-    """An inbound payload with snake_case keys, as the package hands it to handlers."""
-    if isinstance(value, dict):
-        return {snake_key(k): snake_keys(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [snake_keys(v) for v in value]
-    return value
-
-
-def wire_payload(value: Any) -> Any:
-    """A response dataclass as the camelCase JSON object OCPP wants, None fields left out."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {
-            camel_key(field.name): wire_payload(item)
-            for field in dataclasses.fields(value)
-            if (item := getattr(value, field.name)) is not None
-        }
-    if isinstance(value, dict):
-        return {camel_key(k): wire_payload(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [wire_payload(v) for v in value if v is not None]
-    return value
-
-
 class OcppSession(PackageChargePoint):
     """Base of :class:`ocpp_adapter.v16.V16Session` and :class:`ocpp_adapter.v201.V201Session`."""
 
@@ -163,8 +118,7 @@ class OcppSession(PackageChargePoint):
         self.context = context
         self.replaced = False
         self._closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._events: deque[DomainEvent] | None = None  # made while events are pending
-        self._event_task: asyncio.Task[None] | None = None
+        self._events = SessionEvents(context.publisher, charge_point_id)
         self.connected_at = time.time()
         self.last_message_at = self.connected_at
         """Wall-clock time of the last frame from the charger (the admin API shows it)."""
@@ -197,30 +151,8 @@ class OcppSession(PackageChargePoint):
             log.info("ocpp_unexpected_response", charge_point_id=self.id,
                      unique_id=msg.unique_id)
 
-    def _parse(
-        self, raw_msg: str | bytes
-    ) -> Call | CallResult | CallError | tuple[str, OCPPError]:
-        try:
-            frame = orjson.loads(raw_msg)
-        except orjson.JSONDecodeError:
-            return "-1", self.rpc_violation(description="Message is not valid JSON")
-        unique_id = frame[1] if isinstance(frame, list) and len(frame) > 1 else None
-        reply_id = unique_id if isinstance(unique_id, str) and 0 < len(unique_id) <= 36 else "-1"
-        if not isinstance(frame, list) or not frame or not isinstance(unique_id, str):
-            return reply_id, self.rpc_violation(
-                description="Not an OCPP-J message array with a MessageId")
-        kind = frame[0]
-        if kind == 2 and len(frame) == 4 and isinstance(frame[2], str) \
-                and isinstance(frame[3], dict):
-            return Call(unique_id, frame[2], frame[3])
-        if kind == 3 and len(frame) == 3 and isinstance(frame[2], dict):
-            return CallResult(unique_id, frame[2])
-        if kind == 4 and len(frame) == 5 and isinstance(frame[2], str):
-            return CallError(unique_id, frame[2], frame[3], frame[4])
-        if kind in (2, 3, 4):
-            return reply_id, self.rpc_violation(
-                description=f"Message type {kind} has the wrong structure")
-        return reply_id, self.unknown_message_type_error(kind)
+    def _parse(self, raw_msg: str | bytes) -> Message | Refused:
+        return parse_frame(raw_msg, self.rpc_violation, self.unknown_message_type_error)
 
     def unknown_message_type_error(self, kind: object) -> OCPPError:
         return MessageTypeNotSupportedError(details={"messageTypeId": repr(kind)[:20]})
@@ -230,17 +162,9 @@ class OcppSession(PackageChargePoint):
             self.context.observe_call(self.version, msg.action, "in")
         handler = self.route_map.get(msg.action)
         if handler is None:
-            # The specifications: NotImplemented = action not known, NotSupported = known
-            # but not supported here.
-            error: OCPPError
-            if msg.action in self.known_actions:
-                error = NotSupportedError(description=NOT_SUPPORTED_DESCRIPTION,
-                                          details={"cause": f"{msg.action} is not supported"})
-            else:
-                error = OcppNotImplementedError(description=NOT_IMPLEMENTED_DESCRIPTION,
-                                                details={"cause": f"{msg.action} is unknown"})
             log.info("ocpp_unhandled_action", charge_point_id=self.id, action=msg.action)
-            await self._send_error(msg.unique_id, error)
+            await self._send_error(msg.unique_id, unhandled_action(msg.action,
+                                                                   self.known_actions))
             return
         # Our own dispatch instead of the package's _handle_call: compiled validation, memoized
         # key conversion, orjson; the handlers are the package's @on routes all the same.
@@ -260,9 +184,8 @@ class OcppSession(PackageChargePoint):
             log.exception("ocpp_handler_failed", charge_point_id=self.id, action=msg.action)
             await self._send_error(msg.unique_id, InternalError())
             return
-        frame = orjson.dumps([3, msg.unique_id, wire_payload(response)]).decode()
         try:
-            await self.send_frame(frame)
+            await self.send_frame(result_frame(msg.unique_id, response))
         except ConnectionClosed:
             pass
 
@@ -271,11 +194,8 @@ class OcppSession(PackageChargePoint):
         return error
 
     async def _send_error(self, unique_id: str, error: OCPPError) -> None:
-        frame = CallError(unique_id, error.code, error.description or "", {
-            k: v for k, v in error.details.items() if k != "ocpp_message"
-        } if isinstance(error.details, dict) else {})
         try:
-            await self.send_frame(frame.to_json())
+            await self.send_frame(error_frame(unique_id, error))
         except ConnectionClosed:
             pass
 
@@ -311,7 +231,7 @@ class OcppSession(PackageChargePoint):
         if self.context.observe_call is not None:
             self.context.observe_call(self.version, type(request).__name__, "out")
         call = asyncio.ensure_future(self.call(request, suppress=False))
-        call.add_done_callback(_consume)
+        call.add_done_callback(consume)
         try:
             done, _ = await asyncio.wait({call, self._closed}, timeout=timeout,
                                          return_when=asyncio.FIRST_COMPLETED)
@@ -321,7 +241,7 @@ class OcppSession(PackageChargePoint):
         if call not in done:
             return CommandReply(outcome=CommandOutcome.OFFLINE if self._closed.done()
                                 else CommandOutcome.TIMEOUT)
-        reply = self._reply_of(command, call)
+        reply = reply_of(self.id, command, call, self.reply)
         if isinstance(command, ChangeAvailability) and reply.outcome in _TAKEN:
             # On the instance holding the charger, whoever asked: the gateway's own record of
             # the operator's decision follows the charger's acceptance, in event order.
@@ -331,63 +251,14 @@ class OcppSession(PackageChargePoint):
                 scheduled=reply.outcome is CommandOutcome.SCHEDULED))
         return reply
 
-    def _reply_of(self, command: ChargerCommand, call: asyncio.Future[Any]) -> CommandReply:
-        kind = type(command).__name__
-        try:
-            response = call.result()
-        except (OcppNotImplementedError, NotSupportedError) as exc:
-            log.info("ocpp_command_not_supported", charge_point_id=self.id, command=kind,
-                     error=exc.code)
-            return CommandReply(outcome=CommandOutcome.NOT_SUPPORTED, error=exc.code)
-        except OCPPError as exc:
-            log.warning("ocpp_command_call_error", charge_point_id=self.id, command=kind,
-                        error=exc.code, description=exc.description)
-            return CommandReply(outcome=CommandOutcome.REJECTED, error=exc.code)
-        except UnknownCallErrorCodeError as exc:
-            log.warning("ocpp_command_call_error", charge_point_id=self.id, command=kind,
-                        error=str(exc))
-            return CommandReply(outcome=CommandOutcome.REJECTED, error=str(exc)[:100])
-        except TimeoutError:
-            return CommandReply(outcome=CommandOutcome.TIMEOUT)
-        except ConnectionClosed:
-            return CommandReply(outcome=CommandOutcome.OFFLINE)
-        except (TypeError, ValueError) as exc:
-            # A response the schema let through but the package could not build.
-            log.warning("ocpp_command_bad_response", charge_point_id=self.id, command=kind,
-                        error=str(exc))
-            return CommandReply(outcome=CommandOutcome.REJECTED)
-        return self.reply(command, response)
-
     # -- events --------------------------------------------------------------------------
 
     def emit(self, event: DomainEvent) -> None:
         """Publish in order, from a task of this session (never from the reader)."""
-        if self._events is None:
-            self._events = deque()
-        self._events.append(event)
-        if self._event_task is None:
-            self._event_task = asyncio.get_running_loop().create_task(self._drain_events())
-
-    async def _drain_events(self) -> None:
-        try:
-            while self._events:
-                event = self._events.popleft()
-                try:
-                    await self.context.publisher.publish(event)
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    log.exception("event_publish_failed", charge_point_id=self.id,
-                                  event=type(event).__name__)
-        finally:
-            self._event_task = None
-            if not self._events:
-                self._events = None
+        self._events.emit(event)
 
     async def flush_events(self) -> None:
-        task = self._event_task
-        if task is not None:
-            await asyncio.shield(task)
+        await self._events.flush()
 
     # -- lifetime ------------------------------------------------------------------------
 
@@ -407,8 +278,3 @@ class OcppSession(PackageChargePoint):
         except ConnectionError:
             pass
 
-
-def _consume(future: asyncio.Future[Any]) -> None:
-    """Retrieve the outcome of an abandoned call so asyncio does not log it as lost."""
-    if not future.cancelled():
-        future.exception()

@@ -29,6 +29,7 @@ from ocpi_gateway.reservation_policy.capacity.base import Promise
 from ocpi_gateway.reservation_policy.capacity.gate import ReservationCapacity, stored_reservations
 from ocpi_gateway.reservation_policy.capacity.recovery import CapacityRecovery
 from ocpi_gateway.reservation_policy.capacity.redis import open_capacity
+from ocpi_gateway.reservation_policy.capacity.retention import CapacityPruner
 from ocpi_gateway.reservation_policy.enforcement.service import Enforcement
 from ocpi_gateway.reservation_policy.engine import PolicyEngine
 from ocpi_gateway.reservation_policy.expiry import ExpiryClock
@@ -167,9 +168,14 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
         capacity_recovery = app.get(CAPACITY_RECOVERY)
         if capacity_recovery is not None:
             capacity_recovery.start()
+        pruner = CapacityPruner(timeline,
+                                lambda: [loc.id for loc in app[LOCATIONS].catalog.locations()],
+                                clock=app[keys.CLOCK], loops=app[keys.LOOPS])
+        pruner.start()
         service.recovery.start()
         yield
         await service.recovery.stop()
+        await pruner.stop()
         if capacity_recovery is not None:
             await capacity_recovery.stop()
         await clock.stop()

@@ -31,3 +31,10 @@ async def test_a_rebuild_or_a_restore_is_one_change_of_everything(
                                                             Promise("d", at(120), at(180))]) == 2
     restored = await timeline.changes(L, rebuilt.version)
     assert (restored.version, restored.spans) == (before + 2, None)
+
+
+async def test_pruning_a_site_never_set_leaves_no_site_behind() -> None:
+    # The prune loop asks of every location of the catalogue, most without bookings.
+    timeline = MemoryCapacity(clock=Clock())
+    assert await timeline.prune(L, at(60)) == 0
+    assert L not in timeline._sites

@@ -4,12 +4,13 @@ the prepared store (tests/console/report_store.py; worked out in tests/admin/tes
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Page
+from playwright.async_api import Page, Route
 
 from ocpi_gateway import keys
 from tests.admin.support import PASSWORDS, AdminClient, write_operators
@@ -156,3 +157,30 @@ async def test_the_charts_show_the_report_figures(prepared: RunningGateway,
 
 async def _changed(page: Page, before: str | None) -> bool:
     return await page.locator("#view").get_attribute("data-loaded") != before
+
+
+async def test_a_view_still_loading_when_the_operator_moves_on_never_fills_the_next(
+        site: Site) -> None:
+    # The sites view's request is held until the operator is on the reservations view; then
+    # it completes. It once filled the reservations view with the sites (and marked it
+    # loaded), so a list read just after showed none of its rows.
+    held, release = asyncio.Event(), asyncio.Event()
+
+    async def hold(route: Route) -> None:
+        held.set()
+        await release.wait()
+        await route.continue_()
+
+    async with chromium() as browser:
+        page = await new_page(browser)
+        await page.route("**/admin/api/sites?*", hold)
+        await log_in(page, site.gateway.url, "alice", PASSWORDS["alice"])
+        await held.wait()
+        first = await page.evaluate_handle("() => document.getElementById('view')")
+        await open_view(page, "reservations")
+        release.set()
+        await page.wait_for_function("view => view.querySelector('.site') !== null", arg=first)
+        shown = page.locator("#view")
+        assert await shown.get_attribute("data-view") == "reservations"
+        assert await shown.locator(".site").count() == 0
+        assert await shown.locator("h2").all_text_contents() != ["Sites"]

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 import yaml
 
-from ocpi_gateway.domain.yaml_load import safe_load_fast
+from ocpi_gateway.domain.yaml_load import NotStreamable, RootListStream, safe_load_fast
 from ocpi_gateway.locations.sample import sample_location
 
 DOCUMENTS = [
@@ -55,3 +55,56 @@ def test_bad_yaml_raises_a_yaml_error(text: str) -> None:
 def test_an_operator_file_loads_as_with_safe_load() -> None:
     text = yaml.safe_dump({"locations": [sample_location(i) for i in range(30)]})
     assert safe_load_fast(text) == yaml.safe_load(text)
+
+
+# -- RootListStream: the locations list a location at a time ------------------------------
+
+def streamed(text: str, key: str = "locations") -> tuple[list[Any], dict[Any, Any]]:
+    stream = RootListStream(text, key)
+    items = list(stream.items())
+    return items, stream.root
+
+
+@pytest.mark.parametrize("text", [
+    "locations:\n- {id: A, n: 1}\n- {id: B, n: 2.5, on: yes}\n",
+    "before: 1\nlocations: []\nafter: [x, y]\n",
+    "defaults: &d {x: 1}\nlocations:\n- *d\n- {y: *d}\n",
+    "other: only\n",
+    "locations:\n- [1, 2024-05-01, ~, '1']\n- just text\n",
+])
+def test_streamed_items_and_root_are_what_safe_load_gives(text: str) -> None:
+    expected = yaml.safe_load(text)
+    items, root = streamed(text)
+    assert items == expected.get("locations", [])
+    assert root == {**expected, **({"locations": []} if "locations" in expected else {})}
+
+
+def test_each_item_comes_before_the_rest_is_parsed() -> None:
+    # The error after the list is raised only when the stream gets there.
+    stream = RootListStream("locations:\n- {id: A}\n- {id: B}\nafter: [\n", "locations")
+    items = stream.items()
+    assert next(items) == {"id": "A"}
+    assert next(items) == {"id": "B"}
+    with pytest.raises(yaml.YAMLError):
+        next(items)
+
+
+def test_strings_and_anchors_are_shared_as_safe_load_fast_shares_them() -> None:
+    text = "shared: &s {x: 1}\nlocations:\n- {k: repeated, a: *s}\n- {k: repeated, a: *s}\n"
+    items, root = streamed(text)
+    assert items[0]["k"] is items[1]["k"]
+    assert items[0]["a"] is items[1]["a"] is root["shared"]
+    whole = safe_load_fast(text)
+    assert whole["locations"] == items
+
+
+@pytest.mark.parametrize("text", [
+    "", "- 1\n", "just text\n", "locations: {a: 1}\n", "locations: &x [1]\n",
+    "locations: !!seq [1]\n", "<<: {a: 1}\nlocations: []\n", "locations: [1]\nlocations: [2]\n",
+    "locations: [1]\n---\nlocations: [2]\n", "locations:\n- !!str 1\n",
+    "base: &b {a: 1}\nlocations:\n- {<<: *b, c: 2}\n", "!!map {locations: []}\n",
+    "locations:\n- {[1, 2]: unhashable}\n",
+])
+def test_what_needs_pyyaml_s_own_loader_is_not_streamed(text: str) -> None:
+    with pytest.raises(NotStreamable):
+        streamed(text)

@@ -17,7 +17,7 @@ from tests.peers.gateway import gateway_settings, start_gateway
 WITH_REDIS = {
     "admin-housekeeping", "availability-recovery", "bookings-bind", "bookings-sweep",
     "bookings-welcome",
-    "capacity-rebuild", "cdrs-sweep",
+    "capacity-prune", "capacity-rebuild", "cdrs-sweep",
     "commands-sweep",
     "hubclientinfo-sync", "locations-shared-sync", "locations-welcome", "ocpp-liveness",
     "ocpp-presence-refresh", "outbox-adopt",

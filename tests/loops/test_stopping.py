@@ -11,7 +11,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from ocpi_gateway.domain.loops import BackgroundLoop
-from ocpi_gateway.domain.tasks import cancel_and_wait, wait_event
+from ocpi_gateway.domain.tasks import cancel_and_wait, finish_within, wait_event
 from tests.loops.support import Ticks, settle
 
 HANG = 60.0
@@ -99,3 +99,43 @@ async def test_wait_event_tells_whether_the_event_came() -> None:
     await settle()
     event.set()
     assert await later
+
+
+async def test_finish_within_lets_work_end_and_gives_up_on_what_does_not() -> None:
+    ended: list[str] = []
+    gate = asyncio.Event()
+
+    async def work(name: str) -> None:
+        await gate.wait()
+        ended.append(name)
+
+    together = asyncio.ensure_future(finish_within([work("a"), work("b")], bound=HANG,
+                                                   name="work"))
+    await settle()
+    assert not together.done()
+    gate.set()
+    assert await together and ended == ["a", "b"]
+
+    never = asyncio.Event()
+    cancelled = False
+
+    async def stuck() -> None:
+        nonlocal cancelled
+        try:
+            await never.wait()
+        except asyncio.CancelledError:
+            cancelled = True
+            raise
+
+    with capture_logs() as logs:
+        assert not await finish_within([stuck()], bound=0.05, name="stuck")
+    assert cancelled
+    assert any(e["event"] == "task_did_not_finish" and e["task"] == "stuck" for e in logs)
+
+
+async def test_finish_within_raises_what_the_work_raised() -> None:
+    async def failing() -> None:
+        raise ValueError("no")
+
+    with pytest.raises(ValueError, match="no"):
+        await finish_within([failing()], bound=HANG, name="failing")

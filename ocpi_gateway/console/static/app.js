@@ -29,9 +29,12 @@ async function route() {
   for (const link of document.querySelectorAll('#nav a')) {
     link.classList.toggle('current', link.getAttribute('href') === `#${name}`);
   }
-  const view = el('view');
+  // A fresh element per visit: a view still loading when the operator moved on then fills
+  // a detached one, never the view shown now (nor marks it loaded).
+  const view = document.createElement('section');
+  view.id = 'view';
   view.dataset.view = name;
-  delete view.dataset.loaded;
+  el('view').replaceWith(view);
   try {
     const off = await show(view);
     if (turn === showing) leave = off; else off();

@@ -146,6 +146,10 @@ class RedisPresence:
         with contextlib.suppress(RedisError):
             await self.redis.delete(instance_key(self.instance_id))
 
+    async def drain(self) -> None:
+        """Wait for the claims and releases queued (before the client is closed)."""
+        await self._batch.drain()
+
     @property
     def refreshes(self) -> int:
         """How many presence refreshes ran (tests: "past several refreshes")."""

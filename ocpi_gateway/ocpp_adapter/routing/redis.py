@@ -31,7 +31,7 @@ from redis.exceptions import RedisError
 
 from ocpi_gateway.domain.charger_commands import ChargerCommand, CommandOutcome, CommandReply
 from ocpi_gateway.domain.loops import LoopRegistry
-from ocpi_gateway.domain.tasks import STOP_BOUND, cancel_and_wait, wait_event
+from ocpi_gateway.domain.tasks import STOP_BOUND, cancel_and_wait, finish_within, wait_event
 from ocpi_gateway.ocpp_adapter.directory import ChargerPresence
 from ocpi_gateway.ocpp_adapter.registry import ConnectionRegistry
 from ocpi_gateway.ocpp_adapter.routing.codec import (
@@ -122,6 +122,8 @@ class RedisChargerCommands:
             if not future.done():
                 future.set_result(CommandReply(outcome=CommandOutcome.OFFLINE))
         await self.presence.leave()
+        # The releases of chargers whose handlers were cancelled are awaited by no one.
+        await finish_within([self.presence.drain()], name="ocpp-presence-drain")
 
     # -- presence, for the server --------------------------------------------------------
 

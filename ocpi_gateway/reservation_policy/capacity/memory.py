@@ -270,6 +270,8 @@ class MemoryCapacity:
             return added
 
     async def prune(self, location_id: str, before: datetime) -> int:
+        if location_id not in self._sites:
+            return 0  # the prune loop asks of every location: not one empty site each
         async with self._lock(location_id):
             site = self._site(location_id)
             ended = [pid for pid, p in site.promises.items() if p.end <= before]
