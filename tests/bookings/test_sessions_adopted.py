@@ -8,7 +8,7 @@ stored, and an EVSE with another car keeps that car's promise."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 
 import pytest
@@ -30,10 +30,15 @@ class Running:
     def __init__(self) -> None:
         self.now: list[Ongoing] = []
         self.broken = False
+        self.while_read: Callable[[], Awaitable[None]] | None = None
+        """Runs during the next read (what another task does meanwhile)."""
 
     async def __call__(self, charge_point_id: str | None) -> list[Ongoing]:
         if self.broken:
             raise OSError("the store is unreachable")
+        if self.while_read is not None:
+            meanwhile, self.while_read = self.while_read, None
+            await meanwhile()
         return [o for o in self.now
                 if charge_point_id is None or o.start.charge_point_id == charge_point_id]
 
@@ -124,14 +129,23 @@ async def test_what_is_not_adopted(site: BindingSite, clock: Clock) -> None:
 async def test_a_charger_connecting_adopts_only_its_own(site: BindingSite, clock: Clock
                                                        ) -> None:
     running = Running()
-    clock.now = at(0)
+    gw = instance(site, running)
+    clock.now = at(-10)
+    await start(site, gw, "E002", "T2")  # seen starting here
+    running.add(site, "E002", "T2", at(-10))
     running.add(site, "E000", "T0", at(-5))
     running.add(site, "E001", "T1", at(-5))
     await site.set_status("E000", EvseStatus.CHARGING)
     await site.set_status("E001", EvseStatus.CHARGING)
-    gw = instance(site, running)
+    clock.now = at(0)
     assert await gw.sessions.adopt(gw.binder.free_now, "CP001") == 1
-    assert await known(gw, clock.now) == {"E001": (at(-5), at(55))}
+    assert await known(gw, clock.now) == {"E002": (at(-10), at(50)),
+                                          "E001": (at(-5), at(55))}
+    # Every charger's (a start): the one seen here is kept as it is.
+    assert await gw.sessions.adopt(gw.binder.free_now) == 1
+    assert await known(gw, clock.now) == {"E002": (at(-10), at(50)),
+                                          "E001": (at(-5), at(55)),
+                                          "E000": (at(-5), at(55))}
 
 
 @pytest.mark.parametrize("by_reservation", [True, False])
@@ -214,3 +228,53 @@ async def test_a_store_that_cannot_be_read_leaves_the_sessions_believed(
     clock.now = at(55)
     await gw.run()
     assert await sessions(site) == {"E000": (at(0), at(70))}
+
+
+async def test_a_session_whose_end_is_stored_but_never_released_leaves_at_the_next_run(
+        site: BindingSite, clock: Clock) -> None:
+    running = Running()
+    gw = instance(site, running)
+    clock.now = at(0)
+    await start(site, gw, "E000", "T0")
+    running.add(site, "E000", "T0", at(0))
+    # Its end reached the store only (the instance that saw it stopped before releasing).
+    running.end("T0")
+    clock.now = at(55)
+    await gw.run()
+    assert await sessions(site) == {}
+    assert await known(gw, clock.now) == {}
+
+
+async def test_a_session_that_ends_while_a_run_reads_is_not_extended(
+        site: BindingSite, clock: Clock) -> None:
+    running = Running()
+    gw = instance(site, running)
+    clock.now = at(0)
+    await start(site, gw, "E000", "T0")
+    await start(site, gw, "E001", "T1")
+    running.add(site, "E000", "T0", at(0))
+    running.add(site, "E001", "T1", at(0))
+
+    async def ends() -> None:
+        await gw.event(TransactionEnded(charge_point_id="CP000", transaction_id="T0"))
+
+    running.while_read = ends
+    clock.now = at(55)
+    await gw.run()
+    assert await sessions(site) == {"E001": (at(0), at(70))}  # the next one still extended
+    assert await known(gw, clock.now) == {"E001": (at(0), at(70))}
+
+
+async def test_an_instance_without_the_store_adopts_nothing(site: BindingSite, clock: Clock
+                                                           ) -> None:
+    gw = site.instance()
+    assert gw.sessions.ongoing is None
+    assert await gw.sessions.adopt(gw.binder.free_now) == 0
+
+
+async def test_a_charger_where_nobody_books_is_not_read(site: BindingSite, clock: Clock
+                                                       ) -> None:
+    running = Running()
+    running.broken = True  # a read would fail
+    gw = instance(site, running)
+    assert await gw.sessions.adopt(gw.binder.free_now, "CP-ELSEWHERE") == 0

@@ -144,6 +144,10 @@ class SessionWatch:
         EVSE shows free ended unseen; one older than another on its EVSE lost its end."""
         if self.ongoing is None:
             return 0
+        if charge_point_id is not None and not any(
+                self.service.policy.bookings_possible(location_id)
+                for location_id in self.sites(charge_point_id)):
+            return 0  # no read for a charger connecting where nobody books
         now = self.service.clock()
         adopted: list[tuple[str, str]] = []
         # Oldest first: a newer one on the same EVSE replaces it.
@@ -179,10 +183,7 @@ class SessionWatch:
                            event.connector_id)
             if evse is None:
                 continue
-            here = [(key, other) for key, other in self._running.items()
-                    if (other.location_id, other.evse_uid) == (location_id, evse.evse_uid)]
-            if free is not None and (any(other.since > since for _, other in here)
-                                     or evse.evse_uid in await free(location_id)):
+            if free is not None and evse.evse_uid in await free(location_id):
                 return None
             used = self._booking_used(await svc.ledger.near(location_id, since), event, since)
             until = promise_of(used).end if used is not None \
@@ -192,16 +193,24 @@ class SessionWatch:
                               used is not None)
             if running.until <= now:
                 return None  # a day long: no longer believed
+            if any(self._at(location_id, evse.evse_uid, other) and other.since > since
+                   for other in self._running.values()):
+                return None  # a newer one is there: this one's end went unreported
             # Unchecked, it needs no supply: the site's first admission here restores that.
             await svc.capacity.timeline.occupy(location_id, running.promise())
-            for key, _ in here:
-                del self._running[key]  # its end went unreported: this one replaced it
+            for key, other in list(self._running.items()):
+                if self._at(location_id, evse.evse_uid, other):
+                    del self._running[key]  # its end went unreported: this one replaced it
             self._running[(event.charge_point_id, event.transaction_id)] = running
             log.info("session_adopted" if free is not None else "session_on_timeline",
                      location_id=location_id, evse_uid=evse.evse_uid,
                      until=running.until.isoformat(), booked=running.booked)
             return running
         return None
+
+    @staticmethod
+    def _at(location_id: str, evse_uid: str, running: Running) -> bool:
+        return (running.location_id, running.evse_uid) == (location_id, evse_uid)
 
     @staticmethod
     def _booking_used(near: Sequence[Booking], event: TransactionStarted, now: datetime
@@ -240,12 +249,14 @@ class SessionWatch:
                 continue
             if running.location_id not in free_at:
                 free_at[running.location_id] = await free(running.location_id)
+            if key[0] not in stored_at:
+                stored_at[key[0]] = await self._ongoing_at(key[0])
+            if self._running.get(key) is not running:
+                continue  # ended, or replaced on its EVSE, while this run read
             if running.evse_uid in free_at[running.location_id]:
                 self._running.pop(key, None)
                 await self._vacate(running)
                 continue
-            if key[0] not in stored_at:
-                stored_at[key[0]] = await self._ongoing_at(key[0])
             still = stored_at[key[0]]
             if still is not None and not any(o.start.transaction_id == key[1] for o in still):
                 self._running.pop(key, None)
