@@ -1,5 +1,5 @@
 """structlog configured for JSON lines on stdout (readable lines on a terminal), with the
-request's bound context."""
+request's context."""
 
 from __future__ import annotations
 
@@ -10,11 +10,13 @@ from typing import TextIO
 import structlog
 
 from ocpi_gateway.config import LogFormat
+from ocpi_gateway.transport.log_context import merge_request_context
 
 
 def configure_logging(level: str = "INFO", log_format: LogFormat = LogFormat.JSON,
                       stream: TextIO | None = None) -> None:
-    """Request id, correlation id and partner come from structlog.contextvars. ``auto`` is
+    """Request id, correlation id and partner come from the request's context
+    (transport.log_context), then whatever was bound with structlog.contextvars. ``auto`` is
     readable on a terminal and JSON when the output goes to a file or a log collector."""
     out = sys.stdout if stream is None else stream
     numeric = logging.getLevelName(level.upper())
@@ -28,6 +30,7 @@ def configure_logging(level: str = "INFO", log_format: LogFormat = LogFormat.JSO
         else structlog.processors.JSONRenderer())
     structlog.configure(
         processors=[
+            merge_request_context,
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),

@@ -6,13 +6,15 @@ spliced around them once a second (``_Reply``), so a request for a cached page c
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import structlog
-from aiohttp import web
+from aiohttp import hdrs, web
+from multidict import CIMultiDict, istr
 from pydantic import BaseModel
 from yarl import URL
 
@@ -29,6 +31,8 @@ from ocpi_gateway.transport.status_codes import OcpiStatus
 log = structlog.get_logger(__name__)
 
 DEFAULT_MAX_LIMIT = 100
+X_TOTAL_COUNT = istr("X-Total-Count")
+X_LIMIT = istr("X-Limit")
 PUBLISHER_KEY: web.AppKey[LocationsPublisher] = web.AppKey("locations_publisher")
 
 
@@ -65,7 +69,7 @@ def _int_param(request: web.Request, name: str, default: int) -> int:
 
 
 REPLIES_KEPT = 1024
-"""Distinct list replies kept (each a page query under one URL); then all are dropped."""
+"""Distinct list replies kept (each a request target under one Host); then all are dropped."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,13 +78,16 @@ class _Reply:
     (OCPI DateTime: fractional seconds MAY be used), so every request for the page in that
     second is answered with the same bytes, without copying the page into a new body."""
 
-    data: bytes
-    """The publisher's serialized page it was built from (held, so compared by identity): a
-    changed page is a new bytes object."""
-    total: int
+    generation: int
+    """The publisher's pages generation it was built in: once it moved on, the page may have
+    changed."""
     second: int
     body: bytes
-    headers: dict[str, str]
+    headers: CIMultiDict[str]
+
+
+_ReplyKey = tuple[str, str, str, str]
+"""(version, scheme, Host header, request target as sent: path and query string)."""
 
 
 class LocationsSender:
@@ -89,25 +96,21 @@ class LocationsSender:
         public_url: str | None = None, clock: Callable[[], float] = time.time,
     ) -> None:
         self.publisher = publisher
+        self._pages = publisher.pages
         self.max_limit = max_limit
         self.public_url = public_url.rstrip("/") if public_url else None
         # (scheme, Host header, path) → the page URL without query, as yarl normalised it:
         # building a yarl URL per page is a measurable part of a request.
         self._bases: dict[tuple[str, str, str], str] = {}
         self._clock = clock
-        self._replies: dict[tuple[str, int, int, str | None, str | None, str, str, str],
-                            _Reply] = {}
+        self._replies: dict[_ReplyKey, _Reply] = {}
 
     def routes(self, prefix: str = "/ocpi/2.2.1/locations",
                version: str = DEFAULT_VERSION) -> list[web.RouteDef]:
         """The sender's routes under ``prefix``, answering in ``version``'s form."""
-
-        async def list_locations(request: web.Request) -> web.Response:
-            return await self.list_locations(request, version)
-
-        async def get_object(request: web.Request) -> web.Response:
-            return await self.get_object(request, version)
-
+        # Partials, not closures: a coroutine less per request on the hot path.
+        list_locations = functools.partial(self.list_locations, version=version)
+        get_object = functools.partial(self.get_object, version=version)
         return [
             web.get(prefix, list_locations, allow_head=False),
             web.get(prefix + "/", list_locations, allow_head=False),
@@ -119,6 +122,26 @@ class LocationsSender:
 
     async def list_locations(self, request: web.Request,
                              version: str = DEFAULT_VERSION) -> web.Response:
+        # The same request target (path and query string as sent) under the same Host and
+        # scheme is the same page query with the same Link: while no location changed and
+        # the second is the same, the reply is, without parsing the query again.
+        second = int(self._clock())
+        generation = self._pages.generation
+        key = (version, request.scheme, request.host, request.raw_path)
+        reply = self._replies.get(key)
+        if reply is None or reply.second != second or reply.generation != generation:
+            built = self._reply(request, version, generation, second)
+            if isinstance(built, web.Response):
+                return built
+            reply = built
+            if len(self._replies) >= REPLIES_KEPT:  # the Host header is the client's
+                self._replies.clear()
+            self._replies[key] = reply
+        return web.Response(body=reply.body, headers=reply.headers)
+
+    def _reply(self, request: web.Request, version: str, generation: int,
+               second: int) -> _Reply | web.Response:
+        """The reply to this page query, or the error answering a malformed one."""
         query = request.query
         raw_from, raw_to = query.get("date_from"), query.get("date_to")
         try:
@@ -130,28 +153,15 @@ class LocationsSender:
             log.info("locations_bad_query", query=request.query_string, error=exc.message)
             return exc.to_response()
         data, total = self.publisher.page(offset, limit, date_from, date_to, version)
-        second = int(self._clock())
-        key = (version, offset, limit, raw_from, raw_to, request.scheme, request.host,
-               request.path)
-        reply = self._replies.get(key)
-        if (reply is None or reply.data is not data or reply.total != total
-                or reply.second != second):
-            reply = self._reply(request, data, total, offset, limit, second)
-            if len(self._replies) >= REPLIES_KEPT:  # the Host header is the client's
-                self._replies.clear()
-            self._replies[key] = reply
-        return web.Response(body=reply.body, headers=reply.headers)
-
-    def _reply(self, request: web.Request, data: bytes, total: int, offset: int, limit: int,
-               second: int) -> _Reply:
-        headers = {"Content-Type": "application/json", "X-Total-Count": str(total),
-                   "X-Limit": str(self.max_limit)}
+        # A multidict of istr names: each response copies it without case-folding a name.
+        headers = CIMultiDict({hdrs.CONTENT_TYPE: "application/json",
+                               X_TOTAL_COUNT: str(total), X_LIMIT: str(self.max_limit)})
         if offset + limit < total and limit > 0:
-            headers["Link"] = f'<{self._next_url(request, offset + limit, limit)}>; rel="next"'
+            headers[hdrs.LINK] = f'<{self._next_url(request, offset + limit, limit)}>; rel="next"'
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second))
         body = b"".join((b'{"data":', data, b',"status_code":1000,"timestamp":"',
                          stamp.encode(), b'"}'))
-        return _Reply(data, total, second, body, headers)
+        return _Reply(generation, second, body, headers)
 
     def _next_url(self, request: web.Request, offset: int, limit: int) -> str:
         query = request.query

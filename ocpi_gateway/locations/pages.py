@@ -17,16 +17,21 @@ class Pages:
         self._live = live
         self._serialized: dict[tuple[str, str], bytes] = {}
         self._pages: dict[tuple[int, int, str | None, str | None, str], tuple[bytes, int]] = {}
+        self.generation = 0
+        """Moves on with every change: what was made of an earlier generation's pages is
+        stale, what was made of this one's is not."""
 
     def changed(self, location_id: str) -> None:
         """The location changed (its content or last_updated): serialize it again."""
         for version in KNOWN_VERSIONS:
             self._serialized.pop((location_id, version), None)
         self._pages.clear()
+        self.generation += 1
 
     def clear(self) -> None:
         self._serialized.clear()
         self._pages.clear()
+        self.generation += 1
 
     def location_json(self, location_id: str, version: str) -> bytes:
         key = (location_id, version)

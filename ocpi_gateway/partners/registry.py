@@ -209,6 +209,19 @@ class PartnerRegistry:
             await self._changed()
         return migrated
 
+    def cached_reader(self, header: str) -> Caller | None:
+        """What ``authenticate_header(header, to_change=False)`` would answer, when that is
+        known without awaiting (the header cached, and a partner-epoch read shared with the
+        requests queued with this one done and agreeing: ``SharedRead.settled``); else None,
+        and the caller asks ``authenticate_header``. The caller is shared: only read it."""
+        cached = self._header_cache.get(header)
+        if cached is None or cached[0] <= self._clock():
+            return None
+        read = self._epoch_reads.settled()
+        if read is None or read.result() != cached[1]:
+            return None
+        return cached[2]
+
     async def authenticate_header(self, header: str | None, *,
                                   to_change: bool = True) -> Caller | None:
         """The caller an Authorization header authenticates (both readings of its token).

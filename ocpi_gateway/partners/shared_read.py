@@ -46,6 +46,17 @@ class SharedRead(Generic[T]):
                 return await self.get()
             raise
 
+    def settled(self) -> asyncio.Future[T] | None:
+        """The read ``get()`` would answer with at once (one begun in the present window by
+        another task, done, not failed), for a caller that would rather not await; None: call
+        ``get()``."""
+        current = self._current
+        if (current is None or not current.done() or current.cancelled()
+                or current.exception() is not None
+                or self._reader is asyncio.current_task()):
+            return None
+        return current
+
     def forget(self) -> None:
         """Callers from now on read afresh (this process just changed what is read)."""
         self._current = None

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from aiohttp import web
-from multidict import CIMultiDictProxy
+from multidict import CIMultiDictProxy, istr
 
 from ocpi_gateway.partners.grants import HUB
 from ocpi_gateway.partners.models import Partner
@@ -17,6 +17,9 @@ from ocpi_gateway.transport.status_codes import OcpiStatus
 
 FROM_COUNTRY, FROM_PARTY = "OCPI-from-country-code", "OCPI-from-party-id"
 TO_COUNTRY, TO_PARTY = "OCPI-to-country-code", "OCPI-to-party-id"
+LOOKUP_NAMES = (istr(FROM_COUNTRY), istr(FROM_PARTY), istr(TO_COUNTRY), istr(TO_PARTY))
+"""The same names as ``istr``, to look them up in a request's headers without case-folding
+each name on every request."""
 
 
 def _pair(headers: CIMultiDictProxy[str], country: str, party: str) -> Party | None:

@@ -128,3 +128,28 @@ async def test_a_get_during_a_reload_sees_each_location_old_or_new(
     assert any(set(r.values()) == {"old", "new"} for r in seen)
     final = await read(f"/ocpi/2.2.1/locations?limit={COUNT}")
     assert {which(location) for location in final} == {"new"}
+
+
+async def test_a_reload_within_the_second_of_a_list_reply_is_served_at_once(
+    tmp_path: Path, aiohttp_client: Any,
+) -> None:
+    path = tmp_path / "locations.yaml"
+    path.write_text(yaml.safe_dump({"locations": old_items()}))
+    publisher = LocationsPublisher(LocationsCatalog.from_file(path), MemoryAvailability())
+    await publisher.start()
+    app = web.Application()
+    # One second throughout: a reply of that second must not outlive the reload.
+    app.add_routes(LocationsSender(publisher, max_limit=COUNT, clock=lambda: 1_900_000_000.0)
+                   .routes())
+    client = await aiohttp_client(app)
+    try:
+        async def listed() -> dict[str, list[tuple[str, str]]]:
+            resp = await client.get(f"/ocpi/2.2.1/locations?limit={COUNT}")
+            return evse_list((await resp.json())["data"])
+
+        assert await listed() == evse_list(old_items())
+        path.write_text(yaml.safe_dump({"locations": new_items()}))
+        assert sorted(await publisher.reload()) == sorted(evse_list(old_items()))
+        assert await listed() == evse_list(new_items())
+    finally:
+        await publisher.stop()

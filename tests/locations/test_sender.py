@@ -214,3 +214,61 @@ async def test_a_list_reply_is_reused_within_its_second_and_never_after_a_change
         assert later.replace(b"17:46:41Z", b"17:46:40Z") == changed
     finally:
         await publisher.stop()
+
+
+async def test_list_replies_are_kept_per_request_target_and_each_is_its_own_page(
+    aiohttp_client: Any,
+) -> None:
+    publisher = LocationsPublisher(LocationsCatalog(sample_locations(COUNT)), MemoryAvailability())
+    await publisher.start()
+    await publisher.settle()
+    app = web.Application()
+    # One second throughout: whatever is reused is reused by request target alone.
+    app.add_routes(LocationsSender(publisher, max_limit=CAP, clock=lambda: 1_900_000_000.0)
+                   .routes())
+    client = await aiohttp_client(app)
+    try:
+        async def page(target: str) -> tuple[int, list[str], dict[str, Any]]:
+            resp = await client.get(target)
+            body = await resp.json()
+            validate_gateway_response("GET", resp.url.path, body, http_status=resp.status)
+            return body["status_code"], [loc["id"] for loc in body.get("data") or []], dict(
+                resp.headers)
+
+        def ids(first: int, count: int) -> list[str]:
+            return [f"LOC-{i:05d}" for i in range(first, first + count)]
+
+        base = "/ocpi/2.2.1/locations"
+        for _ in range(2):  # built, then reused: the same answers
+            status, first, headers = await page(base + "?limit=2")
+            assert status == 1000 and first == ids(0, 2)
+            assert headers["Link"].endswith(f'{base}?offset=2&limit=2>; rel="next"')
+            # The same query spelled otherwise, and other queries: each its own reply.
+            assert (await page(base + "?offset=0&limit=2"))[1] == ids(0, 2)
+            status, second, headers = await page(base + "?limit=2&offset=2")
+            assert second == ids(2, 2) and "offset=4&limit=2" in headers["Link"]
+            assert (await page(base + "?limit=3"))[1] == ids(0, 3)
+            assert (await page(base + "/?limit=2"))[2]["Link"].endswith(
+                f'{base}/?offset=2&limit=2>; rel="next"')
+            assert (await page(base + "?offset=24&limit=5"))[2]["X-Total-Count"] == str(COUNT)
+            # A malformed query is answered as such every time, never from a reply.
+            assert (await page(base + "?limit=-2"))[0] == 2001
+    finally:
+        await publisher.stop()
+
+
+async def test_the_pages_generation_moves_on_with_every_change() -> None:
+    publisher = LocationsPublisher(LocationsCatalog(sample_locations(3)), MemoryAvailability())
+    await publisher.start()
+    await publisher.settle()
+    try:
+        before = publisher.pages.generation
+        publisher.page(0, 2, None, None)
+        assert publisher.pages.generation == before  # reading pages changes nothing
+        await publisher.on_event(ConnectorStatusChanged(
+            charge_point_id="CP-00001", evse_id=1, connector_id=1,
+            status=ConnectorStatus.CHARGING, timestamp=T0))
+        await publisher.settle()
+        assert publisher.pages.generation > before
+    finally:
+        await publisher.stop()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+
 from ocpi_gateway.partners.grants import Grants
 from ocpi_gateway.partners.models import PartnerEndpoint, PartnerRole
 from ocpi_gateway.partners.registry import TOKENS, PartnerRegistry
@@ -229,5 +231,109 @@ async def test_a_change_made_here_is_read_at_once_within_the_window(tmp_path: Pa
         # ...but not once this process changed the partners.
         assert len(epochs) == 2 and epochs[0] != epochs[1]
         assert await registry.authenticate([(token, True)]) is None
+    finally:
+        await store.close()
+
+
+async def test_a_settled_read_is_one_others_may_share_now_never_the_readers_own() -> None:
+    from ocpi_gateway.partners.shared_read import SharedRead
+
+    reads = 0
+    failing = False
+
+    async def read() -> int:
+        nonlocal reads
+        reads += 1
+        if failing:
+            raise OSError("store down")
+        return reads
+
+    shared = SharedRead(read)
+    assert shared.settled() is None  # nothing read yet
+    seen: dict[str, object] = {}
+
+    async def reader() -> None:
+        seen["read"] = await shared.get()  # read 1 begins and ends in this callback
+        seen["own"] = shared.settled()  # the task that read it asks afresh (get() would)
+
+    async def queued() -> None:  # scheduled before read 1 began: may share it, as get() does
+        future = shared.settled()
+        seen["queued"] = None if future is None else future.result()
+
+    await asyncio.gather(asyncio.create_task(reader()), asyncio.create_task(queued()))
+    assert seen == {"read": 1, "own": None, "queued": 1}
+    await asyncio.sleep(0)
+    assert shared.settled() is None  # its window is over
+    assert await shared.get() == 2
+    failing = True
+    failed: list[object] = []
+
+    async def after_a_failure() -> None:
+        failed.append(shared.settled())
+
+    async def fails() -> None:
+        with pytest.raises(OSError):
+            await shared.get()  # read 3 fails
+
+    await asyncio.gather(asyncio.create_task(fails()), asyncio.create_task(after_a_failure()))
+    assert failed == [None]  # get() would raise: a failed read is not settled
+
+
+async def test_cached_reader_answers_what_authenticate_header_would_and_only_then(
+    tmp_path: Path,
+) -> None:
+    from ocpi_gateway.transport.auth import authorization_header
+
+    store = await open_store(f"sqlite:///{tmp_path / 'g.db'}")
+    try:
+        now = [1000.0]
+        registry = PartnerRegistry(store, auth_cache_ttl=60, clock=lambda: now[0])
+        elsewhere = PartnerRegistry(store)  # another instance on the same store
+        token = await registered(registry)
+        header = authorization_header(token)
+        known = await registry.authenticate_header(header, to_change=False)
+        assert known is not None
+
+        async def batch() -> tuple[object, object]:
+            answers: list[object] = []
+
+            async def reader() -> None:  # a request whose epoch read the others share
+                answers.append(await registry.authenticate_header(header, to_change=False))
+
+            async def sharer() -> None:
+                answers.append(registry.cached_reader(header))
+
+            await asyncio.gather(asyncio.create_task(reader()), asyncio.create_task(sharer()))
+            return answers[0], answers[1]
+
+        assert await batch() == (known, known)
+        assert registry.cached_reader(header) is None  # no read to share now: await it
+        assert registry.cached_reader("Token unknown") is None
+        # A change on another instance: the shared read sees a new epoch, the cache no longer
+        # answers without the store.
+        other = await elsewhere.get(known.partner.id)
+        assert other is not None
+        await elsewhere.unregister(other)
+        assert await batch() == (None, None)
+        # And once the TTL passed, even with the epoch unchanged.
+        fresh = PartnerRegistry(store, auth_cache_ttl=2, clock=lambda: now[0])
+        second = await registered(fresh)
+        second_header = authorization_header(second)
+        assert await fresh.authenticate_header(second_header, to_change=False) is not None
+        now[0] += 2
+
+        async def late() -> list[object]:
+            answers: list[object] = []
+
+            async def reader() -> None:
+                await fresh._epoch()
+
+            async def sharer() -> None:
+                answers.append(fresh.cached_reader(second_header))
+
+            await asyncio.gather(asyncio.create_task(reader()), asyncio.create_task(sharer()))
+            return answers
+
+        assert await late() == [None]
     finally:
         await store.close()

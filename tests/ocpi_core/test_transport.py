@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import structlog
 from aiohttp import web
 from pydantic import BaseModel, Field
 
@@ -19,6 +18,7 @@ from ocpi_gateway.partners.grants import Grants
 from ocpi_gateway.transport.body import parse_body
 from ocpi_gateway.transport.context import current_partner, current_routing
 from ocpi_gateway.transport.envelope import ocpi_response
+from ocpi_gateway.transport.log_context import log_context
 from tests.peers.emsp import EmspPeer
 from tests.peers.gateway import ROLE_BE, ROLE_NL, RunningGateway, gateway_settings, start_gateway
 
@@ -34,7 +34,7 @@ async def _echo(request: web.Request) -> web.Response:
         "partner": current_partner(request).name,
         "sender": routing.sender.key if routing.sender else None,
         "receiver": routing.receiver.key if routing.receiver else None,
-        "log_context": structlog.contextvars.get_contextvars(),
+        "log_context": log_context(),
     })
 
 
