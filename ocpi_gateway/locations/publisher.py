@@ -335,12 +335,6 @@ class LocationsPublisher(PublishedReads):
             log.info("locations_applied", changed=changed)
         return changed
 
-    @property
-    def pages(self) -> Pages:
-        """The serialized pages; ``pages.generation`` moves on whenever any page may have
-        changed."""
-        return self._pages
-
     # -- pushes ----------------------------------------------------------------------------
 
     async def welcome_new_receivers(self) -> list[str]:
