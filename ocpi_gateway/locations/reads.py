@@ -19,6 +19,12 @@ class PublishedReads:
         self._live = live
         self._pages = Pages(live)
 
+    @property
+    def pages(self) -> Pages:
+        """The serialized pages; ``pages.generation`` moves on whenever any page may have
+        changed."""
+        return self._pages
+
     def location(self, location_id: str) -> PublishedLocation | None:
         """The published Location (any version's form derives from it); ids in any case."""
         return self._live.find(location_id)
