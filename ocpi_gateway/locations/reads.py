@@ -54,12 +54,6 @@ class PublishedReads:
             return None
         return package(version).locations.connector(location, evse_uid, connector_id)
 
-    @property
-    def pages(self) -> Pages:
-        """The serialized pages; ``pages.generation`` moves on whenever any page may have
-        changed."""
-        return self._pages
-
     def page(
         self, offset: int, limit: int, date_from: str | None, date_to: str | None,
         version: str = DEFAULT_VERSION,
