@@ -68,3 +68,25 @@ async def test_a_shared_sync_whose_caller_gave_up_is_no_failure(redis_url: str) 
     finally:
         await publisher.stop()
         await store.close()
+
+
+async def test_an_instance_starting_later_publishes_the_statuses_known_and_keeps_them(
+    redis_url: str,
+) -> None:
+    stores = [RedisAvailability.from_url(redis_url) for _ in range(2)]
+    await stores[0]._redis.flushall()
+    a, b = (LocationsPublisher(LocationsCatalog.from_file(EXAMPLE), s) for s in stores)
+    await a.start()
+    await a.on_event(ConnectorStatusChanged(charge_point_id="CP-UTR-01", evse_id=1,
+                                            connector_id=1, status=ConnectorStatus.FAULTED))
+    await a.settle()
+    # b's start initialises the EVSEs nobody reported (UNKNOWN), not those a charger did.
+    await b.start()
+    assert b.evse("NL-UTR-JAARBEURS", "UTR-JB-01").status == "OUTOFORDER"  # type: ignore[union-attr]
+    seen = await stores[1].get("NL-UTR-JAARBEURS", "UTR-JB-01")
+    assert seen is not None and seen.status == "OUTOFORDER"
+    assert await a.sync_shared() == 0
+    for publisher in (a, b):
+        await publisher.stop()
+    for store in stores:
+        await store.close()
