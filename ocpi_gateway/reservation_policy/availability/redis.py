@@ -84,9 +84,9 @@ return {redis.call('HGETALL', KEYS[1]), redis.call('HGETALL', KEYS[2]),
         redis.call('HGETALL', KEYS[5])}
 """
 
-PIPELINE_LOCATIONS = 500
-"""Locations per pipeline of ``initialise_locations``: its answer (five hashes each) is read
-whole before any is parsed."""
+PIPELINE_LOCATIONS = 100
+"""Locations per pipeline (``initialise_locations``, ``open_locations``): an answer is parsed
+in one go, without handing the loop back (500 locations' views took 30-40 ms of CPU)."""
 
 _VIEW = ("status", "updated", "holder", "until", "reserved")
 
