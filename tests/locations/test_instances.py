@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from ocpi_gateway.domain.events import ConnectorStatus, ConnectorStatusChanged
 from ocpi_gateway.locations.catalog import LocationsCatalog
 from ocpi_gateway.locations.publisher import LocationsPublisher
+from ocpi_gateway.reservation_policy.availability.base import EvseStatus
 from ocpi_gateway.reservation_policy.availability.redis import RedisAvailability
 from tests.locations.conftest import EXAMPLE
 
@@ -90,3 +91,24 @@ async def test_an_instance_starting_later_publishes_the_statuses_known_and_keeps
         await publisher.stop()
     for store in stores:
         await store.close()
+
+
+async def test_restoring_after_redis_lost_its_data_records_unknown_where_nobody_wrote(
+    redis_url: str,
+) -> None:
+    store = RedisAvailability.from_url(redis_url)
+    catalog = LocationsCatalog.from_file(EXAMPLE)
+    publisher = LocationsPublisher(catalog, store)
+    await publisher.start()
+    await store._redis.flushall()  # Redis came back empty
+    # Another instance put back what its charger reported first: that stays.
+    await store.set_status("NL-UTR-JAARBEURS", "UTR-JB-01", EvseStatus.CHARGING,
+                           datetime.now(UTC))
+    await publisher.restore_statuses()
+    found = await store.locations([location.id for location in catalog.locations()])
+    assert {(loc, uid): e.status for loc, view in found.items() for uid, e in view.items()} == {
+        (location.id, evse.uid): EvseStatus.CHARGING
+        if (location.id, evse.uid) == ("NL-UTR-JAARBEURS", "UTR-JB-01") else EvseStatus.UNKNOWN
+        for location in catalog.locations() for evse in location.evses}
+    await publisher.stop()
+    await store.close()

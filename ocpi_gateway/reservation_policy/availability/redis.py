@@ -240,12 +240,6 @@ class RedisAvailability:
             self._notify(location_id, evse_uid)
         return restored
 
-    async def set_status_if_absent(self, location_id: str, evse_uid: str, status: EvseStatus,
-                                   at: datetime) -> None:
-        k = _keys(location_id)
-        if await self._redis.hsetnx(k["status"], evse_uid, status.value):
-            await self._redis.hset(k["updated"], evse_uid, _ms(at))
-
     def _not_rebuilt(self, location_id: str, generation: int) -> AvailabilityRebuilding:
         if generation == self._generation:
             # Sent under the gate that is still current: decisions wait (and /ready answers
