@@ -16,6 +16,7 @@ import sqlite3
 import ssl
 import sys
 from collections.abc import Callable
+from datetime import datetime
 from typing import TextIO
 
 import structlog
@@ -161,15 +162,18 @@ def _host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-def serve(settings: GatewaySettings, *, out: TextIO = sys.stdout) -> int:
-    """Run until SIGINT/SIGTERM; 1 when a dependency is missing or the port is taken."""
+def serve(settings: GatewaySettings, *, out: TextIO = sys.stdout,
+          clock: Callable[[], datetime] | None = None) -> int:
+    """Run until SIGINT/SIGTERM; 1 when a dependency is missing or the port is taken.
+    ``clock``: the application's time (``keys.CLOCK``; the wall clock when None), for tests
+    that restart a real process on time they move."""
     from ocpi_gateway.app import create_app
     from ocpi_gateway.logging import configure_logging
 
     configure_logging(settings.log_level, settings.log_format)
     for warning in environment_warnings():
         log.warning("unknown_environment_variable", problem=warning)
-    app = create_app(settings)
+    app = create_app(settings) if clock is None else create_app(settings, clock=clock)
     errors = check_app_files(app, settings)
     if errors:
         raise ConfigError("\n".join(errors))

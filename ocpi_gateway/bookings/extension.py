@@ -129,7 +129,8 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
             party=(cpo.country_code, cpo.party_id), spare=SpareCache(capacity.timeline))
         app[BOOKINGS] = bookings
         publisher = BookingsPublisher(bookings, app.get(OUTBOX),
-                                      bookings_receivers(app[keys.PARTNERS].registered_now))
+                                      bookings_receivers(app[keys.PARTNERS].registered_now),
+                                      store=app[keys.STORE])
         app[BOOKINGS_PUBLISHER] = publisher
         service.ledger.add_listener(metrics.booking_listener)
         # A booking ending NO_SHOW is a no-show of its tokens (and FULFILLED ends one).

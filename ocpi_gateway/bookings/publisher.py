@@ -1,33 +1,46 @@
 """Pushes of the Bookings module to eMSPs that implement its RECEIVER (on 2.3.0), through the
-outbox: every transition of a booking PUTs the Booking to the eMSP that booked
+outbox: every transition of a booking goes to the eMSP that booked
 (``{url}/{cpo cc}/{cpo pid}/{booking id}``); every change of a site's calendars (a booking, a
-cancellation, a fault or status change, a policy or locations reload) PUTs its
+cancellation, a fault or status change, a policy or locations reload) goes as its
 BookingLocation (``{url}/{cpo cc}/{cpo pid}/booking_locations/{id}``) to every receiver that
 may book there, as that receiver's terms make it; a receiver registered later gets every
-site's (``welcome_new_receivers``, the ``bookings-welcome`` loop). Both PUTs coalesce in
-the outbox (only the newest state of an object matters). Changes of one site close together
-are pushed once (``debounce``)."""
+site's (``welcome_new_receivers``, the ``bookings-welcome`` loop).
+
+As for Locations, an object is PUT whole once, then PATCHed with what changed and its
+``last_updated`` (``deliveries.partial``): a Booking's new state, its bound EVSE or requests;
+a BookingLocation's changed fields, and each changed Calendar at
+``.../booking_locations/{id}/{calendar id}``. PATCHes of one object coalesce in the outbox; one
+the receiver refuses is repaired by GET, then PUT of the whole current object (the outbox's
+resync, ``resync``). Changes of one site close together are pushed once (``debounce``)."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
 
 from ocpi_gateway.bookings.context import Bookings
 from ocpi_gateway.deliveries.engine import DeliveryEngine
+from ocpi_gateway.deliveries.models import Delivery
+from ocpi_gateway.deliveries.partial import Json, SentCopies
 from ocpi_gateway.domain.events import BookingTransitioned
+from ocpi_gateway.domain.store import DocumentStore
 from ocpi_gateway.domain.tasks import cancel_all
 from ocpi_gateway.ocpi.seam import to_jsonable
 from ocpi_gateway.ocpi.v2_3_0 import bookings as v230
 from ocpi_gateway.partners.models import Partner as OcpiPartner
+from ocpi_gateway.reservation_policy.bookings import records as internal
 from ocpi_gateway.reservation_policy.models import Partner
 
 log = structlog.get_logger(__name__)
 
 VERSION = "2.3.0"
+RESYNC_KIND = "bookings"
+CALENDARS = "calendars"
+"""The BookingLocation's children, each PATCHed at its own URL."""
 IDENTIFIERS = frozenset({"bookings", "booking"})
 """The module identifier as partners spell it: the official OpenAPI's ModuleID is
 ``bookings``; the module text says ``Booking`` (ocpi/ocpi#577). Compared case-insensitively."""
@@ -75,9 +88,13 @@ def _headers(cpo: tuple[str, str], emsp: Partner) -> dict[str, str]:
 class BookingsPublisher:
     def __init__(self, bookings: Bookings, outbox: DeliveryEngine | None,
                  receivers: Callable[[], Awaitable[list[BookingsReceiver]]], *,
-                 debounce: float = 0.2) -> None:
+                 store: DocumentStore, debounce: float = 0.2) -> None:
+        """``store``: where what each receiver was sent is kept (``SentCopies``)."""
         self._bookings = bookings
         self._outbox = outbox
+        self._copies = SentCopies(store)
+        if outbox is not None:
+            outbox.register_resync(RESYNC_KIND, self.resync)
         self._receivers = receivers
         self._debounce = debounce
         self._scheduled: dict[str, asyncio.Task[None]] = {}
@@ -98,7 +115,7 @@ class BookingsPublisher:
         fresh = [r for r in await self._receivers() if r not in self._welcomed]
         for receiver in fresh:
             for location in self._bookings.catalog().locations():
-                await self._push_site_to(location.id, receiver)
+                await self._push_site_to(location.id, receiver, whole=True)
             self._welcomed.add(receiver)
             log.info("booking_locations_welcomed", partner_id=receiver.partner_id,
                      party=receiver.party.key)
@@ -121,16 +138,28 @@ class BookingsPublisher:
         booking = await self._bookings.ledger.get(event.booking_key)
         if booking is None:
             return
+        cpo = self._bookings.party_of(booking.location_id)
+        body = self._booking_body(booking, cpo)
         for receiver in receivers:
-            cpo = self._bookings.party_of(booking.location_id)
-            body = v230.booking_of(booking, cpo, access_methods=self._bookings.access_methods,
-                                   terms_url=self._bookings.terms_url)
             url = f"{receiver.url}/{cpo[0]}/{cpo[1]}/{booking.id}"
-            await self._outbox.enqueue(receiver.partner_id, "PUT", url, to_jsonable(body),
-                                       ordering_key=url, coalesce=True,
-                                       headers=_headers(cpo, emsp))
+            # Created: PUT; later transitions PATCH what changed; once final nothing more
+            # will be sent, so its copy goes.
+            plan = await self._copies.plan(receiver.partner_id, url, body,
+                                           whole=event.previous is None, keep=booking.live)
+            if plan.put is None and not plan.patches:
+                continue  # nothing the eMSP holds changed
+            await self._outbox.enqueue_many(plan.outgoing(
+                receiver.partner_id, url, headers=_headers(cpo, emsp),
+                resync={"kind": RESYNC_KIND, "booking_key": booking.key}))
             log.info("booking_pushed", state=booking.state.value, partner_id=receiver.partner_id,
-                     **booking.ids)
+                     method="PUT" if plan.put is not None else "PATCH",
+                     fields=sorted({k for p in plan.patches for k in p.body}), **booking.ids)
+
+    def _booking_body(self, booking: internal.Booking, cpo: tuple[str, str]) -> Json:
+        body: Json = to_jsonable(v230.booking_of(
+            booking, cpo, access_methods=self._bookings.access_methods,
+            terms_url=self._bookings.terms_url))
+        return body
 
     def site_changed(self, location_id: str) -> None:
         """The site's calendars changed: remember when, and push them soon (once for changes
@@ -162,7 +191,8 @@ class BookingsPublisher:
             log.exception("booking_location_push_failed", location_id=location_id)
 
     async def push_site(self, location_id: str) -> int:
-        """PUT the site's BookingLocation to every receiver that may book there; how many."""
+        """The site's BookingLocation to every receiver that may book there (PUT, or PATCHes
+        of what changed); to how many something was queued."""
         if self._outbox is None:
             return 0
         pushed = 0
@@ -170,18 +200,50 @@ class BookingsPublisher:
             pushed += await self._push_site_to(location_id, receiver)
         return pushed
 
-    async def _push_site_to(self, location_id: str, receiver: BookingsReceiver) -> int:
-        site = await self._bookings.site(location_id, receiver.party)
-        if site is None or self._outbox is None:
+    async def _push_site_to(self, location_id: str, receiver: BookingsReceiver, *,
+                            whole: bool = False) -> int:
+        body = await self._site_body(location_id, receiver.party)
+        if body is None or self._outbox is None:
             return 0
-        body = v230.booking_location_of(site, access_methods=self._bookings.access_methods,
-                                        terms_url=self._bookings.terms_url)
-        cpo = (site.location.country_code, site.location.party_id)
-        url = f"{receiver.url}/{cpo[0]}/{cpo[1]}/booking_locations/{site.location.id}"
-        await self._outbox.enqueue(receiver.partner_id, "PUT", url, to_jsonable(body),
-                                   ordering_key=url, coalesce=True,
-                                   headers=_headers(cpo, receiver.party))
-        return 1
+        cpo = (str(body["country_code"]), str(body["party_id"]))
+        url = f"{receiver.url}/{cpo[0]}/{cpo[1]}/booking_locations/{location_id}"
+        plan = await self._copies.plan(receiver.partner_id, url, body, children=CALENDARS,
+                                       whole=whole)
+        await self._outbox.enqueue_many(plan.outgoing(
+            receiver.partner_id, url, headers=_headers(cpo, receiver.party),
+            resync={"kind": RESYNC_KIND, "location_id": location_id,
+                    "party": [receiver.party.country_code, receiver.party.party_id]}))
+        return 1 if plan.put is not None or plan.patches else 0
+
+    async def _site_body(self, location_id: str, party: Partner) -> Json | None:
+        site = await self._bookings.site(location_id, party)
+        if site is None:
+            return None
+        body: Json = to_jsonable(v230.booking_location_of(
+            site, access_methods=self._bookings.access_methods,
+            terms_url=self._bookings.terms_url))
+        return body
+
+    async def resync(self, delivery: Delivery) -> tuple[str, Any] | None:
+        """The receiver refused a PATCH of a Booking, a BookingLocation or a Calendar: the
+        whole current Booking or BookingLocation to PUT at its URL (an object gone: None)."""
+        assert delivery.resync is not None
+        what = delivery.resync
+        url = str(what["url"])
+        await self._copies.forget(delivery.partner_id, url)
+        if "booking_key" in what:
+            booking = await self._bookings.ledger.get(str(what["booking_key"]))
+            if booking is None:
+                return None
+            body = self._booking_body(booking, self._bookings.party_of(booking.location_id))
+        else:
+            country_code, party_id = what["party"]
+            found = await self._site_body(str(what["location_id"]),
+                                          Partner(str(country_code), str(party_id)))
+            if found is None:
+                return None
+            body = found
+        return url, body
 
     async def flush(self) -> None:
         """Wait for the pushes scheduled (tests, shutdown)."""

@@ -199,9 +199,15 @@ class DeliveryEngine:
                 last = queue[-1]
                 if (last.coalesce and last.id not in self._inflight
                         and last.method == item.method and last.url == item.url):
-                    # Only the newest state matters for a status PATCH: overwrite the
-                    # waiting one.
-                    last.body, last.url, last.resync = item.body, item.url, item.resync
+                    # Only the newest state matters: overwrite the waiting one. Two PATCHes
+                    # of one object are one with both's fields, the later's winning (a
+                    # PATCH of what changed since the one waiting lacks what that one had).
+                    body = item.body
+                    if (item.method == "PATCH" and isinstance(last.body, dict)
+                            and isinstance(body, dict) and not last.body.keys() <= body.keys()):
+                        body = {**last.body, **body}
+                        data = orjson.dumps(body)
+                    last.body, last.url, last.resync = body, item.url, item.resync
                     last.encoded = data
                     if item.headers:
                         last.extra["headers"] = item.headers

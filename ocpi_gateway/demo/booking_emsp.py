@@ -1,6 +1,6 @@
 """The demo's eMSP on OCPI 2.3.0 with the Bookings module: it reads the gateway's
 BookingLocations and Calendars, POSTs BookingRequests, and receives the Bookings the gateway
-pushes (its Bookings RECEIVER, ``{url}/{cpo cc}/{cpo pid}/{booking id}``)."""
+pushes (its Bookings RECEIVER, ``{url}/{cpo cc}/{cpo pid}/{booking id}``: a PUT, then PATCHes)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ class BookingEmsp(SimulatedEmsp):
         self.bookings: dict[str, dict[str, Any]] = {}
         """Booking id → the last Booking the gateway pushed."""
         self.booking_pushes: list[dict[str, Any]] = []
-        """Every Booking pushed, in order."""
+        """Every Booking pushed, in order (after a PATCH: the Booking as it made it)."""
 
     def _routes(self, app: web.Application) -> None:
         app.router.add_route("*", f"/emsp/{self.version}/bookings/{{tail:.*}}", self._receive)
@@ -34,8 +34,14 @@ class BookingEmsp(SimulatedEmsp):
         body = orjson.loads(await request.read()) if request.can_read_body else None
         self._pushed(request, body, f"/bookings/{tail}")
         parts = tail.split("/")
-        # BookingLocations arrive too (CC/PID/booking_locations/ID); only Bookings are kept.
-        if request.method == "PUT" and len(parts) == 3 and isinstance(body, dict):
+        # BookingLocations arrive too (CC/PID/booking_locations/ID[/CALENDAR]); only Bookings
+        # are kept: PUT whole, then PATCHes of what changed, applied to the one held.
+        if request.method in ("PUT", "PATCH") and len(parts) == 3 and isinstance(body, dict):
+            if request.method == "PATCH":
+                held = self.bookings.get(parts[2])
+                if held is None:
+                    return _reply(None, 2001, http=404)
+                body = {**held, **body}
             self.bookings[parts[2]] = body
             self.booking_pushes.append(body)
         return _reply()

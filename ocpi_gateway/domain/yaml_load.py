@@ -77,6 +77,10 @@ class _EventBuilder:
         # each copy would stay alive in the models built from it.
         self._strings: dict[str, str] = {}
         self._typed: dict[tuple[str, str], Any] = {}
+        # A scalar's value by its text, style of plainness and tag: every value a safe load
+        # gives a scalar without an explicit tag is immutable (strings, numbers, booleans,
+        # null, dates), so an operator file's repeated keys and values cost one lookup.
+        self._scalars: dict[tuple[str, Any, str | None], Any] = {}
 
     def document(self) -> Any:
         loader = self._loader
@@ -92,6 +96,16 @@ class _EventBuilder:
 
     def build(self, event: Any) -> Any:
         kind = type(event)
+        if kind is ScalarEvent and event.anchor is None:
+            key = (event.value, event.implicit, event.tag)
+            try:
+                return self._scalars[key]
+            except KeyError:
+                pass
+            if event.tag not in (None, "!"):
+                raise _NotFast  # an explicit tag
+            value = self._scalars[key] = self._scalar(event)
+            return value
         if kind is AliasEvent:
             if event.anchor not in self._anchors:
                 raise _NotFast  # PyYAML's own error

@@ -149,6 +149,11 @@ async def test_a_booking_day_with_both_ocpi_and_both_ocpp_versions(day: Day) -> 
     # The pushes go through the outbox: read them once they arrived.
     pushed = [await eventually(lambda b=b: _bound_evse(day, b)) for b in (first, second)]
     assert set(pushed) == {"E1", "E2"}
+    # Each binding reached the eMSP as a PATCH of the option naming the EVSE, nothing else.
+    for b in (first, second):
+        binds = [r.body for r in day.booker.received if r.method == "PATCH"
+                 and r.path.endswith(f"/NL/EXA/{b['id']}") and "booking_option" in r.body]
+        assert [sorted(body) for body in binds] == [["booking_option", "last_updated"]]
     by_tag = {p["id_tag"]: p for p in bound}
 
     # The first driver, on time, with the reservation id.

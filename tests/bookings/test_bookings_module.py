@@ -16,6 +16,7 @@ import pytest
 from ocpi_gateway import keys
 from ocpi_gateway.bookings.context import BOOKINGS
 from ocpi_gateway.bookings.extension import BOOKINGS_PUBLISHER
+from ocpi_gateway.deliveries.app import OUTBOX
 from ocpi_gateway.domain.events import ConnectorStatus, ConnectorStatusChanged
 from ocpi_gateway.locations.extension import LOCATIONS
 from tests.bookings.support import Clock
@@ -391,6 +392,18 @@ def _edit_policy(path: Path, old: str, new: str) -> None:
     path.write_text(POLICY.replace(old, new), encoding="utf-8")
 
 
+def _site_pushes(peer: EmspPeer) -> list[tuple[str, dict[str, Any]]]:
+    """PUTs of the site's BookingLocation and PATCHes of it or of its Calendars."""
+    return [(r.method, r.body) for r in peer.received
+            if r.method in ("PUT", "PATCH") and f"/booking_locations/{SITE}" in r.path]
+
+
+async def _held_is_current(site: Site) -> bool:
+    """The eMSP holds the site's BookingLocation as the gateway computes it now."""
+    _, body, _ = await site.emsp.call("GET", f"{site.base}/booking_locations/{SITE}")
+    return site.emsp.bookings.get(f"NL/EXA/booking_locations/{SITE}") == body["data"]
+
+
 async def test_a_status_change_and_a_policy_reload_push_the_booking_location(
         site: Site) -> None:
     app = site.gateway.app
@@ -399,14 +412,27 @@ async def test_a_status_change_and_a_policy_reload_push_the_booking_location(
     assert await welcome.run_once()
     assert await eventually(lambda: len(_site_puts(site.emsp)) >= 1)
     await site.pushes()
-    before = len(_site_puts(site.emsp))
-    # A charger of the site reports a fault: its calendars are pushed again.
+    await app[OUTBOX].drain(5)
+    before = len(_site_pushes(site.emsp))
+    # A charger of the site reports a fault: its calendars are computed again, and as one
+    # EVSE of each class is still free, nothing the eMSP holds changed: nothing is sent.
+    publisher = app[BOOKINGS_PUBLISHER]
+    pushed: list[str] = []
+    original = publisher.push_site
+
+    async def push_site(location_id: str) -> int:
+        pushed.append(location_id)
+        return await original(location_id)
+
+    publisher.push_site = push_site  # type: ignore[method-assign]
     await app[keys.EVENT_BUS].publish(ConnectorStatusChanged(
         charge_point_id="CP-AMS-01", evse_id=None, connector_id=1,
         status=ConnectorStatus.FAULTED))
     await site.pushes()
-    assert await eventually(lambda: len(_site_puts(site.emsp)) > before)
-    after_fault = len(_site_puts(site.emsp))
+    await app[OUTBOX].drain(5)
+    assert pushed == [SITE]
+    assert len(_site_pushes(site.emsp)) == before
+    after_fault = before
     # The operator edits the policy: the next sweep sees the new file and pushes every site
     # with the new terms.
     policy = app[keys.SETTINGS].policy_file
@@ -415,9 +441,15 @@ async def test_a_status_change_and_a_policy_reload_push_the_booking_location(
     [sweep] = [loop for loop in app[keys.LOOPS].loops() if loop.name == "bookings-sweep"]
     assert await sweep.run_once()
     await site.pushes()
-    assert await eventually(lambda: len(_site_puts(site.emsp)) > after_fault)
-    assert await eventually(lambda: _site_puts(site.emsp)[-1]["booking_terms"][
+    assert await eventually(lambda: len(_site_pushes(site.emsp)) > after_fault)
+    # Only the terms changed: a PATCH of the BookingLocation with them and last_updated.
+    assert [(m, sorted(b)) for m, b in _site_pushes(site.emsp)[after_fault:]] == [
+        ("PATCH", ["booking_terms", "last_updated"])]
+    held = f"NL/EXA/booking_locations/{SITE}"
+    assert await eventually(lambda: site.emsp.bookings[held]["booking_terms"][
         "cancel_until_minutes"] == 45)
+    await app[OUTBOX].drain(5)
+    assert await _held_is_current(site)
 
 
 async def test_a_locations_reload_pushes_every_booking_location(site: Site) -> None:

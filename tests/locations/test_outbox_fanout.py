@@ -197,22 +197,25 @@ async def test_a_coalesced_update_takes_the_new_headers_and_keeps_them_when_none
     outbox = DeliveryEngine(doc_store, token, policy=FAST)  # not started: everything waits
     url = f"{receiver.url}/NL/EXA/L1"
     first = await outbox.enqueue_many(patches(url, 1, "CHARGING"))
+    stamp = first[0].body["last_updated"]
     moved = [Outgoing(partner_id="p0", method="PATCH", url=f"{url}/E1",
                       body={"status": "AVAILABLE"}, ordering_key=url, coalesce=True,
                       headers={"OCPI-to-party-id": "MOVED"})]
     again = await outbox.enqueue_many(moved)
-    # An update without headers overwrites the body and keeps the headers it replaced.
+    # An update without headers overwrites the body and keeps the headers it replaced (and,
+    # a PATCH, the fields only the one it replaced had: the first's last_updated).
     bare = await outbox.enqueue_many([Outgoing(
         partner_id="p0", method="PATCH", url=f"{url}/E1", body={"status": "BLOCKED"},
         ordering_key=url, coalesce=True)])
     assert [d.id for d in again] == [d.id for d in bare] == [d.id for d in first]
     (stored,) = await doc_store.find(COLLECTION)
-    assert stored["body"] == {"status": "BLOCKED"}
+    merged = {"status": "BLOCKED", "last_updated": stamp}
+    assert stored["body"] == merged
     await outbox.start()
     assert await outbox.drain(5)
     await outbox.stop()
     (patched,) = receiver.of("PATCH")
-    assert to_party(patched) == "MOVED" and patched.body == {"status": "BLOCKED"}
+    assert to_party(patched) == "MOVED" and patched.body == merged
 
 
 async def test_a_fan_out_cancelled_while_it_is_stored_is_cancelled_not_retried(

@@ -61,6 +61,37 @@ async def test_a_coalescing_update_replaces_only_the_last_waiting_delivery(
     assert outbox_peer.requests[-1].headers["X-Test"] == "4"
 
 
+async def test_a_patch_of_other_fields_coalesces_into_one_with_both(
+        doc_store: DocumentStore, outbox_peer: OutboxPeer) -> None:
+    # Partial PATCHes (each with what changed since the one before it): the waiting one takes
+    # the later one's fields over its own, so what only the earlier said is still sent.
+    release = held(outbox_peer)
+    outbox = engine(doc_store)
+    await outbox.start()
+    url = f"{outbox_peer.url}/B1"
+    try:
+        await outbox.enqueue("p1", "PUT", url, {"n": 0})
+        await outbox_peer.wait_for(lambda: len(outbox_peer.requests) == 1, "PUT sent")
+        waiting = await outbox.enqueue("p1", "PATCH", url, {"a": 1, "last_updated": "1"},
+                                       coalesce=True)
+        merged = await outbox.enqueue("p1", "PATCH", url, {"b": 2, "last_updated": "2"},
+                                      coalesce=True)
+        assert merged is waiting
+        # Stored merged: a restart sends what the waiting one says now.
+        [doc] = [d for d in await doc_store.find(COLLECTION) if d["id"] == waiting.id]
+        assert doc["body"] == {"a": 1, "b": 2, "last_updated": "2"}
+        # A PUT is the whole object: the later one replaces the waiting one, fields and all.
+        await outbox.enqueue("p1", "PUT", url, {"x": 1}, coalesce=True)
+        await outbox.enqueue("p1", "PUT", url, {"y": 2}, coalesce=True)
+        release.set()
+        assert await outbox.drain(10)
+    finally:
+        await outbox.stop()
+    assert [(r.method, r.body) for r in outbox_peer.requests] == [
+        ("PUT", {"n": 0}), ("PATCH", {"a": 1, "b": 2, "last_updated": "2"}),
+        ("PUT", {"y": 2})]
+
+
 async def test_an_update_never_coalesces_into_the_delivery_being_sent(
         doc_store: DocumentStore, outbox_peer: OutboxPeer) -> None:
     release = held(outbox_peer)

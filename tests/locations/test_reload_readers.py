@@ -13,7 +13,8 @@ import yaml
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from ocpi_gateway.locations import config_apply
+from ocpi_gateway.locations import catalog_publish, config_apply
+from ocpi_gateway.locations import publisher as publisher_module
 from ocpi_gateway.locations.catalog import LocationsCatalog
 from ocpi_gateway.locations.handlers import PUBLISHER_KEY, LocationsSender
 from ocpi_gateway.locations.publisher import LocationsPublisher
@@ -65,14 +66,32 @@ async def test_a_get_during_a_reload_sees_each_location_old_or_new(
 ) -> None:
     publisher, client, path = gateway
     old, new = evse_list(old_items()), evse_list(new_items())
-    monkeypatch.setattr(config_apply, "YIELD_EVERY", 0.0)  # back to the loop at every location
-    seen: list[dict[str, str]] = []  # per GET round: location id -> "old" / "new"
+    seen: list[dict[str, str]] = []  # per round of GETs: location id -> "old" / "new"
     first_round = asyncio.Event()
+    gets = asyncio.Condition()
+    done = 0
+
+    class EveryLocationOneGet(config_apply.Yielder):
+        """The reload hands the loop back at every location and goes on once the reader has
+        answered one more GET: reads land between the reload's locations by construction,
+        not by how fast this machine runs."""
+
+        async def __call__(self) -> None:
+            async with gets:
+                target = done + 1
+                await asyncio.wait_for(gets.wait_for(lambda: done >= target), 30)
+
+    for module in (publisher_module, catalog_publish):
+        monkeypatch.setattr(module, "Yielder", EveryLocationOneGet)
 
     async def read(url: str) -> Any:
+        nonlocal done
         resp = await client.get(url)
         body = await resp.json()
         validate_gateway_response("GET", resp.url.path, body, http_status=resp.status)
+        async with gets:
+            done += 1
+            gets.notify_all()
         return body["data"]
 
     def which(location: dict[str, Any]) -> str:
@@ -85,7 +104,9 @@ async def test_a_get_during_a_reload_sees_each_location_old_or_new(
     async def reader() -> None:
         while True:
             round_ = {}
-            for i in range(COUNT):
+            # Against the reload's order: the round read while it applies starts with a
+            # location it applies last (old) and ends with one it applied first (new).
+            for i in reversed(range(COUNT)):
                 location = await read(f"/ocpi/2.2.1/locations/LOC-{i:05d}")
                 round_[location["id"]] = which(location)
             for location in await read(f"/ocpi/2.2.1/locations?limit={COUNT}"):
@@ -97,7 +118,6 @@ async def test_a_get_during_a_reload_sees_each_location_old_or_new(
     task = asyncio.ensure_future(reader())
     await first_round.wait()  # before the reload: all old
     changed = await publisher.reload()
-    await asyncio.sleep(0)
     task.cancel()
     [ended] = await asyncio.gather(task, return_exceptions=True)
     if isinstance(ended, AssertionError):

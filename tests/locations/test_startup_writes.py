@@ -1,5 +1,6 @@
 """How a start reads and writes the store (issue 13): the snapshots of what it published in a
-few commits, those of the last run read a page at a time, the partners read once."""
+few commits, those of the last run read a page at a time, the partners read once; and the
+status snapshots of many sites, a few commits too."""
 
 from __future__ import annotations
 
@@ -13,9 +14,12 @@ from ocpi_gateway.deliveries.models import COLLECTION
 from ocpi_gateway.domain.store import DocumentStore, Put, Write
 from ocpi_gateway.locations import snapshots
 from ocpi_gateway.locations.catalog import LocationsCatalog
+from ocpi_gateway.locations.live import LiveLocations
+from ocpi_gateway.locations.published import PublishedEvse, PublishedLocation
 from ocpi_gateway.locations.publisher import LocationsPublisher, Receiver
 from ocpi_gateway.locations.sample import sample_locations
-from ocpi_gateway.locations.snapshots import SNAPSHOTS
+from ocpi_gateway.locations.snapshots import SNAPSHOTS, Snapshots
+from ocpi_gateway.reservation_policy.availability.base import EvseStatus
 from ocpi_gateway.reservation_policy.availability.memory import MemoryAvailability
 
 RECEIVERS = [Receiver("emsp", "https://emsp.example/ocpi/2.2.1/locations")]
@@ -99,3 +103,24 @@ async def test_a_restart_reads_the_snapshots_a_page_at_a_time(
     assert store.pages == [2, 2, 1, 0]
     # Every snapshot was read back: nothing is new, nothing written or pushed again.
     assert puts == 0 and store.batches == []
+
+
+async def test_status_snapshots_of_many_sites_are_written_a_batch_at_a_time(
+    doc_store: DocumentStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = Recorded(doc_store)
+    live = LiveLocations()
+    stamp = "2026-01-01T00:00:00.000Z"
+    for location in sample_locations(5):
+        live.put(PublishedLocation(location, [PublishedEvse(e, EvseStatus.AVAILABLE, stamp, stamp)
+                                              for e in location.evses], stamp), {"": "x"})
+    kept = Snapshots(live, store)  # type: ignore[arg-type]
+    monkeypatch.setattr(snapshots, "BATCH", 2)
+    for location_id in ("LOC-00004", "LOC-00001", "LOC-00003", "GONE"):
+        kept.mark(location_id)
+    await kept.flush()
+    assert store.batches == [["LOC-00001", "LOC-00003"], ["LOC-00004"]] and store.puts == 0
+    stored = await doc_store.get(SNAPSHOTS, "LOC-00003")
+    assert stored is not None and stored["hashes"] == {"": "x"}
+    assert stored["doc"]["evses"][0]["status"] == "AVAILABLE"
+    assert not kept.pending

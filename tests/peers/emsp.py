@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import copy
 import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -133,8 +134,11 @@ class EmspPeer:
     command_results: dict[str, list[Any]] = field(default_factory=dict)
     bookings: dict[str, Any] = field(default_factory=dict)
     """What the Bookings receiver holds, by the path after the module (``CC/PID/ID``,
-    ``CC/PID/booking_locations/ID``); ``modules`` lists ``bookings`` (or another spelling of
-    the identifier, e.g. ``Booking``, which then names the endpoint)."""
+    ``CC/PID/booking_locations/ID``, its Calendars inside); ``modules`` lists ``bookings`` (or
+    another spelling of the identifier, e.g. ``Booking``, which then names the endpoint)."""
+    bookings_refuse_patches: list[str] = field(default_factory=list)
+    """Paths after the module (as in ``bookings``) whose next valid PATCH the Bookings
+    receiver refuses (OCPI 2001), once each, as a receiver that lost the object would."""
     base_url: str = ""
     credentials_url: str = ""
     """The gateway's credentials endpoint, once register_with found it."""
@@ -323,14 +327,44 @@ class EmspPeer:
             if not self._validated(validate_request, request.match_info["version"],
                                    request.method, f"/bookings/{tail}", body):
                 return _reply(None, 2001, message=self.violations[-1])
-            if request.method == "PUT":
-                self.bookings[tail] = body
-            else:
-                self.bookings.setdefault(tail, {}).update(body)
+            if request.method == "PATCH" and tail in self.bookings_refuse_patches:
+                self.bookings_refuse_patches.remove(tail)
+                return _reply(None, 2001, message="PATCH refused by the test eMSP")
+        return self._apply_booking(request.method, tail, body)
+
+    def _apply_booking(self, method: str, tail: str, body: Any) -> web.Response:
+        """As a real receiver: ``CC/PID/ID`` (a Booking), ``CC/PID/booking_locations/ID`` and
+        ``.../ID/CALENDAR``; a PATCH of an object it does not hold is answered 404, one of a
+        Calendar changes it inside its BookingLocation, whose last_updated follows."""
+        # Held apart from what was received (``received`` keeps each body as it came).
+        body = copy.deepcopy(body)
+        parts = tail.split("/")
+        calendar_id = parts.pop() if len(parts) == 5 and parts[2] == "booking_locations" else None
+        key = "/".join(parts)
+        held = self.bookings.get(key)
+        target: Any = held
+        if calendar_id is not None and held is not None:
+            calendars = held.setdefault("calendars", [])
+            target = next((c for c in calendars if c.get("id") == calendar_id), None)
+            if method == "PUT":
+                if target is not None:
+                    calendars.remove(target)
+                calendars.append(body)
+                _touch(held, body)
+                return _reply()
+        elif method == "PUT":
+            self.bookings[key] = body
             return _reply()
-        if request.method == "GET":
-            found = self.bookings.get(tail)
-            return _reply(found) if found is not None else _reply(None, 2003, http=404)
+        if target is None:
+            return _reply(None, 2003 if method == "GET" else 2001,
+                          message="unknown object, PUT it first", http=404)
+        if method == "PATCH":
+            target.update(body)
+            if target is not held:
+                _touch(held, body)
+            return _reply()
+        if method == "GET":
+            return _reply(target)
         return _reply(None, 2000, http=405)
 
     async def _tariffs(self, request: web.Request) -> web.Response:

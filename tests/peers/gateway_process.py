@@ -17,9 +17,15 @@ import yaml
 
 from tests.conftest import free_port
 
+ROOT = Path(__file__).resolve().parents[2]
+"""The repository: ``python -m tests.peers...`` runs from there."""
+
 
 class GatewayProcess:
-    def __init__(self, workdir: Path, **settings: Any) -> None:
+    def __init__(self, workdir: Path, *, clock_file: Path | None = None,
+                 **settings: Any) -> None:
+        """``clock_file``: the process runs on the time written there (``tests.peers.
+        clocked_serve.FileClock.set``), not the wall clock."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = {"listen": {"host": "127.0.0.1", "port": self.port}, "public_url": self.url,
@@ -31,6 +37,9 @@ class GatewayProcess:
         self.config.write_text(yaml.safe_dump(_plain(config)), encoding="utf-8")
         self.log = workdir / "gateway.log"
         self._proc: asyncio.subprocess.Process | None = None
+        self._serve = (["-m", "ocpi_gateway.cli", "--config", str(self.config), "serve"]
+                       if clock_file is None else
+                       ["-m", "tests.peers.clocked_serve", str(self.config), str(clock_file)])
         # The suite's own OCPI_GATEWAY_* overrides must not leak into the child.
         self._env = {k: v for k, v in os.environ.items() if not k.startswith("OCPI_GATEWAY_")}
 
@@ -50,8 +59,8 @@ class GatewayProcess:
     async def start(self, *, within: float = 150.0) -> None:
         with self.log.open("ab") as log:
             self._proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "ocpi_gateway.cli", "--config", str(self.config),
-                "serve", env=self._env, stdout=log, stderr=log)
+                sys.executable, *self._serve, env=self._env, stdout=log, stderr=log,
+                cwd=ROOT)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + within
         async with aiohttp.ClientSession() as http:

@@ -155,6 +155,8 @@ class BookingIntake:
         refusal = await self._admission_refusal(partner, ask)
         if refusal is not None:
             return await self._refuse(created, refusal.message, refusal.reason.value)
+        # First come first served: the site's waiting requests before this one.
+        await svc.capacity.waiting_first(ask.location_id)
         try:
             admission = await svc.reserve_promise(created)
         except asyncio.CancelledError:

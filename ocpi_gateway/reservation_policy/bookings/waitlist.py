@@ -22,6 +22,9 @@ class WaitingList:
     def __init__(self, service: BookingService) -> None:
         self.service = service
         service.on_capacity_freed(self.grant)
+        # Before a new booking or reservation takes capacity at a site, the requests waiting
+        # there are tried (capacity freed where nothing offered it to them is theirs first).
+        service.capacity.set_waiting_list(self.grant)
 
     async def grant(self, location_id: str) -> list[Booking]:
         """Try the site's waiting requests in arrival order; the ones granted, RESERVED."""
@@ -40,7 +43,12 @@ class WaitingList:
                 waiting, BookingState.RESERVED, reason="granted_from_waiting_list",
                 decide=RequestStatus.ACCEPTED, message=None)
             if reserved is None:
-                await svc.release_promise(waiting)
+                # Another writer won. A pass that read the same waiting request and granted
+                # it first stands on this very promise (admitting it again was a retry of
+                # it): only one that did not end RESERVED gives it back.
+                stored = await svc.ledger.get(waiting.key)
+                if stored is None or stored.state is not BookingState.RESERVED:
+                    await svc.release_promise(waiting)
                 continue
             log.info("booking_granted_from_waiting_list", **reserved.ids)
             granted.append(reserved)

@@ -16,8 +16,11 @@ most a refusal. Where no partner may book, nothing here runs (``applies``).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import datetime, timedelta
+
+import structlog
 
 from ocpi_gateway.domain.events import utc_now
 from ocpi_gateway.reservation_policy.capacity.base import (
@@ -32,10 +35,16 @@ from ocpi_gateway.reservation_policy.models import EvseCandidate
 from ocpi_gateway.reservation_policy.policy import PolicySettings, PolicySource
 from ocpi_gateway.reservation_policy.records import Reservation, ReservationRepository
 
+log = structlog.get_logger(__name__)
+
 BookedPromise = Callable[[str, str, datetime], Awaitable[Promise | None]]
 """(booking key, EVSE uid, the hold's end) -> the booking's own promise bound onto that EVSE
 and covering the hold, or None when the booking is no longer live: what a booking's binding
 puts on the timeline instead of a second promise."""
+
+WaitingList = Callable[[str], Awaitable[object]]
+"""A location's waiting bookings tried in arrival order, those that fit granted (the
+bookings module's waiting list)."""
 
 StoredPromises = Callable[[str, datetime], Awaitable[list[Promise]]]
 """The promises the durable store holds for a location at a moment (its live reservations,
@@ -57,6 +66,7 @@ class ReservationCapacity:
         self._sites: dict[str, tuple[tuple[EvseCandidate, ...], SiteClasses]] = {}
         self._stored: list[StoredPromises] = []
         self._booked: BookedPromise | None = None
+        self._waiting: WaitingList | None = None
 
     def applies(self, location_id: str) -> bool:
         return self._policy.bookings_possible(location_id)
@@ -67,6 +77,24 @@ class ReservationCapacity:
     def set_booked_promises(self, source: BookedPromise) -> None:
         """How a booking's binding finds its promise (the bookings module says)."""
         self._booked = source
+
+    def set_waiting_list(self, grant: WaitingList) -> None:
+        """How a site's waiting bookings are let in (the bookings module says)."""
+        self._waiting = grant
+
+    async def waiting_first(self, location_id: str) -> None:
+        """First come, first served: capacity freed where nothing granted it yet (the
+        operator's edit of the policy, read again by the very request that comes next) goes
+        to the bookings waiting at the site before a new reservation may take it. A failure
+        is logged: the reservation is still decided, at once."""
+        if self._waiting is None:
+            return
+        try:
+            await self._waiting(location_id)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("booking_waiting_list_failed", location_id=location_id)
 
     async def restore(self, location_id: str, candidates: Sequence[EvseCandidate]) -> int:
         """Put the site's supply and its stored promises on the timeline (those it lacks);
@@ -110,7 +138,8 @@ class ReservationCapacity:
                     *, holder: str, until: datetime, settings: PolicySettings,
                     booking_key: str | None = None) -> Admission:
         """Promise ``evse_uid`` to ``holder`` from now until ``until`` + the buffer (an amend:
-        a re-hold with a new expiry replaces the earlier promise). A booking's binding
+        a re-hold with a new expiry replaces the earlier promise), the site's waiting
+        bookings let in first (``waiting_first``). A booking's binding
         (``booking_key``) moves the booking's own promise onto the EVSE instead: the slot was
         counted when it was booked, and counting the hold beside it would count it twice."""
         await self._site(location_id, candidates)
@@ -121,6 +150,7 @@ class ReservationCapacity:
                 return Admission(Verdict.INVALID)
             promise = booked
         else:
+            await self.waiting_first(location_id)
             buffer = timedelta(minutes=settings.bookings.turnover_buffer_minutes)
             promise = Promise(promise_id(holder, evse_uid), self._clock(), until + buffer,
                               evse_uid=evse_uid, kind=PromiseKind.RESERVATION)
