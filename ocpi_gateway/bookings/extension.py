@@ -19,12 +19,18 @@ from aiohttp import web
 from ocpi_gateway import keys, metrics
 from ocpi_gateway.bookings.calendars import SiteChanges, site_zone
 from ocpi_gateway.bookings.context import BOOKINGS, Bookings
+from ocpi_gateway.bookings.ongoing import ongoing_sessions
 from ocpi_gateway.bookings.publisher import BookingsPublisher, bookings_receivers
 from ocpi_gateway.bookings.sender import add_routes_for
 from ocpi_gateway.config import ConfigError, GatewaySettings
 from ocpi_gateway.deliveries.app import OUTBOX
 from ocpi_gateway.domain.authorization import AcceptAllAuthorizer
-from ocpi_gateway.domain.events import AvailabilityChanged, ConnectorStatusChanged, DomainEvent
+from ocpi_gateway.domain.events import (
+    AvailabilityChanged,
+    ChargerConnected,
+    ConnectorStatusChanged,
+    DomainEvent,
+)
 from ocpi_gateway.domain.loops import BackgroundLoop
 from ocpi_gateway.locations.extension import LOCATIONS
 from ocpi_gateway.modules import InterfaceRole, OcpiModule
@@ -46,6 +52,7 @@ from ocpi_gateway.reservations.extension import (
     RESERVATIONS,
 )
 from ocpi_gateway.reservations.reservation_only import ReservationOnlyAuthorizer
+from ocpi_gateway.sessions.extension import SESSIONS
 
 log = structlog.get_logger(__name__)
 
@@ -154,7 +161,9 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
                                               locations.catalog.evses_of_charger(cp)])
         app[keys.EVENT_BUS].subscribe(use.on_event)
         # After BookingUse: a session that used a booking ends with the booking's promise.
-        sessions = SessionWatch(service, use.sites)
+        tracker = app.get(SESSIONS)
+        sessions = SessionWatch(service, use.sites, ongoing=None if tracker is None
+                                else ongoing_sessions(tracker.repo))
         app[keys.EVENT_BUS].subscribe(sessions.on_event)
         capacity.add_stored_promises(sessions.stored)
 
@@ -184,6 +193,21 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
             service.ledger.add_listener(binder.on_booking)
             binder.sessions = sessions
             bookings.binder = binder
+
+            async def on_connected(event: DomainEvent) -> None:
+                # The charger is this instance's now (a reconnection, or taken over from
+                # another instance): its transactions in progress are tracked here. In the
+                # charger's order: before the end of a transaction it reports next.
+                if isinstance(event, ChargerConnected):
+                    await sessions.adopt(binder.free_now, event.charge_point_id)
+
+            app[keys.EVENT_BUS].subscribe(on_connected)
+            # Before the chargers can connect: the cars charging across a restart (or a
+            # crash) are on the timeline again before any booking is admitted.
+            try:
+                await sessions.adopt(binder.free_now)
+            except Exception:
+                log.exception("sessions_adopt_failed")
             binder_loop = BackgroundLoop("bookings-bind", binder.run, interval=BIND_SECONDS,
                                          registry=app[keys.LOOPS], run_at_start=False)
         watch = _PolicyWatch(publisher, policy.current())

@@ -55,6 +55,14 @@ class SessionRepository:
                                                    "charge_point_id": charge_point_id})
         return [Session.from_doc(d) for d in docs]
 
+    async def running(self, charge_point_id: str | None = None) -> list[Session]:
+        """The sessions with a transaction in progress (ACTIVE), at a charger or at every
+        one: what the bookings' planner adopts (a restart, a charger taken over)."""
+        found = await self.open_at(charge_point_id) if charge_point_id is not None \
+            else await self.open_with_status(SessionStatus.ACTIVE)
+        return [s for s in found if s.status is SessionStatus.ACTIVE
+                and s.charge_point_id is not None and s.transaction_id is not None]
+
     async def open_with_status(self, status: SessionStatus) -> list[Session]:
         docs = await self._store.find(COLLECTION, {"open": True, "status": status.value})
         return [Session.from_doc(d) for d in docs]

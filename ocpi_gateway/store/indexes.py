@@ -21,8 +21,9 @@ INDEXES: dict[str, tuple[Index, ...]] = {
     "commands": (("state",), ("created_at",)),
     # sessions/repository.py: by_transaction (every meter value), by_hold (reservation
     # transitions), open_at(charger) (transaction starts, UNLOCK_CONNECTOR's permission),
-    # open_with_status (the sweeper), page_of ordered by last_updated (GET {sessions}),
-    # unbilled (the CDRs' sweep).
+    # open_with_status (the sweeper), running() (the sessions the bookings' planner adopts
+    # at a start and a charger's connection, and checks when it extends them), page_of
+    # ordered by last_updated (GET {sessions}), unbilled (the CDRs' sweep).
     # The admin API's list (admin/service/sessions.py): latest change first, read from
     # ("last_updated_ts",) or, for one eMSP, from its index; other filters are checked on
     # the rows these give.

@@ -171,7 +171,7 @@ class BookingBinder:
                 report.ended.append(booking.key)
 
         if self.sessions is not None:
-            await self.sessions.refresh(self._free, now)
+            await self.sessions.refresh(self.free_now, now)
         await self._each(ledger.walk_due_for_binding(now, self.page_size), bind,
                          skip=lambda b: b.noshow_at <= now)  # settled below
         if self.early_within > timedelta(0):
@@ -191,7 +191,7 @@ class BookingBinder:
         for location_id, pending in soon.items():
             candidates = await self.service.candidates.candidates(location_id)
             table = await self.service.capacity.ensure_site(location_id, candidates)
-            free = await self._free(location_id, candidates)
+            free = await self.free_now(location_id, candidates)
             # Held now, free by then: what a promise on the EVSE ends at, or a session in
             # progress its estimate (busy-day benchmark: counting them taken held more EVSEs
             # early, seed 1 turned away 33 walk-ins, not 18, for the same bookings on time).
@@ -205,7 +205,7 @@ class BookingBinder:
                 if bound is not None and bound.bound:
                     report.early.append(booking.key)
 
-    async def _free(self, location_id: str,
+    async def free_now(self, location_id: str,
                     candidates: Sequence[EvseCandidate] | None = None) -> set[str]:
         """The site's reservable EVSEs that show free now."""
         if candidates is None:

@@ -11,9 +11,19 @@ there are ``MIN_HISTORY``). A session still charging at its estimate is extended
 ``extend`` at each ``refresh`` (the binder's run); one whose EVSE shows free again, or whose
 end was reported, leaves the timeline (``release``).
 
-Each instance tracks the transactions of its own chargers; the timeline is shared. Restarted,
-an instance has lost them: their sessions end on the timeline at their estimate. The
-sessions known here are also what ``ReservationCapacity.restore`` puts back (``stored``).
+Each instance tracks the transactions of its own chargers; the timeline is shared. The
+durable store holds the transactions in progress (their OCPI Sessions ACTIVE: ``ongoing``),
+from which an instance adopts those it does not track (``adopt``): at its start, every one
+(a restart or a crash lost them), and a charger's when it connects (a reconnection, or a
+charger taken over from another instance). An adopted session is the one this instance
+would have made at the transaction's start — the booking it used by its reservation id or
+token at that time, else the site's median from its start (this instance's history) — and is
+extended and released the same way. One whose EVSE shows free has ended unseen and is not
+adopted; one whose end is stored leaves at the next run due to extend it (its end was seen
+elsewhere), so two instances that adopted the same transaction both let it go: its
+promise's id is its EVSE's, and an EVSE with another transaction in progress keeps its
+promise. The sessions known here are also what ``ReservationCapacity.restore`` puts back
+(``stored``).
 """
 
 from __future__ import annotations
@@ -43,6 +53,21 @@ EXTEND = timedelta(minutes=15)
 
 FreeEvses = Callable[[str], Awaitable[set[str]]]
 """A location id → the uids of its EVSEs that show free now."""
+
+
+@dataclass(frozen=True, slots=True)
+class Ongoing:
+    """A transaction the durable store holds as running."""
+
+    start: TransactionStarted
+    """How it started (``timestamp``: when)."""
+    evse_uid: str
+    """The EVSE its session is on."""
+
+
+OngoingAt = Callable[[str | None], Awaitable[list[Ongoing]]]
+"""A charge point id (None: every charger) → the transactions the store holds as running
+there."""
 
 
 def session_id(evse_uid: str) -> str:
@@ -83,9 +108,12 @@ class SessionWatch:
     fulfilled it by the time this looks)."""
 
     def __init__(self, service: BookingService, sites: SitesOfCharger, *,
-                 default: timedelta = DEFAULT_SESSION, extend: timedelta = EXTEND) -> None:
+                 default: timedelta = DEFAULT_SESSION, extend: timedelta = EXTEND,
+                 ongoing: OngoingAt | None = None) -> None:
         self.service = service
         self.sites = sites
+        self.ongoing = ongoing
+        """None: nothing is adopted, and a session's end is known only from its event."""
         self.default = default
         self.extend = extend
         self._running: dict[tuple[str, str], Running] = {}
@@ -107,8 +135,46 @@ class SessionWatch:
         return timedelta(seconds=statistics.median(seen))
 
     async def started(self, event: TransactionStarted) -> None:
+        now = self.service.clock()
+        await self._track(event, now, now)
+
+    async def adopt(self, free: FreeEvses, charge_point_id: str | None = None) -> int:
+        """Track the transactions the store holds as running (at ``charge_point_id``, or at
+        every charger) that are not tracked here; how many were adopted. A transaction whose
+        EVSE shows free ended unseen; one older than another on its EVSE lost its end."""
+        if self.ongoing is None:
+            return 0
+        if charge_point_id is not None and not any(
+                self.service.policy.bookings_possible(location_id)
+                for location_id in self.sites(charge_point_id)):
+            return 0  # no read for a charger connecting where nobody books
+        now = self.service.clock()
+        adopted: list[tuple[str, str]] = []
+        # Oldest first: a newer one on the same EVSE replaces it.
+        for found in sorted(await self.ongoing(charge_point_id),
+                            key=lambda o: o.start.timestamp):
+            start = found.start
+            key = (start.charge_point_id, start.transaction_id)
+            if key in self._running:
+                continue
+            try:
+                if await self._track(start, start.timestamp, now, free=free) is not None:
+                    adopted.append(key)
+            except Exception:
+                # One that cannot be read (its site's timeline, its bookings) leaves the
+                # others to be adopted: it ends on the timeline at its estimate, as before.
+                log.exception("session_adopt_failed", charge_point_id=start.charge_point_id,
+                              transaction_id=start.transaction_id)
+        count = sum(1 for key in adopted if key in self._running)
+        if count:
+            log.info("sessions_adopted", count=count, charge_point_id=charge_point_id)
+        return count
+
+    async def _track(self, event: TransactionStarted, since: datetime, now: datetime, *,
+                     free: FreeEvses | None = None) -> Running | None:
+        """Put the transaction on the timeline as a session from ``since`` (``free``: an
+        adoption, of a transaction that started before ``now``)."""
         svc = self.service
-        now = svc.clock()
         for location_id in dict.fromkeys(self.sites(event.charge_point_id)):
             if not svc.policy.bookings_possible(location_id):
                 continue
@@ -117,22 +183,34 @@ class SessionWatch:
                            event.connector_id)
             if evse is None:
                 continue
-            used = self._booking_used(await svc.ledger.near(location_id, now), event, now)
+            if free is not None and evse.evse_uid in await free(location_id):
+                return None
+            used = self._booking_used(await svc.ledger.near(location_id, since), event, since)
             until = promise_of(used).end if used is not None \
-                else now + self.expected(location_id)
-            running = Running(location_id, evse.evse_uid, now,
-                              min(max(until, now + self.extend), now + MAX_INTERVAL),
+                else since + self.expected(location_id)
+            running = Running(location_id, evse.evse_uid, since,
+                              min(max(until, now + self.extend), since + MAX_INTERVAL),
                               used is not None)
+            if running.until <= now:
+                return None  # a day long: no longer believed
+            if any(self._at(location_id, evse.evse_uid, other) and other.since > since
+                   for other in self._running.values()):
+                return None  # a newer one is there: this one's end went unreported
             # Unchecked, it needs no supply: the site's first admission here restores that.
             await svc.capacity.timeline.occupy(location_id, running.promise())
             for key, other in list(self._running.items()):
-                if (other.location_id, other.evse_uid) == (location_id, evse.evse_uid):
+                if self._at(location_id, evse.evse_uid, other):
                     del self._running[key]  # its end went unreported: this one replaced it
             self._running[(event.charge_point_id, event.transaction_id)] = running
-            log.info("session_on_timeline", location_id=location_id,
-                     evse_uid=evse.evse_uid, until=running.until.isoformat(),
-                     booked=running.booked)
-            return
+            log.info("session_adopted" if free is not None else "session_on_timeline",
+                     location_id=location_id, evse_uid=evse.evse_uid,
+                     until=running.until.isoformat(), booked=running.booked)
+            return running
+        return None
+
+    @staticmethod
+    def _at(location_id: str, evse_uid: str, running: Running) -> bool:
+        return (running.location_id, running.evse_uid) == (location_id, evse_uid)
 
     @staticmethod
     def _booking_used(near: Sequence[Booking], event: TransactionStarted, now: datetime
@@ -163,16 +241,29 @@ class SessionWatch:
 
     async def refresh(self, free: FreeEvses, now: datetime) -> None:
         """Extend the sessions charging past their estimate; drop those whose EVSE shows
-        free (their end went unreported)."""
+        free (their end went unreported) or whose end is stored (seen by another instance)."""
         free_at: dict[str, set[str]] = {}
+        stored_at: dict[str, list[Ongoing] | None] = {}
         for key, running in list(self._running.items()):
             if running.until > now + self.extend / 2:
                 continue
             if running.location_id not in free_at:
                 free_at[running.location_id] = await free(running.location_id)
+            if key[0] not in stored_at:
+                stored_at[key[0]] = await self._ongoing_at(key[0])
+            if self._running.get(key) is not running:
+                continue  # ended, or replaced on its EVSE, while this run read
             if running.evse_uid in free_at[running.location_id]:
                 self._running.pop(key, None)
                 await self._vacate(running)
+                continue
+            still = stored_at[key[0]]
+            if still is not None and not any(o.start.transaction_id == key[1] for o in still):
+                self._running.pop(key, None)
+                # Another car on the EVSE (started where this one was not seen) holds the
+                # promise now: it is that one's.
+                if not any(o.evse_uid == running.evse_uid for o in still):
+                    await self._vacate(running)
                 continue
             longer = replace(running, until=min(now + self.extend,
                                                 running.since + MAX_INTERVAL))
@@ -182,6 +273,17 @@ class SessionWatch:
                 continue
             self._running[key] = longer
             await self.service.capacity.timeline.occupy(running.location_id, longer.promise())
+
+    async def _ongoing_at(self, charge_point_id: str) -> list[Ongoing] | None:
+        """The transactions the store holds as running at the charger; None when unknown
+        (no store, or it could not be read: the sessions are believed)."""
+        if self.ongoing is None:
+            return None
+        try:
+            return await self.ongoing(charge_point_id)
+        except Exception:
+            log.exception("sessions_ongoing_unread", charge_point_id=charge_point_id)
+            return None
 
     async def stored(self, location_id: str, now: datetime) -> list[Promise]:
         """``ReservationCapacity.add_stored_promises``: the sessions known here."""
