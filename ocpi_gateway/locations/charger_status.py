@@ -28,6 +28,9 @@ from ocpi_gateway.reservation_policy.availability.base import AvailabilityStore,
 
 log = structlog.get_logger(__name__)
 
+RESTORE_CHUNK = 500
+"""Locations whose EVSEs nobody wrote are recorded UNKNOWN in one request."""
+
 StatusTrigger = Callable[[str, list[tuple[int | None, int | None]]], Awaitable[None]]
 """Asks a charger to report its statuses now: (charge point, [(evse_id, connector_id), ...])."""
 
@@ -202,11 +205,13 @@ class ChargerStatuses:
         now = _now()
         for cp in sorted(self._connected):
             await self.recompute_charger(cp, now)
-        write = getattr(self._availability, "set_status_if_absent", None)
-        if write is not None:
-            for location in self._catalog().locations():
-                for evse in location.evses:
-                    await write(location.id, evse.uid, EvseStatus.UNKNOWN, now)
+        # A few hundred locations to a request: one by one, 40,000 EVSEs were as many round
+        # trips (at every first start on an empty Redis too).
+        locations = self._catalog().locations()
+        for start in range(0, len(locations), RESTORE_CHUNK):
+            await self._availability.initialise_locations(
+                {location.id: [evse.uid for evse in location.evses]
+                 for location in locations[start:start + RESTORE_CHUNK]}, now)
         for cp in sorted(self._connected):
             if not self.knows(cp):
                 self.ask_for_statuses(cp)

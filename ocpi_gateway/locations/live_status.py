@@ -15,8 +15,15 @@ from ocpi_gateway.locations.published import PublishedEvse, PublishedLocation
 from ocpi_gateway.locations.pushes import Pushes
 from ocpi_gateway.locations.snapshots import Snapshots
 from ocpi_gateway.locations.status import published_status
-from ocpi_gateway.reservation_policy.availability.base import AvailabilityStore, EvseStatus
+from ocpi_gateway.reservation_policy.availability.base import (
+    AvailabilityStore,
+    EvseAvailability,
+    EvseStatus,
+)
 from ocpi_gateway.transport.envelope import ocpi_timestamp
+
+SHARED_READ = 500
+"""Locations read together from the shared store when adopting its statuses."""
 
 StatusListener = Callable[[str, str, EvseStatus, str], None]
 """(location id, EVSE uid, published status, last_updated as published)."""
@@ -88,16 +95,28 @@ class LiveStatuses:
         """Statuses other instances wrote to the shared availability store; how many EVSEs
         changed. No push: the instance that saw the change pushed it."""
         changed = 0
-        for location in self._live:
-            view = await self._availability.location(location.id)
-            for evse in location.evses:
-                seen = view.get(evse.config.uid)
-                if seen is None or evse.status is EvseStatus.REMOVED:
-                    continue
-                if (location.id, evse.config.uid) in self.queued:
-                    continue  # our own change: its queued refresh publishes and pushes it
-                status = published_status(seen.status, held=seen.holder is not None)
-                if status is not evse.status:
-                    self.set(location, evse, status, ocpi_timestamp(seen.updated_at))
-                    changed += 1
+        locations = list(self._live)
+        for start in range(0, len(locations), SHARED_READ):
+            chunk = locations[start:start + SHARED_READ]
+            # Read together (on Redis, a pipeline), not a round trip per location every
+            # sweep (every second). What moves after the read is our own change (queued,
+            # skipped below) or another instance's, for the next sweep.
+            views = await self._availability.locations([location.id for location in chunk])
+            for location in chunk:
+                changed += self._adopt(location, views[location.id])
+        return changed
+
+    def _adopt(self, location: PublishedLocation,
+               view: dict[str, EvseAvailability]) -> int:
+        changed = 0
+        for evse in location.evses:
+            seen = view.get(evse.config.uid)
+            if seen is None or evse.status is EvseStatus.REMOVED:
+                continue
+            if (location.id, evse.config.uid) in self.queued:
+                continue  # our own change: its queued refresh publishes and pushes it
+            status = published_status(seen.status, held=seen.holder is not None)
+            if status is not evse.status:
+                self.set(location, evse, status, ocpi_timestamp(seen.updated_at))
+                changed += 1
         return changed

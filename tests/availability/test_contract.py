@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from ocpi_gateway.reservation_policy.availability import redis as redis_availability
 from ocpi_gateway.reservation_policy.availability.base import AvailabilityStore, EvseStatus
 from ocpi_gateway.reservation_policy.availability.memory import MemoryAvailability
 from ocpi_gateway.reservation_policy.availability.redis import RedisAvailability, open_availability
@@ -114,9 +115,12 @@ async def test_expired_hold_is_free_again(kind: str, request: pytest.FixtureRequ
         assert await store.pick_and_hold("L1", ["E1"], holder="r2", until=end) is None
         assert (await store.get("L1", "E1")).holder == "r1"  # type: ignore[union-attr]
         assert (await store.location("L1"))["E1"].holder == "r1"
+        assert (await store.initialise_locations({"L1": ["E1"]}, now[0]))["L1"]["E1"].holder \
+            == "r1"
         now[0] += timedelta(seconds=1)
         assert (await store.get("L1", "E1")).holder is None  # type: ignore[union-attr]
         assert (await store.location("L1"))["E1"].is_free
+        assert (await store.initialise_locations({"L1": ["E1"]}, now[0]))["L1"]["E1"].is_free
         assert await store.pick_and_hold("L1", ["E1"], holder="r2",
                                          until=end + timedelta(minutes=5)) == "E1"
     finally:
@@ -139,6 +143,48 @@ async def test_concurrent_holders_get_each_evse_once(
     view = await store.location("L1")
     holders_seen = {e.holder for e in view.values() if e.holder is not None}
     assert len(holders_seen) == len(won)
+
+
+async def test_initialise_locations_records_unknown_evses_and_reads_back(
+    store: AvailabilityStore,
+) -> None:
+    await _seed(store, "L1", {"E1": EvseStatus.AVAILABLE, "E3": EvseStatus.CHARGING})
+    assert await store.pick_and_hold("L1", ["E1"], holder="r1", until=later()) == "E1"
+    at = NOW + timedelta(hours=1)
+    found = await store.initialise_locations({"L1": ["E1", "E2"], "L2": ["E9"], "L3": []}, at)
+    assert set(found) == {"L1", "L2", "L3"}
+    # Known EVSEs keep status, time and hold; an EVSE known but not listed is still there.
+    assert {uid: (e.status, e.updated_at, e.holder) for uid, e in found["L1"].items()} == {
+        "E1": (EvseStatus.AVAILABLE, NOW, "r1"), "E2": (EvseStatus.UNKNOWN, at, None),
+        "E3": (EvseStatus.CHARGING, NOW, None)}
+    assert {uid: (e.status, e.updated_at) for uid, e in found["L2"].items()} == {
+        "E9": (EvseStatus.UNKNOWN, at)}
+    assert found["L3"] == {}
+    for location_id, view in found.items():
+        assert view == await store.location(location_id)
+    assert await store.locations(["L3", "L1", "L2"]) == found
+    # Once known, an EVSE is not initialised again: its later status stays.
+    assert await store.set_status("L2", "E9", EvseStatus.AVAILABLE, NOW) is True
+    again = await store.initialise_locations({"L2": ["E9"]}, at + timedelta(hours=1))
+    assert (again["L2"]["E9"].status, again["L2"]["E9"].updated_at) == (
+        EvseStatus.AVAILABLE, NOW)
+
+
+async def test_locations_read_together_past_one_pipeline(
+    store: AvailabilityStore, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Three pipelines of three on Redis (on a cluster, locations of every node in each).
+    monkeypatch.setattr(redis_availability, "PIPELINE_LOCATIONS", 3)
+    await _seed(store, "L4", {"A": EvseStatus.OUTOFORDER})
+    evses = {f"L{i}": ["A", "B"] for i in range(8)}
+    found = await store.initialise_locations(evses, NOW)
+    assert list(found) == list(evses)
+    assert {loc: {uid: e.status for uid, e in view.items()} for loc, view in found.items()} == {
+        loc: {"A": EvseStatus.OUTOFORDER if loc == "L4" else EvseStatus.UNKNOWN,
+              "B": EvseStatus.UNKNOWN} for loc in evses}
+    assert found["L7"] == await store.location("L7")
+    assert await store.locations(list(evses)) == found
+    assert await store.locations([]) == {}
 
 
 async def test_status_of_other_location_is_untouched_by_hold(store: AvailabilityStore) -> None:
@@ -167,6 +213,7 @@ async def test_redis_keys_are_hash_tagged(redis_url: str) -> None:
     store = RedisAvailability.from_url(redis_url)
     await store.set_status("LOC-7", "E1", EvseStatus.AVAILABLE, NOW)
     await store.pick_and_hold("LOC-7", ["E1"], holder="r", until=later())
+    await store.initialise_locations({"LOC-7": ["E1", "E2"]}, NOW)
     client = aioredis.from_url(redis_url)
     keys = [k.decode() for k in await client.keys("*")]
     await client.aclose()

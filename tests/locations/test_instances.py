@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from ocpi_gateway.domain.events import ConnectorStatus, ConnectorStatusChanged
 from ocpi_gateway.locations.catalog import LocationsCatalog
 from ocpi_gateway.locations.publisher import LocationsPublisher
+from ocpi_gateway.reservation_policy.availability.base import EvseStatus
 from ocpi_gateway.reservation_policy.availability.redis import RedisAvailability
 from tests.locations.conftest import EXAMPLE
 
@@ -68,3 +69,46 @@ async def test_a_shared_sync_whose_caller_gave_up_is_no_failure(redis_url: str) 
     finally:
         await publisher.stop()
         await store.close()
+
+
+async def test_an_instance_starting_later_publishes_the_statuses_known_and_keeps_them(
+    redis_url: str,
+) -> None:
+    stores = [RedisAvailability.from_url(redis_url) for _ in range(2)]
+    await stores[0]._redis.flushall()
+    a, b = (LocationsPublisher(LocationsCatalog.from_file(EXAMPLE), s) for s in stores)
+    await a.start()
+    await a.on_event(ConnectorStatusChanged(charge_point_id="CP-UTR-01", evse_id=1,
+                                            connector_id=1, status=ConnectorStatus.FAULTED))
+    await a.settle()
+    # b's start initialises the EVSEs nobody reported (UNKNOWN), not those a charger did.
+    await b.start()
+    assert b.evse("NL-UTR-JAARBEURS", "UTR-JB-01").status == "OUTOFORDER"  # type: ignore[union-attr]
+    seen = await stores[1].get("NL-UTR-JAARBEURS", "UTR-JB-01")
+    assert seen is not None and seen.status == "OUTOFORDER"
+    assert await a.sync_shared() == 0
+    for publisher in (a, b):
+        await publisher.stop()
+    for store in stores:
+        await store.close()
+
+
+async def test_restoring_after_redis_lost_its_data_records_unknown_where_nobody_wrote(
+    redis_url: str,
+) -> None:
+    store = RedisAvailability.from_url(redis_url)
+    catalog = LocationsCatalog.from_file(EXAMPLE)
+    publisher = LocationsPublisher(catalog, store)
+    await publisher.start()
+    await store._redis.flushall()  # Redis came back empty
+    # Another instance put back what its charger reported first: that stays.
+    await store.set_status("NL-UTR-JAARBEURS", "UTR-JB-01", EvseStatus.CHARGING,
+                           datetime.now(UTC))
+    await publisher.restore_statuses()
+    found = await store.locations([location.id for location in catalog.locations()])
+    assert {(loc, uid): e.status for loc, view in found.items() for uid, e in view.items()} == {
+        (location.id, evse.uid): EvseStatus.CHARGING
+        if (location.id, evse.uid) == ("NL-UTR-JAARBEURS", "UTR-JB-01") else EvseStatus.UNKNOWN
+        for location in catalog.locations() for evse in location.evses}
+    await publisher.stop()
+    await store.close()

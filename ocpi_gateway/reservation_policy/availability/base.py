@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -60,6 +60,19 @@ class AvailabilityStore(Protocol):
 
     async def location(self, location_id: str) -> dict[str, EvseAvailability]:
         """Every known EVSE of a location, by uid."""
+
+    async def locations(self, location_ids: Sequence[str]
+                        ) -> dict[str, dict[str, EvseAvailability]]:
+        """:meth:`location` of each, sent together (see :meth:`initialise_locations`)."""
+
+    async def initialise_locations(
+        self, evses: Mapping[str, Sequence[str]], at: datetime
+    ) -> dict[str, dict[str, EvseAvailability]]:
+        """For each location of ``evses`` (location id → EVSE uids): the listed EVSEs the
+        store does not know yet recorded UNKNOWN (at ``at``; a known EVSE keeps its status),
+        then every known EVSE of the location, by uid, as :meth:`location` gives them. Each
+        location's is one atomic operation; the locations are not one transaction. Sent
+        together (Redis: a pipeline per few hundred locations), not a round trip each."""
 
     async def decision_view(self, location_id: str) -> dict[str, EvseAvailability]:
         """``location`` for a decision: raises :class:`AvailabilityRebuilding` while the data

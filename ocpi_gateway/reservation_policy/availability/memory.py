@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -74,6 +74,29 @@ class MemoryAvailability:
         return _expire(entry, self._clock()) if entry else None
 
     async def location(self, location_id: str) -> dict[str, EvseAvailability]:
+        return self._view(location_id)
+
+    async def locations(self, location_ids: Sequence[str]
+                        ) -> dict[str, dict[str, EvseAvailability]]:
+        return {location_id: self._view(location_id) for location_id in location_ids}
+
+    async def initialise_locations(
+        self, evses: Mapping[str, Sequence[str]], at: datetime
+    ) -> dict[str, dict[str, EvseAvailability]]:
+        # No await from here to the return: atomic for every other coroutine, as a lock
+        # would make it (set_status's lock is never held across an await either).
+        found = {}
+        for location_id, uids in evses.items():
+            if uids:
+                entries = self._data.setdefault(location_id, {})
+                for uid in uids:
+                    if uid not in entries:
+                        entries[uid] = EvseAvailability(location_id, uid, EvseStatus.UNKNOWN,
+                                                        at)
+            found[location_id] = self._view(location_id)
+        return found
+
+    def _view(self, location_id: str) -> dict[str, EvseAvailability]:
         view = dict(self._data.get(location_id, {}))
         held = self._holds.get(location_id)
         if held:
