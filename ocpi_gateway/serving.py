@@ -249,6 +249,6 @@ def _tls(settings: GatewaySettings) -> ssl.SSLContext | None:
     listen = settings.listen
     if listen.tls_cert_file is None or listen.tls_key_file is None:
         return None
-    from ocpi_gateway.ocpp_adapter.server import server_ssl_context
+    from ocpi_gateway.ocpp_adapter.handshake import server_ssl_context
 
     return server_ssl_context(str(listen.tls_cert_file), str(listen.tls_key_file))

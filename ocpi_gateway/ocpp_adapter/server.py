@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
-import ssl
 import time
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
@@ -25,10 +24,8 @@ from aiohttp import WSMsgType, web
 from ocpi_gateway.domain.authorization import TokenAuthorizer
 from ocpi_gateway.domain.charger_commands import ChargerCommands, ChargerQueries
 from ocpi_gateway.domain.events import ChargerConnected, ChargerDisconnected, EventPublisher
-from ocpi_gateway.domain.ids import OcppVersion
 from ocpi_gateway.domain.loops import LoopRegistry
 from ocpi_gateway.domain.tasks import cancel_all, finish_within
-from ocpi_gateway.ocpp_adapter import v16, v201
 from ocpi_gateway.ocpp_adapter.admission import AdmissionGate
 from ocpi_gateway.ocpp_adapter.auth import (
     Clock,
@@ -43,6 +40,14 @@ from ocpi_gateway.ocpp_adapter.auth_redis import RedisLoginLimiter, RedisVerifie
 from ocpi_gateway.ocpp_adapter.chargers_config import ChargerConfig, ChargersConfig
 from ocpi_gateway.ocpp_adapter.connection import AiohttpConnection
 from ocpi_gateway.ocpp_adapter.directory import ChargerPresence, of_session
+from ocpi_gateway.ocpp_adapter.handshake import (
+    SESSION_CLASSES,
+    choose_subprotocol,
+    forwarded_trusted,
+    is_tls,
+    refuse,
+    remote_of,
+)
 from ocpi_gateway.ocpp_adapter.registry import ConnectionRegistry
 from ocpi_gateway.ocpp_adapter.routing import RoutedCommands
 from ocpi_gateway.ocpp_adapter.routing.local import LocalChargerCommands
@@ -57,11 +62,6 @@ from ocpi_gateway.redis_clients import RedisClient, RedisTarget, as_target, open
 
 log = structlog.get_logger(__name__)
 
-SESSION_CLASSES: dict[str, type[OcppSession]] = {
-    v201.SUBPROTOCOL: v201.V201Session,
-    v16.SUBPROTOCOL: v16.V16Session,
-}
-SUBPROTOCOL_OF = {OcppVersion.V16: v16.SUBPROTOCOL, OcppVersion.V201: v201.SUBPROTOCOL}
 
 WIRE_LOGGER = "ocpi_gateway.ocpp_adapter.wire"
 """The logger the ``ocpp`` package writes every frame to (at INFO; frames carry idTags)."""
@@ -240,59 +240,24 @@ class OcppServer:
 
     # -- handshake -----------------------------------------------------------------------
 
-    def _forwarded_trusted(self, request: web.Request) -> bool:
-        if self.chargers.trust_forwarded_proto:
-            return True
-        if not self._trusted_proxies or request.remote is None:
-            return False
-        try:
-            peer = ipaddress.ip_address(request.remote)
-        except ValueError:
-            return False
-        return any(peer in network for network in self._trusted_proxies)
-
-    def _is_tls(self, request: web.Request, forwarded_trusted: bool) -> bool:
-        if request.transport is not None \
-                and request.transport.get_extra_info("sslcontext") is not None:
-            return True
-        if forwarded_trusted:
-            return request.headers.get("X-Forwarded-Proto", "").lower() == "https"
-        return False
-
-    @staticmethod
-    def _remote(request: web.Request, forwarded_trusted: bool) -> str:
-        remote = request.remote or "?"
-        if forwarded_trusted:
-            # Behind our proxy every charger shares its address: use the hop the proxy saw
-            # (the last X-Forwarded-For entry, the only one the client cannot forge).
-            forwarded = request.headers.get("X-Forwarded-For", "").split(",")[-1].strip()
-            remote = forwarded or remote
-        return remote
-
-    @staticmethod
-    def _refuse(charge_point_id: str, remote: str, status: int, reason: str) -> web.Response:
-        log.warning("ocpp_connection_refused", charge_point_id=charge_point_id, remote=remote,
-                    reason=reason, http_status=status)
-        headers = {"WWW-Authenticate": 'Basic realm="ocpp"'} if status == 401 else None
-        return web.Response(status=status, text=reason, headers=headers)
-
     async def _admit(
         self, request: web.Request, charge_point_id: str
     ) -> ChargerConfig | web.Response:
         """Only a password check can be guessed against, so only checks are limited: unknown
         ids, wrong profiles and malformed credentials are refused without counting."""
-        forwarded_trusted = self._forwarded_trusted(request)
-        remote = self._remote(request, forwarded_trusted)
+        trusted = forwarded_trusted(request, self.chargers.trust_forwarded_proto,
+                                    self._trusted_proxies)
+        remote = remote_of(request, trusted)
         charger = self.chargers.get(charge_point_id)
         if charger is None:
-            return self._refuse(charge_point_id, remote, 404, "unknown charge point")
-        profile = 2 if self._is_tls(request, forwarded_trusted) else 1
+            return refuse(charge_point_id, remote, 404, "unknown charge point")
+        profile = 2 if is_tls(request, trusted) else 1
         if profile != charger.security_profile:
-            return self._refuse(charge_point_id, remote, 403,
+            return refuse(charge_point_id, remote, 403,
                                 f"security profile {charger.security_profile} required")
         credentials = parse_basic_auth(request.headers.get("Authorization"))
         if credentials is None or credentials[0] != charge_point_id:
-            return self._refuse(charge_point_id, remote, 401, "bad credentials")
+            return refuse(charge_point_id, remote, 401, "bad credentials")
         # The slot is taken before the check: concurrent guesses cannot outrun the count.
         attempt = await self._limiter.begin(charge_point_id, client_address(remote))
         if attempt is None:
@@ -302,16 +267,9 @@ class OcppServer:
                 "Retry-After": str(int(self._limiter.limits.window))})
         if not await self.passwords.check(charge_point_id, credentials[1],
                                           charger.password_hash):
-            return self._refuse(charge_point_id, remote, 401, "bad credentials")
+            return refuse(charge_point_id, remote, 401, "bad credentials")
         await self._limiter.succeeded(attempt)
         return charger
-
-    @staticmethod
-    def _choose_subprotocol(request: web.Request, charger: ChargerConfig) -> str | None:
-        offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")]
-        allowed = [SUBPROTOCOL_OF[charger.ocpp_version]] if charger.ocpp_version \
-            else list(SESSION_CLASSES)
-        return next((p for p in offered if p in allowed), None)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         charge_point_id = request.match_info["charge_point_id"]
@@ -319,7 +277,7 @@ class OcppServer:
             admitted = await self._admit(request, charge_point_id)
             if isinstance(admitted, web.Response):
                 return admitted
-            subprotocol = self._choose_subprotocol(request, admitted)
+            subprotocol = choose_subprotocol(request, admitted)
             ws = web.WebSocketResponse(
                 protocols=(subprotocol,) if subprotocol else (),
                 heartbeat=self.timings.ws_ping_interval,
@@ -397,10 +355,3 @@ class OcppServer:
             self._background(session.close(code=CLOSE_TAKEN_OVER,
                                            message="connected elsewhere"))
 
-
-def server_ssl_context(certfile: str, keyfile: str) -> ssl.SSLContext:
-    """TLS for security profile 2 when it terminates in this process."""
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    context.load_cert_chain(certfile, keyfile)
-    return context

@@ -30,7 +30,8 @@ from ocpp_test_support import (
 
 from ocpi_gateway.domain.charger_commands import CommandOutcome, ReserveNow
 from ocpi_gateway.domain.events import ChargerConnected, ChargerDisconnected, ConnectorStatusChanged
-from ocpi_gateway.ocpp_adapter.server import WIRE_LOGGER, server_ssl_context
+from ocpi_gateway.ocpp_adapter.handshake import server_ssl_context
+from ocpi_gateway.ocpp_adapter.server import WIRE_LOGGER
 
 CP16 = "CP-AMS-01"
 CP201 = "CP-AMS-02"
