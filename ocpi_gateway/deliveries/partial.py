@@ -16,12 +16,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from hashlib import blake2b
 from typing import Any
 
-import orjson
-
 from ocpi_gateway.deliveries.models import Outgoing
+from ocpi_gateway.domain.digests import json_digest
 from ocpi_gateway.domain.store import DocumentStore
 from ocpi_gateway.transport.request_ids import fresh_hex_id
 
@@ -32,12 +30,8 @@ Json = dict[str, Any]
 _Digests = dict[str, str]
 
 
-def _digest(value: Any) -> str:
-    return blake2b(orjson.dumps(value, option=orjson.OPT_SORT_KEYS), digest_size=12).hexdigest()
-
-
 def _fields(body: Json, skip: frozenset[str]) -> _Digests:
-    return {k: _digest(v) for k, v in body.items() if k not in skip}
+    return {k: json_digest(v) for k, v in body.items() if k not in skip}
 
 
 def _changed(before: _Digests, after: _Digests, body: Json) -> Json | None:

@@ -7,15 +7,12 @@ which snapshots keep, so a restart knows what changed while it was down."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
-import orjson
-
+from ocpi_gateway.domain.digests import json_digest
 from ocpi_gateway.locations.catalog import LocationsCatalog
 from ocpi_gateway.locations.live import Digests, LiveLocations
 from ocpi_gateway.locations.models import OperatorLocation
@@ -35,14 +32,10 @@ Prepared = dict[str, Digests]
 """location id → its configuration digests."""
 
 
-def _digest(value: Any) -> str:
-    return hashlib.sha256(orjson.dumps(value, option=orjson.OPT_SORT_KEYS)).hexdigest()
-
-
 def digests_of(dumped: Dumped) -> Digests:
-    found = {"": _digest(dumped.own)}
+    found = {"": json_digest(dumped.own)}
     for uid, (_, part) in dumped.evses.items():
-        found[uid] = _digest(part)
+        found[uid] = json_digest(part)
     return found
 
 

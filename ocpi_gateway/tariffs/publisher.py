@@ -13,16 +13,15 @@ it), and on reload. A receiver gets exactly what differs from what it was sent.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import orjson
 import structlog
 
 from ocpi_gateway.deliveries.engine import DeliveryEngine
+from ocpi_gateway.domain.digests import json_digest
 from ocpi_gateway.domain.loops import BackgroundLoop, LoopRegistry
 from ocpi_gateway.domain.store import DocumentStore
 from ocpi_gateway.locations.models import OperatorLocation
@@ -70,10 +69,6 @@ def tariffs_receivers(registered: Callable[[], Awaitable[Sequence[Partner]]]
                 for p in await registered() if (url := p.endpoint("tariffs", "RECEIVER"))]
 
     return receivers
-
-
-def _digest(body: Any) -> str:
-    return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
 class TariffsPublisher:
@@ -228,7 +223,7 @@ class TariffsPublisher:
         if key not in self._bodies:
             shown = package(version).tariffs.tariff(tariff)
             body = to_jsonable(shown) if shown is not None else None
-            self._bodies[key] = (body, _digest(body)) if body is not None else None
+            self._bodies[key] = (body, json_digest(body)) if body is not None else None
         return self._bodies[key]
 
 
