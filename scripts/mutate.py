@@ -76,6 +76,7 @@ TARGETS: dict[str, tuple[str, ...]] = {
                                                     "tests/commands"),
     **{f"ocpi_gateway/reservation_policy/{name}.py": LIFECYCLE_TESTS
        for name in LIFECYCLE_MODULES},
+    "ocpi_gateway/reservation_policy/hold_restore.py": ("tests/availability",),
     "ocpi_gateway/reservation_policy/capacity/hall.py": ("tests/capacity",),
     "ocpi_gateway/reservation_policy/capacity/classes.py": ("tests/capacity",),
     "ocpi_gateway/transport/auth.py": ("tests/ocpi_core",),

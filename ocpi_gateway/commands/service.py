@@ -17,6 +17,7 @@ from typing import Any
 
 import structlog
 from pydantic import ValidationError
+from redis.exceptions import RedisError
 
 from ocpi_gateway import metrics
 from ocpi_gateway.commands.executor import CommandExecutor, Outcome, Refused
@@ -53,6 +54,10 @@ CONTACTS = "reservation_contacts"
 
 _RESULT_MARGIN = 0.5
 """Seconds kept back from the announced timeout to deliver the result."""
+REDIS_UNREACHABLE = ("the gateway's shared state was unreachable for a moment (a Redis restart); "
+                     "try again in a few seconds")
+"""The message of a command cut by a Redis failure: REJECTED, as while availability is
+rebuilt after a restart."""
 
 PartnerLookup = Callable[[str], Awaitable[OcpiPartner | None]]
 
@@ -166,6 +171,12 @@ class CommandService:
             outcome = Outcome(CommandResultType.TIMEOUT, "no answer within the timeout")
         except asyncio.CancelledError:
             raise  # shutdown: the sweeper of the next start settles it
+        except RedisError:
+            # The shared state went away mid-command (a Redis restart or failover): not a
+            # failure of the command; what the work left is settled below.
+            log.warning("command_interrupted_by_redis", command_id=record.id,
+                        command=record.command.value, exc_info=True)
+            outcome = Outcome(CommandResultType.REJECTED, REDIS_UNREACHABLE)
         except Exception:
             log.exception("command_failed", command_id=record.id, command=record.command.value)
             outcome = Outcome(CommandResultType.FAILED, "internal error")

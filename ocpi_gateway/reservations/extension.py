@@ -19,12 +19,12 @@ from ocpi_gateway.domain.events import (
     AvailabilityChanged,
     ConnectorStatusChanged,
     DomainEvent,
-    utc_now,
 )
 from ocpi_gateway.locations.extension import AVAILABILITY, AVAILABILITY_RECOVERY, LOCATIONS
 from ocpi_gateway.ocpp_adapter.chargers_config import ChargersConfig
 from ocpi_gateway.ocpp_adapter.display import ReservedDisplay
 from ocpi_gateway.ocpp_wiring import CHARGER_COMMANDS, CHARGERS
+from ocpi_gateway.reservation_policy import hold_restore
 from ocpi_gateway.reservation_policy.capacity.base import Promise
 from ocpi_gateway.reservation_policy.capacity.gate import ReservationCapacity, stored_reservations
 from ocpi_gateway.reservation_policy.capacity.recovery import CapacityRecovery
@@ -108,22 +108,8 @@ def install(app: web.Application, settings: GatewaySettings) -> None:
         store = recovery.store
 
         async def restore_holds() -> None:
-            """Redis lost its data: put back the hold of every live reservation (the durable
-            store has them) and of this instance's attempts in flight."""
-            now = utc_now()
-            live = await ReservationRepository(app[keys.STORE]).live()
-            for r in live:
-                held: set[tuple[str, str | None]] = {(r.location_id, r.evse_uid)}
-                if r.attempt is not None:  # a ReserveNow in flight when Redis went away
-                    held.add((r.attempt.location_id, r.attempt.evse_uid))
-                for location_id, evse_uid in held:
-                    if evse_uid is not None and r.ends_at > now:
-                        await store.restore_hold(location_id, evse_uid, holder=r.key,
-                                                 until=r.ends_at)
-            live_keys = {r.key for r in live}
-            for (location_id, evse_uid), (holder, until) in engine.holds_taken().items():
-                if holder in live_keys:
-                    await store.restore_hold(location_id, evse_uid, holder=holder, until=until)
+            await hold_restore.restore_holds(store, ReservationRepository(app[keys.STORE]),
+                                             engine.holds_taken, app[keys.CLOCK]())
 
         recovery.add_hold_restorer(restore_holds)
         # The timeline lived in the same Redis: rebuilt while the gate is closed.

@@ -6,10 +6,12 @@ import asyncio
 import os
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from ocpp.v16 import call
@@ -23,9 +25,16 @@ from ocpp_test_support import (
     start_gateway,
 )
 
-from ocpi_gateway.domain.charger_commands import CancelReservation, CommandOutcome, ReserveNow
+from ocpi_gateway.domain.charger_commands import (
+    CancelReservation,
+    CommandOutcome,
+    CommandReply,
+    ReserveNow,
+)
 from ocpi_gateway.domain.events import TransactionStarted
+from ocpi_gateway.ocpp_adapter.registry import ConnectionRegistry
 from ocpi_gateway.ocpp_adapter.routing.presence import presence_key
+from ocpi_gateway.ocpp_adapter.routing.redis import RedisChargerCommands, _Served
 from ocpi_gateway.redis_clients import RedisTarget, open_redis
 
 CP = "CP-AMS-01"
@@ -201,5 +210,98 @@ async def test_presence_of_a_dead_process_counts_as_offline(
         assert not await b.server.commands.is_online(CP)
         await client.set("ocpp:instance:gw-ghost", "1", px=60_000)
         assert await b.server.commands.is_online(CP)
+    finally:
+        await client.aclose()
+
+
+def _routing(gateway: Gateway) -> RedisChargerCommands:
+    routing = gateway.server.commands
+    assert isinstance(routing, RedisChargerCommands)
+    return routing
+
+
+class LosesFirstCommandEntry:
+    """The requester's Redis client, but the first command entry it writes is lost, as when
+    Redis restarts empty before the owner read it."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self.lost: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    async def xadd(self, stream: str, fields: Any, **kwargs: Any) -> Any:
+        if stream.endswith(":cmd") and b"wake" not in fields and not self.lost:
+            self.lost.append(stream)
+            return b"0-1"
+        return await self._client.xadd(stream, fields, **kwargs)
+
+
+async def test_a_command_entry_lost_with_redis_reaches_the_charger_once(
+        two_gateways: tuple[Gateway, Gateway], chargers: ChargerFactory) -> None:
+    a, b = two_gateways
+    cp = await chargers.connect(a.url, CP, behaviour=Behaviour(reserve="Occupied"))
+    await a.events.wait_for(lambda e: e.charge_point_id == CP)
+    requester = _routing(b)
+    lossy = LosesFirstCommandEntry(requester.redis)
+    requester.redis = lossy  # type: ignore[assignment]
+
+    # The charger's own answer, not TIMEOUT: the wait sends the entry again.
+    assert await requester.execute(reserve(), timeout=COMMAND_TIMEOUT) is CommandOutcome.OCCUPIED
+    assert lossy.lost == ["ocpp:{i:gw-a}:cmd"]
+    assert [action for action, _ in cp.behaviour.received] == ["ReserveNow"]
+
+
+async def test_an_answer_lost_with_redis_is_sent_again_and_the_charger_asked_once(
+        two_gateways: tuple[Gateway, Gateway], chargers: ChargerFactory) -> None:
+    a, b = two_gateways
+    cp = await chargers.connect(a.url, CP, behaviour=Behaviour(reserve="Occupied"))
+    await a.events.wait_for(lambda e: e.charge_point_id == CP)
+    owner = _routing(a)
+    send = owner._send_reply
+    lost: list[str] = []
+
+    async def lose_the_first(reply_to: str, correlation_id: str, reply: CommandReply,
+                             charge_point_id: str) -> None:
+        if not lost:  # written to a Redis that then restarted empty
+            lost.append(correlation_id)
+            return
+        await send(reply_to, correlation_id, reply, charge_point_id)
+
+    owner._send_reply = lose_the_first  # type: ignore[method-assign]
+
+    assert await b.server.commands.execute(
+        reserve(), timeout=COMMAND_TIMEOUT) is CommandOutcome.OCCUPIED
+    assert len(lost) == 1
+    assert [action for action, _ in cp.behaviour.received] == ["ReserveNow"]
+
+
+async def test_a_command_sent_again_while_the_charger_thinks_is_run_once(
+        two_gateways: tuple[Gateway, Gateway], chargers: ChargerFactory) -> None:
+    a, b = two_gateways
+    # STEADY checks the owner every 2 s: the entry is sent again twice while the charger waits.
+    cp = await chargers.connect(a.url, CP, behaviour=Behaviour(reserve="Occupied", delay=4.5))
+    await a.events.wait_for(lambda e: e.charge_point_id == CP)
+
+    assert await b.server.commands.execute(
+        reserve(), timeout=COMMAND_TIMEOUT) is CommandOutcome.OCCUPIED
+    assert [action for action, _ in cp.behaviour.received] == ["ReserveNow"]
+    assert len(_routing(a)._served) == 1
+
+
+async def test_commands_served_are_forgotten_once_their_requesters_gave_up(
+        redis_url: str) -> None:
+    client = open_redis(RedisTarget(url=redis_url))
+    routing = RedisChargerCommands(ConnectionRegistry(), client, "gw-x")
+    now = time.time()
+    # Served in this order; deadlines far from now, whatever the machine's speed.
+    for cid, deadline in (("gone", now - 600), ("gone-too", now - 300), ("waiting", now + 600),
+                          ("after-a-waiting-one", now - 100)):
+        routing._served[cid] = _Served(deadline)
+    try:
+        routing._forget_served()
+        # The oldest first, up to the first requester still waiting.
+        assert list(routing._served) == ["waiting", "after-a-waiting-one"]
     finally:
         await client.aclose()

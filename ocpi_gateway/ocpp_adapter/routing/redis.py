@@ -24,10 +24,12 @@ import asyncio
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
 from redis.exceptions import RedisError
+from redis.typing import EncodableT, FieldT
 
 from ocpi_gateway.domain.charger_commands import ChargerCommand, CommandOutcome, CommandReply
 from ocpi_gateway.domain.loops import LoopRegistry
@@ -84,6 +86,7 @@ class RedisChargerCommands:
         are served (false while Redis is unreachable or failing over)."""
         self._pending: dict[str, asyncio.Future[CommandReply]] = {}
         self._serving: set[asyncio.Task[None]] = set()
+        self._served: dict[str, _Served] = {}
         self._commands = command_stream(instance_id)
         self._replies = reply_stream(instance_id)
         self._reader: asyncio.Task[None] | None = None
@@ -195,24 +198,27 @@ class RedisChargerCommands:
         correlation_id = uuid.uuid4().hex
         future: asyncio.Future[CommandReply] = asyncio.get_running_loop().create_future()
         self._pending[correlation_id] = future
+        entry: dict[FieldT, EncodableT] = {
+            "cid": correlation_id, "reply": self._replies, "cmd": encode_command(command),
+            "deadline": str(time.time() + timeout)}
         try:
-            await self.redis.xadd(
-                command_stream(instance),
-                {"cid": correlation_id, "reply": self._replies, "cmd": encode_command(command),
-                 "deadline": str(time.time() + timeout)},
-                maxlen=STREAM_MAXLEN, approximate=True,
-            )
-            return await self._await_reply(command.charge_point_id, owner, future, deadline)
+            await self.redis.xadd(command_stream(instance), entry,
+                                  maxlen=STREAM_MAXLEN, approximate=True)
         except RedisError:
             log.exception("ocpp_command_route_failed", charge_point_id=command.charge_point_id)
+            self._pending.pop(correlation_id, None)
             return offline
+        try:
+            return await self._await_reply(command.charge_point_id, owner, future, deadline,
+                                           entry)
         finally:
             self._pending.pop(correlation_id, None)
 
     async def _await_reply(self, charge_point_id: str, owner: str,
                            future: asyncio.Future[CommandReply],
-                           deadline: float) -> CommandReply:
+                           deadline: float, entry: dict[FieldT, EncodableT]) -> CommandReply:
         check_every = min(self.presence.presence_ttl, self.presence.instance_ttl) / 3
+        owner_missing = 0
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
@@ -220,8 +226,25 @@ class RedisChargerCommands:
             done, _ = await asyncio.wait({future}, timeout=min(left, check_every))
             if done:
                 return future.result()
-            if await self.presence.owner(charge_point_id, fresh=True) != owner:
+            try:
+                current = await self.presence.owner(charge_point_id, fresh=True)
+                if current == owner:
+                    owner_missing = 0
+                    # A Redis that restarted empty lost the entry or its answer: the owner
+                    # serves an entry once and sends its answer again (``_serve``).
+                    await self.redis.xadd(command_stream(owner.rsplit("|", 1)[0]),
+                                          entry,
+                                          maxlen=STREAM_MAXLEN, approximate=True)
+                    continue
+            except RedisError:
+                # Redis unreachable: whether the charger got the command is unknown, so the
+                # wait goes on (its end is TIMEOUT, which a caller withdraws), not OFFLINE.
+                continue
+            owner_missing += 1
+            if owner_missing >= 2:
                 # The owner died (entry expired) or the charger moved: the command is lost.
+                # Twice in a row: a Redis that restarted empty lacks every entry until the
+                # owner claims its chargers again.
                 return CommandReply(outcome=CommandOutcome.OFFLINE)
 
     async def _read_loop(self) -> None:
@@ -279,13 +302,46 @@ class RedisChargerCommands:
             return
         if left <= 0:
             return  # the requester has given up already
+        served = self._served.get(correlation_id)
+        if served is not None:
+            # Sent again by a requester still waiting: answered already (the answer may have
+            # been lost with Redis's data), or still at the charger (it answers when done).
+            if served.reply is not None:
+                await self._send_reply(reply_to, correlation_id, served.reply,
+                                       command.charge_point_id)
+            return
+        self._forget_served()
+        served = self._served[correlation_id] = _Served(time.time() + left)
         session = self.registry.get(command.charge_point_id)
         reply = CommandReply(outcome=CommandOutcome.OFFLINE) if session is None \
             else await session.ask(command, left)
+        served.reply = reply
+        await self._send_reply(reply_to, correlation_id, reply, command.charge_point_id)
+
+    async def _send_reply(self, reply_to: str, correlation_id: str, reply: CommandReply,
+                          charge_point_id: str) -> None:
         try:
             await self.redis.xadd(reply_to, {"cid": correlation_id,
                                              "outcome": reply.outcome.value,
                                              "reply": encode_reply(reply)},
                                   maxlen=STREAM_MAXLEN, approximate=True)
         except RedisError:
-            log.warning("ocpp_reply_failed", charge_point_id=command.charge_point_id)
+            # The requester sends the command again while it waits: the answer goes then.
+            log.warning("ocpp_reply_failed", charge_point_id=charge_point_id)
+
+    def _forget_served(self) -> None:
+        now = time.time()
+        while self._served:
+            oldest = next(iter(self._served))
+            if self._served[oldest].deadline > now:
+                return
+            del self._served[oldest]
+
+
+@dataclass(slots=True)
+class _Served:
+    """A command this instance took from its stream, kept until its requester's deadline so
+    that the same entry sent again is not run twice."""
+
+    deadline: float
+    reply: CommandReply | None = None
