@@ -210,7 +210,8 @@ class OcppServer:
         await cancel_all(self._tasks, name="ocpp-server")
         await self._router.stop()
         self.admissions.close()
-        await self.passwords.flush()
+        # Fingerprints still being written to Redis: bounded, as everything a stop waits for.
+        await finish_within([self.passwords.flush()], name="ocpp-password-fingerprints")
         self.passwords.close()
         if self._redis is not None:
             # A login cancelled above leaves its commands in the batchers, awaited by no one:

@@ -257,9 +257,6 @@ class OcppSession(PackageChargePoint):
         """Publish in order, from a task of this session (never from the reader)."""
         self._events.emit(event)
 
-    async def flush_events(self) -> None:
-        await self._events.flush()
-
     # -- lifetime ------------------------------------------------------------------------
 
     @property
