@@ -21,6 +21,7 @@ import structlog
 from aiohttp import web
 from yarl import URL
 
+from ocpi_gateway.bookings.calendars import BookingSite
 from ocpi_gateway.bookings.context import BOOKINGS, Bookings
 from ocpi_gateway.locations.handlers import parse_ocpi_datetime
 from ocpi_gateway.ocpi.seam import to_json
@@ -67,13 +68,18 @@ def parties(request: web.Request) -> list[Partner]:
             for r in current_partner(request).roles]
 
 
-def _page(request: web.Request, items: list[bytes], base_url: str | None,
+def _window(request: web.Request) -> tuple[int, int]:
+    """The page asked for: (offset, limit), limit at most MAX_LIMIT."""
+    return (_int_param(request, "offset", 0),
+            min(_int_param(request, "limit", MAX_LIMIT), MAX_LIMIT))
+
+
+def _page(request: web.Request, page: list[bytes], total: int, base_url: str | None,
           kept: tuple[str, ...]) -> web.Response:
-    offset = _int_param(request, "offset", 0)
-    limit = min(_int_param(request, "limit", MAX_LIMIT), MAX_LIMIT)
-    page = items[offset:offset + limit]
-    headers = {"X-Total-Count": str(len(items)), "X-Limit": str(MAX_LIMIT)}
-    if offset + limit < len(items) and limit > 0:
+    """The reply of one page (``page``: its items only) of ``total`` items."""
+    offset, limit = _window(request)
+    headers = {"X-Total-Count": str(total), "X-Limit": str(MAX_LIMIT)}
+    if offset + limit < total and limit > 0:
         url = URL(base_url + request.path) if base_url else request.url.with_query(None)
         query = {k: v for k, v in request.query.items() if k in kept}
         query.update(offset=str(offset + limit), limit=str(limit))
@@ -136,18 +142,31 @@ async def _list_locations(request: web.Request, bookings: Bookings,
     slot_from = _time_param(request, "timeslot_from")
     slot_to = _time_param(request, "timeslot_to")
     partner = parties(request)[0]
-    narrowed = slot_from is not None or slot_to is not None
-    items = []
-    for location in bookings.catalog().locations():
-        if not _in_window(bookings.changes.last(location.id), date_from, date_to):
-            continue
-        site = await bookings.site(location.id, partner, within=(slot_from, slot_to))
-        if site is None or (narrowed and not any(v.slots for v in site.calendars)):
-            continue
-        items.append(to_json(v230.booking_location_of(
-            site, access_methods=bookings.access_methods, terms_url=bookings.terms_url)))
-    return _page(request, items, base_url,
-                 ("date_from", "date_to", "timeslot_from", "timeslot_to"))
+    offset, limit = _window(request)
+    kept = ("date_from", "date_to", "timeslot_from", "timeslot_to")
+    listed = [location.id for location in bookings.catalog().locations()
+              if _in_window(bookings.changes.last(location.id), date_from, date_to)
+              and bookings.bookable(location.id, partner)]
+    if slot_from is None and slot_to is None:
+        # Every bookable location is listed: only the page's calendars are computed (a
+        # catalogue of 10,000 sites computed them all for every page).
+        sites = [await bookings.site(location_id, partner)
+                 for location_id in listed[offset:offset + limit]]
+        page = [_booking_location_json(bookings, site) for site in sites if site is not None]
+        return _page(request, page, len(listed), base_url, kept)
+    # A timeslot window lists only the sites with a free slot in it: each one is looked at.
+    found = []
+    for location_id in listed:
+        site = await bookings.site(location_id, partner, within=(slot_from, slot_to))
+        if site is not None and any(v.slots for v in site.calendars):
+            found.append(site)
+    page = [_booking_location_json(bookings, site) for site in found[offset:offset + limit]]
+    return _page(request, page, len(found), base_url, kept)
+
+
+def _booking_location_json(bookings: Bookings, site: BookingSite) -> bytes:
+    return to_json(v230.booking_location_of(
+        site, access_methods=bookings.access_methods, terms_url=bookings.terms_url))
 
 
 async def _one_location(request: web.Request, bookings: Bookings) -> web.Response:
@@ -160,8 +179,7 @@ async def _one_location(request: web.Request, bookings: Bookings) -> web.Respons
         raise OcpiError(OcpiStatus.UNKNOWN_LOCATION, f"no BookingLocation {wanted}",
                         http_status=404)
     if calendar is None:
-        return _data(to_json(v230.booking_location_of(
-            site, access_methods=bookings.access_methods, terms_url=bookings.terms_url)))
+        return _data(_booking_location_json(bookings, site))
     views = [c for v in site.calendars
              if (c := v230.calendar_view(v, site.last_updated)) is not None]
     if not views:
@@ -176,11 +194,12 @@ async def _list_bookings(request: web.Request, bookings: Bookings,
     date_from, date_to = _time_param(request, "date_from"), _time_param(request, "date_to")
     found: list[Booking] = []
     for party in parties(request):
-        found += await bookings.ledger.of_partner(party.key)
+        found += [b for b in await bookings.ledger.of_partner(party.key)
+                  if _in_window(b.updated_at, date_from, date_to)]
     found.sort(key=lambda b: (b.updated_at, b.key))
-    items = [booking_json(bookings, b) for b in found
-             if _in_window(b.updated_at, date_from, date_to)]
-    return _page(request, items, base_url, ("date_from", "date_to"))
+    offset, limit = _window(request)
+    page = [booking_json(bookings, b) for b in found[offset:offset + limit]]
+    return _page(request, page, len(found), base_url, ("date_from", "date_to"))
 
 
 def requesting_party(request: web.Request, body: v230.BookingRequest) -> Partner:

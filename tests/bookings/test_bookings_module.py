@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from ocpi_gateway import keys
-from ocpi_gateway.bookings.context import BOOKINGS
+from ocpi_gateway.bookings import sender
+from ocpi_gateway.bookings.context import BOOKINGS, Bookings
 from ocpi_gateway.bookings.extension import BOOKINGS_PUBLISHER
 from ocpi_gateway.deliveries.app import OUTBOX
 from ocpi_gateway.domain.events import ConnectorStatus, ConnectorStatusChanged
@@ -343,6 +344,25 @@ async def test_booking_locations_are_paginated_and_filtered_by_date(site: Site) 
     assert len(links) == 1 and "date_to=" in links[0]
 
 
+async def test_a_page_of_booking_locations_computes_only_its_own_calendars(
+        site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    everything, _ = await _all_pages(site, site.base + "/booking_locations")
+    computed: list[str] = []
+    compute = Bookings.site
+
+    async def counted(self: Bookings, location_id: str, *args: Any, **kwargs: Any) -> Any:
+        computed.append(location_id)
+        return await compute(self, location_id, *args, **kwargs)
+
+    monkeypatch.setattr(Bookings, "site", counted)
+    _, body, headers = await site.emsp.call(
+        "GET", site.base + "/booking_locations?offset=1&limit=1")
+    # The count is of every bookable location; the calendars computed are the page's.
+    assert headers["X-Total-Count"] == "2" and "Link" not in headers
+    assert [b["id"] for b in body["data"]] == computed == [everything[1]["id"]]
+    assert body["data"] == everything[1:]
+
+
 async def test_booking_locations_filtered_by_timeslot(site: Site) -> None:
     # Both AC EVSEs booked from 6:00 to 7:00: no AC slot from 5:50 to 7:10 (lead, buffer).
     for rid in ("A", "B"):
@@ -396,6 +416,25 @@ def _site_pushes(peer: EmspPeer) -> list[tuple[str, dict[str, Any]]]:
     """PUTs of the site's BookingLocation and PATCHes of it or of its Calendars."""
     return [(r.method, r.body) for r in peer.received
             if r.method in ("PUT", "PATCH") and f"/booking_locations/{SITE}" in r.path]
+
+
+async def test_a_page_of_bookings_serialises_only_its_own(
+        site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    for n, rid in enumerate(("Q1", "Q2", "Q3")):
+        site.clock.now += timedelta(minutes=15)
+        _, answer = await site.post(site.request(rid, start=6 + 2 * n))
+        assert answer["data"]["reservation_status"] == "RESERVED", answer
+    serialised: list[str] = []
+    as_json = sender.booking_json
+
+    def counted(bookings: Any, booking: Any) -> bytes:
+        serialised.append(booking.request_id)
+        return as_json(bookings, booking)
+
+    monkeypatch.setattr(sender, "booking_json", counted)
+    _, body, headers = await site.emsp.call("GET", site.base + "?offset=1&limit=1")
+    assert headers["X-Total-Count"] == "3" and "offset=2" in headers["Link"]
+    assert [b["request_id"] for b in body["data"]] == serialised == ["Q2"]
 
 
 async def _held_is_current(site: Site) -> bool:
