@@ -112,7 +112,9 @@ class BookingsPublisher:
         since, as Locations are sent to a new partner; their partner ids."""
         if self._outbox is None:
             return []
-        fresh = [r for r in await self._receivers() if r not in self._welcomed]
+        current = await self._receivers()
+        await self._forget_gone(current)
+        fresh = [r for r in current if r not in self._welcomed]
         for receiver in fresh:
             for location in self._bookings.catalog().locations():
                 await self._push_site_to(location.id, receiver, whole=True)
@@ -120,6 +122,16 @@ class BookingsPublisher:
             log.info("booking_locations_welcomed", partner_id=receiver.partner_id,
                      party=receiver.party.key)
         return [r.partner_id for r in fresh]
+
+    async def _forget_gone(self, current: list[BookingsReceiver]) -> None:
+        """What was sent to partners no longer receiving (unregistered, revoked, moved off
+        2.3.0 or off the Bookings receiver) leaves the store of copies."""
+        staying = {r.partner_id for r in current}
+        gone = {r.partner_id for r in self._welcomed} - staying
+        self._welcomed = {r for r in self._welcomed if r.partner_id in staying}
+        for partner_id in sorted(gone):
+            forgotten = await self._copies.forget_partner(partner_id)
+            log.info("booking_copies_forgotten", partner_id=partner_id, copies=forgotten)
 
     async def on_transition(self, event: BookingTransitioned) -> None:
         """A ``BookingLedger`` listener: the Booking to its eMSP, the site's calendars to

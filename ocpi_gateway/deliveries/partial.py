@@ -20,7 +20,7 @@ from typing import Any
 
 from ocpi_gateway.deliveries.models import Outgoing
 from ocpi_gateway.domain.digests import json_digest
-from ocpi_gateway.domain.store import DocumentStore
+from ocpi_gateway.domain.store import Delete, DocumentStore
 from ocpi_gateway.transport.request_ids import fresh_hex_id
 
 COLLECTION = "pushed_copies"
@@ -81,8 +81,9 @@ class _Copy:
         return cls(_fields(body, skip),
                    {str(c["id"]): _fields(c, frozenset({STAMP, "id"})) for c in kids})
 
-    def doc(self, rev: str) -> Json:
-        return {"rev": rev, "fields": self.fields, "children": self.children}
+    def doc(self, rev: str, partner_id: str, url: str) -> Json:
+        return {"rev": rev, "fields": self.fields, "children": self.children,
+                "partner_id": partner_id, "url": url}
 
     def patches(self, now: _Copy, body: Json, url: str, children: str | None
                 ) -> list[Patch] | None:
@@ -123,15 +124,16 @@ class SentCopies:
         patches: Sequence[Patch] | None = None
         if doc is not None:
             patches = _Copy(doc["fields"], doc["children"]).patches(now, body, url, children)
+        copy = now.doc(fresh_hex_id(), partner_id, url)
         if not keep:
             await self._store.delete(COLLECTION, key)
         elif doc is None or patches is None:
-            await self._store.put(COLLECTION, key, now.doc(fresh_hex_id()))
-        elif not await self._store.replace_if(COLLECTION, key, now.doc(fresh_hex_id()),
+            await self._store.put(COLLECTION, key, copy)
+        elif not await self._store.replace_if(COLLECTION, key, copy,
                                               expected={"rev": doc["rev"]}):
             # Another instance queued a change of this object since we read its copy: the
             # receiver may hold something neither copy says, so it gets the whole object.
-            await self._store.put(COLLECTION, key, now.doc(fresh_hex_id()))
+            await self._store.put(COLLECTION, key, copy)
             patches = None
         if patches is None:
             return Plan(put=body)
@@ -142,3 +144,12 @@ class SentCopies:
         as it is then): its next change is PUT whole too, so whatever was queued meanwhile
         cannot leave the receiver holding what no copy says."""
         await self._store.delete(COLLECTION, self._key(partner_id, url))
+
+    async def forget_partner(self, partner_id: str) -> int:
+        """Drop every copy of what ``partner_id`` was sent (it is no receiver any more: a
+        partner that comes back is sent everything whole); how many. Rare, so read without
+        an index (one would cost every push): a scan of the copies."""
+        copies = await self._store.find(COLLECTION, {"partner_id": partner_id})
+        await self._store.write_batch([Delete(COLLECTION, self._key(partner_id, c["url"]))
+                                       for c in copies])
+        return len(copies)

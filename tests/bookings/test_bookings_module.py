@@ -18,6 +18,7 @@ from ocpi_gateway.bookings import sender
 from ocpi_gateway.bookings.context import BOOKINGS, Bookings
 from ocpi_gateway.bookings.extension import BOOKINGS_PUBLISHER
 from ocpi_gateway.deliveries.app import OUTBOX
+from ocpi_gateway.deliveries.partial import COLLECTION as COPIES
 from ocpi_gateway.domain.events import ConnectorStatus, ConnectorStatusChanged
 from ocpi_gateway.locations.extension import LOCATIONS
 from tests.bookings.support import Clock
@@ -516,6 +517,28 @@ async def test_a_receiver_registered_later_is_sent_every_booking_location(site: 
         assert late.bookings[f"NL/EXA/booking_locations/{SITE}"]["calendars"]
     finally:
         await late.close()
+
+
+async def test_a_receiver_that_unregisters_leaves_no_copies_behind(site: Site) -> None:
+    _, answer = await site.post(site.request("R1"))
+    assert answer["data"]["reservation_status"] == "RESERVED"
+    store = site.gateway.app[keys.STORE]
+    partner = next(p for p in await site.gateway.partners.registered()
+                   if p.roles and p.roles[0].party_id == site.emsp.party_id)
+
+    async def copies_of(partner_id: str) -> list[Any]:
+        return await store.find(COPIES, {"partner_id": partner_id})
+
+    assert await eventually(lambda: copies_of(partner.id))  # its Booking and BookingLocations
+    publisher = site.gateway.app[BOOKINGS_PUBLISHER]
+    await publisher.welcome_new_receivers()  # the bookings-welcome loop's pass (every 2 s)
+    others = len(await store.find(COPIES)) - len(await copies_of(partner.id))
+    status, _, _ = await site.emsp.call("DELETE", f"{site.gateway.url}/ocpi/2.3.0/credentials")
+    assert status == 200
+
+    await publisher.welcome_new_receivers()  # its next pass
+    assert await copies_of(partner.id) == []
+    assert len(await store.find(COPIES)) == others > 0  # the other receivers' stay
 
 
 def test_a_policy_reloaded_twice_between_two_looks_is_still_seen() -> None:

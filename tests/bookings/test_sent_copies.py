@@ -154,3 +154,20 @@ async def test_a_forgotten_copy_makes_the_next_change_a_put(store: DocumentStore
     await copies.forget("p1", f"{URL}/B-R1")
     reserved = booking_body(state=BookingState.RESERVED)
     assert (await copies.plan("p1", f"{URL}/B-R1", reserved)).put == reserved
+
+
+async def test_a_partner_no_longer_receiving_leaves_no_copy(store: DocumentStore) -> None:
+    copies = SentCopies(store)
+    for partner in ("p1", "p2"):
+        await copies.plan(partner, f"{URL}/B-R1", booking_body())
+        await copies.plan(partner, SITE_URL, site(calendar("AC", 6)), children="calendars")
+
+    assert await copies.forget_partner("p1") == 2
+
+    assert {(c["partner_id"], c["url"]) for c in await store.find(COLLECTION)} == {
+        ("p2", f"{URL}/B-R1"), ("p2", SITE_URL)}
+    # Back as a receiver: sent whole, as a new one.
+    reserved = booking_body(state=BookingState.RESERVED)
+    assert (await copies.plan("p1", f"{URL}/B-R1", reserved)).put == reserved
+    assert (await copies.plan("p2", f"{URL}/B-R1", reserved)).put is None
+    assert await copies.forget_partner("nobody") == 0
