@@ -238,11 +238,17 @@ class LosesFirstCommandEntry:
         return await self._client.xadd(stream, fields, **kwargs)
 
 
+async def _charger_on(gateway: Gateway, chargers: ChargerFactory,
+                      behaviour: Behaviour) -> Any:
+    cp = await chargers.connect(gateway.url, CP, behaviour=behaviour)
+    await gateway.events.wait_for(lambda e: e.charge_point_id == CP)
+    return cp
+
+
 async def test_a_command_entry_lost_with_redis_reaches_the_charger_once(
         two_gateways: tuple[Gateway, Gateway], chargers: ChargerFactory) -> None:
     a, b = two_gateways
-    cp = await chargers.connect(a.url, CP, behaviour=Behaviour(reserve="Occupied"))
-    await a.events.wait_for(lambda e: e.charge_point_id == CP)
+    cp = await _charger_on(a, chargers, Behaviour(reserve="Occupied"))
     requester = _routing(b)
     lossy = LosesFirstCommandEntry(requester.redis)
     requester.redis = lossy  # type: ignore[assignment]
@@ -256,8 +262,7 @@ async def test_a_command_entry_lost_with_redis_reaches_the_charger_once(
 async def test_an_answer_lost_with_redis_is_sent_again_and_the_charger_asked_once(
         two_gateways: tuple[Gateway, Gateway], chargers: ChargerFactory) -> None:
     a, b = two_gateways
-    cp = await chargers.connect(a.url, CP, behaviour=Behaviour(reserve="Occupied"))
-    await a.events.wait_for(lambda e: e.charge_point_id == CP)
+    cp = await _charger_on(a, chargers, Behaviour(reserve="Occupied"))
     owner = _routing(a)
     send = owner._send_reply
     lost: list[str] = []
@@ -281,8 +286,7 @@ async def test_a_command_sent_again_while_the_charger_thinks_is_run_once(
         two_gateways: tuple[Gateway, Gateway], chargers: ChargerFactory) -> None:
     a, b = two_gateways
     # STEADY checks the owner every 2 s: the entry is sent again twice while the charger waits.
-    cp = await chargers.connect(a.url, CP, behaviour=Behaviour(reserve="Occupied", delay=4.5))
-    await a.events.wait_for(lambda e: e.charge_point_id == CP)
+    cp = await _charger_on(a, chargers, Behaviour(reserve="Occupied", delay=4.5))
 
     assert await b.server.commands.execute(
         reserve(), timeout=COMMAND_TIMEOUT) is CommandOutcome.OCCUPIED
