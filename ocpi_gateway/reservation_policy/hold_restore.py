@@ -6,8 +6,8 @@ The records are read before the holds are written, and a reservation may end in 
 worker releases what it holds, finds nothing yet, and the hold written afterwards would keep
 the EVSE from every driver until the reservation's expiry (seen in the Redis-restart property
 test: an attempt answered OFFLINE, cut by the rebuild and failed while its hold was put back).
-So every holder is read again once its holds are written, and what it no longer holds is
-released. An end after that second read releases the hold itself.
+So the live records are read again once the holds are written, and what a holder no longer
+holds is released. An end after that second read releases the hold itself.
 """
 
 from __future__ import annotations
@@ -59,22 +59,23 @@ def wanted_holds(live: list[Reservation], taken: Mapping[tuple[str, str], tuple[
 
 async def restore_holds(store: RedisAvailability, repo: ReservationRepository,
                         taken: HoldsTaken, now: datetime) -> int:
-    """Put the holds back; how many stand once each holder was read again."""
+    """Put the holds back; how many stand once the holders were read again."""
     restored = [hold for hold in wanted_holds(await repo.live(), taken(), now)
                 if await store.restore_hold(hold.location_id, hold.evse_uid,
                                             holder=hold.holder, until=hold.until)]
+    if not restored:
+        return 0
+    # One read of the live records again, not one per holder: a rebuild under 100,000 live
+    # reservations keeps the gate closed for every read it makes.
+    kept: dict[str, set[tuple[str, str]]] = {r.key: _holds_of(r) for r in await repo.live()}
+    for where, (holder, _) in taken().items():
+        kept.setdefault(holder, set()).add(where)
     standing = 0
-    for holder in sorted({hold.holder for hold in restored}):
-        record = await repo.get(holder)
-        keep = _holds_of(record) if record is not None and record.live else set()
-        keep |= {where for where, (by, _) in taken().items() if by == holder}
-        for hold in restored:
-            if hold.holder != holder:
-                continue
-            if (hold.location_id, hold.evse_uid) in keep:
-                standing += 1
-                continue
-            await store.release(hold.location_id, hold.evse_uid, holder=holder)
-            log.info("restored_hold_released", reservation_key=holder,
-                     location_id=hold.location_id, evse_uid=hold.evse_uid)
+    for hold in restored:
+        if (hold.location_id, hold.evse_uid) in kept.get(hold.holder, ()):
+            standing += 1
+            continue
+        await store.release(hold.location_id, hold.evse_uid, holder=hold.holder)
+        log.info("restored_hold_released", reservation_key=hold.holder,
+                 location_id=hold.location_id, evse_uid=hold.evse_uid)
     return standing
