@@ -13,7 +13,7 @@ import pytest
 from ocpi_gateway.domain.ids import ChargerAddress
 from ocpi_gateway.reservation_policy.availability.base import EvseStatus
 from ocpi_gateway.reservation_policy.availability.memory import MemoryAvailability
-from ocpi_gateway.reservation_policy.engine import Plan, PolicyEngine
+from ocpi_gateway.reservation_policy.engine import PolicyEngine
 from ocpi_gateway.reservation_policy.evaluation import Evaluation, EvaluationIndex
 from ocpi_gateway.reservation_policy.models import (
     ConnectorInfo,
@@ -21,6 +21,7 @@ from ocpi_gateway.reservation_policy.models import (
     Partner,
     ReservationRequest,
 )
+from ocpi_gateway.reservation_policy.plans import Plan
 from ocpi_gateway.reservation_policy.policy import OrderingRule, PolicySource, parse_policy
 from tests.policy.support import NOW
 
