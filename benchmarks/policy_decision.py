@@ -35,13 +35,14 @@ from ocpi_gateway.redis_clients import RedisMode, RedisTarget
 from ocpi_gateway.reservation_policy.availability.base import AvailabilityStore, EvseStatus
 from ocpi_gateway.reservation_policy.availability.memory import MemoryAvailability
 from ocpi_gateway.reservation_policy.availability.redis import RedisAvailability
-from ocpi_gateway.reservation_policy.engine import Plan, PolicyEngine
+from ocpi_gateway.reservation_policy.engine import PolicyEngine
 from ocpi_gateway.reservation_policy.models import (
     ConnectorInfo,
     EvseCandidate,
     Partner,
     ReservationRequest,
 )
+from ocpi_gateway.reservation_policy.plans import Plan
 from ocpi_gateway.reservation_policy.policy import PolicySource, parse_policy
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the tests' Redis processes

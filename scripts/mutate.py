@@ -69,8 +69,9 @@ LIFECYCLE_MODULES = ("lifecycle", "core", "attempts", "replacement", "charger_ev
 """The reservation service, one job per module (lifecycle.ReservationService joins them)."""
 # module -> test folders that exercise it (the coverage run uses their union).
 TARGETS: dict[str, tuple[str, ...]] = {
-    "ocpi_gateway/reservation_policy/engine.py": ("tests/policy", "tests/reservations",
-                                                   "tests/commands"),
+    **{f"ocpi_gateway/reservation_policy/{name}.py": ("tests/policy", "tests/reservations",
+                                                      "tests/commands")
+       for name in ("engine", "plans")},
     "ocpi_gateway/reservation_policy/rules.py": ("tests/policy", "tests/reservations"),
     "ocpi_gateway/reservation_policy/records.py": ("tests/policy", "tests/store",
                                                     "tests/commands"),

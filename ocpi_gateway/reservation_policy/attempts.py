@@ -12,13 +12,9 @@ import structlog
 
 from ocpi_gateway.domain.charger_commands import CancelReservation, CommandOutcome, ReserveNow
 from ocpi_gateway.reservation_policy.core import ReservationCore
-from ocpi_gateway.reservation_policy.engine import (
-    Plan,
-    PlannedCandidate,
-    Refusal,
-    RefusalReason,
-)
+from ocpi_gateway.reservation_policy.engine import Refusal, RefusalReason
 from ocpi_gateway.reservation_policy.models import EvseCandidate, ReservationRequest
+from ocpi_gateway.reservation_policy.plans import Plan, PlannedCandidate
 from ocpi_gateway.reservation_policy.records import ChargerTarget, Reservation, ReservationState
 from ocpi_gateway.reservation_policy.results import (
     ReserveOutcome,

@@ -22,8 +22,9 @@ from ocpi_gateway.domain.events import (
 from ocpi_gateway.domain.ids import ocpp16_id_tag
 from ocpi_gateway.reservation_policy.attempts import Attempt, activate, try_candidates
 from ocpi_gateway.reservation_policy.core import ReservationCore
-from ocpi_gateway.reservation_policy.engine import Plan, Refusal
+from ocpi_gateway.reservation_policy.engine import Refusal
 from ocpi_gateway.reservation_policy.models import ReservationRequest
+from ocpi_gateway.reservation_policy.plans import Plan
 from ocpi_gateway.reservation_policy.records import Reservation, ReservationState
 from ocpi_gateway.reservation_policy.results import describe_answers
 

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from ocpi_gateway.domain.charger_commands import CommandOutcome
-from ocpi_gateway.reservation_policy.engine import OutcomeHint, Plan, Refusal
+from ocpi_gateway.reservation_policy.engine import OutcomeHint, Refusal
+from ocpi_gateway.reservation_policy.plans import Plan
 from ocpi_gateway.reservation_policy.records import Reservation
 
 

@@ -14,8 +14,9 @@ from ocpi_gateway.domain.ids import ChargerAddress
 from ocpi_gateway.reservation_policy.availability.base import EvseStatus
 from ocpi_gateway.reservation_policy.availability.memory import MemoryAvailability
 from ocpi_gateway.reservation_policy.capacity.base import Admission, Verdict
-from ocpi_gateway.reservation_policy.engine import Plan, PolicyEngine, Refusal, RefusalReason
+from ocpi_gateway.reservation_policy.engine import PolicyEngine, Refusal, RefusalReason
 from ocpi_gateway.reservation_policy.models import ConnectorInfo, Partner, ReservationRequest
+from ocpi_gateway.reservation_policy.plans import Plan
 from ocpi_gateway.reservation_policy.policy import PolicySource, parse_policy
 from ocpi_gateway.reservation_policy.rules import Exclusion
 from tests.policy.support import CCS, NOW, T2, evse, grid, set_all

@@ -6,6 +6,7 @@ of the indexed engine equals the one the full evaluation gives for the same snap
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
@@ -13,7 +14,7 @@ import pytest
 from ocpi_gateway.domain.ids import ChargerAddress
 from ocpi_gateway.reservation_policy.availability.base import EvseStatus
 from ocpi_gateway.reservation_policy.availability.memory import MemoryAvailability
-from ocpi_gateway.reservation_policy.engine import Plan, PolicyEngine
+from ocpi_gateway.reservation_policy.engine import PolicyEngine
 from ocpi_gateway.reservation_policy.evaluation import Evaluation, EvaluationIndex
 from ocpi_gateway.reservation_policy.models import (
     ConnectorInfo,
@@ -21,6 +22,7 @@ from ocpi_gateway.reservation_policy.models import (
     Partner,
     ReservationRequest,
 )
+from ocpi_gateway.reservation_policy.plans import Plan
 from ocpi_gateway.reservation_policy.policy import OrderingRule, PolicySource, parse_policy
 from tests.policy.support import NOW
 
@@ -236,3 +238,71 @@ def test_ranked_uids_reads_the_uids_of_a_ranking_in_order() -> None:
     assert list(uids[1:3]) == ["E1", "E2"]
     assert "E3" in uids and "E9" not in uids
     assert len(RankedUids([])) == 0 and list(RankedUids([])) == []
+
+
+def site(count: int, location: str = LOCATION) -> tuple[EvseCandidate, ...]:
+    return tuple(EvseCandidate(location, f"E{i}", f"CP{i}", ChargerAddress(f"CP{i}", 1), True,
+                               (ConnectorInfo("IEC_62196_T2", 22_000),))
+                 for i in range(count))
+
+
+async def free_engine(*candidate_sets: tuple[EvseCandidate, ...]) -> PolicyEngine:
+    store = MemoryAvailability(clock=lambda: NOW)
+    for candidates in candidate_sets:
+        for c in candidates:
+            await store.set_status(c.location_id, c.evse_uid, EvseStatus.AVAILABLE, NOW)
+    return PolicyEngine(PolicySource(), store, clock=lambda: NOW, snapshot_ttl=0.0)
+
+
+def location_request(location: str = LOCATION) -> ReservationRequest:
+    return ReservationRequest(location, None, PARTNER, "TOK", NOW + timedelta(minutes=30))
+
+
+async def test_new_candidates_are_evaluated_anew_not_from_the_kept_index() -> None:
+    # A reload that drops an EVSE (or marks one not reservable): the kept index of the old
+    # candidates would still offer it.
+    engine = await free_engine(site(3))
+    before = await engine.decide(location_request(), site(3))
+    assert isinstance(before, Plan)
+    assert sorted(c.evse_uid for c, _ in before.ranked) == ["E0", "E1", "E2"]
+    reloaded = (*site(3)[:1], replace(site(3)[1], reservable=False))
+    after = await engine.decide(location_request(), reloaded)
+    assert isinstance(after, Plan)
+    assert [c.evse_uid for c, _ in after.ranked] == ["E0"]
+
+
+async def test_candidates_with_a_uid_twice_are_walked_in_full() -> None:
+    # The index is keyed by uid: with a uid twice the full walk decides (as it ranks both).
+    candidates = site(2) + site(2)[:1]
+    engine = await free_engine(candidates)
+    indexed = await engine._evaluate(location_request(), candidates)
+    full = await engine._evaluate(location_request(), candidates, indexed=False)
+    assert described(indexed) == described(full)
+    assert sorted(c.evse_uid for c, _ in indexed.eligible) == ["E0", "E0", "E1"]
+
+
+async def test_at_most_max_indexes_are_kept_the_one_built_longest_ago_first(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from ocpi_gateway.reservation_policy import engine as engine_module
+
+    monkeypatch.setattr(engine_module, "MAX_INDEXES", 2)
+    sites = {name: site(2, name) for name in ("LOC-A", "LOC-B", "LOC-C")}
+    engine = await free_engine(*sites.values())
+
+    def kept() -> list[str]:
+        return [location for location, _ in engine._indexes]
+
+    await engine.decide(location_request("LOC-A"), sites["LOC-A"])
+    await engine.decide(location_request("LOC-B"), sites["LOC-B"])
+    assert kept() == ["LOC-A", "LOC-B"]
+    # LOC-B's candidates reloaded: its index is built again in its own place, the bound
+    # costs no other location's.
+    sites["LOC-B"] = sites["LOC-B"][::-1]
+    await engine.decide(location_request("LOC-B"), sites["LOC-B"])
+    assert kept() == ["LOC-A", "LOC-B"]
+    # LOC-A's reloaded: built again, it is now the newest.
+    sites["LOC-A"] = sites["LOC-A"][::-1]
+    await engine.decide(location_request("LOC-A"), sites["LOC-A"])
+    assert kept() == ["LOC-B", "LOC-A"]
+    await engine.decide(location_request("LOC-C"), sites["LOC-C"])
+    assert kept() == ["LOC-A", "LOC-C"]

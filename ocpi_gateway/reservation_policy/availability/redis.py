@@ -5,7 +5,7 @@ Keys per location (hashes keyed by EVSE uid):
 ``avail:{L}:status`` status, ``avail:{L}:updated`` epoch ms of the status,
 ``avail:{L}:holder`` holder, ``avail:{L}:until`` hold end epoch ms,
 ``avail:{L}:reserved`` last hold epoch ms; and the string ``avail:{L}:run``, the run id under
-which the location's data was last rebuilt.
+which the location's data was last rebuilt. The Lua scripts are in ``redis_scripts``.
 
 Surviving a Redis that comes back empty (see ``availability/recovery.py``): ``avail:run`` holds
 the current run id. A store with a run id (``guarded``) refuses to pick at a location whose
@@ -24,6 +24,7 @@ import redis.asyncio as aioredis
 
 from ocpi_gateway.domain.tasks import wait_event
 from ocpi_gateway.redis_clients import RedisClient, RedisTarget, as_target, open_redis
+from ocpi_gateway.reservation_policy.availability import redis_scripts as scripts
 from ocpi_gateway.reservation_policy.availability.base import (
     AvailabilityRebuilding,
     AvailabilityStore,
@@ -32,103 +33,13 @@ from ocpi_gateway.reservation_policy.availability.base import (
 )
 from ocpi_gateway.reservation_policy.availability.memory import HoldListener, MemoryAvailability
 
-# KEYS: status, updated. ARGV: uid, status, at_ms. Returns 1 when the status changed.
-_SET_STATUS = """
-local old = redis.call('HGET', KEYS[1], ARGV[1])
-if old == ARGV[2] then return 0 end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
-return 1
-"""
-
-# KEYS: status, holder, until, reserved, run. ARGV: now_ms, holder, until_ms, keep_free, run,
-# cands... A hold is in force while until > now; expired holds count as free without a sweeper.
-# -1: the location is not (yet) rebuilt under this run.
-_PICK_AND_HOLD = """
-if ARGV[5] ~= '' and redis.call('GET', KEYS[5]) ~= ARGV[5] then return -1 end
-local now = tonumber(ARGV[1])
-local statuses = redis.call('HGETALL', KEYS[1])
-local function held(uid)
-  local h = redis.call('HGET', KEYS[2], uid)
-  if not h then return false end
-  local u = tonumber(redis.call('HGET', KEYS[3], uid) or '0')
-  return u > now
-end
-local free = 0
-for i = 1, #statuses, 2 do
-  if statuses[i + 1] == 'AVAILABLE' and not held(statuses[i]) then free = free + 1 end
-end
-if free - 1 < tonumber(ARGV[4]) then return false end
-for i = 6, #ARGV do
-  local uid = ARGV[i]
-  if redis.call('HGET', KEYS[1], uid) == 'AVAILABLE' and not held(uid) then
-    redis.call('HSET', KEYS[2], uid, ARGV[2])
-    redis.call('HSET', KEYS[3], uid, ARGV[3])
-    redis.call('HSET', KEYS[4], uid, ARGV[1])
-    return uid
-  end
-end
-return false
-"""
-
-# KEYS: status, updated, holder, until, reserved. ARGV: at_ms, uids... Records UNKNOWN for the
-# uids without a status, then returns the five hashes (flat HGETALL arrays), as _read does.
-_INITIALISE = """
-for i = 2, #ARGV do
-  if redis.call('HSETNX', KEYS[1], ARGV[i], 'UNKNOWN') == 1 then
-    redis.call('HSET', KEYS[2], ARGV[i], ARGV[1])
-  end
-end
-return {redis.call('HGETALL', KEYS[1]), redis.call('HGETALL', KEYS[2]),
-        redis.call('HGETALL', KEYS[3]), redis.call('HGETALL', KEYS[4]),
-        redis.call('HGETALL', KEYS[5])}
-"""
-
 PIPELINE_LOCATIONS = 100
 """Locations per pipeline (``initialise_locations``, ``open_locations``): an answer is parsed
 in one go, without handing the loop back (500 locations' views took 30-40 ms of CPU)."""
 
 _VIEW = ("status", "updated", "holder", "until", "reserved")
 
-# KEYS: holder, until, reserved. ARGV: uid, holder, until_ms, now_ms. Puts back a hold lost
-# with Redis's data, unless another holder's is in force.
-_RESTORE_HOLD = """
-local h = redis.call('HGET', KEYS[1], ARGV[1])
-if h and h ~= ARGV[2] and tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0') > tonumber(ARGV[4])
-then return 0 end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
-redis.call('HSETNX', KEYS[3], ARGV[1], ARGV[4])
-return 1
-"""
-
-# KEYS: marker. ARGV: a new run id. The current run id, set to ARGV[1] when there was none.
-_JOIN_RUN = """
-local current = redis.call('GET', KEYS[1])
-if current then return current end
-redis.call('SET', KEYS[1], ARGV[1])
-return ARGV[1]
-"""
-
-# KEYS: marker. ARGV: expected, new. Moves to a new run unless another instance did already.
-_ROTATE_RUN = """
-local current = redis.call('GET', KEYS[1])
-if current == ARGV[1] or not current then
-  redis.call('SET', KEYS[1], ARGV[2])
-  return ARGV[2]
-end
-return current
-"""
-
 RUN_MARKER = "avail:run"
-
-# KEYS: holder, until. ARGV: uid, holder.
-_RELEASE = """
-if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
-redis.call('HDEL', KEYS[1], ARGV[1])
-redis.call('HDEL', KEYS[2], ARGV[1])
-return 1
-"""
 
 
 def _ms(moment: datetime) -> int:
@@ -159,12 +70,12 @@ class RedisAvailability:
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self._redis = client
         self._clock = clock
-        self._set_status = client.register_script(_SET_STATUS)
-        self._pick = client.register_script(_PICK_AND_HOLD)
-        self._release = client.register_script(_RELEASE)
-        self._restore = client.register_script(_RESTORE_HOLD)
-        self._join = client.register_script(_JOIN_RUN)
-        self._rotate = client.register_script(_ROTATE_RUN)
+        self._set_status = client.register_script(scripts.SET_STATUS)
+        self._pick = client.register_script(scripts.PICK_AND_HOLD)
+        self._release = client.register_script(scripts.RELEASE)
+        self._restore = client.register_script(scripts.RESTORE_HOLD)
+        self._join = client.register_script(scripts.JOIN_RUN)
+        self._rotate = client.register_script(scripts.ROTATE_RUN)
         self._listeners: list[HoldListener] = []
         self._run = ""
         """The run id this instance rebuilt under; "" = unguarded (no recovery attached)."""
@@ -339,7 +250,7 @@ class RedisAvailability:
             async with self._redis.pipeline(transaction=False) as pipe:
                 for location_id in chunk:
                     k = _keys(location_id)
-                    pipe.eval(_INITIALISE, len(_VIEW), *(k[name] for name in _VIEW),
+                    pipe.eval(scripts.INITIALISE, len(_VIEW), *(k[name] for name in _VIEW),
                               _ms(at), *evses[location_id])
                 answers = await pipe.execute()
             now_ms = _ms(self._clock())

@@ -14,11 +14,9 @@ whichever instance binds and however often a run is repeated: a second instance 
 after a restart) finds the reservation made and only records it on the booking. The
 ReserveNow's expiry is ``start + noshow_timeout_minutes``.
 
-How it ends (``on_reservation``, and ``settle`` for an end whose listener a crash lost):
-used (a transaction with the OCPP reservation id, or with the token inside the booking's use
-window) → FULFILLED; used with the token before that window → unbound again, bound anew by the
-next run (``fulfilment`` has the rule); expired →
-NO_SHOW; removed (fault, no fitting EVSE left) → CANCELED by the CPO, BROKEN_CHARGER; re-routed
+How it ends (``on_reservation``, and ``settle`` for an end whose listener a crash lost): as
+its reservation ended (``binding_ends``: used → FULFILLED, or unbound again when used before
+its window; expired → NO_SHOW; removed → CANCELED by the CPO, BROKEN_CHARGER); re-routed
 → bound again to the new EVSE. A booking still unbound at ``start + noshow_timeout_minutes``
 (every fitting EVSE occupied at each try) → CANCELED by the CPO, FULL. A booking that ends
 otherwise (the eMSP cancels) cancels its reservation (``on_booking``).
@@ -35,7 +33,7 @@ from typing import Protocol
 import structlog
 
 from ocpi_gateway.domain.events import BookingTransitioned
-from ocpi_gateway.reservation_policy.bookings.fulfilment import in_use_window
+from ocpi_gateway.reservation_policy.bookings.binding_ends import BindingEnds
 from ocpi_gateway.reservation_policy.bookings.records import Booking
 from ocpi_gateway.reservation_policy.bookings.service import (
     BookingService,
@@ -135,6 +133,7 @@ class BookingBinder:
         self.observer: BindObserver = observer or _Quiet()
         self.sessions: SessionWatch | None = None
         """Sessions in progress on the timeline, brought up to date by each run."""
+        self._ends = BindingEnds(service, reservations)
 
     async def booked_promise(self, booking_key: str, evse_uid: str, until: datetime
                              ) -> Promise | None:
@@ -266,14 +265,8 @@ class BookingBinder:
                  outcome=result.outcome.value, why=result.message, **booking.ids)
         if not early:
             self.observer.occupied(booking)
-        await self._unbind_promise(booking)
+        await self._ends.unbind_promise(booking)
         return booking
-
-    async def _unbind_promise(self, booking: Booking) -> None:
-        """A failed try may leave the promise on an EVSE it tried: back to the class."""
-        current = await self.service.ledger.get(booking.key)
-        if current is not None and current.state is BookingState.RESERVED and not current.bound:
-            await self.service.reserve_promise(current, amend=True, sessions=False)
 
     async def _follow(self, booking: Booking, r: Reservation, *, read: bool = True
                       ) -> Booking | None:
@@ -323,7 +316,7 @@ class BookingBinder:
                        "occupied)")
         if r is None or r.live:
             return booking
-        return await self._ended(booking, r)
+        return await self._ends.ended(booking, r)
 
     async def on_reservation(self, r: Reservation, previous: ReservationState) -> None:
         """A ``ReservationService`` listener: the booking follows its binding."""
@@ -337,48 +330,7 @@ class BookingBinder:
             if booking.key in self._binding:
                 self._binding[booking.key] = followed
         elif not r.live and booking.state is BookingState.RESERVED:
-            await self._ended(booking, r, self.service.clock())
-
-    async def _ended(self, booking: Booking, r: Reservation, at: datetime | None = None
-                     ) -> Booking | None:
-        """``at``: when it ended, if known (else its record's last entry says)."""
-        state = r.state
-        if state is ReservationState.USED:
-            if _used_with_its_id(r) or in_use_window(booking, at or _ended_at(r)):
-                return await self.service.fulfil(booking,
-                                                 reason="session started on the binding")
-            return await self._unbind(booking, r)
-        if state is ReservationState.EXPIRED:
-            # The charger's clock is not ours: it is told, not left to expire it.
-            self.reservations.in_background(self.reservations.cancel_quietly(r))
-            return await self.service.no_show(booking)
-        if state is ReservationState.REMOVED:
-            return await self.service.cancel_by_cpo(
-                booking, CancelReason.BROKEN_CHARGER,
-                reason="the bound EVSE failed and no fitting EVSE is left")
-        if state is ReservationState.CANCELLED and booking.bound:
-            return await self.service.cancel_by_cpo(
-                booking, CancelReason.UNKNOWN, reason="its reservation was cancelled")
-        if state is ReservationState.FAILED:
-            await self._unbind_promise(booking)
-        return booking
-
-    async def _unbind(self, booking: Booking, r: Reservation) -> Booking | None:
-        """Its binding was used by a transaction with one of its tokens but before its use
-        window (the driver charging early on the bound charger's other EVSE): not the
-        booking's use. Unbound again, its promise back on the class: the next run binds it
-        anew, and a session in the window still fulfils it."""
-        log.info("booking_binding_used_outside_window", reservation_key=r.key, **booking.ids)
-        current = await self.service.ledger.get(booking.key)
-        if current is None or current.state is not BookingState.RESERVED \
-                or current.ocpp_reservation_id != r.ocpp_reservation_id:
-            return current
-        unbound = await self.service.ledger.transition(
-            current, BookingState.RESERVED, reason="binding used outside the use window",
-            evse_uid=None, charge_point_id=None, ocpp_reservation_id=None, bound_at=None)
-        if unbound is not None:
-            await self.service.reserve_promise(unbound, amend=True, sessions=False)
-        return unbound
+            await self._ends.ended(booking, r, self.service.clock())
 
     async def on_booking(self, event: BookingTransitioned) -> None:
         """A ``BookingLedger`` listener: a booking that ended while bound (the eMSP
@@ -391,18 +343,6 @@ class BookingBinder:
         r = await self.reservations.get(booking.partner, booked_reservation_id(booking.id))
         if r is not None:
             self._cancel_reservation(r)
-
-
-_USED_WITH_ITS_ID = "transaction started with the reservation id"
-"""The reason ``charger_events`` records when a transaction names the OCPP reservation id."""
-
-
-def _used_with_its_id(r: Reservation) -> bool:
-    return bool(r.history) and r.history[-1].get("reason") == _USED_WITH_ITS_ID
-
-
-def _ended_at(r: Reservation) -> datetime:
-    return datetime.fromisoformat(r.history[-1]["at"]) if r.history else r.updated_at
 
 
 def _booking_id(r: Reservation) -> str:
