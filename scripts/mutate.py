@@ -84,7 +84,7 @@ TARGETS: dict[str, tuple[str, ...]] = {
     "ocpi_gateway/transport/routing.py": ("tests/ocpi_core",),
     "ocpi_gateway/ocpp_adapter/auth.py": ("tests/ocpp",),
     **{f"ocpi_gateway/deliveries/{name}.py": ("tests/locations", "tests/commands")
-       for name in ("engine", "instances", "policy", "answers", "sending")},
+       for name in ("engine", "attempts", "instances", "policy", "answers", "sending")},
     **{f"ocpi_gateway/reservation_policy/enforcement/{name}.py": ENFORCEMENT_TESTS
        for name in ("terms", "records", "bans", "rule", "service", "explain")},
 }

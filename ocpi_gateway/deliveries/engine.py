@@ -4,30 +4,29 @@ Every delivery is written to the DocumentStore before it is attempted and delete
 receiver accepted it, so a restart resumes where it stopped. Workers per partner take one
 ordering key at a time, so two deliveries about the same object never overtake each other while
 different objects (and different partners) proceed in parallel. A failed attempt parks its key
-on a timer (exponential backoff with jitter) without holding a worker.
+on a timer (exponential backoff with jitter) without holding a worker. What a worker sends
+for one delivery and what becomes of it (done, given up on, its next attempt) is
+``attempts.py``'s.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
-import random
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import aiohttp
 import orjson
 import structlog
 
-from ocpi_gateway import metrics
-from ocpi_gateway.deliveries.answers import UNAUTHORIZED, Outcome
+from ocpi_gateway.deliveries.attempts import Attempts, HeadersFor, ResyncProvider
 from ocpi_gateway.deliveries.group_commit import GroupCommit
 from ocpi_gateway.deliveries.instances import Instances
 from ocpi_gateway.deliveries.models import COLLECTION, Delivery, Outgoing
 from ocpi_gateway.deliveries.policy import DeliveryPolicy, attempt_timeout, next_attempt_at
-from ocpi_gateway.deliveries.sending import Sender
 from ocpi_gateway.domain.loops import BackgroundLoop, LoopRegistry
 from ocpi_gateway.domain.store import Delete, DocumentStore, Put
 from ocpi_gateway.domain.tasks import cancel_all, wait_event
@@ -36,13 +35,6 @@ from ocpi_gateway.transport.request_ids import fresh_hex_id
 log = structlog.get_logger(__name__)
 
 __all__ = ["DeliveryEngine", "DeliveryPolicy", "attempt_timeout", "next_attempt_at"]
-
-HeadersFor = Callable[[str], Awaitable[dict[str, str] | None]]
-"""Request headers (Authorization: Token ...) for a partner; None when it is no longer
-registered, which dead-letters its deliveries."""
-
-ResyncProvider = Callable[[Delivery], Awaitable[tuple[str, Any] | None]]
-"""For a refused PATCH: the (url, full object) to PUT instead, or None when the object is gone."""
 
 Clock = Callable[[], float]
 """Seconds since the epoch: stored times (retries, expiries, heartbeats) are shared between
@@ -71,7 +63,6 @@ class DeliveryEngine:
         # Deliveries written and deleted by many producers and workers at once share commits.
         self._commits = GroupCommit(store)
         self._clock = clock
-        self._monotonic = monotonic
         self.instance_id = instance_id
         self._instances = Instances(store, instance_id, orphan_after=orphan_after, clock=clock,
                                     take=self._adopt)
@@ -79,11 +70,9 @@ class DeliveryEngine:
         self._adopter = BackgroundLoop("outbox-adopt", self._instances.heartbeat_and_adopt,
                                        interval=heartbeat_interval, registry=loops,
                                        clock=clock, run_at_start=False)
-        self._headers_for = headers_for
         self.policy = policy or DeliveryPolicy()
-        self._session = session
-        self._sender: Sender | None = None
-        self._resync: dict[str, ResyncProvider] = {}
+        self._attempts = Attempts(store, headers_for, self.policy, session=session, clock=clock,
+                                  monotonic=monotonic, delivered=self._forget)
         self._queues: dict[_Key, deque[Delivery]] = {}
         self._scheduled: set[_Key] = set()
         self._inflight: set[str] = set()
@@ -97,20 +86,22 @@ class DeliveryEngine:
         self._deleting: set[asyncio.Future[list[bool]]] = set()
         """Deletes of delivered rows not committed yet (``_forget``)."""
         self._started = False
-        self._headers: dict[str, tuple[float, dict[str, str] | None]] = {}
-        self.delivered = 0
 
     def _now_ns(self) -> int:
         """The first sequence number: above those of earlier runs sharing the store."""
         return int(self._clock() * 1_000_000_000)
 
+    @property
+    def delivered(self) -> int:
+        """Deliveries the receivers accepted since this engine was made."""
+        return self._attempts.delivered
+
     def register_resync(self, kind: str, provider: ResyncProvider) -> None:
-        self._resync[kind] = provider
+        self._attempts.register_resync(kind, provider)
 
     async def start(self) -> None:
         """Load what a previous run left pending and start delivering it."""
-        if self._sender is None:
-            self._sender = Sender(self._session)
+        self._attempts.open()
         await self._instances.heartbeat()
         # Only this instance's own leftovers (and rows from before owners existed): deliveries
         # of another instance sharing the store are its business while it is alive.
@@ -156,9 +147,7 @@ class DeliveryEngine:
         # What was delivered leaves the store before the process goes (a row left would
         # only be sent once more at the next start).
         await asyncio.gather(*self._deleting, return_exceptions=True)
-        if self._sender is not None:
-            await self._sender.close()
-            self._sender = None
+        await self._attempts.close()
 
     async def enqueue(
         self,
@@ -308,12 +297,12 @@ class DeliveryEngine:
                     break
                 self._inflight.add(delivery.id)
                 try:
-                    finished = await self._process(delivery)
+                    finished = await self._attempts.process(delivery)
                 except asyncio.CancelledError:
                     raise
                 except Exception:  # a bug must not kill the worker and strand the partner
                     log.exception("delivery_crashed", delivery=delivery.id)
-                    finished = await self._schedule_retry(delivery, "internal error")
+                    finished = await self._attempts.schedule_retry(delivery, "internal error")
                 finally:
                     self._inflight.discard(delivery.id)
                 if not finished:
@@ -326,49 +315,6 @@ class DeliveryEngine:
                 self._queues.pop(key, None)
                 if not self._queues and not self._deleting:
                     self._idle.set()
-
-    async def _process(self, delivery: Delivery) -> bool:
-        """True when the delivery is finished (accepted, dropped or dead)."""
-        now = self._clock()
-        if delivery.expires_at is not None and now >= delivery.expires_at:
-            await self._give_up(delivery, metrics.DeliveryGiveUp.EXPIRED,
-                                delivery.last_error or "never attempted")
-            return True
-        headers = await self._partner_headers(delivery.partner_id)
-        if headers is None:
-            # Unregistered, revoked or deleted: kept as a dead letter, never sent.
-            delivery.last_error = "partner not registered"
-            await self._give_up(delivery, metrics.DeliveryGiveUp.PARTNER_GONE,
-                                delivery.last_error)
-            return True
-        if delivery.extra.get("headers"):
-            headers = {**headers, **delivery.extra["headers"]}
-        if delivery.extra.get("resync"):
-            outcome, detail = await self._resync_put(delivery, headers)
-        else:
-            outcome, detail = await self._send(delivery.method, delivery.url, delivery.body,
-                                               headers, attempt_timeout(self.policy, delivery,
-                                                                        now),
-                                               delivery.encoded)
-            if outcome is Outcome.REFUSED and delivery.method == "PATCH" and delivery.resync:
-                # OCPI: a receiver that refuses a PATCH has lost the object; GET it to see
-                # what it holds, then PUT the whole current object.
-                log.info("delivery_resync", url=delivery.url, reason=detail)
-                delivery.extra["resync"] = True
-                await self._store.put(COLLECTION, delivery.id, delivery.to_doc())
-                outcome, detail = await self._resync_put(delivery, headers)
-        if detail == UNAUTHORIZED:
-            self._headers.pop(delivery.partner_id, None)
-        if outcome is Outcome.DONE:
-            self.delivered += 1
-            metrics.delivery_succeeded()
-            self._forget(delivery)
-            return True
-        if outcome is Outcome.REFUSED:
-            delivery.last_error = detail
-            await self._give_up(delivery, metrics.DeliveryGiveUp.REFUSED, detail)
-            return True
-        return await self._schedule_retry(delivery, detail)
 
     def _forget(self, delivery: Delivery) -> None:
         """Delete the row of a delivered delivery with the next group commit, without holding
@@ -386,75 +332,3 @@ class DeliveryEngine:
                 self._idle.set()
 
         deleting.add_done_callback(deleted)
-
-    async def _give_up(self, delivery: Delivery, reason: metrics.DeliveryGiveUp,
-                       detail: str) -> None:
-        """One log line and one count per delivery given up on. A refused or exhausted one
-        stays in the store as dead (an operator may look at it); an expired one is dropped,
-        its receiver having stopped waiting."""
-        log.warning("delivery_gave_up", delivery=delivery.id, partner=delivery.partner_id,
-                    method=delivery.method, url=delivery.url, reason=reason.value,
-                    attempts=delivery.attempts, last_error=detail)
-        metrics.delivery_failed(reason)
-        if reason is metrics.DeliveryGiveUp.EXPIRED:
-            await self._store.delete(COLLECTION, delivery.id)
-            return
-        delivery.dead = True
-        await self._store.put(COLLECTION, delivery.id, delivery.to_doc())
-
-    async def _partner_headers(self, partner_id: str) -> dict[str, str] | None:
-        cached = self._headers.get(partner_id)
-        now = self._monotonic()
-        if cached is not None and now - cached[0] < self.policy.headers_ttl:
-            return cached[1]
-        headers = await self._headers_for(partner_id)
-        self._headers[partner_id] = (now, headers)
-        return headers
-
-    async def _schedule_retry(self, delivery: Delivery, detail: str) -> bool:
-        delivery.attempts += 1
-        delivery.last_error = detail
-        limit = self.policy.max_attempts
-        if limit is not None and delivery.attempts >= limit:
-            await self._give_up(delivery, metrics.DeliveryGiveUp.OUT_OF_ATTEMPTS, detail)
-            return True
-        now = self._clock()
-        at = next_attempt_at(self.policy, delivery, now, random.uniform(0.5, 1.0))
-        if at is None:
-            # The next try would come after the receiver stopped waiting: stop now rather
-            # than park a timer that can only end in expiry.
-            await self._give_up(delivery, metrics.DeliveryGiveUp.EXPIRED, detail)
-            return True
-        delivery.next_attempt_at = at
-        metrics.delivery_retried()
-        log.info("delivery_retry", delivery=delivery.id, url=delivery.url,
-                 attempts=delivery.attempts, reason=detail, retry_in=round(at - now, 3),
-                 expires_in=(None if delivery.expires_at is None
-                             else round(delivery.expires_at - now, 3)))
-        await self._store.put(COLLECTION, delivery.id, delivery.to_doc())
-        return False
-
-    async def _resync_put(
-        self, delivery: Delivery, headers: dict[str, str]
-    ) -> tuple[Outcome, str]:
-        assert delivery.resync is not None
-        provider = self._resync.get(str(delivery.resync.get("kind")))
-        if provider is None:
-            return Outcome.REFUSED, f"no resync provider for {delivery.resync.get('kind')}"
-        target = await provider(delivery)
-        if target is None:
-            return Outcome.DONE, "object gone"
-        put_url, body = target
-        get_outcome, detail = await self._send("GET", put_url, None, headers)
-        log.info("delivery_resync_get", url=put_url, outcome=get_outcome.value, detail=detail)
-        return await self._send("PUT", put_url, body, headers)
-
-    async def _send(
-        self, method: str, url: str, body: Any, headers: dict[str, str],
-        wait: float | None = None, data: bytes | None = None,
-    ) -> tuple[Outcome, str]:
-        """``data``: the body already serialised (one fan-out's deliveries share it)."""
-        assert self._sender is not None, "DeliveryEngine.start() was not called"
-        if data is None and body is not None:
-            data = orjson.dumps(body)
-        return await self._sender.send(method, url, data, headers, wait or self.policy.timeout)

@@ -4,7 +4,8 @@ Collections: ``partners`` (key: partner id), ``partner_tokens`` (key: SHA-256 of
 partner presents to us → partner id and token kind) and ``partners_meta`` (the ``epoch``: a new
 value after every change of a partner or its tokens, so that every instance sharing the store
 drops its authentication cache at once). We never store those tokens themselves; tokens we send
-to partners are stored as given (see docs/security.md).
+to partners are stored as given (see docs/security.md). Who a presented token authenticates,
+and the caches of that, is ``authentication.py``'s.
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ import builtins
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import structlog
 
 from ocpi_gateway.domain.store import DocumentStore
+from ocpi_gateway.partners.authentication import TOKENS, Authentication, Caller
 from ocpi_gateway.partners.grants import Grants
 from ocpi_gateway.partners.models import (
     Partner,
@@ -29,17 +30,11 @@ from ocpi_gateway.partners.models import (
 )
 from ocpi_gateway.partners.role_claims import OwnerState, RoleClaims, claim_key
 from ocpi_gateway.partners.shared_read import SharedRead
-from ocpi_gateway.transport.auth import (
-    authorization_header,
-    new_token,
-    token_candidates,
-    token_hash,
-)
+from ocpi_gateway.transport.auth import authorization_header, new_token, token_hash
 
 log = structlog.get_logger(__name__)
 
 PARTNERS = "partners"
-TOKENS = "partner_tokens"
 META = "partners_meta"
 EPOCH = "epoch"
 
@@ -57,36 +52,16 @@ class RolesRefused(Exception):
     partner holds; the message names them."""
 
 
-@dataclass(frozen=True, slots=True)
-class Caller:
-    """Who sent a request: the partner and which of its tokens it used."""
-
-    partner: Partner
-    kind: TokenKind
-    token: str
-    base64_token: bool
-    """Whether the caller base64-encoded its token (a hint for how to send ours)."""
-
-
 class PartnerRegistry:
     def __init__(self, store: DocumentStore, *, auth_cache_ttl: float = 2.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
+        """``auth_cache_ttl``: seconds an authenticated token is reused (on ``clock``)
+        while the partner epoch stays."""
         self._store = store
-        self._clock = clock
-        # token hash → (monotonic expiry, epoch, caller). Every functional-module request
-        # authenticates; two store reads each would cap the gateway's request rate, so a hit
-        # costs one read of the epoch instead. Any instance that changes a partner or its
-        # tokens writes a new epoch, which empties every instance's cache on its next request:
-        # a revocation anywhere is effective at once. The TTL bounds what the epoch cannot
-        # see (a token row deleted by hand).
-        self._auth_cache: dict[str, tuple[float, str | None, Caller]] = {}
-        # Authorization header → the same (expiry, epoch, caller): a repeated header skips
-        # base64, SHA-256 and the partner copy too. Only headers that authenticated a
-        # registered partner get in, so a flood of wrong tokens cannot grow it.
-        self._header_cache: dict[str, tuple[float, str | None, Caller]] = {}
-        self._auth_cache_ttl = auth_cache_ttl
         self._headers_cache: dict[str, tuple[str | None, dict[str, str] | None]] = {}
         self._epoch_reads: SharedRead[str | None] = SharedRead(self._read_epoch)
+        self._authentication = Authentication(store, self.get, self._epoch_reads,
+                                              ttl=auth_cache_ttl, clock=clock)
         self._registered: tuple[str, builtins.list[Partner]] | None = None
         self._claims = RoleClaims(store, self._owner_state)
 
@@ -103,8 +78,7 @@ class PartnerRegistry:
 
     async def _changed(self) -> None:
         """Every instance's auth cache is stale from now on."""
-        self._auth_cache.clear()
-        self._header_cache.clear()
+        self._authentication.forget()
         self._headers_cache.clear()
         self._registered = None
         await self._store.put(META, EPOCH, {"value": uuid.uuid4().hex})
@@ -210,79 +184,19 @@ class PartnerRegistry:
         return migrated
 
     def cached_reader(self, header: str) -> Caller | None:
-        """What ``authenticate_header(header, to_change=False)`` would answer, when that is
-        known without awaiting (the header cached, and a partner-epoch read shared with the
-        requests queued with this one done and agreeing: ``SharedRead.settled``); else None,
-        and the caller asks ``authenticate_header``. The caller is shared: only read it."""
-        cached = self._header_cache.get(header)
-        if cached is None or cached[0] <= self._clock():
-            return None
-        read = self._epoch_reads.settled()
-        if read is None or read.result() != cached[1]:
-            return None
-        return cached[2]
+        """``Authentication.cached_reader``: the cached caller of ``header`` when known
+        without awaiting; else None."""
+        return self._authentication.cached_reader(header)
 
     async def authenticate_header(self, header: str | None, *,
                                   to_change: bool = True) -> Caller | None:
-        """The caller an Authorization header authenticates (both readings of its token).
-
-        ``to_change=False`` may return the cached caller itself, whose partner the receiver
-        must only read (functional modules); otherwise its partner is a copy that may be
-        reassigned (the credentials module does before register())."""
-        if not header:
-            return None
-        now = self._clock()
-        epoch = await self._epoch()  # before the rows, as in authenticate()
-        cached = self._header_cache.get(header)
-        if cached is not None and cached[0] > now and cached[1] == epoch:
-            known = cached[2]
-            if not to_change:
-                return known
-            # Handlers that change the partner reassign fields, never mutate its lists.
-            return Caller(known.partner.model_copy(), known.kind, known.token,
-                          known.base64_token)
-        caller = await self.authenticate(token_candidates(header))
-        if caller is not None and caller.kind is TokenKind.CREDENTIALS and (
-                caller.partner.registered):
-            if len(self._header_cache) > 10_000:
-                self._header_cache.clear()
-            self._header_cache[header] = (now + self._auth_cache_ttl, epoch,
-                                          Caller(caller.partner.model_copy(), caller.kind,
-                                                 caller.token, caller.base64_token))
-        return caller
+        """``Authentication.authenticate_header``: the caller an Authorization header
+        authenticates; with ``to_change=False`` possibly the cached one, only to be read."""
+        return await self._authentication.authenticate_header(header, to_change=to_change)
 
     async def authenticate(self, candidates: builtins.list[tuple[str, bool]]) -> Caller | None:
-        """The caller owning one of the header's readings (see transport.auth.token_candidates).
-
-        Unregistered partners and dangling tokens authenticate nobody."""
-        now = self._clock()
-        # Read before the token and partner: an entry is tagged with an epoch that was current
-        # when its rows were read, so a change made meanwhile is never hidden by it.
-        epoch = await self._epoch()
-        for token, encoded in candidates:
-            digest = token_hash(token)
-            cached = self._auth_cache.get(digest)
-            if cached is not None and cached[0] > now and cached[1] == epoch:
-                caller = cached[2]
-                # A copy: handlers may reassign the partner's fields (the credentials module
-                # does before register()); they never mutate its lists in place.
-                return Caller(caller.partner.model_copy(), caller.kind, token, encoded)
-            doc = await self._store.get(TOKENS, digest)
-            if doc is None:
-                continue
-            partner = await self.get(str(doc["partner_id"]))
-            if partner is None or partner.state in (PartnerState.UNREGISTERED,
-                                                    PartnerState.REVOKED):
-                return None
-            caller = Caller(partner, TokenKind(doc["kind"]), token, encoded)
-            if caller.kind is TokenKind.CREDENTIALS and partner.registered:
-                if len(self._auth_cache) > 10_000:
-                    self._auth_cache.clear()
-                self._auth_cache[digest] = (now + self._auth_cache_ttl, epoch,
-                                            Caller(partner.model_copy(), caller.kind,
-                                                   "", encoded))
-            return caller
-        return None
+        """``Authentication.authenticate``: the caller owning one of the header's readings."""
+        return await self._authentication.authenticate(candidates)
 
     async def register(
         self,
@@ -371,7 +285,7 @@ class PartnerRegistry:
 
     async def headers_for(self, partner_id: str) -> dict[str, str] | None:
         """Authorization header for calling the partner; None when it is not registered
-        (fits ``ocpi_gateway.deliveries.engine.HeadersFor``). Cached while the epoch stays:
+        (fits ``ocpi_gateway.deliveries.attempts.HeadersFor``). Cached while the epoch stays:
         a revocation on any instance stops the next push."""
         epoch = await self._epoch()
         cached = self._headers_cache.get(partner_id)

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from ocpi_gateway.partners.authentication import Caller
 from ocpi_gateway.partners.models import Partner
-from ocpi_gateway.partners.registry import Caller
 from ocpi_gateway.transport.envelope import OcpiError
 from ocpi_gateway.transport.status_codes import OcpiStatus
 

@@ -22,8 +22,9 @@ from pydantic import ValidationError
 
 from ocpi_gateway import keys
 from ocpi_gateway.config import GatewaySettings
+from ocpi_gateway.partners.authentication import Caller
 from ocpi_gateway.partners.models import Partner, TokenKind
-from ocpi_gateway.partners.registry import Caller, PartnerRegistry
+from ocpi_gateway.partners.registry import PartnerRegistry
 from ocpi_gateway.transport.auth import token_candidates
 from ocpi_gateway.transport.body import invalid
 from ocpi_gateway.transport.context import (

@@ -1,6 +1,7 @@
 """One change fanned out to many partners (``DeliveryEngine.enqueue_many``): every delivery
-stored in one commit before any is sent, each then delivered as ``enqueue`` would have, and
-the Locations pushes queue a status change for all their partners that way."""
+stored in one commit before any is sent, each then delivered as ``enqueue`` would have, its
+body as it was queued (serialised once), and the Locations pushes queue a status change for
+all their partners that way."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from ocpi_gateway.locations.publisher import LocationsPublisher, Receiver
 from ocpi_gateway.reservation_policy.availability.memory import MemoryAvailability
 from tests.locations.conftest import EXAMPLE
 from tests.locations.conftest import Receiver as Peer
+from tests.locations.outbox_peer import OutboxPeer
 
 FAST = DeliveryPolicy(timeout=2.0, base_backoff=0.01, max_backoff=0.05,
                       concurrency_per_partner=2)
@@ -247,3 +249,34 @@ async def test_a_fan_out_cancelled_while_it_is_stored_is_cancelled_not_retried(
     # Not written again after the cancellation, and nothing queued in memory.
     assert len(held.batches) == 1
     assert outbox.pending() == 0
+
+
+async def test_what_is_sent_is_the_body_as_it_was_queued(
+    doc_store: DocumentStore, outbox_peer: OutboxPeer
+) -> None:
+    outbox = DeliveryEngine(doc_store, token, policy=FAST)  # not started: everything waits
+    body = {"status": "CHARGING"}
+    await outbox.enqueue_many([Outgoing(partner_id=f"p{i}", method="PUT",
+                                        url=f"{outbox_peer.url}/L{i}", body=body)
+                               for i in range(2)])
+    # The producer's object changed afterwards: neither the stored rows nor the requests
+    # follow (what is sent is what was durable when enqueue_many returned).
+    body["status"] = "CHANGED AFTERWARDS"
+    assert [d["body"] for d in await doc_store.find(COLLECTION)] == [{"status": "CHARGING"}] * 2
+    await outbox.start()
+    assert await outbox.drain(5)
+    await outbox.stop()
+    assert outbox_peer.bodies() == [{"status": "CHARGING"}] * 2
+
+
+async def test_a_delivery_without_a_body_is_sent_without_one(
+    doc_store: DocumentStore, outbox_peer: OutboxPeer
+) -> None:
+    outbox = DeliveryEngine(doc_store, token, policy=FAST)
+    await outbox.start()
+    await outbox.enqueue("p1", "DELETE", f"{outbox_peer.url}/L1")
+    assert await outbox.drain(5)
+    await outbox.stop()
+    [seen] = outbox_peer.requests
+    # Not a serialised None (`null`, sent as JSON).
+    assert seen.method == "DELETE" and seen.body is None and "Content-Type" not in seen.headers

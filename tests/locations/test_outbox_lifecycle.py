@@ -212,6 +212,9 @@ async def test_a_failed_resync_put_is_retried_as_a_resync_not_as_the_patch(
     put = outbox_peer.requests[-1]
     assert put.path.endswith("/L1") and put.body == {"id": "L1"}
     assert put.headers["Content-Type"] == "application/json"
+    # The GET has no body at all (not a serialised None: `null`, sent as JSON).
+    get = outbox_peer.requests[1]
+    assert get.body is None and "Content-Type" not in get.headers
 
 
 async def test_a_resync_whose_object_is_gone_ends_the_delivery(

@@ -1,5 +1,6 @@
 """The outbox's queues: what coalesces into what, where a late delivery of an object takes its
-place, when the outbox counts as drained, and how many requests a partner gets at once.
+place, when the outbox counts as drained (stop() too: no delivered row left behind), and how
+many requests a partner gets at once.
 
 Tests of surviving mutants of deliveries/engine.py (issue 16); the receiver is a real
 loopback aiohttp server (tests/locations/outbox_peer.py)."""
@@ -7,13 +8,17 @@ loopback aiohttp server (tests/locations/outbox_peer.py)."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
+from typing import Any
 
 import aiohttp
+import pytest
+from structlog.testing import capture_logs
 
 from ocpi_gateway.deliveries import DeliveryEngine, DeliveryPolicy
 from ocpi_gateway.deliveries.models import COLLECTION, INSTANCES
-from ocpi_gateway.domain.store import DocumentStore
-from tests.locations.outbox_peer import Clock, OutboxPeer, token
+from ocpi_gateway.domain.store import Delete, DocumentStore, Write
+from tests.locations.outbox_peer import Clock, OutboxPeer, ocpi, token
 
 NO_BACKGROUND = 3600.0  # heartbeat interval: adoption runs only when a test calls it
 # Attempts may take long: requests held by the receiver must not time out on a loaded machine.
@@ -222,6 +227,84 @@ async def test_drain_waits_until_every_object_is_delivered(
         assert await outbox.drain(10)
     finally:
         await outbox.stop()
+
+
+async def test_drain_waits_for_an_object_being_sent_when_another_is_given_up(
+        doc_store: DocumentStore, outbox_peer: OutboxPeer) -> None:
+    release = held(outbox_peer, "slow")
+    outbox_peer.answer_for = lambda request: (
+        ocpi(400, 2001) if request.path.endswith("/refused") else None)
+    outbox = engine(doc_store)
+    await outbox.start()
+    try:
+        await outbox.enqueue("p1", "PUT", f"{outbox_peer.url}/slow", {"n": 1})
+        await outbox.enqueue("p1", "PUT", f"{outbox_peer.url}/refused", {"n": 2})
+        for _ in range(600):  # a hang guard: the refused one is kept dead (nothing deleted)
+            if await doc_store.count(COLLECTION, {"dead": True}) == 1:
+                break
+            await asyncio.sleep(0.02)
+        assert not await outbox.drain(0.3)  # the slow one is still out
+        release.set()
+        assert await outbox.drain(10)
+    finally:
+        await outbox.stop()
+
+
+@pytest.mark.parametrize("fails", [False, True], ids=["committed", "failed"])
+async def test_stop_returns_once_the_delivered_rows_are_deleted(
+        doc_store: DocumentStore, outbox_peer: OutboxPeer, fails: bool) -> None:
+    deleting = asyncio.Event()
+    release = asyncio.Event()
+
+    class HeldDeletes:
+        """The store, holding every commit of a delete until ``release``, then making it
+        (or failing it, ``fails``)."""
+
+        async def write_batch(self, writes: Sequence[Write]) -> list[bool]:
+            if any(isinstance(w, Delete) for w in writes):
+                deleting.set()
+                await release.wait()
+                if fails:
+                    raise RuntimeError("disk I/O error")
+            return await doc_store.write_batch(writes)
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(doc_store, name)
+
+    outbox = engine(HeldDeletes())  # type: ignore[arg-type]
+    await outbox.start()
+    await outbox.enqueue("p1", "PUT", f"{outbox_peer.url}/L1", {"n": 1})
+    await asyncio.wait_for(deleting.wait(), 10)  # delivered, its delete not committed
+    # Released a while after stop() began: it must not return before that (a row left
+    # would be sent once more at the next start).
+    asyncio.get_running_loop().call_later(0.2, release.set)
+    await outbox.stop()  # a failed delete is logged, not raised: the stop goes on
+    assert release.is_set() and await doc_store.count(COLLECTION) == (1 if fails else 0)
+
+
+async def test_a_delete_that_fails_is_logged_and_the_outbox_still_drains(
+        doc_store: DocumentStore, outbox_peer: OutboxPeer) -> None:
+    class FailingDeletes:
+        async def write_batch(self, writes: Sequence[Write]) -> list[bool]:
+            if any(isinstance(w, Delete) for w in writes):
+                raise RuntimeError("disk I/O error")
+            return await doc_store.write_batch(writes)
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(doc_store, name)
+
+    outbox = engine(FailingDeletes())  # type: ignore[arg-type]
+    await outbox.start()
+    try:
+        with capture_logs() as logs:
+            await outbox.enqueue("p1", "PUT", f"{outbox_peer.url}/L1", {"n": 1})
+            assert await outbox.drain(10)
+    finally:
+        await outbox.stop()
+    [failed] = [e for e in logs if e["event"] == "outbox_delete_failed"]
+    assert "disk I/O error" in failed["error"]
+    # The row stays: sent once more at the next start, which receivers take as once.
+    assert await doc_store.count(COLLECTION) == 1
 
 
 async def test_a_partner_gets_at_most_eight_requests_at_once_by_default(

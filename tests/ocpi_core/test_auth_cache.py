@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from ocpi_gateway.partners.authentication import TOKENS
 from ocpi_gateway.partners.grants import Grants
 from ocpi_gateway.partners.models import PartnerEndpoint, PartnerRole
-from ocpi_gateway.partners.registry import TOKENS, PartnerRegistry
+from ocpi_gateway.partners.registry import PartnerRegistry
 from ocpi_gateway.store import open_store
 from ocpi_gateway.transport.auth import token_hash
 
@@ -101,7 +102,7 @@ async def test_header_cache_gives_changers_a_copy_and_keeps_no_refused_header(
         assert literal is not None and not literal.base64_token
         for i in range(50):
             assert await registry.authenticate_header(authorization_header(f"guess-{i}")) is None
-        assert set(registry._header_cache) == {header, "Token " + token}
+        assert set(registry._authentication._header_cache) == {header, "Token " + token}
     finally:
         await store.close()
 
