@@ -168,3 +168,21 @@ async def test_a_location_found_not_rebuilt_closes_the_gate_until_the_check_look
     await a.check()
     assert a.rebuilt and await _marker(a) == run and a.rebuilds == 1
     assert await _pick(a.store, "H2") is not None
+
+
+async def test_a_decision_reads_only_a_location_rebuilt_under_the_current_run(
+        pair: tuple[AvailabilityRecovery, ...]) -> None:
+    recovery, _ = pair
+    store = recovery.store
+    await _statuses(store)
+    await recovery.check()  # a run joined, the location rebuilt and opened under it
+    assert sorted(await store.decision_view(LOC)) == ["E1", "E2", "E3"]
+    assert store.ready
+
+    # The location lost its data (a Cluster node that lost some slots): its run is gone.
+    await store._redis.delete(f"avail:{{{LOC}}}:run")
+    with pytest.raises(AvailabilityRebuilding):
+        await store.decision_view(LOC)
+    assert not store.ready  # decisions wait until the recovery looked
+    # A read that decides nothing still answers (the console, the publisher).
+    assert sorted(await store.location(LOC)) == ["E1", "E2", "E3"]

@@ -76,6 +76,7 @@ class RedisAvailability:
         self._restore = client.register_script(scripts.RESTORE_HOLD)
         self._join = client.register_script(scripts.JOIN_RUN)
         self._rotate = client.register_script(scripts.ROTATE_RUN)
+        self._read_view = client.register_script(scripts.READ_VIEW)
         self._listeners: list[HoldListener] = []
         self._run = ""
         """The run id this instance rebuilt under; "" = unguarded (no recovery attached)."""
@@ -189,14 +190,10 @@ class RedisAvailability:
         generation = self._generation
         if guarded and not self._ready.is_set():
             raise AvailabilityRebuilding("availability is being rebuilt after a Redis restart")
-        async with self._redis.pipeline(transaction=True) as pipe:
-            for name in _VIEW:
-                pipe.hgetall(k[name])
-            if guarded:
-                pipe.get(k["run"])
-            status, updated, holder, until, reserved, *run = await pipe.execute()
-        if guarded and (not run or run[0] is None or _text(run[0]) != self._run):
+        *hashes, run = await self._read_view(keys=[*(k[name] for name in _VIEW), k["run"]])
+        if guarded and _text(run) != self._run:
             raise self._not_rebuilt(location_id, generation)
+        status, updated, holder, until, reserved = (_pairs(flat) for flat in hashes)
         return self._entries(location_id, uids, _ms(self._clock()),
                              status, updated, holder, until, reserved)
 
