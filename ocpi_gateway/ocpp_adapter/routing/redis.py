@@ -15,7 +15,11 @@ cancelled.
 
 A command for a charger no live process holds fails at once with OFFLINE. While waiting for a
 remote answer the requester re-checks the owner every third of the shorter TTL: when the owner
-dies (or a newer owner appears) the command ends OFFLINE then, not at its timeout.
+dies (or a newer owner appears), seen at two checks in a row, the command ends OFFLINE then,
+not at its timeout. At each check that finds the same owner the entry is sent again (same
+correlation id): a Redis that restarted empty may have lost it or its answer. The owner runs
+a correlation id once and answers it again when asked again (``_Served``, kept until the
+requester's deadline).
 """
 
 from __future__ import annotations
