@@ -1,9 +1,10 @@
 """Status fan-out: one StatusNotification → the EVSE PATCH at every registered partner.
 
     .venv/bin/python benchmarks/fanout.py [--partners 1,20,100] [--changes 40]
-                                          [--rounds 3] [--profile FILE]
+                                          [--rounds 3] [--profile FILE] [--redis]
 
-The real gateway app (embedded defaults: SQLite store, in-process availability) with one
+The real gateway app (embedded defaults: SQLite store, in-process availability; ``--redis``:
+availability, presence and the locations feed on a private redis-server) with one
 location; an OCPP 1.6 charger (raw websocket) reports its connector Charging, then Available,
 and so on, one change at a time. The partners' Locations receivers live in another process
 (one aiohttp server, one URL per partner, on the other half of the cores), so that their
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import cProfile
 import itertools
 import multiprocessing
@@ -42,7 +44,14 @@ import aiohttp
 import orjson
 import yaml
 from aiohttp import web
-from ocpp_bench_common import auth_header, free_port, hash_password, percentile, quiet_logs
+from ocpp_bench_common import (
+    auth_header,
+    free_port,
+    hash_password,
+    percentile,
+    quiet_logs,
+    redis_server,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -210,7 +219,7 @@ def spread(values: list[float], digits: int) -> str:
 
 
 async def main(partner_counts: list[int], changes: int, rounds_per_count: int,
-               profile: str | None = None) -> None:
+               profile: str | None = None, redis: bool = False) -> None:
     quiet_logs()
     ctx = multiprocessing.get_context("spawn")
     ready = ctx.Event()
@@ -231,10 +240,12 @@ async def main(partner_counts: list[int], changes: int, rounds_per_count: int,
     # CPU time, not wall time: on a shared machine a wall-clock profile mostly measures
     # the other processes.
     profiler = cProfile.Profile(time.process_time) if profile else None
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, (
+            redis_server(None) if redis else contextlib.nullcontext(None)) as redis_url:
         workdir = Path(tmp)
-        gateway = await start_gateway(gateway_settings(workdir, **write_configs(workdir),
-                                                       instance_id="gw-fan"))
+        gateway = await start_gateway(gateway_settings(
+            workdir, **write_configs(workdir), instance_id="gw-fan",
+            **({"redis_url": redis_url} if redis_url else {})))
         http = aiohttp.ClientSession()
         ws = await http.ws_connect(f"{gateway.url.replace('http', 'ws')}/ocpp/{CHARGER}",
                                    protocols=("ocpp1.6",),
@@ -349,6 +360,8 @@ if __name__ == "__main__":
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--profile", help="cProfile of the gateway's process while the "
                         "last partner count is measured, written to this file")
+    parser.add_argument("--redis", action="store_true",
+                        help="availability, presence and the feed on a private redis-server")
     args = parser.parse_args()
     asyncio.run(main([int(c) for c in args.partners.split(",")], args.changes, args.rounds,
-                     args.profile))
+                     args.profile, args.redis))
