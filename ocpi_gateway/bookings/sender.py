@@ -19,7 +19,6 @@ from datetime import datetime
 import orjson
 import structlog
 from aiohttp import web
-from yarl import URL
 
 from ocpi_gateway.bookings.calendars import BookingSite
 from ocpi_gateway.bookings.context import BOOKINGS, Bookings
@@ -30,61 +29,26 @@ from ocpi_gateway.reservation_policy.bookings.intake import UnknownBooking
 from ocpi_gateway.reservation_policy.bookings.records import Booking
 from ocpi_gateway.reservation_policy.models import Partner
 from ocpi_gateway.transport.body import parse_body
-from ocpi_gateway.transport.context import current_partner, current_routing
 from ocpi_gateway.transport.datetimes import as_utc
 from ocpi_gateway.transport.envelope import OcpiError, now_timestamp
+from ocpi_gateway.transport.pagination import page_query, page_response, request_parties
 from ocpi_gateway.transport.status_codes import OcpiStatus
 
 log = structlog.get_logger(__name__)
 
-MAX_LIMIT = 100
-
-
-def _int_param(request: web.Request, name: str, default: int) -> int:
-    raw = request.query.get(name)
-    if raw is None or raw == "":
-        return default
-    if not raw.isdigit():
-        raise OcpiError(OcpiStatus.INVALID_OR_MISSING_PARAMETERS,
-                        f"{name} must be a non-negative integer")
-    return int(raw)
-
-
 def _time_param(request: web.Request, name: str) -> datetime | None:
     raw = request.query.get(name)
-    if not raw:
-        return None
-    return as_utc(datetime.fromisoformat(parse_ocpi_datetime(raw, name).replace("Z",
-                                                                                 "+00:00")))
+    return _moment(parse_ocpi_datetime(raw, name)) if raw else None
+
+
+def _moment(stamp: str | None) -> datetime | None:
+    """A canonical OCPI timestamp (``...sssZ``) as an aware datetime."""
+    return as_utc(datetime.fromisoformat(stamp.replace("Z", "+00:00"))) if stamp else None
 
 
 def parties(request: web.Request) -> list[Partner]:
-    """The eMSP parties the request is for: the one its OCPI-from-* names (a hub forwarding
-    for one), else every role of the partner."""
-    sender = current_routing(request).sender
-    if sender is not None:
-        return [Partner(sender.country_code.upper(), sender.party_id.upper())]
-    return [Partner(r.country_code.upper(), r.party_id.upper())
-            for r in current_partner(request).roles]
-
-
-def _window(request: web.Request) -> tuple[int, int]:
-    """The page asked for: (offset, limit), limit at most MAX_LIMIT."""
-    return (_int_param(request, "offset", 0),
-            min(_int_param(request, "limit", MAX_LIMIT), MAX_LIMIT))
-
-
-def _page(request: web.Request, page: list[bytes], total: int, base_url: str | None,
-          kept: tuple[str, ...]) -> web.Response:
-    """The reply of one page (``page``: its items only) of ``total`` items."""
-    offset, limit = _window(request)
-    headers = {"X-Total-Count": str(total), "X-Limit": str(MAX_LIMIT)}
-    if offset + limit < total and limit > 0:
-        url = URL(base_url + request.path) if base_url else request.url.with_query(None)
-        query = {k: v for k, v in request.query.items() if k in kept}
-        query.update(offset=str(offset + limit), limit=str(limit))
-        headers["Link"] = f'<{url.with_query(query)}>; rel="next"'
-    return _data(b"[" + b",".join(page) + b"]", headers=headers)
+    """The eMSP parties the request is for (``request_parties``), as the policy names them."""
+    return [Partner(cc.upper(), pid.upper()) for cc, pid in request_parties(request)]
 
 
 def _data(data: bytes, *, message: str | None = None,
@@ -138,11 +102,11 @@ def add_routes_for(public_url: str | None) -> Callable[[web.UrlDispatcher, str, 
 
 async def _list_locations(request: web.Request, bookings: Bookings,
                           base_url: str | None) -> web.Response:
-    date_from, date_to = _time_param(request, "date_from"), _time_param(request, "date_to")
+    query = page_query(request)
+    date_from, date_to = _moment(query.date_from), _moment(query.date_to)
     slot_from = _time_param(request, "timeslot_from")
     slot_to = _time_param(request, "timeslot_to")
     partner = parties(request)[0]
-    offset, limit = _window(request)
     kept = ("date_from", "date_to", "timeslot_from", "timeslot_to")
     listed = [location.id for location in bookings.catalog().locations()
               if _in_window(bookings.changes.last(location.id), date_from, date_to)
@@ -151,17 +115,17 @@ async def _list_locations(request: web.Request, bookings: Bookings,
         # Every bookable location is listed: only the page's calendars are computed (a
         # catalogue of 10,000 sites computed them all for every page).
         sites = [await bookings.site(location_id, partner)
-                 for location_id in listed[offset:offset + limit]]
+                 for location_id in query.page(listed)]
         page = [_booking_location_json(bookings, site) for site in sites if site is not None]
-        return _page(request, page, len(listed), base_url, kept)
+        return page_response(request, query, page, len(listed), base_url, filters=kept)
     # A timeslot window lists only the sites with a free slot in it: each one is looked at.
     found = []
     for location_id in listed:
         site = await bookings.site(location_id, partner, within=(slot_from, slot_to))
         if site is not None and any(v.slots for v in site.calendars):
             found.append(site)
-    page = [_booking_location_json(bookings, site) for site in found[offset:offset + limit]]
-    return _page(request, page, len(found), base_url, kept)
+    page = [_booking_location_json(bookings, site) for site in query.page(found)]
+    return page_response(request, query, page, len(found), base_url, filters=kept)
 
 
 def _booking_location_json(bookings: Bookings, site: BookingSite) -> bytes:
@@ -191,15 +155,15 @@ async def _one_location(request: web.Request, bookings: Bookings) -> web.Respons
 
 async def _list_bookings(request: web.Request, bookings: Bookings,
                          base_url: str | None) -> web.Response:
-    date_from, date_to = _time_param(request, "date_from"), _time_param(request, "date_to")
+    query = page_query(request)
+    date_from, date_to = _moment(query.date_from), _moment(query.date_to)
     found: list[Booking] = []
     for party in parties(request):
         found += [b for b in await bookings.ledger.of_partner(party.key)
                   if _in_window(b.updated_at, date_from, date_to)]
     found.sort(key=lambda b: (b.updated_at, b.key))
-    offset, limit = _window(request)
-    page = [booking_json(bookings, b) for b in found[offset:offset + limit]]
-    return _page(request, page, len(found), base_url, ("date_from", "date_to"))
+    page = [booking_json(bookings, b) for b in query.page(found)]
+    return page_response(request, query, page, len(found), base_url)
 
 
 def requesting_party(request: web.Request, body: v230.BookingRequest) -> Partner:

@@ -80,13 +80,14 @@ def request_parties(request: web.Request) -> list[tuple[str, str]]:
 
 
 def page_response(request: web.Request, query: PageQuery, page: Sequence[bytes], total: int,
-                  base_url: str | None, max_limit: int = MAX_LIMIT) -> web.Response:
+                  base_url: str | None, max_limit: int = MAX_LIMIT, *,
+                  filters: Sequence[str] = ("date_from", "date_to")) -> web.Response:
     """The answer with ``page`` (``query.page`` of the ``total`` matching objects, each
-    serialized)."""
+    serialized); the next page's Link keeps the request's ``filters``."""
     headers = {"X-Total-Count": str(total), "X-Limit": str(max_limit)}
     if query.offset + query.limit < total and query.limit > 0:
         url = URL(base_url + request.path) if base_url else request.url.with_query(None)
-        kept = {k: v for k, v in request.query.items() if k in ("date_from", "date_to")}
+        kept = {k: v for k, v in request.query.items() if k in filters}
         kept.update(offset=str(query.offset + query.limit), limit=str(query.limit))
         headers["Link"] = f'<{url.with_query(kept)}>; rel="next"'
     data = b"[" + b",".join(page) + b"]"

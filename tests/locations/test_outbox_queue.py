@@ -8,7 +8,7 @@ loopback aiohttp server (tests/locations/outbox_peer.py)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import aiohttp
@@ -250,28 +250,36 @@ async def test_drain_waits_for_an_object_being_sent_when_another_is_given_up(
         await outbox.stop()
 
 
+class BeforeDeletes:
+    """The store, but ``before`` runs ahead of every commit that deletes (and may fail it)."""
+
+    def __init__(self, store: DocumentStore, before: Callable[[], Awaitable[None]]) -> None:
+        self._store = store
+        self._before = before
+
+    async def write_batch(self, writes: Sequence[Write]) -> list[bool]:
+        if any(isinstance(w, Delete) for w in writes):
+            await self._before()
+        return await self._store.write_batch(writes)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+
 @pytest.mark.parametrize("fails", [False, True], ids=["committed", "failed"])
 async def test_stop_returns_once_the_delivered_rows_are_deleted(
         doc_store: DocumentStore, outbox_peer: OutboxPeer, fails: bool) -> None:
     deleting = asyncio.Event()
     release = asyncio.Event()
 
-    class HeldDeletes:
-        """The store, holding every commit of a delete until ``release``, then making it
-        (or failing it, ``fails``)."""
+    async def held() -> None:
+        """Every commit of a delete held until ``release``, then made (or failed, ``fails``)."""
+        deleting.set()
+        await release.wait()
+        if fails:
+            raise RuntimeError("disk I/O error")
 
-        async def write_batch(self, writes: Sequence[Write]) -> list[bool]:
-            if any(isinstance(w, Delete) for w in writes):
-                deleting.set()
-                await release.wait()
-                if fails:
-                    raise RuntimeError("disk I/O error")
-            return await doc_store.write_batch(writes)
-
-        def __getattr__(self, name: str) -> Any:
-            return getattr(doc_store, name)
-
-    outbox = engine(HeldDeletes())  # type: ignore[arg-type]
+    outbox = engine(BeforeDeletes(doc_store, held))  # type: ignore[arg-type]
     await outbox.start()
     await outbox.enqueue("p1", "PUT", f"{outbox_peer.url}/L1", {"n": 1})
     await asyncio.wait_for(deleting.wait(), 10)  # delivered, its delete not committed
@@ -284,16 +292,10 @@ async def test_stop_returns_once_the_delivered_rows_are_deleted(
 
 async def test_a_delete_that_fails_is_logged_and_the_outbox_still_drains(
         doc_store: DocumentStore, outbox_peer: OutboxPeer) -> None:
-    class FailingDeletes:
-        async def write_batch(self, writes: Sequence[Write]) -> list[bool]:
-            if any(isinstance(w, Delete) for w in writes):
-                raise RuntimeError("disk I/O error")
-            return await doc_store.write_batch(writes)
+    async def failing() -> None:
+        raise RuntimeError("disk I/O error")
 
-        def __getattr__(self, name: str) -> Any:
-            return getattr(doc_store, name)
-
-    outbox = engine(FailingDeletes())  # type: ignore[arg-type]
+    outbox = engine(BeforeDeletes(doc_store, failing))  # type: ignore[arg-type]
     await outbox.start()
     try:
         with capture_logs() as logs:

@@ -56,6 +56,11 @@ def _keys(location_id: str) -> dict[str, str]:
             for name in ("status", "updated", "holder", "until", "reserved", "run")}
 
 
+def _view_keys(k: dict[str, str]) -> list[str]:
+    """The keys of ``READ_VIEW``: the five hashes of the view, then the run id."""
+    return [*(k[name] for name in _VIEW), k["run"]]
+
+
 def _pairs(flat: list[bytes]) -> dict[bytes, bytes]:
     """A script's HGETALL answer (field, value, field, value...) as HGETALL's own."""
     return dict(zip(flat[::2], flat[1::2], strict=True))
@@ -190,7 +195,7 @@ class RedisAvailability:
         generation = self._generation
         if guarded and not self._ready.is_set():
             raise AvailabilityRebuilding("availability is being rebuilt after a Redis restart")
-        *hashes, run = await self._read_view(keys=[*(k[name] for name in _VIEW), k["run"]])
+        *hashes, run = await self._read_view(keys=_view_keys(k), args=[0])
         if guarded and _text(run) != self._run:
             raise self._not_rebuilt(location_id, generation)
         status, updated, holder, until, reserved = (_pairs(flat) for flat in hashes)
@@ -247,12 +252,13 @@ class RedisAvailability:
             async with self._redis.pipeline(transaction=False) as pipe:
                 for location_id in chunk:
                     k = _keys(location_id)
-                    pipe.eval(scripts.INITIALISE, len(_VIEW), *(k[name] for name in _VIEW),
+                    pipe.eval(scripts.READ_VIEW, len(_VIEW) + 1, *_view_keys(k),
                               _ms(at), *evses[location_id])
                 answers = await pipe.execute()
             now_ms = _ms(self._clock())
             for location_id, hashes in zip(chunk, answers, strict=True):
-                status, updated, holder, until, reserved = (_pairs(flat) for flat in hashes)
+                status, updated, holder, until, reserved = (
+                    _pairs(flat) for flat in hashes[:len(_VIEW)])
                 found[location_id] = {e.evse_uid: e for e in self._entries(
                     location_id, None, now_ms, status, updated, holder, until, reserved)}
         return found

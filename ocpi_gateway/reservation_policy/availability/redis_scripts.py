@@ -48,26 +48,18 @@ end
 return false
 """
 
-# KEYS: status, updated, holder, until, reserved. ARGV: at_ms, uids... Records UNKNOWN for the
-# uids without a status, then returns the five hashes (flat HGETALL arrays), as
-# ``RedisAvailability._read`` reads them.
-INITIALISE = """
+# KEYS: status, updated, holder, until, reserved, run. ARGV: at_ms, uids... Records UNKNOWN for
+# the uids without a status (none given: a read only), then returns the five hashes (flat
+# HGETALL arrays) and the location's run id ('' when it has none), read at one instant: what a
+# decision sees, as ``RedisAvailability._read`` reads it. A script, not MULTI: redis-py's
+# asyncio cluster client runs every command of a transaction pipeline in a thread of its own
+# with an event loop of its own (2.9x the single-Redis time of a decision, measured).
+READ_VIEW = """
 for i = 2, #ARGV do
   if redis.call('HSETNX', KEYS[1], ARGV[i], 'UNKNOWN') == 1 then
     redis.call('HSET', KEYS[2], ARGV[i], ARGV[1])
   end
 end
-return {redis.call('HGETALL', KEYS[1]), redis.call('HGETALL', KEYS[2]),
-        redis.call('HGETALL', KEYS[3]), redis.call('HGETALL', KEYS[4]),
-        redis.call('HGETALL', KEYS[5])}
-"""
-
-# KEYS: status, updated, holder, until, reserved, run. The five hashes (flat HGETALL arrays)
-# and the location's run id ('' when it has none), read at one instant: what a decision sees.
-# A script, not MULTI: redis-py's asyncio cluster client runs every command of a transaction
-# pipeline in a thread of its own with an event loop of its own (2.9x the single-Redis time
-# of a decision, measured).
-READ_VIEW = """
 return {redis.call('HGETALL', KEYS[1]), redis.call('HGETALL', KEYS[2]),
         redis.call('HGETALL', KEYS[3]), redis.call('HGETALL', KEYS[4]),
         redis.call('HGETALL', KEYS[5]), redis.call('GET', KEYS[6]) or ''}
