@@ -209,6 +209,16 @@ async def test_an_adopted_orphan_waits_behind_the_delivery_being_sent(
     assert outbox_peer.bodies() == [{"n": 1}, {"n": "orphan"}, {"n": 2}]
 
 
+async def rows_become(doc_store: DocumentStore, count: int, **where: Any) -> None:
+    """Wait until the outbox holds ``count`` rows matching ``where`` (at most 12 s: a hang
+    guard, not a timing)."""
+    for _ in range(600):
+        if await doc_store.count(COLLECTION, where or None) == count:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"the outbox never held {count} rows {where}")
+
+
 async def test_drain_waits_until_every_object_is_delivered(
         doc_store: DocumentStore, outbox_peer: OutboxPeer) -> None:
     assert await engine(doc_store).drain(0)  # nothing queued: drained at once
@@ -218,10 +228,7 @@ async def test_drain_waits_until_every_object_is_delivered(
     try:
         await outbox.enqueue("p1", "PUT", f"{outbox_peer.url}/fast", {"n": 1})
         await outbox.enqueue("p1", "PUT", f"{outbox_peer.url}/slow", {"n": 2})
-        for _ in range(600):  # a hang guard: the fast one is delivered and deleted
-            if await doc_store.count(COLLECTION) == 1:
-                break
-            await asyncio.sleep(0.02)
+        await rows_become(doc_store, 1)  # the fast one delivered and deleted
         assert not await outbox.drain(0.3)  # the slow one is still out
         release.set()
         assert await outbox.drain(10)
@@ -239,10 +246,7 @@ async def test_drain_waits_for_an_object_being_sent_when_another_is_given_up(
     try:
         await outbox.enqueue("p1", "PUT", f"{outbox_peer.url}/slow", {"n": 1})
         await outbox.enqueue("p1", "PUT", f"{outbox_peer.url}/refused", {"n": 2})
-        for _ in range(600):  # a hang guard: the refused one is kept dead (nothing deleted)
-            if await doc_store.count(COLLECTION, {"dead": True}) == 1:
-                break
-            await asyncio.sleep(0.02)
+        await rows_become(doc_store, 1, dead=True)  # the refused one kept dead, not deleted
         assert not await outbox.drain(0.3)  # the slow one is still out
         release.set()
         assert await outbox.drain(10)
